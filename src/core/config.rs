@@ -1,0 +1,445 @@
+//! `swcache.start(config)` validation. Runs once, at worker script evaluation; any
+//! problem is a [`ConfigError`] naming the route and field, so the worker never
+//! installs half-working.
+
+use std::fmt;
+
+use super::url;
+use super::value::Value;
+use super::CACHE_PREFIX;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    CacheFirst,
+    NetworkFirst,
+    StaleWhileRevalidate,
+    NetworkOnly,
+    CacheOnly,
+}
+
+impl Strategy {
+    pub const ALL: [(&'static str, Strategy); 5] = [
+        ("cacheFirst", Strategy::CacheFirst),
+        ("networkFirst", Strategy::NetworkFirst),
+        ("staleWhileRevalidate", Strategy::StaleWhileRevalidate),
+        ("networkOnly", Strategy::NetworkOnly),
+        ("cacheOnly", Strategy::CacheOnly),
+    ];
+
+    pub fn parse(s: &str) -> Option<Strategy> {
+        Self::ALL.iter().find(|(n, _)| *n == s).map(|(_, st)| *st)
+    }
+
+    /// Whether responses fetched under this strategy are written to the cache.
+    pub fn stores(self) -> bool {
+        !matches!(self, Strategy::NetworkOnly | Strategy::CacheOnly)
+    }
+}
+
+/// How a route recognises a request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Matcher {
+    /// A RegExp kept by the adapter (the browser's own engine), by index.
+    RegExp(u32),
+    /// A string prefix of the tested text.
+    Prefix(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Route {
+    pub name: String,
+    pub matcher: Matcher,
+    pub strategy: Strategy,
+    /// Freshness lifetime; `None` = a stored copy never goes stale by age.
+    pub max_age_ms: Option<f64>,
+    pub max_entries: Option<u32>,
+    pub network_timeout_ms: Option<u32>,
+    pub cross_origin: bool,
+    pub opaque: bool,
+    /// `swcache-<version>-<name>`
+    pub cache_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub version: String,
+    /// Same-origin path+search of each precached URL, in the order given, deduplicated.
+    pub precache: Vec<String>,
+    pub routes: Vec<Route>,
+    pub wait_for_clients: bool,
+    /// `swcache-<version>-precache`
+    pub precache_cache: String,
+}
+
+impl Config {
+    pub fn is_precached(&self, path_search: &str) -> bool {
+        self.precache.iter().any(|p| p == path_search)
+    }
+
+    /// Whether `cache_name` belongs to this engine but not to this version.
+    pub fn is_obsolete_cache(&self, cache_name: &str) -> bool {
+        cache_name.starts_with(CACHE_PREFIX) && !self.owns_cache(cache_name)
+    }
+
+    pub fn owns_cache(&self, cache_name: &str) -> bool {
+        cache_name == self.precache_cache || self.routes.iter().any(|r| r.cache_name == cache_name)
+    }
+}
+
+/// What is wrong with a config, and where.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigError {
+    /// `routes[i]` and its name if it has a usable one; `None` for top-level fields.
+    pub route: Option<(usize, Option<String>)>,
+    pub field: String,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("swcache config: ")?;
+        match &self.route {
+            Some((i, Some(name))) => write!(f, "route '{name}' (routes[{i}]) ")?,
+            Some((i, None)) => write!(f, "routes[{i}] ")?,
+            None => {}
+        }
+        write!(f, "field '{}' {}", self.field, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn top(field: &str, problem: String) -> ConfigError {
+    ConfigError { route: None, field: field.to_string(), problem }
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Num(n) => format!("{n}"),
+        Value::Str(s) if s.len() <= 40 => format!("'{s}'"),
+        other => other.kind().to_string(),
+    }
+}
+
+const TOP_FIELDS: [&str; 4] = ["version", "precache", "routes", "waitForClients"];
+const ROUTE_FIELDS: [&str; 8] =
+    ["name", "match", "strategy", "maxAge", "maxEntries", "networkTimeout", "crossOrigin", "opaque"];
+/// Largest accepted `maxEntries` / `networkTimeout`: beyond these a value is a mistake.
+const MAX_ENTRIES_LIMIT: f64 = 1_000_000.0;
+const TIMEOUT_LIMIT_MS: f64 = 600_000.0;
+const MAX_PRECACHE: usize = 10_000;
+
+fn valid_token(s: &str, extra: &[u8]) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+}
+
+/// Validates a config. `origin` is the worker's own origin; `resolve` turns a precache
+/// entry into an absolute URL with the browser's parser (relative to the worker scope).
+pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    let Value::Obj(props) = v else {
+        return Err(top("config", format!("must be an object, got {}", v.kind())));
+    };
+    if let Some((k, _)) = props.iter().find(|(k, _)| !TOP_FIELDS.contains(&k.as_str())) {
+        return Err(top(k, format!("is not a config field (expected one of {})", TOP_FIELDS.join(", "))));
+    }
+    let version = match v.get("version") {
+        Some(Value::Str(s)) if valid_token(s, b"._-") => s.clone(),
+        Some(other) => {
+            return Err(top(
+                "version",
+                format!("must be 1-64 letters, digits, '.', '_' or '-', got {}", describe(other)),
+            ))
+        }
+        None => return Err(top("version", "is required (a string such as 'v1')".into())),
+    };
+    let wait_for_clients = match v.get("waitForClients") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => return Err(top("waitForClients", format!("must be a boolean, got {}", describe(other)))),
+    };
+    let mut precache = Vec::new();
+    match v.get("precache") {
+        None => {}
+        Some(Value::Arr(items)) if items.len() <= MAX_PRECACHE => {
+            for (i, item) in items.iter().enumerate() {
+                let field = || format!("precache[{i}]");
+                let Value::Str(s) = item else {
+                    return Err(top(&field(), format!("must be a URL string, got {}", describe(item))));
+                };
+                let href = resolve(s).ok_or_else(|| top(&field(), format!("is not a valid URL: {}", describe(item))))?;
+                let path = url::same_origin_path(&href, origin)
+                    .ok_or_else(|| top(&field(), format!("must be same-origin, got {}", describe(item))))?;
+                if !precache.iter().any(|p: &String| p == path) {
+                    precache.push(path.to_string());
+                }
+            }
+        }
+        Some(Value::Arr(_)) => return Err(top("precache", format!("has more than {MAX_PRECACHE} URLs"))),
+        Some(other) => return Err(top("precache", format!("must be an array of URLs, got {}", describe(other)))),
+    }
+    let routes_v = match v.get("routes") {
+        None => &[][..],
+        Some(Value::Arr(items)) => &items[..],
+        Some(other) => return Err(top("routes", format!("must be an array, got {}", describe(other)))),
+    };
+    let mut routes: Vec<Route> = Vec::with_capacity(routes_v.len());
+    for (i, rv) in routes_v.iter().enumerate() {
+        let route = parse_route(i, rv, &version)?;
+        if routes.iter().any(|r| r.name == route.name) {
+            return Err(ConfigError {
+                route: Some((i, Some(route.name))),
+                field: "name".into(),
+                problem: "is used by an earlier route; names must be unique".into(),
+            });
+        }
+        routes.push(route);
+    }
+    let precache_cache = format!("{CACHE_PREFIX}{version}-precache");
+    Ok(Config { version, precache, routes, wait_for_clients, precache_cache })
+}
+
+fn parse_route(i: usize, rv: &Value, version: &str) -> Result<Route, ConfigError> {
+    let name = match rv.get("name") {
+        Some(Value::Str(s)) if valid_token(s, b"_-") && s != "precache" => Some(s.clone()),
+        _ => None,
+    };
+    let err = |field: &str, problem: String| ConfigError { route: Some((i, name.clone())), field: field.into(), problem };
+    let Value::Obj(props) = rv else {
+        return Err(err("route", format!("must be an object, got {}", rv.kind())));
+    };
+    if let Some((k, _)) = props.iter().find(|(k, _)| !ROUTE_FIELDS.contains(&k.as_str())) {
+        return Err(err(k, format!("is not a route field (expected one of {})", ROUTE_FIELDS.join(", "))));
+    }
+    let Some(name_s) = name.clone() else {
+        return Err(match rv.get("name") {
+            None => err("name", "is required (letters, digits, '_' or '-')".into()),
+            Some(other) => err(
+                "name",
+                format!("must be 1-64 letters, digits, '_' or '-' and not 'precache', got {}", describe(other)),
+            ),
+        });
+    };
+    let matcher = match rv.get("match") {
+        Some(Value::RegExp(idx)) => Matcher::RegExp(*idx),
+        Some(Value::Str(s)) if !s.is_empty() => Matcher::Prefix(s.clone()),
+        Some(other) => return Err(err("match", format!("must be a RegExp or a non-empty path prefix, got {}", describe(other)))),
+        None => return Err(err("match", "is required (a RegExp or a path prefix string)".into())),
+    };
+    let strategy = match rv.get("strategy") {
+        Some(Value::Str(s)) => Strategy::parse(s).ok_or_else(|| {
+            let names: Vec<&str> = Strategy::ALL.iter().map(|(n, _)| *n).collect();
+            err("strategy", format!("must be one of {}, got {}", names.join(", "), describe(&Value::Str(s.clone()))))
+        })?,
+        Some(other) => return Err(err("strategy", format!("must be a strategy name, got {}", describe(other)))),
+        None => return Err(err("strategy", "is required".into())),
+    };
+    let num = |field: &str, min_exclusive: bool, max: f64, integer: bool| -> Result<Option<f64>, ConfigError> {
+        match rv.get(field) {
+            None => Ok(None),
+            Some(Value::Num(n)) => {
+                let low_ok = if min_exclusive { *n > 0.0 } else { *n >= 0.0 };
+                if !n.is_finite() || !low_ok || *n > max || (integer && n.fract() != 0.0) {
+                    let what = match (integer, min_exclusive) {
+                        (true, _) => "a whole number from 1",
+                        (false, true) => "a number of milliseconds above 0",
+                        (false, false) => "a non-negative number of milliseconds",
+                    };
+                    let upper = if max.is_finite() { format!(" up to {max}") } else { String::new() };
+                    Err(err(field, format!("must be {what}{upper}, got {}", describe(&Value::Num(*n)))))
+                } else {
+                    Ok(Some(*n))
+                }
+            }
+            Some(other) => Err(err(field, format!("must be a number, got {}", describe(other)))),
+        }
+    };
+    let max_age_ms = num("maxAge", false, f64::INFINITY, false)?;
+    let max_entries = num("maxEntries", true, MAX_ENTRIES_LIMIT, true)?.map(|n| n as u32);
+    let network_timeout_ms = num("networkTimeout", true, TIMEOUT_LIMIT_MS, false)?.map(|n| n.ceil() as u32);
+    if network_timeout_ms.is_some() && !matches!(strategy, Strategy::NetworkFirst | Strategy::NetworkOnly) {
+        return Err(err("networkTimeout", "only applies to networkFirst and networkOnly routes".into()));
+    }
+    if !strategy.stores() && (max_entries.is_some()) {
+        return Err(err("maxEntries", "does not apply to a route that stores nothing (networkOnly, cacheOnly)".into()));
+    }
+    let flag = |field: &str| -> Result<bool, ConfigError> {
+        match rv.get(field) {
+            None => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(other) => Err(err(field, format!("must be a boolean, got {}", describe(other)))),
+        }
+    };
+    let cross_origin = flag("crossOrigin")?;
+    let opaque = flag("opaque")?;
+    if opaque && !cross_origin {
+        return Err(err("opaque", "needs crossOrigin: true (only cross-origin responses are opaque)".into()));
+    }
+    let cache_name = format!("{CACHE_PREFIX}{version}-{name_s}");
+    Ok(Route { name: name_s, matcher, strategy, max_age_ms, max_entries, network_timeout_ms, cross_origin, opaque, cache_name })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub const ORIGIN: &str = "http://localhost:8080";
+
+    pub fn resolve(s: &str) -> Option<String> {
+        if s.starts_with('/') {
+            Some(format!("{ORIGIN}{s}"))
+        } else if s.contains("://") {
+            Some(s.to_string())
+        } else {
+            None
+        }
+    }
+
+    fn route(pairs: Vec<(&str, Value)>) -> Value {
+        Value::Obj(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+
+    /// Seed 000's config: images, componentData, promoPages (in that order).
+    pub fn seed_config() -> Value {
+        Value::obj([
+            ("version", Value::str("v1")),
+            ("precache", Value::Arr(vec![Value::str("/"), Value::str("/favicon.ico"), Value::str("/robots.txt")])),
+            (
+                "routes",
+                Value::Arr(vec![
+                    route(vec![
+                        ("name", Value::str("images")),
+                        ("match", Value::RegExp(0)),
+                        ("strategy", Value::str("cacheFirst")),
+                        ("maxAge", Value::Num(7.0 * 864e5)),
+                        ("maxEntries", Value::Num(200.0)),
+                    ]),
+                    route(vec![
+                        ("name", Value::str("componentData")),
+                        ("match", Value::RegExp(1)),
+                        ("strategy", Value::str("networkFirst")),
+                        ("networkTimeout", Value::Num(3000.0)),
+                        ("maxAge", Value::Num(5.0 * 60e3)),
+                        ("maxEntries", Value::Num(100.0)),
+                    ]),
+                    route(vec![
+                        ("name", Value::str("promoPages")),
+                        ("match", Value::RegExp(2)),
+                        ("strategy", Value::str("cacheFirst")),
+                        ("maxAge", Value::Num(864e5)),
+                        ("maxEntries", Value::Num(50.0)),
+                    ]),
+                ]),
+            ),
+        ])
+    }
+
+    pub fn parse_ok(v: &Value) -> Config {
+        parse(v, ORIGIN, &resolve).unwrap()
+    }
+
+    fn parse_err(v: &Value) -> String {
+        parse(v, ORIGIN, &resolve).unwrap_err().to_string()
+    }
+
+    /// Seed config with one field of route `i` replaced (or removed with `None`).
+    fn with_route_field(i: usize, field: &str, val: Option<Value>) -> Value {
+        let mut v = seed_config();
+        let Value::Obj(top) = &mut v else { unreachable!() };
+        let Value::Arr(routes) = &mut top.iter_mut().find(|(k, _)| k == "routes").unwrap().1 else { unreachable!() };
+        let Value::Obj(props) = &mut routes[i] else { unreachable!() };
+        props.retain(|(k, _)| k != field);
+        if let Some(val) = val {
+            props.push((field.to_string(), val));
+        }
+        v
+    }
+
+    #[test]
+    fn seed_config_parses() {
+        let c = parse_ok(&seed_config());
+        assert_eq!(c.version, "v1");
+        assert_eq!(c.precache, vec!["/", "/favicon.ico", "/robots.txt"]);
+        let names: Vec<&str> = c.routes.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["images", "componentData", "promoPages"]);
+        assert_eq!(c.routes[1].strategy, Strategy::NetworkFirst);
+        assert_eq!(c.routes[1].network_timeout_ms, Some(3000));
+        assert_eq!(c.routes[0].cache_name, "swcache-v1-images");
+        assert_eq!(c.precache_cache, "swcache-v1-precache");
+        assert!(!c.wait_for_clients);
+    }
+
+    #[test]
+    fn errors_name_route_and_field() {
+        let cases: Vec<(Value, &str)> = vec![
+            (with_route_field(0, "strategy", Some(Value::str("fastest"))), "route 'images' (routes[0]) field 'strategy' must be one of"),
+            (with_route_field(2, "match", None), "route 'promoPages' (routes[2]) field 'match' is required"),
+            (with_route_field(1, "maxAge", Some(Value::Num(-1.0))), "route 'componentData' (routes[1]) field 'maxAge' must be a non-negative"),
+            (with_route_field(0, "maxAge", Some(Value::str("7d"))), "field 'maxAge' must be a number, got '7d'"),
+            (with_route_field(0, "maxEntries", Some(Value::Num(0.0))), "field 'maxEntries' must be a whole number"),
+            (with_route_field(0, "maxEntries", Some(Value::Num(2.5))), "field 'maxEntries' must be a whole number"),
+            (with_route_field(0, "maxAge", Some(Value::Num(f64::NAN))), "field 'maxAge'"),
+            (with_route_field(0, "networkTimeout", Some(Value::Num(10.0))), "'networkTimeout' only applies"),
+            (with_route_field(1, "networkTimeout", Some(Value::Num(0.0))), "'networkTimeout' must be a number of milliseconds above 0"),
+            (with_route_field(0, "maxEntires", Some(Value::Num(3.0))), "field 'maxEntires' is not a route field"),
+            (with_route_field(0, "name", None), "routes[0] field 'name' is required"),
+            (with_route_field(0, "name", Some(Value::str("promoPages"))), "route 'promoPages' (routes[2]) field 'name' is used by an earlier route"),
+            (with_route_field(0, "name", Some(Value::str("has space"))), "routes[0] field 'name' must be"),
+            (with_route_field(0, "name", Some(Value::str("precache"))), "routes[0] field 'name' must be"),
+            (with_route_field(0, "match", Some(Value::Num(3.0))), "field 'match' must be a RegExp"),
+            (with_route_field(0, "crossOrigin", Some(Value::str("yes"))), "field 'crossOrigin' must be a boolean"),
+            (with_route_field(0, "opaque", Some(Value::Bool(true))), "field 'opaque' needs crossOrigin"),
+        ];
+        for (v, want) in cases {
+            let got = parse_err(&v);
+            assert!(got.contains(want), "got {got:?}, want it to contain {want:?}");
+            assert!(got.starts_with("swcache config: "));
+        }
+    }
+
+    #[test]
+    fn duplicate_names_rejected_with_later_index() {
+        let v = with_route_field(2, "name", Some(Value::str("images")));
+        assert!(parse_err(&v).contains("route 'images' (routes[2]) field 'name' is used"));
+    }
+
+    #[test]
+    fn top_level_errors() {
+        assert!(parse_err(&Value::Null).contains("field 'config' must be an object, got null"));
+        assert!(parse_err(&Value::obj([])).contains("field 'version' is required"));
+        assert!(parse_err(&Value::obj([("version", Value::str("v 1"))])).contains("field 'version' must be"));
+        assert!(parse_err(&Value::obj([("version", Value::str("v1")), ("rotues", Value::Arr(vec![]))]))
+            .contains("field 'rotues' is not a config field"));
+        assert!(parse_err(&Value::obj([("version", Value::str("v1")), ("routes", Value::str("x"))]))
+            .contains("field 'routes' must be an array"));
+        assert!(parse_err(&Value::obj([("version", Value::str("v1")), ("precache", Value::Arr(vec![Value::Num(1.0)]))]))
+            .contains("field 'precache[0]' must be a URL string"));
+        assert!(parse_err(&Value::obj([
+            ("version", Value::str("v1")),
+            ("precache", Value::Arr(vec![Value::str("https://cdn.example.com/x.js")]))
+        ]))
+        .contains("field 'precache[0]' must be same-origin"));
+        assert!(parse_err(&Value::obj([("version", Value::str("v1")), ("waitForClients", Value::Num(1.0))]))
+            .contains("'waitForClients' must be a boolean"));
+    }
+
+    #[test]
+    fn precache_is_normalised_and_deduplicated() {
+        let c = parse_ok(&Value::obj([
+            ("version", Value::str("v2")),
+            ("precache", Value::Arr(vec![Value::str("/a?x=1"), Value::str("http://localhost:8080/a?x=1"), Value::str("/b")])),
+        ]));
+        assert_eq!(c.precache, vec!["/a?x=1", "/b"]);
+        assert!(c.is_precached("/b"));
+        assert!(!c.is_precached("/a"));
+    }
+
+    #[test]
+    fn cache_ownership() {
+        let c = parse_ok(&seed_config());
+        assert!(c.owns_cache("swcache-v1-images"));
+        assert!(!c.is_obsolete_cache("swcache-v1-precache"));
+        assert!(c.is_obsolete_cache("swcache-v0-images"));
+        assert!(c.is_obsolete_cache("swcache-v1-oldroute"));
+        assert!(!c.is_obsolete_cache("my-own-cache"));
+    }
+}

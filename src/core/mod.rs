@@ -1,0 +1,16 @@
+//! Pure policy. Nothing here touches a browser API: the adapters in `src/sw` and
+//! `src/page` turn events into these inputs and these decisions into I/O.
+
+pub mod config;
+pub mod route;
+pub mod stats;
+pub mod store;
+pub mod strategy;
+pub mod time;
+pub mod url;
+pub mod value;
+
+/// Response header carrying the time (ISO 8601) the network fetch for a stored copy started.
+pub const STAMP_HEADER: &str = "sw-cache-time";
+/// Every cache this engine owns starts with this; no other cache is ever deleted.
+pub const CACHE_PREFIX: &str = "swcache-";

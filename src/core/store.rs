@@ -1,0 +1,101 @@
+//! What may be written to the cache.
+
+/// What the adapter reads off a network response.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ResponseFacts<'a> {
+    pub status: u16,
+    /// `Response.type == "opaque"`.
+    pub opaque: bool,
+    pub redirected: bool,
+    pub cache_control: Option<&'a str>,
+    pub vary: Option<&'a str>,
+}
+
+/// Why a response was not stored (for stats and debugging).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    Opaque,
+    Status,
+    NoStore,
+    VaryStar,
+    RedirectedNavigation,
+}
+
+/// GET only (the router never hands anything else here); status 200, or an opaque
+/// response on a route with `opaque: true`; never `Cache-Control: no-store`, `Vary: *`,
+/// or a redirected response to a navigation.
+pub fn storable(resp: &ResponseFacts<'_>, route_allows_opaque: bool, is_navigation: bool) -> Result<(), Refusal> {
+    if resp.opaque {
+        return if route_allows_opaque { Ok(()) } else { Err(Refusal::Opaque) };
+    }
+    if resp.status != 200 {
+        return Err(Refusal::Status);
+    }
+    if resp.cache_control.is_some_and(|cc| has_directive(cc, "no-store")) {
+        return Err(Refusal::NoStore);
+    }
+    if resp.vary.is_some_and(|v| v.split(',').any(|t| t.trim() == "*")) {
+        return Err(Refusal::VaryStar);
+    }
+    if resp.redirected && is_navigation {
+        return Err(Refusal::RedirectedNavigation);
+    }
+    Ok(())
+}
+
+/// Whether a `Cache-Control` value carries `directive` (case-insensitive, `=value` allowed).
+pub fn has_directive(cache_control: &str, directive: &str) -> bool {
+    cache_control.split(',').any(|part| {
+        let name = part.split('=').next().unwrap_or("").trim();
+        name.eq_ignore_ascii_case(directive)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok200() -> ResponseFacts<'static> {
+        ResponseFacts { status: 200, ..Default::default() }
+    }
+
+    #[test]
+    fn plain_200_is_stored() {
+        assert_eq!(storable(&ok200(), false, false), Ok(()));
+        assert_eq!(storable(&ok200(), false, true), Ok(()));
+    }
+
+    #[test]
+    fn other_statuses_are_not() {
+        for status in [0, 201, 204, 206, 301, 304, 404, 500, 503] {
+            let r = ResponseFacts { status, ..ok200() };
+            assert_eq!(storable(&r, false, false), Err(Refusal::Status), "{status}");
+        }
+    }
+
+    #[test]
+    fn no_store_and_vary_star() {
+        for cc in ["no-store", "public, NO-STORE", "max-age=0,no-store", " no-store "] {
+            let r = ResponseFacts { cache_control: Some(cc), ..ok200() };
+            assert_eq!(storable(&r, false, false), Err(Refusal::NoStore), "{cc}");
+        }
+        for cc in ["no-cache", "max-age=60", "private", "no-storex"] {
+            let r = ResponseFacts { cache_control: Some(cc), ..ok200() };
+            assert_eq!(storable(&r, false, false), Ok(()), "{cc}");
+        }
+        let r = ResponseFacts { vary: Some("Accept-Encoding, *"), ..ok200() };
+        assert_eq!(storable(&r, false, false), Err(Refusal::VaryStar));
+        let r = ResponseFacts { vary: Some("Accept-Encoding"), ..ok200() };
+        assert_eq!(storable(&r, false, false), Ok(()));
+    }
+
+    #[test]
+    fn redirects_and_opaque() {
+        let r = ResponseFacts { redirected: true, ..ok200() };
+        assert_eq!(storable(&r, false, true), Err(Refusal::RedirectedNavigation));
+        assert_eq!(storable(&r, false, false), Ok(()));
+        let o = ResponseFacts { opaque: true, status: 0, ..Default::default() };
+        assert_eq!(storable(&o, false, false), Err(Refusal::Opaque));
+        assert_eq!(storable(&o, true, false), Ok(()));
+    }
+}

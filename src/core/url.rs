@@ -1,0 +1,62 @@
+//! Splitting already-normalised absolute URLs (what `Request.url` and the browser's
+//! `URL` parser produce) without allocating.
+
+/// Splits `scheme://authority/path?query#fragment` into
+/// (`scheme://authority`, `/path?query`), dropping any fragment.
+/// Returns `None` for anything that is not an absolute hierarchical URL.
+pub fn split(href: &str) -> Option<(&str, &str)> {
+    let href = match href.find('#') {
+        Some(i) => &href[..i],
+        None => href,
+    };
+    let scheme_end = href.find("://")?;
+    if scheme_end == 0 {
+        return None;
+    }
+    let after = scheme_end + 3;
+    let rest = &href[after..];
+    let path_start = rest.find(['/', '?']).map(|i| after + i).unwrap_or(href.len());
+    if path_start == after {
+        return None; // empty authority
+    }
+    let origin = &href[..path_start];
+    let path = &href[path_start..];
+    Some((origin, if path.is_empty() { "/" } else { path }))
+}
+
+/// The path+search of `href` if it is on `origin`, else `None`.
+pub fn same_origin_path<'a>(href: &'a str, origin: &str) -> Option<&'a str> {
+    match split(href) {
+        Some((o, p)) if o.eq_ignore_ascii_case(origin) => Some(p),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_origin_and_path() {
+        assert_eq!(split("http://localhost:8080/a/b?x=1#frag"), Some(("http://localhost:8080", "/a/b?x=1")));
+        assert_eq!(split("https://example.com"), Some(("https://example.com", "/")));
+        assert_eq!(split("https://example.com?q"), Some(("https://example.com", "?q")));
+        assert_eq!(split("https://example.com/"), Some(("https://example.com", "/")));
+    }
+
+    #[test]
+    fn rejects_non_absolute() {
+        for bad in ["/relative", "relative", "://x/", "http:///path", "data:text/plain,hi", ""] {
+            assert_eq!(split(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn same_origin_only() {
+        let o = "http://localhost:8080";
+        assert_eq!(same_origin_path("http://localhost:8080/p?q=1", o), Some("/p?q=1"));
+        assert_eq!(same_origin_path("http://localhost:8081/p", o), None);
+        assert_eq!(same_origin_path("http://localhost:8080.evil.com/p", o), None);
+        assert_eq!(same_origin_path("https://localhost:8080/p", o), None);
+    }
+}
