@@ -2,6 +2,7 @@
 //! `src/page` turn events into these inputs and these decisions into I/O.
 
 pub mod config;
+pub mod hydrate;
 pub mod route;
 pub mod stats;
 pub mod store;

@@ -1,0 +1,1 @@
+//! Hydration scheduler state machine (see PRODUCT.md, Page module → hydrate). Work in progress.
