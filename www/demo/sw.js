@@ -1,0 +1,18 @@
+// The demo site's worker: seed 000's routes, in the order that works. Seed 000 put the
+// page route first, and its /^\/(?!api|admin|_next)/ also matches every image, so the
+// images route never ran; routes are ordered and the first match wins, so images go first.
+importScripts('/swcache/swcache-sw.js');
+
+swcache.start({
+  version: 'demo-v1',
+  precache: ['/', '/favicon.ico', '/robots.txt'],
+  routes: [
+    { name: 'images', match: /\.(png|jpe?g|gif|webp|svg)$/, strategy: 'cacheFirst',
+      maxAge: 7 * 864e5, maxEntries: 200 },
+    { name: 'componentData', match: /\/api\/v1\/promo\/featured-content/,
+      strategy: 'networkFirst', networkTimeout: 3000, maxAge: 5 * 60e3, maxEntries: 100 },
+    // The engine's own files are excluded so a rebuilt page module is picked up at once.
+    { name: 'promoPages', match: /^\/(?!api|admin|_next|swcache\/)/, strategy: 'cacheFirst',
+      maxAge: 864e5, maxEntries: 50 },
+  ],
+});
