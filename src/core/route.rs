@@ -23,6 +23,18 @@ impl CacheMode {
             _ => CacheMode::Default,
         }
     }
+
+    /// The mode the engine honours for a request. Navigations always read the cache:
+    /// browsers send an ordinary reload as `no-cache`, and a promo page reloaded by its
+    /// visitor must still come from the cache. An explicit `fetch(url, {cache})` from a
+    /// page (e.g. the hydration scheduler's `reload`) is honoured.
+    pub fn for_request(cache: &str, is_navigation: bool) -> CacheMode {
+        if is_navigation {
+            CacheMode::Default
+        } else {
+            CacheMode::parse(cache)
+        }
+    }
 }
 
 /// What the adapter reads off a request.
@@ -177,5 +189,9 @@ mod tests {
         assert_eq!(CacheMode::parse("no-store"), CacheMode::NoStore);
         assert_eq!(CacheMode::parse("default"), CacheMode::Default);
         assert_eq!(CacheMode::parse("force-cache"), CacheMode::Default);
+        assert_eq!(CacheMode::for_request("no-cache", true), CacheMode::Default, "a reload button press");
+        assert_eq!(CacheMode::for_request("reload", true), CacheMode::Default);
+        assert_eq!(CacheMode::for_request("reload", false), CacheMode::Reload);
+        assert_eq!(CacheMode::for_request("no-store", false), CacheMode::NoStore);
     }
 }

@@ -40,11 +40,13 @@ pub(crate) fn handle(eng: Rc<Engine>, event: &FetchEvent) -> Option<Promise> {
     let also_precache = slot != eng.precache_slot()
         && !eng.cfg.precache.is_empty()
         && url::same_origin_path(&href, &eng.origin).is_some_and(|p| eng.cfg.is_precached(p));
-    let mode = match req.cache() {
-        RequestCache::Reload | RequestCache::NoCache => CacheMode::Reload,
-        RequestCache::NoStore => CacheMode::NoStore,
-        _ => CacheMode::Default,
+    let cache = match req.cache() {
+        RequestCache::Reload => "reload",
+        RequestCache::NoCache => "no-cache",
+        RequestCache::NoStore => "no-store",
+        _ => "default",
     };
+    let mode = CacheMode::for_request(cache, req.mode() == RequestMode::Navigate);
     let event = event.clone();
     Some(future_to_promise(run(eng, slot, also_precache, req, mode, event)))
 }

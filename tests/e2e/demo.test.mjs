@@ -1,0 +1,32 @@
+// The demo site (dist/sw.js with seed 000's config, dist/demo pages) as a visitor sees it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDemo } from '../support/demo-server.mjs';
+import { launch, waitFor, cached } from '../support/browser.mjs';
+
+let server, chrome;
+before(async () => { server = await startDemo(0); chrome = await launch(); });
+after(async () => { await chrome?.close(); await server?.close(); });
+
+test('demo: a reload of a promo page is served from the cache', async () => {
+  const context = await chrome.newContext();
+  const page = await context.newPage();
+  const url = server.origin + '/promo/summer-sale';
+  await page.goto(url);
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null
+    || new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', () => r(true))));
+  const firstRender = await page.textContent('.meta b');
+  // First load was before the worker controlled the page; this one is fetched through it.
+  await page.reload();
+  await waitFor(() => cached(page, '/promo/summer-sale', 'swcache-demo-v1-promoPages'), 'page stored');
+  const stored = await page.textContent('.meta b');
+  assert.notEqual(stored, firstRender, 'second load came through the worker from the network');
+  const before = server.count('/promo/summer-sale');
+  const nav = await page.reload();
+  assert.equal(nav.fromServiceWorker(), true);
+  assert.equal(await page.textContent('.meta b'), stored, 'same render: served from the cache');
+  assert.equal(server.count('/promo/summer-sale'), before, 'no request reached the server');
+  assert.ok(await cached(page, '/img/summer-sale.svg', 'swcache-demo-v1-images'), 'hero image in the images cache');
+  assert.ok(await cached(page, '/', 'swcache-demo-v1-precache'), 'home page precached');
+  await context.close();
+});

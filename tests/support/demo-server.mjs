@@ -1,0 +1,98 @@
+// The demo promo site: dist/demo/ pages (each stamped with the server's render time,
+// so a reload served from the worker's cache is visible), dist/sw.js, the engine
+// under /swcache/, generated images, and a featured-content API.
+// Usage: node tests/support/demo-server.mjs [--port 8080]
+import fs from 'node:fs';
+import path from 'node:path';
+import { startServer, DIST, contentType } from './server.mjs';
+
+const DEMO = path.join(DIST, 'demo');
+let renders = 0;
+const published = new Map(); // slug -> content version, bumped by POST /admin/publish
+
+function page(file, res) {
+  let html;
+  try { html = fs.readFileSync(file, 'utf8'); } catch { return false; }
+  renders++;
+  const slug = path.basename(file, '.html');
+  html = html.replaceAll('{{renderedAt}}', new Date().toISOString())
+    .replaceAll('{{renderNo}}', String(renders))
+    .replaceAll('{{contentVersion}}', String(published.get(slug) || 1));
+  res.writeHead(200, { 'content-type': contentType(file), 'cache-control': 'no-cache' });
+  res.end(html);
+  return true;
+}
+
+function image(name) {
+  let hue = 0;
+  for (const c of name) hue = (hue * 31 + c.charCodeAt(0)) % 360;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="240" viewBox="0 0 640 240">
+  <rect width="640" height="240" fill="hsl(${hue} 70% 55%)"/>
+  <text x="32" y="140" font-family="sans-serif" font-size="56" fill="#fff">${name.replace(/[^\w-]/g, '')}</text></svg>`;
+}
+
+const TYPES = ['MODEL_SHOWCASE', 'JOB_LISTINGS', 'BLOG_PREVIEW', 'STATS_COUNTER', 'TESTIMONIAL_CAROUSEL', 'HERO_BANNER'];
+
+function featured(url) {
+  const id = url.searchParams.get('id') || '1';
+  const type = url.searchParams.get('type') || TYPES[Number(id) % TYPES.length];
+  const n = 3;
+  return JSON.stringify({
+    id, type, fetchedAt: new Date().toISOString(),
+    items: Array.from({ length: n }, (_, i) => ({ title: `${type.toLowerCase().replace(/_/g, ' ')} #${i + 1}`, value: Math.round(Math.random() * 1000) })),
+  });
+}
+
+export async function startDemo(port = 8080) {
+  return startServer({
+    port,
+    fallback(req, res, url) {
+      const p = url.pathname;
+      if (p === '/sw.js') {
+        res.writeHead(200, { 'content-type': contentType('sw.js'), 'cache-control': 'no-cache' });
+        res.end(fs.readFileSync(path.join(DIST, 'sw.js')));
+        return true;
+      }
+      if (p === '/favicon.ico') {
+        res.writeHead(200, { 'content-type': 'image/svg+xml' });
+        res.end(fs.readFileSync(path.join(DEMO, 'favicon.svg')));
+        return true;
+      }
+      if (p.startsWith('/img/')) {
+        res.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-tag': 'images' });
+        res.end(image(path.basename(p, path.extname(p))));
+        return true;
+      }
+      if (p === '/api/v1/promo/featured-content') {
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-tag': `component-${url.searchParams.get('id') || '1'}` });
+        res.end(featured(url));
+        return true;
+      }
+      if (p === '/admin/publish' && req.method === 'POST') {
+        const slug = url.searchParams.get('slug') || 'index';
+        published.set(slug, (published.get(slug) || 1) + 1);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ slug, version: published.get(slug), at: new Date().toISOString() }));
+        return true;
+      }
+      const rel = p === '/' ? 'index.html' : p.slice(1);
+      const file = path.join(DEMO, path.normalize(rel));
+      if (!file.startsWith(DEMO)) return false;
+      if (fs.existsSync(file + '.html')) return page(file + '.html', res);
+      if (fs.existsSync(file) && fs.statSync(file).isFile()) {
+        if (file.endsWith('.html')) return page(file, res);
+        res.writeHead(200, { 'content-type': contentType(file) });
+        res.end(fs.readFileSync(file));
+        return true;
+      }
+      return false;
+    },
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const i = process.argv.indexOf('--port');
+  const port = i > 0 ? Number(process.argv[i + 1]) : 8080;
+  const server = await startDemo(port);
+  console.log(`swcache demo: ${server.origin}/  (reload a page: its "rendered at" stays put when served from the cache)`);
+}
