@@ -1,0 +1,1 @@
+//! `prefetchOnHover(selector, opts)`. Work in progress.
