@@ -2,7 +2,11 @@
 //! `src/page` turn events into these inputs and these decisions into I/O.
 
 pub mod config;
+pub mod evict;
+pub mod fence;
+pub mod hover;
 pub mod hydrate;
+pub mod message;
 pub mod route;
 pub mod stats;
 pub mod store;

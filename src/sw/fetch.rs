@@ -13,7 +13,7 @@ use super::Engine;
 use crate::core::route::{self, CacheMode, RequestFacts, Selection};
 use crate::core::store::{self, ResponseFacts};
 use crate::core::strategy::{Action, Failure, Flow, Lookup, NetOutcome, Reply};
-use crate::core::{time, url, STAMP_HEADER};
+use crate::core::{evict, time, url, STAMP_HEADER};
 
 pub fn now() -> f64 {
     Date::now()
@@ -27,16 +27,7 @@ pub(crate) fn handle(eng: Rc<Engine>, event: &FetchEvent) -> Option<Promise> {
         href: &href,
         has_range: req.headers().has("range").unwrap_or(false),
     };
-    let selection = route::select(&eng.cfg, &eng.origin, &facts, |idx, text| {
-        eng.regexps.get(idx as usize).is_some_and(|re| {
-            re.set_last_index(0);
-            re.test(text)
-        })
-    })?;
-    let slot = match selection {
-        Selection::Route(i) => i,
-        Selection::Precache => eng.precache_slot(),
-    };
+    let slot = select_slot(&eng, &facts)?;
     let also_precache = slot != eng.precache_slot()
         && !eng.cfg.precache.is_empty()
         && url::same_origin_path(&href, &eng.origin).is_some_and(|p| eng.cfg.is_precached(p));
@@ -49,6 +40,20 @@ pub(crate) fn handle(eng: Rc<Engine>, event: &FetchEvent) -> Option<Promise> {
     let mode = CacheMode::for_request(cache, req.mode() == RequestMode::Navigate);
     let event = event.clone();
     Some(future_to_promise(run(eng, slot, also_precache, req, mode, event)))
+}
+
+/// The cache slot of the route that handles a request, if any.
+pub(crate) fn select_slot(eng: &Engine, facts: &RequestFacts<'_>) -> Option<usize> {
+    let selection = route::select(&eng.cfg, &eng.origin, facts, |idx, text| {
+        eng.regexps.get(idx as usize).is_some_and(|re| {
+            re.set_last_index(0);
+            re.test(text)
+        })
+    })?;
+    Some(match selection {
+        Selection::Route(i) => i,
+        Selection::Precache => eng.precache_slot(),
+    })
 }
 
 async fn run(
@@ -150,7 +155,7 @@ async fn match_in(eng: &Engine, slot: usize, req: &Request) -> Option<Response> 
 }
 
 /// Reads the route's cache, then the precache for precached URLs.
-async fn lookup(eng: &Engine, slot: usize, also_precache: bool, req: &Request) -> Option<Response> {
+pub(crate) async fn lookup(eng: &Engine, slot: usize, also_precache: bool, req: &Request) -> Option<Response> {
     if let Some(r) = match_in(eng, slot, req).await {
         return Some(r);
     }
@@ -179,7 +184,8 @@ pub fn stamped_copy(resp: &Response, started_at: f64) -> Result<Response, JsValu
 }
 
 /// If `resp` may be stored: prepares the stamped copy now (before the body is read)
-/// and returns the promise of the write, for `waitUntil`.
+/// and returns the promise of the write (then the `maxEntries` trim), for `waitUntil`.
+/// Nothing is stored if an invalidation fence covers a fetch that started before it.
 pub(crate) fn store(eng: Rc<Engine>, slot: usize, req: Request, resp: &Response, started_at: f64) -> Option<Promise> {
     let headers = resp.headers();
     let cache_control = headers.get("cache-control").ok().flatten();
@@ -194,12 +200,93 @@ pub(crate) fn store(eng: Rc<Engine>, slot: usize, req: Request, resp: &Response,
     };
     let is_navigation = req.mode() == RequestMode::Navigate;
     store::storable(&facts, eng.route(slot).opaque, is_navigation).ok()?;
+    if fenced(&eng, slot, &req, resp, started_at) {
+        return None;
+    }
     let copy = if opaque { resp.clone() } else { stamped_copy(resp, started_at) }.ok()?;
-    Some(background(async move {
-        let cache = open(&eng, slot).await?;
-        JsFuture::from(cache.put_with_request(&req, &copy)).await?;
-        Ok(())
-    }))
+    let id = eng.next_id.get().wrapping_add(1);
+    eng.next_id.set(id);
+    let eng2 = eng.clone();
+    let write = background(async move {
+        let written = put_with_relief(&eng2, slot, &req, &copy).await;
+        eng2.pending.borrow_mut().remove(&id);
+        written?;
+        trim(&eng2, slot).await
+    });
+    eng.pending.borrow_mut().insert(id, write.clone());
+    Some(write)
+}
+
+fn fenced(eng: &Engine, slot: usize, req: &Request, resp: &Response, started_at: f64) -> bool {
+    let fences = eng.fences.borrow();
+    if fences.is_empty() {
+        return false;
+    }
+    let href = req.url();
+    let path = url::split(&href).map_or("", |(_, p)| p);
+    let tags = resp.headers().get(TAG_HEADER).ok().flatten();
+    fences.blocks(path, slot, tags.as_deref(), started_at)
+}
+
+/// Response header holding an entry's invalidation tags.
+pub const TAG_HEADER: &str = "cache-tag";
+
+fn is_quota_error(e: &JsValue) -> bool {
+    js_sys::Reflect::get(e, &JsValue::from_str("name")).ok().and_then(|n| n.as_string()).as_deref()
+        == Some("QuotaExceededError")
+}
+
+/// `cache.put`; on a quota error, drops the route's oldest quarter and tries once more
+/// with a fresh fetch (the failed write consumed the body).
+async fn put_with_relief(eng: &Rc<Engine>, slot: usize, req: &Request, copy: &Response) -> Result<(), JsValue> {
+    let cache = open(eng, slot).await?;
+    match JsFuture::from(cache.put_with_request(req, copy)).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_quota_error(&e) => {
+            evict_front(eng, slot, evict::quota_relief).await?;
+            let started = now();
+            let resp: Response = JsFuture::from(eng.scope.fetch_with_request(req)).await?.unchecked_into();
+            if resp.status() != 200 || fenced(eng, slot, req, &resp, started) {
+                return Err(e);
+            }
+            let again = stamped_copy(&resp, started)?;
+            JsFuture::from(cache.put_with_request(req, &again)).await.map(|_| ())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Enforces `maxEntries`: one trim at a time per cache; stores that land meanwhile make
+/// it run once more.
+async fn trim(eng: &Rc<Engine>, slot: usize) -> Result<(), JsValue> {
+    let Some(max) = eng.route(slot).max_entries else { return Ok(()) };
+    if !eng.trims.borrow_mut()[slot].request() {
+        return Ok(());
+    }
+    loop {
+        let pass = evict_front(eng, slot, |count| evict::excess(count, max)).await;
+        if !eng.trims.borrow_mut()[slot].finished() {
+            return pass;
+        }
+    }
+}
+
+/// Deletes the first `how_many(count)` keys (the least recently stored).
+async fn evict_front(eng: &Rc<Engine>, slot: usize, how_many: impl FnOnce(usize) -> usize) -> Result<(), JsValue> {
+    let cache = open(eng, slot).await?;
+    let keys: js_sys::Array = JsFuture::from(cache.keys()).await?.unchecked_into();
+    let n = how_many(keys.length() as usize);
+    if n == 0 {
+        return Ok(());
+    }
+    let deletions = js_sys::Array::new();
+    for key in keys.iter().take(n) {
+        deletions.push(&cache.delete_with_request(key.unchecked_ref()));
+    }
+    let done: js_sys::Array = JsFuture::from(Promise::all(&deletions)).await?.unchecked_into();
+    let removed = done.iter().filter(|d| d.as_bool() == Some(true)).count() as u64;
+    eng.stats.borrow_mut().route_mut(slot).evictions += removed;
+    Ok(())
 }
 
 /// Stores a response that arrives after the page was answered (revalidation, or a

@@ -9,6 +9,8 @@ use crate::core::value::Value;
 
 /// Nesting deeper than this is not a config or message anyone means to send.
 const MAX_DEPTH: u32 = 8;
+/// Arrays are converted up to this length (one past the largest valid list).
+const MAX_ARRAY: usize = crate::core::message::MAX_URLS + 1;
 
 /// Converts a JS value for validation. RegExp objects are moved into `regexps` and
 /// referred to by index.
@@ -40,8 +42,10 @@ fn convert(v: &JsValue, regexps: &mut Vec<RegExp>, depth: u32) -> Value {
         return Value::RegExp((regexps.len() - 1) as u32);
     }
     if Array::is_array(v) {
+        // Past the message limit only the length matters: convert just enough to trip it.
         let arr: &Array = v.unchecked_ref();
-        return Value::Arr(arr.iter().map(|x| convert(&x, regexps, depth + 1)).collect());
+        let take = (arr.length() as usize).min(MAX_ARRAY);
+        return Value::Arr(arr.iter().take(take).map(|x| convert(&x, regexps, depth + 1)).collect());
     }
     if v.is_function() {
         return Value::Other("a function");

@@ -7,7 +7,8 @@ pub mod js;
 mod lifecycle;
 mod messages;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use js_sys::{Promise, RegExp};
@@ -15,6 +16,8 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Cache, ExtendableMessageEvent, FetchEvent, ServiceWorkerGlobalScope};
 
 use crate::core::config::{self, Config, Matcher, Route, Strategy};
+use crate::core::evict::TrimGate;
+use crate::core::fence::Fences;
 use crate::core::stats::Stats;
 
 /// Everything the worker keeps between events.
@@ -28,6 +31,13 @@ pub(crate) struct Engine {
     pub stats: RefCell<Stats>,
     /// Opened caches by slot (routes…, precache), opened on first use.
     pub caches: RefCell<Vec<Option<Cache>>>,
+    /// Invalidation fences still able to matter.
+    pub fences: RefCell<Fences>,
+    /// One trim at a time per slot.
+    pub trims: RefCell<Vec<TrimGate>>,
+    /// Cache writes under way, so an invalidation can let them land before deleting.
+    pub pending: RefCell<HashMap<u32, Promise>>,
+    pub next_id: Cell<u32>,
 }
 
 impl Engine {
@@ -37,6 +47,15 @@ impl Engine {
 
     pub fn route(&self, slot: usize) -> &Route {
         self.cfg.routes.get(slot).unwrap_or(&self.precache_route)
+    }
+
+    /// Route names by slot, the precache last.
+    pub fn slot_names(&self) -> Vec<&str> {
+        (0..=self.cfg.routes.len()).map(|s| self.route(s).name.as_str()).collect()
+    }
+
+    pub fn slots(&self) -> std::ops::RangeInclusive<usize> {
+        0..=self.cfg.routes.len()
     }
 }
 
@@ -78,6 +97,10 @@ pub fn start(config: JsValue) -> Result<(), JsError> {
     let engine = Engine {
         stats: RefCell::new(Stats::new(cfg.routes.len())),
         caches: RefCell::new(vec![None; slots]),
+        fences: RefCell::new(Fences::default()),
+        trims: RefCell::new(vec![TrimGate::default(); slots]),
+        pending: RefCell::new(HashMap::new()),
+        next_id: Cell::new(0),
         cfg,
         precache_route,
         regexps,

@@ -29,6 +29,7 @@ const HARNESS = '<!doctype html><meta charset="utf-8"><title>swcache harness</ti
  */
 export async function startServer({ port = 0, fallback = null } = {}) {
   const specs = new Map();      // path+search or pathname -> { body, status, headers, mode, delay }
+  const prefixes = new Map();   // pathname prefix -> spec, for paths no exact spec answers
   const counts = new Map();     // path+search -> requests seen
   const log = [];               // { path, at, headers }
   const hanging = new Set();    // responses held open by mode 'hang'
@@ -64,7 +65,12 @@ export async function startServer({ port = 0, fallback = null } = {}) {
     res.on('finish', end);
 
     if (offline) return req.socket.destroy();
-    const spec = specs.get(key) || specs.get(url.pathname);
+    let spec = specs.get(key) || specs.get(url.pathname);
+    if (!spec) {
+      let best = '';
+      for (const k of prefixes.keys()) if (url.pathname.startsWith(k) && k.length > best.length) best = k;
+      if (best) spec = prefixes.get(best);
+    }
     if (spec) {
       if (spec.mode === 'fail') return req.socket.destroy();
       if (spec.mode === 'hang') { hanging.add(res); return; }
@@ -98,6 +104,8 @@ export async function startServer({ port = 0, fallback = null } = {}) {
     port: actualPort,
     /** Serve `body` (string or (req, url) => string) at `p` (pathname, or pathname+search). */
     set(p, spec) { specs.set(p, typeof spec === 'string' ? { body: spec } : spec); },
+    /** Serve every path under `prefix` (that has no exact spec) with `spec`. */
+    prefix(p, spec) { prefixes.set(p, typeof spec === 'string' ? { body: spec } : spec); },
     /** Change how `p` answers: 'ok' | 'fail' (connection reset) | 'hang'. */
     mode(p, mode) { const s = specs.get(p) || { body: '' }; specs.set(p, { ...s, mode }); },
     setOffline(v) { offline = v; },

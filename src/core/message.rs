@@ -1,0 +1,339 @@
+//! Validation of messages from pages. A malformed message is answered with an error
+//! and changes nothing; a valid one becomes a [`Message`].
+
+use std::collections::HashSet;
+
+use super::time;
+use super::url;
+use super::value::Value;
+
+/// Most URLs (plus prefixes and tags) one message may carry.
+pub const MAX_URLS: usize = 10_000;
+
+/// Which stored entries an invalidation covers.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Selector {
+    /// Exact same-origin path+search.
+    pub urls: HashSet<String>,
+    /// Prefixes of path+search.
+    pub prefixes: Vec<String>,
+    /// Whole tokens of the stored `Cache-Tag` header.
+    pub tags: Vec<String>,
+    /// Cache slots (route index; the precache is `routes.len()`).
+    pub slots: Vec<usize>,
+    pub all: bool,
+}
+
+impl Selector {
+    /// Whether entries of `slot` at `path` could match before their headers are read.
+    pub fn may_match(&self, path: &str, slot: usize) -> bool {
+        self.all || !self.tags.is_empty() || self.matches_without_tags(path, slot)
+    }
+
+    fn matches_without_tags(&self, path: &str, slot: usize) -> bool {
+        self.all
+            || self.slots.contains(&slot)
+            || self.urls.contains(path)
+            || self.prefixes.iter().any(|p| path.starts_with(p.as_str()))
+    }
+
+    /// Whether the entry at `path` in `slot`, whose `Cache-Tag` header is `tags`, is covered.
+    pub fn matches(&self, path: &str, slot: usize, tags: Option<&str>) -> bool {
+        self.matches_without_tags(path, slot) || tags.is_some_and(|t| self.has_tag(t))
+    }
+
+    fn has_tag(&self, header: &str) -> bool {
+        header.split(',').map(str::trim).any(|t| !t.is_empty() && self.tags.iter().any(|x| x == t))
+    }
+
+    /// Only exact URLs: entries can be looked up directly, no listing needed.
+    pub fn urls_only(&self) -> bool {
+        !self.all && self.prefixes.is_empty() && self.tags.is_empty() && self.slots.is_empty()
+    }
+}
+
+/// A CACHE_INVALIDATION: remove covered entries stamped before `at_ms`, and fence
+/// fetches started before it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Invalidation {
+    pub at_ms: f64,
+    pub selector: Selector,
+}
+
+impl Invalidation {
+    /// Whether a stored entry goes. Entries without a readable stamp are treated as old.
+    pub fn removes(&self, path: &str, slot: usize, tags: Option<&str>, stamp_ms: Option<f64>) -> bool {
+        stamp_ms.is_none_or(|s| s < self.at_ms) && self.selector.matches(path, slot, tags)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Message {
+    Invalidate(Invalidation),
+    /// Same-origin path+search of each URL, deduplicated, in order.
+    Prefetch { paths: Vec<String>, save_data: bool },
+    GetStats,
+}
+
+/// What the engine must know to validate a message.
+pub struct Context<'a> {
+    pub origin: &'a str,
+    /// Route names by slot, the precache (`"precache"`) last.
+    pub slot_names: &'a [&'a str],
+    pub now_ms: f64,
+    /// Resolves a URL string with the browser's parser (relative to the origin).
+    pub resolve: &'a dyn Fn(&str) -> Option<String>,
+}
+
+fn string_list<'v>(msg: &'v Value, field: &str) -> Result<Option<Vec<&'v str>>, String> {
+    match msg.get(field) {
+        None => Ok(None),
+        Some(Value::Arr(items)) => {
+            if items.len() > MAX_URLS {
+                return Err(format!("'{field}' has more than {MAX_URLS} entries"));
+            }
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v.as_str().ok_or_else(|| format!("'{field}[{i}]' must be a string, got {}", v.kind())))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some)
+        }
+        Some(other) => Err(format!("'{field}' must be an array of strings, got {}", other.kind())),
+    }
+}
+
+/// Same-origin path+search of each URL (root-relative or absolute); any other origin
+/// makes the message malformed.
+fn same_origin_paths(list: &[&str], field: &str, ctx: &Context<'_>) -> Result<Vec<String>, String> {
+    let mut out = Vec::with_capacity(list.len());
+    let mut seen = HashSet::with_capacity(list.len());
+    for (i, raw) in list.iter().enumerate() {
+        if !(raw.starts_with('/') || raw.starts_with("http://") || raw.starts_with("https://")) || raw.starts_with("//") {
+            return Err(format!("'{field}[{i}]' must be a root-relative or absolute same-origin URL, got '{}'", clip(raw)));
+        }
+        let href = (ctx.resolve)(raw).ok_or_else(|| format!("'{field}[{i}]' is not a valid URL: '{}'", clip(raw)))?;
+        let path = url::same_origin_path(&href, ctx.origin)
+            .ok_or_else(|| format!("'{field}[{i}]' is cross-origin: '{}'", clip(raw)))?;
+        if seen.insert(path.to_string()) {
+            out.push(path.to_string());
+        }
+    }
+    Ok(out)
+}
+
+fn clip(s: &str) -> &str {
+    match s.char_indices().nth(80) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Validates a message; the error text is what the `{type:'ERROR'}` reply says.
+pub fn parse(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
+    parse_inner(msg, ctx).map_err(|e| {
+        let kind = msg.get("type").and_then(Value::as_str).filter(|t| t.len() <= 40).unwrap_or("message");
+        format!("swcache: malformed {kind}: {e}")
+    })
+}
+
+fn parse_inner(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
+    if !matches!(msg, Value::Obj(_)) {
+        return Err(format!("a message must be an object, got {}", msg.kind()));
+    }
+    let kind = match msg.get("type") {
+        Some(Value::Str(s)) => s.as_str(),
+        Some(other) => return Err(format!("'type' must be a string, got {}", other.kind())),
+        None => return Err("'type' is missing".into()),
+    };
+    let allowed: &[&str] = match kind {
+        "CACHE_INVALIDATION" => &["type", "urls", "prefixes", "tags", "routes", "all", "timestamp"],
+        "PREFETCH" => &["type", "urls", "saveData"],
+        "GET_STATS" => &["type"],
+        _ => return Err(format!("unknown type '{}' (expected CACHE_INVALIDATION, PREFETCH or GET_STATS)", clip(kind))),
+    };
+    if let Value::Obj(props) = msg {
+        if let Some((k, _)) = props.iter().find(|(k, v)| !allowed.contains(&k.as_str()) && *v != Value::Undefined) {
+            return Err(format!("unknown field '{}'", clip(k)));
+        }
+    }
+    match kind {
+        "GET_STATS" => Ok(Message::GetStats),
+        "PREFETCH" => {
+            let urls = string_list(msg, "urls")?.ok_or("'urls' is required")?;
+            let save_data = match msg.get("saveData") {
+                None => false,
+                Some(Value::Bool(b)) => *b,
+                Some(other) => return Err(format!("'saveData' must be a boolean, got {}", other.kind())),
+            };
+            Ok(Message::Prefetch { paths: same_origin_paths(&urls, "urls", ctx)?, save_data })
+        }
+        _ => parse_invalidation(msg, ctx).map(Message::Invalidate),
+    }
+}
+
+fn parse_invalidation(msg: &Value, ctx: &Context<'_>) -> Result<Invalidation, String> {
+    let at_ms = match msg.get("timestamp") {
+        None => ctx.now_ms,
+        Some(Value::Str(s)) => time::parse_iso(s).ok_or_else(|| format!("'timestamp' is not an ISO 8601 time: '{}'", clip(s)))?,
+        Some(other) => return Err(format!("'timestamp' must be an ISO 8601 string, got {}", other.kind())),
+    };
+    let urls = string_list(msg, "urls")?;
+    let prefixes = string_list(msg, "prefixes")?;
+    let tags = string_list(msg, "tags")?;
+    let routes = string_list(msg, "routes")?;
+    let all = match msg.get("all") {
+        None | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(other) => return Err(format!("'all' must be true, got {}", other.kind())),
+    };
+    if urls.is_none() && prefixes.is_none() && tags.is_none() && routes.is_none() && !all {
+        return Err("say what to invalidate: 'urls', 'prefixes', 'tags', 'routes' or 'all: true'".into());
+    }
+    let total = [&urls, &prefixes, &tags, &routes].iter().map(|l| l.as_ref().map_or(0, Vec::len)).sum::<usize>();
+    if total > MAX_URLS {
+        return Err(format!("more than {MAX_URLS} URLs, prefixes, tags and routes in one message"));
+    }
+    let mut sel = Selector { all, ..Selector::default() };
+    if let Some(urls) = urls {
+        sel.urls = same_origin_paths(&urls, "urls", ctx)?.into_iter().collect();
+    }
+    for (i, p) in prefixes.unwrap_or_default().into_iter().enumerate() {
+        if !p.starts_with('/') {
+            return Err(format!("'prefixes[{i}]' must start with '/' (a prefix of pathname+search), got '{}'", clip(p)));
+        }
+        sel.prefixes.push(p.to_string());
+    }
+    for (i, t) in tags.unwrap_or_default().into_iter().enumerate() {
+        let t = t.trim();
+        if t.is_empty() || t.contains(',') {
+            return Err(format!("'tags[{i}]' must be a non-empty tag without commas"));
+        }
+        sel.tags.push(t.to_string());
+    }
+    for (i, r) in routes.unwrap_or_default().into_iter().enumerate() {
+        let slot = ctx.slot_names.iter().position(|n| *n == r).ok_or_else(|| format!("'routes[{i}]' names no route: '{}'", clip(r)))?;
+        sel.slots.push(slot);
+    }
+    Ok(Invalidation { at_ms, selector: sel })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::config::tests::{resolve, ORIGIN};
+
+    const NAMES: [&str; 3] = ["images", "pages", "precache"];
+    const NOW: f64 = 1_795_000_000_000.0;
+
+    fn ctx() -> Context<'static> {
+        Context { origin: ORIGIN, slot_names: &NAMES, now_ms: NOW, resolve: &resolve }
+    }
+
+    fn strs(items: &[&str]) -> Value {
+        Value::Arr(items.iter().map(|s| Value::str(s)).collect())
+    }
+
+    fn inv(fields: Vec<(&str, Value)>) -> Result<Invalidation, String> {
+        let mut props = vec![("type".to_string(), Value::str("CACHE_INVALIDATION"))];
+        props.extend(fields.into_iter().map(|(k, v)| (k.to_string(), v)));
+        match parse(&Value::Obj(props), &ctx())? {
+            Message::Invalidate(i) => Ok(i),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn seed_shape_parses_and_normalises_urls() {
+        let i = inv(vec![
+            ("urls", strs(&["/promo/a", "http://localhost:8080/promo/b?x=1", "/promo/a"])),
+            ("timestamp", Value::str("2026-11-18T11:06:40.000Z")),
+        ])
+        .unwrap();
+        assert_eq!(i.at_ms, NOW);
+        assert_eq!(i.selector.urls.len(), 2);
+        assert!(i.selector.urls.contains("/promo/b?x=1"));
+        assert!(i.selector.urls_only());
+        assert!(i.selector.matches("/promo/a", 1, None));
+        assert!(!i.selector.matches("/promo/a?x=1", 1, None), "query string is part of the identity");
+    }
+
+    #[test]
+    fn timestamp_defaults_to_now_and_must_be_iso() {
+        assert_eq!(inv(vec![("all", Value::Bool(true))]).unwrap().at_ms, NOW);
+        for bad in [Value::str("yesterday"), Value::Num(5.0), Value::str("2026-11-18")] {
+            let e = inv(vec![("all", Value::Bool(true)), ("timestamp", bad)]).unwrap_err();
+            assert!(e.contains("'timestamp'"), "{e}");
+        }
+    }
+
+    #[test]
+    fn removal_rule_uses_the_stamp() {
+        let i = inv(vec![("prefixes", strs(&["/promo/"])), ("timestamp", Value::str("2026-11-18T11:06:40.000Z"))]).unwrap();
+        assert!(i.removes("/promo/a", 1, None, Some(NOW - 1.0)));
+        assert!(!i.removes("/promo/a", 1, None, Some(NOW)), "stored at the fence: kept (replay-safe)");
+        assert!(!i.removes("/promo/a", 1, None, Some(NOW + 5.0)));
+        assert!(i.removes("/promo/a", 1, None, None), "unstamped counts as old");
+        assert!(!i.removes("/blog/a", 1, None, Some(0.0)));
+    }
+
+    #[test]
+    fn tags_routes_all() {
+        let i = inv(vec![("tags", strs(&["promo-7", " hero "]))]).unwrap();
+        assert!(i.selector.matches("/x", 0, Some("promo-1, promo-7")));
+        assert!(i.selector.matches("/x", 0, Some("hero")));
+        assert!(!i.selector.matches("/x", 0, Some("promo-70, xhero")), "whole tokens only");
+        assert!(!i.selector.matches("/x", 0, None));
+        assert!(i.selector.may_match("/anything", 0), "tags need the headers");
+        let r = inv(vec![("routes", strs(&["pages", "precache"]))]).unwrap();
+        assert_eq!(r.selector.slots, vec![1, 2]);
+        assert!(r.selector.matches("/x", 2, None));
+        assert!(!r.selector.may_match("/x", 0));
+        let a = inv(vec![("all", Value::Bool(true))]).unwrap();
+        assert!(a.selector.matches("/anything", 0, None));
+        assert!(!a.selector.urls_only());
+    }
+
+    #[test]
+    fn malformed_messages() {
+        let too_many = Value::Arr((0..=MAX_URLS).map(|i| Value::Str(format!("/p/{i}"))).collect());
+        let cases: Vec<(Vec<(&str, Value)>, &str)> = vec![
+            (vec![], "say what to invalidate"),
+            (vec![("urls", Value::str("/a"))], "'urls' must be an array"),
+            (vec![("urls", Value::Arr(vec![Value::Num(1.0)]))], "'urls[0]' must be a string"),
+            (vec![("urls", strs(&["https://evil.example.com/a"]))], "'urls[0]' is cross-origin"),
+            (vec![("urls", strs(&["//evil.example.com/a"]))], "'urls[0]' must be a root-relative"),
+            (vec![("urls", strs(&["relative"]))], "'urls[0]' must be a root-relative"),
+            (vec![("urls", too_many)], "more than 10000"),
+            (vec![("prefixes", strs(&["promo"]))], "'prefixes[0]' must start with '/'"),
+            (vec![("tags", strs(&["a,b"]))], "'tags[0]' must be a non-empty tag"),
+            (vec![("tags", strs(&[" "]))], "'tags[0]' must be a non-empty tag"),
+            (vec![("routes", strs(&["nope"]))], "'routes[0]' names no route"),
+            (vec![("all", Value::Bool(true)), ("urlz", strs(&[]))], "unknown field 'urlz'"),
+            (vec![("all", Value::str("yes"))], "'all' must be true"),
+        ];
+        for (fields, want) in cases {
+            let e = inv(fields).unwrap_err();
+            assert!(e.starts_with("swcache: malformed CACHE_INVALIDATION: "), "{e}");
+            assert!(e.contains(want), "{e:?} should contain {want:?}");
+        }
+        // Exactly the limit is fine.
+        let limit = Value::Arr((0..MAX_URLS).map(|i| Value::Str(format!("/p/{i}"))).collect());
+        assert_eq!(inv(vec![("urls", limit)]).unwrap().selector.urls.len(), MAX_URLS);
+    }
+
+    #[test]
+    fn other_types() {
+        let c = ctx();
+        assert!(parse(&Value::Null, &c).unwrap_err().contains("must be an object"));
+        assert!(parse(&Value::obj([]), &c).unwrap_err().contains("'type' is missing"));
+        assert!(parse(&Value::obj([("type", Value::str("NUKE"))]), &c).unwrap_err().contains("unknown type 'NUKE'"));
+        assert_eq!(parse(&Value::obj([("type", Value::str("GET_STATS"))]), &c), Ok(Message::GetStats));
+        let p = parse(&Value::obj([("type", Value::str("PREFETCH")), ("urls", strs(&["/a", "/b", "/a"]))]), &c).unwrap();
+        assert_eq!(p, Message::Prefetch { paths: vec!["/a".into(), "/b".into()], save_data: false });
+        let e = parse(&Value::obj([("type", Value::str("PREFETCH")), ("urls", strs(&["https://x.example/a"]))]), &c);
+        assert!(e.unwrap_err().contains("swcache: malformed PREFETCH: 'urls[0]' is cross-origin"));
+        let e = parse(&Value::obj([("type", Value::str("PREFETCH"))]), &c);
+        assert!(e.unwrap_err().contains("'urls' is required"));
+    }
+}

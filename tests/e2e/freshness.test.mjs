@@ -1,0 +1,301 @@
+// Freshness control end to end: maxEntries, quota relief, CACHE_INVALIDATION with
+// fences (including the race test), PREFETCH, GET_STATS and the page module.
+import { test, before, after, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer } from '../support/server.mjs';
+import { launch, register, get, cached, message, waitFor } from '../support/browser.mjs';
+import { workerSource, JS } from '../support/worker.mjs';
+
+let server, chrome, context, page;
+
+const CONFIG = `{
+  version: 'v1',
+  routes: [
+    { name: 'small', match: '/small/', strategy: 'cacheFirst', maxAge: 864e5, maxEntries: 10 },
+    { name: 'race', match: '/race/', strategy: 'cacheFirst', maxAge: 40 },
+    { name: 'big', match: '/big/', strategy: 'cacheFirst' },
+    { name: 'pages', match: /^\\/p\\//, strategy: 'cacheFirst', maxAge: 864e5 },
+    { name: 'data', match: '/data/', strategy: 'networkFirst', maxAge: 864e5 },
+    { name: 'live', match: '/live/', strategy: 'networkOnly' },
+  ],
+}`;
+
+before(async () => { server = await startServer(); chrome = await launch(); });
+after(async () => { await chrome?.close(); await server?.close(); });
+beforeEach(async () => {
+  server.setOffline(false);
+  server.resetCounts();
+  server.set('/sw.js', { body: workerSource(CONFIG), headers: JS });
+  server.set('/page.html', {
+    body: `<!doctype html><meta charset="utf-8"><body>
+      <a id="l1" data-prefetch href="/p/hover-1" style="display:block;height:40px">one</a>
+      <a id="l2" data-prefetch href="/p/hover-2" style="display:block;height:40px">two</a>
+      <a id="l3" data-prefetch href="https://example.com/p/x" style="display:block;height:40px">elsewhere</a>
+      <a id="l4" href="/p/not-marked" style="display:block;height:40px">plain</a>
+      <script type="module">
+        import * as swcache from '/swcache/swcache-page.js';
+        window.swcache = swcache;
+        window.ready = swcache.register('/sw.js');
+      </script></body>`,
+    headers: { 'content-type': 'text/html' },
+  });
+  // Everything under these prefixes answers with its own path.
+  for (const p of ['/small/', '/p/', '/data/', '/live/']) server.prefix(p, { body: (req) => `body of ${req.url}` });
+  context = await chrome.newContext();
+  page = await context.newPage();
+});
+afterEach(async () => { await context?.close(); });
+
+async function controlled() {
+  const r = await register(page, server.origin);
+  assert.deepEqual(r, { ok: true });
+}
+
+async function withPageModule() {
+  await page.goto(server.origin + '/page.html');
+  await page.evaluate(() => window.ready);
+  await page.waitForFunction(() => !!navigator.serviceWorker.controller);
+}
+
+const keysOf = (name) => page.evaluate(async (n) => (await (await caches.open(n)).keys()).map((r) => new URL(r.url).pathname + new URL(r.url).search), name);
+
+test('maxEntries: 100 concurrent distinct fetches leave exactly 10 entries, all served', async () => {
+  for (let i = 0; i < 100; i++) server.set(`/small/${i}`, { body: `small ${i}` });
+  await controlled();
+  const results = await page.evaluate(async () => {
+    const rs = await Promise.all(Array.from({ length: 100 }, (_, i) => fetch(`/small/${i}`).then(async (r) => [r.status, await r.text()])));
+    return rs;
+  });
+  assert.equal(results.length, 100);
+  results.forEach(([status, body], i) => { assert.equal(status, 200); assert.equal(body, `small ${i}`); });
+  const stats = await waitFor(async () => {
+    const s = await message(page, { type: 'GET_STATS' });
+    return s.routes.small.evictions === 90 ? s : null;
+  }, '90 evictions');
+  assert.equal(stats.routes.small.misses, 100);
+  assert.equal((await keysOf('swcache-v1-small')).length, 10);
+});
+
+test('maxEntries: the oldest-stored entries go first', async () => {
+  await controlled();
+  for (let i = 1; i <= 12; i++) {
+    await get(page, `/small/seq-${i}`);
+    await waitFor(() => cached(page, `/small/seq-${i}`, 'swcache-v1-small'), `seq-${i} stored`);
+  }
+  await waitFor(async () => (await keysOf('swcache-v1-small')).length === 10, 'trimmed to 10');
+  const keys = await keysOf('swcache-v1-small');
+  assert.deepEqual(keys.sort(), Array.from({ length: 10 }, (_, i) => `/small/seq-${i + 3}`).sort());
+});
+
+test('quota error on put: the route\'s oldest entries go and the write is retried once', async () => {
+  const chunk = 'x'.repeat(200 * 1024);
+  for (let i = 0; i < 8; i++) server.set(`/big/${i}`, { body: `${i}:${chunk}` });
+  await controlled();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin: server.origin, quotaSize: 1024 * 1024 });
+  for (let i = 0; i < 8; i++) {
+    const r = await get(page, `/big/${i}`);
+    assert.equal(r.status, 200, `response ${i} served`);
+    assert.ok(r.body.startsWith(`${i}:`));
+    await waitFor(async () => (await cached(page, `/big/${i}`, 'swcache-v1-big')) !== null, `big/${i} stored`);
+  }
+  const s = await message(page, { type: 'GET_STATS' });
+  assert.ok(s.routes.big.evictions >= 1, `evictions: ${s.routes.big.evictions}`);
+  const keys = await keysOf('swcache-v1-big');
+  assert.ok(keys.includes('/big/7'), 'the newest entry was stored after relief');
+  assert.ok(!keys.includes('/big/0'), 'the oldest went');
+});
+
+test('CACHE_INVALIDATION by URL: removes, replies with the count, is idempotent', async () => {
+  await controlled();
+  for (const p of ['/p/a', '/p/b?x=1', '/p/c']) { await get(page, p); await waitFor(() => cached(page, p), `${p} stored`); }
+  const ts = new Date().toISOString();
+  const done = await message(page, { type: 'CACHE_INVALIDATION', urls: ['/p/a', server.origin + '/p/b?x=1', '/p/b', '/p/missing'], timestamp: ts });
+  assert.deepEqual(done, { type: 'CACHE_INVALIDATION_DONE', removed: 2 });
+  assert.equal(await cached(page, '/p/a'), null);
+  assert.equal(await cached(page, '/p/b?x=1'), null);
+  assert.ok(await cached(page, '/p/c'), 'others untouched');
+  // Refetched after the fence: a replay of the same message removes nothing.
+  await get(page, '/p/a');
+  await waitFor(() => cached(page, '/p/a'), '/p/a stored again');
+  const replay = await message(page, { type: 'CACHE_INVALIDATION', urls: ['/p/a'], timestamp: ts });
+  assert.equal(replay.removed, 0);
+  assert.ok(await cached(page, '/p/a'));
+  const s = await message(page, { type: 'GET_STATS' });
+  assert.equal(s.routes.pages.invalidations, 2);
+  assert.equal(s.invalidations, 2);
+});
+
+test('CACHE_INVALIDATION by prefix, tag, route and all', async () => {
+  server.set('/p/tagged-1', { body: 't1', headers: { 'cache-tag': 'promo-7, hero' } });
+  server.set('/p/tagged-2', { body: 't2', headers: { 'cache-tag': 'promo-70' } });
+  await controlled();
+  const paths = ['/p/x/1', '/p/x/2', '/p/y/1', '/p/tagged-1', '/p/tagged-2', '/data/1', '/small/1'];
+  for (const p of paths) { await get(page, p); await waitFor(() => cached(page, p), `${p} stored`); }
+  const send = (m) => message(page, { type: 'CACHE_INVALIDATION', timestamp: new Date().toISOString(), ...m });
+  assert.equal((await send({ prefixes: ['/p/x/'] })).removed, 2);
+  assert.equal((await send({ tags: ['promo-7'] })).removed, 1, 'whole-token tag match');
+  assert.ok(await cached(page, '/p/tagged-2'));
+  assert.equal((await send({ routes: ['data'] })).removed, 1);
+  assert.ok(await cached(page, '/p/y/1'));
+  assert.equal((await send({ all: true })).removed, 3);
+  assert.deepEqual(await page.evaluate(async () => {
+    const out = [];
+    for (const n of await caches.keys()) out.push(...(await (await caches.open(n)).keys()));
+    return out.length;
+  }), 0);
+});
+
+test('malformed messages get an ERROR reply within 2 s and change nothing', async () => {
+  await controlled();
+  await get(page, '/p/keep');
+  await waitFor(() => cached(page, '/p/keep'), 'stored');
+  const bad = [
+    'just a string',
+    { type: 'NUKE' },
+    { type: 'CACHE_INVALIDATION' },
+    { type: 'CACHE_INVALIDATION', urls: '/p/keep' },
+    { type: 'CACHE_INVALIDATION', urls: [42] },
+    { type: 'CACHE_INVALIDATION', urls: ['https://evil.example.com/p/keep'] },
+    { type: 'CACHE_INVALIDATION', urls: ['/p/keep'], timestamp: 'not a time' },
+    { type: 'CACHE_INVALIDATION', urls: Array.from({ length: 10001 }, (_, i) => `/p/${i}`) },
+    { type: 'CACHE_INVALIDATION', urls: ['/p/keep'], routes: ['nope'] },
+    { type: 'PREFETCH', urls: ['https://evil.example.com/'] },
+  ];
+  for (const m of bad) {
+    const t0 = Date.now();
+    const r = await message(page, m, 2000);
+    assert.equal(r.type, 'ERROR', JSON.stringify(m).slice(0, 80));
+    assert.match(r.error, /swcache: malformed/);
+    assert.ok(Date.now() - t0 < 2000);
+  }
+  assert.ok(await cached(page, '/p/keep'), 'nothing changed');
+  assert.equal((await message(page, { type: 'GET_STATS' })).invalidations, 0);
+});
+
+test('a fetch in flight when the invalidation arrives is served but not stored', async () => {
+  await controlled();
+  server.set('/p/slow', { body: 'old', mode: 'hang' });
+  await page.evaluate(() => { window.slow = fetch('/p/slow').then((r) => r.text()); });
+  await waitFor(() => server.count('/p/slow') === 1, 'request reached the server');
+  const done = await message(page, { type: 'CACHE_INVALIDATION', urls: ['/p/slow'], timestamp: new Date().toISOString() });
+  assert.equal(done.type, 'CACHE_INVALIDATION_DONE');
+  server.release('old content');
+  assert.equal(await page.evaluate(() => window.slow), 'old content', 'served');
+  // Give a wrongly unfenced write every chance to land, then check: a fresh fetch must
+  // reach the server (nothing stored).
+  await get(page, '/p/slow-marker');
+  await waitFor(() => cached(page, '/p/slow-marker'), 'a later write landed');
+  server.set('/p/slow', { body: 'new content' });
+  assert.equal(await cached(page, '/p/slow'), null, 'never stored');
+  assert.equal((await get(page, '/p/slow')).body, 'new content');
+});
+
+for (const [label, selector, headers] of [
+  ['urls', { urls: ['/race/item?id=1'] }, {}],
+  ['tags', { tags: ['race-tag'] }, { 'cache-tag': 'race-tag' }],
+  ['prefixes', { prefixes: ['/race/'] }, {}],
+]) {
+  test(`race: no response started after DONE carries old content (${label})`, async () => {
+    let version = 1;
+    const url = '/race/item?id=1';
+    server.set(url, { body: () => `content v${version}`, delay: 15, headers });
+    await controlled();
+    await get(page, url);
+    await waitFor(() => cached(page, url), 'stored');
+    await page.evaluate((u) => {
+      window.race = { stop: false, results: [] };
+      const loop = async () => {
+        while (!window.race.stop) {
+          const t0 = Date.now();
+          const body = await fetch(u).then((r) => r.text());
+          window.race.results.push({ t0, body });
+        }
+      };
+      window.race.loops = Promise.all([loop(), loop(), loop()]);
+    }, url);
+    await waitFor(() => page.evaluate(() => window.race.results.length > 20), 'loop running');
+    version = 2;
+    const doneAt = await page.evaluate(async (sel) => {
+      const reg = await navigator.serviceWorker.ready;
+      const ch = new MessageChannel();
+      const reply = new Promise((r) => { ch.port1.onmessage = (e) => r(e.data); });
+      reg.active.postMessage({ type: 'CACHE_INVALIDATION', timestamp: new Date().toISOString(), ...sel }, [ch.port2]);
+      const d = await reply;
+      if (d.type !== 'CACHE_INVALIDATION_DONE') throw new Error(JSON.stringify(d));
+      return Date.now();
+    }, selector);
+    await waitFor(() => page.evaluate((t) => window.race.results.filter((r) => r.t0 > t).length >= 30, doneAt), 'requests after DONE');
+    const after = await page.evaluate(async (t) => {
+      window.race.stop = true;
+      await window.race.loops;
+      return window.race.results.filter((r) => r.t0 > t);
+    }, doneAt);
+    const old = after.filter((r) => r.body !== 'content v2');
+    assert.equal(old.length, 0, `${old.length} of ${after.length} responses after DONE were old`);
+  });
+}
+
+test('PREFETCH: at most 4 in flight, fresh and unmatched skipped, DONE after storing', async () => {
+  await controlled();
+  await get(page, '/p/pf-fresh');
+  await waitFor(() => cached(page, '/p/pf-fresh'), 'fresh stored');
+  for (let i = 0; i < 12; i++) server.set(`/p/pf-${i}`, { body: `pf ${i}`, delay: 100 });
+  server.watchPeak('/p/pf-');
+  const urls = [...Array.from({ length: 12 }, (_, i) => `/p/pf-${i}`), '/p/pf-fresh', '/unrouted/x', '/live/x'];
+  const r = await message(page, { type: 'PREFETCH', urls }, 10000);
+  assert.deepEqual(r, { type: 'PREFETCH_DONE', fetched: 12, skipped: 3, failed: 0 });
+  assert.equal(server.peak('/p/pf-'), 4, 'exactly 4 in flight at the peak');
+  for (let i = 0; i < 12; i++) assert.ok(await cached(page, `/p/pf-${i}`), `pf-${i} stored before DONE`);
+  assert.equal(server.count('/unrouted/x'), 0);
+  assert.equal(server.count('/p/pf-fresh'), 1, 'fresh entry not refetched');
+});
+
+test('PREFETCH under Save-Data fetches nothing', async () => {
+  await controlled();
+  const r = await message(page, { type: 'PREFETCH', urls: ['/p/sd-1', '/p/sd-2'], saveData: true });
+  assert.deepEqual(r, { type: 'PREFETCH_DONE', fetched: 0, skipped: 2, failed: 0 });
+  assert.equal(server.countPrefix('/p/sd-'), 0);
+});
+
+test('page module: register, invalidate, prefetch and stats', async () => {
+  await withPageModule();
+  const pf = await page.evaluate(() => swcache.prefetch(['/p/mod-1', 'p/mod-2']));
+  assert.deepEqual(pf, { type: 'PREFETCH_DONE', fetched: 2, skipped: 0, failed: 0 });
+  assert.ok(await cached(page, '/p/mod-2'), 'relative URL resolved against the page');
+  const inv = await page.evaluate(() => swcache.invalidate({ urls: ['/p/mod-1', 'p/mod-2'] }));
+  assert.deepEqual(inv, { type: 'CACHE_INVALIDATION_DONE', removed: 2 });
+  const s = await page.evaluate(() => swcache.stats());
+  assert.equal(s.type, 'STATS');
+  assert.equal(s.invalidations, 2);
+  const err = await page.evaluate(() => swcache.invalidate({ urls: ['https://evil.example.com/'] }).then(() => 'resolved', (e) => e.message));
+  assert.match(err, /cross-origin/);
+});
+
+test('page module: prefetchOnHover warms each same-origin link once, after an intent delay', async () => {
+  await withPageModule();
+  await page.evaluate(() => { window.hover = swcache.prefetchOnHover('a[data-prefetch]', { delay: 80 }); });
+  await page.mouse.move(0, 300);
+  await page.hover('#l1');
+  await waitFor(() => cached(page, '/p/hover-1'), 'hovered link prefetched');
+  assert.equal(server.count('/p/hover-1'), 1);
+  // Moving off and back does not prefetch again.
+  await page.mouse.move(0, 300);
+  await page.hover('#l1');
+  await page.hover('#l4');
+  await page.hover('#l3');
+  await page.mouse.move(0, 300);
+  // Crossing a link faster than the delay does nothing: hover #l2 and leave at once.
+  await page.evaluate(() => {
+    const l2 = document.getElementById('l2');
+    l2.dispatchEvent(new PointerEvent('pointerover', { bubbles: true }));
+    l2.dispatchEvent(new PointerEvent('pointerout', { bubbles: true }));
+  });
+  // A touch prefetches at once.
+  await page.evaluate(() => document.getElementById('l2').dispatchEvent(new TouchEvent('touchstart', { bubbles: true })));
+  await waitFor(() => cached(page, '/p/hover-2'), 'touched link prefetched');
+  assert.equal(server.count('/p/hover-1'), 1, 'each URL once');
+  assert.equal(server.count('/p/hover-2'), 1);
+  assert.equal(server.count('/p/not-marked'), 0, 'links outside the selector ignored');
+  await page.evaluate(() => window.hover.stop());
+});
