@@ -69,6 +69,7 @@ async fn run(
     let mut in_flight: Option<Promise> = None;
     let mut fetched: Option<Response> = None;
     let mut started_at = 0.0;
+    let mut timed_out = false;
     let reply = loop {
         action = match action {
             Action::ReadCache => {
@@ -83,10 +84,10 @@ async fn run(
                 started_at = now();
                 let p = eng.scope.fetch_with_request(&req);
                 in_flight = Some(p.clone());
-                network(&mut flow, &mut fetched, &p, timeout_ms).await
+                network(&mut flow, &mut fetched, &mut timed_out, &p, timeout_ms).await
             }
             Action::AwaitNetwork => match in_flight.clone() {
-                Some(p) => network(&mut flow, &mut fetched, &p, None).await,
+                Some(p) => network(&mut flow, &mut fetched, &mut timed_out, &p, None).await,
                 None => flow.on_network(NetOutcome::Failed),
             },
             Action::Respond(reply) => break reply,
@@ -98,8 +99,8 @@ async fn run(
             let late = if revalidate {
                 started_at = now();
                 Some(eng.scope.fetch_with_request(&req))
-            } else if fetched.is_none() {
-                in_flight // timed out: keep the response when it arrives
+            } else if timed_out {
+                in_flight // answered from the cache on timeout: keep the response when it arrives
             } else {
                 None
             };
@@ -122,9 +123,21 @@ async fn run(
     }
 }
 
-async fn network(flow: &mut Flow, fetched: &mut Option<Response>, p: &Promise, timeout_ms: Option<u32>) -> Action {
+/// Awaits the fetch (with its timeout) and feeds the outcome to the flow; `timed_out`
+/// records that the fetch is still running after the flow moved on.
+async fn network(
+    flow: &mut Flow,
+    fetched: &mut Option<Response>,
+    timed_out: &mut bool,
+    p: &Promise,
+    timeout_ms: Option<u32>,
+) -> Action {
+    *timed_out = false;
     match js::wait(p, timeout_ms).await {
-        Waited::TimedOut => flow.on_timeout(),
+        Waited::TimedOut => {
+            *timed_out = true;
+            flow.on_timeout()
+        }
         Waited::Rejected => flow.on_network(NetOutcome::Failed),
         Waited::Value(v) => {
             let resp: Response = v.unchecked_into();
