@@ -77,7 +77,8 @@ pub fn register(url: String, opts: JsValue) -> Promise {
         let first = JsFuture::from(Promise::race(&Array::of2(&settled, &timed_out))).await?;
         if first.as_string().as_deref() == Some("timeout") {
             return Err(JsError::new(&format!(
-                "swcache: the worker did not control this page within {timeout} ms (a waitForClients worker needs a reload)"
+                "swcache: the worker did not control this page within {} ms (a waitForClients worker needs a reload)",
+                timeout as u64
             ))
             .into());
         }
@@ -106,7 +107,7 @@ pub fn post(msg: JsValue, timeout_ms: f64) -> Promise {
         let data = JsFuture::from(Promise::race(&Array::of2(&reply, &timed_out))).await?;
         port.close();
         if data.as_string().as_deref() == Some("__swcache_timeout") {
-            return Err(JsError::new(&format!("swcache: the worker did not reply within {timeout_ms} ms")).into());
+            return Err(JsError::new(&format!("swcache: the worker did not reply within {} ms", timeout_ms as u64)).into());
         }
         if get(&data, "type").as_string().as_deref() == Some("ERROR") {
             let text = get(&data, "error").as_string().unwrap_or_else(|| "swcache: error".into());
