@@ -30,3 +30,21 @@ test('demo: a reload of a promo page is served from the cache', async () => {
   assert.ok(await cached(page, '/', 'swcache-demo-v1-precache'), 'home page precached');
   await context.close();
 });
+
+test('demo: hovering a promo link prefetches it; publish + invalidate shows the new version', async () => {
+  const context = await chrome.newContext();
+  const page = await context.newPage();
+  await page.goto(server.origin + '/');
+  await page.waitForFunction(() => document.getElementById('sw-status').textContent.startsWith('controlled'));
+  await page.hover('a[data-prefetch][href="/promo/winter-collection"]');
+  await waitFor(() => cached(page, '/promo/winter-collection', 'swcache-demo-v1-promoPages'), 'hovered page prefetched');
+  await page.goto(server.origin + '/promo/winter-collection');
+  await page.waitForFunction(() => document.getElementById('sw-status').textContent.startsWith('controlled'));
+  assert.match(await page.textContent('.meta'), /content v1/);
+  const before = server.count('/promo/winter-collection');
+  await page.reload();
+  assert.equal(server.count('/promo/winter-collection'), before, 'served from the cache');
+  await Promise.all([page.waitForEvent('load'), page.click('#publish')]);
+  await page.waitForFunction(() => /content v2/.test(document.querySelector('.meta').textContent));
+  await context.close();
+});

@@ -1,23 +1,26 @@
-// Demo page glue: registers the worker and shows what it did.
+// Demo page glue: the page module registers the worker, warms links on hover, and the
+// "publish" button changes this page on the server, then invalidates it in the worker.
+import { register, invalidate, prefetchOnHover, stats } from '/swcache/swcache-page.js';
+
 const status = document.getElementById('sw-status');
+const out = document.getElementById('stats');
+
 async function showStats() {
-  const reg = await navigator.serviceWorker.ready;
-  const ch = new MessageChannel();
-  ch.port1.onmessage = (e) => { document.getElementById('stats').textContent = JSON.stringify(e.data, null, 2); };
-  reg.active.postMessage({ type: 'GET_STATS' }, [ch.port2]);
+  try { out.textContent = JSON.stringify(await stats(), null, 2); } catch (e) { out.textContent = String(e.message); }
 }
-if ('serviceWorker' in navigator) {
-  const show = () => {
-    status.textContent = navigator.serviceWorker.controller
-      ? 'controlled by swcache: reload, and "rendered at" stays the same (served from the cache)'
-      : 'worker installing…';
-  };
-  navigator.serviceWorker.addEventListener('controllerchange', () => { show(); showStats(); });
-  navigator.serviceWorker.register('/sw.js').then(() => navigator.serviceWorker.ready).then(() => {
-    show();
-    showStats();
-  }, (err) => { status.textContent = 'worker failed: ' + err.message; });
-} else {
-  status.textContent = 'service workers are not supported here';
-}
+
+register('/sw.js').then(() => {
+  status.textContent = 'controlled by swcache: reload, and "rendered at" stays the same (served from the cache)';
+  showStats();
+}, (err) => { status.textContent = 'worker not active: ' + err.message; });
+
+prefetchOnHover('a[data-prefetch]');
+
 document.getElementById('refresh-stats')?.addEventListener('click', showStats);
+document.getElementById('publish')?.addEventListener('click', async () => {
+  const slug = location.pathname === '/' ? 'index' : location.pathname.split('/').pop();
+  await fetch(`/admin/publish?slug=${encodeURIComponent(slug)}`, { method: 'POST' });
+  const done = await invalidate({ urls: [location.pathname] });
+  status.textContent = `published; invalidated ${done.removed} cached cop${done.removed === 1 ? 'y' : 'ies'}, reloading…`;
+  location.reload();
+});
