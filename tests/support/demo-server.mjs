@@ -10,12 +10,21 @@ const DEMO = path.join(DIST, 'demo');
 let renders = 0;
 const published = new Map(); // slug -> content version, bumped by POST /admin/publish
 
-function page(file, res) {
+// The promo pages: one template, rendered per slug (the home page is slug 'index').
+const PAGES = {
+  index: 'Promo pages served by swcache',
+  'summer-sale': 'Summer sale',
+  'winter-collection': 'Winter collection',
+  'spring-launch': 'Spring launch',
+};
+
+function page(file, res, slug = path.basename(file, '.html')) {
   let html;
   try { html = fs.readFileSync(file, 'utf8'); } catch { return false; }
   renders++;
-  const slug = path.basename(file, '.html');
-  html = html.replaceAll('{{renderedAt}}', new Date().toISOString())
+  html = html.replaceAll('{{title}}', PAGES[slug] || slug)
+    .replaceAll('{{slug}}', slug === 'index' ? 'home' : slug)
+    .replaceAll('{{renderedAt}}', new Date().toISOString())
     .replaceAll('{{renderNo}}', String(renders))
     .replaceAll('{{contentVersion}}', String(published.get(slug) || 1));
   res.writeHead(200, { 'content-type': contentType(file), 'cache-control': 'no-cache' });
@@ -75,7 +84,9 @@ export async function startDemo(port = 8080) {
         res.end(JSON.stringify({ slug, version: published.get(slug), at: new Date().toISOString() }));
         return true;
       }
-      const rel = p === '/' ? 'index.html' : p.slice(1);
+      const slug = p === '/' ? 'index' : p.startsWith('/promo/') ? p.slice('/promo/'.length) : null;
+      if (slug in PAGES) return page(path.join(DEMO, 'promo-page.html'), res, slug);
+      const rel = p.slice(1);
       const file = path.join(DEMO, path.normalize(rel));
       if (!file.startsWith(DEMO)) return false;
       if (fs.existsSync(file + '.html')) return page(file + '.html', res);
