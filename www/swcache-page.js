@@ -45,5 +45,6 @@ export function prefetchOnHover(selector = 'a[data-prefetch]', opts = {}) {
 /** Hydrates `[data-component-id]` components when they matter (see README). */
 export function hydrate(opts = {}) {
   const handle = ready.then((e) => e && e.hydrate(opts));
-  return { stop: () => handle.then((h) => h && h.stop()) };
+  handle.catch((err) => console.error('swcache: hydrate:', err));
+  return { stop: () => handle.then((h) => h && h.stop(), () => {}) };
 }

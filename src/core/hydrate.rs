@@ -30,7 +30,7 @@
 //!   answer without `sw-cache-time` (`age_ms: None`) counts as fresh.
 
 use super::strategy::is_fresh;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Handle the adapter assigns to one component element (never reused).
 pub type ComponentKey = u32;
@@ -272,9 +272,9 @@ impl Component {
 pub struct Hydrator {
     opts: Options,
     comps: HashMap<ComponentKey, Component>,
-    removed: BTreeSet<ComponentKey>,
+    removed: HashSet<ComponentKey>,
     /// Removed keys whose fetch is still out: the slot frees on their `FetchDone`.
-    orphans: BTreeSet<ComponentKey>,
+    orphans: HashSet<ComponentKey>,
     queue: VecDeque<ComponentKey>,
     in_flight: usize,
     added: usize,
@@ -289,8 +289,8 @@ impl Hydrator {
         Hydrator {
             opts,
             comps: HashMap::new(),
-            removed: BTreeSet::new(),
-            orphans: BTreeSet::new(),
+            removed: HashSet::new(),
+            orphans: HashSet::new(),
             queue: VecDeque::new(),
             in_flight: 0,
             added: 0,
@@ -432,7 +432,7 @@ impl Hydrator {
             .filter(|(_, c)| c.phase == Phase::Waiting && pred(&c.trigger))
             .map(|(k, c)| (c.seq, *k))
             .collect();
-        keys.sort_unstable();
+        insertion_sort(&mut keys, |a, b| a < b);
         keys.into_iter().map(|(_, k)| k).collect()
     }
 
@@ -603,7 +603,7 @@ impl Hydrator {
                 _ => None,
             })
             .collect();
-        due.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        insertion_sort(&mut due, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).is_lt());
         for (_, _, key) in due {
             if let Some(c) = self.comps.get_mut(&key) {
                 let reload = match c.phase {
@@ -613,6 +613,17 @@ impl Hydrator {
                 c.phase = Phase::Queued { reload };
                 self.queue.push_back(key);
             }
+        }
+    }
+}
+
+/// Sorts the few items that are ever due at once; std's sorts cost kilobytes of wasm.
+fn insertion_sort<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && less(&v[j], &v[j - 1]) {
+            v.swap(j, j - 1);
+            j -= 1;
         }
     }
 }
@@ -1005,9 +1016,9 @@ mod tests {
     struct Model {
         fetching: Vec<ComponentKey>,
         rendering: Vec<ComponentKey>,
-        removed: BTreeSet<ComponentKey>,
-        noticed: BTreeSet<ComponentKey>,
-        hydrated: BTreeSet<ComponentKey>,
+        removed: HashSet<ComponentKey>,
+        noticed: HashSet<ComponentKey>,
+        hydrated: HashSet<ComponentKey>,
         hidden: bool,
     }
 
