@@ -227,8 +227,8 @@ test('a bad config fails registration with an error naming the route and field',
   const r = await register(page, server.origin, '/bad.js');
   assert.equal(r.ok, false);
   assert.equal(r.stage, 'register');
-  // The message itself shows in the worker's console; check it by evaluating the config
-  // in the worker scope is not possible from the page, so read it from CDP.
+  // The page only sees a generic rejection; the message itself is the worker's script
+  // error, which DevTools reports (and so does CDP).
   const cdp = await context.newCDPSession(page);
   const errors = [];
   cdp.on('ServiceWorker.workerErrorReported', (e) => errors.push(e.errorMessage.errorMessage));
