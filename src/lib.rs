@@ -8,6 +8,9 @@
 
 pub mod core;
 
+#[cfg(all(target_arch = "wasm32", any(feature = "sw", feature = "page")))]
+mod web;
+
 #[cfg(all(target_arch = "wasm32", feature = "sw"))]
 pub mod sw;
 

@@ -92,23 +92,18 @@ pub fn prefetch_on_hover(selector: String, opts: JsValue) -> Result<HoverHandle,
             s.timer = None;
         }
     });
-    let (st, sel) = (state.clone(), selector.clone());
-    let immediate = Closure::<dyn FnMut(Event)>::new(move |e: Event| {
-        let Some(href) = link_href(&e, &sel) else { return };
-        let next = st.borrow_mut().intent.now(&href);
-        if let Some(href) = next {
-            send(href);
-        }
-    });
-    let (st, sel) = (state.clone(), selector);
-    let focus = Closure::<dyn FnMut(Event)>::new(move |e: Event| {
-        let Some(href) = link_href(&e, &sel) else { return };
-        let next = st.borrow_mut().intent.now(&href);
-        if let Some(href) = next {
-            send(href);
-        }
-    });
-    let listeners = vec![("pointerover", over), ("pointerout", out), ("touchstart", immediate), ("focusin", focus)];
+    // Touch and keyboard focus show intent at once.
+    let at_once = || {
+        let (st, sel) = (state.clone(), selector.clone());
+        Closure::<dyn FnMut(Event)>::new(move |e: Event| {
+            let Some(href) = link_href(&e, &sel) else { return };
+            let next = st.borrow_mut().intent.now(&href);
+            if let Some(href) = next {
+                send(href);
+            }
+        })
+    };
+    let listeners = vec![("pointerover", over), ("pointerout", out), ("touchstart", at_once()), ("focusin", at_once())];
     for (kind, f) in &listeners {
         let opts = web_sys::AddEventListenerOptions::new();
         opts.set_passive(true);

@@ -21,15 +21,9 @@ fn get(o: &JsValue, key: &str) -> JsValue {
     Reflect::get(o, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// A promise that resolves with `value` after `ms`.
-fn after(ms: f64, value: JsValue) -> Promise {
-    Promise::new(&mut |resolve, _| {
-        let value = value.clone();
-        gloo_timers::callback::Timeout::new(ms.max(0.0) as u32, move || {
-            let _ = resolve.call1(&JsValue::NULL, &value);
-        })
-        .forget();
-    })
+/// `after` for a user-given timeout in ms (negative or NaN → at once).
+fn after_ms(ms: f64, value: JsValue) -> Promise {
+    crate::web::after(ms.max(0.0) as u32, value)
 }
 
 /// Registers `url` and resolves with the registration once the page is controlled.
@@ -73,7 +67,7 @@ pub fn register(url: String, opts: JsValue) -> Promise {
             }
             check.forget();
         });
-        let timed_out = after(timeout, JsValue::from_str("timeout"));
+        let timed_out = after_ms(timeout, JsValue::from_str("timeout"));
         let first = JsFuture::from(Promise::race(&Array::of2(&settled, &timed_out))).await?;
         if first.as_string().as_deref() == Some("timeout") {
             return Err(JsError::new(&format!(
@@ -103,7 +97,7 @@ pub fn post(msg: JsValue, timeout_ms: f64) -> Promise {
             port.set_onmessage(Some(on_message.unchecked_ref()));
         });
         active.post_message_with_transferable(&msg, &Array::of1(&channel.port2()))?;
-        let timed_out = after(timeout_ms, JsValue::from_str("__swcache_timeout"));
+        let timed_out = after_ms(timeout_ms, JsValue::from_str("__swcache_timeout"));
         let data = JsFuture::from(Promise::race(&Array::of2(&reply, &timed_out))).await?;
         port.close();
         if data.as_string().as_deref() == Some("__swcache_timeout") {

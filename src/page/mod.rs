@@ -8,7 +8,6 @@ mod messaging;
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 pub use hover::prefetch_on_hover;
 pub use messaging::{invalidate, post, prefetch, register};
@@ -17,13 +16,7 @@ pub(crate) fn window() -> web_sys::Window {
     web_sys::window().expect("the page module runs in a window")
 }
 
-/// Message of a thrown JS value.
-pub(crate) fn error_text(e: &JsValue) -> String {
-    match e.dyn_ref::<js_sys::Error>() {
-        Some(err) => String::from(err.message()),
-        None => e.as_string().unwrap_or_else(|| "unknown error".into()),
-    }
-}
+pub(crate) use crate::web::error_text;
 
 /// Rejected promise with an `Error(message)`.
 pub(crate) fn reject(message: &str) -> Promise {

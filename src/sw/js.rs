@@ -85,14 +85,11 @@ pub enum Waited {
     TimedOut,
 }
 
+pub use crate::web::error_text;
+
 /// A promise resolving to `undefined` after `ms`.
 pub fn sleep(ms: u32) -> Promise {
-    Promise::new(&mut |resolve, _reject| {
-        gloo_timers::callback::Timeout::new(ms, move || {
-            let _ = resolve.call0(&JsValue::UNDEFINED);
-        })
-        .forget();
-    })
+    crate::web::after(ms, JsValue::UNDEFINED)
 }
 
 /// Awaits `p`, giving up (without cancelling it) after `timeout_ms`. `p` must never
@@ -107,12 +104,4 @@ pub async fn wait(p: &Promise, timeout_ms: Option<u32>) -> Waited {
         Ok(v) => Waited::Value(v),
         Err(_) => Waited::Rejected,
     }
-}
-
-/// Error message of a thrown JS value, for logs and error replies.
-pub fn error_text(e: &JsValue) -> String {
-    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
-        return String::from(err.message());
-    }
-    e.as_string().unwrap_or_else(|| "unknown error".into())
 }
