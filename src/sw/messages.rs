@@ -134,11 +134,17 @@ async fn invalidate_slot(eng: Rc<Engine>, slot: usize, inv: Rc<Invalidation>) ->
     let cache = fetch::open(&eng, slot).await?;
     let sel = &inv.selector;
     let candidates: Vec<Request> = if sel.urls_only() {
-        let mut out = Vec::with_capacity(sel.urls.len());
+        // Within a version a URL can only be stored by the route that handles it (or
+        // the precache): probe just that cache.
+        let mut out = Vec::new();
         for path in &sel.urls {
             let mut href = eng.origin.clone();
             href.push_str(path);
-            out.push(Request::new_with_str(&href)?);
+            let facts = RequestFacts { is_get: true, href: &href, has_range: false };
+            let routed = fetch::select_slot(&eng, &facts) == Some(slot);
+            if routed || (slot == eng.precache_slot() && eng.cfg.is_precached(path)) {
+                out.push(Request::new_with_str(&href)?);
+            }
         }
         out
     } else {
