@@ -305,3 +305,14 @@ test('fails open: with a broken engine the site keeps working from the network',
   const s = await message(page, { type: 'GET_STATS' });
   assert.equal(s.engine, 'failed-open');
 });
+
+test('invalidating a precached URL removes the precached copy too (no stale fallback)', async () => {
+  await controlled();
+  assert.equal((await get(page, '/')).body, 'precached /', 'the page route falls back to the precached copy');
+  assert.ok(await cached(page, '/', 'swcache-v1-precache'));
+  const done = await message(page, { type: 'CACHE_INVALIDATION', urls: ['/'], timestamp: new Date().toISOString() });
+  assert.deepEqual(done, { type: 'CACHE_INVALIDATION_DONE', removed: 1 });
+  assert.equal(await cached(page, '/'), null, 'no copy left in any cache');
+  server.set('/', { body: 'new home' });
+  assert.equal((await get(page, '/')).body, 'new home');
+});
