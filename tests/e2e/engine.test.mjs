@@ -316,3 +316,19 @@ test('invalidating a precached URL removes the precached copy too (no stale fall
   server.set('/', { body: 'new home' });
   assert.equal((await get(page, '/')).body, 'new home');
 });
+
+test('waitForClients: a new version waits instead of taking over open pages', async () => {
+  await controlled();
+  server.set('/sw.js', { body: workerSource(seedConfig({ version: 'v2' }).replace('{', '{ waitForClients: true,')), headers: JS });
+  const state = await page.evaluate(async () => {
+    const reg = await navigator.serviceWorker.getRegistration();
+    await reg.update();
+    const w = reg.installing || reg.waiting;
+    if (w && w.state !== 'installed') await new Promise((r) => w.addEventListener('statechange', () => w.state === 'installed' && r()));
+    return { waiting: !!reg.waiting, controllerUrl: navigator.serviceWorker.controller.scriptURL };
+  });
+  assert.equal(state.waiting, true, 'v2 installed and waiting');
+  const names = await cacheNames(page);
+  assert.ok(names.includes('swcache-v1-precache'), 'v1 caches kept while v1 controls the page');
+  assert.ok(names.includes('swcache-v2-precache'), 'v2 precached at install');
+});
