@@ -1,5 +1,7 @@
 //! Invalidation fences: after CACHE_INVALIDATION at time T, a response whose fetch
-//! started before T and that the invalidation covers is served but never stored.
+//! started before T and that the invalidation covers is served but never stored; and
+//! until the covered entries are deleted, a fence hides them from reads, so the
+//! invalidation takes effect the moment it is raised.
 
 use std::rc::Rc;
 
@@ -10,10 +12,27 @@ pub const FENCE_LIFETIME_MS: f64 = 10.0 * 60_000.0;
 /// At most this many fences are kept (the oldest go first).
 pub const MAX_FENCES: usize = 1_000;
 
+#[derive(Debug)]
+struct Fence {
+    /// Raised at, by the worker clock.
+    raised_ms: f64,
+    inv: Rc<Invalidation>,
+    /// Covered entries may still be in the caches: reads must not see them.
+    hiding: bool,
+}
+
 #[derive(Debug, Default)]
 pub struct Fences {
-    /// (raised at, by worker clock) and the invalidation, oldest first.
-    list: Vec<(f64, Rc<Invalidation>)>,
+    /// Oldest first.
+    list: Vec<Fence>,
+}
+
+/// Whether every entry in the caches is known to be stamped before `at_ms`: entries of
+/// earlier worker instances were stamped before this one started, and this one stamped
+/// nothing later than `newest_stamp_ms`. Then an invalidation's effect can be counted
+/// from the cache keys alone, without reading each entry's stamp.
+pub fn all_stamped_before(at_ms: f64, instance_started_ms: f64, newest_stamp_ms: f64) -> bool {
+    at_ms > instance_started_ms && at_ms > newest_stamp_ms
 }
 
 impl Fences {
@@ -22,17 +41,35 @@ impl Fences {
         if self.list.len() >= MAX_FENCES {
             self.list.remove(0);
         }
-        self.list.push((now_ms, inv));
+        self.list.push(Fence { raised_ms: now_ms, inv, hiding: true });
     }
 
     pub fn prune(&mut self, now_ms: f64) {
-        self.list.retain(|(raised, _)| now_ms - raised < FENCE_LIFETIME_MS);
+        self.list.retain(|f| now_ms - f.raised_ms < FENCE_LIFETIME_MS);
+    }
+
+    /// The covered entries of `inv` are deleted: its fence stops hiding (it still blocks).
+    pub fn settle(&mut self, inv: &Rc<Invalidation>) {
+        for f in self.list.iter_mut().filter(|f| Rc::ptr_eq(&f.inv, inv)) {
+            f.hiding = false;
+        }
     }
 
     /// Whether a response for `path` in `slot` (with `Cache-Tag` `tags`), fetched from
     /// `started_ms`, must not be stored.
     pub fn blocks(&self, path: &str, slot: usize, tags: Option<&str>, started_ms: f64) -> bool {
-        self.list.iter().any(|(_, inv)| started_ms < inv.at_ms && inv.selector.matches(path, slot, tags))
+        self.list.iter().any(|f| f.inv.removes(path, slot, tags, Some(started_ms)))
+    }
+
+    /// Whether some fence is still hiding entries (cheap: checked on every cache read).
+    pub fn is_hiding(&self) -> bool {
+        self.list.iter().any(|f| f.hiding)
+    }
+
+    /// Whether a stored entry (stamp `stamp_ms`) is covered by an invalidation whose
+    /// deletions are still under way, and so must be read as absent.
+    pub fn hides(&self, path: &str, slot: usize, tags: Option<&str>, stamp_ms: Option<f64>) -> bool {
+        self.list.iter().any(|f| f.hiding && f.inv.removes(path, slot, tags, stamp_ms))
     }
 
     pub fn len(&self) -> usize {
@@ -68,6 +105,29 @@ mod tests {
         assert!(!f.blocks("/a", 0, None, 1000.0), "started at the fence: allowed");
         assert!(!f.blocks("/b", 0, None, 10.0), "not covered");
         assert!(f.blocks("/b", 0, Some("x, t1"), 10.0), "covered by tag");
+    }
+
+    #[test]
+    fn hides_covered_older_entries_until_settled() {
+        let mut f = Fences::default();
+        let a = inv(1000.0, &["/a"], &[]);
+        f.raise(a.clone(), 1000.0);
+        assert!(f.is_hiding());
+        assert!(f.hides("/a", 0, None, Some(999.0)));
+        assert!(f.hides("/a", 0, None, None), "an unstamped entry counts as old");
+        assert!(!f.hides("/a", 0, None, Some(1000.0)), "stored from a fetch at the fence: fresh");
+        assert!(!f.hides("/b", 0, None, Some(1.0)));
+        f.settle(&a);
+        assert!(!f.is_hiding());
+        assert!(!f.hides("/a", 0, None, Some(999.0)), "deleted: nothing left to hide");
+        assert!(f.blocks("/a", 0, None, 999.0), "a settled fence still blocks late stores");
+    }
+
+    #[test]
+    fn counting_from_keys_needs_every_stamp_before_the_fence() {
+        assert!(all_stamped_before(2000.0, 1000.0, 1500.0));
+        assert!(!all_stamped_before(1500.0, 1000.0, 1500.0), "an entry stamped at the fence stays");
+        assert!(!all_stamped_before(900.0, 1000.0, 0.0), "older than this worker: earlier entries unknown");
     }
 
     #[test]

@@ -167,15 +167,28 @@ async fn match_in(eng: &Engine, slot: usize, req: &Request) -> Option<Response> 
     found.dyn_into::<Response>().ok()
 }
 
-/// Reads the route's cache, then the precache for precached URLs.
+/// Reads the route's cache, then the precache for precached URLs. An entry an
+/// invalidation is still deleting reads as absent.
 pub(crate) async fn lookup(eng: &Engine, slot: usize, also_precache: bool, req: &Request) -> Option<Response> {
-    if let Some(r) = match_in(eng, slot, req).await {
+    if let Some(r) = match_in(eng, slot, req).await.filter(|r| !hidden(eng, slot, req, r)) {
         return Some(r);
     }
     if also_precache {
-        return match_in(eng, eng.precache_slot(), req).await;
+        let precache = eng.precache_slot();
+        return match_in(eng, precache, req).await.filter(|r| !hidden(eng, precache, req, r));
     }
     None
+}
+
+fn hidden(eng: &Engine, slot: usize, req: &Request, resp: &Response) -> bool {
+    let fences = eng.fences.borrow();
+    if !fences.is_hiding() {
+        return false;
+    }
+    let href = req.url();
+    let path = url::split(&href).map_or("", |(_, p)| p);
+    let tags = resp.headers().get(TAG_HEADER).ok().flatten();
+    fences.hides(path, slot, tags.as_deref(), stamp_of(resp))
 }
 
 pub fn stamp_of(resp: &Response) -> Option<f64> {
@@ -194,6 +207,12 @@ pub fn stamped_copy(resp: &Response, started_at: f64) -> Result<Response, JsValu
     init.set_status_text(&copy.status_text());
     init.set_headers(&headers);
     Response::new_with_opt_readable_stream_and_init(copy.body().as_ref(), &init)
+}
+
+/// [`stamped_copy`] for a write to the caches, remembering the newest stamp written.
+pub(crate) fn copy_for_cache(eng: &Engine, resp: &Response, started_at: f64) -> Result<Response, JsValue> {
+    eng.newest_stamp.set(eng.newest_stamp.get().max(started_at));
+    stamped_copy(resp, started_at)
 }
 
 /// If `resp` may be stored: prepares the stamped copy now (before the body is read)
@@ -216,7 +235,7 @@ pub(crate) fn store(eng: Rc<Engine>, slot: usize, req: Request, resp: &Response,
     if fenced(&eng, slot, &req, resp, started_at) {
         return None;
     }
-    let copy = if opaque { resp.clone() } else { stamped_copy(resp, started_at) }.ok()?;
+    let copy = if opaque { resp.clone() } else { copy_for_cache(&eng, resp, started_at) }.ok()?;
     let id = eng.next_id.get().wrapping_add(1);
     eng.next_id.set(id);
     let eng2 = eng.clone();
@@ -262,7 +281,7 @@ async fn put_with_relief(eng: &Rc<Engine>, slot: usize, req: &Request, copy: &Re
             if resp.status() != 200 || fenced(eng, slot, req, &resp, started) {
                 return Err(e);
             }
-            let again = stamped_copy(&resp, started)?;
+            let again = copy_for_cache(eng, &resp, started)?;
             JsFuture::from(cache.put_with_request(req, &again)).await.map(|_| ())
         }
         Err(e) => Err(e),

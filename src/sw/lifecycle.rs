@@ -44,7 +44,7 @@ async fn precache_one(eng: Rc<Engine>, cache: Cache, path: String) -> Result<JsV
     if resp.status() != 200 {
         return Err(JsError::new(&format!("swcache precache: {path} answered HTTP {}", resp.status())).into());
     }
-    let copy = fetch::stamped_copy(&resp, started)?;
+    let copy = fetch::copy_for_cache(&eng, &resp, started)?;
     JsFuture::from(cache.put_with_request(&req, &copy)).await?;
     Ok(JsValue::UNDEFINED)
 }

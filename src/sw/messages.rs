@@ -14,7 +14,8 @@ use web_sys::{Cache, ExtendableMessageEvent, MessagePort, Request, Response};
 use super::fetch::{self, now, stamp_of, TAG_HEADER};
 use super::js::{self, num, object};
 use super::Engine;
-use crate::core::message::{self, Context, Invalidation, Message};
+use crate::core::fence;
+use crate::core::message::{self, Context, Invalidation, Message, Selector};
 use crate::core::route::RequestFacts;
 use crate::core::stats::Counters;
 use crate::core::strategy::is_fresh;
@@ -80,15 +81,14 @@ pub fn handle(eng: Option<Rc<Engine>>, event: &ExtendableMessageEvent) -> Promis
         Ok(Message::GetStats) => port.send(stats_reply(&eng)),
         Ok(Message::Invalidate(inv)) => {
             let inv = Rc::new(inv);
-            // The fence goes up before anything awaits: every later store checks it.
+            // The fence goes up before anything awaits: from here on, reads no longer
+            // see covered entries and later stores check it.
             eng.fences.borrow_mut().raise(inv.clone(), now());
             return future_to_promise(async move {
-                match invalidate(&eng, inv).await {
-                    Ok(removed) => port.send(object(&[
-                        ("type", JsValue::from_str("CACHE_INVALIDATION_DONE")),
-                        ("removed", num(removed)),
-                    ])),
-                    Err(e) => port.send(error_reply(&format!("swcache: invalidation failed: {}", js::error_text(&e)))),
+                let result = invalidate(&eng, &inv, &port).await;
+                eng.fences.borrow_mut().settle(&inv);
+                if let Err(e) = result {
+                    port.send(error_reply(&format!("swcache: invalidation failed: {}", js::error_text(&e))));
                 }
                 Ok(JsValue::UNDEFINED)
             });
@@ -114,53 +114,89 @@ async fn all_numbers(promises: &Array) -> Result<u64, JsValue> {
     Ok(results.iter().map(|v| v.as_f64().unwrap_or(0.0) as u64).sum())
 }
 
-/// Lets writes already under way land, then deletes every covered entry stamped before
-/// the fence, in every cache of this version. Returns how many were deleted.
-async fn invalidate(eng: &Rc<Engine>, inv: Rc<Invalidation>) -> Result<u64, JsValue> {
+fn done_reply(removed: u64) -> Object {
+    object(&[("type", JsValue::from_str("CACHE_INVALIDATION_DONE")), ("removed", num(removed))])
+}
+
+/// Lets writes already under way land, finds the covered entries of every cache of this
+/// version and deletes those stamped before the fence, replying DONE with the count.
+///
+/// When every entry is known to be older than the fence and no tag needs reading, the
+/// count comes from the cache keys and DONE is sent before the deletions: the fence
+/// already hides those entries from every read until they are gone.
+async fn invalidate(eng: &Rc<Engine>, inv: &Rc<Invalidation>, port: &Replier) -> Result<(), JsValue> {
     let pending: Array = eng.pending.borrow().values().collect();
     JsFuture::from(Promise::all_settled(&pending)).await?;
-    let per_slot = Array::new();
+    let sel = &inv.selector;
+    let early = sel.tags.is_empty() && fence::all_stamped_before(inv.at_ms, eng.started_ms, eng.newest_stamp.get());
+    let mut listings = Vec::new();
     for slot in eng.slots() {
-        per_slot.push(&future_to_promise(invalidate_slot(eng.clone(), slot, inv.clone())));
+        let cache = fetch::open(eng, slot).await?;
+        let keys = (early || !sel.urls_only()).then(|| JsFuture::from(cache.keys()));
+        listings.push((slot, cache, keys));
     }
-    all_numbers(&per_slot).await
+    let mut found = Vec::new();
+    for (slot, cache, keys) in listings {
+        let candidates = match keys {
+            Some(keys) => {
+                let keys: Array = keys.await?.unchecked_into();
+                keys.iter()
+                    .map(|k| k.unchecked_into::<Request>())
+                    .filter(|r| path_of(r).is_some_and(|p| sel.may_match(&p, slot)))
+                    .collect()
+            }
+            None => routed_urls(eng, slot, sel)?,
+        };
+        found.push((slot, cache, candidates));
+    }
+    if early {
+        let mut stats = eng.stats.borrow_mut();
+        for (slot, _, candidates) in &found {
+            stats.route_mut(*slot).invalidations += candidates.len() as u64;
+        }
+        drop(stats);
+        port.send(done_reply(found.iter().map(|f| f.2.len() as u64).sum()));
+    }
+    let per_slot = Array::new();
+    for (slot, cache, candidates) in found {
+        let checks = Array::new();
+        for req in candidates {
+            checks.push(&future_to_promise(remove_if_covered(cache.clone(), req, slot, inv.clone())));
+        }
+        let eng = eng.clone();
+        per_slot.push(&future_to_promise(async move {
+            let removed = all_numbers(&checks).await?;
+            if !early {
+                eng.stats.borrow_mut().route_mut(slot).invalidations += removed;
+            }
+            Ok(num(removed))
+        }));
+    }
+    let removed = all_numbers(&per_slot).await?;
+    if !early {
+        port.send(done_reply(removed));
+    }
+    Ok(())
+}
+
+/// Within a version a URL can only be stored by the route that handles it (or the
+/// precache): the selector's URLs that `slot` may hold.
+fn routed_urls(eng: &Engine, slot: usize, sel: &Selector) -> Result<Vec<Request>, JsValue> {
+    let mut out = Vec::new();
+    for path in &sel.urls {
+        let mut href = eng.origin.clone();
+        href.push_str(path);
+        let facts = RequestFacts { is_get: true, href: &href, has_range: false };
+        let routed = fetch::select_slot(eng, &facts) == Some(slot);
+        if routed || (slot == eng.precache_slot() && eng.cfg.is_precached(path)) {
+            out.push(Request::new_with_str(&href)?);
+        }
+    }
+    Ok(out)
 }
 
 fn path_of(req: &Request) -> Option<String> {
     url::split(&req.url()).map(|(_, p)| p.to_string())
-}
-
-async fn invalidate_slot(eng: Rc<Engine>, slot: usize, inv: Rc<Invalidation>) -> Result<JsValue, JsValue> {
-    let cache = fetch::open(&eng, slot).await?;
-    let sel = &inv.selector;
-    let candidates: Vec<Request> = if sel.urls_only() {
-        // Within a version a URL can only be stored by the route that handles it (or
-        // the precache): probe just that cache.
-        let mut out = Vec::new();
-        for path in &sel.urls {
-            let mut href = eng.origin.clone();
-            href.push_str(path);
-            let facts = RequestFacts { is_get: true, href: &href, has_range: false };
-            let routed = fetch::select_slot(&eng, &facts) == Some(slot);
-            if routed || (slot == eng.precache_slot() && eng.cfg.is_precached(path)) {
-                out.push(Request::new_with_str(&href)?);
-            }
-        }
-        out
-    } else {
-        let keys: Array = JsFuture::from(cache.keys()).await?.unchecked_into();
-        keys.iter()
-            .map(|k| k.unchecked_into::<Request>())
-            .filter(|r| path_of(r).is_some_and(|p| sel.may_match(&p, slot)))
-            .collect()
-    };
-    let checks = Array::new();
-    for req in candidates {
-        checks.push(&future_to_promise(remove_if_covered(cache.clone(), req, slot, inv.clone())));
-    }
-    let removed = all_numbers(&checks).await?;
-    eng.stats.borrow_mut().route_mut(slot).invalidations += removed;
-    Ok(num(removed))
 }
 
 async fn remove_if_covered(cache: Cache, req: Request, slot: usize, inv: Rc<Invalidation>) -> Result<JsValue, JsValue> {

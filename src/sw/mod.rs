@@ -38,6 +38,10 @@ pub(crate) struct Engine {
     /// Cache writes under way, so an invalidation can let them land before deleting.
     pub pending: RefCell<HashMap<u32, Promise>>,
     pub next_id: Cell<u32>,
+    /// When this worker instance started (every earlier entry was stamped before).
+    pub started_ms: f64,
+    /// The newest `sw-cache-time` this instance has written.
+    pub newest_stamp: Cell<f64>,
 }
 
 impl Engine {
@@ -101,6 +105,8 @@ pub fn start(config: JsValue) -> Result<(), JsError> {
         trims: RefCell::new(vec![TrimGate::default(); slots]),
         pending: RefCell::new(HashMap::new()),
         next_id: Cell::new(0),
+        started_ms: fetch::now(),
+        newest_stamp: Cell::new(0.0),
         cfg,
         precache_route,
         regexps,

@@ -312,8 +312,8 @@ test('invalidating a precached URL removes the precached copy too (no stale fall
   assert.ok(await cached(page, '/', 'swcache-v1-precache'));
   const done = await message(page, { type: 'CACHE_INVALIDATION', urls: ['/'], timestamp: new Date().toISOString() });
   assert.deepEqual(done, { type: 'CACHE_INVALIDATION_DONE', removed: 1 });
-  assert.equal(await cached(page, '/'), null, 'no copy left in any cache');
   server.set('/', { body: 'new home' });
+  await waitFor(async () => (await cached(page, '/')) === null, 'no copy left in any cache');
   assert.equal((await get(page, '/')).body, 'new home');
 });
 
