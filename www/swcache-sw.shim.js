@@ -8,7 +8,9 @@
 (function () {
   'use strict';
   /*@@GLUE@@*/
-  var WASM_BASE64 = '/*@@WASM@@*/';
+  // The wasm bytes as a string of code points 0-255 (one per byte; `\\`, `'`, LF and CR
+  // escaped). Compresses about as well as the binary, unlike base64.
+  var WASM_BYTES = '/*@@WASM@@*/';
 
   var engine = null;
   var failure = null;
@@ -21,16 +23,14 @@
     }
   }
 
-  function decode(b64) {
-    if (Uint8Array.fromBase64) return Uint8Array.fromBase64(b64);
-    var bin = atob(b64);
-    var bytes = new Uint8Array(bin.length);
-    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  function decode(text) {
+    var bytes = new Uint8Array(text.length);
+    for (var i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
     return bytes;
   }
 
   try {
-    wasm_bindgen.initSync({ module: decode(WASM_BASE64) });
+    wasm_bindgen.initSync({ module: decode(WASM_BYTES) });
     engine = wasm_bindgen;
   } catch (err) {
     failOpen(err);

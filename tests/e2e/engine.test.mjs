@@ -294,7 +294,10 @@ test('GET_STATS counts hits and misses per route', async () => {
 test('fails open: with a broken engine the site keeps working from the network', async () => {
   // The real shim, with its embedded wasm corrupted.
   const res = await fetch(server.origin + '/swcache/swcache-sw.js');
-  const broken = (await res.text()).replace(/var WASM_BASE64 = '([A-Za-z0-9+/]{40})/, "var WASM_BASE64 = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+  const original = await res.text();
+  // Corrupt the embedded module's magic number ("\0asm").
+  const broken = original.replace("'\u0000asm", "'\u0000xyz");
+  assert.notEqual(broken, original, 'the embedded wasm was found');
   server.set('/broken-swcache.js', { body: broken, headers: JS });
   server.set('/sw-broken.js', { body: `importScripts('/broken-swcache.js');\nswcache.start(${seedConfig()});`, headers: JS });
   server.set('/promo/x', { body: 'x' });
