@@ -1,8 +1,7 @@
 //! Validation of messages from pages. A malformed message is answered with an error
 //! and changes nothing; a valid one becomes a [`Message`].
 
-use std::collections::HashSet;
-
+use super::sort::heapsort_by;
 use super::time;
 use super::url;
 use super::value::Value;
@@ -14,7 +13,7 @@ pub const MAX_URLS: usize = 10_000;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Selector {
     /// Exact same-origin path+search.
-    pub urls: HashSet<String>,
+    pub urls: PathSet,
     /// Prefixes of path+search.
     pub prefixes: Vec<String>,
     /// Whole tokens of the stored `Cache-Tag` header.
@@ -49,6 +48,37 @@ impl Selector {
     /// Only exact URLs: entries can be looked up directly, no listing needed.
     pub fn urls_only(&self) -> bool {
         !self.all && self.prefixes.is_empty() && self.tags.is_empty() && self.slots.is_empty()
+    }
+}
+
+/// A set of paths, sorted and binary-searched (the worker build carries no hash tables).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PathSet(Vec<String>);
+
+impl PathSet {
+    pub fn contains(&self, path: &str) -> bool {
+        self.0.binary_search_by(|p| p.as_str().cmp(path)).is_ok()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, String> {
+        self.0.iter()
+    }
+}
+
+impl FromIterator<String> for PathSet {
+    fn from_iter<I: IntoIterator<Item = String>>(iter: I) -> Self {
+        let mut v: Vec<String> = iter.into_iter().collect();
+        heapsort_by(&mut v, |a, b| a < b);
+        v.dedup();
+        PathSet(v)
     }
 }
 
@@ -106,8 +136,7 @@ fn string_list<'v>(msg: &'v Value, field: &str) -> Result<Option<Vec<&'v str>>, 
 /// Same-origin path+search of each URL (root-relative or absolute); any other origin
 /// makes the message malformed.
 fn same_origin_paths(list: &[&str], field: &str, ctx: &Context<'_>) -> Result<Vec<String>, String> {
-    let mut out = Vec::with_capacity(list.len());
-    let mut seen = HashSet::with_capacity(list.len());
+    let mut out: Vec<String> = Vec::with_capacity(list.len());
     for (i, raw) in list.iter().enumerate() {
         if !(raw.starts_with('/') || raw.starts_with("http://") || raw.starts_with("https://")) || raw.starts_with("//") {
             return Err(format!("'{field}[{i}]' must be a root-relative or absolute same-origin URL, got '{}'", clip(raw)));
@@ -115,10 +144,19 @@ fn same_origin_paths(list: &[&str], field: &str, ctx: &Context<'_>) -> Result<Ve
         let href = (ctx.resolve)(raw).ok_or_else(|| format!("'{field}[{i}]' is not a valid URL: '{}'", clip(raw)))?;
         let path = url::same_origin_path(&href, ctx.origin)
             .ok_or_else(|| format!("'{field}[{i}]' is cross-origin: '{}'", clip(raw)))?;
-        if seen.insert(path.to_string()) {
-            out.push(path.to_string());
+        out.push(path.to_string());
+    }
+    // Drop repeats, keeping first occurrences in order (sorting indices: no hashing).
+    let mut order: Vec<usize> = (0..out.len()).collect();
+    heapsort_by(&mut order, |&a, &b| (&out[a], a) < (&out[b], b));
+    let mut keep = vec![true; out.len()];
+    for w in order.windows(2) {
+        if out[w[0]] == out[w[1]] {
+            keep[w[1]] = false;
         }
     }
+    let mut keep = keep.into_iter();
+    out.retain(|_| keep.next().unwrap_or(false));
     Ok(out)
 }
 

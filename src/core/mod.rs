@@ -8,6 +8,7 @@ pub mod hover;
 pub mod hydrate;
 pub mod message;
 pub mod route;
+pub mod sort;
 pub mod stats;
 pub mod store;
 pub mod strategy;

@@ -241,11 +241,11 @@ pub(crate) fn store(eng: Rc<Engine>, slot: usize, req: Request, resp: &Response,
     let eng2 = eng.clone();
     let write = background(async move {
         let written = put_with_relief(&eng2, slot, &req, &copy).await;
-        eng2.pending.borrow_mut().remove(&id);
+        eng2.pending.borrow_mut().retain(|(i, _)| *i != id);
         written?;
         trim(&eng2, slot).await
     });
-    eng.pending.borrow_mut().insert(id, write.clone());
+    eng.pending.borrow_mut().push((id, write.clone()));
     Some(write)
 }
 

@@ -125,7 +125,7 @@ fn done_reply(removed: u64) -> Object {
 /// count comes from the cache keys and DONE is sent before the deletions: the fence
 /// already hides those entries from every read until they are gone.
 async fn invalidate(eng: &Rc<Engine>, inv: &Rc<Invalidation>, port: &Replier) -> Result<(), JsValue> {
-    let pending: Array = eng.pending.borrow().values().collect();
+    let pending: Array = eng.pending.borrow().iter().map(|(_, p)| p.clone()).collect();
     JsFuture::from(Promise::all_settled(&pending)).await?;
     let sel = &inv.selector;
     let early = sel.tags.is_empty() && fence::all_stamped_before(inv.at_ms, eng.started_ms, eng.newest_stamp.get());
@@ -183,7 +183,7 @@ async fn invalidate(eng: &Rc<Engine>, inv: &Rc<Invalidation>, port: &Replier) ->
 /// precache): the selector's URLs that `slot` may hold.
 fn routed_urls(eng: &Engine, slot: usize, sel: &Selector) -> Result<Vec<Request>, JsValue> {
     let mut out = Vec::new();
-    for path in &sel.urls {
+    for path in sel.urls.iter() {
         let mut href = eng.origin.clone();
         href.push_str(path);
         let facts = RequestFacts { is_get: true, href: &href, has_range: false };

@@ -8,7 +8,6 @@ mod lifecycle;
 mod messages;
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use js_sys::{Promise, RegExp};
@@ -36,7 +35,7 @@ pub(crate) struct Engine {
     /// One trim at a time per slot.
     pub trims: RefCell<Vec<TrimGate>>,
     /// Cache writes under way, so an invalidation can let them land before deleting.
-    pub pending: RefCell<HashMap<u32, Promise>>,
+    pub pending: RefCell<Vec<(u32, Promise)>>,
     pub next_id: Cell<u32>,
     /// When this worker instance started (every earlier entry was stamped before).
     pub started_ms: f64,
@@ -103,7 +102,7 @@ pub fn start(config: JsValue) -> Result<(), JsError> {
         caches: RefCell::new(vec![None; slots]),
         fences: RefCell::new(Fences::default()),
         trims: RefCell::new(vec![TrimGate::default(); slots]),
-        pending: RefCell::new(HashMap::new()),
+        pending: RefCell::new(Vec::new()),
         next_id: Cell::new(0),
         started_ms: fetch::now(),
         newest_stamp: Cell::new(0.0),
