@@ -1,6 +1,10 @@
-//! Eviction planning. Entries leave oldest-stored first: `Cache.keys()` lists a cache
-//! in insertion order and a `put` of an existing URL moves it to the end, so "the first
-//! `n` keys" are the `n` least recently stored, with no headers to read.
+//! Eviction planning: least recently used first. The worker ticks a logical clock on
+//! every cache hit and write of a `maxEntries` route and keeps it in memory only (no
+//! I/O on the hit path). Entries this worker instance has not used yet rank below every
+//! used one, in `Cache.keys()` order, which is insertion order (a `put` of an existing
+//! URL moves it to the end): so after a restart eviction starts as oldest-stored first.
+
+use super::sort::heapsort_by;
 
 /// How many of `count` entries must go to respect `max_entries`.
 pub fn excess(count: usize, max_entries: u32) -> usize {
@@ -14,6 +18,58 @@ pub fn quota_relief(count: usize) -> usize {
         0
     } else {
         (count / 4).max(1)
+    }
+}
+
+/// When each entry of one cache was last used, by path, on a logical clock.
+#[derive(Debug, Default)]
+pub struct Recency {
+    clock: u64,
+    /// Sorted by path.
+    used: Vec<(String, u64)>,
+}
+
+impl Recency {
+    /// `path` was read from or written to the cache.
+    pub fn touch(&mut self, path: &str) {
+        self.clock += 1;
+        match self.used.binary_search_by(|(p, _)| p.as_str().cmp(path)) {
+            Ok(i) => self.used[i].1 = self.clock,
+            Err(i) => self.used.insert(i, (path.to_string(), self.clock)),
+        }
+    }
+
+    fn position(&self, path: &str) -> Result<usize, usize> {
+        self.used.binary_search_by(|(p, _)| p.as_str().cmp(path))
+    }
+
+    /// Of `keys` (the cache's paths in `Cache.keys()` order), the indices of the `n` to
+    /// delete, least recently used first. Forgets every path that is not kept.
+    pub fn plan(&mut self, keys: &[&str], n: usize) -> Vec<usize> {
+        let mut order: Vec<(u64, usize)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (self.position(k).map_or(0, |j| self.used[j].1), i))
+            .collect();
+        heapsort_by(&mut order, |a, b| a < b);
+        let n = n.min(order.len());
+        let mut alive = vec![false; self.used.len()];
+        for &(_, i) in &order[n..] {
+            if let Ok(j) = self.position(keys[i]) {
+                alive[j] = true;
+            }
+        }
+        let mut alive = alive.into_iter();
+        self.used.retain(|_| alive.next().unwrap_or(false));
+        order[..n].iter().map(|&(_, i)| i).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.used.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.used.is_empty()
     }
 }
 
@@ -61,6 +117,64 @@ mod tests {
         assert_eq!(quota_relief(0), 0);
         assert_eq!(quota_relief(3), 1);
         assert_eq!(quota_relief(40), 10);
+    }
+
+    #[test]
+    fn least_recently_used_go_first_and_unused_before_used() {
+        let mut r = Recency::default();
+        for p in ["/a", "/b", "/c", "/d"] {
+            r.touch(p);
+        }
+        r.touch("/a"); // order of use: b, c, d, a
+        assert_eq!(r.plan(&["/a", "/b", "/c", "/d"], 2), vec![1, 2], "b and c were used longest ago");
+        assert_eq!(r.len(), 2, "evicted paths are forgotten");
+        // "/x" and "/y" were stored by an earlier worker: never used here, so they go
+        // first, in cache (insertion) order.
+        assert_eq!(r.plan(&["/y", "/d", "/x", "/a"], 2), vec![0, 2]);
+        assert_eq!(r.plan(&["/d", "/a"], 0), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn plan_forgets_paths_no_longer_listed_and_bounds_n() {
+        let mut r = Recency::default();
+        for i in 0..100 {
+            r.touch(&format!("/p{i}"));
+        }
+        assert!(r.plan(&["/p5"], 10).len() == 1, "cannot delete more than listed");
+        assert!(r.is_empty(), "an entry deleted elsewhere (invalidation) is forgotten");
+    }
+
+    #[test]
+    fn lru_matches_a_reference_model() {
+        // Random uses and trims against a model that keeps an explicit use order.
+        let mut seed = 0x9e37_79b9_u64;
+        let mut rnd = |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        let mut r = Recency::default();
+        let mut cache: Vec<String> = Vec::new(); // keys in insertion order
+        let mut model: Vec<String> = Vec::new(); // least recently used first
+        for _ in 0..2000 {
+            let p = format!("/z{}", rnd(30));
+            if !cache.contains(&p) {
+                cache.push(p.clone());
+            }
+            r.touch(&p);
+            model.retain(|m| m != &p);
+            model.push(p);
+            if cache.len() > 8 {
+                let n = cache.len() - 8;
+                let keys: Vec<&str> = cache.iter().map(String::as_str).collect();
+                let victims: Vec<String> = r.plan(&keys, n).into_iter().map(|i| cache[i].clone()).collect();
+                let expected: Vec<String> = model[..n].to_vec();
+                assert_eq!(victims, expected);
+                cache.retain(|c| !victims.contains(c));
+                model.drain(..n);
+            }
+        }
     }
 
     #[test]

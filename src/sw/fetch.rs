@@ -171,6 +171,7 @@ async fn match_in(eng: &Engine, slot: usize, req: &Request) -> Option<Response> 
 /// invalidation is still deleting reads as absent.
 pub(crate) async fn lookup(eng: &Engine, slot: usize, also_precache: bool, req: &Request) -> Option<Response> {
     if let Some(r) = match_in(eng, slot, req).await.filter(|r| !hidden(eng, slot, req, r)) {
+        touch(eng, slot, req);
         return Some(r);
     }
     if also_precache {
@@ -178,6 +179,20 @@ pub(crate) async fn lookup(eng: &Engine, slot: usize, also_precache: bool, req: 
         return match_in(eng, precache, req).await.filter(|r| !hidden(eng, precache, req, r));
     }
     None
+}
+
+/// Records a use of `req`'s entry, for least-recently-used eviction in routes with
+/// `maxEntries` (no I/O: the order lives in memory).
+fn touch(eng: &Engine, slot: usize, req: &Request) {
+    if eng.route(slot).max_entries.is_none() {
+        return;
+    }
+    let href = req.url();
+    if let Some((_, path)) = url::split(&href) {
+        if let Some(r) = eng.recency.borrow_mut().get_mut(slot) {
+            r.touch(path);
+        }
+    }
 }
 
 fn hidden(eng: &Engine, slot: usize, req: &Request, resp: &Response) -> bool {
@@ -236,6 +251,7 @@ pub(crate) fn store(eng: Rc<Engine>, slot: usize, req: Request, resp: &Response,
         return None;
     }
     let copy = if opaque { resp.clone() } else { copy_for_cache(&eng, resp, started_at) }.ok()?;
+    touch(&eng, slot, &req);
     let id = eng.next_id.get().wrapping_add(1);
     eng.next_id.set(id);
     let eng2 = eng.clone();
@@ -275,7 +291,7 @@ async fn put_with_relief(eng: &Rc<Engine>, slot: usize, req: &Request, copy: &Re
     match JsFuture::from(cache.put_with_request(req, copy)).await {
         Ok(_) => Ok(()),
         Err(e) if is_quota_error(&e) => {
-            evict_front(eng, slot, evict::quota_relief).await?;
+            evict_least_used(eng, slot, evict::quota_relief).await?;
             let started = now();
             let resp: Response = JsFuture::from(eng.scope.fetch_with_request(req)).await?.unchecked_into();
             if resp.status() != 200 || fenced(eng, slot, req, &resp, started) {
@@ -296,24 +312,27 @@ async fn trim(eng: &Rc<Engine>, slot: usize) -> Result<(), JsValue> {
         return Ok(());
     }
     loop {
-        let pass = evict_front(eng, slot, |count| evict::excess(count, max)).await;
+        let pass = evict_least_used(eng, slot, |count| evict::excess(count, max)).await;
         if !eng.trims.borrow_mut()[slot].finished() {
             return pass;
         }
     }
 }
 
-/// Deletes the first `how_many(count)` keys (the least recently stored).
-async fn evict_front(eng: &Rc<Engine>, slot: usize, how_many: impl FnOnce(usize) -> usize) -> Result<(), JsValue> {
+/// Deletes `how_many(count)` entries, least recently used first.
+async fn evict_least_used(eng: &Rc<Engine>, slot: usize, how_many: impl FnOnce(usize) -> usize) -> Result<(), JsValue> {
     let cache = open(eng, slot).await?;
     let keys: js_sys::Array = JsFuture::from(cache.keys()).await?.unchecked_into();
     let n = how_many(keys.length() as usize);
     if n == 0 {
         return Ok(());
     }
+    let hrefs: Vec<String> = keys.iter().map(|k| k.unchecked_into::<Request>().url()).collect();
+    let paths: Vec<&str> = hrefs.iter().map(|h| url::split(h).map_or(h.as_str(), |(_, p)| p)).collect();
+    let victims = eng.recency.borrow_mut()[slot].plan(&paths, n);
     let deletions = js_sys::Array::new();
-    for key in keys.iter().take(n) {
-        deletions.push(&cache.delete_with_request(key.unchecked_ref()));
+    for i in victims {
+        deletions.push(&cache.delete_with_request(keys.get(i as u32).unchecked_ref()));
     }
     let done: js_sys::Array = JsFuture::from(Promise::all(&deletions)).await?.unchecked_into();
     let removed = done.iter().filter(|d| d.as_bool() == Some(true)).count() as u64;

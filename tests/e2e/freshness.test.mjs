@@ -76,7 +76,26 @@ test('maxEntries: 100 concurrent distinct fetches leave exactly 10 entries, all 
   assert.equal((await keysOf('swcache-v1-small')).length, 10);
 });
 
-test('maxEntries: the oldest-stored entries go first', async () => {
+test('maxEntries: the least recently used entries go first (a hit counts as a use)', async () => {
+  await controlled();
+  const store = async (p) => {
+    await get(page, p);
+    await waitFor(() => cached(page, p, 'swcache-v1-small'), `${p} stored`);
+  };
+  for (let i = 1; i <= 10; i++) await store(`/small/lru-${i}`);
+  // Read the two oldest back from the cache: they become the most recently used.
+  const before = server.countPrefix('/small/');
+  for (const p of ['/small/lru-1', '/small/lru-2']) assert.equal((await get(page, p)).body, `body of ${p}`);
+  assert.equal(server.countPrefix('/small/'), before, 'both were cache hits');
+  await store('/small/lru-11');
+  await store('/small/lru-12');
+  await waitFor(async () => (await keysOf('swcache-v1-small')).length === 10, 'trimmed to 10');
+  const keys = await keysOf('swcache-v1-small');
+  assert.ok(keys.includes('/small/lru-1') && keys.includes('/small/lru-2'), `recently read entries kept: ${keys}`);
+  assert.ok(!keys.includes('/small/lru-3') && !keys.includes('/small/lru-4'), `least recently used went: ${keys}`);
+});
+
+test('maxEntries: without reads, the oldest-stored entries go first', async () => {
   await controlled();
   for (let i = 1; i <= 12; i++) {
     await get(page, `/small/seq-${i}`);
