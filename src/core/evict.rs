@@ -11,7 +11,7 @@ pub fn excess(count: usize, max_entries: u32) -> usize {
     count.saturating_sub(max_entries as usize)
 }
 
-/// How many of a route's `count` entries to drop after a quota error: the oldest
+/// How many of a route's `count` entries to drop after a quota error: the least used
 /// quarter, at least one.
 pub fn quota_relief(count: usize) -> usize {
     if count == 0 {
