@@ -5,6 +5,8 @@
 #   ./build.sh build   dist/ (swcache-sw.js, swcache-page.js + wasm, sw.js, demo/)
 #   ./build.sh test    native core tests, wasm tests in a real service worker, e2e tests
 #   ./build.sh demo    build and serve the demo promo site on http://localhost:8080
+#   ./build.sh bench   build, then benchmark against no worker, a floor worker, seed 000's
+#                      worker and Workbox 7: bench/results.json, BENCHMARKS.md, bench/chart.svg
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")"
@@ -105,10 +107,17 @@ demo() {
   exec node tests/support/demo-server.mjs --port "${PORT:-8080}"
 }
 
+bench() {
+  build
+  log "benchmarking (one headless Chromium, five contenders; about 2-3 minutes)"
+  node bench/main.mjs
+}
+
 case "${1:-}" in
   setup) setup ;;
   build) build ;;
   test) run_tests ;;
   demo) demo ;;
-  *) echo "usage: $0 setup|build|test|demo" >&2; exit 2 ;;
+  bench) bench ;;
+  *) echo "usage: $0 setup|build|test|demo|bench" >&2; exit 2 ;;
 esac

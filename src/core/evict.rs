@@ -39,13 +39,20 @@ impl Recency {
         }
     }
 
+    /// The clock now: pass it to [`Recency::plan`] for keys listed after this.
+    pub fn now(&self) -> u64 {
+        self.clock
+    }
+
     fn position(&self, path: &str) -> Result<usize, usize> {
         self.used.binary_search_by(|(p, _)| p.as_str().cmp(path))
     }
 
-    /// Of `keys` (the cache's paths in `Cache.keys()` order), the indices of the `n` to
-    /// delete, least recently used first. Forgets every path that is not kept.
-    pub fn plan(&mut self, keys: &[&str], n: usize) -> Vec<usize> {
+    /// Of `keys` (the cache's paths in `Cache.keys()` order, listed when the clock read
+    /// `listed_at`), the indices of the `n` to delete, least recently used first.
+    /// Forgets the victims and paths gone from the cache, but not paths used since the
+    /// listing (a store that landed after it).
+    pub fn plan(&mut self, keys: &[&str], n: usize, listed_at: u64) -> Vec<usize> {
         let mut order: Vec<(u64, usize)> = keys
             .iter()
             .enumerate()
@@ -53,10 +60,15 @@ impl Recency {
             .collect();
         heapsort_by(&mut order, |a, b| a < b);
         let n = n.min(order.len());
-        let mut alive = vec![false; self.used.len()];
+        let mut alive: Vec<bool> = self.used.iter().map(|&(_, t)| t > listed_at).collect();
         for &(_, i) in &order[n..] {
             if let Ok(j) = self.position(keys[i]) {
                 alive[j] = true;
+            }
+        }
+        for &(_, i) in &order[..n] {
+            if let Ok(j) = self.position(keys[i]) {
+                alive[j] = false;
             }
         }
         let mut alive = alive.into_iter();
@@ -126,12 +138,12 @@ mod tests {
             r.touch(p);
         }
         r.touch("/a"); // order of use: b, c, d, a
-        assert_eq!(r.plan(&["/a", "/b", "/c", "/d"], 2), vec![1, 2], "b and c were used longest ago");
+        assert_eq!(r.plan(&["/a", "/b", "/c", "/d"], 2, r.now()), vec![1, 2], "b and c were used longest ago");
         assert_eq!(r.len(), 2, "evicted paths are forgotten");
         // "/x" and "/y" were stored by an earlier worker: never used here, so they go
         // first, in cache (insertion) order.
-        assert_eq!(r.plan(&["/y", "/d", "/x", "/a"], 2), vec![0, 2]);
-        assert_eq!(r.plan(&["/d", "/a"], 0), Vec::<usize>::new());
+        assert_eq!(r.plan(&["/y", "/d", "/x", "/a"], 2, r.now()), vec![0, 2]);
+        assert_eq!(r.plan(&["/d", "/a"], 0, r.now()), Vec::<usize>::new());
     }
 
     #[test]
@@ -140,8 +152,21 @@ mod tests {
         for i in 0..100 {
             r.touch(&format!("/p{i}"));
         }
-        assert!(r.plan(&["/p5"], 10).len() == 1, "cannot delete more than listed");
+        assert!(r.plan(&["/p5"], 10, r.now()).len() == 1, "cannot delete more than listed");
         assert!(r.is_empty(), "an entry deleted elsewhere (invalidation) is forgotten");
+    }
+
+    #[test]
+    fn a_store_landing_after_the_listing_keeps_its_recency() {
+        let mut r = Recency::default();
+        for p in ["/a", "/b", "/c"] {
+            r.touch(p);
+        }
+        let listed_at = r.now();
+        r.touch("/new"); // stored while the trim awaited keys(): not in the listing
+        assert_eq!(r.plan(&["/a", "/b", "/c"], 1, listed_at), vec![0]);
+        assert_eq!(r.len(), 3, "/new is remembered, /a forgotten");
+        assert_eq!(r.plan(&["/b", "/c", "/new"], 1, r.now()), vec![0], "/new is the most recent, not unused");
     }
 
     #[test]
@@ -168,7 +193,7 @@ mod tests {
             if cache.len() > 8 {
                 let n = cache.len() - 8;
                 let keys: Vec<&str> = cache.iter().map(String::as_str).collect();
-                let victims: Vec<String> = r.plan(&keys, n).into_iter().map(|i| cache[i].clone()).collect();
+                let victims: Vec<String> = r.plan(&keys, n, r.now()).into_iter().map(|i| cache[i].clone()).collect();
                 let expected: Vec<String> = model[..n].to_vec();
                 assert_eq!(victims, expected);
                 cache.retain(|c| !victims.contains(c));

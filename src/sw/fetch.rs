@@ -322,6 +322,7 @@ async fn trim(eng: &Rc<Engine>, slot: usize) -> Result<(), JsValue> {
 /// Deletes `how_many(count)` entries, least recently used first.
 async fn evict_least_used(eng: &Rc<Engine>, slot: usize, how_many: impl FnOnce(usize) -> usize) -> Result<(), JsValue> {
     let cache = open(eng, slot).await?;
+    let listed_at = eng.recency.borrow()[slot].now();
     let keys: js_sys::Array = JsFuture::from(cache.keys()).await?.unchecked_into();
     let n = how_many(keys.length() as usize);
     if n == 0 {
@@ -329,7 +330,7 @@ async fn evict_least_used(eng: &Rc<Engine>, slot: usize, how_many: impl FnOnce(u
     }
     let hrefs: Vec<String> = keys.iter().map(|k| k.unchecked_into::<Request>().url()).collect();
     let paths: Vec<&str> = hrefs.iter().map(|h| url::split(h).map_or(h.as_str(), |(_, p)| p)).collect();
-    let victims = eng.recency.borrow_mut()[slot].plan(&paths, n);
+    let victims = eng.recency.borrow_mut()[slot].plan(&paths, n, listed_at);
     let deletions = js_sys::Array::new();
     for i in victims {
         deletions.push(&cache.delete_with_request(keys.get(i as u32).unchecked_ref()));

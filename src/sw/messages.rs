@@ -84,14 +84,22 @@ pub fn handle(eng: Option<Rc<Engine>>, event: &ExtendableMessageEvent) -> Promis
             // The fence goes up before anything awaits: from here on, reads no longer
             // see covered entries and later stores check it.
             eng.fences.borrow_mut().raise(inv.clone(), now());
-            return future_to_promise(async move {
-                let result = invalidate(&eng, &inv, &port).await;
-                eng.fences.borrow_mut().settle(&inv);
+            // Writes and earlier invalidations' deletions under way land first.
+            let earlier: Array = eng.pending.borrow().iter().map(|(_, p)| p.clone()).collect();
+            let id = eng.next_id.get().wrapping_add(1);
+            eng.next_id.set(id);
+            let eng2 = eng.clone();
+            let work = future_to_promise(async move {
+                let result = invalidate(&eng2, &inv, &port, &earlier).await;
+                eng2.fences.borrow_mut().settle(&inv);
+                eng2.pending.borrow_mut().retain(|(i, _)| *i != id);
                 if let Err(e) = result {
                     port.send(error_reply(&format!("swcache: invalidation failed: {}", js::error_text(&e))));
                 }
                 Ok(JsValue::UNDEFINED)
             });
+            eng.pending.borrow_mut().push((id, work.clone()));
+            return work;
         }
         Ok(Message::Prefetch { paths, save_data }) => {
             return future_to_promise(async move {
@@ -118,15 +126,14 @@ fn done_reply(removed: u64) -> Object {
     object(&[("type", JsValue::from_str("CACHE_INVALIDATION_DONE")), ("removed", num(removed))])
 }
 
-/// Lets writes already under way land, finds the covered entries of every cache of this
+/// Lets writes (and earlier invalidations) already under way land, finds the covered entries of every cache of this
 /// version and deletes those stamped before the fence, replying DONE with the count.
 ///
 /// When every entry is known to be older than the fence and no tag needs reading, the
 /// count comes from the cache keys and DONE is sent before the deletions: the fence
 /// already hides those entries from every read until they are gone.
-async fn invalidate(eng: &Rc<Engine>, inv: &Rc<Invalidation>, port: &Replier) -> Result<(), JsValue> {
-    let pending: Array = eng.pending.borrow().iter().map(|(_, p)| p.clone()).collect();
-    JsFuture::from(Promise::all_settled(&pending)).await?;
+async fn invalidate(eng: &Rc<Engine>, inv: &Rc<Invalidation>, port: &Replier, earlier: &Array) -> Result<(), JsValue> {
+    JsFuture::from(Promise::all_settled(earlier)).await?;
     let sel = &inv.selector;
     let early = sel.tags.is_empty() && fence::all_stamped_before(inv.at_ms, eng.started_ms, eng.newest_stamp.get());
     let mut listings = Vec::new();

@@ -36,7 +36,8 @@ pub(crate) struct Engine {
     pub trims: RefCell<Vec<TrimGate>>,
     /// Least-recently-used order of each `maxEntries` cache, by slot.
     pub recency: RefCell<Vec<Recency>>,
-    /// Cache writes under way, so an invalidation can let them land before deleting.
+    /// Cache writes and invalidations under way, so an invalidation can let them land
+    /// before it lists and deletes.
     pub pending: RefCell<Vec<(u32, Promise)>>,
     pub next_id: Cell<u32>,
     /// When this worker instance started (every earlier entry was stamped before).

@@ -1,0 +1,275 @@
+// ./build.sh bench: the same pages, server and request mix through five contenders in
+// one headless Chromium: no worker, the floor worker, seed 000's worker (bug fixed),
+// Workbox 7 and swcache. Writes bench/results.json, BENCHMARKS.md and bench/chart.svg.
+// Every figure is a distribution (p50/p95) and a ratio; nothing here asserts a time.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer } from '../tests/support/server.mjs';
+import { launch, waitFor } from '../tests/support/browser.mjs';
+import { JS } from '../tests/support/worker.mjs';
+import { contenders, workerBytes } from './workers.mjs';
+import { summary, zipfTrace } from './stats.mjs';
+import { writeReport } from './write-report.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+
+const PLAN = {
+  hit: { rounds: 25, perRound: 20 },          // 500 samples of each URL per contender
+  cold: { rounds: 30 },                        // 30 cold starts per contender
+  networkFirst: { rounds: 10, perRound: 20 },  // 200 samples per contender
+  zipf: { pages: 500, s: 1.0, length: 5000, seed: 20261124, maxEntries: 50 },
+  invalidation: { entries: 1000, reps: 5 },
+};
+const PAGE_URL = '/promo/summer-sale';
+const IMAGE_URL = '/img/hero.png';
+
+function log(...a) { console.log('[bench]', ...a); }
+function fail(msg) { throw new Error(msg); }
+
+// ~15 KB of promo HTML and a ~40 KB image: deterministic bytes.
+const PROMO_HTML = '<!doctype html><meta charset="utf-8"><title>Summer sale</title><main>'
+  + Array.from({ length: 150 }, (_, i) => `<p class="c${i % 7}">Offer ${i}: summer prices on item ${i * 31 % 997}.</p>`).join('\n')
+  + '</main>';
+const IMAGE = Buffer.alloc(40 * 1024, 0);
+for (let i = 0; i < IMAGE.length; i++) IMAGE[i] = (i * 2654435761) >>> 24;
+IMAGE.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+function serveContent(server, c) {
+  const html = { 'content-type': 'text/html; charset=utf-8' };
+  server.set('/', { body: '<!doctype html><title>home</title>home', headers: html });
+  server.set('/favicon.ico', { body: 'icon', headers: { 'content-type': 'image/x-icon' } });
+  server.set('/robots.txt', { body: 'User-agent: *\n', headers: { 'content-type': 'text/plain' } });
+  server.set(PAGE_URL, { body: PROMO_HTML, headers: html });
+  server.set(IMAGE_URL, { body: IMAGE, headers: { 'content-type': 'image/png' } });
+  server.set('/api/v1/promo/featured-content', {
+    body: (req, url) => JSON.stringify({ id: url.searchParams.get('id'), items: ['a', 'b', 'c'] }),
+    headers: { 'content-type': 'application/json' },
+  });
+  server.prefix('/zipf/', { body: (req) => `<!doctype html><title>${req.url}</title>` + 'z'.repeat(2000), headers: html });
+  server.prefix('/bulk/', { body: (req) => `bulk ${req.url} ` + 'b'.repeat(500), headers: html });
+  for (const [p, src] of Object.entries(c.files)) server.set(p, { body: src, headers: JS });
+}
+
+/** Registers /sw.js and waits (never forever) until it controls a freshly loaded page. */
+async function control(page, origin) {
+  await page.goto(origin + '/harness.html');
+  const state = await page.evaluate(async () => {
+    const reg = await navigator.serviceWorker.register('/sw.js');
+    const w = reg.installing || reg.waiting || reg.active;
+    return new Promise((resolve) => {
+      const check = () => {
+        if (w.state === 'redundant') resolve('redundant');
+        else if (w.state === 'activated') resolve('activated');
+      };
+      w.addEventListener('statechange', check);
+      setTimeout(() => resolve('timeout in state ' + w.state), 20000);
+      check();
+    });
+  });
+  if (state !== 'activated') fail(`${origin}: worker install failed (${state})`);
+  await page.goto(origin + '/harness.html'); // a navigation after activation is controlled
+  if (!(await page.evaluate(() => !!navigator.serviceWorker.controller))) fail(`${origin}: page not controlled`);
+}
+
+/** Times `count` sequential fetches of each URL in `urls` (alternating) in the page. */
+function timeFetches(page, urls, count) {
+  return page.evaluate(async ([us, n]) => {
+    const out = us.map(() => []);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < us.length; j++) {
+        const u = typeof us[j] === 'string' ? us[j] : us[j].prefix + (us[j].start + i);
+        const t0 = performance.now();
+        const r = await fetch(u);
+        await r.arrayBuffer();
+        out[j].push(performance.now() - t0);
+        if (!r.ok) throw new Error(`${u}: HTTP ${r.status}`);
+      }
+    }
+    return out;
+  }, [urls, count]);
+}
+
+function rotate(list, k) { return list.map((_, i) => list[(i + k) % list.length]); }
+
+async function cdpFor(ctx, page) {
+  const cdp = await ctx.newCDPSession(page);
+  const running = new Map(); // versionId -> { scriptURL, runningStatus, status }
+  cdp.on('ServiceWorker.workerVersionUpdated', ({ versions }) => {
+    for (const v of versions) running.set(v.versionId, v);
+  });
+  await cdp.send('ServiceWorker.enable');
+  return { cdp, running };
+}
+
+async function main() {
+  const t0 = Date.now();
+  const list = contenders();
+  const chrome = await launch();
+  const ctx = await chrome.newContext();
+  const arms = [];
+  for (const c of list) {
+    const server = await startServer();
+    serveContent(server, c);
+    const page = await ctx.newPage();
+    if (c.files['/sw.js']) await control(page, server.origin);
+    else await page.goto(server.origin + '/harness.html');
+    arms.push({ ...c, server, page, origin: server.origin, bytes: workerBytes(c) });
+    log(`${c.name} ready on ${server.origin}`);
+  }
+  const byName = Object.fromEntries(arms.map((a) => [a.name, a]));
+  const results = { plan: PLAN, contenders: {} };
+  for (const a of arms) results.contenders[a.name] = { bytes: a.bytes };
+
+  // Warm: the floor's cache is filled by the page; the others store on first fetch.
+  await byName.floor.page.evaluate(async (urls) => (await caches.open('floor')).addAll(urls), [PAGE_URL, IMAGE_URL]);
+  for (const a of arms) {
+    for (let i = 0; i < 3; i++) await timeFetches(a.page, [PAGE_URL, IMAGE_URL], 1);
+    if (a.name !== 'none') {
+      await waitFor(() => a.page.evaluate(async (urls) => {
+        for (const u of urls) if (!(await caches.match(u))) return false;
+        return true;
+      }, [PAGE_URL, IMAGE_URL]), `${a.name}: warm copies stored`);
+    }
+  }
+
+  // 1. Cache-hit latency, interleaved across contenders.
+  log('hit latency');
+  const hits = Object.fromEntries(arms.map((a) => [a.name, { page: [], image: [] }]));
+  const before = Object.fromEntries(arms.map((a) => [a.name, a.server.count(PAGE_URL) + a.server.count(IMAGE_URL)]));
+  for (let r = 0; r < PLAN.hit.rounds; r++) {
+    for (const a of rotate(arms, r)) {
+      const [p, i] = await timeFetches(a.page, [PAGE_URL, IMAGE_URL], PLAN.hit.perRound);
+      hits[a.name].page.push(...p);
+      hits[a.name].image.push(...i);
+    }
+  }
+  for (const a of arms) {
+    const served = a.server.count(PAGE_URL) + a.server.count(IMAGE_URL) - before[a.name];
+    if (a.name !== 'none' && served !== 0) fail(`${a.name}: ${served} hit-phase requests reached the server`);
+    results.contenders[a.name].hit = {
+      page: summary(hits[a.name].page), image: summary(hits[a.name].image), serverRequests: served,
+    };
+  }
+
+  // 2. Cold start: every worker stopped, then the first hit through one contender.
+  log('cold start');
+  const workers = arms.filter((a) => a.name !== 'none');
+  const { cdp, running } = await cdpFor(ctx, workers[0].page);
+  const isStopped = (origin) => {
+    const vs = [...running.values()].filter((v) => v.scriptURL.startsWith(origin) && v.status === 'activated');
+    return vs.length > 0 && vs.every((v) => v.runningStatus === 'stopped');
+  };
+  const cold = Object.fromEntries(workers.map((a) => [a.name, []]));
+  for (let r = 0; r < PLAN.cold.rounds; r++) {
+    for (const a of rotate(workers, r)) {
+      await cdp.send('ServiceWorker.stopAllWorkers');
+      await waitFor(() => isStopped(a.origin), `${a.name}: worker stopped`, 10000, 2);
+      const [[ms]] = await timeFetches(a.page, [PAGE_URL], 1);
+      cold[a.name].push(ms);
+    }
+  }
+  for (const a of workers) results.contenders[a.name].cold = summary(cold[a.name]);
+
+  // 3. networkFirst with a healthy network (the floor and seed: their own handling).
+  log('networkFirst');
+  const nf = Object.fromEntries(arms.map((a) => [a.name, []]));
+  let id = 0;
+  for (let r = 0; r < PLAN.networkFirst.rounds; r++) {
+    for (const a of rotate(arms, r)) {
+      const [xs] = await timeFetches(a.page, [{ prefix: '/api/v1/promo/featured-content?id=', start: id }], PLAN.networkFirst.perRound);
+      nf[a.name].push(...xs);
+    }
+    id += PLAN.networkFirst.perRound;
+  }
+  for (const a of arms) results.contenders[a.name].networkFirst = summary(nf[a.name]);
+
+  // 4. Hit ratio on a seeded Zipf trace over 500 pages of a maxEntries: 50 route.
+  log('zipf hit ratio');
+  const trace = zipfTrace({ n: PLAN.zipf.pages, s: PLAN.zipf.s, length: PLAN.zipf.length, seed: PLAN.zipf.seed });
+  for (const a of arms.filter((x) => x.stores)) {
+    a.server.resetCounts();
+    await a.page.evaluate(async (ranks) => {
+      for (const k of ranks) { const r = await fetch('/zipf/' + k); await r.arrayBuffer(); }
+    }, trace);
+    const requests = a.server.countPrefix('/zipf/');
+    const entries = await a.page.evaluate(async () => {
+      let n = 0;
+      for (const name of await caches.keys()) {
+        n += (await (await caches.open(name)).keys()).filter((r) => new URL(r.url).pathname.startsWith('/zipf/')).length;
+      }
+      return n;
+    });
+    results.contenders[a.name].zipf = { requests, hitRatio: 1 - requests / trace.length, entriesLeft: entries };
+  }
+
+  // 5. Invalidation of 1,000 entries: post -> DONE.
+  log('invalidation');
+  const bulk = Array.from({ length: PLAN.invalidation.entries }, (_, i) => `/bulk/${i}`);
+  const countBulk = (a) => a.page.evaluate(async () => {
+    let n = 0;
+    for (const name of await caches.keys()) {
+      n += (await (await caches.open(name)).keys()).filter((r) => new URL(r.url).pathname.startsWith('/bulk/')).length;
+    }
+    return n;
+  });
+  const invalidate = (a, msg) => a.page.evaluate(async (m) => {
+    const reg = await navigator.serviceWorker.ready;
+    const ch = new MessageChannel();
+    const t = performance.now();
+    const reply = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no reply')), 30000);
+      ch.port1.onmessage = (e) => { clearTimeout(timer); resolve(e.data); };
+      reg.active.postMessage({ ...m, timestamp: new Date().toISOString() }, [ch.port2]);
+    });
+    return { ms: performance.now() - t, reply };
+  }, msg);
+  const variants = [];
+  for (const a of arms.filter((x) => x.invalidates)) variants.push({ arm: a, key: a.name, msg: { type: 'CACHE_INVALIDATION', urls: bulk } });
+  variants.push({ arm: byName.swcache, key: 'swcache (prefixes)', msg: { type: 'CACHE_INVALIDATION', prefixes: ['/bulk/'] } });
+  const inv = {};
+  for (const v of variants) {
+    const a = v.arm;
+    const times = [];
+    const removed = [];
+    for (let rep = 0; rep < PLAN.invalidation.reps; rep++) {
+      if (a.stores) {
+        await a.page.evaluate(async (urls) => {
+          for (let i = 0; i < urls.length; i += 50) {
+            await Promise.all(urls.slice(i, i + 50).map((u) => fetch(u).then((r) => r.arrayBuffer())));
+          }
+        }, bulk);
+      } else {
+        await a.page.evaluate(async (urls) => (await caches.open('floor')).addAll(urls), bulk);
+      }
+      await waitFor(async () => (await countBulk(a)) === bulk.length, `${v.key}: 1,000 entries stored`, 30000);
+      const { ms, reply } = await invalidate(a, v.msg);
+      if (reply.type !== 'CACHE_INVALIDATION_DONE') fail(`${v.key}: ${JSON.stringify(reply)}`);
+      times.push(ms);
+      removed.push(reply.removed);
+      await waitFor(async () => (await countBulk(a)) === 0, `${v.key}: entries deleted`, 30000);
+    }
+    inv[v.key] = { ...summary(times), removed };
+  }
+  results.invalidation = inv;
+
+  results.machine = {
+    cpu: os.cpus()[0]?.model, cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`, node: process.version,
+  };
+  results.browser = `Chromium ${chrome.browser.version()}`;
+  results.date = new Date().toISOString();
+  results.wallSeconds = Math.round((Date.now() - t0) / 1000);
+  await chrome.close();
+  for (const a of arms) await a.server.close();
+
+  fs.writeFileSync(path.join(HERE, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  const md = writeReport(results, {
+    markdown: path.join(ROOT, 'BENCHMARKS.md'), svg: path.join(HERE, 'chart.svg'), notesPath: path.join(HERE, 'notes.md'),
+  });
+  console.log(md);
+}
+
+main().catch((e) => { console.error('bench failed:', e); process.exit(1); });

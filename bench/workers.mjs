@@ -1,0 +1,69 @@
+// The contenders' worker scripts: what each origin serves at /sw.js (and imports).
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+
+// The same routes as seed 000 (images first) plus the bulk route the invalidation
+// figure fills with 1,000 entries.
+const SWCACHE_CONFIG = `{
+  version: 'bench-v1',
+  precache: ['/', '/favicon.ico', '/robots.txt'],
+  routes: [
+    { name: 'images', match: /\\.(png|jpe?g|gif|webp|svg)$/, strategy: 'cacheFirst', maxAge: 7 * 864e5, maxEntries: 200 },
+    { name: 'componentData', match: /\\/api\\/v1\\/promo\\/featured-content/, strategy: 'networkFirst',
+      networkTimeout: 3000, maxAge: 5 * 60e3, maxEntries: 100 },
+    { name: 'bulk', match: /^\\/bulk\\//, strategy: 'cacheFirst', maxAge: 864e5 },
+    { name: 'promoPages', match: /^\\/(?!api|admin|_next|swcache\\/)/, strategy: 'cacheFirst', maxAge: 864e5, maxEntries: 50 },
+  ],
+}`;
+
+function workbox() {
+  const out = esbuild.buildSync({
+    entryPoints: [path.join(HERE, 'workers/workbox.src.js')],
+    bundle: true, format: 'iife', minify: true, write: false, target: 'es2020',
+    define: { 'process.env.NODE_ENV': '"production"' }, logLevel: 'error',
+  });
+  return out.outputFiles[0].text;
+}
+
+const read = (p) => fs.readFileSync(path.join(ROOT, p), 'utf8');
+
+/**
+ * Each contender: `files` (path → source) its origin serves, the first being `/sw.js`
+ * (none for 'none'); `invalidates` whether it answers CACHE_INVALIDATION; `stores`
+ * whether it caches on its own (the floor relies on a warmed cache); `claims` whether
+ * it controls the registering page without a reload.
+ */
+export function contenders() {
+  return [
+    { name: 'none', files: {}, invalidates: false, stores: false },
+    { name: 'floor', files: { '/sw.js': read('bench/workers/floor.js') }, invalidates: true, stores: false },
+    { name: 'seed', files: { '/sw.js': read('bench/workers/seed.js') }, invalidates: false, stores: true },
+    { name: 'workbox', files: { '/sw.js': workbox() }, invalidates: true, stores: true },
+    {
+      name: 'swcache',
+      files: {
+        '/sw.js': `importScripts('/swcache/swcache-sw.js');\nswcache.start(${SWCACHE_CONFIG});\n`,
+        '/swcache/swcache-sw.js': read('dist/swcache-sw.js'),
+      },
+      invalidates: true, stores: true,
+    },
+  ];
+}
+
+/** Bytes a contender's worker loads: every script, raw and gzip -9. */
+export function workerBytes(c) {
+  let raw = 0;
+  let gzip = 0;
+  for (const src of Object.values(c.files)) {
+    const buf = Buffer.from(src, 'utf8');
+    raw += buf.length;
+    gzip += zlib.gzipSync(buf, { level: 9 }).length;
+  }
+  return { raw, gzip };
+}

@@ -1,0 +1,145 @@
+// Turns bench/results.json into BENCHMARKS.md (tables) and bench/chart.svg.
+import fs from 'node:fs';
+
+const ORDER = ['none', 'floor', 'seed', 'workbox', 'swcache'];
+const ms = (x) => (x == null ? '–' : x < 10 ? x.toFixed(2) : x.toFixed(1));
+const ratio = (x, base) => (x == null || !base ? '–' : (x / base).toFixed(2) + '×');
+const kb = (b) => (b / 1024).toFixed(1);
+
+function latencyTable(r, pick, baseName, title) {
+  const base = pick(r.contenders[baseName])?.p50;
+  const rows = ORDER.filter((n) => pick(r.contenders[n] || {}))
+    .map((n) => { const s = pick(r.contenders[n]); return `| ${n} | ${s.n} | ${ms(s.p50)} | ${ms(s.p95)} | ${ratio(s.p50, base)} |`; });
+  return [`### ${title}`, '', `| contender | samples | p50 ms | p95 ms | p50 ÷ ${baseName} p50 |`, '|---|---:|---:|---:|---:|', ...rows, ''].join('\n');
+}
+
+export function targets(r) {
+  const c = r.contenders;
+  const sw = c.swcache;
+  const inv = r.invalidation.swcache;
+  const rows = [
+    ['hit p50 (promo page) ≤ 1.05× floor', `${ratio(sw.hit.page.p50, c.floor.hit.page.p50)}`, sw.hit.page.p50 <= 1.05 * c.floor.hit.page.p50],
+    ['hit p50 (image) ≤ 1.05× floor', `${ratio(sw.hit.image.p50, c.floor.hit.image.p50)}`, sw.hit.image.p50 <= 1.05 * c.floor.hit.image.p50],
+    ['hit p50 (promo page) ≤ Workbox', `${ms(sw.hit.page.p50)} vs ${ms(c.workbox.hit.page.p50)} ms`, sw.hit.page.p50 <= c.workbox.hit.page.p50],
+    ['hit p50 (image) ≤ Workbox', `${ms(sw.hit.image.p50)} vs ${ms(c.workbox.hit.image.p50)} ms`, sw.hit.image.p50 <= c.workbox.hit.image.p50],
+    ['cold start p50 ≤ 1.2× Workbox', `${ratio(sw.cold.p50, c.workbox.cold.p50)}`, sw.cold.p50 <= 1.2 * c.workbox.cold.p50],
+    ['worker bundle ≤ 30 KB gzip', `${kb(sw.bytes.gzip)} KB`, sw.bytes.gzip <= 30 * 1024],
+    ['hit ratio ≥ Workbox', `${(sw.zipf.hitRatio * 100).toFixed(1)}% vs ${(c.workbox.zipf.hitRatio * 100).toFixed(1)}%`, sw.zipf.hitRatio >= c.workbox.zipf.hitRatio],
+    ['invalidation of 1,000 entries < 50 ms', `${ms(inv.p50)} ms p50, ${ms(inv.p95)} ms p95`, inv.p95 < 50],
+  ];
+  return rows.map(([name, value, met]) => ({ name, value, met }));
+}
+
+export function markdown(r, notes) {
+  const c = r.contenders;
+  const out = [
+    '# Benchmarks',
+    '',
+    'Produced by `./build.sh bench` (it builds first): one headless Chromium session, one',
+    'local test server per contender (same code, same pages, separate origins so workers and',
+    'caches are isolated), the same request mix. Latencies are measured in the page with',
+    '`performance.now()` around `fetch()` + reading the body; samples are interleaved',
+    'across contenders (round robin, rotating order). Ratios compare p50s. Tests never',
+    'assert times; this report does not either.',
+    '',
+    `**Run:** ${r.date} · ${r.browser} · ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB · ${r.machine.os} · Node ${r.machine.node} · ${r.wallSeconds} s`,
+    '',
+    'Contenders: **none** (no worker), **floor** (`respondWith(caches.match(req).then(r => r || fetch(req)))`',
+    'over a cache the page warmed), **seed** (seed 000\'s sw.js with only its immutable-header bug',
+    'fixed), **workbox** (Workbox 7.4 from npm: routing, strategies, expiration, precaching,',
+    'bundled by esbuild into one classic script, configured like seed 000), **swcache** (`dist/`).',
+    '',
+    '## Targets (swcache)',
+    '',
+    '| target | measured | met |',
+    '|---|---|---|',
+    ...targets(r).map((t) => `| ${t.name} | ${t.value} | ${t.met ? 'yes' : '**no**'} |`),
+    '',
+    '## Figures',
+    '',
+    latencyTable(r, (x) => x.hit?.page, 'floor', `Cache hit: promo page (~15 KB HTML), ${c.floor.hit.page.n} samples each`),
+    latencyTable(r, (x) => x.hit?.image, 'floor', `Cache hit: image (40 KB), ${c.floor.hit.image.n} samples each`),
+    '(For **none** the "hit" is a network fetch from the local server: the cost a worker saves.)',
+    '',
+    latencyTable(r, (x) => x.cold, 'floor', 'Cold start: all workers stopped (CDP `ServiceWorker.stopAllWorkers`), then the first cache hit'),
+    latencyTable(r, (x) => x.networkFirst, 'none', 'networkFirst route, healthy network (overhead above no worker)'),
+    '(The floor and seed have no networkFirst of their own here: the floor does a cache lookup',
+    'then the fetch, seed its own networkFirst with a put.)',
+    '',
+    `### Hit ratio: Zipf(${r.plan.zipf.s}) trace of ${r.plan.zipf.length} requests over ${r.plan.zipf.pages} pages, \`maxEntries: ${r.plan.zipf.maxEntries}\``,
+    '',
+    '| contender | server requests | hit ratio | entries left |',
+    '|---|---:|---:|---:|',
+    ...ORDER.filter((n) => c[n]?.zipf).map((n) => `| ${n} | ${c[n].zipf.requests} | ${(c[n].zipf.hitRatio * 100).toFixed(1)}% | ${c[n].zipf.entriesLeft} |`),
+    '',
+    'Seed 000 never enforces `maxEntries`, so it keeps every page (its ratio is the unbounded',
+    'cache\'s, not a fair comparison); the floor never stores; none has no cache.',
+    '',
+    `### Invalidation of ${r.plan.invalidation.entries} entries: post → DONE reply, ${r.plan.invalidation.reps} runs`,
+    '',
+    '| contender | p50 ms | p95 ms | ÷ floor p50 | removed |',
+    '|---|---:|---:|---:|---:|',
+    ...Object.entries(r.invalidation).map(([k, v]) => `| ${k} | ${ms(v.p50)} | ${ms(v.p95)} | ${ratio(v.p50, r.invalidation.floor?.p50)} | ${[...new Set(v.removed)].join(', ')} |`),
+    '',
+    'The floor and Workbox use a hand-written handler deleting each URL from every cache',
+    '(Workbox has no invalidation message); seed 000 has none.',
+    '',
+    '### Bytes the worker loads (every script)',
+    '',
+    '| contender | raw bytes | gzip bytes | gzip ÷ Workbox |',
+    '|---|---:|---:|---:|',
+    ...ORDER.map((n) => `| ${n} | ${c[n].bytes.raw} | ${c[n].bytes.gzip} | ${ratio(c[n].bytes.gzip, c.workbox.bytes.gzip)} |`),
+    '',
+    '![p50 ratios](bench/chart.svg)',
+    '',
+  ];
+  if (notes) out.push(notes.trim(), '');
+  return out.join('\n');
+}
+
+/** Grouped bars: p50 ÷ floor p50 per figure (networkFirst ÷ none), one bar per contender. */
+export function svg(r) {
+  const c = r.contenders;
+  const groups = [
+    ['hit: page', (n) => c[n].hit?.page.p50 / c.floor.hit.page.p50],
+    ['hit: image', (n) => c[n].hit?.image.p50 / c.floor.hit.image.p50],
+    ['cold start', (n) => c[n].cold?.p50 / c.floor.cold.p50],
+    ['networkFirst (÷ none)', (n) => c[n].networkFirst?.p50 / c.none.networkFirst.p50],
+  ];
+  const names = ORDER.filter((n) => n !== 'none');
+  const colors = { floor: '#888', seed: '#d9a441', workbox: '#5b8def', swcache: '#2fa36b' };
+  const values = groups.flatMap(([, f]) => names.map(f)).filter(Number.isFinite);
+  const max = Math.max(2, ...values);
+  const W = 720; const H = 320; const left = 60; const bottom = 40; const top = 30;
+  const gw = (W - left - 20) / groups.length; const bw = (gw - 30) / names.length;
+  const y = (v) => top + (H - top - bottom) * (1 - v / max);
+  let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">\n`;
+  s += `<text x="${left}" y="18" font-size="13">p50 latency ÷ floor p50 (lower is better) — ${r.browser}, ${r.date.slice(0, 10)}</text>\n`;
+  for (let t = 0; t <= max; t += max > 4 ? 1 : 0.5) {
+    s += `<line x1="${left}" x2="${W - 20}" y1="${y(t)}" y2="${y(t)}" stroke="#eee"/><text x="${left - 8}" y="${y(t) + 4}" text-anchor="end">${t}×</text>\n`;
+  }
+  s += `<line x1="${left}" x2="${W - 20}" y1="${y(1)}" y2="${y(1)}" stroke="#444" stroke-dasharray="4 3"/>\n`;
+  groups.forEach(([label, f], gi) => {
+    const x0 = left + gi * gw + 15;
+    names.forEach((n, i) => {
+      const v = f(n);
+      if (!Number.isFinite(v)) return;
+      const x = x0 + i * bw;
+      s += `<rect x="${x.toFixed(1)}" y="${y(v).toFixed(1)}" width="${(bw - 4).toFixed(1)}" height="${(y(0) - y(v)).toFixed(1)}" fill="${colors[n]}"><title>${n}: ${v.toFixed(2)}×</title></rect>\n`;
+      s += `<text x="${(x + bw / 2 - 2).toFixed(1)}" y="${(y(v) - 3).toFixed(1)}" text-anchor="middle" font-size="9">${v.toFixed(2)}</text>\n`;
+    });
+    s += `<text x="${(x0 + (gw - 30) / 2).toFixed(1)}" y="${H - bottom + 16}" text-anchor="middle">${label}</text>\n`;
+  });
+  names.forEach((n, i) => {
+    s += `<rect x="${left + i * 110}" y="${H - 14}" width="10" height="10" fill="${colors[n]}"/><text x="${left + i * 110 + 14}" y="${H - 5}">${n}</text>\n`;
+  });
+  return s + '</svg>\n';
+}
+
+export function writeReport(r, { markdown: mdPath, svg: svgPath, notesPath }) {
+  const notes = notesPath && fs.existsSync(notesPath) ? fs.readFileSync(notesPath, 'utf8') : '';
+  const md = markdown(r, notes);
+  fs.writeFileSync(mdPath, md);
+  fs.writeFileSync(svgPath, svg(r));
+  return md;
+}
