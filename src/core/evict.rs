@@ -1,8 +1,14 @@
-//! Eviction planning: least recently used first. The worker ticks a logical clock on
-//! every cache hit and write of a `maxEntries` route and keeps it in memory only (no
-//! I/O on the hit path). Entries this worker instance has not used yet rank below every
-//! used one, in `Cache.keys()` order, which is insertion order (a `put` of an existing
-//! URL moves it to the end): so after a restart eviction starts as oldest-stored first.
+//! Eviction planning: least frequently used among recent requests, then least recently
+//! used. Every cache hit and write of a `maxEntries` route is recorded in memory only (no
+//! I/O on the hit path): a logical clock for recency, and a small frequency sketch with
+//! aging (TinyLFU's: one-byte counters indexed by a hash of the path, 16 per entry
+//! allowed, every counter halved after 10 requests per entry allowed). The sketch also
+//! remembers pages that were evicted, so a popular page that comes back outranks pages
+//! seen once, which plain LRU lets push it out again. On a Zipf(1) trace of 5,000
+//! requests over 500 pages with `maxEntries: 50` it misses ~16% less than LRU (see
+//! BENCHMARKS.md). Entries this worker instance has not used yet rank below every used
+//! one, in `Cache.keys()` order, which is insertion order (a `put` of an existing URL
+//! moves it to the end): so after a restart eviction starts as oldest-stored first.
 
 use super::sort::heapsort_by;
 
@@ -21,25 +27,78 @@ pub fn quota_relief(count: usize) -> usize {
     }
 }
 
-/// When each entry of one cache was last used, by path, on a logical clock.
+/// Approximate request counts of recent paths: one-byte counters indexed by an FNV-1a
+/// hash, all halved once `window` requests were counted.
 #[derive(Debug, Default)]
-pub struct Recency {
-    clock: u64,
-    /// Sorted by path.
-    used: Vec<(String, u64)>,
+struct Frequency {
+    counters: Vec<u8>,
+    window: u32,
+    seen: u32,
 }
 
-impl Recency {
+impl Frequency {
+    fn new(max_entries: u32) -> Self {
+        let size = (max_entries as usize).saturating_mul(16).clamp(1024, 1 << 20).next_power_of_two();
+        Frequency { counters: vec![0; size], window: max_entries.saturating_mul(10).max(100), seen: 0 }
+    }
+
+    fn slot(&self, path: &str) -> usize {
+        let mut h: u32 = 0x811c_9dc5;
+        for b in path.bytes() {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+        h as usize & (self.counters.len() - 1)
+    }
+
+    fn add(&mut self, path: &str) {
+        if self.counters.is_empty() {
+            return;
+        }
+        let i = self.slot(path);
+        self.counters[i] = self.counters[i].saturating_add(1);
+        self.seen += 1;
+        if self.seen >= self.window {
+            self.seen = 0;
+            for c in &mut self.counters {
+                *c >>= 1;
+            }
+        }
+    }
+
+    fn estimate(&self, path: &str) -> u8 {
+        if self.counters.is_empty() {
+            0
+        } else {
+            self.counters[self.slot(path)]
+        }
+    }
+}
+
+/// How often (recently) and when each entry of one `maxEntries` cache was used.
+#[derive(Debug, Default)]
+pub struct Usage {
+    clock: u64,
+    /// Sorted by path: the logical time of the last use.
+    used: Vec<(String, u64)>,
+    frequency: Frequency,
+}
+
+impl Usage {
+    pub fn new(max_entries: u32) -> Self {
+        Usage { frequency: Frequency::new(max_entries), ..Usage::default() }
+    }
+
     /// `path` was read from or written to the cache.
     pub fn touch(&mut self, path: &str) {
         self.clock += 1;
+        self.frequency.add(path);
         match self.used.binary_search_by(|(p, _)| p.as_str().cmp(path)) {
             Ok(i) => self.used[i].1 = self.clock,
             Err(i) => self.used.insert(i, (path.to_string(), self.clock)),
         }
     }
 
-    /// The clock now: pass it to [`Recency::plan`] for keys listed after this.
+    /// The clock now: pass it to [`Usage::plan`] for keys listed after this.
     pub fn now(&self) -> u64 {
         self.clock
     }
@@ -49,31 +108,35 @@ impl Recency {
     }
 
     /// Of `keys` (the cache's paths in `Cache.keys()` order, listed when the clock read
-    /// `listed_at`), the indices of the `n` to delete, least recently used first.
+    /// `listed_at`), the indices of the `n` to delete: least frequently used first, then
+    /// least recently used (never-used entries first, in cache order).
     /// Forgets the victims and paths gone from the cache, but not paths used since the
     /// listing (a store that landed after it).
     pub fn plan(&mut self, keys: &[&str], n: usize, listed_at: u64) -> Vec<usize> {
-        let mut order: Vec<(u64, usize)> = keys
+        let mut order: Vec<(u8, u64, usize)> = keys
             .iter()
             .enumerate()
-            .map(|(i, k)| (self.position(k).map_or(0, |j| self.used[j].1), i))
+            .map(|(i, k)| match self.position(k) {
+                Ok(j) => (self.frequency.estimate(k), self.used[j].1, i),
+                Err(_) => (0, 0, i),
+            })
             .collect();
         heapsort_by(&mut order, |a, b| a < b);
         let n = n.min(order.len());
         let mut alive: Vec<bool> = self.used.iter().map(|&(_, t)| t > listed_at).collect();
-        for &(_, i) in &order[n..] {
+        for &(_, _, i) in &order[n..] {
             if let Ok(j) = self.position(keys[i]) {
                 alive[j] = true;
             }
         }
-        for &(_, i) in &order[..n] {
+        for &(_, _, i) in &order[..n] {
             if let Ok(j) = self.position(keys[i]) {
                 alive[j] = false;
             }
         }
         let mut alive = alive.into_iter();
         self.used.retain(|_| alive.next().unwrap_or(false));
-        order[..n].iter().map(|&(_, i)| i).collect()
+        order[..n].iter().map(|&(_, _, i)| i).collect()
     }
 
     pub fn len(&self) -> usize {
@@ -133,7 +196,7 @@ mod tests {
 
     #[test]
     fn least_recently_used_go_first_and_unused_before_used() {
-        let mut r = Recency::default();
+        let mut r = Usage::default();
         for p in ["/a", "/b", "/c", "/d"] {
             r.touch(p);
         }
@@ -147,8 +210,72 @@ mod tests {
     }
 
     #[test]
+    fn frequent_pages_outlast_pages_seen_once_even_after_eviction() {
+        let mut u = Usage::new(3);
+        for _ in 0..5 {
+            u.touch("/hot");
+        }
+        for p in ["/a", "/b"] {
+            u.touch(p);
+        }
+        u.touch("/c"); // four entries, room for three: /hot was used longest ago but most often
+        assert_eq!(u.plan(&["/hot", "/a", "/b", "/c"], 1, u.now()), vec![1], "/a: seen once, least recent");
+        // When /hot had been evicted, coming back it still outranks one-timers that are
+        // more recent (plain LRU would evict it first).
+        let mut v = Usage::new(3);
+        for _ in 0..5 {
+            v.touch("/hot");
+        }
+        assert_eq!(v.plan(&["/hot"], 1, v.now()), vec![0]);
+        v.touch("/hot"); // stored again
+        v.touch("/x");
+        v.touch("/y");
+        assert_eq!(v.plan(&["/hot", "/x", "/y"], 1, v.now()), vec![1]);
+    }
+
+    /// Misses of a cache of `cap` entries on a Zipf(1) trace over `pages`.
+    fn zipf_misses(usage: &mut Usage, cap: usize, pages: u32, len: usize) -> usize {
+        let weights: Vec<f64> = (1..=pages).map(|k| 1.0 / f64::from(k)).collect();
+        let total: f64 = weights.iter().sum();
+        let mut seed = 0x1234_5678_u64;
+        let mut cache: Vec<String> = Vec::new();
+        let mut misses = 0;
+        for _ in 0..len {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut u = (seed >> 11) as f64 / (1u64 << 53) as f64 * total;
+            let mut k = 0;
+            while k + 1 < weights.len() && u >= weights[k] {
+                u -= weights[k];
+                k += 1;
+            }
+            let p = format!("/zipf/{}", k + 1);
+            if !cache.contains(&p) {
+                misses += 1;
+                cache.push(p.clone());
+            }
+            usage.touch(&p);
+            if cache.len() > cap {
+                let keys: Vec<&str> = cache.iter().map(String::as_str).collect();
+                let victims = usage.plan(&keys, cache.len() - cap, usage.now());
+                let gone: Vec<String> = victims.iter().map(|&i| cache[i].clone()).collect();
+                cache.retain(|c| !gone.contains(c));
+            }
+        }
+        misses
+    }
+
+    #[test]
+    fn frequency_beats_plain_lru_on_a_zipf_trace() {
+        let lru = zipf_misses(&mut Usage::default(), 50, 500, 5000);
+        let tiny_lfu = zipf_misses(&mut Usage::new(50), 50, 500, 5000);
+        assert!(tiny_lfu * 100 < lru * 92, "sketch {tiny_lfu} vs lru {lru} misses");
+    }
+
+    #[test]
     fn plan_forgets_paths_no_longer_listed_and_bounds_n() {
-        let mut r = Recency::default();
+        let mut r = Usage::default();
         for i in 0..100 {
             r.touch(&format!("/p{i}"));
         }
@@ -158,7 +285,7 @@ mod tests {
 
     #[test]
     fn a_store_landing_after_the_listing_keeps_its_recency() {
-        let mut r = Recency::default();
+        let mut r = Usage::default();
         for p in ["/a", "/b", "/c"] {
             r.touch(p);
         }
@@ -179,7 +306,7 @@ mod tests {
             seed ^= seed << 17;
             seed % m
         };
-        let mut r = Recency::default();
+        let mut r = Usage::default();
         let mut cache: Vec<String> = Vec::new(); // keys in insertion order
         let mut model: Vec<String> = Vec::new(); // least recently used first
         for _ in 0..2000 {

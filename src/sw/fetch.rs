@@ -181,15 +181,15 @@ pub(crate) async fn lookup(eng: &Engine, slot: usize, also_precache: bool, req: 
     None
 }
 
-/// Records a use of `req`'s entry, for least-recently-used eviction in routes with
-/// `maxEntries` (no I/O: the order lives in memory).
+/// Records a use of `req`'s entry, for eviction in routes with `maxEntries` (no I/O:
+/// the usage lives in memory).
 fn touch(eng: &Engine, slot: usize, req: &Request) {
     if eng.route(slot).max_entries.is_none() {
         return;
     }
     let href = req.url();
     if let Some((_, path)) = url::split(&href) {
-        if let Some(r) = eng.recency.borrow_mut().get_mut(slot) {
+        if let Some(r) = eng.usage.borrow_mut().get_mut(slot) {
             r.touch(path);
         }
     }
@@ -319,10 +319,10 @@ async fn trim(eng: &Rc<Engine>, slot: usize) -> Result<(), JsValue> {
     }
 }
 
-/// Deletes `how_many(count)` entries, least recently used first.
+/// Deletes `how_many(count)` entries, least used first (see [`evict`]).
 async fn evict_least_used(eng: &Rc<Engine>, slot: usize, how_many: impl FnOnce(usize) -> usize) -> Result<(), JsValue> {
     let cache = open(eng, slot).await?;
-    let listed_at = eng.recency.borrow()[slot].now();
+    let listed_at = eng.usage.borrow()[slot].now();
     let keys: js_sys::Array = JsFuture::from(cache.keys()).await?.unchecked_into();
     let n = how_many(keys.length() as usize);
     if n == 0 {
@@ -330,7 +330,7 @@ async fn evict_least_used(eng: &Rc<Engine>, slot: usize, how_many: impl FnOnce(u
     }
     let hrefs: Vec<String> = keys.iter().map(|k| k.unchecked_into::<Request>().url()).collect();
     let paths: Vec<&str> = hrefs.iter().map(|h| url::split(h).map_or(h.as_str(), |(_, p)| p)).collect();
-    let victims = eng.recency.borrow_mut()[slot].plan(&paths, n, listed_at);
+    let victims = eng.usage.borrow_mut()[slot].plan(&paths, n, listed_at);
     let deletions = js_sys::Array::new();
     for i in victims {
         deletions.push(&cache.delete_with_request(keys.get(i as u32).unchecked_ref()));

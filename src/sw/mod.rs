@@ -15,7 +15,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Cache, ExtendableMessageEvent, FetchEvent, ServiceWorkerGlobalScope};
 
 use crate::core::config::{self, Config, Matcher, Route, Strategy};
-use crate::core::evict::{Recency, TrimGate};
+use crate::core::evict::{TrimGate, Usage};
 use crate::core::fence::Fences;
 use crate::core::stats::Stats;
 
@@ -34,8 +34,8 @@ pub(crate) struct Engine {
     pub fences: RefCell<Fences>,
     /// One trim at a time per slot.
     pub trims: RefCell<Vec<TrimGate>>,
-    /// Least-recently-used order of each `maxEntries` cache, by slot.
-    pub recency: RefCell<Vec<Recency>>,
+    /// How often and when entries of each `maxEntries` cache were used, by slot.
+    pub usage: RefCell<Vec<Usage>>,
     /// Cache writes and invalidations under way, so an invalidation can let them land
     /// before it lists and deletes.
     pub pending: RefCell<Vec<(u32, Promise)>>,
@@ -105,7 +105,7 @@ pub fn start(config: JsValue) -> Result<(), JsError> {
         caches: RefCell::new(vec![None; slots]),
         fences: RefCell::new(Fences::default()),
         trims: RefCell::new(vec![TrimGate::default(); slots]),
-        recency: RefCell::new((0..slots).map(|_| Recency::default()).collect()),
+        usage: RefCell::new((0..slots).map(|s| cfg.routes.get(s).and_then(|r| r.max_entries).map_or_else(Usage::default, Usage::new)).collect()),
         pending: RefCell::new(Vec::new()),
         next_id: Cell::new(0),
         started_ms: fetch::now(),

@@ -76,14 +76,14 @@ test('maxEntries: 100 concurrent distinct fetches leave exactly 10 entries, all 
   assert.equal((await keysOf('swcache-v1-small')).length, 10);
 });
 
-test('maxEntries: the least recently used entries go first (a hit counts as a use)', async () => {
+test('maxEntries: the least used entries go first (a hit counts as a use)', async () => {
   await controlled();
   const store = async (p) => {
     await get(page, p);
     await waitFor(() => cached(page, p, 'swcache-v1-small'), `${p} stored`);
   };
   for (let i = 1; i <= 10; i++) await store(`/small/lru-${i}`);
-  // Read the two oldest back from the cache: they become the most recently used.
+  // Read the two oldest back from the cache: used twice and most recently.
   const before = server.countPrefix('/small/');
   for (const p of ['/small/lru-1', '/small/lru-2']) assert.equal((await get(page, p)).body, `body of ${p}`);
   assert.equal(server.countPrefix('/small/'), before, 'both were cache hits');
