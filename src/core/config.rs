@@ -223,7 +223,7 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
         }
         routes.push(route);
     }
-    let precache_cache = format!("{CACHE_PREFIX}{version}-precache");
+    let precache_cache = [CACHE_PREFIX, &version, "-precache"].concat();
     Ok(Config { version, precache, routes, wait_for_clients, precache_cache })
 }
 
@@ -303,7 +303,7 @@ fn parse_route(i: usize, rv: &Value, version: &str) -> Result<Route, ConfigError
     if opaque && !cross_origin {
         return Err(err("opaque", "needs crossOrigin: true (only cross-origin responses are opaque)".into()));
     }
-    let cache_name = format!("{CACHE_PREFIX}{version}-{name_s}");
+    let cache_name = [CACHE_PREFIX, version, "-", &name_s].concat();
     Ok(Route { name: name_s, matcher, strategy, max_age_ms, max_entries, network_timeout_ms, cross_origin, opaque, cache_name })
 }
 
