@@ -38,7 +38,8 @@ export function markdown(r, notes) {
     'Produced by `./build.sh bench` (it builds first): one headless Chromium session, one',
     'local test server per contender (same code, same pages, separate origins so workers and',
     'caches are isolated), the same request mix. Latencies are measured in the page with',
-    '`performance.now()` around `fetch()` + reading the body; samples are interleaved',
+    '`performance.now()` around `fetch()` + reading the body (in a cross-origin isolated page,',
+    'for 5 µs timer resolution; cold starts from a plain page); samples are interleaved',
     'across contenders (round robin, rotating order). Ratios compare p50s. Tests never',
     'assert times; this report does not either.',
     '',
@@ -109,7 +110,7 @@ export function svg(r) {
   const names = ORDER.filter((n) => n !== 'none');
   const colors = { floor: '#888', seed: '#d9a441', workbox: '#5b8def', swcache: '#2fa36b' };
   const values = groups.flatMap(([, f]) => names.map(f)).filter(Number.isFinite);
-  const max = Math.max(2, ...values);
+  const max = Math.ceil(Math.max(2, ...values) * 2) / 2;
   const W = 720; const H = 320; const left = 60; const bottom = 40; const top = 30;
   const gw = (W - left - 20) / groups.length; const bw = (gw - 30) / names.length;
   const y = (v) => top + (H - top - bottom) * (1 - v / max);
