@@ -42,7 +42,11 @@ const read = (p) => fs.readFileSync(path.join(ROOT, p), 'utf8');
 export function contenders() {
   return [
     { name: 'none', files: {}, invalidates: false, stores: false },
-    { name: 'floor', files: { '/sw.js': read('bench/workers/floor.js') }, invalidates: true, stores: false },
+    {
+      name: 'floor',
+      files: { '/sw.js': read('bench/workers/floor.js') + read('bench/workers/invalidation-handler.js') },
+      invalidates: true, stores: false,
+    },
     { name: 'seed', files: { '/sw.js': read('bench/workers/seed.js') }, invalidates: false, stores: true },
     { name: 'workbox', files: { '/sw.js': workbox() }, invalidates: true, stores: true },
     {

@@ -1,11 +1,12 @@
 // Workbox 7 configured like seed 000 (routes in the working order: images first), plus
 // the benchmark's bulk route. Bundled by esbuild into one classic worker script.
-// Workbox has no invalidation message; the handler below is what a site would add.
+// Workbox has no invalidation message: it gets the hand-written handler the floor has.
 import { clientsClaim } from 'workbox-core';
 import { precacheAndRoute } from 'workbox-precaching';
 import { registerRoute } from 'workbox-routing';
 import { CacheFirst, NetworkFirst } from 'workbox-strategies';
 import { ExpirationPlugin } from 'workbox-expiration';
+import './invalidation-handler.js';
 
 self.skipWaiting();
 clientsClaim();
@@ -32,17 +33,3 @@ registerRoute(local((p) => p.startsWith('/bulk/')), new CacheFirst({
 registerRoute(local((p) => /^\/(?!api|admin|_next|swcache\/)/.test(p)), new CacheFirst({
   cacheName: 'promoPages', plugins: [new ExpirationPlugin({ maxEntries: 50, maxAgeSeconds: DAY })],
 }));
-
-self.addEventListener('message', (event) => {
-  const msg = event.data;
-  if (!msg || msg.type !== 'CACHE_INVALIDATION' || !Array.isArray(msg.urls)) return;
-  event.waitUntil((async () => {
-    const urls = msg.urls.map((u) => new URL(u, self.location.origin).href);
-    let removed = 0;
-    for (const name of await caches.keys()) {
-      const cache = await caches.open(name);
-      removed += (await Promise.all(urls.map((u) => cache.delete(u)))).filter(Boolean).length;
-    }
-    event.ports[0]?.postMessage({ type: 'CACHE_INVALIDATION_DONE', removed });
-  })());
-});
