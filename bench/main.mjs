@@ -20,13 +20,17 @@ const PLAN = {
   hit: { rounds: 50, perRound: 20 },          // 1,000 samples of each URL per contender
   cold: { rounds: 30 },                        // 30 cold starts per contender
   networkFirst: { rounds: 10, perRound: 20 },  // 200 samples per contender
-  zipf: { pages: 500, s: 1.0, length: 5000, seed: 20261124, maxEntries: 50 },
+  zipf: { pages: 500, s: 1.0, length: 5000, seed: 20261124, maxEntries: 50, restartEvery: 500 },
   invalidation: { entries: 1000, reps: 5 },
 };
 const PAGE_URL = '/promo/summer-sale';
 const IMAGE_URL = '/img/hero.png';
 
-function log(...a) { console.log('[bench]', ...a); }
+let phase = 'setup';
+function log(...a) { phase = a.join(' '); console.log('[bench]', ...a); }
+// Nothing in a run may hang: every fetch has a timeout, and this names the phase that stalled.
+const WATCHDOG_MS = 8 * 60_000;
+setTimeout(() => { console.error(`bench failed: no result after ${WATCHDOG_MS / 60000} min (phase: ${phase})`); process.exit(1); }, WATCHDOG_MS).unref();
 function fail(msg) { throw new Error(msg); }
 
 // ~15 KB of promo HTML and a ~40 KB image: deterministic bytes.
@@ -59,7 +63,9 @@ function serveContent(server, c) {
     body: (req, url) => JSON.stringify({ id: url.searchParams.get('id'), items: ['a', 'b', 'c'] }),
     headers: { 'content-type': 'application/json' },
   });
-  server.prefix('/zipf/', { body: (req) => `<!doctype html><title>${req.url}</title>` + 'z'.repeat(2000), headers: html });
+  for (const p of ['/zipf/', '/zipf-restarts/']) {
+    server.prefix(p, { body: (req) => `<!doctype html><title>${req.url}</title>` + 'z'.repeat(2000), headers: html });
+  }
   server.prefix('/bulk/', { body: (req) => `bulk ${req.url} ` + 'b'.repeat(500), headers: html });
   for (const [p, src] of Object.entries(c.files)) server.set(p, { body: src, headers: JS });
 }
@@ -94,7 +100,7 @@ function timeFetches(page, urls, count) {
       for (let j = 0; j < us.length; j++) {
         const u = typeof us[j] === 'string' ? us[j] : us[j].prefix + (us[j].start + i);
         const t0 = performance.now();
-        const r = await fetch(u);
+        const r = await fetch(u, { signal: AbortSignal.timeout(10000) });
         await r.arrayBuffer();
         out[j].push(performance.now() - t0);
         if (!r.ok) throw new Error(`${u}: HTTP ${r.status}`);
@@ -177,23 +183,32 @@ async function main() {
   log('cold start');
   const workers = arms.filter((a) => a.name !== 'none');
   const { cdp, running } = await cdpFor(ctx, workers[0].page);
-  const isStopped = (origin) => {
-    const vs = [...running.values()].filter((v) => v.scriptURL.startsWith(origin) && v.status === 'activated');
-    return vs.length > 0 && vs.every((v) => v.runningStatus === 'stopped');
+  const originOf = (v) => new URL(v.scriptURL).origin;
+  const allStopped = () => {
+    const vs = [...running.values()].filter((v) => v.status === 'activated');
+    return vs.length >= workers.length && vs.every((v) => v.runningStatus === 'stopped');
   };
   const cold = Object.fromEntries(workers.map((a) => [a.name, []]));
+  const coldBefore = Object.fromEntries(workers.map((a) => [a.name, a.server.count(PAGE_URL)]));
   for (let r = 0; r < PLAN.cold.rounds; r++) {
     for (const a of rotate(workers, r)) {
       await cdp.send('ServiceWorker.stopAllWorkers');
-      await waitFor(() => isStopped(a.origin), `${a.name}: worker stopped`, 10000, 2);
+      await waitFor(allStopped, 'every worker stopped', 10000, 2);
       const [[ms]] = await timeFetches(a.plainPage, [PAGE_URL], 1);
+      const woke = [...running.values()].some((v) => originOf(v) === a.origin && v.status === 'activated' && v.runningStatus !== 'stopped');
+      if (!woke) fail(`${a.name}: the timed fetch did not start its worker`);
       cold[a.name].push(ms);
     }
   }
-  for (const a of workers) results.contenders[a.name].cold = summary(cold[a.name]);
+  for (const a of workers) {
+    const served = a.server.count(PAGE_URL) - coldBefore[a.name];
+    if (served !== 0) fail(`${a.name}: ${served} cold-start requests reached the server instead of the cache`);
+    results.contenders[a.name].cold = { ...summary(cold[a.name]), serverRequests: served };
+  }
 
   // 3. networkFirst with a healthy network (the floor and seed: their own handling).
   log('networkFirst');
+  for (const a of arms) await timeFetches(a.page, [{ prefix: '/api/v1/promo/featured-content?id=warm-', start: 0 }], 1);
   const nf = Object.fromEntries(arms.map((a) => [a.name, []]));
   let id = 0;
   for (let r = 0; r < PLAN.networkFirst.rounds; r++) {
@@ -205,26 +220,44 @@ async function main() {
   }
   for (const a of arms) results.contenders[a.name].networkFirst = summary(nf[a.name]);
 
-  // 4. Hit ratio on a seeded Zipf trace over 500 pages of a maxEntries: 50 route.
+  // 4. Hit ratio on a seeded Zipf trace over 500 pages of a maxEntries: 50 route: once in
+  // one worker lifetime, once with every worker stopped each `restartEvery` requests (as
+  // browsers do after ~30 s idle; swcache's usage record is in memory, Workbox's in
+  // IndexedDB). Each run uses its own path so the first leaves nothing for the second.
   log('zipf hit ratio');
   const trace = zipfTrace({ n: PLAN.zipf.pages, s: PLAN.zipf.s, length: PLAN.zipf.length, seed: PLAN.zipf.seed });
+  const runTrace = (a, prefix, ranks) => a.page.evaluate(async ([p, ks]) => {
+    for (const k of ks) { const r = await fetch(p + k, { signal: AbortSignal.timeout(10000) }); await r.arrayBuffer(); }
+  }, [prefix, ranks]);
+  const entriesUnder = (a, prefix) => a.page.evaluate(async (p) => {
+    let n = 0;
+    for (const name of await caches.keys()) {
+      n += (await (await caches.open(name)).keys()).filter((r) => new URL(r.url).pathname.startsWith(p)).length;
+    }
+    return n;
+  }, prefix);
   for (const a of arms.filter((x) => x.stores)) {
     a.server.resetCounts();
-    await a.page.evaluate(async (ranks) => {
-      for (const k of ranks) { const r = await fetch('/zipf/' + k); await r.arrayBuffer(); }
-    }, trace);
+    await runTrace(a, '/zipf/', trace);
     const requests = a.server.countPrefix('/zipf/');
-    const entries = await a.page.evaluate(async () => {
-      let n = 0;
-      for (const name of await caches.keys()) {
-        n += (await (await caches.open(name)).keys()).filter((r) => new URL(r.url).pathname.startsWith('/zipf/')).length;
-      }
-      return n;
-    });
-    results.contenders[a.name].zipf = { requests, hitRatio: 1 - requests / trace.length, entriesLeft: entries };
+    const entriesLeft = await entriesUnder(a, '/zipf/');
+    const every = PLAN.zipf.restartEvery;
+    for (let i = 0; i < trace.length; i += every) {
+      await cdp.send('ServiceWorker.stopAllWorkers');
+      await waitFor(allStopped, 'every worker stopped', 10000, 2);
+      await runTrace(a, '/zipf-restarts/', trace.slice(i, i + every));
+    }
+    const withRestarts = a.server.countPrefix('/zipf-restarts/');
+    results.contenders[a.name].zipf = {
+      requests, hitRatio: 1 - requests / trace.length, entriesLeft,
+      restarts: { every, requests: withRestarts, hitRatio: 1 - withRestarts / trace.length },
+    };
   }
 
-  // 5. Invalidation of 1,000 entries: post -> DONE.
+  // 5. Invalidation of 1,000 entries: post -> DONE reply, and post -> no entry left in
+  // any cache (polled from the page; each poll lists the keys, ~5-15 ms). swcache replies
+  // DONE once reads can no longer see the entries and deletes them after; the
+  // hand-written handlers reply after deleting. Repetitions interleave the contenders.
   log('invalidation');
   const bulk = Array.from({ length: PLAN.invalidation.entries }, (_, i) => `/bulk/${i}`);
   const countBulk = (a) => a.page.evaluate(async () => {
@@ -235,6 +268,13 @@ async function main() {
     return n;
   });
   const invalidate = (a, msg) => a.page.evaluate(async (m) => {
+    const bulkLeft = async () => {
+      let n = 0;
+      for (const name of await caches.keys()) {
+        n += (await (await caches.open(name)).keys()).filter((r) => new URL(r.url).pathname.startsWith('/bulk/')).length;
+      }
+      return n;
+    };
     const reg = await navigator.serviceWorker.ready;
     const ch = new MessageChannel();
     const t = performance.now();
@@ -243,35 +283,36 @@ async function main() {
       ch.port1.onmessage = (e) => { clearTimeout(timer); resolve(e.data); };
       reg.active.postMessage({ ...m, timestamp: new Date().toISOString() }, [ch.port2]);
     });
-    return { ms: performance.now() - t, reply };
+    const done = performance.now() - t;
+    while ((await bulkLeft()) > 0) {
+      if (performance.now() - t > 30000) throw new Error('entries still cached 30 s after the invalidation');
+    }
+    return { done, gone: performance.now() - t, reply };
   }, msg);
+  const fill = (a) => (a.stores
+    ? a.page.evaluate(async (urls) => {
+      for (let i = 0; i < urls.length; i += 50) {
+        await Promise.all(urls.slice(i, i + 50).map((u) => fetch(u, { signal: AbortSignal.timeout(10000) }).then((r) => r.arrayBuffer())));
+      }
+    }, bulk)
+    : a.page.evaluate(async (urls) => (await caches.open('floor')).addAll(urls), bulk));
   const variants = [];
   for (const a of arms.filter((x) => x.invalidates)) variants.push({ arm: a, key: a.name, msg: { type: 'CACHE_INVALIDATION', urls: bulk } });
   variants.push({ arm: byName.swcache, key: 'swcache (prefixes)', msg: { type: 'CACHE_INVALIDATION', prefixes: ['/bulk/'] } });
-  const inv = {};
-  for (const v of variants) {
-    const a = v.arm;
-    const times = [];
-    const removed = [];
-    for (let rep = 0; rep < PLAN.invalidation.reps; rep++) {
-      if (a.stores) {
-        await a.page.evaluate(async (urls) => {
-          for (let i = 0; i < urls.length; i += 50) {
-            await Promise.all(urls.slice(i, i + 50).map((u) => fetch(u).then((r) => r.arrayBuffer())));
-          }
-        }, bulk);
-      } else {
-        await a.page.evaluate(async (urls) => (await caches.open('floor')).addAll(urls), bulk);
-      }
-      await waitFor(async () => (await countBulk(a)) === bulk.length, `${v.key}: 1,000 entries stored`, 30000);
-      const { ms, reply } = await invalidate(a, v.msg);
+  const runs = Object.fromEntries(variants.map((v) => [v.key, { done: [], gone: [], removed: [] }]));
+  for (let rep = 0; rep < PLAN.invalidation.reps; rep++) {
+    for (const v of rotate(variants, rep)) {
+      await fill(v.arm);
+      await waitFor(async () => (await countBulk(v.arm)) === bulk.length, `${v.key}: 1,000 entries stored`, 30000);
+      const { done, gone, reply } = await invalidate(v.arm, v.msg);
       if (reply.type !== 'CACHE_INVALIDATION_DONE') fail(`${v.key}: ${JSON.stringify(reply)}`);
-      times.push(ms);
-      removed.push(reply.removed);
-      await waitFor(async () => (await countBulk(a)) === 0, `${v.key}: entries deleted`, 30000);
+      runs[v.key].done.push(done);
+      runs[v.key].gone.push(gone);
+      runs[v.key].removed.push(reply.removed);
     }
-    inv[v.key] = { ...summary(times), removed };
   }
+  const inv = {};
+  for (const [k, r] of Object.entries(runs)) inv[k] = { ...summary(r.done), gone: summary(r.gone), removed: r.removed };
   results.invalidation = inv;
 
   results.machine = {

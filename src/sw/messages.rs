@@ -164,6 +164,18 @@ async fn invalidate(eng: &Rc<Engine>, inv: &Rc<Invalidation>, port: &Replier, ea
         drop(stats);
         port.send(done_reply(found.iter().map(|f| f.2.len() as u64).sum()));
     }
+    if early {
+        // Every listed entry is older than the fence: delete without reading stamps (a
+        // copy stored again in the few ms since the listing may go too; it is refetched).
+        let deletions = Array::new();
+        for (_, cache, candidates) in &found {
+            for req in candidates {
+                deletions.push(&cache.delete_with_request(req));
+            }
+        }
+        JsFuture::from(Promise::all(&deletions)).await?;
+        return Ok(());
+    }
     let per_slot = Array::new();
     for (slot, cache, candidates) in found {
         let checks = Array::new();
@@ -173,16 +185,11 @@ async fn invalidate(eng: &Rc<Engine>, inv: &Rc<Invalidation>, port: &Replier, ea
         let eng = eng.clone();
         per_slot.push(&future_to_promise(async move {
             let removed = all_numbers(&checks).await?;
-            if !early {
-                eng.stats.borrow_mut().route_mut(slot).invalidations += removed;
-            }
+            eng.stats.borrow_mut().route_mut(slot).invalidations += removed;
             Ok(num(removed))
         }));
     }
-    let removed = all_numbers(&per_slot).await?;
-    if !early {
-        port.send(done_reply(removed));
-    }
+    port.send(done_reply(all_numbers(&per_slot).await?));
     Ok(())
 }
 
