@@ -6,9 +6,10 @@
 //! remembers pages that were evicted, so a popular page that comes back outranks pages
 //! seen once, which plain LRU lets push it out again. On a Zipf(1) trace of 5,000
 //! requests over 500 pages with `maxEntries: 50` it misses ~16% less than LRU (see
-//! `frequency_beats_plain_lru_on_a_zipf_trace`; BENCHMARKS.md compares it with Workbox). Entries this worker instance has not used yet rank below every used
-//! one, in `Cache.keys()` order, which is insertion order (a `put` of an existing URL
-//! moves it to the end): so after a restart eviction starts as oldest-stored first.
+//! `frequency_beats_plain_lru_on_a_zipf_trace`; BENCHMARKS.md compares it with
+//! Workbox). Entries this worker instance has not used yet rank below every used one,
+//! in `Cache.keys()` order, which is insertion order (a `put` of an existing URL moves
+//! it to the end): so after a restart eviction starts as oldest-stored first.
 
 use super::sort::heapsort_by;
 
