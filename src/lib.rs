@@ -1,14 +1,21 @@
 //! swcache: a service-worker cache engine.
 //!
 //! * [`core`] is pure policy: no web APIs, fed inputs and time, returning decisions.
-//! * `sw` (feature `sw`, wasm32 only) adapts it to the service-worker global scope.
+//!   The worker engine is [`core::engine::Engine`], one state machine.
+//! * `sw` (feature `sw`, wasm32 only) exports the engine to the worker's JavaScript
+//!   executor (`www/swcache-sw.shim.js`). That build is `no_std`: no formatting or
+//!   panic machinery, so its wasm stays small and quick to start.
 //! * `page` (feature `page`, wasm32 only) is the page-side module.
 //!
-//! Always spell paths `crate::core::…` / `std::…`: the module name shadows the `core` crate.
+//! Always spell paths `crate::core::…` / `::core::…`: the module name shadows the `core` crate.
+
+#![cfg_attr(all(target_arch = "wasm32", feature = "sw", not(feature = "page")), no_std)]
+
+extern crate alloc;
 
 pub mod core;
 
-#[cfg(all(target_arch = "wasm32", any(feature = "sw", feature = "page")))]
+#[cfg(all(target_arch = "wasm32", feature = "page"))]
 mod web;
 
 #[cfg(all(target_arch = "wasm32", feature = "sw"))]

@@ -2,8 +2,8 @@
 //! problem is a [`ConfigError`] naming the route and field, so the worker never
 //! installs half-working.
 
-use std::fmt;
-
+use super::prelude::*;
+use super::text::number_text;
 use super::url;
 use super::value::Value;
 use super::CACHE_PREFIX;
@@ -56,6 +56,9 @@ pub struct Route {
     pub network_timeout_ms: Option<u32>,
     pub cross_origin: bool,
     pub opaque: bool,
+    /// `coldStart: 'router'`: while the worker is stopped, the browser's router serves
+    /// this route's cached copies itself (Static Routing API).
+    pub router: bool,
     /// `swcache-<version>-<name>`
     pub cache_name: String,
 }
@@ -95,64 +98,35 @@ pub struct ConfigError {
     pub problem: String,
 }
 
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("swcache config: ")?;
+impl ConfigError {
+    /// The text a site owner sees: `swcache config: route 'pages' (routes[2]) field 'maxAge' …`.
+    pub fn message(&self) -> String {
+        let mut out = String::from("swcache config: ");
         match &self.route {
-            Some((i, Some(name))) => write!(f, "route '{name}' (routes[{i}]) ")?,
-            Some((i, None)) => write!(f, "routes[{i}] ")?,
+            Some((i, Some(name))) => out.push_str(&cat!("route '", name, "' (routes[", *i, "]) ")),
+            Some((i, None)) => out.push_str(&cat!("routes[", *i, "] ")),
             None => {}
         }
-        write!(f, "field '{}' {}", self.field, self.problem)
+        out.push_str(&cat!("field '", self.field, "' ", self.problem));
+        out
     }
 }
-
-impl std::error::Error for ConfigError {}
 
 fn top(field: &str, problem: String) -> ConfigError {
-    ConfigError { route: None, field: field.to_string(), problem }
-}
-
-/// A number as JS would print it, for error messages, without pulling float formatting
-/// (about 15 KB of wasm) into the bundle: whole numbers exactly, others to 3 decimals.
-pub fn number_text(n: f64) -> String {
-    if n.is_nan() {
-        return "NaN".into();
-    }
-    if n.is_infinite() {
-        return if n > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        return (n as i64).to_string();
-    }
-    let sign = if n < 0.0 { "-" } else { "" };
-    let a = n.abs();
-    let mut whole = a.trunc() as u64;
-    let mut milli = ((a - a.trunc()) * 1000.0).round() as u64;
-    if milli == 1000 {
-        whole += 1;
-        milli = 0;
-    }
-    let frac = format!("{milli:03}");
-    let frac = frac.trim_end_matches('0');
-    if frac.is_empty() {
-        format!("{sign}{whole}")
-    } else {
-        format!("{sign}{whole}.{frac}")
-    }
+    ConfigError { route: None, field: field.into(), problem }
 }
 
 fn describe(v: &Value) -> String {
     match v {
         Value::Num(n) => number_text(*n),
-        Value::Str(s) if s.len() <= 40 => format!("'{s}'"),
-        other => other.kind().to_string(),
+        Value::Str(s) if s.len() <= 40 => cat!("'", s, "'"),
+        other => other.kind().into(),
     }
 }
 
 const TOP_FIELDS: [&str; 4] = ["version", "precache", "routes", "waitForClients"];
-const ROUTE_FIELDS: [&str; 8] =
-    ["name", "match", "strategy", "maxAge", "maxEntries", "networkTimeout", "crossOrigin", "opaque"];
+const ROUTE_FIELDS: [&str; 9] =
+    ["name", "match", "strategy", "maxAge", "maxEntries", "networkTimeout", "crossOrigin", "opaque", "coldStart"];
 /// Largest accepted `maxEntries` / `networkTimeout`: beyond these a value is a mistake.
 const MAX_ENTRIES_LIMIT: f64 = 1_000_000.0;
 const TIMEOUT_LIMIT_MS: f64 = 600_000.0;
@@ -166,17 +140,17 @@ fn valid_token(s: &str, extra: &[u8]) -> bool {
 /// entry into an absolute URL with the browser's parser (relative to the worker scope).
 pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
     let Value::Obj(props) = v else {
-        return Err(top("config", format!("must be an object, got {}", v.kind())));
+        return Err(top("config", cat!("must be an object, got ", v.kind())));
     };
     if let Some((k, _)) = props.iter().find(|(k, _)| !TOP_FIELDS.contains(&k.as_str())) {
-        return Err(top(k, format!("is not a config field (expected one of {})", TOP_FIELDS.join(", "))));
+        return Err(top(k, cat!("is not a config field (expected one of ", TOP_FIELDS.join(", "), ")")));
     }
     let version = match v.get("version") {
         Some(Value::Str(s)) if valid_token(s, b"._-") => s.clone(),
         Some(other) => {
             return Err(top(
                 "version",
-                format!("must be 1-64 letters, digits, '.', '_' or '-', got {}", describe(other)),
+                cat!("must be 1-64 letters, digits, '.', '_' or '-', got ", describe(other)),
             ))
         }
         None => return Err(top("version", "is required (a string such as 'v1')".into())),
@@ -184,32 +158,32 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
     let wait_for_clients = match v.get("waitForClients") {
         None => false,
         Some(Value::Bool(b)) => *b,
-        Some(other) => return Err(top("waitForClients", format!("must be a boolean, got {}", describe(other)))),
+        Some(other) => return Err(top("waitForClients", cat!("must be a boolean, got ", describe(other)))),
     };
     let mut precache = Vec::new();
     match v.get("precache") {
         None => {}
         Some(Value::Arr(items)) if items.len() <= MAX_PRECACHE => {
             for (i, item) in items.iter().enumerate() {
-                let field = || format!("precache[{i}]");
+                let field = || cat!("precache[", i, "]");
                 let Value::Str(s) = item else {
-                    return Err(top(&field(), format!("must be a URL string, got {}", describe(item))));
+                    return Err(top(&field(), cat!("must be a URL string, got ", describe(item))));
                 };
-                let href = resolve(s).ok_or_else(|| top(&field(), format!("is not a valid URL: {}", describe(item))))?;
+                let href = resolve(s).ok_or_else(|| top(&field(), cat!("is not a valid URL: ", describe(item))))?;
                 let path = url::same_origin_path(&href, origin)
-                    .ok_or_else(|| top(&field(), format!("must be same-origin, got {}", describe(item))))?;
+                    .ok_or_else(|| top(&field(), cat!("must be same-origin, got ", describe(item))))?;
                 if !precache.iter().any(|p: &String| p == path) {
-                    precache.push(path.to_string());
+                    precache.push(String::from(path));
                 }
             }
         }
-        Some(Value::Arr(_)) => return Err(top("precache", format!("has more than {MAX_PRECACHE} URLs"))),
-        Some(other) => return Err(top("precache", format!("must be an array of URLs, got {}", describe(other)))),
+        Some(Value::Arr(_)) => return Err(top("precache", cat!("has more than ", MAX_PRECACHE, " URLs"))),
+        Some(other) => return Err(top("precache", cat!("must be an array of URLs, got ", describe(other)))),
     }
     let routes_v = match v.get("routes") {
         None => &[][..],
         Some(Value::Arr(items)) => &items[..],
-        Some(other) => return Err(top("routes", format!("must be an array, got {}", describe(other)))),
+        Some(other) => return Err(top("routes", cat!("must be an array, got ", describe(other)))),
     };
     let mut routes: Vec<Route> = Vec::with_capacity(routes_v.len());
     for (i, rv) in routes_v.iter().enumerate() {
@@ -234,32 +208,32 @@ fn parse_route(i: usize, rv: &Value, version: &str) -> Result<Route, ConfigError
     };
     let err = |field: &str, problem: String| ConfigError { route: Some((i, name.clone())), field: field.into(), problem };
     let Value::Obj(props) = rv else {
-        return Err(err("route", format!("must be an object, got {}", rv.kind())));
+        return Err(err("route", cat!("must be an object, got ", rv.kind())));
     };
     if let Some((k, _)) = props.iter().find(|(k, _)| !ROUTE_FIELDS.contains(&k.as_str())) {
-        return Err(err(k, format!("is not a route field (expected one of {})", ROUTE_FIELDS.join(", "))));
+        return Err(err(k, cat!("is not a route field (expected one of ", ROUTE_FIELDS.join(", "), ")")));
     }
     let Some(name_s) = name.clone() else {
         return Err(match rv.get("name") {
             None => err("name", "is required (letters, digits, '_' or '-')".into()),
             Some(other) => err(
                 "name",
-                format!("must be 1-64 letters, digits, '_' or '-' and not 'precache', got {}", describe(other)),
+                cat!("must be 1-64 letters, digits, '_' or '-' and not 'precache', got ", describe(other)),
             ),
         });
     };
     let matcher = match rv.get("match") {
         Some(Value::RegExp(idx)) => Matcher::RegExp(*idx),
         Some(Value::Str(s)) if !s.is_empty() => Matcher::Prefix(s.clone()),
-        Some(other) => return Err(err("match", format!("must be a RegExp or a non-empty path prefix, got {}", describe(other)))),
+        Some(other) => return Err(err("match", cat!("must be a RegExp or a non-empty path prefix, got ", describe(other)))),
         None => return Err(err("match", "is required (a RegExp or a path prefix string)".into())),
     };
     let strategy = match rv.get("strategy") {
         Some(Value::Str(s)) => Strategy::parse(s).ok_or_else(|| {
             let names: Vec<&str> = Strategy::ALL.iter().map(|(n, _)| *n).collect();
-            err("strategy", format!("must be one of {}, got {}", names.join(", "), describe(&Value::Str(s.clone()))))
+            err("strategy", cat!("must be one of ", names.join(", "), ", got ", describe(&Value::Str(s.clone()))))
         })?,
-        Some(other) => return Err(err("strategy", format!("must be a strategy name, got {}", describe(other)))),
+        Some(other) => return Err(err("strategy", cat!("must be a strategy name, got ", describe(other)))),
         None => return Err(err("strategy", "is required".into())),
     };
     let num = |field: &str, min_exclusive: bool, max: f64, integer: bool| -> Result<Option<f64>, ConfigError> {
@@ -267,24 +241,24 @@ fn parse_route(i: usize, rv: &Value, version: &str) -> Result<Route, ConfigError
             None => Ok(None),
             Some(Value::Num(n)) => {
                 let low_ok = if min_exclusive { *n > 0.0 } else { *n >= 0.0 };
-                if !n.is_finite() || !low_ok || *n > max || (integer && n.fract() != 0.0) {
+                if !n.is_finite() || !low_ok || *n > max || (integer && super::text::trunc(*n) != *n) {
                     let what = match (integer, min_exclusive) {
                         (true, _) => "a whole number from 1",
                         (false, true) => "a number of milliseconds above 0",
                         (false, false) => "a non-negative number of milliseconds",
                     };
-                    let upper = if max.is_finite() { format!(" up to {}", number_text(max)) } else { String::new() };
-                    Err(err(field, format!("must be {what}{upper}, got {}", describe(&Value::Num(*n)))))
+                    let upper = if max.is_finite() { cat!(" up to ", number_text(max)) } else { String::new() };
+                    Err(err(field, cat!("must be ", what, upper, ", got ", describe(&Value::Num(*n)))))
                 } else {
                     Ok(Some(*n))
                 }
             }
-            Some(other) => Err(err(field, format!("must be a number, got {}", describe(other)))),
+            Some(other) => Err(err(field, cat!("must be a number, got ", describe(other)))),
         }
     };
     let max_age_ms = num("maxAge", false, f64::INFINITY, false)?;
     let max_entries = num("maxEntries", true, MAX_ENTRIES_LIMIT, true)?.map(|n| n as u32);
-    let network_timeout_ms = num("networkTimeout", true, TIMEOUT_LIMIT_MS, false)?.map(|n| n.ceil() as u32);
+    let network_timeout_ms = num("networkTimeout", true, TIMEOUT_LIMIT_MS, false)?.map(|n| super::text::ceil(n) as u32);
     if network_timeout_ms.is_some() && !matches!(strategy, Strategy::NetworkFirst | Strategy::NetworkOnly) {
         return Err(err("networkTimeout", "only applies to networkFirst and networkOnly routes".into()));
     }
@@ -295,7 +269,7 @@ fn parse_route(i: usize, rv: &Value, version: &str) -> Result<Route, ConfigError
         match rv.get(field) {
             None => Ok(false),
             Some(Value::Bool(b)) => Ok(*b),
-            Some(other) => Err(err(field, format!("must be a boolean, got {}", describe(other)))),
+            Some(other) => Err(err(field, cat!("must be a boolean, got ", describe(other)))),
         }
     };
     let cross_origin = flag("crossOrigin")?;
@@ -303,8 +277,51 @@ fn parse_route(i: usize, rv: &Value, version: &str) -> Result<Route, ConfigError
     if opaque && !cross_origin {
         return Err(err("opaque", "needs crossOrigin: true (only cross-origin responses are opaque)".into()));
     }
+    let router = match rv.get("coldStart") {
+        None => false,
+        Some(Value::Str(s)) if s == "worker" => false,
+        Some(Value::Str(s)) if s == "router" => true,
+        Some(other) => return Err(err("coldStart", cat!("must be 'router' or 'worker', got ", describe(other)))),
+    };
+    if router {
+        if !matches!(strategy, Strategy::CacheFirst | Strategy::StaleWhileRevalidate | Strategy::CacheOnly) {
+            return Err(err("coldStart", "'router' serves cold hits from the cache, so it needs cacheFirst, staleWhileRevalidate or cacheOnly".into()));
+        }
+        if cross_origin {
+            return Err(err("coldStart", "'router' only serves same-origin requests".into()));
+        }
+        match &matcher {
+            Matcher::Prefix(p) if p.starts_with('/') && !p.contains('?') && !p.contains('#') => {}
+            _ => {
+                return Err(err(
+                    "coldStart",
+                    "'router' needs 'match' to be a path prefix string such as '/promo/' (the browser's router cannot run a RegExp)".into(),
+                ))
+            }
+        }
+    }
     let cache_name = [CACHE_PREFIX, version, "-", &name_s].concat();
-    Ok(Route { name: name_s, matcher, strategy, max_age_ms, max_entries, network_timeout_ms, cross_origin, opaque, cache_name })
+    Ok(Route { name: name_s, matcher, strategy, max_age_ms, max_entries, network_timeout_ms, cross_origin, opaque, router, cache_name })
+}
+
+impl Route {
+    /// The URLPattern pathname the browser's router matches for a `coldStart: 'router'`
+    /// route: its prefix, with URLPattern's special characters escaped, then `*`.
+    pub fn router_pathname(&self) -> Option<String> {
+        let Matcher::Prefix(p) = &self.matcher else { return None };
+        if !self.router {
+            return None;
+        }
+        let mut out = String::new();
+        for c in p.chars() {
+            if matches!(c, ':' | '*' | '(' | ')' | '{' | '}' | '?' | '+' | '\\') {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('*');
+        Some(out)
+    }
 }
 
 #[cfg(test)]
@@ -367,7 +384,7 @@ pub(crate) mod tests {
     }
 
     fn parse_err(v: &Value) -> String {
-        parse(v, ORIGIN, &resolve).unwrap_err().to_string()
+        parse(v, ORIGIN, &resolve).unwrap_err().message()
     }
 
     /// Seed config with one field of route `i` replaced (or removed with `None`).
@@ -426,15 +443,28 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn numbers_print_like_js() {
-        assert_eq!(number_text(-5.0), "-5");
-        assert_eq!(number_text(2.5), "2.5");
-        assert_eq!(number_text(0.1234), "0.123");
-        assert_eq!(number_text(1.9999), "2");
-        assert_eq!(number_text(-0.25), "-0.25");
-        assert_eq!(number_text(f64::NAN), "NaN");
-        assert_eq!(number_text(f64::NEG_INFINITY), "-Infinity");
-        assert_eq!(number_text(1e6), "1000000");
+    fn cold_start_router_needs_a_cache_reading_prefix_route() {
+        let ok = with_route_field(2, "match", Some(Value::str("/promo/")));
+        let mut ok = ok;
+        if let Value::Obj(props) = &mut ok {
+            if let Some((_, Value::Arr(routes))) = props.iter_mut().find(|(k, _)| k == "routes") {
+                if let Value::Obj(r) = &mut routes[2] {
+                    r.push(("coldStart".into(), Value::str("router")));
+                }
+            }
+        }
+        let c = parse_ok(&ok);
+        assert!(c.routes[2].router);
+        assert_eq!(c.routes[2].router_pathname().as_deref(), Some("/promo/*"));
+        assert_eq!(c.routes[0].router_pathname(), None);
+        let regexp = with_route_field(2, "coldStart", Some(Value::str("router")));
+        assert!(parse_err(&regexp).contains("route 'promoPages' (routes[2]) field 'coldStart' 'router' needs 'match' to be a path prefix"));
+        let nf = with_route_field(1, "coldStart", Some(Value::str("router")));
+        assert!(parse_err(&nf).contains("field 'coldStart' 'router' serves cold hits from the cache"));
+        let bad = with_route_field(1, "coldStart", Some(Value::str("fast")));
+        assert!(parse_err(&bad).contains("field 'coldStart' must be 'router' or 'worker', got 'fast'"));
+        let special = Route { matcher: Matcher::Prefix("/a:b(c)*".into()), ..c.routes[2].clone() };
+        assert_eq!(special.router_pathname().as_deref(), Some("/a\\:b\\(c\\)\\**"));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! in `Cache.keys()` order, which is insertion order (a `put` of an existing URL moves
 //! it to the end): so after a restart eviction starts as oldest-stored first.
 
+use super::prelude::*;
 use super::sort::heapsort_by;
 
 /// How many of `count` entries must go to respect `max_entries`.
@@ -95,7 +96,7 @@ impl Usage {
         self.frequency.add(path);
         match self.used.binary_search_by(|(p, _)| p.as_str().cmp(path)) {
             Ok(i) => self.used[i].1 = self.clock,
-            Err(i) => self.used.insert(i, (path.to_string(), self.clock)),
+            Err(i) => self.used.insert(i, (String::from(path), self.clock)),
         }
     }
 

@@ -3,7 +3,7 @@
 //! until the covered entries are deleted, a fence hides them from reads, so the
 //! invalidation takes effect the moment it is raised.
 
-use std::rc::Rc;
+use super::prelude::*;
 
 use super::message::Invalidation;
 

@@ -1,12 +1,15 @@
-//! Pure policy. Nothing here touches a browser API: the adapters in `src/sw` and
-//! `src/page` turn events into these inputs and these decisions into I/O.
+//! Pure policy. Nothing here touches a browser API: the executors in `www/` and the
+//! adapters in `src/sw` and `src/page` turn events into these inputs and these
+//! decisions into I/O.
 
+#[macro_use]
+pub mod text;
 pub mod config;
+pub mod engine;
 pub mod evict;
 pub mod fence;
-pub mod hover;
-pub mod hydrate;
 pub mod message;
+pub mod prelude;
 pub mod route;
 pub mod sort;
 pub mod stats;
@@ -15,6 +18,13 @@ pub mod strategy;
 pub mod time;
 pub mod url;
 pub mod value;
+pub mod wire;
+
+// Page-side policy: not part of the worker build.
+#[cfg(any(not(target_arch = "wasm32"), feature = "page"))]
+pub mod hover;
+#[cfg(any(not(target_arch = "wasm32"), feature = "page"))]
+pub mod hydrate;
 
 /// Response header carrying the time (ISO 8601) the network fetch for a stored copy started.
 pub const STAMP_HEADER: &str = "sw-cache-time";

@@ -266,6 +266,7 @@ mod tests {
             network_timeout_ms: timeout,
             cross_origin: false,
             opaque: false,
+            router: false,
             cache_name: "swcache-v1-r".into(),
         }
     }

@@ -3,6 +3,8 @@
 //! `Date.prototype.toISOString` writes); parsing also accepts a missing fraction or
 //! seconds, up to 9 fraction digits, and `±HH:MM` offsets.
 
+use super::prelude::*;
+
 /// Length of a stamp written by [`format_iso`].
 pub const ISO_LEN: usize = 24;
 
@@ -45,7 +47,8 @@ fn days_in_month(y: i64, m: i64) -> i64 {
 
 /// Writes `ms` (epoch milliseconds, years 0000–9999) as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn format_iso(ms: f64) -> [u8; ISO_LEN] {
-    let ms = ms.floor() as i64;
+    let t = ms as i64;
+    let ms = if (t as f64) > ms { t - 1 } else { t };
     let days = ms.div_euclid(86_400_000);
     let rem = ms.rem_euclid(86_400_000);
     let (y, mo, d) = civil_from_days(days);

@@ -1,6 +1,8 @@
 //! A plain model of the JavaScript values the engine is handed (config objects and
 //! messages), so validation is pure Rust and testable natively.
 
+use super::prelude::*;
+
 /// A JavaScript value, as far as validation cares.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -55,10 +57,10 @@ impl Value {
 
     /// Builds an object from pairs; handy in tests and adapters.
     pub fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
-        Value::Obj(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        Value::Obj(pairs.into_iter().map(|(k, v)| (String::from(k), v)).collect())
     }
 
     pub fn str(s: &str) -> Value {
-        Value::Str(s.to_string())
+        Value::Str(String::from(s))
     }
 }

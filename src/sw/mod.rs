@@ -1,146 +1,169 @@
-//! Service-worker adapter: the wasm-bindgen surface the `swcache-sw.js` shim calls.
-//! It turns browser events into core inputs and core decisions into Cache/fetch calls;
-//! no policy lives here.
+//! The worker build's exports: the engine behind a handful of plain wasm functions that
+//! the JavaScript executor (`www/swcache-sw.shim.js`) calls with numbers and UTF-8 text
+//! in linear memory. No wasm-bindgen, no js-sys: the executor does the I/O and the wire
+//! format is [`crate::core::wire`]. Nothing here decides anything.
 
-pub mod fetch;
-pub mod js;
-mod lifecycle;
-mod messages;
+use ::core::cell::UnsafeCell;
 
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use crate::core::engine::Engine;
+use crate::core::prelude::*;
+use crate::core::wire;
 
-use js_sys::{Promise, RegExp};
-use wasm_bindgen::prelude::*;
-use web_sys::{Cache, ExtendableMessageEvent, FetchEvent, ServiceWorkerGlobalScope};
+#[global_allocator]
+static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 
-use crate::core::config::{self, Config, Matcher, Route, Strategy};
-use crate::core::evict::{TrimGate, Usage};
-use crate::core::fence::Fences;
-use crate::core::stats::Stats;
-
-/// Everything the worker keeps between events.
-pub(crate) struct Engine {
-    pub cfg: Config,
-    /// The built-in cache-first route for precached URLs (slot `cfg.routes.len()`).
-    pub precache_route: Route,
-    pub regexps: Vec<RegExp>,
-    pub origin: String,
-    pub scope: ServiceWorkerGlobalScope,
-    pub stats: RefCell<Stats>,
-    /// Opened caches by slot (routes…, precache), opened on first use.
-    pub caches: RefCell<Vec<Option<Cache>>>,
-    /// Invalidation fences still able to matter.
-    pub fences: RefCell<Fences>,
-    /// One trim at a time per slot.
-    pub trims: RefCell<Vec<TrimGate>>,
-    /// How often and when entries of each `maxEntries` cache were used, by slot.
-    pub usage: RefCell<Vec<Usage>>,
-    /// Cache writes and invalidations under way, so an invalidation can let them land
-    /// before it lists and deletes.
-    pub pending: RefCell<Vec<(u32, Promise)>>,
-    pub next_id: Cell<u32>,
-    /// When this worker instance started (every earlier entry was stamped before).
-    pub started_ms: f64,
-    /// The newest `sw-cache-time` this instance has written.
-    pub newest_stamp: Cell<f64>,
+/// A trap: the executor sees a `WebAssembly.RuntimeError` and fails open.
+#[panic_handler]
+fn panic(_: &::core::panic::PanicInfo<'_>) -> ! {
+    ::core::arch::wasm32::unreachable()
 }
 
-impl Engine {
-    pub fn precache_slot(&self) -> usize {
-        self.cfg.routes.len()
+#[link(wasm_import_module = "env")]
+extern "C" {
+    /// Runs the config's RegExp number `index` on the text: 1 if it matches.
+    fn re(index: u32, ptr: *const u8, len: usize) -> u32;
+    /// Resolves a URL with the browser's parser (relative to the worker), writing the
+    /// href to `out`: its length, or -1 if invalid or longer than `cap`.
+    fn url(ptr: *const u8, len: usize, out: *mut u8, cap: usize) -> i32;
+}
+
+/// The worker is single-threaded: one engine, one input and one output buffer.
+struct Global<T>(UnsafeCell<T>);
+unsafe impl<T> Sync for Global<T> {}
+
+struct State {
+    engine: Option<Engine>,
+    input: Vec<u8>,
+    out: String,
+}
+
+static STATE: Global<State> = Global(UnsafeCell::new(State { engine: None, input: Vec::new(), out: String::new() }));
+
+fn state() -> &'static mut State {
+    // SAFETY: one thread, and the executor never calls in again while a call runs (the
+    // imports above do not call back).
+    unsafe { &mut *STATE.0.get() }
+}
+
+fn input(len: u32) -> &'static str {
+    let s = state();
+    let bytes = s.input.get(..len as usize).unwrap_or(&[]);
+    ::core::str::from_utf8(bytes).unwrap_or("")
+}
+
+fn flush() -> u32 {
+    let s = state();
+    s.out.clear();
+    if let Some(e) = s.engine.as_mut() {
+        let cmds = e.take();
+        wire::encode(&cmds, &mut s.out);
     }
+    s.out.len() as u32
+}
 
-    pub fn route(&self, slot: usize) -> &Route {
-        self.cfg.routes.get(slot).unwrap_or(&self.precache_route)
+fn test_regexp(index: u32, text: &str) -> bool {
+    unsafe { re(index, text.as_ptr(), text.len()) == 1 }
+}
+
+fn resolve_url(s: &str) -> Option<String> {
+    let cap = s.len() * 3 + 256;
+    let mut buf = vec![0u8; cap];
+    let n = unsafe { url(s.as_ptr(), s.len(), buf.as_mut_ptr(), cap) };
+    if n < 0 {
+        return None;
     }
+    buf.truncate(n as usize);
+    String::from_utf8(buf).ok()
+}
 
-    /// Route names by slot, the precache last.
-    pub fn slot_names(&self) -> Vec<&str> {
-        (0..=self.cfg.routes.len()).map(|s| self.route(s).name.as_str()).collect()
+/// A buffer of at least `len` bytes for the next call's text.
+#[no_mangle]
+pub extern "C" fn swc_buf(len: u32) -> *mut u8 {
+    let s = state();
+    if s.input.len() < len as usize {
+        s.input.resize(len as usize, 0);
     }
+    s.input.as_mut_ptr()
+}
 
-    pub fn slots(&self) -> std::ops::RangeInclusive<usize> {
-        0..=self.cfg.routes.len()
+#[no_mangle]
+pub extern "C" fn swc_out_ptr() -> *const u8 {
+    state().out.as_ptr()
+}
+
+#[no_mangle]
+pub extern "C" fn swc_out_len() -> u32 {
+    state().out.len() as u32
+}
+
+/// `swcache.start`: the input is `origin \n config JSON`. Returns 1 and writes the cache
+/// names (one per line, by slot), or 0 and writes the config error.
+#[no_mangle]
+pub extern "C" fn swc_start(len: u32, now: f64) -> u32 {
+    let text = input(len);
+    let (origin, json) = text.split_once('\n').unwrap_or((text, ""));
+    let value = crate::core::text::read_json(json).unwrap_or(crate::core::value::Value::Other("not a plain object"));
+    let made = Engine::new(&value, origin, now, Box::new(test_regexp), Box::new(resolve_url));
+    let s = state();
+    s.out.clear();
+    match made {
+        Ok(e) => {
+            for (i, n) in e.cache_names().iter().enumerate() {
+                if i > 0 {
+                    s.out.push('\n');
+                }
+                s.out.push_str(n);
+            }
+            s.engine = Some(e);
+            1
+        }
+        Err(msg) => {
+            s.out.push_str(&msg);
+            0
+        }
     }
 }
 
-thread_local! {
-    static ENGINE: RefCell<Option<Rc<Engine>>> = const { RefCell::new(None) };
+/// A fetch event (`flags`: [`wire::flag`]; input `url \n cache`): the operation id, or 0
+/// to leave the request to the browser. Commands are in the output.
+#[no_mangle]
+pub extern "C" fn swc_fetch(flags: u32, len: u32, now: f64) -> u32 {
+    let req = wire::decode_request(flags, input(len));
+    let op = state().engine.as_mut().and_then(|e| e.fetch(&req, now)).unwrap_or(0);
+    if op != 0 {
+        flush();
+    }
+    op
 }
 
-pub(crate) fn engine() -> Option<Rc<Engine>> {
-    ENGINE.with(|e| e.borrow().clone())
+/// A message (`ok` 0: `event.data` could not be serialised; input: its JSON).
+#[no_mangle]
+pub extern "C" fn swc_message(ok: u32, len: u32, save_data: u32, now: f64) -> u32 {
+    let json = (ok != 0).then(|| input(len));
+    let op = state().engine.as_mut().map_or(0, |e| e.message(json, save_data != 0, now));
+    flush();
+    op
 }
 
-pub(crate) fn scope() -> ServiceWorkerGlobalScope {
-    js_sys::global().unchecked_into()
+#[no_mangle]
+pub extern "C" fn swc_install() -> u32 {
+    let op = state().engine.as_mut().map_or(0, |e| e.install());
+    flush();
+    op
 }
 
-/// `swcache.start(config)`: validates the config once. Throws an `Error` naming the
-/// route and field on a bad config, which fails the worker's script evaluation.
-#[wasm_bindgen]
-pub fn start(config: JsValue) -> Result<(), JsError> {
-    let scope = scope();
-    let origin = scope.location().origin();
-    let mut regexps = Vec::new();
-    let value = js::to_value(&config, &mut regexps);
-    let base = scope.location().href();
-    let resolve = |s: &str| web_sys::Url::new_with_base(s, &base).ok().map(|u| u.href());
-    let cfg = config::parse(&value, &origin, &resolve).map_err(|e| JsError::new(&e.to_string()))?;
-    let precache_route = Route {
-        name: "precache".into(),
-        matcher: Matcher::Prefix(String::new()),
-        strategy: Strategy::CacheFirst,
-        max_age_ms: None,
-        max_entries: None,
-        network_timeout_ms: None,
-        cross_origin: false,
-        opaque: false,
-        cache_name: cfg.precache_cache.clone(),
-    };
-    let slots = cfg.routes.len() + 1;
-    let engine = Engine {
-        stats: RefCell::new(Stats::new(cfg.routes.len())),
-        caches: RefCell::new(vec![None; slots]),
-        fences: RefCell::new(Fences::default()),
-        trims: RefCell::new(vec![TrimGate::default(); slots]),
-        usage: RefCell::new((0..slots).map(|s| cfg.routes.get(s).and_then(|r| r.max_entries).map_or_else(Usage::default, Usage::new)).collect()),
-        pending: RefCell::new(Vec::new()),
-        next_id: Cell::new(0),
-        started_ms: fetch::now(),
-        newest_stamp: Cell::new(0.0),
-        cfg,
-        precache_route,
-        regexps,
-        origin,
-        scope,
-    };
-    ENGINE.with(|e| *e.borrow_mut() = Some(Rc::new(engine)));
-    Ok(())
+#[no_mangle]
+pub extern "C" fn swc_activate() -> u32 {
+    let op = state().engine.as_mut().map_or(0, |e| e.activate());
+    flush();
+    op
 }
 
-/// Decides during dispatch: a promise for `respondWith`, or `undefined` to leave the
-/// request to the browser.
-#[wasm_bindgen]
-pub fn on_fetch(event: &FetchEvent) -> Option<Promise> {
-    fetch::handle(engine()?, event)
-}
-
-/// Install: precache (rejects if any URL fails), then `skipWaiting` unless `waitForClients`.
-#[wasm_bindgen]
-pub fn on_install() -> Promise {
-    lifecycle::install(engine())
-}
-
-/// Activate: delete other versions' `swcache-` caches, then claim clients.
-#[wasm_bindgen]
-pub fn on_activate() -> Promise {
-    lifecycle::activate(engine())
-}
-
-/// A message from a page; answers on `event.ports[0]`. The promise is for `waitUntil`.
-#[wasm_bindgen]
-pub fn on_message(event: &ExtendableMessageEvent) -> Promise {
-    messages::handle(engine(), event)
+/// The result of a command (see [`wire::decode_io`]). Returns the output length.
+#[no_mangle]
+pub extern "C" fn swc_io(op: u32, tag: u32, kind: u32, num: f64, len: u32, now: f64) -> u32 {
+    if let (Some(io), Some(e)) = (wire::decode_io(kind, num, input(len)), state().engine.as_mut()) {
+        e.io(op, tag, io, now);
+    }
+    flush()
 }

@@ -1,0 +1,1405 @@
+//! The worker engine: one state machine without I/O (in the manner of quinn-proto's
+//! `Connection`). The executor (the worker shim) feeds it browser events and the results
+//! of the commands it asked for, each with the time; it answers with [`Cmd`]s: read or
+//! write a cache, fetch, wait, respond, reply. Every decision is made here — which
+//! route, fresh or stale, what to store, when to trim and what to evict, what an
+//! invalidation removes and when it is in effect, what to prefetch — so all of it is
+//! tested natively (`cargo test`), including a randomized model test.
+//!
+//! Work is organised in *operations* (a page's request, a message, install, activate, a
+//! sweep), each with an id. Commands name the operation and a *tag* that the executor
+//! sends back with the result, so the engine knows which step it answers. An operation
+//! ends with [`Cmd::Done`]; until then the executor keeps the event alive (`waitUntil`).
+//!
+//! Per cache (a route's, or the built-in precache) the engine keeps one [`Slot`]: the
+//! route, what eviction knows of its entries, its trim gate and its counters.
+
+use super::config::{Config, Matcher, Route, Strategy};
+use super::evict::{self, TrimGate, Usage};
+use super::fence::{self, Fences};
+use super::message::{self, Context, Invalidation, Message};
+use super::prelude::*;
+use super::route::{self, CacheMode, RequestFacts, Selection};
+use super::stats::Counters;
+use super::store::{self, ResponseFacts};
+use super::strategy::{is_fresh, Action, Flow, Lookup, NetOutcome, Reply};
+use super::text::push_json_str;
+use super::url;
+use super::value::Value;
+use super::CACHE_PREFIX;
+
+pub type OpId = u32;
+
+/// Most prefetches in flight at once.
+pub const PREFETCH_CONCURRENCY: u32 = 4;
+/// Router routes with a `maxAge` are swept of expired entries at most this often.
+pub const SWEEP_INTERVAL_MS: f64 = 60_000.0;
+
+/// Which request a command is about.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Req {
+    /// The fetch event's own request.
+    Own,
+    /// A same-origin path+search (prefetch, precache, invalidation by URL).
+    Path(String),
+    /// Entry `index` of the key listing that answered tag `list` of the same operation.
+    Key { list: u32, index: u32 },
+}
+
+/// What a page's request is answered with.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Answer {
+    /// The response of the cache read answered at this tag.
+    Cached(u32),
+    /// The network response answered at this tag.
+    Network(u32),
+    /// An error response of the engine's own (plain text).
+    Error { status: u16, reason: &'static str, text: &'static str },
+}
+
+/// What the executor must do. `op`/`tag` come back with the result.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cmd {
+    /// Read `req` from the slot's cache → [`Io::Matched`].
+    Match { op: OpId, tag: u32, slot: u32, req: Req },
+    /// Fetch `req` (`reload`: past the HTTP cache) → [`Io::Fetched`].
+    Fetch { op: OpId, tag: u32, req: Req, reload: bool },
+    /// Wait → [`Io::Timer`].
+    Timer { op: OpId, tag: u32, ms: u32 },
+    /// Store a copy of the response fetched at tag `from` under `req`, with
+    /// `sw-cache-time` set to `stamp` (none for opaque responses) → [`Io::Put`].
+    Put { op: OpId, tag: u32, slot: u32, req: Req, from: u32, stamp: Option<f64> },
+    /// List the slot's cache keys → [`Io::Keys`].
+    Keys { op: OpId, tag: u32, slot: u32 },
+    /// Delete entries → [`Io::Deleted`] with how many were there.
+    Delete { op: OpId, tag: u32, slot: u32, reqs: Vec<Req> },
+    /// Answer the page's request (`respondWith`).
+    Respond { op: OpId, answer: Answer },
+    /// Post this JSON on the message's port.
+    Reply { op: OpId, json: String },
+    /// List Cache Storage → [`Io::CacheNames`].
+    CacheNames { op: OpId, tag: u32 },
+    DeleteCache { op: OpId, tag: u32, name: String },
+    SkipWaiting { op: OpId, tag: u32 },
+    Claim { op: OpId, tag: u32 },
+    /// Give the browser's router these rules (Static Routing API, during install):
+    /// a JSON array of `{pathname, cacheName}`.
+    AddRoutes { op: OpId, json: String },
+    /// The operation failed (install: the install fails with this text).
+    Fail { op: OpId, text: String },
+    /// Something a site owner should see in the console.
+    Warn { text: String },
+    /// The operation is over; release its event.
+    Done { op: OpId },
+}
+
+/// A request as the fetch event shows it.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    pub get: bool,
+    /// `Request.url`: absolute, normalised by the browser.
+    pub href: &'a str,
+    pub navigate: bool,
+    /// `Request.cache`.
+    pub cache: &'a str,
+    pub range: bool,
+}
+
+/// A stored entry, as far as decisions go.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Entry {
+    /// `sw-cache-time` in epoch ms, if present and readable.
+    pub stamp_ms: Option<f64>,
+    /// `Cache-Tag` header.
+    pub tags: Option<String>,
+}
+
+/// A network response, as far as decisions go.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResponseInfo {
+    pub status: u16,
+    pub opaque: bool,
+    pub redirected: bool,
+    pub cache_control: Option<String>,
+    pub vary: Option<String>,
+    pub tags: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PutResult {
+    Ok,
+    /// `QuotaExceededError`.
+    Quota,
+    Failed,
+}
+
+/// The result of a command.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Io {
+    Matched(Option<Entry>),
+    /// `Err`: the fetch rejected (offline, reset…), with the browser's text.
+    Fetched(Result<ResponseInfo, String>),
+    Timer,
+    Put(PutResult),
+    /// Absolute URLs of the cache's keys, in `Cache.keys()` order.
+    Keys(Vec<String>),
+    Deleted(u32),
+    CacheNames(Vec<String>),
+    /// SkipWaiting, Claim, DeleteCache finished.
+    Done,
+}
+
+/// One cache: a route's, or the built-in precache (the last slot).
+#[derive(Debug)]
+pub struct Slot {
+    pub route: Route,
+    usage: Usage,
+    trim: TrimGate,
+    /// Usage clock when the running trim listed the keys.
+    trim_listed_at: u64,
+    pub counters: Counters,
+}
+
+// Tag spaces. Fetch steps are small numbers; the rest carry an index.
+const T_MATCH: u32 = 1;
+const T_PRECACHE: u32 = 2;
+const T_NET: u32 = 3;
+const T_TIMER: u32 = 4;
+const T_REVALIDATE: u32 = 5;
+const T_NAMES: u32 = 6;
+const T_FINISH: u32 = 7;
+const SPACE: u32 = 1 << 24;
+const STORE: u32 = SPACE; // | job << 3 | step
+const TRIM: u32 = 2 * SPACE; // | slot << 1 | step
+const LIST: u32 = 3 * SPACE; // | slot
+const DELETE_LISTED: u32 = 4 * SPACE; // | slot
+const LOOK: u32 = 5 * SPACE; // | lookup
+const DELETE_ONE: u32 = 6 * SPACE; // | lookup
+const ITEM: u32 = 7 * SPACE; // | item << 1 | step (prefetch, precache, cache deletions)
+const INDEX: u32 = SPACE - 1;
+
+/// A cache write and, after a quota error, its one retry.
+#[derive(Debug)]
+struct StoreJob {
+    slot: usize,
+    req: Req,
+    path: String,
+    navigate: bool,
+    /// Check `storable` again on a refetch (everything but the precache).
+    checked: bool,
+    /// Prefetch or precache item this write is for.
+    item: Option<u32>,
+    /// When the refetch after a quota error started.
+    refetched: f64,
+}
+
+#[derive(Debug)]
+struct FetchOp {
+    slot: usize,
+    also_precache: bool,
+    flow: Flow,
+    navigate: bool,
+    path: String,
+    started: f64,
+    /// The fetch is running and the flow is waiting for it.
+    awaiting: bool,
+    /// The fetch's result, once it came.
+    net: Option<Result<ResponseInfo, String>>,
+    timed_out: bool,
+    /// Store the response when it arrives (answered from the cache after a timeout).
+    store_late: bool,
+    cached_tag: u32,
+}
+
+#[derive(Debug)]
+struct InvalidateOp {
+    inv: Rc<Invalidation>,
+    /// Operations whose writes (or invalidations) must land first.
+    waiting: Vec<OpId>,
+    begun: bool,
+    early: bool,
+    lists: u32,
+    /// (slot, entry, path) read one by one.
+    lookups: Vec<(usize, Req, String)>,
+    outstanding: u32,
+    removed: u64,
+}
+
+#[derive(Debug, Default)]
+struct PrefetchOp {
+    paths: Vec<String>,
+    slots: Vec<usize>,
+    started: Vec<f64>,
+    next: usize,
+    in_flight: u32,
+    fetched: u64,
+    skipped: u64,
+    failed: u64,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Fetch(Box<FetchOp>),
+    Invalidate(Box<InvalidateOp>),
+    Prefetch(Box<PrefetchOp>),
+    /// Precache items still to store.
+    Install { pending: u32 },
+    /// Cache deletions still under way.
+    Activate { pending: u32 },
+    /// (slot, entry) of router caches being checked for expiry.
+    Sweep { lookups: Vec<(usize, Req)>, outstanding: u32 },
+    /// Nothing but background work left (a reply was sent).
+    Idle,
+}
+
+#[derive(Debug)]
+struct Op {
+    id: OpId,
+    kind: Kind,
+    /// The operation's own part is over (answered, replied).
+    answered: bool,
+    /// Background jobs still running (writes, trims, a late or revalidating fetch).
+    bg: u32,
+    stores: Vec<StoreJob>,
+}
+
+/// The engine. `test(i, text)` runs the config's RegExp number `i` (the browser's own
+/// engine); `resolve(s)` parses a URL with the browser's parser, relative to the worker.
+pub struct Engine {
+    cfg: Config,
+    origin: String,
+    slots: Vec<Slot>,
+    fences: Fences,
+    ops: Vec<Op>,
+    next_id: OpId,
+    started_ms: f64,
+    newest_stamp: f64,
+    last_sweep: f64,
+    /// Operations with a cache write or an invalidation under way.
+    writes: Vec<OpId>,
+    out: Vec<Cmd>,
+    test: Box<dyn Fn(u32, &str) -> bool>,
+    resolve: Box<dyn Fn(&str) -> Option<String>>,
+}
+
+impl Engine {
+    /// Validates the config (from the executor's JSON) and builds the engine. The error
+    /// is the text a site owner sees.
+    pub fn new(
+        config: &Value,
+        origin: &str,
+        now_ms: f64,
+        test: Box<dyn Fn(u32, &str) -> bool>,
+        resolve: Box<dyn Fn(&str) -> Option<String>>,
+    ) -> Result<Engine, String> {
+        let cfg = super::config::parse(config, origin, &*resolve).map_err(|e| e.message())?;
+        let precache = Route {
+            name: "precache".into(),
+            matcher: Matcher::Prefix(String::new()),
+            strategy: Strategy::CacheFirst,
+            max_age_ms: None,
+            max_entries: None,
+            network_timeout_ms: None,
+            cross_origin: false,
+            opaque: false,
+            router: false,
+            cache_name: cfg.precache_cache.clone(),
+        };
+        let slots = cfg
+            .routes
+            .iter()
+            .cloned()
+            .chain(Some(precache))
+            .map(|route| Slot {
+                usage: route.max_entries.map_or_else(Usage::default, Usage::new),
+                route,
+                trim: TrimGate::default(),
+                trim_listed_at: 0,
+                counters: Counters::default(),
+            })
+            .collect();
+        Ok(Engine {
+            cfg,
+            origin: origin.into(),
+            slots,
+            fences: Fences::default(),
+            ops: Vec::new(),
+            next_id: 0,
+            started_ms: now_ms,
+            newest_stamp: 0.0,
+            last_sweep: f64::NEG_INFINITY,
+            writes: Vec::new(),
+            out: Vec::new(),
+            test,
+            resolve,
+        })
+    }
+
+    /// The cache name of every slot, the precache last.
+    pub fn cache_names(&self) -> Vec<&str> {
+        self.slots.iter().map(|s| s.route.cache_name.as_str()).collect()
+    }
+
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+
+    /// Commands produced since the last call.
+    pub fn take(&mut self) -> Vec<Cmd> {
+        core::mem::take(&mut self.out)
+    }
+
+    /// Whether an operation is still running.
+    pub fn is_running(&self, op: OpId) -> bool {
+        self.ops.iter().any(|o| o.id == op)
+    }
+
+    pub fn running(&self) -> usize {
+        self.ops.len()
+    }
+
+    fn new_op(&mut self, kind: Kind) -> OpId {
+        self.next_id = self.next_id.wrapping_add(1);
+        let id = self.next_id;
+        self.ops.push(Op { id, kind, answered: false, bg: 0, stores: Vec::new() });
+        id
+    }
+
+    fn op(&mut self, id: OpId) -> Option<&mut Op> {
+        self.ops.iter_mut().find(|o| o.id == id)
+    }
+
+    fn emit(&mut self, c: Cmd) {
+        self.out.push(c);
+    }
+
+    fn select(&self, href: &str, get: bool, range: bool) -> Option<usize> {
+        let facts = RequestFacts { is_get: get, href, has_range: range };
+        let test = &self.test;
+        Some(match route::select(&self.cfg, &self.origin, &facts, |i, t| test(i, t))? {
+            Selection::Route(i) => i,
+            Selection::Precache => self.slots.len() - 1,
+        })
+    }
+
+    fn precache_slot(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    // ----- page requests ---------------------------------------------------------------
+
+    /// A fetch event. `None`: the engine leaves the request to the browser (no
+    /// `respondWith`). Otherwise the operation answering it.
+    pub fn fetch(&mut self, req: &Request<'_>, now: f64) -> Option<OpId> {
+        let slot = self.select(req.href, req.get, req.range)?;
+        let path = url::split(req.href).map_or("", |(_, p)| p);
+        let also_precache = slot != self.precache_slot() && self.cfg.is_precached(path);
+        let mode = CacheMode::for_request(req.cache, req.navigate);
+        let (flow, action) = Flow::start(&self.slots[slot].route, mode);
+        let f = FetchOp {
+            slot,
+            also_precache,
+            flow,
+            navigate: req.navigate,
+            path: path.into(),
+            started: now,
+            awaiting: false,
+            net: None,
+            timed_out: false,
+            store_late: false,
+            cached_tag: 0,
+        };
+        let id = self.new_op(Kind::Fetch(Box::new(f)));
+        self.run(id, action, now);
+        Some(id)
+    }
+
+    fn fetch_op(&mut self, id: OpId) -> Option<&mut FetchOp> {
+        match &mut self.op(id)?.kind {
+            Kind::Fetch(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    fn run(&mut self, id: OpId, action: Action, now: f64) {
+        let Some(f) = self.fetch_op(id) else { return };
+        match action {
+            Action::ReadCache => {
+                let slot = f.slot as u32;
+                self.emit(Cmd::Match { op: id, tag: T_MATCH, slot, req: Req::Own });
+            }
+            Action::Fetch { timeout_ms } => {
+                f.started = now;
+                f.awaiting = true;
+                self.emit(Cmd::Fetch { op: id, tag: T_NET, req: Req::Own, reload: false });
+                if let Some(ms) = timeout_ms {
+                    self.emit(Cmd::Timer { op: id, tag: T_TIMER, ms });
+                }
+            }
+            Action::AwaitNetwork => match f.net.clone() {
+                // The answer came while the cache was read.
+                Some(r) => {
+                    let outcome = outcome(&r);
+                    let next = f.flow.on_network(outcome);
+                    self.run(id, next, now);
+                }
+                None => f.awaiting = true,
+            },
+            Action::Respond(reply) => self.answer(id, reply, now),
+        }
+    }
+
+    fn answer(&mut self, id: OpId, reply: Reply, now: f64) {
+        let Some(f) = self.fetch_op(id) else { return };
+        let (slot, network_error, may_store) = (f.slot, f.flow.network_error, f.flow.may_store());
+        let (path, navigate, started, cached_tag) = (f.path.clone(), f.navigate, f.started, f.cached_tag);
+        let net = f.net.clone();
+        let timed_out = f.timed_out;
+        self.slots[slot].counters.record(reply, network_error);
+        match reply {
+            Reply::Cache { revalidate, .. } => {
+                if revalidate && may_store {
+                    if let Some(f) = self.fetch_op(id) {
+                        f.started = now;
+                    }
+                    self.bg(id, 1);
+                    self.emit(Cmd::Fetch { op: id, tag: T_REVALIDATE, req: Req::Own, reload: false });
+                } else if timed_out && may_store {
+                    match net {
+                        Some(Ok(info)) => {
+                            self.store(id, slot, Req::Own, &path, T_NET, &info, started, navigate, None);
+                        }
+                        Some(Err(_)) => {}
+                        None => {
+                            if let Some(f) = self.fetch_op(id) {
+                                f.store_late = true;
+                            }
+                            self.bg(id, 1);
+                        }
+                    }
+                }
+                self.emit(Cmd::Respond { op: id, answer: Answer::Cached(cached_tag) });
+            }
+            Reply::Network => {
+                if let (true, Some(Ok(info))) = (may_store, &net) {
+                    // The copy is taken before the response goes to the page.
+                    self.store(id, slot, Req::Own, &path, T_NET, info, started, navigate, None);
+                }
+                self.emit(Cmd::Respond { op: id, answer: Answer::Network(T_NET) });
+            }
+            Reply::Error(f) => {
+                let reason = if f.status() == 503 { "Service Unavailable" } else { "Gateway Timeout" };
+                self.emit(Cmd::Respond { op: id, answer: Answer::Error { status: f.status(), reason, text: f.message() } });
+            }
+        }
+        if let Some(op) = self.op(id) {
+            op.answered = true;
+        }
+        self.maybe_sweep(now);
+        self.finish_if_idle(id);
+    }
+
+    fn fetch_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
+        let Some(f) = self.fetch_op(id) else { return };
+        match (tag, io) {
+            (T_MATCH | T_PRECACHE, Io::Matched(found)) => {
+                let read_slot = if tag == T_MATCH { f.slot } else { self.precache_slot() };
+                let f = self.fetch_op(id).unwrap_or_else(|| unreachable!());
+                let (path, also) = (f.path.clone(), f.also_precache);
+                let found = found.filter(|e| !self.hidden(&path, read_slot, e));
+                if found.is_none() && tag == T_MATCH && also {
+                    let slot = self.precache_slot() as u32;
+                    self.emit(Cmd::Match { op: id, tag: T_PRECACHE, slot, req: Req::Own });
+                    return;
+                }
+                if found.is_some() && tag == T_MATCH {
+                    self.touch(read_slot, &path);
+                }
+                let Some(f) = self.fetch_op(id) else { return };
+                let lookup = match &found {
+                    None => Lookup::Miss,
+                    Some(e) => {
+                        f.cached_tag = tag;
+                        Lookup::Hit { stamp_ms: e.stamp_ms }
+                    }
+                };
+                let next = f.flow.on_cache(lookup, now);
+                self.run(id, next, now);
+            }
+            (T_NET, Io::Fetched(r)) => {
+                let (slot, path, started, navigate) = (f.slot, f.path.clone(), f.started, f.navigate);
+                if f.store_late {
+                    f.store_late = false;
+                    if let Ok(info) = &r {
+                        self.store(id, slot, Req::Own, &path, T_NET, info, started, navigate, None);
+                    }
+                    self.bg(id, -1);
+                    return;
+                }
+                f.net = Some(r.clone());
+                if f.awaiting {
+                    f.awaiting = false;
+                    let next = f.flow.on_network(outcome(&r));
+                    self.run(id, next, now);
+                }
+            }
+            (T_TIMER, Io::Timer) => {
+                if f.awaiting && f.net.is_none() {
+                    f.awaiting = false;
+                    f.timed_out = true;
+                    let next = f.flow.on_timeout();
+                    self.run(id, next, now);
+                }
+            }
+            (T_REVALIDATE, Io::Fetched(r)) => {
+                let (slot, path, started, navigate) = (f.slot, f.path.clone(), f.started, f.navigate);
+                if let Ok(info) = &r {
+                    self.store(id, slot, Req::Own, &path, T_REVALIDATE, info, started, navigate, None);
+                }
+                self.bg(id, -1);
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether a fence hides this entry (an invalidation is still deleting it).
+    fn hidden(&self, path: &str, slot: usize, e: &Entry) -> bool {
+        self.fences.is_hiding() && self.fences.hides(path, slot, e.tags.as_deref(), e.stamp_ms)
+    }
+
+    fn touch(&mut self, slot: usize, path: &str) {
+        let s = &mut self.slots[slot];
+        if s.route.max_entries.is_some() {
+            s.usage.touch(path);
+        }
+    }
+
+    fn bg(&mut self, id: OpId, delta: i32) {
+        if let Some(op) = self.op(id) {
+            op.bg = op.bg.saturating_add_signed(delta);
+        }
+        if delta < 0 {
+            self.finish_if_idle(id);
+        }
+    }
+
+    fn finish_if_idle(&mut self, id: OpId) {
+        if let Some(i) = self.ops.iter().position(|o| o.id == id && o.answered && o.bg == 0) {
+            self.ops.swap_remove(i);
+            self.emit(Cmd::Done { op: id });
+        }
+    }
+
+    // ----- writes, quota relief, trims -----------------------------------------------------
+
+    /// Stores the response fetched at `from` if the rules allow it and no fence covers
+    /// it. `false`: not stored (and nothing started).
+    #[allow(clippy::too_many_arguments)]
+    fn store(
+        &mut self,
+        id: OpId,
+        slot: usize,
+        req: Req,
+        path: &str,
+        from: u32,
+        info: &ResponseInfo,
+        started: f64,
+        navigate: bool,
+        item: Option<u32>,
+    ) -> bool {
+        if !self.may_store(slot, path, info, started, navigate, true) {
+            return false;
+        }
+        self.put(id, slot, req, path, from, info.opaque, started, navigate, true, item);
+        true
+    }
+
+    fn may_store(&self, slot: usize, path: &str, info: &ResponseInfo, started: f64, navigate: bool, check: bool) -> bool {
+        let facts = ResponseFacts {
+            status: info.status,
+            opaque: info.opaque,
+            redirected: info.redirected,
+            cache_control: info.cache_control.as_deref(),
+            vary: info.vary.as_deref(),
+        };
+        if check && store::storable(&facts, self.slots[slot].route.opaque, navigate).is_err() {
+            return false;
+        }
+        !(!self.fences.is_empty() && self.fences.blocks(path, slot, info.tags.as_deref(), started))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn put(
+        &mut self,
+        id: OpId,
+        slot: usize,
+        req: Req,
+        path: &str,
+        from: u32,
+        opaque: bool,
+        started: f64,
+        navigate: bool,
+        checked: bool,
+        item: Option<u32>,
+    ) {
+        let stamp = (!opaque).then_some(started);
+        if stamp.is_some() && started > self.newest_stamp {
+            self.newest_stamp = started;
+        }
+        self.touch(slot, path);
+        let Some(op) = self.op(id) else { return };
+        let job = op.stores.len() as u32;
+        op.stores.push(StoreJob { slot, req: req.clone(), path: path.into(), navigate, checked, item, refetched: 0.0 });
+        op.bg += 1;
+        self.writes.push(id);
+        self.emit(Cmd::Put { op: id, tag: STORE | job << 3, slot: slot as u32, req, from, stamp });
+    }
+
+    fn store_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
+        let job = (tag & INDEX) >> 3;
+        let step = tag & 7;
+        let Some(op) = self.op(id) else { return };
+        let Some(j) = op.stores.get(job as usize) else { return };
+        let (slot, req, path, navigate, checked, item, refetched) =
+            (j.slot, j.req.clone(), j.path.clone(), j.navigate, j.checked, j.item, j.refetched);
+        let base = STORE | job << 3;
+        match (step, io) {
+            (0, Io::Put(PutResult::Quota)) => {
+                self.emit(Cmd::Keys { op: id, tag: base | 1, slot: slot as u32 });
+            }
+            (0 | 4, Io::Put(PutResult::Ok)) => self.stored(id, slot, item, true, now),
+            (0 | 4, Io::Put(_)) => self.stored(id, slot, item, false, now),
+            (1, Io::Keys(keys)) => {
+                let n = evict::quota_relief(keys.len());
+                let victims = self.plan(slot, &keys, n, self.slots[slot].usage.now());
+                let reqs = victims.into_iter().map(|i| Req::Key { list: base | 1, index: i as u32 }).collect();
+                self.emit(Cmd::Delete { op: id, tag: base | 2, slot: slot as u32, reqs });
+            }
+            (2, Io::Deleted(n)) => {
+                self.slots[slot].counters.evictions += u64::from(n);
+                // The failed write consumed the body: fetch once more and retry.
+                if let Some(j) = self.op(id).and_then(|o| o.stores.get_mut(job as usize)) {
+                    j.refetched = now;
+                }
+                self.emit(Cmd::Fetch { op: id, tag: base | 3, req, reload: false });
+            }
+            (3, Io::Fetched(Ok(info))) => {
+                // The retry obeys the same rules as the first write (status, no-store,
+                // Vary: *, fences).
+                if (checked || info.status == 200) && self.may_store(slot, &path, &info, refetched, navigate, checked) {
+                    let stamp = (!info.opaque).then_some(refetched);
+                    if stamp.is_some() && refetched > self.newest_stamp {
+                        self.newest_stamp = refetched;
+                    }
+                    self.emit(Cmd::Put { op: id, tag: base | 4, slot: slot as u32, req, from: base | 3, stamp });
+                } else {
+                    self.stored(id, slot, item, false, now);
+                }
+            }
+            (3, Io::Fetched(Err(_))) => self.stored(id, slot, item, false, now),
+            _ => {}
+        }
+    }
+
+    /// A write finished (`ok`) or was given up.
+    fn stored(&mut self, id: OpId, slot: usize, item: Option<u32>, ok: bool, now: f64) {
+        if let Some(i) = self.writes.iter().position(|w| *w == id) {
+            self.writes.remove(i);
+        }
+        if ok {
+            self.trim(id, slot);
+        }
+        match (item, self.op(id).map(|o| &mut o.kind)) {
+            (Some(_), Some(Kind::Prefetch(p))) => {
+                if ok {
+                    p.fetched += 1;
+                } else {
+                    p.failed += 1;
+                }
+                p.in_flight -= 1;
+                self.pump(id, now);
+            }
+            (Some(i), Some(Kind::Install { pending })) => {
+                *pending -= 1;
+                if !ok {
+                    let path = self.cfg.precache.get(i as usize).cloned().unwrap_or_default();
+                    self.fail_install(id, cat!("swcache precache: ", path, " could not be stored"));
+                } else if *pending == 0 {
+                    self.install_finished(id);
+                }
+            }
+            _ => {}
+        }
+        self.wake_invalidations(now);
+        self.bg(id, -1);
+    }
+
+    /// Of `keys` (absolute URLs in cache order), the indices of `n` to evict: least
+    /// used first (see [`evict`]).
+    fn plan(&mut self, slot: usize, keys: &[String], n: usize, listed_at: u64) -> Vec<usize> {
+        let paths: Vec<&str> = keys.iter().map(|h| url::split(h).map_or(h.as_str(), |(_, p)| p)).collect();
+        self.slots[slot].usage.plan(&paths, n, listed_at)
+    }
+
+    /// Enforces `maxEntries` after a write: one trim at a time per cache; writes that
+    /// land meanwhile make it run once more.
+    fn trim(&mut self, id: OpId, slot: usize) {
+        let s = &mut self.slots[slot];
+        if s.route.max_entries.is_none() || !s.trim.request() {
+            return;
+        }
+        s.trim_listed_at = s.usage.now();
+        self.bg(id, 1);
+        self.emit(Cmd::Keys { op: id, tag: TRIM | (slot as u32) << 1, slot: slot as u32 });
+    }
+
+    fn trim_io(&mut self, id: OpId, tag: u32, io: Io) {
+        let slot = ((tag & INDEX) >> 1) as usize;
+        let Some(max) = self.slots.get(slot).and_then(|s| s.route.max_entries) else { return };
+        match io {
+            Io::Keys(keys) => {
+                let n = evict::excess(keys.len(), max);
+                if n == 0 {
+                    return self.trim_pass_done(id, slot);
+                }
+                let listed_at = self.slots[slot].trim_listed_at;
+                let victims = self.plan(slot, &keys, n, listed_at);
+                let reqs = victims.into_iter().map(|i| Req::Key { list: tag, index: i as u32 }).collect();
+                self.emit(Cmd::Delete { op: id, tag: tag | 1, slot: slot as u32, reqs });
+            }
+            Io::Deleted(n) => {
+                self.slots[slot].counters.evictions += u64::from(n);
+                self.trim_pass_done(id, slot);
+            }
+            _ => {}
+        }
+    }
+
+    fn trim_pass_done(&mut self, id: OpId, slot: usize) {
+        let s = &mut self.slots[slot];
+        if s.trim.finished() {
+            s.trim_listed_at = s.usage.now();
+            self.emit(Cmd::Keys { op: id, tag: TRIM | (slot as u32) << 1, slot: slot as u32 });
+        } else {
+            self.bg(id, -1);
+        }
+    }
+
+    // ----- messages ----------------------------------------------------------------------
+
+    /// A message from a page: `json` is `event.data` as the executor's JSON (`None` if it
+    /// could not be serialised); `save_data`: the worker's `navigator.connection.saveData`.
+    pub fn message(&mut self, json: Option<&str>, save_data: bool, now: f64) -> OpId {
+        let id = self.new_op(Kind::Idle);
+        let value = json.and_then(super::text::read_json);
+        let parsed = match &value {
+            None => Err(String::from("swcache: malformed message: a message must be a plain object")),
+            Some(v) => {
+                let names: Vec<&str> = self.slots.iter().map(|s| s.route.name.as_str()).collect();
+                let resolve = &self.resolve;
+                let ctx = Context { origin: &self.origin, slot_names: &names, now_ms: now, resolve: &|s| resolve(s) };
+                message::parse(v, &ctx)
+            }
+        };
+        match parsed {
+            Err(e) => self.reply_and_end(id, error_json(&e)),
+            Ok(Message::GetStats) => {
+                let json = self.stats_json();
+                self.reply_and_end(id, json);
+            }
+            Ok(Message::Invalidate(inv)) => self.invalidate(id, inv, now),
+            Ok(Message::Prefetch { paths, save_data: asked }) => self.prefetch(id, paths, asked || save_data, now),
+        }
+        self.maybe_sweep(now);
+        id
+    }
+
+    fn reply_and_end(&mut self, id: OpId, json: String) {
+        self.emit(Cmd::Reply { op: id, json });
+        if let Some(op) = self.op(id) {
+            op.answered = true;
+            op.kind = Kind::Idle;
+        }
+        self.finish_if_idle(id);
+    }
+
+    /// `{type:'STATS', …}`: totals, per route (the precache included), engine state.
+    pub fn stats_json(&self) -> String {
+        let mut total = Counters::default();
+        let mut routes = String::from("{");
+        for (i, s) in self.slots.iter().enumerate() {
+            total.add(&s.counters);
+            if i > 0 {
+                routes.push(',');
+            }
+            push_json_str(&mut routes, &s.route.name);
+            routes.push(':');
+            counters_json(&mut routes, &s.counters, "{");
+            routes.push('}');
+        }
+        routes.push('}');
+        let mut out = String::from("{\"type\":\"STATS\"");
+        counters_json(&mut out, &total, ",");
+        out.push_str(",\"routes\":");
+        out.push_str(&routes);
+        out.push_str(",\"engine\":\"ok\"}");
+        out
+    }
+
+    // ----- invalidation ------------------------------------------------------------------
+
+    fn invalidate(&mut self, id: OpId, inv: Invalidation, now: f64) {
+        let inv = Rc::new(inv);
+        // The fence goes up before anything else: reads stop seeing covered entries and
+        // later writes check it.
+        self.fences.raise(inv.clone(), now);
+        // Writes (and earlier invalidations) under way land first.
+        let mut waiting = self.writes.clone();
+        waiting.dedup();
+        self.writes.push(id);
+        let op = InvalidateOp { inv, waiting, begun: false, early: false, lists: 0, lookups: Vec::new(), outstanding: 0, removed: 0 };
+        if let Some(o) = self.op(id) {
+            o.kind = Kind::Invalidate(Box::new(op));
+        }
+        self.wake_invalidations(now);
+    }
+
+    fn wake_invalidations(&mut self, now: f64) {
+        let ready: Vec<OpId> = self
+            .ops
+            .iter_mut()
+            .filter_map(|o| match &mut o.kind {
+                Kind::Invalidate(i) if !i.begun => Some((o.id, i)),
+                _ => None,
+            })
+            .filter_map(|(id, i)| {
+                let writes = &self.writes;
+                i.waiting.retain(|w| writes.contains(w));
+                i.waiting.is_empty().then(|| {
+                    i.begun = true;
+                    id
+                })
+            })
+            .collect();
+        for id in ready {
+            self.begin_invalidation(id, now);
+        }
+    }
+
+    fn inv_op(&mut self, id: OpId) -> Option<&mut InvalidateOp> {
+        match &mut self.op(id)?.kind {
+            Kind::Invalidate(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// Lists the caches the selector may touch, or (exact URLs only) reads each URL in
+    /// the one cache that can hold it.
+    fn begin_invalidation(&mut self, id: OpId, _now: f64) {
+        let (started, newest) = (self.started_ms, self.newest_stamp);
+        let Some(i) = self.inv_op(id) else { return };
+        let inv = i.inv.clone();
+        let sel = &inv.selector;
+        // When every entry is known to be older than the fence and no tag must be read,
+        // the count comes from the keys and DONE is sent before the deletions (the fence
+        // hides the entries until they are gone).
+        let early = sel.tags.is_empty() && fence::all_stamped_before(inv.at_ms, started, newest);
+        i.early = early;
+        let n = self.slots.len();
+        if early || !sel.urls_only() {
+            if let Some(i) = self.inv_op(id) {
+                i.lists = n as u32;
+            }
+            for slot in 0..n as u32 {
+                self.emit(Cmd::Keys { op: id, tag: LIST | slot, slot });
+            }
+            return;
+        }
+        let mut lookups = Vec::new();
+        for path in sel.urls.iter() {
+            let href = cat!(self.origin, path);
+            let routed = self.select(&href, true, false);
+            for slot in 0..n {
+                if routed == Some(slot) || (slot == self.precache_slot() && self.cfg.is_precached(path)) {
+                    lookups.push((slot, Req::Path(path.clone()), path.clone()));
+                }
+            }
+        }
+        self.look_all(id, lookups);
+    }
+
+    fn look_all(&mut self, id: OpId, lookups: Vec<(usize, Req, String)>) {
+        let Some(i) = self.inv_op(id) else { return };
+        let first = i.lookups.len() as u32;
+        i.outstanding += lookups.len() as u32;
+        let cmds: Vec<Cmd> = lookups
+            .iter()
+            .enumerate()
+            .map(|(k, (slot, req, _))| Cmd::Match { op: id, tag: LOOK | (first + k as u32), slot: *slot as u32, req: req.clone() })
+            .collect();
+        i.lookups.extend(lookups);
+        self.out.extend(cmds);
+        self.invalidation_progress(id);
+    }
+
+    fn invalidate_io(&mut self, id: OpId, tag: u32, io: Io) {
+        let index = tag & INDEX;
+        let Some(i) = self.inv_op(id) else { return };
+        let inv = i.inv.clone();
+        match (tag - index, io) {
+            (LIST, Io::Keys(keys)) => {
+                let slot = index as usize;
+                i.lists -= 1;
+                let hits: Vec<(u32, String)> = keys
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, h)| {
+                        let path = url::split(h)?.1;
+                        inv.selector.may_match(path, slot).then(|| (k as u32, String::from(path)))
+                    })
+                    .collect();
+                if i.early {
+                    i.removed += hits.len() as u64;
+                    if !hits.is_empty() {
+                        i.outstanding += 1;
+                        let reqs = hits.iter().map(|(k, _)| Req::Key { list: tag, index: *k }).collect();
+                        self.emit(Cmd::Delete { op: id, tag: DELETE_LISTED | index, slot: index, reqs });
+                    }
+                    self.slots[slot].counters.invalidations += hits.len() as u64;
+                    let Some(i) = self.inv_op(id) else { return };
+                    if i.lists == 0 {
+                        let removed = i.removed;
+                        self.emit(Cmd::Reply { op: id, json: done_json(removed) });
+                        if let Some(o) = self.op(id) {
+                            o.answered = true;
+                        }
+                    }
+                    self.invalidation_progress(id);
+                } else {
+                    let lookups = hits.into_iter().map(|(k, p)| (slot, Req::Key { list: tag, index: k }, p)).collect();
+                    self.look_all(id, lookups);
+                }
+            }
+            (LOOK, Io::Matched(found)) => {
+                let Some((slot, req, path)) = i.lookups.get(index as usize).cloned() else { return };
+                match found {
+                    Some(e) if inv.removes(&path, slot, e.tags.as_deref(), e.stamp_ms) => {
+                        self.emit(Cmd::Delete { op: id, tag: DELETE_ONE | index, slot: slot as u32, reqs: vec![req] });
+                    }
+                    _ => {
+                        i.outstanding -= 1;
+                        self.invalidation_progress(id);
+                    }
+                }
+            }
+            (DELETE_ONE, Io::Deleted(n)) => {
+                let slot = i.lookups.get(index as usize).map_or(0, |l| l.0);
+                i.removed += u64::from(n);
+                i.outstanding -= 1;
+                self.slots[slot].counters.invalidations += u64::from(n);
+                self.invalidation_progress(id);
+            }
+            (DELETE_LISTED, Io::Deleted(_)) => {
+                i.outstanding -= 1;
+                self.invalidation_progress(id);
+            }
+            _ => {}
+        }
+    }
+
+    fn invalidation_progress(&mut self, id: OpId) {
+        let Some(i) = self.inv_op(id) else { return };
+        if i.lists > 0 || i.outstanding > 0 {
+            return;
+        }
+        let (inv, removed, early) = (i.inv.clone(), i.removed, i.early);
+        if !early {
+            self.emit(Cmd::Reply { op: id, json: done_json(removed) });
+        }
+        self.fences.settle(&inv);
+        if let Some(k) = self.writes.iter().position(|w| *w == id) {
+            self.writes.remove(k);
+        }
+        if let Some(o) = self.op(id) {
+            o.answered = true;
+            o.kind = Kind::Idle;
+        }
+        self.finish_if_idle(id);
+        self.wake_invalidations(0.0);
+    }
+
+    // ----- prefetch ----------------------------------------------------------------------
+
+    fn prefetch(&mut self, id: OpId, paths: Vec<String>, save_data: bool, now: f64) {
+        let mut p = PrefetchOp::default();
+        if save_data {
+            p.skipped = paths.len() as u64;
+        } else {
+            p.slots = vec![usize::MAX; paths.len()];
+            p.started = vec![0.0; paths.len()];
+            p.paths = paths;
+        }
+        if let Some(o) = self.op(id) {
+            o.kind = Kind::Prefetch(Box::new(p));
+        }
+        self.pump(id, now);
+    }
+
+    fn prefetch_op(&mut self, id: OpId) -> Option<&mut PrefetchOp> {
+        match &mut self.op(id)?.kind {
+            Kind::Prefetch(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Starts items until [`PREFETCH_CONCURRENCY`] are in flight; replies when all ended.
+    fn pump(&mut self, id: OpId, _now: f64) {
+        loop {
+            let Some(p) = self.prefetch_op(id) else { return };
+            if p.next >= p.paths.len() || p.in_flight >= PREFETCH_CONCURRENCY {
+                break;
+            }
+            let i = p.next;
+            p.next += 1;
+            let path = p.paths[i].clone();
+            let href = cat!(self.origin, path);
+            let slot = self.select(&href, true, false).filter(|s| self.slots[*s].route.strategy.stores());
+            let Some(p) = self.prefetch_op(id) else { return };
+            match slot {
+                None => p.skipped += 1,
+                Some(slot) => {
+                    p.slots[i] = slot;
+                    p.in_flight += 1;
+                    self.emit(Cmd::Match { op: id, tag: ITEM | (i as u32) << 1, slot: slot as u32, req: Req::Path(path) });
+                }
+            }
+        }
+        let Some(p) = self.prefetch_op(id) else { return };
+        if p.next >= p.paths.len() && p.in_flight == 0 {
+            let json = cat!(
+                "{\"type\":\"PREFETCH_DONE\",\"fetched\":", p.fetched, ",\"skipped\":", p.skipped, ",\"failed\":", p.failed, "}"
+            );
+            self.emit(Cmd::Reply { op: id, json });
+            if let Some(o) = self.op(id) {
+                o.answered = true;
+                o.kind = Kind::Idle;
+            }
+            self.finish_if_idle(id);
+        }
+    }
+
+    fn prefetch_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
+        let i = ((tag & INDEX) >> 1) as usize;
+        let Some(p) = self.prefetch_op(id) else { return };
+        let (Some(&slot), Some(path)) = (p.slots.get(i), p.paths.get(i).cloned()) else { return };
+        match io {
+            Io::Matched(found) => {
+                let max_age = self.slots[slot].route.max_age_ms;
+                let fresh = found.filter(|e| !self.hidden(&path, slot, e)).is_some_and(|e| is_fresh(e.stamp_ms, now, max_age));
+                let Some(p) = self.prefetch_op(id) else { return };
+                if fresh {
+                    p.skipped += 1;
+                    p.in_flight -= 1;
+                    return self.pump(id, now);
+                }
+                p.started[i] = now;
+                self.emit(Cmd::Fetch { op: id, tag: tag | 1, req: Req::Path(path), reload: false });
+            }
+            Io::Fetched(r) => {
+                let started = p.started[i];
+                let stored = match &r {
+                    Ok(info) => self.store(id, slot, Req::Path(path.clone()), &path, tag, info, started, false, Some(i as u32)),
+                    Err(_) => false,
+                };
+                if !stored {
+                    let Some(p) = self.prefetch_op(id) else { return };
+                    p.failed += 1;
+                    p.in_flight -= 1;
+                    self.pump(id, now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // ----- install, activate -------------------------------------------------------------
+
+    /// Install: give router routes to the browser, precache every URL past the HTTP
+    /// cache (any failure fails the install), then `skipWaiting` unless `waitForClients`.
+    pub fn install(&mut self) -> OpId {
+        let n = self.cfg.precache.len() as u32;
+        let id = self.new_op(Kind::Install { pending: n });
+        let mut rules = String::new();
+        for s in &self.slots {
+            if let Some(pathname) = s.route.router_pathname() {
+                rules.push(if rules.is_empty() { '[' } else { ',' });
+                rules.push_str("{\"pathname\":");
+                push_json_str(&mut rules, &pathname);
+                rules.push_str(",\"cacheName\":");
+                push_json_str(&mut rules, &s.route.cache_name);
+                rules.push('}');
+            }
+        }
+        if !rules.is_empty() {
+            rules.push(']');
+            self.emit(Cmd::AddRoutes { op: id, json: rules });
+        }
+        for i in 0..n {
+            let path = self.cfg.precache[i as usize].clone();
+            self.emit(Cmd::Fetch { op: id, tag: ITEM | i << 1, req: Req::Path(path), reload: true });
+        }
+        if n == 0 {
+            self.install_finished(id);
+        }
+        id
+    }
+
+    fn install_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
+        let i = (tag & INDEX) >> 1;
+        let path = self.cfg.precache.get(i as usize).cloned().unwrap_or_default();
+        match io {
+            Io::Fetched(Err(e)) => self.fail_install(id, cat!("swcache precache: ", path, " failed: ", e)),
+            Io::Fetched(Ok(info)) if info.status != 200 => {
+                self.fail_install(id, cat!("swcache precache: ", path, " answered HTTP ", info.status))
+            }
+            Io::Fetched(Ok(info)) => {
+                let slot = self.precache_slot();
+                self.put(id, slot, Req::Path(path.clone()), &path, tag, info.opaque, now, false, false, Some(i));
+            }
+            Io::Done if tag == T_FINISH => {
+                if let Some(o) = self.op(id) {
+                    o.answered = true;
+                }
+                self.finish_if_idle(id);
+            }
+            _ => {}
+        }
+    }
+
+    fn fail_install(&mut self, id: OpId, text: String) {
+        if let Some(i) = self.ops.iter().position(|o| o.id == id) {
+            self.ops.swap_remove(i);
+            self.writes.retain(|w| *w != id);
+            self.emit(Cmd::Fail { op: id, text });
+        }
+    }
+
+    fn install_finished(&mut self, id: OpId) {
+        if self.cfg.wait_for_clients {
+            if let Some(o) = self.op(id) {
+                o.answered = true;
+            }
+            self.finish_if_idle(id);
+        } else {
+            self.emit(Cmd::SkipWaiting { op: id, tag: T_FINISH });
+        }
+    }
+
+    /// Activate: delete every `swcache-` cache this config does not own, then claim
+    /// clients unless `waitForClients`.
+    pub fn activate(&mut self) -> OpId {
+        let id = self.new_op(Kind::Activate { pending: 0 });
+        self.emit(Cmd::CacheNames { op: id, tag: T_NAMES });
+        id
+    }
+
+    fn activate_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
+        match (tag, io) {
+            (T_NAMES, Io::CacheNames(names)) => {
+                let obsolete: Vec<String> = names.into_iter().filter(|n| self.cfg.is_obsolete_cache(n)).collect();
+                if let Some(Kind::Activate { pending }) = self.op(id).map(|o| &mut o.kind) {
+                    *pending = obsolete.len() as u32;
+                }
+                if obsolete.is_empty() {
+                    return self.activated(id, now);
+                }
+                for (i, name) in obsolete.into_iter().enumerate() {
+                    self.emit(Cmd::DeleteCache { op: id, tag: ITEM | (i as u32) << 1, name });
+                }
+            }
+            (T_FINISH, Io::Done) => {
+                if let Some(o) = self.op(id) {
+                    o.answered = true;
+                }
+                self.finish_if_idle(id);
+            }
+            (_, Io::Done) => {
+                let left = match self.op(id).map(|o| &mut o.kind) {
+                    Some(Kind::Activate { pending }) => {
+                        *pending -= 1;
+                        *pending
+                    }
+                    _ => return,
+                };
+                if left == 0 {
+                    self.activated(id, now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn activated(&mut self, id: OpId, now: f64) {
+        if self.cfg.wait_for_clients {
+            if let Some(o) = self.op(id) {
+                o.answered = true;
+            }
+            self.finish_if_idle(id);
+        } else {
+            self.emit(Cmd::Claim { op: id, tag: T_FINISH });
+        }
+        self.maybe_sweep(now);
+    }
+
+    // ----- router caches -----------------------------------------------------------------
+
+    /// Router routes are served by the browser while the worker is stopped, whatever the
+    /// entry's age: so their expired entries are deleted at every worker start (after
+    /// its first answer) and at most once a minute while it runs.
+    fn maybe_sweep(&mut self, now: f64) {
+        if now - self.last_sweep < SWEEP_INTERVAL_MS {
+            return;
+        }
+        let swept: Vec<u32> =
+            (0..self.slots.len() as u32).filter(|&s| self.slots[s as usize].route.router && self.slots[s as usize].route.max_age_ms.is_some()).collect();
+        self.last_sweep = now;
+        if swept.is_empty() {
+            return;
+        }
+        let id = self.new_op(Kind::Sweep { lookups: Vec::new(), outstanding: swept.len() as u32 });
+        if let Some(o) = self.op(id) {
+            o.answered = true;
+            o.bg = 1;
+        }
+        for slot in swept {
+            self.emit(Cmd::Keys { op: id, tag: LIST | slot, slot });
+        }
+    }
+
+    fn sweep_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
+        let index = tag & INDEX;
+        let lookup = match self.op(id).map(|o| &o.kind) {
+            Some(Kind::Sweep { lookups, .. }) => lookups.get(index as usize).cloned(),
+            _ => return,
+        };
+        // How many more results this operation waits for.
+        let mut more: i64 = -1;
+        match (tag - index, io) {
+            (LIST, Io::Keys(keys)) => {
+                let Some(Kind::Sweep { lookups, .. }) = self.op(id).map(|o| &mut o.kind) else { return };
+                let first = lookups.len() as u32;
+                lookups.extend((0..keys.len() as u32).map(|k| (index as usize, Req::Key { list: tag, index: k })));
+                more += keys.len() as i64;
+                for k in 0..keys.len() as u32 {
+                    self.emit(Cmd::Match { op: id, tag: LOOK | (first + k), slot: index, req: Req::Key { list: tag, index: k } });
+                }
+            }
+            (LOOK, Io::Matched(found)) => {
+                let Some((slot, req)) = lookup else { return };
+                let max_age = self.slots[slot].route.max_age_ms;
+                if let Some(e) = found.filter(|e| !is_fresh(e.stamp_ms, now, max_age)) {
+                    let _ = e;
+                    self.emit(Cmd::Delete { op: id, tag: DELETE_ONE | index, slot: slot as u32, reqs: vec![req] });
+                    more = 0;
+                }
+            }
+            (DELETE_ONE, Io::Deleted(n)) => {
+                if let Some((slot, _)) = lookup {
+                    self.slots[slot].counters.evictions += u64::from(n);
+                }
+            }
+            _ => return,
+        }
+        let Some(Kind::Sweep { outstanding, .. }) = self.op(id).map(|o| &mut o.kind) else { return };
+        *outstanding = (i64::from(*outstanding) + more).max(0) as u32;
+        if *outstanding == 0 {
+            self.bg(id, -1);
+        }
+    }
+
+    // ----- results -----------------------------------------------------------------------
+
+    /// The result of a command. Results for operations that ended are ignored.
+    pub fn io(&mut self, op: OpId, tag: u32, io: Io, now: f64) {
+        let Some(kind) = self.op(op).map(|o| match o.kind {
+            Kind::Fetch(_) => 0,
+            Kind::Invalidate(_) => 1,
+            Kind::Prefetch(_) => 2,
+            Kind::Install { .. } => 3,
+            Kind::Activate { .. } => 4,
+            Kind::Sweep { .. } => 5,
+            Kind::Idle => 6,
+        }) else {
+            return;
+        };
+        let space = tag & !INDEX;
+        if space == STORE {
+            return self.store_io(op, tag, io, now);
+        }
+        if space == TRIM {
+            return self.trim_io(op, tag, io);
+        }
+        match kind {
+            0 => self.fetch_io(op, tag, io, now),
+            1 => self.invalidate_io(op, tag, io),
+            2 => self.prefetch_io(op, tag, io, now),
+            3 => self.install_io(op, tag, io, now),
+            4 => self.activate_io(op, tag, io, now),
+            5 => self.sweep_io(op, tag, io, now),
+            _ => {}
+        }
+    }
+}
+
+fn outcome(r: &Result<ResponseInfo, String>) -> NetOutcome {
+    match r {
+        Err(_) => NetOutcome::Failed,
+        // A 5xx is treated as a failure where a cached copy can stand in.
+        Ok(i) if i.status >= 500 => NetOutcome::ServerError,
+        Ok(_) => NetOutcome::Ok,
+    }
+}
+
+fn counters_json(out: &mut String, c: &Counters, open: &str) {
+    let fields: [(&str, u64); 6] = [
+        ("hits", c.hits),
+        ("misses", c.misses),
+        ("staleServed", c.stale_served),
+        ("networkErrors", c.network_errors),
+        ("evictions", c.evictions),
+        ("invalidations", c.invalidations),
+    ];
+    for (k, (name, v)) in fields.iter().enumerate() {
+        out.push_str(if k == 0 { open } else { "," });
+        out.push('"');
+        out.push_str(name);
+        out.push_str("\":");
+        super::text::push_u64(out, *v);
+    }
+}
+
+/// `{type:'ERROR', error}`.
+pub fn error_json(text: &str) -> String {
+    let mut out = String::from("{\"type\":\"ERROR\",\"error\":");
+    push_json_str(&mut out, text);
+    out.push('}');
+    out
+}
+
+fn done_json(removed: u64) -> String {
+    cat!("{\"type\":\"CACHE_INVALIDATION_DONE\",\"removed\":", removed, "}")
+}
+
+/// The STATS reply of a worker whose engine failed (the shim sends it, adding `error`):
+/// the same shape as [`Engine::stats_json`], every counter zero.
+pub fn failed_open_stats_json() -> String {
+    let mut out = String::from("{\"type\":\"STATS\"");
+    counters_json(&mut out, &Counters::default(), ",");
+    out.push_str(",\"routes\":{},\"engine\":\"failed-open\"}");
+    out
+}
+
+/// Whether `name` is one of this engine's caches (for tests and tools).
+pub fn is_engine_cache(name: &str) -> bool {
+    name.starts_with(CACHE_PREFIX)
+}

@@ -1,0 +1,514 @@
+//! Text without `core::fmt`: building messages from pieces ([`cat!`]), numbers as
+//! JavaScript prints them, and the JSON the worker's executor exchanges with the engine
+//! (config and messages in, replies out). Keeping `fmt` out of the worker build keeps
+//! its wasm small and its start path short.
+
+use super::prelude::*;
+use super::value::Value;
+
+/// One piece of a message built by [`cat!`].
+pub trait Piece {
+    fn put(&self, out: &mut String);
+}
+
+impl Piece for &str {
+    fn put(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+impl Piece for String {
+    fn put(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+impl Piece for &String {
+    fn put(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+impl Piece for char {
+    fn put(&self, out: &mut String) {
+        out.push(*self);
+    }
+}
+macro_rules! int_piece {
+    ($($t:ty),*) => {$(
+        impl Piece for $t {
+            fn put(&self, out: &mut String) {
+                push_u64(out, *self as u64);
+            }
+        }
+    )*};
+}
+int_piece!(usize, u32, u64, u16, u8);
+
+/// Concatenates pieces (strings, chars, unsigned integers) into a `String`.
+#[macro_export]
+macro_rules! cat {
+    ($($piece:expr),* $(,)?) => {{
+        let mut out = $crate::core::prelude::String::new();
+        $( $crate::core::text::Piece::put(&$piece, &mut out); )*
+        out
+    }};
+}
+
+/// Appends `n` in decimal.
+pub fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(d as char);
+    }
+}
+
+/// `x` rounded towards zero (for |x| < 2^63; `f64::trunc` is not in `core`).
+pub fn trunc(x: f64) -> f64 {
+    if x.is_finite() && x.abs_lt(9.2e18) {
+        x as i64 as f64
+    } else {
+        x
+    }
+}
+
+/// `x` rounded up (for |x| < 2^63).
+pub fn ceil(x: f64) -> f64 {
+    let t = trunc(x);
+    if t < x {
+        t + 1.0
+    } else {
+        t
+    }
+}
+
+trait AbsLt {
+    fn abs_lt(self, limit: f64) -> bool;
+}
+impl AbsLt for f64 {
+    fn abs_lt(self, limit: f64) -> bool {
+        self < limit && self > -limit
+    }
+}
+
+/// A number as JavaScript would print it in an error message: whole numbers exactly,
+/// others to 3 decimals.
+pub fn number_text(n: f64) -> String {
+    if n.is_nan() {
+        return "NaN".into();
+    }
+    if n.is_infinite() {
+        return if n > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    let mut out = String::new();
+    if n < 0.0 {
+        out.push('-');
+    }
+    let a = if n < 0.0 { -n } else { n };
+    if !a.abs_lt(1e15) {
+        // Beyond what anyone configures on purpose: the magnitude is enough.
+        out.push_str("a huge number");
+        return out;
+    }
+    let mut whole = trunc(a) as u64;
+    let mut milli = trunc((a - trunc(a)) * 1000.0 + 0.5) as u64;
+    if milli == 1000 {
+        whole += 1;
+        milli = 0;
+    }
+    push_u64(&mut out, whole);
+    if milli != 0 {
+        out.push('.');
+        let digits = [milli / 100, milli / 10 % 10, milli % 10];
+        let keep = if digits[2] != 0 { 3 } else if digits[1] != 0 { 2 } else { 1 };
+        for d in &digits[..keep] {
+            out.push((b'0' + *d as u8) as char);
+        }
+    }
+    out
+}
+
+/// Appends `s` as a JSON string literal.
+pub fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                out.push_str("\\u00");
+                let hex = b"0123456789abcdef";
+                out.push(hex[(c as usize) >> 4] as char);
+                out.push(hex[(c as usize) & 15] as char);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Marks that the executor's JSON replacer puts at the start of a string for values JSON
+/// cannot carry: `\0r<i>` RegExp number i, `\0f` a function, `\0n<text>` a non-finite
+/// number, `\0o<kind>` another value, `\0s<text>` a string that itself began with `\0`.
+const MARK: char = '\0';
+
+/// Longest array kept when reading (one past the largest valid list): longer ones only
+/// need to be recognised as too long.
+pub const MAX_ARRAY: usize = super::message::MAX_URLS + 1;
+/// Deeper nesting is no config or message anyone means to send.
+const MAX_DEPTH: u32 = 8;
+
+/// Reads the executor's JSON into a [`Value`]. `None`: not JSON (the executor only sends
+/// what `JSON.stringify` wrote, so this means a broken executor or a hostile input).
+pub fn read_json(text: &str) -> Option<Value> {
+    let mut r = Reader { b: text.as_bytes(), at: 0 };
+    let v = r.value(0)?;
+    r.ws();
+    (r.at == r.b.len()).then_some(v)
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn ws(&mut self) {
+        while matches!(self.b.get(self.at), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            self.at += 1;
+        }
+    }
+    fn eat(&mut self, c: u8) -> bool {
+        self.ws();
+        if self.b.get(self.at) == Some(&c) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn word(&mut self, w: &[u8]) -> bool {
+        if self.b[self.at..].starts_with(w) {
+            self.at += w.len();
+            true
+        } else {
+            false
+        }
+    }
+    fn value(&mut self, depth: u32) -> Option<Value> {
+        self.ws();
+        let c = *self.b.get(self.at)?;
+        if depth > MAX_DEPTH && (c == b'[' || c == b'{') {
+            self.skip()?;
+            return Some(Value::Other("a too deeply nested value"));
+        }
+        match c {
+            b'{' => {
+                self.at += 1;
+                let mut props = Vec::new();
+                if self.eat(b'}') {
+                    return Some(Value::Obj(props));
+                }
+                loop {
+                    self.ws();
+                    let k = self.string()?;
+                    if !self.eat(b':') {
+                        return None;
+                    }
+                    let v = self.value(depth + 1)?;
+                    props.push((k, v));
+                    if self.eat(b'}') {
+                        return Some(Value::Obj(props));
+                    }
+                    if !self.eat(b',') {
+                        return None;
+                    }
+                }
+            }
+            b'[' => {
+                self.at += 1;
+                let mut items = Vec::new();
+                if self.eat(b']') {
+                    return Some(Value::Arr(items));
+                }
+                loop {
+                    if items.len() < MAX_ARRAY {
+                        items.push(self.value(depth + 1)?);
+                    } else {
+                        self.skip()?;
+                    }
+                    if self.eat(b']') {
+                        return Some(Value::Arr(items));
+                    }
+                    if !self.eat(b',') {
+                        return None;
+                    }
+                }
+            }
+            b'"' => {
+                let s = self.string()?;
+                Some(match s.strip_prefix(MARK) {
+                    None => Value::Str(s),
+                    Some(rest) => unmark(rest),
+                })
+            }
+            b't' => self.word(b"true").then_some(Value::Bool(true)),
+            b'f' => self.word(b"false").then_some(Value::Bool(false)),
+            b'n' => self.word(b"null").then_some(Value::Null),
+            _ => self.number().map(Value::Num),
+        }
+    }
+    /// Skips one value (past the array limit or the depth limit).
+    fn skip(&mut self) -> Option<()> {
+        self.ws();
+        match *self.b.get(self.at)? {
+            b'"' => self.string().map(|_| ()),
+            b'[' | b'{' => {
+                let mut level = 0u32;
+                while let Some(&c) = self.b.get(self.at) {
+                    match c {
+                        b'"' => {
+                            self.string()?;
+                            continue;
+                        }
+                        b'[' | b'{' => level += 1,
+                        b']' | b'}' => {
+                            level -= 1;
+                            if level == 0 {
+                                self.at += 1;
+                                return Some(());
+                            }
+                        }
+                        _ => {}
+                    }
+                    self.at += 1;
+                }
+                None
+            }
+            _ => self.value(0).map(|_| ()),
+        }
+    }
+    fn string(&mut self) -> Option<String> {
+        if self.b.get(self.at) != Some(&b'"') {
+            return None;
+        }
+        self.at += 1;
+        let mut out: Vec<u8> = Vec::new();
+        loop {
+            let c = *self.b.get(self.at)?;
+            self.at += 1;
+            match c {
+                b'"' => return String::from_utf8(out).ok(),
+                b'\\' => {
+                    let e = *self.b.get(self.at)?;
+                    self.at += 1;
+                    let ch = match e {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let code = if (0xd800..0xdc00).contains(&hi) && self.word(b"\\u") {
+                                let lo = self.hex4()?;
+                                0x10000 + ((hi - 0xd800) << 10) + (lo.wrapping_sub(0xdc00) & 0x3ff)
+                            } else {
+                                hi
+                            };
+                            char::from_u32(code).unwrap_or('\u{fffd}')
+                        }
+                        _ => return None,
+                    };
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                }
+                c => out.push(c),
+            }
+        }
+    }
+    fn hex4(&mut self) -> Option<u32> {
+        let s = self.b.get(self.at..self.at + 4)?;
+        let mut v = 0;
+        for &c in s {
+            v = v * 16 + (c as char).to_digit(16)?;
+        }
+        self.at += 4;
+        Some(v)
+    }
+    /// JSON numbers as `JSON.stringify` writes them; exact for integers below 2^53,
+    /// within a few ulps otherwise (fine for milliseconds and counts).
+    fn number(&mut self) -> Option<f64> {
+        let neg = self.b.get(self.at) == Some(&b'-');
+        if neg {
+            self.at += 1;
+        }
+        let start = self.at;
+        let mut mantissa: u64 = 0;
+        let mut exp: i32 = 0;
+        let mut digit = |r: &mut Self, after_point: bool| -> bool {
+            match r.b.get(r.at) {
+                Some(&c) if c.is_ascii_digit() => {
+                    if mantissa < 1_000_000_000_000_000_000 {
+                        mantissa = mantissa * 10 + u64::from(c - b'0');
+                        if after_point {
+                            exp -= 1;
+                        }
+                    } else if !after_point {
+                        exp += 1;
+                    }
+                    r.at += 1;
+                    true
+                }
+                _ => false,
+            }
+        };
+        while digit(self, false) {}
+        if self.at == start {
+            return None;
+        }
+        if self.b.get(self.at) == Some(&b'.') {
+            self.at += 1;
+            while digit(self, true) {}
+        }
+        if matches!(self.b.get(self.at), Some(b'e' | b'E')) {
+            self.at += 1;
+            let eneg = match self.b.get(self.at) {
+                Some(b'-') => {
+                    self.at += 1;
+                    true
+                }
+                Some(b'+') => {
+                    self.at += 1;
+                    false
+                }
+                _ => false,
+            };
+            let mut e: i32 = 0;
+            let s = self.at;
+            while let Some(&c) = self.b.get(self.at).filter(|c| c.is_ascii_digit()) {
+                e = (e * 10 + i32::from(c - b'0')).min(10_000);
+                self.at += 1;
+            }
+            if self.at == s {
+                return None;
+            }
+            exp += if eneg { -e } else { e };
+        }
+        let mut v = mantissa as f64;
+        let mut p = 10.0f64;
+        let mut n = exp.unsigned_abs();
+        let mut scale = 1.0f64;
+        while n > 0 {
+            if n & 1 == 1 {
+                scale *= p;
+            }
+            p *= p;
+            n >>= 1;
+        }
+        v = if exp < 0 { v / scale } else { v * scale };
+        Some(if neg { -v } else { v })
+    }
+}
+
+fn unmark(rest: &str) -> Value {
+    let (kind, tail) = rest.split_at(rest.len().min(1));
+    match kind {
+        "r" => tail.parse::<u32>().map_or(Value::Other("an unsupported value"), Value::RegExp),
+        "f" => Value::Other("a function"),
+        "n" => Value::Num(match tail {
+            "Infinity" => f64::INFINITY,
+            "-Infinity" => f64::NEG_INFINITY,
+            _ => f64::NAN,
+        }),
+        "s" => {
+            let mut s = String::from("\0");
+            s.push_str(tail);
+            Value::Str(s)
+        }
+        "o" => Value::Other(match tail {
+            "symbol" => "a symbol",
+            "bigint" => "a bigint",
+            _ => "an unsupported value",
+        }),
+        _ => Value::Other("an unsupported value"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cat_joins_pieces() {
+        let i = 3usize;
+        assert_eq!(cat!("routes[", i, "] ", String::from("x"), '!', 0u64, 18_446_744_073_709_551_615u64), "routes[3] x!018446744073709551615");
+    }
+
+    #[test]
+    fn numbers_print_like_js() {
+        assert_eq!(number_text(-5.0), "-5");
+        assert_eq!(number_text(2.5), "2.5");
+        assert_eq!(number_text(0.1234), "0.123");
+        assert_eq!(number_text(1.9999), "2");
+        assert_eq!(number_text(-0.25), "-0.25");
+        assert_eq!(number_text(0.05), "0.05");
+        assert_eq!(number_text(f64::NAN), "NaN");
+        assert_eq!(number_text(f64::NEG_INFINITY), "-Infinity");
+        assert_eq!(number_text(1e6), "1000000");
+        assert_eq!(number_text(604_800_000.0), "604800000");
+        assert_eq!(trunc(-2.7), -2.0);
+        assert_eq!(ceil(2.1), 3.0);
+        assert_eq!(ceil(2.0), 2.0);
+    }
+
+    #[test]
+    fn json_round_trip_of_what_the_executor_sends() {
+        let v = read_json(r#"{"version":"v1","routes":[{"name":"a","match":"\u0000r0","maxAge":604800000,"t":1.5e-3,"n":"\u0000nInfinity","f":"\u0000f"}],"w":true,"x":null,"s":"é\n\"\u00e9"}"#).unwrap();
+        assert_eq!(v.get("version"), Some(&Value::str("v1")));
+        let Some(Value::Arr(routes)) = v.get("routes") else { panic!() };
+        let r = &routes[0];
+        assert_eq!(r.get("match"), Some(&Value::RegExp(0)));
+        assert_eq!(r.get("maxAge"), Some(&Value::Num(604_800_000.0)));
+        assert_eq!(r.get("t"), Some(&Value::Num(0.0015)));
+        assert_eq!(r.get("n"), Some(&Value::Num(f64::INFINITY)));
+        assert_eq!(r.get("f"), Some(&Value::Other("a function")));
+        assert_eq!(v.get("w"), Some(&Value::Bool(true)));
+        assert_eq!(v.get("x"), None.or(Some(&Value::Null)));
+        assert_eq!(v.get("s"), Some(&Value::str("é\n\"é")));
+        for bad in ["", "{", "[1,]", "{\"a\" 1}", "tru", "\"\\q\"", "1 2", "-"] {
+            assert_eq!(read_json(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn huge_and_deep_inputs_are_bounded() {
+        let mut big = String::from("[");
+        for i in 0..(MAX_ARRAY + 50) {
+            if i > 0 {
+                big.push(',');
+            }
+            big.push_str("\"/p\"");
+        }
+        big.push(']');
+        let Some(Value::Arr(items)) = read_json(&big) else { panic!() };
+        assert_eq!(items.len(), MAX_ARRAY, "kept one past the limit, enough to reject");
+        let deep = "[".repeat(50) + &"]".repeat(50);
+        assert!(read_json(&deep).is_some());
+        let mut out = String::new();
+        push_json_str(&mut out, "a\"b\\c\n\u{1}");
+        assert_eq!(out, "\"a\\\"b\\\\c\\n\\u0001\"");
+    }
+}
