@@ -1,6 +1,8 @@
-// ./build.sh bench: the same pages, server and request mix through five contenders in
+// ./build.sh bench: the same pages, server and request mix through six contenders in
 // one headless Chromium: no worker, the floor worker, seed 000's worker (bug fixed),
-// Workbox 7 and swcache. Writes bench/results.json, BENCHMARKS.md and bench/chart.svg.
+// Workbox 7, swcache, and swcache with its pages route served by the browser's router
+// while the worker is stopped (`coldStart: 'router'`). Writes bench/results.json,
+// BENCHMARKS.md and bench/chart.svg.
 // Every figure is a distribution (p50/p95) and a ratio; nothing here asserts a time.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,6 +27,13 @@ const PLAN = {
 };
 const PAGE_URL = '/promo/summer-sale';
 const IMAGE_URL = '/img/hero.png';
+// The Zipf pages live under /promo/ too, so swcache-router's pages route serves them.
+const ZIPF = '/promo/zipf/';
+const ZIPF_RESTARTS = '/promo/zipf-restarts/';
+// How long a router cold hit is watched afterwards for a worker start (CDP events
+// arrive asynchronously; a started worker reports 'starting' within a few ms).
+const ROUTER_SETTLE_MS = 150;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let phase = 'setup';
 function log(...a) { phase = a.join(' '); console.log('[bench]', ...a); }
@@ -63,7 +72,7 @@ function serveContent(server, c) {
     body: (req, url) => JSON.stringify({ id: url.searchParams.get('id'), items: ['a', 'b', 'c'] }),
     headers: { 'content-type': 'application/json' },
   });
-  for (const p of ['/zipf/', '/zipf-restarts/']) {
+  for (const p of [ZIPF, ZIPF_RESTARTS]) {
     server.prefix(p, { body: (req) => `<!doctype html><title>${req.url}</title>` + 'z'.repeat(2000), headers: html });
   }
   server.prefix('/bulk/', { body: (req) => `bulk ${req.url} ` + 'b'.repeat(500), headers: html });
@@ -112,14 +121,53 @@ function timeFetches(page, urls, count) {
 
 function rotate(list, k) { return list.map((_, i) => list[(i + k) % list.length]); }
 
+/**
+ * The CDP ServiceWorker domain: every worker version's state (`running`), the origins
+ * whose worker left 'stopped' since `woke` was last cleared, and per origin how many
+ * times its worker started and stopped.
+ */
 async function cdpFor(ctx, page) {
   const cdp = await ctx.newCDPSession(page);
   const running = new Map(); // versionId -> { scriptURL, runningStatus, status }
+  const woke = new Set();
+  const starts = new Map();
+  const stops = new Map();
+  const bump = (m, k) => m.set(k, (m.get(k) || 0) + 1);
   cdp.on('ServiceWorker.workerVersionUpdated', ({ versions }) => {
-    for (const v of versions) running.set(v.versionId, v);
+    for (const v of versions) {
+      const was = running.get(v.versionId)?.runningStatus;
+      running.set(v.versionId, v);
+      const origin = new URL(v.scriptURL).origin;
+      if (v.runningStatus !== 'stopped') woke.add(origin);
+      if (was === 'stopped' && v.runningStatus !== 'stopped') bump(starts, origin);
+      if (was && was !== 'stopped' && v.runningStatus === 'stopped') bump(stops, origin);
+    }
   });
   await cdp.send('ServiceWorker.enable');
-  return { cdp, running };
+  const statusOf = (origin) => [...running.values()]
+    .filter((v) => v.status === 'activated' && new URL(v.scriptURL).origin === origin)
+    .map((v) => v.runningStatus)[0];
+  return { cdp, running, woke, starts, stops, statusOf, count: (m, origin) => m.get(origin) || 0 };
+}
+
+/** Checks a worker's self.swcache.timing and turns it into the cold-start breakdown. */
+function breakdown(name, t) {
+  if (!t || typeof t !== 'object') fail(`${name}: the worker has no self.swcache.timing (is dist/ built from the current shim?)`);
+  const keys = ['evaluated', 'compiled', 'instantiated', 'started', 'firstFetch', 'firstAnswer'];
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    if (!(typeof t[k] === 'number' && t[k] > 0)) fail(`${name}: swcache.timing.${k} is ${t[k]} after a cold hit: ${JSON.stringify(t)}`);
+    if (i && t[k] < t[keys[i - 1]]) fail(`${name}: swcache.timing out of order: ${JSON.stringify(t)}`);
+  }
+  return {
+    evaluated: t.evaluated,
+    compile: t.compiled - t.evaluated,
+    instantiate: t.instantiated - t.compiled,
+    start: t.started - t.instantiated,
+    toFirstFetch: t.firstFetch - t.started,
+    firstResponse: t.firstAnswer - t.firstFetch,
+    firstAnswer: t.firstAnswer,
+  };
 }
 
 async function main() {
@@ -145,8 +193,18 @@ async function main() {
     log(`${c.name} ready on ${server.origin}`);
   }
   const byName = Object.fromEntries(arms.map((a) => [a.name, a]));
-  const results = { plan: PLAN, contenders: {} };
+  const results = { plan: PLAN, contenders: {}, phaseSeconds: {} };
   for (const a of arms) results.contenders[a.name] = { bytes: a.bytes };
+  for (const a of arms.filter((x) => x.router)) {
+    if (!PAGE_URL.startsWith(a.router) || !ZIPF.startsWith(a.router) || !ZIPF_RESTARTS.startsWith(a.router)) {
+      fail(`${a.name}: the sample URLs must live under its router prefix ${a.router}`);
+    }
+  }
+  const workers = arms.filter((a) => a.name !== 'none');
+  const sw = await cdpFor(ctx, workers[0].page);
+  const { cdp, running } = sw;
+  let phaseStart = Date.now();
+  const phaseDone = (name) => { results.phaseSeconds[name] = Math.round((Date.now() - phaseStart) / 100) / 10; phaseStart = Date.now(); };
 
   // Warm: the floor's cache is filled by the page; the others store on first fetch.
   await byName.floor.page.evaluate(async (urls) => (await caches.open('floor')).addAll(urls), [PAGE_URL, IMAGE_URL]);
@@ -160,10 +218,14 @@ async function main() {
     }
   }
 
-  // 1. Cache-hit latency, interleaved across contenders.
+  phaseDone('setup');
+
+  // 1. Cache-hit latency, interleaved across contenders. (swcache-router's worker must
+  // stay running throughout, or its router would answer instead of the worker.)
   log('hit latency');
   const hits = Object.fromEntries(arms.map((a) => [a.name, { page: [], image: [] }]));
   const before = Object.fromEntries(arms.map((a) => [a.name, a.server.count(PAGE_URL) + a.server.count(IMAGE_URL)]));
+  const stopsBefore = Object.fromEntries(arms.map((a) => [a.name, sw.count(sw.stops, a.origin)]));
   for (let r = 0; r < PLAN.hit.rounds; r++) {
     for (const a of rotate(arms, r)) {
       const [p, i] = await timeFetches(a.page, [PAGE_URL, IMAGE_URL], PLAN.hit.perRound);
@@ -174,37 +236,66 @@ async function main() {
   for (const a of arms) {
     const served = a.server.count(PAGE_URL) + a.server.count(IMAGE_URL) - before[a.name];
     if (a.name !== 'none' && served !== 0) fail(`${a.name}: ${served} hit-phase requests reached the server`);
+    const workerStops = sw.count(sw.stops, a.origin) - stopsBefore[a.name];
+    if (a.router && workerStops) fail(`${a.name}: its worker stopped ${workerStops} times during the hit phase`);
     results.contenders[a.name].hit = {
-      page: summary(hits[a.name].page), image: summary(hits[a.name].image), serverRequests: served,
+      page: summary(hits[a.name].page), image: summary(hits[a.name].image), serverRequests: served, workerStops,
     };
   }
+  phaseDone('hit');
 
-  // 2. Cold start: every worker stopped, then the first hit through one contender.
+  // 2. Cold start: every worker stopped, then the first hit through one contender. Each
+  // sample is checked: for a router contender the hit came from Cache Storage without
+  // starting the worker (CDP runningStatus stays 'stopped', the server saw nothing);
+  // for the others the fetch started the worker and no request reached the server.
+  // After each swcache sample its worker's self.swcache.timing gives the breakdown.
   log('cold start');
-  const workers = arms.filter((a) => a.name !== 'none');
-  const { cdp, running } = await cdpFor(ctx, workers[0].page);
   const originOf = (v) => new URL(v.scriptURL).origin;
   const allStopped = () => {
     const vs = [...running.values()].filter((v) => v.status === 'activated');
     return vs.length >= workers.length && vs.every((v) => v.runningStatus === 'stopped');
   };
+  const fresh = new Map(); // origin -> the Playwright Worker of its latest worker start
+  ctx.on('serviceworker', (w) => fresh.set(new URL(w.url()).origin, w));
   const cold = Object.fromEntries(workers.map((a) => [a.name, []]));
+  const parts = Object.fromEntries(workers.filter((a) => a.engine && !a.router).map((a) => [a.name, []]));
   const coldBefore = Object.fromEntries(workers.map((a) => [a.name, a.server.count(PAGE_URL)]));
   for (let r = 0; r < PLAN.cold.rounds; r++) {
     for (const a of rotate(workers, r)) {
       await cdp.send('ServiceWorker.stopAllWorkers');
       await waitFor(allStopped, 'every worker stopped', 10000, 2);
+      sw.woke.clear();
+      fresh.delete(a.origin);
+      const servedBefore = a.server.count(PAGE_URL);
       const [[ms]] = await timeFetches(a.plainPage, [PAGE_URL], 1);
-      const woke = [...running.values()].some((v) => originOf(v) === a.origin && v.status === 'activated' && v.runningStatus !== 'stopped');
-      if (!woke) fail(`${a.name}: the timed fetch did not start its worker`);
+      if (a.router) {
+        await sleep(ROUTER_SETTLE_MS);
+        const status = sw.statusOf(a.origin);
+        if (sw.woke.has(a.origin) || status !== 'stopped') {
+          fail(`${a.name}: the cold hit started the worker (runningStatus ${status}): the browser's router did not serve it`);
+        }
+      } else {
+        await waitFor(() => sw.woke.has(a.origin), `${a.name}: the timed fetch to start its worker`, 3000, 2);
+      }
+      if (a.server.count(PAGE_URL) !== servedBefore) fail(`${a.name}: a cold-start request reached the server instead of the cache`);
       cold[a.name].push(ms);
+      if (parts[a.name]) {
+        const w = await waitFor(() => fresh.get(a.origin), `${a.name}: the started worker to attach`, 5000, 2);
+        const t = await w.evaluate(() => self.swcache && self.swcache.timing);
+        parts[a.name].push(breakdown(a.name, t));
+      }
     }
   }
   for (const a of workers) {
     const served = a.server.count(PAGE_URL) - coldBefore[a.name];
     if (served !== 0) fail(`${a.name}: ${served} cold-start requests reached the server instead of the cache`);
-    results.contenders[a.name].cold = { ...summary(cold[a.name]), serverRequests: served };
+    results.contenders[a.name].cold = { ...summary(cold[a.name]), serverRequests: served, ...(a.router ? { workerStarted: 0 } : {}) };
+    if (parts[a.name]) {
+      const xs = parts[a.name];
+      results.contenders[a.name].coldBreakdown = Object.fromEntries(Object.keys(xs[0]).map((k) => [k, summary(xs.map((x) => x[k]))]));
+    }
   }
+  phaseDone('cold');
 
   // 3. networkFirst with a healthy network (the floor and seed: their own handling).
   log('networkFirst');
@@ -219,11 +310,14 @@ async function main() {
     id += PLAN.networkFirst.perRound;
   }
   for (const a of arms) results.contenders[a.name].networkFirst = summary(nf[a.name]);
+  phaseDone('networkFirst');
 
   // 4. Hit ratio on a seeded Zipf trace over 500 pages of a maxEntries: 50 route: once in
-  // one worker lifetime, once with every worker stopped each `restartEvery` requests (as
-  // browsers do after ~30 s idle; swcache's usage record is in memory, Workbox's in
-  // IndexedDB). Each run uses its own path so the first leaves nothing for the second.
+  // one worker lifetime (started before the run, checked not to stop during it), once
+  // with every worker stopped each `restartEvery` requests (as browsers do after ~30 s
+  // idle; swcache's usage record is in memory, Workbox's in IndexedDB). Each run uses
+  // its own path so the first leaves nothing for the second. For swcache-router, nothing
+  // in the second run wakes the worker: the browser's router answers every request.
   log('zipf hit ratio');
   const trace = zipfTrace({ n: PLAN.zipf.pages, s: PLAN.zipf.s, length: PLAN.zipf.length, seed: PLAN.zipf.seed });
   const runTrace = (a, prefix, ranks) => a.page.evaluate(async ([p, ks]) => {
@@ -238,21 +332,31 @@ async function main() {
   }, prefix);
   for (const a of arms.filter((x) => x.stores)) {
     a.server.resetCounts();
-    await runTrace(a, '/zipf/', trace);
-    const requests = a.server.countPrefix('/zipf/');
-    const entriesLeft = await entriesUnder(a, '/zipf/');
+    await cdp.send('ServiceWorker.startWorker', { scopeURL: a.origin + '/' });
+    await waitFor(() => sw.statusOf(a.origin) === 'running', `${a.name}: worker running before the Zipf run`, 10000, 2);
+    const stops = sw.count(sw.stops, a.origin);
+    await runTrace(a, ZIPF, trace);
+    if (sw.count(sw.stops, a.origin) !== stops) fail(`${a.name}: its worker stopped during the one-lifetime Zipf run`);
+    const requests = a.server.countPrefix(ZIPF);
+    const entriesLeft = await entriesUnder(a, ZIPF);
     const every = PLAN.zipf.restartEvery;
+    const starts = sw.count(sw.starts, a.origin);
     for (let i = 0; i < trace.length; i += every) {
       await cdp.send('ServiceWorker.stopAllWorkers');
       await waitFor(allStopped, 'every worker stopped', 10000, 2);
-      await runTrace(a, '/zipf-restarts/', trace.slice(i, i + every));
+      await runTrace(a, ZIPF_RESTARTS, trace.slice(i, i + every));
     }
-    const withRestarts = a.server.countPrefix('/zipf-restarts/');
+    await sleep(50);
+    const withRestarts = a.server.countPrefix(ZIPF_RESTARTS);
     results.contenders[a.name].zipf = {
       requests, hitRatio: 1 - requests / trace.length, entriesLeft,
-      restarts: { every, requests: withRestarts, hitRatio: 1 - withRestarts / trace.length },
+      restarts: {
+        every, requests: withRestarts, hitRatio: 1 - withRestarts / trace.length,
+        entriesLeft: await entriesUnder(a, ZIPF_RESTARTS), workerStarts: sw.count(sw.starts, a.origin) - starts,
+      },
     };
   }
+  phaseDone('zipf');
 
   // 5. Invalidation of 1,000 entries: post -> DONE reply, and post -> no entry left in
   // any cache (polled from the page; each poll lists the keys, ~5-15 ms). swcache replies
@@ -297,7 +401,8 @@ async function main() {
     }, bulk)
     : a.page.evaluate(async (urls) => (await caches.open('floor')).addAll(urls), bulk));
   const variants = [];
-  for (const a of arms.filter((x) => x.invalidates)) variants.push({ arm: a, key: a.name, msg: { type: 'CACHE_INVALIDATION', urls: bulk } });
+  // swcache-router is left out: its bulk route is an ordinary one, the same code as swcache.
+  for (const a of arms.filter((x) => x.invalidates && !x.router)) variants.push({ arm: a, key: a.name, msg: { type: 'CACHE_INVALIDATION', urls: bulk } });
   variants.push({ arm: byName.swcache, key: 'swcache (prefixes)', msg: { type: 'CACHE_INVALIDATION', prefixes: ['/bulk/'] } });
   const runs = Object.fromEntries(variants.map((v) => [v.key, { done: [], gone: [], removed: [] }]));
   for (let rep = 0; rep < PLAN.invalidation.reps; rep++) {
@@ -314,6 +419,7 @@ async function main() {
   const inv = {};
   for (const [k, r] of Object.entries(runs)) inv[k] = { ...summary(r.done), gone: summary(r.gone), removed: r.removed };
   results.invalidation = inv;
+  phaseDone('invalidation');
 
   results.machine = {
     cpu: os.cpus()[0]?.model, cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30),

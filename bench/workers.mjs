@@ -9,8 +9,14 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
 
 // The same routes as seed 000 (images first) plus the bulk route the invalidation
-// figure fills with 1,000 entries.
-const SWCACHE_CONFIG = `{
+// figure fills with 1,000 entries. `pages` is the route serving the promo pages (the
+// cold-start URL and the Zipf trace live under /promo/).
+const SWCACHE_PAGES = "{ name: 'promoPages', match: /^\\/(?!api|admin|_next|swcache\\/)/, strategy: 'cacheFirst', maxAge: 864e5, maxEntries: 50 }";
+// swcache-router: the same, except that the pages route is a path prefix the browser's
+// router serves from the cache while the worker is stopped (Static Routing API).
+export const ROUTER_PREFIX = '/promo/';
+const ROUTER_PAGES = `{ name: 'promoPages', match: '${ROUTER_PREFIX}', strategy: 'cacheFirst', maxAge: 864e5, maxEntries: 50, coldStart: 'router' }`;
+const swcacheConfig = (pages) => `{
   version: 'bench-v1',
   precache: ['/', '/favicon.ico', '/robots.txt'],
   routes: [
@@ -18,7 +24,7 @@ const SWCACHE_CONFIG = `{
     { name: 'componentData', match: /\\/api\\/v1\\/promo\\/featured-content/, strategy: 'networkFirst',
       networkTimeout: 3000, maxAge: 5 * 60e3, maxEntries: 100 },
     { name: 'bulk', match: /^\\/bulk\\//, strategy: 'cacheFirst', maxAge: 864e5 },
-    { name: 'promoPages', match: /^\\/(?!api|admin|_next|swcache\\/)/, strategy: 'cacheFirst', maxAge: 864e5, maxEntries: 50 },
+    ${pages},
   ],
 }`;
 
@@ -37,7 +43,9 @@ const read = (p) => fs.readFileSync(path.join(ROOT, p), 'utf8');
  * Each contender: `files` (path → source) its origin serves, the first being `/sw.js`
  * (none for 'none'); `invalidates` whether it answers CACHE_INVALIDATION; `stores`
  * whether it caches on its own (the floor relies on a warmed cache); `claims` whether
- * it controls the registering page without a reload.
+ * it controls the registering page without a reload; `engine` whether it runs
+ * dist/swcache-sw.js (and exposes self.swcache.timing); `router` the path prefix the
+ * browser's router serves from the cache while the worker is stopped.
  */
 export function contenders() {
   return [
@@ -52,10 +60,18 @@ export function contenders() {
     {
       name: 'swcache',
       files: {
-        '/sw.js': `importScripts('/swcache/swcache-sw.js');\nswcache.start(${SWCACHE_CONFIG});\n`,
+        '/sw.js': `importScripts('/swcache/swcache-sw.js');\nswcache.start(${swcacheConfig(SWCACHE_PAGES)});\n`,
         '/swcache/swcache-sw.js': read('dist/swcache-sw.js'),
       },
-      invalidates: true, stores: true,
+      invalidates: true, stores: true, engine: true,
+    },
+    {
+      name: 'swcache-router',
+      files: {
+        '/sw.js': `importScripts('/swcache/swcache-sw.js');\nswcache.start(${swcacheConfig(ROUTER_PAGES)});\n`,
+        '/swcache/swcache-sw.js': read('dist/swcache-sw.js'),
+      },
+      invalidates: true, stores: true, engine: true, router: ROUTER_PREFIX,
     },
   ];
 }

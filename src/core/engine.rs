@@ -1403,3 +1403,7 @@ pub fn failed_open_stats_json() -> String {
 pub fn is_engine_cache(name: &str) -> bool {
     name.starts_with(CACHE_PREFIX)
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

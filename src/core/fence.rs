@@ -58,7 +58,8 @@ impl Fences {
     /// Whether a response for `path` in `slot` (with `Cache-Tag` `tags`), fetched from
     /// `started_ms`, must not be stored.
     pub fn blocks(&self, path: &str, slot: usize, tags: Option<&str>, started_ms: f64) -> bool {
-        self.list.iter().any(|f| f.inv.removes(path, slot, tags, Some(started_ms)))
+        // A fetch that started in the fence's own millisecond may predate the change too.
+        self.list.iter().any(|f| started_ms <= f.inv.at_ms && f.inv.selector.matches(path, slot, tags))
     }
 
     /// Whether some fence is still hiding entries (cheap: checked on every cache read).
@@ -102,7 +103,8 @@ mod tests {
         let mut f = Fences::default();
         f.raise(inv(1000.0, &["/a"], &["t1"]), 1000.0);
         assert!(f.blocks("/a", 0, None, 999.0));
-        assert!(!f.blocks("/a", 0, None, 1000.0), "started at the fence: allowed");
+        assert!(f.blocks("/a", 0, None, 1000.0), "started in the fence's millisecond: may be old");
+        assert!(!f.blocks("/a", 0, None, 1001.0), "started after the fence: allowed");
         assert!(!f.blocks("/b", 0, None, 10.0), "not covered");
         assert!(f.blocks("/b", 0, Some("x, t1"), 10.0), "covered by tag");
     }

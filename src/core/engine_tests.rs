@@ -1,0 +1,818 @@
+//! Native tests of the worker engine, driven by a simulated executor: an in-memory Cache
+//! Storage, a scripted network and a clock, with results delivered in any order.
+
+use super::*;
+use crate::core::config::tests::{resolve, ORIGIN};
+use crate::core::text::read_json;
+use std::collections::{BTreeMap, VecDeque};
+
+/// `/\.(png|jpe?g|gif|webp|svg)$/` (0), `/\/api\/v1\/promo\/featured-content/` (1),
+/// `/^\/(?!api|admin|_next|swcache\/)/` (2), written as predicates.
+fn seed_regexps(i: u32, text: &str) -> bool {
+    let path = text.split('?').next().unwrap_or("");
+    match i {
+        0 => [".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg"].iter().any(|e| text.ends_with(e)),
+        1 => text.contains("/api/v1/promo/featured-content"),
+        2 => text.starts_with('/') && !["api", "admin", "_next", "swcache/"].iter().any(|p| path[1..].starts_with(p)),
+        _ => false,
+    }
+}
+
+fn config(extra_routes: &str, top: &str) -> String {
+    format!(
+        r#"{{"version":"v1","precache":["/","/robots.txt"],{top}"routes":[{extra_routes}
+        {{"name":"images","match":"\u0000r0","strategy":"cacheFirst","maxAge":604800000,"maxEntries":200}},
+        {{"name":"componentData","match":"\u0000r1","strategy":"networkFirst","networkTimeout":3000,"maxAge":300000,"maxEntries":100}},
+        {{"name":"promoPages","match":"\u0000r2","strategy":"cacheFirst","maxAge":86400000,"maxEntries":50}}]}}"#
+    )
+}
+
+fn engine(json: &str, now: f64) -> Engine {
+    Engine::new(&read_json(json).expect("json"), ORIGIN, now, Box::new(seed_regexps), Box::new(|s| resolve(s))).unwrap()
+}
+
+/// What the simulated server answers for a path.
+#[derive(Clone, Debug)]
+struct Content {
+    status: u16,
+    version: u32,
+    cache_control: Option<String>,
+    vary: Option<String>,
+    tags: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+struct Stored {
+    stamp: Option<f64>,
+    tags: Option<String>,
+    version: u32,
+}
+
+#[derive(Clone, Debug)]
+enum Body {
+    /// A response object the executor holds: content version and headers.
+    Response { version: u32, info: ResponseInfo },
+    Cached(Stored),
+}
+
+#[derive(Default)]
+struct OpState {
+    res: BTreeMap<u32, Body>,
+    keys: BTreeMap<u32, Vec<String>>,
+    answered: Option<Answer>,
+    answered_with: Option<u32>,
+    replies: Vec<String>,
+    failed: Option<String>,
+    done: bool,
+    own_path: String,
+}
+
+/// The simulated executor.
+struct Sim {
+    e: Engine,
+    now: f64,
+    caches: BTreeMap<String, Vec<(String, Stored)>>,
+    server: BTreeMap<String, Content>,
+    offline: bool,
+    /// Fetches that hang until released.
+    hanging: bool,
+    ops: BTreeMap<OpId, OpState>,
+    /// Results waiting to be delivered: (op, tag, io).
+    queue: VecDeque<(OpId, u32, Io)>,
+    /// Fetches started, by path.
+    requests: BTreeMap<String, u32>,
+    timers: Vec<(f64, OpId, u32)>,
+    quota_left: Option<u32>,
+    names: Vec<String>,
+    warnings: Vec<String>,
+    rng: u64,
+    shuffle: bool,
+    skipped_waiting: bool,
+    claimed: bool,
+    routes_added: Option<String>,
+}
+
+impl Sim {
+    fn new(json: &str) -> Sim {
+        let e = engine(json, 1_000_000.0);
+        let names = e.cache_names().iter().map(|s| s.to_string()).collect();
+        Sim {
+            e,
+            now: 1_000_000.0,
+            caches: BTreeMap::new(),
+            server: BTreeMap::new(),
+            offline: false,
+            hanging: false,
+            ops: BTreeMap::new(),
+            queue: VecDeque::new(),
+            requests: BTreeMap::new(),
+            timers: Vec::new(),
+            quota_left: None,
+            names,
+            warnings: Vec::new(),
+            rng: 0x9e37_79b9_7f4a_7c15,
+            shuffle: false,
+            skipped_waiting: false,
+            claimed: false,
+            routes_added: None,
+        }
+    }
+
+    /// The browser stopped the worker and started it again: a new engine, same caches.
+    fn restart(&mut self, json: &str) {
+        self.e = engine(json, self.now);
+        self.ops.clear();
+        self.queue.clear();
+        self.timers.clear();
+    }
+
+    fn seed() -> Sim {
+        Sim::new(&config("", ""))
+    }
+
+    fn rand(&mut self, m: u64) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng % m.max(1)
+    }
+
+    fn serve(&mut self, path: &str, version: u32) {
+        self.server.insert(path.into(), Content { status: 200, version, cache_control: None, vary: None, tags: None });
+    }
+
+    fn content(&mut self, path: &str) -> &mut Content {
+        self.server.entry(path.into()).or_insert(Content { status: 404, version: 0, cache_control: None, vary: None, tags: None })
+    }
+
+    fn cache(&mut self, slot: u32) -> &mut Vec<(String, Stored)> {
+        let name = self.names[slot as usize].clone();
+        self.caches.entry(name).or_default()
+    }
+
+    fn cached(&self, name: &str, path: &str) -> Option<&Stored> {
+        self.caches.get(name)?.iter().find(|(p, _)| p == path).map(|(_, s)| s)
+    }
+
+    fn count(&self, name: &str) -> usize {
+        self.caches.get(name).map_or(0, Vec::len)
+    }
+
+    fn path_of(&self, op: OpId, r: &Req) -> String {
+        match r {
+            Req::Own => self.ops[&op].own_path.clone(),
+            Req::Path(p) => p.clone(),
+            Req::Key { list, index } => {
+                let href = &self.ops[&op].keys[list][*index as usize];
+                url::split(href).unwrap().1.to_string()
+            }
+        }
+    }
+
+    fn state(&mut self, op: OpId) -> &mut OpState {
+        self.ops.entry(op).or_default()
+    }
+
+    fn exec(&mut self) {
+        for c in self.e.take() {
+            match c {
+                Cmd::Match { op, tag, slot, req } => {
+                    let path = self.path_of(op, &req);
+                    let found = self.cache(slot).iter().find(|(p, _)| *p == path).map(|(_, s)| s.clone());
+                    let io = Io::Matched(found.as_ref().map(|s| Entry { stamp_ms: s.stamp, tags: s.tags.clone() }));
+                    if let Some(s) = found {
+                        self.state(op).res.insert(tag, Body::Cached(s));
+                    }
+                    self.queue.push_back((op, tag, io));
+                }
+                Cmd::Fetch { op, tag, req, .. } => {
+                    let path = self.path_of(op, &req);
+                    *self.requests.entry(path.clone()).or_default() += 1;
+                    if self.hanging {
+                        continue; // never answers (until the test releases it by hand)
+                    }
+                    let io = if self.offline {
+                        Io::Fetched(Err("Failed to fetch".into()))
+                    } else {
+                        let c = self.content(&path).clone();
+                        let info = ResponseInfo {
+                            status: c.status,
+                            opaque: false,
+                            redirected: false,
+                            cache_control: c.cache_control,
+                            vary: c.vary,
+                            tags: c.tags,
+                        };
+                        self.state(op).res.insert(tag, Body::Response { version: c.version, info: info.clone() });
+                        Io::Fetched(Ok(info))
+                    };
+                    self.queue.push_back((op, tag, io));
+                }
+                Cmd::Timer { op, tag, ms } => self.timers.push((self.now + f64::from(ms), op, tag)),
+                Cmd::Put { op, tag, slot, req, from, stamp } => {
+                    let path = self.path_of(op, &req);
+                    let (version, tags) = match self.state(op).res.get(&from) {
+                        Some(Body::Response { version, info }) => (*version, info.tags.clone()),
+                        other => panic!("put from {from}: {other:?}"),
+                    };
+                    if let Some(left) = self.quota_left.as_mut() {
+                        if *left == 0 {
+                            self.queue.push_back((op, tag, Io::Put(PutResult::Quota)));
+                            continue;
+                        }
+                        *left -= 1;
+                    }
+                    let c = self.cache(slot);
+                    c.retain(|(p, _)| *p != path);
+                    c.push((path, Stored { stamp, tags, version }));
+                    self.queue.push_back((op, tag, Io::Put(PutResult::Ok)));
+                }
+                Cmd::Keys { op, tag, slot } => {
+                    let keys: Vec<String> = self.cache(slot).iter().map(|(p, _)| format!("{ORIGIN}{p}")).collect();
+                    self.state(op).keys.insert(tag, keys.clone());
+                    self.queue.push_back((op, tag, Io::Keys(keys)));
+                }
+                Cmd::Delete { op, tag, slot, reqs } => {
+                    let paths: Vec<String> = reqs.iter().map(|r| self.path_of(op, r)).collect();
+                    let c = self.cache(slot);
+                    let before = c.len();
+                    c.retain(|(p, _)| !paths.contains(p));
+                    let n = (before - c.len()) as u32;
+                    self.queue.push_back((op, tag, Io::Deleted(n)));
+                }
+                Cmd::Respond { op, answer } => {
+                    let st = self.state(op);
+                    assert!(st.answered.is_none(), "op {op} answered twice");
+                    st.answered_with = match &answer {
+                        Answer::Cached(t) | Answer::Network(t) => match st.res.get(t) {
+                            Some(Body::Cached(s)) => Some(s.version),
+                            Some(Body::Response { version, .. }) => Some(*version),
+                            None => panic!("op {op} answers with a response it never got at tag {t}"),
+                        },
+                        Answer::Error { .. } => None,
+                    };
+                    st.answered = Some(answer);
+                }
+                Cmd::Reply { op, json } => {
+                    assert!(read_json(&json).is_some(), "reply is JSON: {json}");
+                    self.state(op).replies.push(json);
+                }
+                Cmd::CacheNames { op, tag } => {
+                    let names = self.caches.keys().cloned().collect();
+                    self.queue.push_back((op, tag, Io::CacheNames(names)));
+                }
+                Cmd::DeleteCache { op, tag, name } => {
+                    self.caches.remove(&name);
+                    self.queue.push_back((op, tag, Io::Done));
+                }
+                Cmd::SkipWaiting { op, tag } => {
+                    self.skipped_waiting = true;
+                    self.queue.push_back((op, tag, Io::Done));
+                }
+                Cmd::Claim { op, tag } => {
+                    self.claimed = true;
+                    self.queue.push_back((op, tag, Io::Done));
+                }
+                Cmd::AddRoutes { json, .. } => self.routes_added = Some(json),
+                Cmd::Fail { op, text } => {
+                    let st = self.state(op);
+                    st.failed = Some(text);
+                    st.done = true;
+                }
+                Cmd::Warn { text } => self.warnings.push(text),
+                Cmd::Done { op } => {
+                    let st = self.state(op);
+                    assert!(!st.done, "op {op} done twice");
+                    st.done = true;
+                }
+            }
+        }
+    }
+
+    /// Delivers one pending result (a random one when shuffling). `false`: none left.
+    fn step(&mut self) -> bool {
+        self.exec();
+        if self.queue.is_empty() {
+            return false;
+        }
+        let i = if self.shuffle { self.rand(self.queue.len() as u64) as usize } else { 0 };
+        let (op, tag, io) = self.queue.remove(i).unwrap();
+        self.now += 1.0;
+        self.e.io(op, tag, io, self.now);
+        self.exec();
+        true
+    }
+
+    fn settle(&mut self) {
+        while self.step() {}
+    }
+
+    fn advance(&mut self, ms: f64) {
+        self.now += ms;
+        let due: Vec<(f64, OpId, u32)> = self.timers.iter().copied().filter(|t| t.0 <= self.now).collect();
+        self.timers.retain(|t| t.0 > self.now);
+        for (_, op, tag) in due {
+            self.e.io(op, tag, Io::Timer, self.now);
+            self.exec();
+        }
+    }
+
+    fn start_fetch(&mut self, path: &str, navigate: bool, cache: &str) -> Option<OpId> {
+        let href = format!("{ORIGIN}{path}");
+        let req = Request { get: true, href: &href, navigate, cache, range: false };
+        let op = self.e.fetch(&req, self.now)?;
+        self.state(op).own_path = path.into();
+        self.exec();
+        Some(op)
+    }
+
+    /// A page request, run to the end: the content version served (None: an error).
+    fn get(&mut self, path: &str) -> Option<u32> {
+        let op = self.start_fetch(path, false, "default").expect("routed");
+        self.settle();
+        let st = &self.ops[&op];
+        assert!(st.done, "{path}: op not done");
+        st.answered.as_ref().expect("answered");
+        st.answered_with
+    }
+
+    fn message(&mut self, json: &str) -> (OpId, Vec<String>) {
+        let op = self.e.message(Some(json), false, self.now);
+        self.state(op);
+        self.exec();
+        self.settle();
+        (op, self.ops[&op].replies.clone())
+    }
+
+    fn stats(&mut self) -> Value {
+        let (_, r) = self.message(r#"{"type":"GET_STATS"}"#);
+        read_json(&r[0]).unwrap()
+    }
+}
+
+fn num(v: &Value, path: &[&str]) -> f64 {
+    let mut v = v;
+    for k in path {
+        v = v.get(k).unwrap_or_else(|| panic!("no {k}"));
+    }
+    match v {
+        Value::Num(n) => *n,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn cache_first_miss_then_hit_stamped_with_the_fetch_start() {
+    let mut s = Sim::seed();
+    s.serve("/promo/a", 1);
+    assert_eq!(s.get("/promo/a"), Some(1));
+    let stored = s.cached("swcache-v1-promoPages", "/promo/a").expect("stored").clone();
+    assert!(stored.stamp.is_some());
+    s.serve("/promo/a", 2);
+    assert_eq!(s.get("/promo/a"), Some(1), "fresh hit from the cache");
+    assert_eq!(s.requests["/promo/a"], 1);
+    let st = s.stats();
+    assert_eq!(num(&st, &["routes", "promoPages", "hits"]), 1.0);
+    assert_eq!(num(&st, &["misses"]), 1.0);
+}
+
+#[test]
+fn unrouted_and_non_get_requests_are_left_alone() {
+    let mut s = Sim::seed();
+    let href = format!("{ORIGIN}/api/other");
+    assert_eq!(s.e.fetch(&Request { get: true, href: &href, navigate: false, cache: "default", range: false }, 0.0), None);
+    let href = format!("{ORIGIN}/promo/a");
+    assert_eq!(s.e.fetch(&Request { get: false, href: &href, navigate: false, cache: "default", range: false }, 0.0), None);
+    assert_eq!(s.e.fetch(&Request { get: true, href: &href, navigate: false, cache: "default", range: true }, 0.0), None);
+    assert!(s.e.take().is_empty());
+}
+
+#[test]
+fn server_errors_and_unstorable_responses_are_served_not_stored() {
+    let mut s = Sim::seed();
+    s.content("/promo/e").status = 500;
+    assert_eq!(s.get("/promo/e"), Some(0));
+    for (path, cc, vary) in [("/promo/ns", Some("no-store"), None), ("/promo/vs", None, Some("Accept, *"))] {
+        s.serve(path, 1);
+        s.content(path).cache_control = cc.map(Into::into);
+        s.content(path).vary = vary.map(Into::into);
+        assert_eq!(s.get(path), Some(1));
+        assert!(s.cached("swcache-v1-promoPages", path).is_none(), "{path} stored");
+    }
+    assert!(s.cached("swcache-v1-promoPages", "/promo/e").is_none());
+}
+
+/// A 5xx is a failure where a stale copy can stand in (the decision moved from the
+/// adapter to the core).
+#[test]
+fn a_5xx_serves_the_stale_copy() {
+    let mut s = Sim::seed();
+    s.serve("/promo/s", 1);
+    s.get("/promo/s");
+    s.now += 2.0 * 864e5;
+    s.content("/promo/s").status = 503;
+    assert_eq!(s.get("/promo/s"), Some(1), "stale copy instead of the 503");
+    s.offline = true;
+    assert_eq!(s.get("/promo/s"), Some(1), "offline: stale copy");
+    assert_eq!(s.get("/promo/never"), None, "nothing cached: an error answer");
+    let op = s.start_fetch("/promo/never2", false, "default").unwrap();
+    s.settle();
+    assert!(matches!(s.ops[&op].answered, Some(Answer::Error { status: 503, .. })));
+}
+
+/// networkFirst: a timeout answers from the cache, and the late response is stored
+/// when it comes (the decision moved from the adapter to the core).
+#[test]
+fn network_first_timeout_then_late_store() {
+    let mut s = Sim::seed();
+    let path = "/api/v1/promo/featured-content?id=1";
+    s.serve(path, 1);
+    assert_eq!(s.get(path), Some(1));
+    s.serve(path, 2);
+    s.hanging = true;
+    let op = s.start_fetch(path, false, "default").unwrap();
+    s.settle();
+    assert!(s.ops[&op].answered.is_none(), "waits for the network");
+    s.advance(3000.0);
+    s.settle();
+    assert_eq!(s.ops[&op].answered_with, Some(1), "timeout → cached copy");
+    assert!(!s.ops[&op].done, "the late response is still awaited");
+    // The network answers now.
+    let c = s.content(path).clone();
+    let info = ResponseInfo { status: 200, ..Default::default() };
+    s.state(op).res.insert(T_NET, Body::Response { version: c.version, info: info.clone() });
+    s.e.io(op, T_NET, Io::Fetched(Ok(info)), s.now);
+    s.settle();
+    assert!(s.ops[&op].done);
+    assert_eq!(s.cached("swcache-v1-componentData", path).unwrap().version, 2, "late answer stored");
+}
+
+#[test]
+fn network_first_timeout_with_nothing_cached_keeps_waiting() {
+    let mut s = Sim::seed();
+    let path = "/api/v1/promo/featured-content?id=9";
+    s.serve(path, 4);
+    s.hanging = true;
+    let op = s.start_fetch(path, false, "default").unwrap();
+    s.advance(3000.0);
+    s.settle();
+    assert!(s.ops[&op].answered.is_none(), "no 504: keeps waiting");
+    let info = ResponseInfo { status: 200, ..Default::default() };
+    s.state(op).res.insert(T_NET, Body::Response { version: 4, info: info.clone() });
+    s.e.io(op, T_NET, Io::Fetched(Ok(info)), s.now);
+    s.settle();
+    assert_eq!(s.ops[&op].answered_with, Some(4));
+}
+
+#[test]
+fn precached_urls_fall_back_to_the_precache() {
+    let mut s = Sim::seed();
+    s.serve("/", 1);
+    s.serve("/robots.txt", 1);
+    let op = s.e.install();
+    s.exec();
+    s.settle();
+    assert!(s.ops[&op].done && s.skipped_waiting);
+    assert!(s.cached("swcache-v1-precache", "/").is_some());
+    s.offline = true;
+    assert_eq!(s.get("/"), Some(1), "the page route misses; the precache copy answers");
+    assert_eq!(s.get("/robots.txt"), Some(1), "built-in precache route");
+}
+
+#[test]
+fn install_fails_on_a_precache_error_and_activate_drops_other_versions() {
+    let mut s = Sim::seed();
+    s.serve("/", 1);
+    s.content("/robots.txt").status = 404;
+    let op = s.e.install();
+    s.exec();
+    s.settle();
+    assert!(s.ops[&op].failed.as_deref().unwrap().contains("/robots.txt answered HTTP 404"));
+    s.caches.insert("swcache-v0-promoPages".into(), vec![]);
+    s.caches.insert("site-own".into(), vec![]);
+    s.caches.insert("swcache-v1-images".into(), vec![]);
+    let op = s.e.activate();
+    s.exec();
+    s.settle();
+    assert!(s.ops[&op].done && s.claimed);
+    assert!(!s.caches.contains_key("swcache-v0-promoPages"));
+    assert!(s.caches.contains_key("site-own") && s.caches.contains_key("swcache-v1-images"));
+}
+
+#[test]
+fn max_entries_trims_least_used_first_and_bursts_coalesce() {
+    let mut s = Sim::seed();
+    let mut trims = 0;
+    for i in 0..60 {
+        s.serve(&format!("/promo/{i}"), 1);
+    }
+    // 60 requests in flight at once, results in order.
+    let ops: Vec<OpId> = (0..60).map(|i| s.start_fetch(&format!("/promo/{i}"), false, "default").unwrap()).collect();
+    while s.step() {
+        trims += 0;
+    }
+    let _ = trims;
+    assert!(ops.iter().all(|o| s.ops[o].done));
+    assert_eq!(s.count("swcache-v1-promoPages"), 50);
+    let st = s.stats();
+    assert_eq!(num(&st, &["routes", "promoPages", "evictions"]), 10.0);
+    // A hit counts as a use: /promo/10 (oldest left) survives the next eviction.
+    assert_eq!(s.get("/promo/10"), Some(1));
+    s.serve("/promo/new", 1);
+    s.get("/promo/new");
+    assert!(s.cached("swcache-v1-promoPages", "/promo/10").is_some());
+    assert!(s.cached("swcache-v1-promoPages", "/promo/11").is_none());
+}
+
+/// The quota-relief retry used to store without the store rules: a refetched
+/// `Cache-Control: no-store` response was written.
+#[test]
+fn quota_relief_refetch_obeys_the_store_rules() {
+    let mut s = Sim::seed();
+    for i in 0..4 {
+        s.serve(&format!("/promo/q{i}"), 1);
+        s.get(&format!("/promo/q{i}"));
+    }
+    s.quota_left = Some(0);
+    s.serve("/promo/big", 1);
+    let op = s.start_fetch("/promo/big", false, "default").unwrap();
+    // The first write fails with a quota error; before the refetch the origin starts
+    // answering no-store.
+    while !s.queue.iter().any(|(_, _, io)| matches!(io, Io::Put(PutResult::Quota))) {
+        assert!(s.step());
+    }
+    s.content("/promo/big").cache_control = Some("no-store".into());
+    s.quota_left = None;
+    s.settle();
+    assert!(s.ops[&op].done);
+    assert_eq!(s.ops[&op].answered_with, Some(1), "served anyway");
+    assert_eq!(s.count("swcache-v1-promoPages"), 3, "a quarter (one) evicted");
+    assert!(s.cached("swcache-v1-promoPages", "/promo/big").is_none(), "a no-store refetch is never stored");
+    assert_eq!(s.requests["/promo/big"], 2);
+
+    // Without the header change the retry stores.
+    let mut s = Sim::seed();
+    s.serve("/promo/a", 1);
+    s.get("/promo/a");
+    s.quota_left = Some(0);
+    s.serve("/promo/b", 1);
+    let op = s.start_fetch("/promo/b", false, "default").unwrap();
+    while !s.queue.iter().any(|(_, _, io)| matches!(io, Io::Put(PutResult::Quota))) {
+        assert!(s.step());
+    }
+    s.quota_left = None;
+    s.settle();
+    assert!(s.ops[&op].done);
+    assert!(s.cached("swcache-v1-promoPages", "/promo/b").is_some());
+    assert!(s.cached("swcache-v1-promoPages", "/promo/a").is_none(), "the least used went");
+}
+
+#[test]
+fn invalidation_removes_covered_entries_and_is_idempotent() {
+    let mut s = Sim::seed();
+    for p in ["/promo/a", "/promo/b", "/blog/x"] {
+        s.serve(p, 1);
+        s.get(p);
+    }
+    let (_, r) = s.message(r#"{"type":"CACHE_INVALIDATION","urls":["/promo/a","http://localhost:8080/promo/b"]}"#);
+    assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":2}"#]);
+    assert!(s.cached("swcache-v1-promoPages", "/blog/x").is_some());
+    let (_, r) = s.message(r#"{"type":"CACHE_INVALIDATION","urls":["/promo/a"]}"#);
+    assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":0}"#]);
+    let (_, r) = s.message(r#"{"type":"CACHE_INVALIDATION","prefixes":["/blog/"]}"#);
+    assert!(r[0].contains("\"removed\":1"));
+    assert_eq!(num(&s.stats(), &["invalidations"]), 3.0);
+}
+
+#[test]
+fn invalidation_by_tag_reads_each_entry() {
+    let mut s = Sim::seed();
+    for (p, t) in [("/promo/a", "promo-7, hero"), ("/promo/b", "promo-70")] {
+        s.serve(p, 1);
+        s.content(p).tags = Some(t.into());
+        s.get(p);
+    }
+    let (_, r) = s.message(r#"{"type":"CACHE_INVALIDATION","tags":["promo-7"]}"#);
+    assert!(r[0].contains("\"removed\":1"), "{r:?}");
+    assert!(s.cached("swcache-v1-promoPages", "/promo/b").is_some(), "whole tokens only");
+}
+
+#[test]
+fn a_timestamp_in_the_past_keeps_newer_entries() {
+    let mut s = Sim::seed();
+    s.serve("/promo/a", 1);
+    s.get("/promo/a");
+    let stamp = s.cached("swcache-v1-promoPages", "/promo/a").unwrap().stamp.unwrap();
+    let before = crate::core::time::iso_string(stamp - 1000.0);
+    let (_, r) = s.message(&format!(r#"{{"type":"CACHE_INVALIDATION","all":true,"timestamp":"{before}"}}"#));
+    assert!(r[0].contains("\"removed\":0"), "{r:?}");
+    assert!(s.cached("swcache-v1-promoPages", "/promo/a").is_some());
+}
+
+/// A CMS clock an hour ahead: the entries go, and caching works again right after
+/// (the timestamp is clamped to the worker's now).
+#[test]
+fn a_future_timestamp_does_not_fence_caching_for_hours() {
+    let mut s = Sim::seed();
+    s.serve("/promo/a", 1);
+    s.get("/promo/a");
+    let ahead = crate::core::time::iso_string(s.now + 3_600_000.0);
+    let (_, r) = s.message(&format!(r#"{{"type":"CACHE_INVALIDATION","all":true,"timestamp":"{ahead}"}}"#));
+    assert!(r[0].contains("\"removed\":1"), "{r:?}");
+    s.now += 10.0;
+    assert_eq!(s.get("/promo/a"), Some(1));
+    assert!(s.cached("swcache-v1-promoPages", "/promo/a").is_some(), "stored again at once");
+}
+
+#[test]
+fn malformed_messages_change_nothing() {
+    let mut s = Sim::seed();
+    s.serve("/promo/a", 1);
+    s.get("/promo/a");
+    for bad in [
+        r#"{"type":"CACHE_INVALIDATION","urls":["https://evil.example/a"]}"#,
+        r#"{"type":"CACHE_INVALIDATION"}"#,
+        r#"{"type":"NUKE"}"#,
+        r#""just a string""#,
+        r#"{"type":"PREFETCH","urls":[1]}"#,
+    ] {
+        let (op, r) = s.message(bad);
+        assert!(r.len() == 1 && r[0].starts_with(r#"{"type":"ERROR","error":"swcache: malformed"#), "{bad}: {r:?}");
+        assert!(s.ops[&op].done);
+    }
+    let op = s.e.message(None, false, s.now);
+    s.exec();
+    assert!(s.ops[&op].replies[0].contains("ERROR"));
+    assert!(s.cached("swcache-v1-promoPages", "/promo/a").is_some());
+}
+
+#[test]
+fn prefetch_skips_fresh_and_unrouted_and_bounds_concurrency() {
+    let mut s = Sim::seed();
+    for i in 0..10 {
+        s.serve(&format!("/promo/p{i}"), 1);
+    }
+    s.get("/promo/p0");
+    let op = s.e.message(
+        Some(r#"{"type":"PREFETCH","urls":["/promo/p0","/api/x","/promo/p1","/promo/p2","/promo/p3","/promo/p4","/promo/p5","/promo/p6"]}"#),
+        false,
+        s.now,
+    );
+    s.state(op);
+    let fetches = s.e.take();
+    let matches = fetches.iter().filter(|c| matches!(c, Cmd::Match { .. })).count();
+    assert_eq!(matches, 4, "at most 4 in flight");
+    s.queue.clear();
+    s.e.out = fetches;
+    s.exec();
+    s.settle();
+    assert_eq!(s.ops[&op].replies, vec![r#"{"type":"PREFETCH_DONE","fetched":6,"skipped":2,"failed":0}"#]);
+    assert!(s.cached("swcache-v1-promoPages", "/promo/p6").is_some());
+    let op = s.e.message(Some(r#"{"type":"PREFETCH","urls":["/promo/p8"]}"#), true, s.now);
+    s.state(op);
+    s.exec();
+    assert!(s.ops[&op].replies[0].contains("\"skipped\":1"), "Save-Data: nothing fetched");
+}
+
+#[test]
+fn reload_mode_skips_the_read_but_navigations_do_not() {
+    let mut s = Sim::seed();
+    s.serve("/promo/r", 1);
+    s.get("/promo/r");
+    s.serve("/promo/r", 2);
+    let op = s.start_fetch("/promo/r", true, "no-cache").unwrap();
+    s.settle();
+    assert_eq!(s.ops[&op].answered_with, Some(1), "a reloaded navigation still reads the cache");
+    let op = s.start_fetch("/promo/r", false, "reload").unwrap();
+    s.settle();
+    assert_eq!(s.ops[&op].answered_with, Some(2));
+    assert_eq!(s.cached("swcache-v1-promoPages", "/promo/r").unwrap().version, 2);
+}
+
+#[test]
+fn router_routes_are_given_to_the_browser_and_swept_of_expired_entries() {
+    let json = config(r#"{"name":"landing","match":"/l/","strategy":"cacheFirst","maxAge":1000,"coldStart":"router"},"#, "");
+    let mut s = Sim::new(&json);
+    s.serve("/", 1);
+    s.serve("/robots.txt", 1);
+    s.e.install();
+    s.exec();
+    s.settle();
+    assert_eq!(s.routes_added.as_deref(), Some(r#"[{"pathname":"/l/*","cacheName":"swcache-v1-landing"}]"#));
+    s.serve("/l/a", 1);
+    s.serve("/l/b", 1);
+    s.get("/l/a");
+    s.get("/l/b");
+    assert_eq!(s.count("swcache-v1-landing"), 2);
+    // A restarted worker: its first answer triggers a sweep of expired router entries.
+    s.now += 5000.0;
+    s.restart(&json);
+    s.get("/l/b"); // stale: refetched and stored again (fresh)
+    s.settle();
+    assert!(s.cached("swcache-v1-landing", "/l/a").is_none(), "expired entry swept");
+    assert!(s.cached("swcache-v1-landing", "/l/b").is_some(), "fresh entry kept");
+}
+
+/// Randomized model test: random requests, content changes, invalidations and
+/// restarts, with results delivered in random order. Invariants: every request is
+/// answered once and its operation ends; nothing a DONE reply covered is served to a
+/// request made after it; `maxEntries` holds once things settle.
+#[test]
+fn randomized_model() {
+    for seed in 1..=300u64 {
+        let mut s = Sim::seed();
+        s.rng = seed.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        s.shuffle = true;
+        let pages: Vec<String> = (0..70).map(|i| format!("/promo/m{i}")).collect();
+        for p in &pages {
+            s.serve(p, 1);
+        }
+        let mut versions: BTreeMap<String, u32> = pages.iter().map(|p| (p.clone(), 1)).collect();
+        // (path, version that must not be served again, op id of DONE-bearing message)
+        let mut floors: Vec<(String, u32, OpId)> = Vec::new();
+        let mut made_after: BTreeMap<OpId, Vec<(String, u32)>> = BTreeMap::new();
+        let mut live: Vec<(OpId, String)> = Vec::new();
+        for _ in 0..400 {
+            match s.rand(10) {
+                0..=4 => {
+                    // Half the requests go to five hot pages, so invalidations race
+                    // with fetches and writes in flight.
+                    let k = if s.rand(2) == 0 { s.rand(5) } else { s.rand(pages.len() as u64) };
+                    let p = pages[k as usize].clone();
+                    // Which invalidations were already done when this request was made.
+                    let floor: Vec<(String, u32)> = floors
+                        .iter()
+                        .filter(|(fp, _, m)| *fp == p && s.ops[m].replies.iter().any(|r| r.contains("DONE")))
+                        .map(|(fp, v, _)| (fp.clone(), *v))
+                        .collect();
+                    let nav = s.rand(2) == 0;
+                    if let Some(op) = s.start_fetch(&p, nav, "default") {
+                        made_after.insert(op, floor);
+                        live.push((op, p));
+                    }
+                }
+                5 => {
+                    // The CMS changes a page and invalidates it.
+                    let k = if s.rand(2) == 0 { s.rand(5) } else { s.rand(pages.len() as u64) };
+                    let p = pages[k as usize].clone();
+                    let v = versions[&p] + 1;
+                    versions.insert(p.clone(), v);
+                    s.serve(&p, v);
+                    let op = s.e.message(Some(&format!(r#"{{"type":"CACHE_INVALIDATION","urls":["{p}"]}}"#)), false, s.now);
+                    s.state(op);
+                    s.exec();
+                    floors.push((p, v, op));
+                }
+                6 => s.now += 100.0 * (1 + s.rand(50)) as f64,
+                _ => {
+                    let n = s.rand(12);
+                    for _ in 0..=n {
+                        s.step();
+                    }
+                }
+            }
+        }
+        s.settle();
+        for (op, p) in &live {
+            let st = &s.ops[op];
+            assert!(st.done, "seed {seed}: {p} op {op} not done");
+            let served = st.answered_with.unwrap_or_else(|| panic!("seed {seed}: {p} unanswered"));
+            for (fp, v) in &made_after[op] {
+                assert!(served >= *v, "seed {seed}: {fp} served v{served} after an invalidation that required v{v}");
+            }
+        }
+        for (_, _, m) in &floors {
+            assert!(s.ops[m].done, "seed {seed}: invalidation never finished");
+        }
+        assert!(s.count("swcache-v1-promoPages") <= 50, "seed {seed}: maxEntries");
+        assert_eq!(s.e.running(), 0, "seed {seed}: operations left running");
+    }
+}
+
+/// A fetch in flight when the invalidation arrives is served but not stored; a request
+/// after DONE gets the new content.
+#[test]
+fn a_fetch_in_flight_across_an_invalidation_is_not_stored() {
+    let mut s = Sim::seed();
+    s.serve("/promo/race", 1);
+    let early = s.start_fetch("/promo/race", false, "default").unwrap();
+    // Deliver the cache miss; the fetch (of v1) is now in flight.
+    assert!(s.step());
+    assert!(s.queue.iter().any(|(o, t, _)| *o == early && *t == T_NET));
+    s.serve("/promo/race", 2);
+    s.now += 5.0;
+    let inv = s.e.message(Some(r#"{"type":"CACHE_INVALIDATION","urls":["/promo/race"]}"#), false, s.now);
+    s.state(inv);
+    s.exec();
+    // Run the invalidation to DONE before the early fetch answers.
+    while !s.ops[&inv].replies.iter().any(|r| r.contains("DONE")) {
+        let i = s.queue.iter().position(|(o, _, _)| *o != early).expect("invalidation progresses without the fetch");
+        let (op, tag, io) = s.queue.remove(i).unwrap();
+        s.e.io(op, tag, io, s.now);
+        s.exec();
+    }
+    s.settle();
+    assert_eq!(s.ops[&early].answered_with, Some(1), "the early request is served what it fetched");
+    assert!(s.cached("swcache-v1-promoPages", "/promo/race").is_none(), "but it is not stored");
+    assert_eq!(s.get("/promo/race"), Some(2));
+}
