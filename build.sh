@@ -39,7 +39,7 @@ setup() {
   fi
 }
 
-WASM_OPT_FLAGS=(-Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int
+WASM_OPT_FLAGS=(-Oz -ocimfs 100 --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int
   --enable-sign-ext --enable-mutable-globals)
 
 # The worker engine: plain wasm exports (no wasm-bindgen), `no_std`; prints the wasm path.

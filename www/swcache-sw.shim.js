@@ -367,7 +367,7 @@
       var flags = (req.method === 'GET' ? 1 : 0) | (req.mode === 'navigate' ? 2 : 0) | (req.headers.has('range') ? 4 : 0);
       return w.swc_fetch(flags, put(req.url + '\n' + req.cache), Date.now());
     });
-    if (!id) return;
+    if (!id) return void run(output());
     var o = op(id, event);
     if (!timing.firstFetch) {
       timing.firstFetch = performance.now();

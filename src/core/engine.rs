@@ -391,7 +391,11 @@ impl Engine {
     /// A fetch event. `None`: the engine leaves the request to the browser (no
     /// `respondWith`). Otherwise the operation answering it.
     pub fn fetch(&mut self, req: &Request<'_>, now: f64) -> Option<OpId> {
-        let slot = self.select(req.href, req.get, req.range)?;
+        let Some(slot) = self.select(req.href, req.get, req.range) else {
+            // Any request wakes a stopped worker: a chance to sweep router caches.
+            self.maybe_sweep(now);
+            return None;
+        };
         let path = url::split(req.href).map_or("", |(_, p)| p);
         let also_precache = slot != self.precache_slot() && self.cfg.is_precached(path);
         let mode = CacheMode::for_request(req.cache, req.navigate);
@@ -499,6 +503,7 @@ impl Engine {
         self.finish_if_idle(id);
     }
 
+    #[inline(never)]
     fn fetch_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
         let Some(f) = self.fetch_op(id) else { return };
         match (tag, io) {
@@ -655,6 +660,9 @@ impl Engine {
         self.emit(Cmd::Put { op: id, tag: STORE | job << 3, slot: slot as u32, req, from, stamp });
     }
 
+    // Kept out of line: V8 compiles a function on its first call, so the start path
+    // should not compile code it does not run.
+    #[inline(never)]
     fn store_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
         let job = (tag & INDEX) >> 3;
         let step = tag & 7;
@@ -702,6 +710,7 @@ impl Engine {
     }
 
     /// A write finished (`ok`) or was given up.
+    #[inline(never)]
     fn stored(&mut self, id: OpId, slot: usize, item: Option<u32>, ok: bool, now: f64) {
         if let Some(i) = self.writes.iter().position(|w| *w == id) {
             self.writes.remove(i);
@@ -753,6 +762,7 @@ impl Engine {
         self.emit(Cmd::Keys { op: id, tag: TRIM | (slot as u32) << 1, slot: slot as u32 });
     }
 
+    #[inline(never)]
     fn trim_io(&mut self, id: OpId, tag: u32, io: Io) {
         let slot = ((tag & INDEX) >> 1) as usize;
         let Some(max) = self.slots.get(slot).and_then(|s| s.route.max_entries) else { return };
@@ -789,6 +799,7 @@ impl Engine {
 
     /// A message from a page: `json` is `event.data` as the executor's JSON (`None` if it
     /// could not be serialised); `save_data`: the worker's `navigator.connection.saveData`.
+    #[inline(never)]
     pub fn message(&mut self, json: Option<&str>, save_data: bool, now: f64) -> OpId {
         let id = self.new_op(Kind::Idle);
         let value = json.and_then(super::text::read_json);
@@ -824,6 +835,7 @@ impl Engine {
     }
 
     /// `{type:'STATS', …}`: totals, per route (the precache included), engine state.
+    #[inline(never)]
     pub fn stats_json(&self) -> String {
         let mut total = Counters::default();
         let mut routes = String::from("{");
@@ -895,6 +907,7 @@ impl Engine {
 
     /// Lists the caches the selector may touch, or (exact URLs only) reads each URL in
     /// the one cache that can hold it.
+    #[inline(never)]
     fn begin_invalidation(&mut self, id: OpId, _now: f64) {
         let (started, newest) = (self.started_ms, self.newest_stamp);
         let Some(i) = self.inv_op(id) else { return };
@@ -942,6 +955,7 @@ impl Engine {
         self.invalidation_progress(id);
     }
 
+    #[inline(never)]
     fn invalidate_io(&mut self, id: OpId, tag: u32, io: Io) {
         let index = tag & INDEX;
         let Some(i) = self.inv_op(id) else { return };
@@ -1053,6 +1067,7 @@ impl Engine {
     }
 
     /// Starts items until [`PREFETCH_CONCURRENCY`] are in flight; replies when all ended.
+    #[inline(never)]
     fn pump(&mut self, id: OpId, _now: f64) {
         loop {
             let Some(p) = self.prefetch_op(id) else { return };
@@ -1088,6 +1103,7 @@ impl Engine {
         }
     }
 
+    #[inline(never)]
     fn prefetch_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
         let i = ((tag & INDEX) >> 1) as usize;
         let Some(p) = self.prefetch_op(id) else { return };
@@ -1126,6 +1142,7 @@ impl Engine {
 
     /// Install: give router routes to the browser, precache every URL past the HTTP
     /// cache (any failure fails the install), then `skipWaiting` unless `waitForClients`.
+    #[inline(never)]
     pub fn install(&mut self) -> OpId {
         let n = self.cfg.precache.len() as u32;
         let id = self.new_op(Kind::Install { pending: n });
@@ -1154,6 +1171,7 @@ impl Engine {
         id
     }
 
+    #[inline(never)]
     fn install_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
         let i = (tag & INDEX) >> 1;
         let path = self.cfg.precache.get(i as usize).cloned().unwrap_or_default();
@@ -1197,12 +1215,14 @@ impl Engine {
 
     /// Activate: delete every `swcache-` cache this config does not own, then claim
     /// clients unless `waitForClients`.
+    #[inline(never)]
     pub fn activate(&mut self) -> OpId {
         let id = self.new_op(Kind::Activate { pending: 0 });
         self.emit(Cmd::CacheNames { op: id, tag: T_NAMES });
         id
     }
 
+    #[inline(never)]
     fn activate_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
         match (tag, io) {
             (T_NAMES, Io::CacheNames(names)) => {
@@ -1256,6 +1276,7 @@ impl Engine {
     /// Router routes are served by the browser while the worker is stopped, whatever the
     /// entry's age: so their expired entries are deleted at every worker start (after
     /// its first answer) and at most once a minute while it runs.
+    #[inline(never)]
     fn maybe_sweep(&mut self, now: f64) {
         if now - self.last_sweep < SWEEP_INTERVAL_MS {
             return;
@@ -1276,6 +1297,7 @@ impl Engine {
         }
     }
 
+    #[inline(never)]
     fn sweep_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
         let index = tag & INDEX;
         let lookup = match self.op(id).map(|o| &o.kind) {

@@ -130,9 +130,7 @@ pub extern "C" fn swc_start(len: u32, now: f64) -> u32 {
 pub extern "C" fn swc_fetch(flags: u32, len: u32, now: f64) -> u32 {
     let req = wire::decode_request(flags, input(len));
     let op = state().engine.as_mut().and_then(|e| e.fetch(&req, now)).unwrap_or(0);
-    if op != 0 {
-        flush();
-    }
+    flush();
     op
 }
 
