@@ -3,7 +3,7 @@
 # and skips what is already there.
 #   ./build.sh setup   toolchain, browser, JS test deps
 #   ./build.sh build   dist/ (swcache-sw.js, swcache-page.js + wasm, sw.js, demo/)
-#   ./build.sh test    native core tests, wasm tests in a real service worker, e2e tests
+#   ./build.sh test    native core tests, e2e tests in headless Chromium
 #   ./build.sh demo    build and serve the demo promo site on http://localhost:8080
 #   ./build.sh bench   build, then benchmark against no worker, a floor worker, seed 000's
 #                      worker and Workbox 7: bench/results.json, BENCHMARKS.md, bench/chart.svg
@@ -98,7 +98,29 @@ JS
   cp -r www/demo/site/. dist/demo/
   log "dist/ written"
   ls -l dist >&2
-  printf 'swcache-sw.js: %s bytes raw, %s bytes gzip\n' "$(wc -c < dist/swcache-sw.js)" "$(gzip -9c dist/swcache-sw.js | wc -c)" >&2
+  check_budgets
+}
+
+# Fails the build when a file outgrows its budget in bench/budgets.json (gzip -9 bytes).
+check_budgets() {
+  node - <<'JS'
+const fs = require('fs');
+const zlib = require('zlib');
+const budgets = JSON.parse(fs.readFileSync('bench/budgets.json', 'utf8'));
+let over = false;
+for (const [file, b] of Object.entries(budgets)) {
+  if (file === 'about') continue;
+  const raw = fs.readFileSync(file);
+  const gz = zlib.gzipSync(raw, { level: 9 }).length;
+  const note = gz > b.target ? ` (target ${b.target}: ${gz - b.target} over)` : ' (within target)';
+  console.error(`${file}: ${raw.length} bytes raw, ${gz} bytes gzip; budget ${b.max}${note}`);
+  if (gz > b.max) {
+    console.error(`BUDGET EXCEEDED: ${file} is ${gz} bytes gzip, over its budget of ${b.max} (bench/budgets.json)`);
+    over = true;
+  }
+}
+process.exit(over ? 1 : 0);
+JS
 }
 
 run_tests() {
