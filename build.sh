@@ -44,7 +44,7 @@ WASM_OPT_FLAGS=(-Oz -ocimfs 100 --strip-debug --strip-producers --enable-bulk-me
 
 # The worker engine: plain wasm exports (no wasm-bindgen), `no_std`; prints the wasm path.
 engine_wasm() {
-  cargo build --release --target "$TARGET" --no-default-features --features sw >&2
+  cargo build --lib --release --target "$TARGET" --no-default-features --features sw >&2
   mkdir -p target/engine
   node_modules/.bin/wasm-opt "${WASM_OPT_FLAGS[@]}" \
     "target/$TARGET/release/swcache.wasm" -o target/engine/swcache_sw.wasm >&2
@@ -54,7 +54,7 @@ engine_wasm() {
 # Builds the crate for one feature and runs wasm-bindgen; prints the output dir.
 bindgen() { # feature target-kind
   local feature=$1 kind=$2 out="target/bindgen-$1"
-  cargo build --release --target "$TARGET" --no-default-features --features "$feature" >&2
+  cargo build --lib --release --target "$TARGET" --no-default-features --features "$feature" >&2
   rm -rf "$out" && mkdir -p "$out"
   cp "target/$TARGET/release/swcache.wasm" "$out/swcache_$feature.wasm"
   wasm-bindgen --target "$kind" --no-typescript --out-dir "$out" "$out/swcache_$feature.wasm" >&2

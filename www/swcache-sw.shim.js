@@ -30,6 +30,8 @@
   var enc = new TextEncoder();
   var dec = new TextDecoder();
   var origin = self.location.origin;
+  var tested = null; // the text the route RegExps last ran on, during a fetch event
+  var memo = false;
 
   function failOpen(err) {
     if (failure) return;
@@ -70,9 +72,13 @@
     w = new WebAssembly.Instance(module, {
       env: {
         re: function (i, ptr, len) {
+          // A fetch event tests every route on the same text: decode it once. (Other
+          // calls may test several texts that reuse freed memory: no memo there.)
+          var text = memo && tested && tested.ptr === ptr && tested.len === len ? tested.text : read(ptr, len);
+          if (memo) tested = { ptr: ptr, len: len, text: text };
           var re = regexps[i];
           re.lastIndex = 0;
-          return re.test(read(ptr, len)) ? 1 : 0;
+          return re.test(text) ? 1 : 0;
         },
         url: function (ptr, len, out, cap) {
           var href;
@@ -365,7 +371,14 @@
     var req = event.request;
     var id = call(function () {
       var flags = (req.method === 'GET' ? 1 : 0) | (req.mode === 'navigate' ? 2 : 0) | (req.headers.has('range') ? 4 : 0);
-      return w.swc_fetch(flags, put(req.url + '\n' + req.cache), Date.now());
+      tested = null;
+      memo = true;
+      try {
+        return w.swc_fetch(flags, put(req.url + '\n' + req.cache), Date.now());
+      } finally {
+        memo = false;
+        tested = null;
+      }
     });
     if (!id) return void run(output());
     var o = op(id, event);

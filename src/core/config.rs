@@ -63,6 +63,21 @@ pub struct Route {
     pub cache_name: String,
 }
 
+/// `feed: {url, interval, strict: {maxStaleness, budget}}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedConfig {
+    /// Same-origin path+search of the feed document.
+    pub path: String,
+    /// Navigations check the feed at most this often (ms).
+    pub interval_ms: f64,
+    /// Strict mode: (maxStaleness, budget) in ms.
+    pub strict: Option<(f64, u32)>,
+}
+
+/// The cache holding the engine's own state (the feed cursor). Not versioned: it
+/// describes the caches, which outlive no version but must not replay a feed.
+pub const STATE_CACHE: &str = "swcache-state";
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub version: String,
@@ -70,6 +85,8 @@ pub struct Config {
     pub precache: Vec<String>,
     pub routes: Vec<Route>,
     pub wait_for_clients: bool,
+    /// `feed: {…}`: the invalidation feed this worker checks.
+    pub feed: Option<FeedConfig>,
     /// `swcache-<version>-precache`
     pub precache_cache: String,
 }
@@ -85,7 +102,7 @@ impl Config {
     }
 
     pub fn owns_cache(&self, cache_name: &str) -> bool {
-        cache_name == self.precache_cache || self.routes.iter().any(|r| r.cache_name == cache_name)
+        cache_name == self.precache_cache || cache_name == STATE_CACHE || self.routes.iter().any(|r| r.cache_name == cache_name)
     }
 }
 
@@ -124,7 +141,7 @@ fn describe(v: &Value) -> String {
     }
 }
 
-const TOP_FIELDS: [&str; 4] = ["version", "precache", "routes", "waitForClients"];
+const TOP_FIELDS: [&str; 5] = ["version", "precache", "routes", "waitForClients", "feed"];
 const ROUTE_FIELDS: [&str; 9] =
     ["name", "match", "strategy", "maxAge", "maxEntries", "networkTimeout", "crossOrigin", "opaque", "coldStart"];
 /// Largest accepted `maxEntries` / `networkTimeout`: beyond these a value is a mistake.
@@ -198,7 +215,52 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
         routes.push(route);
     }
     let precache_cache = [CACHE_PREFIX, &version, "-precache"].concat();
-    Ok(Config { version, precache, routes, wait_for_clients, precache_cache })
+    let feed = match v.get("feed") {
+        None => None,
+        Some(f) => Some(parse_feed(f, origin, resolve)?),
+    };
+    Ok(Config { version, precache, routes, wait_for_clients, feed, precache_cache })
+}
+
+fn parse_feed(f: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) -> Result<FeedConfig, ConfigError> {
+    let Value::Obj(props) = f else {
+        return Err(top("feed", cat!("must be an object such as {url: '/swcache-feed.json'}, got ", f.kind())));
+    };
+    if let Some((k, _)) = props.iter().find(|(k, _)| !["url", "interval", "strict"].contains(&k.as_str())) {
+        return Err(top(&cat!("feed.", k), String::from("is not a feed field (expected one of url, interval, strict)")));
+    }
+    let path = match f.get("url") {
+        Some(Value::Str(s)) => {
+            let href = resolve(s).ok_or_else(|| top("feed.url", cat!("is not a valid URL: ", describe(&Value::Str(s.clone())))))?;
+            String::from(url::same_origin_path(&href, origin).ok_or_else(|| top("feed.url", String::from("must be same-origin")))?)
+        }
+        Some(other) => return Err(top("feed.url", cat!("must be a URL string, got ", describe(other)))),
+        None => return Err(top("feed.url", String::from("is required (where the site publishes its feed, e.g. '/swcache-feed.json')"))),
+    };
+    let ms = |field: &str, v: Option<&Value>, default: f64, min: f64| -> Result<f64, ConfigError> {
+        match v {
+            None => Ok(default),
+            Some(Value::Num(n)) if n.is_finite() && *n >= min && *n <= 864e5 => Ok(*n),
+            Some(other) => Err(top(field, cat!("must be a number of milliseconds from ", number_text(min), " to 86400000, got ", describe(other)))),
+        }
+    };
+    let interval_ms = ms("feed.interval", f.get("interval"), 60_000.0, 1000.0)?;
+    let strict = match f.get("strict") {
+        None | Some(Value::Bool(false)) => None,
+        Some(st @ Value::Obj(sp)) => {
+            if let Some((k, _)) = sp.iter().find(|(k, _)| !["maxStaleness", "budget"].contains(&k.as_str())) {
+                return Err(top(&cat!("feed.strict.", k), String::from("is not a strict-mode field (expected maxStaleness, budget)")));
+            }
+            let stale = ms("feed.strict.maxStaleness", st.get("maxStaleness"), 30_000.0, 0.0)?;
+            let budget = ms("feed.strict.budget", st.get("budget"), 500.0, 1.0)?;
+            if budget > 10_000.0 {
+                return Err(top("feed.strict.budget", String::from("must be at most 10000 ms: a navigation never waits longer for the feed")));
+            }
+            Some((stale, budget as u32))
+        }
+        Some(other) => return Err(top("feed.strict", cat!("must be an object {maxStaleness, budget} or false, got ", describe(other)))),
+    };
+    Ok(FeedConfig { path, interval_ms, strict })
 }
 
 fn parse_route(i: usize, rv: &Value, version: &str) -> Result<Route, ConfigError> {

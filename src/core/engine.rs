@@ -16,6 +16,7 @@
 
 use super::config::{Config, Matcher, Route, Strategy};
 use super::evict::{self, TrimGate, Usage};
+use super::feed;
 use super::fence::{self, Fences};
 use super::message::{self, Context, Invalidation, Message};
 use super::prelude::*;
@@ -89,6 +90,15 @@ pub enum Cmd {
     Fail { op: OpId, text: String },
     /// Something a site owner should see in the console.
     Warn { text: String },
+    /// Read the engine's saved state → [`Io::Text`].
+    LoadState { op: OpId, tag: u32 },
+    /// Save the engine's state → [`Io::Put`].
+    SaveState { op: OpId, tag: u32, text: String },
+    /// Fetch the invalidation feed past every cache, conditionally on `etag`, reading at
+    /// most `cap` bytes → [`Io::Feed`] or a failed [`Io::Fetched`].
+    FetchFeed { op: OpId, tag: u32, path: String, etag: Option<String>, cap: u32 },
+    /// Post this JSON to every window client.
+    Broadcast { json: String },
     /// The operation is over; release its event.
     Done { op: OpId },
 }
@@ -112,6 +122,9 @@ pub struct Entry {
     pub stamp_ms: Option<f64>,
     /// `Cache-Tag` header.
     pub tags: Option<String>,
+    /// `ETag`, else `Last-Modified`, else `Content-Length`: tells two versions apart
+    /// without reading bodies.
+    pub validator: Option<String>,
 }
 
 /// A network response, as far as decisions go.
@@ -123,6 +136,10 @@ pub struct ResponseInfo {
     pub cache_control: Option<String>,
     pub vary: Option<String>,
     pub tags: Option<String>,
+    /// The `swcache-feed-seq` header: the feed's newest seq, announced by the origin.
+    pub feed_seq: Option<String>,
+    /// As [`Entry::validator`].
+    pub validator: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,6 +164,10 @@ pub enum Io {
     CacheNames(Vec<String>),
     /// SkipWaiting, Claim, DeleteCache finished.
     Done,
+    /// The saved state, if any.
+    Text(Option<String>),
+    /// The feed answered: status, its `ETag`, and the body (200 only).
+    Feed { status: u16, etag: Option<String>, text: Option<String> },
 }
 
 /// One cache: a route's, or the built-in precache (the last slot).
@@ -168,6 +189,10 @@ const T_TIMER: u32 = 4;
 const T_REVALIDATE: u32 = 5;
 const T_NAMES: u32 = 6;
 const T_FINISH: u32 = 7;
+const T_STRICT: u32 = 8;
+const T_STATE: u32 = 9;
+const T_FEED: u32 = 10;
+const T_SAVE: u32 = 11;
 const SPACE: u32 = 1 << 24;
 const STORE: u32 = SPACE; // | job << 3 | step
 const TRIM: u32 = 2 * SPACE; // | slot << 1 | step
@@ -209,6 +234,10 @@ struct FetchOp {
     /// Store the response when it arrives (answered from the cache after a timeout).
     store_late: bool,
     cached_tag: u32,
+    /// The validator of the cached copy served (for `UPDATED` notices).
+    served: Option<String>,
+    /// Strict mode: the next step, held until the feed is checked (or the budget ends).
+    parked: Option<Action>,
 }
 
 #[derive(Debug)]
@@ -223,6 +252,36 @@ struct InvalidateOp {
     lookups: Vec<(usize, Req, String)>,
     outstanding: u32,
     removed: u64,
+    /// Paths removed (at most [`NOTICE_PATHS`]), for the `INVALIDATED` notice.
+    paths: Vec<String>,
+    /// The feed check that applies this invalidation.
+    parent: Option<OpId>,
+    /// Early deletions, held until DONE is sent (so the reply does not wait for the
+    /// executor to start a thousand deletions).
+    held: Vec<Cmd>,
+}
+
+/// Most removed paths one `INVALIDATED` notice lists.
+const NOTICE_PATHS: usize = 200;
+
+/// What the engine knows of the invalidation feed.
+#[derive(Debug)]
+struct FeedState {
+    cfg: super::config::FeedConfig,
+    loaded: bool,
+    cursor: Option<feed::Cursor>,
+    etag: Option<String>,
+    last_check: Option<f64>,
+    last_success: Option<f64>,
+    running: Option<OpId>,
+    again: bool,
+    /// Navigations waiting for the check (strict mode).
+    parked: Vec<OpId>,
+    checks: u64,
+    not_modified: u64,
+    applied: u64,
+    errors: u64,
+    error: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -248,6 +307,8 @@ enum Kind {
     Activate { pending: u32 },
     /// (slot, entry) of router caches being checked for expiry.
     Sweep { lookups: Vec<(usize, Req)>, outstanding: u32 },
+    /// A feed check: the invalidations it started, the cursor to save after them.
+    Feed { applying: Vec<OpId>, next: Option<(feed::Cursor, Option<String>)> },
     /// Nothing but background work left (a reply was sent).
     Idle,
 }
@@ -277,6 +338,7 @@ pub struct Engine {
     last_sweep: f64,
     /// Operations with a cache write or an invalidation under way.
     writes: Vec<OpId>,
+    feed: Option<FeedState>,
     out: Vec<Cmd>,
     test: Box<dyn Fn(u32, &str) -> bool>,
     resolve: Box<dyn Fn(&str) -> Option<String>>,
@@ -318,6 +380,7 @@ impl Engine {
                 counters: Counters::default(),
             })
             .collect();
+        let feed_cfg = cfg.feed.clone();
         Ok(Engine {
             cfg,
             origin: origin.into(),
@@ -329,6 +392,22 @@ impl Engine {
             newest_stamp: 0.0,
             last_sweep: f64::NEG_INFINITY,
             writes: Vec::new(),
+            feed: feed_cfg.map(|c| FeedState {
+                cfg: c,
+                loaded: false,
+                cursor: None,
+                etag: None,
+                last_check: None,
+                last_success: None,
+                running: None,
+                again: false,
+                parked: Vec::new(),
+                checks: 0,
+                not_modified: 0,
+                applied: 0,
+                errors: 0,
+                error: None,
+            }),
             out: Vec::new(),
             test,
             resolve,
@@ -392,8 +471,10 @@ impl Engine {
     /// `respondWith`). Otherwise the operation answering it.
     pub fn fetch(&mut self, req: &Request<'_>, now: f64) -> Option<OpId> {
         let Some(slot) = self.select(req.href, req.get, req.range) else {
-            // Any request wakes a stopped worker: a chance to sweep router caches.
+            // Any request wakes a stopped worker: a chance to sweep router caches and
+            // to check the feed.
             self.maybe_sweep(now);
+            self.feed_kick(now, req.navigate);
             return None;
         };
         let path = url::split(req.href).map_or("", |(_, p)| p);
@@ -412,8 +493,24 @@ impl Engine {
             timed_out: false,
             store_late: false,
             cached_tag: 0,
+            served: None,
+            parked: None,
         };
         let id = self.new_op(Kind::Fetch(Box::new(f)));
+        if req.navigate && self.strict_wait(now) {
+            // Strict mode: this navigation waits for the feed check, within the budget.
+            let budget = self.feed.as_ref().and_then(|f| f.cfg.strict).map_or(0, |s| s.1);
+            if let Some(f) = self.fetch_op(id) {
+                f.parked = Some(action);
+            }
+            if let Some(f) = self.feed.as_mut() {
+                f.parked.push(id);
+            }
+            self.emit(Cmd::Timer { op: id, tag: T_STRICT, ms: budget });
+            self.feed_check(now);
+            return Some(id);
+        }
+        self.feed_kick(now, req.navigate);
         self.run(id, action, now);
         Some(id)
     }
@@ -525,6 +622,7 @@ impl Engine {
                     None => Lookup::Miss,
                     Some(e) => {
                         f.cached_tag = tag;
+                        f.served = e.validator.clone();
                         Lookup::Hit { stamp_ms: e.stamp_ms }
                     }
                 };
@@ -533,10 +631,17 @@ impl Engine {
             }
             (T_NET, Io::Fetched(r)) => {
                 let (slot, path, started, navigate) = (f.slot, f.path.clone(), f.started, f.navigate);
+                if let Ok(info) = &r {
+                    self.feed_news(info.feed_seq.as_deref(), now);
+                }
+                let Some(f) = self.fetch_op(id) else { return };
                 if f.store_late {
                     f.store_late = false;
+                    let served = f.served.clone();
                     if let Ok(info) = &r {
-                        self.store(id, slot, Req::Own, &path, T_NET, info, started, navigate, None);
+                        if self.store(id, slot, Req::Own, &path, T_NET, info, started, navigate, None) {
+                            self.notice_update(&path, served.as_deref(), info.validator.as_deref());
+                        }
                     }
                     self.bg(id, -1);
                     return;
@@ -558,11 +663,16 @@ impl Engine {
             }
             (T_REVALIDATE, Io::Fetched(r)) => {
                 let (slot, path, started, navigate) = (f.slot, f.path.clone(), f.started, f.navigate);
+                let served = f.served.clone();
                 if let Ok(info) = &r {
-                    self.store(id, slot, Req::Own, &path, T_REVALIDATE, info, started, navigate, None);
+                    self.feed_news(info.feed_seq.as_deref(), now);
+                    if self.store(id, slot, Req::Own, &path, T_REVALIDATE, info, started, navigate, None) {
+                        self.notice_update(&path, served.as_deref(), info.validator.as_deref());
+                    }
                 }
                 self.bg(id, -1);
             }
+            (T_STRICT, Io::Timer) => self.unpark(id, now),
             _ => {}
         }
     }
@@ -822,6 +932,7 @@ impl Engine {
             Ok(Message::Prefetch { paths, save_data: asked }) => self.prefetch(id, paths, asked || save_data, now),
         }
         self.maybe_sweep(now);
+        self.feed_kick(now, false);
         id
     }
 
@@ -854,6 +965,23 @@ impl Engine {
         counters_json(&mut out, &total, ",");
         out.push_str(",\"routes\":");
         out.push_str(&routes);
+        if let Some(f) = &self.feed {
+            out.push_str(",\"feed\":{\"epoch\":");
+            push_json_str(&mut out, f.cursor.as_ref().map_or("", |c| c.epoch.as_str()));
+            let seq = f.cursor.as_ref().map_or(0, |c| c.seq);
+            out.push_str(&cat!(",\"seq\":", seq, ",\"checks\":", f.checks, ",\"notModified\":", f.not_modified));
+            out.push_str(&cat!(",\"applied\":", f.applied, ",\"errors\":", f.errors, ",\"lastSuccess\":"));
+            match f.last_success {
+                Some(t) => push_json_str(&mut out, &super::time::iso_string(t)),
+                None => out.push_str("null"),
+            }
+            out.push_str(",\"error\":");
+            match &f.error {
+                Some(e) => push_json_str(&mut out, e),
+                None => out.push_str("null"),
+            }
+            out.push('}');
+        }
         out.push_str(",\"engine\":\"ok\"}");
         out
     }
@@ -869,7 +997,19 @@ impl Engine {
         let mut waiting = self.writes.clone();
         waiting.dedup();
         self.writes.push(id);
-        let op = InvalidateOp { inv, waiting, begun: false, early: false, lists: 0, lookups: Vec::new(), outstanding: 0, removed: 0 };
+        let op = InvalidateOp {
+            inv,
+            waiting,
+            begun: false,
+            early: false,
+            lists: 0,
+            lookups: Vec::new(),
+            outstanding: 0,
+            removed: 0,
+            paths: Vec::new(),
+            parent: None,
+            held: Vec::new(),
+        };
         if let Some(o) = self.op(id) {
             o.kind = Kind::Invalidate(Box::new(op));
         }
@@ -974,16 +1114,20 @@ impl Engine {
                     .collect();
                 if i.early {
                     i.removed += hits.len() as u64;
+                    let room = NOTICE_PATHS.saturating_sub(i.paths.len());
+                    i.paths.extend(hits.iter().take(room).map(|(_, p)| p.clone()));
                     if !hits.is_empty() {
                         i.outstanding += 1;
                         let reqs = hits.iter().map(|(k, _)| Req::Key { list: tag, index: *k }).collect();
-                        self.emit(Cmd::Delete { op: id, tag: DELETE_LISTED | index, slot: index, reqs });
+                        i.held.push(Cmd::Delete { op: id, tag: DELETE_LISTED | index, slot: index, reqs });
                     }
                     self.slots[slot].counters.invalidations += hits.len() as u64;
                     let Some(i) = self.inv_op(id) else { return };
                     if i.lists == 0 {
                         let removed = i.removed;
+                        let held = core::mem::take(&mut i.held);
                         self.emit(Cmd::Reply { op: id, json: done_json(removed) });
+                        self.out.extend(held);
                         if let Some(o) = self.op(id) {
                             o.answered = true;
                         }
@@ -1007,8 +1151,11 @@ impl Engine {
                 }
             }
             (DELETE_ONE, Io::Deleted(n)) => {
-                let slot = i.lookups.get(index as usize).map_or(0, |l| l.0);
+                let (slot, path) = i.lookups.get(index as usize).map_or((0, String::new()), |l| (l.0, l.2.clone()));
                 i.removed += u64::from(n);
+                if n > 0 && i.paths.len() < NOTICE_PATHS {
+                    i.paths.push(path);
+                }
                 i.outstanding -= 1;
                 self.slots[slot].counters.invalidations += u64::from(n);
                 self.invalidation_progress(id);
@@ -1026,10 +1173,12 @@ impl Engine {
         if i.lists > 0 || i.outstanding > 0 {
             return;
         }
-        let (inv, removed, early) = (i.inv.clone(), i.removed, i.early);
+        let (inv, removed, early, parent) = (i.inv.clone(), i.removed, i.early, i.parent);
+        let paths = core::mem::take(&mut i.paths);
         if !early {
             self.emit(Cmd::Reply { op: id, json: done_json(removed) });
         }
+        self.emit(Cmd::Broadcast { json: invalidated_json(&inv, &paths, parent.is_some()) });
         self.fences.settle(&inv);
         if let Some(k) = self.writes.iter().position(|w| *w == id) {
             self.writes.remove(k);
@@ -1040,6 +1189,9 @@ impl Engine {
         }
         self.finish_if_idle(id);
         self.wake_invalidations(0.0);
+        if let Some(p) = parent {
+            self.feed_child_done(p, id);
+        }
     }
 
     // ----- prefetch ----------------------------------------------------------------------
@@ -1339,6 +1491,240 @@ impl Engine {
         }
     }
 
+    // ----- the invalidation feed ---------------------------------------------------------
+
+    /// Strict mode: whether a navigation now must wait for a feed check.
+    fn strict_wait(&self, now: f64) -> bool {
+        self.feed.as_ref().is_some_and(|f| f.cfg.strict.is_some_and(|(stale, _)| feed::must_wait(now, f.last_success, stale)))
+    }
+
+    /// Checks the feed if it never was checked, or on a navigation when the interval passed.
+    fn feed_kick(&mut self, now: f64, navigate: bool) {
+        let Some(f) = &self.feed else { return };
+        if f.last_check.is_none() || (navigate && feed::due(now, f.last_check, f.cfg.interval_ms)) {
+            self.feed_check(now);
+        }
+    }
+
+    /// A response announced the feed's newest seq.
+    fn feed_news(&mut self, header: Option<&str>, now: f64) {
+        let Some(f) = &self.feed else { return };
+        if feed::announces_news(header, f.cursor.as_ref()) {
+            if f.running.is_some() {
+                if let Some(f) = self.feed.as_mut() {
+                    f.again = true;
+                }
+            } else if feed::due(now, f.last_check, 1000.0) {
+                self.feed_check(now);
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn feed_check(&mut self, now: f64) {
+        let Some(f) = &self.feed else { return };
+        if f.running.is_some() {
+            return;
+        }
+        let loaded = f.loaded;
+        let id = self.new_op(Kind::Feed { applying: Vec::new(), next: None });
+        let Some(f) = self.feed.as_mut() else { return };
+        f.running = Some(id);
+        f.checks += 1;
+        f.last_check = Some(now);
+        if loaded {
+            self.fetch_feed(id);
+        } else {
+            self.emit(Cmd::LoadState { op: id, tag: T_STATE });
+        }
+    }
+
+    fn fetch_feed(&mut self, id: OpId) {
+        let Some(f) = &self.feed else { return };
+        let (path, etag) = (f.cfg.path.clone(), f.etag.clone());
+        self.emit(Cmd::FetchFeed { op: id, tag: T_FEED, path, etag, cap: feed::MAX_BYTES as u32 });
+    }
+
+    #[inline(never)]
+    fn feed_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
+        match (tag, io) {
+            (T_STATE, Io::Text(text)) => {
+                if let Some(f) = self.feed.as_mut() {
+                    f.loaded = true;
+                    if let Some(t) = text.as_deref() {
+                        f.cursor = feed::read_cursor(t);
+                        f.etag = super::text::read_json(t).and_then(|v| v.get("etag").and_then(|e| e.as_str().map(String::from)));
+                    }
+                }
+                self.fetch_feed(id);
+            }
+            (T_FEED, Io::Fetched(Err(e))) => self.feed_failed(id, cat!("swcache feed: the check failed (", e, "); pages are served as before"), now),
+            (T_FEED, Io::Feed { status: 304, .. }) => {
+                if let Some(f) = self.feed.as_mut() {
+                    f.not_modified += 1;
+                }
+                self.feed_done(id, now);
+            }
+            (T_FEED, Io::Feed { status: 200, etag, text }) => {
+                let unchanged = etag.is_some() && self.feed.as_ref().is_some_and(|f| f.etag == etag);
+                if unchanged {
+                    if let Some(f) = self.feed.as_mut() {
+                        f.not_modified += 1;
+                    }
+                    return self.feed_done(id, now);
+                }
+                let planned = feed::parse(text.as_deref().unwrap_or("")).and_then(|doc| {
+                    let names: Vec<&str> = self.slots.iter().map(|s| s.route.name.as_str()).collect();
+                    let resolve = &self.resolve;
+                    let ctx = Context { origin: &self.origin, slot_names: &names, now_ms: now, resolve: &|s| resolve(s) };
+                    let cursor = self.feed.as_ref().and_then(|f| f.cursor.clone());
+                    let from = cursor.as_ref().filter(|c| c.epoch == doc.epoch).map_or(0, |c| c.seq);
+                    let fresh = doc.entries.iter().filter(|e| e.seq > from).count() as u64;
+                    feed::plan(&doc, cursor.as_ref(), &ctx).map(|(invs, next)| (invs, next, fresh))
+                });
+                match planned {
+                    Err(e) => self.feed_failed(id, cat!("swcache feed: ignored: ", e), now),
+                    Ok((invs, next, fresh)) => {
+                        if let Some(f) = self.feed.as_mut() {
+                            f.applied += fresh;
+                        }
+                        let mut children = Vec::new();
+                        for inv in invs {
+                            let child = self.new_op(Kind::Idle);
+                            if let Some(o) = self.op(child) {
+                                o.answered = true;
+                            }
+                            self.invalidate(child, inv, now);
+                            if let Some(i) = self.inv_op(child) {
+                                i.parent = Some(id);
+                            }
+                            children.push(child);
+                        }
+                        // The fences are up: waiting navigations see the effect already.
+                        self.release_parked(now);
+                        let done = children.is_empty();
+                        if let Some(Kind::Feed { applying, next: n }) = self.op(id).map(|o| &mut o.kind) {
+                            *applying = children.into_iter().filter(|c| !done && *c != 0).collect();
+                            *n = Some((next, etag));
+                        }
+                        if done {
+                            self.save_feed_state(id, now);
+                        } else {
+                            // Children may have finished at once (nothing cached).
+                            let live: Vec<OpId> = match self.op(id).map(|o| &o.kind) {
+                                Some(Kind::Feed { applying, .. }) => applying.clone(),
+                                _ => Vec::new(),
+                            };
+                            let all_gone = live.iter().all(|c| !self.is_running(*c));
+                            if all_gone {
+                                self.save_feed_state(id, now);
+                            }
+                        }
+                    }
+                }
+            }
+            (T_FEED, Io::Feed { status, .. }) => {
+                self.feed_failed(id, cat!("swcache feed: the feed answered HTTP ", status, "; pages are served as before"), now)
+            }
+            (T_SAVE, Io::Put(_)) => self.feed_done(id, now),
+            _ => {}
+        }
+    }
+
+    fn feed_child_done(&mut self, parent: OpId, child: OpId) {
+        let left = match self.op(parent).map(|o| &mut o.kind) {
+            Some(Kind::Feed { applying, .. }) => {
+                applying.retain(|c| *c != child);
+                applying.len()
+            }
+            _ => return,
+        };
+        if left == 0 {
+            self.save_feed_state(parent, 0.0);
+        }
+    }
+
+    fn save_feed_state(&mut self, id: OpId, now: f64) {
+        let next = match self.op(id).map(|o| &mut o.kind) {
+            Some(Kind::Feed { next, .. }) => next.take(),
+            _ => return,
+        };
+        let Some((cursor, etag)) = next else { return };
+        let mut text = feed::write_cursor(&cursor);
+        text.pop();
+        text.push_str(",\"etag\":");
+        match &etag {
+            Some(e) => push_json_str(&mut text, e),
+            None => text.push_str("null"),
+        }
+        text.push('}');
+        if let Some(f) = self.feed.as_mut() {
+            f.cursor = Some(cursor);
+            f.etag = etag;
+            f.last_success = Some(if now > 0.0 { now } else { f.last_check.unwrap_or(0.0) });
+            f.error = None;
+        }
+        self.emit(Cmd::SaveState { op: id, tag: T_SAVE, text });
+    }
+
+    fn feed_failed(&mut self, id: OpId, text: String, now: f64) {
+        if let Some(f) = self.feed.as_mut() {
+            f.errors += 1;
+            f.error = Some(text.clone());
+        }
+        self.emit(Cmd::Warn { text });
+        self.end_feed_check(id, now, false);
+    }
+
+    fn feed_done(&mut self, id: OpId, now: f64) {
+        self.end_feed_check(id, now, true);
+    }
+
+    fn end_feed_check(&mut self, id: OpId, now: f64, ok: bool) {
+        if let Some(f) = self.feed.as_mut() {
+            if ok {
+                f.last_success = Some(now.max(f.last_success.unwrap_or(0.0)));
+                f.error = None;
+            }
+            f.running = None;
+        }
+        self.release_parked(now);
+        if let Some(o) = self.op(id) {
+            o.answered = true;
+            o.kind = Kind::Idle;
+        }
+        self.finish_if_idle(id);
+        let again = self.feed.as_mut().is_some_and(|f| core::mem::take(&mut f.again));
+        if again {
+            self.feed_check(now);
+        }
+    }
+
+    fn release_parked(&mut self, now: f64) {
+        let parked = self.feed.as_mut().map(|f| core::mem::take(&mut f.parked)).unwrap_or_default();
+        for id in parked {
+            self.unpark(id, now);
+        }
+    }
+
+    fn unpark(&mut self, id: OpId, now: f64) {
+        let Some(action) = self.fetch_op(id).and_then(|f| f.parked.take()) else { return };
+        if let Some(f) = self.feed.as_mut() {
+            f.parked.retain(|p| *p != id);
+        }
+        self.run(id, action, now);
+    }
+
+    /// A background refresh stored a copy that differs from the one a page was given.
+    fn notice_update(&mut self, path: &str, served: Option<&str>, fresh: Option<&str>) {
+        if served.is_some() && fresh.is_some() && served != fresh {
+            let mut json = String::from("{\"type\":\"UPDATED\",\"url\":");
+            push_json_str(&mut json, path);
+            json.push('}');
+            self.emit(Cmd::Broadcast { json });
+        }
+    }
+
     // ----- results -----------------------------------------------------------------------
 
     /// The result of a command. Results for operations that ended are ignored.
@@ -1350,6 +1736,7 @@ impl Engine {
             Kind::Install { .. } => 3,
             Kind::Activate { .. } => 4,
             Kind::Sweep { .. } => 5,
+            Kind::Feed { .. } => 7,
             Kind::Idle => 6,
         }) else {
             return;
@@ -1368,6 +1755,7 @@ impl Engine {
             3 => self.install_io(op, tag, io, now),
             4 => self.activate_io(op, tag, io, now),
             5 => self.sweep_io(op, tag, io, now),
+            7 => self.feed_io(op, tag, io, now),
             _ => {}
         }
     }
@@ -1405,6 +1793,32 @@ pub fn error_json(text: &str) -> String {
     let mut out = String::from("{\"type\":\"ERROR\",\"error\":");
     push_json_str(&mut out, text);
     out.push('}');
+    out
+}
+
+/// `{type:'INVALIDATED', urls, prefixes, tags, routes, all, removed, source}`: told to
+/// every open page, which decides whether its own URL or data is covered.
+fn invalidated_json(inv: &Invalidation, removed: &[String], from_feed: bool) -> String {
+    let list = |out: &mut String, key: &str, items: &mut dyn Iterator<Item = &str>| {
+        out.push_str(",\"");
+        out.push_str(key);
+        out.push_str("\":[");
+        for (i, s) in items.enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_json_str(out, s);
+        }
+        out.push(']');
+    };
+    let sel = &inv.selector;
+    let mut out = String::from("{\"type\":\"INVALIDATED\"");
+    list(&mut out, "urls", &mut sel.urls.iter().map(String::as_str));
+    list(&mut out, "prefixes", &mut sel.prefixes.iter().map(String::as_str));
+    list(&mut out, "tags", &mut sel.tags.iter().map(String::as_str));
+    list(&mut out, "removed", &mut removed.iter().map(String::as_str));
+    out.push_str(if sel.all { ",\"all\":true" } else { ",\"all\":false" });
+    out.push_str(if from_feed { ",\"source\":\"feed\"}" } else { ",\"source\":\"message\"}" });
     out
 }
 

@@ -90,6 +90,13 @@ struct Sim {
     skipped_waiting: bool,
     claimed: bool,
     routes_added: Option<String>,
+    /// The engine's saved state (Cache Storage in a browser): survives restarts.
+    saved: Option<String>,
+    /// The feed document: (status, etag, body).
+    feed_doc: (u16, String, String),
+    feed_requests: u32,
+    feed_304s: u32,
+    broadcasts: Vec<String>,
 }
 
 impl Sim {
@@ -115,6 +122,11 @@ impl Sim {
             skipped_waiting: false,
             claimed: false,
             routes_added: None,
+            saved: None,
+            feed_doc: (404, String::new(), String::new()),
+            feed_requests: 0,
+            feed_304s: 0,
+            broadcasts: Vec::new(),
         }
     }
 
@@ -179,7 +191,7 @@ impl Sim {
                 Cmd::Match { op, tag, slot, req } => {
                     let path = self.path_of(op, &req);
                     let found = self.cache(slot).iter().find(|(p, _)| *p == path).map(|(_, s)| s.clone());
-                    let io = Io::Matched(found.as_ref().map(|s| Entry { stamp_ms: s.stamp, tags: s.tags.clone() }));
+                    let io = Io::Matched(found.as_ref().map(|s| Entry { stamp_ms: s.stamp, tags: s.tags.clone(), validator: Some(format!("v{}", s.version)) }));
                     if let Some(s) = found {
                         self.state(op).res.insert(tag, Body::Cached(s));
                     }
@@ -202,6 +214,8 @@ impl Sim {
                             cache_control: c.cache_control,
                             vary: c.vary,
                             tags: c.tags,
+                            feed_seq: None,
+                            validator: Some(format!("v{}", c.version)),
                         };
                         self.state(op).res.insert(tag, Body::Response { version: c.version, info: info.clone() });
                         Io::Fetched(Ok(info))
@@ -280,6 +294,25 @@ impl Sim {
                     st.done = true;
                 }
                 Cmd::Warn { text } => self.warnings.push(text),
+                Cmd::LoadState { op, tag } => self.queue.push_back((op, tag, Io::Text(self.saved.clone()))),
+                Cmd::SaveState { op, tag, text } => {
+                    self.saved = Some(text);
+                    self.queue.push_back((op, tag, Io::Put(PutResult::Ok)));
+                }
+                Cmd::FetchFeed { op, tag, etag, .. } => {
+                    self.feed_requests += 1;
+                    let (status, tag_now, body) = self.feed_doc.clone();
+                    let io = if self.offline {
+                        Io::Fetched(Err("Failed to fetch".into()))
+                    } else if status == 200 && etag.as_deref() == Some(tag_now.as_str()) {
+                        self.feed_304s += 1;
+                        Io::Feed { status: 304, etag: Some(tag_now), text: None }
+                    } else {
+                        Io::Feed { status, etag: Some(tag_now), text: (status == 200).then_some(body) }
+                    };
+                    self.queue.push_back((op, tag, io));
+                }
+                Cmd::Broadcast { json } => self.broadcasts.push(json),
                 Cmd::Done { op } => {
                     let st = self.state(op);
                     assert!(!st.done, "op {op} done twice");

@@ -94,6 +94,7 @@ pub struct Invalidation {
 impl Invalidation {
     /// Whether a stored entry goes. Entries without a readable stamp are treated as old.
     pub fn removes(&self, path: &str, slot: usize, tags: Option<&str>, stamp_ms: Option<f64>) -> bool {
+        // (An entry stamped before the change goes; one stamped at or after it stays.)
         stamp_ms.is_none_or(|s| s < self.at_ms) && self.selector.matches(path, slot, tags)
     }
 }
@@ -207,11 +208,14 @@ fn parse_inner(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
             };
             Ok(Message::Prefetch { paths: same_origin_paths(&urls, "urls", ctx)?, save_data })
         }
-        _ => parse_invalidation(msg, ctx).map(Message::Invalidate),
+        _ => parse_invalidation_with(msg, ctx, false).map(Message::Invalidate),
     }
 }
 
-fn parse_invalidation(msg: &Value, ctx: &Context<'_>) -> Result<Invalidation, String> {
+/// The selectors and timestamp of an invalidation (a message, or a feed entry with
+/// `known_routes_only`: route names this worker does not have are skipped, since a feed
+/// serves every version of a site's worker).
+pub fn parse_invalidation_with(msg: &Value, ctx: &Context<'_>, known_routes_only: bool) -> Result<Invalidation, String> {
     let at_ms = match msg.get("timestamp") {
         None => ctx.now_ms,
         Some(Value::Str(s)) => time::parse_iso(s).ok_or_else(|| cat!("'timestamp' is not an ISO 8601 time: '", clip(s), "'"))?,
@@ -254,8 +258,11 @@ fn parse_invalidation(msg: &Value, ctx: &Context<'_>) -> Result<Invalidation, St
         sel.tags.push(String::from(t));
     }
     for (i, r) in routes.unwrap_or_default().into_iter().enumerate() {
-        let slot = ctx.slot_names.iter().position(|n| *n == r).ok_or_else(|| cat!("'routes[", i, "]' names no route: '", clip(r), "'"))?;
-        sel.slots.push(slot);
+        match ctx.slot_names.iter().position(|n| *n == r) {
+            Some(slot) => sel.slots.push(slot),
+            None if known_routes_only => {}
+            None => return Err(cat!("'routes[", i, "]' names no route: '", clip(r), "'")),
+        }
     }
     Ok(Invalidation { at_ms, selector: sel })
 }

@@ -7,6 +7,7 @@ pub mod text;
 pub mod config;
 pub mod engine;
 pub mod evict;
+pub mod feed;
 pub mod fence;
 pub mod message;
 pub mod prelude;

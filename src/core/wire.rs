@@ -22,6 +22,10 @@
 //! | `A op json` | `event.addRoutes(rules)` (install) |
 //! | `E op text` | the operation failed (install fails) |
 //! | `W text` | `console.warn` |
+//! | `L op tag` | read the engine's saved state → `Text` |
+//! | `V op tag text` | save the engine's state → `Put` |
+//! | `G op tag path etag cap` | fetch the feed past every cache, `If-None-Match: etag` (if any), at most `cap` bytes → `Feed` |
+//! | `B json` | post to every window client |
 //! | `Z op` | operation over: release the event |
 
 use super::engine::{Answer, Cmd, Entry, Io, PutResult, Req, Request, ResponseInfo};
@@ -42,6 +46,10 @@ pub mod kind {
     pub const DELETED: u32 = 9;
     pub const CACHE_NAMES: u32 = 10;
     pub const DONE: u32 = 11;
+    /// `num` 1: found; `text`: the state.
+    pub const TEXT: u32 = 12;
+    /// `num`: status; `text`: `etag \n body`.
+    pub const FEED: u32 = 13;
 }
 
 /// Request flags of a fetch event.
@@ -68,7 +76,10 @@ fn lines(s: &str) -> Vec<String> {
 pub fn decode_io(kind: u32, num: f64, text: &str) -> Option<Io> {
     Some(match kind {
         kind::MISS => Io::Matched(None),
-        kind::HIT => Io::Matched(Some(Entry { stamp_ms: num.is_finite().then_some(num), tags: opt(text) })),
+        kind::HIT => {
+            let (tags, validator) = text.split_once('\n').unwrap_or((text, ""));
+            Io::Matched(Some(Entry { stamp_ms: num.is_finite().then_some(num), tags: opt(tags), validator: opt(validator) }))
+        }
         kind::RESPONSE => {
             let mut parts = text.split('\n');
             let flags = parts.next().unwrap_or("");
@@ -80,6 +91,8 @@ pub fn decode_io(kind: u32, num: f64, text: &str) -> Option<Io> {
                 cache_control: next(),
                 vary: next(),
                 tags: next(),
+                feed_seq: next(),
+                validator: next(),
             }))
         }
         kind::FETCH_ERROR => Io::Fetched(Err(String::from(if text.is_empty() { "network error" } else { text }))),
@@ -91,6 +104,12 @@ pub fn decode_io(kind: u32, num: f64, text: &str) -> Option<Io> {
         kind::DELETED => Io::Deleted(if num > 0.0 && num < 4e9 { num as u32 } else { 0 }),
         kind::CACHE_NAMES => Io::CacheNames(lines(text)),
         kind::DONE => Io::Done,
+        kind::TEXT => Io::Text((num == 1.0).then(|| String::from(text))),
+        kind::FEED => {
+            let (etag, body) = text.split_once('\n').unwrap_or((text, ""));
+            let status = if (0.0..1000.0).contains(&num) { num as u16 } else { 0 };
+            Io::Feed { status, etag: opt(etag), text: (status == 200).then(|| String::from(body)) }
+        }
         _ => return None,
     })
 }
@@ -241,6 +260,26 @@ pub fn encode(cmds: &[Cmd], out: &mut String) {
                 head(out, 'W', 0);
                 field(out, text);
             }
+            Cmd::LoadState { op, tag } => {
+                head(out, 'L', *op);
+                num(out, *tag);
+            }
+            Cmd::SaveState { op, tag, text } => {
+                head(out, 'V', *op);
+                num(out, *tag);
+                field(out, text);
+            }
+            Cmd::FetchFeed { op, tag, path, etag, cap } => {
+                head(out, 'G', *op);
+                num(out, *tag);
+                field(out, path);
+                field(out, etag.as_deref().unwrap_or(""));
+                num(out, *cap);
+            }
+            Cmd::Broadcast { json } => {
+                head(out, 'B', 0);
+                field(out, json);
+            }
             Cmd::Done { op } => head(out, 'Z', *op),
         }
     }
@@ -275,9 +314,10 @@ mod tests {
         assert_eq!(decode_io(kind::HIT, f64::NAN, ""), Some(Io::Matched(Some(Entry::default()))));
         assert_eq!(
             decode_io(kind::HIT, 5.0, "a, b"),
-            Some(Io::Matched(Some(Entry { stamp_ms: Some(5.0), tags: Some("a, b".into()) })))
+            Some(Io::Matched(Some(Entry { stamp_ms: Some(5.0), tags: Some("a, b".into()), validator: None })))
         );
-        let Some(Io::Fetched(Ok(r))) = decode_io(kind::RESPONSE, 200.0, "or\nno-store\n\ntag1") else { panic!() };
+        let Some(Io::Fetched(Ok(r))) = decode_io(kind::RESPONSE, 200.0, "or\nno-store\n\ntag1\n12\n\"v1\"") else { panic!() };
+        assert_eq!((r.feed_seq.as_deref(), r.validator.as_deref()), (Some("12"), Some("\"v1\"")));
         assert_eq!((r.status, r.opaque, r.redirected), (200, true, true));
         assert_eq!((r.cache_control.as_deref(), r.vary, r.tags.as_deref()), (Some("no-store"), None, Some("tag1")));
         let Some(Io::Fetched(Ok(r))) = decode_io(kind::RESPONSE, 404.0, "") else { panic!() };
@@ -286,6 +326,12 @@ mod tests {
         assert_eq!(decode_io(kind::KEYS, 0.0, "http://x/a\nhttp://x/b"), Some(Io::Keys(vec!["http://x/a".into(), "http://x/b".into()])));
         assert_eq!(decode_io(kind::DELETED, -3.0, ""), Some(Io::Deleted(0)));
         assert_eq!(decode_io(99, 0.0, ""), None);
+        assert_eq!(decode_io(kind::TEXT, 0.0, ""), Some(Io::Text(None)));
+        assert_eq!(
+            decode_io(kind::FEED, 200.0, "\"e1\"\n{\"a\":\n1}"),
+            Some(Io::Feed { status: 200, etag: Some("\"e1\"".into()), text: Some("{\"a\":\n1}".into()) })
+        );
+        assert_eq!(decode_io(kind::FEED, 304.0, "\n"), Some(Io::Feed { status: 304, etag: None, text: None }));
         let r = decode_request(flag::GET | flag::NAVIGATE, "http://x/p\nno-cache");
         assert!(r.get && r.navigate && !r.range);
         assert_eq!((r.href, r.cache), ("http://x/p", "no-cache"));

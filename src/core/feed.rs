@@ -1,0 +1,549 @@
+//! The invalidation feed: a small versioned JSON document a site publishes next to its
+//! pages (a static file its CDN serves), so a server's content change reaches the
+//! worker of every returning visitor. This module is its format (reading, validating,
+//! writing, compacting) and the worker's decisions about it (what to apply given its
+//! cursor, when to check, strict mode). The publisher command (`swcache-feed`) and the
+//! worker engine share it.
+//!
+//! ```json
+//! {
+//!   "swcacheFeed": 1,
+//!   "epoch": "k3f9",
+//!   "seq": 1042,
+//!   "baseline": { "seq": 1000, "timestamp": "2026-12-01T09:00:00.000Z" },
+//!   "entries": [
+//!     { "seq": 1041, "timestamp": "2026-12-01T10:04:59.120Z", "urls": ["/promo/summer"] },
+//!     { "seq": 1042, "timestamp": "2026-12-01T10:05:00.000Z", "tags": ["price-7"] }
+//!   ]
+//! }
+//! ```
+//!
+//! * `swcacheFeed`: the format version. A worker that does not know it ignores the feed
+//!   (and reports it): a future format can never be half-understood.
+//! * `epoch`: names this feed's history; a new epoch (a feed started over) makes the
+//!   worker treat the feed as unseen.
+//! * `seq`: the newest entry's number; entries have increasing numbers, each `≤ seq`.
+//! * `entries`: what changed, with the selectors of `CACHE_INVALIDATION` (`urls`,
+//!   `prefixes`, `tags`, `routes`, `all`) and the `timestamp` of the change.
+//! * `baseline`: entries up to `baseline.seq` were compacted away; a worker whose cursor
+//!   is older than that cannot know what they said, so it treats the baseline as
+//!   `{all: true, timestamp: baseline.timestamp}` (everything stored before it goes).
+//! * Unknown fields are ignored anywhere, so the format can grow.
+
+use super::message::{parse_invalidation_with, Context, Invalidation};
+use super::prelude::*;
+use super::text::{push_json_str, push_u64};
+use super::time;
+use super::value::Value;
+
+pub const FORMAT: u32 = 1;
+/// A feed document larger than this is refused whole.
+pub const MAX_BYTES: usize = 1 << 20;
+/// A feed with more entries than this is refused whole (publishers compact long before).
+pub const MAX_ENTRIES: usize = 5_000;
+/// Publishers keep at most this many entries; older ones go into the baseline.
+pub const DEFAULT_KEEP: usize = 200;
+/// A timestamp this far ahead of the worker's clock is an error, not clock skew.
+pub const FUTURE_LIMIT_MS: f64 = 10.0 * 60_000.0;
+/// Beyond this many entries to apply at once, a worker applies one `all` invalidation at
+/// the newest timestamp instead (cheaper, and never less fresh).
+pub const COLLAPSE_AFTER: usize = 50;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Baseline {
+    pub seq: u64,
+    pub at_ms: f64,
+}
+
+/// One entry as the publisher keeps it (selectors as written, validated).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub seq: u64,
+    pub at_ms: f64,
+    /// The entry's selector fields, as JSON values (`urls`, `prefixes`, `tags`,
+    /// `routes`, `all`), kept as written so the feed round-trips.
+    pub fields: Vec<(String, Value)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Feed {
+    pub epoch: String,
+    pub seq: u64,
+    pub baseline: Option<Baseline>,
+    pub entries: Vec<Entry>,
+}
+
+/// Where a worker is in a feed: the epoch and the last sequence number it applied.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Cursor {
+    pub epoch: String,
+    pub seq: u64,
+}
+
+const SELECTORS: [&str; 5] = ["urls", "prefixes", "tags", "routes", "all"];
+
+fn whole(v: Option<&Value>, field: &str) -> Result<u64, String> {
+    match v {
+        Some(Value::Num(n)) if *n >= 0.0 && *n <= 9.0e15 && super::text::trunc(*n) == *n => Ok(*n as u64),
+        Some(other) => Err(cat!("'", field, "' must be a whole number, got ", other.kind())),
+        None => Err(cat!("'", field, "' is missing")),
+    }
+}
+
+fn timestamp(v: Option<&Value>, field: &str) -> Result<f64, String> {
+    match v {
+        Some(Value::Str(s)) => time::parse_iso(s).ok_or_else(|| cat!("'", field, "' is not an ISO 8601 time")),
+        Some(other) => Err(cat!("'", field, "' must be an ISO 8601 string, got ", other.kind())),
+        None => Err(cat!("'", field, "' is missing")),
+    }
+}
+
+/// Reads a feed document. The error says what is wrong; a feed with an error is
+/// ignored as a whole.
+pub fn parse(text: &str) -> Result<Feed, String> {
+    if text.len() > MAX_BYTES {
+        return Err(cat!("the feed is larger than ", MAX_BYTES, " bytes"));
+    }
+    let v = super::text::read_json(text).ok_or_else(|| String::from("the feed is not JSON"))?;
+    if !matches!(v, Value::Obj(_)) {
+        return Err(cat!("the feed must be an object, got ", v.kind()));
+    }
+    match v.get("swcacheFeed") {
+        Some(Value::Num(n)) if *n == f64::from(FORMAT) => {}
+        Some(Value::Num(_)) => return Err("the feed's format version ('swcacheFeed') is not 1: a newer format, ignored".into()),
+        _ => return Err("'swcacheFeed' (the format version, 1) is missing".into()),
+    }
+    let epoch = match v.get("epoch") {
+        None => String::new(),
+        Some(Value::Str(s)) if s.len() <= 64 => s.clone(),
+        Some(_) => return Err("'epoch' must be a string of at most 64 characters".into()),
+    };
+    let seq = whole(v.get("seq"), "seq")?;
+    let baseline = match v.get("baseline") {
+        None | Some(Value::Null) => None,
+        Some(b @ Value::Obj(_)) => Some(Baseline { seq: whole(b.get("seq"), "baseline.seq")?, at_ms: timestamp(b.get("timestamp"), "baseline.timestamp")? }),
+        Some(other) => return Err(cat!("'baseline' must be an object, got ", other.kind())),
+    };
+    let items = match v.get("entries") {
+        None => &[][..],
+        Some(Value::Arr(items)) => &items[..],
+        Some(other) => return Err(cat!("'entries' must be an array, got ", other.kind())),
+    };
+    if items.len() > MAX_ENTRIES {
+        return Err(cat!("the feed has more than ", MAX_ENTRIES, " entries (compact it)"));
+    }
+    let mut entries: Vec<Entry> = Vec::with_capacity(items.len());
+    let mut last = baseline.as_ref().map_or(0, |b| b.seq);
+    if last > seq {
+        return Err("'baseline.seq' is above 'seq'".into());
+    }
+    for (i, item) in items.iter().enumerate() {
+        let at = |e: String| cat!("entries[", i, "]: ", e);
+        let Value::Obj(props) = item else { return Err(at(cat!("must be an object, got ", item.kind()))) };
+        let s = whole(item.get("seq"), "seq").map_err(at)?;
+        if s <= last && !(i == 0 && baseline.is_none() && s == 0) {
+            return Err(at(String::from("'seq' must be above the previous entry's (and the baseline's)")));
+        }
+        if s > seq {
+            return Err(at(String::from("'seq' is above the feed's 'seq'")));
+        }
+        last = s;
+        let at_ms = timestamp(item.get("timestamp"), "timestamp").map_err(at)?;
+        let fields: Vec<(String, Value)> =
+            props.iter().filter(|(k, v)| SELECTORS.contains(&k.as_str()) && *v != Value::Undefined).cloned().collect();
+        if fields.is_empty() {
+            return Err(at(String::from("say what changed: 'urls', 'prefixes', 'tags', 'routes' or 'all: true'")));
+        }
+        entries.push(Entry { seq: s, at_ms, fields });
+    }
+    Ok(Feed { epoch, seq, baseline, entries })
+}
+
+/// What a worker at `cursor` must apply of `feed`, as invalidations for its origin and
+/// routes (`ctx`), or why the feed is refused. `Ok((invalidations, new_cursor))`; an
+/// empty list: nothing new.
+pub fn plan(feed: &Feed, cursor: Option<&Cursor>, ctx: &Context<'_>) -> Result<(Vec<Invalidation>, Cursor), String> {
+    let same_epoch = cursor.filter(|c| c.epoch == feed.epoch);
+    let from = same_epoch.map_or(0, |c| c.seq);
+    if let Some(c) = same_epoch {
+        if feed.seq < c.seq {
+            return Err(cat!("the feed's 'seq' went backwards (", feed.seq, " after ", c.seq, "): ignored"));
+        }
+    }
+    let next = Cursor { epoch: feed.epoch.clone(), seq: feed.seq };
+    let mut out = Vec::new();
+    let mut newest = f64::NEG_INFINITY;
+    let mut check = |at_ms: f64| -> Result<f64, String> {
+        if at_ms > ctx.now_ms + FUTURE_LIMIT_MS {
+            return Err(String::from("an entry's timestamp is more than 10 minutes in the future: ignored"));
+        }
+        let at = if at_ms > ctx.now_ms { ctx.now_ms } else { at_ms };
+        if at > newest {
+            newest = at;
+        }
+        Ok(at)
+    };
+    if let Some(b) = &feed.baseline {
+        // Entries this worker never saw were compacted away: everything older than the
+        // baseline goes.
+        if from < b.seq {
+            let at = check(b.at_ms)?;
+            out.push(Invalidation { at_ms: at, selector: super::message::Selector { all: true, ..Default::default() } });
+        }
+    }
+    let fresh = feed.entries.iter().filter(|e| e.seq > from);
+    if out.len() + fresh.clone().count() > COLLAPSE_AFTER {
+        // Too many to apply one by one: everything stored before the newest change goes.
+        for e in fresh {
+            check(e.at_ms)?;
+        }
+        return Ok((vec![Invalidation { at_ms: newest, selector: super::message::Selector { all: true, ..Default::default() } }], next));
+    }
+    for e in fresh {
+        let at = check(e.at_ms)?;
+        let mut props = e.fields.clone();
+        props.push((String::from("timestamp"), Value::Str(time::iso_string(at))));
+        let mut inv = parse_invalidation_with(&Value::Obj(props), ctx, true).map_err(|m| cat!("entry ", e.seq, ": ", m))?;
+        inv.at_ms = at;
+        out.push(inv);
+    }
+    Ok((out, next))
+}
+
+/// Whether a feed check is due: never checked, or the last check is `interval_ms` old.
+pub fn due(now_ms: f64, last_check_ms: Option<f64>, interval_ms: f64) -> bool {
+    last_check_ms.is_none_or(|t| now_ms - t >= interval_ms || now_ms < t)
+}
+
+/// Strict mode: whether a navigation must wait for a feed check, because the last
+/// successful one is older than `max_staleness_ms` (or there was none).
+pub fn must_wait(now_ms: f64, last_success_ms: Option<f64>, max_staleness_ms: f64) -> bool {
+    last_success_ms.is_none_or(|t| now_ms - t > max_staleness_ms || now_ms < t)
+}
+
+/// Whether a response announcing `seq` (the `swcache-feed-seq` header) is news.
+pub fn announces_news(header: Option<&str>, cursor: Option<&Cursor>) -> bool {
+    let Some(n) = header.and_then(|h| h.trim().parse::<u64>().ok()) else { return false };
+    cursor.is_none_or(|c| n > c.seq)
+}
+
+// ----- writing (the publisher) -------------------------------------------------------------
+
+/// Adds an entry (`fields`: validated selector fields) at `at_ms`; returns its seq.
+pub fn add(feed: &mut Feed, fields: Vec<(String, Value)>, at_ms: f64) -> u64 {
+    feed.seq += 1;
+    feed.entries.push(Entry { seq: feed.seq, at_ms, fields });
+    feed.seq
+}
+
+/// Keeps the newest `keep` entries; older ones collapse into the baseline (its seq the
+/// newest dropped entry's, its timestamp the latest of theirs).
+pub fn compact(feed: &mut Feed, keep: usize) -> usize {
+    if feed.entries.len() <= keep {
+        return 0;
+    }
+    let drop = feed.entries.len() - keep;
+    let gone: Vec<Entry> = feed.entries.drain(..drop).collect();
+    let mut b = feed.baseline.clone().unwrap_or(Baseline { seq: 0, at_ms: f64::NEG_INFINITY });
+    for e in &gone {
+        b.seq = b.seq.max(e.seq);
+        if e.at_ms > b.at_ms {
+            b.at_ms = e.at_ms;
+        }
+    }
+    feed.baseline = Some(b);
+    drop
+}
+
+fn push_value(out: &mut String, v: &Value) {
+    match v {
+        Value::Str(s) => push_json_str(out, s),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Num(n) => out.push_str(&super::text::number_text(*n)),
+        Value::Arr(items) => {
+            out.push('[');
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_value(out, x);
+            }
+            out.push(']');
+        }
+        Value::Obj(props) => {
+            out.push('{');
+            for (i, (k, x)) in props.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_json_str(out, k);
+                out.push(':');
+                push_value(out, x);
+            }
+            out.push('}');
+        }
+        _ => out.push_str("null"),
+    }
+}
+
+/// The feed as JSON, one entry per line (diffs and `tail` stay readable).
+pub fn write(feed: &Feed) -> String {
+    let mut out = String::from("{\"swcacheFeed\":1,\"epoch\":");
+    push_json_str(&mut out, &feed.epoch);
+    out.push_str(",\"seq\":");
+    push_u64(&mut out, feed.seq);
+    if let Some(b) = &feed.baseline {
+        out.push_str(",\"baseline\":{\"seq\":");
+        push_u64(&mut out, b.seq);
+        out.push_str(",\"timestamp\":");
+        push_json_str(&mut out, &time::iso_string(b.at_ms));
+        out.push('}');
+    }
+    out.push_str(",\"entries\":[");
+    for (i, e) in feed.entries.iter().enumerate() {
+        out.push_str(if i == 0 { "\n" } else { ",\n" });
+        out.push_str("{\"seq\":");
+        push_u64(&mut out, e.seq);
+        out.push_str(",\"timestamp\":");
+        push_json_str(&mut out, &time::iso_string(e.at_ms));
+        for (k, v) in &e.fields {
+            out.push(',');
+            push_json_str(&mut out, k);
+            out.push(':');
+            push_value(&mut out, v);
+        }
+        out.push('}');
+    }
+    out.push_str("\n]}\n");
+    out
+}
+
+/// The cursor as the worker stores it.
+pub fn write_cursor(c: &Cursor) -> String {
+    let mut out = String::from("{\"epoch\":");
+    push_json_str(&mut out, &c.epoch);
+    out.push_str(",\"seq\":");
+    push_u64(&mut out, c.seq);
+    out.push('}');
+    out
+}
+
+pub fn read_cursor(text: &str) -> Option<Cursor> {
+    let v = super::text::read_json(text)?;
+    let epoch = v.get("epoch")?.as_str()?.into();
+    let seq = whole(v.get("seq"), "seq").ok()?;
+    Some(Cursor { epoch, seq })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::config::tests::{resolve, ORIGIN};
+
+    const NOW: f64 = 1_795_000_000_000.0;
+    const NAMES: [&str; 3] = ["images", "pages", "precache"];
+
+    fn ctx() -> Context<'static> {
+        Context { origin: ORIGIN, slot_names: &NAMES, now_ms: NOW, resolve: &resolve }
+    }
+
+    fn feed_with(entries: &str) -> String {
+        format!(r#"{{"swcacheFeed":1,"epoch":"e1","seq":3,"entries":[{entries}]}}"#)
+    }
+
+    const THREE: &str = r#"{"seq":1,"timestamp":"2026-11-18T11:00:00.000Z","urls":["/promo/a"]},
+        {"seq":2,"timestamp":"2026-11-18T11:01:00.000Z","tags":["price-7"],"future":"ignored"},
+        {"seq":3,"timestamp":"2026-11-18T11:02:00.000Z","routes":["pages","gone-route"]}"#;
+
+    #[test]
+    fn parses_and_plans_what_a_cursor_has_not_seen() {
+        let f = parse(&feed_with(THREE)).unwrap();
+        assert_eq!((f.seq, f.entries.len(), f.epoch.as_str()), (3, 3, "e1"));
+        let (all, c) = plan(&f, None, &ctx()).unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(c, Cursor { epoch: "e1".into(), seq: 3 });
+        assert!(all[0].selector.urls.contains("/promo/a"));
+        assert_eq!(all[2].selector.slots, vec![1], "unknown route names are skipped, not an error");
+        let (some, _) = plan(&f, Some(&Cursor { epoch: "e1".into(), seq: 2 }), &ctx()).unwrap();
+        assert_eq!(some.len(), 1);
+        let (none, _) = plan(&f, Some(&Cursor { epoch: "e1".into(), seq: 3 }), &ctx()).unwrap();
+        assert!(none.is_empty(), "nothing new: nothing applied twice");
+        let (again, _) = plan(&f, Some(&Cursor { epoch: "old".into(), seq: 99 }), &ctx()).unwrap();
+        assert_eq!(again.len(), 3, "a new epoch: the feed is unseen");
+    }
+
+    #[test]
+    fn bad_feeds_are_refused_whole() {
+        let cases: Vec<(String, &str)> = vec![
+            ("not json".into(), "not JSON"),
+            ("[1]".into(), "must be an object"),
+            (r#"{"seq":1}"#.into(), "'swcacheFeed'"),
+            (r#"{"swcacheFeed":2,"seq":1}"#.into(), "newer format"),
+            (r#"{"swcacheFeed":1,"seq":"3"}"#.into(), "'seq' must be a whole number"),
+            (feed_with(r#"{"seq":2,"timestamp":"2026-11-18T11:00:00Z","urls":["/a"]},{"seq":1,"timestamp":"2026-11-18T11:00:00Z","urls":["/b"]}"#), "must be above"),
+            (feed_with(r#"{"seq":9,"timestamp":"2026-11-18T11:00:00Z","urls":["/a"]}"#), "above the feed's"),
+            (feed_with(r#"{"seq":1,"timestamp":"yesterday","urls":["/a"]}"#), "ISO 8601"),
+            (feed_with(r#"{"seq":1,"timestamp":"2026-11-18T11:00:00Z"}"#), "say what changed"),
+            (feed_with(r#"{"seq":1,"timestamp":"2026-11-18T11:00:00Z","urls":5}"#), "must be an array"),
+            ("x".repeat(MAX_BYTES + 1), "larger than"),
+        ];
+        for (text, want) in cases {
+            let got = parse(&text).and_then(|f| plan(&f, None, &ctx()).map(|_| ()));
+            let e = got.unwrap_err();
+            assert!(e.contains(want), "{e} should contain {want}");
+        }
+        let cross = parse(&feed_with(r#"{"seq":1,"timestamp":"2026-11-18T11:00:00Z","urls":["https://evil.example/a"]}"#)).unwrap();
+        assert!(plan(&cross, None, &ctx()).unwrap_err().contains("cross-origin"));
+        let many = format!(
+            r#"{{"swcacheFeed":1,"seq":{n},"entries":[{}]}}"#,
+            (1..=MAX_ENTRIES + 1).map(|i| format!(r#"{{"seq":{i},"timestamp":"2026-11-18T11:00:00Z","all":true}}"#)).collect::<Vec<_>>().join(","),
+            n = MAX_ENTRIES + 1
+        );
+        assert!(parse(&many).unwrap_err().contains("more than"));
+        let f = parse(&feed_with(THREE)).unwrap();
+        assert!(plan(&f, Some(&Cursor { epoch: "e1".into(), seq: 5 }), &ctx()).unwrap_err().contains("went backwards"));
+    }
+
+    #[test]
+    fn future_timestamps_clamp_or_refuse() {
+        let soon = time::iso_string(NOW + 60_000.0);
+        let f = parse(&format!(r#"{{"swcacheFeed":1,"seq":1,"entries":[{{"seq":1,"timestamp":"{soon}","all":true}}]}}"#)).unwrap();
+        let (invs, _) = plan(&f, None, &ctx()).unwrap();
+        assert_eq!(invs[0].at_ms, NOW, "a minute of skew: clamped to the worker's now");
+        let later = time::iso_string(NOW + 3_600_000.0);
+        let f = parse(&format!(r#"{{"swcacheFeed":1,"seq":1,"entries":[{{"seq":1,"timestamp":"{later}","all":true}}]}}"#)).unwrap();
+        assert!(plan(&f, None, &ctx()).unwrap_err().contains("future"));
+    }
+
+    #[test]
+    fn compaction_bounds_the_file_and_the_baseline_covers_what_it_dropped() {
+        let mut f = Feed { epoch: "e".into(), seq: 0, baseline: None, entries: vec![] };
+        for i in 0..10_000u32 {
+            let fields = vec![(String::from("urls"), Value::Arr(vec![Value::Str(format!("/promo/p{}", i % 300))]))];
+            add(&mut f, fields, NOW - 1e7 + f64::from(i));
+            compact(&mut f, DEFAULT_KEEP);
+        }
+        assert_eq!(f.entries.len(), DEFAULT_KEEP);
+        let text = write(&f);
+        assert!(text.len() < 16_000, "{} bytes after 10,000 publishes", text.len());
+        let back = parse(&text).unwrap();
+        assert_eq!(back, f, "what the publisher writes, workers read");
+        let b = f.baseline.clone().unwrap();
+        assert_eq!(b.seq, 10_000 - DEFAULT_KEEP as u64);
+        // A worker that stopped long ago gets the baseline as "all before".
+        let (invs, _) = plan(&f, Some(&Cursor { epoch: "e".into(), seq: 5 }), &ctx()).unwrap();
+        assert_eq!(invs.len(), 1, "collapsed: {} entries", invs.len());
+        assert!(invs[0].selector.all);
+        // One that is one behind gets just the newest entry.
+        let (invs, _) = plan(&f, Some(&Cursor { epoch: "e".into(), seq: 9_999 }), &ctx()).unwrap();
+        assert_eq!(invs.len(), 1);
+        assert!(!invs[0].selector.all);
+    }
+
+    #[test]
+    fn checks_are_throttled_and_strict_mode_waits_when_stale() {
+        assert!(due(1000.0, None, 60_000.0));
+        assert!(!due(1000.0, Some(0.0), 60_000.0));
+        assert!(due(61_000.0, Some(0.0), 60_000.0));
+        assert!(due(0.0, Some(5000.0), 60_000.0), "a clock that went back: check");
+        assert!(must_wait(0.0, None, 30_000.0));
+        assert!(!must_wait(20_000.0, Some(0.0), 30_000.0));
+        assert!(must_wait(40_000.0, Some(0.0), 30_000.0));
+        let c = Cursor { epoch: "e".into(), seq: 7 };
+        assert!(announces_news(Some(" 8"), Some(&c)));
+        assert!(!announces_news(Some("7"), Some(&c)));
+        assert!(!announces_news(Some("x"), Some(&c)));
+        assert!(announces_news(Some("1"), None));
+        assert_eq!(read_cursor(&write_cursor(&c)), Some(c));
+        assert_eq!(read_cursor("garbage"), None);
+    }
+}
+
+#[cfg(test)]
+mod simulation {
+    //! 100,000 simulated workers against one feed that a CMS keeps publishing to (and
+    //! compacting), with random worker restarts (the cursor is reloaded from storage)
+    //! and offline periods (checks fail). Every entry must reach every worker exactly
+    //! once: applied on its own, or covered by the baseline that replaced it.
+    use super::*;
+    use crate::core::config::tests::{resolve, ORIGIN};
+
+    struct Worker {
+        saved: Option<Cursor>,
+        /// In memory; lost on restart.
+        cursor: Option<Cursor>,
+        loaded: bool,
+        /// Highest seq this worker has covered; each check must continue from it.
+        covered: u64,
+        times_applied: u64,
+    }
+
+    #[test]
+    fn a_hundred_thousand_workers_apply_each_entry_exactly_once() {
+        const WORKERS: usize = 100_000;
+        const NAMES: [&str; 2] = ["pages", "precache"];
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut rand = |m: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % m
+        };
+        let mut feed = Feed { epoch: "sim".into(), seq: 0, baseline: None, entries: vec![] };
+        let mut workers: Vec<Worker> =
+            (0..WORKERS).map(|_| Worker { saved: None, cursor: None, loaded: false, covered: 0, times_applied: 0 }).collect();
+        let (mut checks, mut offline, mut restarts, mut baselines, mut applied) = (0u64, 0u64, 0u64, 0u64, 0u64);
+        let t0 = 1_795_000_000_000.0;
+        // 600,000 events over simulated time; a publish every ~60 events.
+        for step in 0..600_000u64 {
+            let now = t0 + step as f64 * 10.0;
+            if rand(60) == 0 {
+                let fields = vec![(String::from("urls"), Value::Arr(vec![Value::Str(format!("/p/{}", rand(500)))]))];
+                add(&mut feed, fields, now);
+                compact(&mut feed, DEFAULT_KEEP);
+            }
+            let w = &mut workers[rand(WORKERS as u64) as usize];
+            match rand(10) {
+                0 => {
+                    // The browser stopped the worker: memory is gone, storage stays.
+                    restarts += 1;
+                    w.cursor = None;
+                    w.loaded = false;
+                }
+                1 => offline += 1, // the check fails: nothing changes
+                _ => {
+                    checks += 1;
+                    if !w.loaded {
+                        w.cursor = w.saved.clone();
+                        w.loaded = true;
+                    }
+                    let ctx = Context { origin: ORIGIN, slot_names: &NAMES, now_ms: now, resolve: &resolve };
+                    let from = w.cursor.as_ref().map_or(0, |c| c.seq);
+                    assert_eq!(from, w.covered, "a restart neither replays nor skips");
+                    let (invs, next) = plan(&feed, w.cursor.as_ref(), &ctx).expect("valid feed");
+                    // What this check covers: (from, feed.seq], through the baseline for
+                    // the compacted part.
+                    let compacted = feed.baseline.as_ref().map_or(0, |b| b.seq);
+                    let individual = feed.entries.iter().filter(|e| e.seq > from).count() as u64;
+                    if from < compacted {
+                        baselines += 1;
+                        assert!(invs.iter().any(|i| i.selector.all), "entries compacted away are covered by the baseline");
+                        assert_eq!(individual, feed.seq - compacted);
+                    } else {
+                        assert_eq!(individual, feed.seq - from, "no entry skipped");
+                    }
+                    assert!(invs.len() as u64 <= individual + 1);
+                    applied += individual;
+                    w.times_applied += individual;
+                    w.covered = next.seq;
+                    w.cursor = Some(next.clone());
+                    w.saved = Some(next);
+                }
+            }
+        }
+        let total: u64 = workers.iter().map(|w| w.times_applied).sum();
+        assert_eq!(total, applied);
+        assert!(checks > 400_000 && restarts > 50_000 && offline > 50_000 && baselines > 0, "{checks} {restarts} {offline} {baselines}");
+        assert!(feed.seq > 9_000, "{} publishes", feed.seq);
+    }
+}

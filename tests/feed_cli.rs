@@ -1,0 +1,78 @@
+//! The real `swcache-feed` command: concurrent publishers lose no entry, bad input
+//! changes nothing, and what it writes is a feed workers accept.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_swcache-feed"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("swcache-feed-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("swcache-feed.json")
+}
+
+#[test]
+fn concurrent_publishers_lose_no_entry() {
+    let feed = scratch("concurrent");
+    let children: Vec<_> = (0..24)
+        .map(|i| bin().args(["add", "--feed"]).arg(&feed).args(["--url", &format!("/promo/p{i}")]).spawn().unwrap())
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let text = std::fs::read_to_string(&feed).unwrap();
+    let f = swcache::core::feed::parse(&text).unwrap();
+    assert_eq!(f.seq, 24);
+    assert_eq!(f.entries.len(), 24);
+    for i in 0..24 {
+        assert!(text.contains(&format!("\"/promo/p{i}\"")), "entry {i} lost");
+    }
+}
+
+#[test]
+fn bad_input_is_refused_and_changes_nothing() {
+    let feed = scratch("bad");
+    assert!(bin().args(["add", "--feed"]).arg(&feed).args(["--tag", "price-7"]).status().unwrap().success());
+    let before = std::fs::read_to_string(&feed).unwrap();
+    for args in [
+        vec!["add", "--url", "https://cdn.example/a"],
+        vec!["add", "--prefix", "promo"],
+        vec!["add", "--tag", "a,b"],
+        vec!["add", "--timestamp", "2999-01-01T00:00:00Z", "--all"],
+        vec!["add", "--timestamp", "yesterday", "--all"],
+        vec!["add"],
+        vec!["frobnicate"],
+    ] {
+        let out = bin().args(&args).arg("--feed").arg(&feed).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).starts_with("swcache-feed: "), "{args:?}: a clear error");
+    }
+    assert_eq!(std::fs::read_to_string(&feed).unwrap(), before);
+    std::fs::write(&feed, "{ not json").unwrap();
+    let out = bin().args(["add", "--all", "--feed"]).arg(&feed).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not JSON"));
+    assert_eq!(std::fs::read_to_string(&feed).unwrap(), "{ not json", "a broken feed is not overwritten");
+}
+
+#[test]
+fn compact_and_show() {
+    let feed = scratch("compact");
+    for i in 0..30 {
+        let ok = bin().args(["add", "--keep", "10", "--feed"]).arg(&feed).args(["--url", &format!("/p/{i}")]).status().unwrap();
+        assert!(ok.success());
+    }
+    let f = swcache::core::feed::parse(&std::fs::read_to_string(&feed).unwrap()).unwrap();
+    assert_eq!((f.seq, f.entries.len(), f.baseline.as_ref().map(|b| b.seq)), (30, 10, Some(20)));
+    let out = bin().args(["compact", "--keep", "3", "--feed"]).arg(&feed).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("compacted 7 entries; 3 left, baseline seq 27"));
+    let out = bin().args(["show", "--feed"]).arg(&feed).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("seq 30 entries 3") && text.contains("baseline seq 27"), "{text}");
+    let help = bin().arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("USAGE:"));
+}
