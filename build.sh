@@ -94,6 +94,8 @@ JS
     cp "$page/swcache_page_bg.wasm" dist/swcache_page_bg.wasm
     cp www/swcache-page.js dist/swcache-page.js
   fi
+  log "building the feed publisher (swcache-feed)"
+  cargo build --release --bin swcache-feed >&2
   cp www/demo/sw.js dist/sw.js
   cp -r www/demo/site/. dist/demo/
   log "dist/ written"
@@ -125,8 +127,8 @@ JS
 
 run_tests() {
   build
-  log "native core tests"
-  cargo test --lib
+  log "native core tests and the swcache-feed command"
+  cargo test
   log "end-to-end tests (playwright-core + chromium)"
   node --test --test-concurrency=1 --test-timeout=120000 tests/e2e/
 }

@@ -131,6 +131,14 @@
     return h.get(name) || '';
   }
 
+  // What tells two versions of a response apart without reading bodies.
+  function validator(h) {
+    return h.get('etag') || h.get('last-modified') || h.get('content-length') || '';
+  }
+
+  var STATE_CACHE = 'swcache-state';
+  var STATE_KEY = '/__swcache/state';
+
   // A copy carrying sw-cache-time: a fetched Response's headers are immutable, so the
   // copy is a new Response around the streamed body.
   function stamped(res, ms) {
@@ -164,6 +172,12 @@
 
   function exec(f) {
     if (f[0] === 'W') return console.warn(f[2]);
+    if (f[0] === 'B') {
+      var note = JSON.parse(f[2]);
+      return void self.clients.matchAll({ type: 'window' }).then(function (list) {
+        list.forEach(function (c) { c.postMessage(note); });
+      });
+    }
     var id = +f[1];
     var o = op(id);
     var tag = +f[2];
@@ -177,7 +191,7 @@
         }).then(function (res) {
           if (!res) return answer(0, 0);
           o.res[tag] = res;
-          answer(1, Date.parse(res.headers.get('sw-cache-time')), header(res.headers, 'cache-tag'));
+          answer(1, Date.parse(res.headers.get('sw-cache-time')), header(res.headers, 'cache-tag') + '\n' + validator(res.headers));
         }, function () {
           answer(0, 0);
         });
@@ -186,7 +200,8 @@
           o.res[tag] = res;
           var h = res.headers;
           answer(2, res.status, (res.type === 'opaque' ? 'o' : '') + (res.redirected ? 'r' : '') + '\n' +
-            header(h, 'cache-control') + '\n' + header(h, 'vary') + '\n' + header(h, 'cache-tag'));
+            header(h, 'cache-control') + '\n' + header(h, 'vary') + '\n' + header(h, 'cache-tag') + '\n' +
+            header(h, 'swcache-feed-seq') + '\n' + validator(h));
         }, function (err) {
           answer(3, 0, String((err && err.message) || err));
         });
@@ -277,6 +292,37 @@
         o.done.reject(new Error(f[2]));
         o.answer.resolve(undefined);
         return void ops.delete(id);
+      case 'L':
+        return void caches.open(STATE_CACHE).then(function (c) {
+          return c.match(STATE_KEY);
+        }).then(function (res) {
+          return res ? res.text() : null;
+        }).then(function (text) {
+          answer(12, text == null ? 0 : 1, text || '');
+        }, function () {
+          answer(12, 0, '');
+        });
+      case 'V':
+        return void caches.open(STATE_CACHE).then(function (c) {
+          return c.put(STATE_KEY, new Response(f[3], { headers: { 'content-type': 'application/json' } }));
+        }).then(function () {
+          answer(5, 0);
+        }, function (err) {
+          answer(7, 0, String(err));
+        });
+      case 'G': {
+        // The feed, past the HTTP cache (a conditional request when we know its ETag).
+        var cap = +f[5];
+        return void fetch(origin + f[3], { cache: 'no-store', headers: f[4] ? { 'if-none-match': f[4] } : {} }).then(function (res) {
+          var etag = header(res.headers, 'etag');
+          if (res.status !== 200) return answer(13, res.status, etag + '\n');
+          return res.text().then(function (text) {
+            answer(13, 200, etag + '\n' + (text.length > cap ? text.slice(0, cap + 1) : text));
+          });
+        }).catch(function (err) {
+          answer(3, 0, String((err && err.message) || err));
+        });
+      }
       case 'Z':
         o.done.resolve();
         return void ops.delete(id);

@@ -308,7 +308,8 @@ enum Kind {
     /// (slot, entry) of router caches being checked for expiry.
     Sweep { lookups: Vec<(usize, Req)>, outstanding: u32 },
     /// A feed check: the invalidations it started, the cursor to save after them.
-    Feed { applying: Vec<OpId>, next: Option<(feed::Cursor, Option<String>)> },
+    /// `owner`: the event's operation that keeps the worker alive meanwhile.
+    Feed { applying: Vec<OpId>, next: Option<(feed::Cursor, Option<String>)>, owner: Option<OpId> },
     /// Nothing but background work left (a reply was sent).
     Idle,
 }
@@ -474,7 +475,7 @@ impl Engine {
             // Any request wakes a stopped worker: a chance to sweep router caches and
             // to check the feed.
             self.maybe_sweep(now);
-            self.feed_kick(now, req.navigate);
+            self.feed_kick(now, req.navigate, None);
             return None;
         };
         let path = url::split(req.href).map_or("", |(_, p)| p);
@@ -507,10 +508,10 @@ impl Engine {
                 f.parked.push(id);
             }
             self.emit(Cmd::Timer { op: id, tag: T_STRICT, ms: budget });
-            self.feed_check(now);
+            self.feed_check(now, Some(id));
             return Some(id);
         }
-        self.feed_kick(now, req.navigate);
+        self.feed_kick(now, req.navigate, Some(id));
         self.run(id, action, now);
         Some(id)
     }
@@ -932,7 +933,7 @@ impl Engine {
             Ok(Message::Prefetch { paths, save_data: asked }) => self.prefetch(id, paths, asked || save_data, now),
         }
         self.maybe_sweep(now);
-        self.feed_kick(now, false);
+        self.feed_kick(now, false, Some(id));
         id
     }
 
@@ -1499,10 +1500,10 @@ impl Engine {
     }
 
     /// Checks the feed if it never was checked, or on a navigation when the interval passed.
-    fn feed_kick(&mut self, now: f64, navigate: bool) {
+    fn feed_kick(&mut self, now: f64, navigate: bool, owner: Option<OpId>) {
         let Some(f) = &self.feed else { return };
         if f.last_check.is_none() || (navigate && feed::due(now, f.last_check, f.cfg.interval_ms)) {
-            self.feed_check(now);
+            self.feed_check(now, owner);
         }
     }
 
@@ -1515,19 +1516,22 @@ impl Engine {
                     f.again = true;
                 }
             } else if feed::due(now, f.last_check, 1000.0) {
-                self.feed_check(now);
+                self.feed_check(now, None);
             }
         }
     }
 
     #[inline(never)]
-    fn feed_check(&mut self, now: f64) {
+    fn feed_check(&mut self, now: f64, owner: Option<OpId>) {
         let Some(f) = &self.feed else { return };
         if f.running.is_some() {
             return;
         }
         let loaded = f.loaded;
-        let id = self.new_op(Kind::Feed { applying: Vec::new(), next: None });
+        let id = self.new_op(Kind::Feed { applying: Vec::new(), next: None, owner });
+        if let Some(o) = owner {
+            self.bg(o, 1);
+        }
         let Some(f) = self.feed.as_mut() else { return };
         f.running = Some(id);
         f.checks += 1;
@@ -1603,7 +1607,7 @@ impl Engine {
                         // The fences are up: waiting navigations see the effect already.
                         self.release_parked(now);
                         let done = children.is_empty();
-                        if let Some(Kind::Feed { applying, next: n }) = self.op(id).map(|o| &mut o.kind) {
+                        if let Some(Kind::Feed { applying, next: n, .. }) = self.op(id).map(|o| &mut o.kind) {
                             *applying = children.into_iter().filter(|c| !done && *c != 0).collect();
                             *n = Some((next, etag));
                         }
@@ -1689,14 +1693,21 @@ impl Engine {
             f.running = None;
         }
         self.release_parked(now);
+        let owner = match self.op(id).map(|o| &o.kind) {
+            Some(Kind::Feed { owner, .. }) => *owner,
+            _ => None,
+        };
         if let Some(o) = self.op(id) {
             o.answered = true;
             o.kind = Kind::Idle;
         }
         self.finish_if_idle(id);
+        if let Some(o) = owner {
+            self.bg(o, -1);
+        }
         let again = self.feed.as_mut().is_some_and(|f| core::mem::take(&mut f.again));
         if again {
-            self.feed_check(now);
+            self.feed_check(now, None);
         }
     }
 

@@ -97,6 +97,12 @@ struct Sim {
     feed_requests: u32,
     feed_304s: u32,
     broadcasts: Vec<String>,
+    /// Feed requests never answer (a hanging CDN).
+    feed_hangs: bool,
+    /// Every response carries `swcache-feed-seq` with this value.
+    announce: Option<String>,
+    /// Key listings asked for (cache work).
+    listings: u32,
 }
 
 impl Sim {
@@ -127,6 +133,9 @@ impl Sim {
             feed_requests: 0,
             feed_304s: 0,
             broadcasts: Vec::new(),
+            feed_hangs: false,
+            announce: None,
+            listings: 0,
         }
     }
 
@@ -214,7 +223,7 @@ impl Sim {
                             cache_control: c.cache_control,
                             vary: c.vary,
                             tags: c.tags,
-                            feed_seq: None,
+                            feed_seq: self.announce.clone(),
                             validator: Some(format!("v{}", c.version)),
                         };
                         self.state(op).res.insert(tag, Body::Response { version: c.version, info: info.clone() });
@@ -242,6 +251,7 @@ impl Sim {
                     self.queue.push_back((op, tag, Io::Put(PutResult::Ok)));
                 }
                 Cmd::Keys { op, tag, slot } => {
+                    self.listings += 1;
                     let keys: Vec<String> = self.cache(slot).iter().map(|(p, _)| format!("{ORIGIN}{p}")).collect();
                     self.state(op).keys.insert(tag, keys.clone());
                     self.queue.push_back((op, tag, Io::Keys(keys)));
@@ -301,6 +311,9 @@ impl Sim {
                 }
                 Cmd::FetchFeed { op, tag, etag, .. } => {
                     self.feed_requests += 1;
+                    if self.feed_hangs {
+                        continue;
+                    }
                     let (status, tag_now, body) = self.feed_doc.clone();
                     let io = if self.offline {
                         Io::Fetched(Err("Failed to fetch".into()))
@@ -848,4 +861,209 @@ fn a_fetch_in_flight_across_an_invalidation_is_not_stored() {
     assert_eq!(s.ops[&early].answered_with, Some(1), "the early request is served what it fetched");
     assert!(s.cached("swcache-v1-promoPages", "/promo/race").is_none(), "but it is not stored");
     assert_eq!(s.get("/promo/race"), Some(2));
+}
+
+
+// ----- the invalidation feed ------------------------------------------------------------------
+
+const FEED_TOP: &str = r#""feed":{"url":"/swcache-feed.json","interval":60000},"#;
+const STRICT_TOP: &str = r#""feed":{"url":"/swcache-feed.json","strict":{"maxStaleness":30000,"budget":500}},"#;
+
+impl Sim {
+    /// The CMS publishes: `fields` changed at the sim's now.
+    fn publish(&mut self, doc: &mut crate::core::feed::Feed, fields: &str) {
+        let v = read_json(fields).unwrap();
+        let Value::Obj(props) = v else { panic!() };
+        crate::core::feed::add(doc, props, self.now);
+        self.feed_doc = (200, format!("\"e{}\"", doc.seq), crate::core::feed::write(doc));
+    }
+
+    fn feed_stat(&mut self, field: &str) -> f64 {
+        num(&self.stats(), &["feed", field])
+    }
+}
+
+fn new_feed() -> crate::core::feed::Feed {
+    crate::core::feed::Feed { epoch: "site".into(), seq: 0, baseline: None, entries: vec![] }
+}
+
+#[test]
+fn strict_mode_a_returning_visitor_gets_the_fresh_page_on_the_first_navigation() {
+    let json = config("", STRICT_TOP);
+    let mut s = Sim::new(&json);
+    let mut doc = new_feed();
+    s.feed_doc = (200, "\"e0\"".into(), crate::core::feed::write(&doc));
+    s.serve("/promo/price", 1);
+    assert_eq!(s.get("/promo/price"), Some(1));
+    // The CMS changes the price; the visitor comes back later (the worker was stopped).
+    s.now += 120_000.0;
+    s.serve("/promo/price", 2);
+    s.publish(&mut doc, r#"{"urls":["/promo/price"]}"#);
+    s.restart(&json);
+    let op = s.start_fetch("/promo/price", true, "default").unwrap();
+    assert!(s.e.take().is_empty() || true);
+    s.settle();
+    assert_eq!(s.ops[&op].answered_with, Some(2), "the first navigation waited for the feed");
+    assert_eq!(s.feed_stat("applied"), 1.0);
+    assert_eq!(s.feed_stat("seq"), 1.0);
+    assert!(s.broadcasts.iter().any(|b| b.contains("\"INVALIDATED\"") && b.contains("/promo/price") && b.contains("\"feed\"")));
+}
+
+#[test]
+fn without_strict_mode_the_feed_applies_within_one_check() {
+    let json = config("", FEED_TOP);
+    let mut s = Sim::new(&json);
+    let mut doc = new_feed();
+    s.publish(&mut doc, r#"{"tags":["unrelated"]}"#);
+    s.serve("/promo/a", 1);
+    s.get("/promo/a"); // the first event checks the feed (seq 1 applied)
+    assert_eq!(s.feed_requests, 1);
+    s.serve("/promo/a", 2);
+    s.publish(&mut doc, r#"{"prefixes":["/promo/"]}"#);
+    // Within the interval a navigation does not check again.
+    s.now += 10_000.0;
+    let op = s.start_fetch("/promo/a", true, "default").unwrap();
+    s.settle();
+    assert_eq!(s.ops[&op].answered_with, Some(1), "served from the cache");
+    assert_eq!(s.feed_requests, 1);
+    // After the interval the next navigation checks; the one after it is fresh.
+    s.now += 60_000.0;
+    s.start_fetch("/promo/b", true, "default");
+    s.settle();
+    assert_eq!(s.feed_requests, 2);
+    assert_eq!(s.get("/promo/a"), Some(2));
+}
+
+#[test]
+fn an_unchanged_feed_costs_a_304_and_no_cache_work() {
+    let json = config("", FEED_TOP);
+    let mut s = Sim::new(&json);
+    let mut doc = new_feed();
+    s.publish(&mut doc, r#"{"urls":["/x"]}"#);
+    s.serve("/promo/a", 1);
+    s.get("/promo/a");
+    let listings = s.listings;
+    for _ in 0..3 {
+        s.now += 61_000.0;
+        s.start_fetch("/promo/a", true, "default");
+        s.settle();
+    }
+    assert_eq!((s.feed_requests, s.feed_304s), (4, 3));
+    assert_eq!(s.listings, listings, "no cache listing for an unchanged feed");
+    assert_eq!(s.feed_stat("notModified"), 3.0);
+}
+
+#[test]
+fn a_restart_between_publishes_applies_each_entry_once() {
+    let json = config("", FEED_TOP);
+    let mut s = Sim::new(&json);
+    let mut doc = new_feed();
+    s.publish(&mut doc, r#"{"urls":["/promo/a"]}"#);
+    s.serve("/promo/a", 1);
+    s.get("/promo/a");
+    assert_eq!(s.feed_stat("applied"), 1.0);
+    s.restart(&json);
+    s.publish(&mut doc, r#"{"urls":["/promo/b"]}"#);
+    s.get("/promo/a");
+    assert_eq!(s.feed_stat("applied"), 1.0, "only the new entry: the cursor survived the restart");
+    assert_eq!(s.feed_stat("seq"), 2.0);
+    s.restart(&json);
+    s.get("/promo/a");
+    assert_eq!(s.feed_stat("applied"), 0.0, "nothing new, nothing replayed");
+}
+
+#[test]
+fn a_response_announcing_a_newer_seq_triggers_a_check() {
+    let json = config("", FEED_TOP);
+    let mut s = Sim::new(&json);
+    let mut doc = new_feed();
+    s.publish(&mut doc, r#"{"urls":["/x"]}"#);
+    s.serve("/promo/a", 1);
+    s.get("/promo/a");
+    assert_eq!(s.feed_requests, 1);
+    s.now += 5_000.0;
+    s.publish(&mut doc, r#"{"urls":["/promo/a"]}"#);
+    s.announce = Some("2".into());
+    s.serve("/promo/b", 1);
+    s.get("/promo/b");
+    assert_eq!(s.feed_requests, 2, "the header announced seq 2");
+    s.announce = Some("2".into());
+    s.now += 5_000.0;
+    s.serve("/promo/c", 1);
+    s.get("/promo/c");
+    assert_eq!(s.feed_requests, 2, "seq 2 is not news any more");
+}
+
+#[test]
+fn bad_feeds_change_nothing_and_are_reported() {
+    let json = config("", FEED_TOP);
+    let future = crate::core::time::iso_string(2_000_000_000_000.0);
+    let bad = [
+        String::from("not json"),
+        String::from(r#"{"swcacheFeed":1,"seq":"x"}"#),
+        String::from(r#"{"swcacheFeed":7,"seq":1}"#),
+        format!(r#"{{"swcacheFeed":1,"epoch":"site","seq":2,"entries":[{{"seq":2,"timestamp":"{future}","all":true}}]}}"#),
+        String::from(r#"{"swcacheFeed":1,"epoch":"site","seq":2,"entries":[{"seq":2,"timestamp":"1970-01-01T00:00:00Z","urls":["https://evil.example/promo/a"]}]}"#),
+        String::from(r#"{"swcacheFeed":1,"epoch":"site","seq":0,"entries":[]}"#),
+    ];
+    for (i, text) in bad.iter().enumerate() {
+        let mut s = Sim::new(&json);
+        // First a good feed at seq 1 (so a later seq 0 goes backwards).
+        let mut doc = new_feed();
+        s.publish(&mut doc, r#"{"urls":["/nothing"]}"#);
+        s.serve("/promo/a", 1);
+        s.get("/promo/a");
+        s.feed_doc = (200, "\"bad\"".into(), text.clone());
+        s.now += 61_000.0;
+        s.start_fetch("/promo/other", true, "default");
+        s.settle();
+        assert!(s.cached("swcache-v1-promoPages", "/promo/a").is_some(), "bad feed {i} deleted something");
+        let st = s.stats();
+        assert_eq!(num(&st, &["feed", "seq"]), 1.0, "bad feed {i} moved the cursor");
+        assert!(matches!(st.get("feed").unwrap().get("error"), Some(Value::Str(e)) if e.contains("ignored")), "bad feed {i}: {:?}", st.get("feed"));
+        assert!(s.warnings.iter().any(|w| w.starts_with("swcache feed: ignored")), "bad feed {i}: console");
+    }
+}
+
+#[test]
+fn offline_a_404_or_a_hanging_feed_never_breaks_a_page() {
+    let json = config("", STRICT_TOP);
+    let mut s = Sim::new(&json);
+    s.serve("/promo/a", 1);
+    s.feed_doc = (404, String::new(), String::new());
+    assert_eq!(s.get("/promo/a"), Some(1));
+    assert!(s.warnings.iter().any(|w| w.contains("HTTP 404")));
+    // A hanging feed: a strict navigation waits the budget (500 ms), then the cache.
+    s.feed_hangs = true;
+    s.now += 120_000.0;
+    s.restart(&json);
+    let op = s.start_fetch("/promo/a", true, "default").unwrap();
+    s.settle();
+    assert!(s.ops[&op].answered.is_none(), "waiting for the feed");
+    s.advance(500.0);
+    s.settle();
+    assert_eq!(s.ops[&op].answered_with, Some(1), "the budget ran out: served from the cache");
+    // Offline: pages still come from the cache.
+    s.feed_hangs = false;
+    s.offline = true;
+    s.now += 120_000.0;
+    s.restart(&json);
+    let op = s.start_fetch("/promo/a", true, "default").unwrap();
+    s.settle();
+    assert_eq!(s.ops[&op].answered_with, Some(1));
+}
+
+#[test]
+fn background_revalidation_that_changes_content_is_announced() {
+    let json = config(r#"{"name":"news","match":"/news/","strategy":"staleWhileRevalidate","maxAge":1000},"#, "");
+    let mut s = Sim::new(&json);
+    s.serve("/news/a", 1);
+    s.get("/news/a");
+    s.now += 2000.0;
+    assert_eq!(s.get("/news/a"), Some(1), "stale copy served at once");
+    assert!(s.broadcasts.is_empty(), "same content: no notice");
+    s.now += 2000.0;
+    s.serve("/news/a", 2);
+    assert_eq!(s.get("/news/a"), Some(1));
+    assert_eq!(s.broadcasts, vec![r#"{"type":"UPDATED","url":"/news/a"}"#]);
 }

@@ -193,6 +193,9 @@ pub enum Event {
     DocumentHidden,
     /// `visibilitychange` → visible.
     DocumentVisible,
+    /// The worker invalidated this component's data: a hydrated component refetches
+    /// now, past the cache.
+    Invalidated(ComponentKey),
 }
 
 /// Work for the adapter.
@@ -375,6 +378,15 @@ impl Hydrator {
             Event::RenderFailed(key) => self.rendered(key, false, now),
             Event::Removed(key) => self.remove(key),
             Event::DocumentHidden => self.hidden = true,
+            Event::Invalidated(key) => {
+                if let Some(c) = self.comps.get_mut(&key) {
+                    if matches!(c.phase, Phase::Settled { .. }) {
+                        c.phase = Phase::Queued { reload: true };
+                        self.queue.push_back(key);
+                        self.pump();
+                    }
+                }
+            }
             Event::DocumentVisible => {
                 self.hidden = false;
                 // Polls that came due while hidden fire once, now.
@@ -918,6 +930,26 @@ mod tests {
         h.handle(done(0, true), 1.0);
         h.handle(Event::Rendered(0), 2.0);
         assert_eq!(h.next_timeout(), None);
+    }
+
+    #[test]
+    fn an_invalidated_component_refetches_past_the_cache_once_hydrated() {
+        let mut h = Hydrator::new(opts(1));
+        h.add(0, desc("BLOG_PREVIEW"), 0.0);
+        h.handle(Event::Invalidated(0), 1.0);
+        assert_eq!(cmds(&mut h), "fetch0", "not hydrated yet: nothing extra");
+        h.handle(done(0, true), 50.0);
+        h.handle(Event::Rendered(0), 60.0);
+        cmds(&mut h);
+        h.handle(Event::Invalidated(0), 100.0);
+        assert_eq!(cmds(&mut h), "reload0");
+        h.handle(Event::Invalidated(0), 101.0);
+        assert_eq!(cmds(&mut h), "", "one refetch at a time");
+        h.handle(done(0, true), 150.0);
+        h.handle(Event::Rendered(0), 160.0);
+        assert_eq!(cmds(&mut h), "render0");
+        h.handle(Event::Invalidated(7), 200.0);
+        assert_eq!(cmds(&mut h), "", "unknown keys are ignored");
     }
 
     #[test]

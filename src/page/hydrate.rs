@@ -105,6 +105,33 @@ pub struct HydrateHandle {
 
 #[wasm_bindgen]
 impl HydrateHandle {
+    /// The worker invalidated something (`notice`: its `INVALIDATED` message as JSON):
+    /// every hydrated component whose data URL it covers refetches past the cache.
+    /// Returns the ids of the components covered.
+    pub fn invalidated(&self, notice: &str) -> Array {
+        let covered: Vec<(ComponentKey, String)> = {
+            let s = self.state.borrow();
+            if s.stopped {
+                return Array::new();
+            }
+            s.comps
+                .iter()
+                .enumerate()
+                .filter_map(|(k, c)| {
+                    let c = c.as_ref()?;
+                    let path = super::same_origin_path(c.src.as_deref()?)?;
+                    crate::core::feed::notice_covers(notice, &path).then(|| (k as ComponentKey, c.id.clone()))
+                })
+                .collect()
+        };
+        let ids = Array::new();
+        for (key, id) in covered {
+            ids.push(&JsValue::from_str(&id));
+            feed(&self.state, Event::Invalidated(key));
+        }
+        ids
+    }
+
     /// Disconnects every observer, listener and timer and aborts the fetches in flight.
     pub fn stop(&self) {
         let old = {

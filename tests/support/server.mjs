@@ -72,6 +72,7 @@ export async function startServer({ port = 0, fallback = null } = {}) {
       if (best) spec = prefixes.get(best);
     }
     if (spec) {
+      if (spec.handler) return spec.handler(req, res, url);
       if (spec.mode === 'fail') return req.socket.destroy();
       if (spec.mode === 'hang') { hanging.add(res); return; }
       const send = () => {

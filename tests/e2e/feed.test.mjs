@@ -1,0 +1,228 @@
+// End-to-end: the invalidation feed. The CMS publishes with the real `swcache-feed`
+// command; the local server serves the feed file (ETag, 304) and streams entries over
+// Server-Sent Events; real workers in headless Chromium check and apply it.
+import { test, before, after, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startServer } from '../support/server.mjs';
+import { launch, register, get, cached, message, waitFor } from '../support/browser.mjs';
+import { workerSource, JS } from '../support/worker.mjs';
+import { publish, serveFeed, liveFeed } from '../support/feed.mjs';
+
+let server, chrome, context, page, cdp, dir, feedFile, feedStats, live;
+const status = new Map();
+
+before(async () => {
+  server = await startServer();
+  chrome = await launch();
+});
+after(async () => {
+  await chrome?.close();
+  await server?.close();
+});
+beforeEach(async () => {
+  server.setOffline(false);
+  server.resetCounts();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swcache-feed-'));
+  feedFile = path.join(dir, 'swcache-feed.json');
+  publish(feedFile, '--url', '/nothing-yet');
+  feedStats = serveFeed(server, feedFile);
+  live = liveFeed(server, feedFile);
+  server.set('/', { body: 'home' });
+  context = await chrome.newContext();
+  page = await context.newPage();
+  cdp = await context.newCDPSession(page);
+  status.clear();
+  cdp.on('ServiceWorker.workerVersionUpdated', ({ versions }) => {
+    for (const v of versions) status.set(v.versionId, v.runningStatus);
+  });
+  await cdp.send('ServiceWorker.enable');
+});
+afterEach(async () => {
+  live?.close();
+  await context?.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const config = (feed) => `{
+  version: 'v1',
+  precache: ['/'],
+  feed: ${feed},
+  routes: [
+    { name: 'data', match: '/api/', strategy: 'cacheFirst', maxAge: 864e5 },
+    { name: 'pages', match: /^\\/(?!swcache)/, strategy: 'cacheFirst', maxAge: 864e5 },
+  ],
+}`;
+
+async function start(feed = `{ url: '/swcache-feed.json', interval: 1000 }`) {
+  server.set('/sw.js', { body: workerSource(config(feed)), headers: JS });
+  assert.deepEqual(await register(page, server.origin), { ok: true });
+}
+
+async function stopWorkers() {
+  await cdp.send('ServiceWorker.stopAllWorkers');
+  await waitFor(() => status.size > 0 && [...status.values()].every((s) => s === 'stopped'), 'every worker stopped');
+}
+
+const stats = () => message(page, { type: 'GET_STATS' });
+
+test('feed (a): strict mode: a returning visitor gets the fresh page on the first navigation', async () => {
+  await start(`{ url: '/swcache-feed.json', strict: { maxStaleness: 0, budget: 2000 } }`);
+  server.set('/promo/price', { body: 'price 10' });
+  assert.equal((await get(page, '/promo/price')).body, 'price 10');
+  await waitFor(() => cached(page, '/promo/price', 'swcache-v1-pages'), 'stored');
+  await stopWorkers();
+  // The CMS changes the price and publishes; the visitor comes back.
+  server.set('/promo/price', { body: 'price 12' });
+  const t0 = Date.now();
+  publish(feedFile, '--url', '/promo/price');
+  await page.goto(server.origin + '/promo/price');
+  const ms = Date.now() - t0;
+  assert.equal(await page.evaluate(() => document.body.textContent), 'price 12', 'the first navigation is fresh');
+  console.log(`# publish -> fresh first navigation (strict, cold worker): ${ms} ms`);
+  const s = await stats();
+  assert.equal(s.feed.seq, 2);
+  assert.equal(s.feed.error, null);
+});
+
+test('feed (a): without strict mode the change arrives within one check interval', async () => {
+  await start();
+  server.set('/promo/sale', { body: 'sale v1' });
+  await get(page, '/promo/sale');
+  await waitFor(() => cached(page, '/promo/sale', 'swcache-v1-pages'), 'stored');
+  server.set('/promo/sale', { body: 'sale v2' });
+  const t0 = Date.now();
+  publish(feedFile, '--prefix', '/promo/');
+  // Navigations check the feed at most once a second (interval: 1000).
+  const fresh = await waitFor(async () => {
+    await page.goto(server.origin + '/promo/sale');
+    return (await page.evaluate(() => document.body.textContent)) === 'sale v2';
+  }, 'the fresh page', 5000, 200);
+  assert.ok(fresh);
+  const ms = Date.now() - t0;
+  assert.ok(ms < 1000 + 1500, `took ${ms} ms`);
+  console.log(`# publish -> fresh navigation (interval 1 s): ${ms} ms`);
+});
+
+test('feed (b): an open page learns it over SSE within 2 s, and its hydrated components refetch', async () => {
+  await start(`{ url: '/swcache-feed.json', interval: 60000 }`);
+  let version = 1;
+  server.set('/api/card', { body: () => JSON.stringify({ v: version }), headers: { 'content-type': 'application/json' } });
+  server.set('/promo/live', {
+    body: `<!doctype html><body>
+      <div data-component-id="card" data-component-type="BLOG_PREVIEW" data-src="/api/card"></div>
+      <script type="module">
+        import { hydrate, subscribe } from '/swcache/swcache-page.js';
+        window.events = [];
+        addEventListener('swcache:invalidated', (e) => window.events.push(e.detail));
+        hydrate({ preload: 5, render: (el, data) => { el.textContent = 'v' + data.v; } });
+        subscribe('/swcache-feed/live');
+      </script></body>`,
+    headers: { 'content-type': 'text/html' },
+  });
+  await page.goto(server.origin + '/promo/live');
+  await waitFor(() => page.evaluate(() => document.querySelector('[data-component-id=card]').textContent === 'v1'), 'hydrated');
+  await new Promise((r) => setTimeout(r, 300)); // the SSE stream connects
+  version = 2;
+  const t0 = Date.now();
+  publish(feedFile, '--url', '/api/card', '--url', '/promo/live');
+  const detail = await waitFor(() => page.evaluate(() => window.events[0]), 'swcache:invalidated', 4000);
+  const ms = Date.now() - t0;
+  assert.ok(ms < 2000, `swcache:invalidated after ${ms} ms`);
+  console.log(`# publish -> swcache:invalidated on the open page (SSE): ${ms} ms`);
+  assert.equal(detail.page, true);
+  assert.deepEqual(detail.components, ['card']);
+  await waitFor(() => page.evaluate(() => document.querySelector('[data-component-id=card]').textContent === 'v2'), 'the component refetched');
+});
+
+test('feed (c): an unchanged feed costs 304s only', async () => {
+  await start();
+  server.set('/promo/x', { body: 'x' });
+  await page.goto(server.origin + '/promo/x');
+  await waitFor(async () => (await stats()).feed.checks >= 1, 'a first check');
+  const before = { ...feedStats };
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setTimeout(r, 1100));
+    await page.goto(server.origin + '/promo/x');
+  }
+  await waitFor(async () => feedStats.notModified - before.notModified >= 3, 'three conditional checks');
+  assert.equal(feedStats.ok, before.ok, 'no full download of an unchanged feed');
+  const s = await stats();
+  assert.ok(s.feed.notModified >= 3);
+  const conditional = server.requests().filter((r) => r.path === '/swcache-feed.json' && r.headers['if-none-match']);
+  assert.ok(conditional.length >= 3, 'the checks were conditional requests');
+});
+
+test('feed (d): every bad feed is ignored whole and changes nothing', async () => {
+  await start();
+  server.set('/promo/keep', { body: 'keep' });
+  await page.goto(server.origin + '/promo/keep');
+  await waitFor(() => cached(page, '/promo/keep', 'swcache-v1-pages'), 'stored');
+  await waitFor(async () => (await stats()).feed.seq === 1, 'the good feed read');
+  const future = new Date(Date.now() + 3600e3).toISOString();
+  const entry = (fields) => JSON.stringify({ swcacheFeed: 1, epoch: JSON.parse(fs.readFileSync(feedFile, 'utf8')).epoch, seq: 2, entries: [{ seq: 2, timestamp: new Date().toISOString(), ...fields }] });
+  const epoch = JSON.parse(fs.readFileSync(feedFile, 'utf8')).epoch;
+  const bad = {
+    'not JSON': '{ this is not json',
+    'wrong types': JSON.stringify({ swcacheFeed: 1, epoch, seq: 'two', entries: {} }),
+    'seq going backwards': JSON.stringify({ swcacheFeed: 1, epoch, seq: 0, entries: [] }),
+    '50 MB': '{"swcacheFeed":1,"seq":2,"pad":"' + 'x'.repeat(50 * 1024 * 1024) + '"}',
+    '100,000 entries': JSON.stringify({ swcacheFeed: 1, epoch, seq: 100000, entries: Array.from({ length: 100000 }, (_, i) => ({ seq: i + 1, timestamp: '2026-01-01T00:00:00Z', all: true })) }),
+    'cross-origin URLs': entry({ urls: ['https://evil.example/promo/keep'] }),
+    'timestamps in the future': JSON.stringify({ swcacheFeed: 1, epoch, seq: 2, entries: [{ seq: 2, timestamp: future, all: true }] }),
+  };
+  for (const [what, text] of Object.entries(bad)) {
+    fs.writeFileSync(feedFile, text);
+    const errorsBefore = (await stats()).feed.errors;
+    await new Promise((r) => setTimeout(r, 1100));
+    await page.goto(server.origin + '/promo/keep');
+    const s = await waitFor(async () => { const x = await stats(); return x.feed.errors > errorsBefore && x; }, `${what}: reported`, 8000);
+    assert.match(s.feed.error, /ignored/, what);
+    assert.equal(s.feed.seq, 1, `${what}: the cursor did not move`);
+    assert.ok(await cached(page, '/promo/keep', 'swcache-v1-pages'), `${what}: nothing deleted`);
+    assert.equal(await page.evaluate(() => document.body.textContent), 'keep');
+  }
+});
+
+test('feed (e): offline or a missing feed keeps pages working', async () => {
+  await start(`{ url: '/swcache-feed.json', interval: 1000, strict: { maxStaleness: 0, budget: 300 } }`);
+  server.set('/promo/o', { body: 'offline copy' });
+  await page.goto(server.origin + '/promo/o');
+  await waitFor(() => cached(page, '/promo/o', 'swcache-v1-pages'), 'stored');
+  fs.rmSync(feedFile);
+  await new Promise((r) => setTimeout(r, 1100));
+  await page.goto(server.origin + '/promo/o');
+  assert.equal(await page.evaluate(() => document.body.textContent), 'offline copy');
+  const s = await waitFor(async () => { const x = await stats(); return x.feed.error && x; }, 'the 404 reported');
+  assert.match(s.feed.error, /HTTP 404/);
+  server.setOffline(true);
+  await stopWorkers();
+  await page.goto(server.origin + '/promo/o');
+  assert.equal(await page.evaluate(() => document.body.textContent), 'offline copy', 'offline, strict: served from the cache after the budget');
+});
+
+test('feed (f): a worker restart between two publishes applies each entry exactly once', async () => {
+  await start();
+  server.set('/promo/a', { body: 'a1' });
+  server.set('/promo/b', { body: 'b1' });
+  await page.goto(server.origin + '/promo/a');
+  await get(page, '/promo/b');
+  await waitFor(async () => (await stats()).feed.seq === 1, 'first check');
+  server.set('/promo/a', { body: 'a2' });
+  publish(feedFile, '--url', '/promo/a');
+  await new Promise((r) => setTimeout(r, 1100));
+  await page.goto(server.origin + '/promo/a');
+  let s = await waitFor(async () => { const x = await stats(); return x.feed.seq === 2 && x; }, 'entry 2 applied');
+  const appliedFirst = s.feed.applied;
+  await stopWorkers();
+  server.set('/promo/b', { body: 'b2' });
+  publish(feedFile, '--url', '/promo/b');
+  await page.goto(server.origin + '/promo/b');
+  s = await waitFor(async () => { const x = await stats(); return x.feed.seq === 3 && x; }, 'entry 3 applied');
+  assert.equal(s.feed.applied, 1, 'the restarted worker applied only the new entry (its cursor survived)');
+  assert.ok(appliedFirst >= 1);
+  await page.goto(server.origin + '/promo/b');
+  assert.equal(await page.evaluate(() => document.body.textContent), 'b2');
+});
