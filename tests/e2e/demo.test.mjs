@@ -1,4 +1,5 @@
 // The demo site (dist/sw.js with seed 000's config, dist/demo pages) as a visitor sees it.
+import fs from 'node:fs';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDemo } from '../support/demo-server.mjs';
@@ -31,7 +32,7 @@ test('demo: a reload of a promo page is served from the cache', async () => {
   await context.close();
 });
 
-test('demo: hovering a promo link prefetches it; publish + invalidate shows the new version', async () => {
+test('demo: hovering a promo link prefetches it; publishing from the CMS updates the open page live', async () => {
   const context = await chrome.newContext();
   const page = await context.newPage();
   await page.goto(server.origin + '/');
@@ -44,7 +45,10 @@ test('demo: hovering a promo link prefetches it; publish + invalidate shows the 
   const before = server.count('/promo/winter-collection');
   await page.reload();
   assert.equal(server.count('/promo/winter-collection'), before, 'served from the cache');
-  await Promise.all([page.waitForEvent('load'), page.click('#publish')]);
-  await page.waitForFunction(() => /content v2/.test(document.querySelector('.meta').textContent));
+  // The CMS publishes through swcache-feed; the open page hears it over SSE and reloads
+  // the fresh version (no page message, no manual invalidation).
+  await Promise.all([page.waitForEvent('load', { timeout: 5000 }), page.click('#publish')]);
+  await page.waitForFunction(() => /content v2/.test(document.querySelector('.meta').textContent), null, { timeout: 5000 });
+  assert.match(fs.readFileSync(server.feedFile, 'utf8'), /"urls":\["\/promo\/winter-collection"\]/);
   await context.close();
 });

@@ -3,8 +3,10 @@
 // under /swcache/, generated images, and a featured-content API.
 // Usage: node tests/support/demo-server.mjs [--port 8080]
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { startServer, DIST, contentType } from './server.mjs';
+import { publish, serveFeed, liveFeed } from './feed.mjs';
 
 const DEMO = path.join(DIST, 'demo');
 let renders = 0;
@@ -53,7 +55,10 @@ function featured(url) {
 }
 
 export async function startDemo(port = 8080) {
-  return startServer({
+  // The site's feed file, written only by the real swcache-feed command.
+  const feedFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'swcache-demo-')), 'swcache-feed.json');
+  publish(feedFile, '--url', '/nothing-changed-yet');
+  const server = await startServer({
     port,
     fallback(req, res, url) {
       const p = url.pathname;
@@ -80,8 +85,9 @@ export async function startDemo(port = 8080) {
       if (p === '/admin/publish' && req.method === 'POST') {
         const slug = url.searchParams.get('slug') || 'index';
         published.set(slug, (published.get(slug) || 1) + 1);
+        const seq = publish(feedFile, '--url', slug === 'index' ? '/' : `/promo/${slug}`);
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ slug, version: published.get(slug), at: new Date().toISOString() }));
+        res.end(JSON.stringify({ slug, version: published.get(slug), seq, at: new Date().toISOString() }));
         return true;
       }
       const slug = p === '/' ? 'index' : p.startsWith('/promo/') ? p.slice('/promo/'.length) : null;
@@ -99,6 +105,12 @@ export async function startDemo(port = 8080) {
       return false;
     },
   });
+  serveFeed(server, feedFile);
+  const live = liveFeed(server, feedFile);
+  const close = server.close;
+  server.close = async () => { live.close(); await close(); };
+  server.feedFile = feedFile;
+  return server;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -6,6 +6,9 @@ importScripts('/swcache/swcache-sw.js');
 swcache.start({
   version: 'demo-v1',
   precache: ['/', '/favicon.ico', '/robots.txt'],
+  // The site's invalidation feed (written by `swcache-feed` when the CMS publishes):
+  // checked on start and on navigations at most every 10 s.
+  feed: { url: '/swcache-feed.json', interval: 10000 },
   routes: [
     { name: 'images', match: /\.(png|jpe?g|gif|webp|svg)$/, strategy: 'cacheFirst',
       maxAge: 7 * 864e5, maxEntries: 200 },

@@ -1,6 +1,8 @@
-// Demo page glue: the page module registers the worker, warms links on hover, and the
-// "publish" button changes this page on the server, then invalidates it in the worker.
-import { register, invalidate, prefetchOnHover, stats } from '/swcache/swcache-page.js';
+// Demo page glue: the page module registers the worker, warms links on hover, and
+// listens to the live feed. The "publish" button plays the CMS: the server bumps this
+// page's content and runs `swcache-feed add`; the entry reaches every worker through
+// the feed, and this open page over Server-Sent Events, which then reloads itself.
+import { register, prefetchOnHover, stats, subscribe } from '/swcache/swcache-page.js';
 
 const status = document.getElementById('sw-status');
 const out = document.getElementById('stats');
@@ -17,10 +19,15 @@ register('/sw.js').then(() => {
 prefetchOnHover('a[data-prefetch]');
 
 document.getElementById('refresh-stats')?.addEventListener('click', showStats);
+subscribe('/swcache-feed/live');
+addEventListener('swcache:invalidated', (e) => {
+  if (!e.detail.page) return;
+  status.textContent = `this page changed (${e.detail.source}): reloading the fresh version…`;
+  location.reload();
+});
+
 document.getElementById('publish')?.addEventListener('click', async () => {
   const slug = location.pathname === '/' ? 'index' : location.pathname.split('/').pop();
-  await fetch(`/admin/publish?slug=${encodeURIComponent(slug)}`, { method: 'POST' });
-  const done = await invalidate({ urls: [location.pathname] });
-  status.textContent = `published; invalidated ${done.removed} cached cop${done.removed === 1 ? 'y' : 'ies'}, reloading…`;
-  location.reload();
+  const r = await (await fetch(`/admin/publish?slug=${encodeURIComponent(slug)}`, { method: 'POST' })).json();
+  status.textContent = `published v${r.version} as feed entry #${r.seq}; waiting for it to arrive…`;
 });
