@@ -3,6 +3,7 @@
 //! installs half-working.
 
 use super::prelude::*;
+use super::text::cold;
 use super::text::number_text;
 use super::url;
 use super::value::Value;
@@ -149,6 +150,15 @@ const MAX_ENTRIES_LIMIT: f64 = 1_000_000.0;
 const TIMEOUT_LIMIT_MS: f64 = 600_000.0;
 const MAX_PRECACHE: usize = 10_000;
 
+/// `a + b + c` (without `concat`'s generic machinery on the start path).
+fn join3(a: &str, b: &str, c: &str) -> String {
+    let mut s = String::with_capacity(a.len() + b.len() + c.len() + 16);
+    s.push_str(a);
+    s.push_str(b);
+    s.push_str(c);
+    s
+}
+
 fn valid_token(s: &str, extra: &[u8]) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
 }
@@ -157,25 +167,25 @@ fn valid_token(s: &str, extra: &[u8]) -> bool {
 /// entry into an absolute URL with the browser's parser (relative to the worker scope).
 pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
     let Value::Obj(props) = v else {
-        return Err(top("config", cat!("must be an object, got ", v.kind())));
+        return Err(cold(|| top("config", cat!("must be an object, got ", v.kind()))));
     };
     if let Some((k, _)) = props.iter().find(|(k, _)| !TOP_FIELDS.contains(&k.as_str())) {
-        return Err(top(k, cat!("is not a config field (expected one of ", TOP_FIELDS.join(", "), ")")));
+        return Err(cold(|| top(k, cat!("is not a config field (expected one of ", TOP_FIELDS.join(", "), ")"))));
     }
     let version = match v.get("version") {
         Some(Value::Str(s)) if valid_token(s, b"._-") => s.clone(),
         Some(other) => {
-            return Err(top(
+            return Err(cold(|| top(
                 "version",
                 cat!("must be 1-64 letters, digits, '.', '_' or '-', got ", describe(other)),
-            ))
+            )))
         }
-        None => return Err(top("version", "is required (a string such as 'v1')".into())),
+        None => return Err(cold(|| top("version", "is required (a string such as 'v1')".into()))),
     };
     let wait_for_clients = match v.get("waitForClients") {
         None => false,
         Some(Value::Bool(b)) => *b,
-        Some(other) => return Err(top("waitForClients", cat!("must be a boolean, got ", describe(other)))),
+        Some(other) => return Err(cold(|| top("waitForClients", cat!("must be a boolean, got ", describe(other))))),
     };
     let mut precache = Vec::new();
     match v.get("precache") {
@@ -184,37 +194,37 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
             for (i, item) in items.iter().enumerate() {
                 let field = || cat!("precache[", i, "]");
                 let Value::Str(s) = item else {
-                    return Err(top(&field(), cat!("must be a URL string, got ", describe(item))));
+                    return Err(cold(|| top(&field(), cat!("must be a URL string, got ", describe(item)))));
                 };
-                let href = resolve(s).ok_or_else(|| top(&field(), cat!("is not a valid URL: ", describe(item))))?;
+                let href = resolve(s).ok_or_else(|| cold(|| top(&field(), cat!("is not a valid URL: ", describe(item)))))?;
                 let path = url::same_origin_path(&href, origin)
-                    .ok_or_else(|| top(&field(), cat!("must be same-origin, got ", describe(item))))?;
+                    .ok_or_else(|| cold(|| top(&field(), cat!("must be same-origin, got ", describe(item)))))?;
                 if !precache.iter().any(|p: &String| p == path) {
                     precache.push(String::from(path));
                 }
             }
         }
-        Some(Value::Arr(_)) => return Err(top("precache", cat!("has more than ", MAX_PRECACHE, " URLs"))),
-        Some(other) => return Err(top("precache", cat!("must be an array of URLs, got ", describe(other)))),
+        Some(Value::Arr(_)) => return Err(cold(|| top("precache", cat!("has more than ", MAX_PRECACHE, " URLs")))),
+        Some(other) => return Err(cold(|| top("precache", cat!("must be an array of URLs, got ", describe(other))))),
     }
     let routes_v = match v.get("routes") {
         None => &[][..],
         Some(Value::Arr(items)) => &items[..],
-        Some(other) => return Err(top("routes", cat!("must be an array, got ", describe(other)))),
+        Some(other) => return Err(cold(|| top("routes", cat!("must be an array, got ", describe(other))))),
     };
     let mut routes: Vec<Route> = Vec::with_capacity(routes_v.len());
     for (i, rv) in routes_v.iter().enumerate() {
         let route = parse_route(i, rv, &version)?;
         if routes.iter().any(|r| r.name == route.name) {
-            return Err(ConfigError {
+            return Err(cold(|| ConfigError {
                 route: Some((i, Some(route.name))),
                 field: "name".into(),
                 problem: "is used by an earlier route; names must be unique".into(),
-            });
+            }));
         }
         routes.push(route);
     }
-    let precache_cache = [CACHE_PREFIX, &version, "-precache"].concat();
+    let precache_cache = join3(CACHE_PREFIX, &version, "-precache");
     let feed = match v.get("feed") {
         None => None,
         Some(f) => Some(parse_feed(f, origin, resolve)?),
@@ -222,26 +232,27 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
     Ok(Config { version, precache, routes, wait_for_clients, feed, precache_cache })
 }
 
+#[inline(never)]
 fn parse_feed(f: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) -> Result<FeedConfig, ConfigError> {
     let Value::Obj(props) = f else {
-        return Err(top("feed", cat!("must be an object such as {url: '/swcache-feed.json'}, got ", f.kind())));
+        return Err(cold(|| top("feed", cat!("must be an object such as {url: '/swcache-feed.json'}, got ", f.kind()))));
     };
     if let Some((k, _)) = props.iter().find(|(k, _)| !["url", "interval", "strict"].contains(&k.as_str())) {
-        return Err(top(&cat!("feed.", k), String::from("is not a feed field (expected one of url, interval, strict)")));
+        return Err(cold(|| top(&cat!("feed.", k), String::from("is not a feed field (expected one of url, interval, strict)"))));
     }
     let path = match f.get("url") {
         Some(Value::Str(s)) => {
-            let href = resolve(s).ok_or_else(|| top("feed.url", cat!("is not a valid URL: ", describe(&Value::Str(s.clone())))))?;
-            String::from(url::same_origin_path(&href, origin).ok_or_else(|| top("feed.url", String::from("must be same-origin")))?)
+            let href = resolve(s).ok_or_else(|| cold(|| top("feed.url", cat!("is not a valid URL: ", describe(&Value::Str(s.clone()))))))?;
+            String::from(url::same_origin_path(&href, origin).ok_or_else(|| cold(|| top("feed.url", String::from("must be same-origin"))))?)
         }
-        Some(other) => return Err(top("feed.url", cat!("must be a URL string, got ", describe(other)))),
-        None => return Err(top("feed.url", String::from("is required (where the site publishes its feed, e.g. '/swcache-feed.json')"))),
+        Some(other) => return Err(cold(|| top("feed.url", cat!("must be a URL string, got ", describe(other))))),
+        None => return Err(cold(|| top("feed.url", String::from("is required (where the site publishes its feed, e.g. '/swcache-feed.json')")))),
     };
     let ms = |field: &str, v: Option<&Value>, default: f64, min: f64| -> Result<f64, ConfigError> {
         match v {
             None => Ok(default),
             Some(Value::Num(n)) if n.is_finite() && *n >= min && *n <= 864e5 => Ok(*n),
-            Some(other) => Err(top(field, cat!("must be a number of milliseconds from ", number_text(min), " to 86400000, got ", describe(other)))),
+            Some(other) => Err(cold(|| top(field, cat!("must be a number of milliseconds from ", number_text(min), " to 86400000, got ", describe(other))))),
         }
     };
     let interval_ms = ms("feed.interval", f.get("interval"), 60_000.0, 1000.0)?;
@@ -249,16 +260,16 @@ fn parse_feed(f: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>)
         None | Some(Value::Bool(false)) => None,
         Some(st @ Value::Obj(sp)) => {
             if let Some((k, _)) = sp.iter().find(|(k, _)| !["maxStaleness", "budget"].contains(&k.as_str())) {
-                return Err(top(&cat!("feed.strict.", k), String::from("is not a strict-mode field (expected maxStaleness, budget)")));
+                return Err(cold(|| top(&cat!("feed.strict.", k), String::from("is not a strict-mode field (expected maxStaleness, budget)"))));
             }
             let stale = ms("feed.strict.maxStaleness", st.get("maxStaleness"), 30_000.0, 0.0)?;
             let budget = ms("feed.strict.budget", st.get("budget"), 500.0, 1.0)?;
             if budget > 10_000.0 {
-                return Err(top("feed.strict.budget", String::from("must be at most 10000 ms: a navigation never waits longer for the feed")));
+                return Err(cold(|| top("feed.strict.budget", String::from("must be at most 10000 ms: a navigation never waits longer for the feed"))));
             }
             Some((stale, budget as u32))
         }
-        Some(other) => return Err(top("feed.strict", cat!("must be an object {maxStaleness, budget} or false, got ", describe(other)))),
+        Some(other) => return Err(cold(|| top("feed.strict", cat!("must be an object {maxStaleness, budget} or false, got ", describe(other))))),
     };
     Ok(FeedConfig { path, interval_ms, strict })
 }
@@ -270,33 +281,33 @@ fn parse_route(i: usize, rv: &Value, version: &str) -> Result<Route, ConfigError
     };
     let err = |field: &str, problem: String| ConfigError { route: Some((i, name.clone())), field: field.into(), problem };
     let Value::Obj(props) = rv else {
-        return Err(err("route", cat!("must be an object, got ", rv.kind())));
+        return Err(cold(|| err("route", cat!("must be an object, got ", rv.kind()))));
     };
     if let Some((k, _)) = props.iter().find(|(k, _)| !ROUTE_FIELDS.contains(&k.as_str())) {
-        return Err(err(k, cat!("is not a route field (expected one of ", ROUTE_FIELDS.join(", "), ")")));
+        return Err(cold(|| err(k, cat!("is not a route field (expected one of ", ROUTE_FIELDS.join(", "), ")"))));
     }
     let Some(name_s) = name.clone() else {
-        return Err(match rv.get("name") {
+        return Err(cold(|| match rv.get("name") {
             None => err("name", "is required (letters, digits, '_' or '-')".into()),
             Some(other) => err(
                 "name",
                 cat!("must be 1-64 letters, digits, '_' or '-' and not 'precache', got ", describe(other)),
             ),
-        });
+        }));
     };
     let matcher = match rv.get("match") {
         Some(Value::RegExp(idx)) => Matcher::RegExp(*idx),
         Some(Value::Str(s)) if !s.is_empty() => Matcher::Prefix(s.clone()),
-        Some(other) => return Err(err("match", cat!("must be a RegExp or a non-empty path prefix, got ", describe(other)))),
-        None => return Err(err("match", "is required (a RegExp or a path prefix string)".into())),
+        Some(other) => return Err(cold(|| err("match", cat!("must be a RegExp or a non-empty path prefix, got ", describe(other))))),
+        None => return Err(cold(|| err("match", "is required (a RegExp or a path prefix string)".into()))),
     };
     let strategy = match rv.get("strategy") {
-        Some(Value::Str(s)) => Strategy::parse(s).ok_or_else(|| {
+        Some(Value::Str(s)) => Strategy::parse(s).ok_or_else(|| cold(|| {
             let names: Vec<&str> = Strategy::ALL.iter().map(|(n, _)| *n).collect();
             err("strategy", cat!("must be one of ", names.join(", "), ", got ", describe(&Value::Str(s.clone()))))
-        })?,
-        Some(other) => return Err(err("strategy", cat!("must be a strategy name, got ", describe(other)))),
-        None => return Err(err("strategy", "is required".into())),
+        }))?,
+        Some(other) => return Err(cold(|| err("strategy", cat!("must be a strategy name, got ", describe(other))))),
+        None => return Err(cold(|| err("strategy", "is required".into()))),
     };
     let num = |field: &str, min_exclusive: bool, max: f64, integer: bool| -> Result<Option<f64>, ConfigError> {
         match rv.get(field) {
@@ -310,59 +321,60 @@ fn parse_route(i: usize, rv: &Value, version: &str) -> Result<Route, ConfigError
                         (false, false) => "a non-negative number of milliseconds",
                     };
                     let upper = if max.is_finite() { cat!(" up to ", number_text(max)) } else { String::new() };
-                    Err(err(field, cat!("must be ", what, upper, ", got ", describe(&Value::Num(*n)))))
+                    Err(cold(|| err(field, cat!("must be ", what, upper, ", got ", describe(&Value::Num(*n))))))
                 } else {
                     Ok(Some(*n))
                 }
             }
-            Some(other) => Err(err(field, cat!("must be a number, got ", describe(other)))),
+            Some(other) => Err(cold(|| err(field, cat!("must be a number, got ", describe(other))))),
         }
     };
     let max_age_ms = num("maxAge", false, f64::INFINITY, false)?;
     let max_entries = num("maxEntries", true, MAX_ENTRIES_LIMIT, true)?.map(|n| n as u32);
     let network_timeout_ms = num("networkTimeout", true, TIMEOUT_LIMIT_MS, false)?.map(|n| super::text::ceil(n) as u32);
     if network_timeout_ms.is_some() && !matches!(strategy, Strategy::NetworkFirst | Strategy::NetworkOnly) {
-        return Err(err("networkTimeout", "only applies to networkFirst and networkOnly routes".into()));
+        return Err(cold(|| err("networkTimeout", "only applies to networkFirst and networkOnly routes".into())));
     }
     if !strategy.stores() && (max_entries.is_some()) {
-        return Err(err("maxEntries", "does not apply to a route that stores nothing (networkOnly, cacheOnly)".into()));
+        return Err(cold(|| err("maxEntries", "does not apply to a route that stores nothing (networkOnly, cacheOnly)".into())));
     }
     let flag = |field: &str| -> Result<bool, ConfigError> {
         match rv.get(field) {
             None => Ok(false),
             Some(Value::Bool(b)) => Ok(*b),
-            Some(other) => Err(err(field, cat!("must be a boolean, got ", describe(other)))),
+            Some(other) => Err(cold(|| err(field, cat!("must be a boolean, got ", describe(other))))),
         }
     };
     let cross_origin = flag("crossOrigin")?;
     let opaque = flag("opaque")?;
     if opaque && !cross_origin {
-        return Err(err("opaque", "needs crossOrigin: true (only cross-origin responses are opaque)".into()));
+        return Err(cold(|| err("opaque", "needs crossOrigin: true (only cross-origin responses are opaque)".into())));
     }
     let router = match rv.get("coldStart") {
         None => false,
         Some(Value::Str(s)) if s == "worker" => false,
         Some(Value::Str(s)) if s == "router" => true,
-        Some(other) => return Err(err("coldStart", cat!("must be 'router' or 'worker', got ", describe(other)))),
+        Some(other) => return Err(cold(|| err("coldStart", cat!("must be 'router' or 'worker', got ", describe(other))))),
     };
     if router {
         if !matches!(strategy, Strategy::CacheFirst | Strategy::StaleWhileRevalidate | Strategy::CacheOnly) {
-            return Err(err("coldStart", "'router' serves cold hits from the cache, so it needs cacheFirst, staleWhileRevalidate or cacheOnly".into()));
+            return Err(cold(|| err("coldStart", "'router' serves cold hits from the cache, so it needs cacheFirst, staleWhileRevalidate or cacheOnly".into())));
         }
         if cross_origin {
-            return Err(err("coldStart", "'router' only serves same-origin requests".into()));
+            return Err(cold(|| err("coldStart", "'router' only serves same-origin requests".into())));
         }
         match &matcher {
             Matcher::Prefix(p) if p.starts_with('/') && !p.contains('?') && !p.contains('#') => {}
             _ => {
-                return Err(err(
+                return Err(cold(|| err(
                     "coldStart",
                     "'router' needs 'match' to be a path prefix string such as '/promo/' (the browser's router cannot run a RegExp)".into(),
-                ))
+                )))
             }
         }
     }
-    let cache_name = [CACHE_PREFIX, version, "-", &name_s].concat();
+    let mut cache_name = join3(CACHE_PREFIX, version, "-");
+    cache_name.push_str(&name_s);
     Ok(Route { name: name_s, matcher, strategy, max_age_ms, max_entries, network_timeout_ms, cross_origin, opaque, router, cache_name })
 }
 

@@ -32,6 +32,7 @@
 
 use super::message::{parse_invalidation_with, Context, Invalidation};
 use super::prelude::*;
+use super::text::cold;
 use super::text::{push_json_str, push_u64};
 use super::time;
 use super::value::Value;
@@ -85,16 +86,16 @@ const SELECTORS: [&str; 5] = ["urls", "prefixes", "tags", "routes", "all"];
 fn whole(v: Option<&Value>, field: &str) -> Result<u64, String> {
     match v {
         Some(Value::Num(n)) if *n >= 0.0 && *n <= 9.0e15 && super::text::trunc(*n) == *n => Ok(*n as u64),
-        Some(other) => Err(cat!("'", field, "' must be a whole number, got ", other.kind())),
-        None => Err(cat!("'", field, "' is missing")),
+        Some(other) => Err(cold(|| cat!("'", field, "' must be a whole number, got ", other.kind()))),
+        None => Err(cold(|| cat!("'", field, "' is missing"))),
     }
 }
 
 fn timestamp(v: Option<&Value>, field: &str) -> Result<f64, String> {
     match v {
-        Some(Value::Str(s)) => time::parse_iso(s).ok_or_else(|| cat!("'", field, "' is not an ISO 8601 time")),
-        Some(other) => Err(cat!("'", field, "' must be an ISO 8601 string, got ", other.kind())),
-        None => Err(cat!("'", field, "' is missing")),
+        Some(Value::Str(s)) => time::parse_iso(s).ok_or_else(|| cold(|| cat!("'", field, "' is not an ISO 8601 time"))),
+        Some(other) => Err(cold(|| cat!("'", field, "' must be an ISO 8601 string, got ", other.kind()))),
+        None => Err(cold(|| cat!("'", field, "' is missing"))),
     }
 }
 
@@ -102,57 +103,57 @@ fn timestamp(v: Option<&Value>, field: &str) -> Result<f64, String> {
 /// ignored as a whole.
 pub fn parse(text: &str) -> Result<Feed, String> {
     if text.len() > MAX_BYTES {
-        return Err(cat!("the feed is larger than ", MAX_BYTES, " bytes"));
+        return Err(cold(|| cat!("the feed is larger than ", MAX_BYTES, " bytes")));
     }
-    let v = super::text::read_json(text).ok_or_else(|| String::from("the feed is not JSON"))?;
+    let v = super::text::read_json(text).ok_or_else(|| cold(|| String::from("the feed is not JSON")))?;
     if !matches!(v, Value::Obj(_)) {
-        return Err(cat!("the feed must be an object, got ", v.kind()));
+        return Err(cold(|| cat!("the feed must be an object, got ", v.kind())));
     }
     match v.get("swcacheFeed") {
         Some(Value::Num(n)) if *n == f64::from(FORMAT) => {}
-        Some(Value::Num(_)) => return Err("the feed's format version ('swcacheFeed') is not 1: a newer format, ignored".into()),
-        _ => return Err("'swcacheFeed' (the format version, 1) is missing".into()),
+        Some(Value::Num(_)) => return Err(cold(|| "the feed's format version ('swcacheFeed') is not 1: a newer format, ignored".into())),
+        _ => return Err(cold(|| "'swcacheFeed' (the format version, 1) is missing".into())),
     }
     let epoch = match v.get("epoch") {
         None => String::new(),
         Some(Value::Str(s)) if s.len() <= 64 => s.clone(),
-        Some(_) => return Err("'epoch' must be a string of at most 64 characters".into()),
+        Some(_) => return Err(cold(|| "'epoch' must be a string of at most 64 characters".into())),
     };
     let seq = whole(v.get("seq"), "seq")?;
     let baseline = match v.get("baseline") {
         None | Some(Value::Null) => None,
         Some(b @ Value::Obj(_)) => Some(Baseline { seq: whole(b.get("seq"), "baseline.seq")?, at_ms: timestamp(b.get("timestamp"), "baseline.timestamp")? }),
-        Some(other) => return Err(cat!("'baseline' must be an object, got ", other.kind())),
+        Some(other) => return Err(cold(|| cat!("'baseline' must be an object, got ", other.kind()))),
     };
     let items = match v.get("entries") {
         None => &[][..],
         Some(Value::Arr(items)) => &items[..],
-        Some(other) => return Err(cat!("'entries' must be an array, got ", other.kind())),
+        Some(other) => return Err(cold(|| cat!("'entries' must be an array, got ", other.kind()))),
     };
     if items.len() > MAX_ENTRIES {
-        return Err(cat!("the feed has more than ", MAX_ENTRIES, " entries (compact it)"));
+        return Err(cold(|| cat!("the feed has more than ", MAX_ENTRIES, " entries (compact it)")));
     }
     let mut entries: Vec<Entry> = Vec::with_capacity(items.len());
     let mut last = baseline.as_ref().map_or(0, |b| b.seq);
     if last > seq {
-        return Err("'baseline.seq' is above 'seq'".into());
+        return Err(cold(|| "'baseline.seq' is above 'seq'".into()));
     }
     for (i, item) in items.iter().enumerate() {
         let at = |e: String| cat!("entries[", i, "]: ", e);
-        let Value::Obj(props) = item else { return Err(at(cat!("must be an object, got ", item.kind()))) };
+        let Value::Obj(props) = item else { return Err(cold(|| at(cat!("must be an object, got ", item.kind())))) };
         let s = whole(item.get("seq"), "seq").map_err(at)?;
         if s <= last && !(i == 0 && baseline.is_none() && s == 0) {
-            return Err(at(String::from("'seq' must be above the previous entry's (and the baseline's)")));
+            return Err(cold(|| at(String::from("'seq' must be above the previous entry's (and the baseline's)"))));
         }
         if s > seq {
-            return Err(at(String::from("'seq' is above the feed's 'seq'")));
+            return Err(cold(|| at(String::from("'seq' is above the feed's 'seq'"))));
         }
         last = s;
         let at_ms = timestamp(item.get("timestamp"), "timestamp").map_err(at)?;
         let fields: Vec<(String, Value)> =
             props.iter().filter(|(k, v)| SELECTORS.contains(&k.as_str()) && *v != Value::Undefined).cloned().collect();
         if fields.is_empty() {
-            return Err(at(String::from("say what changed: 'urls', 'prefixes', 'tags', 'routes' or 'all: true'")));
+            return Err(cold(|| at(String::from("say what changed: 'urls', 'prefixes', 'tags', 'routes' or 'all: true'"))));
         }
         entries.push(Entry { seq: s, at_ms, fields });
     }
@@ -167,7 +168,7 @@ pub fn plan(feed: &Feed, cursor: Option<&Cursor>, ctx: &Context<'_>) -> Result<(
     let from = same_epoch.map_or(0, |c| c.seq);
     if let Some(c) = same_epoch {
         if feed.seq < c.seq {
-            return Err(cat!("the feed's 'seq' went backwards (", feed.seq, " after ", c.seq, "): ignored"));
+            return Err(cold(|| cat!("the feed's 'seq' went backwards (", feed.seq, " after ", c.seq, "): ignored")));
         }
     }
     let next = Cursor { epoch: feed.epoch.clone(), seq: feed.seq };
@@ -175,7 +176,7 @@ pub fn plan(feed: &Feed, cursor: Option<&Cursor>, ctx: &Context<'_>) -> Result<(
     let mut newest = f64::NEG_INFINITY;
     let mut check = |at_ms: f64| -> Result<f64, String> {
         if at_ms > ctx.now_ms + FUTURE_LIMIT_MS {
-            return Err(String::from("an entry's timestamp is more than 10 minutes in the future: ignored"));
+            return Err(cold(|| String::from("an entry's timestamp is more than 10 minutes in the future: ignored")));
         }
         let at = if at_ms > ctx.now_ms { ctx.now_ms } else { at_ms };
         if at > newest {

@@ -2,6 +2,7 @@
 //! and changes nothing; a valid one becomes a [`Message`].
 
 use super::prelude::*;
+use super::text::cold;
 use super::sort::heapsort_by;
 use super::time;
 use super::url;
@@ -122,16 +123,16 @@ fn string_list<'v>(msg: &'v Value, field: &str) -> Result<Option<Vec<&'v str>>, 
         None => Ok(None),
         Some(Value::Arr(items)) => {
             if items.len() > MAX_URLS {
-                return Err(cat!("'", field, "' has more than ", MAX_URLS, " entries"));
+                return Err(cold(|| cat!("'", field, "' has more than ", MAX_URLS, " entries")));
             }
             items
                 .iter()
                 .enumerate()
-                .map(|(i, v)| v.as_str().ok_or_else(|| cat!("'", field, "[", i, "]' must be a string, got ", v.kind())))
+                .map(|(i, v)| v.as_str().ok_or_else(|| cold(|| cat!("'", field, "[", i, "]' must be a string, got ", v.kind()))))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some)
         }
-        Some(other) => Err(cat!("'", field, "' must be an array of strings, got ", other.kind())),
+        Some(other) => Err(cold(|| cat!("'", field, "' must be an array of strings, got ", other.kind()))),
     }
 }
 
@@ -141,11 +142,11 @@ fn same_origin_paths(list: &[&str], field: &str, ctx: &Context<'_>) -> Result<Ve
     let mut out: Vec<String> = Vec::with_capacity(list.len());
     for (i, raw) in list.iter().enumerate() {
         if !(raw.starts_with('/') || raw.starts_with("http://") || raw.starts_with("https://")) || raw.starts_with("//") {
-            return Err(cat!("'", field, "[", i, "]' must be a root-relative or absolute same-origin URL, got '", clip(raw), "'"));
+            return Err(cold(|| cat!("'", field, "[", i, "]' must be a root-relative or absolute same-origin URL, got '", clip(raw), "'")));
         }
-        let href = (ctx.resolve)(raw).ok_or_else(|| cat!("'", field, "[", i, "]' is not a valid URL: '", clip(raw), "'"))?;
+        let href = (ctx.resolve)(raw).ok_or_else(|| cold(|| cat!("'", field, "[", i, "]' is not a valid URL: '", clip(raw), "'")))?;
         let path = url::same_origin_path(&href, ctx.origin)
-            .ok_or_else(|| cat!("'", field, "[", i, "]' is cross-origin: '", clip(raw), "'"))?;
+            .ok_or_else(|| cold(|| cat!("'", field, "[", i, "]' is cross-origin: '", clip(raw), "'")))?;
         out.push(String::from(path));
     }
     // Drop repeats, keeping first occurrences in order (sorting indices: no hashing).
@@ -179,22 +180,22 @@ pub fn parse(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
 
 fn parse_inner(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
     if !matches!(msg, Value::Obj(_)) {
-        return Err(cat!("a message must be an object, got ", msg.kind()));
+        return Err(cold(|| cat!("a message must be an object, got ", msg.kind())));
     }
     let kind = match msg.get("type") {
         Some(Value::Str(s)) => s.as_str(),
-        Some(other) => return Err(cat!("'type' must be a string, got ", other.kind())),
-        None => return Err("'type' is missing".into()),
+        Some(other) => return Err(cold(|| cat!("'type' must be a string, got ", other.kind()))),
+        None => return Err(cold(|| "'type' is missing".into())),
     };
     let allowed: &[&str] = match kind {
         "CACHE_INVALIDATION" => &["type", "urls", "prefixes", "tags", "routes", "all", "timestamp"],
         "PREFETCH" => &["type", "urls", "saveData"],
         "GET_STATS" => &["type"],
-        _ => return Err(cat!("unknown type '", clip(kind), "' (expected CACHE_INVALIDATION, PREFETCH or GET_STATS)")),
+        _ => return Err(cold(|| cat!("unknown type '", clip(kind), "' (expected CACHE_INVALIDATION, PREFETCH or GET_STATS)"))),
     };
     if let Value::Obj(props) = msg {
         if let Some((k, _)) = props.iter().find(|(k, v)| !allowed.contains(&k.as_str()) && *v != Value::Undefined) {
-            return Err(cat!("unknown field '", clip(k), "'"));
+            return Err(cold(|| cat!("unknown field '", clip(k), "'")));
         }
     }
     match kind {
@@ -204,7 +205,7 @@ fn parse_inner(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
             let save_data = match msg.get("saveData") {
                 None => false,
                 Some(Value::Bool(b)) => *b,
-                Some(other) => return Err(cat!("'saveData' must be a boolean, got ", other.kind())),
+                Some(other) => return Err(cold(|| cat!("'saveData' must be a boolean, got ", other.kind()))),
             };
             Ok(Message::Prefetch { paths: same_origin_paths(&urls, "urls", ctx)?, save_data })
         }
@@ -218,8 +219,8 @@ fn parse_inner(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
 pub fn parse_invalidation_with(msg: &Value, ctx: &Context<'_>, known_routes_only: bool) -> Result<Invalidation, String> {
     let at_ms = match msg.get("timestamp") {
         None => ctx.now_ms,
-        Some(Value::Str(s)) => time::parse_iso(s).ok_or_else(|| cat!("'timestamp' is not an ISO 8601 time: '", clip(s), "'"))?,
-        Some(other) => return Err(cat!("'timestamp' must be an ISO 8601 string, got ", other.kind())),
+        Some(Value::Str(s)) => time::parse_iso(s).ok_or_else(|| cold(|| cat!("'timestamp' is not an ISO 8601 time: '", clip(s), "'")))?,
+        Some(other) => return Err(cold(|| cat!("'timestamp' must be an ISO 8601 string, got ", other.kind()))),
     };
     // A CMS clock running ahead must not fence caching until its time comes: a
     // timestamp later than the worker's now means now.
@@ -231,14 +232,14 @@ pub fn parse_invalidation_with(msg: &Value, ctx: &Context<'_>, known_routes_only
     let all = match msg.get("all") {
         None | Some(Value::Bool(false)) => false,
         Some(Value::Bool(true)) => true,
-        Some(other) => return Err(cat!("'all' must be true, got ", other.kind())),
+        Some(other) => return Err(cold(|| cat!("'all' must be true, got ", other.kind()))),
     };
     if urls.is_none() && prefixes.is_none() && tags.is_none() && routes.is_none() && !all {
-        return Err("say what to invalidate: 'urls', 'prefixes', 'tags', 'routes' or 'all: true'".into());
+        return Err(cold(|| "say what to invalidate: 'urls', 'prefixes', 'tags', 'routes' or 'all: true'".into()));
     }
     let total = [&urls, &prefixes, &tags, &routes].iter().map(|l| l.as_ref().map_or(0, Vec::len)).sum::<usize>();
     if total > MAX_URLS {
-        return Err(cat!("more than ", MAX_URLS, " URLs, prefixes, tags and routes in one message"));
+        return Err(cold(|| cat!("more than ", MAX_URLS, " URLs, prefixes, tags and routes in one message")));
     }
     let mut sel = Selector { all, ..Selector::default() };
     if let Some(urls) = urls {
@@ -246,14 +247,14 @@ pub fn parse_invalidation_with(msg: &Value, ctx: &Context<'_>, known_routes_only
     }
     for (i, p) in prefixes.unwrap_or_default().into_iter().enumerate() {
         if !p.starts_with('/') {
-            return Err(cat!("'prefixes[", i, "]' must start with '/' (a prefix of pathname+search), got '", clip(p), "'"));
+            return Err(cold(|| cat!("'prefixes[", i, "]' must start with '/' (a prefix of pathname+search), got '", clip(p), "'")));
         }
         sel.prefixes.push(String::from(p));
     }
     for (i, t) in tags.unwrap_or_default().into_iter().enumerate() {
         let t = t.trim();
         if t.is_empty() || t.contains(',') {
-            return Err(cat!("'tags[", i, "]' must be a non-empty tag without commas"));
+            return Err(cold(|| cat!("'tags[", i, "]' must be a non-empty tag without commas")));
         }
         sel.tags.push(String::from(t));
     }
@@ -261,7 +262,7 @@ pub fn parse_invalidation_with(msg: &Value, ctx: &Context<'_>, known_routes_only
         match ctx.slot_names.iter().position(|n| *n == r) {
             Some(slot) => sel.slots.push(slot),
             None if known_routes_only => {}
-            None => return Err(cat!("'routes[", i, "]' names no route: '", clip(r), "'")),
+            None => return Err(cold(|| cat!("'routes[", i, "]' names no route: '", clip(r), "'"))),
         }
     }
     Ok(Invalidation { at_ms, selector: sel })

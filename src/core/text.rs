@@ -52,6 +52,15 @@ macro_rules! cat {
     }};
 }
 
+/// Runs `f` out of line: error messages are built in functions of their own, so the code
+/// that validates a good config or message (run on every worker start) stays small. V8
+/// compiles a wasm function whole on its first call.
+#[cold]
+#[inline(never)]
+pub fn cold<T>(f: impl FnOnce() -> T) -> T {
+    f()
+}
+
 /// Appends `n` in decimal.
 pub fn push_u64(out: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];

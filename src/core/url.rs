@@ -9,7 +9,8 @@ pub fn split(href: &str) -> Option<(&str, &str)> {
         Some(i) => &href[..i],
         None => href,
     };
-    let scheme_end = href.find("://")?;
+    // A byte search: `str::find` with a string pattern brings a two-way searcher along.
+    let scheme_end = href.as_bytes().windows(3).position(|w| w == b"://")?;
     if scheme_end == 0 {
         return None;
     }

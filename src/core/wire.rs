@@ -63,6 +63,7 @@ fn opt(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| String::from(s))
 }
 
+#[inline(never)]
 fn lines(s: &str) -> Vec<String> {
     if s.is_empty() {
         Vec::new()
@@ -100,18 +101,27 @@ pub fn decode_io(kind: u32, num: f64, text: &str) -> Option<Io> {
         kind::PUT_OK => Io::Put(PutResult::Ok),
         kind::PUT_QUOTA => Io::Put(PutResult::Quota),
         kind::PUT_FAILED => Io::Put(PutResult::Failed),
-        kind::KEYS => Io::Keys(lines(text)),
+        kind::KEYS => keys(text),
         kind::DELETED => Io::Deleted(if num > 0.0 && num < 4e9 { num as u32 } else { 0 }),
         kind::CACHE_NAMES => Io::CacheNames(lines(text)),
         kind::DONE => Io::Done,
         kind::TEXT => Io::Text((num == 1.0).then(|| String::from(text))),
-        kind::FEED => {
-            let (etag, body) = text.split_once('\n').unwrap_or((text, ""));
-            let status = if (0.0..1000.0).contains(&num) { num as u16 } else { 0 };
-            Io::Feed { status, etag: opt(etag), text: (status == 200).then(|| String::from(body)) }
-        }
+        kind::FEED => feed(num, text),
         _ => return None,
     })
+}
+
+// Results the first response never needs are decoded out of line (see `text::cold`).
+#[inline(never)]
+fn keys(text: &str) -> Io {
+    Io::Keys(lines(text))
+}
+
+#[inline(never)]
+fn feed(num: f64, text: &str) -> Io {
+    let (etag, body) = text.split_once('\n').unwrap_or((text, ""));
+    let status = if (0.0..1000.0).contains(&num) { num as u16 } else { 0 };
+    Io::Feed { status, etag: opt(etag), text: (status == 200).then(|| String::from(body)) }
 }
 
 /// A fetch event: `text` is `url \n cache-mode`.
