@@ -1,5 +1,5 @@
 // ./build.sh bench: the same pages, server and request mix through six contenders in
-// one headless Chromium: no worker, the floor worker, seed 000's worker (bug fixed),
+// one headless Chromium: no worker, the floor worker, the reference site's worker (bug fixed),
 // Workbox 7, swcache, and swcache with its pages route served by the browser's router
 // while the worker is stopped (`coldStart: 'router'`). Writes bench/results.json,
 // BENCHMARKS.md and bench/chart.svg.
@@ -14,6 +14,7 @@ import { JS } from '../tests/support/worker.mjs';
 import { contenders, workerBytes } from './workers.mjs';
 import { summary, zipfTrace } from './stats.mjs';
 import { writeReport } from './write-report.mjs';
+import { execFileSync } from 'node:child_process';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -435,6 +436,8 @@ async function main() {
   results.invalidation = inv;
   phaseDone('invalidation');
 
+  // The code a cold start runs before its first response (instrumented, in Node).
+  results.startPath = JSON.parse(execFileSync(process.execPath, [path.join(HERE, 'start-path.mjs')], { encoding: 'utf8' }));
   results.machine = {
     cpu: os.cpus()[0]?.model, cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     os: `${os.type()} ${os.release()}`, node: process.version,

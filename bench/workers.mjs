@@ -8,7 +8,7 @@ import * as esbuild from 'esbuild';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
 
-// The same routes as seed 000 (images first) plus the bulk route the invalidation
+// The same routes as the reference site (images first) plus the bulk route the invalidation
 // figure fills with 1,000 entries. `pages` is the route serving the promo pages (the
 // cold-start URL and the Zipf trace live under /promo/).
 const SWCACHE_PAGES = "{ name: 'promoPages', match: /^\\/(?!api|admin|_next|swcache\\/)/, strategy: 'cacheFirst', maxAge: 864e5, maxEntries: 50 }";

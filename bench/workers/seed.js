@@ -1,4 +1,4 @@
-// Seed 000's public/sw.js, copied as written, with only its immutable-header bug fixed:
+// The reference site's public/sw.js, copied as written, with only its immutable-header bug fixed:
 // it called `headers.set` on a clone of a fetched Response, which throws, so it never
 // stored anything. Everything else is kept: the page route is first in its table and
 // its /^\/(?!api|admin|_next)/ also swallows images, `maxEntries` is never enforced,

@@ -1,4 +1,4 @@
-// Workbox 7 configured like seed 000 (routes in the working order: images first), plus
+// Workbox 7 configured like the reference site (routes in the working order: images first), plus
 // the benchmark's bulk route. Bundled by esbuild into one classic worker script.
 // Workbox has no invalidation message: it gets the hand-written handler the floor has.
 import { clientsClaim } from 'workbox-core';

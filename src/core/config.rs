@@ -418,7 +418,7 @@ pub(crate) mod tests {
         Value::Obj(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
     }
 
-    /// Seed 000's config: images, componentData, promoPages (in that order).
+    /// The reference site's config: images, componentData, promoPages (in that order).
     pub fn seed_config() -> Value {
         Value::obj([
             ("version", Value::str("v1")),

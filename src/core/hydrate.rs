@@ -1,5 +1,5 @@
 //! Hydration scheduler: a sans-IO state machine for the page module's `hydrate(opts)`
-//! (PRODUCT.md, "Page module → hydrate"; seed 000, `HybridPromoPage`).
+//! (the reference site's `HybridPromoPage`).
 //!
 //! The adapter owns every browser API (one shared `IntersectionObserver`,
 //! `requestIdleCallback`, `matchMedia`, one timer, `fetch`, the DOM). It registers
@@ -117,7 +117,7 @@ impl Default for Options {
     }
 }
 
-/// Default `maxAge` for a component type (seed 000, `getComponentMaxAge`).
+/// Default `maxAge` for a component type (the reference site, `getComponentMaxAge`).
 pub fn default_max_age_ms(component_type: &str) -> f64 {
     match component_type {
         "MODEL_SHOWCASE" | "JOB_LISTINGS" => 5.0 * MINUTE_MS,

@@ -102,7 +102,7 @@ mod tests {
     use crate::core::config::Config;
     use crate::core::value::Value;
 
-    /// Stand-ins for seed 000's three RegExps, written out as plain predicates.
+    /// Stand-ins for the reference site's three RegExps, written out as plain predicates.
     fn seed_regexps(idx: u32, text: &str) -> bool {
         let path = text.split('?').next().unwrap();
         match idx {

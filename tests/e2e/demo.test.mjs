@@ -1,4 +1,4 @@
-// The demo site (dist/sw.js with seed 000's config, dist/demo pages) as a visitor sees it.
+// The demo site (dist/sw.js with the reference site's config, dist/demo pages) as a visitor sees it.
 import fs from 'node:fs';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

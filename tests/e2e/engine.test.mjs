@@ -167,7 +167,7 @@ test('POST and paths no route matches are left to the browser', async () => {
   assert.equal(post.body, 'got POST', 'POST never answered from the cache');
 });
 
-test('images go to the images route, not the page route (seed 000 bug)', async () => {
+test('images go to the images route, not the page route (the reference site bug)', async () => {
   server.set('/promo/summer/hero.png', { body: 'PNG', headers: { 'content-type': 'image/png' } });
   server.set('/promo/summer', { body: 'page' });
   await controlled();

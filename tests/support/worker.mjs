@@ -5,7 +5,7 @@ export function workerSource(configJs) {
 
 export const JS = { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' };
 
-/** Seed 000's config (routes in the working order), with short lifetimes where asked. */
+/** The reference site's config (routes in the working order), with short lifetimes where asked. */
 export function seedConfig({ version = 'v1', pageMaxAge = 864e5, dataMaxAge = 5 * 60e3, timeout = 3000, precache = ['/', '/favicon.ico', '/robots.txt'] } = {}) {
   return `{
     version: ${JSON.stringify(version)},

@@ -1,4 +1,4 @@
-// The demo site's worker: seed 000's routes, in the order that works. Seed 000 put the
+// The demo site's worker: the reference site's routes, in the order that works. The reference site put the
 // page route first, and its /^\/(?!api|admin|_next)/ also matches every image, so the
 // images route never ran; routes are ordered and the first match wins, so images go first.
 importScripts('/swcache/swcache-sw.js');
