@@ -5,18 +5,16 @@
 //! * `sw` (feature `sw`, wasm32 only) exports the engine to the worker's JavaScript
 //!   executor (`www/swcache-sw.shim.js`). That build is `no_std`: no formatting or
 //!   panic machinery, so its wasm stays small and quick to start.
-//! * `page` (feature `page`, wasm32 only) is the page-side module.
+//! * `page` (feature `page`, wasm32 only) exports the hydration scheduler to the page
+//!   module's executor (`www/swcache-page.js`), the same way (`no_std`, plain exports).
 //!
 //! Always spell paths `crate::core::…` / `::core::…`: the module name shadows the `core` crate.
 
-#![cfg_attr(all(target_arch = "wasm32", feature = "sw", not(feature = "page")), no_std)]
+#![cfg_attr(all(target_arch = "wasm32", any(feature = "sw", feature = "page")), no_std)]
 
 extern crate alloc;
 
 pub mod core;
-
-#[cfg(all(target_arch = "wasm32", feature = "page"))]
-mod web;
 
 #[cfg(all(target_arch = "wasm32", feature = "sw"))]
 pub mod sw;

@@ -384,6 +384,13 @@
       if (!ok) {
         var error = new Error(output());
         console.error(error.message);
+        // Tell the pages registering this worker why it fails (register() rejects with
+        // this text): the message is posted before the evaluation fails.
+        try {
+          var channel = new BroadcastChannel('swcache');
+          channel.postMessage({ type: 'CONFIG_ERROR', error: error.message });
+          channel.close();
+        } catch (e) {}
         throw error;
       }
       names = output().split('\n');

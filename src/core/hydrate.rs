@@ -30,7 +30,77 @@
 //!   answer without `sw-cache-time` (`age_ms: None`) counts as fresh.
 
 use super::strategy::is_fresh;
-use std::collections::{HashMap, HashSet, VecDeque};
+use super::prelude::*;
+use alloc::collections::VecDeque;
+
+/// Components by key: a vector kept in key order (keys are handed out in increasing
+/// order, so inserts append). Hash maps are not in `alloc`, and this is smaller.
+#[derive(Debug)]
+struct KeyMap<V>(Vec<(ComponentKey, V)>);
+
+impl<V> KeyMap<V> {
+    fn new() -> Self {
+        KeyMap(Vec::new())
+    }
+    fn find(&self, k: ComponentKey) -> Result<usize, usize> {
+        self.0.binary_search_by(|(x, _)| x.cmp(&k))
+    }
+    fn contains_key(&self, k: &ComponentKey) -> bool {
+        self.find(*k).is_ok()
+    }
+    fn get(&self, k: &ComponentKey) -> Option<&V> {
+        self.find(*k).ok().map(|i| &self.0[i].1)
+    }
+    fn get_mut(&mut self, k: &ComponentKey) -> Option<&mut V> {
+        self.find(*k).ok().map(move |i| &mut self.0[i].1)
+    }
+    fn insert(&mut self, k: ComponentKey, v: V) {
+        match self.find(k) {
+            Ok(i) => self.0[i].1 = v,
+            Err(i) => self.0.insert(i, (k, v)),
+        }
+    }
+    fn remove(&mut self, k: &ComponentKey) -> Option<V> {
+        self.find(*k).ok().map(|i| self.0.remove(i).1)
+    }
+    fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter().map(|(_, v)| v)
+    }
+    fn iter(&self) -> impl Iterator<Item = (&ComponentKey, &V)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+/// A set of keys (sorted).
+#[derive(Debug, Default)]
+struct KeySet(Vec<ComponentKey>);
+
+impl KeySet {
+    fn new() -> Self {
+        KeySet(Vec::new())
+    }
+    fn contains(&self, k: &ComponentKey) -> bool {
+        self.0.binary_search(k).is_ok()
+    }
+    fn insert(&mut self, k: ComponentKey) -> bool {
+        match self.0.binary_search(&k) {
+            Ok(_) => false,
+            Err(i) => {
+                self.0.insert(i, k);
+                true
+            }
+        }
+    }
+    fn remove(&mut self, k: &ComponentKey) -> bool {
+        match self.0.binary_search(k) {
+            Ok(i) => {
+                self.0.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
 
 /// Handle the adapter assigns to one component element (never reused).
 pub type ComponentKey = u32;
@@ -59,8 +129,8 @@ impl Trigger {
         let s = s.trim();
         if let Some(prefix) = s.get(..6) {
             if prefix.eq_ignore_ascii_case("media:") {
-                let query = s[6..].trim();
-                return (!query.is_empty()).then(|| Trigger::Media(query.to_string()));
+                let query = s.get(6..).unwrap_or("").trim();
+                return (!query.is_empty()).then(|| Trigger::Media(String::from(query)));
             }
         }
         match s.to_ascii_lowercase().as_str() {
@@ -274,10 +344,10 @@ impl Component {
 #[derive(Debug)]
 pub struct Hydrator {
     opts: Options,
-    comps: HashMap<ComponentKey, Component>,
-    removed: HashSet<ComponentKey>,
+    comps: KeyMap<Component>,
+    removed: KeySet,
     /// Removed keys whose fetch is still out: the slot frees on their `FetchDone`.
-    orphans: HashSet<ComponentKey>,
+    orphans: KeySet,
     queue: VecDeque<ComponentKey>,
     in_flight: usize,
     added: usize,
@@ -291,9 +361,9 @@ impl Hydrator {
     pub fn new(opts: Options) -> Self {
         Hydrator {
             opts,
-            comps: HashMap::new(),
-            removed: HashSet::new(),
-            orphans: HashSet::new(),
+            comps: KeyMap::new(),
+            removed: KeySet::new(),
+            orphans: KeySet::new(),
             queue: VecDeque::new(),
             in_flight: 0,
             added: 0,
@@ -525,8 +595,12 @@ impl Hydrator {
             // A failed refresh: keep the content, try again at the next poll.
             c.settle(now);
         } else if c.attempts <= self.opts.max_retries {
-            let exp = c.attempts.saturating_sub(1).min(1023) as i32;
-            let delay = self.opts.retry_base_ms.max(0.0) * 2f64.powi(exp);
+            // 2^(attempts-1) without `powi` (not in `core`).
+            let mut factor = 1.0f64;
+            for _ in 1..c.attempts.min(1024) {
+                factor *= 2.0;
+            }
+            let delay = self.opts.retry_base_ms.max(0.0) * factor;
             c.phase = Phase::Backoff { due: now + delay, reload };
         } else {
             c.phase = Phase::Failed;
@@ -643,6 +717,7 @@ fn insertion_sort<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
 
     fn desc(ty: &str) -> ComponentDesc {
         ComponentDesc { component_type: ty.to_string(), ..Default::default() }

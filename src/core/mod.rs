@@ -23,8 +23,6 @@ pub mod wire;
 
 // Page-side policy: not part of the worker build.
 #[cfg(any(not(target_arch = "wasm32"), feature = "page"))]
-pub mod hover;
-#[cfg(any(not(target_arch = "wasm32"), feature = "page"))]
 pub mod hydrate;
 
 /// Response header carrying the time (ISO 8601) the network fetch for a stored copy started.
