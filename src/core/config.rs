@@ -150,6 +150,48 @@ const MAX_ENTRIES_LIMIT: f64 = 1_000_000.0;
 const TIMEOUT_LIMIT_MS: f64 = 600_000.0;
 const MAX_PRECACHE: usize = 10_000;
 
+/// `: did you mean 'x'?` for the known name closest to `got` (at most 2 edits, or a
+/// third of its length), else nothing.
+fn did_you_mean(got: &str, known: &[&str]) -> String {
+    let distance = |a: &str, b: &str| -> usize {
+        let (a, b): (Vec<char>, Vec<char>) = (a.to_ascii_lowercase().chars().collect(), b.to_ascii_lowercase().chars().collect());
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.iter().enumerate() {
+            let mut cur = vec![i + 1; b.len() + 1];
+            for (j, cb) in b.iter().enumerate() {
+                cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    };
+    let best = known.iter().map(|k| (distance(got, k), *k)).min_by_key(|(d, _)| *d);
+    match best {
+        Some((d, k)) if d > 0 && d <= 2.max(got.len() / 3) => cat!(": did you mean '", k, "'?"),
+        _ => String::new(),
+    }
+}
+
+/// Routes that can never match because an earlier route takes every URL they would:
+/// decidable when both match by string prefix (a RegExp is the browser's to run).
+pub fn shadowed_routes(routes: &[Route]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (j, later) in routes.iter().enumerate() {
+        let Matcher::Prefix(pj) = &later.matcher else { continue };
+        for (i, earlier) in routes[..j].iter().enumerate() {
+            let Matcher::Prefix(pi) = &earlier.matcher else { continue };
+            if pj.starts_with(pi.as_str()) && (earlier.cross_origin || !later.cross_origin) {
+                out.push(cat!(
+                    "swcache config: route '", later.name, "' (routes[", j, "]) can never match: route '", earlier.name,
+                    "' (routes[", i, "]) comes first and its prefix '", pi, "' takes every URL under '", pj, "' (the first match wins)"
+                ));
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// `a + b + c` (without `concat`'s generic machinery on the start path).
 fn join3(a: &str, b: &str, c: &str) -> String {
     let mut s = String::with_capacity(a.len() + b.len() + c.len() + 16);
@@ -170,7 +212,7 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
         return Err(cold(|| top("config", cat!("must be an object, got ", v.kind()))));
     };
     if let Some((k, _)) = props.iter().find(|(k, _)| !TOP_FIELDS.contains(&k.as_str())) {
-        return Err(cold(|| top(k, cat!("is not a config field (expected one of ", TOP_FIELDS.join(", "), ")"))));
+        return Err(cold(|| top(k, cat!("is not a config field", did_you_mean(k, &TOP_FIELDS), " (expected one of ", TOP_FIELDS.join(", "), ")"))));
     }
     let version = match v.get("version") {
         Some(Value::Str(s)) if valid_token(s, b"._-") => s.clone(),
@@ -284,7 +326,7 @@ fn parse_route(i: usize, rv: &Value, version: &str) -> Result<Route, ConfigError
         return Err(cold(|| err("route", cat!("must be an object, got ", rv.kind()))));
     };
     if let Some((k, _)) = props.iter().find(|(k, _)| !ROUTE_FIELDS.contains(&k.as_str())) {
-        return Err(cold(|| err(k, cat!("is not a route field (expected one of ", ROUTE_FIELDS.join(", "), ")"))));
+        return Err(cold(|| err(k, cat!("is not a route field", did_you_mean(k, &ROUTE_FIELDS), " (expected one of ", ROUTE_FIELDS.join(", "), ")"))));
     }
     let Some(name_s) = name.clone() else {
         return Err(cold(|| match rv.get("name") {
@@ -304,7 +346,7 @@ fn parse_route(i: usize, rv: &Value, version: &str) -> Result<Route, ConfigError
     let strategy = match rv.get("strategy") {
         Some(Value::Str(s)) => Strategy::parse(s).ok_or_else(|| cold(|| {
             let names: Vec<&str> = Strategy::ALL.iter().map(|(n, _)| *n).collect();
-            err("strategy", cat!("must be one of ", names.join(", "), ", got ", describe(&Value::Str(s.clone()))))
+            err("strategy", cat!("must be one of ", names.join(", "), ", got ", describe(&Value::Str(s.clone())), did_you_mean(s, &names)))
         }))?,
         Some(other) => return Err(cold(|| err("strategy", cat!("must be a strategy name, got ", describe(other))))),
         None => return Err(cold(|| err("strategy", "is required".into()))),
@@ -500,7 +542,8 @@ pub(crate) mod tests {
             (with_route_field(0, "maxAge", Some(Value::Num(f64::NAN))), "field 'maxAge'"),
             (with_route_field(0, "networkTimeout", Some(Value::Num(10.0))), "'networkTimeout' only applies"),
             (with_route_field(1, "networkTimeout", Some(Value::Num(0.0))), "'networkTimeout' must be a number of milliseconds above 0"),
-            (with_route_field(0, "maxEntires", Some(Value::Num(3.0))), "field 'maxEntires' is not a route field"),
+            (with_route_field(0, "maxEntires", Some(Value::Num(3.0))), "field 'maxEntires' is not a route field: did you mean 'maxEntries'?"),
+            (with_route_field(0, "strategy", Some(Value::str("cacheFirts"))), "got 'cacheFirts': did you mean 'cacheFirst'?"),
             (with_route_field(0, "name", None), "routes[0] field 'name' is required"),
             (with_route_field(0, "name", Some(Value::str("promoPages"))), "route 'promoPages' (routes[2]) field 'name' is used by an earlier route"),
             (with_route_field(0, "name", Some(Value::str("has space"))), "routes[0] field 'name' must be"),
@@ -539,6 +582,28 @@ pub(crate) mod tests {
         assert!(parse_err(&bad).contains("field 'coldStart' must be 'router' or 'worker', got 'fast'"));
         let special = Route { matcher: Matcher::Prefix("/a:b(c)*".into()), ..c.routes[2].clone() };
         assert_eq!(special.router_pathname().as_deref(), Some("/a\\:b\\(c\\)\\**"));
+    }
+
+    #[test]
+    fn routes_an_earlier_prefix_swallows_are_reported() {
+        let r = |name: &str, p: &str| Route {
+            name: name.into(),
+            matcher: Matcher::Prefix(p.into()),
+            strategy: Strategy::CacheFirst,
+            max_age_ms: None,
+            max_entries: None,
+            network_timeout_ms: None,
+            cross_origin: false,
+            opaque: false,
+            router: false,
+            cache_name: String::new(),
+        };
+        let w = shadowed_routes(&[r("pages", "/"), r("images", "/img/"), r("other", "/x")]);
+        assert_eq!(w.len(), 2);
+        assert!(w[0].contains("route 'images' (routes[1]) can never match: route 'pages' (routes[0]) comes first"), "{}", w[0]);
+        assert!(shadowed_routes(&[r("images", "/img/"), r("pages", "/")]).is_empty(), "the working order");
+        assert_eq!(did_you_mean("netwrkFirst", &["cacheFirst", "networkFirst"]), ": did you mean 'networkFirst'?");
+        assert_eq!(did_you_mean("fastest", &["cacheFirst", "networkFirst"]), "");
     }
 
     #[test]

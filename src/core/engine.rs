@@ -382,6 +382,7 @@ impl Engine {
             })
             .collect();
         let feed_cfg = cfg.feed.clone();
+        let warnings = super::config::shadowed_routes(&cfg.routes);
         Ok(Engine {
             cfg,
             origin: origin.into(),
@@ -409,7 +410,8 @@ impl Engine {
                 errors: 0,
                 error: None,
             }),
-            out: Vec::new(),
+            // Config warnings reach the console with the first commands.
+            out: warnings.into_iter().map(|text| Cmd::Warn { text }).collect(),
             test,
             resolve,
         })
