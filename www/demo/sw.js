@@ -5,7 +5,9 @@ importScripts('/swcache/swcache-sw.js');
 
 swcache.start({
   version: 'demo-v1',
-  precache: ['/', '/favicon.ico', '/robots.txt'],
+  // The page module and its hydration wasm are precached with the site's own pages, so
+  // pages work offline (an engine upgrade comes with a new version).
+  precache: ['/', '/favicon.ico', '/robots.txt', '/swcache/swcache-page.js', '/swcache/swcache-hydrate.wasm'],
   // The site's invalidation feed (written by `swcache-feed` when the CMS publishes):
   // checked on start and on navigations at most every 10 s.
   feed: { url: '/swcache-feed.json', interval: 10000 },
