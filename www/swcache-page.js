@@ -101,6 +101,15 @@ export function stats({ timeout = TIMEOUT } = {}) {
 }
 
 /**
+ * GET_STATE: what the worker holds, for debugging: `{version, routes: [{name, cache,
+ * strategy, maxAge, maxEntries, coldStart, entries: [{url, ageMs, fresh, size, tags}]}],
+ * fences, stats}` (at most 500 entries per route).
+ */
+export function inspect({ timeout = TIMEOUT } = {}) {
+  return post({ type: 'GET_STATE' }, timeout);
+}
+
+/**
  * Warms the cache for links matching `selector`: after the pointer rests on one for
  * `delay` ms, or at once on touchstart or keyboard focus; each same-origin URL once. The
  * worker decides what is fetched (route, freshness, Save-Data). Returns `{stop()}`.

@@ -198,7 +198,8 @@
         return void found.then(function (res) {
           if (!res) return answer(0, 0);
           o.res[tag] = res;
-          answer(1, Date.parse(res.headers.get('sw-cache-time')), header(res.headers, 'cache-tag') + '\n' + validator(res.headers));
+          answer(1, Date.parse(res.headers.get('sw-cache-time')), header(res.headers, 'cache-tag') + '\n' + validator(res.headers) +
+            '\n' + header(res.headers, 'content-length'));
         }, function () {
           answer(0, 0);
         });

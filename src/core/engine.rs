@@ -125,7 +125,12 @@ pub struct Entry {
     /// `ETag`, else `Last-Modified`, else `Content-Length`: tells two versions apart
     /// without reading bodies.
     pub validator: Option<String>,
+    /// `Content-Length`, when the stored copy says.
+    pub size: Option<u64>,
 }
+
+/// Most entries GET_STATE lists per cache.
+pub const STATE_ENTRIES: usize = 500;
 
 /// A network response, as far as decisions go.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -307,6 +312,8 @@ enum Kind {
     Activate { pending: u32 },
     /// (slot, entry) of router caches being checked for expiry.
     Sweep { lookups: Vec<(usize, Req)>, outstanding: u32 },
+    /// GET_STATE: listings still awaited, entries still being read, what was read.
+    State { lists: u32, lookups: Vec<(usize, Req, String)>, found: Vec<(usize, String, Entry)>, outstanding: u32 },
     /// A feed check: the invalidations it started, the cursor to save after them.
     /// `owner`: the event's operation that keeps the worker alive meanwhile.
     Feed { applying: Vec<OpId>, next: Option<(feed::Cursor, Option<String>)>, owner: Option<OpId> },
@@ -931,6 +938,15 @@ impl Engine {
                 let json = self.stats_json();
                 self.reply_and_end(id, json);
             }
+            Ok(Message::GetState) => {
+                let n = self.slots.len() as u32;
+                if let Some(o) = self.op(id) {
+                    o.kind = Kind::State { lists: n, lookups: Vec::new(), found: Vec::new(), outstanding: 0 };
+                }
+                for slot in 0..n {
+                    self.emit(Cmd::Keys { op: id, tag: LIST | slot, slot });
+                }
+            }
             Ok(Message::Invalidate(inv)) => self.invalidate(id, inv, now),
             Ok(Message::Prefetch { paths, save_data: asked }) => self.prefetch(id, paths, asked || save_data, now),
         }
@@ -1494,6 +1510,111 @@ impl Engine {
         }
     }
 
+    // ----- GET_STATE: what is cached -----------------------------------------------------
+
+    #[inline(never)]
+    fn state_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
+        let index = tag & INDEX;
+        let Some(Kind::State { lists, lookups, found, outstanding }) = self.op(id).map(|o| &mut o.kind) else { return };
+        match (tag - index, io) {
+            (LIST, Io::Keys(keys)) => {
+                *lists -= 1;
+                let first = lookups.len() as u32;
+                let take = keys.len().min(STATE_ENTRIES);
+                for (k, h) in keys.iter().take(take).enumerate() {
+                    let path = url::split(h).map_or(h.as_str(), |(_, p)| p);
+                    lookups.push((index as usize, Req::Key { list: tag, index: k as u32 }, String::from(path)));
+                }
+                *outstanding += take as u32;
+                let cmds: Vec<Cmd> = lookups[first as usize..]
+                    .iter()
+                    .enumerate()
+                    .map(|(k, (slot, req, _))| Cmd::Match { op: id, tag: LOOK | (first + k as u32), slot: *slot as u32, req: req.clone() })
+                    .collect();
+                self.out.extend(cmds);
+            }
+            (LOOK, Io::Matched(e)) => {
+                *outstanding -= 1;
+                if let (Some(e), Some((slot, _, path))) = (e, lookups.get(index as usize)) {
+                    found.push((*slot, path.clone(), e));
+                }
+            }
+            _ => return,
+        }
+        let Some(Kind::State { lists: 0, outstanding: 0, .. }) = self.op(id).map(|o| &o.kind) else { return };
+        let Some(Kind::State { found, .. }) = self.op(id).map(|o| core::mem::replace(&mut o.kind, Kind::Idle)) else { return };
+        let json = self.state_json(&found, now);
+        self.reply_and_end(id, json);
+    }
+
+    /// `{type:'STATE', engine, version, routes:[{name, cache, strategy, maxAge, maxEntries,
+    /// coldStart, entries:[{url, ageMs, fresh, size, tags}]}], fences:[…], feed}`.
+    fn state_json(&self, found: &[(usize, String, Entry)], now: f64) -> String {
+        let mut out = String::from("{\"type\":\"STATE\",\"engine\":\"ok\",\"version\":");
+        push_json_str(&mut out, &self.cfg.version);
+        out.push_str(",\"routes\":[");
+        for (i, s) in self.slots.iter().enumerate() {
+            let r = &s.route;
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"name\":");
+            push_json_str(&mut out, &r.name);
+            out.push_str(",\"cache\":");
+            push_json_str(&mut out, &r.cache_name);
+            let strategy = super::config::Strategy::ALL.iter().find(|(_, st)| *st == r.strategy).map_or("", |(n, _)| n);
+            out.push_str(",\"strategy\":");
+            push_json_str(&mut out, strategy);
+            out.push_str(",\"maxAge\":");
+            match r.max_age_ms {
+                Some(m) => out.push_str(&super::text::number_text(m)),
+                None => out.push_str("null"),
+            }
+            out.push_str(",\"maxEntries\":");
+            match r.max_entries {
+                Some(m) => super::text::push_u64(&mut out, u64::from(m)),
+                None => out.push_str("null"),
+            }
+            out.push_str(if r.router { ",\"coldStart\":\"router\"" } else { ",\"coldStart\":\"worker\"" });
+            out.push_str(",\"entries\":[");
+            let mut first = true;
+            for (_, path, e) in found.iter().filter(|(slot, _, _)| *slot == i) {
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                out.push_str("{\"url\":");
+                push_json_str(&mut out, path);
+                out.push_str(",\"ageMs\":");
+                match e.stamp_ms {
+                    Some(t) => super::text::push_u64(&mut out, if now > t { (now - t) as u64 } else { 0 }),
+                    None => out.push_str("null"),
+                }
+                out.push_str(if is_fresh(e.stamp_ms, now, r.max_age_ms) && !self.hidden(path, i, e) { ",\"fresh\":true" } else { ",\"fresh\":false" });
+                out.push_str(",\"size\":");
+                match e.size {
+                    Some(n) => super::text::push_u64(&mut out, n),
+                    None => out.push_str("null"),
+                }
+                out.push_str(",\"tags\":[");
+                for (k, t) in e.tags.as_deref().unwrap_or("").split(',').map(str::trim).filter(|t| !t.is_empty()).enumerate() {
+                    if k > 0 {
+                        out.push(',');
+                    }
+                    push_json_str(&mut out, t);
+                }
+                out.push_str("]}");
+            }
+            out.push_str("]}");
+        }
+        out.push_str("],\"fences\":");
+        out.push_str(&self.fences.json());
+        out.push_str(",\"stats\":");
+        out.push_str(&self.stats_json());
+        out.push('}');
+        out
+    }
+
     // ----- the invalidation feed ---------------------------------------------------------
 
     /// Strict mode: whether a navigation now must wait for a feed check.
@@ -1750,6 +1871,7 @@ impl Engine {
             Kind::Activate { .. } => 4,
             Kind::Sweep { .. } => 5,
             Kind::Feed { .. } => 7,
+            Kind::State { .. } => 8,
             Kind::Idle => 6,
         }) else {
             return;
@@ -1769,6 +1891,7 @@ impl Engine {
             4 => self.activate_io(op, tag, io, now),
             5 => self.sweep_io(op, tag, io, now),
             7 => self.feed_io(op, tag, io, now),
+            8 => self.state_io(op, tag, io, now),
             _ => {}
         }
     }

@@ -200,7 +200,7 @@ impl Sim {
                 Cmd::Match { op, tag, slot, req } => {
                     let path = self.path_of(op, &req);
                     let found = self.cache(slot).iter().find(|(p, _)| *p == path).map(|(_, s)| s.clone());
-                    let io = Io::Matched(found.as_ref().map(|s| Entry { stamp_ms: s.stamp, tags: s.tags.clone(), validator: Some(format!("v{}", s.version)) }));
+                    let io = Io::Matched(found.as_ref().map(|s| Entry { stamp_ms: s.stamp, tags: s.tags.clone(), validator: Some(format!("v{}", s.version)), size: Some(100) }));
                     if let Some(s) = found {
                         self.state(op).res.insert(tag, Body::Cached(s));
                     }
@@ -1066,4 +1066,33 @@ fn background_revalidation_that_changes_content_is_announced() {
     s.serve("/news/a", 2);
     assert_eq!(s.get("/news/a"), Some(1));
     assert_eq!(s.broadcasts, vec![r#"{"type":"UPDATED","url":"/news/a"}"#]);
+}
+
+#[test]
+fn get_state_lists_cached_entries_with_age_freshness_size_tags_and_fences() {
+    let mut s = Sim::seed();
+    s.serve("/promo/a", 1);
+    s.content("/promo/a").tags = Some("price-7, hero".into());
+    s.get("/promo/a");
+    s.serve("/img/x.png", 1);
+    s.get("/img/x.png");
+    s.now += 1000.0;
+    let (_, _) = s.message(r#"{"type":"CACHE_INVALIDATION","tags":["nothing"]}"#);
+    let (_, r) = s.message(r#"{"type":"GET_STATE"}"#);
+    let v = read_json(&r[0]).unwrap();
+    assert_eq!(v.get("type"), Some(&Value::str("STATE")));
+    let Some(Value::Arr(routes)) = v.get("routes") else { panic!("{r:?}") };
+    let pages = routes.iter().find(|r| r.get("name") == Some(&Value::str("promoPages"))).unwrap();
+    let Some(Value::Arr(entries)) = pages.get("entries") else { panic!() };
+    assert_eq!(entries.len(), 1);
+    let e = &entries[0];
+    assert_eq!(e.get("url"), Some(&Value::str("/promo/a")));
+    assert!(matches!(e.get("ageMs"), Some(Value::Num(n)) if *n >= 1000.0));
+    assert_eq!(e.get("fresh"), Some(&Value::Bool(true)));
+    assert_eq!(e.get("size"), Some(&Value::Num(100.0)));
+    assert_eq!(e.get("tags"), Some(&Value::Arr(vec![Value::str("price-7"), Value::str("hero")])));
+    assert_eq!(pages.get("strategy"), Some(&Value::str("cacheFirst")));
+    let Some(Value::Arr(fences)) = v.get("fences") else { panic!() };
+    assert_eq!(fences.len(), 1, "the tag invalidation's fence is live");
+    assert!(v.get("stats").is_some());
 }

@@ -77,6 +77,48 @@ impl Fences {
         self.list.len()
     }
 
+    /// The live fences for GET_STATE: `[{timestamp, urls, prefixes, tags, routes, all, hiding}]`
+    /// (`routes` as cache slots).
+    pub fn json(&self) -> String {
+        use super::text::{push_json_str, push_u64};
+        let mut out = String::from("[");
+        for (i, f) in self.list.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let sel = &f.inv.selector;
+            out.push_str("{\"timestamp\":");
+            push_json_str(&mut out, &super::time::iso_string(f.inv.at_ms));
+            let list = |out: &mut String, key: &str, items: &mut dyn Iterator<Item = &str>| {
+                out.push_str(",\"");
+                out.push_str(key);
+                out.push_str("\":[");
+                for (k, s) in items.enumerate() {
+                    if k > 0 {
+                        out.push(',');
+                    }
+                    push_json_str(out, s);
+                }
+                out.push(']');
+            };
+            list(&mut out, "urls", &mut sel.urls.iter().map(String::as_str));
+            list(&mut out, "prefixes", &mut sel.prefixes.iter().map(String::as_str));
+            list(&mut out, "tags", &mut sel.tags.iter().map(String::as_str));
+            out.push_str(",\"slots\":[");
+            for (k, s) in sel.slots.iter().enumerate() {
+                if k > 0 {
+                    out.push(',');
+                }
+                push_u64(&mut out, *s as u64);
+            }
+            out.push(']');
+            out.push_str(if sel.all { ",\"all\":true" } else { ",\"all\":false" });
+            out.push_str(if f.hiding { ",\"hiding\":true}" } else { ",\"hiding\":false}" });
+        }
+        out.push(']');
+        out
+    }
+
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
     }

@@ -106,6 +106,8 @@ pub enum Message {
     /// Same-origin path+search of each URL, deduplicated, in order.
     Prefetch { paths: Vec<String>, save_data: bool },
     GetStats,
+    /// What is cached, per route, with the live fences and the feed cursor.
+    GetState,
 }
 
 /// What the engine must know to validate a message.
@@ -190,8 +192,8 @@ fn parse_inner(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
     let allowed: &[&str] = match kind {
         "CACHE_INVALIDATION" => &["type", "urls", "prefixes", "tags", "routes", "all", "timestamp"],
         "PREFETCH" => &["type", "urls", "saveData"],
-        "GET_STATS" => &["type"],
-        _ => return Err(cold(|| cat!("unknown type '", clip(kind), "' (expected CACHE_INVALIDATION, PREFETCH or GET_STATS)"))),
+        "GET_STATS" | "GET_STATE" => &["type"],
+        _ => return Err(cold(|| cat!("unknown type '", clip(kind), "' (expected CACHE_INVALIDATION, PREFETCH, GET_STATS or GET_STATE)"))),
     };
     if let Value::Obj(props) = msg {
         if let Some((k, _)) = props.iter().find(|(k, v)| !allowed.contains(&k.as_str()) && *v != Value::Undefined) {
@@ -200,6 +202,7 @@ fn parse_inner(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
     }
     match kind {
         "GET_STATS" => Ok(Message::GetStats),
+        "GET_STATE" => Ok(Message::GetState),
         "PREFETCH" => {
             let urls = string_list(msg, "urls")?.ok_or("'urls' is required")?;
             let save_data = match msg.get("saveData") {

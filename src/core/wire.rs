@@ -78,8 +78,14 @@ pub fn decode_io(kind: u32, num: f64, text: &str) -> Option<Io> {
     Some(match kind {
         kind::MISS => Io::Matched(None),
         kind::HIT => {
-            let (tags, validator) = text.split_once('\n').unwrap_or((text, ""));
-            Io::Matched(Some(Entry { stamp_ms: num.is_finite().then_some(num), tags: opt(tags), validator: opt(validator) }))
+            let mut f = text.split('\n');
+            let (tags, validator, size) = (f.next().unwrap_or(""), f.next().unwrap_or(""), f.next().unwrap_or(""));
+            Io::Matched(Some(Entry {
+                stamp_ms: num.is_finite().then_some(num),
+                tags: opt(tags),
+                validator: opt(validator),
+                size: size.parse().ok(),
+            }))
         }
         kind::RESPONSE => {
             let mut parts = text.split('\n');
@@ -324,7 +330,7 @@ mod tests {
         assert_eq!(decode_io(kind::HIT, f64::NAN, ""), Some(Io::Matched(Some(Entry::default()))));
         assert_eq!(
             decode_io(kind::HIT, 5.0, "a, b"),
-            Some(Io::Matched(Some(Entry { stamp_ms: Some(5.0), tags: Some("a, b".into()), validator: None })))
+            Some(Io::Matched(Some(Entry { stamp_ms: Some(5.0), tags: Some("a, b".into()), validator: None, size: None })))
         );
         let Some(Io::Fetched(Ok(r))) = decode_io(kind::RESPONSE, 200.0, "or\nno-store\n\ntag1\n12\n\"v1\"") else { panic!() };
         assert_eq!((r.feed_seq.as_deref(), r.validator.as_deref()), (Some("12"), Some("\"v1\"")));

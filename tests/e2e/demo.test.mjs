@@ -92,3 +92,40 @@ test('demo: offline, pages, the page module and all 12 components come from the 
     await demo.close();
   }
 });
+
+test('demo: inspect() lists what was fetched, and the dashboard shows live counts, entries and working buttons', async () => {
+  const demo = await startDemo(0);
+  const context = await chrome.newContext({ viewport: { width: 1100, height: 900 } });
+  try {
+    const page = await context.newPage();
+    await page.goto(demo.origin + '/promo/summer-sale');
+    await page.waitForFunction(() => document.getElementById('sw-status').textContent.startsWith('controlled'));
+    await page.reload();
+    await page.reload(); // a hit
+    const state = await page.evaluate(async () => (await import('/swcache/swcache-page.js')).inspect());
+    const pages = state.routes.find((r) => r.name === 'promoPages');
+    const entry = pages.entries.find((e) => e.url === '/promo/summer-sale');
+    assert.ok(entry, JSON.stringify(pages.entries));
+    assert.equal(entry.fresh, true);
+    assert.ok(entry.ageMs >= 0 && entry.ageMs < 60e3);
+    const images = state.routes.find((r) => r.name === 'images');
+    assert.ok(images.entries.some((e) => e.url === '/img/summer-sale.svg' && e.tags.includes('images')), JSON.stringify(images.entries));
+    assert.ok(state.stats.routes.promoPages.hits >= 1);
+
+    await page.goto(demo.origin + '/dashboard');
+    await page.waitForFunction(() => document.querySelector('.route[data-route=promoPages] .ratio')?.textContent.endsWith('%'));
+    await page.waitForFunction(() => [...document.querySelectorAll('#entries td')].some((td) => td.textContent === '/promo/summer-sale'));
+    const before = await page.textContent('.route[data-route=promoPages] small');
+    // Live: traffic elsewhere shows up without a reload.
+    const other = await context.newPage();
+    await other.goto(demo.origin + '/promo/summer-sale');
+    await page.waitForFunction((b) => document.querySelector('.route[data-route=promoPages] small').textContent !== b, before, { timeout: 5000 });
+    await page.screenshot({ path: new URL('../../bench/dashboard.png', import.meta.url).pathname, fullPage: true });
+    // Invalidate one row from the table.
+    await page.click('button[data-invalidate-url="/promo/summer-sale"]');
+    await page.waitForFunction(() => ![...document.querySelectorAll('#entries td')].some((td) => td.textContent === '/promo/summer-sale'));
+  } finally {
+    await context.close();
+    await demo.close();
+  }
+});

@@ -2,23 +2,15 @@
 // listens to the live feed. The "publish" button plays the CMS: the server bumps this
 // page's content and runs `swcache-feed add`; the entry reaches every worker through
 // the feed, and this open page over Server-Sent Events, which then reloads itself.
-import { register, prefetchOnHover, stats, subscribe } from '/swcache/swcache-page.js';
+import { register, prefetchOnHover, subscribe } from '/swcache/swcache-page.js';
 
 const status = document.getElementById('sw-status');
-const out = document.getElementById('stats');
-
-async function showStats() {
-  try { out.textContent = JSON.stringify(await stats(), null, 2); } catch (e) { out.textContent = String(e.message); }
-}
-
 register('/sw.js').then(() => {
   status.textContent = 'controlled by swcache: reload, and "rendered at" stays the same (served from the cache)';
-  showStats();
 }, (err) => { status.textContent = 'worker not active: ' + err.message; });
 
 prefetchOnHover('a[data-prefetch]');
 
-document.getElementById('refresh-stats')?.addEventListener('click', showStats);
 subscribe('/swcache-feed/live');
 addEventListener('swcache:invalidated', (e) => {
   if (!e.detail.page) return;
