@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { startServer } from '../tests/support/server.mjs';
 import { launch, waitFor } from '../tests/support/browser.mjs';
 import { JS } from '../tests/support/worker.mjs';
-import { contenders, workerBytes } from './workers.mjs';
+import { contenders, workerBytes, pageBytes } from './workers.mjs';
 import { summary, zipfTrace } from './stats.mjs';
 import { writeReport } from './write-report.mjs';
 import { execFileSync } from 'node:child_process';
@@ -437,6 +437,7 @@ async function main() {
   phaseDone('invalidation');
 
   // The code a cold start runs before its first response (instrumented, in Node).
+  results.pageBytes = pageBytes();
   results.startPath = JSON.parse(execFileSync(process.execPath, [path.join(HERE, 'start-path.mjs')], { encoding: 'utf8' }));
   results.machine = {
     cpu: os.cpus()[0]?.model, cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30),

@@ -87,3 +87,23 @@ export function workerBytes(c) {
   }
   return { raw, gzip };
 }
+
+/**
+ * What a page loads for the page module, beside the small tools site teams compare it
+ * with: instant.page and quicklink (hover / viewport prefetch), 11ty's <is-land>
+ * (island hydration). Raw and gzip -9 bytes of each file.
+ */
+export function pageBytes() {
+  const size = (file) => {
+    const buf = fs.readFileSync(path.join(ROOT, file));
+    return { file, raw: buf.length, gzip: zlib.gzipSync(buf, { level: 9 }).length };
+  };
+  return {
+    swcache: [size('dist/swcache-page.js'), size('dist/swcache-hydrate.wasm')],
+    others: [
+      ['instant.page (hover prefetch)', 'node_modules/instant.page/instantpage.js'],
+      ['quicklink (viewport prefetch)', 'node_modules/quicklink/dist/quicklink.mjs'],
+      ['@11ty/is-land (island hydration)', 'node_modules/@11ty/is-land/dist/is-land.min.js'],
+    ].filter(([, f]) => fs.existsSync(path.join(ROOT, f))).map(([name, f]) => ({ name, ...size(f) })),
+  };
+}
