@@ -195,6 +195,8 @@
         var name = names[f[3]];
         var r = request(o, f[4]);
         var found = opened[name] ? opened[name].match(r) : caches.match(r, { cacheName: name });
+        // Later reads go through the open cache (a little quicker than by name).
+        if (!opened[name]) cache(f[3]);
         return void found.then(function (res) {
           if (!res) return answer(0, 0);
           o.res[tag] = res;
