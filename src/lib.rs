@@ -16,6 +16,9 @@ extern crate alloc;
 
 pub mod core;
 
+#[cfg(all(target_arch = "wasm32", any(feature = "sw", feature = "page")))]
+mod wasm;
+
 #[cfg(all(target_arch = "wasm32", feature = "sw"))]
 pub mod sw;
 

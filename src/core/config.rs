@@ -421,6 +421,23 @@ fn parse_route(i: usize, rv: &Value, version: &str) -> Result<Route, ConfigError
 }
 
 impl Route {
+    /// A cache-first route matching a path prefix, with no limits (the built-in precache
+    /// route, and tests).
+    pub fn cache_first(name: &str, prefix: &str, cache_name: String) -> Route {
+        Route {
+            name: name.into(),
+            matcher: Matcher::Prefix(prefix.into()),
+            strategy: Strategy::CacheFirst,
+            max_age_ms: None,
+            max_entries: None,
+            network_timeout_ms: None,
+            cross_origin: false,
+            opaque: false,
+            router: false,
+            cache_name,
+        }
+    }
+
     /// The URLPattern pathname the browser's router matches for a `coldStart: 'router'`
     /// route: its prefix, with URLPattern's special characters escaped, then `*`.
     pub fn router_pathname(&self) -> Option<String> {
@@ -586,18 +603,7 @@ pub(crate) mod tests {
 
     #[test]
     fn routes_an_earlier_prefix_swallows_are_reported() {
-        let r = |name: &str, p: &str| Route {
-            name: name.into(),
-            matcher: Matcher::Prefix(p.into()),
-            strategy: Strategy::CacheFirst,
-            max_age_ms: None,
-            max_entries: None,
-            network_timeout_ms: None,
-            cross_origin: false,
-            opaque: false,
-            router: false,
-            cache_name: String::new(),
-        };
+        let r = |name: &str, p: &str| Route::cache_first(name, p, String::new());
         let w = shadowed_routes(&[r("pages", "/"), r("images", "/img/"), r("other", "/x")]);
         assert_eq!(w.len(), 2);
         assert!(w[0].contains("route 'images' (routes[1]) can never match: route 'pages' (routes[0]) comes first"), "{}", w[0]);

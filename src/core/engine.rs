@@ -363,18 +363,7 @@ impl Engine {
         resolve: Box<dyn Fn(&str) -> Option<String>>,
     ) -> Result<Engine, String> {
         let cfg = super::config::parse(config, origin, &*resolve).map_err(|e| e.message())?;
-        let precache = Route {
-            name: "precache".into(),
-            matcher: Matcher::Prefix(String::new()),
-            strategy: Strategy::CacheFirst,
-            max_age_ms: None,
-            max_entries: None,
-            network_timeout_ms: None,
-            cross_origin: false,
-            opaque: false,
-            router: false,
-            cache_name: cfg.precache_cache.clone(),
-        };
+        let precache = Route::cache_first("precache", "", cfg.precache_cache.clone());
         let slots = cfg
             .routes
             .iter()

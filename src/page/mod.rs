@@ -10,60 +10,41 @@
 //! hydrated, `X k ms attempts` hydration error), then `T due` (the next timeout, empty
 //! for none).
 
-use ::core::cell::UnsafeCell;
-
 use crate::core::hydrate::{Command, ComponentDesc, DataSource, Event, Hydrator, Notice, Options, Trigger, TypeOptions};
 use crate::cat;
 use crate::core::prelude::*;
 use crate::core::text::{cold, push_u64};
-
-#[global_allocator]
-static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
-
-#[panic_handler]
-fn panic(_: &::core::panic::PanicInfo<'_>) -> ! {
-    ::core::arch::wasm32::unreachable()
-}
-
-struct Global<T>(UnsafeCell<T>);
-unsafe impl<T> Sync for Global<T> {}
+use crate::wasm::{Global, Io};
 
 struct State {
     hydrator: Option<Hydrator>,
     pending: Option<Options>,
-    input: Vec<u8>,
-    out: String,
+    io: Io,
 }
 
-static STATE: Global<State> = Global(UnsafeCell::new(State { hydrator: None, pending: None, input: Vec::new(), out: String::new() }));
+static STATE: Global<State> = Global::new(State { hydrator: None, pending: None, io: Io::new() });
 
 fn state() -> &'static mut State {
-    // SAFETY: one thread; the executor never calls in while a call runs.
-    unsafe { &mut *STATE.0.get() }
+    STATE.get()
 }
 
 fn input(len: u32) -> &'static str {
-    let s = state();
-    ::core::str::from_utf8(s.input.get(..len as usize).unwrap_or(&[])).unwrap_or("")
+    state().io.text(len)
 }
 
 #[no_mangle]
 pub extern "C" fn hyd_buf(len: u32) -> *mut u8 {
-    let s = state();
-    if s.input.len() < len as usize {
-        s.input.resize(len as usize, 0);
-    }
-    s.input.as_mut_ptr()
+    state().io.buf(len)
 }
 
 #[no_mangle]
 pub extern "C" fn hyd_out_ptr() -> *const u8 {
-    state().out.as_ptr()
+    state().io.out.as_ptr()
 }
 
 #[no_mangle]
 pub extern "C" fn hyd_out_len() -> u32 {
-    state().out.len() as u32
+    state().io.out.len() as u32
 }
 
 fn bad(field: &str, want: &str) -> String {
@@ -83,8 +64,8 @@ const TYPE_OPTIONS: [&str; 4] = ["maxAge", "poll", "trigger", "render"];
 
 fn option_error(text: &str) -> u32 {
     let s = state();
-    s.out.clear();
-    s.out.push_str(text);
+    s.io.out.clear();
+    s.io.out.push_str(text);
     0
 }
 
@@ -162,9 +143,9 @@ pub extern "C" fn hyd_opt(kind: u32, num: f64, len: u32) -> u32 {
 
 fn flush() -> u32 {
     let s = state();
-    s.out.clear();
+    s.io.out.clear();
     let Some(h) = s.hydrator.as_mut() else { return 0 };
-    let out = &mut s.out;
+    let out = &mut s.io.out;
     let line = |out: &mut String, code: char| {
         if !out.is_empty() {
             out.push('\n');

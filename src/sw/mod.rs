@@ -3,20 +3,10 @@
 //! in linear memory. No wasm-bindgen, no js-sys: the executor does the I/O and the wire
 //! format is [`crate::core::wire`]. Nothing here decides anything.
 
-use ::core::cell::UnsafeCell;
-
 use crate::core::engine::Engine;
 use crate::core::prelude::*;
 use crate::core::wire;
-
-#[global_allocator]
-static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
-
-/// A trap: the executor sees a `WebAssembly.RuntimeError` and fails open.
-#[panic_handler]
-fn panic(_: &::core::panic::PanicInfo<'_>) -> ! {
-    ::core::arch::wasm32::unreachable()
-}
+use crate::wasm::{Global, Io};
 
 #[link(wasm_import_module = "env")]
 extern "C" {
@@ -27,38 +17,30 @@ extern "C" {
     fn url(ptr: *const u8, len: usize, out: *mut u8, cap: usize) -> i32;
 }
 
-/// The worker is single-threaded: one engine, one input and one output buffer.
-struct Global<T>(UnsafeCell<T>);
-unsafe impl<T> Sync for Global<T> {}
-
+/// One engine, and the executor's buffers.
 struct State {
     engine: Option<Engine>,
-    input: Vec<u8>,
-    out: String,
+    io: Io,
 }
 
-static STATE: Global<State> = Global(UnsafeCell::new(State { engine: None, input: Vec::new(), out: String::new() }));
+static STATE: Global<State> = Global::new(State { engine: None, io: Io::new() });
 
 fn state() -> &'static mut State {
-    // SAFETY: one thread, and the executor never calls in again while a call runs (the
-    // imports above do not call back).
-    unsafe { &mut *STATE.0.get() }
+    STATE.get()
 }
 
 fn input(len: u32) -> &'static str {
-    let s = state();
-    let bytes = s.input.get(..len as usize).unwrap_or(&[]);
-    ::core::str::from_utf8(bytes).unwrap_or("")
+    state().io.text(len)
 }
 
 fn flush() -> u32 {
     let s = state();
-    s.out.clear();
+    s.io.out.clear();
     if let Some(e) = s.engine.as_mut() {
         let cmds = e.take();
-        wire::encode(&cmds, &mut s.out);
+        wire::encode(&cmds, &mut s.io.out);
     }
-    s.out.len() as u32
+    s.io.out.len() as u32
 }
 
 fn test_regexp(index: u32, text: &str) -> bool {
@@ -79,21 +61,17 @@ fn resolve_url(s: &str) -> Option<String> {
 /// A buffer of at least `len` bytes for the next call's text.
 #[no_mangle]
 pub extern "C" fn swc_buf(len: u32) -> *mut u8 {
-    let s = state();
-    if s.input.len() < len as usize {
-        s.input.resize(len as usize, 0);
-    }
-    s.input.as_mut_ptr()
+    state().io.buf(len)
 }
 
 #[no_mangle]
 pub extern "C" fn swc_out_ptr() -> *const u8 {
-    state().out.as_ptr()
+    state().io.out.as_ptr()
 }
 
 #[no_mangle]
 pub extern "C" fn swc_out_len() -> u32 {
-    state().out.len() as u32
+    state().io.out.len() as u32
 }
 
 /// `swcache.start`: the input is `origin \n config JSON`. Returns 1 and writes the cache
@@ -105,20 +83,20 @@ pub extern "C" fn swc_start(len: u32, now: f64) -> u32 {
     let value = crate::core::text::read_json(json).unwrap_or(crate::core::value::Value::Other("not a plain object"));
     let made = Engine::new(&value, origin, now, Box::new(test_regexp), Box::new(resolve_url));
     let s = state();
-    s.out.clear();
+    s.io.out.clear();
     match made {
         Ok(e) => {
             for (i, n) in e.cache_names().iter().enumerate() {
                 if i > 0 {
-                    s.out.push('\n');
+                    s.io.out.push('\n');
                 }
-                s.out.push_str(n);
+                s.io.out.push_str(n);
             }
             s.engine = Some(e);
             1
         }
         Err(msg) => {
-            s.out.push_str(&msg);
+            s.io.out.push_str(&msg);
             0
         }
     }
