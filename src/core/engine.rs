@@ -14,7 +14,7 @@
 //! Per cache (a route's, or the built-in precache) the engine keeps one [`Slot`]: the
 //! route, what eviction knows of its entries, its trim gate and its counters.
 
-use super::config::{Config, Matcher, Route, Strategy};
+use super::config::{Config, Route};
 use super::evict::{self, TrimGate, Usage};
 use super::feed;
 use super::fence::{self, Fences};
@@ -27,7 +27,6 @@ use super::strategy::{is_fresh, Action, Flow, Lookup, NetOutcome, Reply};
 use super::text::push_json_str;
 use super::url;
 use super::value::Value;
-use super::CACHE_PREFIX;
 
 pub type OpId = u32;
 
@@ -418,10 +417,6 @@ impl Engine {
         self.slots.iter().map(|s| s.route.cache_name.as_str()).collect()
     }
 
-    pub fn slots(&self) -> &[Slot] {
-        &self.slots
-    }
-
     /// Commands produced since the last call.
     pub fn take(&mut self) -> Vec<Cmd> {
         core::mem::take(&mut self.out)
@@ -756,10 +751,7 @@ impl Engine {
         checked: bool,
         item: Option<u32>,
     ) {
-        let stamp = (!opaque).then_some(started);
-        if stamp.is_some() && started > self.newest_stamp {
-            self.newest_stamp = started;
-        }
+        let stamp = self.stamp(opaque, started);
         self.touch(slot, path);
         let Some(op) = self.op(id) else { return };
         let job = op.stores.len() as u32;
@@ -772,6 +764,18 @@ impl Engine {
     // Kept out of line: V8 compiles a function on its first call, so the start path
     // should not compile code it does not run.
     #[inline(never)]
+    /// The `sw-cache-time` of a copy fetched from `started` (none for opaque responses),
+    /// remembering the newest stamp this instance wrote.
+    fn stamp(&mut self, opaque: bool, started: f64) -> Option<f64> {
+        if opaque {
+            return None;
+        }
+        if started > self.newest_stamp {
+            self.newest_stamp = started;
+        }
+        Some(started)
+    }
+
     fn store_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
         let job = (tag & INDEX) >> 3;
         let step = tag & 7;
@@ -804,10 +808,7 @@ impl Engine {
                 // The retry obeys the same rules as the first write (status, no-store,
                 // Vary: *, fences).
                 if (checked || info.status == 200) && self.may_store(slot, &path, &info, refetched, navigate, checked) {
-                    let stamp = (!info.opaque).then_some(refetched);
-                    if stamp.is_some() && refetched > self.newest_stamp {
-                        self.newest_stamp = refetched;
-                    }
+                    let stamp = self.stamp(info.opaque, refetched);
                     self.emit(Cmd::Put { op: id, tag: base | 4, slot: slot as u32, req, from: base | 3, stamp });
                 } else {
                     self.stored(id, slot, item, false, now);
@@ -1093,11 +1094,7 @@ impl Engine {
         let Some(i) = self.inv_op(id) else { return };
         let first = i.lookups.len() as u32;
         i.outstanding += lookups.len() as u32;
-        let cmds: Vec<Cmd> = lookups
-            .iter()
-            .enumerate()
-            .map(|(k, (slot, req, _))| Cmd::Match { op: id, tag: LOOK | (first + k as u32), slot: *slot as u32, req: req.clone() })
-            .collect();
+        let cmds = match_lookups(id, first, lookups.iter().map(|(slot, req, _)| (*slot, req.clone())));
         i.lookups.extend(lookups);
         self.out.extend(cmds);
         self.invalidation_progress(id);
@@ -1472,9 +1469,8 @@ impl Engine {
                 let first = lookups.len() as u32;
                 lookups.extend((0..keys.len() as u32).map(|k| (index as usize, Req::Key { list: tag, index: k })));
                 more += keys.len() as i64;
-                for k in 0..keys.len() as u32 {
-                    self.emit(Cmd::Match { op: id, tag: LOOK | (first + k), slot: index, req: Req::Key { list: tag, index: k } });
-                }
+                let cmds = match_lookups(id, first, lookups[first as usize..].iter().cloned());
+                self.out.extend(cmds);
             }
             (LOOK, Io::Matched(found)) => {
                 let Some((slot, req)) = lookup else { return };
@@ -1515,11 +1511,7 @@ impl Engine {
                     lookups.push((index as usize, Req::Key { list: tag, index: k as u32 }, String::from(path)));
                 }
                 *outstanding += take as u32;
-                let cmds: Vec<Cmd> = lookups[first as usize..]
-                    .iter()
-                    .enumerate()
-                    .map(|(k, (slot, req, _))| Cmd::Match { op: id, tag: LOOK | (first + k as u32), slot: *slot as u32, req: req.clone() })
-                    .collect();
+                let cmds = match_lookups(id, first, lookups[first as usize..].iter().map(|(slot, req, _)| (*slot, req.clone())));
                 self.out.extend(cmds);
             }
             (LOOK, Io::Matched(e)) => {
@@ -1886,6 +1878,12 @@ impl Engine {
     }
 }
 
+/// A cache read of each `(slot, entry)`, tagged `LOOK | first + k`: how invalidations,
+/// sweeps and GET_STATE read the entries they listed.
+fn match_lookups(id: OpId, first: u32, items: impl Iterator<Item = (usize, Req)>) -> Vec<Cmd> {
+    items.enumerate().map(|(k, (slot, req))| Cmd::Match { op: id, tag: LOOK | (first + k as u32), slot: slot as u32, req }).collect()
+}
+
 fn outcome(r: &Result<ResponseInfo, String>) -> NetOutcome {
     match r {
         Err(_) => NetOutcome::Failed,
@@ -1924,18 +1922,7 @@ pub fn error_json(text: &str) -> String {
 /// `{type:'INVALIDATED', urls, prefixes, tags, routes, all, removed, source}`: told to
 /// every open page, which decides whether its own URL or data is covered.
 fn invalidated_json(inv: &Invalidation, removed: &[String], from_feed: bool) -> String {
-    let list = |out: &mut String, key: &str, items: &mut dyn Iterator<Item = &str>| {
-        out.push_str(",\"");
-        out.push_str(key);
-        out.push_str("\":[");
-        for (i, s) in items.enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            push_json_str(out, s);
-        }
-        out.push(']');
-    };
+    let list = super::text::push_json_list;
     let sel = &inv.selector;
     let mut out = String::from("{\"type\":\"INVALIDATED\"");
     list(&mut out, "urls", &mut sel.urls.iter().map(String::as_str));
@@ -1958,11 +1945,6 @@ pub fn failed_open_stats_json() -> String {
     counters_json(&mut out, &Counters::default(), ",");
     out.push_str(",\"routes\":{},\"engine\":\"failed-open\"}");
     out
-}
-
-/// Whether `name` is one of this engine's caches (for tests and tools).
-pub fn is_engine_cache(name: &str) -> bool {
-    name.starts_with(CACHE_PREFIX)
 }
 
 #[cfg(test)]

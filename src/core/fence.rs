@@ -89,18 +89,7 @@ impl Fences {
             let sel = &f.inv.selector;
             out.push_str("{\"timestamp\":");
             push_json_str(&mut out, &super::time::iso_string(f.inv.at_ms));
-            let list = |out: &mut String, key: &str, items: &mut dyn Iterator<Item = &str>| {
-                out.push_str(",\"");
-                out.push_str(key);
-                out.push_str("\":[");
-                for (k, s) in items.enumerate() {
-                    if k > 0 {
-                        out.push(',');
-                    }
-                    push_json_str(out, s);
-                }
-                out.push(']');
-            };
+            let list = super::text::push_json_list;
             list(&mut out, "urls", &mut sel.urls.iter().map(String::as_str));
             list(&mut out, "prefixes", &mut sel.prefixes.iter().map(String::as_str));
             list(&mut out, "tags", &mut sel.tags.iter().map(String::as_str));

@@ -25,7 +25,5 @@ pub mod wire;
 #[cfg(any(not(target_arch = "wasm32"), feature = "page"))]
 pub mod hydrate;
 
-/// Response header carrying the time (ISO 8601) the network fetch for a stored copy started.
-pub const STAMP_HEADER: &str = "sw-cache-time";
 /// Every cache this engine owns starts with this; no other cache is ever deleted.
 pub const CACHE_PREFIX: &str = "swcache-";

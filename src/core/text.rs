@@ -165,6 +165,20 @@ pub fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Appends `,"key":["a","b",…]`.
+pub fn push_json_list(out: &mut String, key: &str, items: &mut dyn Iterator<Item = &str>) {
+    out.push_str(",\"");
+    out.push_str(key);
+    out.push_str("\":[");
+    for (i, s) in items.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_str(out, s);
+    }
+    out.push(']');
+}
+
 /// Marks that the executor's JSON replacer puts at the start of a string for values JSON
 /// cannot carry: `\0r<i>` RegExp number i, `\0f` a function, `\0n<text>` a non-finite
 /// number, `\0o<kind>` another value, `\0s<text>` a string that itself began with `\0`.
