@@ -31,6 +31,11 @@ impl Strategy {
         Self::ALL.iter().find(|(n, _)| *n == s).map(|(_, st)| *st)
     }
 
+    /// Whether a request is answered from the cache when a copy is there.
+    pub fn reads_cache_first(self) -> bool {
+        matches!(self, Strategy::CacheFirst | Strategy::StaleWhileRevalidate | Strategy::CacheOnly)
+    }
+
     /// Whether responses fetched under this strategy are written to the cache.
     pub fn stores(self) -> bool {
         !matches!(self, Strategy::NetworkOnly | Strategy::CacheOnly)
@@ -60,7 +65,9 @@ pub struct Route {
     /// `coldStart: 'router'`: while the worker is stopped, the browser's router serves
     /// this route's cached copies itself (Static Routing API).
     pub router: bool,
-    /// `swcache-<version>-<name>`
+    /// `swcache-<name>-<identity hash>` (kept across versions while the route keeps
+    /// its name, match, crossOrigin and opaque), or `swcache-<version>-<name>` with
+    /// `keepRuntimeCaches: false`.
     pub cache_name: String,
 }
 
@@ -75,6 +82,21 @@ pub struct FeedConfig {
     pub strict: Option<(f64, u32)>,
 }
 
+/// The precache: one cache for every version. Entries are keyed by URL and revision
+/// (see [`super::precache`]), so a new version fetches only what changed and the old
+/// version keeps serving its own entries until the new one activates.
+pub const PRECACHE_CACHE: &str = "swcache-precache";
+
+/// `offline: '/offline.html'` or `{page, image}`: what failed requests with nothing
+/// cached are answered with (precached).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Offline {
+    /// Index into `precache` of the page for navigations.
+    pub page: Option<usize>,
+    /// Index into `precache` of the placeholder for images.
+    pub image: Option<usize>,
+}
+
 /// The cache holding the engine's own state (the feed cursor). Not versioned: it
 /// describes the caches, which outlive no version but must not replay a feed.
 pub const STATE_CACHE: &str = "swcache-state";
@@ -82,19 +104,26 @@ pub const STATE_CACHE: &str = "swcache-state";
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub version: String,
-    /// Same-origin path+search of each precached URL, in the order given, deduplicated.
-    pub precache: Vec<String>,
+    /// Each precached URL, in the order given, deduplicated by URL.
+    pub precache: Vec<super::precache::Entry>,
     pub routes: Vec<Route>,
     pub wait_for_clients: bool,
     /// `feed: {…}`: the invalidation feed this worker checks.
     pub feed: Option<FeedConfig>,
-    /// `swcache-<version>-precache`
-    pub precache_cache: String,
+    pub offline: Offline,
+    /// `navigationPreload: true`: navigations that go to the network first use the
+    /// request the browser starts while the worker boots.
+    pub navigation_preload: bool,
 }
 
 impl Config {
     pub fn is_precached(&self, path_search: &str) -> bool {
-        self.precache.iter().any(|p| p == path_search)
+        self.precached(path_search).is_some()
+    }
+
+    /// The precache entry for a same-origin path+search.
+    pub fn precached(&self, path_search: &str) -> Option<&super::precache::Entry> {
+        self.precache.iter().find(|p| p.path == path_search)
     }
 
     /// Whether `cache_name` belongs to this engine but not to this version.
@@ -103,7 +132,7 @@ impl Config {
     }
 
     pub fn owns_cache(&self, cache_name: &str) -> bool {
-        cache_name == self.precache_cache || cache_name == STATE_CACHE || self.routes.iter().any(|r| r.cache_name == cache_name)
+        cache_name == PRECACHE_CACHE || cache_name == STATE_CACHE || self.routes.iter().any(|r| r.cache_name == cache_name)
     }
 }
 
@@ -142,7 +171,8 @@ fn describe(v: &Value) -> String {
     }
 }
 
-const TOP_FIELDS: [&str; 5] = ["version", "precache", "routes", "waitForClients", "feed"];
+const TOP_FIELDS: [&str; 8] =
+    ["version", "precache", "routes", "waitForClients", "feed", "offline", "navigationPreload", "keepRuntimeCaches"];
 const ROUTE_FIELDS: [&str; 9] =
     ["name", "match", "strategy", "maxAge", "maxEntries", "networkTimeout", "crossOrigin", "opaque", "coldStart"];
 /// Largest accepted `maxEntries` / `networkTimeout`: beyond these a value is a mistake.
@@ -229,26 +259,36 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
         Some(Value::Bool(b)) => *b,
         Some(other) => return Err(cold(|| top("waitForClients", cat!("must be a boolean, got ", describe(other))))),
     };
-    let mut precache = Vec::new();
+    let flag = |field: &str, default: bool| -> Result<bool, ConfigError> {
+        match v.get(field) {
+            None => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(other) => Err(cold(|| top(field, cat!("must be a boolean, got ", describe(other))))),
+        }
+    };
+    let navigation_preload = flag("navigationPreload", false)?;
+    let keep_runtime = flag("keepRuntimeCaches", true)?;
+    let mut precache: Vec<super::precache::Entry> = Vec::new();
     match v.get("precache") {
         None => {}
         Some(Value::Arr(items)) if items.len() <= MAX_PRECACHE => {
             for (i, item) in items.iter().enumerate() {
                 let field = || cat!("precache[", i, "]");
-                let Value::Str(s) = item else {
-                    return Err(cold(|| top(&field(), cat!("must be a URL string, got ", describe(item)))));
+                let (u, revision) = match item {
+                    Value::Str(s) => (s, Some(version.as_str())),
+                    Value::Obj(props) => precache_object(item, props, &field)?,
+                    _ => return Err(cold(|| top(&field(), cat!("must be a URL string or {url, revision}, got ", describe(item))))),
                 };
-                let href = resolve(s).ok_or_else(|| cold(|| top(&field(), cat!("is not a valid URL: ", describe(item)))))?;
-                let path = url::same_origin_path(&href, origin)
-                    .ok_or_else(|| cold(|| top(&field(), cat!("must be same-origin, got ", describe(item)))))?;
-                if !precache.iter().any(|p: &String| p == path) {
-                    precache.push(String::from(path));
+                let path = same_origin(u, &field(), origin, resolve)?;
+                if !precache.iter().any(|p| p.path == path) {
+                    precache.push(super::precache::Entry::new(path, revision));
                 }
             }
         }
         Some(Value::Arr(_)) => return Err(cold(|| top("precache", cat!("has more than ", MAX_PRECACHE, " URLs")))),
         Some(other) => return Err(cold(|| top("precache", cat!("must be an array of URLs, got ", describe(other))))),
     }
+    let offline = parse_offline(v.get("offline"), &version, &mut precache, origin, resolve)?;
     let routes_v = match v.get("routes") {
         None => &[][..],
         Some(Value::Arr(items)) => &items[..],
@@ -256,7 +296,7 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
     };
     let mut routes: Vec<Route> = Vec::with_capacity(routes_v.len());
     for (i, rv) in routes_v.iter().enumerate() {
-        let route = parse_route(i, rv, &version)?;
+        let route = parse_route(i, rv, &version, keep_runtime)?;
         if routes.iter().any(|r| r.name == route.name) {
             return Err(cold(|| ConfigError {
                 route: Some((i, Some(route.name))),
@@ -266,12 +306,94 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
         }
         routes.push(route);
     }
-    let precache_cache = join3(CACHE_PREFIX, &version, "-precache");
     let feed = match v.get("feed") {
         None => None,
         Some(f) => Some(parse_feed(f, origin, resolve)?),
     };
-    Ok(Config { version, precache, routes, wait_for_clients, feed, precache_cache })
+    if navigation_preload && !routes.iter().any(|r| matches!(r.strategy, Strategy::NetworkFirst | Strategy::NetworkOnly)) && offline.page.is_none() {
+        return Err(cold(|| top("navigationPreload", String::from("only helps navigations that go to the network first: add a networkFirst or networkOnly route (or an offline page)"))));
+    }
+    Ok(Config { version, precache, routes, wait_for_clients, feed, offline, navigation_preload })
+}
+
+/// The same-origin path+search of a URL in the config.
+fn same_origin(u: &str, field: &str, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let shown = || describe(&Value::Str(u.into()));
+    let href = resolve(u).ok_or_else(|| cold(|| top(field, cat!("is not a valid URL: ", shown()))))?;
+    url::same_origin_path(&href, origin).map(String::from).ok_or_else(|| cold(|| top(field, cat!("must be same-origin, got ", shown()))))
+}
+
+/// `{url, revision}`: `revision` a string, or `null` for a URL that names its content.
+#[inline(never)]
+fn precache_object<'a>(
+    item: &'a Value,
+    props: &'a [(String, Value)],
+    field: &dyn Fn() -> String,
+) -> Result<(&'a String, Option<&'a str>), ConfigError> {
+    if let Some((k, _)) = props.iter().find(|(k, _)| k != "url" && k != "revision") {
+        return Err(cold(|| top(&cat!(field(), ".", k), String::from("is not a precache entry field (expected url, revision)"))));
+    }
+    let Some(Value::Str(u)) = item.get("url") else {
+        return Err(cold(|| top(&cat!(field(), ".url"), String::from("is required: the URL string to precache"))));
+    };
+    let revision = match item.get("revision") {
+        Some(Value::Null) => None,
+        Some(Value::Str(r)) if valid_token(r, b"._-") => Some(r.as_str()),
+        other => {
+            return Err(cold(|| top(
+                &cat!(field(), ".revision"),
+                cat!(
+                    "must be 1-64 letters, digits, '.', '_' or '-' (a content hash), or null for a URL that names its content, got ",
+                    other.map_or(String::from("nothing"), describe)
+                ),
+            )))
+        }
+    };
+    Ok((u, revision))
+}
+
+/// `offline`: a page URL, or `{page, image}`; each is precached (revisioned by `version`
+/// unless the precache list names it with its own revision).
+#[inline(never)]
+fn parse_offline(
+    v: Option<&Value>,
+    version: &str,
+    precache: &mut Vec<super::precache::Entry>,
+    origin: &str,
+    resolve: &dyn Fn(&str) -> Option<String>,
+) -> Result<Offline, ConfigError> {
+    let mut add = |u: &str, field: &str| -> Result<usize, ConfigError> {
+        let path = same_origin(u, field, origin, resolve)?;
+        Ok(match precache.iter().position(|p| p.path == path) {
+            Some(i) => i,
+            None => {
+                precache.push(super::precache::Entry::new(path, Some(version)));
+                precache.len() - 1
+            }
+        })
+    };
+    Ok(match v {
+        None => Offline::default(),
+        Some(Value::Str(u)) => Offline { page: Some(add(u, "offline")?), image: None },
+        Some(o @ Value::Obj(props)) => {
+            if let Some((k, _)) = props.iter().find(|(k, _)| k != "page" && k != "image") {
+                return Err(cold(|| top(&cat!("offline.", k), String::from("is not an offline field (expected page, image)"))));
+            }
+            let mut one = |key: &str| -> Result<Option<usize>, ConfigError> {
+                let field = cat!("offline.", key);
+                match o.get(key) {
+                    None => Ok(None),
+                    Some(Value::Str(u)) => add(u, &field).map(Some),
+                    Some(other) => Err(cold(|| top(&field, cat!("must be a URL string, got ", describe(other))))),
+                }
+            };
+            let page = one("page")?;
+            Offline { page, image: one("image")? }
+        }
+        Some(other) => {
+            return Err(cold(|| top("offline", cat!("must be a page URL such as '/offline.html' or {page, image}, got ", describe(other)))))
+        }
+    })
 }
 
 #[inline(never)]
@@ -316,7 +438,7 @@ fn parse_feed(f: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>)
     Ok(FeedConfig { path, interval_ms, strict })
 }
 
-fn parse_route(i: usize, rv: &Value, version: &str) -> Result<Route, ConfigError> {
+fn parse_route(i: usize, rv: &Value, version: &str, keep: bool) -> Result<Route, ConfigError> {
     let name = match rv.get("name") {
         Some(Value::Str(s)) if valid_token(s, b"_-") && s != "precache" => Some(s.clone()),
         _ => None,
@@ -337,9 +459,9 @@ fn parse_route(i: usize, rv: &Value, version: &str) -> Result<Route, ConfigError
             ),
         }));
     };
-    let matcher = match rv.get("match") {
-        Some(Value::RegExp(idx)) => Matcher::RegExp(*idx),
-        Some(Value::Str(s)) if !s.is_empty() => Matcher::Prefix(s.clone()),
+    let (matcher, written) = match rv.get("match") {
+        Some(Value::RegExp(idx, source)) => (Matcher::RegExp(*idx), source.as_str()),
+        Some(Value::Str(s)) if !s.is_empty() => (Matcher::Prefix(s.clone()), s.as_str()),
         Some(other) => return Err(cold(|| err("match", cat!("must be a RegExp or a non-empty path prefix, got ", describe(other))))),
         None => return Err(cold(|| err("match", "is required (a RegExp or a path prefix string)".into()))),
     };
@@ -415,8 +537,18 @@ fn parse_route(i: usize, rv: &Value, version: &str) -> Result<Route, ConfigError
             }
         }
     }
-    let mut cache_name = join3(CACHE_PREFIX, version, "-");
-    cache_name.push_str(&name_s);
+    let cache_name = if keep {
+        // What decides which responses the cache holds: while these stay, its entries
+        // stay valid across versions.
+        let mut h = super::precache::Fnv::default();
+        h.write(written.as_bytes());
+        h.write(&[u8::from(cross_origin), u8::from(opaque), u8::from(matches!(matcher, Matcher::RegExp(_)))]);
+        let mut n = join3(CACHE_PREFIX, &name_s, "-");
+        h.push_hex(&mut n);
+        n
+    } else {
+        join3(CACHE_PREFIX, version, "-") + &name_s
+    };
     Ok(Route { name: name_s, matcher, strategy, max_age_ms, max_entries, network_timeout_ms, cross_origin, opaque, router, cache_name })
 }
 
@@ -487,14 +619,14 @@ pub(crate) mod tests {
                 Value::Arr(vec![
                     route(vec![
                         ("name", Value::str("images")),
-                        ("match", Value::RegExp(0)),
+                        ("match", Value::RegExp(0, String::new())),
                         ("strategy", Value::str("cacheFirst")),
                         ("maxAge", Value::Num(7.0 * 864e5)),
                         ("maxEntries", Value::Num(200.0)),
                     ]),
                     route(vec![
                         ("name", Value::str("componentData")),
-                        ("match", Value::RegExp(1)),
+                        ("match", Value::RegExp(1, String::new())),
                         ("strategy", Value::str("networkFirst")),
                         ("networkTimeout", Value::Num(3000.0)),
                         ("maxAge", Value::Num(5.0 * 60e3)),
@@ -502,7 +634,7 @@ pub(crate) mod tests {
                     ]),
                     route(vec![
                         ("name", Value::str("promoPages")),
-                        ("match", Value::RegExp(2)),
+                        ("match", Value::RegExp(2, String::new())),
                         ("strategy", Value::str("cacheFirst")),
                         ("maxAge", Value::Num(864e5)),
                         ("maxEntries", Value::Num(50.0)),
@@ -537,13 +669,14 @@ pub(crate) mod tests {
     fn seed_config_parses() {
         let c = parse_ok(&seed_config());
         assert_eq!(c.version, "v1");
-        assert_eq!(c.precache, vec!["/", "/favicon.ico", "/robots.txt"]);
+        let paths: Vec<&str> = c.precache.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["/", "/favicon.ico", "/robots.txt"]);
+        assert_eq!(c.precache[0].key, "/?__swcache_rev=v1", "a plain URL is revisioned by the version");
         let names: Vec<&str> = c.routes.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["images", "componentData", "promoPages"]);
         assert_eq!(c.routes[1].strategy, Strategy::NetworkFirst);
         assert_eq!(c.routes[1].network_timeout_ms, Some(3000));
-        assert_eq!(c.routes[0].cache_name, "swcache-v1-images");
-        assert_eq!(c.precache_cache, "swcache-v1-precache");
+        assert!(c.routes[0].cache_name.starts_with("swcache-images-") && c.routes[0].cache_name.len() == 23, "{}", c.routes[0].cache_name);
         assert!(!c.wait_for_clients);
     }
 
@@ -644,7 +777,8 @@ pub(crate) mod tests {
             ("version", Value::str("v2")),
             ("precache", Value::Arr(vec![Value::str("/a?x=1"), Value::str("http://localhost:8080/a?x=1"), Value::str("/b")])),
         ]));
-        assert_eq!(c.precache, vec!["/a?x=1", "/b"]);
+        let keys: Vec<&str> = c.precache.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["/a?x=1&__swcache_rev=v2", "/b?__swcache_rev=v2"]);
         assert!(c.is_precached("/b"));
         assert!(!c.is_precached("/a"));
     }
@@ -652,8 +786,10 @@ pub(crate) mod tests {
     #[test]
     fn cache_ownership() {
         let c = parse_ok(&seed_config());
-        assert!(c.owns_cache("swcache-v1-images"));
-        assert!(!c.is_obsolete_cache("swcache-v1-precache"));
+        assert!(c.owns_cache(&c.routes[0].cache_name));
+        assert!(!c.is_obsolete_cache("swcache-precache"));
+        assert!(c.is_obsolete_cache("swcache-v1-precache"), "the per-version precache of earlier releases");
+        assert!(c.is_obsolete_cache("swcache-v1-images"));
         assert!(c.is_obsolete_cache("swcache-v0-images"));
         assert!(c.is_obsolete_cache("swcache-v1-oldroute"));
         assert!(!c.is_obsolete_cache("my-own-cache"));

@@ -55,6 +55,11 @@ pub enum Answer {
     Network(u32),
     /// An error response of the engine's own (plain text).
     Error { status: u16, reason: &'static str, text: &'static str },
+    /// `206`: bytes `start..=end` of the `size`-byte body of the cached response read at
+    /// tag `from`, with `Content-Range`.
+    Range { from: u32, start: u64, end: u64, size: u64 },
+    /// `416` with `Content-Range: bytes */size`.
+    Unsatisfiable { size: u64 },
 }
 
 /// What the executor must do. `op`/`tag` come back with the result.
@@ -64,6 +69,15 @@ pub enum Cmd {
     Match { op: OpId, tag: u32, slot: u32, req: Req },
     /// Fetch `req` (`reload`: past the HTTP cache) → [`Io::Fetched`].
     Fetch { op: OpId, tag: u32, req: Req, reload: bool },
+    /// The navigation's preload response (`event.preloadResponse`), or a fetch of the
+    /// event's request if there is none → [`Io::Fetched`].
+    Preload { op: OpId, tag: u32 },
+    /// Turn navigation preload on or off for the registration → [`Io::Done`].
+    NavigationPreload { op: OpId, tag: u32, on: bool },
+    /// The body size of the cached response read at `from` → [`Io::Size`].
+    Size { op: OpId, tag: u32, from: u32 },
+    /// `registration.unregister()` → [`Io::Done`].
+    Unregister { op: OpId, tag: u32 },
     /// Wait → [`Io::Timer`].
     Timer { op: OpId, tag: u32, ms: u32 },
     /// Store a copy of the response fetched at tag `from` under `req`, with
@@ -111,7 +125,10 @@ pub struct Request<'a> {
     pub navigate: bool,
     /// `Request.cache`.
     pub cache: &'a str,
-    pub range: bool,
+    /// The `Range` header.
+    pub range: Option<&'a str>,
+    /// `Request.destination` is `image`.
+    pub image: bool,
 }
 
 /// A stored entry, as far as decisions go.
@@ -172,6 +189,8 @@ pub enum Io {
     Text(Option<String>),
     /// The feed answered: status, its `ETag`, and the body (200 only).
     Feed { status: u16, etag: Option<String>, text: Option<String> },
+    /// A body's size in bytes (`None`: it could not be read).
+    Size(Option<u64>),
 }
 
 /// One cache: a route's, or the built-in precache (the last slot).
@@ -197,6 +216,12 @@ const T_STRICT: u32 = 8;
 const T_STATE: u32 = 9;
 const T_FEED: u32 = 10;
 const T_SAVE: u32 = 11;
+const T_KEYS: u32 = 12;
+const T_OFFLINE: u32 = 13;
+const T_RANGE: u32 = 14;
+const T_SIZE: u32 = 15;
+const T_PRELOAD: u32 = 16;
+const T_REMOVE: u32 = 17;
 const SPACE: u32 = 1 << 24;
 const STORE: u32 = SPACE; // | job << 3 | step
 const TRIM: u32 = 2 * SPACE; // | slot << 1 | step
@@ -242,6 +267,13 @@ struct FetchOp {
     served: Option<String>,
     /// Strict mode: the next step, held until the feed is checked (or the budget ends).
     parked: Option<Action>,
+    /// The precache key of this URL, if it is precached.
+    key: Option<String>,
+    image: bool,
+    /// The `Range` header of a ranged request served from the cache.
+    range: Option<String>,
+    /// The error to answer with if the offline fallback is not cached either.
+    fallback: Option<(u16, &'static str, &'static str)>,
 }
 
 #[derive(Debug)]
@@ -307,8 +339,10 @@ enum Kind {
     Prefetch(Box<PrefetchOp>),
     /// Precache items still to store.
     Install { pending: u32 },
-    /// Cache deletions still under way.
+    /// Steps still under way (cache deletions, precache key cleanup, preload setting).
     Activate { pending: u32 },
+    /// Taking swcache off the site: cache deletions still under way.
+    Remove { pending: u32 },
     /// (slot, entry) of router caches being checked for expiry.
     Sweep { lookups: Vec<(usize, Req)>, outstanding: u32 },
     /// GET_STATE: listings still awaited, entries still being read, what was read.
@@ -346,6 +380,9 @@ pub struct Engine {
     /// Operations with a cache write or an invalidation under way.
     writes: Vec<OpId>,
     feed: Option<FeedState>,
+    /// The site took swcache off (its feed answered 410): every request goes to the
+    /// browser while the worker unregisters.
+    removed: bool,
     out: Vec<Cmd>,
     test: Box<dyn Fn(u32, &str) -> bool>,
     resolve: Box<dyn Fn(&str) -> Option<String>>,
@@ -362,7 +399,7 @@ impl Engine {
         resolve: Box<dyn Fn(&str) -> Option<String>>,
     ) -> Result<Engine, String> {
         let cfg = super::config::parse(config, origin, &*resolve).map_err(|e| e.message())?;
-        let precache = Route::cache_first("precache", "", cfg.precache_cache.clone());
+        let precache = Route::cache_first("precache", "", String::from(super::config::PRECACHE_CACHE));
         let slots = cfg
             .routes
             .iter()
@@ -405,6 +442,7 @@ impl Engine {
                 errors: 0,
                 error: None,
             }),
+            removed: false,
             // Config warnings reach the console with the first commands.
             out: warnings.into_iter().map(|text| Cmd::Warn { text }).collect(),
             test,
@@ -464,17 +502,35 @@ impl Engine {
     /// A fetch event. `None`: the engine leaves the request to the browser (no
     /// `respondWith`). Otherwise the operation answering it.
     pub fn fetch(&mut self, req: &Request<'_>, now: f64) -> Option<OpId> {
-        let Some(slot) = self.select(req.href, req.get, req.range) else {
-            // Any request wakes a stopped worker: a chance to sweep router caches and
-            // to check the feed.
-            self.maybe_sweep(now);
-            self.feed_kick(now, req.navigate, None);
+        if self.removed {
             return None;
+        }
+        let selected = self.select(req.href, req.get, false);
+        // With an offline page, navigations no route takes still go through the worker
+        // (network only), so a failed one gets the page.
+        let offline_nav = selected.is_none() && req.get && req.navigate && self.cfg.offline.page.is_some();
+        let (slot, own_route) = match selected {
+            Some(slot) => (slot, None),
+            None if offline_nav => (self.precache_slot(), Some(Route { strategy: super::config::Strategy::NetworkOnly, ..self.slots[self.precache_slot()].route.clone() })),
+            None => {
+                // Any request wakes a stopped worker: a chance to sweep router caches and
+                // to check the feed.
+                self.maybe_sweep(now);
+                self.feed_kick(now, req.navigate, None);
+                return None;
+            }
         };
+        let route = own_route.as_ref().unwrap_or(&self.slots[slot].route);
+        // A ranged request: served from a complete cached copy on routes that read the
+        // cache first, else left to the browser (a 206 is never stored).
+        if req.range.is_some() && (own_route.is_some() || route.opaque || !route.strategy.reads_cache_first()) {
+            return None;
+        }
         let path = url::split(req.href).map_or("", |(_, p)| p);
-        let also_precache = slot != self.precache_slot() && self.cfg.is_precached(path);
+        let key = self.cfg.precached(path).map(|e| e.key.clone());
+        let also_precache = slot != self.precache_slot() && key.is_some();
         let mode = CacheMode::for_request(req.cache, req.navigate);
-        let (flow, action) = Flow::start(&self.slots[slot].route, mode);
+        let (flow, action) = Flow::start(route, mode);
         let f = FetchOp {
             slot,
             also_precache,
@@ -489,8 +545,17 @@ impl Engine {
             cached_tag: 0,
             served: None,
             parked: None,
+            key,
+            image: req.image,
+            range: req.range.map(String::from),
+            fallback: None,
         };
         let id = self.new_op(Kind::Fetch(Box::new(f)));
+        if req.range.is_some() {
+            let r = self.own_req(id);
+            self.emit(Cmd::Match { op: id, tag: T_RANGE, slot: slot as u32, req: r });
+            return Some(id);
+        }
         if req.navigate && self.strict_wait(now) {
             // Strict mode: this navigation waits for the feed check, within the budget.
             let budget = self.feed.as_ref().and_then(|f| f.cfg.strict).map_or(0, |s| s.1);
@@ -509,6 +574,25 @@ impl Engine {
         Some(id)
     }
 
+    /// How the operation's request is stored in its slot: the event's own request, or
+    /// in the precache its revisioned key.
+    fn own_req(&mut self, id: OpId) -> Req {
+        let precache = self.precache_slot();
+        match self.fetch_op(id) {
+            Some(f) if f.slot == precache => f.key.clone().map_or(Req::Own, Req::Path),
+            _ => Req::Own,
+        }
+    }
+
+    /// The fetch of the event's request: the navigation preload response when it is on.
+    fn fetch_own(&mut self, id: OpId, tag: u32, navigate: bool) {
+        self.emit(if navigate && self.cfg.navigation_preload {
+            Cmd::Preload { op: id, tag }
+        } else {
+            Cmd::Fetch { op: id, tag, req: Req::Own, reload: false }
+        });
+    }
+
     fn fetch_op(&mut self, id: OpId) -> Option<&mut FetchOp> {
         match &mut self.op(id)?.kind {
             Kind::Fetch(f) => Some(f),
@@ -521,12 +605,14 @@ impl Engine {
         match action {
             Action::ReadCache => {
                 let slot = f.slot as u32;
-                self.emit(Cmd::Match { op: id, tag: T_MATCH, slot, req: Req::Own });
+                let req = self.own_req(id);
+                self.emit(Cmd::Match { op: id, tag: T_MATCH, slot, req });
             }
             Action::Fetch { timeout_ms } => {
                 f.started = now;
                 f.awaiting = true;
-                self.emit(Cmd::Fetch { op: id, tag: T_NET, req: Req::Own, reload: false });
+                let navigate = f.navigate;
+                self.fetch_own(id, T_NET, navigate);
                 if let Some(ms) = timeout_ms {
                     self.emit(Cmd::Timer { op: id, tag: T_TIMER, ms });
                 }
@@ -550,6 +636,27 @@ impl Engine {
         let (path, navigate, started, cached_tag) = (f.path.clone(), f.navigate, f.started, f.cached_tag);
         let net = f.net.clone();
         let timed_out = f.timed_out;
+        let image = f.image;
+        if let Reply::Error(fail) = reply {
+            // Nothing to answer with: the offline page (navigations) or placeholder
+            // (images), if the site has one.
+            let offline = &self.cfg.offline;
+            let fallback = if navigate { offline.page } else if image { offline.image } else { None };
+            if let Some(e) = fallback.and_then(|i| self.cfg.precache.get(i)) {
+                let req = Req::Path(e.key.clone());
+                let reason = if fail.status() == 503 { "Service Unavailable" } else { "Gateway Timeout" };
+                if let Some(f) = self.fetch_op(id) {
+                    if f.fallback.is_none() {
+                        f.fallback = Some((fail.status(), reason, fail.message()));
+                        self.slots[slot].counters.record(reply, network_error);
+                        let precache = self.precache_slot() as u32;
+                        self.emit(Cmd::Match { op: id, tag: T_OFFLINE, slot: precache, req });
+                        return;
+                    }
+                }
+            }
+        }
+        let own = self.own_req(id);
         self.slots[slot].counters.record(reply, network_error);
         match reply {
             Reply::Cache { revalidate, .. } => {
@@ -558,11 +665,11 @@ impl Engine {
                         f.started = now;
                     }
                     self.bg(id, 1);
-                    self.emit(Cmd::Fetch { op: id, tag: T_REVALIDATE, req: Req::Own, reload: false });
+                    self.fetch_own(id, T_REVALIDATE, navigate);
                 } else if timed_out && may_store {
                     match net {
                         Some(Ok(info)) => {
-                            self.store(id, slot, Req::Own, &path, T_NET, &info, started, navigate, None);
+                            self.store(id, slot, own, &path, T_NET, &info, started, navigate, None);
                         }
                         Some(Err(_)) => {}
                         None => {
@@ -578,7 +685,7 @@ impl Engine {
             Reply::Network => {
                 if let (true, Some(Ok(info))) = (may_store, &net) {
                     // The copy is taken before the response goes to the page.
-                    self.store(id, slot, Req::Own, &path, T_NET, info, started, navigate, None);
+                    self.store(id, slot, own, &path, T_NET, info, started, navigate, None);
                 }
                 self.emit(Cmd::Respond { op: id, answer: Answer::Network(T_NET) });
             }
@@ -587,11 +694,7 @@ impl Engine {
                 self.emit(Cmd::Respond { op: id, answer: Answer::Error { status: f.status(), reason, text: f.message() } });
             }
         }
-        if let Some(op) = self.op(id) {
-            op.answered = true;
-        }
-        self.maybe_sweep(now);
-        self.finish_if_idle(id);
+        self.answered(id, now);
     }
 
     #[inline(never)]
@@ -601,11 +704,11 @@ impl Engine {
             (T_MATCH | T_PRECACHE, Io::Matched(found)) => {
                 let read_slot = if tag == T_MATCH { f.slot } else { self.precache_slot() };
                 let f = self.fetch_op(id).unwrap_or_else(|| unreachable!());
-                let (path, also) = (f.path.clone(), f.also_precache);
+                let (path, also, key) = (f.path.clone(), f.also_precache, f.key.clone().unwrap_or_default());
                 let found = found.filter(|e| !self.hidden(&path, read_slot, e));
                 if found.is_none() && tag == T_MATCH && also {
                     let slot = self.precache_slot() as u32;
-                    self.emit(Cmd::Match { op: id, tag: T_PRECACHE, slot, req: Req::Own });
+                    self.emit(Cmd::Match { op: id, tag: T_PRECACHE, slot, req: Req::Path(key) });
                     return;
                 }
                 if found.is_some() && tag == T_MATCH {
@@ -623,6 +726,14 @@ impl Engine {
                 let next = f.flow.on_cache(lookup, now);
                 self.run(id, next, now);
             }
+            (T_NET, Io::Fetched(r)) if f.range.is_some() => {
+                let answer = match r {
+                    Ok(_) => Answer::Network(T_NET),
+                    Err(_) => Answer::Error { status: 503, reason: "Service Unavailable", text: "swcache: offline and not cached" },
+                };
+                self.emit(Cmd::Respond { op: id, answer });
+                self.answered(id, now);
+            }
             (T_NET, Io::Fetched(r)) => {
                 let (slot, path, started, navigate) = (f.slot, f.path.clone(), f.started, f.navigate);
                 if let Ok(info) = &r {
@@ -632,8 +743,9 @@ impl Engine {
                 if f.store_late {
                     f.store_late = false;
                     let served = f.served.clone();
+                    let own = self.own_req(id);
                     if let Ok(info) = &r {
-                        if self.store(id, slot, Req::Own, &path, T_NET, info, started, navigate, None) {
+                        if self.store(id, slot, own, &path, T_NET, info, started, navigate, None) {
                             self.notice_update(&path, served.as_deref(), info.validator.as_deref());
                         }
                     }
@@ -658,17 +770,64 @@ impl Engine {
             (T_REVALIDATE, Io::Fetched(r)) => {
                 let (slot, path, started, navigate) = (f.slot, f.path.clone(), f.started, f.navigate);
                 let served = f.served.clone();
+                let own = self.own_req(id);
                 if let Ok(info) = &r {
                     self.feed_news(info.feed_seq.as_deref(), now);
-                    if self.store(id, slot, Req::Own, &path, T_REVALIDATE, info, started, navigate, None) {
+                    if self.store(id, slot, own, &path, T_REVALIDATE, info, started, navigate, None) {
                         self.notice_update(&path, served.as_deref(), info.validator.as_deref());
                     }
                 }
                 self.bg(id, -1);
             }
             (T_STRICT, Io::Timer) => self.unpark(id, now),
+            (T_OFFLINE, Io::Matched(found)) => {
+                let answer = match (found, f.fallback) {
+                    (Some(_), _) => Answer::Cached(T_OFFLINE),
+                    (None, Some((status, reason, text))) => Answer::Error { status, reason, text },
+                    (None, None) => return,
+                };
+                self.emit(Cmd::Respond { op: id, answer });
+                self.answered(id, now);
+            }
+            (T_RANGE | T_SIZE, io) => self.range_io(id, tag, io, now),
             _ => {}
         }
+    }
+
+    /// A ranged request: the cached copy's size, then the part it asks for. A miss (or
+    /// an entry an invalidation hides) goes to the network, and is not stored.
+    #[inline(never)]
+    fn range_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
+        let Some(f) = self.fetch_op(id) else { return };
+        let (slot, path, header) = (f.slot, f.path.clone(), f.range.clone().unwrap_or_default());
+        let answer = match (tag, io) {
+            (T_RANGE, Io::Matched(Some(e))) if !self.hidden(&path, slot, &e) => {
+                self.touch(slot, &path);
+                self.slots[slot].counters.record(Reply::Cache { fresh: true, revalidate: false }, false);
+                return self.emit(Cmd::Size { op: id, tag: T_SIZE, from: T_RANGE });
+            }
+            (T_RANGE, Io::Matched(_)) => {
+                self.slots[slot].counters.record(Reply::Network, false);
+                return self.emit(Cmd::Fetch { op: id, tag: T_NET, req: Req::Own, reload: false });
+            }
+            (T_SIZE, Io::Size(Some(size))) => match super::range::resolve(&header, size) {
+                super::range::Ranged::Part { start, end } => Answer::Range { from: T_RANGE, start, end, size },
+                super::range::Ranged::Unsatisfiable => Answer::Unsatisfiable { size },
+                super::range::Ranged::Whole => Answer::Cached(T_RANGE),
+            },
+            (T_SIZE, _) => Answer::Cached(T_RANGE),
+            _ => return,
+        };
+        self.emit(Cmd::Respond { op: id, answer });
+        self.answered(id, now);
+    }
+
+    fn answered(&mut self, id: OpId, now: f64) {
+        if let Some(op) = self.op(id) {
+            op.answered = true;
+        }
+        self.maybe_sweep(now);
+        self.finish_if_idle(id);
     }
 
     /// Whether a fence hides this entry (an invalidation is still deleting it).
@@ -802,7 +961,12 @@ impl Engine {
                 if let Some(j) = self.op(id).and_then(|o| o.stores.get_mut(job as usize)) {
                     j.refetched = now;
                 }
-                self.emit(Cmd::Fetch { op: id, tag: base | 3, req, reload: false });
+                // (A precache key names the revision: fetch the URL itself.)
+                let fetch = match &req {
+                    Req::Path(p) => Req::Path(super::precache::path_of_key(p).into()),
+                    other => other.clone(),
+                };
+                self.emit(Cmd::Fetch { op: id, tag: base | 3, req: fetch, reload: false });
             }
             (3, Io::Fetched(Ok(info))) => {
                 // The retry obeys the same rules as the first write (status, no-store,
@@ -841,7 +1005,7 @@ impl Engine {
             (Some(i), Some(Kind::Install { pending })) => {
                 *pending -= 1;
                 if !ok {
-                    let path = self.cfg.precache.get(i as usize).cloned().unwrap_or_default();
+                    let path = self.cfg.precache.get(i as usize).map(|e| e.path.clone()).unwrap_or_default();
                     self.fail_install(id, cat!("swcache precache: ", path, " could not be stored"));
                 } else if *pending == 0 {
                     self.install_finished(id);
@@ -938,6 +1102,7 @@ impl Engine {
                 }
             }
             Ok(Message::Invalidate(inv)) => self.invalidate(id, inv, now),
+            Ok(Message::SkipWaiting) => self.emit(Cmd::SkipWaiting { op: id, tag: T_FINISH }),
             Ok(Message::Prefetch { paths, save_data: asked }) => self.prefetch(id, paths, asked || save_data, now),
         }
         self.maybe_sweep(now);
@@ -1081,10 +1246,12 @@ impl Engine {
         for path in sel.urls.iter() {
             let href = cat!(self.origin, path);
             let routed = self.select(&href, true, false);
-            for slot in 0..n {
-                if routed == Some(slot) || (slot == self.precache_slot() && self.cfg.is_precached(path)) {
-                    lookups.push((slot, Req::Path(path.clone()), path.clone()));
-                }
+            if let Some(slot) = routed.filter(|s| *s != self.precache_slot()) {
+                lookups.push((slot, Req::Path(path.clone()), path.clone()));
+            }
+            // A precached URL is stored under its revisioned key.
+            if let Some(e) = self.cfg.precached(path) {
+                lookups.push((self.precache_slot(), Req::Path(e.key.clone()), path.clone()));
             }
         }
         self.look_all(id, lookups);
@@ -1113,7 +1280,7 @@ impl Engine {
                     .iter()
                     .enumerate()
                     .filter_map(|(k, h)| {
-                        let path = url::split(h)?.1;
+                        let path = super::precache::path_of_key(url::split(h)?.1);
                         inv.selector.may_match(path, slot).then(|| (k as u32, String::from(path)))
                     })
                     .collect();
@@ -1297,8 +1464,10 @@ impl Engine {
 
     // ----- install, activate -------------------------------------------------------------
 
-    /// Install: give router routes to the browser, precache every URL past the HTTP
-    /// cache (any failure fails the install), then `skipWaiting` unless `waitForClients`.
+    /// Install: give router routes to the browser, list the precache, fetch past the HTTP
+    /// cache every entry whose revision is not stored yet (any failure fails the
+    /// install; the active version's entries are untouched), then `skipWaiting` unless
+    /// `waitForClients`.
     #[inline(never)]
     pub fn install(&mut self) -> OpId {
         let n = self.cfg.precache.len() as u32;
@@ -1318,12 +1487,11 @@ impl Engine {
             rules.push(']');
             self.emit(Cmd::AddRoutes { op: id, json: rules });
         }
-        for i in 0..n {
-            let path = self.cfg.precache[i as usize].clone();
-            self.emit(Cmd::Fetch { op: id, tag: ITEM | i << 1, req: Req::Path(path), reload: true });
-        }
         if n == 0 {
             self.install_finished(id);
+        } else {
+            let slot = self.precache_slot() as u32;
+            self.emit(Cmd::Keys { op: id, tag: T_KEYS, slot });
         }
         id
     }
@@ -1331,15 +1499,29 @@ impl Engine {
     #[inline(never)]
     fn install_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
         let i = (tag & INDEX) >> 1;
-        let path = self.cfg.precache.get(i as usize).cloned().unwrap_or_default();
+        let (path, key) = self.cfg.precache.get(i as usize).map(|e| (e.path.clone(), e.key.clone())).unwrap_or_default();
         match io {
+            Io::Keys(keys) if tag == T_KEYS => {
+                let stored: Vec<&str> = keys.iter().filter_map(|h| url::same_origin_path(h, &self.origin)).collect();
+                let missing = super::precache::missing(&self.cfg.precache, &stored);
+                if let Some(Kind::Install { pending }) = self.op(id).map(|o| &mut o.kind) {
+                    *pending = missing.len() as u32;
+                }
+                if missing.is_empty() {
+                    return self.install_finished(id);
+                }
+                for i in missing {
+                    let path = self.cfg.precache[i].path.clone();
+                    self.emit(Cmd::Fetch { op: id, tag: ITEM | (i as u32) << 1, req: Req::Path(path), reload: true });
+                }
+            }
             Io::Fetched(Err(e)) => self.fail_install(id, cat!("swcache precache: ", path, " failed: ", e)),
             Io::Fetched(Ok(info)) if info.status != 200 => {
                 self.fail_install(id, cat!("swcache precache: ", path, " answered HTTP ", info.status))
             }
             Io::Fetched(Ok(info)) => {
                 let slot = self.precache_slot();
-                self.put(id, slot, Req::Path(path.clone()), &path, tag, info.opaque, now, false, false, Some(i));
+                self.put(id, slot, Req::Path(key), &path, tag, info.opaque, now, false, false, Some(i));
             }
             Io::Done if tag == T_FINISH => {
                 if let Some(o) = self.op(id) {
@@ -1370,49 +1552,58 @@ impl Engine {
         }
     }
 
-    /// Activate: delete every `swcache-` cache this config does not own, then claim
-    /// clients unless `waitForClients`.
+    /// Activate: delete every `swcache-` cache this config does not own and every
+    /// precache entry it does not list, set navigation preload, then claim clients
+    /// unless `waitForClients`.
     #[inline(never)]
     pub fn activate(&mut self) -> OpId {
-        let id = self.new_op(Kind::Activate { pending: 0 });
+        let id = self.new_op(Kind::Activate { pending: 3 });
+        let slot = self.precache_slot() as u32;
         self.emit(Cmd::CacheNames { op: id, tag: T_NAMES });
+        self.emit(Cmd::Keys { op: id, tag: T_KEYS, slot });
+        self.emit(Cmd::NavigationPreload { op: id, tag: T_PRELOAD, on: self.cfg.navigation_preload });
         id
     }
 
     #[inline(never)]
     fn activate_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
+        let mut more = 0;
         match (tag, io) {
             (T_NAMES, Io::CacheNames(names)) => {
                 let obsolete: Vec<String> = names.into_iter().filter(|n| self.cfg.is_obsolete_cache(n)).collect();
-                if let Some(Kind::Activate { pending }) = self.op(id).map(|o| &mut o.kind) {
-                    *pending = obsolete.len() as u32;
-                }
-                if obsolete.is_empty() {
-                    return self.activated(id, now);
-                }
                 for (i, name) in obsolete.into_iter().enumerate() {
                     self.emit(Cmd::DeleteCache { op: id, tag: ITEM | (i as u32) << 1, name });
+                    more += 1;
+                }
+            }
+            (T_KEYS, Io::Keys(keys)) => {
+                let stored: Vec<&str> = keys.iter().map(|h| url::same_origin_path(h, &self.origin).unwrap_or("")).collect();
+                let stale = super::precache::obsolete(&self.cfg.precache, &stored);
+                if !stale.is_empty() {
+                    let reqs = stale.into_iter().map(|i| Req::Key { list: T_KEYS, index: i as u32 }).collect();
+                    let slot = self.precache_slot() as u32;
+                    self.emit(Cmd::Delete { op: id, tag: ITEM | 1, slot, reqs });
+                    more += 1;
                 }
             }
             (T_FINISH, Io::Done) => {
                 if let Some(o) = self.op(id) {
                     o.answered = true;
                 }
-                self.finish_if_idle(id);
+                return self.finish_if_idle(id);
             }
-            (_, Io::Done) => {
-                let left = match self.op(id).map(|o| &mut o.kind) {
-                    Some(Kind::Activate { pending }) => {
-                        *pending -= 1;
-                        *pending
-                    }
-                    _ => return,
-                };
-                if left == 0 {
-                    self.activated(id, now);
-                }
+            (_, Io::Done | Io::Deleted(_)) => {}
+            _ => return,
+        }
+        let left = match self.op(id).map(|o| &mut o.kind) {
+            Some(Kind::Activate { pending }) => {
+                *pending = *pending + more - 1;
+                *pending
             }
-            _ => {}
+            _ => return,
+        };
+        if left == 0 {
+            self.activated(id, now);
         }
     }
 
@@ -1426,6 +1617,56 @@ impl Engine {
             self.emit(Cmd::Claim { op: id, tag: T_FINISH });
         }
         self.maybe_sweep(now);
+    }
+
+    // ----- the kill switch -----------------------------------------------------------------
+
+    /// The site takes swcache off (its feed answers `410 Gone`): from now on every
+    /// request goes to the browser; every `swcache-` cache is deleted (no other cache is
+    /// touched) and the worker unregisters, so the next navigation has no worker.
+    #[inline(never)]
+    fn remove(&mut self) {
+        if self.removed {
+            return;
+        }
+        self.removed = true;
+        self.emit(Cmd::Warn { text: String::from("swcache: the feed answered 410 Gone: removing swcache from this site (its caches are deleted and the worker unregisters)") });
+        let id = self.new_op(Kind::Remove { pending: 0 });
+        self.emit(Cmd::CacheNames { op: id, tag: T_NAMES });
+    }
+
+    #[inline(never)]
+    fn remove_io(&mut self, id: OpId, tag: u32, io: Io) {
+        let left = match (tag, io) {
+            (T_NAMES, Io::CacheNames(names)) => {
+                let ours: Vec<String> = names.into_iter().filter(|n| n.starts_with(super::CACHE_PREFIX)).collect();
+                let n = ours.len() as u32;
+                for (i, name) in ours.into_iter().enumerate() {
+                    self.emit(Cmd::DeleteCache { op: id, tag: ITEM | (i as u32) << 1, name });
+                }
+                n
+            }
+            (T_REMOVE, Io::Done) => {
+                if let Some(o) = self.op(id) {
+                    o.answered = true;
+                }
+                return self.finish_if_idle(id);
+            }
+            (_, Io::Done) => match self.op(id).map(|o| &mut o.kind) {
+                Some(Kind::Remove { pending }) => {
+                    *pending -= 1;
+                    *pending
+                }
+                _ => return,
+            },
+            _ => return,
+        };
+        if let Some(Kind::Remove { pending }) = self.op(id).map(|o| &mut o.kind) {
+            *pending = left;
+        }
+        if left == 0 {
+            self.emit(Cmd::Unregister { op: id, tag: T_REMOVE });
+        }
     }
 
     // ----- router caches -----------------------------------------------------------------
@@ -1507,7 +1748,7 @@ impl Engine {
                 let first = lookups.len() as u32;
                 let take = keys.len().min(STATE_ENTRIES);
                 for (k, h) in keys.iter().take(take).enumerate() {
-                    let path = url::split(h).map_or(h.as_str(), |(_, p)| p);
+                    let path = super::precache::path_of_key(url::split(h).map_or(h.as_str(), |(_, p)| p));
                     lookups.push((index as usize, Req::Key { list: tag, index: k as u32 }, String::from(path)));
                 }
                 *outstanding += take as u32;
@@ -1667,6 +1908,10 @@ impl Engine {
                 self.fetch_feed(id);
             }
             (T_FEED, Io::Fetched(Err(e))) => self.feed_failed(id, cat!("swcache feed: the check failed (", e, "); pages are served as before"), now),
+            (T_FEED, Io::Feed { status: 410, .. }) => {
+                self.feed_done(id, now);
+                self.remove();
+            }
             (T_FEED, Io::Feed { status: 304, .. }) => {
                 if let Some(f) = self.feed.as_mut() {
                     f.not_modified += 1;
@@ -1853,6 +2098,7 @@ impl Engine {
             Kind::Sweep { .. } => 5,
             Kind::Feed { .. } => 7,
             Kind::State { .. } => 8,
+            Kind::Remove { .. } => 9,
             Kind::Idle => 6,
         }) else {
             return;
@@ -1873,6 +2119,8 @@ impl Engine {
             5 => self.sweep_io(op, tag, io, now),
             7 => self.feed_io(op, tag, io, now),
             8 => self.state_io(op, tag, io, now),
+            9 => self.remove_io(op, tag, io),
+            _ if tag == T_FINISH => self.reply_and_end(op, String::from("{\"type\":\"SKIP_WAITING\"}")),
             _ => {}
         }
     }

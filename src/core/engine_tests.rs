@@ -103,7 +103,15 @@ struct Sim {
     announce: Option<String>,
     /// Key listings asked for (cache work).
     listings: u32,
+    /// Navigation preload responses used.
+    preloads: u32,
+    /// The last navigation-preload setting.
+    preload_on: Option<bool>,
+    unregistered: bool,
 }
+
+/// Every simulated body has this many bytes.
+const BODY_SIZE: u64 = 1000;
 
 impl Sim {
     fn new(json: &str) -> Sim {
@@ -136,12 +144,16 @@ impl Sim {
             feed_hangs: false,
             announce: None,
             listings: 0,
+            preloads: 0,
+            preload_on: None,
+            unregistered: false,
         }
     }
 
     /// The browser stopped the worker and started it again: a new engine, same caches.
     fn restart(&mut self, json: &str) {
         self.e = engine(json, self.now);
+        self.names = self.e.cache_names().iter().map(|s| s.to_string()).collect();
         self.ops.clear();
         self.queue.clear();
         self.timers.clear();
@@ -175,6 +187,12 @@ impl Sim {
         self.caches.get(name)?.iter().find(|(p, _)| p == path).map(|(_, s)| s)
     }
 
+    /// The cache of the route called `route`.
+    fn cn(&self, route: &str) -> String {
+        let prefix = format!("swcache-{route}-");
+        self.names.iter().find(|n| n.starts_with(&prefix)).unwrap_or_else(|| panic!("no cache for {route}")).clone()
+    }
+
     fn count(&self, name: &str) -> usize {
         self.caches.get(name).map_or(0, Vec::len)
     }
@@ -196,7 +214,25 @@ impl Sim {
 
     fn exec(&mut self) {
         for c in self.e.take() {
+            // A navigation preload is a fetch of the event's request, made by the browser.
+            let c = match c {
+                Cmd::Preload { op, tag } => {
+                    self.preloads += 1;
+                    Cmd::Fetch { op, tag, req: Req::Own, reload: false }
+                }
+                c => c,
+            };
             match c {
+                Cmd::Preload { .. } => unreachable!(),
+                Cmd::NavigationPreload { op, tag, on } => {
+                    self.preload_on = Some(on);
+                    self.queue.push_back((op, tag, Io::Done));
+                }
+                Cmd::Size { op, tag, .. } => self.queue.push_back((op, tag, Io::Size(Some(BODY_SIZE)))),
+                Cmd::Unregister { op, tag } => {
+                    self.unregistered = true;
+                    self.queue.push_back((op, tag, Io::Done));
+                }
                 Cmd::Match { op, tag, slot, req } => {
                     let path = self.path_of(op, &req);
                     let found = self.cache(slot).iter().find(|(p, _)| *p == path).map(|(_, s)| s.clone());
@@ -273,7 +309,11 @@ impl Sim {
                             Some(Body::Response { version, .. }) => Some(*version),
                             None => panic!("op {op} answers with a response it never got at tag {t}"),
                         },
-                        Answer::Error { .. } => None,
+                        Answer::Range { from, .. } => match st.res.get(from) {
+                            Some(Body::Cached(s)) => Some(s.version),
+                            _ => panic!("op {op} answers a range from a response it never read at tag {from}"),
+                        },
+                        Answer::Error { .. } | Answer::Unsatisfiable { .. } => None,
                     };
                     st.answered = Some(answer);
                 }
@@ -365,7 +405,7 @@ impl Sim {
 
     fn start_fetch(&mut self, path: &str, navigate: bool, cache: &str) -> Option<OpId> {
         let href = format!("{ORIGIN}{path}");
-        let req = Request { get: true, href: &href, navigate, cache, range: false };
+        let req = Request { get: true, href: &href, navigate, cache, range: None, image: false };
         let op = self.e.fetch(&req, self.now)?;
         self.state(op).own_path = path.into();
         self.exec();
@@ -412,7 +452,7 @@ fn cache_first_miss_then_hit_stamped_with_the_fetch_start() {
     let mut s = Sim::seed();
     s.serve("/promo/a", 1);
     assert_eq!(s.get("/promo/a"), Some(1));
-    let stored = s.cached("swcache-v1-promoPages", "/promo/a").expect("stored").clone();
+    let stored = s.cached(&s.cn("promoPages"), "/promo/a").expect("stored").clone();
     assert!(stored.stamp.is_some());
     s.serve("/promo/a", 2);
     assert_eq!(s.get("/promo/a"), Some(1), "fresh hit from the cache");
@@ -426,10 +466,13 @@ fn cache_first_miss_then_hit_stamped_with_the_fetch_start() {
 fn unrouted_and_non_get_requests_are_left_alone() {
     let mut s = Sim::seed();
     let href = format!("{ORIGIN}/api/other");
-    assert_eq!(s.e.fetch(&Request { get: true, href: &href, navigate: false, cache: "default", range: false }, 0.0), None);
+    assert_eq!(s.e.fetch(&Request { get: true, href: &href, navigate: false, cache: "default", range: None, image: false }, 0.0), None);
     let href = format!("{ORIGIN}/promo/a");
-    assert_eq!(s.e.fetch(&Request { get: false, href: &href, navigate: false, cache: "default", range: false }, 0.0), None);
-    assert_eq!(s.e.fetch(&Request { get: true, href: &href, navigate: false, cache: "default", range: true }, 0.0), None);
+    assert_eq!(s.e.fetch(&Request { get: false, href: &href, navigate: false, cache: "default", range: None, image: false }, 0.0), None);
+    assert!(s.e.take().is_empty());
+    // A ranged request on a route that goes to the network first is the browser's.
+    let href = format!("{ORIGIN}/api/v1/promo/featured-content?id=1");
+    assert_eq!(s.e.fetch(&Request { get: true, href: &href, navigate: false, cache: "default", range: Some("bytes=0-"), image: false }, 0.0), None);
     assert!(s.e.take().is_empty());
 }
 
@@ -443,9 +486,9 @@ fn server_errors_and_unstorable_responses_are_served_not_stored() {
         s.content(path).cache_control = cc.map(Into::into);
         s.content(path).vary = vary.map(Into::into);
         assert_eq!(s.get(path), Some(1));
-        assert!(s.cached("swcache-v1-promoPages", path).is_none(), "{path} stored");
+        assert!(s.cached(&s.cn("promoPages"), path).is_none(), "{path} stored");
     }
-    assert!(s.cached("swcache-v1-promoPages", "/promo/e").is_none());
+    assert!(s.cached(&s.cn("promoPages"), "/promo/e").is_none());
 }
 
 /// A 5xx is a failure where a stale copy can stand in (the decision moved from the
@@ -490,7 +533,7 @@ fn network_first_timeout_then_late_store() {
     s.e.io(op, T_NET, Io::Fetched(Ok(info)), s.now);
     s.settle();
     assert!(s.ops[&op].done);
-    assert_eq!(s.cached("swcache-v1-componentData", path).unwrap().version, 2, "late answer stored");
+    assert_eq!(s.cached(&s.cn("componentData"), path).unwrap().version, 2, "late answer stored");
 }
 
 #[test]
@@ -519,7 +562,7 @@ fn precached_urls_fall_back_to_the_precache() {
     s.exec();
     s.settle();
     assert!(s.ops[&op].done && s.skipped_waiting);
-    assert!(s.cached("swcache-v1-precache", "/").is_some());
+    assert!(s.cached("swcache-precache", "/?__swcache_rev=v1").is_some());
     s.offline = true;
     assert_eq!(s.get("/"), Some(1), "the page route misses; the precache copy answers");
     assert_eq!(s.get("/robots.txt"), Some(1), "built-in precache route");
@@ -536,13 +579,14 @@ fn install_fails_on_a_precache_error_and_activate_drops_other_versions() {
     assert!(s.ops[&op].failed.as_deref().unwrap().contains("/robots.txt answered HTTP 404"));
     s.caches.insert("swcache-v0-promoPages".into(), vec![]);
     s.caches.insert("site-own".into(), vec![]);
-    s.caches.insert("swcache-v1-images".into(), vec![]);
+    let images = s.cn("images");
+    s.caches.insert(images.clone(), vec![]);
     let op = s.e.activate();
     s.exec();
     s.settle();
     assert!(s.ops[&op].done && s.claimed);
     assert!(!s.caches.contains_key("swcache-v0-promoPages"));
-    assert!(s.caches.contains_key("site-own") && s.caches.contains_key("swcache-v1-images"));
+    assert!(s.caches.contains_key("site-own") && s.caches.contains_key(&images));
 }
 
 #[test]
@@ -559,15 +603,15 @@ fn max_entries_trims_least_used_first_and_bursts_coalesce() {
     }
     let _ = trims;
     assert!(ops.iter().all(|o| s.ops[o].done));
-    assert_eq!(s.count("swcache-v1-promoPages"), 50);
+    assert_eq!(s.count(&s.cn("promoPages")), 50);
     let st = s.stats();
     assert_eq!(num(&st, &["routes", "promoPages", "evictions"]), 10.0);
     // A hit counts as a use: /promo/10 (oldest left) survives the next eviction.
     assert_eq!(s.get("/promo/10"), Some(1));
     s.serve("/promo/new", 1);
     s.get("/promo/new");
-    assert!(s.cached("swcache-v1-promoPages", "/promo/10").is_some());
-    assert!(s.cached("swcache-v1-promoPages", "/promo/11").is_none());
+    assert!(s.cached(&s.cn("promoPages"), "/promo/10").is_some());
+    assert!(s.cached(&s.cn("promoPages"), "/promo/11").is_none());
 }
 
 /// The quota-relief retry used to store without the store rules: a refetched
@@ -592,8 +636,8 @@ fn quota_relief_refetch_obeys_the_store_rules() {
     s.settle();
     assert!(s.ops[&op].done);
     assert_eq!(s.ops[&op].answered_with, Some(1), "served anyway");
-    assert_eq!(s.count("swcache-v1-promoPages"), 3, "a quarter (one) evicted");
-    assert!(s.cached("swcache-v1-promoPages", "/promo/big").is_none(), "a no-store refetch is never stored");
+    assert_eq!(s.count(&s.cn("promoPages")), 3, "a quarter (one) evicted");
+    assert!(s.cached(&s.cn("promoPages"), "/promo/big").is_none(), "a no-store refetch is never stored");
     assert_eq!(s.requests["/promo/big"], 2);
 
     // Without the header change the retry stores.
@@ -609,8 +653,8 @@ fn quota_relief_refetch_obeys_the_store_rules() {
     s.quota_left = None;
     s.settle();
     assert!(s.ops[&op].done);
-    assert!(s.cached("swcache-v1-promoPages", "/promo/b").is_some());
-    assert!(s.cached("swcache-v1-promoPages", "/promo/a").is_none(), "the least used went");
+    assert!(s.cached(&s.cn("promoPages"), "/promo/b").is_some());
+    assert!(s.cached(&s.cn("promoPages"), "/promo/a").is_none(), "the least used went");
 }
 
 #[test]
@@ -622,7 +666,7 @@ fn invalidation_removes_covered_entries_and_is_idempotent() {
     }
     let (_, r) = s.message(r#"{"type":"CACHE_INVALIDATION","urls":["/promo/a","http://localhost:8080/promo/b"]}"#);
     assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":2}"#]);
-    assert!(s.cached("swcache-v1-promoPages", "/blog/x").is_some());
+    assert!(s.cached(&s.cn("promoPages"), "/blog/x").is_some());
     let (_, r) = s.message(r#"{"type":"CACHE_INVALIDATION","urls":["/promo/a"]}"#);
     assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":0}"#]);
     let (_, r) = s.message(r#"{"type":"CACHE_INVALIDATION","prefixes":["/blog/"]}"#);
@@ -640,7 +684,7 @@ fn invalidation_by_tag_reads_each_entry() {
     }
     let (_, r) = s.message(r#"{"type":"CACHE_INVALIDATION","tags":["promo-7"]}"#);
     assert!(r[0].contains("\"removed\":1"), "{r:?}");
-    assert!(s.cached("swcache-v1-promoPages", "/promo/b").is_some(), "whole tokens only");
+    assert!(s.cached(&s.cn("promoPages"), "/promo/b").is_some(), "whole tokens only");
 }
 
 #[test]
@@ -648,11 +692,11 @@ fn a_timestamp_in_the_past_keeps_newer_entries() {
     let mut s = Sim::seed();
     s.serve("/promo/a", 1);
     s.get("/promo/a");
-    let stamp = s.cached("swcache-v1-promoPages", "/promo/a").unwrap().stamp.unwrap();
+    let stamp = s.cached(&s.cn("promoPages"), "/promo/a").unwrap().stamp.unwrap();
     let before = crate::core::time::iso_string(stamp - 1000.0);
     let (_, r) = s.message(&format!(r#"{{"type":"CACHE_INVALIDATION","all":true,"timestamp":"{before}"}}"#));
     assert!(r[0].contains("\"removed\":0"), "{r:?}");
-    assert!(s.cached("swcache-v1-promoPages", "/promo/a").is_some());
+    assert!(s.cached(&s.cn("promoPages"), "/promo/a").is_some());
 }
 
 /// A CMS clock an hour ahead: the entries go, and caching works again right after
@@ -667,7 +711,7 @@ fn a_future_timestamp_does_not_fence_caching_for_hours() {
     assert!(r[0].contains("\"removed\":1"), "{r:?}");
     s.now += 10.0;
     assert_eq!(s.get("/promo/a"), Some(1));
-    assert!(s.cached("swcache-v1-promoPages", "/promo/a").is_some(), "stored again at once");
+    assert!(s.cached(&s.cn("promoPages"), "/promo/a").is_some(), "stored again at once");
 }
 
 #[test]
@@ -689,7 +733,7 @@ fn malformed_messages_change_nothing() {
     let op = s.e.message(None, false, s.now);
     s.exec();
     assert!(s.ops[&op].replies[0].contains("ERROR"));
-    assert!(s.cached("swcache-v1-promoPages", "/promo/a").is_some());
+    assert!(s.cached(&s.cn("promoPages"), "/promo/a").is_some());
 }
 
 #[test]
@@ -713,7 +757,7 @@ fn prefetch_skips_fresh_and_unrouted_and_bounds_concurrency() {
     s.exec();
     s.settle();
     assert_eq!(s.ops[&op].replies, vec![r#"{"type":"PREFETCH_DONE","fetched":6,"skipped":2,"failed":0}"#]);
-    assert!(s.cached("swcache-v1-promoPages", "/promo/p6").is_some());
+    assert!(s.cached(&s.cn("promoPages"), "/promo/p6").is_some());
     let op = s.e.message(Some(r#"{"type":"PREFETCH","urls":["/promo/p8"]}"#), true, s.now);
     s.state(op);
     s.exec();
@@ -732,7 +776,7 @@ fn reload_mode_skips_the_read_but_navigations_do_not() {
     let op = s.start_fetch("/promo/r", false, "reload").unwrap();
     s.settle();
     assert_eq!(s.ops[&op].answered_with, Some(2));
-    assert_eq!(s.cached("swcache-v1-promoPages", "/promo/r").unwrap().version, 2);
+    assert_eq!(s.cached(&s.cn("promoPages"), "/promo/r").unwrap().version, 2);
 }
 
 #[test]
@@ -744,19 +788,19 @@ fn router_routes_are_given_to_the_browser_and_swept_of_expired_entries() {
     s.e.install();
     s.exec();
     s.settle();
-    assert_eq!(s.routes_added.as_deref(), Some(r#"[{"pathname":"/l/*","cacheName":"swcache-v1-landing"}]"#));
+    assert_eq!(s.routes_added.as_deref(), Some(format!(r#"[{{"pathname":"/l/*","cacheName":"{}"}}]"#, s.cn("landing")).as_str()));
     s.serve("/l/a", 1);
     s.serve("/l/b", 1);
     s.get("/l/a");
     s.get("/l/b");
-    assert_eq!(s.count("swcache-v1-landing"), 2);
+    assert_eq!(s.count(&s.cn("landing")), 2);
     // A restarted worker: its first answer triggers a sweep of expired router entries.
     s.now += 5000.0;
     s.restart(&json);
     s.get("/l/b"); // stale: refetched and stored again (fresh)
     s.settle();
-    assert!(s.cached("swcache-v1-landing", "/l/a").is_none(), "expired entry swept");
-    assert!(s.cached("swcache-v1-landing", "/l/b").is_some(), "fresh entry kept");
+    assert!(s.cached(&s.cn("landing"), "/l/a").is_none(), "expired entry swept");
+    assert!(s.cached(&s.cn("landing"), "/l/b").is_some(), "fresh entry kept");
 }
 
 /// Randomized model test: random requests, content changes, invalidations and
@@ -830,7 +874,7 @@ fn randomized_model() {
         for (_, _, m) in &floors {
             assert!(s.ops[m].done, "seed {seed}: invalidation never finished");
         }
-        assert!(s.count("swcache-v1-promoPages") <= 50, "seed {seed}: maxEntries");
+        assert!(s.count(&s.cn("promoPages")) <= 50, "seed {seed}: maxEntries");
         assert_eq!(s.e.running(), 0, "seed {seed}: operations left running");
     }
 }
@@ -859,7 +903,7 @@ fn a_fetch_in_flight_across_an_invalidation_is_not_stored() {
     }
     s.settle();
     assert_eq!(s.ops[&early].answered_with, Some(1), "the early request is served what it fetched");
-    assert!(s.cached("swcache-v1-promoPages", "/promo/race").is_none(), "but it is not stored");
+    assert!(s.cached(&s.cn("promoPages"), "/promo/race").is_none(), "but it is not stored");
     assert_eq!(s.get("/promo/race"), Some(2));
 }
 
@@ -1017,7 +1061,7 @@ fn bad_feeds_change_nothing_and_are_reported() {
         s.now += 61_000.0;
         s.start_fetch("/promo/other", true, "default");
         s.settle();
-        assert!(s.cached("swcache-v1-promoPages", "/promo/a").is_some(), "bad feed {i} deleted something");
+        assert!(s.cached(&s.cn("promoPages"), "/promo/a").is_some(), "bad feed {i} deleted something");
         let st = s.stats();
         assert_eq!(num(&st, &["feed", "seq"]), 1.0, "bad feed {i} moved the cursor");
         assert!(matches!(st.get("feed").unwrap().get("error"), Some(Value::Str(e)) if e.contains("ignored")), "bad feed {i}: {:?}", st.get("feed"));
@@ -1095,4 +1139,257 @@ fn get_state_lists_cached_entries_with_age_freshness_size_tags_and_fences() {
     let Some(Value::Arr(fences)) = v.get("fences") else { panic!() };
     assert_eq!(fences.len(), 1, "the tag invalidation's fence is live");
     assert!(v.get("stats").is_some());
+}
+
+
+// ----- deploys and operations ----------------------------------------------------------
+
+/// A config with `n` precached files `{url: /static/f<i>.js, revision}` (revision of
+/// file `changed` is `r2`, the others `r1`) and the seed routes.
+fn deploy_config(version: &str, n: usize, changed: Option<usize>, top: &str) -> String {
+    let entries: Vec<String> = (0..n)
+        .map(|i| format!(r#"{{"url":"/static/f{i}.js","revision":"{}"}}"#, if Some(i) == changed { "r2" } else { "r1" }))
+        .collect();
+    config("", &format!(r#""precache":[{}],{top}"#, entries.join(","))).replacen(r#""version":"v1""#, &format!(r#""version":"{version}""#), 1)
+        .replacen(r#""precache":["/","/robots.txt"],"#, "", 1)
+}
+
+fn install_and_activate(s: &mut Sim) -> (OpId, OpId) {
+    let i = s.e.install();
+    s.exec();
+    s.settle();
+    let a = s.e.activate();
+    s.exec();
+    s.settle();
+    (i, a)
+}
+
+#[test]
+fn a_deploy_fetches_only_changed_precache_entries_and_keeps_runtime_caches() {
+    let v1 = deploy_config("v1", 50, None, "");
+    let mut s = Sim::new(&v1);
+    for i in 0..50 {
+        s.serve(&format!("/static/f{i}.js"), 1);
+    }
+    s.serve("/promo/a", 1);
+    let (i, a) = install_and_activate(&mut s);
+    assert!(s.ops[&i].done && s.ops[&a].done);
+    assert_eq!(s.requests.len(), 50);
+    assert_eq!(s.get("/promo/a"), Some(1));
+    let pages = s.cn("promoPages");
+    // Deploy v2: file 7 changed.
+    s.serve("/static/f7.js", 2);
+    s.requests.clear();
+    let v2 = deploy_config("v2", 50, Some(7), "");
+    s.restart(&v2);
+    assert_eq!(s.cn("promoPages"), pages, "an unchanged route keeps its cache name across versions");
+    let i = s.e.install();
+    s.exec();
+    s.settle();
+    assert!(s.ops[&i].done && s.ops[&i].failed.is_none());
+    assert_eq!(s.requests.keys().collect::<Vec<_>>(), ["/static/f7.js"], "exactly the changed file is downloaded");
+    // While v2 waits, v1's entries are all there (v1 keeps serving them).
+    assert!(s.cached("swcache-precache", "/static/f7.js?__swcache_rev=r1").is_some());
+    assert!(s.cached("swcache-precache", "/static/f7.js?__swcache_rev=r2").is_some());
+    let a = s.e.activate();
+    s.exec();
+    s.settle();
+    assert!(s.ops[&a].done);
+    assert!(s.cached("swcache-precache", "/static/f7.js?__swcache_rev=r1").is_none(), "activate drops the old revision");
+    assert_eq!(s.count("swcache-precache"), 50);
+    assert!(s.cached(&pages, "/promo/a").is_some(), "the runtime entry survived the version bump");
+    s.offline = true;
+    assert_eq!(s.get("/static/f7.js"), Some(2), "the new revision is served");
+    assert_eq!(s.get("/static/f8.js"), Some(1));
+    assert_eq!(s.get("/promo/a"), Some(1));
+}
+
+#[test]
+fn a_changed_route_or_keep_runtime_caches_false_starts_an_empty_cache() {
+    let base = deploy_config("v1", 1, None, "");
+    let s = Sim::new(&base);
+    let changed = Sim::new(&base.replace(r#""maxAge":86400000,"maxEntries":50"#, r#""maxAge":1000,"maxEntries":50"#));
+    assert_eq!(s.cn("promoPages"), changed.cn("promoPages"), "maxAge does not decide what the cache holds");
+    let rematched = Sim::new(&base.replace(r#""name":"promoPages","match":"\u0000r2""#, r#""name":"promoPages","match":"/p/""#));
+    assert_ne!(s.cn("promoPages"), rematched.cn("promoPages"), "a new match is a new cache");
+    let versioned = Sim::new(&deploy_config("v9", 1, None, r#""keepRuntimeCaches":false,"#));
+    assert!(versioned.names.contains(&"swcache-v9-promoPages".to_string()), "{:?}", versioned.names);
+    // Activate of the rematched config deletes the old cache; the site's own caches stay.
+    let mut r = rematched;
+    r.serve("/static/f0.js", 1);
+    r.caches.insert(s.cn("promoPages"), vec![]);
+    r.caches.insert("site-own".into(), vec![]);
+    install_and_activate(&mut r);
+    assert!(!r.caches.contains_key(&s.cn("promoPages")) && r.caches.contains_key("site-own"));
+}
+
+#[test]
+fn a_failed_install_leaves_the_old_version_serving_everything() {
+    let v1 = deploy_config("v1", 5, None, "");
+    let mut s = Sim::new(&v1);
+    for i in 0..5 {
+        s.serve(&format!("/static/f{i}.js"), 1);
+    }
+    install_and_activate(&mut s);
+    // v2 changes file 2, whose new version the server cannot deliver.
+    s.content("/static/f2.js").status = 404;
+    s.restart(&deploy_config("v2", 5, Some(2), ""));
+    let i = s.e.install();
+    s.exec();
+    s.settle();
+    assert!(s.ops[&i].failed.as_deref().unwrap().contains("/static/f2.js answered HTTP 404"));
+    // The browser keeps v1: a new v1 engine serves every file from the precache.
+    s.restart(&v1);
+    s.offline = true;
+    for i in 0..5 {
+        assert_eq!(s.get(&format!("/static/f{i}.js")), Some(1), "f{i} served by v1");
+    }
+}
+
+#[test]
+fn content_hashed_entries_are_fetched_once_and_plain_urls_follow_the_version() {
+    let cfg = |v: &str| {
+        config("", r#""precache":["/",{"url":"/app.3f9a.js","revision":null}],"#)
+            .replacen(r#""precache":["/","/robots.txt"],"#, "", 1)
+            .replacen(r#""version":"v1""#, &format!(r#""version":"{v}""#), 1)
+    };
+    let mut s = Sim::new(&cfg("v1"));
+    s.serve("/", 1);
+    s.serve("/app.3f9a.js", 1);
+    install_and_activate(&mut s);
+    assert!(s.cached("swcache-precache", "/app.3f9a.js").is_some());
+    s.requests.clear();
+    s.restart(&cfg("v2"));
+    install_and_activate(&mut s);
+    assert_eq!(s.requests.keys().collect::<Vec<_>>(), ["/"], "only the plain URL is refetched for a new version");
+}
+
+#[test]
+fn offline_page_and_image_placeholder_answer_failed_requests_with_nothing_cached() {
+    let json = config("", r#""offline":{"page":"/offline.html","image":"/offline.svg"},"#);
+    let mut s = Sim::new(&json);
+    for p in ["/", "/robots.txt", "/offline.html", "/offline.svg"] {
+        s.serve(p, 7);
+    }
+    install_and_activate(&mut s);
+    s.offline = true;
+    let nav = s.start_fetch("/promo/never", true, "default").unwrap();
+    s.settle();
+    assert_eq!(s.ops[&nav].answered, Some(Answer::Cached(T_OFFLINE)));
+    assert_eq!(s.ops[&nav].answered_with, Some(7), "the offline page");
+    // A navigation no route takes still gets the page.
+    let other = s.start_fetch("/admin/x", true, "default").expect("navigations go through the worker with an offline page");
+    s.settle();
+    assert_eq!(s.ops[&other].answered_with, Some(7));
+    // Images get the placeholder; other requests the plain error.
+    let href = format!("{ORIGIN}/img/never.png");
+    let img = s.e.fetch(&Request { get: true, href: &href, navigate: false, cache: "default", range: None, image: true }, s.now).unwrap();
+    s.state(img).own_path = "/img/never.png".into();
+    s.settle();
+    assert_eq!(s.ops[&img].answered_with, Some(7), "the placeholder");
+    let data = s.start_fetch("/api/v1/promo/featured-content?id=9", false, "default").unwrap();
+    s.settle();
+    assert!(matches!(s.ops[&data].answered, Some(Answer::Error { status: 503, .. })));
+    // Online, unmatched navigations are the network's answer, never stored.
+    s.offline = false;
+    s.serve("/admin/x", 3);
+    let op = s.start_fetch("/admin/x", true, "default").unwrap();
+    s.settle();
+    assert_eq!(s.ops[&op].answered, Some(Answer::Network(T_NET)));
+    assert_eq!(s.count("swcache-precache"), 4);
+    // Without the page cached (evicted by the browser), the error stands.
+    s.caches.get_mut("swcache-precache").unwrap().retain(|(p, _)| !p.starts_with("/offline.html"));
+    s.offline = true;
+    let nav = s.start_fetch("/promo/never2", true, "default").unwrap();
+    s.settle();
+    assert!(matches!(s.ops[&nav].answered, Some(Answer::Error { status: 503, .. })));
+}
+
+#[test]
+fn navigation_preload_is_set_on_activate_and_used_for_network_first_navigations() {
+    let json = config(r#"{"name":"articles","match":"/news/","strategy":"networkFirst","networkTimeout":3000},"#, r#""navigationPreload":true,"#);
+    let mut s = Sim::new(&json);
+    s.serve("/", 1);
+    s.serve("/robots.txt", 1);
+    s.serve("/news/a", 1);
+    install_and_activate(&mut s);
+    assert_eq!(s.preload_on, Some(true));
+    s.requests.clear();
+    let op = s.start_fetch("/news/a", true, "default").unwrap();
+    s.settle();
+    assert_eq!(s.ops[&op].answered_with, Some(1));
+    assert_eq!((s.preloads, s.requests["/news/a"]), (1, 1), "the preload response, not a second fetch");
+    assert!(s.cached(&s.cn("articles"), "/news/a").is_some(), "and it is stored");
+    // Not a navigation: an ordinary fetch.
+    s.get("/news/a");
+    assert_eq!(s.preloads, 1);
+    // A config without it turns it off at activate (the setting outlives a version).
+    let mut off = Sim::seed();
+    off.serve("/", 1);
+    off.serve("/robots.txt", 1);
+    install_and_activate(&mut off);
+    assert_eq!(off.preload_on, Some(false));
+    // It needs a route that goes to the network first.
+    let bad = read_json(&config("", r#""navigationPreload":true,"#).replace(r#""strategy":"networkFirst","networkTimeout":3000"#, r#""strategy":"cacheFirst""#)).unwrap();
+    let err = Engine::new(&bad, ORIGIN, 0.0, Box::new(seed_regexps), Box::new(|s| resolve(s))).err().unwrap();
+    assert!(err.contains("'navigationPreload' only helps navigations that go to the network first"), "{err}");
+}
+
+#[test]
+fn range_requests_are_served_from_a_complete_cached_copy() {
+    let mut s = Sim::seed();
+    s.serve("/media/clip.webp", 1);
+    let range = |s: &mut Sim, header: &'static str| {
+        let href = format!("{ORIGIN}/media/clip.webp");
+        let op = s.e.fetch(&Request { get: true, href: &href, navigate: false, cache: "default", range: Some(header), image: false }, s.now).unwrap();
+        s.state(op).own_path = "/media/clip.webp".into();
+        s.settle();
+        assert!(s.ops[&op].done);
+        s.ops[&op].answered.clone().unwrap()
+    };
+    // Not cached yet: the network answers and nothing is stored.
+    assert_eq!(range(&mut s, "bytes=0-"), Answer::Network(T_NET));
+    assert!(s.cached(&s.cn("images"), "/media/clip.webp").is_none(), "a ranged answer is never stored");
+    assert_eq!(s.get("/media/clip.webp"), Some(1));
+    s.offline = true;
+    assert_eq!(range(&mut s, "bytes=0-99"), Answer::Range { from: T_RANGE, start: 0, end: 99, size: BODY_SIZE });
+    assert_eq!(range(&mut s, "bytes=900-"), Answer::Range { from: T_RANGE, start: 900, end: 999, size: BODY_SIZE });
+    assert_eq!(range(&mut s, "bytes=-10"), Answer::Range { from: T_RANGE, start: 990, end: 999, size: BODY_SIZE });
+    assert_eq!(range(&mut s, "bytes=5000-"), Answer::Unsatisfiable { size: BODY_SIZE });
+    assert_eq!(range(&mut s, "bytes=0-1,5-6"), Answer::Cached(T_RANGE), "several ranges: the whole body");
+}
+
+#[test]
+fn skip_waiting_message_lets_a_waiting_worker_take_over() {
+    let json = config("", r#""waitForClients":true,"#);
+    let mut s = Sim::new(&json);
+    s.serve("/", 1);
+    s.serve("/robots.txt", 1);
+    let i = s.e.install();
+    s.exec();
+    s.settle();
+    assert!(s.ops[&i].done && !s.skipped_waiting, "waits for its clients");
+    let (op, replies) = s.message(r#"{"type":"SKIP_WAITING"}"#);
+    assert!(s.skipped_waiting && s.ops[&op].done);
+    assert_eq!(replies, [r#"{"type":"SKIP_WAITING"}"#]);
+}
+
+#[test]
+fn a_feed_answering_410_takes_swcache_off_the_site() {
+    let json = config("", FEED_TOP);
+    let mut s = Sim::new(&json);
+    s.serve("/promo/a", 1);
+    s.feed_doc = (404, String::new(), String::new());
+    assert_eq!(s.get("/promo/a"), Some(1));
+    assert!(!s.unregistered, "a 404 removes nothing");
+    s.caches.insert("site-own".into(), vec![]);
+    s.feed_doc = (410, String::new(), String::new());
+    s.now += 120_000.0;
+    s.restart(&json);
+    s.get("/promo/a");
+    assert!(s.unregistered);
+    assert_eq!(s.caches.keys().collect::<Vec<_>>(), ["site-own"], "only swcache caches deleted");
+    assert!(s.warnings.iter().any(|w| w.contains("410 Gone")));
+    let href = format!("{ORIGIN}/promo/a");
+    assert_eq!(s.e.fetch(&Request { get: true, href: &href, navigate: true, cache: "default", range: None, image: false }, s.now), None, "the network from now on");
 }

@@ -108,6 +108,8 @@ pub enum Message {
     GetStats,
     /// What is cached, per route, with the live fences and the feed cursor.
     GetState,
+    /// A waiting worker is asked to take over now (the page's `applyUpdate()`).
+    SkipWaiting,
 }
 
 /// What the engine must know to validate a message.
@@ -192,8 +194,8 @@ fn parse_inner(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
     let allowed: &[&str] = match kind {
         "CACHE_INVALIDATION" => &["type", "urls", "prefixes", "tags", "routes", "all", "timestamp"],
         "PREFETCH" => &["type", "urls", "saveData"],
-        "GET_STATS" | "GET_STATE" => &["type"],
-        _ => return Err(cold(|| cat!("unknown type '", clip(kind), "' (expected CACHE_INVALIDATION, PREFETCH, GET_STATS or GET_STATE)"))),
+        "GET_STATS" | "GET_STATE" | "SKIP_WAITING" => &["type"],
+        _ => return Err(cold(|| cat!("unknown type '", clip(kind), "' (expected CACHE_INVALIDATION, PREFETCH, GET_STATS, GET_STATE or SKIP_WAITING)"))),
     };
     if let Value::Obj(props) = msg {
         if let Some((k, _)) = props.iter().find(|(k, v)| !allowed.contains(&k.as_str()) && *v != Value::Undefined) {
@@ -203,6 +205,7 @@ fn parse_inner(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
     match kind {
         "GET_STATS" => Ok(Message::GetStats),
         "GET_STATE" => Ok(Message::GetState),
+        "SKIP_WAITING" => Ok(Message::SkipWaiting),
         "PREFETCH" => {
             let urls = string_list(msg, "urls")?.ok_or("'urls' is required")?;
             let save_data = match msg.get("saveData") {

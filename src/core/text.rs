@@ -449,7 +449,11 @@ impl Reader<'_> {
 fn unmark(rest: &str) -> Value {
     let (kind, tail) = rest.split_at(rest.len().min(1));
     match kind {
-        "r" => tail.parse::<u32>().map_or(Value::Other("an unsupported value"), Value::RegExp),
+        "r" => {
+            // `\0r<i>/<source>/<flags>`: the number, then the RegExp as written.
+            let (n, source) = tail.split_at(tail.find('/').unwrap_or(tail.len()));
+            n.parse::<u32>().map_or(Value::Other("an unsupported value"), |i| Value::RegExp(i, source.into()))
+        }
         "f" => Value::Other("a function"),
         "n" => Value::Num(match tail {
             "Infinity" => f64::INFINITY,
@@ -503,7 +507,7 @@ mod tests {
         assert_eq!(v.get("version"), Some(&Value::str("v1")));
         let Some(Value::Arr(routes)) = v.get("routes") else { panic!() };
         let r = &routes[0];
-        assert_eq!(r.get("match"), Some(&Value::RegExp(0)));
+        assert_eq!(r.get("match"), Some(&Value::RegExp(0, String::new())));
         assert_eq!(r.get("maxAge"), Some(&Value::Num(604_800_000.0)));
         assert_eq!(r.get("t"), Some(&Value::Num(0.0015)));
         assert_eq!(r.get("n"), Some(&Value::Num(f64::INFINITY)));

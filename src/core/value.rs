@@ -15,7 +15,7 @@ pub enum Value {
     /// Own enumerable properties in definition order.
     Obj(Vec<(String, Value)>),
     /// A RegExp object; the adapter keeps the object and this is its index.
-    RegExp(u32),
+    RegExp(u32, String),
     /// Anything else (function, symbol, bigint, class instance); the name is for errors.
     Other(&'static str),
 }
@@ -43,7 +43,7 @@ impl Value {
             Value::Str(_) => "a string",
             Value::Arr(_) => "an array",
             Value::Obj(_) => "an object",
-            Value::RegExp(_) => "a RegExp",
+            Value::RegExp(..) => "a RegExp",
             Value::Other(name) => name,
         }
     }

@@ -9,12 +9,16 @@
 //! | line | meaning |
 //! |---|---|
 //! | `M op tag slot req` | cache match → `Matched` |
-//! | `F op tag req reload` | fetch (`reload` 1: past the HTTP cache) → `Fetched` |
+//! | `F op tag req reload` | fetch (`reload` 1: past the HTTP cache; 2: the navigation preload response, else a fetch of the event's request) → `Fetched` |
+//! | `Q op tag on` | `registration.navigationPreload.enable()` (`on` 1) or `.disable()` → `Done` |
+//! | `U op tag from` | the body size of the cached response read at `from` → `Size` |
+//! | `O op tag` | `registration.unregister()` → `Done` |
 //! | `T op tag ms` | timer → `Timer` |
 //! | `P op tag slot req from stamp` | put a stamped copy of the response fetched at `from` (`stamp` empty: as is) → `Put` |
 //! | `K op tag slot` | list keys → `Keys` |
 //! | `D op tag slot req…` | delete entries → `Deleted` |
 //! | `R op c tag` / `R op n tag` / `R op e status reason text` | respond with the cached / network response at `tag`, or an error |
+//! | `R op r from start end size` / `R op u size` | respond 206 with bytes `start..=end` of the cached response at `from` / 416 |
 //! | `Y op json` | post the reply on the message port |
 //! | `N op tag` | list Cache Storage → `CacheNames` |
 //! | `X op tag name` | delete a cache → `Done` |
@@ -50,6 +54,8 @@ pub mod kind {
     pub const TEXT: u32 = 12;
     /// `num`: status; `text`: `etag \n body`.
     pub const FEED: u32 = 13;
+    /// `num`: a body size (negative: unreadable).
+    pub const SIZE: u32 = 14;
 }
 
 /// Request flags of a fetch event.
@@ -57,6 +63,8 @@ pub mod flag {
     pub const GET: u32 = 1;
     pub const NAVIGATE: u32 = 2;
     pub const RANGE: u32 = 4;
+    /// `Request.destination == 'image'`.
+    pub const IMAGE: u32 = 8;
 }
 
 fn opt(s: &str) -> Option<String> {
@@ -113,6 +121,7 @@ pub fn decode_io(kind: u32, num: f64, text: &str) -> Option<Io> {
         kind::DONE => Io::Done,
         kind::TEXT => Io::Text((num == 1.0).then(|| String::from(text))),
         kind::FEED => feed(num, text),
+        kind::SIZE => Io::Size((num >= 0.0 && num < 9e15).then_some(num as u64)),
         _ => return None,
     })
 }
@@ -130,15 +139,17 @@ fn feed(num: f64, text: &str) -> Io {
     Io::Feed { status, etag: opt(etag), text: (status == 200).then(|| String::from(body)) }
 }
 
-/// A fetch event: `text` is `url \n cache-mode`.
+/// A fetch event: `text` is `url \n cache-mode` and, with [`flag::RANGE`], `\n range`.
 pub fn decode_request(flags: u32, text: &str) -> Request<'_> {
-    let (href, cache) = text.split_once('\n').unwrap_or((text, "default"));
+    let (href, rest) = text.split_once('\n').unwrap_or((text, "default"));
+    let (cache, range) = rest.split_once('\n').unwrap_or((rest, ""));
     Request {
         get: flags & flag::GET != 0,
         href,
         navigate: flags & flag::NAVIGATE != 0,
         cache,
-        range: flags & flag::RANGE != 0,
+        range: (flags & flag::RANGE != 0).then_some(range),
+        image: flags & flag::IMAGE != 0,
     }
 }
 
@@ -195,6 +206,25 @@ pub fn encode(cmds: &[Cmd], out: &mut String) {
                 req(out, r);
                 num(out, u32::from(*reload));
             }
+            Cmd::Preload { op, tag } => {
+                head(out, 'F', *op);
+                num(out, *tag);
+                out.push_str("\to\t2");
+            }
+            Cmd::NavigationPreload { op, tag, on } => {
+                head(out, 'Q', *op);
+                num(out, *tag);
+                num(out, u32::from(*on));
+            }
+            Cmd::Size { op, tag, from } => {
+                head(out, 'U', *op);
+                num(out, *tag);
+                num(out, *from);
+            }
+            Cmd::Unregister { op, tag } => {
+                head(out, 'O', *op);
+                num(out, *tag);
+            }
             Cmd::Timer { op, tag, ms } => {
                 head(out, 'T', *op);
                 num(out, *tag);
@@ -240,6 +270,19 @@ pub fn encode(cmds: &[Cmd], out: &mut String) {
                         num(out, u32::from(*status));
                         field(out, reason);
                         field(out, text);
+                    }
+                    Answer::Range { from, start, end, size } => {
+                        field(out, "r");
+                        num(out, *from);
+                        for n in [start, end, size] {
+                            out.push('\t');
+                            push_u64(out, *n);
+                        }
+                    }
+                    Answer::Unsatisfiable { size } => {
+                        field(out, "u");
+                        out.push('\t');
+                        push_u64(out, *size);
                     }
                 }
             }
@@ -349,8 +392,16 @@ mod tests {
         );
         assert_eq!(decode_io(kind::FEED, 304.0, "\n"), Some(Io::Feed { status: 304, etag: None, text: None }));
         let r = decode_request(flag::GET | flag::NAVIGATE, "http://x/p\nno-cache");
-        assert!(r.get && r.navigate && !r.range);
+        assert!(r.get && r.navigate && r.range.is_none() && !r.image);
         assert_eq!((r.href, r.cache), ("http://x/p", "no-cache"));
+        let r = decode_request(flag::GET | flag::RANGE | flag::IMAGE, "http://x/v.mp4\ndefault\nbytes=0-");
+        assert_eq!((r.cache, r.range, r.image), ("default", Some("bytes=0-"), true));
+        assert_eq!(decode_io(kind::SIZE, 1234.0, ""), Some(Io::Size(Some(1234))));
+        assert_eq!(decode_io(kind::SIZE, -1.0, ""), Some(Io::Size(None)));
+        let mut out = String::new();
+        encode(&[Cmd::Respond { op: 4, answer: Answer::Range { from: 14, start: 0, end: 9, size: 100 } }, Cmd::Preload { op: 4, tag: 3 },
+            Cmd::Respond { op: 4, answer: Answer::Unsatisfiable { size: 100 } }], &mut out);
+        assert_eq!(out, "R\t4\tr\t14\t0\t9\t100\nF\t4\t3\to\t2\nR\t4\tu\t100");
     }
 
     /// The shim answers GET_STATS itself when the engine failed to load; its text must
