@@ -1,0 +1,375 @@
+//! The real `swcache-manifest` command on real directory trees: deterministic output, a
+//! changed file changes exactly its own entry, globs, URLs, injection into a worker
+//! script, and refusals that would otherwise ship a broken precache.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use swcache::core::text::read_json;
+use swcache::core::value::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_swcache-manifest"))
+}
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("swcache-manifest-test-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Writes each `(path, content)` under `root`, creating directories.
+fn tree(root: &Path, files: &[(&str, &str)]) {
+    for (path, content) in files {
+        let p = root.join(path);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, content).unwrap();
+    }
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    bin().arg(dir).args(args).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The `(url, revision)` entries of a JSON manifest, checking its shape on the way.
+fn entries(json: &str) -> Vec<(String, Option<String>)> {
+    let Some(Value::Arr(items)) = read_json(json) else { panic!("not a JSON array: {json}") };
+    items
+        .iter()
+        .map(|item| {
+            let Value::Obj(fields) = item else { panic!("not an object: {item:?}") };
+            assert_eq!(fields.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["url", "revision"]);
+            let url = item.get("url").and_then(Value::as_str).unwrap().to_string();
+            let revision = match item.get("revision") {
+                Some(Value::Null) => None,
+                Some(Value::Str(r)) => Some(r.clone()),
+                other => panic!("revision {other:?}"),
+            };
+            (url, revision)
+        })
+        .collect()
+}
+
+fn urls(json: &str) -> Vec<String> {
+    entries(json).into_iter().map(|(u, _)| u).collect()
+}
+
+/// Runs successfully and returns the manifest printed on stdout.
+fn manifest(dir: &Path, args: &[&str]) -> String {
+    let out = run(dir, args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
+/// Exits with `code`, with a one-line-or-more error naming the command on stderr.
+fn fails(dir: &Path, args: &[&str], code: i32) -> String {
+    let out = run(dir, args);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+    assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
+    let err = stderr(&out);
+    assert!(err.starts_with("swcache-manifest: "), "{args:?}: a clear error, got {err}");
+    err
+}
+
+fn site(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    tree(
+        &dir,
+        &[
+            ("index.html", "abc"),
+            ("b.js", "console.log(1)"),
+            ("a.css", "body{}"),
+            ("Z.txt", "capital"),
+            ("blog/post/index.html", "<p>post</p>"),
+            ("blog/a.html", "a"),
+            ("assets/app.3f9a1c.js", "hashed"),
+            ("assets/app.3f9a1c.js.map", "{}"),
+            (".htaccess", "deny"),
+            (".git/config", "[core]"),
+            ("blog/.draft.html", "draft"),
+        ],
+    );
+    dir
+}
+
+#[test]
+fn lists_every_file_sorted_and_the_same_every_time() {
+    let dir = site("sorted");
+    let out = run(&dir, &[]);
+    assert!(out.status.success());
+    let first = stdout(&out);
+    assert_eq!(
+        urls(&first),
+        [
+            "/Z.txt",
+            "/a.css",
+            "/assets/app.3f9a1c.js",
+            "/assets/app.3f9a1c.js.map",
+            "/b.js",
+            "/blog/a.html",
+            "/blog/post/index.html",
+            "/index.html"
+        ],
+        "sorted by path; dotfiles and dot directories left out"
+    );
+    for _ in 0..3 {
+        assert_eq!(manifest(&dir, &[]), first, "deterministic");
+    }
+    // One entry a line, so manifests diff entry by entry.
+    assert!(first.starts_with("[\n  {\"url\":\"/Z.txt\",\"revision\":\"") && first.ends_with("}\n]\n"), "{first}");
+    assert_eq!(first.lines().count(), 8 + 2);
+    let all = entries(&first);
+    assert!(all.iter().all(|(_, r)| r.as_ref().is_some_and(|r| r.len() == 16
+        && r.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))));
+    let index = all.iter().find(|(u, _)| u == "/index.html").unwrap();
+    assert_eq!(index.1.as_deref(), Some("ba7816bf8f01cfea"), "first 16 hex digits of SHA-256(\"abc\")");
+    let total: usize = [3, 14, 6, 7, 11, 1, 6, 2].iter().sum();
+    assert_eq!(stderr(&out), format!("swcache-manifest: 8 files, {total} B, written to stdout\n"));
+}
+
+#[test]
+fn a_changed_file_changes_only_its_own_revision() {
+    let dir = site("changed");
+    let before = manifest(&dir, &[]);
+    fs::write(dir.join("blog/a.html"), "a, edited").unwrap();
+    let after = manifest(&dir, &[]);
+    let diff: Vec<(&str, &str)> = before.lines().zip(after.lines()).filter(|(x, y)| x != y).collect();
+    assert_eq!(before.lines().count(), after.lines().count());
+    assert_eq!(diff.len(), 1, "{diff:?}");
+    let (old, new) = (entries(&before), entries(&after));
+    let changed: Vec<_> = old.iter().zip(&new).filter(|(x, y)| x != y).collect();
+    assert_eq!(changed.len(), 1);
+    let ((u1, r1), (u2, r2)) = changed[0];
+    assert_eq!((u1.as_str(), u2.as_str()), ("/blog/a.html", "/blog/a.html"));
+    assert_ne!(r1, r2);
+    // Same bytes, same revision: writing the file back restores the manifest.
+    fs::write(dir.join("blog/a.html"), "a").unwrap();
+    assert_eq!(manifest(&dir, &[]), before);
+    // A new file adds exactly its own entry.
+    fs::write(dir.join("c.css"), "new").unwrap();
+    let added = entries(&manifest(&dir, &[]));
+    assert_eq!(added.len(), old.len() + 1);
+    assert_eq!(added.iter().filter(|e| !old.contains(e)).map(|(u, _)| u.as_str()).collect::<Vec<_>>(), ["/c.css"]);
+}
+
+#[test]
+fn include_exclude_and_hashed_globs() {
+    let dir = site("globs");
+    let m = manifest(&dir, &["--include", "*.{css,js}", "--include", "blog/**"]);
+    assert_eq!(urls(&m), ["/a.css", "/b.js", "/blog/a.html", "/blog/post/index.html"]);
+    let m = manifest(&dir, &["--exclude", "**/*.map", "--exclude", "blog/**", "--exclude", "?.txt"]);
+    assert_eq!(urls(&m), ["/a.css", "/assets/app.3f9a1c.js", "/b.js", "/index.html"]);
+    // Dotfiles come in when a pattern names the dot; excludes match dotfiles like any other.
+    let m = manifest(&dir, &["--include", "**/*.html", "--include", ".htaccess", "--include", "**/.draft.html"]);
+    assert_eq!(urls(&m), ["/.htaccess", "/blog/.draft.html", "/blog/a.html", "/blog/post/index.html", "/index.html"]);
+    let m = manifest(&dir, &["--include", ".git/**", "--include", "*.css", "--exclude", "**/config"]);
+    assert_eq!(urls(&m), ["/a.css"]);
+    // --hashed marks files (revision null); it adds none.
+    let out = run(&dir, &["--hashed", "assets/*.??????.js", "--hashed", "*.min.js", "--exclude", "**/*.map"]);
+    let e = entries(&stdout(&out));
+    assert_eq!(e.iter().filter(|(_, r)| r.is_none()).map(|(u, _)| u.as_str()).collect::<Vec<_>>(), ["/assets/app.3f9a1c.js"]);
+    assert_eq!(e.len(), 7);
+    assert!(stderr(&out).starts_with("swcache-manifest: warning: --hashed '*.min.js' matches none of the files listed\n"));
+    assert!(stderr(&out).contains("\nswcache-manifest: 7 files (1 content-hashed), "), "{}", stderr(&out));
+    let out = run(&dir, &["--include", "*.css", "--include", "blgo/**"]);
+    assert!(out.status.success() && urls(&stdout(&out)) == ["/a.css"]);
+    assert!(stderr(&out).contains("warning: --include 'blgo/**' matches none of the files listed"), "a typo is reported");
+    let m = manifest(&dir, &["--include", "assets/**", "--hashed", "**/*"]);
+    assert_eq!(entries(&m), [("/assets/app.3f9a1c.js".into(), None), ("/assets/app.3f9a1c.js.map".into(), None)]);
+    for bad in [["--include", "/abs/*.js"], ["--exclude", "blog/"], ["--hashed", ""]] {
+        fails(&dir, &bad, 2);
+    }
+}
+
+#[test]
+fn prefix_and_percent_encoding() {
+    let dir = scratch("urls");
+    tree(&dir, &[("a b#c?d%e.txt", "1"), ("über/日本.html", "2"), ("ok-~!$&'()+,;=@.js", "3")]);
+    // Sorted by path ("a b…" < "ok…" < "über…"), each percent-encoded as a browser would.
+    let expected = ["a%20b%23c%3Fd%25e.txt", "ok-~!$&'()+,;=@.js", "%C3%BCber/%E6%97%A5%E6%9C%AC.html"];
+    let sorted_by_path = |prefix: &str| expected.iter().map(|p| format!("{prefix}{p}")).collect::<Vec<_>>();
+    assert_eq!(urls(&manifest(&dir, &[])), sorted_by_path("/"));
+    assert_eq!(urls(&manifest(&dir, &["--prefix", "/static/"])), sorted_by_path("/static/"));
+    assert_eq!(urls(&manifest(&dir, &["--prefix", "/static"])), sorted_by_path("/static/"), "a / is added");
+    assert_eq!(urls(&manifest(&dir, &["--prefix=/a%20b/"])), sorted_by_path("/a%20b/"));
+    for bad in ["static/", "//cdn.example.com/", "https://cdn.example.com/", "/a b/", "/x?v=1", "/x#y", "/../x"] {
+        let err = fails(&dir, &["--prefix", bad], 2);
+        assert!(err.contains("--prefix"), "{err}");
+    }
+    fails(&dir, &["--prefix", "/a/", "--prefix", "/b/"], 2);
+}
+
+#[test]
+fn inject_replaces_the_one_placeholder() {
+    let root = scratch("inject");
+    let dir = root.join("dist");
+    tree(&dir, &[("index.html", "abc"), ("app.js", "x")]);
+    let script = "importScripts('/swcache/swcache-sw.js');\nswcache.start({\n  version: 'v2',\n  precache: self.swcacheManifest,\n});\n";
+    let sw = dir.join("sw.js");
+    fs::write(&sw, script).unwrap();
+    let sw_arg = sw.to_str().unwrap();
+    // The worker script's directory is the one listed: it is not listed itself.
+    let out = run(&dir, &["--inject", sw_arg]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    assert_eq!(stderr(&out), format!("swcache-manifest: 2 files, 4 B, injected into {sw_arg}\n"));
+    let injected = fs::read_to_string(&sw).unwrap();
+    let json = manifest(&dir, &["--exclude", "sw.js"]);
+    assert_eq!(injected, script.replace("self.swcacheManifest", json.trim_end()));
+    assert_eq!(urls(&json), ["/app.js", "/index.html"]);
+    assert!(injected.contains("  precache: [\n  {\"url\":\"/app.js\",\"revision\":\""));
+    // Once injected there is no placeholder left: an error, and the script is kept as it is.
+    let err = fails(&dir, &["--inject", sw_arg], 1);
+    assert!(err.contains("no `self.swcacheManifest`"), "{err}");
+    assert_eq!(fs::read_to_string(&sw).unwrap(), injected);
+    // Two placeholders: an error naming the lines; nothing written.
+    let twice = "self.swcacheManifest;\n// precache: self.swcacheManifest\nmyself.swcacheManifest2;\n";
+    fs::write(&sw, twice).unwrap();
+    let err = fails(&dir, &["--inject", sw_arg], 1);
+    assert!(err.contains("appears 2 times (lines 1, 2)"), "{err}");
+    assert_eq!(fs::read_to_string(&sw).unwrap(), twice);
+    // With --output the source is left as it is (a build can rerun), and both are unlisted.
+    let src = root.join("sw.src.js");
+    fs::write(&src, script).unwrap();
+    let out_js = dir.join("sw.js");
+    for _ in 0..2 {
+        let out = bin().arg(&dir).arg("--inject").arg(&src).arg("--output").arg(&out_js).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let summary = format!(", written to {} ({} with the manifest injected)\n", out_js.display(), src.display());
+        assert!(stderr(&out).ends_with(&summary), "{}", stderr(&out));
+    }
+    assert_eq!(fs::read_to_string(&src).unwrap(), script);
+    assert_eq!(fs::read_to_string(&out_js).unwrap(), injected);
+    // A missing script, and --format (which does not apply), are refused.
+    fails(&dir, &["--inject", root.join("missing.js").to_str().unwrap()], 1);
+    fails(&dir, &["--inject", src.to_str().unwrap(), "--format", "js"], 2);
+    // No temporary file is left behind.
+    let names: Vec<String> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+}
+
+#[test]
+fn output_file_and_formats() {
+    let dir = site("output");
+    let json = manifest(&dir, &[]);
+    let other = scratch("output-elsewhere").join("m.json");
+    assert!(bin().arg(&dir).arg("--output").arg(&other).output().unwrap().status.success());
+    assert_eq!(fs::read_to_string(&other).unwrap(), json);
+    let forced = scratch("output-forced").join("m.js");
+    assert!(bin().arg(&dir).arg("--output").arg(&forced).args(["--format", "json"]).output().unwrap().status.success());
+    assert_eq!(fs::read_to_string(&forced).unwrap(), json);
+    // --output FILE.js: the js format, for importScripts; inside DIR, it is not listed.
+    let js = dir.join("swcache-manifest.js");
+    for _ in 0..2 {
+        let out = bin().arg(&dir).arg("--output").arg(&js).output().unwrap();
+        assert!(out.status.success() && out.stdout.is_empty(), "{}", stderr(&out));
+        assert!(stderr(&out).ends_with(&format!(", written to {}\n", js.display())));
+        assert_eq!(fs::read_to_string(&js).unwrap(), format!("self.swcacheManifest = {};\n", json.trim_end()));
+    }
+    let js_text = fs::read_to_string(&js).unwrap();
+    assert_eq!(manifest(&dir, &["--format", "js", "--exclude", "swcache-manifest.js"]), js_text);
+    fails(&dir, &["--format", "yaml"], 2);
+    // An output it cannot write: exit 1.
+    let out = bin().arg(&dir).arg("--output").arg(dir.join("no/such/dir/m.json")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+#[test]
+fn refuses_what_would_ship_a_broken_precache() {
+    let dir = site("refuse");
+    let err = fails(&dir, &["--include", "*.php"], 2);
+    assert!(err.contains("empty manifest"), "{err}");
+    fails(&dir, &["--exclude", "**/*"], 2);
+    fails(&dir.join("missing"), &[], 2);
+    fails(&dir.join("index.html"), &[], 2);
+    fails(&dir, &["--frobnicate"], 2);
+    fails(&dir, &["--include"], 2);
+    let out = bin().arg(&dir).arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "one DIR only");
+    let out = bin().output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty() && stderr(&out).contains("USAGE:"), "no arguments: the help, on stderr");
+    // The engine precaches at most 10,000 URLs.
+    let big = scratch("too-many");
+    for d in 0..11 {
+        fs::create_dir_all(big.join(d.to_string())).unwrap();
+        for f in 0..1000 {
+            fs::write(big.join(format!("{d}/{f}")), "").unwrap();
+        }
+    }
+    let err = fails(&big, &[], 2);
+    assert!(err.contains("more than 10000 files"), "{err}");
+    let out = run(&big, &["--exclude", "10/**", "--prefix", "/big"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(entries(&stdout(&out)).len(), 10_000);
+    let _ = fs::remove_dir_all(&big);
+    // A file it cannot read: exit 1, and no output written.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let secret = dir.join("secret.txt");
+        fs::write(&secret, "s").unwrap();
+        fs::set_permissions(&secret, fs::Permissions::from_mode(0o000)).unwrap();
+        if fs::read(&secret).is_err() {
+            // (not as root, who reads it anyway)
+            let target = scratch("refuse-out").join("m.json");
+            let out = bin().arg(&dir).arg("--output").arg(&target).output().unwrap();
+            assert_eq!(out.status.code(), Some(1));
+            assert!(stderr(&out).contains("secret.txt"));
+            assert!(!target.exists());
+        }
+        fs::set_permissions(&secret, fs::Permissions::from_mode(0o644)).unwrap();
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_are_followed_only_inside_dir() {
+    use std::os::unix::fs::symlink;
+    let root = scratch("symlinks");
+    let dir = root.join("site");
+    tree(&dir, &[("index.html", "abc"), ("v3/app.js", "3")]);
+    fs::write(root.join("outside.txt"), "secret").unwrap();
+    symlink("index.html", dir.join("home.html")).unwrap();
+    symlink("v3", dir.join("latest")).unwrap();
+    symlink("../outside.txt", dir.join("leak.txt")).unwrap();
+    symlink("..", dir.join("v3/up")).unwrap();
+    symlink("nowhere", dir.join("broken.html")).unwrap();
+    let out = run(&dir, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let e = entries(&stdout(&out));
+    let index_rev = e.iter().find(|(u, _)| u == "/index.html").unwrap().1.clone();
+    assert_eq!(
+        e.iter().map(|(u, _)| u.as_str()).collect::<Vec<_>>(),
+        ["/home.html", "/index.html", "/latest/app.js", "/v3/app.js"]
+    );
+    assert_eq!(e[0].1, index_rev, "a link has its target's revision");
+    let err = stderr(&out);
+    assert!(err.contains("skipped leak.txt: a symlink to") && err.contains("outside DIR"), "{err}");
+    assert!(err.contains("skipped broken.html: a broken symlink"), "{err}");
+    assert!(err.contains("skipped v3/up: a symlink to a directory it is in"), "{err}");
+    assert!(!stdout(&out).contains("outside"));
+}
+
+#[test]
+fn help() {
+    let out = bin().arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(text.starts_with("swcache-manifest: ") && text.contains("USAGE:"));
+    for opt in ["--include", "--exclude", "--hashed", "--prefix", "--format", "--output", "--inject", "-h, --help", "Exit status"] {
+        assert!(text.contains(opt), "{opt}");
+    }
+    assert_eq!(stdout(&bin().arg("-h").output().unwrap()), text);
+}
