@@ -77,6 +77,7 @@ JS
     --outfile=dist/swcache-page.js >&2
   log "building the feed publisher (swcache-feed)"
   cargo build --release --bin swcache-feed >&2
+  cp www/swcache-remove-sw.js dist/swcache-remove-sw.js
   cp www/demo/sw.js dist/sw.js
   cp -r www/demo/site/. dist/demo/
   log "dist/ written"

@@ -59,6 +59,57 @@ export async function register(url, { scope, timeout = 10000 } = {}) {
   }
 }
 
+let asked = false;
+
+/**
+ * Calls `callback({worker, apply})` whenever a new worker has installed and waits (a
+ * `waitForClients: true` config), again if a newer one replaces it while it waits.
+ * `apply(options)` is `applyUpdate(options)`. Other pages the new worker takes over get
+ * a `swcache:controlled` event (detail `{external: true}`): reload or show a notice.
+ * Returns a function that stops the callbacks.
+ */
+export function onUpdate(callback) {
+  if (!sw) return () => {};
+  let on = true;
+  const seen = new WeakSet();
+  const report = (reg) => {
+    const w = reg.waiting;
+    if (on && w && sw.controller && !seen.has(w)) {
+      seen.add(w);
+      callback({ worker: w, apply: applyUpdate });
+    }
+  };
+  const changed = () => dispatchEvent(new CustomEvent('swcache:controlled', { detail: { external: !asked } }));
+  sw.addEventListener('controllerchange', changed);
+  sw.ready.then((reg) => {
+    report(reg);
+    reg.addEventListener('updatefound', () => {
+      const w = reg.installing;
+      if (w) w.addEventListener('statechange', () => { if (w.state === 'installed') report(reg); });
+    });
+  });
+  return () => { on = false; sw.removeEventListener('controllerchange', changed); };
+}
+
+/**
+ * Asks the waiting worker (the newest, if another arrived meanwhile) to take over, and
+ * once it controls this page reloads it (`reload: false` to do that yourself). Resolves
+ * `false` when no worker waits.
+ */
+export async function applyUpdate({ reload = true, timeout = 10000 } = {}) {
+  const reg = sw && await sw.getRegistration();
+  if (!reg || !reg.waiting) return false;
+  asked = true;
+  await withTimeout(new Promise((resolve) => {
+    sw.addEventListener('controllerchange', resolve, { once: true });
+    // Ask whichever worker waits now; a newer one replacing it is asked in turn.
+    const ask = () => { const w = reg.waiting; if (w) { w.postMessage({ type: 'SKIP_WAITING' }); w.addEventListener('statechange', ask, { once: true }); } };
+    ask();
+  }), timeout, 'the waiting worker did not take over');
+  if (reload) location.reload();
+  return true;
+}
+
 /** Posts `msg` to the active worker; resolves with its reply, rejects on ERROR or timeout. */
 export function post(msg, timeout = TIMEOUT) {
   if (!sw) return Promise.reject(new Error('swcache: service workers are not supported here'));

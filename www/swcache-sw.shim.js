@@ -207,7 +207,10 @@
         });
       }
       case 'F':
-        return void fetch(request(o, f[3], f[4] === '1')).then(function (res) {
+        // 2: the navigation preload response the browser started, if any.
+        return void (f[4] === '2' && o.event.preloadResponse ? o.event.preloadResponse : Promise.resolve()).then(function (pre) {
+          return pre || fetch(request(o, f[3], f[4] === '1'));
+        }).then(function (res) {
           o.res[tag] = res;
           var h = res.headers;
           answer(2, res.status, (res.type === 'opaque' ? 'o' : '') + (res.redirected ? 'r' : '') + '\n' +
@@ -218,6 +221,28 @@
         });
       case 'T':
         return void setTimeout(answer, +f[3], 4, 0);
+      case 'Q': {
+        var np = self.registration.navigationPreload;
+        return void (np ? (f[3] === '1' ? np.enable() : np.disable()) : Promise.resolve()).then(function () {
+          answer(11, 0);
+        }, function () {
+          answer(11, 0);
+        });
+      }
+      case 'U':
+        // The cached body, read once: the ranged answer slices it.
+        return void o.res[f[3]].clone().blob().then(function (b) {
+          o.blob = b;
+          answer(14, b.size);
+        }, function () {
+          answer(14, -1);
+        });
+      case 'O':
+        return void self.registration.unregister().then(function () {
+          answer(11, 0);
+        }, function () {
+          answer(11, 0);
+        });
       case 'P': {
         var copy;
         try {
@@ -255,6 +280,18 @@
         });
       }
       case 'R':
+        if (f[2] === 'r' || f[2] === 'u') {
+          var src = o.res[f[3]];
+          var rh = new Headers(f[2] === 'r' ? src.headers : { 'content-type': 'text/plain; charset=utf-8' });
+          var size = f[2] === 'r' ? f[6] : f[3];
+          if (f[2] === 'u') {
+            rh.set('content-range', 'bytes */' + size);
+            return o.answer.resolve(new Response('', { status: 416, statusText: 'Range Not Satisfiable', headers: rh }));
+          }
+          rh.set('content-range', 'bytes ' + f[4] + '-' + f[5] + '/' + size);
+          rh.set('content-length', String(f[5] - f[4] + 1));
+          return o.answer.resolve(new Response(o.blob.slice(+f[4], +f[5] + 1), { status: 206, statusText: 'Partial Content', headers: rh }));
+        }
         if (f[2] === 'e') {
           return o.answer.resolve(new Response(f[5], {
             status: +f[3], statusText: f[4], headers: { 'content-type': 'text/plain; charset=utf-8' },
@@ -348,7 +385,8 @@
       if (v instanceof RegExp) {
         if (!list) return '\u0000o';
         list.push(v);
-        return '\u0000r' + (list.length - 1);
+        // The number, then the RegExp as written: it names the route's cache.
+        return '\u0000r' + (list.length - 1) + String(v);
       }
       switch (typeof v) {
         case 'function': return '\u0000f';
@@ -435,11 +473,13 @@
     if (failure || !started) return;
     var req = event.request;
     var id = call(function () {
-      var flags = (req.method === 'GET' ? 1 : 0) | (req.mode === 'navigate' ? 2 : 0) | (req.headers.has('range') ? 4 : 0);
+      var range = req.headers.get('range');
+      var flags = (req.method === 'GET' ? 1 : 0) | (req.mode === 'navigate' ? 2 : 0) | (range != null ? 4 : 0) |
+        (req.destination === 'image' ? 8 : 0);
       tested = null;
       memo = true;
       try {
-        return w.swc_fetch(flags, put(req.url + '\n' + req.cache), Date.now());
+        return w.swc_fetch(flags, put(req.url + '\n' + req.cache + (range != null ? '\n' + range : '')), Date.now());
       } finally {
         memo = false;
         tested = null;
@@ -461,6 +501,9 @@
       return fetch(req);
     }));
     event.waitUntil(o.done.promise);
+    // A navigation preload the engine does not use must still settle (the browser
+    // cancels it, with a console warning, if the event ends first).
+    if (event.preloadResponse) event.waitUntil(event.preloadResponse.catch(function () {}));
     run(output());
   });
 

@@ -41,25 +41,36 @@ impl Entry {
 
 /// The path+search a stored key answers (the key without its revision).
 pub fn path_of_key(key: &str) -> &str {
-    match key.rfind(REVISION_PARAM) {
-        Some(i) if i > 0 && matches!(key.as_bytes()[i - 1], b'?' | b'&') && !key[i..].contains('&') => &key[..i - 1],
+    // A byte search (a string pattern would bring a two-way searcher into the worker).
+    let b = key.as_bytes();
+    let p = REVISION_PARAM.as_bytes();
+    match b.windows(p.len()).rposition(|w| w == p) {
+        Some(i) if i > 0 && matches!(b[i - 1], b'?' | b'&') && !b[i..].contains(&b'&') => &key[..i - 1],
         _ => key,
     }
+}
+
+/// `list` sorted, for [`found`] (the worker's own small sort: see [`super::sort`]).
+fn sorted<'a>(mut list: Vec<&'a str>) -> Vec<&'a str> {
+    super::sort::heapsort_by(&mut list, |a, b| a < b);
+    list
+}
+
+fn found(sorted: &[&str], k: &str) -> bool {
+    sorted.binary_search_by(|p| (*p).cmp(k)).is_ok()
 }
 
 /// Indices of the entries whose key is not among `stored` (path+search of each stored
 /// key): what an install must fetch.
 pub fn missing(entries: &[Entry], stored: &[&str]) -> Vec<usize> {
-    let mut have: Vec<&str> = stored.to_vec();
-    have.sort_unstable();
-    entries.iter().enumerate().filter(|(_, e)| have.binary_search(&e.key.as_str()).is_err()).map(|(i, _)| i).collect()
+    let have = sorted(stored.to_vec());
+    entries.iter().enumerate().filter(|(_, e)| !found(&have, &e.key)).map(|(i, _)| i).collect()
 }
 
 /// Indices into `stored` of the keys no entry has: what an activate deletes.
 pub fn obsolete(entries: &[Entry], stored: &[&str]) -> Vec<usize> {
-    let mut keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
-    keys.sort_unstable();
-    stored.iter().enumerate().filter(|(_, k)| keys.binary_search(k).is_err()).map(|(i, _)| i).collect()
+    let keys = sorted(entries.iter().map(|e| e.key.as_str()).collect());
+    stored.iter().enumerate().filter(|(_, k)| !found(&keys, k)).map(|(i, _)| i).collect()
 }
 
 /// 32-bit FNV-1a: a short, stable name for a route's identity.

@@ -17,7 +17,8 @@ fn digits(s: &str) -> Option<u64> {
     if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    s.parse().ok()
+    // By hand: `str::parse` brings generic integer parsing into the worker.
+    Some(s.bytes().fold(0u64, |n, b| n * 10 + u64::from(b - b'0')))
 }
 
 /// Resolves `header` against a body of `size` bytes.

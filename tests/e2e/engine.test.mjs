@@ -43,7 +43,7 @@ test('cacheFirst: miss then hit; the server sees one request and the copy is sta
   const t0 = Date.now();
   const first = await get(page, '/promo/summer');
   assert.equal(first.body, 'summer v1');
-  const stored = await waitStored('/promo/summer', 'swcache-v1-promoPages');
+  const stored = await waitStored('/promo/summer', 'promoPages');
   const stampMs = Date.parse(stored.stamp);
   assert.ok(stampMs >= t0 - 1000 && stampMs <= Date.now(), `stamp ${stored.stamp} is the fetch start time`);
   assert.match(stored.stamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
@@ -93,7 +93,7 @@ test('networkFirst: network when healthy, cached copy (even stale) when offline'
   server.set(url, { body: 'data v1' });
   await controlled();
   assert.equal((await get(page, url)).body, 'data v1');
-  await waitStored(url, 'swcache-v1-componentData');
+  await waitStored(url, 'componentData');
   server.set(url, { body: 'data v2' });
   assert.equal((await get(page, url)).body, 'data v2', 'network first while it answers');
   assert.equal(server.count(url), 2);
@@ -173,15 +173,15 @@ test('images go to the images route, not the page route (the reference site bug)
   await controlled();
   await get(page, '/promo/summer/hero.png');
   await get(page, '/promo/summer');
-  assert.ok(await waitStored('/promo/summer/hero.png', 'swcache-v1-images'));
-  assert.equal(await cached(page, '/promo/summer/hero.png', 'swcache-v1-promoPages'), null);
-  assert.ok(await waitStored('/promo/summer', 'swcache-v1-promoPages'));
+  assert.ok(await waitStored('/promo/summer/hero.png', 'images'));
+  assert.equal(await cached(page, '/promo/summer/hero.png', 'promoPages'), null);
+  assert.ok(await waitStored('/promo/summer', 'promoPages'));
 });
 
 test('precache: every URL is stored at install and served offline', async () => {
   await controlled();
   for (const p of ['/', '/favicon.ico', '/robots.txt']) {
-    const c = await cached(page, p, 'swcache-v1-precache');
+    const c = await cached(page, p, 'swcache-precache');
     assert.ok(c, `${p} precached`);
     assert.equal(c.body, `precached ${p}`);
     assert.ok(c.stamp, `${p} stamped`);
@@ -198,12 +198,15 @@ test('precache: install fails (detected, not a hang) when a URL fails', async ()
   assert.equal(r.stage, 'install');
 });
 
-test('a new version deletes the old version\'s caches, keeps the site\'s own, and takes over', async () => {
+test('a new version drops what it no longer lists and caches of old releases, keeps unchanged route caches and the site\'s own', async () => {
   server.set('/promo/a', { body: 'a' });
   await controlled();
   await get(page, '/promo/a');
-  await waitStored('/promo/a', 'swcache-v1-promoPages');
-  await page.evaluate(() => caches.open('site-own-cache').then((c) => c.put('/mine', new Response('mine'))));
+  await waitStored('/promo/a', 'promoPages');
+  await page.evaluate(() => Promise.all([
+    caches.open('site-own-cache').then((c) => c.put('/mine', new Response('mine'))),
+    caches.open('swcache-v0-promoPages').then((c) => c.put('/old', new Response('old'))), // an earlier release's cache
+  ]));
   server.set('/sw.js', { body: workerSource(seedConfig({ version: 'v2' })), headers: JS });
   await page.evaluate(async () => {
     const reg = await navigator.serviceWorker.getRegistration();
@@ -211,12 +214,13 @@ test('a new version deletes the old version\'s caches, keeps the site\'s own, an
     await reg.update();
     await changed;
   });
-  const names = await waitFor(async () => {
-    const n = await cacheNames(page);
-    return n.some((x) => x.startsWith('swcache-v1-')) ? null : n;
-  }, 'v1 caches deleted');
-  assert.ok(names.includes('swcache-v2-precache'), 'v2 precache exists');
+  const keys = () => page.evaluate(async () => (await (await caches.open('swcache-precache')).keys()).map((r) => new URL(r.url).search));
+  await waitFor(async () => !(await keys()).some((k) => k.includes('rev=v1')), 'v1 precache entries deleted');
+  assert.ok((await keys()).every((k) => k === '?__swcache_rev=v2'), 'only v2 entries');
+  const names = await cacheNames(page);
+  assert.ok(!names.includes('swcache-v0-promoPages'), 'the old release\'s cache is gone');
   assert.ok(names.includes('site-own-cache'), "the site's own cache is left alone");
+  assert.equal((await cached(page, '/promo/a', 'promoPages')).body, 'a', 'the unchanged route kept its entries');
 });
 
 test('a bad config fails registration with an error naming the route and field', async () => {
@@ -312,7 +316,7 @@ test('fails open: with a broken engine the site keeps working from the network',
 test('invalidating a precached URL removes the precached copy too (no stale fallback)', async () => {
   await controlled();
   assert.equal((await get(page, '/')).body, 'precached /', 'the page route falls back to the precached copy');
-  assert.ok(await cached(page, '/', 'swcache-v1-precache'));
+  assert.ok(await cached(page, '/', 'swcache-precache'));
   const done = await message(page, { type: 'CACHE_INVALIDATION', urls: ['/'], timestamp: new Date().toISOString() });
   assert.deepEqual(done, { type: 'CACHE_INVALIDATION_DONE', removed: 1 });
   server.set('/', { body: 'new home' });
@@ -331,7 +335,7 @@ test('waitForClients: a new version waits instead of taking over open pages', as
     return { waiting: !!reg.waiting, controllerUrl: navigator.serviceWorker.controller.scriptURL };
   });
   assert.equal(state.waiting, true, 'v2 installed and waiting');
-  const names = await cacheNames(page);
-  assert.ok(names.includes('swcache-v1-precache'), 'v1 caches kept while v1 controls the page');
-  assert.ok(names.includes('swcache-v2-precache'), 'v2 precached at install');
+  const revs = await page.evaluate(async () => (await (await caches.open('swcache-precache')).keys()).map((r) => new URL(r.url).search));
+  assert.ok(revs.includes('?__swcache_rev=v1'), 'v1 entries kept while v1 controls the page');
+  assert.ok(revs.includes('?__swcache_rev=v2'), 'v2 precached at install');
 });

@@ -72,7 +72,7 @@ test('feed (a): strict mode: a returning visitor gets the fresh page on the firs
   await start(`{ url: '/swcache-feed.json', strict: { maxStaleness: 0, budget: 2000 } }`);
   server.set('/promo/price', { body: 'price 10' });
   assert.equal((await get(page, '/promo/price')).body, 'price 10');
-  await waitFor(() => cached(page, '/promo/price', 'swcache-v1-pages'), 'stored');
+  await waitFor(() => cached(page, '/promo/price', 'pages'), 'stored');
   await stopWorkers();
   // The CMS changes the price and publishes; the visitor comes back.
   server.set('/promo/price', { body: 'price 12' });
@@ -91,7 +91,7 @@ test('feed (a): without strict mode the change arrives within one check interval
   await start();
   server.set('/promo/sale', { body: 'sale v1' });
   await get(page, '/promo/sale');
-  await waitFor(() => cached(page, '/promo/sale', 'swcache-v1-pages'), 'stored');
+  await waitFor(() => cached(page, '/promo/sale', 'pages'), 'stored');
   server.set('/promo/sale', { body: 'sale v2' });
   const t0 = Date.now();
   publish(feedFile, '--prefix', '/promo/');
@@ -159,7 +159,7 @@ test('feed (d): every bad feed is ignored whole and changes nothing', async () =
   await start();
   server.set('/promo/keep', { body: 'keep' });
   await page.goto(server.origin + '/promo/keep');
-  await waitFor(() => cached(page, '/promo/keep', 'swcache-v1-pages'), 'stored');
+  await waitFor(() => cached(page, '/promo/keep', 'pages'), 'stored');
   await waitFor(async () => (await stats()).feed.seq === 1, 'the good feed read');
   const future = new Date(Date.now() + 3600e3).toISOString();
   const entry = (fields) => JSON.stringify({ swcacheFeed: 1, epoch: JSON.parse(fs.readFileSync(feedFile, 'utf8')).epoch, seq: 2, entries: [{ seq: 2, timestamp: new Date().toISOString(), ...fields }] });
@@ -181,7 +181,7 @@ test('feed (d): every bad feed is ignored whole and changes nothing', async () =
     const s = await waitFor(async () => { const x = await stats(); return x.feed.errors > errorsBefore && x; }, `${what}: reported`, 8000);
     assert.match(s.feed.error, /ignored/, what);
     assert.equal(s.feed.seq, 1, `${what}: the cursor did not move`);
-    assert.ok(await cached(page, '/promo/keep', 'swcache-v1-pages'), `${what}: nothing deleted`);
+    assert.ok(await cached(page, '/promo/keep', 'pages'), `${what}: nothing deleted`);
     assert.equal(await page.evaluate(() => document.body.textContent), 'keep');
   }
 });
@@ -190,7 +190,7 @@ test('feed (e): offline or a missing feed keeps pages working', async () => {
   await start(`{ url: '/swcache-feed.json', interval: 1000, strict: { maxStaleness: 0, budget: 300 } }`);
   server.set('/promo/o', { body: 'offline copy' });
   await page.goto(server.origin + '/promo/o');
-  await waitFor(() => cached(page, '/promo/o', 'swcache-v1-pages'), 'stored');
+  await waitFor(() => cached(page, '/promo/o', 'pages'), 'stored');
   fs.rmSync(feedFile);
   await new Promise((r) => setTimeout(r, 1100));
   await page.goto(server.origin + '/promo/o');

@@ -57,7 +57,7 @@ async function withPageModule() {
   await page.waitForFunction(() => !!navigator.serviceWorker.controller);
 }
 
-const keysOf = (name) => page.evaluate(async (n) => (await (await caches.open(n)).keys()).map((r) => new URL(r.url).pathname + new URL(r.url).search), name);
+const keysOf = (route) => page.evaluate(async (r) => (await (await caches.open((await caches.keys()).find((n) => n.startsWith(`swcache-${r}-`)) || 'none')).keys()).map((r) => new URL(r.url).pathname + new URL(r.url).search), route);
 
 test('maxEntries: 100 concurrent distinct fetches leave exactly 10 entries, all served', async () => {
   for (let i = 0; i < 100; i++) server.set(`/small/${i}`, { body: `small ${i}` });
@@ -73,14 +73,14 @@ test('maxEntries: 100 concurrent distinct fetches leave exactly 10 entries, all 
     return s.routes.small.evictions === 90 ? s : null;
   }, '90 evictions');
   assert.equal(stats.routes.small.misses, 100);
-  assert.equal((await keysOf('swcache-v1-small')).length, 10);
+  assert.equal((await keysOf('small')).length, 10);
 });
 
 test('maxEntries: the least used entries go first (a hit counts as a use)', async () => {
   await controlled();
   const store = async (p) => {
     await get(page, p);
-    await waitFor(() => cached(page, p, 'swcache-v1-small'), `${p} stored`);
+    await waitFor(() => cached(page, p, 'small'), `${p} stored`);
   };
   for (let i = 1; i <= 10; i++) await store(`/small/lru-${i}`);
   // Read the two oldest back from the cache: used twice and most recently.
@@ -89,8 +89,8 @@ test('maxEntries: the least used entries go first (a hit counts as a use)', asyn
   assert.equal(server.countPrefix('/small/'), before, 'both were cache hits');
   await store('/small/lru-11');
   await store('/small/lru-12');
-  await waitFor(async () => (await keysOf('swcache-v1-small')).length === 10, 'trimmed to 10');
-  const keys = await keysOf('swcache-v1-small');
+  await waitFor(async () => (await keysOf('small')).length === 10, 'trimmed to 10');
+  const keys = await keysOf('small');
   assert.ok(keys.includes('/small/lru-1') && keys.includes('/small/lru-2'), `recently read entries kept: ${keys}`);
   assert.ok(!keys.includes('/small/lru-3') && !keys.includes('/small/lru-4'), `least recently used went: ${keys}`);
 });
@@ -99,10 +99,10 @@ test('maxEntries: without reads, the oldest-stored entries go first', async () =
   await controlled();
   for (let i = 1; i <= 12; i++) {
     await get(page, `/small/seq-${i}`);
-    await waitFor(() => cached(page, `/small/seq-${i}`, 'swcache-v1-small'), `seq-${i} stored`);
+    await waitFor(() => cached(page, `/small/seq-${i}`, 'small'), `seq-${i} stored`);
   }
-  await waitFor(async () => (await keysOf('swcache-v1-small')).length === 10, 'trimmed to 10');
-  const keys = await keysOf('swcache-v1-small');
+  await waitFor(async () => (await keysOf('small')).length === 10, 'trimmed to 10');
+  const keys = await keysOf('small');
   assert.deepEqual(keys.sort(), Array.from({ length: 10 }, (_, i) => `/small/seq-${i + 3}`).sort());
 });
 
@@ -116,11 +116,11 @@ test('quota error on put: the route\'s oldest entries go and the write is retrie
     const r = await get(page, `/big/${i}`);
     assert.equal(r.status, 200, `response ${i} served`);
     assert.ok(r.body.startsWith(`${i}:`));
-    await waitFor(async () => (await cached(page, `/big/${i}`, 'swcache-v1-big')) !== null, `big/${i} stored`);
+    await waitFor(async () => (await cached(page, `/big/${i}`, 'big')) !== null, `big/${i} stored`);
   }
   const s = await message(page, { type: 'GET_STATS' });
   assert.ok(s.routes.big.evictions >= 1, `evictions: ${s.routes.big.evictions}`);
-  const keys = await keysOf('swcache-v1-big');
+  const keys = await keysOf('big');
   assert.ok(keys.includes('/big/7'), 'the newest entry was stored after relief');
   assert.ok(!keys.includes('/big/0'), 'the oldest went');
 });

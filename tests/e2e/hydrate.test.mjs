@@ -263,7 +263,7 @@ test('hydrate: one component answering 500 (or throwing in render) does not stop
 
 test('hydrate: data the worker serves with a stale sw-cache-time is refetched with cache: reload', async () => {
   server.resetCounts();
-  server.set('/sw-stale.js', { body: workerSource(`{ version: 'hyd', routes: [
+  server.set('/sw-stale.js', { body: workerSource(`{ version: 'hyd', keepRuntimeCaches: false, routes: [
     { name: 'componentData', match: /\\/api\\/v1\\/promo\\/featured-content/, strategy: 'cacheFirst', maxAge: 864e5 } ] }`), headers: JS });
   const context = await chrome.newContext();
   const pg = await context.newPage();

@@ -60,7 +60,7 @@ test('router: a cold hit is served from the cache without starting the worker', 
   const r = await register(page, server.origin);
   assert.deepEqual(r, { ok: true });
   assert.equal((await get(page, '/l/summer')).body, 'landing v1');
-  await waitFor(() => cached(page, '/l/summer', 'swcache-v1-landing'), 'stored');
+  await waitFor(() => cached(page, '/l/summer', 'landing'), 'stored');
   await stopWorkers();
   const startsBefore = started;
   const cold = await get(page, '/l/summer');
@@ -72,11 +72,11 @@ test('router: a cold hit is served from the cache without starting the worker', 
   server.set('/l/winter', { body: 'winter' });
   assert.equal((await get(page, '/l/winter')).body, 'winter');
   assert.equal(started, startsBefore, 'nor for a miss');
-  assert.equal(await cached(page, '/l/winter', 'swcache-v1-landing'), null);
+  assert.equal(await cached(page, '/l/winter', 'landing'), null);
   // A running worker handles router paths itself: the miss is fetched and stored.
   assert.equal((await get(page, '/other')).status, 404); // wakes the worker
   await waitFor(() => started > startsBefore, 'the worker to start');
-  await waitFor(async () => (await get(page, '/l/winter')) && cached(page, '/l/winter', 'swcache-v1-landing'), 'the miss stored by the running worker');
+  await waitFor(async () => (await get(page, '/l/winter')) && cached(page, '/l/winter', 'landing'), 'the miss stored by the running worker');
 });
 
 test('router: expired entries are swept when the worker starts, so the router never serves them', async () => {
@@ -84,13 +84,13 @@ test('router: expired entries are swept when the worker starts, so the router ne
   server.set('/l/flash', { body: 'flash v1' });
   assert.deepEqual(await register(page, server.origin), { ok: true });
   await get(page, '/l/flash');
-  const first = await waitFor(() => cached(page, '/l/flash', 'swcache-v1-landing'), 'stored');
+  const first = await waitFor(() => cached(page, '/l/flash', 'landing'), 'stored');
   await waitFor(() => Date.now() - Date.parse(first.stamp) > 500, 'maxAge to pass');
   await stopWorkers();
   // Any request the worker handles starts it; after its first answer it sweeps.
   server.set('/page', { body: 'a page' });
   assert.equal((await get(page, '/page')).body, 'a page');
-  await waitFor(async () => (await cached(page, '/l/flash', 'swcache-v1-landing')) === null, 'the expired entry swept');
+  await waitFor(async () => (await cached(page, '/l/flash', 'landing')) === null, 'the expired entry swept');
   server.set('/l/flash', { body: 'flash v2' });
   assert.equal((await get(page, '/l/flash')).body, 'flash v2');
 });

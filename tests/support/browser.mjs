@@ -73,12 +73,27 @@ export async function get(page, url, init = {}) {
   }, [url, init]);
 }
 
-/** Whether the origin's CacheStorage holds `url` (any cache), read from the page. */
+/**
+ * Whether the origin's CacheStorage holds `url` (any cache), read from the page.
+ * `cacheName`: a cache name, or a route's name (its cache is `swcache-<route>-<hash>`);
+ * in `swcache-precache` entries are keyed by URL and revision, so the revision is ignored.
+ */
 export async function cached(page, url, cacheName) {
   return page.evaluate(async ([u, name]) => {
-    const r = name ? await (await caches.open(name)).match(u) : await caches.match(u);
+    if (name && !name.startsWith('swcache-')) {
+      const all = await caches.keys();
+      name = all.find((n) => n.startsWith(`swcache-${name}-`));
+      if (!name) return null;
+    }
+    const opts = name === 'swcache-precache' ? { ignoreSearch: true } : undefined;
+    const r = name ? await (await caches.open(name)).match(u, opts) : await caches.match(u);
     return r ? { stamp: r.headers.get('sw-cache-time'), body: await r.text() } : null;
   }, [url, cacheName || null]);
+}
+
+/** The name of route `route`'s cache (`swcache-<route>-<hash>`), once it exists. */
+export async function routeCache(page, route) {
+  return page.evaluate(async (r) => (await caches.keys()).find((n) => n.startsWith(`swcache-${r}-`)) || null, route);
 }
 
 /** The origin's cache names. */

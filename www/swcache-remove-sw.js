@@ -1,0 +1,23 @@
+/* swcache-remove-sw.js: takes swcache off a site. Serve this file at the URL of the
+ * site's worker (e.g. as /sw.js, or `importScripts` it from there) instead of the swcache
+ * worker. Browsers check that URL for updates on navigation; this worker then installs
+ * at once, deletes every cache whose name starts with "swcache-" (the site's own caches
+ * are left alone) and unregisters itself. It handles no fetch: open pages use the
+ * network, and the next navigation has no worker at all. It uses no wasm and nothing of
+ * the engine, so it works even when the engine is what broke. */
+self.addEventListener('install', function () {
+  self.skipWaiting();
+});
+self.addEventListener('activate', function (event) {
+  event.waitUntil(caches.keys().then(function (names) {
+    return Promise.all(names.filter(function (n) { return n.indexOf('swcache-') === 0; }).map(function (n) {
+      return caches.delete(n);
+    }));
+  }).then(function () {
+    return self.clients.claim();
+  }).then(function () {
+    return self.registration.unregister();
+  }).then(function () {
+    console.info('swcache: removed from this site (swcache caches deleted, worker unregistered)');
+  }));
+});
