@@ -2,8 +2,11 @@
 # swcache build script. Every subcommand installs what it needs on a fresh machine
 # and skips what is already there.
 #   ./build.sh setup   toolchain, browser, JS test deps
-#   ./build.sh build   dist/ (swcache-sw.js, swcache-page.js + wasm, sw.js, demo/)
-#   ./build.sh test    native core tests, e2e tests in headless Chromium
+#   ./build.sh build   dist/ (swcache-sw.js, swcache-page.js + wasm, their .d.ts, sw.js, demo/)
+#   ./build.sh package build, then the npm tarball target/package/swcache-<version>.tgz
+#                      (version from Cargo.toml; package/package.json is its manifest)
+#   ./build.sh test    native core tests, type checks, the tarball installed in a scratch site,
+#                      e2e tests in headless Chromium
 #   ./build.sh demo    build and serve the demo promo site on http://localhost:8080
 #   ./build.sh bench   build, then benchmark against no worker, a floor worker, the reference site's
 #                      worker and Workbox 7: bench/results.json, BENCHMARKS.md, bench/chart.svg
@@ -28,7 +31,8 @@ setup() {
     $sudo apt-get update -q
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium chromium-driver
   fi
-  if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/binaryen ] || [ ! -d node_modules/esbuild ] || [ package.json -nt node_modules/.package-lock.json ]; then
+  if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/binaryen ] || [ ! -d node_modules/esbuild ] \
+    || [ ! -d node_modules/typescript ] || [ package.json -nt node_modules/.package-lock.json ]; then
     log "installing JS test dependencies"
     if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
   fi
@@ -77,6 +81,7 @@ JS
     --outfile=dist/swcache-page.js >&2
   log "building the feed publisher (swcache-feed)"
   cargo build --release --bin swcache-feed >&2
+  cp types/swcache-sw.d.ts types/swcache-page.d.ts dist/
   cp www/demo/sw.js dist/sw.js
   cp -r www/demo/site/. dist/demo/
   log "dist/ written"
@@ -106,10 +111,24 @@ process.exit(over ? 1 : 0);
 JS
 }
 
+# The npm tarball from dist/ (package/pack.mjs): prints its name, size and files.
+pack() {
+  log "packing the npm package (target/package/)"
+  node package/pack.mjs
+}
+
+package() {
+  build
+  pack
+}
+
 run_tests() {
   build
+  pack
   log "native core tests and the swcache-feed command"
   cargo test
+  log "type declarations (tsc --strict) and the tarball installed in a scratch site"
+  node --test --test-concurrency=1 --test-timeout=120000 tests/types/ tests/package/
   log "end-to-end tests (playwright-core + chromium)"
   node --test --test-concurrency=1 --test-timeout=120000 tests/e2e/
 }
@@ -129,8 +148,9 @@ bench() {
 case "${1:-}" in
   setup) setup ;;
   build) build ;;
+  package) package ;;
   test) run_tests ;;
   demo) demo ;;
   bench) bench ;;
-  *) echo "usage: $0 setup|build|test|demo|bench" >&2; exit 2 ;;
+  *) echo "usage: $0 setup|build|package|test|demo|bench" >&2; exit 2 ;;
 esac
