@@ -1,0 +1,46 @@
+// The package's TypeScript declarations under `tsc --strict`: the typed examples (a worker,
+// a config module, a page) compile, and every deliberate error in sw-errors.ts and
+// page-errors.ts is an error, and the one its directive names. Needs no build: the package
+// is staged from package/package.json and types/ (package/pack.mjs, typesOnly).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { stage } from '../../package/pack.mjs';
+import { PROJECTS, ERROR_FILES, copyChecks, tsc, diagnostics, directives, tokenAt } from './check.mjs';
+
+let dir;
+before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swcache-types-'));
+  stage(path.join(dir, 'node_modules', 'swcache'), { typesOnly: true });
+});
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+test('types: the examples compile under --strict and every @ts-expect-error is used', () => {
+  copyChecks(dir);
+  for (const project of PROJECTS) {
+    const { status, output } = tsc(dir, project);
+    assert.equal(status, 0, `tsc -p ${project} failed:\n${output}`);
+  }
+});
+
+test('types: each deliberate error is the error its directive names, and nothing else is an error', () => {
+  copyChecks(dir, { strip: true });
+  const found = [];
+  for (const project of PROJECTS) found.push(...diagnostics(tsc(dir, project).output));
+  let expected = 0;
+  for (const file of ERROR_FILES) {
+    for (const d of directives(file)) {
+      expected++;
+      const here = found.filter((g) => g.file === file && g.line === d.line);
+      assert.ok(here.length > 0, `${file}:${d.line}: no error, but the directive says: ${d.why}`);
+      const named = here.some((g) => g.text.includes(d.needle) || tokenAt(dir, g) === d.needle);
+      assert.ok(named, `${file}:${d.line} (${d.why}): tsc says\n  ${here.map((g) => g.text).join('\n  ')}\nwhich does not mention ${d.needle}`);
+    }
+  }
+  const expectedAt = new Set(ERROR_FILES.flatMap((f) => directives(f).map((d) => `${f}:${d.line}`)));
+  const stray = found.filter((g) => !expectedAt.has(`${g.file}:${g.line}`));
+  assert.deepEqual(stray, [], 'errors no directive announces');
+  assert.ok(expected >= 40, `${expected} deliberate errors checked`);
+});

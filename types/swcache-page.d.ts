@@ -1,0 +1,334 @@
+// Type declarations for swcache-page.js, the page module:
+//
+//     import { register, prefetchOnHover } from 'swcache/page';   // with a bundler
+//     import { register } from '/swcache/swcache-page.js';         // served as is
+//
+// Every helper that talks to the worker posts over a MessageChannel and rejects on the
+// worker's ERROR reply or when no reply comes within its timeout (which runs from the call).
+
+/** How a route answers a request (as in the worker's config). */
+export type SwcacheStrategy = 'cacheFirst' | 'networkFirst' | 'staleWhileRevalidate' | 'networkOnly' | 'cacheOnly';
+
+/** A URL from the page: relative ones are resolved against the page. Same-origin only. */
+export type SwcachePageUrl = string | URL;
+
+// ----- registration -----------------------------------------------------------------------
+
+export interface RegisterOptions {
+  /** The registration's scope (`navigator.serviceWorker.register`'s `scope`). */
+  scope?: string;
+  /** Milliseconds to wait for the worker to control the page [default 10000]. */
+  timeout?: number;
+}
+
+/**
+ * Registers the worker and resolves with its registration once it controls the page;
+ * resolves `undefined` where service workers are unsupported. Rejects when registration
+ * or install fails (with the worker's own config error when that is why), or when nothing
+ * controls the page within `timeout` ms (a `waitForClients` worker needs a reload).
+ */
+export function register(url: string | URL, options?: RegisterOptions): Promise<ServiceWorkerRegistration | undefined>;
+
+// ----- updates ----------------------------------------------------------------------------
+
+export interface ApplyUpdateOptions {
+  /** Whether to reload the page once the new worker controls it. */
+  reload?: boolean;
+}
+
+/** A new worker that is installed and waiting to take over. */
+export interface SwcacheUpdate {
+  /** The waiting worker. */
+  worker: ServiceWorker;
+  /** Activates the waiting worker. */
+  apply(options?: ApplyUpdateOptions): Promise<void>;
+}
+
+/** Calls `callback` when a new version of the worker is installed and waiting; returns a function that stops listening. */
+export function onUpdate(callback: (update: SwcacheUpdate) => void): () => void;
+
+/** Activates the waiting worker if there is one; resolves `true` if there was, `false` if not. */
+export function applyUpdate(options?: ApplyUpdateOptions): Promise<boolean>;
+
+// ----- messages ---------------------------------------------------------------------------
+
+export interface TimeoutOptions {
+  /** Milliseconds to wait for the worker's reply. */
+  timeout?: number;
+}
+
+/** What an invalidation covers; all may be combined. */
+export interface InvalidationFields {
+  /** Pages or resources (the query string is part of the identity). */
+  urls?: readonly SwcachePageUrl[];
+  /** Prefixes of pathname+search, each starting with `/`. */
+  prefixes?: readonly string[];
+  /** Whole tokens of the stored responses' `Cache-Tag` header. */
+  tags?: readonly string[];
+  /** Route names (`'precache'` names the precache). */
+  routes?: readonly string[];
+  /** `true` covers everything. */
+  all?: boolean;
+  /** ISO 8601 time the content changed: entries stamped before it go [default: the page's now]. */
+  timestamp?: string;
+}
+
+/** An invalidation: at least one of `urls`, `prefixes`, `tags`, `routes` or `all: true`. */
+export type InvalidationSelector = InvalidationFields &
+  (
+    | { urls: readonly SwcachePageUrl[] }
+    | { prefixes: readonly string[] }
+    | { tags: readonly string[] }
+    | { routes: readonly string[] }
+    | { all: true }
+  );
+
+export interface InvalidationDone {
+  type: 'CACHE_INVALIDATION_DONE';
+  /** How many cached entries were removed. */
+  removed: number;
+}
+
+export interface PrefetchDone {
+  type: 'PREFETCH_DONE';
+  fetched: number;
+  /** Not fetched: no storing route matches, a fresh copy exists, or Save-Data is on. */
+  skipped: number;
+  failed: number;
+}
+
+export interface SwcacheCounters {
+  hits: number;
+  misses: number;
+  staleServed: number;
+  networkErrors: number;
+  evictions: number;
+  invalidations: number;
+}
+
+export interface SwcacheFeedStats {
+  epoch: string;
+  seq: number;
+  checks: number;
+  notModified: number;
+  applied: number;
+  errors: number;
+  /** ISO 8601 time of the last successful check. */
+  lastSuccess: string | null;
+  /** Why the last check failed or the feed was refused. */
+  error: string | null;
+}
+
+export interface SwcacheStats extends SwcacheCounters {
+  type: 'STATS';
+  /** Per route, the precache included. */
+  routes: Record<string, SwcacheCounters>;
+  /** Present when the config has a `feed`. */
+  feed?: SwcacheFeedStats;
+  /** `'failed-open'`: the engine failed and requests go to the network; `'not-started'`: the worker never called `swcache.start`. */
+  engine: 'ok' | 'failed-open' | 'not-started';
+  /** Why the engine failed open. */
+  error?: string;
+}
+
+export interface SwcacheEntryState {
+  /** Pathname+search (or the full URL for a cross-origin route). */
+  url: string;
+  /** Milliseconds since its `sw-cache-time`; `null` when unstamped (an opaque response). */
+  ageMs: number | null;
+  fresh: boolean;
+  /** Bytes, when `Content-Length` says. */
+  size: number | null;
+  tags: string[];
+}
+
+export interface SwcacheRouteState {
+  name: string;
+  cache: string;
+  strategy: SwcacheStrategy;
+  maxAge: number | null;
+  maxEntries: number | null;
+  coldStart: 'router' | 'worker';
+  /** At most 500. */
+  entries: SwcacheEntryState[];
+}
+
+export interface SwcacheFenceState {
+  timestamp: string;
+  urls: string[];
+  prefixes: string[];
+  tags: string[];
+  /** Indexes into `routes` of the routes the fence covers as a whole. */
+  slots: number[];
+  all: boolean;
+  /** Whether it still hides covered entries that are not yet deleted. */
+  hiding: boolean;
+}
+
+export interface SwcacheState {
+  type: 'STATE';
+  engine: 'ok';
+  version: string;
+  routes: SwcacheRouteState[];
+  fences: SwcacheFenceState[];
+  stats: SwcacheStats;
+}
+
+/** The messages the worker understands, as `post` sends them (no URL resolution there). */
+export type SwcacheMessage =
+  | ({ type: 'CACHE_INVALIDATION' } & InvalidationSelector & { urls?: readonly string[] })
+  | { type: 'PREFETCH'; urls: readonly string[]; saveData?: boolean }
+  | { type: 'GET_STATS' }
+  | { type: 'GET_STATE' };
+
+/** The reply to a message. */
+export type SwcacheReply<M extends SwcacheMessage = SwcacheMessage> =
+  M extends { type: 'CACHE_INVALIDATION' } ? InvalidationDone
+  : M extends { type: 'PREFETCH' } ? PrefetchDone
+  : M extends { type: 'GET_STATS' } ? SwcacheStats
+  : M extends { type: 'GET_STATE' } ? SwcacheState
+  : never;
+
+/** Posts `msg` to the active worker; resolves with its reply, rejects on ERROR or after `timeout` ms [default 5000]. */
+export function post<M extends SwcacheMessage>(msg: M, timeout?: number): Promise<SwcacheReply<M>>;
+
+/** CACHE_INVALIDATION: `timestamp` defaults to the page's now [timeout 5000 ms]. */
+export function invalidate(msg: InvalidationSelector, options?: TimeoutOptions): Promise<InvalidationDone>;
+
+/** PREFETCH: resolves once every fetched URL is stored; passes the page's Save-Data setting [timeout 30000 ms]. */
+export function prefetch(urls: readonly SwcachePageUrl[], options?: TimeoutOptions): Promise<PrefetchDone>;
+
+/** GET_STATS [timeout 5000 ms]. */
+export function stats(options?: TimeoutOptions): Promise<SwcacheStats>;
+
+/** GET_STATE: every cached URL per route with its age and freshness, the live fences, the counters [timeout 5000 ms]. */
+export function inspect(options?: TimeoutOptions): Promise<SwcacheState>;
+
+// ----- prefetch on hover, live feed -------------------------------------------------------
+
+export interface Stoppable {
+  stop(): void;
+}
+
+export interface PrefetchOnHoverOptions {
+  /** Milliseconds the pointer rests on a link before it is prefetched [default 65]. */
+  delay?: number;
+}
+
+/**
+ * Prefetches links matching `selector` [default `'a[data-prefetch]'`] on hover (after
+ * `delay` ms), touchstart or keyboard focus; each same-origin URL once. Throws at once on
+ * an invalid selector.
+ */
+export function prefetchOnHover(selector?: string, options?: PrefetchOnHoverOptions): Stoppable;
+
+/**
+ * Live invalidation: reads a Server-Sent Events stream of feed entries [default
+ * `'/swcache-feed/live'`] and hands each to the worker at once.
+ */
+export function subscribe(url?: string | URL): Stoppable;
+
+// ----- hydration --------------------------------------------------------------------------
+
+/** When a component hydrates. */
+export type HydrateTrigger = 'visible' | 'idle' | 'interaction' | 'eager' | `media:${string}`;
+
+export interface HydrateInfo {
+  componentId: string;
+  componentType: string;
+  /** `'cache'`: a stored copy stamped before the request started. */
+  source: 'cache' | 'network' | 'inline';
+  /** Milliseconds since the data was fetched (0 for a network answer). */
+  ageMs: number;
+}
+
+/** Fills `element` with `data` (the parsed JSON); a throw or a rejection fails only this component. */
+export type HydrateRender<Data = any> = (element: HTMLElement, data: Data, info: HydrateInfo) => unknown;
+
+export interface HydrateTypeOptions {
+  /** Data at least this old (ms) is refetched past the cache; `false` means 0. */
+  maxAge?: number | false;
+  /** Milliseconds between polls; `0` or `false`: never poll. */
+  poll?: number | false;
+  /** The type's trigger, unless an element's `data-hydrate` says otherwise. */
+  trigger?: HydrateTrigger;
+  render?: HydrateRender;
+}
+
+export interface HydrateOptions {
+  /** The IntersectionObserver margin: a CSS length such as `'50px'`, or pixels [default `'50px'`]. */
+  rootMargin?: string | number;
+  /** The first `preload` components hydrate at once [default 2]. */
+  preload?: number;
+  /** Most data fetches at once [default 4]. */
+  maxConcurrent?: number;
+  /** Retries after a failed fetch [default 3]. */
+  maxRetries?: number;
+  /** Backoff before the first retry, doubled for each next one (ms) [default 1000]. */
+  retryBaseMs?: number;
+  /** Sent in the events' detail [default: `<body data-page-slug>`, else the pathname]. */
+  pageSlug?: string;
+  /** The render of types that have none of their own. */
+  render?: HydrateRender;
+  /** Per `data-component-type`. */
+  types?: Record<string, HydrateTypeOptions>;
+}
+
+export interface Hydration extends Stoppable {
+  /** Resolves once the scheduler runs; rejects with an error naming a bad option (nothing is hydrated then). */
+  readonly ready: Promise<Hydration>;
+}
+
+/** Hydrates the page's `[data-component-id]` components when they matter. Call once per page. */
+export function hydrate(options?: HydrateOptions): Hydration;
+
+// ----- events -----------------------------------------------------------------------------
+
+/** `swcache:invalidated` on `window`. */
+export interface SwcacheInvalidatedDetail {
+  /** This page's URL is covered. */
+  page: boolean;
+  /** Ids of hydrated components whose data is covered (they refetch on their own). */
+  components: string[];
+  urls: string[];
+  prefixes: string[];
+  tags: string[];
+  /** Up to 200 paths the worker deleted. */
+  removed: string[];
+  all: boolean;
+  source: 'feed' | 'message';
+}
+
+/** `swcache:updated` on `window`: a background refresh stored content that differs from what a page was given. */
+export interface SwcacheUpdatedDetail {
+  url: string;
+}
+
+/** `swcache:hydrated`, bubbling from the component's element. */
+export interface SwcacheHydratedDetail {
+  componentId: string;
+  componentType: string;
+  pageSlug: string;
+  /** Milliseconds from trigger to rendered. */
+  ms: number;
+}
+
+/** `swcache:hydration-error`, bubbling from the component's element. */
+export interface SwcacheHydrationErrorDetail extends SwcacheHydratedDetail {
+  attempts: number;
+  error: string;
+}
+
+interface SwcacheComponentEventMap {
+  'swcache:hydrated': CustomEvent<SwcacheHydratedDetail>;
+  'swcache:hydration-error': CustomEvent<SwcacheHydrationErrorDetail>;
+}
+
+declare global {
+  interface WindowEventMap extends SwcacheComponentEventMap {
+    'swcache:invalidated': CustomEvent<SwcacheInvalidatedDetail>;
+    'swcache:updated': CustomEvent<SwcacheUpdatedDetail>;
+  }
+  interface DocumentEventMap extends SwcacheComponentEventMap {}
+  interface HTMLElementEventMap extends SwcacheComponentEventMap {}
+}

@@ -1,0 +1,208 @@
+// Type declarations for swcache-sw.js, the service-worker engine a site loads with
+// `importScripts('/swcache/swcache-sw.js')`. The script defines one global, `swcache`.
+//
+// In a worker written in TypeScript:
+//
+//     /// <reference types="swcache/sw" />
+//     importScripts('/swcache/swcache-sw.js');
+//     swcache.start({ version: 'v1', routes: [ ... ] });
+//
+// The types follow the engine's own validation (src/core/config.rs): a config they accept
+// can still be refused at `swcache.start` for what a type cannot say (a name's characters,
+// a number's range, a URL that is not same-origin), and the error names the route and field.
+
+/** How a route answers a request. */
+export type SwcacheStrategy = 'cacheFirst' | 'networkFirst' | 'staleWhileRevalidate' | 'networkOnly' | 'cacheOnly';
+
+interface SwcacheRouteBase<S extends SwcacheStrategy> {
+  /**
+   * 1-64 letters, digits, `_` or `-`; unique among the routes; not `precache`. Names the
+   * route's cache `swcache-<version>-<name>`.
+   */
+  name: string;
+  strategy: S;
+  /**
+   * Milliseconds, at least 0: a stored copy is fresh while `now - sw-cache-time < maxAge`.
+   * Absent: never stale by age.
+   */
+  maxAge?: number;
+}
+
+/** How every route recognises its requests, and which origins it serves. */
+type SwcacheRouteMatch = {
+  /**
+   * A RegExp (run by the browser's engine on pathname+search, or on the full URL for a
+   * `crossOrigin` route) or a non-empty string prefix of the same text. The first route
+   * that matches wins.
+   */
+  match: RegExp | string;
+  /** `'worker'` (the default): every request goes through the worker. */
+  coldStart?: 'worker';
+} & (
+  | {
+      /** `true` lets the route match other origins (on the full URL). */
+      crossOrigin?: false;
+      /** Needs `crossOrigin: true` (only cross-origin responses are opaque). */
+      opaque?: false;
+    }
+  | {
+      /** `true` lets the route match other origins (on the full URL). */
+      crossOrigin: true;
+      /** `true` allows storing opaque (no-cors) responses. */
+      opaque?: boolean;
+    }
+);
+
+/**
+ * A route the browser's router serves from its cache while the worker is stopped
+ * (`coldStart: 'router'`, the Static Routing API): same-origin, matched by a path prefix
+ * string (no `?` or `#`), with a strategy that reads the cache first.
+ */
+type SwcacheRouterMatch = {
+  /** A path prefix such as `'/promo/'`: the browser's router cannot run a RegExp. */
+  match: string;
+  coldStart: 'router';
+  crossOrigin?: false;
+  opaque?: false;
+};
+
+/** Routes that read the cache first may be served by the browser's router. */
+type SwcacheColdStart = SwcacheRouteMatch | SwcacheRouterMatch;
+
+/** Stored copies are served while fresh; stale or missing ones come from the network. */
+export type SwcacheCacheFirstRoute = SwcacheRouteBase<'cacheFirst'> & {
+  /** Whole number from 1 to 1,000,000: least frequently, then least recently used go first. */
+  maxEntries?: number;
+  networkTimeout?: never;
+} & SwcacheColdStart;
+
+/** A fresh copy is served as is; a stale one is served at once and refreshed in the background. */
+export type SwcacheStaleWhileRevalidateRoute = SwcacheRouteBase<'staleWhileRevalidate'> & {
+  /** Whole number from 1 to 1,000,000. */
+  maxEntries?: number;
+  networkTimeout?: never;
+} & SwcacheColdStart;
+
+/** The network first, the cached copy (even stale) on failure, a 5xx or a timeout. */
+export type SwcacheNetworkFirstRoute = SwcacheRouteBase<'networkFirst'> & {
+  /** Whole number from 1 to 1,000,000. */
+  maxEntries?: number;
+  /** Milliseconds above 0, at most 600,000. */
+  networkTimeout?: number;
+} & SwcacheRouteMatch;
+
+/** The network only; nothing is stored. A `networkTimeout` there answers 504. */
+export type SwcacheNetworkOnlyRoute = SwcacheRouteBase<'networkOnly'> & {
+  maxEntries?: never;
+  /** Milliseconds above 0, at most 600,000. */
+  networkTimeout?: number;
+} & SwcacheRouteMatch;
+
+/** The cache only; a miss is a 504. Nothing is stored. */
+export type SwcacheCacheOnlyRoute = SwcacheRouteBase<'cacheOnly'> & {
+  maxEntries?: never;
+  networkTimeout?: never;
+} & SwcacheColdStart;
+
+/** One entry of `routes`. */
+export type SwcacheRoute =
+  | SwcacheCacheFirstRoute
+  | SwcacheStaleWhileRevalidateRoute
+  | SwcacheNetworkFirstRoute
+  | SwcacheNetworkOnlyRoute
+  | SwcacheCacheOnlyRoute;
+
+/** A precached URL with the revision of its content: a new revision fetches it again. */
+export interface SwcachePrecacheEntry {
+  /** Same-origin URL, resolved against the worker's location. */
+  url: string;
+  /** The content's revision (a hash, a build id); `null` when the URL itself is versioned. */
+  revision: string | null;
+}
+
+/** Strict mode: a navigation waits (at most `budget` ms) for a feed check that is too old. */
+export interface SwcacheFeedStrict {
+  /** Milliseconds from 0 to 86,400,000 [default 30000]. */
+  maxStaleness?: number;
+  /** Milliseconds from 1 to 10,000 [default 500]. */
+  budget?: number;
+}
+
+/** The invalidation feed this worker checks. */
+export interface SwcacheFeedConfig {
+  /** Same-origin URL of the feed document, e.g. `'/swcache-feed.json'`. */
+  url: string;
+  /** Navigations check the feed at most this often: milliseconds from 1,000 to 86,400,000 [default 60000]. */
+  interval?: number;
+  /** `false` (the default) or the strict-mode settings. */
+  strict?: false | SwcacheFeedStrict;
+}
+
+/** Fallbacks served when a request fails and nothing is cached. */
+export interface SwcacheOfflineConfig {
+  /** Same-origin URL of the page served to a failed navigation (it is precached). */
+  page?: string;
+  /** Same-origin URL of the image served to a failed image request (it is precached). */
+  image?: string;
+}
+
+/** What `swcache.start` takes. Any field not listed here is refused. */
+export interface SwcacheConfig {
+  /**
+   * 1-64 letters, digits, `.`, `_` or `-`. In every cache name; activating a worker deletes
+   * the caches of other versions.
+   */
+  version: string;
+  /**
+   * Same-origin URLs fetched at install (any failure fails the install) and served
+   * cache-first; at most 10,000. An entry with a `revision` is fetched again when it changes.
+   */
+  precache?: ReadonlyArray<string | SwcachePrecacheEntry>;
+  /** Ordered: the first route that matches a request answers it. */
+  routes?: readonly SwcacheRoute[];
+  /** `true`: a new worker waits for the open pages to close (no skipWaiting / clients.claim). */
+  waitForClients?: boolean;
+  /** The invalidation feed (see the README's "Invalidation feed"). */
+  feed?: SwcacheFeedConfig;
+  /** The offline fallback page (a same-origin URL), or a page and an image. */
+  offline?: string | SwcacheOfflineConfig;
+  /** `true` enables navigation preload: a navigation's network request starts while the worker boots. */
+  navigationPreload?: boolean;
+}
+
+/** When each start-up step ended, in `performance.now()` ms (0: not yet). */
+export interface SwcacheTiming {
+  readonly evaluated: number;
+  readonly compiled: number;
+  readonly instantiated: number;
+  readonly started: number;
+  readonly firstFetch: number;
+  readonly firstAnswer: number;
+}
+
+/** The `swcache` global that swcache-sw.js defines. */
+export interface SwcacheWorkerGlobal {
+  /**
+   * Validates `config` and starts the engine. Call it once, during the worker script's
+   * first evaluation. Throws an `Error` whose message names the route and field
+   * (`swcache config: route 'pages' (routes[2]) field 'maxAge' ...`) when the config is
+   * wrong, so the worker never installs half-working.
+   */
+  start(config: SwcacheConfig): void;
+  /** Start-up timings (read by the benchmark). */
+  readonly timing: SwcacheTiming;
+}
+
+declare global {
+  /** The swcache engine, defined by `importScripts('/swcache/swcache-sw.js')`. */
+  var swcache: SwcacheWorkerGlobal;
+  /** The config types, for a worker written as a script (without `import`). */
+  namespace swcache {
+    type Config = SwcacheConfig;
+    type Route = SwcacheRoute;
+    type Strategy = SwcacheStrategy;
+    type PrecacheEntry = SwcachePrecacheEntry;
+    type FeedConfig = SwcacheFeedConfig;
+    type OfflineConfig = SwcacheOfflineConfig;
+  }
+}
