@@ -32,23 +32,38 @@ export function register(url: string | URL, options?: RegisterOptions): Promise<
 // ----- updates ----------------------------------------------------------------------------
 
 export interface ApplyUpdateOptions {
-  /** Whether to reload the page once the new worker controls it. */
+  /** Reload the page once the new worker controls it (default `true`). */
   reload?: boolean;
+  /** Reject if the waiting worker has not taken over within this many ms (default 10000). */
+  timeout?: number;
 }
 
-/** A new worker that is installed and waiting to take over. */
+/** A new worker that is installed and waiting to take over (a `waitForClients: true` config). */
 export interface SwcacheUpdate {
   /** The waiting worker. */
   worker: ServiceWorker;
-  /** Activates the waiting worker. */
-  apply(options?: ApplyUpdateOptions): Promise<void>;
+  /** `applyUpdate(options)`: the newest waiting worker takes over. */
+  apply(options?: ApplyUpdateOptions): Promise<boolean>;
 }
 
-/** Calls `callback` when a new version of the worker is installed and waiting; returns a function that stops listening. */
+/**
+ * Calls `callback` whenever a new worker has installed and waits, again if a newer one
+ * replaces it while it waits. Other pages the new worker takes over get a
+ * `swcache:controlled` event. Returns a function that stops the callbacks.
+ */
 export function onUpdate(callback: (update: SwcacheUpdate) => void): () => void;
 
-/** Activates the waiting worker if there is one; resolves `true` if there was, `false` if not. */
+/**
+ * Asks the waiting worker (the newest, if another arrived meanwhile) to take over, then
+ * reloads the page unless `reload: false`; resolves `false` if no worker waits.
+ */
 export function applyUpdate(options?: ApplyUpdateOptions): Promise<boolean>;
+
+/** `swcache:controlled` on `window` (pages using `onUpdate`): a new worker took over. */
+export interface SwcacheControlledDetail {
+  /** `true`: another page asked for it (this page runs with the new worker now: reload or show a notice). */
+  external: boolean;
+}
 
 // ----- messages ---------------------------------------------------------------------------
 
@@ -328,6 +343,7 @@ declare global {
   interface WindowEventMap extends SwcacheComponentEventMap {
     'swcache:invalidated': CustomEvent<SwcacheInvalidatedDetail>;
     'swcache:updated': CustomEvent<SwcacheUpdatedDetail>;
+    'swcache:controlled': CustomEvent<SwcacheControlledDetail>;
   }
   interface DocumentEventMap extends SwcacheComponentEventMap {}
   interface HTMLElementEventMap extends SwcacheComponentEventMap {}

@@ -149,13 +149,15 @@ export interface SwcacheOfflineConfig {
 /** What `swcache.start` takes. Any field not listed here is refused. */
 export interface SwcacheConfig {
   /**
-   * 1-64 letters, digits, `.`, `_` or `-`. In every cache name; activating a worker deletes
-   * the caches of other versions.
+   * 1-64 letters, digits, `.`, `_` or `-`. A new version is a new worker; plain precache
+   * URLs are fetched again for it (entries with a revision only when that changes).
    */
   version: string;
   /**
-   * Same-origin URLs fetched at install (any failure fails the install) and served
-   * cache-first; at most 10,000. An entry with a `revision` is fetched again when it changes.
+   * Same-origin URLs fetched at install (any failure fails the install and leaves the old
+   * version serving) and served cache-first; at most 10,000. A plain URL is fetched again
+   * for each new `version`; `{url, revision}` only when its revision changes (see the
+   * `swcache-manifest` command); `{url, revision: null}` once (the URL names its content).
    */
   precache?: ReadonlyArray<string | SwcachePrecacheEntry>;
   /** Ordered: the first route that matches a request answers it. */
@@ -166,8 +168,18 @@ export interface SwcacheConfig {
   feed?: SwcacheFeedConfig;
   /** The offline fallback page (a same-origin URL), or a page and an image. */
   offline?: string | SwcacheOfflineConfig;
-  /** `true` enables navigation preload: a navigation's network request starts while the worker boots. */
+  /**
+   * `true` enables navigation preload: a navigation's network request starts while the
+   * worker boots, and networkFirst/networkOnly navigations use it. Needs such a route (or
+   * an offline page). Absent or `false`: turned off at activate.
+   */
   navigationPreload?: boolean;
+  /**
+   * `true` (default): a route's cache survives a version bump while the route keeps its
+   * name, `match`, `crossOrigin` and `opaque`. `false`: every version starts with empty
+   * route caches.
+   */
+  keepRuntimeCaches?: boolean;
 }
 
 /** When each start-up step ended, in `performance.now()` ms (0: not yet). */

@@ -110,7 +110,7 @@ test('package: installs offline with exactly the files a site serves, its export
   const walk = (d) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(path.join(d, e.name)) : files.push(path.relative(pkgDir, path.join(d, e.name))); };
   walk(pkgDir);
   assert.deepEqual(files.sort(), ['CHANGELOG.md', 'LICENSE', 'README.md', 'dist/swcache-hydrate.wasm', 'dist/swcache-page.d.ts',
-    'dist/swcache-page.js', 'dist/swcache-sw.d.ts', 'dist/swcache-sw.js', 'package.json']);
+    'dist/swcache-page.js', 'dist/swcache-remove-sw.js', 'dist/swcache-sw.d.ts', 'dist/swcache-sw.js', 'package.json']);
   const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'));
   assert.equal(pkg.name, 'swcache');
   assert.equal(pkg.version, cargoVersion());
