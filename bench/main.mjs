@@ -438,6 +438,8 @@ async function main() {
 
   // The code a cold start runs before its first response (instrumented, in Node).
   results.pageBytes = pageBytes();
+  log('navigation preload');
+  results.navigationPreload = JSON.parse(execFileSync(process.execPath, [path.join(HERE, 'navigation-preload.mjs')], { encoding: 'utf8' }));
   results.startPath = JSON.parse(execFileSync(process.execPath, [path.join(HERE, 'start-path.mjs')], { encoding: 'utf8' }));
   results.machine = {
     cpu: os.cpus()[0]?.model, cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30),

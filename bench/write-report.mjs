@@ -18,6 +18,22 @@ function latencyTable(r, pick, title, extraBase = null) {
   return [`### ${title}`, '', head, '|---|---:|---:|---:|---:|' + (extra ? '---:|' : ''), ...rows, ''].join('\n');
 }
 
+function navigationPreloadTable(n) {
+  const row = (kind, label) => `| ${label} | ${ms(n[kind].off.p50)} | ${ms(n[kind].on.p50)} | ${ratio(n[kind].on.p50, n[kind].off.p50)} | ${ms(n[kind].off.p95)} | ${ms(n[kind].on.p95)} |`;
+  return [
+    `### Navigation preload: networkFirst navigations, origin answering in ${n.originMs} ms, ${n.cold.on.n} samples each`,
+    '',
+    '| worker | without p50 ms | with p50 ms | with ÷ without | without p95 ms | with p95 ms |',
+    '|---|---:|---:|---:|---:|---:|',
+    row('cold', 'stopped before the navigation'),
+    row('warm', 'running'),
+    '',
+    `responseEnd of the navigation (Navigation Timing). The origin saw ${n.requests.on.originRequests} requests for ${n.requests.on.navigations}`,
+    `navigations with preload (${n.requests.off.originRequests} without): the preload response is used, never a second fetch.`,
+    '',
+  ];
+}
+
 export function targets(r) {
   const c = r.contenders;
   const sw = c.swcache;
@@ -186,6 +202,7 @@ export function markdown(r, notes) {
     'more and deletes them right after; "no entry left" is polled from the page (each poll',
     'lists the keys, so it is accurate to ~10 ms).',
     '',
+    ...(r.navigationPreload ? navigationPreloadTable(r.navigationPreload) : []),
     '### Bytes the worker loads (every script)',
     '',
     '| contender | raw bytes | gzip bytes | gzip ÷ floor | gzip ÷ Workbox |',
