@@ -784,6 +784,50 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn precache_revisions_and_offline_pages() {
+        let with = |precache: Value, offline: Option<Value>| {
+            let mut fields = vec![("version", Value::str("v3")), ("precache", precache)];
+            if let Some(o) = offline {
+                fields.push(("offline", o));
+            }
+            Value::Obj(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        };
+        let entry = |rev: Value| Value::obj([("url", Value::str("/app.css")), ("revision", rev)]);
+        let c = parse_ok(&with(Value::Arr(vec![entry(Value::str("9f86d081884c7d65")), entry(Value::str("other")), entry(Value::Null)]), None));
+        assert_eq!(c.precache.len(), 1, "deduplicated by URL: the first entry wins");
+        assert_eq!(c.precache[0].key, "/app.css?__swcache_rev=9f86d081884c7d65");
+        let hashed = parse_ok(&with(Value::Arr(vec![Value::obj([("url", Value::str("/a.3f9a.js")), ("revision", Value::Null)])]), None));
+        assert_eq!(hashed.precache[0].key, "/a.3f9a.js", "revision null: the URL is the key");
+        for (bad, want) in [
+            (entry(Value::str("has space")), "field 'precache[0].revision' must be 1-64 letters"),
+            (entry(Value::Num(3.0)), "field 'precache[0].revision' must be"),
+            (Value::obj([("url", Value::str("/a"))]), "field 'precache[0].revision' must be"),
+            (Value::obj([("revision", Value::str("x"))]), "field 'precache[0].url' is required"),
+            (Value::obj([("url", Value::str("/a")), ("revision", Value::Null), ("hash", Value::str("x"))]), "field 'precache[0].hash' is not a precache entry field"),
+            (Value::obj([("url", Value::str("https://cdn.example.com/a")), ("revision", Value::Null)]), "field 'precache[0]' must be same-origin"),
+            (Value::Num(1.0), "field 'precache[0]' must be a URL string or {url, revision}"),
+        ] {
+            let err = parse_err(&with(Value::Arr(vec![bad]), None));
+            assert!(err.contains(want), "{err}");
+        }
+        // The offline page and placeholder are precached (revisioned by the version).
+        let c = parse_ok(&with(Value::Arr(vec![]), Some(Value::obj([("page", Value::str("/offline.html")), ("image", Value::str("/o.svg"))]))));
+        assert_eq!((c.offline.page, c.offline.image), (Some(0), Some(1)));
+        assert_eq!(c.precache[0].key, "/offline.html?__swcache_rev=v3");
+        let c = parse_ok(&with(Value::Arr(vec![Value::str("/offline.html")]), Some(Value::str("/offline.html"))));
+        assert_eq!((c.precache.len(), c.offline.page), (1, Some(0)), "already listed: not twice");
+        for (bad, want) in [
+            (Value::Num(1.0), "field 'offline' must be a page URL"),
+            (Value::obj([("pages", Value::str("/o"))]), "field 'offline.pages' is not an offline field"),
+            (Value::obj([("page", Value::Bool(true))]), "field 'offline.page' must be a URL string"),
+            (Value::str("https://elsewhere.example/o"), "field 'offline' must be same-origin"),
+        ] {
+            let err = parse_err(&with(Value::Arr(vec![]), Some(bad)));
+            assert!(err.contains(want), "{err}");
+        }
+    }
+
+    #[test]
     fn cache_ownership() {
         let c = parse_ok(&seed_config());
         assert!(c.owns_cache(&c.routes[0].cache_name));
