@@ -83,7 +83,9 @@ JS
   cargo build --release --bins >&2
   cp www/swcache-remove-sw.js dist/swcache-remove-sw.js
   cp types/swcache-sw.d.ts types/swcache-page.d.ts dist/
-  cp www/demo/sw.js dist/sw.js
+  # The demo's worker, with the page module's files and their revisions injected.
+  target/release/swcache-manifest dist --include swcache-page.js --include swcache-hydrate.wasm --prefix /swcache/ \
+    --inject www/demo/sw.js --output dist/sw.js >&2
   cp -r www/demo/site/. dist/demo/
   log "dist/ written"
   ls -l dist >&2

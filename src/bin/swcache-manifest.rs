@@ -687,7 +687,9 @@ fn placeholders(text: &str) -> Vec<usize> {
         .filter(|&i| {
             let before = i.checked_sub(1).map(|j| b[j]);
             let after = b.get(i + PLACEHOLDER.len()).copied();
-            !before.is_some_and(|c| is_ident(c) || c == b'.') && !after.is_some_and(is_ident)
+            // `...self.swcacheManifest` (spread) counts; `x.self.swcacheManifest` does not.
+            let spread = i >= 3 && &b[i - 3..i] == b"...";
+            (spread || !before.is_some_and(|c| is_ident(c) || c == b'.')) && !after.is_some_and(is_ident)
         })
         .collect()
 }
@@ -1026,10 +1028,10 @@ mod tests {
 
     #[test]
     fn placeholder_is_a_whole_expression() {
-        let t = "a(self.swcacheManifest);\nmyself.swcacheManifest; x.self.swcacheManifest; self.swcacheManifest2;\n  self.swcacheManifest";
+        let t = "a(self.swcacheManifest);\nmyself.swcacheManifest; x.self.swcacheManifest; self.swcacheManifest2;\n  self.swcacheManifest\n['/', ...self.swcacheManifest]";
         let at = placeholders(t);
-        assert_eq!(at.len(), 2);
-        assert_eq!((line_of(t, at[0]), line_of(t, at[1])), (1, 3));
+        assert_eq!(at.len(), 3);
+        assert_eq!((line_of(t, at[0]), line_of(t, at[1]), line_of(t, at[2])), (1, 3, 4));
     }
 
     #[test]

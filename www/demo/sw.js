@@ -5,9 +5,13 @@ importScripts('/swcache/swcache-sw.js');
 
 swcache.start({
   version: 'demo-v1',
-  // The page module and its hydration wasm are precached with the site's own pages, so
-  // pages work offline (an engine upgrade comes with a new version).
-  precache: ['/', '/favicon.ico', '/robots.txt', '/swcache/swcache-page.js', '/swcache/swcache-hydrate.wasm'],
+  // The site's own pages (fetched again for a new version), and the page module and its
+  // hydration wasm, so pages work offline. The spread list below is replaced at build
+  // time by `swcache-manifest` with those files and their content hashes: a rebuild that
+  // changes one of them makes a new worker that fetches just that file.
+  precache: ['/', '/favicon.ico', '/robots.txt', ...self.swcacheManifest],
+  // Navigations that fail with nothing cached get this page (precached).
+  offline: '/offline.html',
   // The site's invalidation feed (written by `swcache-feed` when the CMS publishes):
   // checked on start and on navigations at most every 10 s.
   feed: { url: '/swcache-feed.json', interval: 10000 },
