@@ -4,21 +4,9 @@ import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from '../support/server.mjs';
 import { launch, register, get, cached, message, waitFor } from '../support/browser.mjs';
-import { workerSource, JS } from '../support/worker.mjs';
+import { workerSource, FRESHNESS_CONFIG as CONFIG, PAGE_MODULE_PAGE, JS } from '../support/worker.mjs';
 
 let server, chrome, context, page;
-
-const CONFIG = `{
-  version: 'v1',
-  routes: [
-    { name: 'small', match: '/small/', strategy: 'cacheFirst', maxAge: 864e5, maxEntries: 10 },
-    { name: 'race', match: '/race/', strategy: 'cacheFirst', maxAge: 40 },
-    { name: 'big', match: '/big/', strategy: 'cacheFirst' },
-    { name: 'pages', match: /^\\/p\\//, strategy: 'cacheFirst', maxAge: 864e5 },
-    { name: 'data', match: '/data/', strategy: 'networkFirst', maxAge: 864e5 },
-    { name: 'live', match: '/live/', strategy: 'networkOnly' },
-  ],
-}`;
 
 before(async () => { server = await startServer(); chrome = await launch(); });
 after(async () => { await chrome?.close(); await server?.close(); });
@@ -26,19 +14,7 @@ beforeEach(async () => {
   server.setOffline(false);
   server.resetCounts();
   server.set('/sw.js', { body: workerSource(CONFIG), headers: JS });
-  server.set('/page.html', {
-    body: `<!doctype html><meta charset="utf-8"><body>
-      <a id="l1" data-prefetch href="/p/hover-1" style="display:block;height:40px">one</a>
-      <a id="l2" data-prefetch href="/p/hover-2" style="display:block;height:40px">two</a>
-      <a id="l3" data-prefetch href="https://example.com/p/x" style="display:block;height:40px">elsewhere</a>
-      <a id="l4" href="/p/not-marked" style="display:block;height:40px">plain</a>
-      <script type="module">
-        import * as swcache from '/swcache/swcache-page.js';
-        window.swcache = swcache;
-        window.ready = swcache.register('/sw.js');
-      </script></body>`,
-    headers: { 'content-type': 'text/html' },
-  });
+  server.set('/page.html', PAGE_MODULE_PAGE);
   // Everything under these prefixes answers with its own path.
   for (const p of ['/small/', '/p/', '/data/', '/live/']) server.prefix(p, { body: (req) => `body of ${req.url}` });
   context = await chrome.newContext();
