@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # swcache build script. Every subcommand installs what it needs on a fresh machine
 # and skips what is already there.
-#   ./build.sh setup   toolchain, browser, JS test deps
-#   ./build.sh build   dist/ (swcache-sw.js, swcache-page.js + wasm, their .d.ts, sw.js, demo/)
+#   ./build.sh setup   toolchain, browsers (+ geckodriver), JS test deps
+#   ./build.sh build   dist/ (swcache-sw.js, swcache-page.js + wasm, their .d.ts, swcache-remove-sw.js,
+#                      sw.js, demo/) and the server-side commands
 #   ./build.sh package build, then the npm tarball target/package/swcache-<version>.tgz
 #                      (version from Cargo.toml; package/package.json is its manifest)
 #   ./build.sh test    native core tests, type checks, the tarball installed in a scratch site,
-#                      e2e tests in headless Chromium
+#                      e2e tests in headless Chromium, then a subset in headless Firefox ESR
 #   ./build.sh demo    build and serve the demo promo site on http://localhost:8080
 #   ./build.sh bench   build, then benchmark against no worker, a floor worker, the reference site's
 #                      worker and Workbox 7: bench/results.json, BENCHMARKS.md, bench/chart.svg
@@ -15,6 +16,9 @@ shopt -s inherit_errexit
 cd "$(dirname "$0")"
 ROOT=$(pwd)
 TARGET=wasm32-unknown-unknown
+# geckodriver, built from crates.io (no prebuilt driver can be downloaded here); this
+# version builds with rustc 1.95 from its own Cargo.lock.
+GECKODRIVER_VERSION=0.37.1
 export PATH="$HOME/.cargo/bin:$PATH"
 
 log() { printf '\n== %s\n' "$*" >&2; }
@@ -30,6 +34,17 @@ setup() {
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -q
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium chromium-driver
+  fi
+  if [ ! -x /usr/bin/firefox-esr ]; then
+    log "installing Debian firefox-esr"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q firefox-esr
+  fi
+  if [ "$(geckodriver --version 2>/dev/null | head -n1)" != "geckodriver $GECKODRIVER_VERSION" ]; then
+    log "building geckodriver $GECKODRIVER_VERSION from crates.io (about 1.5 min on 2 cores)"
+    cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked
   fi
   if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/binaryen ] || [ ! -d node_modules/esbuild ] \
     || [ ! -d node_modules/typescript ] || [ package.json -nt node_modules/.package-lock.json ]; then
@@ -134,6 +149,8 @@ run_tests() {
   node --test --test-concurrency=1 --test-timeout=120000 tests/types/ tests/package/
   log "end-to-end tests (playwright-core + chromium)"
   node --test --test-concurrency=1 --test-timeout=120000 tests/e2e/
+  log "end-to-end tests in Firefox ESR (geckodriver, WebDriver over HTTP)"
+  node --test --test-concurrency=1 --test-timeout=120000 tests/firefox/
 }
 
 demo() {

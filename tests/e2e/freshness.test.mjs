@@ -4,21 +4,9 @@ import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from '../support/server.mjs';
 import { launch, register, get, cached, message, waitFor } from '../support/browser.mjs';
-import { workerSource, JS } from '../support/worker.mjs';
+import { workerSource, FRESHNESS_CONFIG as CONFIG, PAGE_MODULE_PAGE, JS } from '../support/worker.mjs';
 
 let server, chrome, context, page;
-
-const CONFIG = `{
-  version: 'v1',
-  routes: [
-    { name: 'small', match: '/small/', strategy: 'cacheFirst', maxAge: 864e5, maxEntries: 10 },
-    { name: 'race', match: '/race/', strategy: 'cacheFirst', maxAge: 40 },
-    { name: 'big', match: '/big/', strategy: 'cacheFirst' },
-    { name: 'pages', match: /^\\/p\\//, strategy: 'cacheFirst', maxAge: 864e5 },
-    { name: 'data', match: '/data/', strategy: 'networkFirst', maxAge: 864e5 },
-    { name: 'live', match: '/live/', strategy: 'networkOnly' },
-  ],
-}`;
 
 before(async () => { server = await startServer(); chrome = await launch(); });
 after(async () => { await chrome?.close(); await server?.close(); });
@@ -26,19 +14,7 @@ beforeEach(async () => {
   server.setOffline(false);
   server.resetCounts();
   server.set('/sw.js', { body: workerSource(CONFIG), headers: JS });
-  server.set('/page.html', {
-    body: `<!doctype html><meta charset="utf-8"><body>
-      <a id="l1" data-prefetch href="/p/hover-1" style="display:block;height:40px">one</a>
-      <a id="l2" data-prefetch href="/p/hover-2" style="display:block;height:40px">two</a>
-      <a id="l3" data-prefetch href="https://example.com/p/x" style="display:block;height:40px">elsewhere</a>
-      <a id="l4" href="/p/not-marked" style="display:block;height:40px">plain</a>
-      <script type="module">
-        import * as swcache from '/swcache/swcache-page.js';
-        window.swcache = swcache;
-        window.ready = swcache.register('/sw.js');
-      </script></body>`,
-    headers: { 'content-type': 'text/html' },
-  });
+  server.set('/page.html', PAGE_MODULE_PAGE);
   // Everything under these prefixes answers with its own path.
   for (const p of ['/small/', '/p/', '/data/', '/live/']) server.prefix(p, { body: (req) => `body of ${req.url}` });
   context = await chrome.newContext();
@@ -223,6 +199,7 @@ for (const [label, selector, headers] of [
     let version = 1;
     const url = '/race/item?id=1';
     server.set(url, { body: () => `content v${version}`, delay: 15, headers });
+    server.set('/race-switch', { handler: (req, res) => { version = 2; res.writeHead(200); res.end('switched'); } });
     await controlled();
     await get(page, url);
     await waitFor(() => cached(page, url), 'stored');
@@ -238,8 +215,11 @@ for (const [label, selector, headers] of [
       window.race.loops = Promise.all([loop(), loop(), loop()]);
     }, url);
     await waitFor(() => page.evaluate(() => window.race.results.length > 20), 'loop running');
-    version = 2;
+    // The content changes and the invalidation is sent back to back, from the page: a
+    // copy stored just before the change is still fresh (maxAge 250 ms) when DONE
+    // arrives, so without the invalidation this test fails.
     const doneAt = await page.evaluate(async (sel) => {
+      await fetch('/race-switch');
       const reg = await navigator.serviceWorker.ready;
       const ch = new MessageChannel();
       const reply = new Promise((r) => { ch.port1.onmessage = (e) => r(e.data); });
@@ -256,6 +236,7 @@ for (const [label, selector, headers] of [
     }, doneAt);
     const old = after.filter((r) => r.body !== 'content v2');
     assert.equal(old.length, 0, `${old.length} of ${after.length} responses after DONE were old`);
+    assert.ok(server.count(url) > 3, `the loops kept refetching (maxAge 250 ms): ${server.count(url)}`);
   });
 }
 

@@ -13,15 +13,7 @@ import { startServer } from '../support/server.mjs';
 import { startDemo } from '../support/demo-server.mjs';
 import { launch, waitFor, register, ARGS, CHROMIUM } from '../support/browser.mjs';
 import { workerSource, JS } from '../support/worker.mjs';
-
-const API = '/api/v1/promo/featured-content';
-const src = (id) => `${API}?id=${id}`;
-
-// The featured-content API: every id answers 200 with fresh JSON unless a test says otherwise.
-const DATA = {
-  headers: { 'content-type': 'application/json', 'cache-tag': 'featured' },
-  body: (req, url) => JSON.stringify({ id: url.searchParams.get('id'), fetchedAt: new Date().toISOString(), items: [] }),
-};
+import { API, src, DATA, comp, GAP, LONG, hydratePage } from '../support/hydrate-page.mjs';
 
 let server, chrome;
 before(async () => {
@@ -31,44 +23,8 @@ before(async () => {
 });
 after(async () => { await chrome?.close(); await server?.close(); });
 
-/** A component element; `style`/`attrs` are spliced in as is. */
-function comp(id, type = 'BLOG_PREVIEW', attrs = '') {
-  return `<div class="c" data-component-id="c${id}" data-component-type="${type}" data-src="${src(id)}" ${attrs}>c${id}</div>`;
-}
-const GAP = '<div class="gap"></div>';
-
-/**
- * A test page at `/hyd-<name>.html`: `body`, then a module that records fetch() calls,
- * renders and events, and calls hydrate({...opts, render}).
- */
-function page(name, body, opts = {}) {
-  const html = `<!doctype html><html><head><meta charset="utf-8"><title>${name}</title>
-<style>body { margin: 0 } .c { height: 100px; border: 1px solid #999 } .gap { height: 150vh }
-main { display: flex; flex-direction: column }</style></head>
-<body data-page-slug="slug-from-body">${body}
-<script type="module">
-  import { hydrate } from '/swcache/swcache-page.js';
-  window.calls = []; window.inflight = 0; window.renders = []; window.events = [];
-  const realFetch = window.fetch;
-  window.fetch = (url, init = {}) => {
-    calls.push({ url: String(url), cache: init.cache || 'default', at: performance.now() });
-    inflight++;
-    return realFetch(url, init).finally(() => inflight--);
-  };
-  for (const kind of ['swcache:hydrated', 'swcache:hydration-error']) {
-    document.addEventListener(kind, (e) => events.push({ kind, target: e.target.dataset?.componentId, ...e.detail }));
-  }
-  const render = (el, data, info) => {
-    if (el.hasAttribute('data-throws')) throw new Error('render broke');
-    renders.push({ ...info, dataId: data.id, seeded: !!data.seeded });
-    el.textContent = info.componentId + ' · ' + info.source;
-  };
-  window.handle = hydrate({ ...${JSON.stringify(opts)}, render });
-</script></body></html>`;
-  const p = `/hyd-${name}.html`;
-  server.set(p, { body: html, headers: { 'content-type': 'text/html; charset=utf-8' } });
-  return server.origin + p;
-}
+/** A test page at `/hyd-<name>.html` (tests/support/hydrate-page.mjs). */
+const page = (name, body, opts) => hydratePage(server, name, body, opts);
 
 const calls = (pg, id) => pg.evaluate((u) => calls.filter((c) => c.url === u).length, src(id));
 const events = (pg, kind = 'swcache:hydrated') => pg.evaluate((k) => events.filter((e) => e.kind === k), kind);
@@ -84,11 +40,6 @@ function requestedIds() {
 }
 /** Resolves after the page has rendered two more frames (observers have run). */
 const frames = (pg) => pg.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-
-// c1, c2 come first in the DOM (so they are the `preload` two) but CSS places them at the
-// very bottom; c3, c4 are above the fold; c5..c8 are separated by 1.5 viewports each.
-const LONG = `<main>${comp(1, 'BLOG_PREVIEW', 'style="order: 2"')}${comp(2, 'BLOG_PREVIEW', 'style="order: 2"')}
-${comp(3)}${comp(4)}${GAP}${comp(5)}${GAP}${comp(6)}${GAP}${comp(7)}${GAP}${comp(8)}${GAP}</main>`;
 
 test('hydrate: at load only the above-the-fold components and the first 2 (preload) fetch', async () => {
   server.resetCounts();

@@ -5,7 +5,7 @@ import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from '../support/server.mjs';
 import { launch, register, get, cached, waitFor } from '../support/browser.mjs';
-import { workerSource, JS } from '../support/worker.mjs';
+import { workerSource, routerConfig, JS } from '../support/worker.mjs';
 
 let server, chrome, context, page, cdp;
 const status = new Map(); // versionId -> runningStatus
@@ -40,22 +40,13 @@ afterEach(async () => {
   await context?.close();
 });
 
-const config = (landingMaxAge) => `{
-  version: 'v1',
-  precache: ['/'],
-  routes: [
-    { name: 'landing', match: '/l/', strategy: 'cacheFirst', maxAge: ${landingMaxAge}, coldStart: 'router' },
-    { name: 'pages', match: /^\\/(?!swcache\\/)/, strategy: 'cacheFirst', maxAge: 864e5 },
-  ],
-}`;
-
 async function stopWorkers() {
   await cdp.send('ServiceWorker.stopAllWorkers');
   await waitFor(() => status.size > 0 && [...status.values()].every((s) => s === 'stopped'), 'every worker stopped');
 }
 
 test('router: a cold hit is served from the cache without starting the worker', async () => {
-  server.set('/sw.js', { body: workerSource(config('864e5')), headers: JS });
+  server.set('/sw.js', { body: workerSource(routerConfig('864e5')), headers: JS });
   server.set('/l/summer', { body: 'landing v1' });
   const r = await register(page, server.origin);
   assert.deepEqual(r, { ok: true });
@@ -80,7 +71,7 @@ test('router: a cold hit is served from the cache without starting the worker', 
 });
 
 test('router: expired entries are swept when the worker starts, so the router never serves them', async () => {
-  server.set('/sw.js', { body: workerSource(config('400')), headers: JS });
+  server.set('/sw.js', { body: workerSource(routerConfig('400')), headers: JS });
   server.set('/l/flash', { body: 'flash v1' });
   assert.deepEqual(await register(page, server.origin), { ok: true });
   await get(page, '/l/flash');

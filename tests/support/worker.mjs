@@ -18,3 +18,44 @@ export function seedConfig({ version = 'v1', pageMaxAge = 864e5, dataMaxAge = 5 
     ],
   }`;
 }
+
+/** A `coldStart: 'router'` landing route under /l/ (maxAge as JS source), then a page route. */
+export const routerConfig = (landingMaxAge) => `{
+  version: 'v1',
+  precache: ['/'],
+  routes: [
+    { name: 'landing', match: '/l/', strategy: 'cacheFirst', maxAge: ${landingMaxAge}, coldStart: 'router' },
+    { name: 'pages', match: /^\\/(?!swcache\\/)/, strategy: 'cacheFirst', maxAge: 864e5 },
+  ],
+}`;
+
+/** The freshness tests' routes (maxEntries, race, quota, prefetch, the page module), shared by the
+ * Chromium and Firefox suites. */
+export const FRESHNESS_CONFIG = `{
+  version: 'v1',
+  routes: [
+    { name: 'small', match: '/small/', strategy: 'cacheFirst', maxAge: 864e5, maxEntries: 10 },
+    { name: 'race', match: '/race/', strategy: 'cacheFirst', maxAge: 250 },
+    { name: 'big', match: '/big/', strategy: 'cacheFirst' },
+    { name: 'pages', match: /^\\/p\\//, strategy: 'cacheFirst', maxAge: 864e5 },
+    { name: 'data', match: '/data/', strategy: 'networkFirst', maxAge: 864e5 },
+    { name: 'live', match: '/live/', strategy: 'networkOnly' },
+  ],
+}`;
+
+/** A page that imports the page module as `window.swcache` and registers /sw.js (`window.ready`),
+ * with links for prefetchOnHover: two same-origin `data-prefetch` links, one to another origin
+ * and one unmarked. */
+export const PAGE_MODULE_PAGE = {
+  body: `<!doctype html><meta charset="utf-8"><body>
+    <a id="l1" data-prefetch href="/p/hover-1" style="display:block;height:40px">one</a>
+    <a id="l2" data-prefetch href="/p/hover-2" style="display:block;height:40px">two</a>
+    <a id="l3" data-prefetch href="https://example.com/p/x" style="display:block;height:40px">elsewhere</a>
+    <a id="l4" href="/p/not-marked" style="display:block;height:40px">plain</a>
+    <script type="module">
+      import * as swcache from '/swcache/swcache-page.js';
+      window.swcache = swcache;
+      window.ready = swcache.register('/sw.js');
+    </script></body>`,
+  headers: { 'content-type': 'text/html' },
+};
