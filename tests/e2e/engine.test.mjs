@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { startServer } from '../support/server.mjs';
 import { launch, register, get, cached, cacheNames, message, waitFor } from '../support/browser.mjs';
 import { workerSource, seedConfig, JS } from '../support/worker.mjs';
+import * as scenario from '../support/scenarios.mjs';
 
 let server, chrome, context, page;
 
@@ -37,55 +38,11 @@ async function controlled(sw = '/sw.js') {
 
 const waitStored = (url, cacheName) => waitFor(() => cached(page, url, cacheName), `${url} stored`);
 
-test('cacheFirst: miss then hit; the server sees one request and the copy is stamped', async () => {
-  server.set('/promo/summer', { body: 'summer v1' });
-  await controlled();
-  const t0 = Date.now();
-  const first = await get(page, '/promo/summer');
-  assert.equal(first.body, 'summer v1');
-  const stored = await waitStored('/promo/summer', 'promoPages');
-  const stampMs = Date.parse(stored.stamp);
-  assert.ok(stampMs >= t0 - 1000 && stampMs <= Date.now(), `stamp ${stored.stamp} is the fetch start time`);
-  assert.match(stored.stamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-  server.set('/promo/summer', { body: 'summer v2' });
-  const second = await get(page, '/promo/summer');
-  assert.equal(second.body, 'summer v1', 'served from the cache');
-  assert.equal(second.stamp, stored.stamp, 'hit carries sw-cache-time');
-  assert.equal(server.count('/promo/summer'), 1, 'no second network request');
-});
+test('cacheFirst: miss then hit; the server sees one request and the copy is stamped', () => scenario.cacheFirstMissThenHit({ page, server, controlled }));
 
-test('cacheFirst: a copy older than maxAge is refetched and replaced', async () => {
-  server.set('/sw.js', { body: workerSource(seedConfig({ pageMaxAge: 300 })), headers: JS });
-  server.set('/promo/flash', { body: 'flash v1' });
-  await controlled();
-  await get(page, '/promo/flash');
-  const first = await waitStored('/promo/flash');
-  server.set('/promo/flash', { body: 'flash v2' });
-  assert.equal((await get(page, '/promo/flash')).body, 'flash v1', 'still fresh');
-  await waitFor(() => Date.now() - Date.parse(first.stamp) > 400, 'maxAge to pass');
-  assert.equal((await get(page, '/promo/flash')).body, 'flash v2', 'stale copy refetched');
-  assert.equal(server.count('/promo/flash'), 2);
-  await waitFor(async () => (await cached(page, '/promo/flash'))?.body === 'flash v2', 'new copy stored');
-});
+test('cacheFirst: a copy older than maxAge is refetched and replaced', () => scenario.cacheFirstExpired({ page, server, controlled }));
 
-test('cacheFirst: offline serves the stale copy; with nothing cached a clear 503', async () => {
-  server.set('/sw.js', { body: workerSource(seedConfig({ pageMaxAge: 0 })), headers: JS });
-  server.set('/promo/offline', { body: 'offline copy' });
-  await controlled();
-  await get(page, '/promo/offline');
-  await waitStored('/promo/offline');
-  server.setOffline(true);
-  const r = await get(page, '/promo/offline');
-  assert.equal(r.status, 200);
-  assert.equal(r.body, 'offline copy');
-  const none = await get(page, '/promo/never-seen');
-  assert.equal(none.status, 503);
-  assert.match(none.body, /network request failed and no cached copy/);
-  server.setOffline(false);
-  const stats = await message(page, { type: 'GET_STATS' });
-  assert.equal(stats.routes.promoPages.staleServed, 1);
-  assert.equal(stats.routes.promoPages.networkErrors, 2);
-});
+test('cacheFirst: offline serves the stale copy; with nothing cached a clear 503', () => scenario.cacheFirstOffline({ page, server, controlled }));
 
 test('networkFirst: network when healthy, cached copy (even stale) when offline', async () => {
   server.set('/sw.js', { body: workerSource(seedConfig({ dataMaxAge: 0 })), headers: JS });
@@ -106,31 +63,9 @@ test('networkFirst: network when healthy, cached copy (even stale) when offline'
   assert.equal(none.status, 503);
 });
 
-test('networkFirst: a hanging server times out to the cached copy; the late answer is stored', async () => {
-  server.set('/sw.js', { body: workerSource(seedConfig({ timeout: 400 })), headers: JS });
-  const url = '/api/v1/promo/featured-content?id=slow';
-  server.set(url, { body: 'data before' });
-  await controlled();
-  await get(page, url);
-  await waitStored(url);
-  server.mode(url, 'hang');
-  const t0 = Date.now();
-  const r = await get(page, url);
-  assert.equal(r.body, 'data before', 'timed out to the cached copy');
-  assert.ok(Date.now() - t0 < 3000, 'did not wait for the hanging server');
-  server.release('data after');
-  await waitFor(async () => (await cached(page, url))?.body === 'data after', 'late response stored');
-});
+test('networkFirst: a hanging server times out to the cached copy; the late answer is stored', () => scenario.networkFirstHanging({ page, server, controlled }));
 
-test('networkFirst: after the timeout with nothing cached it keeps waiting for the network', async () => {
-  server.set('/sw.js', { body: workerSource(seedConfig({ timeout: 200 })), headers: JS });
-  const url = '/api/v1/promo/featured-content?id=new';
-  server.set(url, { body: 'late data', delay: 700 });
-  await controlled();
-  const r = await get(page, url);
-  assert.equal(r.status, 200);
-  assert.equal(r.body, 'late data');
-});
+test('networkFirst: after the timeout with nothing cached it keeps waiting for the network', () => scenario.networkFirstKeepsWaiting({ page, server, controlled }));
 
 test('a 500 and a Cache-Control: no-store response are served but never stored', async () => {
   server.set('/promo/broken', { body: 'oops', status: 500 });
@@ -191,12 +126,7 @@ test('precache: every URL is stored at install and served offline', async () => 
   assert.equal((await get(page, '/')).body, 'precached /', 'page route falls back to the precached copy');
 });
 
-test('precache: install fails (detected, not a hang) when a URL fails', async () => {
-  server.set('/robots.txt', { body: 'gone', status: 404 });
-  const r = await register(page, server.origin);
-  assert.equal(r.ok, false);
-  assert.equal(r.stage, 'install');
-});
+test('precache: install fails (detected, not a hang) when a URL fails', () => scenario.precacheInstallFails({ page, server, controlled }));
 
 test('a new version drops what it no longer lists and caches of old releases, keeps unchanged route caches and the site\'s own', async () => {
   server.set('/promo/a', { body: 'a' });

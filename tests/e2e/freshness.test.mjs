@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { startServer } from '../support/server.mjs';
 import { launch, register, get, cached, message, waitFor } from '../support/browser.mjs';
 import { workerSource, FRESHNESS_CONFIG as CONFIG, PAGE_MODULE_PAGE, JS } from '../support/worker.mjs';
+import * as scenario from '../support/scenarios.mjs';
 import { RACES, raceScenario } from '../support/scenarios.mjs';
 
 let server, chrome, context, page;
@@ -126,25 +127,7 @@ test('CACHE_INVALIDATION by URL: removes, replies with the count, is idempotent'
   assert.equal(s.invalidations, 2);
 });
 
-test('CACHE_INVALIDATION by prefix, tag, route and all', async () => {
-  server.set('/p/tagged-1', { body: 't1', headers: { 'cache-tag': 'promo-7, hero' } });
-  server.set('/p/tagged-2', { body: 't2', headers: { 'cache-tag': 'promo-70' } });
-  await controlled();
-  const paths = ['/p/x/1', '/p/x/2', '/p/y/1', '/p/tagged-1', '/p/tagged-2', '/data/1', '/small/1'];
-  for (const p of paths) { await get(page, p); await waitFor(() => cached(page, p), `${p} stored`); }
-  const send = (m) => message(page, { type: 'CACHE_INVALIDATION', timestamp: new Date().toISOString(), ...m });
-  assert.equal((await send({ prefixes: ['/p/x/'] })).removed, 2);
-  assert.equal((await send({ tags: ['promo-7'] })).removed, 1, 'whole-token tag match');
-  assert.ok(await cached(page, '/p/tagged-2'));
-  assert.equal((await send({ routes: ['data'] })).removed, 1);
-  assert.ok(await cached(page, '/p/y/1'));
-  assert.equal((await send({ all: true })).removed, 3, 'entries the earlier messages removed are not counted again');
-  await waitFor(async () => (await page.evaluate(async () => {
-    const out = [];
-    for (const n of await caches.keys()) out.push(...(await (await caches.open(n)).keys()));
-    return out.length;
-  })) === 0, 'every entry deleted');
-});
+test('CACHE_INVALIDATION by prefix, tag, route and all', () => scenario.invalidationSelectors({ page, server, controlled }));
 
 test('malformed messages get an ERROR reply within 2 s and change nothing', async () => {
   await controlled();
@@ -173,42 +156,13 @@ test('malformed messages get an ERROR reply within 2 s and change nothing', asyn
   assert.equal((await message(page, { type: 'GET_STATS' })).invalidations, 0);
 });
 
-test('a fetch in flight when the invalidation arrives is served but not stored', async () => {
-  await controlled();
-  server.set('/p/slow', { body: 'old', mode: 'hang' });
-  await page.evaluate(() => { window.slow = fetch('/p/slow').then((r) => r.text()); });
-  await waitFor(() => server.count('/p/slow') === 1, 'request reached the server');
-  const done = await message(page, { type: 'CACHE_INVALIDATION', urls: ['/p/slow'], timestamp: new Date().toISOString() });
-  assert.equal(done.type, 'CACHE_INVALIDATION_DONE');
-  server.release('old content');
-  assert.equal(await page.evaluate(() => window.slow), 'old content', 'served');
-  // Give a wrongly unfenced write every chance to land, then check: a fresh fetch must
-  // reach the server (nothing stored).
-  await get(page, '/p/slow-marker');
-  await waitFor(() => cached(page, '/p/slow-marker'), 'a later write landed');
-  server.set('/p/slow', { body: 'new content' });
-  assert.equal(await cached(page, '/p/slow'), null, 'never stored');
-  assert.equal((await get(page, '/p/slow')).body, 'new content');
-});
+test('a fetch in flight when the invalidation arrives is served but not stored', () => scenario.inFlightNotStored({ page, server, controlled }));
 
 for (const [label, selector, headers] of RACES) {
   test(`race: no response started after DONE carries old content (${label})`, () => raceScenario({ page, server, controlled }, selector, headers));
 }
 
-test('PREFETCH: at most 4 in flight, fresh and unmatched skipped, DONE after storing', async () => {
-  await controlled();
-  await get(page, '/p/pf-fresh');
-  await waitFor(() => cached(page, '/p/pf-fresh'), 'fresh stored');
-  for (let i = 0; i < 12; i++) server.set(`/p/pf-${i}`, { body: `pf ${i}`, delay: 100 });
-  server.watchPeak('/p/pf-');
-  const urls = [...Array.from({ length: 12 }, (_, i) => `/p/pf-${i}`), '/p/pf-fresh', '/unrouted/x', '/live/x'];
-  const r = await message(page, { type: 'PREFETCH', urls }, 10000);
-  assert.deepEqual(r, { type: 'PREFETCH_DONE', fetched: 12, skipped: 3, failed: 0 });
-  assert.equal(server.peak('/p/pf-'), 4, 'exactly 4 in flight at the peak');
-  for (let i = 0; i < 12; i++) assert.ok(await cached(page, `/p/pf-${i}`), `pf-${i} stored before DONE`);
-  assert.equal(server.count('/unrouted/x'), 0);
-  assert.equal(server.count('/p/pf-fresh'), 1, 'fresh entry not refetched');
-});
+test('PREFETCH: at most 4 in flight, fresh and unmatched skipped, DONE after storing', () => scenario.prefetchLimits({ page, server, controlled }));
 
 test('PREFETCH under Save-Data fetches nothing', async () => {
   await controlled();
@@ -217,19 +171,7 @@ test('PREFETCH under Save-Data fetches nothing', async () => {
   assert.equal(server.countPrefix('/p/sd-'), 0);
 });
 
-test('page module: register, invalidate, prefetch and stats', async () => {
-  await withPageModule();
-  const pf = await page.evaluate(() => swcache.prefetch(['/p/mod-1', 'p/mod-2']));
-  assert.deepEqual(pf, { type: 'PREFETCH_DONE', fetched: 2, skipped: 0, failed: 0 });
-  assert.ok(await cached(page, '/p/mod-2'), 'relative URL resolved against the page');
-  const inv = await page.evaluate(() => swcache.invalidate({ urls: ['/p/mod-1', 'p/mod-2'] }));
-  assert.deepEqual(inv, { type: 'CACHE_INVALIDATION_DONE', removed: 2 });
-  const s = await page.evaluate(() => swcache.stats());
-  assert.equal(s.type, 'STATS');
-  assert.equal(s.invalidations, 2);
-  const err = await page.evaluate(() => swcache.invalidate({ urls: ['https://evil.example.com/'] }).then(() => 'resolved', (e) => e.message));
-  assert.match(err, /cross-origin/);
-});
+test('page module: register, invalidate, prefetch and stats', () => scenario.pageModuleMessages({ page, server, withPageModule }));
 
 test('page module: prefetchOnHover warms each same-origin link once, after an intent delay', async () => {
   await withPageModule();

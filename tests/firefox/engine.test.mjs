@@ -8,6 +8,7 @@ import { startServer } from '../support/server.mjs';
 import { register, get, cached, message, waitFor } from '../support/browser.mjs';
 import { launchFirefox, geckodriverVersion } from '../support/firefox.mjs';
 import { workerSource, seedConfig, routerConfig, JS } from '../support/worker.mjs';
+import * as scenario from '../support/scenarios.mjs';
 
 let ff, page, server;
 
@@ -50,67 +51,13 @@ test('firefox: precache: every URL is stored and stamped at install, and served 
   assert.equal((await get(page, '/')).body, 'precached /', 'page route falls back to the precached copy');
 });
 
-test('firefox: precache: install fails (detected, not a hang) when a URL fails', async () => {
-  server.set('/robots.txt', { body: 'gone', status: 404 });
-  const r = await register(page, server.origin);
-  assert.equal(r.ok, false);
-  assert.equal(r.stage, 'install');
-});
+test('firefox: precache: install fails (detected, not a hang) when a URL fails', () => scenario.precacheInstallFails({ page, server, controlled }));
 
-test('firefox: cacheFirst: miss then hit; the server sees one request and the copy is stamped', async () => {
-  server.set('/promo/summer', { body: 'summer v1' });
-  await controlled();
-  const t0 = Date.now();
-  const first = await get(page, '/promo/summer');
-  assert.equal(first.body, 'summer v1');
-  const stored = await waitStored('/promo/summer', 'promoPages');
-  const stampMs = Date.parse(stored.stamp);
-  assert.ok(stampMs >= t0 - 1000 && stampMs <= Date.now(), `stamp ${stored.stamp} is the fetch start time`);
-  server.set('/promo/summer', { body: 'summer v2' });
-  const second = await get(page, '/promo/summer');
-  assert.equal(second.body, 'summer v1', 'served from the cache');
-  assert.equal(second.stamp, stored.stamp, 'hit carries sw-cache-time');
-  assert.equal(server.count('/promo/summer'), 1, 'no second network request');
-  const s = await message(page, { type: 'GET_STATS' });
-  assert.equal(s.engine, 'ok');
-  assert.equal(s.routes.promoPages.hits, 1);
-  assert.equal(s.routes.promoPages.misses, 1);
-});
+test('firefox: cacheFirst: miss then hit; the server sees one request and the copy is stamped', () => scenario.cacheFirstMissThenHit({ page, server, controlled }));
 
-test('firefox: cacheFirst: a copy older than maxAge is refetched and replaced', async () => {
-  server.set('/sw.js', { body: workerSource(seedConfig({ pageMaxAge: 800 })), headers: JS });
-  server.set('/promo/flash', { body: 'flash v1' });
-  await controlled();
-  await get(page, '/promo/flash');
-  const first = await waitStored('/promo/flash');
-  server.set('/promo/flash', { body: 'flash v2' });
-  assert.equal((await get(page, '/promo/flash')).body, 'flash v1', 'still fresh');
-  assert.equal(server.count('/promo/flash'), 1);
-  await waitFor(() => Date.now() - Date.parse(first.stamp) > 900, 'maxAge to pass');
-  assert.equal((await get(page, '/promo/flash')).body, 'flash v2', 'stale copy refetched');
-  await waitFor(async () => (await cached(page, '/promo/flash'))?.body === 'flash v2', 'new copy stored');
-  assert.equal((await get(page, '/promo/flash')).body, 'flash v2', 'the new copy is served');
-  assert.equal(server.count('/promo/flash'), 2);
-});
+test('firefox: cacheFirst: a copy older than maxAge is refetched and replaced', () => scenario.cacheFirstExpired({ page, server, controlled }));
 
-test('firefox: cacheFirst: offline serves the stale copy; with nothing cached a clear 503', async () => {
-  server.set('/sw.js', { body: workerSource(seedConfig({ pageMaxAge: 0 })), headers: JS });
-  server.set('/promo/offline', { body: 'offline copy' });
-  await controlled();
-  await get(page, '/promo/offline');
-  await waitStored('/promo/offline');
-  server.setOffline(true);
-  const r = await get(page, '/promo/offline');
-  assert.equal(r.status, 200);
-  assert.equal(r.body, 'offline copy');
-  const none = await get(page, '/promo/never-seen');
-  assert.equal(none.status, 503);
-  assert.match(none.body, /network request failed and no cached copy/);
-  server.setOffline(false);
-  const stats = await message(page, { type: 'GET_STATS' });
-  assert.equal(stats.routes.promoPages.staleServed, 1);
-  assert.equal(stats.routes.promoPages.networkErrors, 2);
-});
+test('firefox: cacheFirst: offline serves the stale copy; with nothing cached a clear 503', () => scenario.cacheFirstOffline({ page, server, controlled }));
 
 test('firefox: networkFirst: network when healthy; a reset connection, then a server that is gone, serve the cached copy', async () => {
   server.set('/sw.js', { body: workerSource(seedConfig({ dataMaxAge: 0 })), headers: JS });
@@ -137,32 +84,9 @@ test('firefox: networkFirst: network when healthy; a reset connection, then a se
   server = null;
 });
 
-test('firefox: networkFirst: a hanging server times out to the cached copy; the late answer is stored', async () => {
-  server.set('/sw.js', { body: workerSource(seedConfig({ timeout: 400 })), headers: JS });
-  const url = '/api/v1/promo/featured-content?id=slow';
-  server.set(url, { body: 'data before' });
-  await controlled();
-  await get(page, url);
-  await waitStored(url);
-  server.mode(url, 'hang');
-  const r = await get(page, url);
-  assert.equal(r.body, 'data before', 'timed out to the cached copy');
-  assert.ok(r.ms >= 350, `waited for the networkTimeout first (${Math.round(r.ms)} ms)`);
-  assert.ok(r.ms < 2500, `did not wait for the hanging server (${Math.round(r.ms)} ms)`);
-  assert.ok(server.inFlight >= 1, 'the request is still hanging at the server');
-  server.release('data after');
-  await waitFor(async () => (await cached(page, url))?.body === 'data after', 'late response stored');
-});
+test('firefox: networkFirst: a hanging server times out to the cached copy; the late answer is stored', () => scenario.networkFirstHanging({ page, server, controlled }));
 
-test('firefox: networkFirst: after the timeout with nothing cached it keeps waiting for the network', async () => {
-  server.set('/sw.js', { body: workerSource(seedConfig({ timeout: 200 })), headers: JS });
-  const url = '/api/v1/promo/featured-content?id=new';
-  server.set(url, { body: 'late data', delay: 700 });
-  await controlled();
-  const r = await get(page, url);
-  assert.equal(r.status, 200);
-  assert.equal(r.body, 'late data');
-});
+test('firefox: networkFirst: after the timeout with nothing cached it keeps waiting for the network', () => scenario.networkFirstKeepsWaiting({ page, server, controlled }));
 
 test('firefox: a stopped worker starts again on the next request and serves it from the cache', async () => {
   server.set('/promo/cold', { body: 'cold v1' });
