@@ -25,7 +25,7 @@ export interface RegisterOptions {
  * Registers the worker and resolves with its registration once it controls the page;
  * resolves `undefined` where service workers are unsupported. Rejects when registration
  * or install fails (with the worker's own config error when that is why), or when nothing
- * controls the page within `timeout` ms (a `waitForClients` worker needs a reload).
+ * controls the page within `timeout` ms.
  */
 export function register(url: string | URL, options?: RegisterOptions): Promise<ServiceWorkerRegistration | undefined>;
 

@@ -162,7 +162,10 @@ export interface SwcacheConfig {
   precache?: ReadonlyArray<string | SwcachePrecacheEntry>;
   /** Ordered: the first route that matches a request answers it. */
   routes?: readonly SwcacheRoute[];
-  /** `true`: a new worker waits for the open pages to close (no skipWaiting / clients.claim). */
+  /**
+   * `true`: a new worker does not call skipWaiting: it waits until the old version's pages
+   * close or a page calls `applyUpdate()`. (Once active it claims the open pages either way.)
+   */
   waitForClients?: boolean;
   /** The invalidation feed (see the README's "Invalidation feed"). */
   feed?: SwcacheFeedConfig;

@@ -53,7 +53,7 @@ export async function register(url, { scope, timeout = 10000 } = {}) {
       sw.addEventListener('controllerchange', check);
       if (worker) worker.addEventListener('statechange', check);
       check();
-    }), timeout, 'the worker did not control this page (a waitForClients worker needs a reload)');
+    }), timeout, 'the worker did not control this page');
   } finally {
     if (channel) channel.close();
   }

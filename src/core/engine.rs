@@ -1553,8 +1553,7 @@ impl Engine {
     }
 
     /// Activate: delete every `swcache-` cache this config does not own and every
-    /// precache entry it does not list, set navigation preload, then claim clients
-    /// unless `waitForClients`.
+    /// precache entry it does not list, set navigation preload, then claim clients.
     #[inline(never)]
     pub fn activate(&mut self) -> OpId {
         let id = self.new_op(Kind::Activate { pending: 3 });
@@ -1607,15 +1606,11 @@ impl Engine {
         }
     }
 
+    /// Claims the open pages, `waitForClients` or not: a worker activates only once no
+    /// page uses the old version (or one asked it to take over), so claiming mixes no
+    /// versions, and a first visit is controlled at once.
     fn activated(&mut self, id: OpId, now: f64) {
-        if self.cfg.wait_for_clients {
-            if let Some(o) = self.op(id) {
-                o.answered = true;
-            }
-            self.finish_if_idle(id);
-        } else {
-            self.emit(Cmd::Claim { op: id, tag: T_FINISH });
-        }
+        self.emit(Cmd::Claim { op: id, tag: T_FINISH });
         self.maybe_sweep(now);
     }
 

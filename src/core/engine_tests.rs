@@ -1369,6 +1369,10 @@ fn skip_waiting_message_lets_a_waiting_worker_take_over() {
     s.exec();
     s.settle();
     assert!(s.ops[&i].done && !s.skipped_waiting, "waits for its clients");
+    let a = s.e.activate();
+    s.exec();
+    s.settle();
+    assert!(s.ops[&a].done && s.claimed, "once active it claims the open pages (a first visit is controlled at once)");
     let (op, replies) = s.message(r#"{"type":"SKIP_WAITING"}"#);
     assert!(s.skipped_waiting && s.ops[&op].done);
     assert_eq!(replies, [r#"{"type":"SKIP_WAITING"}"#]);

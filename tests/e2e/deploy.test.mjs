@@ -135,8 +135,7 @@ const MODULE_PAGE = `<!doctype html><title>app</title><script type=module>
   import { register, onUpdate, inspect } from '/swcache/swcache-page.js';
   window.updates = [];
   window.controlled = [];
-  // A waitForClients worker does not claim the page that first registers it.
-  window.ready = register('/sw.js', { timeout: 1000 }).catch((e) => e);
+  window.ready = register('/sw.js');
   onUpdate((u) => { window.updates.push(u.worker.scriptURL); window.lastUpdate = u; });
   addEventListener('swcache:controlled', (e) => window.controlled.push(e.detail));
   window.version = async () => (await inspect()).version;
@@ -147,10 +146,8 @@ test('update flow: two tabs hear of a waiting worker; the one that applies reloa
   deploy('v1', [], 'waitForClients: true,');
   const a = page;
   await a.goto(server.origin + '/app');
-  await a.evaluate(() => navigator.serviceWorker.ready);
-  // A waitForClients worker does not claim: the first tab is controlled after a reload.
-  await a.reload();
-  await waitFor(() => a.evaluate(() => !!navigator.serviceWorker.controller), 'tab A controlled');
+  await a.evaluate(() => window.ready);
+  assert.ok(await a.evaluate(() => !!navigator.serviceWorker.controller), 'a first visit is controlled at once');
   const b = await context.newPage();
   await b.goto(server.origin + '/app');
   await waitFor(() => b.evaluate(() => !!navigator.serviceWorker.controller), 'tab B controlled');
