@@ -288,7 +288,10 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
         Some(Value::Arr(_)) => return Err(cold(|| top("precache", cat!("has more than ", MAX_PRECACHE, " URLs")))),
         Some(other) => return Err(cold(|| top("precache", cat!("must be an array of URLs, got ", describe(other))))),
     }
-    let offline = parse_offline(v.get("offline"), &version, &mut precache, origin, resolve)?;
+    let offline = match v.get("offline") {
+        None => Offline::default(),
+        some => parse_offline(some, &version, &mut precache, origin, resolve)?,
+    };
     let routes_v = match v.get("routes") {
         None => &[][..],
         Some(Value::Arr(items)) => &items[..],
