@@ -10,6 +10,7 @@
 //! version changes); `{url, revision}` by its revision; `{url, revision: null}` by
 //! nothing: the URL names its content (a content-hashed file name) and is fetched once.
 
+use super::message::PathSet;
 use super::prelude::*;
 
 /// The query parameter carrying the revision in a precache key (always last).
@@ -50,27 +51,17 @@ pub fn path_of_key(key: &str) -> &str {
     }
 }
 
-/// `list` sorted, for [`found`] (the worker's own small sort: see [`super::sort`]).
-fn sorted<'a>(mut list: Vec<&'a str>) -> Vec<&'a str> {
-    super::sort::heapsort_by(&mut list, |a, b| a < b);
-    list
-}
-
-fn found(sorted: &[&str], k: &str) -> bool {
-    sorted.binary_search_by(|p| (*p).cmp(k)).is_ok()
-}
-
 /// Indices of the entries whose key is not among `stored` (path+search of each stored
 /// key): what an install must fetch.
 pub fn missing(entries: &[Entry], stored: &[&str]) -> Vec<usize> {
-    let have = sorted(stored.to_vec());
-    entries.iter().enumerate().filter(|(_, e)| !found(&have, &e.key)).map(|(i, _)| i).collect()
+    let have: PathSet = stored.iter().map(|k| String::from(*k)).collect();
+    entries.iter().enumerate().filter(|(_, e)| !have.contains(&e.key)).map(|(i, _)| i).collect()
 }
 
 /// Indices into `stored` of the keys no entry has: what an activate deletes.
 pub fn obsolete(entries: &[Entry], stored: &[&str]) -> Vec<usize> {
-    let keys = sorted(entries.iter().map(|e| e.key.as_str()).collect());
-    stored.iter().enumerate().filter(|(_, k)| !found(&keys, k)).map(|(i, _)| i).collect()
+    let keys: PathSet = entries.iter().map(|e| e.key.clone()).collect();
+    stored.iter().enumerate().filter(|(_, k)| !keys.contains(k)).map(|(i, _)| i).collect()
 }
 
 /// 32-bit FNV-1a: a short, stable name for a route's identity.
