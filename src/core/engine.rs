@@ -1499,7 +1499,8 @@ impl Engine {
     #[inline(never)]
     fn install_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
         let i = (tag & INDEX) >> 1;
-        let (path, key) = self.cfg.precache.get(i as usize).map(|e| (e.path.clone(), e.key.clone())).unwrap_or_default();
+        // The precache entry a fetch result (tag `ITEM | i << 1`) is for.
+        let entry = |cfg: &Config| cfg.precache.get(i as usize).map(|e| (e.path.clone(), e.key.clone())).unwrap_or_default();
         match io {
             Io::Keys(keys) if tag == T_KEYS => {
                 let stored: Vec<&str> = keys.iter().filter_map(|h| url::same_origin_path(h, &self.origin)).collect();
@@ -1515,11 +1516,12 @@ impl Engine {
                     self.emit(Cmd::Fetch { op: id, tag: ITEM | (i as u32) << 1, req: Req::Path(path), reload: true });
                 }
             }
-            Io::Fetched(Err(e)) => self.fail_install(id, cat!("swcache precache: ", path, " failed: ", e)),
+            Io::Fetched(Err(e)) => self.fail_install(id, cat!("swcache precache: ", entry(&self.cfg).0, " failed: ", e)),
             Io::Fetched(Ok(info)) if info.status != 200 => {
-                self.fail_install(id, cat!("swcache precache: ", path, " answered HTTP ", info.status))
+                self.fail_install(id, cat!("swcache precache: ", entry(&self.cfg).0, " answered HTTP ", info.status))
             }
             Io::Fetched(Ok(info)) => {
+                let (path, key) = entry(&self.cfg);
                 let slot = self.precache_slot();
                 self.put(id, slot, Req::Path(key), &path, tag, info.opaque, now, false, false, Some(i));
             }
@@ -1570,10 +1572,7 @@ impl Engine {
         match (tag, io) {
             (T_NAMES, Io::CacheNames(names)) => {
                 let obsolete: Vec<String> = names.into_iter().filter(|n| self.cfg.is_obsolete_cache(n)).collect();
-                for (i, name) in obsolete.into_iter().enumerate() {
-                    self.emit(Cmd::DeleteCache { op: id, tag: ITEM | (i as u32) << 1, name });
-                    more += 1;
-                }
+                more += self.delete_caches(id, obsolete.into_iter());
             }
             (T_KEYS, Io::Keys(keys)) => {
                 let stored: Vec<&str> = keys.iter().map(|h| url::same_origin_path(h, &self.origin).unwrap_or("")).collect();
@@ -1634,10 +1633,9 @@ impl Engine {
     fn remove_io(&mut self, id: OpId, tag: u32, io: Io) {
         let left = match (tag, io) {
             (T_NAMES, Io::CacheNames(names)) => {
-                let ours: Vec<String> = names.into_iter().filter(|n| n.starts_with(super::CACHE_PREFIX)).collect();
-                let n = ours.len() as u32;
-                for (i, name) in ours.into_iter().enumerate() {
-                    self.emit(Cmd::DeleteCache { op: id, tag: ITEM | (i as u32) << 1, name });
+                let n = self.delete_caches(id, names.into_iter().filter(|n| n.starts_with(super::CACHE_PREFIX)));
+                if let Some(Kind::Remove { pending }) = self.op(id).map(|o| &mut o.kind) {
+                    *pending = n;
                 }
                 n
             }
@@ -1656,12 +1654,20 @@ impl Engine {
             },
             _ => return,
         };
-        if let Some(Kind::Remove { pending }) = self.op(id).map(|o| &mut o.kind) {
-            *pending = left;
-        }
         if left == 0 {
             self.emit(Cmd::Unregister { op: id, tag: T_REMOVE });
         }
+    }
+
+    /// Deletes each named cache (tags `ITEM | i << 1`, each answered with [`Io::Done`]);
+    /// returns how many.
+    fn delete_caches(&mut self, id: OpId, names: impl Iterator<Item = String>) -> u32 {
+        let mut n = 0;
+        for name in names {
+            self.emit(Cmd::DeleteCache { op: id, tag: ITEM | n << 1, name });
+            n += 1;
+        }
+        n
     }
 
     // ----- router caches -----------------------------------------------------------------
