@@ -408,10 +408,7 @@ fn parse_feed(f: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>)
         return Err(cold(|| top(&cat!("feed.", k), String::from("is not a feed field (expected one of url, interval, strict)"))));
     }
     let path = match f.get("url") {
-        Some(Value::Str(s)) => {
-            let href = resolve(s).ok_or_else(|| cold(|| top("feed.url", cat!("is not a valid URL: ", describe(&Value::Str(s.clone()))))))?;
-            String::from(url::same_origin_path(&href, origin).ok_or_else(|| cold(|| top("feed.url", String::from("must be same-origin"))))?)
-        }
+        Some(Value::Str(s)) => same_origin(s, "feed.url", origin, resolve)?,
         Some(other) => return Err(cold(|| top("feed.url", cat!("must be a URL string, got ", describe(other))))),
         None => return Err(cold(|| top("feed.url", String::from("is required (where the site publishes its feed, e.g. '/swcache-feed.json')")))),
     };
