@@ -404,9 +404,13 @@ impl Sim {
     }
 
     fn start_fetch(&mut self, path: &str, navigate: bool, cache: &str) -> Option<OpId> {
+        self.start_request(path, Request { get: true, href: "", navigate, cache, range: None, image: false })
+    }
+
+    /// A GET of `path` as `req` describes it (its `href` is made from `path`).
+    fn start_request(&mut self, path: &str, req: Request<'_>) -> Option<OpId> {
         let href = format!("{ORIGIN}{path}");
-        let req = Request { get: true, href: &href, navigate, cache, range: None, image: false };
-        let op = self.e.fetch(&req, self.now)?;
+        let op = self.e.fetch(&Request { href: &href, ..req }, self.now)?;
         self.state(op).own_path = path.into();
         self.exec();
         Some(op)
@@ -1282,9 +1286,7 @@ fn offline_page_and_image_placeholder_answer_failed_requests_with_nothing_cached
     s.settle();
     assert_eq!(s.ops[&other].answered_with, Some(7));
     // Images get the placeholder; other requests the plain error.
-    let href = format!("{ORIGIN}/img/never.png");
-    let img = s.e.fetch(&Request { get: true, href: &href, navigate: false, cache: "default", range: None, image: true }, s.now).unwrap();
-    s.state(img).own_path = "/img/never.png".into();
+    let img = s.start_request("/img/never.png", Request { get: true, href: "", navigate: false, cache: "default", range: None, image: true }).unwrap();
     s.settle();
     assert_eq!(s.ops[&img].answered_with, Some(7), "the placeholder");
     let data = s.start_fetch("/api/v1/promo/featured-content?id=9", false, "default").unwrap();
@@ -1340,9 +1342,7 @@ fn range_requests_are_served_from_a_complete_cached_copy() {
     let mut s = Sim::seed();
     s.serve("/media/clip.webp", 1);
     let range = |s: &mut Sim, header: &'static str| {
-        let href = format!("{ORIGIN}/media/clip.webp");
-        let op = s.e.fetch(&Request { get: true, href: &href, navigate: false, cache: "default", range: Some(header), image: false }, s.now).unwrap();
-        s.state(op).own_path = "/media/clip.webp".into();
+        let op = s.start_request("/media/clip.webp", Request { get: true, href: "", navigate: false, cache: "default", range: Some(header), image: false }).unwrap();
         s.settle();
         assert!(s.ops[&op].done);
         s.ops[&op].answered.clone().unwrap()
