@@ -188,6 +188,10 @@
     var answer = function (kind, num, text) {
       feed(id, tag, kind, num, text);
     };
+    // The step is over, however it went.
+    var done = function () {
+      answer(11, 0);
+    };
     switch (f[0]) {
       case 'M': {
         // Until the cache is open, one CacheStorage call instead of open + match (a
@@ -223,11 +227,7 @@
         return void setTimeout(answer, +f[3], 4, 0);
       case 'Q': {
         var np = self.registration.navigationPreload;
-        return void (np ? (f[3] === '1' ? np.enable() : np.disable()) : Promise.resolve()).then(function () {
-          answer(11, 0);
-        }, function () {
-          answer(11, 0);
-        });
+        return void (np ? (f[3] === '1' ? np.enable() : np.disable()) : Promise.resolve()).then(done, done);
       }
       case 'U':
         // The cached body, read once: the ranged answer slices it.
@@ -238,11 +238,7 @@
           answer(14, -1);
         });
       case 'O':
-        return void self.registration.unregister().then(function () {
-          answer(11, 0);
-        }, function () {
-          answer(11, 0);
-        });
+        return void self.registration.unregister().then(done, done);
       case 'P': {
         var copy;
         try {
@@ -280,15 +276,14 @@
         });
       }
       case 'R':
-        if (f[2] === 'r' || f[2] === 'u') {
-          var src = o.res[f[3]];
-          var rh = new Headers(f[2] === 'r' ? src.headers : { 'content-type': 'text/plain; charset=utf-8' });
-          var size = f[2] === 'r' ? f[6] : f[3];
-          if (f[2] === 'u') {
-            rh.set('content-range', 'bytes */' + size);
-            return o.answer.resolve(new Response('', { status: 416, statusText: 'Range Not Satisfiable', headers: rh }));
-          }
-          rh.set('content-range', 'bytes ' + f[4] + '-' + f[5] + '/' + size);
+        if (f[2] === 'u') {
+          return o.answer.resolve(new Response('', { status: 416, statusText: 'Range Not Satisfiable',
+            headers: { 'content-type': 'text/plain; charset=utf-8', 'content-range': 'bytes */' + f[3] } }));
+        }
+        if (f[2] === 'r') {
+          // Bytes f[4]..=f[5] of the f[6]-byte body read by the `U` step.
+          var rh = new Headers(o.res[f[3]].headers);
+          rh.set('content-range', 'bytes ' + f[4] + '-' + f[5] + '/' + f[6]);
           rh.set('content-length', String(f[5] - f[4] + 1));
           return o.answer.resolve(new Response(o.blob.slice(+f[4], +f[5] + 1), { status: 206, statusText: 'Partial Content', headers: rh }));
         }
@@ -310,17 +305,11 @@
       case 'X':
         delete handles[f[3]];
         delete opened[f[3]];
-        return void caches.delete(f[3]).then(function () {
-          answer(11, 0);
-        });
+        return void caches.delete(f[3]).then(done);
       case 'S':
-        return void self.skipWaiting().then(function () {
-          answer(11, 0);
-        });
+        return void self.skipWaiting().then(done);
       case 'C':
-        return void self.clients.claim().then(function () {
-          answer(11, 0);
-        });
+        return void self.clients.claim().then(done);
       case 'A': {
         // Chrome's Static Routing API: cold hits on these paths are served from the
         // cache without starting the worker. Browsers without it: nothing changes.
@@ -503,7 +492,7 @@
     event.waitUntil(o.done.promise);
     // A navigation preload the engine does not use must still settle (the browser
     // cancels it, with a console warning, if the event ends first).
-    if (event.preloadResponse) event.waitUntil(event.preloadResponse.catch(function () {}));
+    if (req.mode === 'navigate' && event.preloadResponse) event.waitUntil(event.preloadResponse.catch(function () {}));
     run(output());
   });
 
