@@ -42,6 +42,15 @@ setup() {
     $sudo apt-get update -q
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q firefox-esr
   fi
+  if ! command -v redis-server >/dev/null || ! command -v nginx >/dev/null; then
+    # The feed service's Redis store is tested against a real Redis; nginx is the
+    # benchmark's reference static server for the feed document.
+    log "installing Debian redis-server + nginx"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q redis-server nginx
+  fi
   if [ "$(geckodriver --version 2>/dev/null | head -n1)" != "geckodriver $GECKODRIVER_VERSION" ]; then
     log "building geckodriver $GECKODRIVER_VERSION from crates.io (about 1.5 min on 2 cores)"
     cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked
@@ -58,10 +67,10 @@ WASM_OPT_FLAGS=(-Oz -ocimfs 100 --strip-debug --strip-producers --enable-bulk-me
 
 # A wasm build of the crate (plain exports, no wasm-bindgen, `no_std`); prints its path.
 wasm() { # feature
-  cargo build --lib --release --target "$TARGET" --no-default-features --features "$1" >&2
+  cargo build --lib --profile wasm --target "$TARGET" --no-default-features --features "$1" >&2
   mkdir -p target/engine
   node_modules/.bin/wasm-opt "${WASM_OPT_FLAGS[@]}" \
-    "target/$TARGET/release/swcache.wasm" -o "target/engine/swcache_$1.wasm" >&2
+    "target/$TARGET/wasm/swcache.wasm" -o "target/engine/swcache_$1.wasm" >&2
   echo "target/engine/swcache_$1.wasm"
 }
 

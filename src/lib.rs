@@ -19,6 +19,10 @@ pub mod core;
 #[cfg(all(target_arch = "wasm32", any(feature = "sw", feature = "page")))]
 mod wasm;
 
+/// The feed's stores and the feed service (`swcache-feed serve`): native only.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod service;
+
 #[cfg(all(target_arch = "wasm32", feature = "sw"))]
 pub mod sw;
 

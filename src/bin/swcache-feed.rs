@@ -1,58 +1,90 @@
-//! `swcache-feed`: publishes invalidation entries to a site's feed file, the document
-//! every swcache worker checks (see the README's "Invalidation feed"). A CMS or a deploy
-//! script calls it when content changes. Writes are atomic (a temporary file renamed
-//! over the feed: a reader never sees half a file) and serialized by a lock file, so
-//! concurrent publishers never lose an entry.
+//! `swcache-feed`: publishes invalidation entries to a site's feed, the document every
+//! swcache worker checks (see the README's "Invalidation feed"), and runs the feed
+//! service (`serve`). The feed lives in a store: a file (written atomically under a lock,
+//! so concurrent publishers never lose an entry) or Redis (shared by any number of
+//! service instances). A CMS publishes with `add`, directly to a store or through a
+//! running service (`--server`).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use swcache::core::feed::{self, Feed};
+use swcache::core::feed;
 use swcache::core::time;
 use swcache::core::value::Value;
+use swcache::service::http::{read_tokens, serve, ServeConfig};
+use swcache::service::now_ms;
+use swcache::service::store::{check_idempotency_key, Store};
 
 const HELP: &str = "\
-swcache-feed: publish invalidations to a swcache feed file
+swcache-feed: publish invalidations to a swcache feed, and serve it
 
 USAGE:
     swcache-feed add [OPTIONS] (--url URL | --prefix P | --tag T | --route NAME | --all)...
-    swcache-feed compact [--feed FILE] [--keep N]
-    swcache-feed show [--feed FILE]
+    swcache-feed init [--store URL]
+    swcache-feed compact [--store URL] [--keep N]
+    swcache-feed show [--store URL]
+    swcache-feed serve [--store URL] [--listen ADDR] --token-file FILE [OPTIONS]
 
 COMMANDS:
     add        append one entry (what changed, and when) and print its seq
+    init       create an empty feed (so workers find one before the first publish)
     compact    fold all but the newest N entries into the baseline
     show       print the feed: seq, baseline and entries, one per line
+    serve      run the feed service: publish over HTTP, the feed document, live events
 
-OPTIONS:
-    --feed FILE        the feed file [default: swcache-feed.json]; created by the first add
+STORE (add, init, compact, show, serve):
+    --store URL        file:PATH or redis://HOST:PORT/DB [default: file:swcache-feed.json]
+    --feed FILE        the same as --store file:FILE
+    --namespace NS     the Redis keys' prefix, {NS}:* [default: swcache]
+    --keep N           entries kept before older ones fold into the baseline [default: 200]
+
+ADD:
     --url URL          a changed page or resource, root-relative (/promo/summer?x=1); repeatable
     --prefix P         every URL whose path+search starts with P (starts with /); repeatable
     --tag T            every response whose Cache-Tag header has the token T; repeatable
     --route NAME       every entry of the worker's route NAME; repeatable
     --all              everything
     --timestamp ISO    when the content changed [default: now]; at most 10 minutes ahead
-    --keep N           entries kept before older ones fold into the baseline [default: 200]
+    --server URL       publish through a running service (http://host:port) instead of a store
+    --token-file FILE  the service's token (the first line that is not a # comment)
+    --idempotency-key K  a retry with the same key publishes once
+
+SERVE:
+    --listen ADDR      address and port [default: 127.0.0.1:8787]
+    --token-file FILE  publish tokens, one per line (several: rotation); read again when it changes
+    --insecure-no-token  publish without a token (only with a loopback --listen)
+    --cors-origin O    a site origin whose pages may read the feed and events; repeatable
+    --feed-path PATH   where the feed document is served [default: /swcache-feed.json]
+    --cache-control V  the feed document's Cache-Control [default: no-cache]
+    --heartbeat SECS   a comment on idle live streams this often [default: 15]
+
     -h, --help         this text
 
-The feed is a static file: serve it from the site's origin (or CDN) at the URL the
-worker's `feed.url` names. Exit status: 0 done, 1 the feed could not be read or
-written, 2 bad arguments.
+Routes of serve: POST /v1/entries (Authorization: Bearer TOKEN, a JSON entry such as
+{\"urls\":[\"/promo/summer\"]}), GET /swcache-feed.json, GET /v1/events (Server-Sent
+Events), GET /v1/seq, GET /healthz, GET /metrics. Workers fetch the feed at the URL their
+`feed.url` names, on the site's origin: serve the file, or proxy that path to the service.
+Exit status: 0 done, 1 the feed could not be read or written, 2 bad arguments.
 ";
 
 struct Args {
     cmd: String,
-    feed: PathBuf,
+    store: String,
+    namespace: String,
     keep: usize,
-    timestamp: Option<f64>,
+    timestamp: Option<String>,
     fields: Vec<(String, Value)>,
-}
-
-fn now_ms() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_millis() as f64)
+    server: Option<String>,
+    token_file: Option<PathBuf>,
+    idempotency_key: Option<String>,
+    listen: SocketAddr,
+    insecure_no_token: bool,
+    cors_origins: Vec<String>,
+    feed_path: String,
+    cache_control: String,
+    heartbeat: Duration,
 }
 
 fn usage(msg: &str) -> ExitCode {
@@ -67,116 +99,186 @@ fn push(fields: &mut Vec<(String, Value)>, key: &str, v: String) {
     }
 }
 
+const COMMANDS: [&str; 5] = ["add", "init", "compact", "show", "serve"];
+
 fn parse_args(argv: &[String]) -> Result<Args, String> {
     let mut it = argv.iter();
-    let cmd = it.next().ok_or("no command given (add, compact or show)")?.clone();
-    if !["add", "compact", "show"].contains(&cmd.as_str()) {
-        return Err(format!("unknown command '{cmd}' (expected add, compact or show)"));
+    let cmd = it.next().ok_or("no command given (add, init, compact, show or serve)")?.clone();
+    if !COMMANDS.contains(&cmd.as_str()) {
+        return Err(format!("unknown command '{cmd}' (expected add, init, compact, show or serve)"));
     }
-    let mut a = Args { cmd, feed: PathBuf::from("swcache-feed.json"), keep: feed::DEFAULT_KEEP, timestamp: None, fields: vec![] };
+    let mut a = Args {
+        cmd,
+        store: "file:swcache-feed.json".into(),
+        namespace: "swcache".into(),
+        keep: feed::DEFAULT_KEEP,
+        timestamp: None,
+        fields: vec![],
+        server: None,
+        token_file: None,
+        idempotency_key: None,
+        listen: "127.0.0.1:8787".parse().expect("a valid default address"),
+        insecure_no_token: false,
+        cors_origins: vec![],
+        feed_path: "/swcache-feed.json".into(),
+        cache_control: "no-cache".into(),
+        heartbeat: Duration::from_secs(15),
+    };
     while let Some(flag) = it.next() {
         let mut value = || it.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
-            "--feed" => a.feed = PathBuf::from(value()?),
+            "--store" => a.store = value()?,
+            "--feed" => a.store = format!("file:{}", value()?),
+            "--namespace" => a.namespace = value()?,
             "--keep" => a.keep = value()?.parse().ok().filter(|n| *n >= 1).ok_or("--keep must be a whole number from 1")?,
-            "--timestamp" => {
-                let v = value()?;
-                let t = time::parse_iso(&v).ok_or_else(|| format!("--timestamp is not an ISO 8601 time: '{v}'"))?;
-                if t > now_ms() + feed::FUTURE_LIMIT_MS {
-                    return Err(format!("--timestamp {v} is more than 10 minutes in the future (workers would refuse the feed)"));
-                }
-                a.timestamp = Some(t);
-            }
-            "--url" => {
-                let v = value()?;
-                if !v.starts_with('/') || v.starts_with("//") || v.contains('#') {
-                    return Err(format!("--url must be root-relative (like /promo/summer), got '{v}'"));
-                }
-                push(&mut a.fields, "urls", v);
-            }
-            "--prefix" => {
-                let v = value()?;
-                if !v.starts_with('/') {
-                    return Err(format!("--prefix must start with / (a prefix of path+search), got '{v}'"));
-                }
-                push(&mut a.fields, "prefixes", v);
-            }
-            "--tag" => {
-                let v = value()?.trim().to_string();
-                if v.is_empty() || v.contains(',') {
-                    return Err("--tag must be a non-empty tag without commas".into());
-                }
-                push(&mut a.fields, "tags", v);
-            }
-            "--route" => {
-                let v = value()?;
-                if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-                    return Err(format!("--route must be a route name (letters, digits, _ or -), got '{v}'"));
-                }
-                push(&mut a.fields, "routes", v);
-            }
+            "--timestamp" => a.timestamp = Some(value()?),
+            "--url" => push(&mut a.fields, "urls", value()?),
+            "--prefix" => push(&mut a.fields, "prefixes", value()?),
+            "--tag" => push(&mut a.fields, "tags", value()?.trim().to_string()),
+            "--route" => push(&mut a.fields, "routes", value()?),
             "--all" => a.fields.push(("all".into(), Value::Bool(true))),
+            "--server" => a.server = Some(value()?.trim_end_matches('/').to_string()),
+            "--token-file" => a.token_file = Some(PathBuf::from(value()?)),
+            "--idempotency-key" => {
+                let k = value()?;
+                check_idempotency_key(&k)?;
+                a.idempotency_key = Some(k);
+            }
+            "--listen" => {
+                let v = value()?;
+                a.listen = v.parse().map_err(|_| format!("--listen must be an address and port like 127.0.0.1:8787, got '{v}'"))?;
+            }
+            "--insecure-no-token" => a.insecure_no_token = true,
+            "--cors-origin" => {
+                let v = value()?;
+                if !(v.starts_with("http://") || v.starts_with("https://")) || v.trim_end_matches('/').matches('/').count() != 2 {
+                    return Err(format!("--cors-origin must be an origin like https://www.example.com, got '{v}'"));
+                }
+                a.cors_origins.push(v.trim_end_matches('/').to_string());
+            }
+            "--feed-path" => {
+                let v = value()?;
+                if !v.starts_with('/') || v.starts_with("/v1/") || v == "/healthz" || v == "/metrics" {
+                    return Err(format!("--feed-path must be a path starting with / (not one of the service's own), got '{v}'"));
+                }
+                a.feed_path = v;
+            }
+            "--cache-control" => a.cache_control = value()?,
+            "--heartbeat" => {
+                let s: u64 = value()?.parse().ok().filter(|n| (1..=3600).contains(n)).ok_or("--heartbeat must be 1 to 3600 seconds")?;
+                a.heartbeat = Duration::from_secs(s);
+            }
             other => return Err(format!("unknown option '{other}'")),
         }
     }
-    if a.cmd == "add" && a.fields.is_empty() {
-        return Err("add needs what changed: --url, --prefix, --tag, --route or --all".into());
+    if a.cmd == "add" {
+        if a.fields.is_empty() {
+            return Err("add needs what changed: --url, --prefix, --tag, --route or --all".into());
+        }
+        if a.server.is_some() && a.token_file.is_none() {
+            return Err("--server needs --token-file (the service's publish token)".into());
+        }
+        let mut props = a.fields.clone();
+        if let Some(t) = &a.timestamp {
+            props.push(("timestamp".into(), Value::Str(t.clone())));
+        }
+        // The service's rules, checked before anything is written (or sent).
+        let (fields, _) = feed::publish_request(&Value::Obj(props), now_ms())?;
+        a.fields = fields;
+    }
+    if a.cmd == "serve" && a.token_file.is_none() {
+        if !a.insecure_no_token {
+            return Err("serve needs --token-file (publish tokens, one per line); --insecure-no-token is allowed on loopback only".into());
+        }
+        if !a.listen.ip().is_loopback() {
+            return Err(format!("--insecure-no-token is refused on {}: anyone who reaches it could publish (use --token-file)", a.listen));
+        }
     }
     Ok(a)
 }
 
-fn read_feed(path: &Path) -> Result<Option<Feed>, String> {
-    match fs::read_to_string(path) {
-        Ok(text) => feed::parse(&text).map(Some).map_err(|e| format!("{}: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("{}: {e}", path.display())),
+fn at_ms(a: &Args) -> f64 {
+    a.timestamp.as_deref().and_then(time::parse_iso).unwrap_or_else(now_ms)
+}
+
+async fn publish_to_server(a: &Args) -> Result<String, String> {
+    let server = a.server.as_deref().unwrap_or_default();
+    let file = a.token_file.as_ref().ok_or("--server needs --token-file")?;
+    let token = read_tokens(file)?.into_iter().next().unwrap_or_default();
+    let mut body = serde_json::Map::new();
+    for (k, v) in &a.fields {
+        body.insert(k.clone(), json_of(v));
+    }
+    body.insert("timestamp".into(), serde_json::Value::String(time::iso_string(at_ms(a))));
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|e| e.to_string())?;
+    let mut req = client
+        .post(format!("{server}/v1/entries"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(serde_json::Value::Object(body).to_string());
+    if let Some(k) = &a.idempotency_key {
+        req = req.header("idempotency-key", k);
+    }
+    let res = req.send().await.map_err(|e| format!("{server}: {e}"))?;
+    let status = res.status();
+    let text = res.text().await.map_err(|e| format!("{server}: {e}"))?;
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    if !status.is_success() {
+        let why = v.get("error").and_then(|e| e.as_str()).unwrap_or(&text);
+        return Err(format!("{server} answered {status}: {why}"));
+    }
+    v.get("seq").and_then(|s| s.as_u64()).map(|s| s.to_string()).ok_or_else(|| format!("{server} answered without a seq: {text}"))
+}
+
+fn json_of(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Num(n) => serde_json::json!(n),
+        Value::Str(s) => serde_json::Value::String(s.clone()),
+        Value::Arr(items) => serde_json::Value::Array(items.iter().map(json_of).collect()),
+        Value::Obj(props) => serde_json::Value::Object(props.iter().map(|(k, v)| (k.clone(), json_of(v))).collect()),
+        _ => serde_json::Value::Null,
     }
 }
 
-/// Writes `text` to `path` atomically: a temporary file beside it, flushed, renamed over.
-fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("swcache-feed.json");
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut f = File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    fs::rename(&tmp, path).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        format!("{}: {e}", path.display())
-    })
-}
-
-fn run(a: Args) -> Result<(), String> {
-    if a.cmd == "show" {
-        let f = read_feed(&a.feed)?.ok_or_else(|| format!("{}: no such feed", a.feed.display()))?;
-        println!("epoch {} seq {} entries {}", f.epoch, f.seq, f.entries.len());
-        if let Some(b) = &f.baseline {
-            println!("baseline seq {} timestamp {}", b.seq, time::iso_string(b.at_ms));
-        }
-        for line in feed::write(&f).lines().filter(|l| l.starts_with("{\"seq\"")) {
-            println!("{}", line.trim_end_matches(','));
-        }
+async fn run(a: Args) -> Result<(), String> {
+    if a.cmd == "add" && a.server.is_some() {
+        println!("{}", publish_to_server(&a).await?);
         return Ok(());
     }
-    // One writer at a time: an exclusive lock on a file beside the feed.
-    let lock_path = a.feed.with_extension("lock");
-    let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
-    lock.lock().map_err(|e| format!("{}: {e}", lock_path.display()))?;
-    let mut f = match read_feed(&a.feed)? {
-        Some(f) => f,
-        None => Feed { epoch: format!("{:x}{:x}", now_ms() as u64, std::process::id()), seq: 0, baseline: None, entries: vec![] },
-    };
-    let mut out = String::new();
-    if a.cmd == "add" {
-        let seq = feed::add(&mut f, a.fields, a.timestamp.unwrap_or_else(now_ms));
-        out = seq.to_string();
+    let store = Store::open(&a.store, a.keep, &a.namespace).await.map_err(|e| e.to_string())?;
+    match a.cmd.as_str() {
+        "show" => {
+            let f = store.read().await.map_err(|e| e.to_string())?.ok_or_else(|| format!("{}: no such feed", store.describe()))?;
+            println!("epoch {} seq {} entries {}", f.epoch, f.seq, f.entries.len());
+            if let Some(b) = &f.baseline {
+                println!("baseline seq {} timestamp {}", b.seq, time::iso_string(b.at_ms));
+            }
+            for e in &f.entries {
+                println!("{}", feed::entry_json(e));
+            }
+        }
+        "init" => {
+            let f = store.init().await.map_err(|e| e.to_string())?;
+            println!("feed {}: epoch {} seq {}", store.describe(), f.epoch, f.seq);
+        }
+        "compact" => {
+            let dropped = store.compact(a.keep).await.map_err(|e| e.to_string())?;
+            let f = store.read().await.map_err(|e| e.to_string())?.unwrap_or_else(|| feed::Feed {
+                epoch: String::new(),
+                seq: 0,
+                baseline: None,
+                entries: vec![],
+            });
+            println!("compacted {dropped} entries; {} left, baseline seq {}", f.entries.len(), f.baseline.map_or(0, |b| b.seq));
+        }
+        _ => {
+            let p = store.publish(a.fields.clone(), at_ms(&a), a.idempotency_key.as_deref()).await.map_err(|e| e.to_string())?;
+            // A Redis store compacts when read: keep it bounded after each publish too.
+            store.read().await.map_err(|e| e.to_string())?;
+            println!("{}", p.seq);
+        }
     }
-    let dropped = feed::compact(&mut f, a.keep);
-    write_atomic(&a.feed, &feed::write(&f))?;
-    if a.cmd == "compact" {
-        out = format!("compacted {dropped} entries; {} left, baseline seq {}", f.entries.len(), f.baseline.map_or(0, |b| b.seq));
-    }
-    println!("{out}");
     Ok(())
 }
 
@@ -186,14 +288,45 @@ fn main() -> ExitCode {
         print!("{HELP}");
         return if argv.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS };
     }
-    match parse_args(&argv) {
-        Err(e) => usage(&e),
-        Ok(a) => match run(a) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("swcache-feed: {e}");
-                ExitCode::from(1)
-            }
-        },
+    let a = match parse_args(&argv) {
+        Err(e) => return usage(&e),
+        Ok(a) => a,
+    };
+    let serving = a.cmd == "serve";
+    let rt = if serving { tokio::runtime::Runtime::new() } else { tokio::runtime::Builder::new_current_thread().enable_all().build() };
+    let rt = match rt {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("swcache-feed: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = if serving {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+        let cfg = ServeConfig {
+            store: a.store,
+            listen: a.listen,
+            token_file: a.token_file,
+            cors_origins: a.cors_origins,
+            feed_path: a.feed_path,
+            cache_control: a.cache_control,
+            keep: a.keep,
+            namespace: a.namespace,
+            heartbeat: a.heartbeat,
+        };
+        rt.block_on(serve(cfg))
+    } else {
+        rt.block_on(run(a))
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("swcache-feed: {e}");
+            ExitCode::from(1)
+        }
     }
 }

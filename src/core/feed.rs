@@ -44,6 +44,11 @@ pub const MAX_BYTES: usize = 1 << 20;
 pub const MAX_ENTRIES: usize = 5_000;
 /// Publishers keep at most this many entries; older ones go into the baseline.
 pub const DEFAULT_KEEP: usize = 200;
+/// Publishers keep the entries of a feed under this many bytes (older ones fold into the
+/// baseline), so a feed never nears `MAX_BYTES`, which workers refuse.
+pub const KEEP_BYTES: usize = MAX_BYTES / 2;
+/// One entry as published (its JSON) may be at most this large.
+pub const MAX_ENTRY_BYTES: usize = 128 * 1024;
 /// A timestamp this far ahead of the worker's clock is an error, not clock skew.
 pub const FUTURE_LIMIT_MS: f64 = 10.0 * 60_000.0;
 /// Beyond this many entries to apply at once, a worker applies one `all` invalidation at
@@ -252,6 +257,70 @@ pub fn notice_covers(notice_json: &str, path: &str) -> bool {
 
 // ----- writing (the publisher) -------------------------------------------------------------
 
+/// The origin a publisher checks entry URLs against: feed entries name root-relative
+/// URLs (the feed serves one site), so any absolute URL is another origin's.
+const PUBLISH_ORIGIN: &str = "http://swcache-feed.invalid";
+
+/// Validates what a publisher was asked to add (the fields of `POST /v1/entries`, or
+/// `swcache-feed add`'s flags): an object with the selectors of `CACHE_INVALIDATION`
+/// (`urls` root-relative) and an optional `timestamp`, by the same rules a worker applies
+/// to a feed entry. Returns the selector fields in a fixed order (so every publisher
+/// writes the same bytes) and the entry's time: `timestamp`, or `now_ms`.
+pub fn publish_request(v: &Value, now_ms: f64) -> Result<(Vec<(String, Value)>, f64), String> {
+    let Value::Obj(props) = v else { return Err(cold(|| cat!("an entry must be a JSON object, got ", v.kind()))) };
+    const ALLOWED: [&str; 6] = ["urls", "prefixes", "tags", "routes", "all", "timestamp"];
+    if let Some((k, _)) = props.iter().find(|(k, _)| !ALLOWED.contains(&k.as_str())) {
+        return Err(cold(|| cat!("unknown field '", k, "' (an entry has urls, prefixes, tags, routes, all and timestamp)")));
+    }
+    let at_ms = match v.get("timestamp") {
+        None | Some(Value::Null) => now_ms,
+        Some(t) => {
+            let at = timestamp(Some(t), "timestamp")?;
+            if at > now_ms + FUTURE_LIMIT_MS {
+                return Err(cold(|| "'timestamp' is more than 10 minutes in the future (workers would refuse the feed)".into()));
+            }
+            at
+        }
+    };
+    let resolve = |raw: &str| -> Option<String> {
+        if raw.starts_with('/') && !raw.starts_with("//") {
+            Some(cat!(PUBLISH_ORIGIN, raw))
+        } else {
+            Some(String::from(raw))
+        }
+    };
+    let ctx = Context { origin: PUBLISH_ORIGIN, slot_names: &[], now_ms, resolve: &resolve };
+    parse_invalidation_with(v, &ctx, true)?;
+    if let Some(Value::Arr(urls)) = v.get("urls") {
+        for (i, u) in urls.iter().enumerate() {
+            let u = u.as_str().unwrap_or("");
+            if !u.starts_with('/') || u.contains('#') {
+                return Err(cold(|| cat!("'urls[", i, "]' must be root-relative (like /promo/summer), got '", u, "'")));
+            }
+        }
+    }
+    if let Some(Value::Arr(routes)) = v.get("routes") {
+        for (i, r) in routes.iter().enumerate() {
+            let r = r.as_str().unwrap_or("");
+            if r.is_empty() || !r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                return Err(cold(|| cat!("'routes[", i, "]' must be a route name (letters, digits, _ or -), got '", r, "'")));
+            }
+        }
+    }
+    let fields: Vec<(String, Value)> = SELECTORS
+        .iter()
+        .filter_map(|k| match v.get(k) {
+            Some(Value::Bool(false)) | Some(Value::Null) | None => None,
+            Some(x) => Some((String::from(*k), x.clone())),
+        })
+        .collect();
+    let entry = Entry { seq: u64::MAX, at_ms, fields };
+    if entry_json(&entry).len() > MAX_ENTRY_BYTES {
+        return Err(cold(|| cat!("the entry is larger than ", MAX_ENTRY_BYTES, " bytes: name prefixes, tags or routes instead of every URL")));
+    }
+    Ok((entry.fields, at_ms))
+}
+
 /// Adds an entry (`fields`: validated selector fields) at `at_ms`; returns its seq.
 pub fn add(feed: &mut Feed, fields: Vec<(String, Value)>, at_ms: f64) -> u64 {
     feed.seq += 1;
@@ -259,13 +328,25 @@ pub fn add(feed: &mut Feed, fields: Vec<(String, Value)>, at_ms: f64) -> u64 {
     feed.seq
 }
 
-/// Keeps the newest `keep` entries; older ones collapse into the baseline (its seq the
-/// newest dropped entry's, its timestamp the latest of theirs).
+/// Keeps the newest `keep` entries, and no more of them than fit in `KEEP_BYTES`; older
+/// ones collapse into the baseline (its seq the newest dropped entry's, its timestamp the
+/// latest of theirs). Returns how many were dropped. Compacting twice gives what
+/// compacting once does (the kept entries are the longest suffix within both bounds).
 pub fn compact(feed: &mut Feed, keep: usize) -> usize {
-    if feed.entries.len() <= keep {
+    let mut kept = 0;
+    let mut bytes = 0;
+    for e in feed.entries.iter().rev() {
+        let len = entry_json(e).len() + 2;
+        if kept == keep || bytes + len > KEEP_BYTES {
+            break;
+        }
+        kept += 1;
+        bytes += len;
+    }
+    if feed.entries.len() <= kept {
         return 0;
     }
-    let drop = feed.entries.len() - keep;
+    let drop = feed.entries.len() - kept;
     let gone: Vec<Entry> = feed.entries.drain(..drop).collect();
     let mut b = feed.baseline.clone().unwrap_or(Baseline { seq: 0, at_ms: f64::NEG_INFINITY });
     for e in &gone {
@@ -309,6 +390,27 @@ fn push_value(out: &mut String, v: &Value) {
     }
 }
 
+fn push_entry(out: &mut String, e: &Entry) {
+    out.push_str("{\"seq\":");
+    push_u64(out, e.seq);
+    out.push_str(",\"timestamp\":");
+    push_json_str(out, &time::iso_string(e.at_ms));
+    for (k, v) in &e.fields {
+        out.push(',');
+        push_json_str(out, k);
+        out.push(':');
+        push_value(out, v);
+    }
+    out.push('}');
+}
+
+/// One entry's JSON, as the feed writes it (and the live stream sends it).
+pub fn entry_json(e: &Entry) -> String {
+    let mut out = String::new();
+    push_entry(&mut out, e);
+    out
+}
+
 /// The feed as JSON, one entry per line (diffs and `tail` stay readable).
 pub fn write(feed: &Feed) -> String {
     let mut out = String::from("{\"swcacheFeed\":1,\"epoch\":");
@@ -325,17 +427,7 @@ pub fn write(feed: &Feed) -> String {
     out.push_str(",\"entries\":[");
     for (i, e) in feed.entries.iter().enumerate() {
         out.push_str(if i == 0 { "\n" } else { ",\n" });
-        out.push_str("{\"seq\":");
-        push_u64(&mut out, e.seq);
-        out.push_str(",\"timestamp\":");
-        push_json_str(&mut out, &time::iso_string(e.at_ms));
-        for (k, v) in &e.fields {
-            out.push(',');
-            push_json_str(&mut out, k);
-            out.push(':');
-            push_value(&mut out, v);
-        }
-        out.push('}');
+        push_entry(&mut out, e);
     }
     out.push_str("\n]}\n");
     out

@@ -1,0 +1,475 @@
+//! The feed service's HTTP side (axum):
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /v1/entries` | publish one entry (bearer token); `201 {seq, timestamp}` once durable |
+//! | `GET <feed path>` | the feed document (strong ETag, 304, gzip, `Cache-Control` from the flags) |
+//! | `GET /v1/events` | Server-Sent Events: one event per entry, `Last-Event-ID` resume, `reset` |
+//! | `GET /v1/seq` | `{epoch, seq}` (and the `swcache-feed-seq` header) for a site's own server |
+//! | `GET /healthz` | 200 while the store answers, else 503 with the reason |
+//! | `GET /metrics` | Prometheus text format |
+//!
+//! Every error is a JSON body `{"error": "…"}` with a 4xx/5xx status, and nothing changed.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use futures_util::Stream;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+use tokio::sync::{broadcast, watch};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::core::feed;
+use crate::core::time;
+
+use super::hub::{Event, Hub};
+use super::metrics::Metrics;
+use super::store::{check_idempotency_key, Store, StoreError};
+use super::{core_value, now_ms};
+
+/// A publish body larger than this is refused (413).
+pub const MAX_BODY: usize = 256 * 1024;
+/// A publish whose body has not arrived within this is refused (408).
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// A publish the store has not made durable within this is answered 503.
+pub const STORE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How `swcache-feed serve` was asked to run.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    pub store: String,
+    pub listen: SocketAddr,
+    /// `None`: no token (only on loopback, with `--insecure-no-token`).
+    pub token_file: Option<PathBuf>,
+    pub cors_origins: Vec<String>,
+    pub feed_path: String,
+    pub cache_control: String,
+    pub keep: usize,
+    pub namespace: String,
+    pub heartbeat: Duration,
+}
+
+/// The publish tokens, read again when the file changes (rotation without a restart).
+struct Tokens {
+    file: Option<PathBuf>,
+    loaded: Mutex<(Option<SystemTime>, Vec<String>)>,
+}
+
+/// Reads a token file: one token per line; blank lines and `#` comments ignored.
+pub fn read_tokens(path: &std::path::Path) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let tokens: Vec<String> =
+        text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect();
+    if tokens.is_empty() {
+        return Err(format!("{}: no token in the file (one per line)", path.display()));
+    }
+    if let Some(t) = tokens.iter().find(|t| t.len() < 16) {
+        return Err(format!("{}: a token of {} characters is too short (16 at least)", path.display(), t.len()));
+    }
+    Ok(tokens)
+}
+
+impl Tokens {
+    /// Whether the request's bearer token is one of the tokens (compared in constant time).
+    fn check(&self, headers: &HeaderMap) -> Result<(), &'static str> {
+        let Some(file) = &self.file else { return Ok(()) };
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or("missing bearer token (Authorization: Bearer <token>)")?;
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        let mtime = std::fs::metadata(file).and_then(|m| m.modified()).ok();
+        if mtime != loaded.0 {
+            match read_tokens(file) {
+                Ok(t) => *loaded = (mtime, t),
+                Err(e) => tracing::error!(error = %e, "the token file could not be read again; the previous tokens stay"),
+            }
+        }
+        let mut ok = subtle::Choice::from(0);
+        for t in &loaded.1 {
+            ok |= t.as_bytes().ct_eq(given.as_bytes());
+        }
+        if bool::from(ok) {
+            Ok(())
+        } else {
+            Err("wrong token")
+        }
+    }
+}
+
+struct App {
+    hub: Arc<Hub>,
+    cfg: ServeConfig,
+    tokens: Tokens,
+    stop: watch::Receiver<bool>,
+}
+
+fn error(status: StatusCode, text: impl Into<String>) -> Response {
+    (status, [(header::CACHE_CONTROL, "no-store")], axum::Json(json!({ "error": text.into() }))).into_response()
+}
+
+fn store_error(e: &StoreError) -> Response {
+    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
+}
+
+/// The service's routes, for a hub that follows its store.
+pub fn router(hub: Arc<Hub>, cfg: ServeConfig, stop: watch::Receiver<bool>) -> Router {
+    let tokens = Tokens { file: cfg.token_file.clone(), loaded: Mutex::new((None, vec![])) };
+    let app = Arc::new(App { hub, cfg: cfg.clone(), tokens, stop });
+    let reads = Router::new()
+        .route(&cfg.feed_path, get(feed_document))
+        .route("/v1/events", get(events))
+        .route("/v1/seq", get(seq));
+    let reads = if cfg.cors_origins.is_empty() {
+        reads
+    } else {
+        let origins: Vec<HeaderValue> = cfg.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+        reads.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([Method::GET])
+                .allow_headers([header::IF_NONE_MATCH, header::CACHE_CONTROL, header::HeaderName::from_static("last-event-id")])
+                .expose_headers([header::ETAG, header::HeaderName::from_static("swcache-feed-seq")]),
+        )
+    };
+    Router::new()
+        .route("/v1/entries", post(publish))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .merge(reads)
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
+        .with_state(app)
+}
+
+async fn publish(State(app): State<Arc<App>>, req: Request) -> Response {
+    let started = Instant::now();
+    let m = &app.hub.metrics;
+    if let Err(why) = app.tokens.check(req.headers()) {
+        m.refuse("auth");
+        tracing::warn!(why, "publish refused: not authorized");
+        let mut r = error(StatusCode::UNAUTHORIZED, why);
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return r;
+    }
+    let key = match req.headers().get("idempotency-key").map(|v| v.to_str().map(String::from)) {
+        None => None,
+        Some(Ok(k)) => match check_idempotency_key(&k) {
+            Ok(()) => Some(k),
+            Err(e) => {
+                m.refuse("invalid");
+                return error(StatusCode::BAD_REQUEST, e);
+            }
+        },
+        Some(Err(_)) => {
+            m.refuse("invalid");
+            return error(StatusCode::BAD_REQUEST, "the Idempotency-Key must be visible ASCII");
+        }
+    };
+    let body = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(req.into_body(), MAX_BODY)).await {
+        Err(_) => {
+            m.refuse("timeout");
+            return error(StatusCode::REQUEST_TIMEOUT, format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()));
+        }
+        Ok(Err(_)) => {
+            m.refuse("too_large");
+            return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {MAX_BODY} bytes (or broken)"));
+        }
+        Ok(Ok(b)) => b,
+    };
+    let value: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            m.refuse("invalid");
+            return error(StatusCode::BAD_REQUEST, format!("the body is not JSON: {e}"));
+        }
+    };
+    let (fields, at_ms) = match feed::publish_request(&core_value(&value), now_ms()) {
+        Ok(r) => r,
+        Err(e) => {
+            m.refuse("invalid");
+            return error(StatusCode::BAD_REQUEST, e);
+        }
+    };
+    let what: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+    let what = what.join(",");
+    let done = match tokio::time::timeout(STORE_TIMEOUT, app.hub.store.publish(fields, at_ms, key.as_deref())).await {
+        Err(_) => Err(StoreError::Unavailable(format!("no answer within {} s", STORE_TIMEOUT.as_secs()))),
+        Ok(r) => r,
+    };
+    match done {
+        Err(e) => {
+            m.refuse("store");
+            tracing::error!(error = %e, "publish failed: nothing was published");
+            store_error(&e)
+        }
+        Ok(p) => {
+            let secs = started.elapsed().as_secs_f64();
+            if !p.replayed {
+                m.published.inc();
+                m.publish_seconds.observe(secs);
+            }
+            tracing::info!(seq = p.seq, selectors = %what, replayed = p.replayed, ms = secs * 1000.0, "published");
+            let mut body = json!({ "seq": p.seq, "timestamp": time::iso_string(p.at_ms) });
+            if p.replayed {
+                body["replayed"] = json!(true);
+            }
+            let status = if p.replayed { StatusCode::OK } else { StatusCode::CREATED };
+            (status, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+        }
+    }
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|part| {
+        let mut it = part.split(';');
+        let name = it.next().unwrap_or("").trim();
+        let zero = it.any(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()) == Some(0.0));
+        (name.eq_ignore_ascii_case("gzip") || name == "*") && !zero
+    })
+}
+
+async fn feed_document(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let m = &app.hub.metrics;
+    let Some(cur) = app.hub.current() else {
+        m.feed_request("404");
+        return match app.hub.health() {
+            Ok(()) => error(StatusCode::NOT_FOUND, "no feed yet: publish an entry, or run swcache-feed init"),
+            Err(e) => {
+                m.feed_request("503");
+                error(StatusCode::SERVICE_UNAVAILABLE, format!("the store is unavailable: {e}"))
+            }
+        };
+    };
+    let gzip = accepts_gzip(&headers);
+    let etag = if gzip { &cur.etag_gzip } else { &cur.etag };
+    let mut h = HeaderMap::new();
+    h.insert(header::ETAG, HeaderValue::from_str(etag).unwrap_or(HeaderValue::from_static("\"\"")));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_str(&app.cfg.cache_control).unwrap_or(HeaderValue::from_static("no-cache")));
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    h.insert("swcache-feed-seq", HeaderValue::from(cur.feed.seq));
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == cur.etag || t == cur.etag_gzip);
+    if matches {
+        m.feed_request("304");
+        return (StatusCode::NOT_MODIFIED, h).into_response();
+    }
+    m.feed_request("200");
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let body = if gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        cur.gzip.clone()
+    } else {
+        cur.body.clone()
+    };
+    (StatusCode::OK, h, Body::from(body)).into_response()
+}
+
+async fn seq(State(app): State<Arc<App>>) -> Response {
+    let Some(cur) = app.hub.current() else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the feed was not read yet");
+    };
+    let mut r = axum::Json(json!({ "epoch": cur.feed.epoch, "seq": cur.feed.seq })).into_response();
+    r.headers_mut().insert("swcache-feed-seq", HeaderValue::from(cur.feed.seq));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    let seq = app.hub.current().map(|c| c.feed.seq);
+    match app.hub.health() {
+        Ok(()) => axum::Json(json!({ "status": "ok", "store": app.hub.store.describe(), "seq": seq, "clients": app.hub.metrics.sse_clients.get() }))
+            .into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({ "status": "unavailable", "store": app.hub.store.describe(), "error": e, "seq": seq })),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], app.hub.metrics.render()).into_response()
+}
+
+/// `Last-Event-ID`: a seq (digits, at most 9e15), or an error to answer with.
+pub fn parse_last_event_id(v: Option<&HeaderValue>) -> Result<Option<u64>, String> {
+    let Some(v) = v else { return Ok(None) };
+    let s = v.to_str().map_err(|_| "Last-Event-ID must be a seq (digits)".to_string())?.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if s.len() > 16 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("Last-Event-ID must be a seq (at most 16 digits), got '{}'", s.chars().take(40).collect::<String>()));
+    }
+    s.parse::<u64>().map(Some).map_err(|_| "Last-Event-ID is not a number".into())
+}
+
+/// Counts a live client while its stream lives.
+struct Connected(Arc<Metrics>);
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        self.0.sse_clients.dec();
+    }
+}
+
+struct Live {
+    backlog: VecDeque<Event>,
+    rx: broadcast::Receiver<Arc<Event>>,
+    last: u64,
+    stop: watch::Receiver<bool>,
+    first: bool,
+    guard: Connected,
+}
+
+fn sse_event(ev: &Event) -> SseEvent {
+    match ev {
+        Event::Entry { seq, json } => SseEvent::default().id(seq.to_string()).data(&**json),
+        Event::Reset { seq, json } => SseEvent::default().event("reset").id(seq.to_string()).data(&**json),
+    }
+}
+
+async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let last_id = match parse_last_event_id(headers.get("last-event-id")) {
+        Ok(v) => v,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    if *app.stop.borrow() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    // Subscribe first, then read the feed: the hub updates the feed before it sends, so
+    // every entry is in one or the other (duplicates are skipped by seq).
+    let rx = app.hub.subscribe();
+    let (seq, mut backlog) = match app.hub.current() {
+        None => (0, VecDeque::new()),
+        Some(cur) => {
+            let f = &cur.feed;
+            let backlog: VecDeque<Event> = match last_id {
+                None => VecDeque::new(),
+                Some(l) if l > f.seq || f.baseline.as_ref().is_some_and(|b| b.seq > l) => VecDeque::from([Event::reset(f.seq)]),
+                Some(l) => f
+                    .entries
+                    .iter()
+                    .filter(|e| e.seq > l)
+                    .map(|e| Event::Entry { seq: e.seq, json: feed::entry_json(e).into() })
+                    .collect(),
+            };
+            (f.seq, backlog)
+        }
+    };
+    if backlog.is_empty() && last_id.is_some_and(|l| l < seq) {
+        backlog.push_back(Event::reset(seq));
+    }
+    let m = app.hub.metrics.clone();
+    m.sse_clients.inc();
+    let state = Live { backlog, rx, last: seq, stop: app.stop.clone(), first: true, guard: Connected(m) };
+    let heartbeat = app.cfg.heartbeat;
+    let mut r = Sse::new(live_stream(state)).keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat")).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
+    r
+}
+
+fn live_stream(state: Live) -> impl Stream<Item = Result<SseEvent, std::convert::Infallible>> {
+    futures_util::stream::unfold(state, |mut s| async move {
+        if s.first {
+            s.first = false;
+            return Some((Ok(SseEvent::default().retry(Duration::from_millis(1000))), s));
+        }
+        if let Some(ev) = s.backlog.pop_front() {
+            s.guard.0.sse_sent.inc();
+            return Some((Ok(sse_event(&ev)), s));
+        }
+        loop {
+            let next = tokio::select! {
+                r = s.rx.recv() => r,
+                _ = s.stop.wait_for(|v| *v) => return None,
+            };
+            match next {
+                Ok(ev) => {
+                    if matches!(*ev, Event::Entry { seq, .. } if seq <= s.last) {
+                        continue;
+                    }
+                    s.last = ev.seq();
+                    s.guard.0.sse_sent.inc();
+                    return Some((Ok(sse_event(&ev)), s));
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    s.guard.0.sse_dropped.inc();
+                    tracing::warn!(behind = n, "a live client fell behind and is dropped (it reconnects and resumes)");
+                    return None;
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
+/// Runs the service until SIGTERM or SIGINT: in-flight publishes finish, live clients are
+/// closed (they reconnect elsewhere and resume).
+pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
+    if let Some(f) = &cfg.token_file {
+        read_tokens(f)?;
+    }
+    let store = Store::open(&cfg.store, cfg.keep, &cfg.namespace).await.map_err(|e| e.to_string())?;
+    if let Store::Redis(r) = &store {
+        match r.durability().await {
+            Some((ao, fsync)) if ao == "yes" && fsync == "always" => {
+                tracing::info!("redis persistence: appendonly yes, appendfsync always (an acknowledged entry survives a crash)")
+            }
+            Some((ao, fsync)) => tracing::warn!(
+                appendonly = %ao, appendfsync = %fsync,
+                "redis persistence is weaker than the service asks for (appendonly yes, appendfsync always): acknowledged entries can be lost if Redis crashes"
+            ),
+            None => tracing::warn!("redis did not say how it persists (CONFIG GET refused or Redis down); the service asks for appendonly yes, appendfsync always"),
+        }
+    }
+    let hub = Hub::new(Arc::new(store), Arc::new(Metrics::new()));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(
+        listen = %addr, store = %hub.store.describe(), feed = %cfg.feed_path, auth = cfg.token_file.is_some(),
+        "swcache-feed serve: publish at POST /v1/entries, live at GET /v1/events"
+    );
+    tokio::spawn(hub.clone().run(stop_rx.clone()));
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+        tracing::info!("stopping: finishing publishes in flight, closing live clients");
+        let _ = stop_tx.send(true);
+    });
+    let app = router(hub, cfg, stop_rx.clone());
+    let mut stop = stop_rx;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|v| *v).await;
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}

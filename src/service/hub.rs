@@ -1,0 +1,192 @@
+//! What one service instance knows of its store, and the fan-out to its live clients.
+//!
+//! The hub reads the store whenever it may have changed (this instance wrote, another
+//! publisher wrote: a file change or a Redis announcement) and at least once a second.
+//! Each read is compared with the last: entries past the last seq go to the live
+//! clients in seq order, each once; a new epoch, a feed that went backwards, or entries
+//! compacted away before this instance saw them go out as one `reset`. The feed document
+//! (bytes, gzip, ETag) is built once per change and shared by every request.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use tokio::sync::{broadcast, watch};
+
+use crate::core::feed::{self, Feed};
+use crate::core::time;
+
+use super::metrics::Metrics;
+use super::now_ms;
+use super::store::Store;
+
+/// How many events a live client may fall behind before it is dropped (it reconnects
+/// with `Last-Event-ID` and gets what it missed from the feed).
+pub const CLIENT_BUFFER: usize = 4096;
+/// The store is read at least this often even when nothing announced a change.
+const REREAD: Duration = Duration::from_secs(1);
+
+/// The feed document as served.
+pub struct Current {
+    pub feed: Feed,
+    pub body: Bytes,
+    pub gzip: Bytes,
+    /// Strong ETags of the two representations (derived from epoch, seq and baseline).
+    pub etag: String,
+    pub etag_gzip: String,
+}
+
+/// What live clients are sent.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// One entry: its seq and JSON (as in the feed).
+    Entry { seq: u64, json: Arc<str> },
+    /// Start over: the feed's history was lost to this client (compacted, a new epoch);
+    /// the page treats it as `all`. `seq` is where the client now stands.
+    Reset { seq: u64, json: Arc<str> },
+}
+
+impl Event {
+    pub fn seq(&self) -> u64 {
+        match self {
+            Event::Entry { seq, .. } | Event::Reset { seq, .. } => *seq,
+        }
+    }
+
+    pub fn reset(seq: u64) -> Event {
+        let json = serde_json::json!({ "reset": true, "seq": seq, "timestamp": time::iso_string(now_ms()) }).to_string();
+        Event::Reset { seq, json: json.into() }
+    }
+}
+
+pub struct Hub {
+    pub store: Arc<Store>,
+    pub metrics: Arc<Metrics>,
+    current: watch::Sender<Option<Arc<Current>>>,
+    events: broadcast::Sender<Arc<Event>>,
+    up: AtomicBool,
+    /// The store was read and held no feed: the first feed's entries are all news.
+    seen_empty: AtomicBool,
+    last_error: Mutex<Option<String>>,
+}
+
+fn etag_of(f: &Feed) -> String {
+    let epoch: String = if f.epoch.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        f.epoch.clone()
+    } else {
+        f.epoch.bytes().map(|b| format!("{b:02x}")).collect()
+    };
+    format!("\"{}.{}.{}\"", epoch, f.seq, f.baseline.as_ref().map_or(0, |b| b.seq))
+}
+
+impl Current {
+    pub fn new(feed: Feed) -> Current {
+        let text = feed::write(&feed);
+        let mut gz = GzEncoder::new(Vec::with_capacity(text.len() / 3), Compression::default());
+        let _ = gz.write_all(text.as_bytes());
+        let gzip = gz.finish().unwrap_or_default();
+        let etag = etag_of(&feed);
+        let etag_gzip = format!("{}-gz\"", &etag[..etag.len() - 1]);
+        Current { feed, body: Bytes::from(text), gzip: Bytes::from(gzip), etag, etag_gzip }
+    }
+}
+
+/// What went out to live clients between two reads of the store.
+pub fn diff(prev: &Feed, next: &Feed) -> Vec<Event> {
+    let compacted_unseen = next.baseline.as_ref().is_some_and(|b| b.seq > prev.seq);
+    if next.epoch != prev.epoch || next.seq < prev.seq || compacted_unseen {
+        return vec![Event::reset(next.seq)];
+    }
+    next.entries
+        .iter()
+        .filter(|e| e.seq > prev.seq)
+        .map(|e| Event::Entry { seq: e.seq, json: feed::entry_json(e).into() })
+        .collect()
+}
+
+impl Hub {
+    pub fn new(store: Arc<Store>, metrics: Arc<Metrics>) -> Arc<Hub> {
+        let (current, _) = watch::channel(None);
+        let (events, _) = broadcast::channel(CLIENT_BUFFER);
+        Arc::new(Hub { store, metrics, current, events, up: AtomicBool::new(false), seen_empty: AtomicBool::new(false), last_error: Mutex::new(None) })
+    }
+
+    /// The feed as last read (`None`: not read yet, or no feed in the store).
+    pub fn current(&self) -> Option<Arc<Current>> {
+        self.current.borrow().clone()
+    }
+
+    /// A receiver of what goes out to live clients from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.events.subscribe()
+    }
+
+    /// Whether the store answered the last read, and if not why.
+    pub fn health(&self) -> Result<(), String> {
+        if self.up.load(Ordering::Relaxed) {
+            Ok(())
+        } else {
+            Err(self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_else(|| "the store was not read yet".into()))
+        }
+    }
+
+    /// Reads the store once and sends live clients what changed.
+    pub async fn refresh(&self) {
+        match self.store.read().await {
+            Ok(next) => {
+                self.metrics.store_up.set(1);
+                if !self.up.swap(true, Ordering::Relaxed) {
+                    tracing::info!(store = %self.store.describe(), "the store answers");
+                }
+                let Some(next) = next else {
+                    self.seen_empty.store(true, Ordering::Relaxed);
+                    return;
+                };
+                let prev = self.current();
+                if prev.as_ref().is_some_and(|p| p.feed == next) {
+                    return;
+                }
+                let events = match &prev {
+                    Some(p) => diff(&p.feed, &next),
+                    None if self.seen_empty.load(Ordering::Relaxed) => {
+                        diff(&Feed { epoch: next.epoch.clone(), seq: 0, baseline: None, entries: vec![] }, &next)
+                    }
+                    None => vec![],
+                };
+                self.metrics.seq.set(next.seq as i64);
+                // The feed first, then the events: a client that subscribes meanwhile
+                // finds each entry in one or the other.
+                self.current.send_replace(Some(Arc::new(Current::new(next))));
+                for ev in events {
+                    if let Event::Reset { seq, .. } = &ev {
+                        tracing::warn!(seq, "live clients are sent a reset (a new epoch, or entries compacted before they were sent)");
+                    }
+                    let _ = self.events.send(Arc::new(ev));
+                }
+            }
+            Err(e) => {
+                self.metrics.store_up.set(0);
+                let text = e.to_string();
+                if self.up.swap(false, Ordering::Relaxed) || self.last_error.lock().map(|l| l.is_none()).unwrap_or(true) {
+                    tracing::error!(store = %self.store.describe(), error = %text, "the store does not answer; the last feed read is served");
+                }
+                *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
+            }
+        }
+    }
+
+    /// Follows the store until `stop` turns true.
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        loop {
+            self.refresh().await;
+            tokio::select! {
+                _ = self.store.changed(REREAD) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+    }
+}

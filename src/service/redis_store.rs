@@ -1,0 +1,290 @@
+//! The `redis://HOST:PORT/DB` store: the feed's state in Redis, shared by any number of
+//! service instances (and `swcache-feed add --store redis://…`).
+//!
+//! Keys (all under one hash tag, `{NS}`, so they stay together in a cluster slot):
+//! * `{NS}:epoch`: the feed's epoch (set once, by whoever comes first);
+//! * `{NS}:seq`: the newest seq (`INCR`ed by the publish script);
+//! * `{NS}:entries`: a list of entry JSON lines, oldest first, exactly as the feed
+//!   writes them;
+//! * `{NS}:baseline`: the baseline's JSON (`{"seq":…,"timestamp":…}`), once compacted;
+//! * `{NS}:key:<Idempotency-Key>`: `"<seq> <timestamp ms>"` of the publish it made, for a day.
+//!
+//! A publish is one Lua script (an idempotency check, `INCR`, `RPUSH`, `PUBLISH`), so no
+//! two publishers ever get the same seq and no entry is half-written. Reading takes the
+//! four keys in one `MULTI`, assembles the feed document and reads it with
+//! [`feed::parse`], then compacts it with [`feed::compact`] (the file store's rules);
+//! when that dropped entries, a second script trims them from the list and moves the
+//! baseline forward (never back), so every reader computes the same document. New
+//! entries are announced on the channel `{NS}:published` (its payload: the seq).
+
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Client, Script};
+use tokio::sync::{Mutex, Notify};
+
+use crate::core::feed::{self, Feed};
+use crate::core::text::push_json_str;
+use crate::core::time;
+use crate::core::value::Value;
+
+use super::store::{parse_stored, Published, StoreError, IDEMPOTENCY_TTL_SECS};
+use super::new_epoch;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// KEYS: seq, entries, idempotency key (or the seq key again when none).
+/// ARGV: the entry's JSON after its seq (`,"timestamp":…}`), the channel, the key's
+/// value's time part, its TTL, and "1" when a key is given.
+const PUBLISH: &str = r#"
+if ARGV[5] == '1' then
+  local prior = redis.call('GET', KEYS[3])
+  if prior then return {prior, 1} end
+end
+local seq = redis.call('INCR', KEYS[1])
+redis.call('RPUSH', KEYS[2], '{"seq":' .. seq .. ARGV[1])
+if ARGV[5] == '1' then
+  redis.call('SET', KEYS[3], seq .. ' ' .. ARGV[3], 'EX', tonumber(ARGV[4]))
+end
+redis.call('PUBLISH', ARGV[2], seq)
+return {tostring(seq), 0}
+"#;
+
+/// KEYS: entries, baseline. ARGV: the new baseline's seq and JSON. Moves the baseline
+/// forward only, and drops the list's entries up to it.
+const TRIM: &str = r#"
+local upto = tonumber(ARGV[1])
+local b = redis.call('GET', KEYS[2])
+if (not b) or tonumber(string.match(b, '"seq":(%d+)')) < upto then
+  redis.call('SET', KEYS[2], ARGV[2])
+end
+local n = 0
+while true do
+  local first = redis.call('LINDEX', KEYS[1], 0)
+  if not first then break end
+  local s = tonumber(string.match(first, '^{"seq":(%d+)'))
+  if (not s) or s > upto then break end
+  redis.call('LPOP', KEYS[1])
+  n = n + 1
+end
+return n
+"#;
+
+pub struct RedisStore {
+    client: Client,
+    keep: usize,
+    ns: String,
+    conn: Mutex<Option<MultiplexedConnection>>,
+    publish: Script,
+    trim: Script,
+    /// Fired by the subscriber task on every announcement and on every (re)subscription.
+    news: Arc<Notify>,
+    follow: Once,
+}
+
+fn unavailable(e: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(format!("redis: {e}"))
+}
+
+impl RedisStore {
+    pub async fn open(url: &str, keep: usize, namespace: &str) -> Result<RedisStore, StoreError> {
+        let client = Client::open(url).map_err(|e| StoreError::Config(format!("bad Redis URL: {e}")))?;
+        if namespace.is_empty() || namespace.contains(['{', '}']) {
+            return Err(StoreError::Config("the Redis namespace must be non-empty, without braces".into()));
+        }
+        let store = RedisStore {
+            client,
+            keep,
+            ns: namespace.to_string(),
+            conn: Mutex::new(None),
+            publish: Script::new(PUBLISH),
+            trim: Script::new(TRIM),
+            news: Arc::new(Notify::new()),
+            follow: Once::new(),
+        };
+        Ok(store)
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{{{}}}:{name}", self.ns)
+    }
+
+    pub fn describe(&self) -> String {
+        let info = self.client.get_connection_info();
+        format!("redis://{}/{} (keys {{{}}}:*)", info.addr(), info.redis_settings().db(), self.ns)
+    }
+
+    /// A connection: the open one, or a new one (the old one is dropped on an error).
+    async fn conn(&self) -> Result<MultiplexedConnection, StoreError> {
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT));
+        let c = self.client.get_multiplexed_async_connection_with_config(&config).await.map_err(unavailable)?;
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Forgets the connection after an error that may have broken it.
+    async fn failed(&self, e: redis::RedisError) -> StoreError {
+        if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_connection_refusal() {
+            *self.conn.lock().await = None;
+        }
+        unavailable(e)
+    }
+
+    /// The epoch, set by the first instance that needs one.
+    async fn epoch(&self, c: &mut MultiplexedConnection) -> Result<String, StoreError> {
+        let key = self.key("epoch");
+        let set: redis::RedisResult<Option<String>> =
+            redis::cmd("SET").arg(&key).arg(new_epoch()).arg("NX").arg("GET").query_async(c).await;
+        match set {
+            Ok(Some(existing)) => Ok(existing),
+            Ok(None) => redis::cmd("GET").arg(&key).query_async(c).await.map_err(unavailable),
+            Err(e) => Err(self.failed(e).await),
+        }
+    }
+
+    pub async fn publish(&self, fields: Vec<(String, Value)>, at_ms: f64, key: Option<&str>) -> Result<Published, StoreError> {
+        let mut c = self.conn().await?;
+        self.epoch(&mut c).await?;
+        // The entry's JSON as the feed writes it, less its leading `{"seq":N`.
+        let line = feed::entry_json(&feed::Entry { seq: 0, at_ms, fields });
+        let tail = &line[line.find(',').unwrap_or(line.len())..];
+        let idem = key.map(|k| self.key(&format!("key:{k}")));
+        let reply: redis::RedisResult<(String, i64)> = self
+            .publish
+            .key(self.key("seq"))
+            .key(self.key("entries"))
+            .key(idem.clone().unwrap_or_else(|| self.key("seq")))
+            .arg(tail)
+            .arg(self.key("published"))
+            .arg(at_ms as i64)
+            .arg(IDEMPOTENCY_TTL_SECS)
+            .arg(if idem.is_some() { "1" } else { "0" })
+            .invoke_async(&mut c)
+            .await;
+        let (value, replayed) = match reply {
+            Ok(r) => r,
+            Err(e) => return Err(self.failed(e).await),
+        };
+        let mut parts = value.split(' ');
+        let seq = parts.next().and_then(|s| s.parse::<u64>().ok());
+        let at = parts.next().and_then(|s| s.parse::<f64>().ok()).unwrap_or(at_ms);
+        let seq = seq.ok_or_else(|| StoreError::Corrupt(format!("redis: the publish script answered '{value}'")))?;
+        Ok(Published { seq, at_ms: at, replayed: replayed == 1 })
+    }
+
+    /// The stored state as one consistent read: epoch, seq, baseline, entries.
+    async fn load(&self) -> Result<Option<(String, u64, Option<String>, Vec<String>)>, StoreError> {
+        let mut c = self.conn().await?;
+        let got: redis::RedisResult<(Option<String>, Option<u64>, Option<String>, Vec<String>)> = redis::pipe()
+            .atomic()
+            .get(self.key("epoch"))
+            .get(self.key("seq"))
+            .get(self.key("baseline"))
+            .lrange(self.key("entries"), 0, -1)
+            .query_async(&mut c)
+            .await;
+        match got {
+            Ok((None, None, _, _)) => Ok(None),
+            Ok((epoch, seq, baseline, entries)) => Ok(Some((epoch.unwrap_or_default(), seq.unwrap_or(0), baseline, entries))),
+            Err(e) => Err(self.failed(e).await),
+        }
+    }
+
+    pub async fn read(&self) -> Result<Option<Feed>, StoreError> {
+        self.read_compacted(self.keep).await.map(|r| r.map(|(f, _)| f))
+    }
+
+    /// Reads, compacts to `keep`, trims what compaction dropped; the feed and how many went.
+    async fn read_compacted(&self, keep: usize) -> Result<Option<(Feed, usize)>, StoreError> {
+        let Some((epoch, seq, baseline, entries)) = self.load().await? else { return Ok(None) };
+        let mut text = String::from("{\"swcacheFeed\":1,\"epoch\":");
+        push_json_str(&mut text, &epoch);
+        text.push_str(&format!(",\"seq\":{seq}"));
+        if let Some(b) = &baseline {
+            text.push_str(",\"baseline\":");
+            text.push_str(b);
+        }
+        text.push_str(",\"entries\":[");
+        text.push_str(&entries.join(","));
+        text.push_str("]}");
+        let mut f = parse_stored(&text, &self.describe())?;
+        let dropped = feed::compact(&mut f, keep);
+        if dropped > 0 {
+            if let Some(b) = &f.baseline {
+                let mut json = format!("{{\"seq\":{},\"timestamp\":", b.seq);
+                push_json_str(&mut json, &time::iso_string(b.at_ms));
+                json.push('}');
+                let mut c = self.conn().await?;
+                let trimmed: redis::RedisResult<i64> = self
+                    .trim
+                    .key(self.key("entries"))
+                    .key(self.key("baseline"))
+                    .arg(b.seq)
+                    .arg(json)
+                    .invoke_async(&mut c)
+                    .await;
+                if let Err(e) = trimmed {
+                    return Err(self.failed(e).await);
+                }
+            }
+        }
+        Ok(Some((f, dropped)))
+    }
+
+    pub async fn init(&self) -> Result<Feed, StoreError> {
+        let mut c = self.conn().await?;
+        self.epoch(&mut c).await?;
+        let set: redis::RedisResult<()> = redis::cmd("SET").arg(self.key("seq")).arg(0).arg("NX").query_async(&mut c).await;
+        if let Err(e) = set {
+            return Err(self.failed(e).await);
+        }
+        Ok(self.read().await?.unwrap_or(Feed { epoch: String::new(), seq: 0, baseline: None, entries: vec![] }))
+    }
+
+    pub async fn compact(&self, keep: usize) -> Result<usize, StoreError> {
+        Ok(self.read_compacted(keep).await?.map_or(0, |(_, n)| n))
+    }
+
+    /// What Redis says of its persistence: `(appendonly, appendfsync)`, when it tells.
+    pub async fn durability(&self) -> Option<(String, String)> {
+        let mut c = self.conn().await.ok()?;
+        let ao: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("appendonly").query_async(&mut c).await.ok()?;
+        let fs: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("appendfsync").query_async(&mut c).await.ok()?;
+        Some((ao.get(1)?.clone(), fs.get(1)?.clone()))
+    }
+
+    /// Follows the announcement channel in the background (from the first call on),
+    /// resubscribing after a lost connection; each announcement (and each resubscription,
+    /// since announcements may have been missed meanwhile) wakes the waiter.
+    pub async fn changed(&self, max: Duration) {
+        self.follow.call_once(|| {
+            let client = self.client.clone();
+            let channel = self.key("published");
+            let news = self.news.clone();
+            tokio::spawn(async move {
+                loop {
+                    if let Ok(mut ps) = client.get_async_pubsub().await {
+                        if ps.subscribe(&channel).await.is_ok() {
+                            news.notify_one();
+                            let mut messages = ps.on_message();
+                            while messages.next().await.is_some() {
+                                news.notify_one();
+                            }
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            });
+        });
+        let _ = tokio::time::timeout(max, self.news.notified()).await;
+    }
+}
