@@ -1,0 +1,727 @@
+//! The feed service and its stores, for real: Debian's `redis-server` started per test
+//! (a free port, a temp directory, killed by pid at the end), the real `swcache-feed
+//! serve` processes, HTTP and Server-Sent Events over loopback. Nothing is mocked.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use swcache::service::store::Store;
+
+// ----- fixtures ------------------------------------------------------------------------------
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("swcache-feed-service-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Polls `cond` every 20 ms until it holds; panics with `what` after `limit`.
+async fn until<F: FnMut() -> bool>(limit: Duration, what: &str, mut cond: F) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A real Redis, persisting every write before it answers (`appendfsync always`).
+struct Redis {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Redis {
+    fn start(name: &str) -> Redis {
+        let mut r = Redis { child: None, port: free_port(), dir: scratch(&format!("redis-{name}")) };
+        r.launch();
+        r
+    }
+
+    fn launch(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--appendonly", "yes", "--appendfsync", "always"])
+            .args(["--save", "", "--dir"])
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian's redis-server package; ./build.sh setup installs it)");
+        self.child = Some(child);
+        let start = Instant::now();
+        loop {
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = s.write_all(b"PING\r\n");
+                let mut buf = [0u8; 7];
+                if s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n" {
+                    return;
+                }
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Kills it at once (SIGKILL): what a crash does.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// A `swcache-feed serve` process.
+struct Service {
+    child: Option<Child>,
+    port: u16,
+    base: String,
+    log: PathBuf,
+}
+
+impl Service {
+    fn start(dir: &Path, store: &str, extra: &[&str]) -> Service {
+        let tokens = dir.join("tokens.txt");
+        if !tokens.exists() {
+            std::fs::write(&tokens, format!("# publish tokens\n{TOKEN}\n")).unwrap();
+        }
+        let port = free_port();
+        let log = dir.join(format!("serve-{port}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_swcache-feed"))
+            .args(["serve", "--store", store, "--listen", &format!("127.0.0.1:{port}"), "--token-file"])
+            .arg(&tokens)
+            .args(extra)
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let s = Service { child: Some(child), port, base: format!("http://127.0.0.1:{port}"), log };
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(10), "the service did not start: {}", s.log_text());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        s
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap()
+}
+
+async fn post(c: &reqwest::Client, base: &str, body: &Value, key: Option<&str>) -> Result<(u16, Value), String> {
+    let mut req = c.post(format!("{base}/v1/entries")).bearer_auth(TOKEN).body(body.to_string());
+    if let Some(k) = key {
+        req = req.header("idempotency-key", k);
+    }
+    let res = req.send().await.map_err(|e| e.to_string())?;
+    let status = res.status().as_u16();
+    let v: Value = res.json().await.map_err(|e| e.to_string())?;
+    Ok((status, v))
+}
+
+async fn feed_of(c: &reqwest::Client, base: &str) -> (String, String) {
+    let res = c.get(format!("{base}/swcache-feed.json")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let etag = res.headers()["etag"].to_str().unwrap().to_string();
+    (etag, res.text().await.unwrap())
+}
+
+async fn seq_of(c: &reqwest::Client, base: &str) -> u64 {
+    let v: Value = c.get(format!("{base}/v1/seq")).send().await.unwrap().json().await.unwrap();
+    v["seq"].as_u64().unwrap_or(0)
+}
+
+/// One SSE event as received.
+#[derive(Clone, Debug, PartialEq)]
+struct Got {
+    kind: String,
+    id: u64,
+    data: Value,
+}
+
+/// A live client: connects to `/v1/events` (with `Last-Event-ID` when given) and pushes
+/// every event into `out` until the stream ends. Returns when the stream ends.
+async fn listen(base: String, last: Option<u64>, out: Arc<std::sync::Mutex<Vec<Got>>>, connected: Arc<std::sync::atomic::AtomicBool>) {
+    let c = reqwest::Client::new();
+    let mut req = c.get(format!("{base}/v1/events"));
+    if let Some(l) = last {
+        req = req.header("last-event-id", l.to_string());
+    }
+    let Ok(res) = req.send().await else { return };
+    assert_eq!(res.status(), 200);
+    connected.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut stream = res.bytes_stream();
+    let mut buf = String::new();
+    while let Some(Ok(chunk)) = stream.next().await {
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let mut got = Got { kind: "message".into(), id: 0, data: Value::Null };
+            let mut has_data = false;
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event: ") {
+                    got.kind = v.into();
+                } else if let Some(v) = line.strip_prefix("id: ") {
+                    got.id = v.parse().unwrap();
+                } else if let Some(v) = line.strip_prefix("data: ") {
+                    got.data = serde_json::from_str(v).unwrap();
+                    has_data = true;
+                }
+            }
+            if has_data {
+                out.lock().unwrap().push(got);
+            }
+        }
+    }
+}
+
+type Inbox = Arc<std::sync::Mutex<Vec<Got>>>;
+
+/// Starts a live client; returns its inbox once it is connected, and its task.
+async fn live(base: &str, last: Option<u64>) -> (Inbox, tokio::task::JoinHandle<()>) {
+    let inbox: Inbox = Arc::default();
+    let connected = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let task = tokio::spawn(listen(base.to_string(), last, inbox.clone(), connected.clone()));
+    until(Duration::from_secs(10), "the live client to connect", || connected.load(std::sync::atomic::Ordering::SeqCst)).await;
+    (inbox, task)
+}
+
+fn seqs(inbox: &Inbox) -> Vec<u64> {
+    inbox.lock().unwrap().iter().map(|g| g.id).collect()
+}
+
+// ----- the store interface, both stores ------------------------------------------------------
+
+async fn exercise(store: Store) {
+    let store = Arc::new(store);
+    let f = store.init().await.unwrap();
+    assert_eq!((f.seq, f.entries.len()), (0, 0), "init: an empty feed");
+    let epoch = f.epoch.clone();
+    assert!(!epoch.is_empty());
+    let url = |i: u64| vec![("urls".to_string(), swcache::core::value::Value::Arr(vec![swcache::core::value::Value::Str(format!("/p/{i}"))]))];
+    let p = store.publish(url(1), 1_795_000_000_000.0, None).await.unwrap();
+    assert_eq!((p.seq, p.replayed), (1, false));
+    let k1 = store.publish(url(2), 1_795_000_000_001.0, Some("key-2")).await.unwrap();
+    let again = store.publish(url(99), 1_795_000_000_002.0, Some("key-2")).await.unwrap();
+    assert_eq!((again.seq, again.replayed, again.at_ms), (k1.seq, true, k1.at_ms), "an Idempotency-Key publishes once");
+    // Eight concurrent publishers, 40 entries each: every seq once, no entry lost.
+    let mut tasks = vec![];
+    for w in 0..8u64 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = vec![];
+            for i in 0..40u64 {
+                got.push(s.publish(url(1000 + w * 100 + i), 1_795_000_000_100.0, None).await.unwrap().seq);
+            }
+            got
+        }));
+    }
+    let mut all: Vec<u64> = vec![];
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    assert_eq!(all, (3..=322).collect::<Vec<_>>(), "no two publishers got the same seq");
+    let f = store.read().await.unwrap().unwrap();
+    assert_eq!(f.epoch, epoch, "the epoch stays");
+    assert_eq!(f.seq, 322);
+    assert_eq!(f.entries.len(), 200, "compacted to the default keep");
+    assert_eq!(f.baseline.as_ref().unwrap().seq, 122);
+    let text = swcache::core::feed::write(&f);
+    for w in 0..8u64 {
+        for i in 0..40u64 {
+            let n = 1000 + w * 100 + i;
+            let listed = text.contains(&format!("\"/p/{n}\""));
+            let seq_of_n = f.entries.iter().find(|e| swcache::core::feed::entry_json(e).contains(&format!("\"/p/{n}\""))).map(|e| e.seq);
+            assert!(listed || seq_of_n.is_none(), "entry /p/{n}");
+        }
+    }
+    assert_eq!(text.matches("\"/p/").count(), 200);
+    assert_eq!(store.compact(10).await.unwrap(), 190);
+    let f = store.read().await.unwrap().unwrap();
+    assert_eq!((f.entries.len(), f.baseline.as_ref().unwrap().seq, f.seq), (10, 312, 322), "compact keeps the newest");
+    assert_eq!(swcache::core::feed::parse(&swcache::core::feed::write(&f)).unwrap(), f, "what the store holds, workers read");
+    let f2 = store.init().await.unwrap();
+    assert_eq!(f2.seq, 322, "init leaves an existing feed alone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_interface_on_a_file() {
+    let dir = scratch("store-file");
+    exercise(Store::open(&format!("file:{}", dir.join("feed.json").display()), 200, "swcache").await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_interface_on_redis() {
+    let redis = Redis::start("store");
+    exercise(Store::open(&redis.url(), 200, "swcache").await.unwrap()).await;
+    // A second namespace on the same Redis is a separate feed.
+    let other = Store::open(&redis.url(), 200, "site-b").await.unwrap();
+    assert_eq!(other.init().await.unwrap().seq, 0);
+    assert!(matches!(Store::open("ftp://x", 200, "swcache").await, Err(swcache::service::store::StoreError::Config(_))));
+}
+
+// ----- many instances on one Redis -----------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_deliver_every_entry_to_every_client_once_in_order() {
+    let redis = Redis::start("three");
+    let dir = scratch("three");
+    let services: Vec<Service> = (0..3).map(|_| Service::start(&dir, &redis.url(), &["--keep", "200"])).collect();
+    let bases: Vec<String> = services.iter().map(|s| s.base.clone()).collect();
+    let c = client();
+    // Four live clients on each instance.
+    let mut inboxes = vec![];
+    for b in &bases {
+        for _ in 0..4 {
+            inboxes.push(live(b, None).await);
+        }
+    }
+    const TOTAL: u64 = 2000;
+    let mut publishers = vec![];
+    for w in 0..8u64 {
+        let bases = bases.clone();
+        let c = c.clone();
+        publishers.push(tokio::spawn(async move {
+            let mut acked = vec![];
+            for i in 0..TOTAL / 8 {
+                let n = w * 1000 + i;
+                let base = &bases[(n as usize) % 3];
+                let (status, v) = post(&c, base, &json!({ "urls": [format!("/p/{n}")] }), Some(&format!("k{n}"))).await.unwrap();
+                assert_eq!(status, 201, "{v}");
+                acked.push(v["seq"].as_u64().unwrap());
+            }
+            acked
+        }));
+    }
+    let mut acked = BTreeSet::new();
+    for p in publishers {
+        acked.extend(p.await.unwrap());
+    }
+    assert_eq!(acked, (1..=TOTAL).collect(), "8 publishers on 3 instances: seqs 1..=2000, each once");
+    for (inbox, _) in &inboxes {
+        until(Duration::from_secs(30), "every client to get the last entry", || seqs(inbox).last() == Some(&TOTAL)).await;
+    }
+    for (i, (inbox, _)) in inboxes.iter().enumerate() {
+        let got = inbox.lock().unwrap().clone();
+        assert!(got.iter().all(|g| g.kind == "message"), "client {i}: no reset");
+        let ids: Vec<u64> = got.iter().map(|g| g.id).collect();
+        assert_eq!(ids, (1..=TOTAL).collect::<Vec<_>>(), "client {i}: every entry exactly once, in seq order");
+        assert!(got.iter().all(|g| g.data["seq"].as_u64() == Some(g.id)));
+    }
+    let mut docs = vec![];
+    for b in &bases {
+        let mut tries = 0;
+        loop {
+            let (etag, body) = feed_of(&c, b).await;
+            if body.contains(&format!("\"seq\":{TOTAL},\"entries\"")) || tries > 100 {
+                docs.push((etag, body));
+                break;
+            }
+            tries += 1;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    assert!(docs.iter().all(|d| *d == docs[0]), "the three serve the same bytes and ETag");
+    let f = swcache::core::feed::parse(&docs[0].1).unwrap();
+    assert_eq!((f.seq, f.entries.len()), (TOTAL, 200));
+    // The same ETag answers 304 on every instance.
+    for b in &bases {
+        let res = c.get(format!("{b}/swcache-feed.json")).header("if-none-match", &docs[0].0).send().await.unwrap();
+        assert_eq!(res.status(), 304);
+    }
+    drop(services);
+}
+
+// ----- faults --------------------------------------------------------------------------------
+
+/// Publishes `n` entries with idempotency keys through `bases[0]`, moving to the next base
+/// (and retrying the same key) when one fails; returns key → acknowledged seq.
+async fn publish_with_retries(bases: Vec<String>, from: u64, n: u64) -> BTreeMap<u64, u64> {
+    let c = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let mut acked = BTreeMap::new();
+    let mut at = 0usize;
+    for i in from..from + n {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            assert!(attempts < 400, "entry {i} could not be published");
+            match post(&c, &bases[at % bases.len()], &json!({ "urls": [format!("/k/{i}")] }), Some(&format!("key-{i}"))).await {
+                Ok((200 | 201, v)) => {
+                    acked.insert(i, v["seq"].as_u64().unwrap());
+                    break;
+                }
+                Ok((503, _)) => tokio::time::sleep(Duration::from_millis(25)).await,
+                Ok((s, v)) => panic!("entry {i}: {s} {v}"),
+                Err(_) => {
+                    at += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    }
+    acked
+}
+
+fn entries_by_url(body: &str) -> BTreeMap<String, Vec<u64>> {
+    let f = swcache::core::feed::parse(body).unwrap();
+    let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for e in &f.entries {
+        let v: Value = serde_json::from_str(&swcache::core::feed::entry_json(e)).unwrap();
+        out.entry(v["urls"][0].as_str().unwrap().to_string()).or_default().push(e.seq);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_an_instance_mid_publish_loses_and_duplicates_nothing() {
+    let redis = Redis::start("kill");
+    let dir = scratch("kill");
+    let mut a = Service::start(&dir, &redis.url(), &["--keep", "1000"]);
+    let b = Service::start(&dir, &redis.url(), &["--keep", "1000"]);
+    let bases = vec![a.base.clone(), b.base.clone()];
+    let publisher = tokio::spawn(publish_with_retries(bases, 0, 400));
+    let c = client();
+    loop {
+        if seq_of(&c, &b.base).await >= 100 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    a.kill9();
+    let acked = publisher.await.unwrap();
+    assert_eq!(acked.len(), 400);
+    let mut body = String::new();
+    for _ in 0..200 {
+        body = feed_of(&c, &b.base).await.1;
+        if body.contains("\"/k/399\"") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let by_url = entries_by_url(&body);
+    for (i, seq) in &acked {
+        assert_eq!(by_url.get(&format!("/k/{i}")), Some(&vec![*seq]), "entry {i}: acknowledged once, stored once");
+    }
+    assert_eq!(by_url.len(), 400, "nothing else in the feed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_crash_loses_no_acknowledged_entry_and_clients_resume_without_a_gap() {
+    let mut redis = Redis::start("crash");
+    let dir = scratch("crash");
+    let s = Service::start(&dir, &redis.url(), &["--keep", "1000"]);
+    let c = client();
+    // A live client that reconnects with Last-Event-ID whenever its stream ends.
+    let inbox: Inbox = Arc::default();
+    let base = s.base.clone();
+    let keep_going = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let client_task = {
+        let inbox = inbox.clone();
+        let keep_going = keep_going.clone();
+        tokio::spawn(async move {
+            while keep_going.load(std::sync::atomic::Ordering::SeqCst) {
+                let last = inbox.lock().unwrap().last().map(|g| g.id);
+                listen(base.clone(), last, inbox.clone(), Arc::default()).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let publisher = tokio::spawn(publish_with_retries(vec![s.base.clone()], 0, 300));
+    loop {
+        if seq_of(&c, &s.base).await >= 100 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    redis.kill();
+    // While Redis is down, publishing answers 503 with the reason.
+    let (status, v) = post(&c, &s.base, &json!({ "all": true }), None).await.unwrap();
+    assert_eq!(status, 503, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("redis"), "{v}");
+    redis.launch();
+    let acked = publisher.await.unwrap();
+    assert_eq!(acked.len(), 300);
+    until(Duration::from_secs(20), "the live client to get every acknowledged entry", || {
+        let got = seqs(&inbox);
+        acked.values().all(|s| got.contains(s))
+    })
+    .await;
+    keep_going.store(false, std::sync::atomic::Ordering::SeqCst);
+    client_task.abort();
+    let body = feed_of(&c, &s.base).await.1;
+    let by_url = entries_by_url(&body);
+    for (i, seq) in &acked {
+        assert_eq!(by_url.get(&format!("/k/{i}")), Some(&vec![*seq]), "entry {i}: acknowledged, so it survived the crash");
+    }
+    let got = inbox.lock().unwrap().clone();
+    assert!(got.iter().all(|g| g.kind == "message"), "no reset needed");
+    let ids: Vec<u64> = got.iter().map(|g| g.id).collect();
+    let max = *ids.last().unwrap();
+    assert_eq!(ids, (1..=max).collect::<Vec<_>>(), "resumed by Last-Event-ID: no gap, no repeat");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_unreachable_publish_answers_503_and_the_feed_is_served_as_last_read() {
+    let dir = scratch("unreachable");
+    // Nothing listens on this port.
+    let nowhere = Service::start(&dir, &format!("redis://127.0.0.1:{}/0", free_port()), &[]);
+    let c = client();
+    let (status, v) = post(&c, &nowhere.base, &json!({ "urls": ["/a"] }), None).await.unwrap();
+    assert_eq!(status, 503);
+    assert!(v["error"].as_str().unwrap().contains("redis"), "{v}");
+    let res = c.get(format!("{}/swcache-feed.json", nowhere.base)).send().await.unwrap();
+    assert_eq!(res.status(), 503, "no feed was ever read: 503");
+    let res = c.get(format!("{}/healthz", nowhere.base)).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+
+    let mut redis = Redis::start("unreachable");
+    let s = Service::start(&dir, &redis.url(), &[]);
+    assert_eq!(post(&c, &s.base, &json!({ "urls": ["/a"] }), None).await.unwrap().0, 201);
+    let mut before = (String::new(), String::new());
+    for _ in 0..500 {
+        before = feed_of(&c, &s.base).await;
+        if before.1.contains("\"/a\"") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(before.1.contains("\"/a\""), "the instance read the entry");
+    redis.kill();
+    let (status, _) = post(&c, &s.base, &json!({ "urls": ["/b"] }), None).await.unwrap();
+    assert_eq!(status, 503);
+    let mut down = false;
+    for _ in 0..500 {
+        if c.get(format!("{}/healthz", s.base)).send().await.unwrap().status() == 503 {
+            down = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(down, "healthz reports the store down");
+    assert_eq!(feed_of(&c, &s.base).await, before, "the feed last read is served while the store is down");
+    assert!(s.log_text().contains("does not answer"), "the log says why: {}", s.log_text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_offline_for_30_seconds_gets_exactly_what_it_missed() {
+    let dir = scratch("offline");
+    let s = Service::start(&dir, &format!("file:{}", dir.join("feed.json").display()), &["--keep", "50"]);
+    let c = client();
+    let (inbox, task) = live(&s.base, None).await;
+    for i in 0..5 {
+        post(&c, &s.base, &json!({ "urls": [format!("/o/{i}")] }), None).await.unwrap();
+    }
+    until(Duration::from_secs(10), "the first five", || seqs(&inbox).len() == 5).await;
+    task.abort();
+    // Offline for 30 s while the CMS publishes once a second.
+    let start = Instant::now();
+    let mut i = 5;
+    while start.elapsed() < Duration::from_secs(30) {
+        post(&c, &s.base, &json!({ "urls": [format!("/o/{i}")] }), None).await.unwrap();
+        i += 1;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let last = i as u64;
+    let (back, _task) = live(&s.base, Some(5)).await;
+    until(Duration::from_secs(10), "what it missed", || seqs(&back).last() == Some(&last)).await;
+    assert_eq!(seqs(&back), (6..=last).collect::<Vec<_>>(), "exactly what it missed");
+    // Offline past compaction (keep 50): one reset instead.
+    for j in 0..60 {
+        post(&c, &s.base, &json!({ "urls": [format!("/late/{j}")] }), None).await.unwrap();
+    }
+    let newest = last + 60;
+    while seq_of(&c, &s.base).await < newest {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (stale, _t) = live(&s.base, Some(5)).await;
+    until(Duration::from_secs(10), "a reset", || !stale.lock().unwrap().is_empty()).await;
+    let got = stale.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].kind.as_str(), got[0].id, got[0].data["reset"].as_bool()), ("reset", newest, Some(true)));
+}
+
+// ----- bad input -----------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
+    let dir = scratch("bad");
+    let feed_file = dir.join("feed.json");
+    let s = Service::start(&dir, &format!("file:{}", feed_file.display()), &[]);
+    let c = client();
+    assert_eq!(post(&c, &s.base, &json!({ "tags": ["ok"] }), None).await.unwrap().0, 201);
+    let before = std::fs::read(&feed_file).unwrap();
+    let e = |body: &str| body.to_string();
+    let hours_ahead = swcache::core::time::iso_string(swcache::service::now_ms() + 3.0 * 3600e3);
+    let cases: Vec<(&str, Option<&str>, String, u16, &str)> = vec![
+        ("no token", None, e(r#"{"all":true}"#), 401, "missing bearer token"),
+        ("wrong token", Some("Bearer wrong-token-0123456789"), e(r#"{"all":true}"#), 401, "wrong token"),
+        ("malformed JSON", Some("ok"), e(r#"{"urls":["/a"]"#), 400, "not JSON"),
+        ("not an object", Some("ok"), e(r#"["/a"]"#), 400, "must be a JSON object"),
+        ("urls not a list", Some("ok"), e(r#"{"urls":"/a"}"#), 400, "'urls' must be an array"),
+        ("all not true", Some("ok"), e(r#"{"all":"yes"}"#), 400, "'all' must be true"),
+        ("nothing said", Some("ok"), e(r#"{}"#), 400, "say what"),
+        ("unknown field", Some("ok"), e(r#"{"all":true,"purge":1}"#), 400, "unknown field 'purge'"),
+        ("cross-origin", Some("ok"), e(r#"{"urls":["https://evil.example/a"]}"#), 400, "cross-origin"),
+        ("relative", Some("ok"), e(r#"{"urls":["promo/a"]}"#), 400, "root-relative"),
+        ("bad tag", Some("ok"), e(r#"{"tags":["a,b"]}"#), 400, "without commas"),
+        ("bad route", Some("ok"), e(r#"{"routes":["a b"]}"#), 400, "route name"),
+        ("2 MB", Some("ok"), format!(r#"{{"urls":["/{}"]}}"#, "x".repeat(2 << 20)), 413, "larger than"),
+        ("hours ahead", Some("ok"), format!(r#"{{"all":true,"timestamp":"{hours_ahead}"}}"#), 400, "future"),
+        ("bad timestamp", Some("ok"), e(r#"{"all":true,"timestamp":"yesterday"}"#), 400, "ISO 8601"),
+    ];
+    for (name, auth, body, want, says) in cases {
+        let mut req = c.post(format!("{}/v1/entries", s.base)).body(body);
+        match auth {
+            Some("ok") => req = req.bearer_auth(TOKEN),
+            Some(h) => req = req.header("authorization", h),
+            None => {}
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let v: Value = res.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, want, "{name}: {v}");
+        assert!(v["error"].as_str().unwrap_or("").contains(says), "{name}: {v}");
+    }
+    // 10,001 URLs in a small enough body: refused for the count.
+    let urls: Vec<String> = (0..10_001).map(|i| format!("/{i}")).collect();
+    let (status, v) = post(&c, &s.base, &json!({ "urls": urls }), None).await.unwrap();
+    assert_eq!(status, 400, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("more than 10000"), "{v}");
+    let (status, v) = post(&c, &s.base, &json!({ "all": true }), Some("bad key with spaces")).await.unwrap();
+    assert_eq!((status, v["error"].as_str().unwrap().contains("Idempotency-Key")), (400, true));
+    for bad in ["abc", "99999999999999999999", "-1"] {
+        let res = c.get(format!("{}/v1/events", s.base)).header("last-event-id", bad).send().await.unwrap();
+        assert_eq!(res.status(), 400, "Last-Event-ID {bad}");
+        let v: Value = res.json().await.unwrap();
+        assert!(v["error"].as_str().unwrap().contains("Last-Event-ID"));
+    }
+    // A body sent one byte a second is cut off by the body timeout.
+    let mut slow = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    write!(slow, "POST /v1/entries HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {TOKEN}\r\ncontent-length: 100\r\n\r\n").unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(900))).unwrap();
+    let start = Instant::now();
+    let mut answer = Vec::new();
+    while start.elapsed() < Duration::from_secs(20) {
+        if slow.write_all(b" ").is_err() {
+            break;
+        }
+        let mut buf = [0u8; 512];
+        match slow.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                answer.extend_from_slice(&buf[..n]);
+                break;
+            }
+            Err(_) => {}
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "slow body: {answer}");
+    assert!(start.elapsed() < Duration::from_secs(15));
+    assert_eq!(std::fs::read(&feed_file).unwrap(), before, "nothing changed");
+    assert_eq!(seq_of(&c, &s.base).await, 1);
+    let metrics = c.get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("swcache_feed_publishes_refused_total{reason=\"auth\"} 2"), "{metrics}");
+    assert!(metrics.contains("swcache_feed_entries_published_total 1"), "{metrics}");
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_token_unless_on_loopback() {
+    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_swcache-feed")).args(args).output().unwrap();
+    let out = run(&["serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--token-file"));
+    let out = run(&["serve", "--listen", "0.0.0.0:0", "--insecure-no-token"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused on 0.0.0.0"));
+    let dir = scratch("short-token");
+    std::fs::write(dir.join("t"), "short\n").unwrap();
+    let out = run(&["serve", "--token-file", dir.join("t").to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("too short"));
+}
+
+// ----- operations ----------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_rotate_without_a_restart_and_sigterm_closes_live_clients() {
+    let dir = scratch("ops");
+    let mut s = Service::start(&dir, &format!("file:{}", dir.join("feed.json").display()), &["--cors-origin", "http://localhost:8080"]);
+    let c = client();
+    assert_eq!(post(&c, &s.base, &json!({ "all": true }), None).await.unwrap().0, 201);
+    // Rotation: the new token and the old one for a while, then only the new one.
+    let new = "rotated-token-abcdef0123456789";
+    std::thread::sleep(Duration::from_millis(1100)); // a new mtime on coarse-clock filesystems
+    std::fs::write(dir.join("tokens.txt"), format!("{new}\n")).unwrap();
+    let res = c.post(format!("{}/v1/entries", s.base)).bearer_auth(new).body(r#"{"all":true}"#).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(post(&c, &s.base, &json!({ "all": true }), None).await.unwrap().0, 401, "the old token is gone");
+    // CORS for the named origin on the reads, never on publish.
+    let res = c.get(format!("{}/swcache-feed.json", s.base)).header("origin", "http://localhost:8080").send().await.unwrap();
+    assert_eq!(res.headers()["access-control-allow-origin"], "http://localhost:8080");
+    let res = c.get(format!("{}/swcache-feed.json", s.base)).header("origin", "http://evil.example").send().await.unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    let res = c.request(reqwest::Method::OPTIONS, format!("{}/v1/entries", s.base)).header("origin", "http://localhost:8080")
+        .header("access-control-request-method", "POST").send().await.unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none(), "publish is never open to browsers");
+    // gzip when accepted, and its own strong ETag.
+    let res = c.get(format!("{}/swcache-feed.json", s.base)).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+    assert!(res.headers()["etag"].to_str().unwrap().ends_with("-gz\""));
+    // SIGTERM: live clients are closed, the process exits 0.
+    let (_inbox, task) = live(&s.base, None).await;
+    let health: Value = c.get(format!("{}/healthz", s.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health["clients"], 1);
+    Command::new("kill").args(["-TERM", &s.pid().to_string()]).status().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), task).await.expect("the live stream ends").unwrap();
+    let mut child = s.child.take().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(s.log_text().contains("stopped"));
+}
