@@ -222,6 +222,7 @@ const T_RANGE: u32 = 14;
 const T_SIZE: u32 = 15;
 const T_PRELOAD: u32 = 16;
 const T_REMOVE: u32 = 17;
+const T_NEWS: u32 = 18;
 const SPACE: u32 = 1 << 24;
 const STORE: u32 = SPACE; // | job << 3 | step
 const TRIM: u32 = 2 * SPACE; // | slot << 1 | step
@@ -311,6 +312,11 @@ struct FeedState {
     last_success: Option<f64>,
     running: Option<OpId>,
     again: bool,
+    /// A check deferred to the end of the throttle: the operation whose response
+    /// announced the news (it holds the timer) and the newest seq announced.
+    deferred: Option<(OpId, u64)>,
+    /// Epoch changes (several feeds taking turns are reported).
+    epochs: feed::EpochWatch,
     /// Navigations waiting for the check (strict mode).
     parked: Vec<OpId>,
     checks: u64,
@@ -435,6 +441,8 @@ impl Engine {
                 last_success: None,
                 running: None,
                 again: false,
+                deferred: None,
+                epochs: feed::EpochWatch::default(),
                 parked: Vec::new(),
                 checks: 0,
                 not_modified: 0,
@@ -737,7 +745,7 @@ impl Engine {
             (T_NET, Io::Fetched(r)) => {
                 let (slot, path, started, navigate) = (f.slot, f.path.clone(), f.started, f.navigate);
                 if let Ok(info) = &r {
-                    self.feed_news(info.feed_seq.as_deref(), now);
+                    self.feed_news(id, info.feed_seq.as_deref(), now);
                 }
                 let Some(f) = self.fetch_op(id) else { return };
                 if f.store_late {
@@ -772,7 +780,7 @@ impl Engine {
                 let served = f.served.clone();
                 let own = self.own_req(id);
                 if let Ok(info) = &r {
-                    self.feed_news(info.feed_seq.as_deref(), now);
+                    self.feed_news(id, info.feed_seq.as_deref(), now);
                     if self.store(id, slot, own, &path, T_REVALIDATE, info, started, navigate, None) {
                         self.notice_update(&path, served.as_deref(), info.validator.as_deref());
                     }
@@ -780,6 +788,7 @@ impl Engine {
                 self.bg(id, -1);
             }
             (T_STRICT, Io::Timer) => self.unpark(id, now),
+            (T_NEWS, Io::Timer) => self.feed_news_due(id, now),
             (T_OFFLINE, Io::Matched(found)) => {
                 let answer = match (found, f.fallback) {
                     (Some(_), _) => Answer::Cached(T_OFFLINE),
@@ -1144,7 +1153,8 @@ impl Engine {
             push_json_str(&mut out, f.cursor.as_ref().map_or("", |c| c.epoch.as_str()));
             let seq = f.cursor.as_ref().map_or(0, |c| c.seq);
             out.push_str(&cat!(",\"seq\":", seq, ",\"checks\":", f.checks, ",\"notModified\":", f.not_modified));
-            out.push_str(&cat!(",\"applied\":", f.applied, ",\"errors\":", f.errors, ",\"lastSuccess\":"));
+            out.push_str(&cat!(",\"applied\":", f.applied, ",\"errors\":", f.errors, ",\"epochChanges\":", f.epochs.total));
+            out.push_str(",\"lastSuccess\":");
             match f.last_success {
                 Some(t) => push_json_str(&mut out, &super::time::iso_string(t)),
                 None => out.push_str("null"),
@@ -1853,18 +1863,63 @@ impl Engine {
         }
     }
 
-    /// A response announced the feed's newest seq.
-    fn feed_news(&mut self, header: Option<&str>, now: f64) {
+    /// A response of operation `id` announced the feed's newest seq. News is checked at
+    /// once (under `id`), after the check under way, or, within a second of the last
+    /// check, when that second ends: one deferred check at a time, held by `id`.
+    fn feed_news(&mut self, id: OpId, header: Option<&str>, now: f64) {
         let Some(f) = &self.feed else { return };
-        if feed::announces_news(header, f.cursor.as_ref()) {
-            if f.running.is_some() {
-                if let Some(f) = self.feed.as_mut() {
-                    f.again = true;
+        let Some(seq) = feed::announced(header).filter(|n| feed::is_news(*n, f.cursor.as_ref())) else { return };
+        if f.running.is_some() {
+            if let Some(f) = self.feed.as_mut() {
+                f.again = true;
+            }
+        } else if feed::due(now, f.last_check, feed::NEWS_THROTTLE_MS) {
+            self.feed_check(now, Some(id));
+        } else {
+            // Not due: the last check is less than the throttle old (and not in the future).
+            let wait = f.last_check.map_or(0.0, |t| t + feed::NEWS_THROTTLE_MS - now);
+            let Some(f) = self.feed.as_mut() else { return };
+            match &mut f.deferred {
+                // The operation holding the timer stays until it fires.
+                Some((_, was)) => *was = seq.max(*was),
+                None => {
+                    f.deferred = Some((id, seq));
+                    self.bg(id, 1);
+                    self.emit(Cmd::Timer { op: id, tag: T_NEWS, ms: super::text::ceil(wait) as u32 });
                 }
-            } else if feed::due(now, f.last_check, 1000.0) {
-                self.feed_check(now, None);
             }
         }
+    }
+
+    /// The throttle of a deferred check ended: it runs if the announced seq is still
+    /// news and no check is under way (one started since would have read it).
+    fn feed_news_due(&mut self, id: OpId, now: f64) {
+        let Some(f) = self.feed.as_mut() else { return };
+        let seq = match f.deferred {
+            Some((op, seq)) if op == id => seq,
+            _ => return self.bg(id, -1),
+        };
+        f.deferred = None;
+        if f.running.is_none() && feed::is_news(seq, f.cursor.as_ref()) {
+            self.feed_check(now, Some(id));
+        }
+        self.bg(id, -1);
+    }
+
+    /// The worker moves to the feed's `epoch`: an epoch that keeps changing is reported.
+    fn feed_epoch(&mut self, epoch: &str, now: f64) {
+        let Some(f) = self.feed.as_mut() else { return };
+        let Some(n) = f.epochs.saw(f.cursor.as_ref().map(|c| c.epoch.as_str()), epoch, now) else { return };
+        let text = super::text::cold(|| {
+            cat!(
+                "swcache feed: the feed's epoch changed ",
+                n,
+                " times in ",
+                feed::EPOCH_WINDOW_MIN,
+                " minutes: are several servers each serving their own feed? use one store (Redis) for all of them"
+            )
+        });
+        self.emit(Cmd::Warn { text });
     }
 
     #[inline(never)]
@@ -1942,6 +1997,7 @@ impl Engine {
                         if let Some(f) = self.feed.as_mut() {
                             f.applied += fresh;
                         }
+                        self.feed_epoch(&next.epoch, now);
                         let mut children = Vec::new();
                         for inv in invs {
                             let child = self.new_op(Kind::Idle);

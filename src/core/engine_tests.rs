@@ -1043,6 +1043,129 @@ fn a_response_announcing_a_newer_seq_triggers_a_check() {
 }
 
 #[test]
+fn an_announcement_within_a_second_of_a_check_is_deferred_not_dropped() {
+    let json = config("", FEED_TOP);
+    let mut s = Sim::new(&json);
+    let mut doc = new_feed();
+    s.publish(&mut doc, r#"{"urls":["/x"]}"#);
+    for p in ["/promo/a", "/promo/b", "/promo/c", "/promo/d"] {
+        s.serve(p, 1);
+    }
+    s.get("/promo/a");
+    s.now += 5_000.0;
+    s.publish(&mut doc, r#"{"urls":["/y"]}"#);
+    s.announce = Some("2".into());
+    s.get("/promo/b");
+    assert_eq!((s.feed_requests, s.feed_stat("seq")), (2, 2.0), "the header announced seq 2: checked at once");
+    // 300 ms later the CMS publishes again and a response announces it: within the
+    // 1-second throttle, so the check waits for the throttle to end.
+    s.now += 300.0;
+    s.serve("/promo/a", 2);
+    s.publish(&mut doc, r#"{"urls":["/promo/a"]}"#);
+    s.announce = Some("3".into());
+    let first = s.start_fetch("/promo/c", false, "default").unwrap();
+    s.settle();
+    assert_eq!(s.feed_requests, 2, "throttled: no check yet");
+    // A second announcement while one check is pending adds none.
+    s.now += 100.0;
+    let second = s.start_fetch("/promo/d", false, "default").unwrap();
+    s.settle();
+    assert_eq!(s.ops[&second].answered_with, Some(1));
+    assert!(s.ops[&second].done, "only one deferred check: the second response's event is not held");
+    s.announce = None;
+    s.advance(1_000.0);
+    s.settle();
+    assert_eq!(s.feed_requests, 3, "the deferred check ran once the throttle ended (and only one)");
+    assert_eq!(s.feed_stat("seq"), 3.0, "the newer entry applied");
+    assert!(s.ops[&first].done, "the announcing response's event was held until the check ended");
+    assert_eq!(s.get("/promo/a"), Some(2), "the entry invalidated /promo/a");
+    s.advance(5_000.0);
+    s.settle();
+    assert_eq!(s.feed_requests, 3, "nothing more to check");
+}
+
+#[test]
+fn a_deferred_check_is_skipped_when_the_news_already_arrived() {
+    let json = config("", FEED_TOP);
+    let mut s = Sim::new(&json);
+    let mut doc = new_feed();
+    s.publish(&mut doc, r#"{"urls":["/x"]}"#);
+    s.serve("/promo/a", 1);
+    s.serve("/promo/b", 1);
+    s.get("/promo/a");
+    // Seq 2 is announced 200 ms after the first check: deferred.
+    s.now += 200.0;
+    s.publish(&mut doc, r#"{"urls":["/y"]}"#);
+    s.announce = Some("2".into());
+    s.start_fetch("/promo/b", false, "default");
+    s.settle();
+    assert_eq!(s.feed_requests, 1);
+    // Before the timer fires, the interval passes and a navigation's check reads seq 2.
+    s.announce = None;
+    s.now += 61_000.0;
+    s.start_fetch("/promo/a", true, "default");
+    s.settle();
+    assert_eq!((s.feed_requests, s.feed_stat("seq")), (2, 2.0), "the navigation's check read seq 2");
+    s.advance(1.0);
+    s.settle();
+    assert_eq!(s.feed_requests, 2, "the deferred check had nothing left to do");
+}
+
+#[test]
+fn a_feed_epoch_that_keeps_changing_is_reported() {
+    // Two service instances, each serving its own feed file (its own epoch): the checks
+    // reach one or the other.
+    let json = config("", FEED_TOP);
+    let mut s = Sim::new(&json);
+    let mut docs = Vec::new();
+    for name in ["s1", "s2"] {
+        let mut doc = crate::core::feed::Feed { epoch: name.into(), seq: 0, baseline: None, entries: vec![] };
+        let Value::Obj(props) = read_json(r#"{"urls":["/x"]}"#).unwrap() else { panic!() };
+        crate::core::feed::add(&mut doc, props, s.now);
+        docs.push((200, format!("\"{name}\""), crate::core::feed::write(&doc)));
+    }
+    s.feed_doc = docs[0].clone();
+    s.serve("/promo/a", 1);
+    s.get("/promo/a");
+    let flips = |s: &Sim| s.warnings.iter().filter(|w| w.contains("epoch changed")).cloned().collect::<Vec<_>>();
+    for i in 1..=4 {
+        s.now += 61_000.0;
+        s.feed_doc = docs[i % 2].clone();
+        s.start_fetch("/promo/a", true, "default");
+        s.settle();
+        assert_eq!(s.feed_requests, i as u32 + 1);
+        assert_eq!(flips(&s).len(), usize::from(i >= 3), "check {i}: {:?}", flips(&s));
+    }
+    assert_eq!(
+        flips(&s)[0],
+        "swcache feed: the feed's epoch changed 3 times in 5 minutes: are several servers each serving their own feed? \
+         use one store (Redis) for all of them"
+    );
+    assert_eq!(s.feed_stat("epochChanges"), 4.0);
+    // Reported at most once per 5 minutes while the flipping goes on.
+    for i in 5..=9 {
+        s.now += 61_000.0;
+        s.feed_doc = docs[i % 2].clone();
+        s.start_fetch("/promo/a", true, "default");
+        s.settle();
+        let want = if i < 8 { 1 } else { 2 };
+        assert_eq!(flips(&s).len(), want, "check {i}");
+    }
+    // One feed again: the changes age out of the window, nothing more is reported.
+    for _ in 0..10 {
+        s.now += 61_000.0;
+        s.start_fetch("/promo/a", true, "default");
+        s.settle();
+    }
+    assert_eq!(flips(&s).len(), 2);
+    assert_eq!(s.feed_stat("epochChanges"), 9.0);
+    // A restarted worker starts counting again (the counters live in memory).
+    s.restart(&json);
+    s.get("/promo/a");
+    assert_eq!(s.feed_stat("epochChanges"), 0.0);
+}
+
+#[test]
 fn bad_feeds_change_nothing_and_are_reported() {
     let json = config("", FEED_TOP);
     let future = crate::core::time::iso_string(2_000_000_000_000.0);

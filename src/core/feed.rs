@@ -227,10 +227,78 @@ pub fn must_wait(now_ms: f64, last_success_ms: Option<f64>, max_staleness_ms: f6
     last_success_ms.is_none_or(|t| now_ms - t > max_staleness_ms || now_ms < t)
 }
 
+/// A response announcing news within this long of the last check defers the check to
+/// when it ends (a burst of announcements costs one check a second at most).
+pub const NEWS_THROTTLE_MS: f64 = 1000.0;
+
+/// The seq a response announces (its `swcache-feed-seq` header), if it is readable.
+pub fn announced(header: Option<&str>) -> Option<u64> {
+    header.and_then(|h| h.trim().parse::<u64>().ok())
+}
+
 /// Whether a response announcing `seq` (the `swcache-feed-seq` header) is news.
 pub fn announces_news(header: Option<&str>, cursor: Option<&Cursor>) -> bool {
-    let Some(n) = header.and_then(|h| h.trim().parse::<u64>().ok()) else { return false };
-    cursor.is_none_or(|c| n > c.seq)
+    announced(header).is_some_and(|n| is_news(n, cursor))
+}
+
+/// Whether the feed's `seq` is beyond what a worker at `cursor` applied.
+pub fn is_news(seq: u64, cursor: Option<&Cursor>) -> bool {
+    cursor.is_none_or(|c| seq > c.seq)
+}
+
+/// The window in which more than [`EPOCH_FLIPS`] epoch changes are reported.
+pub const EPOCH_WINDOW_MIN: u32 = 5;
+const EPOCH_WINDOW_MS: f64 = EPOCH_WINDOW_MIN as f64 * 60_000.0;
+/// More epoch changes than this within the window is not a feed started over: it is
+/// several feeds (say one per server instance, each with its own file) taking turns.
+pub const EPOCH_FLIPS: usize = 2;
+/// Change times kept (a report counts at most this many).
+const EPOCH_KEEP: usize = 8;
+
+/// Watches the feed's epoch: a worker that moves to another epoch more than
+/// [`EPOCH_FLIPS`] times within [`EPOCH_WINDOW_MIN`] minutes is reading several feeds in
+/// turn (each change makes it treat the feed as unseen and apply it whole). Reported at
+/// most once per window. Kept in memory, as the other feed counters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochWatch {
+    /// When the epoch changed, newest first (`-∞`: no change).
+    changes: [f64; EPOCH_KEEP],
+    /// When the flipping was last reported (`-∞`: never).
+    warned: f64,
+    /// Changes seen since the worker started.
+    pub total: u64,
+}
+
+impl Default for EpochWatch {
+    fn default() -> Self {
+        EpochWatch { changes: [f64::NEG_INFINITY; EPOCH_KEEP], warned: f64::NEG_INFINITY, total: 0 }
+    }
+}
+
+/// Whether `t` is within the window before `now` (a time after `now`, from a clock that
+/// went back, is not).
+fn in_window(t: f64, now: f64) -> bool {
+    t <= now && now - t < EPOCH_WINDOW_MS
+}
+
+impl EpochWatch {
+    /// A worker at `cursor` epoch moves to a feed with `epoch` at `now`. `Some(n)`: report
+    /// it now, the epoch changed `n` times within the window (more than
+    /// [`EPOCH_FLIPS`]), and the last report is a window old (or there was none).
+    pub fn saw(&mut self, cursor: Option<&str>, epoch: &str, now: f64) -> Option<u32> {
+        if cursor.is_none_or(|c| c == epoch) {
+            return None;
+        }
+        self.total += 1;
+        self.changes.copy_within(..EPOCH_KEEP - 1, 1);
+        self.changes[0] = now;
+        let n = self.changes.iter().filter(|t| in_window(**t, now)).count();
+        if n <= EPOCH_FLIPS || in_window(self.warned, now) {
+            return None;
+        }
+        self.warned = now;
+        Some(n as u32)
+    }
 }
 
 /// Whether an `INVALIDATED` notice (the JSON a worker posts to its pages) covers the
@@ -584,6 +652,47 @@ mod tests {
         assert!(announces_news(Some("1"), None));
         assert_eq!(read_cursor(&write_cursor(&c)), Some(c));
         assert_eq!(read_cursor("garbage"), None);
+        assert_eq!(announced(Some(" 12 ")), Some(12));
+        assert_eq!(announced(Some("-1")), None);
+        assert_eq!(announced(None), None);
+    }
+
+    #[test]
+    fn an_epoch_that_keeps_changing_is_reported_once_per_window() {
+        const MIN: f64 = 60_000.0;
+        let mut w = EpochWatch::default();
+        // (cursor's epoch, feed's epoch, minute, report)
+        let steps = [
+            (None, "a", 0.0, None, "the first epoch seen is no change"),
+            (Some("a"), "a", 1.0, None, "same epoch"),
+            (Some("a"), "b", 2.0, None, "a feed started over: once is normal"),
+            (Some("b"), "a", 3.0, None, "twice in 5 minutes: still quiet"),
+            (Some("a"), "b", 4.0, Some(3), "three times in 5 minutes: reported"),
+            (Some("b"), "a", 4.5, None, "reported at most once per window"),
+            (Some("a"), "b", 6.0, None, "still within 5 minutes of the report"),
+            (Some("b"), "a", 9.0, Some(3), "a window after the report: again (changes at 4.5, 6 and 9 minutes)"),
+        ];
+        for (cursor, epoch, min, want, why) in steps {
+            assert_eq!(w.saw(cursor, epoch, min * MIN), want, "{why}");
+        }
+        assert_eq!(w.total, 6);
+        // Changes spread out are never reported.
+        let mut slow = EpochWatch::default();
+        for i in 0..20u32 {
+            let (from, to) = if i % 2 == 0 { ("a", "b") } else { ("b", "a") };
+            assert_eq!(slow.saw(Some(from), to, f64::from(i) * 3.0 * MIN), None, "change {i}");
+        }
+        // A change a second: reported once per window, counted up to the 8 kept.
+        let mut fast = EpochWatch::default();
+        let reports: Vec<Option<u32>> = (0..20u32).map(|i| fast.saw(Some("a"), "b", f64::from(i) * 1000.0)).collect();
+        assert_eq!(reports.iter().flatten().collect::<Vec<_>>(), vec![&3], "{reports:?}");
+        assert_eq!(fast.saw(Some("a"), "b", 302_000.0), Some(8), "a window after the report");
+        assert_eq!(fast.saw(Some("a"), "b", 20.0 * MIN), None, "alone in a new window");
+        // A clock that went back: changes "after" now do not count.
+        let mut back = EpochWatch::default();
+        assert_eq!(back.saw(Some("a"), "b", 10.0 * MIN), None);
+        assert_eq!(back.saw(Some("b"), "a", 11.0 * MIN), None);
+        assert_eq!(back.saw(Some("a"), "b", 1.0 * MIN), None, "the two later changes are not within the window");
     }
 }
 
