@@ -586,6 +586,28 @@ async fn a_client_offline_for_30_seconds_gets_exactly_what_it_missed() {
     assert_eq!((got[0].kind.as_str(), got[0].id, got[0].data["reset"].as_bool()), ("reset", newest, Some(true)));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_clients_get_what_other_publishers_write_to_the_file() {
+    let dir = scratch("external");
+    let file = dir.join("feed.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_swcache-feed")).args(["init", "--feed"]).arg(&file).output().unwrap();
+    assert!(out.status.success());
+    let s = Service::start(&dir, &format!("file:{}", file.display()), &[]);
+    let c = client();
+    let (inbox, _task) = live(&s.base, None).await;
+    // Another process (a CMS on the same machine) publishes with the command.
+    for url in ["/ext/1", "/ext/2"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_swcache-feed")).args(["add", "--url", url, "--feed"]).arg(&file).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(post(&c, &s.base, &json!({ "urls": ["/svc/3"] }), None).await.unwrap().0, 201);
+    until(Duration::from_secs(10), "three entries", || seqs(&inbox).len() == 3).await;
+    let got = inbox.lock().unwrap().clone();
+    let urls: Vec<&str> = got.iter().map(|g| g.data["urls"][0].as_str().unwrap()).collect();
+    assert_eq!(urls, ["/ext/1", "/ext/2", "/svc/3"]);
+    assert_eq!(seqs(&inbox), [1, 2, 3]);
+}
+
 // ----- bad input -----------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -36,10 +36,11 @@ use super::new_epoch;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// KEYS: seq, entries, idempotency key (or the seq key again when none).
+/// KEYS: seq, entries, idempotency key (or the seq key again when none), epoch.
 /// ARGV: the entry's JSON after its seq (`,"timestamp":…}`), the channel, the key's
-/// value's time part, its TTL, and "1" when a key is given.
+/// value's time part, its TTL, "1" when a key is given, and an epoch to set if none is.
 const PUBLISH: &str = r#"
+redis.call('SET', KEYS[4], ARGV[6], 'NX')
 if ARGV[5] == '1' then
   local prior = redis.call('GET', KEYS[3])
   if prior then return {prior, 1} end
@@ -153,7 +154,6 @@ impl RedisStore {
 
     pub async fn publish(&self, fields: Vec<(String, Value)>, at_ms: f64, key: Option<&str>) -> Result<Published, StoreError> {
         let mut c = self.conn().await?;
-        self.epoch(&mut c).await?;
         // The entry's JSON as the feed writes it, less its leading `{"seq":N`.
         let line = feed::entry_json(&feed::Entry { seq: 0, at_ms, fields });
         let tail = &line[line.find(',').unwrap_or(line.len())..];
@@ -163,11 +163,13 @@ impl RedisStore {
             .key(self.key("seq"))
             .key(self.key("entries"))
             .key(idem.clone().unwrap_or_else(|| self.key("seq")))
+            .key(self.key("epoch"))
             .arg(tail)
             .arg(self.key("published"))
             .arg(at_ms as i64)
             .arg(IDEMPOTENCY_TTL_SECS)
             .arg(if idem.is_some() { "1" } else { "0" })
+            .arg(new_epoch())
             .invoke_async(&mut c)
             .await;
         let (value, replayed) = match reply {
