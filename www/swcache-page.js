@@ -499,22 +499,28 @@ if (sw) sw.addEventListener('message', onNotice);
 
 /**
  * Live invalidation: listens to a Server-Sent Events stream of feed entries (`data:` is
- * one entry's JSON, as in the feed) and hands each to the worker at once, so an open
- * page is invalidated within about a second. Returns `{stop()}`.
+ * one entry's JSON, as in the feed; the feed service's /v1/events, or any server) and
+ * hands each to the worker at once, so an open page is invalidated within about a
+ * second. A `reset` event (the entries this page missed while disconnected were
+ * compacted away) invalidates everything up to its `timestamp`. The browser reconnects
+ * by itself, with Last-Event-ID. Returns `{stop()}`.
  */
 export function subscribe(url = '/swcache-feed/live') {
   if (typeof EventSource !== 'function') return { stop() {} };
   const source = new EventSource(url);
-  source.addEventListener('message', (ev) => {
+  const on = (ev) => {
     let entry;
     try {
       entry = JSON.parse(ev.data);
     } catch (err) {
       return console.warn('swcache: live feed sent something that is not JSON:', ev.data);
     }
+    if (ev.type == 'reset') entry = { all: true, timestamp: entry.timestamp };
     const msg = {};
     for (const k of ['urls', 'prefixes', 'tags', 'routes', 'all', 'timestamp']) if (entry[k] !== undefined) msg[k] = entry[k];
     invalidate(msg).catch((err) => console.warn('swcache: live feed entry refused:', err.message || err));
-  });
+  };
+  source.onmessage = on;
+  source.addEventListener('reset', on);
   return { stop: () => source.close() };
 }

@@ -1,12 +1,15 @@
 // The demo promo site: dist/demo/ pages (each stamped with the server's render time,
 // so a reload served from the worker's cache is visible), dist/sw.js, the engine
-// under /swcache/, generated images, and a featured-content API.
+// under /swcache/, generated images, a featured-content API, and the site's
+// invalidation feed: the real feed service (`swcache-feed serve`, file store) behind
+// the site's origin. The page's "publish" button plays the CMS: POST /admin/publish,
+// which the server forwards to the service's POST /v1/entries with the publish token it
+// holds (the token never reaches the browser).
 // Usage: node tests/support/demo-server.mjs [--port 8080]
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { startServer, DIST, contentType } from './server.mjs';
-import { publish, serveFeed, liveFeed } from './feed.mjs';
+import { startFeedService, proxyFeed } from './feed.mjs';
 
 const DEMO = path.join(DIST, 'demo');
 let renders = 0;
@@ -55,9 +58,8 @@ function featured(url) {
 }
 
 export async function startDemo(port = 8080) {
-  // The site's feed file, written only by the real swcache-feed command.
-  const feedFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'swcache-demo-')), 'swcache-feed.json');
-  publish(feedFile, '--url', '/nothing-changed-yet');
+  // The feed service on a file store (created empty, so workers find a feed at once).
+  const feed = await startFeedService({ store: 'file' });
   const server = await startServer({
     port,
     fallback(req, res, url) {
@@ -85,9 +87,13 @@ export async function startDemo(port = 8080) {
       if (p === '/admin/publish' && req.method === 'POST') {
         const slug = url.searchParams.get('slug') || 'index';
         published.set(slug, (published.get(slug) || 1) + 1);
-        const seq = publish(feedFile, '--url', slug === 'index' ? '/' : `/promo/${slug}`);
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ slug, version: published.get(slug), seq, at: new Date().toISOString() }));
+        feed.publish({ urls: [slug === 'index' ? '/' : `/promo/${slug}`] }).then(({ seq, timestamp }) => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ slug, version: published.get(slug), seq, at: timestamp }));
+        }, (err) => {
+          res.writeHead(502, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ slug, error: err.message }));
+        });
         return true;
       }
       const slug = p === '/' ? 'index' : p.startsWith('/promo/') ? p.slice('/promo/'.length) : null;
@@ -105,11 +111,13 @@ export async function startDemo(port = 8080) {
       return false;
     },
   });
-  serveFeed(server, feedFile);
-  const live = liveFeed(server, feedFile);
+  // The worker's feed (/swcache-feed.json) and the pages' live stream on the site's own
+  // origin, proxied to the service (demo.js subscribes to /swcache-feed/live).
+  proxyFeed(server, feed, { events: ['/swcache-feed/live', '/v1/events'] });
   const close = server.close;
-  server.close = async () => { live.close(); await close(); };
-  server.feedFile = feedFile;
+  server.close = async () => { await close(); await feed.stop(); };
+  server.feed = feed;
+  server.feedFile = feed.file;
   return server;
 }
 
@@ -117,5 +125,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const i = process.argv.indexOf('--port');
   const port = i > 0 ? Number(process.argv[i + 1]) : 8080;
   const server = await startDemo(port);
+  // The service is a child process: stop it with the demo (feed.mjs also stops it
+  // when this process exits any other way).
+  const quit = () => server.close().finally(() => process.exit(0));
+  process.once('SIGINT', quit);
+  process.once('SIGTERM', quit);
   console.log(`swcache demo: ${server.origin}/  (reload a page: its "rendered at" stays put when served from the cache)`);
+  console.log(`feed service (swcache-feed serve, ${server.feed.store}): ${server.feed.url}, proxied at ${server.origin}/swcache-feed.json and /swcache-feed/live`);
 }
