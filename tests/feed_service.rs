@@ -608,6 +608,24 @@ async fn live_clients_get_what_other_publishers_write_to_the_file() {
     assert_eq!(seqs(&inbox), [1, 2, 3]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_201_the_same_instance_serves_the_entry() {
+    let redis = Redis::start("ryw");
+    let dir = scratch("ryw");
+    let file = Service::start(&dir, &format!("file:{}", dir.join("feed.json").display()), &[]);
+    let shared = Service::start(&dir, &redis.url(), &[]);
+    let c = client();
+    for s in [&file, &shared] {
+        for i in 0..100 {
+            let (status, v) = post(&c, &s.base, &json!({ "urls": [format!("/ryw/{i}")] }), None).await.unwrap();
+            assert_eq!(status, 201);
+            let seq = v["seq"].as_u64().unwrap();
+            assert!(seq_of(&c, &s.base).await >= seq, "publish {i}: /v1/seq behind the acknowledged seq");
+            assert!(feed_of(&c, &s.base).await.1.contains(&format!("\"/ryw/{i}\"")), "publish {i}: the feed lacks it");
+        }
+    }
+}
+
 // ----- bad input -----------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

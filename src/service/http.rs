@@ -180,7 +180,7 @@ async fn publish(State(app): State<Arc<App>>, req: Request) -> Response {
             return error(StatusCode::BAD_REQUEST, "the Idempotency-Key must be visible ASCII");
         }
     };
-    let body = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(req.into_body(), MAX_BODY)).await {
+    let body = match tokio::time::timeout(BODY_TIMEOUT, read_body(req.into_body())).await {
         Err(_) => {
             m.refuse("timeout");
             return error(StatusCode::REQUEST_TIMEOUT, format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()));
@@ -219,6 +219,9 @@ async fn publish(State(app): State<Arc<App>>, req: Request) -> Response {
         }
         Ok(p) => {
             let secs = started.elapsed().as_secs_f64();
+            // Read-your-writes: the feed this instance serves shows the entry before the
+            // publisher hears it is done.
+            app.hub.refresh_to(p.seq).await;
             if !p.replayed {
                 m.published.inc();
                 m.publish_seconds.observe(secs);
@@ -231,6 +234,32 @@ async fn publish(State(app): State<Arc<App>>, req: Request) -> Response {
             let status = if p.replayed { StatusCode::OK } else { StatusCode::CREATED };
             (status, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
         }
+    }
+}
+
+/// A body beyond `MAX_BODY` is read on (and dropped) up to this many bytes, so the
+/// client gets the 413 rather than a connection closed while it is still sending.
+const DRAIN_LIMIT: usize = 16 * MAX_BODY;
+
+/// The request body, or `Err` when it is larger than `MAX_BODY` or broken.
+async fn read_body(body: Body) -> Result<Vec<u8>, ()> {
+    use futures_util::StreamExt;
+    let mut data = body.into_data_stream();
+    let mut out = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = data.next().await {
+        let chunk = chunk.map_err(|_| ())?;
+        seen += chunk.len();
+        if seen <= MAX_BODY {
+            out.extend_from_slice(&chunk);
+        } else if seen > DRAIN_LIMIT {
+            break;
+        }
+    }
+    if seen > MAX_BODY {
+        Err(())
+    } else {
+        Ok(out)
     }
 }
 

@@ -69,6 +69,9 @@ pub struct Hub {
     current: watch::Sender<Option<Arc<Current>>>,
     events: broadcast::Sender<Arc<Event>>,
     up: AtomicBool,
+    /// One read of the store at a time, so the feed only moves forward and each event
+    /// goes out once.
+    reading: tokio::sync::Mutex<()>,
     /// The store was read and held no feed: the first feed's entries are all news.
     seen_empty: AtomicBool,
     last_error: Mutex<Option<String>>,
@@ -112,7 +115,7 @@ impl Hub {
     pub fn new(store: Arc<Store>, metrics: Arc<Metrics>) -> Arc<Hub> {
         let (current, _) = watch::channel(None);
         let (events, _) = broadcast::channel(CLIENT_BUFFER);
-        Arc::new(Hub { store, metrics, current, events, up: AtomicBool::new(false), seen_empty: AtomicBool::new(false), last_error: Mutex::new(None) })
+        Arc::new(Hub { store, metrics, current, events, up: AtomicBool::new(false), reading: tokio::sync::Mutex::new(()), seen_empty: AtomicBool::new(false), last_error: Mutex::new(None) })
     }
 
     /// The feed as last read (`None`: not read yet, or no feed in the store).
@@ -136,6 +139,22 @@ impl Hub {
 
     /// Reads the store once and sends live clients what changed.
     pub async fn refresh(&self) {
+        let _one = self.reading.lock().await;
+        self.read_store().await;
+    }
+
+    /// Makes sure the feed served shows `seq`, an entry this instance just published: a
+    /// publisher that reads the feed after its `201` finds its entry (reads that come
+    /// while another caught up share it).
+    pub async fn refresh_to(&self, seq: u64) {
+        let _one = self.reading.lock().await;
+        if self.current().is_some_and(|c| c.feed.seq >= seq) {
+            return;
+        }
+        self.read_store().await;
+    }
+
+    async fn read_store(&self) {
         match self.store.read().await {
             Ok(next) => {
                 self.metrics.store_up.set(1);

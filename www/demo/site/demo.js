@@ -1,7 +1,8 @@
 // Demo page glue: the page module registers the worker, warms links on hover, and
-// listens to the live feed. The "publish" button plays the CMS: the server bumps this
-// page's content and runs `swcache-feed add`; the entry reaches every worker through
-// the feed, and this open page over Server-Sent Events, which then reloads itself.
+// listens to the live feed. The "publish" button plays the CMS: the demo server bumps
+// this page's content and posts an entry to the feed service (`swcache-feed serve`,
+// `POST /v1/entries`, the token kept server-side); the entry reaches every worker
+// through the feed, and this open page over Server-Sent Events, which then reloads.
 import { register, prefetchOnHover, subscribe } from '/swcache/swcache-page.js';
 
 const status = document.getElementById('sw-status');
