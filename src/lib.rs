@@ -19,6 +19,10 @@ pub mod core;
 #[cfg(all(target_arch = "wasm32", any(feature = "sw", feature = "page")))]
 mod wasm;
 
+/// What the native commands and the feed service share: atomic writes, JSON strings.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;
+
 /// The feed's stores and the feed service (`swcache-feed serve`): native only.
 #[cfg(not(target_arch = "wasm32"))]
 pub mod service;

@@ -5,8 +5,7 @@
 //! lose an entry, and an acknowledged entry survives a crash. Idempotency keys live
 //! beside it in `PATH.keys` (JSON lines, written under the same lock, pruned after a day).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs::{self, OpenOptions};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -17,6 +16,7 @@ use tokio::sync::Notify;
 use crate::core::feed::{self, Feed};
 use crate::core::time;
 use crate::core::value::Value;
+use crate::native;
 
 use super::store::{parse_stored, Published, StoreError, IDEMPOTENCY_TTL_SECS};
 use super::{new_epoch, now_ms};
@@ -35,25 +35,6 @@ pub struct FileStore {
 
 fn unavailable(path: &Path, e: std::io::Error) -> StoreError {
     StoreError::Unavailable(format!("{}: {e}", path.display()))
-}
-
-/// Writes `text` to `path` atomically and durably: a temporary file beside it, synced,
-/// renamed over, then the directory synced.
-pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("swcache-feed.json");
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 impl FileStore {
@@ -92,7 +73,7 @@ impl FileStore {
                 .unwrap_or_else(|| Feed { epoch: new_epoch(), seq: 0, baseline: None, entries: vec![] });
             let (out, write) = f(&mut feed, &path)?;
             if write {
-                write_atomic(&path, &feed::write(&feed)).map_err(|e| unavailable(&path, e))?;
+                native::write_atomic(&path, feed::write(&feed).as_bytes(), None).map_err(|e| unavailable(&path, e.error))?;
             }
             Ok(out)
         })
@@ -118,7 +99,7 @@ impl FileStore {
             }
             let seq = feed::add(feed, fields, at_ms);
             feed::compact(feed, keep);
-            write_atomic(path, &feed::write(feed)).map_err(|e| unavailable(path, e))?;
+            native::write_atomic(path, feed::write(feed).as_bytes(), None).map_err(|e| unavailable(path, e.error))?;
             if let Some(k) = key {
                 // After the feed: a crash between the two writes makes a retry publish the
                 // entry twice (harmless: an invalidation is idempotent), never lose it.
@@ -211,5 +192,5 @@ fn write_keys(path: &Path, keys: &[(String, u64, f64, f64)]) -> std::io::Result<
         text.push_str(&line.to_string());
         text.push('\n');
     }
-    write_atomic(path, &text)
+    native::write_atomic(path, text.as_bytes(), None).map_err(|e| e.error)
 }

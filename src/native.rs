@@ -1,0 +1,106 @@
+//! What the native commands and the feed service share (not in the wasm builds): atomic,
+//! durable file writes and JSON strings.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::fs::{self, File, Permissions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// A failed [`write_atomic`]: the file it was writing (the temporary file, the target or
+/// its directory) and the error.
+#[derive(Debug)]
+pub struct WriteError {
+    pub path: PathBuf,
+    pub error: io::Error,
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.error)
+    }
+}
+
+impl std::error::Error for WriteError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// Writes `bytes` to `path` atomically and durably: a temporary file beside it
+/// (`.NAME.PID.tmp`, given `perms` if any), synced, renamed over `path`, then the directory
+/// synced. A reader sees the old file or the new one, never half of one; once this returns
+/// `Ok` the new file survives a crash. On an error before the rename the temporary file is
+/// removed and `path` is left as it was.
+pub fn write_atomic(path: &Path, bytes: &[u8], perms: Option<Permissions>) -> Result<(), WriteError> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut name = OsString::from(".");
+    name.push(path.file_name().unwrap_or("file".as_ref()));
+    name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = dir.join(name);
+    let fail = |path: &Path| {
+        let path = path.to_path_buf();
+        move |error| WriteError { path, error }
+    };
+    let written = File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        if let Some(p) = perms {
+            f.set_permissions(p)?;
+        }
+        f.sync_all()
+    });
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(fail(&tmp)(e));
+    }
+    if let Err(e) = fs::rename(&tmp, path) {
+        let _ = fs::remove_file(&tmp);
+        return Err(fail(path)(e));
+    }
+    File::open(dir).and_then(|d| d.sync_all()).map_err(fail(dir))
+}
+
+/// Appends `s` as a JSON string (serde_json's escaping).
+pub fn push_json_str(out: &mut String, s: &str) {
+    out.push_str(&serde_json::to_string(s).expect("a string always serializes"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings() {
+        let mut out = String::new();
+        push_json_str(&mut out, "a\"b\\c\nd\u{1}é/");
+        assert_eq!(out, r#""a\"b\\c\nd\u0001é/""#);
+    }
+
+    #[test]
+    fn writes_atomically_and_cleans_up() {
+        let dir = std::env::temp_dir().join(format!("swcache-native-test-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("out.json");
+        write_atomic(&target, b"one", None).unwrap();
+        write_atomic(&target, b"two", None).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"two");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            write_atomic(&target, b"three", Some(Permissions::from_mode(0o751))).unwrap();
+            assert_eq!(fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o751);
+        }
+        // A missing directory: the error names the temporary file, nothing is left.
+        let err = write_atomic(&dir.join("no/such/out.json"), b"x", None).unwrap_err();
+        assert_eq!(err.error.kind(), io::ErrorKind::NotFound);
+        assert!(err.path.starts_with(dir.join("no/such")) && err.path.to_string_lossy().ends_with(".tmp"), "{err}");
+        // A directory in the way of the rename: the error names the target, the temporary file is removed.
+        fs::create_dir_all(dir.join("taken/inside")).unwrap();
+        let err = write_atomic(&dir.join("taken"), b"x", None).unwrap_err();
+        assert_eq!(err.path, dir.join("taken"), "{err}");
+        let names: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
