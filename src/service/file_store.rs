@@ -18,8 +18,8 @@ use crate::core::time;
 use crate::core::value::Value;
 use crate::native;
 
-use super::store::{parse_stored, Published, StoreError, IDEMPOTENCY_TTL_SECS};
-use super::{new_epoch, now_ms};
+use super::store_api::{parse_stored, Published, StoreError, IDEMPOTENCY_TTL_SECS};
+use super::store_api::{new_epoch, now_ms};
 
 /// How often the file is looked at for changes other publishers made.
 const POLL: Duration = Duration::from_millis(50);

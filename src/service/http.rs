@@ -36,7 +36,20 @@ use crate::core::time;
 use super::hub::{Event, Hub};
 use super::metrics::Metrics;
 use super::store::{check_idempotency_key, Store, StoreError};
-use super::{core_value, now_ms};
+use super::store_api::now_ms;
+
+/// A `serde_json` value as the core's plain value model.
+pub fn core_value(v: &serde_json::Value) -> crate::core::value::Value {
+    use crate::core::value::Value;
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => Value::Num(n.as_f64().unwrap_or(f64::NAN)),
+        serde_json::Value::String(s) => Value::Str(s.clone()),
+        serde_json::Value::Array(items) => Value::Arr(items.iter().map(core_value).collect()),
+        serde_json::Value::Object(props) => Value::Obj(props.iter().map(|(k, v)| (k.clone(), core_value(v))).collect()),
+    }
+}
 
 /// A publish body larger than this is refused (413).
 pub const MAX_BODY: usize = 256 * 1024;

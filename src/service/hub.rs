@@ -21,7 +21,7 @@ use crate::core::feed::{self, Feed};
 use crate::core::time;
 
 use super::metrics::Metrics;
-use super::now_ms;
+use super::store_api::now_ms;
 use super::store::Store;
 
 /// How many events a live client may fall behind before it is dropped (it reconnects

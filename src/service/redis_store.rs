@@ -26,12 +26,12 @@ use redis::{AsyncConnectionConfig, Client, Script};
 use tokio::sync::{Mutex, Notify};
 
 use crate::core::feed::{self, Feed};
-use crate::core::text::push_json_str;
+use crate::native::push_json_str;
 use crate::core::time;
 use crate::core::value::Value;
 
-use super::store::{parse_stored, Published, StoreError, IDEMPOTENCY_TTL_SECS};
-use super::new_epoch;
+use super::store_api::{parse_stored, Published, StoreError, IDEMPOTENCY_TTL_SECS};
+use super::store_api::new_epoch;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);

@@ -1,60 +1,14 @@
 //! One interface over the stores a feed can live in. Every store keeps the same state
 //! (epoch, seq, baseline, entries) and obeys the same rules: a publish gets the next seq
 //! and is acknowledged only once durable; an `Idempotency-Key` seen before returns the
-//! first publish's answer; compaction is [`feed::compact`]'s.
+//! first publish's answer; compaction is [`crate::core::feed::compact`]'s.
 
-use std::fmt;
-
-use crate::core::feed::{self, Feed};
+use crate::core::feed::Feed;
 use crate::core::value::Value;
 
 use super::file_store::FileStore;
 use super::redis_store::RedisStore;
-
-/// How long a publish's `Idempotency-Key` is remembered.
-pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 3600;
-
-/// Why a store could not do what it was asked.
-#[derive(Debug)]
-pub enum StoreError {
-    /// The store is not reachable or failed (Redis down, disk error): try again later.
-    Unavailable(String),
-    /// What the store holds is not a valid feed (a hand-edited file, say): nothing is
-    /// written over it.
-    Corrupt(String),
-    /// The store URL is wrong.
-    Config(String),
-}
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreError::Unavailable(m) => write!(f, "the store is unavailable: {m}"),
-            StoreError::Corrupt(m) => write!(f, "the stored feed is invalid: {m}"),
-            StoreError::Config(m) => write!(f, "{m}"),
-        }
-    }
-}
-
-impl std::error::Error for StoreError {}
-
-/// A publish the store made durable.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Published {
-    pub seq: u64,
-    pub at_ms: f64,
-    /// The `Idempotency-Key` had been seen: this is the first publish's answer, and
-    /// nothing was added.
-    pub replayed: bool,
-}
-
-/// An idempotency key: 1 to 200 visible ASCII characters.
-pub fn check_idempotency_key(key: &str) -> Result<(), String> {
-    if key.is_empty() || key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err("the Idempotency-Key must be 1 to 200 visible ASCII characters".into());
-    }
-    Ok(())
-}
+pub use super::store_api::{check_idempotency_key, Published, StoreError, IDEMPOTENCY_TTL_SECS};
 
 /// A feed store.
 pub enum Store {
@@ -64,7 +18,8 @@ pub enum Store {
 
 impl Store {
     /// Opens the store a URL names: `file:PATH` (or a plain path) or
-    /// `redis://HOST:PORT/DB`. `keep` bounds the entries kept (see [`feed::compact`]);
+    /// `redis://HOST:PORT/DB`. `keep` bounds the entries kept (see
+    /// [`crate::core::feed::compact`]);
     /// `namespace` prefixes the Redis keys.
     pub async fn open(url: &str, keep: usize, namespace: &str) -> Result<Store, StoreError> {
         if url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://") {
@@ -85,7 +40,7 @@ impl Store {
         }
     }
 
-    /// Adds an entry (`fields`: validated by [`feed::publish_request`]) and answers once it
+    /// Adds an entry (`fields`: validated by [`crate::core::feed::publish_request`]) and answers once it
     /// is durable.
     pub async fn publish(&self, fields: Vec<(String, Value)>, at_ms: f64, key: Option<&str>) -> Result<Published, StoreError> {
         match self {
@@ -126,9 +81,4 @@ impl Store {
             Store::Redis(s) => s.changed(max).await,
         }
     }
-}
-
-/// Parses a stored feed document, naming where it came from in the error.
-pub fn parse_stored(text: &str, from: &str) -> Result<Feed, StoreError> {
-    feed::parse(text).map_err(|e| StoreError::Corrupt(format!("{from}: {e}")))
 }

@@ -1,0 +1,67 @@
+//! The vocabulary of the store interface, shared by every store: what can go wrong, what
+//! a publish answers, the idempotency-key rules, and how a feed's epoch and time are made.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::core::feed::{self, Feed};
+
+/// How long a publish's `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 3600;
+
+/// Why a store could not do what it was asked.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The store is not reachable or failed (Redis down, disk error): try again later.
+    Unavailable(String),
+    /// What the store holds is not a valid feed (a hand-edited file, say): nothing is
+    /// written over it.
+    Corrupt(String),
+    /// The store URL is wrong.
+    Config(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Unavailable(m) => write!(f, "the store is unavailable: {m}"),
+            StoreError::Corrupt(m) => write!(f, "the stored feed is invalid: {m}"),
+            StoreError::Config(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// A publish the store made durable.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Published {
+    pub seq: u64,
+    pub at_ms: f64,
+    /// The `Idempotency-Key` had been seen: this is the first publish's answer, and
+    /// nothing was added.
+    pub replayed: bool,
+}
+
+/// An idempotency key: 1 to 200 visible ASCII characters.
+pub fn check_idempotency_key(key: &str) -> Result<(), String> {
+    if key.is_empty() || key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("the Idempotency-Key must be 1 to 200 visible ASCII characters".into());
+    }
+    Ok(())
+}
+
+/// Parses a stored feed document, naming where it came from in the error.
+pub fn parse_stored(text: &str, from: &str) -> Result<Feed, StoreError> {
+    feed::parse(text).map_err(|e| StoreError::Corrupt(format!("{from}: {e}")))
+}
+
+/// The wall clock in milliseconds since the epoch (what feed timestamps are in).
+pub fn now_ms() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_millis() as f64)
+}
+
+/// A new epoch name: the time and the process, in hex (unique enough for a feed's history).
+pub fn new_epoch() -> String {
+    format!("{:x}{:x}", now_ms() as u64, std::process::id())
+}
