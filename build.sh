@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # swcache build script. Every subcommand installs what it needs on a fresh machine
 # and skips what is already there.
-#   ./build.sh setup   toolchain, browsers (+ geckodriver), JS test deps
+#   ./build.sh setup   toolchain, browsers (+ geckodriver, WebKitWebDriver, Xvfb), JS test deps
 #   ./build.sh build   dist/ (swcache-sw.js, swcache-page.js + wasm, their .d.ts, swcache-remove-sw.js,
 #                      sw.js, demo/) and the server-side commands
 #   ./build.sh package build, then the npm tarball target/package/swcache-<version>.tgz
 #                      (version from Cargo.toml; package/package.json is its manifest)
 #   ./build.sh test    native core tests, type checks, the tarball installed in a scratch site,
-#                      e2e tests in headless Chromium, then a subset in headless Firefox ESR
+#                      e2e tests in headless Chromium, then the shared browser suites in Firefox ESR and WebKit
 #   ./build.sh demo    build and serve the demo promo site on http://localhost:8080
 #   ./build.sh bench   build, then benchmark against no worker, a floor worker, the reference site's
 #                      worker and Workbox 7: bench/results.json, BENCHMARKS.md, bench/chart.svg
@@ -42,6 +42,14 @@ setup() {
     $sudo apt-get update -q
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q firefox-esr
   fi
+  if [ ! -x /usr/bin/WebKitWebDriver ] || ! command -v Xvfb >/dev/null; then
+    # WebKit (Safari's engine): WebKitGTK's MiniBrowser driven by WebKitWebDriver, on Xvfb.
+    log "installing Debian webkit2gtk-driver + xvfb"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q webkit2gtk-driver xvfb
+  fi
   if ! command -v redis-server >/dev/null || ! command -v nginx >/dev/null; then
     # The feed service's Redis store is tested against a real Redis; nginx is the
     # benchmark's reference static server for the feed document.
@@ -56,7 +64,7 @@ setup() {
     cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked
   fi
   if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/binaryen ] || [ ! -d node_modules/esbuild ] \
-    || [ ! -d node_modules/typescript ] || [ package.json -nt node_modules/.package-lock.json ]; then
+    || [ ! -d node_modules/typescript ] || [ ! -d node_modules/selenium-webdriver ] || [ package.json -nt node_modules/.package-lock.json ]; then
     log "installing JS test dependencies"
     if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
   fi
@@ -158,8 +166,10 @@ run_tests() {
   node --test --test-concurrency=1 --test-timeout=120000 tests/types/ tests/package/
   log "end-to-end tests (playwright-core + chromium)"
   node --test --test-concurrency=1 --test-timeout=120000 tests/e2e/
-  log "end-to-end tests in Firefox ESR (geckodriver, WebDriver over HTTP)"
+  log "end-to-end tests in Firefox ESR (geckodriver, selenium-webdriver)"
   node --test --test-concurrency=1 --test-timeout=120000 tests/firefox/
+  log "end-to-end tests in WebKit (WebKitGTK MiniBrowser on Xvfb, WebKitWebDriver, selenium-webdriver)"
+  node --test --test-concurrency=1 --test-timeout=120000 tests/webkit/
 }
 
 demo() {

@@ -1,6 +1,7 @@
-// Test scenarios both browser suites run (tests/e2e/ in Chromium, tests/firefox/ in
-// Firefox ESR) with their own page driver: the same steps and assertions, so the two
-// suites cannot drift apart.
+// Test scenarios every browser suite runs (tests/e2e/ in Chromium; tests/suites/, run by
+// tests/firefox/ and tests/webkit/, in Firefox ESR and WebKit): the same steps and
+// assertions on any page driver, so the suites cannot drift apart. Each takes the
+// harness's context (tests/support/harness.mjs) or the same fields: {page, server, controlled}.
 import assert from 'node:assert/strict';
 import { register, get, cached, message, waitFor } from './browser.mjs';
 import { workerSource, seedConfig, JS } from './worker.mjs';
@@ -244,4 +245,83 @@ export async function prefetchLimits({ page, server, controlled }) {
   // A prefetched page is then a cache hit.
   assert.equal((await get(page, '/p/pf-3')).body, 'pf 3');
   assert.equal(server.count('/p/pf-3'), 1);
+}
+
+/** staleWhileRevalidate, networkOnly (its networkTimeout a 504) and cacheOnly */
+export async function otherStrategies({ page, server, controlled }) {
+  server.set('/sw.js', {
+    body: workerSource(`{ version: 'v1', routes: [
+      { name: 'swr', match: '/swr/', strategy: 'staleWhileRevalidate', maxAge: 0 },
+      { name: 'net', match: '/net/', strategy: 'networkOnly', networkTimeout: 300 },
+      { name: 'only', match: '/only/', strategy: 'cacheOnly' },
+    ] }`),
+    headers: JS,
+  });
+  server.set('/swr/a', { body: 'swr v1' });
+  server.set('/net/a', { body: 'net' });
+  server.set('/net/slow', { body: 'late', mode: 'hang' });
+  await controlled();
+  assert.equal((await get(page, '/swr/a')).body, 'swr v1');
+  await waitFor(() => cached(page, '/swr/a'), '/swr/a stored');
+  server.set('/swr/a', { body: 'swr v2' });
+  assert.equal((await get(page, '/swr/a')).body, 'swr v1', 'stale copy answered at once');
+  await waitFor(async () => (await cached(page, '/swr/a'))?.body === 'swr v2', 'revalidated in the background');
+  assert.equal((await get(page, '/net/a')).body, 'net');
+  assert.equal((await get(page, '/net/a')).body, 'net');
+  assert.equal(server.count('/net/a'), 2);
+  assert.equal(await cached(page, '/net/a'), null, 'networkOnly stores nothing');
+  const slow = await get(page, '/net/slow');
+  assert.equal(slow.status, 504, 'networkOnly past its networkTimeout');
+  assert.ok(slow.ms < 2500, `did not wait for the hanging server (${Math.round(slow.ms)} ms)`);
+  server.release();
+  const only = await get(page, '/only/a');
+  assert.equal(only.status, 504);
+  assert.equal(server.count('/only/a'), 0, 'cacheOnly never touches the network');
+}
+
+/** a 500, Cache-Control: no-store and Vary: * are served but never stored */
+export async function neverStored({ page, server, controlled }) {
+  server.set('/promo/broken', { body: 'oops', status: 500 });
+  server.set('/promo/private', { body: 'secret', headers: { 'cache-control': 'private, no-store' } });
+  server.set('/promo/varied', { body: 'varies', headers: { vary: '*' } });
+  await controlled();
+  for (const p of ['/promo/broken', '/promo/private', '/promo/varied']) {
+    const a = await get(page, p);
+    const b = await get(page, p);
+    assert.equal(a.status, b.status);
+    assert.equal(server.count(p), 2, `${p} fetched every time`);
+    assert.equal(await cached(page, p), null, `${p} not in any cache`);
+  }
+  assert.equal((await get(page, '/promo/broken')).status, 500, 'the 500 is passed through');
+}
+
+/** cache: 'reload' skips the cache read and refreshes the stored copy */
+export async function cacheReload({ page, server, controlled }) {
+  server.set('/promo/news', { body: 'news v1' });
+  await controlled();
+  await get(page, '/promo/news');
+  await waitFor(() => cached(page, '/promo/news'), 'stored');
+  server.set('/promo/news', { body: 'news v2' });
+  assert.equal((await get(page, '/promo/news')).body, 'news v1');
+  assert.equal((await get(page, '/promo/news', { cache: 'reload' })).body, 'news v2');
+  await waitFor(async () => (await cached(page, '/promo/news'))?.body === 'news v2', 'refreshed copy stored');
+  assert.equal((await get(page, '/promo/news')).body, 'news v2');
+}
+
+/** fails open: with a broken engine the site keeps working from the network */
+export async function failsOpen({ page, server, controlled }) {
+  // The real shim, with its embedded wasm corrupted.
+  const original = await (await fetch(server.origin + '/swcache/swcache-sw.js')).text();
+  // Corrupt the embedded module's magic number ("\0asm").
+  const broken = original.replace("'\u0000asm", "'\u0000xyz");
+  assert.notEqual(broken, original, 'the embedded wasm was found');
+  server.set('/broken-swcache.js', { body: broken, headers: JS });
+  server.set('/sw-broken.js', { body: `importScripts('/broken-swcache.js');\nswcache.start(${seedConfig()});`, headers: JS });
+  server.set('/promo/x', { body: 'x' });
+  await controlled('/sw-broken.js');
+  assert.equal((await get(page, '/promo/x')).body, 'x');
+  assert.equal((await get(page, '/promo/x')).body, 'x');
+  assert.equal(server.count('/promo/x'), 2, 'nothing cached: straight to the network');
+  const s = await message(page, { type: 'GET_STATS' });
+  assert.equal(s.engine, 'failed-open');
 }

@@ -1,0 +1,131 @@
+// The engine in any browser: install and precache, the five strategies with timeouts and
+// offline, what is never stored, a bad config, failing open, and a real cold start where
+// the harness can stop a worker. Written once; tests/firefox/ and tests/webkit/ run it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useBrowser, HEARTBEAT, heartbeats } from '../support/harness.mjs';
+import { get, cached, message, waitFor } from '../support/browser.mjs';
+import { workerSource, seedConfig, routerConfig, JS } from '../support/worker.mjs';
+import * as scenario from '../support/scenarios.mjs';
+
+export default function engineSuite(engine) {
+  const t = useBrowser(engine, {
+    systemAccess: true,
+    setup(server) {
+      for (const p of ['/', '/favicon.ico', '/robots.txt']) server.set(p, { body: `precached ${p}` });
+      server.set('/sw.js', { body: workerSource(seedConfig()), headers: JS });
+    },
+  });
+  const name = (s) => `${engine}: ${s}`;
+
+  test(name('precache: every URL is stored and stamped at install, and served offline'), async () => {
+    const { page, server } = t;
+    await t.controlled();
+    for (const p of ['/', '/favicon.ico', '/robots.txt']) {
+      const c = await cached(page, p, 'swcache-precache');
+      assert.ok(c, `${p} precached`);
+      assert.equal(c.body, `precached ${p}`);
+      assert.match(c.stamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    }
+    assert.equal(server.count('/robots.txt'), 1, 'fetched once, at install');
+    server.setOffline(true);
+    assert.equal((await get(page, '/robots.txt')).body, 'precached /robots.txt', 'precache route, no route matches');
+    assert.equal((await get(page, '/')).body, 'precached /', 'page route falls back to the precached copy');
+  });
+
+  test(name('precache: install fails (detected, not a hang) when a URL fails'), () => scenario.precacheInstallFails(t));
+  test(name('cacheFirst: miss then hit; the server sees one request and the copy is stamped'), () => scenario.cacheFirstMissThenHit(t));
+  test(name('cacheFirst: a copy older than maxAge is refetched and replaced'), () => scenario.cacheFirstExpired(t));
+  test(name('cacheFirst: offline serves the stale copy; with nothing cached a clear 503'), () => scenario.cacheFirstOffline(t));
+
+  test(name('networkFirst: network when healthy; a reset connection, then a server that is gone, serve the cached copy'), async () => {
+    const { page, server } = t;
+    server.set('/sw.js', { body: workerSource(seedConfig({ dataMaxAge: 0 })), headers: JS });
+    const url = '/api/v1/promo/featured-content?id=7';
+    server.set(url, { body: 'data v1' });
+    await t.controlled();
+    assert.equal((await get(page, url)).body, 'data v1');
+    await t.waitStored(url, 'componentData');
+    server.set(url, { body: 'data v2' });
+    assert.equal((await get(page, url)).body, 'data v2', 'network first while it answers');
+    assert.equal(server.count(url), 2);
+    await waitFor(async () => (await cached(page, url))?.body === 'data v2', 'v2 stored');
+    server.setOffline(true); // every connection reset
+    const reset = await get(page, url);
+    assert.equal(reset.body, 'data v2', 'stale cached copy when the connection is reset');
+    assert.ok(reset.stamp, 'the cached copy carries its stamp');
+    assert.equal((await get(page, '/api/v1/promo/featured-content?id=404')).status, 503);
+    // The server goes away altogether: connection refused.
+    await server.close();
+    t.server = null;
+    const refused = await get(page, url);
+    assert.equal(refused.status, 200);
+    assert.equal(refused.body, 'data v2', 'stale cached copy when the connection is refused');
+    assert.equal((await get(page, '/api/v1/promo/featured-content?id=404')).status, 503, 'nothing cached: a clear 503');
+  });
+
+  test(name('networkFirst: a hanging server times out to the cached copy; the late answer is stored'), () => scenario.networkFirstHanging(t));
+  test(name('networkFirst: after the timeout with nothing cached it keeps waiting for the network'), () => scenario.networkFirstKeepsWaiting(t));
+  test(name('staleWhileRevalidate, networkOnly (with its timeout) and cacheOnly'), () => scenario.otherStrategies(t));
+  test(name('a 500, Cache-Control: no-store and Vary: * are served but never stored'), () => scenario.neverStored(t));
+  test(name("cache: 'reload' skips the cache read and refreshes the stored copy"), () => scenario.cacheReload(t));
+  test(name('fails open: with a broken engine the site keeps working from the network'), () => scenario.failsOpen(t));
+
+  test(name('a stopped worker starts again on the next request and serves it from the cache'), async () => {
+    const { page, server } = t;
+    server.set('/promo/cold', { body: 'cold v1' });
+    // Every instance of the worker reports itself to the server while it lives, so the
+    // test sees it stop without waking it, and sees which instance answered.
+    server.set('/sw.js', { body: workerSource(seedConfig()) + HEARTBEAT, headers: JS });
+    const beats = heartbeats(server);
+    await t.controlled();
+    await get(page, '/promo/cold');
+    await t.waitStored('/promo/cold');
+    server.set('/promo/cold', { body: 'cold v2' });
+    const first = await waitFor(() => beats.last(), 'the worker reports');
+    await t.stopWorkers(beats);
+    // A navigation starts the worker (a fetch event on a fresh instance).
+    await page.goto(server.origin + '/promo/cold');
+    assert.equal(await page.evaluate(() => document.body.textContent), 'cold v1', 'served from the cache');
+    if (t.can.coldNavigationFetches) {
+      // WebKit starts the navigation's network request itself while it starts the worker;
+      // the worker's answer (the cached copy) is the one the page gets.
+      assert.ok(server.count('/promo/cold') <= 2, 'at most the browser\'s own request');
+    } else {
+      assert.equal(server.count('/promo/cold'), 1, 'no network request');
+    }
+    const second = await waitFor(() => beats.last() !== first && beats.last(), 'the new instance reports');
+    assert.notEqual(second, first, 'a new worker instance answered');
+    const s = await message(page, { type: 'GET_STATS' });
+    // The first instance counted a miss; the new one starts from zero (browsers also ask
+    // for /favicon.ico, a precached hit, so only the misses are exact).
+    assert.equal(s.routes.promoPages.misses, 0, 'counted by a fresh instance');
+    assert.ok(s.routes.promoPages.hits >= 1);
+  });
+
+  test(name("coldStart: 'router' without the Static Routing API: the worker serves those routes itself"), { skip: t.can.router && 'Chromium has the router (tests/e2e/router.test.mjs)' }, async () => {
+    const { page, server } = t;
+    server.set('/sw.js', { body: workerSource(routerConfig('864e5')), headers: JS });
+    server.set('/l/summer', { body: 'landing v1' });
+    await t.controlled();
+    assert.equal((await get(page, '/l/summer')).body, 'landing v1');
+    await t.waitStored('/l/summer', 'landing');
+    server.set('/l/summer', { body: 'landing v2' });
+    assert.equal((await get(page, '/l/summer')).body, 'landing v1', 'a warm hit from the route cache');
+    if (t.browser.stopWorkers) {
+      const [before] = (await t.browser.workers()).filter((w) => w.scope.startsWith(server.origin));
+      await t.browser.stopWorkers();
+      // No router rules: the request starts the worker, which answers from the cache.
+      const cold = await get(page, '/l/summer');
+      assert.equal(cold.body, 'landing v1');
+      assert.ok(cold.stamp, 'the stored copy');
+      const [after] = (await t.browser.workers()).filter((w) => w.scope.startsWith(server.origin));
+      assert.equal(after.launchCount, before.launchCount + 1, 'the worker was started for it');
+    }
+    assert.equal(server.count('/l/summer'), 1, 'no request reached the server');
+    // A miss is fetched and stored by the worker (with the router it would bypass the worker).
+    server.set('/l/winter', { body: 'winter' });
+    assert.equal((await get(page, '/l/winter')).body, 'winter');
+    await t.waitStored('/l/winter', 'landing');
+  });
+}
