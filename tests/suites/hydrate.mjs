@@ -9,7 +9,7 @@ import { useBrowser } from '../support/harness.mjs';
 import { startDemo } from '../support/demo-server.mjs';
 import { register, waitFor } from '../support/browser.mjs';
 import { workerSource, JS } from '../support/worker.mjs';
-import { API, src, DATA, comp, LONG, hydratePage } from '../support/hydrate-page.mjs';
+import { API, src, DATA, comp, GAP, LONG, hydratePage } from '../support/hydrate-page.mjs';
 
 export default function hydrateSuite(engine) {
   const t = useBrowser(engine, { setup: (server) => server.set(API, DATA) });
@@ -121,5 +121,107 @@ export default function hydrateSuite(engine) {
       await pg.goto('about:blank');
       await demo.close();
     }
+  });
+
+  // The e2e suite's helpers, on a given page.
+  const callsOf = (p, id) => p.evaluate((u) => calls.filter((c) => c.url === u).length, src(id));
+  const eventsOf = (p, kind = 'swcache:hydrated') => p.evaluate((k) => events.filter((e) => e.kind === k), kind);
+  const hydratedIdsOf = async (p) => (await eventsOf(p)).map((e) => e.componentId).sort();
+  const framesOf = (p) => p.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+
+  test(name('hydrate: a removed element is never requested again'), async () => {
+    const pg = t.page;
+    await pg.goto(hydratePage(t.server, 'removed', `${comp(1, 'JOB_LISTINGS')}${comp(2, 'JOB_LISTINGS')}${GAP}${GAP}${comp(3)}`,
+      { types: { JOB_LISTINGS: { poll: 100 } } }));
+    await waitFor(async () => (await callsOf(pg, 1)) >= 2 && (await callsOf(pg, 2)) >= 2, 'both polling');
+    const { removedAt, siblingAt } = await pg.evaluate(() => {
+      document.querySelector('[data-component-id=c1]').remove();
+      document.querySelector('[data-component-id=c3]').remove(); // observed, never hydrated
+      const n = (id) => calls.filter((c) => c.url.endsWith('id=' + id)).length;
+      return { removedAt: n(1), siblingAt: n(2) };
+    });
+    // c2 keeps polling: five of its polls are the clock for "never again".
+    await waitFor(async () => (await callsOf(pg, 2)) >= siblingAt + 5, 'sibling polled five more times');
+    await pg.evaluate(() => scrollTo(0, document.documentElement.scrollHeight));
+    await framesOf(pg);
+    assert.equal(await callsOf(pg, 1), removedAt, 'no request for the removed element');
+    assert.equal(await callsOf(pg, 3), 0, 'the removed unhydrated element is not observed any more');
+    assert.equal(t.server.count(src(1)), removedAt, 'server agrees');
+  });
+
+  test(name('hydrate: one component answering 500 (or throwing in render) does not stop the others'), async () => {
+    t.server.set(src(1), { status: 500, body: 'boom' });
+    const pg = t.page;
+    try {
+      await pg.goto(hydratePage(t.server, 'isolation', comp(1) + comp(2, 'BLOG_PREVIEW', 'data-throws') + comp(3, 'STATS_COUNTER') + comp(4),
+        { preload: 4, maxConcurrent: 2, maxRetries: 2, retryBaseMs: 50, types: { STATS_COUNTER: { poll: 100 } } }));
+      await waitFor(async () => (await eventsOf(pg, 'swcache:hydration-error')).length === 2, 'two hydration errors');
+      await waitFor(async () => (await hydratedIdsOf(pg)).join() === 'c3,c4', 'c3, c4 hydrated');
+      const errors = Object.fromEntries((await eventsOf(pg, 'swcache:hydration-error')).map((e) => [e.componentId, e]));
+      assert.equal(errors.c1.attempts, 3, 'maxRetries 2 → 3 attempts');
+      assert.equal(errors.c1.error, 'HTTP 500');
+      assert.equal(errors.c2.attempts, 1);
+      assert.equal(errors.c2.error, 'render broke');
+      const times = t.server.requests().filter((r) => r.path === src(1)).map((r) => r.at);
+      assert.equal(times.length, 3);
+      assert.ok(times[1] - times[0] >= 45 && times[2] - times[1] >= 95, `backoff 50 ms then 100 ms: ${times}`);
+      // c3's polls are the clock: retries are over for good.
+      const polls = await callsOf(pg, 3);
+      await waitFor(async () => (await callsOf(pg, 3)) >= polls + 3, 'c3 polled three more times');
+      assert.equal(t.server.count(src(1)), 3, 'no attempt after giving up');
+      assert.equal(await callsOf(pg, 2), 1, 'a failed render is not retried');
+    } finally {
+      t.server.set(src(1), DATA);
+      }
+  });
+
+  test(name('hydrate: swcache:hydrated events carry componentId, componentType, pageSlug, ms; later additions hydrate'), async () => {
+    const pg = t.page;
+    await pg.goto(hydratePage(t.server, 'events', comp(1, 'HERO_BANNER') + comp(2, 'TESTIMONIAL_CAROUSEL')));
+    await waitFor(async () => (await eventsOf(pg)).length === 2, 'two events');
+    for (const e of await eventsOf(pg)) {
+      assert.deepEqual(Object.keys(e).sort(), ['componentId', 'componentType', 'kind', 'ms', 'pageSlug', 'target']);
+      assert.equal(e.target, e.componentId, 'dispatched on the element, bubbling to the document');
+      assert.equal(e.pageSlug, 'slug-from-body');
+      assert.ok(typeof e.ms === 'number' && e.ms >= 0 && e.ms < 5000, `ms ${e.ms}`);
+    }
+    assert.deepEqual((await eventsOf(pg)).map((e) => [e.componentId, e.componentType]).sort(),
+      [['c1', 'HERO_BANNER'], ['c2', 'TESTIMONIAL_CAROUSEL']]);
+    // A component added later (inside a wrapper) is found by the MutationObt.server.
+    await pg.evaluate((html) => { const d = document.createElement('section'); d.innerHTML = html; document.body.prepend(d); }, comp(9, 'JOB_LISTINGS'));
+    await waitFor(async () => (await eventsOf(pg)).some((e) => e.componentId === 'c9'), 'c9 hydrated');
+    assert.equal(t.server.count(src(9)), 1);
+    // pageSlug from the options wins.
+    const pg2 = t.page;
+    await pg2.goto(hydratePage(t.server, 'events-slug', comp(1), { pageSlug: 'summer-sale' }));
+    await waitFor(async () => (await eventsOf(pg2)).length === 1, 'event');
+    assert.equal((await eventsOf(pg2))[0].pageSlug, 'summer-sale');
+  });
+
+  test(name('hydrate: idle, interaction and media triggers; inline data'), async () => {
+    const pg = t.page;
+    const inline = (at) => `<script type="application/json">${JSON.stringify({ id: 'inline', fetchedAt: at })}</script>`;
+    const fresh = new Date().toISOString();
+    const old = new Date(Date.now() - 3600e3).toISOString();
+    await pg.goto(hydratePage(t.server, 'triggers', [
+      comp(1, 'BLOG_PREVIEW', 'data-hydrate="idle"'),
+      comp(2, 'BLOG_PREVIEW', 'data-hydrate="interaction"'),
+      comp(3, 'BLOG_PREVIEW', 'data-hydrate="media:(min-width: 100px)"'),
+      comp(4, 'BLOG_PREVIEW', 'data-hydrate="media:(min-width: 1500px)"'),
+      comp(5, 'BLOG_PREVIEW').replace('</div>', inline(fresh) + '</div>'),
+      comp(6, 'BLOG_PREVIEW').replace('</div>', inline(old) + '</div>'),
+    ].join(''), { preload: 0 }));
+    await waitFor(async () => (await hydratedIdsOf(pg)).join() === 'c1,c3,c5,c6', 'idle, matching media, inline');
+    await waitFor(() => pg.evaluate(() => inflight === 0), 'no fetch in flight');
+    const r = Object.fromEntries((await pg.evaluate(() => renders)).map((x) => [x.componentId, x]));
+    assert.equal(r.c5.source, 'inline', 'fresh inline data renders without a fetch');
+    assert.equal(await callsOf(pg, 5), 0);
+    assert.deepEqual(await pg.evaluate((u) => calls.filter((c) => c.url === u).map((c) => c.cache), src(6)), ['reload'], 'stale inline data is refetched bypassing the cache');
+    assert.equal(await callsOf(pg, 2), 0, 'interaction: not before the pointer comes');
+    assert.equal(await callsOf(pg, 4), 0, 'media: not while the query does not match');
+    await pg.hover('[data-component-id=c2]');
+    await waitFor(async () => (await hydratedIdsOf(pg)).includes('c2'), 'c2 hydrated on hover');
+    await t.browser.setViewport(1700, 720);
+    await waitFor(async () => (await hydratedIdsOf(pg)).includes('c4'), 'c4 hydrated when the query matches');
   });
 }

@@ -51,6 +51,7 @@ export async function launchBrowser(engine, { systemAccess = false } = {}) {
         return b.page;
       },
       newPage: async () => decorate(await context.newPage()),
+      setViewport: (width, height) => b.page.setViewportSize({ width, height }),
       async endTest() { await context?.close(); context = null; },
       /** Stops every worker (CDP) and resolves once each reports stopped. */
       async stopWorkers() {
@@ -68,7 +69,12 @@ export async function launchBrowser(engine, { systemAccess = false } = {}) {
     version: wd.browserVersion + (engine === 'firefox' ? `, ${await geckodriverVersion()}` : ''),
     page: wd.page,
     driver: wd.driver,
-    freshPage: async () => wd.page,
+    async freshPage() {
+      await wd.driver.manage().window().setRect({ width: 1280, height: 800 });
+      return wd.page;
+    },
+    /** The window's size (WebDriver sets the outer size; the media queries tested have room to spare). */
+    setViewport: (width, height) => wd.driver.manage().window().setRect({ width, height }),
     async newPage() { const p = await wd.newPage(); extra.push(p); return p; },
     async endTest() {
       while (extra.length) await extra.pop().close();

@@ -53,7 +53,7 @@ const log = (d) => { if (process.env.SWCACHE_WD_LOG) process.stderr.write(d); };
 
 /** An X server of our own for MiniBrowser (GTK needs a display): Xvfb picks a free display number. */
 async function startXvfb() {
-  const proc = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1280x1024x24', '-nolisten', 'tcp'],
+  const proc = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1920x1200x24', '-nolisten', 'tcp'],
     { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
   proc.stderr.on('data', log);
   const exited = new Promise((r) => proc.once('exit', r));
