@@ -33,9 +33,9 @@ impl std::error::Error for WriteError {
 /// `Ok` the new file survives a crash. On an error before the rename the temporary file is
 /// removed and `path` is left as it was.
 pub fn write_atomic(path: &Path, bytes: &[u8], perms: Option<Permissions>) -> Result<(), WriteError> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
     let mut name = OsString::from(".");
-    name.push(path.file_name().unwrap_or("file".as_ref()));
+    name.push(path.file_name().unwrap_or_else(|| "file".as_ref()));
     name.push(format!(".{}.tmp", std::process::id()));
     let tmp = dir.join(name);
     let fail = |path: &Path| {
@@ -99,7 +99,8 @@ mod tests {
         fs::create_dir_all(dir.join("taken/inside")).unwrap();
         let err = write_atomic(&dir.join("taken"), b"x", None).unwrap_err();
         assert_eq!(err.path, dir.join("taken"), "{err}");
-        let names: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let names: Vec<_> =
+            fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
         let _ = fs::remove_dir_all(&dir);
     }

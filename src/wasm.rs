@@ -17,36 +17,37 @@ fn panic(_: &::core::panic::PanicInfo<'_>) -> ! {
 
 /// A build's state. Wasm here is single-threaded, and an executor never calls in again
 /// while a call runs (no import calls back), so one `&mut` at a time is guaranteed.
-pub struct Global<T>(UnsafeCell<T>);
+pub(crate) struct Global<T>(UnsafeCell<T>);
 
+#[allow(unsafe_code, reason = "a `static` needs `Sync`; wasm32 here has one thread")]
 // SAFETY: see above; there is no second thread.
 unsafe impl<T> Sync for Global<T> {}
 
 impl<T> Global<T> {
-    pub const fn new(v: T) -> Self {
+    pub(crate) const fn new(v: T) -> Self {
         Global(UnsafeCell::new(v))
     }
 
-    #[allow(clippy::mut_from_ref)]
-    pub fn get(&self) -> &mut T {
+    #[allow(unsafe_code, clippy::mut_from_ref, reason = "the one `&mut` into the global (see the type's doc)")]
+    pub(crate) fn get(&self) -> &mut T {
         // SAFETY: single-threaded and not re-entered (see the type's doc).
         unsafe { &mut *self.0.get() }
     }
 }
 
 /// The text the executor hands in (`input`) and the text it reads back (`out`).
-pub struct Io {
-    pub input: Vec<u8>,
-    pub out: String,
+pub(crate) struct Io {
+    pub(crate) input: Vec<u8>,
+    pub(crate) out: String,
 }
 
 impl Io {
-    pub const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         Io { input: Vec::new(), out: String::new() }
     }
 
     /// A buffer of at least `len` bytes for the next call's text.
-    pub fn buf(&mut self, len: u32) -> *mut u8 {
+    pub(crate) fn buf(&mut self, len: u32) -> *mut u8 {
         if self.input.len() < len as usize {
             self.input.resize(len as usize, 0);
         }
@@ -54,7 +55,7 @@ impl Io {
     }
 
     /// The first `len` bytes the executor wrote, as text ("" if not UTF-8).
-    pub fn text(&self, len: u32) -> &str {
+    pub(crate) fn text(&self, len: u32) -> &str {
         ::core::str::from_utf8(self.input.get(..len as usize).unwrap_or(&[])).unwrap_or("")
     }
 }

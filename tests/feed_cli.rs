@@ -63,7 +63,12 @@ fn bad_input_is_refused_and_changes_nothing() {
 fn compact_and_show() {
     let feed = scratch("compact");
     for i in 0..30 {
-        let ok = bin().args(["add", "--keep", "10", "--feed"]).arg(&feed).args(["--url", &format!("/p/{i}")]).status().unwrap();
+        let ok = bin()
+            .args(["add", "--keep", "10", "--feed"])
+            .arg(&feed)
+            .args(["--url", &format!("/p/{i}")])
+            .status()
+            .unwrap();
         assert!(ok.success());
     }
     let f = swcache::core::feed::parse(&std::fs::read_to_string(&feed).unwrap()).unwrap();

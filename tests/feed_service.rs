@@ -52,7 +52,16 @@ impl Redis {
 
     fn launch(&mut self) {
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--appendonly", "yes", "--appendfsync", "always"])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
             .args(["--save", "", "--dir"])
             .arg(&self.dir)
             .stdout(Stdio::null())
@@ -186,7 +195,12 @@ struct Got {
 
 /// A live client: connects to `/v1/events` (with `Last-Event-ID` when given) and pushes
 /// every event into `out` until the stream ends. Returns when the stream ends.
-async fn listen(base: String, last: Option<u64>, out: Arc<std::sync::Mutex<Vec<Got>>>, connected: Arc<std::sync::atomic::AtomicBool>) {
+async fn listen(
+    base: String,
+    last: Option<u64>,
+    out: Arc<std::sync::Mutex<Vec<Got>>>,
+    connected: Arc<std::sync::atomic::AtomicBool>,
+) {
     let c = reqwest::Client::new();
     let mut req = c.get(format!("{base}/v1/events"));
     if let Some(l) = last {
@@ -227,7 +241,10 @@ async fn live(base: &str, last: Option<u64>) -> (Inbox, tokio::task::JoinHandle<
     let inbox: Inbox = Arc::default();
     let connected = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let task = tokio::spawn(listen(base.to_string(), last, inbox.clone(), connected.clone()));
-    until(Duration::from_secs(10), "the live client to connect", || connected.load(std::sync::atomic::Ordering::SeqCst)).await;
+    until(Duration::from_secs(10), "the live client to connect", || {
+        connected.load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
     (inbox, task)
 }
 
@@ -243,7 +260,12 @@ async fn exercise(store: Store) {
     assert_eq!((f.seq, f.entries.len()), (0, 0), "init: an empty feed");
     let epoch = f.epoch.clone();
     assert!(!epoch.is_empty());
-    let url = |i: u64| vec![("urls".to_string(), swcache::core::value::Value::Arr(vec![swcache::core::value::Value::Str(format!("/p/{i}"))]))];
+    let url = |i: u64| {
+        vec![(
+            "urls".to_string(),
+            swcache::core::value::Value::Arr(vec![swcache::core::value::Value::Str(format!("/p/{i}"))]),
+        )]
+    };
     let p = store.publish(url(1), 1_795_000_000_000.0, None).await.unwrap();
     assert_eq!((p.seq, p.replayed), (1, false));
     let k1 = store.publish(url(2), 1_795_000_000_001.0, Some("key-2")).await.unwrap();
@@ -277,7 +299,11 @@ async fn exercise(store: Store) {
         for i in 0..40u64 {
             let n = 1000 + w * 100 + i;
             let listed = text.contains(&format!("\"/p/{n}\""));
-            let seq_of_n = f.entries.iter().find(|e| swcache::core::feed::entry_json(e).contains(&format!("\"/p/{n}\""))).map(|e| e.seq);
+            let seq_of_n = f
+                .entries
+                .iter()
+                .find(|e| swcache::core::feed::entry_json(e).contains(&format!("\"/p/{n}\"")))
+                .map(|e| e.seq);
             assert!(listed || seq_of_n.is_none(), "entry /p/{n}");
         }
     }
@@ -285,7 +311,11 @@ async fn exercise(store: Store) {
     assert_eq!(store.compact(10).await.unwrap(), 190);
     let f = store.read().await.unwrap().unwrap();
     assert_eq!((f.entries.len(), f.baseline.as_ref().unwrap().seq, f.seq), (10, 312, 322), "compact keeps the newest");
-    assert_eq!(swcache::core::feed::parse(&swcache::core::feed::write(&f)).unwrap(), f, "what the store holds, workers read");
+    assert_eq!(
+        swcache::core::feed::parse(&swcache::core::feed::write(&f)).unwrap(),
+        f,
+        "what the store holds, workers read"
+    );
     let f2 = store.init().await.unwrap();
     assert_eq!(f2.seq, 322, "init leaves an existing feed alone");
 }
@@ -303,7 +333,10 @@ async fn the_store_interface_on_redis() {
     // A second namespace on the same Redis is a separate feed.
     let other = Store::open(&redis.url(), 200, "site-b").await.unwrap();
     assert_eq!(other.init().await.unwrap().seq, 0);
-    assert!(matches!(Store::open("ftp://x", 200, "swcache").await, Err(swcache::service::store::StoreError::Config(_))));
+    assert!(matches!(
+        Store::open("ftp://x", 200, "swcache").await,
+        Err(swcache::service::store::StoreError::Config(_))
+    ));
 }
 
 // ----- many instances on one Redis -----------------------------------------------------------
@@ -332,7 +365,8 @@ async fn three_instances_deliver_every_entry_to_every_client_once_in_order() {
             for i in 0..TOTAL / 8 {
                 let n = w * 1000 + i;
                 let base = &bases[(n as usize) % 3];
-                let (status, v) = post(&c, base, &json!({ "urls": [format!("/p/{n}")] }), Some(&format!("k{n}"))).await.unwrap();
+                let (status, v) =
+                    post(&c, base, &json!({ "urls": [format!("/p/{n}")] }), Some(&format!("k{n}"))).await.unwrap();
                 assert_eq!(status, 201, "{v}");
                 acked.push(v["seq"].as_u64().unwrap());
             }
@@ -345,7 +379,8 @@ async fn three_instances_deliver_every_entry_to_every_client_once_in_order() {
     }
     assert_eq!(acked, (1..=TOTAL).collect(), "8 publishers on 3 instances: seqs 1..=2000, each once");
     for (inbox, _) in &inboxes {
-        until(Duration::from_secs(30), "every client to get the last entry", || seqs(inbox).last() == Some(&TOTAL)).await;
+        until(Duration::from_secs(30), "every client to get the last entry", || seqs(inbox).last() == Some(&TOTAL))
+            .await;
     }
     for (i, (inbox, _)) in inboxes.iter().enumerate() {
         let got = inbox.lock().unwrap().clone();
@@ -391,7 +426,9 @@ async fn publish_with_retries(bases: Vec<String>, from: u64, n: u64) -> BTreeMap
         loop {
             attempts += 1;
             assert!(attempts < 400, "entry {i} could not be published");
-            match post(&c, &bases[at % bases.len()], &json!({ "urls": [format!("/k/{i}")] }), Some(&format!("key-{i}"))).await {
+            match post(&c, &bases[at % bases.len()], &json!({ "urls": [format!("/k/{i}")] }), Some(&format!("key-{i}")))
+                .await
+            {
                 Ok((200 | 201, v)) => {
                     acked.insert(i, v["seq"].as_u64().unwrap());
                     break;
@@ -497,7 +534,11 @@ async fn a_redis_crash_loses_no_acknowledged_entry_and_clients_resume_without_a_
     let body = feed_of(&c, &s.base).await.1;
     let by_url = entries_by_url(&body);
     for (i, seq) in &acked {
-        assert_eq!(by_url.get(&format!("/k/{i}")), Some(&vec![*seq]), "entry {i}: acknowledged, so it survived the crash");
+        assert_eq!(
+            by_url.get(&format!("/k/{i}")),
+            Some(&vec![*seq]),
+            "entry {i}: acknowledged, so it survived the crash"
+        );
     }
     let got = inbox.lock().unwrap().clone();
     assert!(got.iter().all(|g| g.kind == "message"), "no reset needed");
@@ -597,7 +638,11 @@ async fn live_clients_get_what_other_publishers_write_to_the_file() {
     let (inbox, _task) = live(&s.base, None).await;
     // Another process (a CMS on the same machine) publishes with the command.
     for url in ["/ext/1", "/ext/2"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_swcache-feed")).args(["add", "--url", url, "--feed"]).arg(&file).output().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_swcache-feed"))
+            .args(["add", "--url", url, "--feed"])
+            .arg(&file)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     assert_eq!(post(&c, &s.base, &json!({ "urls": ["/svc/3"] }), None).await.unwrap().0, 201);
@@ -683,7 +728,11 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
     }
     // A body sent one byte a second is cut off by the body timeout.
     let mut slow = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    write!(slow, "POST /v1/entries HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {TOKEN}\r\ncontent-length: 100\r\n\r\n").unwrap();
+    write!(
+        slow,
+        "POST /v1/entries HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {TOKEN}\r\ncontent-length: 100\r\n\r\n"
+    )
+    .unwrap();
     slow.set_read_timeout(Some(Duration::from_millis(900))).unwrap();
     let start = Instant::now();
     let mut answer = Vec::new();
@@ -732,7 +781,11 @@ fn serve_refuses_to_start_without_a_token_unless_on_loopback() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_rotate_without_a_restart_and_sigterm_closes_live_clients() {
     let dir = scratch("ops");
-    let mut s = Service::start(&dir, &format!("file:{}", dir.join("feed.json").display()), &["--cors-origin", "http://localhost:8080"]);
+    let mut s = Service::start(
+        &dir,
+        &format!("file:{}", dir.join("feed.json").display()),
+        &["--cors-origin", "http://localhost:8080"],
+    );
     let c = client();
     assert_eq!(post(&c, &s.base, &json!({ "all": true }), None).await.unwrap().0, 201);
     // Rotation: the new token and the old one for a while, then only the new one.
@@ -743,12 +796,19 @@ async fn tokens_rotate_without_a_restart_and_sigterm_closes_live_clients() {
     assert_eq!(res.status(), 201);
     assert_eq!(post(&c, &s.base, &json!({ "all": true }), None).await.unwrap().0, 401, "the old token is gone");
     // CORS for the named origin on the reads, never on publish.
-    let res = c.get(format!("{}/swcache-feed.json", s.base)).header("origin", "http://localhost:8080").send().await.unwrap();
+    let res =
+        c.get(format!("{}/swcache-feed.json", s.base)).header("origin", "http://localhost:8080").send().await.unwrap();
     assert_eq!(res.headers()["access-control-allow-origin"], "http://localhost:8080");
-    let res = c.get(format!("{}/swcache-feed.json", s.base)).header("origin", "http://evil.example").send().await.unwrap();
+    let res =
+        c.get(format!("{}/swcache-feed.json", s.base)).header("origin", "http://evil.example").send().await.unwrap();
     assert!(res.headers().get("access-control-allow-origin").is_none());
-    let res = c.request(reqwest::Method::OPTIONS, format!("{}/v1/entries", s.base)).header("origin", "http://localhost:8080")
-        .header("access-control-request-method", "POST").send().await.unwrap();
+    let res = c
+        .request(reqwest::Method::OPTIONS, format!("{}/v1/entries", s.base))
+        .header("origin", "http://localhost:8080")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
     assert!(res.headers().get("access-control-allow-origin").is_none(), "publish is never open to browsers");
     // gzip when accepted, and its own strong ETag.
     let res = c.get(format!("{}/swcache-feed.json", s.base)).header("accept-encoding", "gzip").send().await.unwrap();

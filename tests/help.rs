@@ -71,7 +71,8 @@ fn every_command_help_is_in_the_readme_verbatim() {
     assert!(commands.iter().any(|c| c == "swcache-feed"), "commands found: {commands:?}");
     for name in &commands {
         let exe = bin_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-        let out = Command::new(&exe).arg("--help").output().unwrap_or_else(|e| panic!("running {}: {e}", exe.display()));
+        let out =
+            Command::new(&exe).arg("--help").output().unwrap_or_else(|e| panic!("running {}: {e}", exe.display()));
         assert!(out.status.success(), "{name} --help exited with {}", out.status);
         assert!(out.stderr.is_empty(), "{name} --help wrote to stderr: {}", String::from_utf8_lossy(&out.stderr));
         let help = String::from_utf8(out.stdout).unwrap();

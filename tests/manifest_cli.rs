@@ -130,8 +130,9 @@ fn lists_every_file_sorted_and_the_same_every_time() {
     assert!(first.starts_with("[\n  {\"url\":\"/Z.txt\",\"revision\":\"") && first.ends_with("}\n]\n"), "{first}");
     assert_eq!(first.lines().count(), 8 + 2);
     let all = entries(&first);
-    assert!(all.iter().all(|(_, r)| r.as_ref().is_some_and(|r| r.len() == 16
-        && r.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))));
+    assert!(all.iter().all(|(_, r)| r
+        .as_ref()
+        .is_some_and(|r| r.len() == 16 && r.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))));
     let index = all.iter().find(|(u, _)| u == "/index.html").unwrap();
     assert_eq!(index.1.as_deref(), Some("ba7816bf8f01cfea"), "first 16 hex digits of SHA-256(\"abc\")");
     let total: usize = [3, 14, 6, 7, 11, 1, 6, 2].iter().sum();
@@ -178,13 +179,21 @@ fn include_exclude_and_hashed_globs() {
     // --hashed marks files (revision null); it adds none.
     let out = run(&dir, &["--hashed", "assets/*.??????.js", "--hashed", "*.min.js", "--exclude", "**/*.map"]);
     let e = entries(&stdout(&out));
-    assert_eq!(e.iter().filter(|(_, r)| r.is_none()).map(|(u, _)| u.as_str()).collect::<Vec<_>>(), ["/assets/app.3f9a1c.js"]);
+    assert_eq!(
+        e.iter().filter(|(_, r)| r.is_none()).map(|(u, _)| u.as_str()).collect::<Vec<_>>(),
+        ["/assets/app.3f9a1c.js"]
+    );
     assert_eq!(e.len(), 7);
-    assert!(stderr(&out).starts_with("swcache-manifest: warning: --hashed '*.min.js' matches none of the files listed\n"));
+    assert!(
+        stderr(&out).starts_with("swcache-manifest: warning: --hashed '*.min.js' matches none of the files listed\n")
+    );
     assert!(stderr(&out).contains("\nswcache-manifest: 7 files (1 content-hashed), "), "{}", stderr(&out));
     let out = run(&dir, &["--include", "*.css", "--include", "blgo/**"]);
     assert!(out.status.success() && urls(&stdout(&out)) == ["/a.css"]);
-    assert!(stderr(&out).contains("warning: --include 'blgo/**' matches none of the files listed"), "a typo is reported");
+    assert!(
+        stderr(&out).contains("warning: --include 'blgo/**' matches none of the files listed"),
+        "a typo is reported"
+    );
     let m = manifest(&dir, &["--include", "assets/**", "--hashed", "**/*"]);
     assert_eq!(entries(&m), [("/assets/app.3f9a1c.js".into(), None), ("/assets/app.3f9a1c.js.map".into(), None)]);
     for bad in [["--include", "/abs/*.js"], ["--exclude", "blog/"], ["--hashed", ""]] {
@@ -255,7 +264,8 @@ fn inject_replaces_the_one_placeholder() {
     fails(&dir, &["--inject", root.join("missing.js").to_str().unwrap()], 1);
     fails(&dir, &["--inject", src.to_str().unwrap(), "--format", "js"], 2);
     // No temporary file is left behind.
-    let names: Vec<String> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let names: Vec<String> =
+        fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
 }
 
@@ -368,7 +378,17 @@ fn help() {
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
     assert!(text.starts_with("swcache-manifest: ") && text.contains("USAGE:"));
-    for opt in ["--include", "--exclude", "--hashed", "--prefix", "--format", "--output", "--inject", "-h, --help", "Exit status"] {
+    for opt in [
+        "--include",
+        "--exclude",
+        "--hashed",
+        "--prefix",
+        "--format",
+        "--output",
+        "--inject",
+        "-h, --help",
+        "Exit status",
+    ] {
         assert!(text.contains(opt), "{opt}");
     }
     assert_eq!(stdout(&bin().arg("-h").output().unwrap()), text);

@@ -130,7 +130,9 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             "--store" => a.store = value()?,
             "--feed" => a.store = format!("file:{}", value()?),
             "--namespace" => a.namespace = value()?,
-            "--keep" => a.keep = value()?.parse().ok().filter(|n| *n >= 1).ok_or("--keep must be a whole number from 1")?,
+            "--keep" => {
+                a.keep = value()?.parse().ok().filter(|n| *n >= 1).ok_or("--keep must be a whole number from 1")?;
+            }
             "--timestamp" => a.timestamp = Some(value()?),
             "--url" => push(&mut a.fields, "urls", value()?),
             "--prefix" => push(&mut a.fields, "prefixes", value()?),
@@ -146,12 +148,16 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             }
             "--listen" => {
                 let v = value()?;
-                a.listen = v.parse().map_err(|_| format!("--listen must be an address and port like 127.0.0.1:8787, got '{v}'"))?;
+                a.listen = v
+                    .parse()
+                    .map_err(|_| format!("--listen must be an address and port like 127.0.0.1:8787, got '{v}'"))?;
             }
             "--insecure-no-token" => a.insecure_no_token = true,
             "--cors-origin" => {
                 let v = value()?;
-                if !(v.starts_with("http://") || v.starts_with("https://")) || v.trim_end_matches('/').matches('/').count() != 2 {
+                if !(v.starts_with("http://") || v.starts_with("https://"))
+                    || v.trim_end_matches('/').matches('/').count() != 2
+                {
                     return Err(format!("--cors-origin must be an origin like https://www.example.com, got '{v}'"));
                 }
                 a.cors_origins.push(v.trim_end_matches('/').to_string());
@@ -159,13 +165,19 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             "--feed-path" => {
                 let v = value()?;
                 if !v.starts_with('/') || v.starts_with("/v1/") || v == "/healthz" || v == "/metrics" {
-                    return Err(format!("--feed-path must be a path starting with / (not one of the service's own), got '{v}'"));
+                    return Err(format!(
+                        "--feed-path must be a path starting with / (not one of the service's own), got '{v}'"
+                    ));
                 }
                 a.feed_path = v;
             }
             "--cache-control" => a.cache_control = value()?,
             "--heartbeat" => {
-                let s: u64 = value()?.parse().ok().filter(|n| (1..=3600).contains(n)).ok_or("--heartbeat must be 1 to 3600 seconds")?;
+                let s: u64 = value()?
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=3600).contains(n))
+                    .ok_or("--heartbeat must be 1 to 3600 seconds")?;
                 a.heartbeat = Duration::from_secs(s);
             }
             other => return Err(format!("unknown option '{other}'")),
@@ -191,7 +203,10 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             return Err("serve needs --token-file (publish tokens, one per line); --insecure-no-token is allowed on loopback only".into());
         }
         if !a.listen.ip().is_loopback() {
-            return Err(format!("--insecure-no-token is refused on {}: anyone who reaches it could publish (use --token-file)", a.listen));
+            return Err(format!(
+                "--insecure-no-token is refused on {}: anyone who reaches it could publish (use --token-file)",
+                a.listen
+            ));
         }
     }
     Ok(a)
@@ -227,7 +242,10 @@ async fn publish_to_server(a: &Args) -> Result<String, String> {
         let why = v.get("error").and_then(|e| e.as_str()).unwrap_or(&text);
         return Err(format!("{server} answered {status}: {why}"));
     }
-    v.get("seq").and_then(|s| s.as_u64()).map(|s| s.to_string()).ok_or_else(|| format!("{server} answered without a seq: {text}"))
+    v.get("seq")
+        .and_then(|s| s.as_u64())
+        .map(|s| s.to_string())
+        .ok_or_else(|| format!("{server} answered without a seq: {text}"))
 }
 
 fn json_of(v: &Value) -> serde_json::Value {
@@ -249,7 +267,11 @@ async fn run(a: Args) -> Result<(), String> {
     let store = Store::open(&a.store, a.keep, &a.namespace).await.map_err(|e| e.to_string())?;
     match a.cmd.as_str() {
         "show" => {
-            let f = store.read().await.map_err(|e| e.to_string())?.ok_or_else(|| format!("{}: no such feed", store.describe()))?;
+            let f = store
+                .read()
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("{}: no such feed", store.describe()))?;
             println!("epoch {} seq {} entries {}", f.epoch, f.seq, f.entries.len());
             if let Some(b) = &f.baseline {
                 println!("baseline seq {} timestamp {}", b.seq, time::iso_string(b.at_ms));
@@ -270,10 +292,17 @@ async fn run(a: Args) -> Result<(), String> {
                 baseline: None,
                 entries: vec![],
             });
-            println!("compacted {dropped} entries; {} left, baseline seq {}", f.entries.len(), f.baseline.map_or(0, |b| b.seq));
+            println!(
+                "compacted {dropped} entries; {} left, baseline seq {}",
+                f.entries.len(),
+                f.baseline.map_or(0, |b| b.seq)
+            );
         }
         _ => {
-            let p = store.publish(a.fields.clone(), at_ms(&a), a.idempotency_key.as_deref()).await.map_err(|e| e.to_string())?;
+            let p = store
+                .publish(a.fields.clone(), at_ms(&a), a.idempotency_key.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
             // A Redis store compacts when read: keep it bounded after each publish too.
             store.read().await.map_err(|e| e.to_string())?;
             println!("{}", p.seq);
@@ -293,7 +322,11 @@ fn main() -> ExitCode {
         Ok(a) => a,
     };
     let serving = a.cmd == "serve";
-    let rt = if serving { tokio::runtime::Runtime::new() } else { tokio::runtime::Builder::new_current_thread().enable_all().build() };
+    let rt = if serving {
+        tokio::runtime::Runtime::new()
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    };
     let rt = match rt {
         Ok(rt) => rt,
         Err(e) => {

@@ -482,7 +482,9 @@ fn parse_args(argv: Vec<OsString>) -> Result<Args, String> {
         };
         let name = name.as_str();
         let mut value = || inline.take().or_else(|| it.next()).ok_or_else(|| format!("{name} needs a value"));
-        let text = |v: OsString| v.into_string().map_err(|v| format!("{name} must be UTF-8 text, got '{}'", v.to_string_lossy()));
+        let text = |v: OsString| {
+            v.into_string().map_err(|v| format!("{name} must be UTF-8 text, got '{}'", v.to_string_lossy()))
+        };
         let glob = |v: String| Glob::new(&v).map_err(|e| format!("{name} {e}"));
         match name {
             "--include" => sel.include.push(glob(text(value()?)?)?),
@@ -566,7 +568,10 @@ fn walk(dir: &Path, root: &Path, sel: &Selection, skip: &[String]) -> Result<Vec
         let rel = match rel_of(dir, &path) {
             Ok(rel) => rel,
             Err(lossy) if wanted(&lossy) => {
-                return Err(Fail { code: 1, msg: format!("{}: the name is not UTF-8, so it has no URL", path.display()) })
+                return Err(Fail {
+                    code: 1,
+                    msg: format!("{}: the name is not UTF-8, so it has no URL", path.display()),
+                })
             }
             Err(_) => {
                 if entered {
@@ -621,7 +626,7 @@ fn walk(dir: &Path, root: &Path, sel: &Selection, skip: &[String]) -> Result<Vec
 
 /// `file`'s path relative to the canonical directory `root`, if it is inside it.
 fn rel_inside(root: &Path, file: &Path) -> Option<String> {
-    let parent = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
     let parent = fs::canonicalize(parent).ok()?;
     let mut parts = parent
         .strip_prefix(root)
@@ -818,7 +823,11 @@ fn run(a: Args) -> Result<(), Fail> {
     };
     let n = entries.len();
     let note = if hashed > 0 { format!(" ({hashed} content-hashed)") } else { String::new() };
-    eprintln!("swcache-manifest: {n} file{}{note}, {}, {destination}", if n == 1 { "" } else { "s" }, human_size(total));
+    eprintln!(
+        "swcache-manifest: {n} file{}{note}, {}, {destination}",
+        if n == 1 { "" } else { "s" },
+        human_size(total)
+    );
     Ok(())
 }
 
@@ -890,7 +899,9 @@ mod tests {
         }
         assert!(Glob::new(&"{a,b}".repeat(12)).is_err(), "4096 alternatives is too many");
         let g = Glob::new("assets/**").unwrap();
-        assert!(g.covers_dir("assets") && !g.covers_dir("other") && !Glob::new("assets/*.js").unwrap().covers_dir("assets"));
+        assert!(
+            g.covers_dir("assets") && !g.covers_dir("other") && !Glob::new("assets/*.js").unwrap().covers_dir("assets")
+        );
         let g = Glob::new("assets/*.js").unwrap();
         assert!(g.may_match_under("assets") && !g.may_match_under("other") && !g.may_match_under("assets/x"));
         assert!(!Glob::new("**/*").unwrap().may_match_under(".git"));
@@ -984,7 +995,9 @@ mod tests {
         assert_eq!(parse_prefix("/").unwrap(), "/");
         assert_eq!(parse_prefix("/static").unwrap(), "/static/");
         assert_eq!(parse_prefix("/a%20b/").unwrap(), "/a%20b/");
-        for bad in ["static/", "//cdn.example/", "https://x/", "/a b/", "/a?x", "/a#x", "/%zz/", "/%2", "/a/../b", "/ü/"] {
+        for bad in
+            ["static/", "//cdn.example/", "https://x/", "/a b/", "/a?x", "/a#x", "/%zz/", "/%2", "/a/../b", "/ü/"]
+        {
             assert!(parse_prefix(bad).is_err(), "{bad:?}");
         }
     }
@@ -1007,4 +1020,3 @@ mod tests {
         assert_eq!(human_size(3_000_000_000), "3.0 GB");
     }
 }
-

@@ -132,7 +132,9 @@ impl Config {
     }
 
     pub fn owns_cache(&self, cache_name: &str) -> bool {
-        cache_name == PRECACHE_CACHE || cache_name == STATE_CACHE || self.routes.iter().any(|r| r.cache_name == cache_name)
+        cache_name == PRECACHE_CACHE
+            || cache_name == STATE_CACHE
+            || self.routes.iter().any(|r| r.cache_name == cache_name)
     }
 }
 
@@ -184,7 +186,8 @@ const MAX_PRECACHE: usize = 10_000;
 /// third of its length), else nothing.
 fn did_you_mean(got: &str, known: &[&str]) -> String {
     let distance = |a: &str, b: &str| -> usize {
-        let (a, b): (Vec<char>, Vec<char>) = (a.to_ascii_lowercase().chars().collect(), b.to_ascii_lowercase().chars().collect());
+        let (a, b): (Vec<char>, Vec<char>) =
+            (a.to_ascii_lowercase().chars().collect(), b.to_ascii_lowercase().chars().collect());
         let mut prev: Vec<usize> = (0..=b.len()).collect();
         for (i, ca) in a.iter().enumerate() {
             let mut cur = vec![i + 1; b.len() + 1];
@@ -212,8 +215,19 @@ pub fn shadowed_routes(routes: &[Route]) -> Vec<String> {
             let Matcher::Prefix(pi) = &earlier.matcher else { continue };
             if pj.starts_with(pi.as_str()) && (earlier.cross_origin || !later.cross_origin) {
                 out.push(cat!(
-                    "swcache config: route '", later.name, "' (routes[", j, "]) can never match: route '", earlier.name,
-                    "' (routes[", i, "]) comes first and its prefix '", pi, "' takes every URL under '", pj, "' (the first match wins)"
+                    "swcache config: route '",
+                    later.name,
+                    "' (routes[",
+                    j,
+                    "]) can never match: route '",
+                    earlier.name,
+                    "' (routes[",
+                    i,
+                    "]) comes first and its prefix '",
+                    pi,
+                    "' takes every URL under '",
+                    pj,
+                    "' (the first match wins)"
                 ));
                 break;
             }
@@ -242,15 +256,25 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
         return Err(cold(|| top("config", cat!("must be an object, got ", v.kind()))));
     };
     if let Some((k, _)) = props.iter().find(|(k, _)| !TOP_FIELDS.contains(&k.as_str())) {
-        return Err(cold(|| top(k, cat!("is not a config field", did_you_mean(k, &TOP_FIELDS), " (expected one of ", TOP_FIELDS.join(", "), ")"))));
+        return Err(cold(|| {
+            top(
+                k,
+                cat!(
+                    "is not a config field",
+                    did_you_mean(k, &TOP_FIELDS),
+                    " (expected one of ",
+                    TOP_FIELDS.join(", "),
+                    ")"
+                ),
+            )
+        }));
     }
     let version = match v.get("version") {
         Some(Value::Str(s)) if valid_token(s, b"._-") => s.clone(),
         Some(other) => {
-            return Err(cold(|| top(
-                "version",
-                cat!("must be 1-64 letters, digits, '.', '_' or '-', got ", describe(other)),
-            )))
+            return Err(cold(|| {
+                top("version", cat!("must be 1-64 letters, digits, '.', '_' or '-', got ", describe(other)))
+            }))
         }
         None => return Err(cold(|| top("version", "is required (a string such as 'v1')".into()))),
     };
@@ -277,7 +301,11 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
                 let (u, revision) = match item {
                     Value::Str(s) => (s, Some(version.as_str())),
                     Value::Obj(props) => precache_object(item, props, &field)?,
-                    _ => return Err(cold(|| top(&field(), cat!("must be a URL string or {url, revision}, got ", describe(item))))),
+                    _ => {
+                        return Err(cold(|| {
+                            top(&field(), cat!("must be a URL string or {url, revision}, got ", describe(item)))
+                        }))
+                    }
                 };
                 let path = same_origin(u, &field(), origin, resolve)?;
                 if !precache.iter().any(|p| p.path == path) {
@@ -313,17 +341,29 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
         None => None,
         Some(f) => Some(parse_feed(f, origin, resolve)?),
     };
-    if navigation_preload && !routes.iter().any(|r| matches!(r.strategy, Strategy::NetworkFirst | Strategy::NetworkOnly)) && offline.page.is_none() {
-        return Err(cold(|| top("navigationPreload", String::from("only helps navigations that go to the network first: add a networkFirst or networkOnly route (or an offline page)"))));
+    if navigation_preload
+        && !routes.iter().any(|r| matches!(r.strategy, Strategy::NetworkFirst | Strategy::NetworkOnly))
+        && offline.page.is_none()
+    {
+        return Err(cold(|| {
+            top("navigationPreload", String::from("only helps navigations that go to the network first: add a networkFirst or networkOnly route (or an offline page)"))
+        }));
     }
     Ok(Config { version, precache, routes, wait_for_clients, feed, offline, navigation_preload })
 }
 
 /// The same-origin path+search of a URL in the config.
-fn same_origin(u: &str, field: &str, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+fn same_origin(
+    u: &str,
+    field: &str,
+    origin: &str,
+    resolve: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
     let shown = || describe(&Value::Str(u.into()));
     let href = resolve(u).ok_or_else(|| cold(|| top(field, cat!("is not a valid URL: ", shown()))))?;
-    url::same_origin_path(&href, origin).map(String::from).ok_or_else(|| cold(|| top(field, cat!("must be same-origin, got ", shown()))))
+    url::same_origin_path(&href, origin)
+        .map(String::from)
+        .ok_or_else(|| cold(|| top(field, cat!("must be same-origin, got ", shown()))))
 }
 
 /// `{url, revision}`: `revision` a string, or `null` for a URL that names its content.
@@ -334,7 +374,9 @@ fn precache_object<'a>(
     field: &dyn Fn() -> String,
 ) -> Result<(&'a String, Option<&'a str>), ConfigError> {
     if let Some((k, _)) = props.iter().find(|(k, _)| k != "url" && k != "revision") {
-        return Err(cold(|| top(&cat!(field(), ".", k), String::from("is not a precache entry field (expected url, revision)"))));
+        return Err(cold(|| {
+            top(&cat!(field(), ".", k), String::from("is not a precache entry field (expected url, revision)"))
+        }));
     }
     let Some(Value::Str(u)) = item.get("url") else {
         return Err(cold(|| top(&cat!(field(), ".url"), String::from("is required: the URL string to precache"))));
@@ -343,13 +385,15 @@ fn precache_object<'a>(
         Some(Value::Null) => None,
         Some(Value::Str(r)) if valid_token(r, b"._-") => Some(r.as_str()),
         other => {
-            return Err(cold(|| top(
+            return Err(cold(|| {
+                top(
                 &cat!(field(), ".revision"),
                 cat!(
                     "must be 1-64 letters, digits, '.', '_' or '-' (a content hash), or null for a URL that names its content, got ",
-                    other.map_or(String::from("nothing"), describe)
+                    other.map_or_else(|| String::from("nothing"), describe)
                 ),
-            )))
+            )
+            }))
         }
     };
     Ok((u, revision))
@@ -380,7 +424,9 @@ fn parse_offline(
         Some(Value::Str(u)) => Offline { page: Some(add(u, "offline")?), image: None },
         Some(o @ Value::Obj(props)) => {
             if let Some((k, _)) = props.iter().find(|(k, _)| k != "page" && k != "image") {
-                return Err(cold(|| top(&cat!("offline.", k), String::from("is not an offline field (expected page, image)"))));
+                return Err(cold(|| {
+                    top(&cat!("offline.", k), String::from("is not an offline field (expected page, image)"))
+                }));
             }
             let mut one = |key: &str| -> Result<Option<usize>, ConfigError> {
                 let field = cat!("offline.", key);
@@ -394,7 +440,12 @@ fn parse_offline(
             Offline { page, image: one("image")? }
         }
         Some(other) => {
-            return Err(cold(|| top("offline", cat!("must be a page URL such as '/offline.html' or {page, image}, got ", describe(other)))))
+            return Err(cold(|| {
+                top(
+                    "offline",
+                    cat!("must be a page URL such as '/offline.html' or {page, image}, got ", describe(other)),
+                )
+            }))
         }
     })
 }
@@ -402,21 +453,42 @@ fn parse_offline(
 #[inline(never)]
 fn parse_feed(f: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) -> Result<FeedConfig, ConfigError> {
     let Value::Obj(props) = f else {
-        return Err(cold(|| top("feed", cat!("must be an object such as {url: '/swcache-feed.json'}, got ", f.kind()))));
+        return Err(cold(|| {
+            top("feed", cat!("must be an object such as {url: '/swcache-feed.json'}, got ", f.kind()))
+        }));
     };
     if let Some((k, _)) = props.iter().find(|(k, _)| !["url", "interval", "strict"].contains(&k.as_str())) {
-        return Err(cold(|| top(&cat!("feed.", k), String::from("is not a feed field (expected one of url, interval, strict)"))));
+        return Err(cold(|| {
+            top(&cat!("feed.", k), String::from("is not a feed field (expected one of url, interval, strict)"))
+        }));
     }
     let path = match f.get("url") {
         Some(Value::Str(s)) => same_origin(s, "feed.url", origin, resolve)?,
         Some(other) => return Err(cold(|| top("feed.url", cat!("must be a URL string, got ", describe(other))))),
-        None => return Err(cold(|| top("feed.url", String::from("is required (where the site publishes its feed, e.g. '/swcache-feed.json')")))),
+        None => {
+            return Err(cold(|| {
+                top(
+                    "feed.url",
+                    String::from("is required (where the site publishes its feed, e.g. '/swcache-feed.json')"),
+                )
+            }))
+        }
     };
     let ms = |field: &str, v: Option<&Value>, default: f64, min: f64| -> Result<f64, ConfigError> {
         match v {
             None => Ok(default),
             Some(Value::Num(n)) if n.is_finite() && *n >= min && *n <= 864e5 => Ok(*n),
-            Some(other) => Err(cold(|| top(field, cat!("must be a number of milliseconds from ", number_text(min), " to 86400000, got ", describe(other))))),
+            Some(other) => Err(cold(|| {
+                top(
+                    field,
+                    cat!(
+                        "must be a number of milliseconds from ",
+                        number_text(min),
+                        " to 86400000, got ",
+                        describe(other)
+                    ),
+                )
+            })),
         }
     };
     let interval_ms = ms("feed.interval", f.get("interval"), 60_000.0, 1000.0)?;
@@ -424,16 +496,30 @@ fn parse_feed(f: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>)
         None | Some(Value::Bool(false)) => None,
         Some(st @ Value::Obj(sp)) => {
             if let Some((k, _)) = sp.iter().find(|(k, _)| !["maxStaleness", "budget"].contains(&k.as_str())) {
-                return Err(cold(|| top(&cat!("feed.strict.", k), String::from("is not a strict-mode field (expected maxStaleness, budget)"))));
+                return Err(cold(|| {
+                    top(
+                        &cat!("feed.strict.", k),
+                        String::from("is not a strict-mode field (expected maxStaleness, budget)"),
+                    )
+                }));
             }
             let stale = ms("feed.strict.maxStaleness", st.get("maxStaleness"), 30_000.0, 0.0)?;
             let budget = ms("feed.strict.budget", st.get("budget"), 500.0, 1.0)?;
             if budget > 10_000.0 {
-                return Err(cold(|| top("feed.strict.budget", String::from("must be at most 10000 ms: a navigation never waits longer for the feed"))));
+                return Err(cold(|| {
+                    top(
+                        "feed.strict.budget",
+                        String::from("must be at most 10000 ms: a navigation never waits longer for the feed"),
+                    )
+                }));
             }
             Some((stale, budget as u32))
         }
-        Some(other) => return Err(cold(|| top("feed.strict", cat!("must be an object {maxStaleness, budget} or false, got ", describe(other))))),
+        Some(other) => {
+            return Err(cold(|| {
+                top("feed.strict", cat!("must be an object {maxStaleness, budget} or false, got ", describe(other)))
+            }))
+        }
     };
     Ok(FeedConfig { path, interval_ms, strict })
 }
@@ -443,33 +529,59 @@ fn parse_route(i: usize, rv: &Value, version: &str, keep: bool) -> Result<Route,
         Some(Value::Str(s)) if valid_token(s, b"_-") && s != "precache" => Some(s.clone()),
         _ => None,
     };
-    let err = |field: &str, problem: String| ConfigError { route: Some((i, name.clone())), field: field.into(), problem };
+    let err =
+        |field: &str, problem: String| ConfigError { route: Some((i, name.clone())), field: field.into(), problem };
     let Value::Obj(props) = rv else {
         return Err(cold(|| err("route", cat!("must be an object, got ", rv.kind()))));
     };
     if let Some((k, _)) = props.iter().find(|(k, _)| !ROUTE_FIELDS.contains(&k.as_str())) {
-        return Err(cold(|| err(k, cat!("is not a route field", did_you_mean(k, &ROUTE_FIELDS), " (expected one of ", ROUTE_FIELDS.join(", "), ")"))));
+        return Err(cold(|| {
+            err(
+                k,
+                cat!(
+                    "is not a route field",
+                    did_you_mean(k, &ROUTE_FIELDS),
+                    " (expected one of ",
+                    ROUTE_FIELDS.join(", "),
+                    ")"
+                ),
+            )
+        }));
     }
     let Some(name_s) = name.clone() else {
         return Err(cold(|| match rv.get("name") {
             None => err("name", "is required (letters, digits, '_' or '-')".into()),
-            Some(other) => err(
-                "name",
-                cat!("must be 1-64 letters, digits, '_' or '-' and not 'precache', got ", describe(other)),
-            ),
+            Some(other) => {
+                err("name", cat!("must be 1-64 letters, digits, '_' or '-' and not 'precache', got ", describe(other)))
+            }
         }));
     };
     let (matcher, written) = match rv.get("match") {
         Some(Value::RegExp(idx, source)) => (Matcher::RegExp(*idx), source.as_str()),
         Some(Value::Str(s)) if !s.is_empty() => (Matcher::Prefix(s.clone()), s.as_str()),
-        Some(other) => return Err(cold(|| err("match", cat!("must be a RegExp or a non-empty path prefix, got ", describe(other))))),
+        Some(other) => {
+            return Err(cold(|| {
+                err("match", cat!("must be a RegExp or a non-empty path prefix, got ", describe(other)))
+            }))
+        }
         None => return Err(cold(|| err("match", "is required (a RegExp or a path prefix string)".into()))),
     };
     let strategy = match rv.get("strategy") {
-        Some(Value::Str(s)) => Strategy::parse(s).ok_or_else(|| cold(|| {
-            let names: Vec<&str> = Strategy::ALL.iter().map(|(n, _)| *n).collect();
-            err("strategy", cat!("must be one of ", names.join(", "), ", got ", describe(&Value::Str(s.clone())), did_you_mean(s, &names)))
-        }))?,
+        Some(Value::Str(s)) => Strategy::parse(s).ok_or_else(|| {
+            cold(|| {
+                let names: Vec<&str> = Strategy::ALL.iter().map(|(n, _)| *n).collect();
+                err(
+                    "strategy",
+                    cat!(
+                        "must be one of ",
+                        names.join(", "),
+                        ", got ",
+                        describe(&Value::Str(s.clone())),
+                        did_you_mean(s, &names)
+                    ),
+                )
+            })
+        })?,
         Some(other) => return Err(cold(|| err("strategy", cat!("must be a strategy name, got ", describe(other))))),
         None => return Err(cold(|| err("strategy", "is required".into()))),
     };
@@ -500,7 +612,9 @@ fn parse_route(i: usize, rv: &Value, version: &str, keep: bool) -> Result<Route,
         return Err(cold(|| err("networkTimeout", "only applies to networkFirst and networkOnly routes".into())));
     }
     if !strategy.stores() && (max_entries.is_some()) {
-        return Err(cold(|| err("maxEntries", "does not apply to a route that stores nothing (networkOnly, cacheOnly)".into())));
+        return Err(cold(|| {
+            err("maxEntries", "does not apply to a route that stores nothing (networkOnly, cacheOnly)".into())
+        }));
     }
     let flag = |field: &str| -> Result<bool, ConfigError> {
         match rv.get(field) {
@@ -518,11 +632,15 @@ fn parse_route(i: usize, rv: &Value, version: &str, keep: bool) -> Result<Route,
         None => false,
         Some(Value::Str(s)) if s == "worker" => false,
         Some(Value::Str(s)) if s == "router" => true,
-        Some(other) => return Err(cold(|| err("coldStart", cat!("must be 'router' or 'worker', got ", describe(other))))),
+        Some(other) => {
+            return Err(cold(|| err("coldStart", cat!("must be 'router' or 'worker', got ", describe(other)))))
+        }
     };
     if router {
         if !matches!(strategy, Strategy::CacheFirst | Strategy::StaleWhileRevalidate | Strategy::CacheOnly) {
-            return Err(cold(|| err("coldStart", "'router' serves cold hits from the cache, so it needs cacheFirst, staleWhileRevalidate or cacheOnly".into())));
+            return Err(cold(|| {
+                err("coldStart", "'router' serves cold hits from the cache, so it needs cacheFirst, staleWhileRevalidate or cacheOnly".into())
+            }));
         }
         if cross_origin {
             return Err(cold(|| err("coldStart", "'router' only serves same-origin requests".into())));
@@ -530,10 +648,12 @@ fn parse_route(i: usize, rv: &Value, version: &str, keep: bool) -> Result<Route,
         match &matcher {
             Matcher::Prefix(p) if p.starts_with('/') && !p.contains('?') && !p.contains('#') => {}
             _ => {
-                return Err(cold(|| err(
+                return Err(cold(|| {
+                    err(
                     "coldStart",
                     "'router' needs 'match' to be a path prefix string such as '/promo/' (the browser's router cannot run a RegExp)".into(),
-                )))
+                )
+                }))
             }
         }
     }
@@ -549,7 +669,18 @@ fn parse_route(i: usize, rv: &Value, version: &str, keep: bool) -> Result<Route,
     } else {
         join3(CACHE_PREFIX, version, "-") + &name_s
     };
-    Ok(Route { name: name_s, matcher, strategy, max_age_ms, max_entries, network_timeout_ms, cross_origin, opaque, router, cache_name })
+    Ok(Route {
+        name: name_s,
+        matcher,
+        strategy,
+        max_age_ms,
+        max_entries,
+        network_timeout_ms,
+        cross_origin,
+        opaque,
+        router,
+        cache_name,
+    })
 }
 
 impl Route {
@@ -593,9 +724,9 @@ impl Route {
 pub(crate) mod tests {
     use super::*;
 
-    pub const ORIGIN: &str = "http://localhost:8080";
+    pub(crate) const ORIGIN: &str = "http://localhost:8080";
 
-    pub fn resolve(s: &str) -> Option<String> {
+    pub(crate) fn resolve(s: &str) -> Option<String> {
         if s.starts_with('/') {
             Some(format!("{ORIGIN}{s}"))
         } else if s.contains("://") {
@@ -610,7 +741,7 @@ pub(crate) mod tests {
     }
 
     /// The reference site's config: images, componentData, promoPages (in that order).
-    pub fn seed_config() -> Value {
+    pub(crate) fn seed_config() -> Value {
         Value::obj([
             ("version", Value::str("v1")),
             ("precache", Value::Arr(vec![Value::str("/"), Value::str("/favicon.ico"), Value::str("/robots.txt")])),
@@ -644,7 +775,7 @@ pub(crate) mod tests {
         ])
     }
 
-    pub fn parse_ok(v: &Value) -> Config {
+    pub(crate) fn parse_ok(v: &Value) -> Config {
         parse(v, ORIGIN, &resolve).unwrap()
     }
 
@@ -676,26 +807,48 @@ pub(crate) mod tests {
         assert_eq!(names, ["images", "componentData", "promoPages"]);
         assert_eq!(c.routes[1].strategy, Strategy::NetworkFirst);
         assert_eq!(c.routes[1].network_timeout_ms, Some(3000));
-        assert!(c.routes[0].cache_name.starts_with("swcache-images-") && c.routes[0].cache_name.len() == 23, "{}", c.routes[0].cache_name);
+        assert!(
+            c.routes[0].cache_name.starts_with("swcache-images-") && c.routes[0].cache_name.len() == 23,
+            "{}",
+            c.routes[0].cache_name
+        );
         assert!(!c.wait_for_clients);
     }
 
     #[test]
     fn errors_name_route_and_field() {
         let cases: Vec<(Value, &str)> = vec![
-            (with_route_field(0, "strategy", Some(Value::str("fastest"))), "route 'images' (routes[0]) field 'strategy' must be one of"),
+            (
+                with_route_field(0, "strategy", Some(Value::str("fastest"))),
+                "route 'images' (routes[0]) field 'strategy' must be one of",
+            ),
             (with_route_field(2, "match", None), "route 'promoPages' (routes[2]) field 'match' is required"),
-            (with_route_field(1, "maxAge", Some(Value::Num(-1.0))), "route 'componentData' (routes[1]) field 'maxAge' must be a non-negative"),
+            (
+                with_route_field(1, "maxAge", Some(Value::Num(-1.0))),
+                "route 'componentData' (routes[1]) field 'maxAge' must be a non-negative",
+            ),
             (with_route_field(0, "maxAge", Some(Value::str("7d"))), "field 'maxAge' must be a number, got '7d'"),
             (with_route_field(0, "maxEntries", Some(Value::Num(0.0))), "field 'maxEntries' must be a whole number"),
             (with_route_field(0, "maxEntries", Some(Value::Num(2.5))), "field 'maxEntries' must be a whole number"),
             (with_route_field(0, "maxAge", Some(Value::Num(f64::NAN))), "field 'maxAge'"),
             (with_route_field(0, "networkTimeout", Some(Value::Num(10.0))), "'networkTimeout' only applies"),
-            (with_route_field(1, "networkTimeout", Some(Value::Num(0.0))), "'networkTimeout' must be a number of milliseconds above 0"),
-            (with_route_field(0, "maxEntires", Some(Value::Num(3.0))), "field 'maxEntires' is not a route field: did you mean 'maxEntries'?"),
-            (with_route_field(0, "strategy", Some(Value::str("cacheFirts"))), "got 'cacheFirts': did you mean 'cacheFirst'?"),
+            (
+                with_route_field(1, "networkTimeout", Some(Value::Num(0.0))),
+                "'networkTimeout' must be a number of milliseconds above 0",
+            ),
+            (
+                with_route_field(0, "maxEntires", Some(Value::Num(3.0))),
+                "field 'maxEntires' is not a route field: did you mean 'maxEntries'?",
+            ),
+            (
+                with_route_field(0, "strategy", Some(Value::str("cacheFirts"))),
+                "got 'cacheFirts': did you mean 'cacheFirst'?",
+            ),
             (with_route_field(0, "name", None), "routes[0] field 'name' is required"),
-            (with_route_field(0, "name", Some(Value::str("promoPages"))), "route 'promoPages' (routes[2]) field 'name' is used by an earlier route"),
+            (
+                with_route_field(0, "name", Some(Value::str("promoPages"))),
+                "route 'promoPages' (routes[2]) field 'name' is used by an earlier route",
+            ),
             (with_route_field(0, "name", Some(Value::str("has space"))), "routes[0] field 'name' must be"),
             (with_route_field(0, "name", Some(Value::str("precache"))), "routes[0] field 'name' must be"),
             (with_route_field(0, "match", Some(Value::Num(3.0))), "field 'match' must be a RegExp"),
@@ -725,7 +878,8 @@ pub(crate) mod tests {
         assert_eq!(c.routes[2].router_pathname().as_deref(), Some("/promo/*"));
         assert_eq!(c.routes[0].router_pathname(), None);
         let regexp = with_route_field(2, "coldStart", Some(Value::str("router")));
-        assert!(parse_err(&regexp).contains("route 'promoPages' (routes[2]) field 'coldStart' 'router' needs 'match' to be a path prefix"));
+        assert!(parse_err(&regexp)
+            .contains("route 'promoPages' (routes[2]) field 'coldStart' 'router' needs 'match' to be a path prefix"));
         let nf = with_route_field(1, "coldStart", Some(Value::str("router")));
         assert!(parse_err(&nf).contains("field 'coldStart' 'router' serves cold hits from the cache"));
         let bad = with_route_field(1, "coldStart", Some(Value::str("fast")));
@@ -739,7 +893,11 @@ pub(crate) mod tests {
         let r = |name: &str, p: &str| Route::cache_first(name, p, String::new());
         let w = shadowed_routes(&[r("pages", "/"), r("images", "/img/"), r("other", "/x")]);
         assert_eq!(w.len(), 2);
-        assert!(w[0].contains("route 'images' (routes[1]) can never match: route 'pages' (routes[0]) comes first"), "{}", w[0]);
+        assert!(
+            w[0].contains("route 'images' (routes[1]) can never match: route 'pages' (routes[0]) comes first"),
+            "{}",
+            w[0]
+        );
         assert!(shadowed_routes(&[r("images", "/img/"), r("pages", "/")]).is_empty(), "the working order");
         assert_eq!(did_you_mean("netwrkFirst", &["cacheFirst", "networkFirst"]), ": did you mean 'networkFirst'?");
         assert_eq!(did_you_mean("fastest", &["cacheFirst", "networkFirst"]), "");
@@ -760,8 +918,11 @@ pub(crate) mod tests {
             .contains("field 'rotues' is not a config field"));
         assert!(parse_err(&Value::obj([("version", Value::str("v1")), ("routes", Value::str("x"))]))
             .contains("field 'routes' must be an array"));
-        assert!(parse_err(&Value::obj([("version", Value::str("v1")), ("precache", Value::Arr(vec![Value::Num(1.0)]))]))
-            .contains("field 'precache[0]' must be a URL string"));
+        assert!(parse_err(&Value::obj([
+            ("version", Value::str("v1")),
+            ("precache", Value::Arr(vec![Value::Num(1.0)]))
+        ]))
+        .contains("field 'precache[0]' must be a URL string"));
         assert!(parse_err(&Value::obj([
             ("version", Value::str("v1")),
             ("precache", Value::Arr(vec![Value::str("https://cdn.example.com/x.js")]))
@@ -775,7 +936,10 @@ pub(crate) mod tests {
     fn precache_is_normalised_and_deduplicated() {
         let c = parse_ok(&Value::obj([
             ("version", Value::str("v2")),
-            ("precache", Value::Arr(vec![Value::str("/a?x=1"), Value::str("http://localhost:8080/a?x=1"), Value::str("/b")])),
+            (
+                "precache",
+                Value::Arr(vec![Value::str("/a?x=1"), Value::str("http://localhost:8080/a?x=1"), Value::str("/b")]),
+            ),
         ]));
         let keys: Vec<&str> = c.precache.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(keys, ["/a?x=1&__swcache_rev=v2", "/b?__swcache_rev=v2"]);
@@ -793,25 +957,40 @@ pub(crate) mod tests {
             Value::Obj(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
         };
         let entry = |rev: Value| Value::obj([("url", Value::str("/app.css")), ("revision", rev)]);
-        let c = parse_ok(&with(Value::Arr(vec![entry(Value::str("9f86d081884c7d65")), entry(Value::str("other")), entry(Value::Null)]), None));
+        let c = parse_ok(&with(
+            Value::Arr(vec![entry(Value::str("9f86d081884c7d65")), entry(Value::str("other")), entry(Value::Null)]),
+            None,
+        ));
         assert_eq!(c.precache.len(), 1, "deduplicated by URL: the first entry wins");
         assert_eq!(c.precache[0].key, "/app.css?__swcache_rev=9f86d081884c7d65");
-        let hashed = parse_ok(&with(Value::Arr(vec![Value::obj([("url", Value::str("/a.3f9a.js")), ("revision", Value::Null)])]), None));
+        let hashed = parse_ok(&with(
+            Value::Arr(vec![Value::obj([("url", Value::str("/a.3f9a.js")), ("revision", Value::Null)])]),
+            None,
+        ));
         assert_eq!(hashed.precache[0].key, "/a.3f9a.js", "revision null: the URL is the key");
         for (bad, want) in [
             (entry(Value::str("has space")), "field 'precache[0].revision' must be 1-64 letters"),
             (entry(Value::Num(3.0)), "field 'precache[0].revision' must be"),
             (Value::obj([("url", Value::str("/a"))]), "field 'precache[0].revision' must be"),
             (Value::obj([("revision", Value::str("x"))]), "field 'precache[0].url' is required"),
-            (Value::obj([("url", Value::str("/a")), ("revision", Value::Null), ("hash", Value::str("x"))]), "field 'precache[0].hash' is not a precache entry field"),
-            (Value::obj([("url", Value::str("https://cdn.example.com/a")), ("revision", Value::Null)]), "field 'precache[0]' must be same-origin"),
+            (
+                Value::obj([("url", Value::str("/a")), ("revision", Value::Null), ("hash", Value::str("x"))]),
+                "field 'precache[0].hash' is not a precache entry field",
+            ),
+            (
+                Value::obj([("url", Value::str("https://cdn.example.com/a")), ("revision", Value::Null)]),
+                "field 'precache[0]' must be same-origin",
+            ),
             (Value::Num(1.0), "field 'precache[0]' must be a URL string or {url, revision}"),
         ] {
             let err = parse_err(&with(Value::Arr(vec![bad]), None));
             assert!(err.contains(want), "{err}");
         }
         // The offline page and placeholder are precached (revisioned by the version).
-        let c = parse_ok(&with(Value::Arr(vec![]), Some(Value::obj([("page", Value::str("/offline.html")), ("image", Value::str("/o.svg"))]))));
+        let c = parse_ok(&with(
+            Value::Arr(vec![]),
+            Some(Value::obj([("page", Value::str("/offline.html")), ("image", Value::str("/o.svg"))])),
+        ));
         assert_eq!((c.offline.page, c.offline.image), (Some(0), Some(1)));
         assert_eq!(c.precache[0].key, "/offline.html?__swcache_rev=v3");
         let c = parse_ok(&with(Value::Arr(vec![Value::str("/offline.html")]), Some(Value::str("/offline.html"))));

@@ -66,54 +66,142 @@ pub enum Answer {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Cmd {
     /// Read `req` from the slot's cache → [`Io::Matched`].
-    Match { op: OpId, tag: u32, slot: u32, req: Req },
+    Match {
+        op: OpId,
+        tag: u32,
+        slot: u32,
+        req: Req,
+    },
     /// Fetch `req` (`reload`: past the HTTP cache) → [`Io::Fetched`].
-    Fetch { op: OpId, tag: u32, req: Req, reload: bool },
+    Fetch {
+        op: OpId,
+        tag: u32,
+        req: Req,
+        reload: bool,
+    },
     /// The navigation's preload response (`event.preloadResponse`), or a fetch of the
     /// event's request if there is none → [`Io::Fetched`].
-    Preload { op: OpId, tag: u32 },
+    Preload {
+        op: OpId,
+        tag: u32,
+    },
     /// Turn navigation preload on or off for the registration → [`Io::Done`].
-    NavigationPreload { op: OpId, tag: u32, on: bool },
+    NavigationPreload {
+        op: OpId,
+        tag: u32,
+        on: bool,
+    },
     /// The body size of the cached response read at `from` → [`Io::Size`].
-    Size { op: OpId, tag: u32, from: u32 },
+    Size {
+        op: OpId,
+        tag: u32,
+        from: u32,
+    },
     /// `registration.unregister()` → [`Io::Done`].
-    Unregister { op: OpId, tag: u32 },
+    Unregister {
+        op: OpId,
+        tag: u32,
+    },
     /// Wait → [`Io::Timer`].
-    Timer { op: OpId, tag: u32, ms: u32 },
+    Timer {
+        op: OpId,
+        tag: u32,
+        ms: u32,
+    },
     /// Store a copy of the response fetched at tag `from` under `req`, with
     /// `sw-cache-time` set to `stamp` (none for opaque responses) → [`Io::Put`].
-    Put { op: OpId, tag: u32, slot: u32, req: Req, from: u32, stamp: Option<f64> },
+    Put {
+        op: OpId,
+        tag: u32,
+        slot: u32,
+        req: Req,
+        from: u32,
+        stamp: Option<f64>,
+    },
     /// List the slot's cache keys → [`Io::Keys`].
-    Keys { op: OpId, tag: u32, slot: u32 },
+    Keys {
+        op: OpId,
+        tag: u32,
+        slot: u32,
+    },
     /// Delete entries → [`Io::Deleted`] with how many were there.
-    Delete { op: OpId, tag: u32, slot: u32, reqs: Vec<Req> },
+    Delete {
+        op: OpId,
+        tag: u32,
+        slot: u32,
+        reqs: Vec<Req>,
+    },
     /// Answer the page's request (`respondWith`).
-    Respond { op: OpId, answer: Answer },
+    Respond {
+        op: OpId,
+        answer: Answer,
+    },
     /// Post this JSON on the message's port.
-    Reply { op: OpId, json: String },
+    Reply {
+        op: OpId,
+        json: String,
+    },
     /// List Cache Storage → [`Io::CacheNames`].
-    CacheNames { op: OpId, tag: u32 },
-    DeleteCache { op: OpId, tag: u32, name: String },
-    SkipWaiting { op: OpId, tag: u32 },
-    Claim { op: OpId, tag: u32 },
+    CacheNames {
+        op: OpId,
+        tag: u32,
+    },
+    DeleteCache {
+        op: OpId,
+        tag: u32,
+        name: String,
+    },
+    SkipWaiting {
+        op: OpId,
+        tag: u32,
+    },
+    Claim {
+        op: OpId,
+        tag: u32,
+    },
     /// Give the browser's router these rules (Static Routing API, during install):
     /// a JSON array of `{pathname, cacheName}`.
-    AddRoutes { op: OpId, json: String },
+    AddRoutes {
+        op: OpId,
+        json: String,
+    },
     /// The operation failed (install: the install fails with this text).
-    Fail { op: OpId, text: String },
+    Fail {
+        op: OpId,
+        text: String,
+    },
     /// Something a site owner should see in the console.
-    Warn { text: String },
+    Warn {
+        text: String,
+    },
     /// Read the engine's saved state → [`Io::Text`].
-    LoadState { op: OpId, tag: u32 },
+    LoadState {
+        op: OpId,
+        tag: u32,
+    },
     /// Save the engine's state → [`Io::Put`].
-    SaveState { op: OpId, tag: u32, text: String },
+    SaveState {
+        op: OpId,
+        tag: u32,
+        text: String,
+    },
     /// Fetch the invalidation feed past every cache, conditionally on `etag`, reading at
     /// most `cap` bytes → [`Io::Feed`] or a failed [`Io::Fetched`].
-    FetchFeed { op: OpId, tag: u32, path: String, etag: Option<String>, cap: u32 },
+    FetchFeed {
+        op: OpId,
+        tag: u32,
+        path: String,
+        etag: Option<String>,
+        cap: u32,
+    },
     /// Post this JSON to every window client.
-    Broadcast { json: String },
+    Broadcast {
+        json: String,
+    },
     /// The operation is over; release its event.
-    Done { op: OpId },
+    Done {
+        op: OpId,
+    },
 }
 
 /// A request as the fetch event shows it.
@@ -188,7 +276,11 @@ pub enum Io {
     /// The saved state, if any.
     Text(Option<String>),
     /// The feed answered: status, its `ETag`, and the body (200 only).
-    Feed { status: u16, etag: Option<String>, text: Option<String> },
+    Feed {
+        status: u16,
+        etag: Option<String>,
+        text: Option<String>,
+    },
     /// A body's size in bytes (`None`: it could not be read).
     Size(Option<u64>),
 }
@@ -344,18 +436,36 @@ enum Kind {
     Invalidate(Box<InvalidateOp>),
     Prefetch(Box<PrefetchOp>),
     /// Precache items still to store.
-    Install { pending: u32 },
+    Install {
+        pending: u32,
+    },
     /// Steps still under way (cache deletions, precache key cleanup, preload setting).
-    Activate { pending: u32 },
+    Activate {
+        pending: u32,
+    },
     /// Taking swcache off the site: cache deletions still under way.
-    Remove { pending: u32 },
+    Remove {
+        pending: u32,
+    },
     /// (slot, entry) of router caches being checked for expiry.
-    Sweep { lookups: Vec<(usize, Req)>, outstanding: u32 },
+    Sweep {
+        lookups: Vec<(usize, Req)>,
+        outstanding: u32,
+    },
     /// GET_STATE: listings still awaited, entries still being read, what was read.
-    State { lists: u32, lookups: Vec<(usize, Req, String)>, found: Vec<(usize, String, Entry)>, outstanding: u32 },
+    State {
+        lists: u32,
+        lookups: Vec<(usize, Req, String)>,
+        found: Vec<(usize, String, Entry)>,
+        outstanding: u32,
+    },
     /// A feed check: the invalidations it started, the cursor to save after them.
     /// `owner`: the event's operation that keeps the worker alive meanwhile.
-    Feed { applying: Vec<OpId>, next: Option<(feed::Cursor, Option<String>)>, owner: Option<OpId> },
+    Feed {
+        applying: Vec<OpId>,
+        next: Option<(feed::Cursor, Option<String>)>,
+        owner: Option<OpId>,
+    },
     /// Nothing but background work left (a reply was sent).
     Idle,
 }
@@ -371,8 +481,14 @@ struct Op {
     stores: Vec<StoreJob>,
 }
 
-/// The engine. `test(i, text)` runs the config's RegExp number `i` (the browser's own
-/// engine); `resolve(s)` parses a URL with the browser's parser, relative to the worker.
+/// Runs the config's RegExp number `i` on a text (the browser's own engine): `test(i, text)`.
+pub type RegExpTest = Box<dyn Fn(u32, &str) -> bool>;
+
+/// Parses a URL with the browser's parser, relative to the worker: `resolve(s)`.
+pub type UrlResolver = Box<dyn Fn(&str) -> Option<String>>;
+
+/// The engine. `test` runs the config's RegExps, `resolve` parses URLs ([`RegExpTest`],
+/// [`UrlResolver`]).
 pub struct Engine {
     cfg: Config,
     origin: String,
@@ -390,8 +506,8 @@ pub struct Engine {
     /// browser while the worker unregisters.
     removed: bool,
     out: Vec<Cmd>,
-    test: Box<dyn Fn(u32, &str) -> bool>,
-    resolve: Box<dyn Fn(&str) -> Option<String>>,
+    test: RegExpTest,
+    resolve: UrlResolver,
 }
 
 impl Engine {
@@ -401,8 +517,8 @@ impl Engine {
         config: &Value,
         origin: &str,
         now_ms: f64,
-        test: Box<dyn Fn(u32, &str) -> bool>,
-        resolve: Box<dyn Fn(&str) -> Option<String>>,
+        test: RegExpTest,
+        resolve: UrlResolver,
     ) -> Result<Engine, String> {
         let cfg = super::config::parse(config, origin, &*resolve).map_err(|e| e.message())?;
         let precache = Route::cache_first("precache", "", String::from(super::config::PRECACHE_CACHE));
@@ -465,7 +581,7 @@ impl Engine {
 
     /// Commands produced since the last call.
     pub fn take(&mut self) -> Vec<Cmd> {
-        core::mem::take(&mut self.out)
+        ::core::mem::take(&mut self.out)
     }
 
     /// Whether an operation is still running.
@@ -519,7 +635,13 @@ impl Engine {
         let offline_nav = selected.is_none() && req.get && req.navigate && self.cfg.offline.page.is_some();
         let (slot, own_route) = match selected {
             Some(slot) => (slot, None),
-            None if offline_nav => (self.precache_slot(), Some(Route { strategy: super::config::Strategy::NetworkOnly, ..self.slots[self.precache_slot()].route.clone() })),
+            None if offline_nav => (
+                self.precache_slot(),
+                Some(Route {
+                    strategy: super::config::Strategy::NetworkOnly,
+                    ..self.slots[self.precache_slot()].route.clone()
+                }),
+            ),
             None => {
                 // Any request wakes a stopped worker: a chance to sweep router caches and
                 // to check the feed.
@@ -649,7 +771,13 @@ impl Engine {
             // Nothing to answer with: the offline page (navigations) or placeholder
             // (images), if the site has one.
             let offline = &self.cfg.offline;
-            let fallback = if navigate { offline.page } else if image { offline.image } else { None };
+            let fallback = if navigate {
+                offline.page
+            } else if image {
+                offline.image
+            } else {
+                None
+            };
             if let Some(e) = fallback.and_then(|i| self.cfg.precache.get(i)) {
                 let req = Req::Path(e.key.clone());
                 let reason = if fail.status() == 503 { "Service Unavailable" } else { "Gateway Timeout" };
@@ -699,7 +827,10 @@ impl Engine {
             }
             Reply::Error(f) => {
                 let reason = if f.status() == 503 { "Service Unavailable" } else { "Gateway Timeout" };
-                self.emit(Cmd::Respond { op: id, answer: Answer::Error { status: f.status(), reason, text: f.message() } });
+                self.emit(Cmd::Respond {
+                    op: id,
+                    answer: Answer::Error { status: f.status(), reason, text: f.message() },
+                });
             }
         }
         self.answered(id, now);
@@ -737,7 +868,11 @@ impl Engine {
             (T_NET, Io::Fetched(r)) if f.range.is_some() => {
                 let answer = match r {
                     Ok(_) => Answer::Network(T_NET),
-                    Err(_) => Answer::Error { status: 503, reason: "Service Unavailable", text: "swcache: offline and not cached" },
+                    Err(_) => Answer::Error {
+                        status: 503,
+                        reason: "Service Unavailable",
+                        text: "swcache: offline and not cached",
+                    },
                 };
                 self.emit(Cmd::Respond { op: id, answer });
                 self.answered(id, now);
@@ -767,13 +902,11 @@ impl Engine {
                     self.run(id, next, now);
                 }
             }
-            (T_TIMER, Io::Timer) => {
-                if f.awaiting && f.net.is_none() {
-                    f.awaiting = false;
-                    f.timed_out = true;
-                    let next = f.flow.on_timeout();
-                    self.run(id, next, now);
-                }
+            (T_TIMER, Io::Timer) if f.awaiting && f.net.is_none() => {
+                f.awaiting = false;
+                f.timed_out = true;
+                let next = f.flow.on_timeout();
+                self.run(id, next, now);
             }
             (T_REVALIDATE, Io::Fetched(r)) => {
                 let (slot, path, started, navigate) = (f.slot, f.path.clone(), f.started, f.navigate);
@@ -871,7 +1004,7 @@ impl Engine {
 
     /// Stores the response fetched at `from` if the rules allow it and no fence covers
     /// it. `false`: not stored (and nothing started).
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments, reason = "a cache write's facts, each passed on once")]
     fn store(
         &mut self,
         id: OpId,
@@ -891,7 +1024,15 @@ impl Engine {
         true
     }
 
-    fn may_store(&self, slot: usize, path: &str, info: &ResponseInfo, started: f64, navigate: bool, check: bool) -> bool {
+    fn may_store(
+        &self,
+        slot: usize,
+        path: &str,
+        info: &ResponseInfo,
+        started: f64,
+        navigate: bool,
+        check: bool,
+    ) -> bool {
         let facts = ResponseFacts {
             status: info.status,
             opaque: info.opaque,
@@ -902,10 +1043,10 @@ impl Engine {
         if check && store::storable(&facts, self.slots[slot].route.opaque, navigate).is_err() {
             return false;
         }
-        !(!self.fences.is_empty() && self.fences.blocks(path, slot, info.tags.as_deref(), started))
+        self.fences.is_empty() || !self.fences.blocks(path, slot, info.tags.as_deref(), started)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments, reason = "a cache write's facts, each passed on once")]
     fn put(
         &mut self,
         id: OpId,
@@ -1153,7 +1294,14 @@ impl Engine {
             push_json_str(&mut out, f.cursor.as_ref().map_or("", |c| c.epoch.as_str()));
             let seq = f.cursor.as_ref().map_or(0, |c| c.seq);
             out.push_str(&cat!(",\"seq\":", seq, ",\"checks\":", f.checks, ",\"notModified\":", f.not_modified));
-            out.push_str(&cat!(",\"applied\":", f.applied, ",\"errors\":", f.errors, ",\"epochChanges\":", f.epochs.total));
+            out.push_str(&cat!(
+                ",\"applied\":",
+                f.applied,
+                ",\"errors\":",
+                f.errors,
+                ",\"epochChanges\":",
+                f.epochs.total
+            ));
             out.push_str(",\"lastSuccess\":");
             match f.last_success {
                 Some(t) => push_json_str(&mut out, &super::time::iso_string(t)),
@@ -1307,7 +1455,7 @@ impl Engine {
                     let Some(i) = self.inv_op(id) else { return };
                     if i.lists == 0 {
                         let removed = i.removed;
-                        let held = core::mem::take(&mut i.held);
+                        let held = ::core::mem::take(&mut i.held);
                         self.emit(Cmd::Reply { op: id, json: done_json(removed) });
                         self.out.extend(held);
                         if let Some(o) = self.op(id) {
@@ -1356,7 +1504,7 @@ impl Engine {
             return;
         }
         let (inv, removed, early, parent) = (i.inv.clone(), i.removed, i.early, i.parent);
-        let paths = core::mem::take(&mut i.paths);
+        let paths = ::core::mem::take(&mut i.paths);
         if !early {
             self.emit(Cmd::Reply { op: id, json: done_json(removed) });
         }
@@ -1419,14 +1567,25 @@ impl Engine {
                 Some(slot) => {
                     p.slots[i] = slot;
                     p.in_flight += 1;
-                    self.emit(Cmd::Match { op: id, tag: ITEM | (i as u32) << 1, slot: slot as u32, req: Req::Path(path) });
+                    self.emit(Cmd::Match {
+                        op: id,
+                        tag: ITEM | (i as u32) << 1,
+                        slot: slot as u32,
+                        req: Req::Path(path),
+                    });
                 }
             }
         }
         let Some(p) = self.prefetch_op(id) else { return };
         if p.next >= p.paths.len() && p.in_flight == 0 {
             let json = cat!(
-                "{\"type\":\"PREFETCH_DONE\",\"fetched\":", p.fetched, ",\"skipped\":", p.skipped, ",\"failed\":", p.failed, "}"
+                "{\"type\":\"PREFETCH_DONE\",\"fetched\":",
+                p.fetched,
+                ",\"skipped\":",
+                p.skipped,
+                ",\"failed\":",
+                p.failed,
+                "}"
             );
             self.emit(Cmd::Reply { op: id, json });
             if let Some(o) = self.op(id) {
@@ -1445,7 +1604,8 @@ impl Engine {
         match io {
             Io::Matched(found) => {
                 let max_age = self.slots[slot].route.max_age_ms;
-                let fresh = found.filter(|e| !self.hidden(&path, slot, e)).is_some_and(|e| is_fresh(e.stamp_ms, now, max_age));
+                let fresh =
+                    found.filter(|e| !self.hidden(&path, slot, e)).is_some_and(|e| is_fresh(e.stamp_ms, now, max_age));
                 let Some(p) = self.prefetch_op(id) else { return };
                 if fresh {
                     p.skipped += 1;
@@ -1458,7 +1618,9 @@ impl Engine {
             Io::Fetched(r) => {
                 let started = p.started[i];
                 let stored = match &r {
-                    Ok(info) => self.store(id, slot, Req::Path(path.clone()), &path, tag, info, started, false, Some(i as u32)),
+                    Ok(info) => {
+                        self.store(id, slot, Req::Path(path.clone()), &path, tag, info, started, false, Some(i as u32))
+                    }
                     Err(_) => false,
                 };
                 if !stored {
@@ -1510,7 +1672,8 @@ impl Engine {
     fn install_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
         let i = (tag & INDEX) >> 1;
         // The precache entry a fetch result (tag `ITEM | i << 1`) is for.
-        let entry = |cfg: &Config| cfg.precache.get(i as usize).map(|e| (e.path.clone(), e.key.clone())).unwrap_or_default();
+        let entry =
+            |cfg: &Config| cfg.precache.get(i as usize).map(|e| (e.path.clone(), e.key.clone())).unwrap_or_default();
         match io {
             Io::Keys(keys) if tag == T_KEYS => {
                 let stored: Vec<&str> = keys.iter().filter_map(|h| url::same_origin_path(h, &self.origin)).collect();
@@ -1526,9 +1689,11 @@ impl Engine {
                     self.emit(Cmd::Fetch { op: id, tag: ITEM | (i as u32) << 1, req: Req::Path(path), reload: true });
                 }
             }
-            Io::Fetched(Err(e)) => self.fail_install(id, cat!("swcache precache: ", entry(&self.cfg).0, " failed: ", e)),
+            Io::Fetched(Err(e)) => {
+                self.fail_install(id, cat!("swcache precache: ", entry(&self.cfg).0, " failed: ", e));
+            }
             Io::Fetched(Ok(info)) if info.status != 200 => {
-                self.fail_install(id, cat!("swcache precache: ", entry(&self.cfg).0, " answered HTTP ", info.status))
+                self.fail_install(id, cat!("swcache precache: ", entry(&self.cfg).0, " answered HTTP ", info.status));
             }
             Io::Fetched(Ok(info)) => {
                 let (path, key) = entry(&self.cfg);
@@ -1580,12 +1745,13 @@ impl Engine {
     fn activate_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
         let mut more = 0;
         match (tag, io) {
-            (T_NAMES, Io::CacheNames(names)) => {
-                let obsolete: Vec<String> = names.into_iter().filter(|n| self.cfg.is_obsolete_cache(n)).collect();
-                more += self.delete_caches(id, obsolete.into_iter());
+            (T_NAMES, Io::CacheNames(mut names)) => {
+                names.retain(|n| self.cfg.is_obsolete_cache(n));
+                more += self.delete_caches(id, names.into_iter());
             }
             (T_KEYS, Io::Keys(keys)) => {
-                let stored: Vec<&str> = keys.iter().map(|h| url::same_origin_path(h, &self.origin).unwrap_or("")).collect();
+                let stored: Vec<&str> =
+                    keys.iter().map(|h| url::same_origin_path(h, &self.origin).unwrap_or("")).collect();
                 let stale = super::precache::obsolete(&self.cfg.precache, &stored);
                 if !stale.is_empty() {
                     let reqs = stale.into_iter().map(|i| Req::Key { list: T_KEYS, index: i as u32 }).collect();
@@ -1690,8 +1856,9 @@ impl Engine {
         if now - self.last_sweep < SWEEP_INTERVAL_MS {
             return;
         }
-        let swept: Vec<u32> =
-            (0..self.slots.len() as u32).filter(|&s| self.slots[s as usize].route.router && self.slots[s as usize].route.max_age_ms.is_some()).collect();
+        let swept: Vec<u32> = (0..self.slots.len() as u32)
+            .filter(|&s| self.slots[s as usize].route.router && self.slots[s as usize].route.max_age_ms.is_some())
+            .collect();
         self.last_sweep = now;
         if swept.is_empty() {
             return;
@@ -1763,7 +1930,11 @@ impl Engine {
                     lookups.push((index as usize, Req::Key { list: tag, index: k as u32 }, String::from(path)));
                 }
                 *outstanding += take as u32;
-                let cmds = match_lookups(id, first, lookups[first as usize..].iter().map(|(slot, req, _)| (*slot, req.clone())));
+                let cmds = match_lookups(
+                    id,
+                    first,
+                    lookups[first as usize..].iter().map(|(slot, req, _)| (*slot, req.clone())),
+                );
                 self.out.extend(cmds);
             }
             (LOOK, Io::Matched(e)) => {
@@ -1775,7 +1946,9 @@ impl Engine {
             _ => return,
         }
         let Some(Kind::State { lists: 0, outstanding: 0, .. }) = self.op(id).map(|o| &o.kind) else { return };
-        let Some(Kind::State { found, .. }) = self.op(id).map(|o| core::mem::replace(&mut o.kind, Kind::Idle)) else { return };
+        let Some(Kind::State { found, .. }) = self.op(id).map(|o| ::core::mem::replace(&mut o.kind, Kind::Idle)) else {
+            return;
+        };
         let json = self.state_json(&found, now);
         self.reply_and_end(id, json);
     }
@@ -1823,14 +1996,20 @@ impl Engine {
                     Some(t) => super::text::push_u64(&mut out, if now > t { (now - t) as u64 } else { 0 }),
                     None => out.push_str("null"),
                 }
-                out.push_str(if is_fresh(e.stamp_ms, now, r.max_age_ms) && !self.hidden(path, i, e) { ",\"fresh\":true" } else { ",\"fresh\":false" });
+                out.push_str(if is_fresh(e.stamp_ms, now, r.max_age_ms) && !self.hidden(path, i, e) {
+                    ",\"fresh\":true"
+                } else {
+                    ",\"fresh\":false"
+                });
                 out.push_str(",\"size\":");
                 match e.size {
                     Some(n) => super::text::push_u64(&mut out, n),
                     None => out.push_str("null"),
                 }
                 out.push_str(",\"tags\":[");
-                for (k, t) in e.tags.as_deref().unwrap_or("").split(',').map(str::trim).filter(|t| !t.is_empty()).enumerate() {
+                for (k, t) in
+                    e.tags.as_deref().unwrap_or("").split(',').map(str::trim).filter(|t| !t.is_empty()).enumerate()
+                {
                     if k > 0 {
                         out.push(',');
                     }
@@ -1852,7 +2031,9 @@ impl Engine {
 
     /// Strict mode: whether a navigation now must wait for a feed check.
     fn strict_wait(&self, now: f64) -> bool {
-        self.feed.as_ref().is_some_and(|f| f.cfg.strict.is_some_and(|(stale, _)| feed::must_wait(now, f.last_success, stale)))
+        self.feed
+            .as_ref()
+            .is_some_and(|f| f.cfg.strict.is_some_and(|(stale, _)| feed::must_wait(now, f.last_success, stale)))
     }
 
     /// Checks the feed if it never was checked, or on a navigation when the interval passed.
@@ -1958,12 +2139,15 @@ impl Engine {
                     f.loaded = true;
                     if let Some(t) = text.as_deref() {
                         f.cursor = feed::read_cursor(t);
-                        f.etag = super::text::read_json(t).and_then(|v| v.get("etag").and_then(|e| e.as_str().map(String::from)));
+                        f.etag = super::text::read_json(t)
+                            .and_then(|v| v.get("etag").and_then(|e| e.as_str().map(String::from)));
                     }
                 }
                 self.fetch_feed(id);
             }
-            (T_FEED, Io::Fetched(Err(e))) => self.feed_failed(id, cat!("swcache feed: the check failed (", e, "); pages are served as before"), now),
+            (T_FEED, Io::Fetched(Err(e))) => {
+                self.feed_failed(id, cat!("swcache feed: the check failed (", e, "); pages are served as before"), now);
+            }
             (T_FEED, Io::Feed { status: 410, .. }) => {
                 self.feed_done(id, now);
                 self.remove();
@@ -1985,7 +2169,8 @@ impl Engine {
                 let planned = feed::parse(text.as_deref().unwrap_or("")).and_then(|doc| {
                     let names: Vec<&str> = self.slots.iter().map(|s| s.route.name.as_str()).collect();
                     let resolve = &self.resolve;
-                    let ctx = Context { origin: &self.origin, slot_names: &names, now_ms: now, resolve: &|s| resolve(s) };
+                    let ctx =
+                        Context { origin: &self.origin, slot_names: &names, now_ms: now, resolve: &|s| resolve(s) };
                     let cursor = self.feed.as_ref().and_then(|f| f.cursor.clone());
                     let from = cursor.as_ref().filter(|c| c.epoch == doc.epoch).map_or(0, |c| c.seq);
                     let fresh = doc.entries.iter().filter(|e| e.seq > from).count() as u64;
@@ -2033,9 +2218,11 @@ impl Engine {
                     }
                 }
             }
-            (T_FEED, Io::Feed { status, .. }) => {
-                self.feed_failed(id, cat!("swcache feed: the feed answered HTTP ", status, "; pages are served as before"), now)
-            }
+            (T_FEED, Io::Feed { status, .. }) => self.feed_failed(
+                id,
+                cat!("swcache feed: the feed answered HTTP ", status, "; pages are served as before"),
+                now,
+            ),
             (T_SAVE, Io::Put(_)) => self.feed_done(id, now),
             _ => {}
         }
@@ -2111,14 +2298,14 @@ impl Engine {
         if let Some(o) = owner {
             self.bg(o, -1);
         }
-        let again = self.feed.as_mut().is_some_and(|f| core::mem::take(&mut f.again));
+        let again = self.feed.as_mut().is_some_and(|f| ::core::mem::take(&mut f.again));
         if again {
             self.feed_check(now, None);
         }
     }
 
     fn release_parked(&mut self, now: f64) {
-        let parked = self.feed.as_mut().map(|f| core::mem::take(&mut f.parked)).unwrap_or_default();
+        let parked = self.feed.as_mut().map(|f| ::core::mem::take(&mut f.parked)).unwrap_or_default();
         for id in parked {
             self.unpark(id, now);
         }
@@ -2186,7 +2373,10 @@ impl Engine {
 /// A cache read of each `(slot, entry)`, tagged `LOOK | first + k`: how invalidations,
 /// sweeps and GET_STATE read the entries they listed.
 fn match_lookups(id: OpId, first: u32, items: impl Iterator<Item = (usize, Req)>) -> Vec<Cmd> {
-    items.enumerate().map(|(k, (slot, req))| Cmd::Match { op: id, tag: LOOK | (first + k as u32), slot: slot as u32, req }).collect()
+    items
+        .enumerate()
+        .map(|(k, (slot, req))| Cmd::Match { op: id, tag: LOOK | (first + k as u32), slot: slot as u32, req })
+        .collect()
 }
 
 fn outcome(r: &Result<ResponseInfo, String>) -> NetOutcome {

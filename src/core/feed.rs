@@ -116,7 +116,9 @@ pub fn parse(text: &str) -> Result<Feed, String> {
     }
     match v.get("swcacheFeed") {
         Some(Value::Num(n)) if *n == f64::from(FORMAT) => {}
-        Some(Value::Num(_)) => return Err(cold(|| "the feed's format version ('swcacheFeed') is not 1: a newer format, ignored".into())),
+        Some(Value::Num(_)) => {
+            return Err(cold(|| "the feed's format version ('swcacheFeed') is not 1: a newer format, ignored".into()))
+        }
         _ => return Err(cold(|| "'swcacheFeed' (the format version, 1) is missing".into())),
     }
     let epoch = match v.get("epoch") {
@@ -127,7 +129,10 @@ pub fn parse(text: &str) -> Result<Feed, String> {
     let seq = whole(v.get("seq"), "seq")?;
     let baseline = match v.get("baseline") {
         None | Some(Value::Null) => None,
-        Some(b @ Value::Obj(_)) => Some(Baseline { seq: whole(b.get("seq"), "baseline.seq")?, at_ms: timestamp(b.get("timestamp"), "baseline.timestamp")? }),
+        Some(b @ Value::Obj(_)) => Some(Baseline {
+            seq: whole(b.get("seq"), "baseline.seq")?,
+            at_ms: timestamp(b.get("timestamp"), "baseline.timestamp")?,
+        }),
         Some(other) => return Err(cold(|| cat!("'baseline' must be an object, got ", other.kind()))),
     };
     let items = match v.get("entries") {
@@ -158,7 +163,9 @@ pub fn parse(text: &str) -> Result<Feed, String> {
         let fields: Vec<(String, Value)> =
             props.iter().filter(|(k, v)| SELECTORS.contains(&k.as_str()) && *v != Value::Undefined).cloned().collect();
         if fields.is_empty() {
-            return Err(cold(|| at(String::from("say what changed: 'urls', 'prefixes', 'tags', 'routes' or 'all: true'"))));
+            return Err(cold(|| {
+                at(String::from("say what changed: 'urls', 'prefixes', 'tags', 'routes' or 'all: true'"))
+            }));
         }
         entries.push(Entry { seq: s, at_ms, fields });
     }
@@ -194,7 +201,10 @@ pub fn plan(feed: &Feed, cursor: Option<&Cursor>, ctx: &Context<'_>) -> Result<(
         // baseline goes.
         if from < b.seq {
             let at = check(b.at_ms)?;
-            out.push(Invalidation { at_ms: at, selector: super::message::Selector { all: true, ..Default::default() } });
+            out.push(Invalidation {
+                at_ms: at,
+                selector: super::message::Selector { all: true, ..Default::default() },
+            });
         }
     }
     let fresh = feed.entries.iter().filter(|e| e.seq > from);
@@ -203,13 +213,20 @@ pub fn plan(feed: &Feed, cursor: Option<&Cursor>, ctx: &Context<'_>) -> Result<(
         for e in fresh {
             check(e.at_ms)?;
         }
-        return Ok((vec![Invalidation { at_ms: newest, selector: super::message::Selector { all: true, ..Default::default() } }], next));
+        return Ok((
+            vec![Invalidation {
+                at_ms: newest,
+                selector: super::message::Selector { all: true, ..Default::default() },
+            }],
+            next,
+        ));
     }
     for e in fresh {
         let at = check(e.at_ms)?;
         let mut props = e.fields.clone();
         props.push((String::from("timestamp"), Value::Str(time::iso_string(at))));
-        let mut inv = parse_invalidation_with(&Value::Obj(props), ctx, true).map_err(|m| cat!("entry ", e.seq, ": ", m))?;
+        let mut inv =
+            parse_invalidation_with(&Value::Obj(props), ctx, true).map_err(|m| cat!("entry ", e.seq, ": ", m))?;
         inv.at_ms = at;
         out.push(inv);
     }
@@ -338,14 +355,18 @@ pub fn publish_request(v: &Value, now_ms: f64) -> Result<(Vec<(String, Value)>, 
     let Value::Obj(props) = v else { return Err(cold(|| cat!("an entry must be a JSON object, got ", v.kind()))) };
     const ALLOWED: [&str; 6] = ["urls", "prefixes", "tags", "routes", "all", "timestamp"];
     if let Some((k, _)) = props.iter().find(|(k, _)| !ALLOWED.contains(&k.as_str())) {
-        return Err(cold(|| cat!("unknown field '", k, "' (an entry has urls, prefixes, tags, routes, all and timestamp)")));
+        return Err(cold(|| {
+            cat!("unknown field '", k, "' (an entry has urls, prefixes, tags, routes, all and timestamp)")
+        }));
     }
     let at_ms = match v.get("timestamp") {
         None | Some(Value::Null) => now_ms,
         Some(t) => {
             let at = timestamp(Some(t), "timestamp")?;
             if at > now_ms + FUTURE_LIMIT_MS {
-                return Err(cold(|| "'timestamp' is more than 10 minutes in the future (workers would refuse the feed)".into()));
+                return Err(cold(|| {
+                    "'timestamp' is more than 10 minutes in the future (workers would refuse the feed)".into()
+                }));
             }
             at
         }
@@ -371,7 +392,9 @@ pub fn publish_request(v: &Value, now_ms: f64) -> Result<(Vec<(String, Value)>, 
         for (i, r) in routes.iter().enumerate() {
             let r = r.as_str().unwrap_or("");
             if r.is_empty() || !r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-                return Err(cold(|| cat!("'routes[", i, "]' must be a route name (letters, digits, _ or -), got '", r, "'")));
+                return Err(cold(|| {
+                    cat!("'routes[", i, "]' must be a route name (letters, digits, _ or -), got '", r, "'")
+                }));
             }
         }
     }
@@ -384,7 +407,13 @@ pub fn publish_request(v: &Value, now_ms: f64) -> Result<(Vec<(String, Value)>, 
         .collect();
     let entry = Entry { seq: u64::MAX, at_ms, fields };
     if entry_json(&entry).len() > MAX_ENTRY_BYTES {
-        return Err(cold(|| cat!("the entry is larger than ", MAX_ENTRY_BYTES, " bytes: name prefixes, tags or routes instead of every URL")));
+        return Err(cold(|| {
+            cat!(
+                "the entry is larger than ",
+                MAX_ENTRY_BYTES,
+                " bytes: name prefixes, tags or routes instead of every URL"
+            )
+        }));
     }
     Ok((entry.fields, at_ms))
 }
@@ -563,7 +592,12 @@ mod tests {
             (r#"{"seq":1}"#.into(), "'swcacheFeed'"),
             (r#"{"swcacheFeed":2,"seq":1}"#.into(), "newer format"),
             (r#"{"swcacheFeed":1,"seq":"3"}"#.into(), "'seq' must be a whole number"),
-            (feed_with(r#"{"seq":2,"timestamp":"2026-11-18T11:00:00Z","urls":["/a"]},{"seq":1,"timestamp":"2026-11-18T11:00:00Z","urls":["/b"]}"#), "must be above"),
+            (
+                feed_with(
+                    r#"{"seq":2,"timestamp":"2026-11-18T11:00:00Z","urls":["/a"]},{"seq":1,"timestamp":"2026-11-18T11:00:00Z","urls":["/b"]}"#,
+                ),
+                "must be above",
+            ),
             (feed_with(r#"{"seq":9,"timestamp":"2026-11-18T11:00:00Z","urls":["/a"]}"#), "above the feed's"),
             (feed_with(r#"{"seq":1,"timestamp":"yesterday","urls":["/a"]}"#), "ISO 8601"),
             (feed_with(r#"{"seq":1,"timestamp":"2026-11-18T11:00:00Z"}"#), "say what changed"),
@@ -575,11 +609,16 @@ mod tests {
             let e = got.unwrap_err();
             assert!(e.contains(want), "{e} should contain {want}");
         }
-        let cross = parse(&feed_with(r#"{"seq":1,"timestamp":"2026-11-18T11:00:00Z","urls":["https://evil.example/a"]}"#)).unwrap();
+        let cross =
+            parse(&feed_with(r#"{"seq":1,"timestamp":"2026-11-18T11:00:00Z","urls":["https://evil.example/a"]}"#))
+                .unwrap();
         assert!(plan(&cross, None, &ctx()).unwrap_err().contains("cross-origin"));
         let many = format!(
             r#"{{"swcacheFeed":1,"seq":{n},"entries":[{}]}}"#,
-            (1..=MAX_ENTRIES + 1).map(|i| format!(r#"{{"seq":{i},"timestamp":"2026-11-18T11:00:00Z","all":true}}"#)).collect::<Vec<_>>().join(","),
+            (1..=MAX_ENTRIES + 1)
+                .map(|i| format!(r#"{{"seq":{i},"timestamp":"2026-11-18T11:00:00Z","all":true}}"#))
+                .collect::<Vec<_>>()
+                .join(","),
             n = MAX_ENTRIES + 1
         );
         assert!(parse(&many).unwrap_err().contains("more than"));
@@ -590,11 +629,15 @@ mod tests {
     #[test]
     fn future_timestamps_clamp_or_refuse() {
         let soon = time::iso_string(NOW + 60_000.0);
-        let f = parse(&format!(r#"{{"swcacheFeed":1,"seq":1,"entries":[{{"seq":1,"timestamp":"{soon}","all":true}}]}}"#)).unwrap();
+        let f =
+            parse(&format!(r#"{{"swcacheFeed":1,"seq":1,"entries":[{{"seq":1,"timestamp":"{soon}","all":true}}]}}"#))
+                .unwrap();
         let (invs, _) = plan(&f, None, &ctx()).unwrap();
         assert_eq!(invs[0].at_ms, NOW, "a minute of skew: clamped to the worker's now");
         let later = time::iso_string(NOW + 3_600_000.0);
-        let f = parse(&format!(r#"{{"swcacheFeed":1,"seq":1,"entries":[{{"seq":1,"timestamp":"{later}","all":true}}]}}"#)).unwrap();
+        let f =
+            parse(&format!(r#"{{"swcacheFeed":1,"seq":1,"entries":[{{"seq":1,"timestamp":"{later}","all":true}}]}}"#))
+                .unwrap();
         assert!(plan(&f, None, &ctx()).unwrap_err().contains("future"));
     }
 
@@ -727,8 +770,9 @@ mod simulation {
             rng % m
         };
         let mut feed = Feed { epoch: "sim".into(), seq: 0, baseline: None, entries: vec![] };
-        let mut workers: Vec<Worker> =
-            (0..WORKERS).map(|_| Worker { saved: None, cursor: None, loaded: false, covered: 0, times_applied: 0 }).collect();
+        let mut workers: Vec<Worker> = (0..WORKERS)
+            .map(|_| Worker { saved: None, cursor: None, loaded: false, covered: 0, times_applied: 0 })
+            .collect();
         let (mut checks, mut offline, mut restarts, mut baselines, mut applied) = (0u64, 0u64, 0u64, 0u64, 0u64);
         let t0 = 1_795_000_000_000.0;
         // 600,000 events over simulated time; a publish every ~60 events.
@@ -764,7 +808,10 @@ mod simulation {
                     let individual = feed.entries.iter().filter(|e| e.seq > from).count() as u64;
                     if from < compacted {
                         baselines += 1;
-                        assert!(invs.iter().any(|i| i.selector.all), "entries compacted away are covered by the baseline");
+                        assert!(
+                            invs.iter().any(|i| i.selector.all),
+                            "entries compacted away are covered by the baseline"
+                        );
                         assert_eq!(individual, feed.seq - compacted);
                     } else {
                         assert_eq!(individual, feed.seq - from, "no entry skipped");
@@ -780,7 +827,10 @@ mod simulation {
         }
         let total: u64 = workers.iter().map(|w| w.times_applied).sum();
         assert_eq!(total, applied);
-        assert!(checks > 400_000 && restarts > 50_000 && offline > 50_000 && baselines > 0, "{checks} {restarts} {offline} {baselines}");
+        assert!(
+            checks > 400_000 && restarts > 50_000 && offline > 50_000 && baselines > 0,
+            "{checks} {restarts} {offline} {baselines}"
+        );
         assert!(feed.seq > 9_000, "{} publishes", feed.seq);
     }
 }

@@ -29,8 +29,8 @@
 //!   `age == maxAge` is stale) and the stamp is not more than 60 s in the future. A fetch
 //!   answer without `sw-cache-time` (`age_ms: None`) counts as fresh.
 
-use super::strategy::is_fresh;
 use super::prelude::*;
+use super::strategy::is_fresh;
 use alloc::collections::VecDeque;
 
 /// Components by key: a vector kept in key order (keys are handed out in increasing
@@ -292,11 +292,10 @@ impl Command {
     pub fn key(&self) -> Option<ComponentKey> {
         match self {
             Command::Observe(k) | Command::Unobserve(k) => Some(*k),
-            Command::WatchMedia { key, .. }
-            | Command::Fetch { key, .. }
-            | Command::Render { key, .. } => Some(*key),
-            Command::Emit(Notice::Hydrated { key, .. })
-            | Command::Emit(Notice::HydrationError { key, .. }) => Some(*key),
+            Command::WatchMedia { key, .. } | Command::Fetch { key, .. } | Command::Render { key, .. } => Some(*key),
+            Command::Emit(Notice::Hydrated { key, .. }) | Command::Emit(Notice::HydrationError { key, .. }) => {
+                Some(*key)
+            }
             Command::RequestIdle => None,
         }
     }
@@ -394,8 +393,7 @@ impl Hydrator {
             Some(_) => None,
         };
         let default = if seq < self.opts.preload { Trigger::Eager } else { Trigger::Visible };
-        let trigger =
-            desc.trigger.clone().or_else(|| ty.and_then(|t| t.trigger.clone())).unwrap_or(default);
+        let trigger = desc.trigger.clone().or_else(|| ty.and_then(|t| t.trigger.clone())).unwrap_or(default);
         let observed = trigger == Trigger::Visible;
         match &trigger {
             Trigger::Visible => self.out.push_back(Command::Observe(key)),
@@ -403,9 +401,7 @@ impl Hydrator {
                 self.idle_requested = true;
                 self.out.push_back(Command::RequestIdle);
             }
-            Trigger::Media(query) => {
-                self.out.push_back(Command::WatchMedia { key, query: query.clone() })
-            }
+            Trigger::Media(query) => self.out.push_back(Command::WatchMedia { key, query: query.clone() }),
             _ => {}
         }
         let eager = trigger == Trigger::Eager;
@@ -434,9 +430,7 @@ impl Hydrator {
         match event {
             Event::Visible(key) => self.trigger_if(key, now, |t| *t == Trigger::Visible),
             Event::Interaction(key) => self.trigger_if(key, now, |t| *t == Trigger::Interaction),
-            Event::MediaMatched(key) => {
-                self.trigger_if(key, now, |t| matches!(t, Trigger::Media(_)))
-            }
+            Event::MediaMatched(key) => self.trigger_if(key, now, |t| matches!(t, Trigger::Media(_))),
             Event::Idle => {
                 self.idle_requested = false;
                 for key in self.waiting_in_order(|t| *t == Trigger::Idle) {
@@ -587,8 +581,7 @@ impl Hydrator {
         self.in_flight = self.in_flight.saturating_sub(1);
         if ok {
             // Only a cache-allowed fetch can come back stale; never loop on reloads.
-            let stale = !reload
-                && age_ms.is_some_and(|age| !is_fresh(Some(now - age), now, Some(c.max_age_ms)));
+            let stale = !reload && age_ms.is_some_and(|age| !is_fresh(Some(now - age), now, Some(c.max_age_ms)));
             c.phase = Phase::Rendering { refresh_after: stale };
             self.out.push_back(Command::Render { key, source: DataSource::Fetched });
         } else if c.hydrated {
@@ -683,9 +676,7 @@ impl Hydrator {
             .iter()
             .filter_map(|(k, c)| match c.phase {
                 Phase::Backoff { due, .. } if retries && due <= now => Some((due, c.seq, *k)),
-                Phase::Settled { poll_due: Some(due) } if !hidden && due <= now => {
-                    Some((due, c.seq, *k))
-                }
+                Phase::Settled { poll_due: Some(due) } if !hidden && due <= now => Some((due, c.seq, *k)),
                 _ => None,
             })
             .collect();
@@ -778,8 +769,7 @@ mod tests {
 
     #[test]
     fn trigger_precedence_attribute_then_type_then_preload() {
-        let idle =
-            TypeOptions { name: "B".into(), trigger: Some(Trigger::Idle), ..Default::default() };
+        let idle = TypeOptions { name: "B".into(), trigger: Some(Trigger::Idle), ..Default::default() };
         let mut h = Hydrator::new(Options { preload: 3, types: vec![idle], ..Options::default() });
         h.add(0, with("B", Trigger::Interaction), 0.0);
         h.add(1, desc("B"), 0.0);
@@ -859,14 +849,8 @@ mod tests {
 
     #[test]
     fn type_options_override_max_age_and_poll() {
-        let a = TypeOptions {
-            name: "A".into(),
-            max_age_ms: Some(1000.0),
-            poll_ms: Some(500.0),
-            ..Default::default()
-        };
-        let ms =
-            TypeOptions { name: "MODEL_SHOWCASE".into(), poll_ms: Some(0.0), ..Default::default() };
+        let a = TypeOptions { name: "A".into(), max_age_ms: Some(1000.0), poll_ms: Some(500.0), ..Default::default() };
+        let ms = TypeOptions { name: "MODEL_SHOWCASE".into(), poll_ms: Some(0.0), ..Default::default() };
         let mut h = Hydrator::new(Options { preload: 3, types: vec![a, ms], ..Options::default() });
         h.add(0, inline("A", Some(0.0)), 999.0);
         h.add(1, inline("MODEL_SHOWCASE", Some(0.0)), 999.0);
@@ -1169,19 +1153,9 @@ mod tests {
         const TYPES: [&str; 4] = ["MODEL_SHOWCASE", "BLOG_PREVIEW", "FAST", "X"];
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let max = 1 + rng.below(3) as usize;
-        let fast = TypeOptions {
-            name: "FAST".into(),
-            poll_ms: Some(700.0),
-            max_age_ms: Some(500.0),
-            ..Default::default()
-        };
-        let o = Options {
-            max_concurrent: max,
-            max_retries: 2,
-            retry_base_ms: 100.0,
-            types: vec![fast],
-            ..opts(2)
-        };
+        let fast =
+            TypeOptions { name: "FAST".into(), poll_ms: Some(700.0), max_age_ms: Some(500.0), ..Default::default() };
+        let o = Options { max_concurrent: max, max_retries: 2, retry_base_ms: 100.0, types: vec![fast], ..opts(2) };
         let mut h = Hydrator::new(o);
         let mut m = Model::default();
         let (mut now, mut keys) = (0.0f64, 0u32);
@@ -1225,10 +1199,7 @@ mod tests {
                 }
                 10 => {
                     m.hidden = !m.hidden;
-                    h.handle(
-                        if m.hidden { Event::DocumentHidden } else { Event::DocumentVisible },
-                        now,
-                    );
+                    h.handle(if m.hidden { Event::DocumentHidden } else { Event::DocumentVisible }, now);
                 }
                 _ => {
                     now += rng.below(400) as f64;

@@ -2,8 +2,8 @@
 //! and changes nothing; a valid one becomes a [`Message`].
 
 use super::prelude::*;
-use super::text::cold;
 use super::sort::heapsort_by;
+use super::text::cold;
 use super::time;
 use super::url;
 use super::value::Value;
@@ -104,7 +104,10 @@ impl Invalidation {
 pub enum Message {
     Invalidate(Invalidation),
     /// Same-origin path+search of each URL, deduplicated, in order.
-    Prefetch { paths: Vec<String>, save_data: bool },
+    Prefetch {
+        paths: Vec<String>,
+        save_data: bool,
+    },
     GetStats,
     /// What is cached, per route, with the live fences and the feed cursor.
     GetState,
@@ -132,7 +135,9 @@ fn string_list<'v>(msg: &'v Value, field: &str) -> Result<Option<Vec<&'v str>>, 
             items
                 .iter()
                 .enumerate()
-                .map(|(i, v)| v.as_str().ok_or_else(|| cold(|| cat!("'", field, "[", i, "]' must be a string, got ", v.kind()))))
+                .map(|(i, v)| {
+                    v.as_str().ok_or_else(|| cold(|| cat!("'", field, "[", i, "]' must be a string, got ", v.kind())))
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some)
         }
@@ -145,10 +150,22 @@ fn string_list<'v>(msg: &'v Value, field: &str) -> Result<Option<Vec<&'v str>>, 
 fn same_origin_paths(list: &[&str], field: &str, ctx: &Context<'_>) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::with_capacity(list.len());
     for (i, raw) in list.iter().enumerate() {
-        if !(raw.starts_with('/') || raw.starts_with("http://") || raw.starts_with("https://")) || raw.starts_with("//") {
-            return Err(cold(|| cat!("'", field, "[", i, "]' must be a root-relative or absolute same-origin URL, got '", clip(raw), "'")));
+        if !(raw.starts_with('/') || raw.starts_with("http://") || raw.starts_with("https://")) || raw.starts_with("//")
+        {
+            return Err(cold(|| {
+                cat!(
+                    "'",
+                    field,
+                    "[",
+                    i,
+                    "]' must be a root-relative or absolute same-origin URL, got '",
+                    clip(raw),
+                    "'"
+                )
+            }));
         }
-        let href = (ctx.resolve)(raw).ok_or_else(|| cold(|| cat!("'", field, "[", i, "]' is not a valid URL: '", clip(raw), "'")))?;
+        let href = (ctx.resolve)(raw)
+            .ok_or_else(|| cold(|| cat!("'", field, "[", i, "]' is not a valid URL: '", clip(raw), "'")))?;
         let path = url::same_origin_path(&href, ctx.origin)
             .ok_or_else(|| cold(|| cat!("'", field, "[", i, "]' is cross-origin: '", clip(raw), "'")))?;
         out.push(String::from(path));
@@ -195,7 +212,15 @@ fn parse_inner(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
         "CACHE_INVALIDATION" => &["type", "urls", "prefixes", "tags", "routes", "all", "timestamp"],
         "PREFETCH" => &["type", "urls", "saveData"],
         "GET_STATS" | "GET_STATE" | "SKIP_WAITING" => &["type"],
-        _ => return Err(cold(|| cat!("unknown type '", clip(kind), "' (expected CACHE_INVALIDATION, PREFETCH, GET_STATS, GET_STATE or SKIP_WAITING)"))),
+        _ => {
+            return Err(cold(|| {
+                cat!(
+                    "unknown type '",
+                    clip(kind),
+                    "' (expected CACHE_INVALIDATION, PREFETCH, GET_STATS, GET_STATE or SKIP_WAITING)"
+                )
+            }))
+        }
     };
     if let Value::Obj(props) = msg {
         if let Some((k, _)) = props.iter().find(|(k, v)| !allowed.contains(&k.as_str()) && *v != Value::Undefined) {
@@ -222,10 +247,16 @@ fn parse_inner(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
 /// The selectors and timestamp of an invalidation (a message, or a feed entry with
 /// `known_routes_only`: route names this worker does not have are skipped, since a feed
 /// serves every version of a site's worker).
-pub fn parse_invalidation_with(msg: &Value, ctx: &Context<'_>, known_routes_only: bool) -> Result<Invalidation, String> {
+pub fn parse_invalidation_with(
+    msg: &Value,
+    ctx: &Context<'_>,
+    known_routes_only: bool,
+) -> Result<Invalidation, String> {
     let at_ms = match msg.get("timestamp") {
         None => ctx.now_ms,
-        Some(Value::Str(s)) => time::parse_iso(s).ok_or_else(|| cold(|| cat!("'timestamp' is not an ISO 8601 time: '", clip(s), "'")))?,
+        Some(Value::Str(s)) => {
+            time::parse_iso(s).ok_or_else(|| cold(|| cat!("'timestamp' is not an ISO 8601 time: '", clip(s), "'")))?
+        }
         Some(other) => return Err(cold(|| cat!("'timestamp' must be an ISO 8601 string, got ", other.kind()))),
     };
     // A CMS clock running ahead must not fence caching until its time comes: a
@@ -253,7 +284,9 @@ pub fn parse_invalidation_with(msg: &Value, ctx: &Context<'_>, known_routes_only
     }
     for (i, p) in prefixes.unwrap_or_default().into_iter().enumerate() {
         if !p.starts_with('/') {
-            return Err(cold(|| cat!("'prefixes[", i, "]' must start with '/' (a prefix of pathname+search), got '", clip(p), "'")));
+            return Err(cold(|| {
+                cat!("'prefixes[", i, "]' must start with '/' (a prefix of pathname+search), got '", clip(p), "'")
+            }));
         }
         sel.prefixes.push(String::from(p));
     }
@@ -325,7 +358,8 @@ mod tests {
 
     #[test]
     fn removal_rule_uses_the_stamp() {
-        let i = inv(vec![("prefixes", strs(&["/promo/"])), ("timestamp", Value::str("2026-11-18T11:06:40.000Z"))]).unwrap();
+        let i =
+            inv(vec![("prefixes", strs(&["/promo/"])), ("timestamp", Value::str("2026-11-18T11:06:40.000Z"))]).unwrap();
         assert!(i.removes("/promo/a", 1, None, Some(NOW - 1.0)));
         assert!(!i.removes("/promo/a", 1, None, Some(NOW)), "stored at the fence: kept (replay-safe)");
         assert!(!i.removes("/promo/a", 1, None, Some(NOW + 5.0)));
@@ -385,7 +419,8 @@ mod tests {
         assert!(parse(&Value::obj([]), &c).unwrap_err().contains("'type' is missing"));
         assert!(parse(&Value::obj([("type", Value::str("NUKE"))]), &c).unwrap_err().contains("unknown type 'NUKE'"));
         assert_eq!(parse(&Value::obj([("type", Value::str("GET_STATS"))]), &c), Ok(Message::GetStats));
-        let p = parse(&Value::obj([("type", Value::str("PREFETCH")), ("urls", strs(&["/a", "/b", "/a"]))]), &c).unwrap();
+        let p =
+            parse(&Value::obj([("type", Value::str("PREFETCH")), ("urls", strs(&["/a", "/b", "/a"]))]), &c).unwrap();
         assert_eq!(p, Message::Prefetch { paths: vec!["/a".into(), "/b".into()], save_data: false });
         let e = parse(&Value::obj([("type", Value::str("PREFETCH")), ("urls", strs(&["https://x.example/a"]))]), &c);
         assert!(e.unwrap_err().contains("swcache: malformed PREFETCH: 'urls[0]' is cross-origin"));

@@ -109,7 +109,11 @@ mod tests {
         assert_eq!(Entry::new("/app.css".into(), Some("abc")).key, "/app.css?__swcache_rev=abc");
         assert_eq!(Entry::new("/a?x=1".into(), Some("v2")).key, "/a?x=1&__swcache_rev=v2");
         assert_eq!(Entry::new("/app.3f9a.js".into(), None).key, "/app.3f9a.js");
-        for e in [Entry::new("/app.css".into(), Some("abc")), Entry::new("/a?x=1".into(), Some("v2")), Entry::new("/h.js".into(), None)] {
+        for e in [
+            Entry::new("/app.css".into(), Some("abc")),
+            Entry::new("/a?x=1".into(), Some("v2")),
+            Entry::new("/h.js".into(), None),
+        ] {
             assert_eq!(path_of_key(&e.key), e.path);
         }
         // Not a revision parameter: left alone.

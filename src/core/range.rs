@@ -75,7 +75,18 @@ mod tests {
         assert_eq!(resolve("bytes=1000-2000", 1000), Ranged::Unsatisfiable);
         assert_eq!(resolve("bytes=-0", 1000), Ranged::Unsatisfiable);
         assert_eq!(resolve("bytes=0-", 0), Ranged::Unsatisfiable);
-        for h in ["items=0-1", "bytes=0-1,5-6", "bytes=5-1", "bytes=a-b", "bytes=-", "bytes=", "", "bytes=1", "bytes=--1", "bytes=+1-2"] {
+        for h in [
+            "items=0-1",
+            "bytes=0-1,5-6",
+            "bytes=5-1",
+            "bytes=a-b",
+            "bytes=-",
+            "bytes=",
+            "",
+            "bytes=1",
+            "bytes=--1",
+            "bytes=+1-2",
+        ] {
             assert_eq!(resolve(h, 1000), Ranged::Whole, "{h}");
         }
     }

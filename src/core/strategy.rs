@@ -28,7 +28,9 @@ pub fn is_fresh(stamp_ms: Option<f64>, now_ms: f64, max_age_ms: Option<f64>) -> 
 pub enum Lookup {
     Miss,
     /// A stored copy and its `sw-cache-time` in epoch ms (if present and parseable).
-    Hit { stamp_ms: Option<f64> },
+    Hit {
+        stamp_ms: Option<f64>,
+    },
 }
 
 /// Result of a network fetch.
@@ -74,7 +76,10 @@ impl Failure {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reply {
     /// The copy from the last cache read; `revalidate`: also fetch and store in the background.
-    Cache { fresh: bool, revalidate: bool },
+    Cache {
+        fresh: bool,
+        revalidate: bool,
+    },
     /// The network response.
     Network,
     Error(Failure),
@@ -87,7 +92,9 @@ pub enum Action {
     ReadCache,
     /// Start the fetch; report with [`Flow::on_network`], or [`Flow::on_timeout`] if
     /// `timeout_ms` passes first (the fetch keeps running).
-    Fetch { timeout_ms: Option<u32> },
+    Fetch {
+        timeout_ms: Option<u32>,
+    },
     /// Keep waiting for the fetch already in flight; report with [`Flow::on_network`].
     AwaitNetwork,
     Respond(Reply),

@@ -35,12 +35,22 @@ macro_rules! int_piece {
     ($($t:ty),*) => {$(
         impl Piece for $t {
             fn put(&self, out: &mut String) {
-                push_u64(out, *self as u64);
+                push_u64(out, u64::from(*self));
             }
         }
     )*};
 }
-int_piece!(usize, u32, u64, u16, u8);
+int_piece!(u32, u16, u8);
+impl Piece for u64 {
+    fn put(&self, out: &mut String) {
+        push_u64(out, *self);
+    }
+}
+impl Piece for usize {
+    fn put(&self, out: &mut String) {
+        push_u64(out, *self as u64);
+    }
+}
 
 /// Concatenates pieces (strings, chars, unsigned integers) into a `String`.
 #[macro_export]
@@ -135,7 +145,13 @@ pub fn number_text(n: f64) -> String {
     if milli != 0 {
         out.push('.');
         let digits = [milli / 100, milli / 10 % 10, milli % 10];
-        let keep = if digits[2] != 0 { 3 } else if digits[1] != 0 { 2 } else { 1 };
+        let keep = if digits[2] != 0 {
+            3
+        } else if digits[1] != 0 {
+            2
+        } else {
+            1
+        };
         for d in &digits[..keep] {
             out.push((b'0' + *d as u8) as char);
         }
@@ -481,7 +497,10 @@ mod tests {
     #[test]
     fn cat_joins_pieces() {
         let i = 3usize;
-        assert_eq!(cat!("routes[", i, "] ", String::from("x"), '!', 0u64, 18_446_744_073_709_551_615u64), "routes[3] x!018446744073709551615");
+        assert_eq!(
+            cat!("routes[", i, "] ", String::from("x"), '!', 0u64, 18_446_744_073_709_551_615u64),
+            "routes[3] x!018446744073709551615"
+        );
     }
 
     #[test]

@@ -90,7 +90,7 @@ impl Cursor<'_> {
             if !c.is_ascii_digit() {
                 return None;
             }
-            v = v * 10 + (c - b'0') as i64;
+            v = v * 10 + i64::from(c - b'0');
         }
         self.at += n;
         Some(v)
@@ -137,7 +137,7 @@ pub fn parse_iso(s: &str) -> Option<f64> {
             let start = c.at;
             let mut scale = 100;
             while let Some(ch) = c.peek().filter(u8::is_ascii_digit) {
-                frac_ms += (ch - b'0') as i64 * scale;
+                frac_ms += i64::from(ch - b'0') * scale;
                 scale /= 10;
                 c.at += 1;
             }

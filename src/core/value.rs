@@ -24,11 +24,9 @@ impl Value {
     /// Property `key` of an object (absent → `None`; an explicit `undefined` counts as absent).
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {
-            Value::Obj(props) => props
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v)
-                .filter(|v| !matches!(v, Value::Undefined)),
+            Value::Obj(props) => {
+                props.iter().find(|(k, _)| k == key).map(|(_, v)| v).filter(|v| !matches!(v, Value::Undefined))
+            }
             _ => None,
         }
     }

@@ -121,7 +121,7 @@ pub fn decode_io(kind: u32, num: f64, text: &str) -> Option<Io> {
         kind::DONE => Io::Done,
         kind::TEXT => Io::Text((num == 1.0).then(|| String::from(text))),
         kind::FEED => feed(num, text),
-        kind::SIZE => Io::Size((num >= 0.0 && num < 9e15).then_some(num as u64)),
+        kind::SIZE => Io::Size((0.0..9e15).contains(&num).then_some(num as u64)),
         _ => return None,
     })
 }
@@ -352,7 +352,14 @@ mod tests {
     fn commands_encode_one_per_line() {
         let cmds = vec![
             Cmd::Match { op: 1, tag: 1, slot: 2, req: Req::Own },
-            Cmd::Put { op: 1, tag: 16777216, slot: 2, req: Req::Path("/a?b".into()), from: 3, stamp: Some(1_795_000_000_123.0) },
+            Cmd::Put {
+                op: 1,
+                tag: 16777216,
+                slot: 2,
+                req: Req::Path("/a?b".into()),
+                from: 3,
+                stamp: Some(1_795_000_000_123.0),
+            },
             Cmd::Put { op: 1, tag: 9, slot: 0, req: Req::Own, from: 3, stamp: None },
             Cmd::Delete { op: 2, tag: 5, slot: 0, reqs: vec![Req::Key { list: 50331648, index: 7 }, Req::Own] },
             Cmd::Respond { op: 1, answer: Answer::Error { status: 503, reason: "Service Unavailable", text: "a\tb" } },
@@ -373,16 +380,26 @@ mod tests {
         assert_eq!(decode_io(kind::HIT, f64::NAN, ""), Some(Io::Matched(Some(Entry::default()))));
         assert_eq!(
             decode_io(kind::HIT, 5.0, "a, b"),
-            Some(Io::Matched(Some(Entry { stamp_ms: Some(5.0), tags: Some("a, b".into()), validator: None, size: None })))
+            Some(Io::Matched(Some(Entry {
+                stamp_ms: Some(5.0),
+                tags: Some("a, b".into()),
+                validator: None,
+                size: None
+            })))
         );
-        let Some(Io::Fetched(Ok(r))) = decode_io(kind::RESPONSE, 200.0, "or\nno-store\n\ntag1\n12\n\"v1\"") else { panic!() };
+        let Some(Io::Fetched(Ok(r))) = decode_io(kind::RESPONSE, 200.0, "or\nno-store\n\ntag1\n12\n\"v1\"") else {
+            panic!()
+        };
         assert_eq!((r.feed_seq.as_deref(), r.validator.as_deref()), (Some("12"), Some("\"v1\"")));
         assert_eq!((r.status, r.opaque, r.redirected), (200, true, true));
         assert_eq!((r.cache_control.as_deref(), r.vary, r.tags.as_deref()), (Some("no-store"), None, Some("tag1")));
         let Some(Io::Fetched(Ok(r))) = decode_io(kind::RESPONSE, 404.0, "") else { panic!() };
         assert_eq!((r.status, r.cache_control), (404, None));
         assert_eq!(decode_io(kind::KEYS, 0.0, ""), Some(Io::Keys(vec![])));
-        assert_eq!(decode_io(kind::KEYS, 0.0, "http://x/a\nhttp://x/b"), Some(Io::Keys(vec!["http://x/a".into(), "http://x/b".into()])));
+        assert_eq!(
+            decode_io(kind::KEYS, 0.0, "http://x/a\nhttp://x/b"),
+            Some(Io::Keys(vec!["http://x/a".into(), "http://x/b".into()]))
+        );
         assert_eq!(decode_io(kind::DELETED, -3.0, ""), Some(Io::Deleted(0)));
         assert_eq!(decode_io(99, 0.0, ""), None);
         assert_eq!(decode_io(kind::TEXT, 0.0, ""), Some(Io::Text(None)));
@@ -399,8 +416,14 @@ mod tests {
         assert_eq!(decode_io(kind::SIZE, 1234.0, ""), Some(Io::Size(Some(1234))));
         assert_eq!(decode_io(kind::SIZE, -1.0, ""), Some(Io::Size(None)));
         let mut out = String::new();
-        encode(&[Cmd::Respond { op: 4, answer: Answer::Range { from: 14, start: 0, end: 9, size: 100 } }, Cmd::Preload { op: 4, tag: 3 },
-            Cmd::Respond { op: 4, answer: Answer::Unsatisfiable { size: 100 } }], &mut out);
+        encode(
+            &[
+                Cmd::Respond { op: 4, answer: Answer::Range { from: 14, start: 0, end: 9, size: 100 } },
+                Cmd::Preload { op: 4, tag: 3 },
+                Cmd::Respond { op: 4, answer: Answer::Unsatisfiable { size: 100 } },
+            ],
+            &mut out,
+        );
         assert_eq!(out, "R\t4\tr\t14\t0\t9\t100\nF\t4\t3\to\t2\nR\t4\tu\t100");
     }
 

@@ -10,8 +10,10 @@
 //! hydrated, `X k ms attempts` hydration error), then `T due` (the next timeout, empty
 //! for none).
 
-use crate::core::hydrate::{Command, ComponentDesc, DataSource, Event, Hydrator, Notice, Options, Trigger, TypeOptions};
 use crate::cat;
+use crate::core::hydrate::{
+    Command, ComponentDesc, DataSource, Event, Hydrator, Notice, Options, Trigger, TypeOptions,
+};
 use crate::core::prelude::*;
 use crate::core::text::{cold, push_u64};
 use crate::wasm::{Global, Io};
@@ -32,16 +34,19 @@ fn input(len: u32) -> &'static str {
     state().io.text(len)
 }
 
+#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
 #[no_mangle]
 pub extern "C" fn hyd_buf(len: u32) -> *mut u8 {
     state().io.buf(len)
 }
 
+#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
 #[no_mangle]
 pub extern "C" fn hyd_out_ptr() -> *const u8 {
     state().io.out.as_ptr()
 }
 
+#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
 #[no_mangle]
 pub extern "C" fn hyd_out_len() -> u32 {
     state().io.out.len() as u32
@@ -59,7 +64,8 @@ const T_FUNCTION: u32 = 3;
 const T_FALSE: u32 = 4;
 const T_OBJECT: u32 = 5;
 
-const OPTIONS: [&str; 8] = ["rootMargin", "preload", "maxConcurrent", "maxRetries", "retryBaseMs", "pageSlug", "render", "types"];
+const OPTIONS: [&str; 8] =
+    ["rootMargin", "preload", "maxConcurrent", "maxRetries", "retryBaseMs", "pageSlug", "render", "types"];
 const TYPE_OPTIONS: [&str; 4] = ["maxAge", "poll", "trigger", "render"];
 
 fn option_error(text: &str) -> u32 {
@@ -74,6 +80,7 @@ fn option_error(text: &str) -> u32 {
 /// number, the string in the input after a newline. Validated here; 0 and the error
 /// (naming the option) in the output when it is wrong. Options collect until
 /// [`hyd_new`].
+#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
 #[no_mangle]
 pub extern "C" fn hyd_opt(kind: u32, num: f64, len: u32) -> u32 {
     let text = input(len);
@@ -92,7 +99,9 @@ pub extern "C" fn hyd_opt(kind: u32, num: f64, len: u32) -> u32 {
         }
         ("types", Some(_), None) => option_error(&bad(path, "an object")),
         ("types", Some(name), Some(field)) => {
-            let Some(t) = o.types.iter_mut().find(|t| t.name == name) else { return option_error(&bad(path, "inside an object")) };
+            let Some(t) = o.types.iter_mut().find(|t| t.name == name) else {
+                return option_error(&bad(path, "inside an object"));
+            };
             match field {
                 "maxAge" | "poll" if kind == T_FALSE || number => {
                     let v = if kind == T_FALSE { 0.0 } else { num };
@@ -113,7 +122,9 @@ pub extern "C" fn hyd_opt(kind: u32, num: f64, len: u32) -> u32 {
                 },
                 "render" if kind == T_FUNCTION => 1,
                 "render" => option_error(&bad(path, "a function")),
-                _ => option_error(&cold(|| cat!("swcache hydrate: unknown option '", path, "' (expected one of ", TYPE_OPTIONS.join(", "), ")"))),
+                _ => option_error(&cold(|| {
+                    cat!("swcache hydrate: unknown option '", path, "' (expected one of ", TYPE_OPTIONS.join(", "), ")")
+                })),
             }
         }
         ("render", None, None) if kind == T_FUNCTION => 1,
@@ -121,7 +132,11 @@ pub extern "C" fn hyd_opt(kind: u32, num: f64, len: u32) -> u32 {
         ("pageSlug", None, None) if kind == T_STRING => 1,
         ("pageSlug", None, None) => option_error(&bad("pageSlug", "a string")),
         ("rootMargin", None, None) if number || kind == T_STRING => {
-            o.root_margin_px = if number { num as u32 } else { string.trim().strip_suffix("px").and_then(|n| n.trim().parse().ok()).unwrap_or(50) };
+            o.root_margin_px = if number {
+                num as u32
+            } else {
+                string.trim().strip_suffix("px").and_then(|n| n.trim().parse().ok()).unwrap_or(50)
+            };
             1
         }
         ("rootMargin", None, None) => option_error(&bad("rootMargin", "a CSS margin string or a number of pixels")),
@@ -135,9 +150,13 @@ pub extern "C" fn hyd_opt(kind: u32, num: f64, len: u32) -> u32 {
             }
             1
         }
-        ("preload" | "maxConcurrent" | "maxRetries" | "retryBaseMs", None, None) => option_error(&bad(top, "a non-negative number")),
+        ("preload" | "maxConcurrent" | "maxRetries" | "retryBaseMs", None, None) => {
+            option_error(&bad(top, "a non-negative number"))
+        }
         _ if kind == T_UNDEFINED => 1,
-        _ => option_error(&cold(|| cat!("swcache hydrate: unknown option '", path, "' (expected one of ", OPTIONS.join(", "), ")"))),
+        _ => option_error(&cold(|| {
+            cat!("swcache hydrate: unknown option '", path, "' (expected one of ", OPTIONS.join(", "), ")")
+        })),
     }
 }
 
@@ -208,6 +227,7 @@ fn flush() -> u32 {
 }
 
 /// `hydrate(opts)` after its options ([`hyd_opt`]): a fresh scheduler.
+#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
 #[no_mangle]
 pub extern "C" fn hyd_new() -> u32 {
     let s = state();
@@ -217,6 +237,7 @@ pub extern "C" fn hyd_new() -> u32 {
 }
 
 /// A component: input `id \n type \n src \n trigger \n inline (0/1) \n fetchedAt ms`.
+#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
 #[no_mangle]
 pub extern "C" fn hyd_add(key: u32, len: u32, now: f64) -> u32 {
     let mut f = input(len).split('\n');
@@ -238,6 +259,7 @@ pub extern "C" fn hyd_add(key: u32, len: u32, now: f64) -> u32 {
 /// An event: kinds 0 visible, 1 idle, 2 interaction, 3 media matched, 4 fetch done
 /// (`a` 1 ok, `b` the age in ms or NaN), 5 rendered, 6 render failed, 7 removed,
 /// 8 document hidden, 9 document visible, 10 invalidated.
+#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
 #[no_mangle]
 pub extern "C" fn hyd_event(kind: u32, key: u32, a: f64, b: f64, now: f64) -> u32 {
     let event = match kind {
@@ -260,6 +282,7 @@ pub extern "C" fn hyd_event(kind: u32, key: u32, a: f64, b: f64, now: f64) -> u3
     flush()
 }
 
+#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
 #[no_mangle]
 pub extern "C" fn hyd_timeout(now: f64) -> u32 {
     if let Some(h) = state().hydrator.as_mut() {
@@ -270,6 +293,7 @@ pub extern "C" fn hyd_timeout(now: f64) -> u32 {
 
 /// Whether the worker's `INVALIDATED` notice covers a path: input `path`, then one line
 /// per notice item: `a` (all), `u<url>`, `p<prefix>`, `r<removed path>`.
+#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
 #[no_mangle]
 pub extern "C" fn hyd_covers(len: u32) -> u32 {
     let mut lines = input(len).split('\n');

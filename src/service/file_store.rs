@@ -18,8 +18,8 @@ use crate::core::time;
 use crate::core::value::Value;
 use crate::native;
 
-use super::store_api::{parse_stored, Published, StoreError, IDEMPOTENCY_TTL_SECS};
 use super::store_api::{new_epoch, now_ms};
+use super::store_api::{parse_stored, Published, StoreError, IDEMPOTENCY_TTL_SECS};
 
 /// How often the file is looked at for changes other publishers made.
 const POLL: Duration = Duration::from_millis(50);
@@ -69,11 +69,16 @@ impl FileStore {
                 .open(&lock_path)
                 .map_err(|e| unavailable(&lock_path, e))?;
             lock.lock().map_err(|e| unavailable(&lock_path, e))?;
-            let mut feed = FileStore::read_now(&path)?
-                .unwrap_or_else(|| Feed { epoch: new_epoch(), seq: 0, baseline: None, entries: vec![] });
+            let mut feed = FileStore::read_now(&path)?.unwrap_or_else(|| Feed {
+                epoch: new_epoch(),
+                seq: 0,
+                baseline: None,
+                entries: vec![],
+            });
             let (out, write) = f(&mut feed, &path)?;
             if write {
-                native::write_atomic(&path, feed::write(&feed).as_bytes(), None).map_err(|e| unavailable(&path, e.error))?;
+                native::write_atomic(&path, feed::write(&feed).as_bytes(), None)
+                    .map_err(|e| unavailable(&path, e.error))?;
             }
             Ok(out)
         })
@@ -85,7 +90,12 @@ impl FileStore {
         out
     }
 
-    pub async fn publish(&self, fields: Vec<(String, Value)>, at_ms: f64, key: Option<&str>) -> Result<Published, StoreError> {
+    pub async fn publish(
+        &self,
+        fields: Vec<(String, Value)>,
+        at_ms: f64,
+        key: Option<&str>,
+    ) -> Result<Published, StoreError> {
         let keep = self.keep;
         let key = key.map(String::from);
         self.locked(move |feed, path| {
@@ -188,7 +198,8 @@ fn read_keys(path: &Path, now: f64) -> Vec<(String, u64, f64, f64)> {
 fn write_keys(path: &Path, keys: &[(String, u64, f64, f64)]) -> std::io::Result<()> {
     let mut text = String::new();
     for (k, seq, at, saved) in keys {
-        let line = serde_json::json!({ "key": k, "seq": seq, "at": at, "saved": saved, "timestamp": time::iso_string(*at) });
+        let line =
+            serde_json::json!({ "key": k, "seq": seq, "at": at, "saved": saved, "timestamp": time::iso_string(*at) });
         text.push_str(&line.to_string());
         text.push('\n');
     }

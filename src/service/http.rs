@@ -108,7 +108,9 @@ impl Tokens {
         if mtime != loaded.0 {
             match read_tokens(file) {
                 Ok(t) => *loaded = (mtime, t),
-                Err(e) => tracing::error!(error = %e, "the token file could not be read again; the previous tokens stay"),
+                Err(e) => {
+                    tracing::error!(error = %e, "the token file could not be read again; the previous tokens stay");
+                }
             }
         }
         let mut ok = subtle::Choice::from(0);
@@ -156,7 +158,11 @@ pub fn router(hub: Arc<Hub>, cfg: ServeConfig, stop: watch::Receiver<bool>) -> R
             CorsLayer::new()
                 .allow_origin(AllowOrigin::list(origins))
                 .allow_methods([Method::GET])
-                .allow_headers([header::IF_NONE_MATCH, header::CACHE_CONTROL, header::HeaderName::from_static("last-event-id")])
+                .allow_headers([
+                    header::IF_NONE_MATCH,
+                    header::CACHE_CONTROL,
+                    header::HeaderName::from_static("last-event-id"),
+                ])
                 .expose_headers([header::ETAG, header::HeaderName::from_static("swcache-feed-seq")]),
         )
     };
@@ -196,11 +202,17 @@ async fn publish(State(app): State<Arc<App>>, req: Request) -> Response {
     let body = match tokio::time::timeout(BODY_TIMEOUT, read_body(req.into_body())).await {
         Err(_) => {
             m.refuse("timeout");
-            return error(StatusCode::REQUEST_TIMEOUT, format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()));
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()),
+            );
         }
         Ok(Err(_)) => {
             m.refuse("too_large");
-            return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {MAX_BODY} bytes (or broken)"));
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is larger than {MAX_BODY} bytes (or broken)"),
+            );
         }
         Ok(Ok(b)) => b,
     };
@@ -277,12 +289,14 @@ async fn read_body(body: Body) -> Result<Vec<u8>, ()> {
 }
 
 fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|part| {
-        let mut it = part.split(';');
-        let name = it.next().unwrap_or("").trim();
-        let zero = it.any(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()) == Some(0.0));
-        (name.eq_ignore_ascii_case("gzip") || name == "*") && !zero
-    })
+    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |part| {
+            let mut it = part.split(';');
+            let name = it.next().unwrap_or("").trim();
+            let zero = it.any(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()) == Some(0.0));
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !zero
+        },
+    )
 }
 
 async fn feed_document(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
@@ -301,7 +315,10 @@ async fn feed_document(State(app): State<Arc<App>>, headers: HeaderMap) -> Respo
     let etag = if gzip { &cur.etag_gzip } else { &cur.etag };
     let mut h = HeaderMap::new();
     h.insert(header::ETAG, HeaderValue::from_str(etag).unwrap_or(HeaderValue::from_static("\"\"")));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_str(&app.cfg.cache_control).unwrap_or(HeaderValue::from_static("no-cache")));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_str(&app.cfg.cache_control).unwrap_or(HeaderValue::from_static("no-cache")),
+    );
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     h.insert("swcache-feed-seq", HeaderValue::from(cur.feed.seq));
     let matches = headers
@@ -361,7 +378,10 @@ pub fn parse_last_event_id(v: Option<&HeaderValue>) -> Result<Option<u64>, Strin
         return Ok(None);
     }
     if s.len() > 16 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("Last-Event-ID must be a seq (at most 16 digits), got '{}'", s.chars().take(40).collect::<String>()));
+        return Err(format!(
+            "Last-Event-ID must be a seq (at most 16 digits), got '{}'",
+            s.chars().take(40).collect::<String>()
+        ));
     }
     s.parse::<u64>().map(Some).map_err(|_| "Last-Event-ID is not a number".into())
 }
@@ -408,7 +428,9 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
             let f = &cur.feed;
             let backlog: VecDeque<Event> = match last_id {
                 None => VecDeque::new(),
-                Some(l) if l > f.seq || f.baseline.as_ref().is_some_and(|b| b.seq > l) => VecDeque::from([Event::reset(f.seq)]),
+                Some(l) if l > f.seq || f.baseline.as_ref().is_some_and(|b| b.seq > l) => {
+                    VecDeque::from([Event::reset(f.seq)])
+                }
                 Some(l) => f
                     .entries
                     .iter()
@@ -426,7 +448,8 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     m.sse_clients.inc();
     let state = Live { backlog, rx, last: seq, stop: app.stop.clone(), first: true, guard: Connected(m) };
     let heartbeat = app.cfg.heartbeat;
-    let mut r = Sse::new(live_stream(state)).keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat")).into_response();
+    let mut r =
+        Sse::new(live_stream(state)).keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat")).into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
     r
@@ -477,7 +500,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
     if let Store::Redis(r) = &store {
         match r.durability().await {
             Some((ao, fsync)) if ao == "yes" && fsync == "always" => {
-                tracing::info!("redis persistence: appendonly yes, appendfsync always (an acknowledged entry survives a crash)")
+                tracing::info!("redis persistence: appendonly yes, appendfsync always (an acknowledged entry survives a crash)");
             }
             Some((ao, fsync)) => tracing::warn!(
                 appendonly = %ao, appendfsync = %fsync,
@@ -488,7 +511,8 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
     }
     let hub = Hub::new(Arc::new(store), Arc::new(Metrics::new()));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(
         listen = %addr, store = %hub.store.describe(), feed = %cfg.feed_path, auth = cfg.token_file.is_some(),

@@ -21,8 +21,8 @@ use crate::core::feed::{self, Feed};
 use crate::core::time;
 
 use super::metrics::Metrics;
-use super::store_api::now_ms;
 use super::store::Store;
+use super::store_api::now_ms;
 
 /// How many events a live client may fall behind before it is dropped (it reconnects
 /// with `Last-Event-ID` and gets what it missed from the feed).
@@ -58,7 +58,8 @@ impl Event {
     }
 
     pub fn reset(seq: u64) -> Event {
-        let json = serde_json::json!({ "reset": true, "seq": seq, "timestamp": time::iso_string(now_ms()) }).to_string();
+        let json =
+            serde_json::json!({ "reset": true, "seq": seq, "timestamp": time::iso_string(now_ms()) }).to_string();
         Event::Reset { seq, json: json.into() }
     }
 }
@@ -115,7 +116,16 @@ impl Hub {
     pub fn new(store: Arc<Store>, metrics: Arc<Metrics>) -> Arc<Hub> {
         let (current, _) = watch::channel(None);
         let (events, _) = broadcast::channel(CLIENT_BUFFER);
-        Arc::new(Hub { store, metrics, current, events, up: AtomicBool::new(false), reading: tokio::sync::Mutex::new(()), seen_empty: AtomicBool::new(false), last_error: Mutex::new(None) })
+        Arc::new(Hub {
+            store,
+            metrics,
+            current,
+            events,
+            up: AtomicBool::new(false),
+            reading: tokio::sync::Mutex::new(()),
+            seen_empty: AtomicBool::new(false),
+            last_error: Mutex::new(None),
+        })
     }
 
     /// The feed as last read (`None`: not read yet, or no feed in the store).
@@ -133,7 +143,12 @@ impl Hub {
         if self.up.load(Ordering::Relaxed) {
             Ok(())
         } else {
-            Err(self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_else(|| "the store was not read yet".into()))
+            Err(self
+                .last_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+                .unwrap_or_else(|| "the store was not read yet".into()))
         }
     }
 
@@ -182,7 +197,10 @@ impl Hub {
                 self.current.send_replace(Some(Arc::new(Current::new(next))));
                 for ev in events {
                     if let Event::Reset { seq, .. } = &ev {
-                        tracing::warn!(seq, "live clients are sent a reset (a new epoch, or entries compacted before they were sent)");
+                        tracing::warn!(
+                            seq,
+                            "live clients are sent a reset (a new epoch, or entries compacted before they were sent)"
+                        );
                     }
                     let _ = self.events.send(Arc::new(ev));
                 }
@@ -190,7 +208,8 @@ impl Hub {
             Err(e) => {
                 self.metrics.store_up.set(0);
                 let text = e.to_string();
-                if self.up.swap(false, Ordering::Relaxed) || self.last_error.lock().map(|l| l.is_none()).unwrap_or(true) {
+                if self.up.swap(false, Ordering::Relaxed) || self.last_error.lock().map(|l| l.is_none()).unwrap_or(true)
+                {
                     tracing::error!(store = %self.store.describe(), error = %text, "the store does not answer; the last feed read is served");
                 }
                 *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);

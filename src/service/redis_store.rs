@@ -26,12 +26,12 @@ use redis::{AsyncConnectionConfig, Client, Script};
 use tokio::sync::{Mutex, Notify};
 
 use crate::core::feed::{self, Feed};
-use crate::native::push_json_str;
 use crate::core::time;
 use crate::core::value::Value;
+use crate::native::push_json_str;
 
-use super::store_api::{parse_stored, Published, StoreError, IDEMPOTENCY_TTL_SECS};
 use super::store_api::new_epoch;
+use super::store_api::{parse_stored, Published, StoreError, IDEMPOTENCY_TTL_SECS};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -152,7 +152,12 @@ impl RedisStore {
         }
     }
 
-    pub async fn publish(&self, fields: Vec<(String, Value)>, at_ms: f64, key: Option<&str>) -> Result<Published, StoreError> {
+    pub async fn publish(
+        &self,
+        fields: Vec<(String, Value)>,
+        at_ms: f64,
+        key: Option<&str>,
+    ) -> Result<Published, StoreError> {
         let mut c = self.conn().await?;
         // The entry's JSON as the feed writes it, less its leading `{"seq":N`.
         let line = feed::entry_json(&feed::Entry { seq: 0, at_ms, fields });
@@ -186,7 +191,8 @@ impl RedisStore {
     /// The stored state as one consistent read: epoch, seq, baseline, entries.
     async fn load(&self) -> Result<Option<(String, u64, Option<String>, Vec<String>)>, StoreError> {
         let mut c = self.conn().await?;
-        let got: redis::RedisResult<(Option<String>, Option<u64>, Option<String>, Vec<String>)> = redis::pipe()
+        type Raw = (Option<String>, Option<u64>, Option<String>, Vec<String>);
+        let got: redis::RedisResult<Raw> = redis::pipe()
             .atomic()
             .get(self.key("epoch"))
             .get(self.key("seq"))
@@ -196,7 +202,9 @@ impl RedisStore {
             .await;
         match got {
             Ok((None, None, _, _)) => Ok(None),
-            Ok((epoch, seq, baseline, entries)) => Ok(Some((epoch.unwrap_or_default(), seq.unwrap_or(0), baseline, entries))),
+            Ok((epoch, seq, baseline, entries)) => {
+                Ok(Some((epoch.unwrap_or_default(), seq.unwrap_or(0), baseline, entries)))
+            }
             Err(e) => Err(self.failed(e).await),
         }
     }
@@ -245,7 +253,8 @@ impl RedisStore {
     pub async fn init(&self) -> Result<Feed, StoreError> {
         let mut c = self.conn().await?;
         self.epoch(&mut c).await?;
-        let set: redis::RedisResult<()> = redis::cmd("SET").arg(self.key("seq")).arg(0).arg("NX").query_async(&mut c).await;
+        let set: redis::RedisResult<()> =
+            redis::cmd("SET").arg(self.key("seq")).arg(0).arg("NX").query_async(&mut c).await;
         if let Err(e) = set {
             return Err(self.failed(e).await);
         }

@@ -13,7 +13,8 @@ pub use super::store_api::{check_idempotency_key, Published, StoreError, IDEMPOT
 /// A feed store.
 pub enum Store {
     File(FileStore),
-    Redis(RedisStore),
+    /// Boxed: many times the size of a `FileStore`.
+    Redis(Box<RedisStore>),
 }
 
 impl Store {
@@ -23,11 +24,13 @@ impl Store {
     /// `namespace` prefixes the Redis keys.
     pub async fn open(url: &str, keep: usize, namespace: &str) -> Result<Store, StoreError> {
         if url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://") {
-            return Ok(Store::Redis(RedisStore::open(url, keep, namespace).await?));
+            return Ok(Store::Redis(Box::new(RedisStore::open(url, keep, namespace).await?)));
         }
         let path = url.strip_prefix("file:").unwrap_or(url);
         if path.is_empty() || url.contains("://") {
-            return Err(StoreError::Config(format!("unknown store '{url}' (expected file:PATH or redis://HOST:PORT/DB)")));
+            return Err(StoreError::Config(format!(
+                "unknown store '{url}' (expected file:PATH or redis://HOST:PORT/DB)"
+            )));
         }
         Ok(Store::File(FileStore::new(path.into(), keep)))
     }
@@ -42,7 +45,12 @@ impl Store {
 
     /// Adds an entry (`fields`: validated by [`crate::core::feed::publish_request`]) and answers once it
     /// is durable.
-    pub async fn publish(&self, fields: Vec<(String, Value)>, at_ms: f64, key: Option<&str>) -> Result<Published, StoreError> {
+    pub async fn publish(
+        &self,
+        fields: Vec<(String, Value)>,
+        at_ms: f64,
+        key: Option<&str>,
+    ) -> Result<Published, StoreError> {
         match self {
             Store::File(s) => s.publish(fields, at_ms, key).await,
             Store::Redis(s) => s.publish(fields, at_ms, key).await,

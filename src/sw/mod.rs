@@ -43,13 +43,17 @@ fn flush() -> u32 {
     s.io.out.len() as u32
 }
 
+#[allow(unsafe_code, reason = "a call to the executor's import")]
 fn test_regexp(index: u32, text: &str) -> bool {
+    // SAFETY: `re` reads `len` bytes at `ptr`, which `text` holds for the call.
     unsafe { re(index, text.as_ptr(), text.len()) == 1 }
 }
 
+#[allow(unsafe_code, reason = "a call to the executor's import")]
 fn resolve_url(s: &str) -> Option<String> {
     let cap = s.len() * 3 + 256;
     let mut buf = vec![0u8; cap];
+    // SAFETY: `url` reads `s` and writes at most `cap` bytes into `buf`, which holds `cap`.
     let n = unsafe { url(s.as_ptr(), s.len(), buf.as_mut_ptr(), cap) };
     if n < 0 {
         return None;
@@ -59,16 +63,19 @@ fn resolve_url(s: &str) -> Option<String> {
 }
 
 /// A buffer of at least `len` bytes for the next call's text.
+#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
 #[no_mangle]
 pub extern "C" fn swc_buf(len: u32) -> *mut u8 {
     state().io.buf(len)
 }
 
+#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
 #[no_mangle]
 pub extern "C" fn swc_out_ptr() -> *const u8 {
     state().io.out.as_ptr()
 }
 
+#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
 #[no_mangle]
 pub extern "C" fn swc_out_len() -> u32 {
     state().io.out.len() as u32
@@ -76,6 +83,7 @@ pub extern "C" fn swc_out_len() -> u32 {
 
 /// `swcache.start`: the input is `origin \n config JSON`. Returns 1 and writes the cache
 /// names (one per line, by slot), or 0 and writes the config error.
+#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
 #[no_mangle]
 pub extern "C" fn swc_start(len: u32, now: f64) -> u32 {
     let text = input(len);
@@ -104,6 +112,7 @@ pub extern "C" fn swc_start(len: u32, now: f64) -> u32 {
 
 /// A fetch event (`flags`: [`wire::flag`]; input `url \n cache`): the operation id, or 0
 /// to leave the request to the browser. Commands are in the output.
+#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
 #[no_mangle]
 pub extern "C" fn swc_fetch(flags: u32, len: u32, now: f64) -> u32 {
     let req = wire::decode_request(flags, input(len));
@@ -113,6 +122,7 @@ pub extern "C" fn swc_fetch(flags: u32, len: u32, now: f64) -> u32 {
 }
 
 /// A message (`ok` 0: `event.data` could not be serialised; input: its JSON).
+#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
 #[no_mangle]
 pub extern "C" fn swc_message(ok: u32, len: u32, save_data: u32, now: f64) -> u32 {
     let json = (ok != 0).then(|| input(len));
@@ -121,6 +131,7 @@ pub extern "C" fn swc_message(ok: u32, len: u32, save_data: u32, now: f64) -> u3
     op
 }
 
+#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
 #[no_mangle]
 pub extern "C" fn swc_install() -> u32 {
     let op = state().engine.as_mut().map_or(0, |e| e.install());
@@ -128,6 +139,7 @@ pub extern "C" fn swc_install() -> u32 {
     op
 }
 
+#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
 #[no_mangle]
 pub extern "C" fn swc_activate() -> u32 {
     let op = state().engine.as_mut().map_or(0, |e| e.activate());
@@ -136,6 +148,7 @@ pub extern "C" fn swc_activate() -> u32 {
 }
 
 /// The result of a command (see [`wire::decode_io`]). Returns the output length.
+#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
 #[no_mangle]
 pub extern "C" fn swc_io(op: u32, tag: u32, kind: u32, num: f64, len: u32, now: f64) -> u32 {
     if let (Some(io), Some(e)) = (wire::decode_io(kind, num, input(len)), state().engine.as_mut()) {
