@@ -10,7 +10,12 @@
 #                      e2e tests in headless Chromium, then the shared browser suites in Firefox ESR and WebKit
 #   ./build.sh demo    build and serve the demo promo site on http://localhost:8080
 #   ./build.sh bench   build, then benchmark against no worker, a floor worker, the reference site's
-#                      worker and Workbox 7: bench/results.json, BENCHMARKS.md, bench/chart.svg
+#                      worker and Workbox 7: bench/results.json, BENCHMARKS.md, bench/chart.svg;
+#                      then the feed service (bench-feed)
+#   ./build.sh bench-feed  only the feed service's benchmark (bench/feed.rs: 10,000 SSE clients,
+#                      publishes/s on both stores, conditional GETs vs nginx, memory per client):
+#                      bench/feed-results.json and BENCHMARKS.md's "Feed service" section.
+#                      Extra arguments go to the load generator (--quick, --only PHASES, --help)
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")"
@@ -193,6 +198,22 @@ bench() {
   build
   log "benchmarking (one headless Chromium, five contenders; about 2-3 minutes)"
   node bench/main.mjs
+  bench_feed
+}
+
+# The feed service's benchmark: bench/feed.rs (cargo example feed-bench) starts its own
+# `swcache-feed serve` instances, Redis and nginx in a temporary directory and stops them by pid.
+bench_feed() {
+  if ! command -v redis-server >/dev/null || ! command -v nginx >/dev/null; then setup; fi
+  log "building the feed service and its load generator"
+  cargo build --release --bin swcache-feed --example feed-bench >&2
+  log "benchmarking the feed service (10,000 SSE clients, Redis, nginx; about 2 minutes)"
+  (
+    # 10,000 clients and as many server sockets: raise the open-files limit as far as allowed.
+    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    exec target/release/examples/feed-bench --out bench/feed-results.json "$@"
+  )
+  node bench/write-report.mjs
 }
 
 case "${1:-}" in
@@ -202,5 +223,6 @@ case "${1:-}" in
   test) run_tests ;;
   demo) demo ;;
   bench) bench ;;
-  *) echo "usage: $0 setup|build|package|test|demo|bench" >&2; exit 2 ;;
+  bench-feed) shift; bench_feed "$@" ;;
+  *) echo "usage: $0 setup|build|package|test|demo|bench|bench-feed" >&2; exit 2 ;;
 esac

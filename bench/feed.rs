@@ -10,7 +10,12 @@
 //! 2. publishes per second, one publisher and 8 concurrent, per store;
 //! 3. conditional GETs (If-None-Match → 304) per second, the service vs Debian's nginx
 //!    serving the same feed file, same client;
-//! 4. memory per connected SSE client (VmRSS of the serve process before/after).
+//! 4. memory per connected SSE client (VmRSS of the serve process before/after), and what
+//!    a bare, an idle keep-alive and an SSE connection each cost; a reconnect storm.
+//!
+//! And what bounds them: CPU of each side per window, one fsync on the stores' disk, Redis
+//! without `appendfsync always`, Redis's round trip, and (with `perf`) where the service's
+//! CPU goes while one publisher publishes.
 //!
 //! The client is raw tokio `TcpStream`s with a minimal HTTP/1.1 (keep-alive requests,
 //! chunked SSE decoded and scanned line by line): on 2 cores the client shares the CPU
@@ -19,7 +24,8 @@
 //! Every loop is bounded in count and in time; a watchdog stops everything.
 //!
 //! Usage: cargo run --release --example feed-bench -- [--out FILE] [--clients N]
-//!        [--publishes N] [--rate-secs S] [--get-secs S] [--get-rounds N] [--quick]
+//!        [--publishes N] [--rate-secs S] [--rate-rounds N] [--get-secs S] [--get-rounds N]
+//!        [--get-conns N] [--only publish,get,connections,fanout-file,fanout-redis] [--quick]
 
 use std::fs;
 use std::io;
@@ -63,6 +69,7 @@ struct Opts {
     instances: usize,
     rate_secs: f64,
     rate_conc: usize,
+    rate_rounds: usize,
     get_secs: f64,
     get_rounds: usize,
     get_conns: usize,
@@ -85,8 +92,9 @@ fn parse_opts() -> Result<Opts, String> {
         publishes: 20,
         warmup: 2,
         instances: 3,
-        rate_secs: 3.0,
+        rate_secs: 2.0,
         rate_conc: 8,
+        rate_rounds: 3,
         get_secs: 3.0,
         get_rounds: 3,
         get_conns: 32,
@@ -103,6 +111,7 @@ fn parse_opts() -> Result<Opts, String> {
             "--clients" => o.clients = num(v()?)? as usize,
             "--publishes" => o.publishes = num(v()?)? as usize,
             "--rate-secs" => o.rate_secs = num(v()?)?,
+            "--rate-rounds" => o.rate_rounds = (num(v()?)? as usize).max(1),
             "--get-secs" => o.get_secs = num(v()?)?,
             "--get-rounds" => o.get_rounds = num(v()?)? as usize,
             "--get-conns" => o.get_conns = num(v()?)? as usize,
@@ -111,11 +120,12 @@ fn parse_opts() -> Result<Opts, String> {
                 o.clients = 1_000;
                 o.publishes = 5;
                 o.rate_secs = 1.0;
+                o.rate_rounds = 1;
                 o.get_secs = 1.0;
                 o.get_rounds = 1;
             }
             "-h" | "--help" => {
-                println!("usage: feed-bench [--out FILE] [--bin swcache-feed] [--clients N] [--publishes N] [--rate-secs S] [--get-secs S] [--get-rounds N] [--get-conns N] [--quick]");
+                println!("usage: feed-bench [--out FILE] [--bin swcache-feed] [--clients N] [--publishes N] [--rate-secs S] [--rate-rounds N] [--get-secs S] [--get-rounds N] [--get-conns N] [--only PHASES] [--quick]");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown option {other}")),
@@ -233,7 +243,8 @@ fn rss_kib(pid: u32) -> u64 {
 /// The whole machine: (busy, total) jiffies from /proc/stat.
 fn machine_jiffies() -> (u64, u64) {
     let s = fs::read_to_string("/proc/stat").unwrap_or_default();
-    let v: Vec<u64> = s.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let v: Vec<u64> =
+        s.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
     let total: u64 = v.iter().take(8).sum();
     let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
     (total - idle, total)
@@ -307,7 +318,16 @@ impl Watch {
         }
         let (u, client_sys) = cpu_ticks2(std::process::id());
         let (busy, total) = machine_jiffies();
-        Cpu { at: Instant::now(), server, server_sys, client: u + client_sys, client_sys, redis: self.redis.map_or(0, cpu_ticks), busy, total }
+        Cpu {
+            at: Instant::now(),
+            server,
+            server_sys,
+            client: u + client_sys,
+            client_sys,
+            redis: self.redis.map_or(0, cpu_ticks),
+            busy,
+            total,
+        }
     }
 }
 
@@ -550,7 +570,9 @@ impl Http {
             let b = self.body(&h).await?;
             Ok((h, b))
         };
-        tokio::time::timeout(IO_TIMEOUT, work).await.map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no response in time"))?
+        tokio::time::timeout(IO_TIMEOUT, work)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no response in time"))?
     }
 }
 
@@ -637,7 +659,10 @@ async fn start_serve(o: &Opts, tmp: &Path, name: &str, store: &str, ns: &str) ->
         }
         if Instant::now() >= until {
             stop(pid);
-            return Err(format!("{name} did not become healthy within {IO_TIMEOUT:?} (see {}/{name}.log)", tmp.display()));
+            return Err(format!(
+                "{name} did not become healthy within {IO_TIMEOUT:?} (see {}/{name}.log)",
+                tmp.display()
+            ));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -775,7 +800,13 @@ enum Chunk {
 
 /// One live client: connects, then decodes the chunked stream and scans its lines,
 /// recording when each `data:` line (its `"seq"`) arrives. Ends on EOF or when aborted.
-async fn sse_client(idx: usize, addr: SocketAddr, rec: Arc<Recorder>, ready: Arc<AtomicUsize>, sem: Arc<Semaphore>) -> io::Result<()> {
+async fn sse_client(
+    idx: usize,
+    addr: SocketAddr,
+    rec: Arc<Recorder>,
+    ready: Arc<AtomicUsize>,
+    sem: Arc<Semaphore>,
+) -> io::Result<()> {
     let permit = sem.acquire_owned().await.map_err(|_| bad("closed"))?;
     let mut h = None;
     for attempt in 0..3 {
@@ -863,7 +894,14 @@ enum Hold {
 }
 
 /// One held connection: set up as `mode` says, counted in `ready`, then held until aborted.
-async fn hold(mode: Hold, idx: usize, addr: SocketAddr, rec: Arc<Recorder>, ready: Arc<AtomicUsize>, sem: Arc<Semaphore>) -> io::Result<()> {
+async fn hold(
+    mode: Hold,
+    idx: usize,
+    addr: SocketAddr,
+    rec: Arc<Recorder>,
+    ready: Arc<AtomicUsize>,
+    sem: Arc<Semaphore>,
+) -> io::Result<()> {
     if let Hold::Sse = mode {
         return sse_client(idx, addr, rec, ready, sem).await;
     }
@@ -875,6 +913,12 @@ async fn hold(mode: Hold, idx: usize, addr: SocketAddr, rec: Arc<Recorder>, read
             return Err(bad(format!("/healthz answered {}", h.status)));
         }
     }
+    if let Hold::Tcp = mode {
+        // The kernel completes a connection before the server accepts it: pace bare
+        // connections to well under the server's accept rate, so its accept queue (the
+        // storm's figure) never overflows here.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     drop(permit);
     ready.fetch_add(1, Ordering::Relaxed);
     // Held until aborted (or the server closes it).
@@ -885,7 +929,13 @@ async fn hold(mode: Hold, idx: usize, addr: SocketAddr, rec: Arc<Recorder>, read
 
 /// Opens `n` connections of one kind to `addr`, `at_once` being set up at a time; returns
 /// the tasks (abort them to close), how many connected and failed, and the seconds it took.
-async fn connect_many(mode: Hold, addr: SocketAddr, n: usize, at_once: usize, rec: Arc<Recorder>) -> (Vec<tokio::task::JoinHandle<()>>, usize, usize, f64, Option<String>) {
+async fn connect_many(
+    mode: Hold,
+    addr: SocketAddr,
+    n: usize,
+    at_once: usize,
+    rec: Arc<Recorder>,
+) -> (Vec<tokio::task::JoinHandle<()>>, usize, usize, f64, Option<String>) {
     let ready = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
     let first_error = Arc::new(Mutex::new(None::<String>));
@@ -893,7 +943,8 @@ async fn connect_many(mode: Hold, addr: SocketAddr, n: usize, at_once: usize, re
     let started = Instant::now();
     let mut handles = Vec::with_capacity(n);
     for i in 0..n {
-        let (rec, ready, sem, failed, first_error) = (rec.clone(), ready.clone(), sem.clone(), failed.clone(), first_error.clone());
+        let (rec, ready, sem, failed, first_error) =
+            (rec.clone(), ready.clone(), sem.clone(), failed.clone(), first_error.clone());
         handles.push(tokio::spawn(async move {
             if let Err(e) = hold(mode, i, addr, rec, ready, sem).await {
                 failed.fetch_add(1, Ordering::Relaxed);
@@ -901,7 +952,8 @@ async fn connect_many(mode: Hold, addr: SocketAddr, n: usize, at_once: usize, re
             }
         }));
     }
-    while ready.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < n && started.elapsed() < CONNECT_PHASE_LIMIT {
+    while ready.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < n && started.elapsed() < CONNECT_PHASE_LIMIT
+    {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let secs = started.elapsed().as_secs_f64();
@@ -926,19 +978,23 @@ fn no_recorder() -> Arc<Recorder> {
 /// instance each, so freed memory is not reused), and a reconnect storm (every client of
 /// an instance reconnecting at once, as after a restart: the SSE `retry` is 1 s).
 async fn connections(o: &Opts, tmp: &Path, file_store: &str) -> Result<Value, String> {
-    let n = o.clients.min(5_000);
+    let n = o.clients.min(2_000);
     let mut stages = serde_json::Map::new();
     for (name, mode) in [("tcp", Hold::Tcp), ("keepAlive", Hold::KeepAlive), ("sse", Hold::Sse)] {
         let inst = start_serve(o, tmp, &format!("serve-memory-{name}"), file_store, "swcache").await?;
         quiet(QUIET, Duration::from_secs(10)).await;
         let before = rss_kib(inst.pid);
-        let (handles, ok, failed, secs, err) = connect_many(mode, inst.addr, n, CONNECTING_AT_ONCE, no_recorder()).await;
+        let at_once = if let Hold::Tcp = mode { 8 } else { CONNECTING_AT_ONCE };
+        let (handles, ok, failed, secs, err) = connect_many(mode, inst.addr, n, at_once, no_recorder()).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
         let after = rss_kib(inst.pid);
         close_all(handles).await;
         stop(inst.pid);
         let per = if ok > 0 { (after as f64 - before as f64) / ok as f64 } else { 0.0 };
-        log(format!("memory, {name}: {ok} connections ({failed} failed{}) in {secs:.1} s: {per:.2} KiB each", err.map(|e| format!(": {e}")).unwrap_or_default()));
+        log(format!(
+            "memory, {name}: {ok} connections ({failed} failed{}) in {secs:.1} s: {per:.2} KiB each",
+            err.map(|e| format!(": {e}")).unwrap_or_default()
+        ));
         stages.insert(name.into(), json!({ "connections": ok, "failed": failed, "rssBeforeKiB": before, "rssAfterKiB": after, "perConnectionKiB": r2(per) }));
     }
     let storm_at_once = 1_000usize;
@@ -946,7 +1002,8 @@ async fn connections(o: &Opts, tmp: &Path, file_store: &str) -> Result<Value, St
     let backlog = listen_backlog(inst.addr.port());
     quiet(QUIET, Duration::from_secs(10)).await;
     let (ov0, syn0) = (tcp_ext("ListenOverflows"), tcp_ext("TCPSynRetrans"));
-    let (handles, ok, failed, secs, _) = connect_many(Hold::Sse, inst.addr, o.clients, storm_at_once, no_recorder()).await;
+    let (handles, ok, failed, secs, _) =
+        connect_many(Hold::Sse, inst.addr, o.clients, storm_at_once, no_recorder()).await;
     let (ov, syn) = (tcp_ext("ListenOverflows") - ov0, tcp_ext("TCPSynRetrans") - syn0);
     close_all(handles).await;
     stop(inst.pid);
@@ -1039,7 +1096,9 @@ async fn fanout(o: &Opts, insts: &[Instance], watch: &Watch, label: &str) -> Res
         }));
     }
     let started = Instant::now();
-    while ready.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < clients && started.elapsed() < CONNECT_PHASE_LIMIT {
+    while ready.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < clients
+        && started.elapsed() < CONNECT_PHASE_LIMIT
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let connect_s = started.elapsed().as_secs_f64();
@@ -1129,7 +1188,10 @@ async fn fanout(o: &Opts, insts: &[Instance], watch: &Watch, label: &str) -> Res
     let lat = summary(all);
     log(format!(
         "{label}: publish → event p50 {} ms, p99 {} ms, last client p50 {:.1} ms (max {:.1}); {missing} missing",
-        lat["p50"], lat["p99"], median(lasts.clone()), lasts.iter().copied().fold(0.0, f64::max)
+        lat["p50"],
+        lat["p99"],
+        median(lasts.clone()),
+        lasts.iter().copied().fold(0.0, f64::max)
     ));
     let before: u64 = rss_before.iter().sum();
     let after: u64 = rss_after.iter().sum();
@@ -1205,8 +1267,10 @@ async fn publish_rate(o: &Opts, inst: &Instance, watch: &Watch, conc: usize, tag
     let mut first_err = None;
     let mut end = start;
     for t in tasks {
-        let (l, e, fe, done) =
-            tokio::time::timeout(Duration::from_secs_f64(secs) + IO_TIMEOUT * 2, t).await.map_err(|_| "publishers did not stop".to_string())?.map_err(|e| e.to_string())??;
+        let (l, e, fe, done) = tokio::time::timeout(Duration::from_secs_f64(secs) + IO_TIMEOUT * 2, t)
+            .await
+            .map_err(|_| "publishers did not stop".to_string())?
+            .map_err(|e| e.to_string())??;
         lat.extend(l);
         errs += e;
         if first_err.is_none() {
@@ -1226,6 +1290,134 @@ async fn publish_rate(o: &Opts, inst: &Instance, watch: &Watch, conc: usize, tag
     }))
 }
 
+/// One Redis command on a raw connection (RESP inline); the first reply line.
+async fn redis_cmd(port: u16, cmd: &str) -> Result<String, String> {
+    let work = async {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).await?;
+        s.write_all(format!("{cmd}\r\n").as_bytes()).await?;
+        let mut b = vec![0u8; 256];
+        let n = s.read(&mut b).await?;
+        io::Result::Ok(String::from_utf8_lossy(&b[..n]).lines().next().unwrap_or("").to_string())
+    };
+    tokio::time::timeout(IO_TIMEOUT, work)
+        .await
+        .map_err(|_| format!("redis: {cmd}: no answer"))
+        .and_then(|r| r.map_err(|e| e.to_string()))
+}
+
+/// Round trips to Redis: `PING` one at a time on one connection.
+async fn redis_rtt(port: u16) -> Result<Value, String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
+    s.set_nodelay(true).map_err(|e| e.to_string())?;
+    let mut lat = vec![];
+    let mut b = [0u8; 64];
+    let start = Instant::now();
+    while lat.len() < 2000 && start.elapsed() < Duration::from_secs(2) {
+        let t = Instant::now();
+        s.write_all(b"PING\r\n").await.map_err(|e| e.to_string())?;
+        let n = tokio::time::timeout(IO_TIMEOUT, s.read(&mut b))
+            .await
+            .map_err(|_| "redis: no PONG")?
+            .map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("redis closed the connection".into());
+        }
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(summary(lat))
+}
+
+/// What bounds one Redis publisher at a time: the same sequential run with Redis not
+/// syncing its AOF (`appendfsync no`, set back to `always` after), and Redis's round trip.
+async fn redis_diagnostics(o: &Opts, tmp: &Path, inst: &Instance, watch: &Watch, port: u16) -> Result<Value, String> {
+    let rtt = redis_rtt(port).await?;
+    redis_cmd(port, "CONFIG SET appendfsync no").await?;
+    quiet(QUIET, Duration::from_secs(10)).await;
+    let r = publish_rate(o, inst, watch, 1, "redis-sequential-appendfsync-no").await;
+    redis_cmd(port, "CONFIG SET appendfsync always").await?;
+    // Where the service's CPU goes with one publisher at a time (`perf`, when there is one).
+    quiet(QUIET, Duration::from_secs(10)).await;
+    let profile = profile_publishes(o, tmp, inst, watch).await;
+    Ok(json!({ "pingMs": rtt, "sequentialAppendfsyncNo": r?, "profile": profile }))
+}
+
+/// `perf record` (DWARF call graphs) of one serve process while one publisher publishes;
+/// the service's own functions (and the libraries' heaviest) by inclusive share of its
+/// samples. `null` without perf, or when it may not profile.
+async fn profile_publishes(o: &Opts, tmp: &Path, inst: &Instance, watch: &Watch) -> Value {
+    let data = tmp.join("perf.data");
+    let secs = o.rate_secs.clamp(1.0, 5.0);
+    let rec = tokio::process::Command::new("perf")
+        .args(["record", "-q", "-F", "499", "--call-graph", "dwarf,16384", "-p", &inst.pid.to_string(), "-o"])
+        .arg(&data)
+        .args(["--", "sleep", &format!("{secs}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn();
+    let Ok(rec) = rec else { return Value::Null };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let run = publish_rate(o, inst, watch, 1, "redis-sequential-profiled").await;
+    let recorded = tokio::time::timeout(Duration::from_secs_f64(secs) + IO_TIMEOUT, rec.wait_with_output()).await;
+    if run.is_err() || !matches!(recorded, Ok(Ok(ref out)) if out.status.success()) {
+        return Value::Null;
+    }
+    let report = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new("perf")
+            .args(["report", "--stdio", "--children", "--sort", "sym", "-g", "none", "--percent-limit", "1", "-i"])
+            .arg(&data)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await;
+    let _ = fs::remove_file(&data);
+    let Ok(Ok(out)) = report else { return Value::Null };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let samples =
+        text.lines().find_map(|l| l.strip_prefix("# Samples: ")?.split_whitespace().next()?.parse::<f64>().ok());
+    // "  34.24%     0.15%  [.] swcache::service::hub::Hub::read_store::{{closure}}"
+    let mut funcs: Vec<(String, f64, f64)> = vec![];
+    for l in text.lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() < 4 || !f[0].ends_with('%') || f[2] != "[.]" {
+            continue;
+        }
+        let name = f[3..].join(" ");
+        let name = name.trim_end_matches("::{{closure}}").trim_end_matches(" (inlined)").to_string();
+        let ours = name.starts_with("swcache::")
+            || name.contains("CompressorOxide")
+            || name.starts_with("miniz_oxide::deflate::core::compress_inner");
+        if !ours || name.contains("core::ops::function") {
+            continue;
+        }
+        let total = f[0].trim_end_matches('%').parse::<f64>().unwrap_or(0.0);
+        let own = f[1].trim_end_matches('%').parse::<f64>().unwrap_or(0.0);
+        match funcs.iter_mut().find(|(n, ..)| *n == name) {
+            Some(e) => {
+                e.1 = e.1.max(total);
+                e.2 = e.2.max(own);
+            }
+            None => funcs.push((name, total, own)),
+        }
+    }
+    funcs.sort_by(|a, b| b.1.total_cmp(&a.1));
+    funcs.truncate(14);
+    log(format!(
+        "profile: {} samples; {}",
+        samples.unwrap_or(0.0),
+        funcs.iter().take(4).map(|(n, t, _)| format!("{n} {t:.0}%")).collect::<Vec<_>>().join(", ")
+    ));
+    json!({
+        "samples": samples,
+        "publishes": run.ok().map(|r| r["published"].clone()),
+        "functions": funcs.iter().map(|(n, t, s)| json!({ "name": n, "inclusivePct": t, "selfPct": s })).collect::<Vec<_>>(),
+    })
+}
+
 async fn publish_rates(o: &Opts, inst: &Instance, watch: &Watch, store: &str) -> Result<Value, String> {
     // Warm-up: connections, the store's first writes, the allocator.
     let mut c = Http::connect(inst.addr).await.map_err(|e| e.to_string())?;
@@ -1233,17 +1425,34 @@ async fn publish_rates(o: &Opts, inst: &Instance, watch: &Watch, store: &str) ->
         publish(&mut c, &format!("{{\"urls\":[\"/promo/warmup-{i}\"]}}")).await?;
     }
     drop(c);
-    quiet(QUIET, Duration::from_secs(10)).await;
-    let seq = publish_rate(o, inst, watch, 1, &format!("{store}-sequential")).await?;
-    quiet(QUIET, Duration::from_secs(10)).await;
-    let conc = publish_rate(o, inst, watch, o.rate_conc, &format!("{store}-concurrent")).await?;
-    Ok(json!({ "sequential": seq, "concurrent": conc }))
+    let mut out = serde_json::Map::new();
+    for (name, conc) in [("sequential", 1), ("concurrent", o.rate_conc)] {
+        // Rounds, each after the machine is quiet; the median round stands for them.
+        let mut rounds = vec![];
+        for r in 0..o.rate_rounds {
+            quiet(QUIET, Duration::from_secs(10)).await;
+            rounds.push(publish_rate(o, inst, watch, conc, &format!("{store}-{name}-{}", r + 1)).await?);
+        }
+        let rates: Vec<f64> = rounds.iter().map(|r| r["perSecond"].as_f64().unwrap_or(0.0)).collect();
+        let mut order: Vec<usize> = (0..rounds.len()).collect();
+        order.sort_by(|a, b| rates[*a].total_cmp(&rates[*b]));
+        let mut m = rounds[order[order.len() / 2]].clone();
+        m["rounds"] = json!(rates);
+        out.insert(name.into(), m);
+    }
+    Ok(Value::Object(out))
 }
 
 // ---------------------------------------------------------------------------------------
 // 3: conditional GETs per second
 
-async fn get_rate(addr: SocketAddr, etag: &str, conns: usize, secs: f64, watch: &Watch) -> Result<(f64, usize, usize, CpuUse), String> {
+async fn get_rate(
+    addr: SocketAddr,
+    etag: &str,
+    conns: usize,
+    secs: f64,
+    watch: &Watch,
+) -> Result<(f64, usize, usize, CpuUse), String> {
     let req = Arc::new(get_req("/swcache-feed.json", &format!("If-None-Match: {etag}\r\n")));
     let a = watch.snap();
     let start = Instant::now();
@@ -1303,7 +1512,10 @@ async fn conditional_gets(o: &Opts, svc: &Instance, nginx: (u32, SocketAddr)) ->
             return Err(format!("{name}: the feed answered {}", h.status));
         }
         let mut c = Http::connect(addr).await.map_err(|e| e.to_string())?;
-        let (h2, _) = c.request(&get_req("/swcache-feed.json", &format!("If-None-Match: {etag}\r\n"))).await.map_err(|e| e.to_string())?;
+        let (h2, _) = c
+            .request(&get_req("/swcache-feed.json", &format!("If-None-Match: {etag}\r\n")))
+            .await
+            .map_err(|e| e.to_string())?;
         if h2.status != 304 {
             return Err(format!("{name}: a conditional GET answered {} (ETag {etag})", h2.status));
         }
@@ -1354,7 +1566,10 @@ async fn conditional_gets(o: &Opts, svc: &Instance, nginx: (u32, SocketAddr)) ->
 
 fn machine() -> Value {
     let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).map(|v| v.trim_start_matches([' ', '\t', ':']).to_string());
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string());
     let mem = fs::read_to_string("/proc/meminfo")
         .unwrap_or_default()
         .lines()
@@ -1393,6 +1608,25 @@ fn iso_now() -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{ms:03}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// The commit measured, and whether the service's sources differ from it (a shared tree).
+fn source_state() -> Value {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(args)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let dirty = git(&["status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock"]).unwrap_or_default();
+    json!({
+        "commit": git(&["rev-parse", "--short", "HEAD"]),
+        "uncommittedServiceChanges": dirty.lines().map(|l| l.get(3..).unwrap_or(l).to_string()).collect::<Vec<_>>(),
+    })
+}
+
 fn fs_type(p: &Path) -> String {
     // The mount whose point is the longest prefix of p.
     let p = fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
@@ -1410,6 +1644,8 @@ fn fs_type(p: &Path) -> String {
 
 async fn run(o: &Opts, tmp: &Path) -> Result<Value, String> {
     let t_start = Instant::now();
+    let source = source_state();
+    let date = iso_now();
     // What else the machine is doing (other work on a shared machine skews every figure).
     let (b0, t0) = machine_jiffies();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -1441,7 +1677,13 @@ async fn run(o: &Opts, tmp: &Path) -> Result<Value, String> {
         redis_rates = {
             let inst = start_serve(o, tmp, "serve-redis-publish", &redis_store, "publish").await?;
             let w = Watch { servers: vec![inst.pid], redis: Some(redis_pid) };
-            let r = publish_rates(o, &inst, &w, "redis").await;
+            let mut r = publish_rates(o, &inst, &w, "redis").await;
+            if let Ok(v) = &mut r {
+                match redis_diagnostics(o, tmp, &inst, &w, redis_port).await {
+                    Ok(d) => v["diagnostics"] = d,
+                    Err(e) => log(format!("redis diagnostics: {e}")),
+                }
+            }
             stop(inst.pid);
             r?
         };
@@ -1517,14 +1759,15 @@ async fn run(o: &Opts, tmp: &Path) -> Result<Value, String> {
     stop(redis_pid);
 
     Ok(json!({
-        "date": iso_now(),
+        "date": date,
         "seconds": r1(t_start.elapsed().as_secs_f64()),
         "machine": machine(),
+        "source": source,
         "storeFilesystem": fs_type(tmp),
         "backgroundBusy": r3(background),
         "plan": {
             "clients": o.clients, "publishes": o.publishes, "warmupPublishes": o.warmup, "quietBeforeEachPublish": QUIET,
-            "redisInstances": o.instances, "rateSeconds": o.rate_secs, "concurrentPublishers": o.rate_conc,
+            "redisInstances": o.instances, "rateSeconds": o.rate_secs, "rateRounds": o.rate_rounds, "concurrentPublishers": o.rate_conc,
             "getSeconds": o.get_secs, "getRounds": o.get_rounds, "getConnections": o.get_conns,
             "serve": "swcache-feed serve defaults (--keep 200, --heartbeat 15), one process per instance, tokio default runtime (a worker per core)",
             "redis": "redis-server --appendonly yes --appendfsync always --save ''",
@@ -1552,7 +1795,11 @@ fn main() -> ExitCode {
     }
     let need = o.clients as u64 + 512;
     if open_files_limit() < need {
-        eprintln!("feed-bench: {} clients need about {need} open files; the limit is {} (ulimit -n {need})", o.clients, open_files_limit());
+        eprintln!(
+            "feed-bench: {} clients need about {need} open files; the limit is {} (ulimit -n {need})",
+            o.clients,
+            open_files_limit()
+        );
         return ExitCode::from(2);
     }
     if let Ok(out) = Command::new("getconf").arg("CLK_TCK").output() {

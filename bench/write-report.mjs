@@ -1,5 +1,9 @@
-// Turns bench/results.json into BENCHMARKS.md (tables) and bench/chart.svg.
+// Turns bench/results.json into BENCHMARKS.md (tables) and bench/chart.svg, with the feed
+// service's section from bench/feed-results.json (bench/feed.rs) when there is one.
+// `node bench/write-report.mjs` renders both again without running anything.
 import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const ORDER = ['none', 'floor', 'seed', 'workbox', 'swcache', 'swcache-router'];
 const ms = (x) => (x == null ? '–' : x < 10 ? x.toFixed(2) : x.toFixed(1));
@@ -111,7 +115,263 @@ function pageTable(p) {
   ];
 }
 
-export function markdown(r, notes) {
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+/** " with uncommitted changes to …" for the sources a run was built from (a shared tree). */
+function dirtyNote(files) {
+  if (!files?.length) return '';
+  if (files.length <= 3) return ` with uncommitted changes to ${files.map((p) => `\`${p}\``).join(', ')}`;
+  return ` with uncommitted changes to ${files.length} source files`;
+}
+
+/** The feed service's section (bench/feed-results.json): lines of Markdown. */
+export function feedMarkdown(f) {
+  if (!f) return [];
+  const n0 = (x) => (x == null ? '–' : Math.round(x).toLocaleString('en-US'));
+  const n1 = (x) => (x == null ? '–' : x.toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 }));
+  const n2 = (x) => (x == null ? '–' : x.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }));
+  const mib = (kib) => (kib / 1024).toFixed(1);
+  const yes = (m) => (m ? 'yes' : '**no**');
+  const med = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+  const fo = f.fanout || {};
+  const pub = f.publish || {};
+  const g = f.conditionalGet;
+  const cores = f.machine.cores;
+  const out = [
+    '## Feed service (`swcache-feed serve`)',
+    '',
+    'Produced by `./build.sh bench` (its last step) or `./build.sh bench-feed` (only this): `bench/feed.rs`,',
+    'a load generator in Rust (`cargo run --release --example feed-bench`), on the same machine as',
+    'everything it measures, over loopback. It starts the service instances, one Redis',
+    '(`--appendonly yes --appendfsync always`) and one Debian nginx as its own children and stops',
+    'them by pid. The client is raw tokio sockets with a minimal HTTP/1.1 (SSE: chunked decoding and',
+    'line scanning), so it costs the shared cores as little as possible; every window also records',
+    'the CPU time of the servers, of the client, of Redis and of the whole machine (`/proc`), since',
+    `client and servers share ${cores} cores. Before each measurement it waits (bounded) until the machine is`,
+    'quiet; CPU the window spent outside these processes is shown as "other" (kernel I/O threads, other work).',
+    '',
+    `**Run:** ${f.date} · ${f.machine.cpu}, ${cores} cores, ${f.machine.memoryGiB} GiB · Linux ${f.machine.kernel} ·`,
+    `${f.machine.nginx?.replace('nginx version: ', '')} · ${f.machine.redis?.split(' ').slice(0, 3).join(' ')} · stores on ${f.storeFilesystem} · ${f.seconds} s ·`,
+    `machine ${Math.round(f.backgroundBusy * 100)}% busy with other work just before the run`
+      + (f.source?.commit ? ` · commit ${f.source.commit}${dirtyNote(f.source.uncommittedServiceChanges)}` : ''),
+    '',
+  ];
+  // Targets.
+  const rows = [];
+  for (const [k, label] of [['file', 'one instance, file store'], ['redis', `${fo.redis?.instances} instances on one Redis`]]) {
+    const x = fo[k];
+    if (!x) continue;
+    rows.push([`publish → event p99 ≤ 250 ms, ${n0(x.clients)} SSE clients, ${label}`,
+      `${n1(x.latencyMs.p99)} ms (p50 ${n1(x.latencyMs.p50)}, last client ${n1(x.lastClientMs.p50)} ms p50, ${n1(x.lastClientMs.max)} max)`, x.latencyMs.p99 <= 250]);
+  }
+  if (pub.redis) {
+    rows.push([`≥ 1,000 publishes/s on Redis, ${pub.redis.concurrent.publishers} concurrent publishers`, `${n0(pub.redis.concurrent.perSecond)}/s`, pub.redis.concurrent.perSecond >= 1000]);
+    rows.push(['≥ 1,000 publishes/s on Redis, one publisher at a time', `${n0(pub.redis.sequential.perSecond)}/s`, pub.redis.sequential.perSecond >= 1000]);
+  }
+  if (g) rows.push(['conditional feed GETs (304) ≥ 0.5× nginx', `${n2(g.ratio)}× (${n0(g.service.perSecond)} vs ${n0(g.nginx.perSecond)}/s)`, g.ratio >= 0.5]);
+  out.push('### Targets', '', '| target | measured | met |', '|---|---|---|', ...rows.map(([a, b, m]) => `| ${a} | ${b} | ${yes(m)} |`), '');
+
+  // 1. Fan-out.
+  const fans = [['file', 'one instance, file store'], ['redis', `${fo.redis?.instances} instances, one Redis`]].filter(([k]) => fo[k]);
+  if (fans.length) {
+    const x0 = fo[fans[0][0]];
+    out.push(
+      `### Publish → event received by every SSE client (${x0.publishes} publishes each, after ${x0.warmupPublishes} warm-up ones)`,
+      '',
+      'From the publish request being sent to the event being read by each client (one sample per client',
+      'per publish); "last client" is the slowest client of a publish. Publishes go one at a time (to the',
+      'instances in turn), each once the machine is quiet again.',
+      '',
+      '| setup | clients | samples | p50 ms | p90 ms | p99 ms | max ms | last client p50 ms | publish acknowledged p50 ms | missed |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...fans.map(([k, label]) => {
+        const x = fo[k];
+        return `| ${label} | ${n0(x.connected)} | ${n0(x.latencyMs.n)} | ${n1(x.latencyMs.p50)} | ${n1(x.latencyMs.p90)} | ${n1(x.latencyMs.p99)} | ${n1(x.latencyMs.max)} | ${n1(x.lastClientMs.p50)} | ${n2(x.ackMs.p50)} | ${x.missing} |`;
+      }),
+      '',
+      'CPU per publish, from the publish to the last client (`/proc` CPU times in 10 ms ticks, summed over the windows ÷ publishes):',
+      '',
+      '| setup | window ms | service CPU ms (kernel) | client CPU ms (kernel) | Redis CPU ms | other CPU ms | service µs per client | client µs per client | machine busy |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...fans.map(([k, label]) => {
+        const x = fo[k];
+        const p = x.publishes;
+        const c = x.cpu;
+        return `| ${label} | ${n1(c.wallMs / p)} | ${n1(c.serverMs / p)} (${n1(c.serverSysMs / p)}) | ${n1(c.clientMs / p)} (${n1(c.clientSysMs / p)}) | ${n1(c.redisMs / p)} | ${n1(c.otherMs / p)} | ${n1((c.serverMs / p) * 1000 / x.connected)} | ${n1((c.clientMs / p) * 1000 / x.connected)} | ${Math.round(c.machineBusy * 100)}% |`;
+      }),
+      '',
+    );
+  }
+
+  // 2. Publishes per second.
+  const stores = ['file', 'redis'].filter((k) => pub[k]);
+  if (stores.length) {
+    out.push(
+      `### Publishes per second (the median of ${f.plan.rateRounds ?? 1} rounds of ${f.plan.rateSeconds} s, no live clients)`,
+      '',
+      'Each publish is acknowledged once durable (201); a publisher sends the next one on the answer.',
+      'One instance per store, fresh, on the feed the previous runs left (200 entries kept).',
+      '',
+      '| store | publishers | publishes/s | latency p50 ms | p99 ms | service CPU ms per publish | Redis CPU ms per publish | machine busy |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
+      ...stores.flatMap((k) => ['sequential', 'concurrent'].map((m) => {
+        const x = pub[k][m];
+        return `| ${k} | ${x.publishers} | ${n0(x.perSecond)}${x.rounds?.length > 1 ? ` (${x.rounds.map(n0).join(', ')})` : ''} | ${n2(x.latencyMs.p50)} | ${n2(x.latencyMs.p99)} | ${n2(x.cpuPerPublishMs.server)} | ${k === 'redis' ? n2(x.cpuPerPublishMs.redis) : '–'} | ${Math.round(x.cpu.machineBusy * 100)}% |`;
+      })),
+      '',
+    );
+    const d = pub.redis?.diagnostics;
+    if (d) {
+      out.push(`Redis with \`appendfsync no\` instead (set for one more sequential run, then back): ${n0(d.sequentialAppendfsyncNo.perSecond)} publishes/s,`,
+        `p50 ${n2(d.sequentialAppendfsyncNo.latencyMs.p50)} ms, p99 ${n2(d.sequentialAppendfsyncNo.latencyMs.p99)} ms. A Redis round trip (\`PING\`, one connection): p50 ${n2(d.pingMs.p50)} ms, p99 ${n2(d.pingMs.p99)} ms.`, '');
+    }
+    if (f.fsyncMs?.n) out.push(`One fsync (200 bytes written, then \`sync_all\`) on the stores' disk: p50 ${n2(f.fsyncMs.p50)} ms, p90 ${n2(f.fsyncMs.p90)} ms, p99 ${n2(f.fsyncMs.p99)} ms (${f.fsyncMs.n} in a row).`, '');
+  }
+
+  // 3. Conditional GETs.
+  if (g) {
+    out.push(
+      `### Conditional feed GETs (If-None-Match → 304): the service vs nginx, ${g.connections} keep-alive connections`,
+      '',
+      `The same client, the same request, the same feed file (${n0(g.service.feedBytes)} bytes: the file store's document, which nginx serves`,
+      `from the store's directory: \`worker_processes auto\`, \`etag on\`, no access log). ${g.rounds} rounds of ${g.seconds} s each,`,
+      'alternating which goes first, after 0.5 s of warm-up; the median round.',
+      '',
+      '| server | 304s per second | ÷ nginx | server CPU µs per request | client CPU µs per request | machine busy |',
+      '|---|---:|---:|---:|---:|---:|',
+      ...['service', 'nginx'].map((k) => `| ${k === 'service' ? 'swcache-feed serve' : 'nginx'} | ${n0(g[k].perSecond)} | ${n2(g[k].perSecond / g.nginx.perSecond)}× | ${n1(g[k].serverCpuUsPerRequest)} | ${n1(g[k].clientCpuUsPerRequest)} | ${Math.round(g[k].machineBusy * 100)}% |`),
+      '',
+    );
+  }
+
+  // 4. Memory.
+  const cn = f.connections;
+  if (fans.length || cn) {
+    out.push('### Memory per connected client (VmRSS of the serve process, before and after connecting)', '',
+      '| what | connections | RSS before MiB | RSS after MiB | KiB per connection |', '|---|---:|---:|---:|---:|');
+    for (const [k, label] of fans) {
+      const x = fo[k];
+      const b = x.memory.rssBeforeKiB.reduce((a, v) => a + v, 0);
+      const a = x.memory.rssAfterKiB.reduce((s, v) => s + v, 0);
+      out.push(`| SSE clients, ${label}${x.instances > 1 ? ' (all instances)' : ''} | ${n0(x.connected)} | ${mib(b)} | ${mib(a)} | ${n1(x.memory.perClientKiB)} |`);
+    }
+    if (cn) {
+      const names = { tcp: 'accepted TCP connection, nothing sent (fresh instance)', keepAlive: 'keep-alive connection idle after one `GET /healthz` (fresh instance)', sse: 'live `GET /v1/events` stream (fresh instance)' };
+      for (const k of ['tcp', 'keepAlive', 'sse']) {
+        const x = cn.stages[k];
+        out.push(`| ${names[k]} | ${n0(x.connections)} | ${mib(x.rssBeforeKiB)} | ${mib(x.rssAfterKiB)} | ${n1(x.perConnectionKiB)} |`);
+      }
+    }
+    out.push('');
+  }
+
+  // What bounds the figures, from the numbers above.
+  const why = [];
+  const fx = fo.file;
+  if (fx) {
+    const per = fx.perPublish;
+    const p = fx.publishes;
+    const cpuMs = (fx.cpu.serverMs + fx.cpu.clientMs + fx.cpu.redisMs) / p;
+    const noisy = per.filter((w) => w.cpu.otherMs > 20);
+    const clean = per.filter((w) => w.cpu.otherMs <= 20);
+    why.push(
+      `**Fan-out.** Delivering one event to ${n0(fx.connected)} clients is CPU work on both sides of the loopback: the service spent`,
+      `${n1((fx.cpu.serverMs / p) * 1000 / fx.connected)} µs of CPU per client (${Math.round((fx.cpu.serverSysMs / fx.cpu.serverMs) * 100)}% of it in the kernel: one chunked write per client on a TCP socket, whose`,
+      `loopback receive path runs in the same call) and the client ${n1((fx.cpu.clientMs / p) * 1000 / fx.connected)} µs. Per publish that is`,
+      `${n1(cpuMs)} ms of CPU for ${cores} cores, at least ${n1(cpuMs / cores)} ms of wall time; the last client got it after ${n1(fx.lastClientMs.p50)} ms`,
+      `(p50), with the machine ${Math.round(fx.cpu.machineBusy * 100)}% busy over the windows: the fan-out is bounded by the CPU the two share.`,
+    );
+    if (noisy.length) {
+      const [lo, hi] = [Math.min(...noisy.map((w) => w.cpu.otherMs)), Math.max(...noisy.map((w) => w.cpu.otherMs))];
+      why.push(
+        `${noisy.length} of ${per.length} windows had other work on the machine (${lo === hi ? n0(lo) : `${n0(lo)}–${n0(hi)}`} ms of CPU outside these processes);`,
+        `the last client of the ${clean.length} others: ${n1(med(clean.map((w) => w.lastMs)))} ms p50, ${n1(Math.max(...clean.map((w) => w.lastMs)))} ms max.`,
+      );
+    }
+    const rx = fo.redis;
+    if (rx) {
+      why.push(
+        `With ${rx.instances} instances on one Redis, each instance writes to a third of the clients after Redis announces the entry and it`,
+        `reads the feed back: ${n1(rx.cpu.serverMs / rx.publishes)} ms of service CPU per publish over all instances (${n1((rx.cpu.serverMs / rx.publishes) * 1000 / rx.connected)} µs per client), Redis ${n1(rx.cpu.redisMs / rx.publishes)} ms.`,
+      );
+    }
+    why.push('');
+  }
+  if (pub.file && pub.redis) {
+    const [fs1, fs8, rs1, rs8] = [pub.file.sequential, pub.file.concurrent, pub.redis.sequential, pub.redis.concurrent];
+    const d = pub.redis.diagnostics;
+    why.push(
+      '**Publishes.** A file-store publish rewrites the whole feed under an exclusive lock (read and parse it, add, write a',
+      'temporary file, sync it, rename it over the feed, sync the directory), then the instance\'s hub reads the file again',
+      `and rebuilds the document and its gzip: ${n2(fs1.cpuPerPublishMs.server)} ms of service CPU per publish one at a time, for ${n2(1000 / fs1.perSecond)} ms per`,
+      `publish. The lock serializes publishes to one file: ${fs8.publishers} publishers reach ${n0(fs8.perSecond)}/s against ${n0(fs1.perSecond)}/s for one.`,
+      '',
+      `A Redis publish is one script, answered after Redis has synced its append-only file (\`appendfsync always\`).`,
+      `One publisher at a time: ${n0(rs1.perSecond)}/s, ${n2(1000 / rs1.perSecond)} ms per publish, during which the service used ${n2(rs1.cpuPerPublishMs.server)} ms of CPU and Redis`,
+      `${n2(rs1.cpuPerPublishMs.redis)} ms (machine ${Math.round(rs1.cpu.machineBusy * 100)}% busy; Redis's round trip is ${n2(d?.pingMs.p50)} ms p50).`,
+    );
+    if (d) {
+      const nf = d.sequentialAppendfsyncNo;
+      why.push(
+        `Without the sync (\`appendfsync no\`, one more run) one publisher makes ${n0(nf.perSecond)}/s, ${n2(1000 / nf.perSecond)} ms per publish with ${n2(nf.cpuPerPublishMs.server)} ms of`,
+        nf.perSecond >= 1000
+          ? 'service CPU: the sync of every write is what keeps one publisher under 1,000/s.'
+          : `service CPU: the sync adds ${n2(1000 / rs1.perSecond - 1000 / nf.perSecond)} ms per publish, and the service's own work per publish,\n`
+            + 'done in turn with the publisher\'s requests, keeps one publisher under 1,000/s even without it.',
+      );
+    }
+    why.push(
+      `With ${rs8.publishers} publishers Redis syncs several writes at once and one read of the store by the instance covers several`,
+      `publishes: service CPU per publish falls from ${n2(rs1.cpuPerPublishMs.server)} to ${n2(rs8.cpuPerPublishMs.server)} ms and the rate reaches ${n0(rs8.perSecond)}/s.`,
+      '',
+    );
+    const prof = d?.profile;
+    if (prof?.functions?.length) {
+      why.push(
+        `Where the service's CPU goes with one publisher at a time on Redis (\`perf record\` with call graphs of the serve process, ${n0(prof.samples)} samples`,
+        `over ${n0(prof.publishes)} publishes; each function's share includes what it calls, so shares overlap):`,
+        '',
+        '| function | share of the service\'s CPU samples |',
+        '|---|---:|',
+        ...prof.functions.slice(0, 12).map((x) => `| \`${x.name}\` | ${n1(x.inclusivePct)}% |`),
+        '',
+      );
+    }
+  }
+  if (g) {
+    why.push(
+      `**Conditional GETs.** The machine was ${Math.round(g.service.machineBusy * 100)}% busy during the service's rounds and ${Math.round(g.nginx.machineBusy * 100)}% during nginx's, the client`,
+      `using ${n1(g.service.clientCpuUsPerRequest)} and ${n1(g.nginx.clientCpuUsPerRequest)} µs per request itself: both rates are bounded by the ${cores} cores the servers share with the client. Per request`,
+      `the service used ${n1(g.service.serverCpuUsPerRequest)} µs of CPU and nginx ${n1(g.nginx.serverCpuUsPerRequest)} µs (nginx opens and stats the file for every request`,
+      'in this configuration, without `open_file_cache`; the service answers from the document it keeps in memory).',
+      '',
+    );
+  }
+  if (cn) {
+    const st = cn.stages;
+    why.push(
+      `**Memory.** An accepted connection costs the serve process ${n1(st.tcp.perConnectionKiB)} KiB; after one request it keeps`,
+      `${n1(st.keepAlive.perConnectionKiB)} KiB while idle (the HTTP/1.1 connection's buffers, kept for the next request); a live SSE stream`,
+      `${n1(st.sse.perConnectionKiB)} KiB. The stream itself (its broadcast receiver, timers and state) is the difference,`,
+      `${n1(st.sse.perConnectionKiB - st.keepAlive.perConnectionKiB)} KiB; the rest is the connection.`,
+      '',
+    );
+    const s = cn.storm;
+    if (s) {
+      why.push(
+        `**Reconnects.** The service listens with a backlog of ${cn.listenBacklog ?? '?'} (tokio's \`TcpListener::bind\`). ${n0(s.clients)} SSE clients`,
+        `connecting ${n0(s.atOnce)} at a time (as after a restart: every client retries after 1 s) overflowed it ${n0(s.listenOverflows)} times`,
+        `(${n0(s.synRetransmits)} SYNs retried, each after 1 s or more) and took ${n2(s.seconds)} s to connect (${s.failed} failed); the fan-out runs above`,
+        `connect ${fx ? fx.connectingAtOnce : 100} at a time and see ${fx ? fx.listenOverflows : 0} overflows.`,
+        '',
+      );
+    }
+  }
+  if (why.length) out.push('### What bounds these figures', '', ...why);
+  return out;
+}
+
+export function markdown(r, notes, feed = null) {
   const c = r.contenders;
   const out = [
     '# Benchmarks',
@@ -212,6 +472,7 @@ export function markdown(r, notes) {
     ...(r.pageBytes ? pageTable(r.pageBytes) : []),
     '![p50 ratios](bench/chart.svg)',
     '',
+    ...feedMarkdown(feed),
   ];
   if (notes) out.push(notes.trim(), '');
   return out.join('\n');
@@ -256,10 +517,21 @@ export function svg(r) {
   return s + '</svg>\n';
 }
 
-export function writeReport(r, { markdown: mdPath, svg: svgPath, notesPath }) {
+export function writeReport(r, { markdown: mdPath, svg: svgPath, notesPath, feedPath = path.join(HERE, 'feed-results.json') }) {
   const notes = notesPath && fs.existsSync(notesPath) ? fs.readFileSync(notesPath, 'utf8') : '';
-  const md = markdown(r, notes);
+  const feed = feedPath && fs.existsSync(feedPath) ? JSON.parse(fs.readFileSync(feedPath, 'utf8')) : null;
+  const md = markdown(r, notes, feed);
   fs.writeFileSync(mdPath, md);
   fs.writeFileSync(svgPath, svg(r));
   return md;
+}
+
+// `node bench/write-report.mjs`: BENCHMARKS.md and bench/chart.svg again from the stored
+// results (bench/results.json, bench/feed-results.json, bench/notes.md).
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const r = JSON.parse(fs.readFileSync(path.join(HERE, 'results.json'), 'utf8'));
+  writeReport(r, {
+    markdown: path.join(HERE, '..', 'BENCHMARKS.md'), svg: path.join(HERE, 'chart.svg'), notesPath: path.join(HERE, 'notes.md'),
+  });
+  console.log('BENCHMARKS.md written');
 }
