@@ -1,0 +1,329 @@
+//! Following the invalidation feed ([`crate::core::feed`]): when to check (first request,
+//! interval, news announced by a response, throttled), the check itself (saved cursor,
+//! conditional fetch, invalidations applied as child operations, the cursor saved after
+//! them), strict mode (navigations parked until a check or their budget), errors and the
+//! epoch watch.
+
+use crate::core::feed;
+use crate::core::message::Context;
+use crate::core::prelude::*;
+use crate::core::text::push_json_str;
+
+use super::{Cmd, Engine, Io, Kind, OpId, T_FEED, T_NEWS, T_SAVE, T_STATE};
+
+/// What the engine knows of the invalidation feed.
+#[derive(Debug)]
+pub(super) struct FeedState {
+    pub(super) cfg: crate::core::config::FeedConfig,
+    pub(super) loaded: bool,
+    pub(super) cursor: Option<feed::Cursor>,
+    pub(super) etag: Option<String>,
+    pub(super) last_check: Option<f64>,
+    pub(super) last_success: Option<f64>,
+    pub(super) running: Option<OpId>,
+    pub(super) again: bool,
+    /// A check deferred to the end of the throttle: the operation whose response
+    /// announced the news (it holds the timer) and the newest seq announced.
+    pub(super) deferred: Option<(OpId, u64)>,
+    /// Epoch changes (several feeds taking turns are reported).
+    pub(super) epochs: feed::EpochWatch,
+    /// Navigations waiting for the check (strict mode).
+    pub(super) parked: Vec<OpId>,
+    pub(super) checks: u64,
+    pub(super) not_modified: u64,
+    pub(super) applied: u64,
+    pub(super) errors: u64,
+    pub(super) error: Option<String>,
+}
+
+impl Engine {
+    /// Strict mode: whether a navigation now must wait for a feed check.
+    pub(super) fn strict_wait(&self, now: f64) -> bool {
+        self.feed
+            .as_ref()
+            .is_some_and(|f| f.cfg.strict.is_some_and(|(stale, _)| feed::must_wait(now, f.last_success, stale)))
+    }
+
+    /// Checks the feed if it never was checked, or on a navigation when the interval passed.
+    pub(super) fn feed_kick(&mut self, now: f64, navigate: bool, owner: Option<OpId>) {
+        let Some(f) = &self.feed else { return };
+        if f.last_check.is_none() || (navigate && feed::due(now, f.last_check, f.cfg.interval_ms)) {
+            self.feed_check(now, owner);
+        }
+    }
+
+    /// A response of operation `id` announced the feed's newest seq. News is checked at
+    /// once (under `id`), after the check under way, or, within a second of the last
+    /// check, when that second ends: one deferred check at a time, held by `id`.
+    pub(super) fn feed_news(&mut self, id: OpId, header: Option<&str>, now: f64) {
+        let Some(f) = &self.feed else { return };
+        let Some(seq) = feed::announced(header).filter(|n| feed::is_news(*n, f.cursor.as_ref())) else { return };
+        if f.running.is_some() {
+            if let Some(f) = self.feed.as_mut() {
+                f.again = true;
+            }
+        } else if feed::due(now, f.last_check, feed::NEWS_THROTTLE_MS) {
+            self.feed_check(now, Some(id));
+        } else {
+            // Not due: the last check is less than the throttle old (and not in the future).
+            let wait = f.last_check.map_or(0.0, |t| t + feed::NEWS_THROTTLE_MS - now);
+            let Some(f) = self.feed.as_mut() else { return };
+            match &mut f.deferred {
+                // The operation holding the timer stays until it fires.
+                Some((_, was)) => *was = seq.max(*was),
+                None => {
+                    f.deferred = Some((id, seq));
+                    self.bg(id, 1);
+                    self.emit(Cmd::Timer { op: id, tag: T_NEWS, ms: crate::core::text::ceil(wait) as u32 });
+                }
+            }
+        }
+    }
+
+    /// The throttle of a deferred check ended: it runs if the announced seq is still
+    /// news and no check is under way (one started since would have read it).
+    pub(super) fn feed_news_due(&mut self, id: OpId, now: f64) {
+        let Some(f) = self.feed.as_mut() else { return };
+        let seq = match f.deferred {
+            Some((op, seq)) if op == id => seq,
+            _ => return self.bg(id, -1),
+        };
+        f.deferred = None;
+        if f.running.is_none() && feed::is_news(seq, f.cursor.as_ref()) {
+            self.feed_check(now, Some(id));
+        }
+        self.bg(id, -1);
+    }
+
+    /// The worker moves to the feed's `epoch`: an epoch that keeps changing is reported.
+    fn feed_epoch(&mut self, epoch: &str, now: f64) {
+        let Some(f) = self.feed.as_mut() else { return };
+        let Some(n) = f.epochs.saw(f.cursor.as_ref().map(|c| c.epoch.as_str()), epoch, now) else { return };
+        let text = crate::core::text::cold(|| {
+            cat!(
+                "swcache feed: the feed's epoch changed ",
+                n,
+                " times in ",
+                feed::EPOCH_WINDOW_MIN,
+                " minutes: are several servers each serving their own feed? use one store (Redis) for all of them"
+            )
+        });
+        self.emit(Cmd::Warn { text });
+    }
+
+    #[inline(never)]
+    pub(super) fn feed_check(&mut self, now: f64, owner: Option<OpId>) {
+        let Some(f) = &self.feed else { return };
+        if f.running.is_some() {
+            return;
+        }
+        let loaded = f.loaded;
+        let id = self.new_op(Kind::Feed { applying: Vec::new(), next: None, owner });
+        if let Some(o) = owner {
+            self.bg(o, 1);
+        }
+        let Some(f) = self.feed.as_mut() else { return };
+        f.running = Some(id);
+        f.checks += 1;
+        f.last_check = Some(now);
+        if loaded {
+            self.fetch_feed(id);
+        } else {
+            self.emit(Cmd::LoadState { op: id, tag: T_STATE });
+        }
+    }
+
+    fn fetch_feed(&mut self, id: OpId) {
+        let Some(f) = &self.feed else { return };
+        let (path, etag) = (f.cfg.path.clone(), f.etag.clone());
+        self.emit(Cmd::FetchFeed { op: id, tag: T_FEED, path, etag, cap: feed::MAX_BYTES as u32 });
+    }
+
+    #[inline(never)]
+    pub(super) fn feed_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
+        match (tag, io) {
+            (T_STATE, Io::Text(text)) => {
+                if let Some(f) = self.feed.as_mut() {
+                    f.loaded = true;
+                    if let Some(t) = text.as_deref() {
+                        f.cursor = feed::read_cursor(t);
+                        f.etag = crate::core::text::read_json(t)
+                            .and_then(|v| v.get("etag").and_then(|e| e.as_str().map(String::from)));
+                    }
+                }
+                self.fetch_feed(id);
+            }
+            (T_FEED, Io::Fetched(Err(e))) => {
+                self.feed_failed(id, cat!("swcache feed: the check failed (", e, "); pages are served as before"), now);
+            }
+            (T_FEED, Io::Feed { status: 410, .. }) => {
+                self.feed_done(id, now);
+                self.remove();
+            }
+            (T_FEED, Io::Feed { status: 304, .. }) => {
+                if let Some(f) = self.feed.as_mut() {
+                    f.not_modified += 1;
+                }
+                self.feed_done(id, now);
+            }
+            (T_FEED, Io::Feed { status: 200, etag, text }) => {
+                let unchanged = etag.is_some() && self.feed.as_ref().is_some_and(|f| f.etag == etag);
+                if unchanged {
+                    if let Some(f) = self.feed.as_mut() {
+                        f.not_modified += 1;
+                    }
+                    return self.feed_done(id, now);
+                }
+                let planned = feed::parse(text.as_deref().unwrap_or("")).and_then(|doc| {
+                    let names: Vec<&str> = self.slots.iter().map(|s| s.route.name.as_str()).collect();
+                    let resolve = &self.resolve;
+                    let ctx =
+                        Context { origin: &self.origin, slot_names: &names, now_ms: now, resolve: &|s| resolve(s) };
+                    let cursor = self.feed.as_ref().and_then(|f| f.cursor.clone());
+                    let from = cursor.as_ref().filter(|c| c.epoch == doc.epoch).map_or(0, |c| c.seq);
+                    let fresh = doc.entries.iter().filter(|e| e.seq > from).count() as u64;
+                    feed::plan(&doc, cursor.as_ref(), &ctx).map(|(invs, next)| (invs, next, fresh))
+                });
+                match planned {
+                    Err(e) => self.feed_failed(id, cat!("swcache feed: ignored: ", e), now),
+                    Ok((invs, next, fresh)) => {
+                        if let Some(f) = self.feed.as_mut() {
+                            f.applied += fresh;
+                        }
+                        self.feed_epoch(&next.epoch, now);
+                        let mut children = Vec::new();
+                        for inv in invs {
+                            let child = self.new_op(Kind::Idle);
+                            if let Some(o) = self.op(child) {
+                                o.answered = true;
+                            }
+                            self.invalidate(child, inv, now);
+                            if let Some(i) = self.inv_op(child) {
+                                i.parent = Some(id);
+                            }
+                            children.push(child);
+                        }
+                        // The fences are up: waiting navigations see the effect already.
+                        self.release_parked(now);
+                        let done = children.is_empty();
+                        if let Some(Kind::Feed { applying, next: n, .. }) = self.op(id).map(|o| &mut o.kind) {
+                            *applying = children.into_iter().filter(|c| !done && *c != 0).collect();
+                            *n = Some((next, etag));
+                        }
+                        if done {
+                            self.save_feed_state(id, now);
+                        } else {
+                            // Children may have finished at once (nothing cached).
+                            let live: Vec<OpId> = match self.op(id).map(|o| &o.kind) {
+                                Some(Kind::Feed { applying, .. }) => applying.clone(),
+                                _ => Vec::new(),
+                            };
+                            let all_gone = live.iter().all(|c| !self.is_running(*c));
+                            if all_gone {
+                                self.save_feed_state(id, now);
+                            }
+                        }
+                    }
+                }
+            }
+            (T_FEED, Io::Feed { status, .. }) => self.feed_failed(
+                id,
+                cat!("swcache feed: the feed answered HTTP ", status, "; pages are served as before"),
+                now,
+            ),
+            (T_SAVE, Io::Put(_)) => self.feed_done(id, now),
+            _ => {}
+        }
+    }
+
+    pub(super) fn feed_child_done(&mut self, parent: OpId, child: OpId) {
+        let left = match self.op(parent).map(|o| &mut o.kind) {
+            Some(Kind::Feed { applying, .. }) => {
+                applying.retain(|c| *c != child);
+                applying.len()
+            }
+            _ => return,
+        };
+        if left == 0 {
+            self.save_feed_state(parent, 0.0);
+        }
+    }
+
+    fn save_feed_state(&mut self, id: OpId, now: f64) {
+        let next = match self.op(id).map(|o| &mut o.kind) {
+            Some(Kind::Feed { next, .. }) => next.take(),
+            _ => return,
+        };
+        let Some((cursor, etag)) = next else { return };
+        let mut text = feed::write_cursor(&cursor);
+        text.pop();
+        text.push_str(",\"etag\":");
+        match &etag {
+            Some(e) => push_json_str(&mut text, e),
+            None => text.push_str("null"),
+        }
+        text.push('}');
+        if let Some(f) = self.feed.as_mut() {
+            f.cursor = Some(cursor);
+            f.etag = etag;
+            f.last_success = Some(if now > 0.0 { now } else { f.last_check.unwrap_or(0.0) });
+            f.error = None;
+        }
+        self.emit(Cmd::SaveState { op: id, tag: T_SAVE, text });
+    }
+
+    fn feed_failed(&mut self, id: OpId, text: String, now: f64) {
+        if let Some(f) = self.feed.as_mut() {
+            f.errors += 1;
+            f.error = Some(text.clone());
+        }
+        self.emit(Cmd::Warn { text });
+        self.end_feed_check(id, now, false);
+    }
+
+    fn feed_done(&mut self, id: OpId, now: f64) {
+        self.end_feed_check(id, now, true);
+    }
+
+    fn end_feed_check(&mut self, id: OpId, now: f64, ok: bool) {
+        if let Some(f) = self.feed.as_mut() {
+            if ok {
+                f.last_success = Some(now.max(f.last_success.unwrap_or(0.0)));
+                f.error = None;
+            }
+            f.running = None;
+        }
+        self.release_parked(now);
+        let owner = match self.op(id).map(|o| &o.kind) {
+            Some(Kind::Feed { owner, .. }) => *owner,
+            _ => None,
+        };
+        if let Some(o) = self.op(id) {
+            o.answered = true;
+            o.kind = Kind::Idle;
+        }
+        self.finish_if_idle(id);
+        if let Some(o) = owner {
+            self.bg(o, -1);
+        }
+        let again = self.feed.as_mut().is_some_and(|f| ::core::mem::take(&mut f.again));
+        if again {
+            self.feed_check(now, None);
+        }
+    }
+
+    fn release_parked(&mut self, now: f64) {
+        let parked = self.feed.as_mut().map(|f| ::core::mem::take(&mut f.parked)).unwrap_or_default();
+        for id in parked {
+            self.unpark(id, now);
+        }
+    }
+
+    pub(super) fn unpark(&mut self, id: OpId, now: f64) {
+        let Some(action) = self.fetch_op(id).and_then(|f| f.parked.take()) else { return };
+        if let Some(f) = self.feed.as_mut() {
+            f.parked.retain(|p| *p != id);
+        }
+        self.run(id, action, now);
+    }
+}

@@ -1,0 +1,259 @@
+//! Invalidation (a `CACHE_INVALIDATION` message, or an entry of the feed): the fence goes up
+//! at once, writes under way land first, then what the selector covers is listed or read
+//! and deleted; `DONE` to the sender and `INVALIDATED` to every page.
+
+use crate::core::fence;
+use crate::core::message::Invalidation;
+use crate::core::prelude::*;
+use crate::core::url;
+
+use super::{match_lookups, Cmd, Engine, Io, Kind, OpId, Req, DELETE_LISTED, DELETE_ONE, INDEX, LIST, LOOK};
+
+#[derive(Debug)]
+pub(super) struct InvalidateOp {
+    pub(super) inv: Rc<Invalidation>,
+    /// Operations whose writes (or invalidations) must land first.
+    pub(super) waiting: Vec<OpId>,
+    pub(super) begun: bool,
+    pub(super) early: bool,
+    pub(super) lists: u32,
+    /// (slot, entry, path) read one by one.
+    pub(super) lookups: Vec<(usize, Req, String)>,
+    pub(super) outstanding: u32,
+    pub(super) removed: u64,
+    /// Paths removed (at most [`NOTICE_PATHS`]), for the `INVALIDATED` notice.
+    pub(super) paths: Vec<String>,
+    /// The feed check that applies this invalidation.
+    pub(super) parent: Option<OpId>,
+    /// Early deletions, held until DONE is sent (so the reply does not wait for the
+    /// executor to start a thousand deletions).
+    pub(super) held: Vec<Cmd>,
+}
+
+/// Most removed paths one `INVALIDATED` notice lists.
+const NOTICE_PATHS: usize = 200;
+
+impl Engine {
+    pub(super) fn invalidate(&mut self, id: OpId, inv: Invalidation, now: f64) {
+        let inv = Rc::new(inv);
+        // The fence goes up before anything else: reads stop seeing covered entries and
+        // later writes check it.
+        self.fences.raise(inv.clone(), now);
+        // Writes (and earlier invalidations) under way land first.
+        let mut waiting = self.writes.clone();
+        waiting.dedup();
+        self.writes.push(id);
+        let op = InvalidateOp {
+            inv,
+            waiting,
+            begun: false,
+            early: false,
+            lists: 0,
+            lookups: Vec::new(),
+            outstanding: 0,
+            removed: 0,
+            paths: Vec::new(),
+            parent: None,
+            held: Vec::new(),
+        };
+        if let Some(o) = self.op(id) {
+            o.kind = Kind::Invalidate(Box::new(op));
+        }
+        self.wake_invalidations(now);
+    }
+
+    pub(super) fn wake_invalidations(&mut self, now: f64) {
+        let ready: Vec<OpId> = self
+            .ops
+            .iter_mut()
+            .filter_map(|o| match &mut o.kind {
+                Kind::Invalidate(i) if !i.begun => Some((o.id, i)),
+                _ => None,
+            })
+            .filter_map(|(id, i)| {
+                let writes = &self.writes;
+                i.waiting.retain(|w| writes.contains(w));
+                i.waiting.is_empty().then(|| {
+                    i.begun = true;
+                    id
+                })
+            })
+            .collect();
+        for id in ready {
+            self.begin_invalidation(id, now);
+        }
+    }
+
+    pub(super) fn inv_op(&mut self, id: OpId) -> Option<&mut InvalidateOp> {
+        match &mut self.op(id)?.kind {
+            Kind::Invalidate(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// Lists the caches the selector may touch, or (exact URLs only) reads each URL in
+    /// the one cache that can hold it.
+    #[inline(never)]
+    fn begin_invalidation(&mut self, id: OpId, _now: f64) {
+        let (started, newest) = (self.started_ms, self.newest_stamp);
+        let Some(i) = self.inv_op(id) else { return };
+        let inv = i.inv.clone();
+        let sel = &inv.selector;
+        // When every entry is known to be older than the fence and no tag must be read,
+        // the count comes from the keys and DONE is sent before the deletions (the fence
+        // hides the entries until they are gone).
+        let early = sel.tags.is_empty() && fence::all_stamped_before(inv.at_ms, started, newest);
+        i.early = early;
+        let n = self.slots.len();
+        if early || !sel.urls_only() {
+            if let Some(i) = self.inv_op(id) {
+                i.lists = n as u32;
+            }
+            for slot in 0..n as u32 {
+                self.emit(Cmd::Keys { op: id, tag: LIST | slot, slot });
+            }
+            return;
+        }
+        let mut lookups = Vec::new();
+        for path in sel.urls.iter() {
+            let href = cat!(self.origin, path);
+            let routed = self.select(&href, true, false);
+            if let Some(slot) = routed.filter(|s| *s != self.precache_slot()) {
+                lookups.push((slot, Req::Path(path.clone()), path.clone()));
+            }
+            // A precached URL is stored under its revisioned key.
+            if let Some(e) = self.cfg.precached(path) {
+                lookups.push((self.precache_slot(), Req::Path(e.key.clone()), path.clone()));
+            }
+        }
+        self.look_all(id, lookups);
+    }
+
+    fn look_all(&mut self, id: OpId, lookups: Vec<(usize, Req, String)>) {
+        let Some(i) = self.inv_op(id) else { return };
+        let first = i.lookups.len() as u32;
+        i.outstanding += lookups.len() as u32;
+        let cmds = match_lookups(id, first, lookups.iter().map(|(slot, req, _)| (*slot, req.clone())));
+        i.lookups.extend(lookups);
+        self.out.extend(cmds);
+        self.invalidation_progress(id);
+    }
+
+    #[inline(never)]
+    pub(super) fn invalidate_io(&mut self, id: OpId, tag: u32, io: Io) {
+        let index = tag & INDEX;
+        let Some(i) = self.inv_op(id) else { return };
+        let inv = i.inv.clone();
+        match (tag - index, io) {
+            (LIST, Io::Keys(keys)) => {
+                let slot = index as usize;
+                i.lists -= 1;
+                let hits: Vec<(u32, String)> = keys
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, h)| {
+                        let path = crate::core::precache::path_of_key(url::split(h)?.1);
+                        inv.selector.may_match(path, slot).then(|| (k as u32, String::from(path)))
+                    })
+                    .collect();
+                if i.early {
+                    i.removed += hits.len() as u64;
+                    let room = NOTICE_PATHS.saturating_sub(i.paths.len());
+                    i.paths.extend(hits.iter().take(room).map(|(_, p)| p.clone()));
+                    if !hits.is_empty() {
+                        i.outstanding += 1;
+                        let reqs = hits.iter().map(|(k, _)| Req::Key { list: tag, index: *k }).collect();
+                        i.held.push(Cmd::Delete { op: id, tag: DELETE_LISTED | index, slot: index, reqs });
+                    }
+                    self.slots[slot].counters.invalidations += hits.len() as u64;
+                    let Some(i) = self.inv_op(id) else { return };
+                    if i.lists == 0 {
+                        let removed = i.removed;
+                        let held = ::core::mem::take(&mut i.held);
+                        self.emit(Cmd::Reply { op: id, json: done_json(removed) });
+                        self.out.extend(held);
+                        if let Some(o) = self.op(id) {
+                            o.answered = true;
+                        }
+                    }
+                    self.invalidation_progress(id);
+                } else {
+                    let lookups = hits.into_iter().map(|(k, p)| (slot, Req::Key { list: tag, index: k }, p)).collect();
+                    self.look_all(id, lookups);
+                }
+            }
+            (LOOK, Io::Matched(found)) => {
+                let Some((slot, req, path)) = i.lookups.get(index as usize).cloned() else { return };
+                match found {
+                    Some(e) if inv.removes(&path, slot, e.tags.as_deref(), e.stamp_ms) => {
+                        self.emit(Cmd::Delete { op: id, tag: DELETE_ONE | index, slot: slot as u32, reqs: vec![req] });
+                    }
+                    _ => {
+                        i.outstanding -= 1;
+                        self.invalidation_progress(id);
+                    }
+                }
+            }
+            (DELETE_ONE, Io::Deleted(n)) => {
+                let (slot, path) = i.lookups.get(index as usize).map_or((0, String::new()), |l| (l.0, l.2.clone()));
+                i.removed += u64::from(n);
+                if n > 0 && i.paths.len() < NOTICE_PATHS {
+                    i.paths.push(path);
+                }
+                i.outstanding -= 1;
+                self.slots[slot].counters.invalidations += u64::from(n);
+                self.invalidation_progress(id);
+            }
+            (DELETE_LISTED, Io::Deleted(_)) => {
+                i.outstanding -= 1;
+                self.invalidation_progress(id);
+            }
+            _ => {}
+        }
+    }
+
+    fn invalidation_progress(&mut self, id: OpId) {
+        let Some(i) = self.inv_op(id) else { return };
+        if i.lists > 0 || i.outstanding > 0 {
+            return;
+        }
+        let (inv, removed, early, parent) = (i.inv.clone(), i.removed, i.early, i.parent);
+        let paths = ::core::mem::take(&mut i.paths);
+        if !early {
+            self.emit(Cmd::Reply { op: id, json: done_json(removed) });
+        }
+        self.emit(Cmd::Broadcast { json: invalidated_json(&inv, &paths, parent.is_some()) });
+        self.fences.settle(&inv);
+        if let Some(k) = self.writes.iter().position(|w| *w == id) {
+            self.writes.remove(k);
+        }
+        if let Some(o) = self.op(id) {
+            o.answered = true;
+            o.kind = Kind::Idle;
+        }
+        self.finish_if_idle(id);
+        self.wake_invalidations(0.0);
+        if let Some(p) = parent {
+            self.feed_child_done(p, id);
+        }
+    }
+}
+
+/// `{type:'INVALIDATED', urls, prefixes, tags, routes, all, removed, source}`: told to
+/// every open page, which decides whether its own URL or data is covered.
+fn invalidated_json(inv: &Invalidation, removed: &[String], from_feed: bool) -> String {
+    let list = crate::core::text::push_json_list;
+    let sel = &inv.selector;
+    let mut out = String::from("{\"type\":\"INVALIDATED\"");
+    list(&mut out, "urls", &mut sel.urls.iter().map(String::as_str));
+    list(&mut out, "prefixes", &mut sel.prefixes.iter().map(String::as_str));
+    list(&mut out, "tags", &mut sel.tags.iter().map(String::as_str));
+    list(&mut out, "removed", &mut removed.iter().map(String::as_str));
+    out.push_str(if sel.all { ",\"all\":true" } else { ",\"all\":false" });
+    out.push_str(if from_feed { ",\"source\":\"feed\"}" } else { ",\"source\":\"message\"}" });
+    out
+}
+
+fn done_json(removed: u64) -> String {
+    cat!("{\"type\":\"CACHE_INVALIDATION_DONE\",\"removed\":", removed, "}")
+}

@@ -1,0 +1,175 @@
+//! The worker's lifecycle: install (router rules, the revisioned precache), activate
+//! (obsolete caches and precache entries, navigation preload, claim), and the kill switch
+//! (the feed answered `410 Gone`: delete every `swcache-` cache and unregister).
+
+use crate::core::config::Config;
+use crate::core::prelude::*;
+use crate::core::url;
+
+use super::{Cmd, Engine, Io, Kind, OpId, Req, INDEX, ITEM, T_FINISH, T_KEYS, T_NAMES, T_REMOVE};
+
+impl Engine {
+    #[inline(never)]
+    pub(super) fn install_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
+        let i = (tag & INDEX) >> 1;
+        // The precache entry a fetch result (tag `ITEM | i << 1`) is for.
+        let entry =
+            |cfg: &Config| cfg.precache.get(i as usize).map(|e| (e.path.clone(), e.key.clone())).unwrap_or_default();
+        match io {
+            Io::Keys(keys) if tag == T_KEYS => {
+                let stored: Vec<&str> = keys.iter().filter_map(|h| url::same_origin_path(h, &self.origin)).collect();
+                let missing = crate::core::precache::missing(&self.cfg.precache, &stored);
+                if let Some(Kind::Install { pending }) = self.op(id).map(|o| &mut o.kind) {
+                    *pending = missing.len() as u32;
+                }
+                if missing.is_empty() {
+                    return self.install_finished(id);
+                }
+                for i in missing {
+                    let path = self.cfg.precache[i].path.clone();
+                    self.emit(Cmd::Fetch { op: id, tag: ITEM | (i as u32) << 1, req: Req::Path(path), reload: true });
+                }
+            }
+            Io::Fetched(Err(e)) => {
+                self.fail_install(id, cat!("swcache precache: ", entry(&self.cfg).0, " failed: ", e));
+            }
+            Io::Fetched(Ok(info)) if info.status != 200 => {
+                self.fail_install(id, cat!("swcache precache: ", entry(&self.cfg).0, " answered HTTP ", info.status));
+            }
+            Io::Fetched(Ok(info)) => {
+                let (path, key) = entry(&self.cfg);
+                let slot = self.precache_slot();
+                self.put(id, slot, Req::Path(key), &path, tag, info.opaque, now, false, false, Some(i));
+            }
+            Io::Done if tag == T_FINISH => {
+                if let Some(o) = self.op(id) {
+                    o.answered = true;
+                }
+                self.finish_if_idle(id);
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn fail_install(&mut self, id: OpId, text: String) {
+        if let Some(i) = self.ops.iter().position(|o| o.id == id) {
+            self.ops.swap_remove(i);
+            self.writes.retain(|w| *w != id);
+            self.emit(Cmd::Fail { op: id, text });
+        }
+    }
+
+    pub(super) fn install_finished(&mut self, id: OpId) {
+        if self.cfg.wait_for_clients {
+            if let Some(o) = self.op(id) {
+                o.answered = true;
+            }
+            self.finish_if_idle(id);
+        } else {
+            self.emit(Cmd::SkipWaiting { op: id, tag: T_FINISH });
+        }
+    }
+
+    #[inline(never)]
+    pub(super) fn activate_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
+        let mut more = 0;
+        match (tag, io) {
+            (T_NAMES, Io::CacheNames(mut names)) => {
+                names.retain(|n| self.cfg.is_obsolete_cache(n));
+                more += self.delete_caches(id, names.into_iter());
+            }
+            (T_KEYS, Io::Keys(keys)) => {
+                let stored: Vec<&str> =
+                    keys.iter().map(|h| url::same_origin_path(h, &self.origin).unwrap_or("")).collect();
+                let stale = crate::core::precache::obsolete(&self.cfg.precache, &stored);
+                if !stale.is_empty() {
+                    let reqs = stale.into_iter().map(|i| Req::Key { list: T_KEYS, index: i as u32 }).collect();
+                    let slot = self.precache_slot() as u32;
+                    self.emit(Cmd::Delete { op: id, tag: ITEM | 1, slot, reqs });
+                    more += 1;
+                }
+            }
+            (T_FINISH, Io::Done) => {
+                if let Some(o) = self.op(id) {
+                    o.answered = true;
+                }
+                return self.finish_if_idle(id);
+            }
+            (_, Io::Done | Io::Deleted(_)) => {}
+            _ => return,
+        }
+        let left = match self.op(id).map(|o| &mut o.kind) {
+            Some(Kind::Activate { pending }) => {
+                *pending = *pending + more - 1;
+                *pending
+            }
+            _ => return,
+        };
+        if left == 0 {
+            self.activated(id, now);
+        }
+    }
+
+    /// Claims the open pages, `waitForClients` or not: a worker activates only once no
+    /// page uses the old version (or one asked it to take over), so claiming mixes no
+    /// versions, and a first visit is controlled at once.
+    fn activated(&mut self, id: OpId, now: f64) {
+        self.emit(Cmd::Claim { op: id, tag: T_FINISH });
+        self.maybe_sweep(now);
+    }
+
+    /// The site takes swcache off (its feed answers `410 Gone`): from now on every
+    /// request goes to the browser; every `swcache-` cache is deleted (no other cache is
+    /// touched) and the worker unregisters, so the next navigation has no worker.
+    #[inline(never)]
+    pub(super) fn remove(&mut self) {
+        if self.removed {
+            return;
+        }
+        self.removed = true;
+        self.emit(Cmd::Warn { text: String::from("swcache: the feed answered 410 Gone: removing swcache from this site (its caches are deleted and the worker unregisters)") });
+        let id = self.new_op(Kind::Remove { pending: 0 });
+        self.emit(Cmd::CacheNames { op: id, tag: T_NAMES });
+    }
+
+    #[inline(never)]
+    pub(super) fn remove_io(&mut self, id: OpId, tag: u32, io: Io) {
+        let left = match (tag, io) {
+            (T_NAMES, Io::CacheNames(names)) => {
+                let n = self.delete_caches(id, names.into_iter().filter(|n| n.starts_with(crate::core::CACHE_PREFIX)));
+                if let Some(Kind::Remove { pending }) = self.op(id).map(|o| &mut o.kind) {
+                    *pending = n;
+                }
+                n
+            }
+            (T_REMOVE, Io::Done) => {
+                if let Some(o) = self.op(id) {
+                    o.answered = true;
+                }
+                return self.finish_if_idle(id);
+            }
+            (_, Io::Done) => match self.op(id).map(|o| &mut o.kind) {
+                Some(Kind::Remove { pending }) => {
+                    *pending -= 1;
+                    *pending
+                }
+                _ => return,
+            },
+            _ => return,
+        };
+        if left == 0 {
+            self.emit(Cmd::Unregister { op: id, tag: T_REMOVE });
+        }
+    }
+
+    /// Deletes each named cache (tags `ITEM | i << 1`, each answered with [`Io::Done`]);
+    /// returns how many.
+    fn delete_caches(&mut self, id: OpId, names: impl Iterator<Item = String>) -> u32 {
+        let mut n = 0;
+        for name in names {
+            self.emit(Cmd::DeleteCache { op: id, tag: ITEM | n << 1, name });
+            n += 1;
+        }
+        n
+    }
+}

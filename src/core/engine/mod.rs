@@ -1,0 +1,549 @@
+//! The worker engine: one state machine without I/O (in the manner of quinn-proto's
+//! `Connection`). The executor (the worker shim) feeds it browser events and the results
+//! of the commands it asked for, each with the time; it answers with [`Cmd`]s: read or
+//! write a cache, fetch, wait, respond, reply. Every decision is made here — which
+//! route, fresh or stale, what to store, when to trim and what to evict, what an
+//! invalidation removes and when it is in effect, what to prefetch — so all of it is
+//! tested natively (`cargo test`), including a randomized model test.
+//!
+//! Work is organised in *operations* (a page's request, a message, install, activate, a
+//! sweep), each with an id. Commands name the operation and a *tag* that the executor
+//! sends back with the result, so the engine knows which step it answers. An operation
+//! ends with [`Cmd::Done`]; until then the executor keeps the event alive (`waitUntil`).
+//!
+//! Per cache (a route's, or the built-in precache) the engine keeps one [`Slot`]: the
+//! route, what eviction knows of its entries, its trim gate and its counters.
+//!
+//! This file holds the [`Engine`], its event entry points ([`Engine::fetch`],
+//! [`Engine::message`], [`Engine::install`], [`Engine::activate`], and [`Engine::io`],
+//! which hands each result to the operation's concern) and the bookkeeping of operations.
+//! Each concern continues `impl Engine` in its own file:
+//!
+//! * `commands.rs`: the commands, results and facts exchanged with the executor;
+//! * `requests.rs`: a page's request, from the strategy's flow to the answer;
+//! * `writes.rs`: cache writes, quota relief and trims;
+//! * `invalidation.rs`: fences, listing and deleting, `DONE` and `INVALIDATED`;
+//! * `prefetch.rs`: `PREFETCH`;
+//! * `lifecycle.rs`: install, activate and the kill switch;
+//! * `sweeps.rs`: expired entries of router caches;
+//! * `feed_checks.rs`: following the invalidation feed, strict mode;
+//! * `replies.rs`: `STATS`, `STATE` and `ERROR` replies.
+
+mod commands;
+mod feed_checks;
+mod invalidation;
+mod lifecycle;
+mod prefetch;
+mod replies;
+mod requests;
+mod sweeps;
+mod writes;
+
+pub use commands::{Answer, Cmd, Entry, Io, PutResult, Req, Request, ResponseInfo};
+pub use prefetch::PREFETCH_CONCURRENCY;
+pub use replies::{error_json, failed_open_stats_json, STATE_ENTRIES};
+pub use sweeps::SWEEP_INTERVAL_MS;
+
+use feed_checks::FeedState;
+use invalidation::InvalidateOp;
+use prefetch::PrefetchOp;
+use requests::FetchOp;
+use writes::StoreJob;
+
+use crate::core::config::{Config, Route};
+use crate::core::evict::{TrimGate, Usage};
+use crate::core::feed;
+use crate::core::fence::Fences;
+use crate::core::message::{self, Context, Message};
+use crate::core::prelude::*;
+use crate::core::route::{self, CacheMode, RequestFacts, Selection};
+use crate::core::stats::Counters;
+use crate::core::strategy::Flow;
+use crate::core::text::push_json_str;
+use crate::core::url;
+use crate::core::value::Value;
+
+pub type OpId = u32;
+
+/// One cache: a route's, or the built-in precache (the last slot).
+#[derive(Debug)]
+pub struct Slot {
+    pub route: Route,
+    usage: Usage,
+    trim: TrimGate,
+    /// Usage clock when the running trim listed the keys.
+    trim_listed_at: u64,
+    pub counters: Counters,
+}
+
+// Tag spaces. Fetch steps are small numbers; the rest carry an index.
+const T_MATCH: u32 = 1;
+const T_PRECACHE: u32 = 2;
+const T_NET: u32 = 3;
+const T_TIMER: u32 = 4;
+const T_REVALIDATE: u32 = 5;
+const T_NAMES: u32 = 6;
+const T_FINISH: u32 = 7;
+const T_STRICT: u32 = 8;
+const T_STATE: u32 = 9;
+const T_FEED: u32 = 10;
+const T_SAVE: u32 = 11;
+const T_KEYS: u32 = 12;
+const T_OFFLINE: u32 = 13;
+const T_RANGE: u32 = 14;
+const T_SIZE: u32 = 15;
+const T_PRELOAD: u32 = 16;
+const T_REMOVE: u32 = 17;
+const T_NEWS: u32 = 18;
+const SPACE: u32 = 1 << 24;
+const STORE: u32 = SPACE; // | job << 3 | step
+const TRIM: u32 = 2 * SPACE; // | slot << 1 | step
+const LIST: u32 = 3 * SPACE; // | slot
+const DELETE_LISTED: u32 = 4 * SPACE; // | slot
+const LOOK: u32 = 5 * SPACE; // | lookup
+const DELETE_ONE: u32 = 6 * SPACE; // | lookup
+const ITEM: u32 = 7 * SPACE; // | item << 1 | step (prefetch, precache, cache deletions)
+const INDEX: u32 = SPACE - 1;
+
+#[derive(Debug)]
+enum Kind {
+    Fetch(Box<FetchOp>),
+    Invalidate(Box<InvalidateOp>),
+    Prefetch(Box<PrefetchOp>),
+    /// Precache items still to store.
+    Install {
+        pending: u32,
+    },
+    /// Steps still under way (cache deletions, precache key cleanup, preload setting).
+    Activate {
+        pending: u32,
+    },
+    /// Taking swcache off the site: cache deletions still under way.
+    Remove {
+        pending: u32,
+    },
+    /// (slot, entry) of router caches being checked for expiry.
+    Sweep {
+        lookups: Vec<(usize, Req)>,
+        outstanding: u32,
+    },
+    /// GET_STATE: listings still awaited, entries still being read, what was read.
+    State {
+        lists: u32,
+        lookups: Vec<(usize, Req, String)>,
+        found: Vec<(usize, String, Entry)>,
+        outstanding: u32,
+    },
+    /// A feed check: the invalidations it started, the cursor to save after them.
+    /// `owner`: the event's operation that keeps the worker alive meanwhile.
+    Feed {
+        applying: Vec<OpId>,
+        next: Option<(feed::Cursor, Option<String>)>,
+        owner: Option<OpId>,
+    },
+    /// Nothing but background work left (a reply was sent).
+    Idle,
+}
+
+#[derive(Debug)]
+struct Op {
+    id: OpId,
+    kind: Kind,
+    /// The operation's own part is over (answered, replied).
+    answered: bool,
+    /// Background jobs still running (writes, trims, a late or revalidating fetch).
+    bg: u32,
+    stores: Vec<StoreJob>,
+}
+
+/// Runs the config's RegExp number `i` on a text (the browser's own engine): `test(i, text)`.
+pub type RegExpTest = Box<dyn Fn(u32, &str) -> bool>;
+
+/// Parses a URL with the browser's parser, relative to the worker: `resolve(s)`.
+pub type UrlResolver = Box<dyn Fn(&str) -> Option<String>>;
+
+/// The engine. `test` runs the config's RegExps, `resolve` parses URLs ([`RegExpTest`],
+/// [`UrlResolver`]).
+pub struct Engine {
+    cfg: Config,
+    origin: String,
+    slots: Vec<Slot>,
+    fences: Fences,
+    ops: Vec<Op>,
+    next_id: OpId,
+    started_ms: f64,
+    newest_stamp: f64,
+    last_sweep: f64,
+    /// Operations with a cache write or an invalidation under way.
+    writes: Vec<OpId>,
+    feed: Option<FeedState>,
+    /// The site took swcache off (its feed answered 410): every request goes to the
+    /// browser while the worker unregisters.
+    removed: bool,
+    out: Vec<Cmd>,
+    test: RegExpTest,
+    resolve: UrlResolver,
+}
+
+impl Engine {
+    /// Validates the config (from the executor's JSON) and builds the engine. The error
+    /// is the text a site owner sees.
+    pub fn new(
+        config: &Value,
+        origin: &str,
+        now_ms: f64,
+        test: RegExpTest,
+        resolve: UrlResolver,
+    ) -> Result<Engine, String> {
+        let cfg = crate::core::config::parse(config, origin, &*resolve).map_err(|e| e.message())?;
+        let precache = Route::cache_first("precache", "", String::from(crate::core::config::PRECACHE_CACHE));
+        let slots = cfg
+            .routes
+            .iter()
+            .cloned()
+            .chain(Some(precache))
+            .map(|route| Slot {
+                usage: route.max_entries.map_or_else(Usage::default, Usage::new),
+                route,
+                trim: TrimGate::default(),
+                trim_listed_at: 0,
+                counters: Counters::default(),
+            })
+            .collect();
+        let feed_cfg = cfg.feed.clone();
+        let warnings = crate::core::config::shadowed_routes(&cfg.routes);
+        Ok(Engine {
+            cfg,
+            origin: origin.into(),
+            slots,
+            fences: Fences::default(),
+            ops: Vec::new(),
+            next_id: 0,
+            started_ms: now_ms,
+            newest_stamp: 0.0,
+            last_sweep: f64::NEG_INFINITY,
+            writes: Vec::new(),
+            feed: feed_cfg.map(|c| FeedState {
+                cfg: c,
+                loaded: false,
+                cursor: None,
+                etag: None,
+                last_check: None,
+                last_success: None,
+                running: None,
+                again: false,
+                deferred: None,
+                epochs: feed::EpochWatch::default(),
+                parked: Vec::new(),
+                checks: 0,
+                not_modified: 0,
+                applied: 0,
+                errors: 0,
+                error: None,
+            }),
+            removed: false,
+            // Config warnings reach the console with the first commands.
+            out: warnings.into_iter().map(|text| Cmd::Warn { text }).collect(),
+            test,
+            resolve,
+        })
+    }
+
+    /// The cache name of every slot, the precache last.
+    pub fn cache_names(&self) -> Vec<&str> {
+        self.slots.iter().map(|s| s.route.cache_name.as_str()).collect()
+    }
+
+    /// Commands produced since the last call.
+    pub fn take(&mut self) -> Vec<Cmd> {
+        ::core::mem::take(&mut self.out)
+    }
+
+    /// Whether an operation is still running.
+    pub fn is_running(&self, op: OpId) -> bool {
+        self.ops.iter().any(|o| o.id == op)
+    }
+
+    pub fn running(&self) -> usize {
+        self.ops.len()
+    }
+
+    fn new_op(&mut self, kind: Kind) -> OpId {
+        self.next_id = self.next_id.wrapping_add(1);
+        let id = self.next_id;
+        self.ops.push(Op { id, kind, answered: false, bg: 0, stores: Vec::new() });
+        id
+    }
+
+    fn op(&mut self, id: OpId) -> Option<&mut Op> {
+        self.ops.iter_mut().find(|o| o.id == id)
+    }
+
+    fn emit(&mut self, c: Cmd) {
+        self.out.push(c);
+    }
+
+    fn select(&self, href: &str, get: bool, range: bool) -> Option<usize> {
+        let facts = RequestFacts { is_get: get, href, has_range: range };
+        let test = &self.test;
+        Some(match route::select(&self.cfg, &self.origin, &facts, |i, t| test(i, t))? {
+            Selection::Route(i) => i,
+            Selection::Precache => self.slots.len() - 1,
+        })
+    }
+
+    fn precache_slot(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    /// A fetch event. `None`: the engine leaves the request to the browser (no
+    /// `respondWith`). Otherwise the operation answering it.
+    pub fn fetch(&mut self, req: &Request<'_>, now: f64) -> Option<OpId> {
+        if self.removed {
+            return None;
+        }
+        let selected = self.select(req.href, req.get, false);
+        // With an offline page, navigations no route takes still go through the worker
+        // (network only), so a failed one gets the page.
+        let offline_nav = selected.is_none() && req.get && req.navigate && self.cfg.offline.page.is_some();
+        let (slot, own_route) = match selected {
+            Some(slot) => (slot, None),
+            None if offline_nav => (
+                self.precache_slot(),
+                Some(Route {
+                    strategy: crate::core::config::Strategy::NetworkOnly,
+                    ..self.slots[self.precache_slot()].route.clone()
+                }),
+            ),
+            None => {
+                // Any request wakes a stopped worker: a chance to sweep router caches and
+                // to check the feed.
+                self.maybe_sweep(now);
+                self.feed_kick(now, req.navigate, None);
+                return None;
+            }
+        };
+        let route = own_route.as_ref().unwrap_or(&self.slots[slot].route);
+        // A ranged request: served from a complete cached copy on routes that read the
+        // cache first, else left to the browser (a 206 is never stored).
+        if req.range.is_some() && (own_route.is_some() || route.opaque || !route.strategy.reads_cache_first()) {
+            return None;
+        }
+        let path = url::split(req.href).map_or("", |(_, p)| p);
+        let key = self.cfg.precached(path).map(|e| e.key.clone());
+        let also_precache = slot != self.precache_slot() && key.is_some();
+        let mode = CacheMode::for_request(req.cache, req.navigate);
+        let (flow, action) = Flow::start(route, mode);
+        let f = FetchOp {
+            slot,
+            also_precache,
+            flow,
+            navigate: req.navigate,
+            path: path.into(),
+            started: now,
+            awaiting: false,
+            net: None,
+            timed_out: false,
+            store_late: false,
+            cached_tag: 0,
+            served: None,
+            parked: None,
+            key,
+            image: req.image,
+            range: req.range.map(String::from),
+            fallback: None,
+        };
+        let id = self.new_op(Kind::Fetch(Box::new(f)));
+        if req.range.is_some() {
+            let r = self.own_req(id);
+            self.emit(Cmd::Match { op: id, tag: T_RANGE, slot: slot as u32, req: r });
+            return Some(id);
+        }
+        if req.navigate && self.strict_wait(now) {
+            // Strict mode: this navigation waits for the feed check, within the budget.
+            let budget = self.feed.as_ref().and_then(|f| f.cfg.strict).map_or(0, |s| s.1);
+            if let Some(f) = self.fetch_op(id) {
+                f.parked = Some(action);
+            }
+            if let Some(f) = self.feed.as_mut() {
+                f.parked.push(id);
+            }
+            self.emit(Cmd::Timer { op: id, tag: T_STRICT, ms: budget });
+            self.feed_check(now, Some(id));
+            return Some(id);
+        }
+        self.feed_kick(now, req.navigate, Some(id));
+        self.run(id, action, now);
+        Some(id)
+    }
+
+    /// Whether a fence hides this entry (an invalidation is still deleting it).
+    fn hidden(&self, path: &str, slot: usize, e: &Entry) -> bool {
+        self.fences.is_hiding() && self.fences.hides(path, slot, e.tags.as_deref(), e.stamp_ms)
+    }
+
+    fn touch(&mut self, slot: usize, path: &str) {
+        let s = &mut self.slots[slot];
+        if s.route.max_entries.is_some() {
+            s.usage.touch(path);
+        }
+    }
+
+    fn bg(&mut self, id: OpId, delta: i32) {
+        if let Some(op) = self.op(id) {
+            op.bg = op.bg.saturating_add_signed(delta);
+        }
+        if delta < 0 {
+            self.finish_if_idle(id);
+        }
+    }
+
+    fn finish_if_idle(&mut self, id: OpId) {
+        if let Some(i) = self.ops.iter().position(|o| o.id == id && o.answered && o.bg == 0) {
+            self.ops.swap_remove(i);
+            self.emit(Cmd::Done { op: id });
+        }
+    }
+
+    /// A message from a page: `json` is `event.data` as the executor's JSON (`None` if it
+    /// could not be serialised); `save_data`: the worker's `navigator.connection.saveData`.
+    #[inline(never)]
+    pub fn message(&mut self, json: Option<&str>, save_data: bool, now: f64) -> OpId {
+        let id = self.new_op(Kind::Idle);
+        let value = json.and_then(crate::core::text::read_json);
+        let parsed = match &value {
+            None => Err(String::from("swcache: malformed message: a message must be a plain object")),
+            Some(v) => {
+                let names: Vec<&str> = self.slots.iter().map(|s| s.route.name.as_str()).collect();
+                let resolve = &self.resolve;
+                let ctx = Context { origin: &self.origin, slot_names: &names, now_ms: now, resolve: &|s| resolve(s) };
+                message::parse(v, &ctx)
+            }
+        };
+        match parsed {
+            Err(e) => self.reply_and_end(id, error_json(&e)),
+            Ok(Message::GetStats) => {
+                let json = self.stats_json();
+                self.reply_and_end(id, json);
+            }
+            Ok(Message::GetState) => {
+                let n = self.slots.len() as u32;
+                if let Some(o) = self.op(id) {
+                    o.kind = Kind::State { lists: n, lookups: Vec::new(), found: Vec::new(), outstanding: 0 };
+                }
+                for slot in 0..n {
+                    self.emit(Cmd::Keys { op: id, tag: LIST | slot, slot });
+                }
+            }
+            Ok(Message::Invalidate(inv)) => self.invalidate(id, inv, now),
+            Ok(Message::SkipWaiting) => self.emit(Cmd::SkipWaiting { op: id, tag: T_FINISH }),
+            Ok(Message::Prefetch { paths, save_data: asked }) => self.prefetch(id, paths, asked || save_data, now),
+        }
+        self.maybe_sweep(now);
+        self.feed_kick(now, false, Some(id));
+        id
+    }
+
+    fn reply_and_end(&mut self, id: OpId, json: String) {
+        self.emit(Cmd::Reply { op: id, json });
+        if let Some(op) = self.op(id) {
+            op.answered = true;
+            op.kind = Kind::Idle;
+        }
+        self.finish_if_idle(id);
+    }
+
+    /// Install: give router routes to the browser, list the precache, fetch past the HTTP
+    /// cache every entry whose revision is not stored yet (any failure fails the
+    /// install; the active version's entries are untouched), then `skipWaiting` unless
+    /// `waitForClients`.
+    #[inline(never)]
+    pub fn install(&mut self) -> OpId {
+        let n = self.cfg.precache.len() as u32;
+        let id = self.new_op(Kind::Install { pending: n });
+        let mut rules = String::new();
+        for s in &self.slots {
+            if let Some(pathname) = s.route.router_pathname() {
+                rules.push(if rules.is_empty() { '[' } else { ',' });
+                rules.push_str("{\"pathname\":");
+                push_json_str(&mut rules, &pathname);
+                rules.push_str(",\"cacheName\":");
+                push_json_str(&mut rules, &s.route.cache_name);
+                rules.push('}');
+            }
+        }
+        if !rules.is_empty() {
+            rules.push(']');
+            self.emit(Cmd::AddRoutes { op: id, json: rules });
+        }
+        if n == 0 {
+            self.install_finished(id);
+        } else {
+            let slot = self.precache_slot() as u32;
+            self.emit(Cmd::Keys { op: id, tag: T_KEYS, slot });
+        }
+        id
+    }
+
+    /// Activate: delete every `swcache-` cache this config does not own and every
+    /// precache entry it does not list, set navigation preload, then claim clients.
+    #[inline(never)]
+    pub fn activate(&mut self) -> OpId {
+        let id = self.new_op(Kind::Activate { pending: 3 });
+        let slot = self.precache_slot() as u32;
+        self.emit(Cmd::CacheNames { op: id, tag: T_NAMES });
+        self.emit(Cmd::Keys { op: id, tag: T_KEYS, slot });
+        self.emit(Cmd::NavigationPreload { op: id, tag: T_PRELOAD, on: self.cfg.navigation_preload });
+        id
+    }
+
+    /// The result of a command. Results for operations that ended are ignored.
+    pub fn io(&mut self, op: OpId, tag: u32, io: Io, now: f64) {
+        let Some(kind) = self.op(op).map(|o| match o.kind {
+            Kind::Fetch(_) => 0,
+            Kind::Invalidate(_) => 1,
+            Kind::Prefetch(_) => 2,
+            Kind::Install { .. } => 3,
+            Kind::Activate { .. } => 4,
+            Kind::Sweep { .. } => 5,
+            Kind::Feed { .. } => 7,
+            Kind::State { .. } => 8,
+            Kind::Remove { .. } => 9,
+            Kind::Idle => 6,
+        }) else {
+            return;
+        };
+        let space = tag & !INDEX;
+        if space == STORE {
+            return self.store_io(op, tag, io, now);
+        }
+        if space == TRIM {
+            return self.trim_io(op, tag, io);
+        }
+        match kind {
+            0 => self.fetch_io(op, tag, io, now),
+            1 => self.invalidate_io(op, tag, io),
+            2 => self.prefetch_io(op, tag, io, now),
+            3 => self.install_io(op, tag, io, now),
+            4 => self.activate_io(op, tag, io, now),
+            5 => self.sweep_io(op, tag, io, now),
+            7 => self.feed_io(op, tag, io, now),
+            8 => self.state_io(op, tag, io, now),
+            9 => self.remove_io(op, tag, io),
+            _ if tag == T_FINISH => self.reply_and_end(op, String::from("{\"type\":\"SKIP_WAITING\"}")),
+            _ => {}
+        }
+    }
+}
+
+/// A cache read of each `(slot, entry)`, tagged `LOOK | first + k`: how invalidations,
+/// sweeps and GET_STATE read the entries they listed.
+fn match_lookups(id: OpId, first: u32, items: impl Iterator<Item = (usize, Req)>) -> Vec<Cmd> {
+    items
+        .enumerate()
+        .map(|(k, (slot, req))| Cmd::Match { op: id, tag: LOOK | (first + k as u32), slot: slot as u32, req })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

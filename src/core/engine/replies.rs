@@ -1,0 +1,212 @@
+//! Replies that describe the engine: `STATS` (GET_STATS; the executor's failed-open STATS
+//! has the same shape), `STATE` (GET_STATE: the routes and what each cache holds) and
+//! `ERROR`.
+
+use crate::core::prelude::*;
+use crate::core::stats::Counters;
+use crate::core::strategy::is_fresh;
+use crate::core::text::push_json_str;
+use crate::core::url;
+
+use super::{match_lookups, Engine, Entry, Io, Kind, OpId, Req, INDEX, LIST, LOOK};
+
+/// Most entries GET_STATE lists per cache.
+pub const STATE_ENTRIES: usize = 500;
+
+impl Engine {
+    /// `{type:'STATS', …}`: totals, per route (the precache included), engine state.
+    #[inline(never)]
+    pub fn stats_json(&self) -> String {
+        let mut total = Counters::default();
+        let mut routes = String::from("{");
+        for (i, s) in self.slots.iter().enumerate() {
+            total.add(&s.counters);
+            if i > 0 {
+                routes.push(',');
+            }
+            push_json_str(&mut routes, &s.route.name);
+            routes.push(':');
+            counters_json(&mut routes, &s.counters, "{");
+            routes.push('}');
+        }
+        routes.push('}');
+        let mut out = String::from("{\"type\":\"STATS\"");
+        counters_json(&mut out, &total, ",");
+        out.push_str(",\"routes\":");
+        out.push_str(&routes);
+        if let Some(f) = &self.feed {
+            out.push_str(",\"feed\":{\"epoch\":");
+            push_json_str(&mut out, f.cursor.as_ref().map_or("", |c| c.epoch.as_str()));
+            let seq = f.cursor.as_ref().map_or(0, |c| c.seq);
+            out.push_str(&cat!(",\"seq\":", seq, ",\"checks\":", f.checks, ",\"notModified\":", f.not_modified));
+            out.push_str(&cat!(
+                ",\"applied\":",
+                f.applied,
+                ",\"errors\":",
+                f.errors,
+                ",\"epochChanges\":",
+                f.epochs.total
+            ));
+            out.push_str(",\"lastSuccess\":");
+            match f.last_success {
+                Some(t) => push_json_str(&mut out, &crate::core::time::iso_string(t)),
+                None => out.push_str("null"),
+            }
+            out.push_str(",\"error\":");
+            match &f.error {
+                Some(e) => push_json_str(&mut out, e),
+                None => out.push_str("null"),
+            }
+            out.push('}');
+        }
+        out.push_str(",\"engine\":\"ok\"}");
+        out
+    }
+
+    #[inline(never)]
+    pub(super) fn state_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
+        let index = tag & INDEX;
+        let Some(Kind::State { lists, lookups, found, outstanding }) = self.op(id).map(|o| &mut o.kind) else { return };
+        match (tag - index, io) {
+            (LIST, Io::Keys(keys)) => {
+                *lists -= 1;
+                let first = lookups.len() as u32;
+                let take = keys.len().min(STATE_ENTRIES);
+                for (k, h) in keys.iter().take(take).enumerate() {
+                    let path = crate::core::precache::path_of_key(url::split(h).map_or(h.as_str(), |(_, p)| p));
+                    lookups.push((index as usize, Req::Key { list: tag, index: k as u32 }, String::from(path)));
+                }
+                *outstanding += take as u32;
+                let cmds = match_lookups(
+                    id,
+                    first,
+                    lookups[first as usize..].iter().map(|(slot, req, _)| (*slot, req.clone())),
+                );
+                self.out.extend(cmds);
+            }
+            (LOOK, Io::Matched(e)) => {
+                *outstanding -= 1;
+                if let (Some(e), Some((slot, _, path))) = (e, lookups.get(index as usize)) {
+                    found.push((*slot, path.clone(), e));
+                }
+            }
+            _ => return,
+        }
+        let Some(Kind::State { lists: 0, outstanding: 0, .. }) = self.op(id).map(|o| &o.kind) else { return };
+        let Some(Kind::State { found, .. }) = self.op(id).map(|o| ::core::mem::replace(&mut o.kind, Kind::Idle)) else {
+            return;
+        };
+        let json = self.state_json(&found, now);
+        self.reply_and_end(id, json);
+    }
+
+    /// `{type:'STATE', engine, version, routes:[{name, cache, strategy, maxAge, maxEntries,
+    /// coldStart, entries:[{url, ageMs, fresh, size, tags}]}], fences:[…], feed}`.
+    fn state_json(&self, found: &[(usize, String, Entry)], now: f64) -> String {
+        let mut out = String::from("{\"type\":\"STATE\",\"engine\":\"ok\",\"version\":");
+        push_json_str(&mut out, &self.cfg.version);
+        out.push_str(",\"routes\":[");
+        for (i, s) in self.slots.iter().enumerate() {
+            let r = &s.route;
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"name\":");
+            push_json_str(&mut out, &r.name);
+            out.push_str(",\"cache\":");
+            push_json_str(&mut out, &r.cache_name);
+            let strategy =
+                crate::core::config::Strategy::ALL.iter().find(|(_, st)| *st == r.strategy).map_or("", |(n, _)| n);
+            out.push_str(",\"strategy\":");
+            push_json_str(&mut out, strategy);
+            out.push_str(",\"maxAge\":");
+            match r.max_age_ms {
+                Some(m) => out.push_str(&crate::core::text::number_text(m)),
+                None => out.push_str("null"),
+            }
+            out.push_str(",\"maxEntries\":");
+            match r.max_entries {
+                Some(m) => crate::core::text::push_u64(&mut out, u64::from(m)),
+                None => out.push_str("null"),
+            }
+            out.push_str(if r.router { ",\"coldStart\":\"router\"" } else { ",\"coldStart\":\"worker\"" });
+            out.push_str(",\"entries\":[");
+            let mut first = true;
+            for (_, path, e) in found.iter().filter(|(slot, _, _)| *slot == i) {
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                out.push_str("{\"url\":");
+                push_json_str(&mut out, path);
+                out.push_str(",\"ageMs\":");
+                match e.stamp_ms {
+                    Some(t) => crate::core::text::push_u64(&mut out, if now > t { (now - t) as u64 } else { 0 }),
+                    None => out.push_str("null"),
+                }
+                out.push_str(if is_fresh(e.stamp_ms, now, r.max_age_ms) && !self.hidden(path, i, e) {
+                    ",\"fresh\":true"
+                } else {
+                    ",\"fresh\":false"
+                });
+                out.push_str(",\"size\":");
+                match e.size {
+                    Some(n) => crate::core::text::push_u64(&mut out, n),
+                    None => out.push_str("null"),
+                }
+                out.push_str(",\"tags\":[");
+                for (k, t) in
+                    e.tags.as_deref().unwrap_or("").split(',').map(str::trim).filter(|t| !t.is_empty()).enumerate()
+                {
+                    if k > 0 {
+                        out.push(',');
+                    }
+                    push_json_str(&mut out, t);
+                }
+                out.push_str("]}");
+            }
+            out.push_str("]}");
+        }
+        out.push_str("],\"fences\":");
+        out.push_str(&self.fences.json());
+        out.push_str(",\"stats\":");
+        out.push_str(&self.stats_json());
+        out.push('}');
+        out
+    }
+}
+
+fn counters_json(out: &mut String, c: &Counters, open: &str) {
+    let fields: [(&str, u64); 6] = [
+        ("hits", c.hits),
+        ("misses", c.misses),
+        ("staleServed", c.stale_served),
+        ("networkErrors", c.network_errors),
+        ("evictions", c.evictions),
+        ("invalidations", c.invalidations),
+    ];
+    for (k, (name, v)) in fields.iter().enumerate() {
+        out.push_str(if k == 0 { open } else { "," });
+        out.push('"');
+        out.push_str(name);
+        out.push_str("\":");
+        crate::core::text::push_u64(out, *v);
+    }
+}
+
+/// `{type:'ERROR', error}`.
+pub fn error_json(text: &str) -> String {
+    let mut out = String::from("{\"type\":\"ERROR\",\"error\":");
+    push_json_str(&mut out, text);
+    out.push('}');
+    out
+}
+
+/// The STATS reply of a worker whose engine failed (the shim sends it, adding `error`):
+/// the same shape as [`Engine::stats_json`], every counter zero.
+pub fn failed_open_stats_json() -> String {
+    let mut out = String::from("{\"type\":\"STATS\"");
+    counters_json(&mut out, &Counters::default(), ",");
+    out.push_str(",\"routes\":{},\"engine\":\"failed-open\"}");
+    out
+}

@@ -1,0 +1,331 @@
+//! A page's request, one operation per fetch event: the strategy's [`Flow`] over cache
+//! reads and fetches, the network timeout, the answer (with the offline page or image when
+//! there is none), background revalidation and late writes, and ranged requests answered
+//! from a cached copy.
+
+use crate::core::prelude::*;
+use crate::core::strategy::{Action, Flow, Lookup, NetOutcome, Reply};
+use crate::core::text::push_json_str;
+
+use super::{
+    Answer, Cmd, Engine, Io, Kind, OpId, Req, ResponseInfo, T_MATCH, T_NET, T_NEWS, T_OFFLINE, T_PRECACHE, T_RANGE,
+    T_REVALIDATE, T_SIZE, T_STRICT, T_TIMER,
+};
+
+#[derive(Debug)]
+pub(super) struct FetchOp {
+    pub(super) slot: usize,
+    pub(super) also_precache: bool,
+    pub(super) flow: Flow,
+    pub(super) navigate: bool,
+    pub(super) path: String,
+    pub(super) started: f64,
+    /// The fetch is running and the flow is waiting for it.
+    pub(super) awaiting: bool,
+    /// The fetch's result, once it came.
+    pub(super) net: Option<Result<ResponseInfo, String>>,
+    pub(super) timed_out: bool,
+    /// Store the response when it arrives (answered from the cache after a timeout).
+    pub(super) store_late: bool,
+    pub(super) cached_tag: u32,
+    /// The validator of the cached copy served (for `UPDATED` notices).
+    pub(super) served: Option<String>,
+    /// Strict mode: the next step, held until the feed is checked (or the budget ends).
+    pub(super) parked: Option<Action>,
+    /// The precache key of this URL, if it is precached.
+    pub(super) key: Option<String>,
+    pub(super) image: bool,
+    /// The `Range` header of a ranged request served from the cache.
+    pub(super) range: Option<String>,
+    /// The error to answer with if the offline fallback is not cached either.
+    pub(super) fallback: Option<(u16, &'static str, &'static str)>,
+}
+
+impl Engine {
+    /// How the operation's request is stored in its slot: the event's own request, or
+    /// in the precache its revisioned key.
+    pub(super) fn own_req(&mut self, id: OpId) -> Req {
+        let precache = self.precache_slot();
+        match self.fetch_op(id) {
+            Some(f) if f.slot == precache => f.key.clone().map_or(Req::Own, Req::Path),
+            _ => Req::Own,
+        }
+    }
+
+    /// The fetch of the event's request: the navigation preload response when it is on.
+    fn fetch_own(&mut self, id: OpId, tag: u32, navigate: bool) {
+        self.emit(if navigate && self.cfg.navigation_preload {
+            Cmd::Preload { op: id, tag }
+        } else {
+            Cmd::Fetch { op: id, tag, req: Req::Own, reload: false }
+        });
+    }
+
+    pub(super) fn fetch_op(&mut self, id: OpId) -> Option<&mut FetchOp> {
+        match &mut self.op(id)?.kind {
+            Kind::Fetch(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    pub(super) fn run(&mut self, id: OpId, action: Action, now: f64) {
+        let Some(f) = self.fetch_op(id) else { return };
+        match action {
+            Action::ReadCache => {
+                let slot = f.slot as u32;
+                let req = self.own_req(id);
+                self.emit(Cmd::Match { op: id, tag: T_MATCH, slot, req });
+            }
+            Action::Fetch { timeout_ms } => {
+                f.started = now;
+                f.awaiting = true;
+                let navigate = f.navigate;
+                self.fetch_own(id, T_NET, navigate);
+                if let Some(ms) = timeout_ms {
+                    self.emit(Cmd::Timer { op: id, tag: T_TIMER, ms });
+                }
+            }
+            Action::AwaitNetwork => match f.net.clone() {
+                // The answer came while the cache was read.
+                Some(r) => {
+                    let outcome = outcome(&r);
+                    let next = f.flow.on_network(outcome);
+                    self.run(id, next, now);
+                }
+                None => f.awaiting = true,
+            },
+            Action::Respond(reply) => self.answer(id, reply, now),
+        }
+    }
+
+    fn answer(&mut self, id: OpId, reply: Reply, now: f64) {
+        let Some(f) = self.fetch_op(id) else { return };
+        let (slot, network_error, may_store) = (f.slot, f.flow.network_error, f.flow.may_store());
+        let (path, navigate, started, cached_tag) = (f.path.clone(), f.navigate, f.started, f.cached_tag);
+        let net = f.net.clone();
+        let timed_out = f.timed_out;
+        let image = f.image;
+        if let Reply::Error(fail) = reply {
+            // Nothing to answer with: the offline page (navigations) or placeholder
+            // (images), if the site has one.
+            let offline = &self.cfg.offline;
+            let fallback = if navigate {
+                offline.page
+            } else if image {
+                offline.image
+            } else {
+                None
+            };
+            if let Some(e) = fallback.and_then(|i| self.cfg.precache.get(i)) {
+                let req = Req::Path(e.key.clone());
+                let reason = if fail.status() == 503 { "Service Unavailable" } else { "Gateway Timeout" };
+                if let Some(f) = self.fetch_op(id) {
+                    if f.fallback.is_none() {
+                        f.fallback = Some((fail.status(), reason, fail.message()));
+                        self.slots[slot].counters.record(reply, network_error);
+                        let precache = self.precache_slot() as u32;
+                        self.emit(Cmd::Match { op: id, tag: T_OFFLINE, slot: precache, req });
+                        return;
+                    }
+                }
+            }
+        }
+        let own = self.own_req(id);
+        self.slots[slot].counters.record(reply, network_error);
+        match reply {
+            Reply::Cache { revalidate, .. } => {
+                if revalidate && may_store {
+                    if let Some(f) = self.fetch_op(id) {
+                        f.started = now;
+                    }
+                    self.bg(id, 1);
+                    self.fetch_own(id, T_REVALIDATE, navigate);
+                } else if timed_out && may_store {
+                    match net {
+                        Some(Ok(info)) => {
+                            self.store(id, slot, own, &path, T_NET, &info, started, navigate, None);
+                        }
+                        Some(Err(_)) => {}
+                        None => {
+                            if let Some(f) = self.fetch_op(id) {
+                                f.store_late = true;
+                            }
+                            self.bg(id, 1);
+                        }
+                    }
+                }
+                self.emit(Cmd::Respond { op: id, answer: Answer::Cached(cached_tag) });
+            }
+            Reply::Network => {
+                if let (true, Some(Ok(info))) = (may_store, &net) {
+                    // The copy is taken before the response goes to the page.
+                    self.store(id, slot, own, &path, T_NET, info, started, navigate, None);
+                }
+                self.emit(Cmd::Respond { op: id, answer: Answer::Network(T_NET) });
+            }
+            Reply::Error(f) => {
+                let reason = if f.status() == 503 { "Service Unavailable" } else { "Gateway Timeout" };
+                self.emit(Cmd::Respond {
+                    op: id,
+                    answer: Answer::Error { status: f.status(), reason, text: f.message() },
+                });
+            }
+        }
+        self.answered(id, now);
+    }
+
+    #[inline(never)]
+    pub(super) fn fetch_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
+        let Some(f) = self.fetch_op(id) else { return };
+        match (tag, io) {
+            (T_MATCH | T_PRECACHE, Io::Matched(found)) => {
+                let read_slot = if tag == T_MATCH { f.slot } else { self.precache_slot() };
+                let f = self.fetch_op(id).unwrap_or_else(|| unreachable!());
+                let (path, also, key) = (f.path.clone(), f.also_precache, f.key.clone().unwrap_or_default());
+                let found = found.filter(|e| !self.hidden(&path, read_slot, e));
+                if found.is_none() && tag == T_MATCH && also {
+                    let slot = self.precache_slot() as u32;
+                    self.emit(Cmd::Match { op: id, tag: T_PRECACHE, slot, req: Req::Path(key) });
+                    return;
+                }
+                if found.is_some() && tag == T_MATCH {
+                    self.touch(read_slot, &path);
+                }
+                let Some(f) = self.fetch_op(id) else { return };
+                let lookup = match &found {
+                    None => Lookup::Miss,
+                    Some(e) => {
+                        f.cached_tag = tag;
+                        f.served = e.validator.clone();
+                        Lookup::Hit { stamp_ms: e.stamp_ms }
+                    }
+                };
+                let next = f.flow.on_cache(lookup, now);
+                self.run(id, next, now);
+            }
+            (T_NET, Io::Fetched(r)) if f.range.is_some() => {
+                let answer = match r {
+                    Ok(_) => Answer::Network(T_NET),
+                    Err(_) => Answer::Error {
+                        status: 503,
+                        reason: "Service Unavailable",
+                        text: "swcache: offline and not cached",
+                    },
+                };
+                self.emit(Cmd::Respond { op: id, answer });
+                self.answered(id, now);
+            }
+            (T_NET, Io::Fetched(r)) => {
+                let (slot, path, started, navigate) = (f.slot, f.path.clone(), f.started, f.navigate);
+                if let Ok(info) = &r {
+                    self.feed_news(id, info.feed_seq.as_deref(), now);
+                }
+                let Some(f) = self.fetch_op(id) else { return };
+                if f.store_late {
+                    f.store_late = false;
+                    let served = f.served.clone();
+                    let own = self.own_req(id);
+                    if let Ok(info) = &r {
+                        if self.store(id, slot, own, &path, T_NET, info, started, navigate, None) {
+                            self.notice_update(&path, served.as_deref(), info.validator.as_deref());
+                        }
+                    }
+                    self.bg(id, -1);
+                    return;
+                }
+                f.net = Some(r.clone());
+                if f.awaiting {
+                    f.awaiting = false;
+                    let next = f.flow.on_network(outcome(&r));
+                    self.run(id, next, now);
+                }
+            }
+            (T_TIMER, Io::Timer) if f.awaiting && f.net.is_none() => {
+                f.awaiting = false;
+                f.timed_out = true;
+                let next = f.flow.on_timeout();
+                self.run(id, next, now);
+            }
+            (T_REVALIDATE, Io::Fetched(r)) => {
+                let (slot, path, started, navigate) = (f.slot, f.path.clone(), f.started, f.navigate);
+                let served = f.served.clone();
+                let own = self.own_req(id);
+                if let Ok(info) = &r {
+                    self.feed_news(id, info.feed_seq.as_deref(), now);
+                    if self.store(id, slot, own, &path, T_REVALIDATE, info, started, navigate, None) {
+                        self.notice_update(&path, served.as_deref(), info.validator.as_deref());
+                    }
+                }
+                self.bg(id, -1);
+            }
+            (T_STRICT, Io::Timer) => self.unpark(id, now),
+            (T_NEWS, Io::Timer) => self.feed_news_due(id, now),
+            (T_OFFLINE, Io::Matched(found)) => {
+                let answer = match (found, f.fallback) {
+                    (Some(_), _) => Answer::Cached(T_OFFLINE),
+                    (None, Some((status, reason, text))) => Answer::Error { status, reason, text },
+                    (None, None) => return,
+                };
+                self.emit(Cmd::Respond { op: id, answer });
+                self.answered(id, now);
+            }
+            (T_RANGE | T_SIZE, io) => self.range_io(id, tag, io, now),
+            _ => {}
+        }
+    }
+
+    /// A ranged request: the cached copy's size, then the part it asks for. A miss (or
+    /// an entry an invalidation hides) goes to the network, and is not stored.
+    #[inline(never)]
+    fn range_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
+        let Some(f) = self.fetch_op(id) else { return };
+        let (slot, path, header) = (f.slot, f.path.clone(), f.range.clone().unwrap_or_default());
+        let answer = match (tag, io) {
+            (T_RANGE, Io::Matched(Some(e))) if !self.hidden(&path, slot, &e) => {
+                self.touch(slot, &path);
+                self.slots[slot].counters.record(Reply::Cache { fresh: true, revalidate: false }, false);
+                return self.emit(Cmd::Size { op: id, tag: T_SIZE, from: T_RANGE });
+            }
+            (T_RANGE, Io::Matched(_)) => {
+                self.slots[slot].counters.record(Reply::Network, false);
+                return self.emit(Cmd::Fetch { op: id, tag: T_NET, req: Req::Own, reload: false });
+            }
+            (T_SIZE, Io::Size(Some(size))) => match crate::core::range::resolve(&header, size) {
+                crate::core::range::Ranged::Part { start, end } => Answer::Range { from: T_RANGE, start, end, size },
+                crate::core::range::Ranged::Unsatisfiable => Answer::Unsatisfiable { size },
+                crate::core::range::Ranged::Whole => Answer::Cached(T_RANGE),
+            },
+            (T_SIZE, _) => Answer::Cached(T_RANGE),
+            _ => return,
+        };
+        self.emit(Cmd::Respond { op: id, answer });
+        self.answered(id, now);
+    }
+
+    fn answered(&mut self, id: OpId, now: f64) {
+        if let Some(op) = self.op(id) {
+            op.answered = true;
+        }
+        self.maybe_sweep(now);
+        self.finish_if_idle(id);
+    }
+
+    /// A background refresh stored a copy that differs from the one a page was given.
+    fn notice_update(&mut self, path: &str, served: Option<&str>, fresh: Option<&str>) {
+        if served.is_some() && fresh.is_some() && served != fresh {
+            let mut json = String::from("{\"type\":\"UPDATED\",\"url\":");
+            push_json_str(&mut json, path);
+            json.push('}');
+            self.emit(Cmd::Broadcast { json });
+        }
+    }
+}
+
+fn outcome(r: &Result<ResponseInfo, String>) -> NetOutcome {
+    match r {
+        Err(_) => NetOutcome::Failed,
+        // A 5xx is treated as a failure where a cached copy can stand in.
+        Ok(i) if i.status >= 500 => NetOutcome::ServerError,
+        Ok(_) => NetOutcome::Ok,
+    }
+}

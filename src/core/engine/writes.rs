@@ -1,0 +1,243 @@
+//! Cache writes: the store rules and fences a write obeys, the `sw-cache-time` stamp,
+//! quota relief (evict, fetch once more, retry once), and trims to `maxEntries`.
+
+use crate::core::evict;
+use crate::core::prelude::*;
+use crate::core::store::{self, ResponseFacts};
+use crate::core::url;
+
+use super::{Cmd, Engine, Io, Kind, OpId, PutResult, Req, ResponseInfo, INDEX, STORE, TRIM};
+
+/// A cache write and, after a quota error, its one retry.
+#[derive(Debug)]
+pub(super) struct StoreJob {
+    pub(super) slot: usize,
+    pub(super) req: Req,
+    pub(super) path: String,
+    pub(super) navigate: bool,
+    /// Check `storable` again on a refetch (everything but the precache).
+    pub(super) checked: bool,
+    /// Prefetch or precache item this write is for.
+    pub(super) item: Option<u32>,
+    /// When the refetch after a quota error started.
+    pub(super) refetched: f64,
+}
+
+impl Engine {
+    /// Stores the response fetched at `from` if the rules allow it and no fence covers
+    /// it. `false`: not stored (and nothing started).
+    #[allow(clippy::too_many_arguments, reason = "a cache write's facts, each passed on once")]
+    pub(super) fn store(
+        &mut self,
+        id: OpId,
+        slot: usize,
+        req: Req,
+        path: &str,
+        from: u32,
+        info: &ResponseInfo,
+        started: f64,
+        navigate: bool,
+        item: Option<u32>,
+    ) -> bool {
+        if !self.may_store(slot, path, info, started, navigate, true) {
+            return false;
+        }
+        self.put(id, slot, req, path, from, info.opaque, started, navigate, true, item);
+        true
+    }
+
+    fn may_store(
+        &self,
+        slot: usize,
+        path: &str,
+        info: &ResponseInfo,
+        started: f64,
+        navigate: bool,
+        check: bool,
+    ) -> bool {
+        let facts = ResponseFacts {
+            status: info.status,
+            opaque: info.opaque,
+            redirected: info.redirected,
+            cache_control: info.cache_control.as_deref(),
+            vary: info.vary.as_deref(),
+        };
+        if check && store::storable(&facts, self.slots[slot].route.opaque, navigate).is_err() {
+            return false;
+        }
+        self.fences.is_empty() || !self.fences.blocks(path, slot, info.tags.as_deref(), started)
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "a cache write's facts, each passed on once")]
+    pub(super) fn put(
+        &mut self,
+        id: OpId,
+        slot: usize,
+        req: Req,
+        path: &str,
+        from: u32,
+        opaque: bool,
+        started: f64,
+        navigate: bool,
+        checked: bool,
+        item: Option<u32>,
+    ) {
+        let stamp = self.stamp(opaque, started);
+        self.touch(slot, path);
+        let Some(op) = self.op(id) else { return };
+        let job = op.stores.len() as u32;
+        op.stores.push(StoreJob { slot, req: req.clone(), path: path.into(), navigate, checked, item, refetched: 0.0 });
+        op.bg += 1;
+        self.writes.push(id);
+        self.emit(Cmd::Put { op: id, tag: STORE | job << 3, slot: slot as u32, req, from, stamp });
+    }
+
+    // Kept out of line: V8 compiles a function on its first call, so the start path
+    // should not compile code it does not run.
+    #[inline(never)]
+    /// The `sw-cache-time` of a copy fetched from `started` (none for opaque responses),
+    /// remembering the newest stamp this instance wrote.
+    fn stamp(&mut self, opaque: bool, started: f64) -> Option<f64> {
+        if opaque {
+            return None;
+        }
+        if started > self.newest_stamp {
+            self.newest_stamp = started;
+        }
+        Some(started)
+    }
+
+    pub(super) fn store_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
+        let job = (tag & INDEX) >> 3;
+        let step = tag & 7;
+        let Some(op) = self.op(id) else { return };
+        let Some(j) = op.stores.get(job as usize) else { return };
+        let (slot, req, path, navigate, checked, item, refetched) =
+            (j.slot, j.req.clone(), j.path.clone(), j.navigate, j.checked, j.item, j.refetched);
+        let base = STORE | job << 3;
+        match (step, io) {
+            (0, Io::Put(PutResult::Quota)) => {
+                self.emit(Cmd::Keys { op: id, tag: base | 1, slot: slot as u32 });
+            }
+            (0 | 4, Io::Put(PutResult::Ok)) => self.stored(id, slot, item, true, now),
+            (0 | 4, Io::Put(_)) => self.stored(id, slot, item, false, now),
+            (1, Io::Keys(keys)) => {
+                let n = evict::quota_relief(keys.len());
+                let victims = self.plan(slot, &keys, n, self.slots[slot].usage.now());
+                let reqs = victims.into_iter().map(|i| Req::Key { list: base | 1, index: i as u32 }).collect();
+                self.emit(Cmd::Delete { op: id, tag: base | 2, slot: slot as u32, reqs });
+            }
+            (2, Io::Deleted(n)) => {
+                self.slots[slot].counters.evictions += u64::from(n);
+                // The failed write consumed the body: fetch once more and retry.
+                if let Some(j) = self.op(id).and_then(|o| o.stores.get_mut(job as usize)) {
+                    j.refetched = now;
+                }
+                // (A precache key names the revision: fetch the URL itself.)
+                let fetch = match &req {
+                    Req::Path(p) => Req::Path(crate::core::precache::path_of_key(p).into()),
+                    other => other.clone(),
+                };
+                self.emit(Cmd::Fetch { op: id, tag: base | 3, req: fetch, reload: false });
+            }
+            (3, Io::Fetched(Ok(info))) => {
+                // The retry obeys the same rules as the first write (status, no-store,
+                // Vary: *, fences).
+                if (checked || info.status == 200) && self.may_store(slot, &path, &info, refetched, navigate, checked) {
+                    let stamp = self.stamp(info.opaque, refetched);
+                    self.emit(Cmd::Put { op: id, tag: base | 4, slot: slot as u32, req, from: base | 3, stamp });
+                } else {
+                    self.stored(id, slot, item, false, now);
+                }
+            }
+            (3, Io::Fetched(Err(_))) => self.stored(id, slot, item, false, now),
+            _ => {}
+        }
+    }
+
+    /// A write finished (`ok`) or was given up.
+    #[inline(never)]
+    fn stored(&mut self, id: OpId, slot: usize, item: Option<u32>, ok: bool, now: f64) {
+        if let Some(i) = self.writes.iter().position(|w| *w == id) {
+            self.writes.remove(i);
+        }
+        if ok {
+            self.trim(id, slot);
+        }
+        match (item, self.op(id).map(|o| &mut o.kind)) {
+            (Some(_), Some(Kind::Prefetch(p))) => {
+                if ok {
+                    p.fetched += 1;
+                } else {
+                    p.failed += 1;
+                }
+                p.in_flight -= 1;
+                self.pump(id, now);
+            }
+            (Some(i), Some(Kind::Install { pending })) => {
+                *pending -= 1;
+                if !ok {
+                    let path = self.cfg.precache.get(i as usize).map(|e| e.path.clone()).unwrap_or_default();
+                    self.fail_install(id, cat!("swcache precache: ", path, " could not be stored"));
+                } else if *pending == 0 {
+                    self.install_finished(id);
+                }
+            }
+            _ => {}
+        }
+        self.wake_invalidations(now);
+        self.bg(id, -1);
+    }
+
+    /// Of `keys` (absolute URLs in cache order), the indices of `n` to evict: least
+    /// used first (see [`evict`]).
+    fn plan(&mut self, slot: usize, keys: &[String], n: usize, listed_at: u64) -> Vec<usize> {
+        let paths: Vec<&str> = keys.iter().map(|h| url::split(h).map_or(h.as_str(), |(_, p)| p)).collect();
+        self.slots[slot].usage.plan(&paths, n, listed_at)
+    }
+
+    /// Enforces `maxEntries` after a write: one trim at a time per cache; writes that
+    /// land meanwhile make it run once more.
+    fn trim(&mut self, id: OpId, slot: usize) {
+        let s = &mut self.slots[slot];
+        if s.route.max_entries.is_none() || !s.trim.request() {
+            return;
+        }
+        s.trim_listed_at = s.usage.now();
+        self.bg(id, 1);
+        self.emit(Cmd::Keys { op: id, tag: TRIM | (slot as u32) << 1, slot: slot as u32 });
+    }
+
+    #[inline(never)]
+    pub(super) fn trim_io(&mut self, id: OpId, tag: u32, io: Io) {
+        let slot = ((tag & INDEX) >> 1) as usize;
+        let Some(max) = self.slots.get(slot).and_then(|s| s.route.max_entries) else { return };
+        match io {
+            Io::Keys(keys) => {
+                let n = evict::excess(keys.len(), max);
+                if n == 0 {
+                    return self.trim_pass_done(id, slot);
+                }
+                let listed_at = self.slots[slot].trim_listed_at;
+                let victims = self.plan(slot, &keys, n, listed_at);
+                let reqs = victims.into_iter().map(|i| Req::Key { list: tag, index: i as u32 }).collect();
+                self.emit(Cmd::Delete { op: id, tag: tag | 1, slot: slot as u32, reqs });
+            }
+            Io::Deleted(n) => {
+                self.slots[slot].counters.evictions += u64::from(n);
+                self.trim_pass_done(id, slot);
+            }
+            _ => {}
+        }
+    }
+
+    fn trim_pass_done(&mut self, id: OpId, slot: usize) {
+        let s = &mut self.slots[slot];
+        if s.trim.finished() {
+            s.trim_listed_at = s.usage.now();
+            self.emit(Cmd::Keys { op: id, tag: TRIM | (slot as u32) << 1, slot: slot as u32 });
+        } else {
+            self.bg(id, -1);
+        }
+    }
+}
