@@ -3,7 +3,8 @@
 # and skips what is already there.
 #   ./build.sh setup   toolchain, browsers (+ geckodriver, WebKitWebDriver, Xvfb), JS test deps
 #   ./build.sh build   dist/ (swcache-sw.js, swcache-page.js + wasm, their .d.ts, swcache-remove-sw.js,
-#                      sw.js, demo/) and the server-side commands
+#                      sw.js, demo/), the server-side commands, and the same commands for WASI
+#                      (target/wasm32-wasip1/cli/*.wasm: the npm package's `npx swcache-manifest`…)
 #   ./build.sh package build, then the npm tarball target/package/swcache-<version>.tgz
 #                      (version from Cargo.toml; package/package.json is its manifest)
 #   ./build.sh test    native core tests, type checks, the tarball installed in a scratch site,
@@ -29,10 +30,12 @@ export PATH="$HOME/.cargo/bin:$PATH"
 log() { printf '\n== %s\n' "$*" >&2; }
 
 setup() {
-  if ! rustup target list --installed | grep -qx "$TARGET"; then
-    log "adding Rust target $TARGET"
-    rustup target add "$TARGET"
-  fi
+  for t in "$TARGET" wasm32-wasip1; do
+    if ! rustup target list --installed | grep -qx "$t"; then
+      log "adding Rust target $t"
+      rustup target add "$t"
+    fi
+  done
   if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
     log "adding Rust components rustfmt + clippy"
     rustup component add rustfmt clippy
@@ -122,6 +125,8 @@ JS
     --outfile=dist/swcache-page.js >&2
   log "building the server-side commands (swcache-feed, swcache-manifest)"
   cargo build --release --bins >&2
+  log "building the npm package's commands (the same two for wasm32-wasip1, run by node:wasi)"
+  cargo build --profile cli --target wasm32-wasip1 --bins >&2
   cp www/swcache-remove-sw.js dist/swcache-remove-sw.js
   cp types/swcache-sw.d.ts types/swcache-page.d.ts dist/
   # The demo's worker, with the page module's files and their revisions injected.

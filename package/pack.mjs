@@ -1,8 +1,10 @@
 // The npm package `swcache`: package/package.json is its manifest without a version (the
 // version is Cargo.toml's, so the two never disagree). `node package/pack.mjs` stages the
-// package in target/package/swcache/ from dist/ (run ./build.sh build first) and the
-// repo's README.md, LICENSE and CHANGELOG.md, runs `npm pack` there and prints the
-// tarball's name, size and files. ./build.sh package does both steps.
+// package in target/package/swcache/ from dist/ (the engine, page module and types), the
+// commands built for WASI (target/wasm32-wasip1/cli/*.wasm, staged as cli/), the
+// JavaScript in package/ (bin/, lib/: the commands' launchers) and the repo's README.md,
+// LICENSE and CHANGELOG.md (run ./build.sh build first), runs `npm pack` there and prints
+// the tarball's name, size and files. ./build.sh package does both steps.
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -29,28 +31,44 @@ export function manifest() {
 }
 
 /**
+ * Where a file of the package comes from: `dist/…` is the build's (declarations from
+ * types/ with `typesOnly`), `cli/…` the commands built for WASI, a top-level file the
+ * repo's, anything else package/'s.
+ */
+export function source(file, { typesOnly = false } = {}) {
+  if (file.startsWith('dist/')) {
+    return typesOnly ? path.join(ROOT, 'types', path.basename(file)) : path.join(ROOT, file);
+  }
+  if (file.startsWith('cli/')) return path.join(ROOT, 'target', 'wasm32-wasip1', 'cli', path.basename(file));
+  if (!file.includes('/')) return path.join(ROOT, file);
+  return path.join(ROOT, 'package', file);
+}
+
+/**
  * Writes the package into `dir` (emptied first): package.json and every path in its
- * `files`. `typesOnly`: only package.json and the declarations, from types/ (what a type
- * check needs, without a build).
+ * `files`. `typesOnly`: only package.json and the declarations (dist/'s from types/: what
+ * a type check needs, without a build).
  */
 export function stage(dir, { typesOnly = false } = {}) {
   const pkg = manifest();
   fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(path.join(dir, 'dist'), { recursive: true });
+  fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
   for (const file of pkg.files) {
     const isTypes = file.endsWith('.d.ts');
     if (typesOnly && !isTypes) continue;
-    const from = typesOnly ? path.join(ROOT, 'types', path.basename(file)) : path.join(ROOT, file);
+    const from = source(file, { typesOnly });
     if (!fs.existsSync(from)) {
-      throw new Error(`${path.relative(ROOT, from)} is missing${file.startsWith('dist/') ? ' (run ./build.sh build)' : ''}`);
+      const built = file.startsWith('dist/') || file.startsWith('cli/');
+      throw new Error(`${path.relative(ROOT, from)} is missing${built ? ' (run ./build.sh build)' : ''}`);
     }
-    if (!typesOnly && isTypes) {
-      const source = path.join(ROOT, 'types', path.basename(file));
-      if (!fs.readFileSync(from).equals(fs.readFileSync(source))) {
+    if (!typesOnly && isTypes && file.startsWith('dist/')) {
+      const types = source(file, { typesOnly: true });
+      if (!fs.readFileSync(from).equals(fs.readFileSync(types))) {
         throw new Error(`${file} differs from types/${path.basename(file)}: dist/ is stale (run ./build.sh build)`);
       }
     }
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
     fs.copyFileSync(from, path.join(dir, file));
   }
   return pkg;

@@ -19,12 +19,14 @@ pub mod core;
 #[cfg(all(target_arch = "wasm32", any(feature = "sw", feature = "page")))]
 mod wasm;
 
-/// What the native commands and the feed service share: atomic writes, JSON strings.
-#[cfg(not(target_arch = "wasm32"))]
+/// What the commands and the feed service share: atomic writes, JSON strings. Native,
+/// and in the commands' WASI build (wasm32-wasip1: the npm package's commands).
+#[cfg(any(not(target_arch = "wasm32"), target_os = "wasi"))]
 pub mod native;
 
-/// The feed's stores and the feed service (`swcache-feed serve`): native only.
-#[cfg(not(target_arch = "wasm32"))]
+/// The feed's stores and the feed service (`swcache-feed serve`): native; the WASI build
+/// has the file store's synchronous half only.
+#[cfg(any(not(target_arch = "wasm32"), target_os = "wasi"))]
 pub mod service;
 
 #[cfg(all(target_arch = "wasm32", feature = "sw"))]

@@ -1,5 +1,6 @@
-//! What the native commands and the feed service share (not in the wasm builds): atomic,
-//! durable file writes and JSON strings.
+//! What the commands and the feed service share (not in the engine's wasm builds; in the
+//! commands' WASI build, which the npm package runs with node:wasi): atomic, durable file
+//! writes, JSON strings, I/O error texts, and the start of a WASI command.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -17,7 +18,7 @@ pub struct WriteError {
 
 impl fmt::Display for WriteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.error)
+        write!(f, "{}: {}", self.path.display(), io_text(&self.error))
     }
 }
 
@@ -28,23 +29,21 @@ impl std::error::Error for WriteError {
 }
 
 /// Writes `bytes` to `path` atomically and durably: a temporary file beside it
-/// (`.NAME.PID.tmp`, given `perms` if any), synced, renamed over `path`, then the directory
+/// ([`temp_path`], given `perms` if any), synced, renamed over `path`, then the directory
 /// synced. A reader sees the old file or the new one, never half of one; once this returns
 /// `Ok` the new file survives a crash. On an error before the rename the temporary file is
-/// removed and `path` is left as it was.
+/// removed and `path` is left as it was. (WASI cannot set permissions: there `perms` is
+/// not applied, and the file gets the default mode.)
 pub fn write_atomic(path: &Path, bytes: &[u8], perms: Option<Permissions>) -> Result<(), WriteError> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
-    let mut name = OsString::from(".");
-    name.push(path.file_name().unwrap_or_else(|| "file".as_ref()));
-    name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = dir.join(name);
+    let tmp = temp_path(path);
     let fail = |path: &Path| {
         let path = path.to_path_buf();
         move |error| WriteError { path, error }
     };
     let written = File::create(&tmp).and_then(|mut f| {
         f.write_all(bytes)?;
-        if let Some(p) = perms {
+        if let Some(p) = perms.filter(|_| cfg!(not(target_os = "wasi"))) {
             f.set_permissions(p)?;
         }
         f.sync_all()
@@ -60,6 +59,50 @@ pub fn write_atomic(path: &Path, bytes: &[u8], perms: Option<Permissions>) -> Re
     File::open(dir).and_then(|d| d.sync_all()).map_err(fail(dir))
 }
 
+/// A temporary file's path beside `path`: `.NAME.TAG.tmp`, TAG this process's
+/// [`process_tag`].
+pub fn temp_path(path: &Path) -> PathBuf {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
+    let mut name = OsString::from(".");
+    name.push(path.file_name().unwrap_or_else(|| "file".as_ref()));
+    name.push(format!(".{}.tmp", process_tag()));
+    dir.join(name)
+}
+
+/// What tells this process's temporary files and feed epochs apart from another's: the
+/// process id; under WASI, which has none, a random number drawn once.
+pub fn process_tag() -> u64 {
+    #[cfg(not(target_os = "wasi"))]
+    return u64::from(std::process::id());
+    #[cfg(target_os = "wasi")]
+    {
+        use std::hash::BuildHasher;
+        static TAG: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        // RandomState's keys come from the host's random_get.
+        *TAG.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0u8) & 0xffff_ffff)
+    }
+}
+
+/// An I/O error as the commands print it: the system's description without its number
+/// (`No such file or directory`), which differs between platforms and WASI.
+pub fn io_text(e: &io::Error) -> String {
+    let text = e.to_string();
+    match (e.raw_os_error(), text.rfind(" (os error ")) {
+        (Some(_), Some(at)) if text.ends_with(')') => text[..at].to_string(),
+        _ => text,
+    }
+}
+
+/// The start of a command built for WASI: node:wasi gives the module no working
+/// directory, so the npm package's launcher passes its own as `PWD` (with `/` preopened)
+/// and relative paths resolve as they would natively. Does nothing natively.
+pub fn wasi_start() {
+    #[cfg(target_os = "wasi")]
+    if let Some(dir) = std::env::var_os("PWD") {
+        let _ = std::env::set_current_dir(dir);
+    }
+}
+
 /// Appends `s` as a JSON string (serde_json's escaping).
 pub fn push_json_str(out: &mut String, s: &str) {
     out.push_str(&serde_json::to_string(s).expect("a string always serializes"));
@@ -68,6 +111,14 @@ pub fn push_json_str(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn io_errors_without_their_number() {
+        let e = io::Error::from_raw_os_error(2);
+        assert!(e.to_string().contains("(os error 2)"));
+        assert_eq!(io_text(&e), "No such file or directory");
+        assert_eq!(io_text(&io::Error::other("not JSON (line 1)")), "not JSON (line 1)");
+    }
 
     #[test]
     fn json_strings() {

@@ -1,7 +1,9 @@
-//! Every native command's `--help` is in README.md verbatim, as one fenced code block, so
-//! the README and the commands cannot drift apart. The commands are the crate's binaries
-//! (`[[bin]]` in Cargo.toml and `src/bin/*.rs`), so a new one needs its block too. README.md
-//! is read when the test runs.
+//! Every command's `--help` is in README.md verbatim, as one fenced code block, so the
+//! README and the commands cannot drift apart. The commands are the crate's binaries
+//! (`[[bin]]` in Cargo.toml and `src/bin/*.rs`), so a new one needs its block too, and the
+//! npm package's commands (its `bin` entries: the same code built for WASI, run by Node),
+//! from the package `./build.sh package` stages in target/package/swcache/. README.md is
+//! read when the test runs.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -80,6 +82,39 @@ fn every_command_help_is_in_the_readme_verbatim() {
         assert!(
             blocks.iter().any(|b| b.trim_end_matches('\n') == help),
             "README.md has no fenced block that is exactly `{name} --help`; paste this into it:\n\n```text\n{help}\n```\n"
+        );
+    }
+}
+
+fn readme_blocks() -> Vec<String> {
+    fenced_blocks(&std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap().replace("\r\n", "\n"))
+}
+
+#[test]
+fn every_npm_command_help_is_in_the_readme_verbatim() {
+    let staged = Path::new(ROOT).join("target/package/swcache");
+    let pkg: serde_json::Value = match std::fs::read_to_string(staged.join("package.json")) {
+        Ok(text) => serde_json::from_str(&text).unwrap(),
+        Err(_) => serde_json::Value::Null,
+    };
+    let Some(bins) = pkg.get("bin").and_then(|b| b.as_object()) else {
+        // Only before the first `./build.sh package` (which ./build.sh test runs first).
+        eprintln!("skipped: no npm package staged with commands in {} (./build.sh package)", staged.display());
+        return;
+    };
+    let names: Vec<&String> = bins.keys().collect();
+    assert_eq!(names, commands().iter().collect::<Vec<_>>(), "every command is in the npm package too");
+    let blocks = readme_blocks();
+    for (name, file) in bins {
+        let script = staged.join(file.as_str().unwrap());
+        let out = Command::new("node").arg(&script).arg("--help").output().unwrap_or_else(|e| panic!("node: {e}"));
+        assert!(out.status.success(), "npx {name} --help exited with {}", out.status);
+        assert!(out.stderr.is_empty(), "npx {name} --help wrote to stderr: {}", String::from_utf8_lossy(&out.stderr));
+        let help = String::from_utf8(out.stdout).unwrap();
+        let help = help.trim_end_matches('\n');
+        assert!(
+            blocks.iter().any(|b| b.trim_end_matches('\n') == help),
+            "README.md has no fenced block that is exactly `npx {name} --help`; paste this into it:\n\n```text\n{help}\n```\n"
         );
     }
 }

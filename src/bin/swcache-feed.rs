@@ -4,6 +4,11 @@
 //! so concurrent publishers never lose an entry) or Redis (shared by any number of
 //! service instances). A CMS publishes with `add`, directly to a store or through a
 //! running service (`--server`).
+//!
+//! Built for wasm32-wasip1 too: the npm package's `swcache-feed`, run by node:wasi
+//! (`package/lib/wasi.js`). That build has `add`, `init`, `compact` and `show` on `file:`
+//! stores (the same synchronous file store, lock and rules) and `add --server`, whose
+//! HTTP request the launcher makes (WASI has no sockets): see [`host`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,10 +18,10 @@ use std::time::Duration;
 use swcache::core::feed;
 use swcache::core::time;
 use swcache::core::value::Value;
-use swcache::service::http::{read_tokens, serve, ServeConfig};
 use swcache::service::now_ms;
-use swcache::service::store::{check_idempotency_key, Store};
+use swcache::service::store_api::{check_idempotency_key, read_tokens, StoreError, StoreUrl};
 
+#[cfg(not(target_os = "wasi"))]
 const HELP: &str = "\
 swcache-feed: publish invalidations to a swcache feed, and serve it
 
@@ -69,6 +74,48 @@ Events), GET /v1/seq, GET /healthz, GET /metrics. Workers fetch the feed at the 
 Exit status: 0 done, 1 the feed could not be read or written, 2 bad arguments.
 ";
 
+/// The npm package's command (WASI): no `serve`, no Redis.
+#[cfg(target_os = "wasi")]
+const HELP: &str = "\
+swcache-feed: publish invalidations to a swcache feed
+
+USAGE:
+    swcache-feed add [OPTIONS] (--url URL | --prefix P | --tag T | --route NAME | --all)...
+    swcache-feed init [--store URL]
+    swcache-feed compact [--store URL] [--keep N]
+    swcache-feed show [--store URL]
+
+COMMANDS:
+    add        append one entry (what changed, and when) and print its seq
+    init       create an empty feed (so workers find one before the first publish)
+    compact    fold all but the newest N entries into the baseline
+    show       print the feed: seq, baseline and entries, one per line
+
+STORE (add, init, compact, show):
+    --store URL        file:PATH [default: file:swcache-feed.json]
+    --feed FILE        the same as --store file:FILE
+    --keep N           entries kept before older ones fold into the baseline [default: 200]
+
+ADD:
+    --url URL          a changed page or resource, root-relative (/promo/summer?x=1); repeatable
+    --prefix P         every URL whose path+search starts with P (starts with /); repeatable
+    --tag T            every response whose Cache-Tag header has the token T; repeatable
+    --route NAME       every entry of the worker's route NAME; repeatable
+    --all              everything
+    --timestamp ISO    when the content changed [default: now]; at most 10 minutes ahead
+    --server URL       publish through a running service (http://host:port) instead of a store
+    --token-file FILE  the service's token (the first line that is not a # comment)
+    --idempotency-key K  a retry with the same key publishes once
+
+    -h, --help         this text
+
+This is the npm package's swcache-feed, the native command's code built for WebAssembly
+and run by Node: a file feed it writes obeys the same rules and lock as the native
+command's (the two can publish to one file side by side). The feed service (serve) and
+Redis stores are the native command's: cargo install --path . in a swcache checkout.
+Exit status: 0 done, 1 the feed could not be read or written, 2 bad arguments.
+";
+
 struct Args {
     cmd: String,
     store: String,
@@ -101,11 +148,18 @@ fn push(fields: &mut Vec<(String, Value)>, key: &str, v: String) {
 
 const COMMANDS: [&str; 5] = ["add", "init", "compact", "show", "serve"];
 
+/// What the WASI build says of what only the native command does.
+const NATIVE: &str = "this npm command writes file: stores and publishes through a running service \
+    (--server); install the native one with cargo install --path . in a swcache checkout";
+
 fn parse_args(argv: &[String]) -> Result<Args, String> {
     let mut it = argv.iter();
     let cmd = it.next().ok_or("no command given (add, init, compact, show or serve)")?.clone();
     if !COMMANDS.contains(&cmd.as_str()) {
         return Err(format!("unknown command '{cmd}' (expected add, init, compact, show or serve)"));
+    }
+    if cfg!(target_os = "wasi") && cmd == "serve" {
+        return Err(format!("serve is the native swcache-feed's; {NATIVE}"));
     }
     let mut a = Args {
         cmd,
@@ -183,6 +237,9 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             other => return Err(format!("unknown option '{other}'")),
         }
     }
+    if cfg!(target_os = "wasi") && matches!(StoreUrl::parse(&a.store), Ok(StoreUrl::Redis(_))) {
+        return Err(format!("Redis stores are the native swcache-feed's; {NATIVE}"));
+    }
     if a.cmd == "add" {
         if a.fields.is_empty() {
             return Err("add needs what changed: --url, --prefix, --tag, --route or --all".into());
@@ -216,7 +273,16 @@ fn at_ms(a: &Args) -> f64 {
     a.timestamp.as_deref().and_then(time::parse_iso).unwrap_or_else(now_ms)
 }
 
-async fn publish_to_server(a: &Args) -> Result<String, String> {
+/// What `add --server` sends: POST `url` with the bearer `token`, the JSON `body` and the
+/// optional `Idempotency-Key`.
+struct Request {
+    url: String,
+    token: String,
+    body: String,
+    key: Option<String>,
+}
+
+fn server_request(a: &Args) -> Result<Request, String> {
     let server = a.server.as_deref().unwrap_or_default();
     let file = a.token_file.as_ref().ok_or("--server needs --token-file")?;
     let token = read_tokens(file)?.into_iter().next().unwrap_or_default();
@@ -225,27 +291,140 @@ async fn publish_to_server(a: &Args) -> Result<String, String> {
         body.insert(k.clone(), json_of(v));
     }
     body.insert("timestamp".into(), serde_json::Value::String(time::iso_string(at_ms(a))));
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|e| e.to_string())?;
-    let mut req = client
-        .post(format!("{server}/v1/entries"))
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(serde_json::Value::Object(body).to_string());
-    if let Some(k) = &a.idempotency_key {
-        req = req.header("idempotency-key", k);
-    }
-    let res = req.send().await.map_err(|e| format!("{server}: {e}"))?;
-    let status = res.status();
-    let text = res.text().await.map_err(|e| format!("{server}: {e}"))?;
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    if !status.is_success() {
-        let why = v.get("error").and_then(|e| e.as_str()).unwrap_or(&text);
+    Ok(Request {
+        url: format!("{server}/v1/entries"),
+        token,
+        body: serde_json::Value::Object(body).to_string(),
+        key: a.idempotency_key.clone(),
+    })
+}
+
+/// The seq a service's answer gives, or why there is none (`status`: `401 Unauthorized`).
+fn server_answer(server: &str, ok: bool, status: &str, text: &str) -> Result<String, String> {
+    let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    if !ok {
+        let why = v.get("error").and_then(|e| e.as_str()).unwrap_or(text);
         return Err(format!("{server} answered {status}: {why}"));
     }
     v.get("seq")
         .and_then(|s| s.as_u64())
         .map(|s| s.to_string())
         .ok_or_else(|| format!("{server} answered without a seq: {text}"))
+}
+
+#[cfg(not(target_os = "wasi"))]
+fn publish_to_server(a: &Args) -> Result<String, String> {
+    let server = a.server.as_deref().unwrap_or_default();
+    let r = server_request(a)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|e| e.to_string())?;
+        let mut req =
+            client.post(&r.url).bearer_auth(&r.token).header("content-type", "application/json").body(r.body.clone());
+        if let Some(k) = &r.key {
+            req = req.header("idempotency-key", k);
+        }
+        let res = req.send().await.map_err(|e| format!("{server}: {e}"))?;
+        let status = res.status();
+        let text = res.text().await.map_err(|e| format!("{server}: {e}"))?;
+        server_answer(server, status.is_success(), &status.to_string(), &text)
+    })
+}
+
+/// `add --server` in the WASI build. WASI has no sockets, so the launcher makes the
+/// request (`package/lib/wasi.js`), in two runs of the module with the same arguments:
+///
+/// 1. with `SWCACHE_HOST_REQUEST=FILE`: the arguments are checked as natively, and the
+///    request (`{"url","token","body","key"}`, JSON) is written to FILE; exit status 75.
+/// 2. with `SWCACHE_HOST_ANSWER` set to the answer (`{"ok","status","body"}`, or
+///    `{"error"}` when there was none): printed as natively (the seq, or the error).
+#[cfg(target_os = "wasi")]
+mod host {
+    pub(crate) const ASK: u8 = 75;
+
+    pub(crate) fn publish(a: &super::Args) -> Result<Option<String>, String> {
+        let server = a.server.as_deref().unwrap_or_default();
+        if let Ok(answer) = std::env::var("SWCACHE_HOST_ANSWER") {
+            let v: serde_json::Value =
+                serde_json::from_str(&answer).map_err(|e| format!("the launcher's answer: {e}"))?;
+            if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
+                return Err(format!("{server}: {e}"));
+            }
+            let ok = v.get("ok").and_then(|o| o.as_bool()).unwrap_or(false);
+            let status = v.get("status").and_then(|s| s.as_str()).unwrap_or_default();
+            let text = v.get("body").and_then(|s| s.as_str()).unwrap_or_default();
+            return super::server_answer(server, ok, status, text).map(Some);
+        }
+        let file = std::env::var("SWCACHE_HOST_REQUEST")
+            .map_err(|_| "--server: this build publishes through its launcher (npx swcache-feed)".to_string())?;
+        let r = super::server_request(a)?;
+        let json = serde_json::json!({ "url": r.url, "token": r.token, "body": r.body, "key": r.key });
+        std::fs::write(&file, json.to_string()).map_err(|e| format!("{file}: {}", swcache::native::io_text(&e)))?;
+        Ok(None)
+    }
+}
+
+/// The feed store the command works on: natively any store, through the async interface
+/// the service uses; in the WASI build a file store, through its synchronous half.
+#[cfg(not(target_os = "wasi"))]
+struct Feeds {
+    rt: tokio::runtime::Runtime,
+    store: swcache::service::store::Store,
+}
+
+#[cfg(not(target_os = "wasi"))]
+impl Feeds {
+    fn open(a: &Args) -> Result<Feeds, String> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+        let store = rt.block_on(swcache::service::store::Store::open(&a.store, a.keep, &a.namespace));
+        Ok(Feeds { store: store.map_err(|e| e.to_string())?, rt })
+    }
+    fn describe(&self) -> String {
+        self.store.describe()
+    }
+    fn read(&self) -> Result<Option<feed::Feed>, StoreError> {
+        self.rt.block_on(self.store.read())
+    }
+    fn init(&self) -> Result<feed::Feed, StoreError> {
+        self.rt.block_on(self.store.init())
+    }
+    fn compact(&self, keep: usize) -> Result<usize, StoreError> {
+        self.rt.block_on(self.store.compact(keep))
+    }
+    fn publish(&self, fields: Vec<(String, Value)>, at_ms: f64, key: Option<&str>) -> Result<u64, StoreError> {
+        self.rt.block_on(self.store.publish(fields, at_ms, key)).map(|p| p.seq)
+    }
+}
+
+#[cfg(target_os = "wasi")]
+struct Feeds {
+    path: PathBuf,
+    keep: usize,
+}
+
+#[cfg(target_os = "wasi")]
+impl Feeds {
+    fn open(a: &Args) -> Result<Feeds, String> {
+        match StoreUrl::parse(&a.store).map_err(|e| e.to_string())? {
+            StoreUrl::File(path) => Ok(Feeds { path: path.into(), keep: a.keep }),
+            StoreUrl::Redis(_) => Err(format!("Redis stores are the native swcache-feed's; {NATIVE}")),
+        }
+    }
+    fn describe(&self) -> String {
+        format!("file:{}", self.path.display())
+    }
+    fn read(&self) -> Result<Option<feed::Feed>, StoreError> {
+        swcache::service::file_store::read_sync(&self.path, self.keep)
+    }
+    fn init(&self) -> Result<feed::Feed, StoreError> {
+        swcache::service::file_store::init_sync(&self.path)
+    }
+    fn compact(&self, keep: usize) -> Result<usize, StoreError> {
+        swcache::service::file_store::compact_sync(&self.path, keep)
+    }
+    fn publish(&self, fields: Vec<(String, Value)>, at_ms: f64, key: Option<&str>) -> Result<u64, StoreError> {
+        swcache::service::file_store::publish_sync(&self.path, self.keep, fields, at_ms, key).map(|p| p.seq)
+    }
 }
 
 fn json_of(v: &Value) -> serde_json::Value {
@@ -259,17 +438,24 @@ fn json_of(v: &Value) -> serde_json::Value {
     }
 }
 
-async fn run(a: Args) -> Result<(), String> {
+/// `add`, `init`, `compact` and `show`. `Ok(false)`: the WASI build asks its launcher to
+/// make the `--server` request (exit status [`host::ASK`]).
+fn run(a: Args) -> Result<bool, String> {
     if a.cmd == "add" && a.server.is_some() {
-        println!("{}", publish_to_server(&a).await?);
-        return Ok(());
+        #[cfg(not(target_os = "wasi"))]
+        println!("{}", publish_to_server(&a)?);
+        #[cfg(target_os = "wasi")]
+        match host::publish(&a)? {
+            Some(seq) => println!("{seq}"),
+            None => return Ok(false),
+        }
+        return Ok(true);
     }
-    let store = Store::open(&a.store, a.keep, &a.namespace).await.map_err(|e| e.to_string())?;
+    let store = Feeds::open(&a)?;
     match a.cmd.as_str() {
         "show" => {
             let f = store
                 .read()
-                .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("{}: no such feed", store.describe()))?;
             println!("epoch {} seq {} entries {}", f.epoch, f.seq, f.entries.len());
@@ -281,12 +467,12 @@ async fn run(a: Args) -> Result<(), String> {
             }
         }
         "init" => {
-            let f = store.init().await.map_err(|e| e.to_string())?;
+            let f = store.init().map_err(|e| e.to_string())?;
             println!("feed {}: epoch {} seq {}", store.describe(), f.epoch, f.seq);
         }
         "compact" => {
-            let dropped = store.compact(a.keep).await.map_err(|e| e.to_string())?;
-            let f = store.read().await.map_err(|e| e.to_string())?.unwrap_or_else(|| feed::Feed {
+            let dropped = store.compact(a.keep).map_err(|e| e.to_string())?;
+            let f = store.read().map_err(|e| e.to_string())?.unwrap_or_else(|| feed::Feed {
                 epoch: String::new(),
                 seq: 0,
                 baseline: None,
@@ -299,19 +485,41 @@ async fn run(a: Args) -> Result<(), String> {
             );
         }
         _ => {
-            let p = store
-                .publish(a.fields.clone(), at_ms(&a), a.idempotency_key.as_deref())
-                .await
-                .map_err(|e| e.to_string())?;
+            let seq =
+                store.publish(a.fields.clone(), at_ms(&a), a.idempotency_key.as_deref()).map_err(|e| e.to_string())?;
             // A Redis store compacts when read: keep it bounded after each publish too.
-            store.read().await.map_err(|e| e.to_string())?;
-            println!("{}", p.seq);
+            store.read().map_err(|e| e.to_string())?;
+            println!("{seq}");
         }
     }
-    Ok(())
+    Ok(true)
+}
+
+#[cfg(not(target_os = "wasi"))]
+fn serve(a: Args) -> Result<(), String> {
+    use swcache::service::http::{serve, ServeConfig};
+    let rt = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start: {e}"))?;
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cfg = ServeConfig {
+        store: a.store,
+        listen: a.listen,
+        token_file: a.token_file,
+        cors_origins: a.cors_origins,
+        feed_path: a.feed_path,
+        cache_control: a.cache_control,
+        keep: a.keep,
+        namespace: a.namespace,
+        heartbeat: a.heartbeat,
+    };
+    rt.block_on(serve(cfg))
 }
 
 fn main() -> ExitCode {
+    swcache::native::wasi_start();
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.iter().any(|a| a == "-h" || a == "--help") || argv.is_empty() {
         print!("{HELP}");
@@ -321,42 +529,16 @@ fn main() -> ExitCode {
         Err(e) => return usage(&e),
         Ok(a) => a,
     };
-    let serving = a.cmd == "serve";
-    let rt = if serving {
-        tokio::runtime::Runtime::new()
-    } else {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
-    };
-    let rt = match rt {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("swcache-feed: cannot start: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let result = if serving {
-        tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_target(false)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init();
-        let cfg = ServeConfig {
-            store: a.store,
-            listen: a.listen,
-            token_file: a.token_file,
-            cors_origins: a.cors_origins,
-            feed_path: a.feed_path,
-            cache_control: a.cache_control,
-            keep: a.keep,
-            namespace: a.namespace,
-            heartbeat: a.heartbeat,
-        };
-        rt.block_on(serve(cfg))
-    } else {
-        rt.block_on(run(a))
-    };
+    #[cfg(not(target_os = "wasi"))]
+    let result = if a.cmd == "serve" { serve(a).map(|()| true) } else { run(a) };
+    #[cfg(target_os = "wasi")]
+    let result = run(a);
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        #[cfg(target_os = "wasi")]
+        Ok(false) => ExitCode::from(host::ASK),
+        #[cfg(not(target_os = "wasi"))]
+        Ok(false) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("swcache-feed: {e}");
             ExitCode::from(1)

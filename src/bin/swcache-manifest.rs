@@ -85,7 +85,7 @@ fn io_fail(path: &Path, e: impl std::fmt::Display) -> Fail {
 
 /// A file that could not be written: exit 1.
 fn written_fail(e: native::WriteError) -> Fail {
-    io_fail(&e.path, e.error)
+    io_fail(&e.path, native::io_text(&e.error))
 }
 
 fn warn(msg: &str) {
@@ -552,76 +552,108 @@ fn unfollowed(link: &Path, root: &Path) -> Option<String> {
 
 /// The selected files under `dir` (`root` its canonical path), but those in `skip`
 /// (relative paths: the output and the worker script). Symlinks are followed to files and
-/// directories inside `root` (walkdir refuses a link back to a directory it is in), and
+/// directories inside `root`, but not to a directory the walk is in (a loop), and
 /// directories are entered only if the includes could list something below them.
 fn walk(dir: &Path, root: &Path, sel: &Selection, skip: &[String]) -> Result<Vec<Found>, Fail> {
     let mut files = Vec::new();
-    let mut it = WalkDir::new(dir).min_depth(1).follow_links(true).sort_by_file_name().into_iter();
-    while let Some(item) = it.next() {
-        let path = match &item {
-            Ok(e) => e.path(),
-            Err(e) => e.path().unwrap_or(dir),
-        }
-        .to_path_buf();
-        let entered = item.as_ref().is_ok_and(|e| e.file_type().is_dir());
-        let wanted = |rel: &str| sel.lists(rel) || sel.may_list_under(rel);
-        let rel = match rel_of(dir, &path) {
-            Ok(rel) => rel,
-            Err(lossy) if wanted(&lossy) => {
-                return Err(Fail {
-                    code: 1,
-                    msg: format!("{}: the name is not UTF-8, so it has no URL", path.display()),
-                })
-            }
-            Err(_) => {
-                if entered {
+    let mut walk = Walk { root, sel, skip, files: &mut files, open: vec![root.to_path_buf()] };
+    walk.under(dir, "")?;
+    Ok(files)
+}
+
+/// One walk of DIR. walkdir lists each directory without following links (its loop check
+/// needs same-file, which has no WASI support, and the npm package's command is this code
+/// built for WASI); a link to a directory is walked by a call of its own.
+struct Walk<'a> {
+    root: &'a Path,
+    sel: &'a Selection,
+    skip: &'a [String],
+    files: &'a mut Vec<Found>,
+    /// The canonical paths of the directories the walk is in, DIR's first.
+    open: Vec<PathBuf>,
+}
+
+impl Walk<'_> {
+    /// Walks the directory `top`, listed as `base` (`/`-separated, "" for DIR itself).
+    fn under(&mut self, top: &Path, base: &str) -> Result<(), Fail> {
+        let (sel, depth0) = (self.sel, self.open.len());
+        let mut it = WalkDir::new(top).min_depth(1).sort_by_file_name().into_iter();
+        while let Some(item) = it.next() {
+            let entry = match item {
+                Ok(entry) => entry,
+                Err(e) => {
+                    let path = e.path().unwrap_or(top).to_path_buf();
+                    return Err(io_fail(&path, e.io_error().map_or_else(|| e.to_string(), native::io_text)));
+                }
+            };
+            // The directories open at this depth: those above the entry.
+            self.open.truncate(depth0 + entry.depth() - 1);
+            let path = entry.path();
+            let ft = entry.file_type();
+            let wanted = |rel: &str| sel.lists(rel) || sel.may_list_under(rel);
+            let rel = match rel_of(top, path) {
+                Ok(rel) if base.is_empty() => rel,
+                Ok(rel) => format!("{base}/{rel}"),
+                Err(lossy) if wanted(&lossy) => {
+                    return Err(Fail {
+                        code: 1,
+                        msg: format!("{}: the name is not UTF-8, so it has no URL", path.display()),
+                    })
+                }
+                Err(_) => {
+                    if ft.is_dir() {
+                        it.skip_current_dir();
+                    }
+                    continue;
+                }
+            };
+            let ft = if ft.is_symlink() {
+                if let Some(why) = unfollowed(path, self.root) {
+                    if wanted(&rel) {
+                        warn(&format!("skipped {rel}: {why}"));
+                    }
+                    continue;
+                }
+                let meta = fs::metadata(path).map_err(|e| io_fail(path, native::io_text(&e)))?;
+                if meta.is_dir() {
+                    let target = fs::canonicalize(path).map_err(|e| io_fail(path, native::io_text(&e)))?;
+                    if self.open.contains(&target) {
+                        if sel.may_list_under(&rel) {
+                            warn(&format!("skipped {rel}: a symlink to a directory it is in"));
+                        }
+                    } else if sel.may_list_under(&rel) {
+                        self.open.push(target);
+                        self.under(path, &rel)?;
+                        self.open.truncate(depth0 + entry.depth() - 1);
+                    }
+                    continue;
+                }
+                meta.file_type()
+            } else {
+                ft
+            };
+            if ft.is_dir() {
+                if sel.may_list_under(&rel) {
+                    let here = self.open.last().expect("DIR is open").join(entry.file_name());
+                    self.open.push(here);
+                } else {
                     it.skip_current_dir();
                 }
-                continue;
-            }
-        };
-        let is_link = match &item {
-            Ok(e) => e.path_is_symlink(),
-            Err(_) => fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()),
-        };
-        if let Some(why) = is_link.then(|| unfollowed(&path, root)).flatten() {
-            if wanted(&rel) {
-                warn(&format!("skipped {rel}: {why}"));
-            }
-            if entered {
-                it.skip_current_dir();
-            }
-            continue;
-        }
-        let entry = match item {
-            Ok(entry) => entry,
-            Err(e) if e.loop_ancestor().is_some() => {
-                if sel.may_list_under(&rel) {
-                    warn(&format!("skipped {rel}: a symlink to a directory it is in"));
+            } else if ft.is_file() {
+                if sel.lists(&rel) && !self.skip.contains(&rel) {
+                    if self.files.len() == MAX_FILES {
+                        return Err(usage(format!(
+                            "more than {MAX_FILES} files match, the most the engine precaches (narrow --include, or --exclude some)"
+                        )));
+                    }
+                    self.files.push(Found { rel, path: path.to_path_buf() });
                 }
-                continue;
+            } else if sel.lists(&rel) {
+                warn(&format!("skipped {rel}: not a regular file"));
             }
-            Err(e) => return Err(io_fail(&path, e.io_error().map_or_else(|| e.to_string(), io::Error::to_string))),
-        };
-        let ft = entry.file_type();
-        if ft.is_dir() {
-            if !sel.may_list_under(&rel) {
-                it.skip_current_dir();
-            }
-        } else if ft.is_file() {
-            if sel.lists(&rel) && !skip.contains(&rel) {
-                if files.len() == MAX_FILES {
-                    return Err(usage(format!(
-                        "more than {MAX_FILES} files match, the most the engine precaches (narrow --include, or --exclude some)"
-                    )));
-                }
-                files.push(Found { rel, path });
-            }
-        } else if sel.lists(&rel) {
-            warn(&format!("skipped {rel}: not a regular file"));
         }
+        Ok(())
     }
-    Ok(files)
 }
 
 /// `file`'s path relative to the canonical directory `root`, if it is inside it.
@@ -717,16 +749,16 @@ fn human_size(n: u64) -> String {
 }
 
 fn run(a: Args) -> Result<(), Fail> {
-    let meta = fs::metadata(&a.dir).map_err(|e| usage(format!("{}: {e}", a.dir.display())))?;
+    let meta = fs::metadata(&a.dir).map_err(|e| usage(format!("{}: {}", a.dir.display(), native::io_text(&e))))?;
     if !meta.is_dir() {
         return Err(usage(format!("{} is not a directory", a.dir.display())));
     }
-    let root = fs::canonicalize(&a.dir).map_err(|e| io_fail(&a.dir, e))?;
+    let root = fs::canonicalize(&a.dir).map_err(|e| io_fail(&a.dir, native::io_text(&e)))?;
     // The worker script first: a missing placeholder fails before any hashing.
     let script = match &a.inject {
         None => None,
         Some(p) => {
-            let text = fs::read_to_string(p).map_err(|e| io_fail(p, e))?;
+            let text = fs::read_to_string(p).map_err(|e| io_fail(p, native::io_text(&e)))?;
             let at = placeholders(&text);
             match at.len() {
                 1 => {}
@@ -752,7 +784,7 @@ fn run(a: Args) -> Result<(), Fail> {
                     });
                 }
             }
-            let perms = fs::metadata(p).map_err(|e| io_fail(p, e))?.permissions();
+            let perms = fs::metadata(p).map_err(|e| io_fail(p, native::io_text(&e)))?.permissions();
             Some((text, at[0], perms))
         }
     };
@@ -771,12 +803,15 @@ fn run(a: Args) -> Result<(), Fail> {
     for f in &files {
         let url = format!("{}{}", a.prefix, encode_path(&f.rel));
         if a.sel.is_hashed(&f.rel) {
-            let size = File::open(&f.path).and_then(|file| file.metadata()).map_err(|e| io_fail(&f.path, e))?.len();
+            let size = File::open(&f.path)
+                .and_then(|file| file.metadata())
+                .map_err(|e| io_fail(&f.path, native::io_text(&e)))?
+                .len();
             total += size;
             hashed += 1;
             entries.push(Entry { url, revision: None });
         } else {
-            let (revision, size) = hash_file(&f.path).map_err(|e| io_fail(&f.path, e))?;
+            let (revision, size) = hash_file(&f.path).map_err(|e| io_fail(&f.path, native::io_text(&e)))?;
             total += size;
             entries.push(Entry { url, revision: Some(revision) });
         }
@@ -815,7 +850,7 @@ fn run(a: Args) -> Result<(), Fail> {
                 None => {
                     let mut stdout = io::stdout().lock();
                     let written = stdout.write_all(out.as_bytes()).and_then(|_| stdout.flush());
-                    written.map_err(|e| Fail { code: 1, msg: format!("stdout: {e}") })?;
+                    written.map_err(|e| Fail { code: 1, msg: format!("stdout: {}", native::io_text(&e)) })?;
                     "written to stdout".into()
                 }
             }
@@ -832,6 +867,7 @@ fn run(a: Args) -> Result<(), Fail> {
 }
 
 fn main() -> ExitCode {
+    native::wasi_start();
     let argv: Vec<OsString> = std::env::args_os().skip(1).collect();
     if argv.is_empty() {
         eprint!("{HELP}");

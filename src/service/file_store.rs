@@ -1,17 +1,18 @@
 //! The `file:PATH` store: the feed is one file, the very document workers fetch. A
-//! writer takes an exclusive lock on `PATH.lock`, reads the feed, adds, compacts, and
+//! writer takes the file's lock (see [`WriterLock`]), reads the feed, adds, compacts, and
 //! renames a fully written and synced temporary file over it (then syncs the directory),
 //! so a reader never sees half a file, concurrent publishers (processes or threads) never
 //! lose an entry, and an acknowledged entry survives a crash. Idempotency keys live
 //! beside it in `PATH.keys` (JSON lines, written under the same lock, pruned after a day).
+//!
+//! The work itself is synchronous ([`publish_sync`] and the others): the WASI build of
+//! `swcache-feed` (the npm package's command) calls it directly; natively the async
+//! [`FileStore`] runs it on tokio's blocking threads.
 
-use std::fs::{self, OpenOptions};
-use std::os::unix::fs::MetadataExt;
+use std::fs;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use tokio::sync::Notify;
+use std::time::{Duration, SystemTime};
 
 use crate::core::feed::{self, Feed};
 use crate::core::time;
@@ -21,160 +22,315 @@ use crate::native;
 use super::store_api::{new_epoch, now_ms};
 use super::store_api::{parse_stored, Published, StoreError, IDEMPOTENCY_TTL_SECS};
 
-/// How often the file is looked at for changes other publishers made.
-const POLL: Duration = Duration::from_millis(50);
-
-pub struct FileStore {
-    path: PathBuf,
-    keep: usize,
-    /// Fired by this process's own writes, so its live clients hear of them at once.
-    wrote: Arc<Notify>,
-    /// What the file looked like at the last `changed` call.
-    seen: Mutex<Option<(i64, i64, u64, u64)>>,
-}
+#[cfg(not(target_os = "wasi"))]
+pub use self::service::FileStore;
 
 fn unavailable(path: &Path, e: std::io::Error) -> StoreError {
-    StoreError::Unavailable(format!("{}: {e}", path.display()))
+    StoreError::Unavailable(format!("{}: {}", path.display(), native::io_text(&e)))
 }
 
-impl FileStore {
-    pub fn new(path: PathBuf, keep: usize) -> FileStore {
-        FileStore { path, keep, wrote: Arc::new(Notify::new()), seen: Mutex::new(None) }
-    }
+// ---------------------------------------------------------------------------------------
+// The lock
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
+/// A writer's hold on a feed file, released when dropped. Two layers:
+///
+/// * natively, an exclusive `flock` on `PATH.lock` (the kernel releases it when a process
+///   dies, so a crashed native writer never blocks the next);
+/// * everywhere, `PATH.writer`, a file that exists only while a writer works (created
+///   atomically with its owner's kind in it: `native` or `wasi`). WASI has no file locks,
+///   so this is what keeps the npm package's `swcache-feed` (node:wasi) and native
+///   writers apart. A `native` mark found by a native writer that holds the flock is
+///   left by a crashed native process and taken over at once; any other mark is taken
+///   over once it is [`STALE`] old (its writer died: a write takes milliseconds).
+pub struct WriterLock {
+    mark: PathBuf,
+    #[cfg(not(target_os = "wasi"))]
+    _flock: fs::File,
+}
 
-    fn read_now(path: &Path) -> Result<Option<Feed>, StoreError> {
-        match fs::read_to_string(path) {
-            Ok(text) => parse_stored(&text, &path.display().to_string()).map(Some),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(unavailable(path, e)),
-        }
-    }
+/// A `PATH.writer` mark this old belongs to a writer that died.
+pub const STALE: Duration = Duration::from_secs(10);
+/// How long a writer waits for the lock before it gives up.
+const LOCK_WAIT: Duration = Duration::from_secs(60);
 
-    /// Runs `f` on the feed under the lock, writing the feed back if it returns `true`.
-    async fn locked<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Feed, &Path) -> Result<(T, bool), StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let path = self.path.clone();
-        let out = tokio::task::spawn_blocking(move || {
+const OWNER: &str = if cfg!(target_os = "wasi") { "wasi" } else { "native" };
+
+impl WriterLock {
+    /// Takes the lock of the feed at `path`, waiting for other writers.
+    pub fn take(path: &Path) -> Result<WriterLock, StoreError> {
+        #[cfg(not(target_os = "wasi"))]
+        let flock = {
             let lock_path = path.with_extension("lock");
-            let lock = OpenOptions::new()
+            let lock = fs::OpenOptions::new()
                 .create(true)
                 .truncate(false)
                 .write(true)
                 .open(&lock_path)
                 .map_err(|e| unavailable(&lock_path, e))?;
             lock.lock().map_err(|e| unavailable(&lock_path, e))?;
-            let mut feed = FileStore::read_now(&path)?.unwrap_or_else(|| Feed {
-                epoch: new_epoch(),
-                seq: 0,
-                baseline: None,
-                entries: vec![],
-            });
-            let (out, write) = f(&mut feed, &path)?;
-            if write {
-                native::write_atomic(&path, feed::write(&feed).as_bytes(), None)
-                    .map_err(|e| unavailable(&path, e.error))?;
-            }
-            Ok(out)
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("the writer thread failed: {e}")))?;
-        if out.is_ok() {
-            self.wrote.notify_one();
-        }
-        out
-    }
-
-    pub async fn publish(
-        &self,
-        fields: Vec<(String, Value)>,
-        at_ms: f64,
-        key: Option<&str>,
-    ) -> Result<Published, StoreError> {
-        let keep = self.keep;
-        let key = key.map(String::from);
-        self.locked(move |feed, path| {
-            let keys_path = path.with_extension("keys");
-            let now = now_ms();
-            let mut keys = read_keys(&keys_path, now);
-            if let Some(k) = &key {
-                if let Some((_, seq, at, _)) = keys.iter().find(|(kk, ..)| kk == k) {
-                    return Ok((Published { seq: *seq, at_ms: *at, replayed: true }, false));
-                }
-            }
-            let seq = feed::add(feed, fields, at_ms);
-            feed::compact(feed, keep);
-            native::write_atomic(path, feed::write(feed).as_bytes(), None).map_err(|e| unavailable(path, e.error))?;
-            if let Some(k) = key {
-                // After the feed: a crash between the two writes makes a retry publish the
-                // entry twice (harmless: an invalidation is idempotent), never lose it.
-                keys.push((k, seq, at_ms, now));
-                write_keys(&keys_path, &keys).map_err(|e| unavailable(&keys_path, e))?;
-            }
-            Ok((Published { seq, at_ms, replayed: false }, false))
-        })
-        .await
-    }
-
-    pub async fn read(&self) -> Result<Option<Feed>, StoreError> {
-        let path = self.path.clone();
-        let keep = self.keep;
-        tokio::task::spawn_blocking(move || {
-            FileStore::read_now(&path).map(|f| {
-                f.map(|mut f| {
-                    feed::compact(&mut f, keep);
-                    f
-                })
-            })
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("the reader thread failed: {e}")))?
-    }
-
-    pub async fn init(&self) -> Result<Feed, StoreError> {
-        self.locked(|feed, path| {
-            let exists = path.exists();
-            Ok((feed.clone(), !exists))
-        })
-        .await
-    }
-
-    pub async fn compact(&self, keep: usize) -> Result<usize, StoreError> {
-        self.locked(move |feed, _| {
-            let dropped = feed::compact(feed, keep);
-            Ok((dropped, true))
-        })
-        .await
-    }
-
-    fn stamp(&self) -> Option<(i64, i64, u64, u64)> {
-        fs::metadata(&self.path).ok().map(|m| (m.mtime(), m.mtime_nsec(), m.ino(), m.len()))
-    }
-
-    pub async fn changed(&self, max: Duration) {
-        let start = tokio::time::Instant::now();
-        let before = *self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            lock
+        };
+        let mark = path.with_extension("writer");
+        let start = std::time::Instant::now();
+        let mut pause = Duration::from_millis(1);
         loop {
-            let now = self.stamp();
-            if now != before {
-                *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = now;
-                return;
+            match create_mark(&mark) {
+                Ok(()) => {
+                    return Ok(WriterLock {
+                        mark,
+                        #[cfg(not(target_os = "wasi"))]
+                        _flock: flock,
+                    })
+                }
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(unavailable(&mark, e)),
             }
-            let left = max.saturating_sub(start.elapsed());
-            if left.is_zero() {
-                return;
+            // Someone holds it: a writer at work, or one that died.
+            let owner = fs::read_to_string(&mark).unwrap_or_default();
+            let age = fs::metadata(&mark)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| SystemTime::now().duration_since(t).ok());
+            let dead =
+                (cfg!(not(target_os = "wasi")) && owner.starts_with("native ")) || age.is_some_and(|a| a >= STALE);
+            if dead {
+                take_over(&mark);
+                continue;
             }
-            tokio::select! {
-                _ = self.wrote.notified() => {
-                    *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = self.stamp();
+            if start.elapsed() >= LOCK_WAIT {
+                return Err(StoreError::Unavailable(format!(
+                    "{}: another writer has held the feed for {} s ({}); if none runs, remove the file",
+                    mark.display(),
+                    LOCK_WAIT.as_secs(),
+                    owner.trim()
+                )));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for WriterLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.mark);
+    }
+}
+
+/// Creates `mark` with this writer's kind in it, atomically: written beside it first,
+/// then hard-linked into place (fails with `AlreadyExists` if it is there).
+fn create_mark(mark: &Path) -> std::io::Result<()> {
+    let tmp = native::temp_path(mark);
+    fs::write(&tmp, format!("{OWNER} {:x}\n", native::process_tag()))?;
+    let linked = fs::hard_link(&tmp, mark);
+    let _ = fs::remove_file(&tmp);
+    linked
+}
+
+/// Removes a dead writer's mark. It is renamed away first (only one of several writers
+/// taking over succeeds); if what was renamed turns out to be a fresh mark (another
+/// writer took over and a third one started in between), it is put back.
+fn take_over(mark: &Path) {
+    let away = native::temp_path(mark);
+    if fs::rename(mark, &away).is_err() {
+        return;
+    }
+    let fresh = fs::metadata(&away)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .is_some_and(|a| a < STALE);
+    let ours = fs::read_to_string(&away).is_ok_and(|o| o.starts_with("native ")) && cfg!(not(target_os = "wasi"));
+    if fresh && !ours {
+        let _ = fs::hard_link(&away, mark);
+    }
+    let _ = fs::remove_file(&away);
+}
+
+// ---------------------------------------------------------------------------------------
+// The synchronous store
+
+/// The feed in the file, or `None` if there is none yet.
+pub fn read_now(path: &Path) -> Result<Option<Feed>, StoreError> {
+    match fs::read_to_string(path) {
+        Ok(text) => parse_stored(&text, &path.display().to_string()).map(Some),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(unavailable(path, e)),
+    }
+}
+
+/// Runs `f` on the feed under the lock, writing the feed back if it returns `true`.
+fn locked<T>(path: &Path, f: impl FnOnce(&mut Feed, &Path) -> Result<(T, bool), StoreError>) -> Result<T, StoreError> {
+    let _lock = WriterLock::take(path)?;
+    let mut feed =
+        read_now(path)?.unwrap_or_else(|| Feed { epoch: new_epoch(), seq: 0, baseline: None, entries: vec![] });
+    let (out, write) = f(&mut feed, path)?;
+    if write {
+        native::write_atomic(path, feed::write(&feed).as_bytes(), None).map_err(|e| unavailable(path, e.error))?;
+    }
+    Ok(out)
+}
+
+/// Adds an entry (see [`super::store_api`] for the key rules) and answers once it is durable.
+pub fn publish_sync(
+    path: &Path,
+    keep: usize,
+    fields: Vec<(String, Value)>,
+    at_ms: f64,
+    key: Option<&str>,
+) -> Result<Published, StoreError> {
+    locked(path, |feed, path| {
+        let keys_path = path.with_extension("keys");
+        let now = now_ms();
+        let mut keys = read_keys(&keys_path, now);
+        if let Some(k) = key {
+            if let Some((_, seq, at, _)) = keys.iter().find(|(kk, ..)| kk == k) {
+                return Ok((Published { seq: *seq, at_ms: *at, replayed: true }, false));
+            }
+        }
+        let seq = feed::add(feed, fields, at_ms);
+        feed::compact(feed, keep);
+        native::write_atomic(path, feed::write(feed).as_bytes(), None).map_err(|e| unavailable(path, e.error))?;
+        if let Some(k) = key {
+            // After the feed: a crash between the two writes makes a retry publish the
+            // entry twice (harmless: an invalidation is idempotent), never lose it.
+            keys.push((k.to_string(), seq, at_ms, now));
+            write_keys(&keys_path, &keys).map_err(|e| unavailable(&keys_path, e))?;
+        }
+        Ok((Published { seq, at_ms, replayed: false }, false))
+    })
+}
+
+/// The feed, compacted to `keep` entries (not written back).
+pub fn read_sync(path: &Path, keep: usize) -> Result<Option<Feed>, StoreError> {
+    read_now(path).map(|f| {
+        f.map(|mut f| {
+            feed::compact(&mut f, keep);
+            f
+        })
+    })
+}
+
+/// Creates an empty feed if there is none; returns the feed.
+pub fn init_sync(path: &Path) -> Result<Feed, StoreError> {
+    locked(path, |feed, path| {
+        let exists = path.exists();
+        Ok((feed.clone(), !exists))
+    })
+}
+
+/// Folds all but the newest `keep` entries into the baseline; returns how many went.
+pub fn compact_sync(path: &Path, keep: usize) -> Result<usize, StoreError> {
+    locked(path, |feed, _| {
+        let dropped = feed::compact(feed, keep);
+        Ok((dropped, true))
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// The async store (native: the feed service and the native command)
+
+#[cfg(not(target_os = "wasi"))]
+mod service {
+    use std::fs;
+    use std::os::unix::fs::MetadataExt;
+    use std::path::{Path, PathBuf};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use tokio::sync::Notify;
+
+    use crate::core::feed::Feed;
+    use crate::core::value::Value;
+
+    use super::super::store_api::{Published, StoreError};
+
+    /// How often the file is looked at for changes other publishers made.
+    const POLL: Duration = Duration::from_millis(50);
+
+    pub struct FileStore {
+        path: PathBuf,
+        keep: usize,
+        /// Fired by this process's own writes, so its live clients hear of them at once.
+        wrote: Arc<Notify>,
+        /// What the file looked like at the last `changed` call.
+        seen: Mutex<Option<(i64, i64, u64, u64)>>,
+    }
+
+    impl FileStore {
+        pub fn new(path: PathBuf, keep: usize) -> FileStore {
+            FileStore { path, keep, wrote: Arc::new(Notify::new()), seen: Mutex::new(None) }
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.path
+        }
+
+        /// Runs `f` (one of the synchronous operations) on a blocking thread; a
+        /// successful write wakes this process's live clients.
+        async fn blocking<T: Send + 'static>(
+            &self,
+            what: &str,
+            notify: bool,
+            f: impl FnOnce(PathBuf) -> Result<T, StoreError> + Send + 'static,
+        ) -> Result<T, StoreError> {
+            let path = self.path.clone();
+            let out = tokio::task::spawn_blocking(move || f(path))
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("the {what} thread failed: {e}")))?;
+            if notify && out.is_ok() {
+                self.wrote.notify_one();
+            }
+            out
+        }
+
+        pub async fn publish(
+            &self,
+            fields: Vec<(String, Value)>,
+            at_ms: f64,
+            key: Option<&str>,
+        ) -> Result<Published, StoreError> {
+            let (keep, key) = (self.keep, key.map(String::from));
+            self.blocking("writer", true, move |p| super::publish_sync(&p, keep, fields, at_ms, key.as_deref())).await
+        }
+
+        pub async fn read(&self) -> Result<Option<Feed>, StoreError> {
+            let keep = self.keep;
+            self.blocking("reader", false, move |p| super::read_sync(&p, keep)).await
+        }
+
+        pub async fn init(&self) -> Result<Feed, StoreError> {
+            self.blocking("writer", true, move |p| super::init_sync(&p)).await
+        }
+
+        pub async fn compact(&self, keep: usize) -> Result<usize, StoreError> {
+            self.blocking("writer", true, move |p| super::compact_sync(&p, keep)).await
+        }
+
+        fn stamp(&self) -> Option<(i64, i64, u64, u64)> {
+            fs::metadata(&self.path).ok().map(|m| (m.mtime(), m.mtime_nsec(), m.ino(), m.len()))
+        }
+
+        pub async fn changed(&self, max: Duration) {
+            let start = tokio::time::Instant::now();
+            let before = *self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                let now = self.stamp();
+                if now != before {
+                    *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = now;
                     return;
                 }
-                _ = tokio::time::sleep(POLL.min(left)) => {}
+                let left = max.saturating_sub(start.elapsed());
+                if left.is_zero() {
+                    return;
+                }
+                tokio::select! {
+                    _ = self.wrote.notified() => {
+                        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = self.stamp();
+                        return;
+                    }
+                    _ = tokio::time::sleep(POLL.min(left)) => {}
+                }
             }
         }
     }

@@ -79,19 +79,7 @@ struct Tokens {
     loaded: Mutex<(Option<SystemTime>, Vec<String>)>,
 }
 
-/// Reads a token file: one token per line; blank lines and `#` comments ignored.
-pub fn read_tokens(path: &std::path::Path) -> Result<Vec<String>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let tokens: Vec<String> =
-        text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect();
-    if tokens.is_empty() {
-        return Err(format!("{}: no token in the file (one per line)", path.display()));
-    }
-    if let Some(t) = tokens.iter().find(|t| t.len() < 16) {
-        return Err(format!("{}: a token of {} characters is too short (16 at least)", path.display(), t.len()));
-    }
-    Ok(tokens)
-}
+pub use super::store_api::read_tokens;
 
 impl Tokens {
     /// Whether the request's bearer token is one of the tokens (compared in constant time).

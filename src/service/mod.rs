@@ -1,5 +1,7 @@
-//! The feed on the server side (native only): the stores a feed lives in and the feed
-//! service, `swcache-feed serve`.
+//! The feed on the server side: the stores a feed lives in and the feed service,
+//! `swcache-feed serve`. Native; the WASI build (the npm package's `swcache-feed`) has
+//! only [`store_api`] and the file store's synchronous half ([`file_store::publish_sync`]
+//! and the others), no Redis, HTTP or tokio.
 //!
 //! * [`store_api`]: what every store shares (errors, a publish's answer, idempotency
 //!   keys, epochs).
@@ -14,10 +16,15 @@
 //!   health and metrics.
 
 pub mod file_store;
+#[cfg(not(target_os = "wasi"))]
 pub mod http;
+#[cfg(not(target_os = "wasi"))]
 pub mod hub;
+#[cfg(not(target_os = "wasi"))]
 pub mod metrics;
+#[cfg(not(target_os = "wasi"))]
 pub mod redis_store;
+#[cfg(not(target_os = "wasi"))]
 pub mod store;
 pub mod store_api;
 

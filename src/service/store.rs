@@ -8,7 +8,7 @@ use crate::core::value::Value;
 
 use super::file_store::FileStore;
 use super::redis_store::RedisStore;
-pub use super::store_api::{check_idempotency_key, Published, StoreError, IDEMPOTENCY_TTL_SECS};
+pub use super::store_api::{check_idempotency_key, Published, StoreError, StoreUrl, IDEMPOTENCY_TTL_SECS};
 
 /// A feed store.
 pub enum Store {
@@ -23,16 +23,10 @@ impl Store {
     /// [`crate::core::feed::compact`]);
     /// `namespace` prefixes the Redis keys.
     pub async fn open(url: &str, keep: usize, namespace: &str) -> Result<Store, StoreError> {
-        if url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://") {
-            return Ok(Store::Redis(Box::new(RedisStore::open(url, keep, namespace).await?)));
-        }
-        let path = url.strip_prefix("file:").unwrap_or(url);
-        if path.is_empty() || url.contains("://") {
-            return Err(StoreError::Config(format!(
-                "unknown store '{url}' (expected file:PATH or redis://HOST:PORT/DB)"
-            )));
-        }
-        Ok(Store::File(FileStore::new(path.into(), keep)))
+        Ok(match StoreUrl::parse(url)? {
+            StoreUrl::Redis(url) => Store::Redis(Box::new(RedisStore::open(url, keep, namespace).await?)),
+            StoreUrl::File(path) => Store::File(FileStore::new(path.into(), keep)),
+        })
     }
 
     /// What this store is, for logs (no secrets: a Redis password is left out).

@@ -63,5 +63,45 @@ pub fn now_ms() -> f64 {
 
 /// A new epoch name: the time and the process, in hex (unique enough for a feed's history).
 pub fn new_epoch() -> String {
-    format!("{:x}{:x}", now_ms() as u64, std::process::id())
+    format!("{:x}{:x}", now_ms() as u64, crate::native::process_tag())
+}
+
+/// Where a store URL says the feed lives.
+#[derive(Debug, PartialEq)]
+pub enum StoreUrl<'a> {
+    /// `file:PATH`, or a plain path.
+    File(&'a str),
+    /// `redis://`, `rediss://` or `redis+unix://`: the whole URL.
+    Redis(&'a str),
+}
+
+impl<'a> StoreUrl<'a> {
+    pub fn parse(url: &'a str) -> Result<StoreUrl<'a>, StoreError> {
+        if url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://") {
+            return Ok(StoreUrl::Redis(url));
+        }
+        let path = url.strip_prefix("file:").unwrap_or(url);
+        if path.is_empty() || url.contains("://") {
+            return Err(StoreError::Config(format!(
+                "unknown store '{url}' (expected file:PATH or redis://HOST:PORT/DB)"
+            )));
+        }
+        Ok(StoreUrl::File(path))
+    }
+}
+
+/// The tokens in a token file: one per line, blank lines and `#` comments skipped, each
+/// 16 characters at least.
+pub fn read_tokens(path: &std::path::Path) -> Result<Vec<String>, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("{}: {}", path.display(), crate::native::io_text(&e)))?;
+    let tokens: Vec<String> =
+        text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect();
+    if tokens.is_empty() {
+        return Err(format!("{}: no token in the file (one per line)", path.display()));
+    }
+    if let Some(t) = tokens.iter().find(|t| t.len() < 16) {
+        return Err(format!("{}: a token of {} characters is too short (16 at least)", path.display(), t.len()));
+    }
+    Ok(tokens)
 }

@@ -8,11 +8,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { cargoVersion, manifest, pack, OUT, ROOT } from '../../package/pack.mjs';
+import { cargoVersion } from '../../package/pack.mjs';
+import { ROOT, installTarball, scratchProject } from './tarball.mjs';
 import { launch, waitFor } from '../support/browser.mjs';
 import { PROJECTS, copyChecks, tsc } from '../types/check.mjs';
 
@@ -53,19 +52,9 @@ const counts = new Map();
 const missing = []; // paths the server answered 404
 const count = (p) => counts.get(p) || 0;
 
-/** The tarball of this version, packed again when dist/ is newer. */
-function tarball() {
-  const file = path.join(OUT, `swcache-${cargoVersion()}.tgz`);
-  const dist = manifest().files.filter((f) => f.startsWith('dist/')).map((f) => path.join(ROOT, f));
-  const newest = Math.max(...dist.map((f) => (fs.existsSync(f) ? fs.statSync(f).mtimeMs : Infinity)));
-  if (!fs.existsSync(file) || fs.statSync(file).mtimeMs < newest) return pack().path;
-  return file;
-}
-
 before(async () => {
-  site = fs.mkdtempSync(path.join(os.tmpdir(), 'swcache-site-'));
-  fs.writeFileSync(path.join(site, 'package.json'), JSON.stringify({ name: 'scratch-site', private: true }, null, 2));
-  execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error', tarball()], { cwd: site, stdio: 'pipe' });
+  site = scratchProject('scratch-site');
+  installTarball(site);
   const pub = path.join(site, 'public');
   fs.mkdirSync(path.join(pub, 'swcache'), { recursive: true });
   fs.mkdirSync(path.join(pub, 'promo'));
@@ -109,8 +98,10 @@ test('package: installs offline with exactly the files a site serves, its export
   const files = [];
   const walk = (d) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(path.join(d, e.name)) : files.push(path.relative(pkgDir, path.join(d, e.name))); };
   walk(pkgDir);
-  assert.deepEqual(files.sort(), ['CHANGELOG.md', 'LICENSE', 'README.md', 'dist/swcache-hydrate.wasm', 'dist/swcache-page.d.ts',
-    'dist/swcache-page.js', 'dist/swcache-remove-sw.js', 'dist/swcache-sw.d.ts', 'dist/swcache-sw.js', 'package.json']);
+  assert.deepEqual(files.sort(), ['CHANGELOG.md', 'LICENSE', 'README.md', 'bin/swcache-feed.js', 'bin/swcache-manifest.js',
+    'cli/swcache-feed.wasm', 'cli/swcache-manifest.wasm', 'dist/swcache-hydrate.wasm', 'dist/swcache-page.d.ts',
+    'dist/swcache-page.js', 'dist/swcache-remove-sw.js', 'dist/swcache-sw.d.ts', 'dist/swcache-sw.js', 'lib/wasi.js',
+    'package.json']);
   const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'));
   assert.equal(pkg.name, 'swcache');
   assert.equal(pkg.version, cargoVersion());

@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// `npx swcache-feed`: the native command's code, built for WebAssembly (see ../lib/wasi.js).
+import { main } from '../lib/wasi.js';
+
+await main('swcache-feed');
