@@ -39,7 +39,8 @@ let phase = 'setup';
 function log(...a) { phase = a.join(' '); console.log('[bench]', ...a); }
 // Nothing in a run may hang: every fetch has a timeout, and this names the phase that stalled.
 const WATCHDOG_MS = 8 * 60_000;
-setTimeout(() => { console.error(`bench failed: no result after ${WATCHDOG_MS / 60000} min (phase: ${phase})`); process.exit(1); }, WATCHDOG_MS).unref();
+const watchdog = setTimeout(() => { console.error(`bench failed: no result after ${WATCHDOG_MS / 60000} min (phase: ${phase})`); process.exit(1); }, WATCHDOG_MS);
+watchdog.unref();
 function fail(msg) { throw new Error(msg); }
 
 // ~15 KB of promo HTML and a ~40 KB image: deterministic bytes.
@@ -456,6 +457,11 @@ async function main() {
     markdown: path.join(ROOT, 'BENCHMARKS.md'), svg: path.join(HERE, 'chart.svg'), notesPath: path.join(HERE, 'notes.md'),
   });
   console.log(md);
+  // Then the three engines (bench/engines.mjs, about 10 minutes: WebKit stops a worker only
+  // seconds after its last page went): its own section of BENCHMARKS.md.
+  clearTimeout(watchdog);
+  log('three engines (bench/engines.mjs)');
+  execFileSync(process.execPath, [path.join(HERE, 'engines.mjs')], { stdio: 'inherit' });
 }
 
 main().catch((e) => { console.error('bench failed:', e); process.exit(1); });
