@@ -393,3 +393,47 @@ fn help() {
     }
     assert_eq!(stdout(&bin().arg("-h").output().unwrap()), text);
 }
+
+#[test]
+fn size_limits_name_the_biggest_files() {
+    let root = scratch("sizes");
+    let dir = root.join("site");
+    tree(&dir, &[("index.html", "abc"), ("img/hero.png", &"h".repeat(2500)), ("videos/intro.mp4", &"v".repeat(3000))]);
+    let script = "swcache.start({ version: 'v1', precache: self.swcacheManifest });\n";
+    let sw = root.join("sw.js");
+    fs::write(&sw, script).unwrap();
+    // A file over --max-file-size: exit 2, each such file named, nothing written.
+    let out = bin().arg(&dir).args(["--max-file-size", "2kB", "--inject"]).arg(&sw).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "swcache-manifest: 2 files are bigger than --max-file-size 2.0 kB: videos/intro.mp4 (3.0 kB), img/hero.png \
+         (2.5 kB); leave them out of the precache (--exclude 'videos/intro.mp4'), or raise --max-file-size\n"
+    );
+    assert_eq!(fs::read_to_string(&sw).unwrap(), script);
+    let err = fails(&dir, &["--max-file-size", "2900"], 2);
+    assert!(
+        err.contains("1 file is bigger than --max-file-size 2.9 kB: videos/intro.mp4 (3.0 kB); leave it out"),
+        "{err}"
+    );
+    assert_eq!(urls(&manifest(&dir, &["--max-file-size", "3kB"])).len(), 3, "a file of exactly the limit is fine");
+    assert_eq!(urls(&manifest(&dir, &["--max-file-size", "2kB", "--exclude", "{img,videos}/**"])), ["/index.html"]);
+    // Over --warn-size: a warning with the biggest files, and the manifest all the same.
+    let out = run(&dir, &["--warn-size", "5kB"]);
+    assert!(out.status.success());
+    assert_eq!(urls(&stdout(&out)).len(), 3);
+    assert!(
+        stderr(&out).starts_with(
+            "swcache-manifest: warning: the precache is 5.5 kB in 3 files, over --warn-size 5.0 kB: a first visit \
+             downloads all of it. The biggest: videos/intro.mp4 (3.0 kB), img/hero.png (2.5 kB), index.html (3 B); "
+        ),
+        "{}",
+        stderr(&out)
+    );
+    for quiet in [&["--warn-size", "6kB"][..], &["--warn-size", "none"], &[]] {
+        assert!(!stderr(&run(&dir, quiet)).contains("warning"), "{quiet:?}");
+    }
+    for bad in [["--warn-size", "lots"], ["--max-file-size", "-1"]] {
+        fails(&dir, &bad, 2);
+    }
+}

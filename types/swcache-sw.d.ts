@@ -211,6 +211,14 @@ export interface SwcacheWorkerGlobal {
 declare global {
   /** The swcache engine, defined by `importScripts('/swcache/swcache-sw.js')`. */
   var swcache: SwcacheWorkerGlobal;
+  /**
+   * The build's precache manifest. Write `precache: self.swcacheManifest` (or
+   * `['/', ...self.swcacheManifest]`) and the build puts the list in its place:
+   * `swcache/vite`, `injectManifest()` from `swcache/build`, or
+   * `swcache-manifest DIR --inject sw.js`; or `importScripts` a manifest written with
+   * `swcache-manifest DIR --output swcache-manifest.js`, which defines it.
+   */
+  var swcacheManifest: SwcachePrecacheEntry[];
   /** The config types, for a worker written as a script (without `import`). */
   namespace swcache {
     type Config = SwcacheConfig;

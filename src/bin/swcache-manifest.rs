@@ -45,6 +45,11 @@ OPTIONS:
                        `self.swcacheManifest` (`precache: self.swcacheManifest` becomes
                        `precache: [...]`); FILE is rewritten atomically, or left as it is
                        and the result written to --output if given
+    --max-file-size SIZE  refuse (exit 2, nothing written) if a listed file is bigger,
+                       naming them: 2MB, 500kB, 1MiB or a number of bytes [default: none]
+    --warn-size SIZE   warn, naming the biggest files, when the listed files add up to
+                       more than SIZE (a first visit downloads them all) [default: 5MB];
+                       none: never
     -h, --help         this text
 
 GLOBS match a file's path relative to DIR, with / separators: * any characters but /,
@@ -59,7 +64,8 @@ EXAMPLE:
 
 A one-line summary goes to stderr. Exit status: 0 written; 1 a file could not be read or
 written, or the --inject file has no single placeholder; 2 bad arguments, DIR not a
-directory, or globs that match no file or more than 10,000 (the engine's limit).
+directory, globs that match no file or more than 10,000 (the engine's limit), or a file
+over --max-file-size.
 ";
 
 /// The most URLs the engine precaches (`MAX_PRECACHE` in the config validation).
@@ -449,6 +455,35 @@ struct Args {
     format: Format,
     output: Option<PathBuf>,
     inject: Option<PathBuf>,
+    /// `--max-file-size`: no listed file may be bigger.
+    max_file_size: Option<u64>,
+    /// `--warn-size`: above this total, a warning names the biggest files.
+    warn_size: Option<u64>,
+}
+
+/// The default `--warn-size`: 5 MB.
+const WARN_SIZE: u64 = 5_000_000;
+
+/// A size: a number of bytes, or a number with a unit (kB, MB, GB of 1000; KiB, MiB, GiB
+/// of 1024; k, M, G too; any case but for the `i`).
+fn parse_size(v: &str, flag: &str) -> Result<u64, String> {
+    let t = v.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = (&t[..split], t[split..].trim());
+    let scale: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "m" | "mb" => 1000 * 1000,
+        "g" | "gb" => 1000 * 1000 * 1000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        _ => return Err(format!("{flag} must be a size such as 2MB, 500kB, 1MiB or 1500000, got '{v}'")),
+    };
+    match num.parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 && (n * scale as f64) < 1e18 => Ok((n * scale as f64).round() as u64),
+        _ => Err(format!("{flag} must be a size such as 2MB, 500kB, 1MiB or 1500000, got '{v}'")),
+    }
 }
 
 fn once<T>(slot: &mut Option<T>, v: T, flag: &str) -> Result<(), String> {
@@ -460,6 +495,7 @@ fn once<T>(slot: &mut Option<T>, v: T, flag: &str) -> Result<(), String> {
 
 fn parse_args(argv: Vec<OsString>) -> Result<Args, String> {
     let (mut dir, mut prefix, mut format, mut output, mut inject) = (None, None, None, None, None);
+    let (mut max_file_size, mut warn_size) = (None, None);
     let mut sel = Selection { include: vec![], exclude: vec![], hashed: vec![] };
     let mut it = argv.into_iter();
     let mut options_done = false;
@@ -501,6 +537,12 @@ fn parse_args(argv: Vec<OsString>) -> Result<Args, String> {
             }
             "--output" => once(&mut output, PathBuf::from(value()?), name)?,
             "--inject" => once(&mut inject, PathBuf::from(value()?), name)?,
+            "--max-file-size" => once(&mut max_file_size, parse_size(&text(value()?)?, name)?, name)?,
+            "--warn-size" => {
+                let v = text(value()?)?;
+                let size = if v == "none" { None } else { Some(parse_size(&v, name)?) };
+                once(&mut warn_size, size, name)?;
+            }
             other => return Err(format!("unknown option '{other}'")),
         }
     }
@@ -519,6 +561,8 @@ fn parse_args(argv: Vec<OsString>) -> Result<Args, String> {
         format: format.unwrap_or(if js_output { Format::Js } else { Format::Json }),
         output,
         inject,
+        max_file_size,
+        warn_size: warn_size.unwrap_or(Some(WARN_SIZE)),
     })
 }
 
@@ -800,6 +844,7 @@ fn run(a: Args) -> Result<(), Fail> {
     files.sort_by(|x, y| x.rel.cmp(&y.rel));
 
     let (mut entries, mut total, mut hashed) = (Vec::with_capacity(files.len()), 0u64, 0usize);
+    let mut sizes = Vec::with_capacity(files.len());
     for f in &files {
         let url = format!("{}{}", a.prefix, encode_path(&f.rel));
         if a.sel.is_hashed(&f.rel) {
@@ -809,12 +854,48 @@ fn run(a: Args) -> Result<(), Fail> {
                 .len();
             total += size;
             hashed += 1;
+            sizes.push(size);
             entries.push(Entry { url, revision: None });
         } else {
             let (revision, size) = hash_file(&f.path).map_err(|e| io_fail(&f.path, native::io_text(&e)))?;
             total += size;
+            sizes.push(size);
             entries.push(Entry { url, revision: Some(revision) });
         }
+    }
+    // The files by size, biggest first (ties by path).
+    let mut biggest: Vec<(&str, u64)> = files.iter().map(|f| f.rel.as_str()).zip(sizes).collect();
+    biggest.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| x.0.cmp(y.0)));
+    let list = |items: &[(&str, u64)], most: usize| {
+        let mut out: Vec<String> =
+            items.iter().take(most).map(|(rel, n)| format!("{rel} ({})", human_size(*n))).collect();
+        if items.len() > most {
+            out.push(format!("and {} more", items.len() - most));
+        }
+        out.join(", ")
+    };
+    if let Some(max) = a.max_file_size {
+        let over: Vec<(&str, u64)> = biggest.iter().copied().filter(|(_, n)| *n > max).collect();
+        if let Some((first, _)) = over.first() {
+            let n = over.len();
+            return Err(usage(format!(
+                "{n} file{} bigger than --max-file-size {}: {}; leave {} out of the precache (--exclude '{first}'), or raise --max-file-size",
+                if n == 1 { " is" } else { "s are" },
+                human_size(max),
+                list(&over, 10),
+                if n == 1 { "it" } else { "them" },
+            )));
+        }
+    }
+    if let Some(limit) = a.warn_size.filter(|l| total > *l) {
+        warn(&format!(
+            "the precache is {} in {} files, over --warn-size {}: a first visit downloads all of it. The biggest: {}; \
+             leave out what a first visit does not need (--exclude), or raise --warn-size",
+            human_size(total),
+            files.len(),
+            human_size(limit),
+            list(&biggest, 5),
+        ));
     }
     // A glob that selects nothing is most likely a typo: say so (the rest is still right).
     let unused = |flag: &str, globs: &[Glob], dot: bool| {
@@ -1044,6 +1125,21 @@ mod tests {
         let at = placeholders(t);
         assert_eq!(at.len(), 3);
         assert_eq!((line_of(t, at[0]), line_of(t, at[1]), line_of(t, at[2])), (1, 3, 4));
+    }
+
+    #[test]
+    fn size_arguments() {
+        let p = |v: &str| parse_size(v, "--max-file-size");
+        assert_eq!(p("1500000"), Ok(1_500_000));
+        assert_eq!(p("2MB"), Ok(2_000_000));
+        assert_eq!(p("2 mb"), Ok(2_000_000));
+        assert_eq!(p("500kB"), Ok(500_000));
+        assert_eq!(p("1MiB"), Ok(1 << 20));
+        assert_eq!(p("2.5M"), Ok(2_500_000));
+        assert_eq!(p("0"), Ok(0));
+        for bad in ["", "MB", "-1", "2XB", "1e3", "2..5MB", "9999999999GB"] {
+            assert!(p(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

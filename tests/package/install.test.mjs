@@ -99,9 +99,9 @@ test('package: installs offline with exactly the files a site serves, its export
   const walk = (d) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(path.join(d, e.name)) : files.push(path.relative(pkgDir, path.join(d, e.name))); };
   walk(pkgDir);
   assert.deepEqual(files.sort(), ['CHANGELOG.md', 'LICENSE', 'README.md', 'bin/swcache-feed.js', 'bin/swcache-manifest.js',
-    'cli/swcache-feed.wasm', 'cli/swcache-manifest.wasm', 'dist/swcache-hydrate.wasm', 'dist/swcache-page.d.ts',
-    'dist/swcache-page.js', 'dist/swcache-remove-sw.js', 'dist/swcache-sw.d.ts', 'dist/swcache-sw.js', 'lib/wasi.js',
-    'package.json']);
+    'build/index.d.ts', 'build/index.js', 'cli/swcache-feed.wasm', 'cli/swcache-manifest.wasm', 'dist/swcache-hydrate.wasm',
+    'dist/swcache-page.d.ts', 'dist/swcache-page.js', 'dist/swcache-remove-sw.js', 'dist/swcache-sw.d.ts', 'dist/swcache-sw.js',
+    'lib/manifest.js', 'lib/wasi.js', 'package.json']);
   const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'));
   assert.equal(pkg.name, 'swcache');
   assert.equal(pkg.version, cargoVersion());
@@ -112,6 +112,7 @@ test('package: installs offline with exactly the files a site serves, its export
   assert.equal(require.resolve('swcache/sw'), path.join(pkgDir, 'dist/swcache-sw.js'));
   assert.equal(require.resolve('swcache/hydrate.wasm'), path.join(pkgDir, 'dist/swcache-hydrate.wasm'));
   assert.equal(require.resolve('swcache/package.json'), path.join(pkgDir, 'package.json'));
+  assert.equal(require.resolve('swcache/build'), path.join(pkgDir, 'build/index.js'));
   assert.throws(() => require.resolve('swcache/dist/sw.js'), /ERR_PACKAGE_PATH_NOT_EXPORTED|not defined by "exports"/);
   for (const f of ['swcache-sw.js', 'swcache-page.js', 'swcache-hydrate.wasm']) {
     assert.ok(fs.readFileSync(path.join(pkgDir, 'dist', f)).equals(fs.readFileSync(path.join(ROOT, 'dist', f))), `${f} is the built one`);

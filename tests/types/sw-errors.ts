@@ -54,3 +54,7 @@
   // @ts-expect-error start returns nothing to wait for -- 'void'
   swcache.start({ version: 'v1' }).then(() => {});
 }
+{
+  // @ts-expect-error the build's manifest is a list of {url, revision} entries, not of URLs -- 'SwcachePrecacheEntry'
+  const urls: string[] = self.swcacheManifest;
+}

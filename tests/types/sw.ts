@@ -29,3 +29,9 @@ swcache.start({
 
 // The global is on `self` too, with its start-up timings.
 const startedAt: number = self.swcache.timing.started;
+
+// The build's precache manifest (injected by swcache/vite, injectManifest or
+// swcache-manifest --inject in place of the placeholder) is typed: no TS2339.
+const manifest: swcache.PrecacheEntry[] = self.swcacheManifest;
+const withRoot: swcache.Config['precache'] = ['/', ...self.swcacheManifest];
+const revisions: (string | null)[] = manifest.map((e) => e.revision);
