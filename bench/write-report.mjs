@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withSection } from './engines-report.mjs';
 
 const ORDER = ['none', 'floor', 'seed', 'workbox', 'swcache', 'swcache-router'];
 const ms = (x) => (x == null ? '–' : x < 10 ? x.toFixed(2) : x.toFixed(1));
@@ -520,7 +521,10 @@ export function svg(r) {
 export function writeReport(r, { markdown: mdPath, svg: svgPath, notesPath, feedPath = path.join(HERE, 'feed-results.json') }) {
   const notes = notesPath && fs.existsSync(notesPath) ? fs.readFileSync(notesPath, 'utf8') : '';
   const feed = feedPath && fs.existsSync(feedPath) ? JSON.parse(fs.readFileSync(feedPath, 'utf8')) : null;
-  const md = markdown(r, notes, feed);
+  let md = markdown(r, notes, feed);
+  // The three-engine section (bench/engines.mjs) is kept where its results are.
+  const engines = path.join(HERE, 'engines-results.json');
+  if (fs.existsSync(engines)) md = withSection(md, JSON.parse(fs.readFileSync(engines, 'utf8')));
   fs.writeFileSync(mdPath, md);
   fs.writeFileSync(svgPath, svg(r));
   return md;
