@@ -29,10 +29,10 @@ pub struct Fences {
 
 /// Whether every entry in the caches is known to be stamped before `at_ms`: entries of
 /// earlier worker instances were stamped before this one started, and this one stamped
-/// nothing later than `newest_stamp_ms`. Then an invalidation's effect can be counted
-/// from the cache keys alone, without reading each entry's stamp.
-pub fn all_stamped_before(at_ms: f64, instance_started_ms: f64, newest_stamp_ms: f64) -> bool {
-    at_ms > instance_started_ms && at_ms > newest_stamp_ms
+/// nothing later than `newest_stamp_ms` (if it stamped anything). Then an invalidation's
+/// effect can be counted from the cache keys alone, without reading each entry's stamp.
+pub fn all_stamped_before(at_ms: f64, instance_started_ms: f64, newest_stamp_ms: Option<f64>) -> bool {
+    at_ms > instance_started_ms && newest_stamp_ms.is_none_or(|n| at_ms > n)
 }
 
 impl Fences {
@@ -158,9 +158,10 @@ mod tests {
 
     #[test]
     fn counting_from_keys_needs_every_stamp_before_the_fence() {
-        assert!(all_stamped_before(2000.0, 1000.0, 1500.0));
-        assert!(!all_stamped_before(1500.0, 1000.0, 1500.0), "an entry stamped at the fence stays");
-        assert!(!all_stamped_before(900.0, 1000.0, 0.0), "older than this worker: earlier entries unknown");
+        assert!(all_stamped_before(2000.0, 1000.0, Some(1500.0)));
+        assert!(all_stamped_before(2000.0, 1000.0, None), "this worker stamped nothing");
+        assert!(!all_stamped_before(1500.0, 1000.0, Some(1500.0)), "an entry stamped at the fence stays");
+        assert!(!all_stamped_before(900.0, 1000.0, None), "older than this worker: earlier entries unknown");
     }
 
     #[test]

@@ -211,7 +211,7 @@ impl Engine {
                             *n = Some((next, etag));
                         }
                         if done {
-                            self.save_feed_state(id, now);
+                            self.save_feed_state(id, Some(now));
                         } else {
                             // Children may have finished at once (nothing cached).
                             let live: Vec<OpId> = match self.op(id).map(|o| &o.kind) {
@@ -220,7 +220,7 @@ impl Engine {
                             };
                             let all_gone = live.iter().all(|c| !self.is_running(*c));
                             if all_gone {
-                                self.save_feed_state(id, now);
+                                self.save_feed_state(id, Some(now));
                             }
                         }
                     }
@@ -245,11 +245,13 @@ impl Engine {
             _ => return,
         };
         if left == 0 {
-            self.save_feed_state(parent, 0.0);
+            self.save_feed_state(parent, None);
         }
     }
 
-    fn save_feed_state(&mut self, id: OpId, now: f64) {
+    /// The check succeeded: the cursor is kept and saved. `now` is unknown (`None`) when
+    /// the last invalidation it applied finishes: the check's start counts then.
+    fn save_feed_state(&mut self, id: OpId, now: Option<f64>) {
         let next = match self.op(id).map(|o| &mut o.kind) {
             Some(Kind::Feed { next, .. }) => next.take(),
             _ => return,
@@ -266,7 +268,7 @@ impl Engine {
         if let Some(f) = self.feed.as_mut() {
             f.cursor = Some(cursor);
             f.etag = etag;
-            f.last_success = Some(if now > 0.0 { now } else { f.last_check.unwrap_or(0.0) });
+            f.last_success = now.or(f.last_check);
             f.error = None;
         }
         self.emit(Cmd::SaveState { op: id, tag: T_SAVE, text });

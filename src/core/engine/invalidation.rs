@@ -59,10 +59,10 @@ impl Engine {
         if let Some(o) = self.op(id) {
             o.kind = Kind::Invalidate(Box::new(op));
         }
-        self.wake_invalidations(now);
+        self.wake_invalidations();
     }
 
-    pub(super) fn wake_invalidations(&mut self, now: f64) {
+    pub(super) fn wake_invalidations(&mut self) {
         let ready: Vec<OpId> = self
             .ops
             .iter_mut()
@@ -80,7 +80,7 @@ impl Engine {
             })
             .collect();
         for id in ready {
-            self.begin_invalidation(id, now);
+            self.begin_invalidation(id);
         }
     }
 
@@ -94,7 +94,7 @@ impl Engine {
     /// Lists the caches the selector may touch, or (exact URLs only) reads each URL in
     /// the one cache that can hold it.
     #[inline(never)]
-    fn begin_invalidation(&mut self, id: OpId, _now: f64) {
+    fn begin_invalidation(&mut self, id: OpId) {
         let (started, newest) = (self.started_ms, self.newest_stamp);
         let Some(i) = self.inv_op(id) else { return };
         let inv = i.inv.clone();
@@ -232,7 +232,7 @@ impl Engine {
             o.kind = Kind::Idle;
         }
         self.finish_if_idle(id);
-        self.wake_invalidations(0.0);
+        self.wake_invalidations();
         if let Some(p) = parent {
             self.feed_child_done(p, id);
         }

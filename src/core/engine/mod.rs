@@ -172,7 +172,8 @@ pub struct Engine {
     ops: Vec<Op>,
     next_id: OpId,
     started_ms: f64,
-    newest_stamp: f64,
+    /// The newest `sw-cache-time` this instance wrote, if any.
+    newest_stamp: Option<f64>,
     last_sweep: f64,
     /// Operations with a cache write or an invalidation under way.
     writes: Vec<OpId>,
@@ -220,7 +221,7 @@ impl Engine {
             ops: Vec::new(),
             next_id: 0,
             started_ms: now_ms,
-            newest_stamp: 0.0,
+            newest_stamp: None,
             last_sweep: f64::NEG_INFINITY,
             writes: Vec::new(),
             feed: feed_cfg.map(|c| FeedState {

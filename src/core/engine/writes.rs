@@ -101,8 +101,8 @@ impl Engine {
         if opaque {
             return None;
         }
-        if started > self.newest_stamp {
-            self.newest_stamp = started;
+        if self.newest_stamp.is_none_or(|n| started > n) {
+            self.newest_stamp = Some(started);
         }
         Some(started)
     }
@@ -185,7 +185,7 @@ impl Engine {
             }
             _ => {}
         }
-        self.wake_invalidations(now);
+        self.wake_invalidations();
         self.bg(id, -1);
     }
 
