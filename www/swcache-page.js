@@ -19,6 +19,19 @@ function withTimeout(promise, ms, what) {
 }
 
 /**
+ * The engine script a worker that failed to start could not load, if that is why: the
+ * first its `importScripts(...)` names (the browser says only that evaluation failed).
+ */
+async function missing(url) {
+  try {
+    const base = new URL(url, location.href);
+    const u = (await (await fetch(base)).text()).match(/importScripts\(\s*['"]([^'"]+)/)[1];
+    const r = await fetch(new URL(u, base), { cache: 'no-store' });
+    if (!r.ok) return `importScripts('${u}') answered ${r.status}`;
+  } catch {}
+}
+
+/**
  * Registers the worker; resolves with the registration once it controls the page. Where
  * service workers are unsupported it resolves undefined. Rejects when registration or
  * install fails (with the worker's own config error when that is why), or when nothing
@@ -41,7 +54,7 @@ export async function register(url, { scope, timeout = 10000 } = {}) {
       reg = await sw.register(url, scope ? { scope } : undefined);
     } catch (e) {
       await new Promise((r) => setTimeout(r, 50)); // the channel's message may trail the rejection
-      throw fail(`swcache: registering ${url} failed: ${e && e.message || e}`);
+      throw fail(`swcache: registering ${url} failed: ${await missing(url) || e && e.message || e}`);
     }
     if (sw.controller) return reg;
     const worker = reg.installing || reg.waiting || reg.active;

@@ -62,7 +62,9 @@ test('page module: register and hover prefetch load no wasm; hydrate fetches it;
   assert.deepEqual(files.sort(), ['/swcache/swcache-hydrate.wasm', '/swcache/swcache-page.js']);
   const total = gzip('swcache-page.js') + gzip('swcache-hydrate.wasm');
   console.log(`# page module: swcache-page.js ${gzip('swcache-page.js')} B gzip; with hydrate() ${total} B gzip`);
-  assert.ok(gzip('swcache-page.js') < 5000, 'what every page loads stays small');
+  // Within the build's byte budget for it (bench/budgets.json, the one place it is set).
+  const budget = JSON.parse(fs.readFileSync(path.join(DIST, '..', 'bench', 'budgets.json'), 'utf8'))['dist/swcache-page.js'].max;
+  assert.ok(gzip('swcache-page.js') <= budget, `what every page loads stays small: ${gzip('swcache-page.js')} B gzip, budget ${budget}`);
 });
 
 test('page module: helpers reject within their timeout when there is no worker, or a broken one', async () => {

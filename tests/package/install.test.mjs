@@ -101,18 +101,21 @@ test('package: installs offline with exactly the files a site serves, its export
   assert.deepEqual(files.sort(), ['CHANGELOG.md', 'LICENSE', 'README.md', 'bin/swcache-feed.js', 'bin/swcache-manifest.js',
     'build/index.d.ts', 'build/index.js', 'cli/swcache-feed.wasm', 'cli/swcache-manifest.wasm', 'dist/swcache-hydrate.wasm',
     'dist/swcache-page.d.ts', 'dist/swcache-page.js', 'dist/swcache-remove-sw.js', 'dist/swcache-sw.d.ts', 'dist/swcache-sw.js',
-    'lib/manifest.js', 'lib/wasi.js', 'package.json']);
+    'lib/manifest.js', 'lib/wasi.js', 'package.json', 'vite/index.d.ts', 'vite/index.js']);
   const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'));
   assert.equal(pkg.name, 'swcache');
   assert.equal(pkg.version, cargoVersion());
   assert.equal(pkg.license, 'MIT');
   assert.deepEqual(pkg.dependencies, undefined, 'a site installs nothing else');
+  assert.deepEqual(pkg.peerDependenciesMeta, { vite: { optional: true } }, 'Vite only for swcache/vite, and not installed for it');
+  assert.ok(!fs.existsSync(path.join(site, 'node_modules/vite')));
   const require = createRequire(path.join(site, 'package.json'));
   assert.equal(require.resolve('swcache/page'), path.join(pkgDir, 'dist/swcache-page.js'));
   assert.equal(require.resolve('swcache/sw'), path.join(pkgDir, 'dist/swcache-sw.js'));
   assert.equal(require.resolve('swcache/hydrate.wasm'), path.join(pkgDir, 'dist/swcache-hydrate.wasm'));
   assert.equal(require.resolve('swcache/package.json'), path.join(pkgDir, 'package.json'));
   assert.equal(require.resolve('swcache/build'), path.join(pkgDir, 'build/index.js'));
+  assert.equal(require.resolve('swcache/vite'), path.join(pkgDir, 'vite/index.js'));
   assert.throws(() => require.resolve('swcache/dist/sw.js'), /ERR_PACKAGE_PATH_NOT_EXPORTED|not defined by "exports"/);
   for (const f of ['swcache-sw.js', 'swcache-page.js', 'swcache-hydrate.wasm']) {
     assert.ok(fs.readFileSync(path.join(pkgDir, 'dist', f)).equals(fs.readFileSync(path.join(ROOT, 'dist', f))), `${f} is the built one`);

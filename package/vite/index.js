@@ -1,0 +1,196 @@
+// swcache/vite: the Vite plugin. `vite build` gets the engine's files in the output
+// (`/swcache/swcache-sw.js`, and the page module when pages import it by URL), the site's
+// worker (src/sw.ts or .js, compiled; or public/sw.js) at `/sw.js` with the build's
+// precache manifest in place of its `self.swcacheManifest` (content-hashed assets with
+// revision null, every other file revisioned by content: swcache-manifest's WebAssembly
+// build, in-process), and a size report that warns with the biggest files instead of
+// failing. `vite dev` serves the engine's files, and the worker with `dev: true` (or says
+// why not).
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { manifest, injected, SwcacheBuildError } from '../lib/manifest.js';
+
+export { SwcacheBuildError };
+
+const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
+/** The engine's files a site serves at `/swcache/`: the worker's, and the page module's. */
+const WORKER_FILES = ['swcache-sw.js'];
+const PAGE_FILES = ['swcache-page.js', 'swcache-hydrate.wasm'];
+const TYPES = { '.js': 'text/javascript; charset=utf-8', '.wasm': 'application/wasm' };
+const SOURCES = ['src/sw.ts', 'src/sw.js', 'sw.ts', 'sw.js'];
+
+const OPTIONS = ['sw', 'swDest', 'engineDir', 'include', 'exclude', 'hashed', 'maxFileSize', 'warnSize', 'dev'];
+const NAMES = {
+  '--include': 'include', '--exclude': 'exclude', '--hashed': 'hashed', '--max-file-size': 'maxFileSize',
+  '--warn-size': 'warnSize', '--prefix': 'base', '--inject': 'sw', DIR: 'the build output',
+};
+
+function bad(msg) {
+  throw new SwcacheBuildError(`swcache: ${msg}`, 2);
+}
+
+function checkOptions(o) {
+  if (o === null || typeof o !== 'object') bad('swcache(options) takes an object');
+  for (const [k, v] of Object.entries(o)) {
+    if (!OPTIONS.includes(k)) bad(`'${k}' is not an option of swcache/vite (options: ${OPTIONS.join(', ')})`);
+    if (v === undefined) continue;
+    const globs = ['include', 'exclude', 'hashed'].includes(k);
+    if (globs && !(Array.isArray(v) && v.every((g) => typeof g === 'string'))) bad(`option '${k}' must be an array of glob strings`);
+    if (['sw', 'swDest', 'engineDir'].includes(k) && (typeof v !== 'string' || !v)) bad(`option '${k}' must be a non-empty string`);
+    if (k === 'dev' && typeof v !== 'boolean') bad("option 'dev' must be true or false");
+  }
+}
+
+/** The worker's source compiled to a classic script: TypeScript's types removed, nothing bundled. */
+async function compileWorker(file) {
+  const code = fs.readFileSync(file, 'utf8');
+  if (!/\.[cm]?tsx?$/.test(file)) return code;
+  const vite = await import('vite');
+  const out = vite.transformWithOxc
+    ? await vite.transformWithOxc(code, file, { lang: 'ts' })
+    : await vite.transformWithEsbuild(code, file, { loader: 'ts', format: 'esm' });
+  // A file with only type imports compiles to one that still says `export {}` (it was a
+  // module): nothing a classic script cannot do without.
+  const js = out.code.replace(/^\s*export\s*\{\s*\};?[ \t]*$/gm, '');
+  const mod = js.match(/^\s*(import\b\s*(?![(.])[^;\n]*|export\b[^;\n]*)/m);
+  if (mod) {
+    bad(`${file}: the worker is a classic script (it loads the engine with importScripts), so it cannot ` +
+      `use modules: \`${mod[1].trim()}\` (type-only imports are fine)`);
+  }
+  return js;
+}
+
+/**
+ * The plugin. Options (all optional):
+ * - `sw`: the worker's source, relative to Vite's root [first of src/sw.ts, src/sw.js,
+ *   sw.ts, sw.js, then <publicDir>/sw.js]. It must say `self.swcacheManifest` once.
+ * - `swDest`: the worker's file in the output [sw.js]: served at `base + swDest`.
+ * - `engineDir`: where the engine's files go in the output [swcache].
+ * - `include`, `exclude`, `hashed`: globs, relative to the output directory, of the files
+ *   to precache [everything], to leave out [added to `**\/*.map`], and whose names change
+ *   with their content [`<assetsDir>/**`: revision null].
+ * - `maxFileSize`: fail the build, naming the files, if one is bigger [none].
+ * - `warnSize`: warn, naming the biggest files, above this total [5MB]; false: never.
+ * - `dev`: serve the worker under `vite dev` too (with an empty precache) [false].
+ */
+export default function swcache(options = {}) {
+  checkOptions(options);
+  const o = { swDest: 'sw.js', engineDir: 'swcache', include: [], exclude: [], warnSize: '5MB', dev: false, ...options };
+  let config, source, pageByUrl = false, told = false;
+  const engineUrl = () => `${config.base}${o.engineDir}/`;
+
+  /** The worker's source file, and whether it is in publicDir (copied as it is by Vite). */
+  function findSource() {
+    const root = config.root;
+    if (o.sw) {
+      const file = path.resolve(root, o.sw);
+      if (!fs.existsSync(file)) bad(`the worker source ${o.sw} does not exist (option 'sw', relative to ${root})`);
+      return { file, inPublic: !!config.publicDir && file.startsWith(path.resolve(config.publicDir) + path.sep) };
+    }
+    for (const s of SOURCES) if (fs.existsSync(path.join(root, s))) return { file: path.join(root, s), inPublic: false };
+    const pub = config.publicDir && path.join(config.publicDir, o.swDest);
+    if (pub && fs.existsSync(pub)) return { file: pub, inPublic: true };
+    bad(`no worker source: write src/sw.ts (or src/sw.js, or ${path.relative(root, config.publicDir || 'public')}/${o.swDest}) ` +
+      "with importScripts('" + engineUrl() + "swcache-sw.js') and swcache.start({ ..., precache: self.swcacheManifest }), " +
+      "or name it with swcache({ sw: 'path/to/sw.ts' })");
+  }
+
+  return {
+    name: 'swcache',
+    enforce: 'pre',
+
+    config() {
+      // The page module finds its wasm next to itself (new URL(..., import.meta.url)):
+      // pre-bundling would move it away from the wasm.
+      return { optimizeDeps: { exclude: ['swcache'] } };
+    },
+
+    configResolved(resolved) {
+      config = resolved;
+      if (!config.base.startsWith('/')) {
+        config.logger.warn(`swcache: base '${config.base}' is not a path from the site's root; the precache URLs assume '/'`);
+      }
+    },
+
+    buildStart() {
+      if (config.command === 'build') source = findSource();
+    },
+
+    resolveId(id) {
+      // The README's plain `import ... from '/swcache/swcache-page.js'`: a file the site
+      // serves, not a module to bundle. The plugin puts it (and its wasm) in the output.
+      if (id.startsWith(engineUrl()) || id.startsWith(`/${o.engineDir}/`)) {
+        if (PAGE_FILES.some((f) => id.endsWith(`/${f}`))) pageByUrl = true;
+        return { id, external: true };
+      }
+      return null;
+    },
+
+    async generateBundle() {
+      if (config.build.ssr) return;
+      for (const f of [...WORKER_FILES, ...(pageByUrl ? PAGE_FILES : [])]) {
+        this.emitFile({ type: 'asset', fileName: `${o.engineDir}/${f}`, source: fs.readFileSync(path.join(DIST, f)) });
+      }
+      if (!source.inPublic) {
+        this.emitFile({ type: 'asset', fileName: o.swDest, source: await compileWorker(source.file) });
+      }
+    },
+
+    async writeBundle(output) {
+      if (config.build.ssr) return;
+      const outDir = output.dir || path.resolve(config.root, config.build.outDir);
+      const sw = path.join(outDir, o.swDest);
+      if (!fs.existsSync(sw)) bad(`${path.relative(config.root, sw)} is missing after the build (is ${o.swDest} in publicDir?)`);
+      const before = fs.readFileSync(sw, 'utf8');
+      const args = [outDir, '--prefix', config.base.startsWith('/') ? config.base : '/', '--inject', sw];
+      for (const g of o.include) args.push('--include', g);
+      for (const g of ['**/*.map', `${o.engineDir}/swcache-sw.js`, `${o.engineDir}/swcache-remove-sw.js`, ...o.exclude]) args.push('--exclude', g);
+      for (const g of o.hashed || [`${config.build.assetsDir}/**`]) args.push('--hashed', g);
+      if (o.maxFileSize !== undefined) args.push('--max-file-size', String(o.maxFileSize));
+      args.push('--warn-size', o.warnSize === false ? 'none' : String(o.warnSize));
+      let r;
+      try {
+        r = await manifest(args, { cwd: config.root, names: NAMES, context: 'swcache' });
+      } catch (e) {
+        // No worker with a placeholder left in it reaches a deploy: it would fail to start.
+        fs.rmSync(sw, { force: true });
+        this.error(e.message);
+      }
+      const entries = injected(before, fs.readFileSync(sw, 'utf8'));
+      for (const w of r.warnings) config.logger.warn(`swcache: ${w}`);
+      const hashed = entries.filter((e) => e.revision === null).length;
+      config.logger.info(`swcache: ${path.relative(config.root, sw)} precaches ${entries.length} files (${hashed} content-hashed); ${r.summary.replace(/^\d+ files?( \([^)]*\))?, /, '').replace(/, injected into .*$/, '')}`);
+    },
+
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const url = new URL(req.url, 'http://localhost').pathname;
+        const base = server.config.base;
+        const engine = `${base}${o.engineDir}/`;
+        if (url.startsWith(engine) && [...WORKER_FILES, ...PAGE_FILES].includes(url.slice(engine.length))) {
+          const f = path.join(DIST, url.slice(engine.length));
+          res.setHeader('content-type', TYPES[path.extname(f)]);
+          res.setHeader('cache-control', 'no-cache');
+          return res.end(fs.readFileSync(f));
+        }
+        if (url !== `${base}${o.swDest}`) return next();
+        if (!o.dev) {
+          const why = `swcache: ${base}${o.swDest} is not served by vite dev: a caching worker would answer ` +
+            'with stale modules past hot reloads. `vite build && vite preview` runs it; swcache({ dev: true }) serves it here ' +
+            '(with an empty precache).';
+          if (!told) { server.config.logger.warn(why); told = true; }
+          res.statusCode = 404;
+          res.setHeader('content-type', 'text/plain; charset=utf-8');
+          return res.end(why);
+        }
+        Promise.resolve().then(async () => {
+          const code = await compileWorker(findSource().file);
+          res.setHeader('content-type', TYPES['.js']);
+          res.setHeader('cache-control', 'no-cache');
+          res.end(code.replace(/(^|[^\w$.]|\.\.\.)self\.swcacheManifest(?![\w$])/g, '$1[]'));
+        }).catch(next);
+      });
+    },
+  };
+}
