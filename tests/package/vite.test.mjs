@@ -84,6 +84,15 @@ function files(dir) {
 
 const sha = (file) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex').slice(0, 16);
 
+test('vite: the README\'s quick start is what this project builds', () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const sw = fs.readFileSync(path.join(FIXTURE, 'src/sw.ts'), 'utf8');
+  assert.ok(readme.includes('```ts\n' + sw + '```\n'), 'README.md\'s quick start shows tests/package/vite-site/src/sw.ts verbatim');
+  assert.ok(readme.includes("import swcache from 'swcache/vite';\n\nexport default { plugins: [swcache()] };\n"));
+  assert.ok(readme.includes("import { register, prefetchOnHover } from 'swcache/page';\n\nawait register('/sw.js');\n"));
+  assert.match(fs.readFileSync(path.join(FIXTURE, 'vite.config.js'), 'utf8'), /plugins: \[swcache\(\)\]/);
+});
+
 let manifest; // the first build's
 
 test('vite: `vite build` of a three-page site injects the manifest of its output into /sw.js', () => {
