@@ -18,8 +18,8 @@
 //     answered; for the router contender, Navigation Timing's workerMatchedSourceType is
 //     'cache': the browser's router answered, though Chromium starts the worker as well);
 //   - the server serves a different body once the cache is warm, so the page must show
-//     the cached copy (WebKit also sends the navigation to the network itself while the
-//     worker starts; the count of requests is therefore not the evidence here).
+//     the cached copy (Chromium and WebKit also send the navigation to the network
+//     themselves while the worker starts; the count of requests is not the evidence here).
 // The time is the navigation's responseEnd (Navigation Timing: from the navigation's
 // start to the last byte of the 15 KB page), which includes starting the worker.
 import fs from 'node:fs';

@@ -88,8 +88,8 @@ export default function engineSuite(engine) {
     await page.goto(server.origin + '/promo/cold');
     assert.equal(await page.evaluate(() => document.body.textContent), 'cold v1', 'served from the cache');
     if (t.can.coldNavigationFetches) {
-      // WebKit starts the navigation's network request itself while it starts the worker;
-      // the worker's answer (the cached copy) is the one the page gets.
+      // Chromium and WebKit start the navigation's network request themselves while the
+      // worker boots; the worker's answer (the cached copy) is the one the page gets.
       assert.ok(server.count('/promo/cold') <= 2, 'at most the browser\'s own request');
     } else {
       assert.equal(server.count('/promo/cold'), 1, 'no network request');

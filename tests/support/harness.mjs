@@ -20,10 +20,10 @@ import { launchWebDriver, geckodriverVersion } from './webdriver.mjs';
  * the worker inside the page's web process and offers no way to stop it). `router`: the
  * Static Routing API. `touch`: TouchEvent on a desktop page. `coldNavigationFetches`: a
  * navigation that has to start the worker also goes to the network, in parallel, whatever
- * the worker answers (WebKit).
+ * the worker answers (Chromium's automatic preload while a worker boots; WebKit the same).
  */
 export const CAN = {
-  chromium: { stopWorkers: true, router: true, touch: true, saveData: true, coldNavigationFetches: false },
+  chromium: { stopWorkers: true, router: true, touch: true, saveData: true, coldNavigationFetches: true },
   firefox: { stopWorkers: true, router: false, touch: false, saveData: false, coldNavigationFetches: false },
   webkit: { stopWorkers: false, router: false, touch: false, saveData: false, coldNavigationFetches: true },
 };
