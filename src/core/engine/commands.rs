@@ -3,8 +3,10 @@
 //! the results fed back ([`Io`]), and the facts of requests, responses and stored entries
 //! that decisions need ([`Request`], [`ResponseInfo`], [`Entry`]). `wire.rs` encodes them.
 
-use super::OpId;
 use crate::core::prelude::*;
+
+/// An operation's id: commands name it, and results come back with it.
+pub type OpId = u32;
 
 /// Which request a command is about.
 #[derive(Clone, Debug, PartialEq)]

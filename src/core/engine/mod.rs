@@ -39,7 +39,7 @@ mod requests;
 mod sweeps;
 mod writes;
 
-pub use commands::{Answer, Cmd, Entry, Io, PutResult, Req, Request, ResponseInfo};
+pub use commands::{Answer, Cmd, Entry, Io, OpId, PutResult, Req, Request, ResponseInfo};
 pub use prefetch::PREFETCH_CONCURRENCY;
 pub use replies::{error_json, failed_open_stats_json, STATE_ENTRIES};
 pub use sweeps::SWEEP_INTERVAL_MS;
@@ -62,8 +62,6 @@ use crate::core::strategy::Flow;
 use crate::core::text::push_json_str;
 use crate::core::url;
 use crate::core::value::Value;
-
-pub type OpId = u32;
 
 /// One cache: a route's, or the built-in precache (the last slot).
 #[derive(Debug)]
