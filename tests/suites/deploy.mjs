@@ -158,7 +158,15 @@ export default function deploySuite(engine) {
     assert.equal(await page.textContent('h1'), 'news');
     await t.waitStored('/news/today', 'news');
     const seen = server.requests().filter((r) => r.path === '/news/today');
-    assert.equal(seen.length, 1, 'never a second fetch');
+    if (engine === 'webkit') {
+      // WebKitGTK 2.50 now and then (about 1 navigation in 3 here) throws away the worker's
+      // answer built on the preload response and loads the page from the network itself
+      // (a second request, no preload header): the worker never fetches it a second time.
+      assert.ok(seen.length <= 2, `at most the browser's own second request (${seen.length})`);
+      assert.ok(seen.slice(1).every((r) => r.headers['sec-fetch-mode'] === 'navigate' && !r.headers['service-worker-navigation-preload']), 'a second request is the browser\'s own navigation');
+    } else {
+      assert.equal(seen.length, 1, 'never a second fetch');
+    }
     if (enabled === null) {
       console.log(`# ${engine} has no navigation preload: the worker fetches the navigation itself`);
     } else {
