@@ -121,8 +121,17 @@ const rotate = (list, k) => list.map((_, i) => list[(i + k) % list.length]);
 
 async function runEngine(engine) {
   const b = await launchBrowser(engine, { systemAccess: true });
-  const first = await b.freshPage();
   const arms = [];
+  try {
+    return await measure(engine, b, arms);
+  } finally {
+    await b.close();
+    for (const a of arms) await a.server.close();
+  }
+}
+
+async function measure(engine, b, arms) {
+  const first = await b.freshPage();
   for (const c of contenders().filter((x) => NAMES.includes(x.name))) {
     if (c.router && !CAN[engine].router) continue;
     // A tab per contender, kept on its origin between samples, so no worker stops unasked.
@@ -192,8 +201,6 @@ async function runEngine(engine) {
   out.stopMethod = engine === 'chromium' ? 'CDP ServiceWorker.stopAllWorkers'
     : engine === 'firefox' ? "nsIServiceWorkerManager's terminateWorker()"
       : 'no page of the origin open until WebKit stopped the worker itself';
-  await b.close();
-  for (const a of arms) await a.server.close();
   return out;
 }
 
