@@ -180,8 +180,10 @@ run_tests() {
   cargo clippy --lib --target "$TARGET" --no-default-features --features page -- -D warnings
   build
   pack
-  log "native core tests and the swcache-feed command"
-  cargo test
+  log "native core tests, the commands and the feed service (on a real Redis)"
+  # --release: the tests reuse the dependencies the commands were just built with (one
+  # optimised build of tokio/axum/redis instead of two).
+  cargo test --release
   log "type declarations (tsc --strict) and the tarball installed in a scratch site"
   node --test --test-concurrency=1 --test-timeout=120000 tests/types/ tests/package/
   log "end-to-end tests (playwright-core + chromium)"
