@@ -224,9 +224,7 @@ impl Engine {
         }
         self.emit(Cmd::Broadcast { json: invalidated_json(&inv, &paths, parent.is_some()) });
         self.fences.settle(&inv);
-        if let Some(k) = self.writes.iter().position(|w| *w == id) {
-            self.writes.remove(k);
-        }
+        self.write_ended(id);
         if let Some(o) = self.op(id) {
             o.answered = true;
             o.kind = Kind::Idle;

@@ -54,8 +54,8 @@ impl Engine {
     pub(super) fn fail_install(&mut self, id: OpId, text: String) {
         if let Some(i) = self.ops.iter().position(|o| o.id == id) {
             self.ops.swap_remove(i);
-            self.writes.retain(|w| *w != id);
             self.emit(Cmd::Fail { op: id, text });
+            self.write_ended(id);
         }
     }
 
@@ -129,7 +129,13 @@ impl Engine {
         self.removed = true;
         self.emit(Cmd::Warn { text: String::from("swcache: the feed answered 410 Gone: removing swcache from this site (its caches are deleted and the worker unregisters)") });
         let id = self.new_op(Kind::Remove { pending: 0 });
-        self.emit(Cmd::CacheNames { op: id, tag: T_NAMES });
+        // No write starts from now on (`may_store`); the ones under way end first, or
+        // one ending after the deletion would create its cache again.
+        if self.writes.is_empty() {
+            self.emit(Cmd::CacheNames { op: id, tag: T_NAMES });
+        } else {
+            self.removal_waiting = Some(id);
+        }
     }
 
     #[inline(never)]

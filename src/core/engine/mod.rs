@@ -179,6 +179,9 @@ pub struct Engine {
     /// The site took swcache off (its feed answered 410): every request goes to the
     /// browser while the worker unregisters.
     removed: bool,
+    /// The removal waiting for the cache writes under way to end before it deletes the
+    /// caches (a write ending after the deletion would create its cache again).
+    removal_waiting: Option<OpId>,
     out: Vec<Cmd>,
     test: RegExpTest,
     resolve: UrlResolver,
@@ -241,6 +244,7 @@ impl Engine {
                 error: None,
             }),
             removed: false,
+            removal_waiting: None,
             // Config warnings reach the console with the first commands.
             out: warnings.into_iter().map(|text| Cmd::Warn { text }).collect(),
             test,

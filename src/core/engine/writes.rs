@@ -6,7 +6,7 @@ use crate::core::prelude::*;
 use crate::core::store::{self, ResponseFacts};
 use crate::core::url;
 
-use super::{Cmd, Engine, Io, Kind, OpId, PutResult, Req, ResponseInfo, INDEX, STORE, TRIM};
+use super::{Cmd, Engine, Io, Kind, OpId, PutResult, Req, ResponseInfo, INDEX, STORE, TRIM, T_NAMES};
 
 /// A cache write and, after a quota error, its one retry.
 #[derive(Debug)]
@@ -55,6 +55,9 @@ impl Engine {
         navigate: bool,
         check: bool,
     ) -> bool {
+        if self.removed {
+            return false;
+        }
         let facts = ResponseFacts {
             status: info.status,
             opaque: info.opaque,
@@ -90,6 +93,19 @@ impl Engine {
         op.bg += 1;
         self.writes.push(id);
         self.emit(Cmd::Put { op: id, tag: STORE | job << 3, slot: slot as u32, req, from, stamp });
+    }
+
+    /// `id`'s cache write or invalidation ended; a removal waiting for the writes under
+    /// way starts once the last one ends.
+    pub(super) fn write_ended(&mut self, id: OpId) {
+        if let Some(i) = self.writes.iter().position(|w| *w == id) {
+            self.writes.remove(i);
+        }
+        if self.writes.is_empty() {
+            if let Some(r) = self.removal_waiting.take() {
+                self.emit(Cmd::CacheNames { op: r, tag: T_NAMES });
+            }
+        }
     }
 
     // Kept out of line: V8 compiles a function on its first call, so the start path
@@ -158,10 +174,8 @@ impl Engine {
     /// A write finished (`ok`) or was given up.
     #[inline(never)]
     fn stored(&mut self, id: OpId, slot: usize, item: Option<u32>, ok: bool, now: f64) {
-        if let Some(i) = self.writes.iter().position(|w| *w == id) {
-            self.writes.remove(i);
-        }
-        if ok {
+        self.write_ended(id);
+        if ok && !self.removed {
             self.trim(id, slot);
         }
         match (item, self.op(id).map(|o| &mut o.kind)) {
