@@ -21,8 +21,27 @@ use swcache::core::value::Value;
 use swcache::service::now_ms;
 use swcache::service::store_api::{check_idempotency_key, read_tokens, StoreError, StoreUrl};
 
+/// The `ADD:` section of the help, the same in the native and the WASI build.
+macro_rules! add_help {
+    () => {
+        "\
+ADD:
+    --url URL          a changed page or resource, root-relative (/promo/summer?x=1); repeatable
+    --prefix P         every URL whose path+search starts with P (starts with /); repeatable
+    --tag T            every response whose Cache-Tag header has the token T; repeatable
+    --route NAME       every entry of the worker's route NAME; repeatable
+    --all              everything
+    --timestamp ISO    when the content changed [default: now]; at most 10 minutes ahead
+    --server URL       publish through a running service (http://host:port) instead of a store
+    --token-file FILE  the service's token (the first line that is not a # comment)
+    --idempotency-key K  a retry with the same key publishes once
+"
+    };
+}
+
 #[cfg(not(target_os = "wasi"))]
-const HELP: &str = "\
+const HELP: &str = concat!(
+    "\
 swcache-feed: publish invalidations to a swcache feed, and serve it
 
 USAGE:
@@ -45,17 +64,9 @@ STORE (add, init, compact, show, serve):
     --namespace NS     the Redis keys' prefix, {NS}:* [default: swcache]
     --keep N           entries kept before older ones fold into the baseline [default: 200]
 
-ADD:
-    --url URL          a changed page or resource, root-relative (/promo/summer?x=1); repeatable
-    --prefix P         every URL whose path+search starts with P (starts with /); repeatable
-    --tag T            every response whose Cache-Tag header has the token T; repeatable
-    --route NAME       every entry of the worker's route NAME; repeatable
-    --all              everything
-    --timestamp ISO    when the content changed [default: now]; at most 10 minutes ahead
-    --server URL       publish through a running service (http://host:port) instead of a store
-    --token-file FILE  the service's token (the first line that is not a # comment)
-    --idempotency-key K  a retry with the same key publishes once
-
+",
+    add_help!(),
+    "
 SERVE:
     --listen ADDR      address and port [default: 127.0.0.1:8787]
     --token-file FILE  publish tokens, one per line (several: rotation); read again when it changes
@@ -72,11 +83,13 @@ Routes of serve: POST /v1/entries (Authorization: Bearer TOKEN, a JSON entry suc
 Events), GET /v1/seq, GET /healthz, GET /metrics. Workers fetch the feed at the URL their
 `feed.url` names, on the site's origin: serve the file, or proxy that path to the service.
 Exit status: 0 done, 1 the feed could not be read or written, 2 bad arguments.
-";
+"
+);
 
 /// The npm package's command (WASI): no `serve`, no Redis.
 #[cfg(target_os = "wasi")]
-const HELP: &str = "\
+const HELP: &str = concat!(
+    "\
 swcache-feed: publish invalidations to a swcache feed
 
 USAGE:
@@ -96,17 +109,9 @@ STORE (add, init, compact, show):
     --feed FILE        the same as --store file:FILE
     --keep N           entries kept before older ones fold into the baseline [default: 200]
 
-ADD:
-    --url URL          a changed page or resource, root-relative (/promo/summer?x=1); repeatable
-    --prefix P         every URL whose path+search starts with P (starts with /); repeatable
-    --tag T            every response whose Cache-Tag header has the token T; repeatable
-    --route NAME       every entry of the worker's route NAME; repeatable
-    --all              everything
-    --timestamp ISO    when the content changed [default: now]; at most 10 minutes ahead
-    --server URL       publish through a running service (http://host:port) instead of a store
-    --token-file FILE  the service's token (the first line that is not a # comment)
-    --idempotency-key K  a retry with the same key publishes once
-
+",
+    add_help!(),
+    "
     -h, --help         this text
 
 This is the npm package's swcache-feed, the native command's code built for WebAssembly
@@ -114,7 +119,8 @@ and run by Node: a file feed it writes obeys the same rules and lock as the nati
 command's (the two can publish to one file side by side). The feed service (serve) and
 Redis stores are the native command's: cargo install --path . in a swcache checkout.
 Exit status: 0 done, 1 the feed could not be read or written, 2 bad arguments.
-";
+"
+);
 
 struct Args {
     cmd: String,
