@@ -173,11 +173,12 @@ package() {
 
 run_tests() {
   setup
-  log "lint gates: rustfmt, clippy (native targets, both wasm builds)"
+  log "lint gates: rustfmt, clippy (native targets, both wasm builds, the WASI commands)"
   cargo fmt --check
   cargo clippy --all-targets -- -D warnings
   cargo clippy --lib --target "$TARGET" --no-default-features --features sw -- -D warnings
   cargo clippy --lib --target "$TARGET" --no-default-features --features page -- -D warnings
+  cargo clippy --profile cli --target wasm32-wasip1 --bins -- -D warnings
   build
   pack
   log "native core tests, the commands and the feed service (on a real Redis)"
