@@ -473,9 +473,10 @@ export function markdown(r, notes, feed = null) {
     ...(r.pageBytes ? pageTable(r.pageBytes) : []),
     '![p50 ratios](bench/chart.svg)',
     '',
-    ...feedMarkdown(feed),
   ];
   if (notes) out.push(notes.trim(), '');
+  // The feed service's section after the worker's figures and their notes.
+  out.push(...feedMarkdown(feed));
   return out.join('\n');
 }
 
