@@ -189,6 +189,8 @@ run_tests() {
   node --test --test-concurrency=1 --test-timeout=120000 tests/types/ tests/package/
   log "end-to-end tests (playwright-core + chromium)"
   node --test --test-concurrency=1 --test-timeout=120000 tests/e2e/
+  log "the shared browser suites in Chromium (tests/suites/, as Firefox and WebKit run them)"
+  node --test --test-concurrency=1 --test-timeout=120000 tests/chromium/
   log "end-to-end tests in Firefox ESR (geckodriver, selenium-webdriver)"
   node --test --test-concurrency=1 --test-timeout=120000 tests/firefox/
   log "end-to-end tests in WebKit (WebKitGTK MiniBrowser on Xvfb, WebKitWebDriver, selenium-webdriver)"

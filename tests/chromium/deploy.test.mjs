@@ -1,0 +1,3 @@
+import suite from '../suites/deploy.mjs';
+
+suite('chromium');

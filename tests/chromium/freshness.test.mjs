@@ -1,0 +1,3 @@
+import suite from '../suites/freshness.mjs';
+
+suite('chromium');

@@ -1,0 +1,3 @@
+import suite from '../suites/page.mjs';
+
+suite('chromium');
