@@ -478,6 +478,18 @@ fn live_stream(state: Live) -> impl Stream<Item = Result<SseEvent, std::convert:
     })
 }
 
+/// Pending connections the listening socket queues: enough for thousands of live clients
+/// reconnecting at once (after a restart or a network blip) without overflowing.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listening socket with [`LISTEN_BACKLOG`] (tokio's `bind` gives 128).
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Runs the service until SIGTERM or SIGINT: in-flight publishes finish, live clients are
 /// closed (they reconnect elsewhere and resume).
 pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
@@ -499,8 +511,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
     }
     let hub = Hub::new(Arc::new(store), Arc::new(Metrics::new()));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let listener =
-        tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+    let listener = listen(cfg.listen).map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(
         listen = %addr, store = %hub.store.describe(), feed = %cfg.feed_path, auth = cfg.token_file.is_some(),
