@@ -339,6 +339,35 @@ async fn the_store_interface_on_redis() {
     ));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_store_past_what_workers_accept_compacts_back_under_it() {
+    use swcache::core::value::Value as V;
+    let redis = Redis::start("big");
+    let store = Arc::new(Store::open(&redis.url(), 200, "swcache").await.unwrap());
+    // Sixteen entries of about 110 KB, published with no read in between: the list holds
+    // more than the 1 MB a worker accepts.
+    let mut tasks = vec![];
+    for w in 0..16 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let tags: Vec<V> = (0..5_000).map(|i| V::Str(format!("price-tag-{w:02}-{i:05}"))).collect();
+            s.publish(vec![("tags".into(), V::Arr(tags))], 1_795_000_000_000.0, None).await.unwrap().seq
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let f = store.read().await.expect("the store still reads").unwrap();
+    assert_eq!(f.seq, 16);
+    let text = swcache::core::feed::write(&f);
+    assert!(text.len() <= swcache::core::feed::MAX_BYTES, "{} bytes served", text.len());
+    assert!(swcache::core::feed::parse(&text).is_ok(), "what is served, workers accept");
+    assert!(f.baseline.is_some(), "the older entries went into the baseline");
+    // And it keeps taking publishes and reading.
+    store.publish(vec![("all".into(), V::Bool(true))], 1_795_000_000_001.0, None).await.unwrap();
+    assert_eq!(store.read().await.unwrap().unwrap().seq, 17);
+}
+
 // ----- many instances on one Redis -----------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -699,11 +728,13 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
         ("2 MB", Some("ok"), format!(r#"{{"urls":["/{}"]}}"#, "x".repeat(2 << 20)), 413, "larger than"),
         ("hours ahead", Some("ok"), format!(r#"{{"all":true,"timestamp":"{hours_ahead}"}}"#), 400, "future"),
         ("bad timestamp", Some("ok"), e(r#"{"all":true,"timestamp":"yesterday"}"#), 400, "ISO 8601"),
+        ("from a browser", Some("origin"), e(r#"{"all":true}"#), 403, "from a browser"),
     ];
     for (name, auth, body, want, says) in cases {
         let mut req = c.post(format!("{}/v1/entries", s.base)).body(body);
         match auth {
             Some("ok") => req = req.bearer_auth(TOKEN),
+            Some("origin") => req = req.bearer_auth(TOKEN).header("origin", "https://www.example.com"),
             Some(h) => req = req.header("authorization", h),
             None => {}
         }
@@ -756,7 +787,7 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
     assert_eq!(std::fs::read(&feed_file).unwrap(), before, "nothing changed");
     assert_eq!(seq_of(&c, &s.base).await, 1);
     let metrics = c.get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("swcache_feed_publishes_refused_total{reason=\"auth\"} 2"), "{metrics}");
+    assert!(metrics.contains("swcache_feed_publishes_refused_total{reason=\"auth\"} 3"), "{metrics}");
     assert!(metrics.contains("swcache_feed_entries_published_total 1"), "{metrics}");
 }
 

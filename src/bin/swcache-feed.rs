@@ -493,8 +493,12 @@ fn run(a: Args) -> Result<bool, String> {
         _ => {
             let seq =
                 store.publish(a.fields.clone(), at_ms(&a), a.idempotency_key.as_deref()).map_err(|e| e.to_string())?;
-            // A Redis store compacts when read: keep it bounded after each publish too.
-            store.read().map_err(|e| e.to_string())?;
+            // A Redis store compacts when read: keep it bounded after each publish too. The
+            // entry is published whatever this says: a failure here is only a warning (an
+            // error would make a CMS retry, and publish twice).
+            if let Err(e) = store.read() {
+                eprintln!("swcache-feed: warning: published, but compacting the store failed: {e}");
+            }
             println!("{seq}");
         }
     }
@@ -521,7 +525,11 @@ fn serve(a: Args) -> Result<(), String> {
         namespace: a.namespace,
         heartbeat: a.heartbeat,
     };
-    rt.block_on(serve(cfg))
+    let result = rt.block_on(serve(cfg));
+    // A store call that outlived its request (a file lock held elsewhere) must not keep
+    // a stopping service from exiting.
+    rt.shutdown_timeout(Duration::from_secs(5));
+    result
 }
 
 fn main() -> ExitCode {

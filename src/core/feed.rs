@@ -107,8 +107,20 @@ fn timestamp(v: Option<&Value>, field: &str) -> Result<f64, String> {
 /// Reads a feed document. The error says what is wrong; a feed with an error is
 /// ignored as a whole.
 pub fn parse(text: &str) -> Result<Feed, String> {
-    if text.len() > MAX_BYTES {
-        return Err(cold(|| cat!("the feed is larger than ", MAX_BYTES, " bytes")));
+    parse_within(text, MAX_BYTES, MAX_ENTRIES)
+}
+
+/// Reads a feed as a publisher's store holds it, before compaction: the same rules but no
+/// size limit (concurrent publishes can take a store past what workers accept; compaction
+/// brings the document served back under it).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn parse_stored(text: &str) -> Result<Feed, String> {
+    parse_within(text, usize::MAX, usize::MAX)
+}
+
+fn parse_within(text: &str, max_bytes: usize, max_entries: usize) -> Result<Feed, String> {
+    if text.len() > max_bytes {
+        return Err(cold(|| cat!("the feed is larger than ", max_bytes, " bytes")));
     }
     let v = super::text::read_json(text).ok_or_else(|| cold(|| String::from("the feed is not JSON")))?;
     if !matches!(v, Value::Obj(_)) {
@@ -140,8 +152,8 @@ pub fn parse(text: &str) -> Result<Feed, String> {
         Some(Value::Arr(items)) => &items[..],
         Some(other) => return Err(cold(|| cat!("'entries' must be an array, got ", other.kind()))),
     };
-    if items.len() > MAX_ENTRIES {
-        return Err(cold(|| cat!("the feed has more than ", MAX_ENTRIES, " entries (compact it)")));
+    if items.len() > max_entries {
+        return Err(cold(|| cat!("the feed has more than ", max_entries, " entries (compact it)")));
     }
     let mut entries: Vec<Entry> = Vec::with_capacity(items.len());
     let mut last = baseline.as_ref().map_or(0, |b| b.seq);

@@ -166,6 +166,14 @@ pub fn router(hub: Arc<Hub>, cfg: ServeConfig, stop: watch::Receiver<bool>) -> R
 async fn publish(State(app): State<Arc<App>>, req: Request) -> Response {
     let started = Instant::now();
     let m = &app.hub.metrics;
+    // A browser always sends `Origin` on a POST; a CMS's server does not. Refused even
+    // with `--insecure-no-token`, where a page could otherwise publish with a simple
+    // (unpreflighted) request.
+    if req.headers().contains_key(header::ORIGIN) {
+        m.refuse("auth");
+        tracing::warn!("publish refused: it came from a browser (an Origin header)");
+        return error(StatusCode::FORBIDDEN, "publishing from a browser is refused: publish from the CMS's server");
+    }
     if let Err(why) = app.tokens.check(req.headers()) {
         m.refuse("auth");
         tracing::warn!(why, "publish refused: not authorized");
@@ -221,13 +229,16 @@ async fn publish(State(app): State<Arc<App>>, req: Request) -> Response {
     let what: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
     let what = what.join(",");
     let done = match tokio::time::timeout(STORE_TIMEOUT, app.hub.store.publish(fields, at_ms, key.as_deref())).await {
-        Err(_) => Err(StoreError::Unavailable(format!("no answer within {} s", STORE_TIMEOUT.as_secs()))),
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "no answer within {} s: the entry may or may not be published; retry with the same Idempotency-Key",
+            STORE_TIMEOUT.as_secs()
+        ))),
         Ok(r) => r,
     };
     match done {
         Err(e) => {
             m.refuse("store");
-            tracing::error!(error = %e, "publish failed: nothing was published");
+            tracing::error!(error = %e, "publish failed");
             store_error(&e)
         }
         Ok(p) => {
@@ -290,9 +301,11 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 async fn feed_document(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let m = &app.hub.metrics;
     let Some(cur) = app.hub.current() else {
-        m.feed_request("404");
         return match app.hub.health() {
-            Ok(()) => error(StatusCode::NOT_FOUND, "no feed yet: publish an entry, or run swcache-feed init"),
+            Ok(()) => {
+                m.feed_request("404");
+                error(StatusCode::NOT_FOUND, "no feed yet: publish an entry, or run swcache-feed init")
+            }
             Err(e) => {
                 m.feed_request("503");
                 error(StatusCode::SERVICE_UNAVAILABLE, format!("the store is unavailable: {e}"))
@@ -309,15 +322,20 @@ async fn feed_document(State(app): State<Arc<App>>, headers: HeaderMap) -> Respo
     );
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     h.insert("swcache-feed-seq", HeaderValue::from(cur.feed.seq));
-    let matches = headers
+    let matched = headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == "*" || t == cur.etag || t == cur.etag_gzip);
-    if matches {
+        .find(|t| *t == "*" || *t == cur.etag || *t == cur.etag_gzip)
+        .map(|t| if t == cur.etag || t == cur.etag_gzip { t.to_string() } else { etag.clone() });
+    if let Some(tag) = matched {
         m.feed_request("304");
+        // The tag of the representation the client holds (it may hold the other one).
+        if let Ok(v) = HeaderValue::from_str(&tag) {
+            h.insert(header::ETAG, v);
+        }
         return (StatusCode::NOT_MODIFIED, h).into_response();
     }
     m.feed_request("200");
@@ -405,11 +423,30 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     if *app.stop.borrow() {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+        // Not an error status: an EventSource gives up for good on one. An empty stream
+        // makes the browser reconnect (to another instance) with the same Last-Event-ID.
+        return come_back();
     }
     // Subscribe first, then read the feed: the hub updates the feed before it sends, so
     // every entry is in one or the other (duplicates are skipped by seq).
     let rx = app.hub.subscribe();
+    // An instance that has not read its store yet, or has not yet read the entries a
+    // client saw elsewhere, reads it now: a client is never moved past what it missed.
+    let behind = |cur: Option<Arc<super::hub::Current>>| match (cur, last_id) {
+        (None, _) => true,
+        (Some(c), Some(l)) => c.feed.seq < l,
+        (Some(_), None) => false,
+    };
+    if behind(app.hub.current()) {
+        match last_id {
+            Some(l) => app.hub.refresh_to(l).await,
+            None => app.hub.refresh().await,
+        }
+    }
+    if last_id.is_some() && app.hub.current().is_none() {
+        // The store cannot be read: the client keeps its place and tries again.
+        return come_back();
+    }
     let (seq, mut backlog) = match app.hub.current() {
         None => (0, VecDeque::new()),
         Some(cur) => {
@@ -440,6 +477,17 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         Sse::new(live_stream(state)).keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat")).into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
+    r
+}
+
+/// A stream that only says when to reconnect, then ends: the browser comes back with
+/// the same `Last-Event-ID`.
+fn come_back() -> Response {
+    let once = futures_util::stream::once(async {
+        Ok::<_, std::convert::Infallible>(SseEvent::default().retry(Duration::from_millis(1000)))
+    });
+    let mut r = Sse::new(once).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 

@@ -53,7 +53,7 @@ pub fn check_idempotency_key(key: &str) -> Result<(), String> {
 
 /// Parses a stored feed document, naming where it came from in the error.
 pub fn parse_stored(text: &str, from: &str) -> Result<Feed, StoreError> {
-    feed::parse(text).map_err(|e| StoreError::Corrupt(format!("{from}: {e}")))
+    feed::parse_stored(text).map_err(|e| StoreError::Corrupt(format!("{from}: {e}")))
 }
 
 /// The wall clock in milliseconds since the epoch (what feed timestamps are in).
