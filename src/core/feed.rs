@@ -113,7 +113,6 @@ pub fn parse(text: &str) -> Result<Feed, String> {
 /// Reads a feed as a publisher's store holds it, before compaction: the same rules but no
 /// size limit (concurrent publishes can take a store past what workers accept; compaction
 /// brings the document served back under it).
-#[cfg(not(target_arch = "wasm32"))]
 pub fn parse_stored(text: &str) -> Result<Feed, String> {
     parse_within(text, usize::MAX, usize::MAX)
 }
