@@ -450,20 +450,8 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let (seq, mut backlog) = match app.hub.current() {
         None => (0, VecDeque::new()),
         Some(cur) => {
-            let f = &cur.feed;
-            let backlog: VecDeque<Event> = match last_id {
-                None => VecDeque::new(),
-                Some(l) if l > f.seq || f.baseline.as_ref().is_some_and(|b| b.seq > l) => {
-                    VecDeque::from([Event::reset(f.seq)])
-                }
-                Some(l) => f
-                    .entries
-                    .iter()
-                    .filter(|e| e.seq > l)
-                    .map(|e| Event::Entry { seq: e.seq, json: feed::entry_json(e).into() })
-                    .collect(),
-            };
-            (f.seq, backlog)
+            let backlog: VecDeque<Event> = last_id.map(|l| super::hub::since(&cur.feed, l)).unwrap_or_default().into();
+            (cur.feed.seq, backlog)
         }
     };
     if backlog.is_empty() && last_id.is_some_and(|l| l < seq) {

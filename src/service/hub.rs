@@ -99,6 +99,12 @@ impl Current {
     }
 }
 
+/// What a client that has seen up to `seq` of `feed`'s epoch is missing: the entries
+/// after it, or one reset when they are gone (the feed is behind it, or compacted them).
+pub fn since(feed: &Feed, seq: u64) -> Vec<Event> {
+    diff(&Feed { epoch: feed.epoch.clone(), seq, baseline: None, entries: vec![] }, feed)
+}
+
 /// What went out to live clients between two reads of the store.
 pub fn diff(prev: &Feed, next: &Feed) -> Vec<Event> {
     let compacted_unseen = next.baseline.as_ref().is_some_and(|b| b.seq > prev.seq);
@@ -186,9 +192,7 @@ impl Hub {
                 }
                 let events = match &prev {
                     Some(p) => diff(&p.feed, &next),
-                    None if self.seen_empty.load(Ordering::Relaxed) => {
-                        diff(&Feed { epoch: next.epoch.clone(), seq: 0, baseline: None, entries: vec![] }, &next)
-                    }
+                    None if self.seen_empty.load(Ordering::Relaxed) => since(&next, 0),
                     None => vec![],
                 };
                 self.metrics.seq.set(next.seq as i64);
