@@ -53,46 +53,6 @@ test('demo: hovering a promo link prefetches it; publishing from the CMS updates
   await context.close();
 });
 
-test('demo: offline, pages, the page module and all 12 components come from the cache, and the badges say so', async () => {
-  const demo = await startDemo(0);
-  const context = await chrome.newContext();
-  try {
-    const page = await context.newPage();
-    // From the top, once the scheduler runs (its first components are in), half a
-    // viewport at a time.
-    const scrollThrough = async () => {
-      await page.waitForFunction(() => document.querySelectorAll('.cmp.hydrated').length >= 2, null, { timeout: 15000 });
-      await page.evaluate(() => scrollTo(0, 0));
-      for (let i = 0; i < 40; i++) {
-        const done = await page.evaluate(() => { scrollBy(0, innerHeight / 2); return scrollY + innerHeight >= document.documentElement.scrollHeight - 1; });
-        await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-        if (done) break;
-      }
-      await page.hover('[data-hydrate="interaction"]'); // the one that waits for the pointer
-    };
-    await page.goto(demo.origin + '/promo/components');
-    await page.waitForFunction(() => navigator.serviceWorker.controller);
-    await page.reload(); // now through the worker, which stores the page
-    await scrollThrough();
-    await page.waitForFunction(() => document.querySelectorAll('.cmp.hydrated').length === 12, null, { timeout: 15000 });
-    // Every component's data is stored (componentData route) before going offline.
-    await waitFor(async () => (await page.evaluate(async () => (await (await caches.open((await caches.keys()).find((n) => n.startsWith('swcache-componentData-')) || 'none')).keys()).length)) >= 12 - await page.$$eval('[data-component-id] script[type="application/json"]', (s) => s.length), 'component data stored');
-    demo.setOffline(true);
-    await page.reload();
-    assert.match(await page.textContent('.meta'), /rendered at/, 'the page came from the cache');
-    await scrollThrough();
-    await page.waitForFunction(() => document.querySelectorAll('.cmp.hydrated').length === 12, null, { timeout: 15000 });
-    const badges = await page.$$eval('.cmp.hydrated .badge', (b) => b.map((x) => x.textContent));
-    assert.equal(badges.length, 12);
-    assert.ok(badges.every((t) => / · source (cache|inline)$/.test(t)), `offline, nothing says network: ${JSON.stringify(badges)}`);
-    assert.ok(badges.some((t) => t.endsWith('source cache')), JSON.stringify(badges));
-  } finally {
-    demo.setOffline(false);
-    await context.close();
-    await demo.close();
-  }
-});
-
 test('demo: inspect() lists what was fetched, and the dashboard shows live counts, entries and working buttons', async () => {
   const demo = await startDemo(0);
   const context = await chrome.newContext({ viewport: { width: 1100, height: 900 } });

@@ -1,11 +1,13 @@
 // End-to-end: the real engine (dist/swcache-sw.js) in a real worker in headless
 // Chromium, against a local server that counts requests and can change, fail or hang.
+// The strategies, precache, what is never stored and failing open are in the shared
+// suite (tests/suites/engine.mjs, run in Chromium by tests/chromium/); this file has the
+// rest: Chromium-only checks (CDP, responses' fromServiceWorker) and what it alone covers.
 import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from '../support/server.mjs';
 import { launch, register, get, cached, cacheNames, message, waitFor } from '../support/browser.mjs';
 import { workerSource, seedConfig, JS } from '../support/worker.mjs';
-import * as scenario from '../support/scenarios.mjs';
 
 let server, chrome, context, page;
 
@@ -31,56 +33,12 @@ afterEach(async () => {
   await context?.close();
 });
 
-async function controlled(sw = '/sw.js') {
-  const r = await register(page, server.origin, sw);
+async function controlled() {
+  const r = await register(page, server.origin);
   assert.deepEqual(r, { ok: true }, `worker failed to control the page: ${JSON.stringify(r)}`);
 }
 
 const waitStored = (url, cacheName) => waitFor(() => cached(page, url, cacheName), `${url} stored`);
-
-test('cacheFirst: miss then hit; the server sees one request and the copy is stamped', () => scenario.cacheFirstMissThenHit({ page, server, controlled }));
-
-test('cacheFirst: a copy older than maxAge is refetched and replaced', () => scenario.cacheFirstExpired({ page, server, controlled }));
-
-test('cacheFirst: offline serves the stale copy; with nothing cached a clear 503', () => scenario.cacheFirstOffline({ page, server, controlled }));
-
-test('networkFirst: network when healthy, cached copy (even stale) when offline', async () => {
-  server.set('/sw.js', { body: workerSource(seedConfig({ dataMaxAge: 0 })), headers: JS });
-  const url = '/api/v1/promo/featured-content?id=7';
-  server.set(url, { body: 'data v1' });
-  await controlled();
-  assert.equal((await get(page, url)).body, 'data v1');
-  await waitStored(url, 'componentData');
-  server.set(url, { body: 'data v2' });
-  assert.equal((await get(page, url)).body, 'data v2', 'network first while it answers');
-  assert.equal(server.count(url), 2);
-  await waitFor(async () => (await cached(page, url))?.body === 'data v2', 'v2 stored');
-  server.setOffline(true);
-  const r = await get(page, url);
-  assert.equal(r.body, 'data v2', 'stale cached copy when offline');
-  assert.ok(r.stamp, 'the cached copy carries its stamp');
-  const none = await get(page, '/api/v1/promo/featured-content?id=404');
-  assert.equal(none.status, 503);
-});
-
-test('networkFirst: a hanging server times out to the cached copy; the late answer is stored', () => scenario.networkFirstHanging({ page, server, controlled }));
-
-test('networkFirst: after the timeout with nothing cached it keeps waiting for the network', () => scenario.networkFirstKeepsWaiting({ page, server, controlled }));
-
-test('a 500 and a Cache-Control: no-store response are served but never stored', async () => {
-  server.set('/promo/broken', { body: 'oops', status: 500 });
-  server.set('/promo/private', { body: 'secret', headers: { 'cache-control': 'private, no-store' } });
-  server.set('/promo/varied', { body: 'varies', headers: { vary: '*' } });
-  await controlled();
-  for (const p of ['/promo/broken', '/promo/private', '/promo/varied']) {
-    const a = await get(page, p);
-    const b = await get(page, p);
-    assert.equal(a.status, b.status);
-    assert.equal(server.count(p), 2, `${p} fetched every time`);
-    assert.equal(await cached(page, p), null, `${p} not in any cache`);
-  }
-  assert.equal((await get(page, '/promo/broken')).status, 500, 'the 500 is passed through');
-});
 
 test('POST and paths no route matches are left to the browser', async () => {
   server.set('/api/other', { body: 'api' });
@@ -112,21 +70,6 @@ test('images go to the images route, not the page route (the reference site bug)
   assert.equal(await cached(page, '/promo/summer/hero.png', 'promoPages'), null);
   assert.ok(await waitStored('/promo/summer', 'promoPages'));
 });
-
-test('precache: every URL is stored at install and served offline', async () => {
-  await controlled();
-  for (const p of ['/', '/favicon.ico', '/robots.txt']) {
-    const c = await cached(page, p, 'swcache-precache');
-    assert.ok(c, `${p} precached`);
-    assert.equal(c.body, `precached ${p}`);
-    assert.ok(c.stamp, `${p} stamped`);
-  }
-  server.setOffline(true);
-  assert.equal((await get(page, '/robots.txt')).body, 'precached /robots.txt', 'precache route, no route matches');
-  assert.equal((await get(page, '/')).body, 'precached /', 'page route falls back to the precached copy');
-});
-
-test('precache: install fails (detected, not a hang) when a URL fails', () => scenario.precacheInstallFails({ page, server, controlled }));
 
 test('a new version drops what it no longer lists and caches of old releases, keeps unchanged route caches and the site\'s own', async () => {
   server.set('/promo/a', { body: 'a' });
@@ -172,44 +115,6 @@ test('a bad config fails registration with an error naming the route and field',
   assert.match(msg, /route 'pages' \(routes\[0\]\) field 'maxAge' must be a non-negative number/);
 });
 
-test("cache: 'reload' skips the cache read and refreshes the stored copy", async () => {
-  server.set('/promo/news', { body: 'news v1' });
-  await controlled();
-  await get(page, '/promo/news');
-  await waitStored('/promo/news');
-  server.set('/promo/news', { body: 'news v2' });
-  assert.equal((await get(page, '/promo/news')).body, 'news v1');
-  assert.equal((await get(page, '/promo/news', { cache: 'reload' })).body, 'news v2');
-  await waitFor(async () => (await cached(page, '/promo/news'))?.body === 'news v2', 'refreshed copy stored');
-  assert.equal((await get(page, '/promo/news')).body, 'news v2');
-});
-
-test('staleWhileRevalidate, networkOnly and cacheOnly', async () => {
-  server.set('/sw.js', {
-    body: workerSource(`{ version: 'v1', routes: [
-      { name: 'swr', match: '/swr/', strategy: 'staleWhileRevalidate', maxAge: 0 },
-      { name: 'net', match: '/net/', strategy: 'networkOnly' },
-      { name: 'only', match: '/only/', strategy: 'cacheOnly' },
-    ] }`),
-    headers: JS,
-  });
-  server.set('/swr/a', { body: 'swr v1' });
-  server.set('/net/a', { body: 'net' });
-  await controlled();
-  assert.equal((await get(page, '/swr/a')).body, 'swr v1');
-  await waitStored('/swr/a');
-  server.set('/swr/a', { body: 'swr v2' });
-  assert.equal((await get(page, '/swr/a')).body, 'swr v1', 'stale copy answered at once');
-  await waitFor(async () => (await cached(page, '/swr/a'))?.body === 'swr v2', 'revalidated in the background');
-  assert.equal((await get(page, '/net/a')).body, 'net');
-  assert.equal((await get(page, '/net/a')).body, 'net');
-  assert.equal(server.count('/net/a'), 2);
-  assert.equal(await cached(page, '/net/a'), null, 'networkOnly stores nothing');
-  const only = await get(page, '/only/a');
-  assert.equal(only.status, 504);
-  assert.equal(server.count('/only/a'), 0, 'cacheOnly never touches the network');
-});
-
 test('GET_STATS counts hits and misses per route', async () => {
   server.set('/promo/s', { body: 's' });
   await controlled();
@@ -223,24 +128,6 @@ test('GET_STATS counts hits and misses per route', async () => {
   assert.equal(s.routes.promoPages.misses, 1);
   assert.equal(s.routes.promoPages.hits, 2);
   assert.ok(s.hits >= 2);
-});
-
-test('fails open: with a broken engine the site keeps working from the network', async () => {
-  // The real shim, with its embedded wasm corrupted.
-  const res = await fetch(server.origin + '/swcache/swcache-sw.js');
-  const original = await res.text();
-  // Corrupt the embedded module's magic number ("\0asm").
-  const broken = original.replace("'\u0000asm", "'\u0000xyz");
-  assert.notEqual(broken, original, 'the embedded wasm was found');
-  server.set('/broken-swcache.js', { body: broken, headers: JS });
-  server.set('/sw-broken.js', { body: `importScripts('/broken-swcache.js');\nswcache.start(${seedConfig()});`, headers: JS });
-  server.set('/promo/x', { body: 'x' });
-  await controlled('/sw-broken.js');
-  assert.equal((await get(page, '/promo/x')).body, 'x');
-  assert.equal((await get(page, '/promo/x')).body, 'x');
-  assert.equal(server.count('/promo/x'), 2, 'nothing cached: straight to the network');
-  const s = await message(page, { type: 'GET_STATS' });
-  assert.equal(s.engine, 'failed-open');
 });
 
 test('invalidating a precached URL removes the precached copy too (no stale fallback)', async () => {

@@ -1,6 +1,9 @@
 // End-to-end: the invalidation feed. The CMS publishes with the real `swcache-feed`
-// command; the local server serves the feed file (ETag, 304) and streams entries over
-// Server-Sent Events; real workers in headless Chromium check and apply it.
+// command; the local server serves the feed file (ETag, 304); real workers in headless
+// Chromium check and apply it: conditional checks, bad feeds, a missing feed, offline,
+// a restart between publishes. Strict mode, the interval check and live delivery over
+// Server-Sent Events are in the shared suite (tests/suites/feed.mjs, run in Chromium by
+// tests/chromium/).
 import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -9,9 +12,9 @@ import path from 'node:path';
 import { startServer } from '../support/server.mjs';
 import { launch, register, get, cached, message, waitFor } from '../support/browser.mjs';
 import { workerSource, JS } from '../support/worker.mjs';
-import { publish, serveFeed, liveFeed } from '../support/feed.mjs';
+import { publish, serveFeed } from '../support/feed.mjs';
 
-let server, chrome, context, page, cdp, dir, feedFile, feedStats, live;
+let server, chrome, context, page, cdp, dir, feedFile, feedStats;
 const status = new Map();
 
 before(async () => {
@@ -29,7 +32,6 @@ beforeEach(async () => {
   feedFile = path.join(dir, 'swcache-feed.json');
   publish(feedFile, '--url', '/nothing-yet');
   feedStats = serveFeed(server, feedFile);
-  live = liveFeed(server, feedFile);
   server.set('/', { body: 'home' });
   context = await chrome.newContext();
   page = await context.newPage();
@@ -41,7 +43,6 @@ beforeEach(async () => {
   await cdp.send('ServiceWorker.enable');
 });
 afterEach(async () => {
-  live?.close();
   await context?.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -67,75 +68,6 @@ async function stopWorkers() {
 }
 
 const stats = () => message(page, { type: 'GET_STATS' });
-
-test('feed (a): strict mode: a returning visitor gets the fresh page on the first navigation', async () => {
-  await start(`{ url: '/swcache-feed.json', strict: { maxStaleness: 0, budget: 2000 } }`);
-  server.set('/promo/price', { body: 'price 10' });
-  assert.equal((await get(page, '/promo/price')).body, 'price 10');
-  await waitFor(() => cached(page, '/promo/price', 'pages'), 'stored');
-  await stopWorkers();
-  // The CMS changes the price and publishes; the visitor comes back.
-  server.set('/promo/price', { body: 'price 12' });
-  const t0 = Date.now();
-  publish(feedFile, '--url', '/promo/price');
-  await page.goto(server.origin + '/promo/price');
-  const ms = Date.now() - t0;
-  assert.equal(await page.evaluate(() => document.body.textContent), 'price 12', 'the first navigation is fresh');
-  console.log(`# publish -> fresh first navigation (strict, cold worker): ${ms} ms`);
-  const s = await stats();
-  assert.equal(s.feed.seq, 2);
-  assert.equal(s.feed.error, null);
-});
-
-test('feed (a): without strict mode the change arrives within one check interval', async () => {
-  await start();
-  server.set('/promo/sale', { body: 'sale v1' });
-  await get(page, '/promo/sale');
-  await waitFor(() => cached(page, '/promo/sale', 'pages'), 'stored');
-  server.set('/promo/sale', { body: 'sale v2' });
-  const t0 = Date.now();
-  publish(feedFile, '--prefix', '/promo/');
-  // Navigations check the feed at most once a second (interval: 1000).
-  const fresh = await waitFor(async () => {
-    await page.goto(server.origin + '/promo/sale');
-    return (await page.evaluate(() => document.body.textContent)) === 'sale v2';
-  }, 'the fresh page', 5000, 200);
-  assert.ok(fresh);
-  const ms = Date.now() - t0;
-  assert.ok(ms < 1000 + 1500, `took ${ms} ms`);
-  console.log(`# publish -> fresh navigation (interval 1 s): ${ms} ms`);
-});
-
-test('feed (b): an open page learns it over SSE within 2 s, and its hydrated components refetch', async () => {
-  await start(`{ url: '/swcache-feed.json', interval: 60000 }`);
-  let version = 1;
-  server.set('/api/card', { body: () => JSON.stringify({ v: version }), headers: { 'content-type': 'application/json' } });
-  server.set('/promo/live', {
-    body: `<!doctype html><body>
-      <div data-component-id="card" data-component-type="BLOG_PREVIEW" data-src="/api/card"></div>
-      <script type="module">
-        import { hydrate, subscribe } from '/swcache/swcache-page.js';
-        window.events = [];
-        addEventListener('swcache:invalidated', (e) => window.events.push(e.detail));
-        hydrate({ preload: 5, render: (el, data) => { el.textContent = 'v' + data.v; } });
-        subscribe('/swcache-feed/live');
-      </script></body>`,
-    headers: { 'content-type': 'text/html' },
-  });
-  await page.goto(server.origin + '/promo/live');
-  await waitFor(() => page.evaluate(() => document.querySelector('[data-component-id=card]').textContent === 'v1'), 'hydrated');
-  await new Promise((r) => setTimeout(r, 300)); // the SSE stream connects
-  version = 2;
-  const t0 = Date.now();
-  publish(feedFile, '--url', '/api/card', '--url', '/promo/live');
-  const detail = await waitFor(() => page.evaluate(() => window.events[0]), 'swcache:invalidated', 4000);
-  const ms = Date.now() - t0;
-  assert.ok(ms < 2000, `swcache:invalidated after ${ms} ms`);
-  console.log(`# publish -> swcache:invalidated on the open page (SSE): ${ms} ms`);
-  assert.equal(detail.page, true);
-  assert.deepEqual(detail.components, ['card']);
-  await waitFor(() => page.evaluate(() => document.querySelector('[data-component-id=card]').textContent === 'v2'), 'the component refetched');
-});
 
 test('feed (c): an unchanged feed costs 304s only', async () => {
   await start();

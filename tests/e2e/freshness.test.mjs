@@ -1,12 +1,13 @@
-// Freshness control end to end: maxEntries, quota relief, CACHE_INVALIDATION with
-// fences (including the race test), PREFETCH, GET_STATS and the page module.
+// Freshness control end to end in Chromium: maxEntries, quota relief (CDP), invalidation
+// by URL replayed, malformed messages, PREFETCH under Save-Data and hover prefetch's
+// intent delay and touch. The other invalidation selectors, the fences (the race test),
+// PREFETCH's limits and the page module's messages are in the shared suite
+// (tests/suites/freshness.mjs, run in Chromium by tests/chromium/).
 import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from '../support/server.mjs';
 import { launch, register, get, cached, message, waitFor } from '../support/browser.mjs';
 import { workerSource, FRESHNESS_CONFIG as CONFIG, PAGE_MODULE_PAGE, JS } from '../support/worker.mjs';
-import * as scenario from '../support/scenarios.mjs';
-import { RACES, raceScenario } from '../support/scenarios.mjs';
 
 let server, chrome, context, page;
 
@@ -127,8 +128,6 @@ test('CACHE_INVALIDATION by URL: removes, replies with the count, is idempotent'
   assert.equal(s.invalidations, 2);
 });
 
-test('CACHE_INVALIDATION by prefix, tag, route and all', () => scenario.invalidationSelectors({ page, server, controlled }));
-
 test('malformed messages get an ERROR reply within 2 s and change nothing', async () => {
   await controlled();
   await get(page, '/p/keep');
@@ -156,22 +155,12 @@ test('malformed messages get an ERROR reply within 2 s and change nothing', asyn
   assert.equal((await message(page, { type: 'GET_STATS' })).invalidations, 0);
 });
 
-test('a fetch in flight when the invalidation arrives is served but not stored', () => scenario.inFlightNotStored({ page, server, controlled }));
-
-for (const [label, selector, headers] of RACES) {
-  test(`race: no response started after DONE carries old content (${label})`, () => raceScenario({ page, server, controlled }, selector, headers));
-}
-
-test('PREFETCH: at most 4 in flight, fresh and unmatched skipped, DONE after storing', () => scenario.prefetchLimits({ page, server, controlled }));
-
 test('PREFETCH under Save-Data fetches nothing', async () => {
   await controlled();
   const r = await message(page, { type: 'PREFETCH', urls: ['/p/sd-1', '/p/sd-2'], saveData: true });
   assert.deepEqual(r, { type: 'PREFETCH_DONE', fetched: 0, skipped: 2, failed: 0 });
   assert.equal(server.countPrefix('/p/sd-'), 0);
 });
-
-test('page module: register, invalidate, prefetch and stats', () => scenario.pageModuleMessages({ page, server, withPageModule }));
 
 test('page module: prefetchOnHover warms each same-origin link once, after an intent delay', async () => {
   await withPageModule();

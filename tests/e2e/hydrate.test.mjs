@@ -1,6 +1,8 @@
 // The hydration scheduler (`hydrate()` of dist/swcache-page.js) in Chromium: what is
-// fetched when, polling, hidden pages, removal, isolation of failures, stale data from
-// the worker's cache, analytics events, triggers and stop(). The server log is the
+// fetched when, polling, hidden pages, stale data from the worker's cache (with the
+// reload's request headers), stop() and the demo page's events. Removal, isolation of
+// failures, analytics events and triggers are in the shared suite
+// (tests/suites/hydrate.mjs, run in Chromium by tests/chromium/). The server log is the
 // evidence for requests; the page also records every fetch() call the module makes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -160,58 +162,6 @@ test('hydrate: no polls while the document is hidden, resumed when visible', asy
   }
 });
 
-test('hydrate: a removed element is never requested again', async () => {
-  server.resetCounts();
-  const context = await chrome.newContext();
-  const pg = await context.newPage();
-  await pg.goto(page('removed', `${comp(1, 'JOB_LISTINGS')}${comp(2, 'JOB_LISTINGS')}${GAP}${GAP}${comp(3)}`,
-    { types: { JOB_LISTINGS: { poll: 100 } } }));
-  await waitFor(async () => (await calls(pg, 1)) >= 2 && (await calls(pg, 2)) >= 2, 'both polling');
-  const { removedAt, siblingAt } = await pg.evaluate(() => {
-    document.querySelector('[data-component-id=c1]').remove();
-    document.querySelector('[data-component-id=c3]').remove(); // observed, never hydrated
-    const n = (id) => calls.filter((c) => c.url.endsWith('id=' + id)).length;
-    return { removedAt: n(1), siblingAt: n(2) };
-  });
-  // c2 keeps polling: five of its polls are the clock for "never again".
-  await waitFor(async () => (await calls(pg, 2)) >= siblingAt + 5, 'sibling polled five more times');
-  await pg.evaluate(() => scrollTo(0, document.documentElement.scrollHeight));
-  await frames(pg);
-  assert.equal(await calls(pg, 1), removedAt, 'no request for the removed element');
-  assert.equal(await calls(pg, 3), 0, 'the removed unhydrated element is not observed any more');
-  assert.equal(server.count(src(1)), removedAt, 'server agrees');
-  await context.close();
-});
-
-test('hydrate: one component answering 500 (or throwing in render) does not stop the others', async () => {
-  server.resetCounts();
-  server.set(src(1), { status: 500, body: 'boom' });
-  const context = await chrome.newContext();
-  const pg = await context.newPage();
-  try {
-    await pg.goto(page('isolation', comp(1) + comp(2, 'BLOG_PREVIEW', 'data-throws') + comp(3, 'STATS_COUNTER') + comp(4),
-      { preload: 4, maxConcurrent: 2, maxRetries: 2, retryBaseMs: 50, types: { STATS_COUNTER: { poll: 100 } } }));
-    await waitFor(async () => (await events(pg, 'swcache:hydration-error')).length === 2, 'two hydration errors');
-    await waitFor(async () => (await hydratedIds(pg)).join() === 'c3,c4', 'c3, c4 hydrated');
-    const errors = Object.fromEntries((await events(pg, 'swcache:hydration-error')).map((e) => [e.componentId, e]));
-    assert.equal(errors.c1.attempts, 3, 'maxRetries 2 → 3 attempts');
-    assert.equal(errors.c1.error, 'HTTP 500');
-    assert.equal(errors.c2.attempts, 1);
-    assert.equal(errors.c2.error, 'render broke');
-    const times = server.requests().filter((r) => r.path === src(1)).map((r) => r.at);
-    assert.equal(times.length, 3);
-    assert.ok(times[1] - times[0] >= 45 && times[2] - times[1] >= 95, `backoff 50 ms then 100 ms: ${times}`);
-    // c3's polls are the clock: retries are over for good.
-    const polls = await calls(pg, 3);
-    await waitFor(async () => (await calls(pg, 3)) >= polls + 3, 'c3 polled three more times');
-    assert.equal(server.count(src(1)), 3, 'no attempt after giving up');
-    assert.equal(await calls(pg, 2), 1, 'a failed render is not retried');
-  } finally {
-    server.set(src(1), DATA);
-    await context.close();
-  }
-});
-
 test('hydrate: data the worker serves with a stale sw-cache-time is refetched with cache: reload', async () => {
   server.resetCounts();
   server.set('/sw-stale.js', { body: workerSource(`{ version: 'hyd', keepRuntimeCaches: false, routes: [
@@ -247,64 +197,6 @@ test('hydrate: data the worker serves with a stale sw-cache-time is refetched wi
   // The worker stored the reloaded copy.
   const stamp = await pg.evaluate(async (u) => (await caches.match(u)).headers.get('sw-cache-time'), src(1));
   assert.ok(Date.now() - Date.parse(stamp) < 60e3, `re-stamped: ${stamp}`);
-  await context.close();
-});
-
-test('hydrate: swcache:hydrated events carry componentId, componentType, pageSlug, ms; later additions hydrate', async () => {
-  server.resetCounts();
-  const context = await chrome.newContext();
-  const pg = await context.newPage();
-  await pg.goto(page('events', comp(1, 'HERO_BANNER') + comp(2, 'TESTIMONIAL_CAROUSEL')));
-  await waitFor(async () => (await events(pg)).length === 2, 'two events');
-  for (const e of await events(pg)) {
-    assert.deepEqual(Object.keys(e).sort(), ['componentId', 'componentType', 'kind', 'ms', 'pageSlug', 'target']);
-    assert.equal(e.target, e.componentId, 'dispatched on the element, bubbling to the document');
-    assert.equal(e.pageSlug, 'slug-from-body');
-    assert.ok(typeof e.ms === 'number' && e.ms >= 0 && e.ms < 5000, `ms ${e.ms}`);
-  }
-  assert.deepEqual((await events(pg)).map((e) => [e.componentId, e.componentType]).sort(),
-    [['c1', 'HERO_BANNER'], ['c2', 'TESTIMONIAL_CAROUSEL']]);
-  // A component added later (inside a wrapper) is found by the MutationObserver.
-  await pg.evaluate((html) => { const d = document.createElement('section'); d.innerHTML = html; document.body.prepend(d); }, comp(9, 'JOB_LISTINGS'));
-  await waitFor(async () => (await events(pg)).some((e) => e.componentId === 'c9'), 'c9 hydrated');
-  assert.equal(server.count(src(9)), 1);
-  await context.close();
-  // pageSlug from the options wins.
-  const context2 = await chrome.newContext();
-  const pg2 = await context2.newPage();
-  await pg2.goto(page('events-slug', comp(1), { pageSlug: 'summer-sale' }));
-  await waitFor(async () => (await events(pg2)).length === 1, 'event');
-  assert.equal((await events(pg2))[0].pageSlug, 'summer-sale');
-  await context2.close();
-});
-
-test('hydrate: idle, interaction and media triggers; inline data', async () => {
-  server.resetCounts();
-  const context = await chrome.newContext();
-  const pg = await context.newPage();
-  const inline = (at) => `<script type="application/json">${JSON.stringify({ id: 'inline', fetchedAt: at })}</script>`;
-  const fresh = new Date().toISOString();
-  const old = new Date(Date.now() - 3600e3).toISOString();
-  await pg.goto(page('triggers', [
-    comp(1, 'BLOG_PREVIEW', 'data-hydrate="idle"'),
-    comp(2, 'BLOG_PREVIEW', 'data-hydrate="interaction"'),
-    comp(3, 'BLOG_PREVIEW', 'data-hydrate="media:(min-width: 100px)"'),
-    comp(4, 'BLOG_PREVIEW', 'data-hydrate="media:(min-width: 3000px)"'),
-    comp(5, 'BLOG_PREVIEW').replace('</div>', inline(fresh) + '</div>'),
-    comp(6, 'BLOG_PREVIEW').replace('</div>', inline(old) + '</div>'),
-  ].join(''), { preload: 0 }));
-  await waitFor(async () => (await hydratedIds(pg)).join() === 'c1,c3,c5,c6', 'idle, matching media, inline');
-  await waitFor(() => pg.evaluate(() => inflight === 0), 'no fetch in flight');
-  const r = Object.fromEntries((await pg.evaluate(() => renders)).map((x) => [x.componentId, x]));
-  assert.equal(r.c5.source, 'inline', 'fresh inline data renders without a fetch');
-  assert.equal(await calls(pg, 5), 0);
-  assert.deepEqual(await pg.evaluate((u) => calls.filter((c) => c.url === u).map((c) => c.cache), src(6)), ['reload'], 'stale inline data is refetched bypassing the cache');
-  assert.equal(await calls(pg, 2), 0, 'interaction: not before the pointer comes');
-  assert.equal(await calls(pg, 4), 0, 'media: not while the query does not match');
-  await pg.hover('[data-component-id=c2]');
-  await waitFor(async () => (await hydratedIds(pg)).includes('c2'), 'c2 hydrated on hover');
-  await pg.setViewportSize({ width: 3200, height: 720 });
-  await waitFor(async () => (await hydratedIds(pg)).includes('c4'), 'c4 hydrated when the query matches');
   await context.close();
 });
 

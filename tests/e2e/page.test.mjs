@@ -1,5 +1,7 @@
-// End-to-end: the page module as a site owner meets it: what a page loads, errors that
-// reach the page console, helpers that never hang.
+// End-to-end: the page module as a site owner meets it, in Chromium: what a page loads
+// and its byte budget, errors that reach the page console, every bad hydrate() option.
+// Helpers that never hang are in the shared suite (tests/suites/page.mjs, run in
+// Chromium by tests/chromium/).
 import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -65,20 +67,6 @@ test('page module: register and hover prefetch load no wasm; hydrate fetches it;
   // Within the build's byte budget for it (bench/budgets.json, the one place it is set).
   const budget = JSON.parse(fs.readFileSync(path.join(DIST, '..', 'bench', 'budgets.json'), 'utf8'))['dist/swcache-page.js'].max;
   assert.ok(gzip('swcache-page.js') <= budget, `what every page loads stays small: ${gzip('swcache-page.js')} B gzip, budget ${budget}`);
-});
-
-test('page module: helpers reject within their timeout when there is no worker, or a broken one', async () => {
-  server.set('/plain', html(`
-    import { stats, invalidate, prefetch } from '/swcache/swcache-page.js';
-    const t0 = performance.now();
-    window.results = Promise.all([stats({ timeout: 800 }), invalidate({ all: true }, { timeout: 800 }), prefetch(['/x'], { timeout: 800 })]
-      .map((p) => p.then(() => 'resolved', (e) => ({ error: e.message, ms: performance.now() - t0 }))));`));
-  await page.goto(server.origin + '/plain');
-  const results = await page.evaluate(() => window.results);
-  for (const r of results) {
-    assert.match(r.error, /did not reply within 800 ms/);
-    assert.ok(r.ms < 2000, `rejected after ${r.ms} ms`);
-  }
 });
 
 test("page module: register() rejects with the worker's own config error, shown in the page console", async () => {

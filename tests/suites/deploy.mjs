@@ -2,7 +2,8 @@
 // a failed install leaves the old version serving, the update flow across two tabs, the
 // offline page and image placeholder, navigation preload, byte-exact ranges (and a
 // <video> playing a cached file offline), and both kill switches. Written once;
-// tests/firefox/ and tests/webkit/ run it (tests/e2e/deploy.test.mjs has Chromium's).
+// tests/chromium/, tests/firefox/ and tests/webkit/ run it (tests/e2e/deploy.test.mjs has
+// the rest, in Chromium).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

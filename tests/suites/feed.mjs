@@ -1,8 +1,8 @@
 // The invalidation feed in any browser: strict mode (a returning visitor's first
 // navigation is fresh, with a cold worker), the interval check, and live delivery to an
 // open page over Server-Sent Events (the real feed service on the file the real
-// `swcache-feed` writes). Written once; tests/firefox/ and tests/webkit/ run it
-// (tests/e2e/feed.test.mjs has the rest, in Chromium).
+// `swcache-feed` writes). Written once; tests/chromium/, tests/firefox/ and tests/webkit/
+// run it (tests/e2e/feed.test.mjs has the rest, in Chromium).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

@@ -1,7 +1,7 @@
 // The page module as a site owner meets it, in any browser: what a page loads (no wasm
 // without hydrate()), helpers that never hang, a bad hydrate() option. Written once;
-// tests/firefox/ and tests/webkit/ run it (tests/e2e/page.test.mjs has Chromium's, with
-// the page console).
+// tests/chromium/, tests/firefox/ and tests/webkit/ run it (tests/e2e/page.test.mjs has
+// what only Chromium checks: the byte budget and the page console).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useBrowser } from '../support/harness.mjs';

@@ -1,7 +1,7 @@
-// Test scenarios every browser suite runs (tests/e2e/ in Chromium; tests/suites/, run by
-// tests/firefox/ and tests/webkit/, in Firefox ESR and WebKit): the same steps and
-// assertions on any page driver, so the suites cannot drift apart. Each takes the
-// harness's context (tests/support/harness.mjs) or the same fields: {page, server, controlled}.
+// Test scenarios of the shared browser suites (tests/suites/, run by tests/chromium/,
+// tests/firefox/ and tests/webkit/): the same steps and assertions on any page driver.
+// Each takes the harness's context (tests/support/harness.mjs) or the same fields:
+// {page, server, controlled}.
 import assert from 'node:assert/strict';
 import { register, get, cached, message, waitFor } from './browser.mjs';
 import { workerSource, seedConfig, JS } from './worker.mjs';
