@@ -76,7 +76,7 @@ setup() {
     cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked
   fi
   if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/binaryen ] || [ ! -d node_modules/esbuild ] \
-    || [ ! -d node_modules/typescript ] || [ ! -d node_modules/selenium-webdriver ] || [ package.json -nt node_modules/.package-lock.json ]; then
+    || [ ! -d node_modules/typescript ] || [ ! -d node_modules/selenium-webdriver ] || [ ! -d node_modules/@biomejs/biome ] || [ package.json -nt node_modules/.package-lock.json ]; then
     log "installing JS test dependencies"
     if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
   fi
@@ -179,6 +179,7 @@ run_tests() {
   cargo clippy --lib --target "$TARGET" --no-default-features --features sw -- -D warnings
   cargo clippy --lib --target "$TARGET" --no-default-features --features page -- -D warnings
   cargo clippy --profile cli --target wasm32-wasip1 --bins -- -D warnings
+  node_modules/.bin/biome lint www tests bench package
   build
   pack
   log "native core tests, the commands and the feed service (on a real Redis)"

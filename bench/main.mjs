@@ -70,7 +70,7 @@ function serveContent(server, c) {
   server.set(PAGE_URL, { body: PROMO_HTML, headers: html });
   server.set(IMAGE_URL, { body: IMAGE, headers: { 'content-type': 'image/png' } });
   server.set('/api/v1/promo/featured-content', {
-    body: (req, url) => JSON.stringify({ id: url.searchParams.get('id'), items: ['a', 'b', 'c'] }),
+    body: (_req, url) => JSON.stringify({ id: url.searchParams.get('id'), items: ['a', 'b', 'c'] }),
     headers: { 'content-type': 'application/json' },
   });
   for (const p of [ZIPF, ZIPF_RESTARTS]) {
@@ -260,10 +260,10 @@ async function main() {
   // fresh instance from one already read.
   const readTiming = (a) => waitFor(async () => {
     const w = ctx.serviceWorkers().find((x) => new URL(x.url()).origin === a.origin);
-    return w && w.evaluate(() => {
+    return w?.evaluate(() => {
       const seen = !!self.__benchTimingRead;
       self.__benchTimingRead = true;
-      return { seen, timing: self.swcache && self.swcache.timing };
+      return { seen, timing: self.swcache?.timing };
     });
   }, `${a.name}: swcache.timing from its worker`, 5000, 5);
   const cold = Object.fromEntries(workers.map((a) => [a.name, []]));

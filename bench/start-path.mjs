@@ -107,7 +107,10 @@ w = new WebAssembly.Instance(module, {
     log_execution(id) {
       if (entryOf.has(id)) { seen.add(id); step.add(id); }
     },
-    re: (i, p, n) => (regexps[i].lastIndex = 0, regexps[i].test(read(p, n)) ? 1 : 0),
+    re: (i, p, n) => {
+      regexps[i].lastIndex = 0;
+      return regexps[i].test(read(p, n)) ? 1 : 0;
+    },
     url: (p, n, o, cap) => {
       const href = new URL(read(p, n), 'http://localhost/sw.js').href;
       return enc.encodeInto(href, new Uint8Array(w.memory.buffer, o, cap)).written;
@@ -119,7 +122,11 @@ const put = (s) => {
   return enc.encodeInto(s, new Uint8Array(w.memory.buffer, ptr, s.length * 3)).written;
 };
 const output = () => read(w.swc_out_ptr(), w.swc_out_len());
-const replacer = (k, v) => (v instanceof RegExp ? (regexps.push(v), '\u0000r' + (regexps.length - 1)) : v);
+const replacer = (_key, v) => {
+  if (!(v instanceof RegExp)) return v;
+  regexps.push(v);
+  return '\u0000r' + (regexps.length - 1);
+};
 
 // The benchmark's config (bench/workers.mjs), as the executor hands it over.
 const config = {

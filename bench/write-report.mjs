@@ -416,7 +416,7 @@ export function markdown(r, notes, feed = null) {
     'Every sample was checked: no request reached the server; for every contender but',
     'swcache-router the fetch started its worker; for swcache-router the worker did **not**',
     'start (its CDP `runningStatus` stayed `stopped` through the fetch and the',
-    `${r.plan.cold.routerSettleMs} ms after it): the browser\'s router answered from Cache Storage.`,
+    `${r.plan.cold.routerSettleMs} ms after it): the browser's router answered from Cache Storage.`,
     '',
     breakdownTable(r),
     latencyTable(r, (x) => x.networkFirst, 'networkFirst route, healthy network (overhead above no worker)', 'none'),

@@ -17,7 +17,7 @@ export const OUT = path.join(ROOT, 'target', 'package');
 export function cargoVersion() {
   const toml = fs.readFileSync(path.join(ROOT, 'Cargo.toml'), 'utf8');
   const table = toml.split(/^\[/m).find((t) => t.startsWith('package]'));
-  const m = table && table.match(/^version\s*=\s*"([^"]+)"/m);
+  const m = table?.match(/^version\s*=\s*"([^"]+)"/m);
   if (!m) throw new Error('no version in the [package] table of Cargo.toml');
   return m[1];
 }

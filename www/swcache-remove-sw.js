@@ -5,19 +5,17 @@
  * are left alone) and unregisters itself. It handles no fetch: open pages use the
  * network, and the next navigation has no worker at all. It uses no wasm and nothing of
  * the engine, so it works even when the engine is what broke. */
-self.addEventListener('install', function () {
+self.addEventListener('install', () => {
   self.skipWaiting();
 });
-self.addEventListener('activate', function (event) {
-  event.waitUntil(caches.keys().then(function (names) {
-    return Promise.all(names.filter(function (n) { return n.indexOf('swcache-') === 0; }).map(function (n) {
-      return caches.delete(n);
-    }));
-  }).then(function () {
+self.addEventListener('activate', (event) => {
+  event.waitUntil(caches.keys().then((names) => {
+    return Promise.all(names.filter((n) => n.indexOf('swcache-') === 0).map((n) => caches.delete(n)));
+  }).then(() => {
     return self.clients.claim();
-  }).then(function () {
+  }).then(() => {
     return self.registration.unregister();
-  }).then(function () {
+  }).then(() => {
     console.info('swcache: removed from this site (swcache caches deleted, worker unregistered)');
   }));
 });

@@ -3,7 +3,7 @@
 // DONE. Shared by both so they are compared on the same code.
 self.addEventListener('message', (event) => {
   const msg = event.data;
-  if (!msg || msg.type !== 'CACHE_INVALIDATION' || !Array.isArray(msg.urls)) return;
+  if (msg?.type !== 'CACHE_INVALIDATION' || !Array.isArray(msg.urls)) return;
   event.waitUntil((async () => {
     const urls = msg.urls.map((u) => new URL(u, self.location.origin).href);
     const perCache = await Promise.all((await caches.keys()).map(async (name) => {

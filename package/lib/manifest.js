@@ -33,7 +33,7 @@ export async function manifest(args, { cwd = process.cwd(), names = {}, context 
   try {
     status = await run('swcache-manifest', args, { cwd, stdout: fds[0], stderr: fds[1] });
   } finally {
-    fds.forEach((fd) => fs.closeSync(fd));
+    for (const fd of fds) fs.closeSync(fd);
     stdout = fs.readFileSync(out, 'utf8');
     stderr = fs.readFileSync(err, 'utf8');
     fs.rmSync(dir, { recursive: true, force: true });

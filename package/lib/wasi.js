@@ -25,8 +25,8 @@ async function wasiClass() {
   if (WASI) return WASI;
   const emit = process.emitWarning;
   process.emitWarning = function (warning, ...rest) {
-    const type = typeof rest[0] === 'string' ? rest[0] : rest[0] && rest[0].type;
-    if (type === 'ExperimentalWarning' && /WASI/.test(String(warning && warning.message || warning))) return;
+    const type = typeof rest[0] === 'string' ? rest[0] : rest[0]?.type;
+    if (type === 'ExperimentalWarning' && /WASI/.test(String(warning?.message || warning))) return;
     return emit.call(this, warning, ...rest);
   };
   try {
@@ -72,7 +72,7 @@ export async function run(name, args, { cwd = process.cwd(), env = {}, stdout = 
     return wasi.start(instance);
   } catch (e) {
     // A panic (a bug): the native command would exit with 101 after its message.
-    fs.writeSync(stderr, `${name}: internal error: ${e && e.message || e}\n`);
+    fs.writeSync(stderr, `${name}: internal error: ${e?.message || e}\n`);
     return 101;
   }
 }
@@ -86,8 +86,8 @@ async function send(request) {
     const reason = STATUS_CODES[res.status] || '<unknown status code>';
     return { ok: res.ok, status: `${res.status} ${reason}`, body: await res.text() };
   } catch (e) {
-    const cause = e && e.cause;
-    const why = e && e.name === 'TimeoutError' ? 'no answer within 30 s' : (cause && (cause.code || cause.message)) || (e && e.message) || String(e);
+    const cause = e?.cause;
+    const why = e && e.name === 'TimeoutError' ? 'no answer within 30 s' : (cause && (cause.code || cause.message)) || e?.message || String(e);
     return { error: `error sending request for url (${request.url}): ${why}` };
   }
 }

@@ -132,7 +132,7 @@ test('offline page: a failed navigation with nothing cached gets it; images get 
     el.src = '/img/never.png';
     await el.decode().catch(() => {});
     const r = performance.getEntriesByName(new URL('/img/never.png', location.href).href)[0];
-    return { loaded: el.complete && el.naturalWidth >= 0, status: r && r.responseStatus };
+    return { loaded: el.complete && el.naturalWidth >= 0, status: r?.responseStatus };
   });
   assert.equal(img.status, 200, 'the placeholder answered the image');
   assert.equal((await get(page, '/promo/x.json')).status, 503, 'other requests get the plain error');

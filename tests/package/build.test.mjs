@@ -100,7 +100,7 @@ test('build: bad input is refused with a message naming the option, and nothing 
     await assert.rejects(
       build.injectManifest({ swSrc: 'src/sw.js', swDest: 'out/sw.js', globDirectory: 'out', cwd: dir, logger: false, ...options }),
       (e) => {
-        assert.ok(e instanceof build.SwcacheBuildError, `${name}: ${e && e.stack}`);
+        assert.ok(e instanceof build.SwcacheBuildError, `${name}: ${e?.stack}`);
         assert.equal(e.status, status, `${name}: ${e.message}`);
         assert.match(e.message, pattern, name);
         assert.doesNotMatch(e.message, /--help|--[a-z]/, `${name}: the API's option names, not the command's flags: ${e.message}`);

@@ -55,7 +55,7 @@ async function serve(dir, { missing = [] } = {}) {
   const server = http.createServer((req, res) => {
     const p = decodeURIComponent(new URL(req.url, 'http://x').pathname);
     counts.set(p, (counts.get(p) || 0) + 1);
-    let file = path.join(dir, p.endsWith('/') ? p + 'index.html' : p);
+    const file = path.join(dir, p.endsWith('/') ? p + 'index.html' : p);
     if (!file.startsWith(dir + path.sep) || missing.includes(p) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
       res.writeHead(404, { 'content-type': 'text/plain' });
       return res.end('not found');

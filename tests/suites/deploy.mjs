@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { useBrowser } from '../support/harness.mjs';
 import { DIST } from '../support/server.mjs';
-import { register, get, cached, cacheNames, message, waitFor } from '../support/browser.mjs';
+import { get, cached, cacheNames, message, waitFor } from '../support/browser.mjs';
 import { workerSource, JS } from '../support/worker.mjs';
 
 // 3 s of VP8 video at 160×90 in WebM (20 KB), recorded from a canvas by Chromium's

@@ -41,7 +41,7 @@ export async function register(page, origin, swUrl = '/sw.js', timeout = 15000) 
     try {
       reg = await navigator.serviceWorker.register(sw);
     } catch (e) {
-      return { ok: false, error: String(e && e.message || e), stage: 'register' };
+      return { ok: false, error: String(e?.message || e), stage: 'register' };
     }
     const worker = reg.installing || reg.waiting || reg.active;
     const settled = new Promise((resolve) => {

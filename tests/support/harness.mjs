@@ -96,7 +96,7 @@ setInterval(() => fetch('/heartbeat?' + swcacheInstance).catch(() => {}), 100);\
 /** Counts the heartbeats of HEARTBEAT on `server`: which instance beat last, and whether all went quiet. */
 export function heartbeats(server) {
   let last = null, at = 0;
-  server.set('/heartbeat', { handler: (req, res, url) => { last = url.search.slice(1); at = Date.now(); res.writeHead(204); res.end(); } });
+  server.set('/heartbeat', { handler: (_req, res, url) => { last = url.search.slice(1); at = Date.now(); res.writeHead(204); res.end(); } });
   return { last: () => last, quietFor: (ms) => at > 0 && Date.now() - at > ms };
 }
 

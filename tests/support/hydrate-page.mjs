@@ -7,7 +7,7 @@ export const src = (id) => `${API}?id=${id}`;
 // The featured-content API: every id answers 200 with fresh JSON unless a test says otherwise.
 export const DATA = {
   headers: { 'content-type': 'application/json', 'cache-tag': 'featured' },
-  body: (req, url) => JSON.stringify({ id: url.searchParams.get('id'), fetchedAt: new Date().toISOString(), items: [] }),
+  body: (_req, url) => JSON.stringify({ id: url.searchParams.get('id'), fetchedAt: new Date().toISOString(), items: [] }),
 };
 
 /** A component element; `style`/`attrs` are spliced in as is. */

@@ -24,7 +24,7 @@ export async function raceScenario({ page, server, controlled }, selector, heade
   let version = 1;
   const url = '/race/item?id=1';
   server.set(url, { body: () => `content v${version}`, delay: 15, headers });
-  server.set('/race-switch', { handler: (req, res) => { version = 2; res.writeHead(200); res.end('switched'); } });
+  server.set('/race-switch', { handler: (_req, res) => { version = 2; res.writeHead(200); res.end('switched'); } });
   await controlled();
   await get(page, url);
   await waitFor(() => cached(page, url), 'stored');
@@ -72,7 +72,7 @@ export async function raceScenario({ page, server, controlled }, selector, heade
 const storedWaiter = (page) => (url, cacheName) => waitFor(() => cached(page, url, cacheName), `${url} stored`);
 
 /** precache: install fails (detected, not a hang) when a URL fails */
-export async function precacheInstallFails({ page, server, controlled }) {
+export async function precacheInstallFails({ page, server }) {
   server.set('/robots.txt', { body: 'gone', status: 404 });
   const r = await register(page, server.origin);
   assert.equal(r.ok, false);

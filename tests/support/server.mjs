@@ -91,7 +91,7 @@ export async function startServer({ port = 0, fallback = null } = {}) {
       if (!file.startsWith(DIST)) { res.writeHead(403); return res.end(); }
       return serveFile(res, file);
     }
-    if (fallback && fallback(req, res, url)) return;
+    if (fallback?.(req, res, url)) return;
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found: ' + key);
   });

@@ -23,7 +23,7 @@ const { fetched, skipped, failed } = await prefetch(['/promo/winter'], { timeout
 console.log(fetched + skipped + failed);
 
 const s: SwcacheStats = await stats();
-const hits: number = s.hits + s.routes['images'].hits;
+const hits: number = s.hits + s.routes.images.hits;
 if (s.feed) console.log(s.feed.seq, s.feed.lastSuccess ?? 'never');
 if (s.engine === 'failed-open') console.log(s.error);
 
