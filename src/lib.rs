@@ -10,14 +10,12 @@
 //!
 //! Always spell paths `crate::core::…` / `::core::…`: the module name shadows the `core` crate.
 
-#![cfg_attr(all(target_arch = "wasm32", any(feature = "sw", feature = "page")), no_std)]
+// The worker's build is `no_std` (see Cargo.toml's `sw` feature); everything else uses std.
+#![cfg_attr(all(target_arch = "wasm32", feature = "sw"), no_std)]
 
 extern crate alloc;
 
 pub mod core;
-
-#[cfg(all(target_arch = "wasm32", any(feature = "sw", feature = "page")))]
-mod wasm;
 
 /// What the commands and the feed service share: atomic writes, JSON strings. Native,
 /// and in the commands' WASI build (wasm32-wasip1: the npm package's commands).

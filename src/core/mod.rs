@@ -21,7 +21,6 @@ pub mod strategy;
 pub mod time;
 pub mod url;
 pub mod value;
-pub mod wire;
 
 // Page-side policy: not part of the worker build.
 #[cfg(any(not(target_arch = "wasm32"), feature = "page"))]

@@ -195,19 +195,17 @@ pub fn push_json_list(out: &mut String, key: &str, items: &mut dyn Iterator<Item
     out.push(']');
 }
 
-/// Marks that the executor's JSON replacer puts at the start of a string for values JSON
-/// cannot carry: `\0r<i>` RegExp number i, `\0f` a function, `\0n<text>` a non-finite
-/// number, `\0o<kind>` another value, `\0s<text>` a string that itself began with `\0`.
+/// In the native tests only: marks at the start of a string for values JSON cannot carry,
+/// so tests can write configs as JSON: `\0r<i>` RegExp number i, `\0f` a function,
+/// `\0n<text>` a non-finite number, `\0o<kind>` another value, `\0s<text>` a string
+/// that itself began with `\0`. (The worker reads configs and messages as JS values.)
+#[cfg(test)]
 const MARK: char = '\0';
 
-/// Longest array kept when reading (one past the largest valid list): longer ones only
-/// need to be recognised as too long.
-pub const MAX_ARRAY: usize = super::message::MAX_URLS + 1;
-/// Deeper nesting is no config or message anyone means to send.
-const MAX_DEPTH: u32 = 8;
+use super::value::{MAX_ARRAY, MAX_DEPTH};
 
-/// Reads the executor's JSON into a [`Value`]. `None`: not JSON (the executor only sends
-/// what `JSON.stringify` wrote, so this means a broken executor or a hostile input).
+/// Reads JSON text into a [`Value`]: the feed and the engine's saved state in the worker,
+/// whose sizes the engine bounds. `None`: not JSON.
 pub fn read_json(text: &str) -> Option<Value> {
     let mut r = Reader { b: text.as_bytes(), at: 0 };
     let v = r.value(0)?;
@@ -295,10 +293,11 @@ impl Reader<'_> {
             }
             b'"' => {
                 let s = self.string()?;
-                Some(match s.strip_prefix(MARK) {
-                    None => Value::Str(s),
-                    Some(rest) => unmark(rest),
-                })
+                #[cfg(test)]
+                if let Some(rest) = s.strip_prefix(MARK) {
+                    return Some(unmark(rest));
+                }
+                Some(Value::Str(s))
             }
             b't' => self.word(b"true").then_some(Value::Bool(true)),
             b'f' => self.word(b"false").then_some(Value::Bool(false)),
@@ -462,6 +461,7 @@ impl Reader<'_> {
     }
 }
 
+#[cfg(test)]
 fn unmark(rest: &str) -> Value {
     let (kind, tail) = rest.split_at(rest.len().min(1));
     match kind {

@@ -1,158 +1,260 @@
-//! The worker build's exports: the engine behind a handful of plain wasm functions that
-//! the JavaScript executor (`www/swcache-sw.shim.js`) calls with numbers and UTF-8 text
-//! in linear memory. No wasm-bindgen, no js-sys: the executor does the I/O and the wire
-//! format is [`crate::core::wire`]. Nothing here decides anything.
+//! The worker adapter: the engine ([`Engine`]) bound to the service worker's APIs with
+//! wasm-bindgen, web-sys and js-sys. `www/swcache-sw.shim.js` registers the listeners
+//! during the first evaluation, hands each event to the exports here, and fails open;
+//! this module carries out the engine's commands (`exec.rs`) and feeds their results back.
+//! Nothing here decides anything.
+//!
+//! * `mod.rs`: the exports (`start_engine`, `on_install`, `on_activate`, `on_fetch`,
+//!   `on_message`) and the state: the engine, the open caches, the running operations;
+//! * `exec.rs`: one function per command, each a Cache Storage, fetch, Response, clients
+//!   or timer call whose result goes back to [`Engine::io`];
+//! * `js.rs`: what web-sys lacks (navigation preload, the Static Routing API, URLPattern,
+//!   `saveData`) and the config's reading (its RegExps stay JS values held here).
 
-use crate::core::engine::Engine;
+mod exec;
+mod js;
+mod local;
+
+use local::{Local, Map};
+
+use js_sys::{Array, Function, Promise, RegExp};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{Blob, Cache, ExtendableEvent, ExtendableMessageEvent, FetchEvent, Request, Response};
+
+use crate::core::engine::{Engine, Io, OpId};
 use crate::core::prelude::*;
-use crate::core::wire;
-use crate::wasm::{Global, Io};
 
-#[link(wasm_import_module = "env")]
-extern "C" {
-    /// Runs the config's RegExp number `index` on the text: 1 if it matches.
-    fn re(index: u32, ptr: *const u8, len: usize) -> u32;
-    /// Resolves a URL with the browser's parser (relative to the worker), writing the
-    /// href to `out`: its length, or -1 if invalid or longer than `cap`.
-    fn url(ptr: *const u8, len: usize, out: *mut u8, cap: usize) -> i32;
+#[global_allocator]
+static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
+/// A panic traps (`unreachable`): the shim sees a `WebAssembly.RuntimeError` and fails
+/// open. No message is formatted, so no formatting code is shipped.
+#[panic_handler]
+fn panic(_: &::core::panic::PanicInfo<'_>) -> ! {
+    ::core::arch::wasm32::unreachable()
 }
 
-/// One engine, and the executor's buffers.
-struct State {
-    engine: Option<Engine>,
-    io: Io,
+/// What an operation holds while it runs: its event, the responses and key listings its
+/// steps produced (by tag), and how to end it.
+#[derive(Default)]
+struct Op {
+    /// The install/activate/fetch/message event (its `waitUntil`, ports, preload).
+    event: Option<ExtendableEvent>,
+    /// The fetch event's own request.
+    req: Option<Request>,
+    res: Map<u32, Response>,
+    keys: Map<u32, Array>,
+    /// The cached body a ranged answer slices (read by a `Size` step).
+    blob: Option<Blob>,
+    /// Resolves the page's answer (`respondWith`): with a Response, or undefined for
+    /// "the network".
+    answer: Option<Function>,
+    /// Resolves (or with an error, rejects) the promise the event waits on.
+    done: Option<(Function, Function)>,
 }
 
-static STATE: Global<State> = Global::new(State { engine: None, io: Io::new() });
-
-fn state() -> &'static mut State {
-    STATE.get()
+/// The worker's state: one engine, its caches by slot, the operations under way.
+struct Worker {
+    engine: Engine,
+    /// Cache name by slot.
+    names: Vec<String>,
+    /// The caches opened so far, by name.
+    opened: Map<String, Cache>,
+    ops: Map<OpId, Op>,
 }
 
-fn input(len: u32) -> &'static str {
-    state().io.text(len)
+static WORKER: Local<Option<Worker>> = Local::new(None);
+/// The config's RegExps, by the index [`Value::RegExp`] carries.
+static REGEXPS: Local<Vec<RegExp>> = Local::new(Vec::new());
+/// The text the route RegExps last ran on: a fetch event tests every route on the same
+/// URL, converted to a JS string once.
+static TESTED: Local<Option<(String, js_sys::JsString)>> = Local::new(None);
+
+fn now() -> f64 {
+    js_sys::Date::now()
 }
 
-fn flush() -> u32 {
-    let s = state();
-    s.io.out.clear();
-    if let Some(e) = s.engine.as_mut() {
-        let cmds = e.take();
-        wire::encode(&cmds, &mut s.io.out);
-    }
-    s.io.out.len() as u32
-}
-
-#[allow(unsafe_code, reason = "a call to the executor's import")]
 fn test_regexp(index: u32, text: &str) -> bool {
-    // SAFETY: `re` reads `len` bytes at `ptr`, which `text` holds for the call.
-    unsafe { re(index, text.as_ptr(), text.len()) == 1 }
+    let s = TESTED.with_borrow_mut(|t| match t {
+        Some((k, v)) if k == text => v.clone(),
+        _ => {
+            let v = js_sys::JsString::from(text);
+            *t = Some((String::from(text), v.clone()));
+            v
+        }
+    });
+    REGEXPS.with_borrow(|all| {
+        all.get(index as usize).is_some_and(|re| {
+            re.set_last_index(0);
+            re.test(&String::from(s))
+        })
+    })
 }
 
-#[allow(unsafe_code, reason = "a call to the executor's import")]
 fn resolve_url(s: &str) -> Option<String> {
-    let cap = s.len() * 3 + 256;
-    let mut buf = vec![0u8; cap];
-    // SAFETY: `url` reads `s` and writes at most `cap` bytes into `buf`, which holds `cap`.
-    let n = unsafe { url(s.as_ptr(), s.len(), buf.as_mut_ptr(), cap) };
-    if n < 0 {
-        return None;
-    }
-    buf.truncate(n as usize);
-    String::from_utf8(buf).ok()
+    web_sys::Url::new_with_base(s, &js::scope().location().href()).ok().map(|u| u.href())
 }
 
-/// A buffer of at least `len` bytes for the next call's text.
-#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
-#[no_mangle]
-pub extern "C" fn swc_buf(len: u32) -> *mut u8 {
-    state().io.buf(len)
-}
-
-#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
-#[no_mangle]
-pub extern "C" fn swc_out_ptr() -> *const u8 {
-    state().io.out.as_ptr()
-}
-
-#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
-#[no_mangle]
-pub extern "C" fn swc_out_len() -> u32 {
-    state().io.out.len() as u32
-}
-
-/// `swcache.start`: the input is `origin \n config JSON`. Returns 1 and writes the cache
-/// names (one per line, by slot), or 0 and writes the config error.
-#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
-#[no_mangle]
-pub extern "C" fn swc_start(len: u32, now: f64) -> u32 {
-    let text = input(len);
-    let (origin, json) = text.split_once('\n').unwrap_or((text, ""));
-    let value = crate::core::text::read_json(json).unwrap_or(crate::core::value::Value::Other("not a plain object"));
-    let made = Engine::new(&value, origin, now, Box::new(test_regexp), Box::new(resolve_url));
-    let s = state();
-    s.io.out.clear();
-    match made {
-        Ok(e) => {
-            for (i, n) in e.cache_names().iter().enumerate() {
-                if i > 0 {
-                    s.io.out.push('\n');
-                }
-                s.io.out.push_str(n);
-            }
-            s.engine = Some(e);
-            1
+/// `swcache.start(config)`: validates the config and starts the engine. A bad config
+/// throws its message (also logged, and posted to registering pages as `CONFIG_ERROR`).
+#[wasm_bindgen]
+pub fn start_engine(config: JsValue) -> Result<(), JsValue> {
+    let value = REGEXPS.with_borrow_mut(|all| js::read_config(&config, all));
+    let origin = js::scope().location().origin();
+    match Engine::new(&value, &origin, now(), Box::new(test_regexp), Box::new(resolve_url)) {
+        Ok(engine) => {
+            let names = engine.cache_names().into_iter().map(String::from).collect();
+            WORKER.set(Some(Worker { engine, names, opened: Map::default(), ops: Map::default() }));
+            Ok(())
         }
         Err(msg) => {
-            s.io.out.push_str(&msg);
-            0
+            web_sys::console::error_1(&JsValue::from_str(&msg));
+            js::post_config_error(&msg);
+            Err(js_sys::Error::new(&msg).into())
         }
     }
 }
 
-/// A fetch event (`flags`: [`wire::flag`]; input `url \n cache`): the operation id, or 0
-/// to leave the request to the browser. Commands are in the output.
-#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
-#[no_mangle]
-pub extern "C" fn swc_fetch(flags: u32, len: u32, now: f64) -> u32 {
-    let req = wire::decode_request(flags, input(len));
-    let op = state().engine.as_mut().and_then(|e| e.fetch(&req, now)).unwrap_or(0);
-    flush();
-    op
+/// Runs `f` on the started engine, then carries out the commands it produced.
+fn with_engine<T>(f: impl FnOnce(&mut Worker) -> T) -> Option<T> {
+    let (out, cmds) = WORKER.with_borrow_mut(|w| {
+        let w = w.as_mut()?;
+        let out = f(w);
+        Some((out, w.engine.take()))
+    })?;
+    exec::run(cmds);
+    Some(out)
 }
 
-/// A message (`ok` 0: `event.data` could not be serialised; input: its JSON).
-#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
-#[no_mangle]
-pub extern "C" fn swc_message(ok: u32, len: u32, save_data: u32, now: f64) -> u32 {
-    let json = (ok != 0).then(|| input(len));
-    let op = state().engine.as_mut().map_or(0, |e| e.message(json, save_data != 0, now));
-    flush();
-    op
+/// Registers an operation's event, and the promise the event waits on.
+fn begin(w: &mut Worker, id: OpId, event: &ExtendableEvent) {
+    let mut done = None;
+    let promise = Promise::new(&mut |resolve, reject| done = Some((resolve, reject)));
+    let op = w.ops.or_default(id);
+    op.event = Some(event.clone());
+    op.done = done;
+    let _ = event.wait_until(&promise);
 }
 
-#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
-#[no_mangle]
-pub extern "C" fn swc_install() -> u32 {
-    let op = state().engine.as_mut().map_or(0, |e| e.install());
-    flush();
-    op
+/// Install: precache and the router rules. `false`: no engine (the shim then skips waiting).
+#[wasm_bindgen]
+pub fn on_install(event: ExtendableEvent) -> bool {
+    with_engine(|w| {
+        let id = w.engine.install();
+        begin(w, id, &event);
+    })
+    .is_some()
 }
 
-#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
-#[no_mangle]
-pub extern "C" fn swc_activate() -> u32 {
-    let op = state().engine.as_mut().map_or(0, |e| e.activate());
-    flush();
-    op
+#[wasm_bindgen]
+pub fn on_activate(event: ExtendableEvent) -> bool {
+    with_engine(|w| {
+        let id = w.engine.activate();
+        begin(w, id, &event);
+    })
+    .is_some()
 }
 
-/// The result of a command (see [`wire::decode_io`]). Returns the output length.
-#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
-#[no_mangle]
-pub extern "C" fn swc_io(op: u32, tag: u32, kind: u32, num: f64, len: u32, now: f64) -> u32 {
-    if let (Some(io), Some(e)) = (wire::decode_io(kind, num, input(len)), state().engine.as_mut()) {
-        e.io(op, tag, io, now);
+/// A fetch event: `true` if the engine answers it, through `answer` (called with a
+/// Response, or with nothing for "the network"); `false` leaves it to the browser.
+#[wasm_bindgen]
+pub fn on_fetch(event: FetchEvent, answer: Function) -> bool {
+    let req = event.request();
+    let href = req.url();
+    let headers = req.headers();
+    let range = headers.get("range").ok().flatten();
+    let cache = js::request_cache(&req);
+    let facts = crate::core::engine::Request {
+        get: req.method() == "GET",
+        href: &href,
+        navigate: req.mode() == web_sys::RequestMode::Navigate,
+        cache: &cache,
+        range: range.as_deref(),
+        image: req.destination() == web_sys::RequestDestination::Image,
+    };
+    let handled = with_engine(|w| {
+        let id = w.engine.fetch(&facts, now())?;
+        let ev: &ExtendableEvent = event.unchecked_ref();
+        begin(w, id, ev);
+        let op = w.ops.or_default(id);
+        op.req = Some(Clone::clone(&req));
+        op.answer = Some(answer);
+        Some(id)
+    });
+    TESTED.set(None);
+    let handled = handled.flatten().is_some();
+    if handled && facts.navigate {
+        // A navigation preload the engine does not use must still settle (the browser
+        // cancels it, with a console warning, if the event ends first).
+        js::settle_preload(&event);
     }
-    flush()
+    handled
+}
+
+/// A message from a page (`event.data` read with serde-wasm-bindgen).
+#[wasm_bindgen]
+pub fn on_message(event: ExtendableMessageEvent) {
+    let value = Some(REGEXPS.with_borrow_mut(|all| {
+        let mut none = Vec::new();
+        let _ = all;
+        js::read_config(&event.data(), &mut none)
+    }));
+    let save_data = js::save_data();
+    with_engine(|w| {
+        let id = w.engine.message(value, save_data, now());
+        begin(w, id, event.unchecked_ref());
+    });
+}
+
+/// Hands a command's result to the engine, then carries out what it answers with.
+fn feed(op: OpId, tag: u32, io: Io) {
+    with_engine(|w| w.engine.io(op, tag, io, now()));
+}
+
+/// Runs `f` on a running operation (`None`: it ended, or the engine is gone). Operations
+/// of the engine's own (sweeps, feed checks) have no event: their record starts here.
+fn with_op<T>(id: OpId, f: impl FnOnce(&mut Op) -> T) -> Option<T> {
+    WORKER.with_borrow_mut(|w| {
+        let w = w.as_mut()?;
+        if w.ops.get(&id).is_none() && !w.engine.is_running(id) {
+            return None;
+        }
+        Some(f(w.ops.or_default(id)))
+    })
+}
+
+/// Ends an operation: its event is released; `error` fails it (install fails).
+fn end(id: OpId, error: Option<&str>) {
+    let Some(op) = WORKER.with_borrow_mut(|w| w.as_mut()?.ops.remove(&id)) else { return };
+    if let Some(answer) = op.answer {
+        let _ = answer.call0(&JsValue::UNDEFINED);
+    }
+    if let Some((resolve, reject)) = op.done {
+        let _ = match error {
+            Some(e) => reject.call1(&JsValue::UNDEFINED, &js_sys::Error::new(e)),
+            None => resolve.call0(&JsValue::UNDEFINED),
+        };
+    }
+}
+
+/// What [`exec`] needs of the state for one command, taken without holding the borrow
+/// across JavaScript calls.
+fn cache_name(slot: u32) -> Option<String> {
+    WORKER.with_borrow(|w| w.as_ref()?.names.get(slot as usize).cloned())
+}
+
+fn opened(name: &str) -> Option<Cache> {
+    WORKER.with_borrow(|w| w.as_ref()?.opened.get(name).cloned())
+}
+
+fn remember_cache(name: String, cache: Option<Cache>) {
+    WORKER.with_borrow_mut(|w| {
+        if let Some(w) = w.as_mut() {
+            match cache {
+                Some(c) => w.opened.insert(name, c),
+                None => drop(w.opened.remove(&name)),
+            }
+        }
+    });
 }

@@ -1,7 +1,8 @@
 //! What passes between the engine and its executor: the commands the engine emits
 //! ([`Cmd`], with the [`Answer`] to a page's request and the [`Req`] a command is about),
 //! the results fed back ([`Io`]), and the facts of requests, responses and stored entries
-//! that decisions need ([`Request`], [`ResponseInfo`], [`Entry`]). `wire.rs` encodes them.
+//! that decisions need ([`Request`], [`ResponseInfo`], [`Entry`]). The worker adapter
+//! (`src/sw/exec.rs`) carries them out with the browser's APIs.
 
 use crate::core::prelude::*;
 

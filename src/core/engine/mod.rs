@@ -408,12 +408,11 @@ impl Engine {
         }
     }
 
-    /// A message from a page: `json` is `event.data` as the executor's JSON (`None` if it
-    /// could not be serialised); `save_data`: the worker's `navigator.connection.saveData`.
+    /// A message from a page: `value` is `event.data` as the adapter read it (`None` if it
+    /// could not be read); `save_data`: the worker's `navigator.connection.saveData`.
     #[inline(never)]
-    pub fn message(&mut self, json: Option<&str>, save_data: bool, now: f64) -> OpId {
+    pub fn message(&mut self, value: Option<Value>, save_data: bool, now: f64) -> OpId {
         let id = self.new_op(Kind::Idle);
-        let value = json.and_then(crate::core::text::read_json);
         let parsed = match &value {
             None => Err(String::from("swcache: malformed message: a message must be a plain object")),
             Some(v) => {

@@ -210,3 +210,15 @@ pub fn failed_open_stats_json() -> String {
     out.push_str(",\"routes\":{},\"engine\":\"failed-open\"}");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    /// The shim answers GET_STATS itself when the engine failed to load; its text must
+    /// be the engine's own shape.
+    #[test]
+    fn shim_carries_the_engines_failed_open_reply() {
+        let shim = include_str!("../../../www/swcache-sw.shim.js");
+        let want = super::failed_open_stats_json();
+        assert!(shim.contains(&want), "www/swcache-sw.shim.js must contain {want}");
+    }
+}

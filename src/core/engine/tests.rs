@@ -441,7 +441,7 @@ impl Sim {
     }
 
     fn message(&mut self, json: &str) -> (OpId, Vec<String>) {
-        let op = self.e.message(Some(json), false, self.now);
+        let op = self.e.message(read_json(json), false, self.now);
         self.state(op);
         self.exec();
         self.settle();
@@ -787,7 +787,7 @@ fn prefetch_skips_fresh_and_unrouted_and_bounds_concurrency() {
     }
     s.get("/promo/p0");
     let op = s.e.message(
-        Some(r#"{"type":"PREFETCH","urls":["/promo/p0","/api/x","/promo/p1","/promo/p2","/promo/p3","/promo/p4","/promo/p5","/promo/p6"]}"#),
+        read_json(r#"{"type":"PREFETCH","urls":["/promo/p0","/api/x","/promo/p1","/promo/p2","/promo/p3","/promo/p4","/promo/p5","/promo/p6"]}"#),
         false,
         s.now,
     );
@@ -801,7 +801,7 @@ fn prefetch_skips_fresh_and_unrouted_and_bounds_concurrency() {
     s.settle();
     assert_eq!(s.ops[&op].replies, vec![r#"{"type":"PREFETCH_DONE","fetched":6,"skipped":2,"failed":0}"#]);
     assert!(s.cached(&s.cn("promoPages"), "/promo/p6").is_some());
-    let op = s.e.message(Some(r#"{"type":"PREFETCH","urls":["/promo/p8"]}"#), true, s.now);
+    let op = s.e.message(read_json(r#"{"type":"PREFETCH","urls":["/promo/p8"]}"#), true, s.now);
     s.state(op);
     s.exec();
     assert!(s.ops[&op].replies[0].contains("\"skipped\":1"), "Save-Data: nothing fetched");
@@ -895,8 +895,11 @@ fn randomized_model() {
                     let v = versions[&p] + 1;
                     versions.insert(p.clone(), v);
                     s.serve(&p, v);
-                    let op =
-                        s.e.message(Some(&format!(r#"{{"type":"CACHE_INVALIDATION","urls":["{p}"]}}"#)), false, s.now);
+                    let op = s.e.message(
+                        read_json(&format!(r#"{{"type":"CACHE_INVALIDATION","urls":["{p}"]}}"#)),
+                        false,
+                        s.now,
+                    );
                     s.state(op);
                     s.exec();
                     floors.push((p, v, op));
@@ -939,7 +942,7 @@ fn a_fetch_in_flight_across_an_invalidation_is_not_stored() {
     assert!(s.queue.iter().any(|(o, t, _)| *o == early && *t == T_NET));
     s.serve("/promo/race", 2);
     s.now += 5.0;
-    let inv = s.e.message(Some(r#"{"type":"CACHE_INVALIDATION","urls":["/promo/race"]}"#), false, s.now);
+    let inv = s.e.message(read_json(r#"{"type":"CACHE_INVALIDATION","urls":["/promo/race"]}"#), false, s.now);
     s.state(inv);
     s.exec();
     // Run the invalidation to DONE before the early fetch answers.
