@@ -42,7 +42,7 @@ const PLAN = {
   cold: { rounds: 15 },                 // 15 cold and 15 warm navigations per contender and engine
   quietMs: 400,                         // heartbeat silence that counts as stopped (4 missed beats)
 };
-const NAMES = ['floor', 'workbox', 'swcache', 'swcache-router'];
+const NAMES = ['floor', 'workbox', 'swcache', 'swcache-router', 'baseline'];
 const PAGE_URL = '/promo/summer-sale';
 const BENCH_PAGE = '/bench.html';
 const CACHED = 'cached copy';

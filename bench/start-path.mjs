@@ -1,24 +1,29 @@
 // Which wasm functions a cold start runs before the first response: the shipped engine
-// (target/engine/swcache_sw.wasm) is instrumented with binaryen's --log-execution, then
-// driven in Node the way the worker's executor drives it on a stopped worker's first
-// navigation (swcache.start with the benchmark's config, the fetch event, the cache hit).
-// A stopped worker compiles every function it calls afresh, so this is the code a cold
-// start pays for. Prints JSON: functions and body bytes per step.
-// Usage: node bench/start-path.mjs [engine.wasm]
+// (target/engine/sw/swcache_sw_bg.wasm, after wasm-bindgen and wasm-opt) is instrumented
+// with binaryen's --log-execution, then run in Node with its real wasm-bindgen glue and
+// the real shim (www/swcache-sw.shim.js) against a small in-memory stand-in for the
+// worker's globals (Cache Storage, events, clients), the way a stopped worker's first
+// navigation runs it: swcache.start with the benchmark's config, the fetch event, the
+// cache hit answered. A stopped worker compiles every function it calls afresh, so this
+// is the code a cold start pays for. Prints JSON: functions and body bytes per step.
+// Usage: node bench/start-path.mjs [engine_bg.wasm]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import vm from 'node:vm';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const input = process.argv[2] || path.join(ROOT, 'target/engine/swcache_sw.wasm');
+const input = process.argv[2] || path.join(ROOT, 'target/engine/sw/swcache_sw_bg.wasm');
+const GLUE = path.join(path.dirname(input), 'swcache_sw.js');
+const SHIM = path.join(ROOT, 'www/swcache-sw.shim.js');
 const out = path.join(os.tmpdir(), `swcache-start-path-${process.pid}.wasm`);
 execFileSync(path.join(ROOT, 'node_modules/.bin/wasm-opt'), ['--log-execution', '-g', '--enable-bulk-memory',
-  '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-mutable-globals', input, '-o', out]);
+  '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-mutable-globals', '--enable-reference-types',
+  input, '-o', out]);
 const bytes = fs.readFileSync(out);
 fs.rmSync(out);
-
 // Map each logging site to its function: a body that starts with `i32.const id; call
 // log_execution` is that function's entry; body sizes come from the code section.
 function leb(b, at) {
@@ -96,70 +101,99 @@ while (at < bytes.length) {
 
 const seen = new Set();
 let step = new Set();
-const module = new WebAssembly.Module(bytes);
-const regexps = [];
-let w;
-const dec = new TextDecoder();
-const enc = new TextEncoder();
-const read = (p, n) => dec.decode(new Uint8Array(w.memory.buffer, p, n));
-w = new WebAssembly.Instance(module, {
-  env: {
-    log_execution(id) {
-      if (entryOf.has(id)) { seen.add(id); step.add(id); }
-    },
-    re: (i, p, n) => {
-      regexps[i].lastIndex = 0;
-      return regexps[i].test(read(p, n)) ? 1 : 0;
-    },
-    url: (p, n, o, cap) => {
-      const href = new URL(read(p, n), 'http://localhost/sw.js').href;
-      return enc.encodeInto(href, new Uint8Array(w.memory.buffer, o, cap)).written;
-    },
-  },
-}).exports;
-const put = (s) => {
-  const ptr = w.swc_buf(s.length * 3);
-  return enc.encodeInto(s, new Uint8Array(w.memory.buffer, ptr, s.length * 3)).written;
-};
-const output = () => read(w.swc_out_ptr(), w.swc_out_len());
-const replacer = (_key, v) => {
-  if (!(v instanceof RegExp)) return v;
-  regexps.push(v);
-  return '\u0000r' + (regexps.length - 1);
-};
 
-// The benchmark's config (bench/workers.mjs), as the executor hands it over.
-const config = {
+// The worker's globals, as far as a cold hit uses them: Cache Storage in memory,
+// events, clients. fetch() is never reached on a hit (the stand-in throws if it is).
+const ORIGIN = 'http://localhost';
+const PAGE = ORIGIN + '/promo/summer-sale';
+const urlOf = (r) => (typeof r === 'string' ? new URL(r, ORIGIN).href : r.url);
+class MemoryCache {
+  constructor() { this.entries = new Map(); }
+  async match(r) { const e = this.entries.get(urlOf(r)); return e ? e.clone() : undefined; }
+  async put(r, res) { this.entries.set(urlOf(r), res); }
+  async keys() { return [...this.entries.keys()].map((u) => new Request(u)); }
+  async delete(r) { return this.entries.delete(urlOf(r)); }
+}
+const stores = new Map();
+const caches = {
+  async open(name) { if (!stores.has(name)) stores.set(name, new MemoryCache()); return stores.get(name); },
+  async match(r, o) {
+    const name = o && o.cacheName;
+    // The warm cache a cold start finds: the page in its route's cache, stored a second ago.
+    if (name && name.includes('promoPages') && !stores.has(name)) {
+      await (await caches.open(name)).put(PAGE, new Response('cached copy', {
+        headers: { 'sw-cache-time': new Date(Date.now() - 1000).toISOString(), etag: '"v1"' } }));
+    }
+    const c = stores.get(name);
+    return c ? c.match(r) : undefined;
+  },
+  async keys() { return [...stores.keys()]; },
+  async delete(name) { return stores.delete(name); },
+};
+class ExtendableEvent { constructor(type) { this.type = type; this.waits = []; } waitUntil(p) { this.waits.push(p); } }
+class FetchEvent extends ExtendableEvent {
+  constructor(request) { super('fetch'); this.request = request; }
+  respondWith(p) { this.answer = p; }
+}
+const listeners = {};
+const scope = {
+  caches, Request, Response, Headers, URL, Blob, TextEncoder, TextDecoder, console, performance, btoa,
+  ExtendableEvent, FetchEvent, setTimeout, clearTimeout, queueMicrotask,
+  location: new URL('/sw.js', ORIGIN),
+  registration: { unregister: async () => true },
+  clients: { claim: async () => {}, matchAll: async () => [] },
+  navigator: {},
+  fetch: () => { throw new Error('a cold hit must not reach the network'); },
+  skipWaiting: async () => {},
+  addEventListener: (type, f) => { listeners[type] = f; },
+  // The instrumented module imports env.log_execution besides wasm-bindgen's imports.
+  WebAssembly: { ...WebAssembly, Module: WebAssembly.Module, RuntimeError: WebAssembly.RuntimeError,
+    Instance: function (m, imports) {
+      // binaryen adds the import to the module's first import module (or `env`).
+      const log = (id) => { if (entryOf.has(id)) { seen.add(id); step.add(id); } };
+      imports.env = { log_execution: log };
+      for (const m of Object.values(imports)) m.log_execution = log;
+      return new WebAssembly.Instance(m, imports);
+    } },
+};
+scope.self = scope;
+scope.globalThis = scope;
+vm.createContext(scope);
+let binary = '';
+for (const b of bytes) binary += String.fromCharCode(b);
+const shim = fs.readFileSync(SHIM, 'utf8').replace("'/*@@WASM@@*/'", () => 'self.__wasm');
+scope.__wasm = binary;
+vm.runInContext("(function () {\n'use strict';\n" + fs.readFileSync(GLUE, 'utf8') + '\n' + shim + '\n})();', scope);
+
+// The benchmark's config (bench/workers.mjs).
+const config = vm.runInContext(`({
   version: 'bench-v1',
   precache: ['/', '/favicon.ico', '/robots.txt'],
   routes: [
-    { name: 'images', match: /\.(png|jpe?g|gif|webp|svg)$/, strategy: 'cacheFirst', maxAge: 7 * 864e5, maxEntries: 200 },
-    { name: 'componentData', match: /\/api\/v1\/promo\/featured-content/, strategy: 'networkFirst',
+    { name: 'images', match: /\\.(png|jpe?g|gif|webp|svg)$/, strategy: 'cacheFirst', maxAge: 7 * 864e5, maxEntries: 200 },
+    { name: 'componentData', match: /\\/api\\/v1\\/promo\\/featured-content/, strategy: 'networkFirst',
       networkTimeout: 3000, maxAge: 5 * 60e3, maxEntries: 100 },
-    { name: 'bulk', match: /^\/bulk\//, strategy: 'cacheFirst', maxAge: 864e5 },
-    { name: 'promoPages', match: /^\/(?!api|admin|_next|swcache\/)/, strategy: 'cacheFirst', maxAge: 864e5, maxEntries: 50 },
+    { name: 'bulk', match: /^\\/bulk\\//, strategy: 'cacheFirst', maxAge: 864e5 },
+    { name: 'promoPages', match: /^\\/(?!api|admin|_next|swcache\\/)/, strategy: 'cacheFirst', maxAge: 864e5, maxEntries: 50 },
   ],
-};
+})`, scope);
 const steps = {};
-const measure = (name, f) => {
-  step = new Set();
-  f();
+const record = (name) => {
   const fns = [...step].map((id) => entryOf.get(id));
   steps[name] = { functions: fns.length, bodyBytes: fns.reduce((s, [, n]) => s + n, 0) };
+  step = new Set();
 };
-const now = Date.now();
-measure('start', () => {
-  if (!w.swc_start(put('http://localhost\n' + JSON.stringify(config, replacer)), now)) throw new Error(output());
-});
-let op;
-measure('fetch', () => {
-  op = w.swc_fetch(1 | 2, put('http://localhost/promo/summer-sale\ndefault'), now);
-  if (!op || !output().startsWith('M\t')) throw new Error('the first fetch did not read the cache: ' + output());
-});
-measure('hit', () => {
-  w.swc_io(op, 1, 1, now - 1000, put('\n"v1"'), now);
-  if (!/^R\t\d+\tc\t1/m.test(output())) throw new Error('the hit was not answered from the cache: ' + output());
-});
+step = new Set();
+scope.swcache.start(config);
+record('start');
+step = new Set();
+const event = new FetchEvent(new Request(PAGE, { mode: 'same-origin' }));
+listeners.fetch(event);
+if (!event.answer) throw new Error('the engine did not answer the fetch event');
+record('fetch');
+const res = await event.answer;
+if (!res || (await res.text()) !== 'cached copy') throw new Error('the hit was not answered from the cache');
+record('hit');
 const all = [...seen].map((id) => entryOf.get(id));
 if (process.env.LIST) {
   for (const [f, n] of all.sort((a, b) => b[1] - a[1]).slice(0, +process.env.LIST)) {

@@ -48,6 +48,16 @@ const read = (p) => fs.readFileSync(path.join(ROOT, p), 'utf8');
  * browser's router serves from the cache while the worker is stopped.
  */
 export function contenders() {
+  // SWCACHE_BASELINE=<an older dist/swcache-sw.js>: that build runs beside this one as
+  // 'baseline' (the engines bench), so a change is measured against it in the same run.
+  const baseline = process.env.SWCACHE_BASELINE ? [{
+    name: 'baseline',
+    files: {
+      '/sw.js': `importScripts('/swcache/swcache-sw.js');\nswcache.start(${swcacheConfig(SWCACHE_PAGES)});\n`,
+      '/swcache/swcache-sw.js': fs.readFileSync(process.env.SWCACHE_BASELINE, 'utf8'),
+    },
+    invalidates: true, stores: true, engine: true,
+  }] : [];
   return [
     { name: 'none', files: {}, invalidates: false, stores: false },
     {
@@ -73,6 +83,7 @@ export function contenders() {
       },
       invalidates: true, stores: true, engine: true, router: ROUTER_PREFIX,
     },
+    ...baseline,
   ];
 }
 

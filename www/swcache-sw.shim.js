@@ -9,86 +9,98 @@
 /* global wasm_bindgen */
 // The wasm bytes as a string of code points 0-255 (one per byte; `\\`, `'`, LF and CR
 // escaped): it gzips to within 2% of the binary.
-var WASM_BYTES = '/*@@WASM@@*/';
+const WASM_BYTES = '/*@@WASM@@*/';
 // The engine's GET_STATS reply with every counter zero, sent when the engine failed (a
 // native test keeps it equal to what the engine writes).
-var FAILED_STATS = '{"type":"STATS","hits":0,"misses":0,"staleServed":0,"networkErrors":0,"evictions":0,"invalidations":0,"routes":{},"engine":"failed-open"}';
+const FAILED_STATS = '{"type":"STATS","hits":0,"misses":0,"staleServed":0,"networkErrors":0,"evictions":0,"invalidations":0,"routes":{},"engine":"failed-open"}';
 // When each start-up step ended (performance.now()): the benchmark's cold-start breakdown.
-var timing = { evaluated: performance.now(), compiled: 0, instantiated: 0, started: 0, firstFetch: 0, firstAnswer: 0 };
-var sw = null, failure = null, started = false;
-var pending = new Set(); // answers not given yet: [resolve, request]
+const timing = { evaluated: performance.now(), compiled: 0, instantiated: 0, started: 0, firstFetch: 0, firstAnswer: 0 };
+const pending = new Set(); // answers not given yet: [resolve, request]
+let sw = null;
+let failure = null;
+let started = false;
 
-function failOpen(err) {
+const failOpen = (err) => {
   if (failure) return;
   failure = err || new Error('unknown failure');
   console.error('swcache: engine failed; requests now go straight to the network.', failure);
-  pending.forEach(function (p) { p[0](fetch(p[1])); });
-}
-function isTrap(err) {
-  return err instanceof WebAssembly.RuntimeError || !!(err && err.name === 'RuntimeError');
-}
+  for (const [resolve, req] of pending) resolve(fetch(req));
+};
+const isTrap = (err) => err instanceof WebAssembly.RuntimeError || err?.name === 'RuntimeError';
 // A trap inside a promise callback of the engine's surfaces here.
-self.addEventListener('unhandledrejection', function (e) { if (isTrap(e.reason)) failOpen(e.reason); });
-self.addEventListener('error', function (e) { if (isTrap(e.error)) failOpen(e.error); });
+self.addEventListener('unhandledrejection', (e) => isTrap(e.reason) && failOpen(e.reason));
+self.addEventListener('error', (e) => isTrap(e.error) && failOpen(e.error));
 
 try {
-  var bytes = Uint8Array.fromBase64 ? Uint8Array.fromBase64(btoa(WASM_BYTES)) : Uint8Array.from(WASM_BYTES, function (c) { return c.charCodeAt(0); });
-  var module = new WebAssembly.Module(bytes);
+  const bytes = Uint8Array.fromBase64 ? Uint8Array.fromBase64(btoa(WASM_BYTES)) : Uint8Array.from(WASM_BYTES, (c) => c.charCodeAt(0));
+  const module = new WebAssembly.Module(bytes);
   timing.compiled = performance.now();
-  wasm_bindgen.initSync({ module: module });
+  wasm_bindgen.initSync({ module });
   sw = wasm_bindgen;
   timing.instantiated = performance.now();
 } catch (err) {
   failOpen(err);
 }
 
-// Runs an engine entry point; a trap fails open.
-function call(f) {
+// Runs an engine entry point; a trap fails open. `false`: the engine did not take it.
+const call = (f) => {
   if (failure || !started) return false;
-  try { return f(); } catch (err) { failOpen(err); return false; }
-}
+  try {
+    return f();
+  } catch (err) {
+    failOpen(err);
+    return false;
+  }
+};
 
 self.swcache = {
-  timing: timing,
+  timing,
   /** Validates `config` and starts the engine. Throws on a bad config. */
-  start: function (config) {
+  start(config) {
     if (failure) return;
-    try { sw.start_engine(config); } catch (err) { if (isTrap(err)) return failOpen(err); throw err; }
+    try {
+      sw.start_engine(config);
+    } catch (err) {
+      if (isTrap(err)) return failOpen(err);
+      throw err;
+    }
     started = true;
     timing.started = performance.now();
   },
 };
 
-self.addEventListener('install', function (event) {
-  if (!call(function () { return sw.on_install(event); })) self.skipWaiting();
+self.addEventListener('install', (event) => {
+  if (!call(() => sw.on_install(event))) self.skipWaiting();
 });
 
-self.addEventListener('activate', function (event) {
+self.addEventListener('activate', (event) => {
   // A failed engine still takes over, so pages can ask it for GET_STATS.
-  if (!call(function () { return sw.on_activate(event); })) event.waitUntil(self.clients.claim());
+  if (!call(() => sw.on_activate(event))) event.waitUntil(self.clients.claim());
 });
 
-self.addEventListener('fetch', function (event) {
-  var req = event.request, entry = [null, req];
-  var answer = new Promise(function (resolve) { entry[0] = resolve; });
-  if (!call(function () { return sw.on_fetch(event, entry[0]); })) return;
+self.addEventListener('fetch', (event) => {
+  const req = event.request;
+  const entry = [null, req];
+  const answer = new Promise((resolve) => { entry[0] = resolve; });
+  if (!call(() => sw.on_fetch(event, entry[0]))) return;
   pending.add(entry);
   if (!timing.firstFetch) timing.firstFetch = performance.now();
-  event.respondWith(answer.then(function (res) {
+  event.respondWith(answer.then((res) => {
     pending.delete(entry);
     if (!timing.firstAnswer) timing.firstAnswer = performance.now();
     return res || fetch(req);
   }));
 });
 
-self.addEventListener('message', function (event) {
-  if (call(function () { sw.on_message(event); return true; })) return;
-  var port = event.ports && event.ports[0];
+self.addEventListener('message', (event) => {
+  if (call(() => { sw.on_message(event); return true; })) return;
+  const port = event.ports?.[0];
   if (!port) return;
-  if (!event.data || event.data.type !== 'GET_STATS') {
-    return port.postMessage({ type: 'ERROR', error: failure ? 'swcache: engine failed open: ' + String(failure) : 'swcache: the worker never called swcache.start(config)' });
+  if (event.data?.type !== 'GET_STATS') {
+    const error = failure ? 'swcache: engine failed open: ' + String(failure) : 'swcache: the worker never called swcache.start(config)';
+    return port.postMessage({ type: 'ERROR', error });
   }
-  var stats = JSON.parse(FAILED_STATS);
+  const stats = JSON.parse(FAILED_STATS);
   if (failure) stats.error = String(failure);
   else stats.engine = 'not-started';
   port.postMessage(stats);

@@ -22,7 +22,7 @@ const STATE_CACHE: &str = "swcache-state";
 const STATE_KEY: &str = "/__swcache/state";
 
 pub(super) fn run(cmds: Vec<Cmd>) {
-    for c in cmds {
+    for c in &cmds {
         exec(c);
     }
 }
@@ -45,215 +45,245 @@ async fn wait(p: Promise) -> Result<JsValue, JsValue> {
     JsFuture::from(p).await
 }
 
-fn exec(c: Cmd) {
-    match c {
-        Cmd::Match { op, tag, slot, req } => read(op, tag, slot, &req),
-        Cmd::Fetch { op, tag, req, reload } => {
-            let r = request(op, &req, reload);
-            step(op, tag, async move {
-                match r {
-                    Some(r) => fetched(op, tag, wait(js::scope().fetch_with_request(&r)).await),
-                    None => Io::Fetched(Err(String::from("no request"))),
-                }
-            });
-        }
-        Cmd::Preload { op, tag } => {
-            let (pre, r) =
-                with_op(op, |o| (o.event.as_ref().and_then(js::preload_response), o.req.clone())).unwrap_or_default();
-            step(op, tag, async move {
-                if let Some(p) = pre {
-                    if let Ok(res) = wait(p).await {
-                        if res.is_instance_of::<Response>() {
-                            return fetched(op, tag, Ok(res));
-                        }
-                    }
-                }
-                match r {
-                    Some(r) => fetched(op, tag, wait(js::scope().fetch_with_request(&r)).await),
-                    None => Io::Fetched(Err(String::from("no request"))),
-                }
-            });
-        }
-        Cmd::NavigationPreload { op, tag, on } => {
-            let p = js::navigation_preload(on);
-            step(op, tag, async move {
-                if let Some(p) = p {
-                    let _ = wait(p).await;
-                }
-                Io::Done
-            });
-        }
-        Cmd::Size { op, tag, from } => {
-            let body = with_op(op, |o| o.res.get(&from).and_then(|r| r.clone().ok())).flatten();
-            step(op, tag, async move {
-                let Some(blob) = body.and_then(|r| r.blob().ok()) else { return Io::Size(None) };
-                match wait(blob).await {
-                    Ok(b) => {
-                        let b: Blob = b.unchecked_into();
-                        let size = b.size();
-                        with_op(op, |o| o.blob = Some(b));
-                        Io::Size((0.0..9e15).contains(&size).then_some(size as u64))
-                    }
-                    Err(_) => Io::Size(None),
-                }
-            });
-        }
-        Cmd::Unregister { op, tag } => {
-            let p = js::scope().registration().unregister().ok();
-            step(op, tag, async move {
-                if let Some(p) = p {
-                    let _ = wait(p).await;
-                }
-                Io::Done
-            });
-        }
-        Cmd::Timer { op, tag, ms } => {
-            // What gloo-timers' `Timeout::forget` does; gloo-timers needs std, which this
-            // build leaves out (see Cargo.toml). The closure frees itself once called.
-            let fire = wasm_bindgen::closure::Closure::once_into_js(move || feed(op, tag, Io::Timer));
-            let delay = i32::try_from(ms).unwrap_or(i32::MAX);
-            let _ = js::scope().set_timeout_with_callback_and_timeout_and_arguments_0(fire.unchecked_ref(), delay);
-        }
-        Cmd::Put { op, tag, slot, req, from, stamp } => put(op, tag, slot, &req, from, stamp),
-        Cmd::Keys { op, tag, slot } => {
-            let name = cache_name(slot);
-            step(op, tag, async move {
-                let Some(cache) = open(name).await else { return Io::Keys(Vec::new()) };
-                match wait(cache.keys()).await {
-                    Ok(list) => {
-                        let list: Array = list.unchecked_into();
-                        let urls = list.iter().map(|k| k.unchecked_into::<Request>().url()).collect();
-                        with_op(op, |o| o.keys.insert(tag, list));
-                        Io::Keys(urls)
-                    }
-                    Err(_) => Io::Keys(Vec::new()),
-                }
-            });
-        }
-        Cmd::Delete { op, tag, slot, reqs } => {
-            let name = cache_name(slot);
-            let reqs: Vec<Request> = reqs.iter().filter_map(|r| request(op, r, false)).collect();
-            step(op, tag, async move {
-                let Some(cache) = open(name).await else { return Io::Deleted(0) };
-                let all: Array = reqs.iter().map(|r| cache.delete_with_request(r)).collect();
-                match wait(Promise::all(&all)).await {
-                    Ok(gone) => {
-                        Io::Deleted(gone.unchecked_into::<Array>().iter().filter(JsValue::is_truthy).count() as u32)
-                    }
-                    Err(_) => Io::Deleted(0),
-                }
-            });
-        }
-        Cmd::Respond { op, answer } => respond(op, &answer),
-        Cmd::Reply { op, json } => {
-            let port = with_op(op, |o| o.event.as_ref().and_then(js::reply_port)).flatten();
-            if let (Some(port), Ok(v)) = (port, js_sys::JSON::parse(&json)) {
-                let _ = port.post_message(&v);
-            }
-        }
-        Cmd::CacheNames { op, tag } => step(op, tag, async move {
-            let names = match js::caches().map(|c| c.keys()) {
-                Ok(p) => {
-                    wait(p).await.map(|a| a.unchecked_into::<Array>().iter().filter_map(|n| n.as_string()).collect())
-                }
-                Err(e) => Err(e),
-            };
-            Io::CacheNames(names.unwrap_or_default())
-        }),
-        Cmd::DeleteCache { op, tag, name } => {
-            remember_cache(name.clone(), None);
-            let p = js::caches().map(|c| c.delete(&name));
-            step(op, tag, async move {
-                if let Ok(p) = p {
-                    let _ = wait(p).await;
-                }
-                Io::Done
-            });
-        }
-        Cmd::SkipWaiting { op, tag } => {
-            let p = js::scope().skip_waiting().ok();
-            step(op, tag, async move {
-                if let Some(p) = p {
-                    let _ = wait(p).await;
-                }
-                Io::Done
-            });
-        }
-        Cmd::Claim { op, tag } => {
-            let p = js::scope().clients().claim();
-            step(op, tag, async move {
-                let _ = wait(p).await;
-                Io::Done
-            });
-        }
-        Cmd::AddRoutes { op, json } => {
-            if let Some(ev) = with_op(op, |o| o.event.clone()).flatten() {
-                js::add_routes(&ev, &json);
-            }
-        }
-        Cmd::Fail { op, text } => {
-            web_sys::console::error_1(&JsValue::from_str(&text));
-            end(op, Some(&text));
-        }
-        Cmd::Warn { text } => web_sys::console::warn_1(&JsValue::from_str(&text)),
-        Cmd::LoadState { op, tag } => step(op, tag, async move {
-            let Some(cache) = open(Some(String::from(STATE_CACHE))).await else { return Io::Text(None) };
-            let Ok(found) = wait(cache.match_with_str(STATE_KEY)).await else { return Io::Text(None) };
-            let Some(res) = found.dyn_ref::<Response>() else { return Io::Text(None) };
-            let Ok(text) = res.text() else { return Io::Text(None) };
-            Io::Text(wait(text).await.ok().and_then(|t| t.as_string()))
-        }),
-        Cmd::SaveState { op, tag, text } => step(op, tag, async move {
-            let Some(cache) = open(Some(String::from(STATE_CACHE))).await else { return Io::Put(PutResult::Failed) };
-            let Ok(res) = text_response(&text, 200, "", "application/json") else { return Io::Put(PutResult::Failed) };
-            match wait(cache.put_with_str(STATE_KEY, &res)).await {
-                Ok(_) => Io::Put(PutResult::Ok),
-                Err(_) => Io::Put(PutResult::Failed),
-            }
-        }),
-        Cmd::FetchFeed { op, tag, path, etag, cap } => step(op, tag, async move {
-            let p = js::fetch_feed(&path, etag.as_deref());
-            let res = match wait(p).await {
-                Ok(r) => r.unchecked_into::<Response>(),
-                Err(e) => return Io::Fetched(Err(js::error_text(&e))),
-            };
-            let status = res.status();
-            let etag = header(&res.headers(), "etag");
-            if status != 200 {
-                return Io::Feed { status, etag, text: None };
-            }
-            let text = match res.text() {
-                Ok(p) => wait(p).await,
-                Err(e) => Err(e),
-            };
-            match text.map(|t| t.as_string().unwrap_or_default()) {
-                Ok(mut t) => {
-                    // Past `cap` bytes the engine refuses the feed: keep only enough to know.
-                    if t.len() > cap as usize {
-                        let mut at = cap as usize + 1;
-                        while !t.is_char_boundary(at) {
-                            at += 1;
-                        }
-                        t.truncate(at);
-                    }
-                    Io::Feed { status, etag, text: Some(t) }
-                }
-                Err(e) => Io::Fetched(Err(js::error_text(&e))),
-            }
-        }),
-        Cmd::Broadcast { json } => {
-            let Ok(note) = js_sys::JSON::parse(&json) else { return };
-            let p = js::scope().clients().match_all_with_options(&js::window_clients());
-            spawn_local(async move {
-                if let Ok(list) = wait(p).await {
-                    for c in list.unchecked_into::<Array>().iter() {
-                        let _ = c.unchecked_into::<web_sys::Client>().post_message(&note);
-                    }
-                }
-            });
-        }
+/// One function per command, out of line: a cold start compiles only those it runs
+/// (V8 compiles a wasm function on its first call).
+fn exec(c: &Cmd) {
+    match *c {
+        Cmd::Match { op, tag, slot, ref req } => read(op, tag, slot, req),
+        Cmd::Respond { op, ref answer } => respond(op, answer),
         Cmd::Done { op } => end(op, None),
+        Cmd::Fetch { op, tag, ref req, reload } => fetch(op, tag, request(op, req, reload)),
+        Cmd::Preload { op, tag } => preload(op, tag),
+        Cmd::Put { op, tag, slot, ref req, from, stamp } => put(op, tag, slot, req, from, stamp),
+        Cmd::Size { op, tag, from } => size(op, tag, from),
+        Cmd::Timer { op, tag, ms } => timer(op, tag, ms),
+        Cmd::Keys { op, tag, slot } => keys(op, tag, slot),
+        Cmd::Delete { op, tag, slot, ref reqs } => delete(op, tag, slot, reqs),
+        Cmd::Reply { op, ref json } => reply(op, json),
+        Cmd::Broadcast { ref json } => broadcast(json),
+        Cmd::CacheNames { op, tag } => cache_names(op, tag),
+        Cmd::DeleteCache { op, tag, ref name } => delete_cache(op, tag, name),
+        Cmd::NavigationPreload { op, tag, on } => settle(op, tag, js::navigation_preload(on)),
+        Cmd::Unregister { op, tag } => settle(op, tag, js::scope().registration().unregister().ok()),
+        Cmd::SkipWaiting { op, tag } => settle(op, tag, js::scope().skip_waiting().ok()),
+        Cmd::Claim { op, tag } => settle(op, tag, Some(js::scope().clients().claim())),
+        Cmd::AddRoutes { op, ref json } => add_routes(op, json),
+        Cmd::Fail { op, ref text } => fail(op, text),
+        Cmd::Warn { ref text } => web_sys::console::warn_1(&JsValue::from_str(text)),
+        Cmd::LoadState { op, tag } => load_state(op, tag),
+        Cmd::SaveState { op, tag, ref text } => save_state(op, tag, text.clone()),
+        Cmd::FetchFeed { op, tag, ref path, ref etag, cap } => fetch_feed(op, tag, path.clone(), etag.clone(), cap),
     }
+}
+
+#[inline(never)]
+fn delete_cache(op: OpId, tag: u32, name: &str) {
+    remember_cache(String::from(name), None);
+    settle(op, tag, js::caches().ok().map(|c| c.delete(name)));
+}
+
+#[inline(never)]
+fn add_routes(op: OpId, json: &str) {
+    if let Some(ev) = with_op(op, |o| o.event.clone()).flatten() {
+        js::add_routes(&ev, json);
+    }
+}
+
+/// The operation failed (install fails with this text).
+#[inline(never)]
+fn fail(op: OpId, text: &str) {
+    web_sys::console::error_1(&JsValue::from_str(text));
+    end(op, Some(text));
+}
+
+/// A step that only has to finish (or fail): `Done` either way.
+#[inline(never)]
+fn settle(op: OpId, tag: u32, p: Option<Promise>) {
+    step(op, tag, async move {
+        if let Some(p) = p {
+            let _ = wait(p).await;
+        }
+        Io::Done
+    });
+}
+
+#[inline(never)]
+fn fetch(op: OpId, tag: u32, r: Option<Request>) {
+    step(op, tag, async move {
+        match r {
+            Some(r) => fetched(op, tag, wait(js::scope().fetch_with_request(&r)).await),
+            None => Io::Fetched(Err(String::from("no request"))),
+        }
+    });
+}
+
+/// The navigation's preload response, or a fetch of the event's request without one.
+#[inline(never)]
+fn preload(op: OpId, tag: u32) {
+    let (pre, r) =
+        with_op(op, |o| (o.event.as_ref().and_then(js::preload_response), o.req.clone())).unwrap_or_default();
+    step(op, tag, async move {
+        if let Some(p) = pre {
+            if let Ok(res) = wait(p).await {
+                if res.is_instance_of::<Response>() {
+                    return fetched(op, tag, Ok(res));
+                }
+            }
+        }
+        match r {
+            Some(r) => fetched(op, tag, wait(js::scope().fetch_with_request(&r)).await),
+            None => Io::Fetched(Err(String::from("no request"))),
+        }
+    });
+}
+
+/// The cached body read once (the ranged answer slices it), and its size.
+#[inline(never)]
+fn size(op: OpId, tag: u32, from: u32) {
+    let body = with_op(op, |o| o.res.get(&from).and_then(|r| r.clone().ok())).flatten();
+    step(op, tag, async move {
+        let Some(blob) = body.and_then(|r| r.blob().ok()) else { return Io::Size(None) };
+        match wait(blob).await {
+            Ok(b) => {
+                let b: Blob = b.unchecked_into();
+                let size = b.size();
+                with_op(op, |o| o.blob = Some(b));
+                Io::Size((0.0..9e15).contains(&size).then_some(size as u64))
+            }
+            Err(_) => Io::Size(None),
+        }
+    });
+}
+
+/// What gloo-timers' `Timeout::new(…).forget()` does; gloo-timers needs std, which this
+/// build leaves out (see Cargo.toml). The closure frees itself once called.
+#[inline(never)]
+fn timer(op: OpId, tag: u32, ms: u32) {
+    let fire = wasm_bindgen::closure::Closure::once_into_js(move || feed(op, tag, Io::Timer));
+    let delay = i32::try_from(ms).unwrap_or(i32::MAX);
+    let _ = js::scope().set_timeout_with_callback_and_timeout_and_arguments_0(fire.unchecked_ref(), delay);
+}
+
+#[inline(never)]
+fn keys(op: OpId, tag: u32, slot: u32) {
+    let name = cache_name(slot);
+    step(op, tag, async move {
+        let Some(cache) = open(name).await else { return Io::Keys(Vec::new()) };
+        match wait(cache.keys()).await {
+            Ok(list) => {
+                let list: Array = list.unchecked_into();
+                let urls = list.iter().map(|k| k.unchecked_into::<Request>().url()).collect();
+                with_op(op, |o| o.keys.insert(tag, list));
+                Io::Keys(urls)
+            }
+            Err(_) => Io::Keys(Vec::new()),
+        }
+    });
+}
+
+#[inline(never)]
+fn delete(op: OpId, tag: u32, slot: u32, reqs: &[Req]) {
+    let name = cache_name(slot);
+    let reqs: Vec<Request> = reqs.iter().filter_map(|r| request(op, r, false)).collect();
+    step(op, tag, async move {
+        let Some(cache) = open(name).await else { return Io::Deleted(0) };
+        let all: Array = reqs.iter().map(|r| cache.delete_with_request(r)).collect();
+        match wait(Promise::all(&all)).await {
+            Ok(gone) => Io::Deleted(gone.unchecked_into::<Array>().iter().filter(JsValue::is_truthy).count() as u32),
+            Err(_) => Io::Deleted(0),
+        }
+    });
+}
+
+#[inline(never)]
+fn reply(op: OpId, json: &str) {
+    let port = with_op(op, |o| o.event.as_ref().and_then(js::reply_port)).flatten();
+    if let (Some(port), Ok(v)) = (port, js_sys::JSON::parse(json)) {
+        let _ = port.post_message(&v);
+    }
+}
+
+/// Posts a notice to every window client.
+#[inline(never)]
+fn broadcast(json: &str) {
+    let Ok(note) = js_sys::JSON::parse(json) else { return };
+    let p = js::scope().clients().match_all_with_options(&js::window_clients());
+    spawn_local(async move {
+        if let Ok(list) = wait(p).await {
+            for c in list.unchecked_into::<Array>().iter() {
+                let _ = c.unchecked_into::<web_sys::Client>().post_message(&note);
+            }
+        }
+    });
+}
+
+#[inline(never)]
+fn cache_names(op: OpId, tag: u32) {
+    step(op, tag, async move {
+        let names = match js::caches().map(|c| c.keys()) {
+            Ok(p) => wait(p).await.map(|a| a.unchecked_into::<Array>().iter().filter_map(|n| n.as_string()).collect()),
+            Err(e) => Err(e),
+        };
+        Io::CacheNames(names.unwrap_or_default())
+    });
+}
+
+#[inline(never)]
+fn load_state(op: OpId, tag: u32) {
+    step(op, tag, async move {
+        let Some(cache) = open(Some(String::from(STATE_CACHE))).await else { return Io::Text(None) };
+        let Ok(found) = wait(cache.match_with_str(STATE_KEY)).await else { return Io::Text(None) };
+        let Some(res) = found.dyn_ref::<Response>() else { return Io::Text(None) };
+        let Ok(text) = res.text() else { return Io::Text(None) };
+        Io::Text(wait(text).await.ok().and_then(|t| t.as_string()))
+    });
+}
+
+#[inline(never)]
+fn save_state(op: OpId, tag: u32, text: String) {
+    step(op, tag, async move {
+        let Some(cache) = open(Some(String::from(STATE_CACHE))).await else { return Io::Put(PutResult::Failed) };
+        let Ok(res) = text_response(&text, 200, "", "application/json") else { return Io::Put(PutResult::Failed) };
+        match wait(cache.put_with_str(STATE_KEY, &res)).await {
+            Ok(_) => Io::Put(PutResult::Ok),
+            Err(_) => Io::Put(PutResult::Failed),
+        }
+    });
+}
+
+/// The feed, past every cache: its status, ETag and (200) at most `cap` + 1 bytes of body.
+#[inline(never)]
+fn fetch_feed(op: OpId, tag: u32, path: String, etag: Option<String>, cap: u32) {
+    step(op, tag, async move {
+        let p = js::fetch_feed(&path, etag.as_deref());
+        let res = match wait(p).await {
+            Ok(r) => r.unchecked_into::<Response>(),
+            Err(e) => return Io::Fetched(Err(js::error_text(&e))),
+        };
+        let status = res.status();
+        let etag = header(&res.headers(), "etag");
+        if status != 200 {
+            return Io::Feed { status, etag, text: None };
+        }
+        let text = match res.text() {
+            Ok(p) => wait(p).await,
+            Err(e) => Err(e),
+        };
+        match text.map(|t| t.as_string().unwrap_or_default()) {
+            Ok(mut t) => {
+                // Past `cap` bytes the engine refuses the feed: keep only enough to know.
+                if t.len() > cap as usize {
+                    let mut at = cap as usize + 1;
+                    while !t.is_char_boundary(at) {
+                        at += 1;
+                    }
+                    t.truncate(at);
+                }
+                Io::Feed { status, etag, text: Some(t) }
+            }
+            Err(e) => Io::Fetched(Err(js::error_text(&e))),
+        }
+    });
 }
 
 /// The request a command names.
@@ -296,6 +326,7 @@ fn validator(h: &Headers) -> Option<String> {
 
 /// A cache read. Until the cache is open, one Cache Storage call instead of open + match
 /// (a cold start's first read is one round trip to the browser, as for the floor).
+#[inline(never)]
 fn read(op: OpId, tag: u32, slot: u32, req: &Req) {
     let name = cache_name(slot);
     let r = request(op, req, false);
@@ -355,6 +386,7 @@ fn fetched(op: OpId, tag: u32, r: Result<JsValue, JsValue>) -> Io {
 
 /// A cache write of the response fetched at `from`. The copy is taken now, before the
 /// response goes to the page (this command comes first).
+#[inline(never)]
 fn put(op: OpId, tag: u32, slot: u32, req: &Req, from: u32, stamp: Option<f64>) {
     let name = cache_name(slot);
     let r = request(op, req, false);
@@ -401,6 +433,7 @@ fn text_response(text: &str, status: u16, reason: &str, kind: &str) -> Result<Re
 const PLAIN: &str = "text/plain; charset=utf-8";
 
 /// Answers the page's request.
+#[inline(never)]
 fn respond(op: OpId, answer: &Answer) {
     let from = match answer {
         Answer::Cached(t) | Answer::Network(t) | Answer::Range { from: t, .. } => Some(*t),
@@ -416,34 +449,42 @@ fn respond(op: OpId, answer: &Answer) {
     let out: Result<JsValue, JsValue> = match answer {
         Answer::Cached(_) | Answer::Network(_) => Ok(base.map_or(JsValue::UNDEFINED, JsValue::from)),
         Answer::Error { status, reason, text } => text_response(text, *status, reason, PLAIN).map(JsValue::from),
-        Answer::Unsatisfiable { size } => (|| {
-            let r = text_response("", 416, "Range Not Satisfiable", PLAIN)?;
-            let mut range = String::from("bytes */");
-            push_u64(&mut range, *size);
-            r.headers().set("content-range", &range)?;
-            Ok(JsValue::from(r))
-        })(),
-        Answer::Range { start, end, size, .. } => (|| {
-            let (Some(base), Some(blob)) = (base, blob) else { return Ok(JsValue::UNDEFINED) };
-            let h = Headers::new_with_headers(&base.headers())?;
-            let mut range = String::from("bytes ");
-            push_u64(&mut range, *start);
-            range.push('-');
-            push_u64(&mut range, *end);
-            range.push('/');
-            push_u64(&mut range, *size);
-            h.set("content-range", &range)?;
-            let mut length = String::new();
-            push_u64(&mut length, end - start + 1);
-            h.set("content-length", &length)?;
-            let init = ResponseInit::new();
-            init.set_status(206);
-            init.set_status_text("Partial Content");
-            init.set_headers(&h);
-            let part = blob.slice_with_f64_and_f64(*start as f64, (*end + 1) as f64)?;
-            Response::new_with_opt_blob_and_init(Some(&part), &init).map(JsValue::from)
-        })(),
+        Answer::Unsatisfiable { size } => unsatisfiable(*size),
+        Answer::Range { start, end, size, .. } => ranged(base, blob, *start, *end, *size),
     };
     // A response that could not be built: the network answers instead.
     let _ = resolve.call1(&JsValue::UNDEFINED, &out.unwrap_or(JsValue::UNDEFINED));
+}
+
+/// `416` with `Content-Range: bytes */size`.
+#[inline(never)]
+fn unsatisfiable(size: u64) -> Result<JsValue, JsValue> {
+    let r = text_response("", 416, "Range Not Satisfiable", PLAIN)?;
+    let mut range = String::from("bytes */");
+    push_u64(&mut range, size);
+    r.headers().set("content-range", &range)?;
+    Ok(JsValue::from(r))
+}
+
+/// `206`: bytes `start..=end` of the `size`-byte cached body (read by a `Size` step).
+#[inline(never)]
+fn ranged(base: Option<Response>, blob: Option<Blob>, start: u64, end: u64, size: u64) -> Result<JsValue, JsValue> {
+    let (Some(base), Some(blob)) = (base, blob) else { return Ok(JsValue::UNDEFINED) };
+    let h = Headers::new_with_headers(&base.headers())?;
+    let mut range = String::from("bytes ");
+    push_u64(&mut range, start);
+    range.push('-');
+    push_u64(&mut range, end);
+    range.push('/');
+    push_u64(&mut range, size);
+    h.set("content-range", &range)?;
+    let mut length = String::new();
+    push_u64(&mut length, end - start + 1);
+    h.set("content-length", &length)?;
+    let init = ResponseInit::new();
+    init.set_status(206);
+    init.set_status_text("Partial Content");
+    init.set_headers(&h);
+    let part = blob.slice_with_f64_and_f64(start as f64, (end + 1) as f64)?;
+    Response::new_with_opt_blob_and_init(Some(&part), &init).map(JsValue::from)
 }

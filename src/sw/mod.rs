@@ -14,6 +14,8 @@
 mod exec;
 mod js;
 mod local;
+#[cfg(test)]
+mod tests;
 
 use local::{Local, Map};
 
@@ -29,7 +31,8 @@ use crate::core::prelude::*;
 static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 
 /// A panic traps (`unreachable`): the shim sees a `WebAssembly.RuntimeError` and fails
-/// open. No message is formatted, so no formatting code is shipped.
+/// open. No message is formatted, so no formatting code is shipped. (The tests have std's.)
+#[cfg(not(test))]
 #[panic_handler]
 fn panic(_: &::core::panic::PanicInfo<'_>) -> ! {
     ::core::arch::wasm32::unreachable()
@@ -108,12 +111,18 @@ pub fn start_engine(config: JsValue) -> Result<(), JsValue> {
             WORKER.set(Some(Worker { engine, names, opened: Map::default(), ops: Map::default() }));
             Ok(())
         }
-        Err(msg) => {
-            web_sys::console::error_1(&JsValue::from_str(&msg));
-            js::post_config_error(&msg);
-            Err(js_sys::Error::new(&msg).into())
-        }
+        Err(msg) => Err(config_error(&msg)),
     }
+}
+
+/// A bad config: logged, posted to the registering pages (`register()` rejects with it)
+/// and thrown.
+#[cold]
+#[inline(never)]
+fn config_error(msg: &str) -> JsValue {
+    web_sys::console::error_1(&JsValue::from_str(msg));
+    js::post_config_error(msg);
+    js_sys::Error::new(msg).into()
 }
 
 /// Runs `f` on the started engine, then carries out the commands it produced.
