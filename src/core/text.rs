@@ -1,7 +1,9 @@
 //! Text without `core::fmt`: building messages from pieces ([`cat!`]), numbers as
-//! JavaScript prints them, and the JSON the worker's executor exchanges with the engine
-//! (config and messages in, replies out). Keeping `fmt` out of the worker build keeps
-//! its wasm small and its start path short.
+//! JavaScript prints them, JSON strings for the replies the engine writes, and a JSON
+//! reader for the two texts the worker gets as text (the feed and its own saved state).
+//! Why it remains beside serde: `core::fmt` (which serde_json and serde's error paths
+//! pull in) costs the no_std worker ~20 KB of wasm and start-path code; configs and
+//! messages no longer come through here (the adapter reads them as JS values).
 
 use super::prelude::*;
 use super::value::Value;

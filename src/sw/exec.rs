@@ -12,7 +12,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{Blob, Cache, Headers, Request, RequestCache, RequestInit, Response, ResponseInit};
 
 use super::{cache_name, end, feed, js, opened, remember_cache, with_op};
-use crate::core::engine::{Answer, Cmd, Entry, Io, OpId, PutResult, Req, ResponseInfo};
+use crate::core::engine::{Answer, Cmd, Entry, Io, OpId, PutResult, Req, ResponseInfo, Tag};
 use crate::core::prelude::*;
 use crate::core::text::push_u64;
 
@@ -28,13 +28,13 @@ pub(super) fn run(cmds: Vec<Cmd>) {
 }
 
 /// Runs `work` and feeds its result to the engine as the answer to `op`/`tag`.
-fn step(op: OpId, tag: u32, work: impl Future<Output = Io> + 'static) {
+fn step(op: OpId, tag: Tag, work: impl Future<Output = Io> + 'static) {
     run_step(op, tag, Box::pin(work));
 }
 
 /// One task type for every step (a generic task per command would each be compiled).
 #[inline(never)]
-fn run_step(op: OpId, tag: u32, work: Pin<Box<dyn Future<Output = Io>>>) {
+fn run_step(op: OpId, tag: Tag, work: Pin<Box<dyn Future<Output = Io>>>) {
     spawn_local(async move {
         let io = work.await;
         feed(op, tag, io);
@@ -77,7 +77,7 @@ fn exec(c: &Cmd) {
 }
 
 #[inline(never)]
-fn delete_cache(op: OpId, tag: u32, name: &str) {
+fn delete_cache(op: OpId, tag: Tag, name: &str) {
     remember_cache(String::from(name), None);
     settle(op, tag, js::caches().ok().map(|c| c.delete(name)));
 }
@@ -98,7 +98,7 @@ fn fail(op: OpId, text: &str) {
 
 /// A step that only has to finish (or fail): `Done` either way.
 #[inline(never)]
-fn settle(op: OpId, tag: u32, p: Option<Promise>) {
+fn settle(op: OpId, tag: Tag, p: Option<Promise>) {
     step(op, tag, async move {
         if let Some(p) = p {
             let _ = wait(p).await;
@@ -108,7 +108,7 @@ fn settle(op: OpId, tag: u32, p: Option<Promise>) {
 }
 
 #[inline(never)]
-fn fetch(op: OpId, tag: u32, r: Option<Request>) {
+fn fetch(op: OpId, tag: Tag, r: Option<Request>) {
     step(op, tag, async move {
         match r {
             Some(r) => fetched(op, tag, wait(js::scope().fetch_with_request(&r)).await),
@@ -119,7 +119,7 @@ fn fetch(op: OpId, tag: u32, r: Option<Request>) {
 
 /// The navigation's preload response, or a fetch of the event's request without one.
 #[inline(never)]
-fn preload(op: OpId, tag: u32) {
+fn preload(op: OpId, tag: Tag) {
     let (pre, r) =
         with_op(op, |o| (o.event.as_ref().and_then(js::preload_response), o.req.clone())).unwrap_or_default();
     step(op, tag, async move {
@@ -139,7 +139,7 @@ fn preload(op: OpId, tag: u32) {
 
 /// The cached body read once (the ranged answer slices it), and its size.
 #[inline(never)]
-fn size(op: OpId, tag: u32, from: u32) {
+fn size(op: OpId, tag: Tag, from: Tag) {
     let body = with_op(op, |o| o.res.get(&from).and_then(|r| r.clone().ok())).flatten();
     step(op, tag, async move {
         let Some(blob) = body.and_then(|r| r.blob().ok()) else { return Io::Size(None) };
@@ -158,14 +158,14 @@ fn size(op: OpId, tag: u32, from: u32) {
 /// What gloo-timers' `Timeout::new(…).forget()` does; gloo-timers needs std, which this
 /// build leaves out (see Cargo.toml). The closure frees itself once called.
 #[inline(never)]
-fn timer(op: OpId, tag: u32, ms: u32) {
+fn timer(op: OpId, tag: Tag, ms: u32) {
     let fire = wasm_bindgen::closure::Closure::once_into_js(move || feed(op, tag, Io::Timer));
     let delay = i32::try_from(ms).unwrap_or(i32::MAX);
     let _ = js::scope().set_timeout_with_callback_and_timeout_and_arguments_0(fire.unchecked_ref(), delay);
 }
 
 #[inline(never)]
-fn keys(op: OpId, tag: u32, slot: u32) {
+fn keys(op: OpId, tag: Tag, slot: u32) {
     let name = cache_name(slot);
     step(op, tag, async move {
         let Some(cache) = open(name).await else { return Io::Keys(Vec::new()) };
@@ -182,7 +182,7 @@ fn keys(op: OpId, tag: u32, slot: u32) {
 }
 
 #[inline(never)]
-fn delete(op: OpId, tag: u32, slot: u32, reqs: &[Req]) {
+fn delete(op: OpId, tag: Tag, slot: u32, reqs: &[Req]) {
     let name = cache_name(slot);
     let reqs: Vec<Request> = reqs.iter().filter_map(|r| request(op, r, false)).collect();
     step(op, tag, async move {
@@ -218,7 +218,7 @@ fn broadcast(json: &str) {
 }
 
 #[inline(never)]
-fn cache_names(op: OpId, tag: u32) {
+fn cache_names(op: OpId, tag: Tag) {
     step(op, tag, async move {
         let names = match js::caches().map(|c| c.keys()) {
             Ok(p) => wait(p).await.map(|a| a.unchecked_into::<Array>().iter().filter_map(|n| n.as_string()).collect()),
@@ -229,7 +229,7 @@ fn cache_names(op: OpId, tag: u32) {
 }
 
 #[inline(never)]
-fn load_state(op: OpId, tag: u32) {
+fn load_state(op: OpId, tag: Tag) {
     step(op, tag, async move {
         let Some(cache) = open(Some(String::from(STATE_CACHE))).await else { return Io::Text(None) };
         let Ok(found) = wait(cache.match_with_str(STATE_KEY)).await else { return Io::Text(None) };
@@ -240,7 +240,7 @@ fn load_state(op: OpId, tag: u32) {
 }
 
 #[inline(never)]
-fn save_state(op: OpId, tag: u32, text: String) {
+fn save_state(op: OpId, tag: Tag, text: String) {
     step(op, tag, async move {
         let Some(cache) = open(Some(String::from(STATE_CACHE))).await else { return Io::Put(PutResult::Failed) };
         let Ok(res) = text_response(&text, 200, "", "application/json") else { return Io::Put(PutResult::Failed) };
@@ -253,7 +253,7 @@ fn save_state(op: OpId, tag: u32, text: String) {
 
 /// The feed, past every cache: its status, ETag and (200) at most `cap` + 1 bytes of body.
 #[inline(never)]
-fn fetch_feed(op: OpId, tag: u32, path: String, etag: Option<String>, cap: u32) {
+fn fetch_feed(op: OpId, tag: Tag, path: String, etag: Option<String>, cap: u32) {
     step(op, tag, async move {
         let p = js::fetch_feed(&path, etag.as_deref());
         let res = match wait(p).await {
@@ -327,7 +327,7 @@ fn validator(h: &Headers) -> Option<String> {
 /// A cache read. Until the cache is open, one Cache Storage call instead of open + match
 /// (a cold start's first read is one round trip to the browser, as for the floor).
 #[inline(never)]
-fn read(op: OpId, tag: u32, slot: u32, req: &Req) {
+fn read(op: OpId, tag: Tag, slot: u32, req: &Req) {
     let name = cache_name(slot);
     let r = request(op, req, false);
     let found = match (&name, &r) {
@@ -363,7 +363,7 @@ fn read(op: OpId, tag: u32, slot: u32, req: &Req) {
 }
 
 /// A fetch's result: the response kept under `tag`, its facts for the engine.
-fn fetched(op: OpId, tag: u32, r: Result<JsValue, JsValue>) -> Io {
+fn fetched(op: OpId, tag: Tag, r: Result<JsValue, JsValue>) -> Io {
     match r.map(JsCast::unchecked_into::<Response>) {
         Ok(res) => {
             let h = res.headers();
@@ -387,7 +387,7 @@ fn fetched(op: OpId, tag: u32, r: Result<JsValue, JsValue>) -> Io {
 /// A cache write of the response fetched at `from`. The copy is taken now, before the
 /// response goes to the page (this command comes first).
 #[inline(never)]
-fn put(op: OpId, tag: u32, slot: u32, req: &Req, from: u32, stamp: Option<f64>) {
+fn put(op: OpId, tag: Tag, slot: u32, req: &Req, from: Tag, stamp: Option<f64>) {
     let name = cache_name(slot);
     let r = request(op, req, false);
     let copy = with_op(op, |o| o.res.get(&from).and_then(|res| res.clone().ok())).flatten();

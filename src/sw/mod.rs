@@ -24,7 +24,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, Cache, ExtendableEvent, ExtendableMessageEvent, FetchEvent, Request, Response};
 
-use crate::core::engine::{Engine, Io, OpId};
+use crate::core::engine::{Engine, Io, OpId, Tag};
 use crate::core::prelude::*;
 
 #[global_allocator]
@@ -46,8 +46,8 @@ struct Op {
     event: Option<ExtendableEvent>,
     /// The fetch event's own request.
     req: Option<Request>,
-    res: Map<u32, Response>,
-    keys: Map<u32, Array>,
+    res: Map<Tag, Response>,
+    keys: Map<Tag, Array>,
     /// The cached body a ranged answer slices (read by a `Size` step).
     blob: Option<Blob>,
     /// Resolves the page's answer (`respondWith`): with a Response, or undefined for
@@ -217,7 +217,7 @@ pub fn on_message(event: ExtendableMessageEvent) {
 }
 
 /// Hands a command's result to the engine, then carries out what it answers with.
-fn feed(op: OpId, tag: u32, io: Io) {
+fn feed(op: OpId, tag: Tag, io: Io) {
     with_engine(|w| w.engine.io(op, tag, io, now()));
 }
 

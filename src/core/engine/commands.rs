@@ -9,6 +9,80 @@ use crate::core::prelude::*;
 /// An operation's id: commands name it, and results come back with it.
 pub type OpId = u32;
 
+/// Which step of an operation a command's result answers: the adapter hands it back
+/// with the result, unchanged. Steps of a fetch, install, activate or feed check are
+/// plain variants; the rest carry the job, slot, listing entry or item they are about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Tag {
+    /// The request's own route cache.
+    Match,
+    /// The precached copy a navigation falls back to.
+    Precache,
+    /// The network (or navigation preload) response.
+    Net,
+    /// `networkTimeout`.
+    Timer,
+    /// The background fetch of staleWhileRevalidate.
+    Revalidate,
+    /// Cache Storage's names (activate, quota relief, removal).
+    Names,
+    /// The last step: skipWaiting, claim.
+    Finish,
+    /// Strict mode's wait for the feed.
+    Strict,
+    /// The engine's saved state.
+    State,
+    /// The feed document.
+    Feed,
+    /// Saving the engine's state.
+    Save,
+    /// The precache's keys.
+    Keys,
+    /// The offline page or image placeholder.
+    Offline,
+    /// A ranged request's cached copy.
+    Range,
+    /// The size of that copy's body.
+    Size,
+    /// Turning navigation preload on or off.
+    Preload,
+    /// Unregistering (the kill switch).
+    Remove,
+    /// Waiting to check an announced feed seq.
+    News,
+    /// Step `1` (keys), `2` (delete), `3` (refetch) or `4` (put again) of cache write
+    /// `job`; `0` is its first put.
+    Store(u32, u32),
+    /// A slot's trim: `0` its listing, `1` the deletion.
+    Trim(u32, u32),
+    /// A slot's key listing.
+    List(u32),
+    /// Deleting listed entries of a slot.
+    DeleteListed(u32),
+    /// Reading listed entry `n` (invalidation, sweeps, GET_STATE).
+    Look(u32),
+    /// Deleting listed entry `n`.
+    DeleteOne(u32),
+    /// Step `0` or `1` of item `n` (prefetch, precache entries, cache deletions).
+    Item(u32, u32),
+}
+
+impl Tag {
+    /// The slot, listing entry, job or item a tag is about (0 for a plain step).
+    pub fn index(self) -> u32 {
+        match self {
+            Tag::Store(n, _)
+            | Tag::Trim(n, _)
+            | Tag::List(n)
+            | Tag::DeleteListed(n)
+            | Tag::Look(n)
+            | Tag::DeleteOne(n)
+            | Tag::Item(n, _) => n,
+            _ => 0,
+        }
+    }
+}
+
 /// Which request a command is about.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Req {
@@ -17,21 +91,21 @@ pub enum Req {
     /// A same-origin path+search (prefetch, precache, invalidation by URL).
     Path(String),
     /// Entry `index` of the key listing that answered tag `list` of the same operation.
-    Key { list: u32, index: u32 },
+    Key { list: Tag, index: u32 },
 }
 
 /// What a page's request is answered with.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Answer {
     /// The response of the cache read answered at this tag.
-    Cached(u32),
+    Cached(Tag),
     /// The network response answered at this tag.
-    Network(u32),
+    Network(Tag),
     /// An error response of the engine's own (plain text).
     Error { status: u16, reason: &'static str, text: &'static str },
     /// `206`: bytes `start..=end` of the `size`-byte body of the cached response read at
     /// tag `from`, with `Content-Range`.
-    Range { from: u32, start: u64, end: u64, size: u64 },
+    Range { from: Tag, start: u64, end: u64, size: u64 },
     /// `416` with `Content-Range: bytes */size`.
     Unsatisfiable { size: u64 },
 }
@@ -42,14 +116,14 @@ pub enum Cmd {
     /// Read `req` from the slot's cache → [`Io::Matched`].
     Match {
         op: OpId,
-        tag: u32,
+        tag: Tag,
         slot: u32,
         req: Req,
     },
     /// Fetch `req` (`reload`: past the HTTP cache) → [`Io::Fetched`].
     Fetch {
         op: OpId,
-        tag: u32,
+        tag: Tag,
         req: Req,
         reload: bool,
     },
@@ -57,51 +131,51 @@ pub enum Cmd {
     /// event's request if there is none → [`Io::Fetched`].
     Preload {
         op: OpId,
-        tag: u32,
+        tag: Tag,
     },
     /// Turn navigation preload on or off for the registration → [`Io::Done`].
     NavigationPreload {
         op: OpId,
-        tag: u32,
+        tag: Tag,
         on: bool,
     },
     /// The body size of the cached response read at `from` → [`Io::Size`].
     Size {
         op: OpId,
-        tag: u32,
-        from: u32,
+        tag: Tag,
+        from: Tag,
     },
     /// `registration.unregister()` → [`Io::Done`].
     Unregister {
         op: OpId,
-        tag: u32,
+        tag: Tag,
     },
     /// Wait → [`Io::Timer`].
     Timer {
         op: OpId,
-        tag: u32,
+        tag: Tag,
         ms: u32,
     },
     /// Store a copy of the response fetched at tag `from` under `req`, with
     /// `sw-cache-time` set to `stamp` (none for opaque responses) → [`Io::Put`].
     Put {
         op: OpId,
-        tag: u32,
+        tag: Tag,
         slot: u32,
         req: Req,
-        from: u32,
+        from: Tag,
         stamp: Option<f64>,
     },
     /// List the slot's cache keys → [`Io::Keys`].
     Keys {
         op: OpId,
-        tag: u32,
+        tag: Tag,
         slot: u32,
     },
     /// Delete entries → [`Io::Deleted`] with how many were there.
     Delete {
         op: OpId,
-        tag: u32,
+        tag: Tag,
         slot: u32,
         reqs: Vec<Req>,
     },
@@ -118,20 +192,20 @@ pub enum Cmd {
     /// List Cache Storage → [`Io::CacheNames`].
     CacheNames {
         op: OpId,
-        tag: u32,
+        tag: Tag,
     },
     DeleteCache {
         op: OpId,
-        tag: u32,
+        tag: Tag,
         name: String,
     },
     SkipWaiting {
         op: OpId,
-        tag: u32,
+        tag: Tag,
     },
     Claim {
         op: OpId,
-        tag: u32,
+        tag: Tag,
     },
     /// Give the browser's router these rules (Static Routing API, during install):
     /// a JSON array of `{pathname, cacheName}`.
@@ -151,19 +225,19 @@ pub enum Cmd {
     /// Read the engine's saved state → [`Io::Text`].
     LoadState {
         op: OpId,
-        tag: u32,
+        tag: Tag,
     },
     /// Save the engine's state → [`Io::Put`].
     SaveState {
         op: OpId,
-        tag: u32,
+        tag: Tag,
         text: String,
     },
     /// Fetch the invalidation feed past every cache, conditionally on `etag`, reading at
     /// most `cap` bytes → [`Io::Feed`] or a failed [`Io::Fetched`].
     FetchFeed {
         op: OpId,
-        tag: u32,
+        tag: Tag,
         path: String,
         etag: Option<String>,
         cap: u32,

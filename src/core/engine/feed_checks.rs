@@ -9,7 +9,7 @@ use crate::core::message::Context;
 use crate::core::prelude::*;
 use crate::core::text::push_json_str;
 
-use super::{Cmd, Engine, Io, Kind, OpId, T_FEED, T_NEWS, T_SAVE, T_STATE};
+use super::{Cmd, Engine, Io, Kind, OpId, Tag};
 
 /// What the engine knows of the invalidation feed.
 #[derive(Debug)]
@@ -74,7 +74,7 @@ impl Engine {
                 None => {
                     f.deferred = Some((id, seq));
                     self.bg(id, 1);
-                    self.emit(Cmd::Timer { op: id, tag: T_NEWS, ms: crate::core::text::ceil(wait) as u32 });
+                    self.emit(Cmd::Timer { op: id, tag: Tag::News, ms: crate::core::text::ceil(wait) as u32 });
                 }
             }
         }
@@ -129,20 +129,20 @@ impl Engine {
         if loaded {
             self.fetch_feed(id);
         } else {
-            self.emit(Cmd::LoadState { op: id, tag: T_STATE });
+            self.emit(Cmd::LoadState { op: id, tag: Tag::State });
         }
     }
 
     fn fetch_feed(&mut self, id: OpId) {
         let Some(f) = &self.feed else { return };
         let (path, etag) = (f.cfg.path.clone(), f.etag.clone());
-        self.emit(Cmd::FetchFeed { op: id, tag: T_FEED, path, etag, cap: feed::MAX_BYTES as u32 });
+        self.emit(Cmd::FetchFeed { op: id, tag: Tag::Feed, path, etag, cap: feed::MAX_BYTES as u32 });
     }
 
     #[inline(never)]
-    pub(super) fn feed_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
+    pub(super) fn feed_io(&mut self, id: OpId, tag: Tag, io: Io, now: f64) {
         match (tag, io) {
-            (T_STATE, Io::Text(text)) => {
+            (Tag::State, Io::Text(text)) => {
                 if let Some(f) = self.feed.as_mut() {
                     f.loaded = true;
                     if let Some(t) = text.as_deref() {
@@ -153,20 +153,20 @@ impl Engine {
                 }
                 self.fetch_feed(id);
             }
-            (T_FEED, Io::Fetched(Err(e))) => {
+            (Tag::Feed, Io::Fetched(Err(e))) => {
                 self.feed_failed(id, cat!("swcache feed: the check failed (", e, "); pages are served as before"), now);
             }
-            (T_FEED, Io::Feed { status: 410, .. }) => {
+            (Tag::Feed, Io::Feed { status: 410, .. }) => {
                 self.feed_done(id, now);
                 self.remove();
             }
-            (T_FEED, Io::Feed { status: 304, .. }) => {
+            (Tag::Feed, Io::Feed { status: 304, .. }) => {
                 if let Some(f) = self.feed.as_mut() {
                     f.not_modified += 1;
                 }
                 self.feed_done(id, now);
             }
-            (T_FEED, Io::Feed { status: 200, etag, text }) => {
+            (Tag::Feed, Io::Feed { status: 200, etag, text }) => {
                 let unchanged = etag.is_some() && self.feed.as_ref().is_some_and(|f| f.etag == etag);
                 if unchanged {
                     if let Some(f) = self.feed.as_mut() {
@@ -226,12 +226,12 @@ impl Engine {
                     }
                 }
             }
-            (T_FEED, Io::Feed { status, .. }) => self.feed_failed(
+            (Tag::Feed, Io::Feed { status, .. }) => self.feed_failed(
                 id,
                 cat!("swcache feed: the feed answered HTTP ", status, "; pages are served as before"),
                 now,
             ),
-            (T_SAVE, Io::Put(_)) => self.feed_done(id, now),
+            (Tag::Save, Io::Put(_)) => self.feed_done(id, now),
             _ => {}
         }
     }
@@ -271,7 +271,7 @@ impl Engine {
             f.last_success = now.or(f.last_check);
             f.error = None;
         }
-        self.emit(Cmd::SaveState { op: id, tag: T_SAVE, text });
+        self.emit(Cmd::SaveState { op: id, tag: Tag::Save, text });
     }
 
     fn feed_failed(&mut self, id: OpId, text: String, now: f64) {

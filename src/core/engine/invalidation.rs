@@ -7,7 +7,7 @@ use crate::core::message::Invalidation;
 use crate::core::prelude::*;
 use crate::core::url;
 
-use super::{match_lookups, Cmd, Engine, Io, Kind, OpId, Req, DELETE_LISTED, DELETE_ONE, INDEX, LIST, LOOK};
+use super::{match_lookups, Cmd, Engine, Io, Kind, OpId, Req, Tag};
 
 #[derive(Debug)]
 pub(super) struct InvalidateOp {
@@ -110,7 +110,7 @@ impl Engine {
                 i.lists = n as u32;
             }
             for slot in 0..n as u32 {
-                self.emit(Cmd::Keys { op: id, tag: LIST | slot, slot });
+                self.emit(Cmd::Keys { op: id, tag: Tag::List(slot), slot });
             }
             return;
         }
@@ -140,12 +140,11 @@ impl Engine {
     }
 
     #[inline(never)]
-    pub(super) fn invalidate_io(&mut self, id: OpId, tag: u32, io: Io) {
-        let index = tag & INDEX;
+    pub(super) fn invalidate_io(&mut self, id: OpId, tag: Tag, io: Io) {
         let Some(i) = self.inv_op(id) else { return };
         let inv = i.inv.clone();
-        match (tag - index, io) {
-            (LIST, Io::Keys(keys)) => {
+        match (tag, io) {
+            (Tag::List(index), Io::Keys(keys)) => {
                 let slot = index as usize;
                 i.lists -= 1;
                 let hits: Vec<(u32, String)> = keys
@@ -163,7 +162,7 @@ impl Engine {
                     if !hits.is_empty() {
                         i.outstanding += 1;
                         let reqs = hits.iter().map(|(k, _)| Req::Key { list: tag, index: *k }).collect();
-                        i.held.push(Cmd::Delete { op: id, tag: DELETE_LISTED | index, slot: index, reqs });
+                        i.held.push(Cmd::Delete { op: id, tag: Tag::DeleteListed(index), slot: index, reqs });
                     }
                     self.slots[slot].counters.invalidations += hits.len() as u64;
                     let Some(i) = self.inv_op(id) else { return };
@@ -182,11 +181,16 @@ impl Engine {
                     self.look_all(id, lookups);
                 }
             }
-            (LOOK, Io::Matched(found)) => {
+            (Tag::Look(index), Io::Matched(found)) => {
                 let Some((slot, req, path)) = i.lookups.get(index as usize).cloned() else { return };
                 match found {
                     Some(e) if inv.removes(&path, slot, e.tags.as_deref(), e.stamp_ms) => {
-                        self.emit(Cmd::Delete { op: id, tag: DELETE_ONE | index, slot: slot as u32, reqs: vec![req] });
+                        self.emit(Cmd::Delete {
+                            op: id,
+                            tag: Tag::DeleteOne(index),
+                            slot: slot as u32,
+                            reqs: vec![req],
+                        });
                     }
                     _ => {
                         i.outstanding -= 1;
@@ -194,7 +198,7 @@ impl Engine {
                     }
                 }
             }
-            (DELETE_ONE, Io::Deleted(n)) => {
+            (Tag::DeleteOne(index), Io::Deleted(n)) => {
                 let (slot, path) = i.lookups.get(index as usize).map_or((0, String::new()), |l| (l.0, l.2.clone()));
                 i.removed += u64::from(n);
                 if n > 0 && i.paths.len() < NOTICE_PATHS {
@@ -204,7 +208,7 @@ impl Engine {
                 self.slots[slot].counters.invalidations += u64::from(n);
                 self.invalidation_progress(id);
             }
-            (DELETE_LISTED, Io::Deleted(_)) => {
+            (Tag::DeleteListed(_), Io::Deleted(_)) => {
                 i.outstanding -= 1;
                 self.invalidation_progress(id);
             }

@@ -6,17 +6,17 @@ use crate::core::config::Config;
 use crate::core::prelude::*;
 use crate::core::url;
 
-use super::{Cmd, Engine, Io, Kind, OpId, Req, INDEX, ITEM, T_FINISH, T_KEYS, T_NAMES, T_REMOVE};
+use super::{Cmd, Engine, Io, Kind, OpId, Req, Tag};
 
 impl Engine {
     #[inline(never)]
-    pub(super) fn install_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
-        let i = (tag & INDEX) >> 1;
-        // The precache entry a fetch result (tag `ITEM | i << 1`) is for.
+    pub(super) fn install_io(&mut self, id: OpId, tag: Tag, io: Io, now: f64) {
+        // The precache entry a fetch result (tag `Item(i, 0)`) is for.
+        let i = if let Tag::Item(i, _) = tag { i } else { 0 };
         let entry =
             |cfg: &Config| cfg.precache.get(i as usize).map(|e| (e.path.clone(), e.key.clone())).unwrap_or_default();
         match io {
-            Io::Keys(keys) if tag == T_KEYS => {
+            Io::Keys(keys) if tag == Tag::Keys => {
                 let stored: Vec<&str> = keys.iter().filter_map(|h| url::same_origin_path(h, &self.origin)).collect();
                 let missing = crate::core::precache::missing(&self.cfg.precache, &stored);
                 if let Some(Kind::Install { pending }) = self.op(id).map(|o| &mut o.kind) {
@@ -27,7 +27,7 @@ impl Engine {
                 }
                 for i in missing {
                     let path = self.cfg.precache[i].path.clone();
-                    self.emit(Cmd::Fetch { op: id, tag: ITEM | (i as u32) << 1, req: Req::Path(path), reload: true });
+                    self.emit(Cmd::Fetch { op: id, tag: Tag::Item(i as u32, 0), req: Req::Path(path), reload: true });
                 }
             }
             Io::Fetched(Err(e)) => {
@@ -41,7 +41,7 @@ impl Engine {
                 let slot = self.precache_slot();
                 self.put(id, slot, Req::Path(key), &path, tag, info.opaque, now, false, false, Some(i));
             }
-            Io::Done if tag == T_FINISH => {
+            Io::Done if tag == Tag::Finish => {
                 if let Some(o) = self.op(id) {
                     o.answered = true;
                 }
@@ -66,30 +66,30 @@ impl Engine {
             }
             self.finish_if_idle(id);
         } else {
-            self.emit(Cmd::SkipWaiting { op: id, tag: T_FINISH });
+            self.emit(Cmd::SkipWaiting { op: id, tag: Tag::Finish });
         }
     }
 
     #[inline(never)]
-    pub(super) fn activate_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
+    pub(super) fn activate_io(&mut self, id: OpId, tag: Tag, io: Io, now: f64) {
         let mut more = 0;
         match (tag, io) {
-            (T_NAMES, Io::CacheNames(mut names)) => {
+            (Tag::Names, Io::CacheNames(mut names)) => {
                 names.retain(|n| self.cfg.is_obsolete_cache(n));
                 more += self.delete_caches(id, names.into_iter());
             }
-            (T_KEYS, Io::Keys(keys)) => {
+            (Tag::Keys, Io::Keys(keys)) => {
                 let stored: Vec<&str> =
                     keys.iter().map(|h| url::same_origin_path(h, &self.origin).unwrap_or("")).collect();
                 let stale = crate::core::precache::obsolete(&self.cfg.precache, &stored);
                 if !stale.is_empty() {
-                    let reqs = stale.into_iter().map(|i| Req::Key { list: T_KEYS, index: i as u32 }).collect();
+                    let reqs = stale.into_iter().map(|i| Req::Key { list: Tag::Keys, index: i as u32 }).collect();
                     let slot = self.precache_slot() as u32;
-                    self.emit(Cmd::Delete { op: id, tag: ITEM | 1, slot, reqs });
+                    self.emit(Cmd::Delete { op: id, tag: Tag::Item(0, 1), slot, reqs });
                     more += 1;
                 }
             }
-            (T_FINISH, Io::Done) => {
+            (Tag::Finish, Io::Done) => {
                 if let Some(o) = self.op(id) {
                     o.answered = true;
                 }
@@ -114,7 +114,7 @@ impl Engine {
     /// page uses the old version (or one asked it to take over), so claiming mixes no
     /// versions, and a first visit is controlled at once.
     fn activated(&mut self, id: OpId, now: f64) {
-        self.emit(Cmd::Claim { op: id, tag: T_FINISH });
+        self.emit(Cmd::Claim { op: id, tag: Tag::Finish });
         self.maybe_sweep(now);
     }
 
@@ -132,23 +132,23 @@ impl Engine {
         // No write starts from now on (`may_store`); the ones under way end first, or
         // one ending after the deletion would create its cache again.
         if self.writes.is_empty() {
-            self.emit(Cmd::CacheNames { op: id, tag: T_NAMES });
+            self.emit(Cmd::CacheNames { op: id, tag: Tag::Names });
         } else {
             self.removal_waiting = Some(id);
         }
     }
 
     #[inline(never)]
-    pub(super) fn remove_io(&mut self, id: OpId, tag: u32, io: Io) {
+    pub(super) fn remove_io(&mut self, id: OpId, tag: Tag, io: Io) {
         let left = match (tag, io) {
-            (T_NAMES, Io::CacheNames(names)) => {
+            (Tag::Names, Io::CacheNames(names)) => {
                 let n = self.delete_caches(id, names.into_iter().filter(|n| n.starts_with(crate::core::CACHE_PREFIX)));
                 if let Some(Kind::Remove { pending }) = self.op(id).map(|o| &mut o.kind) {
                     *pending = n;
                 }
                 n
             }
-            (T_REMOVE, Io::Done) => {
+            (Tag::Remove, Io::Done) => {
                 if let Some(o) = self.op(id) {
                     o.answered = true;
                 }
@@ -164,16 +164,16 @@ impl Engine {
             _ => return,
         };
         if left == 0 {
-            self.emit(Cmd::Unregister { op: id, tag: T_REMOVE });
+            self.emit(Cmd::Unregister { op: id, tag: Tag::Remove });
         }
     }
 
-    /// Deletes each named cache (tags `ITEM | i << 1`, each answered with [`Io::Done`]);
+    /// Deletes each named cache (tags `Item(i, 0)`, each answered with [`Io::Done`]);
     /// returns how many.
     fn delete_caches(&mut self, id: OpId, names: impl Iterator<Item = String>) -> u32 {
         let mut n = 0;
         for name in names {
-            self.emit(Cmd::DeleteCache { op: id, tag: ITEM | n << 1, name });
+            self.emit(Cmd::DeleteCache { op: id, tag: Tag::Item(n, 0), name });
             n += 1;
         }
         n

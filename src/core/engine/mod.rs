@@ -39,7 +39,7 @@ mod requests;
 mod sweeps;
 mod writes;
 
-pub use commands::{Answer, Cmd, Entry, Io, OpId, PutResult, Req, Request, ResponseInfo};
+pub use commands::{Answer, Cmd, Entry, Io, OpId, PutResult, Req, Request, ResponseInfo, Tag};
 pub use prefetch::PREFETCH_CONCURRENCY;
 pub use replies::{error_json, failed_open_stats_json, STATE_ENTRIES};
 pub use sweeps::SWEEP_INTERVAL_MS;
@@ -73,35 +73,6 @@ pub struct Slot {
     trim_listed_at: u64,
     pub counters: Counters,
 }
-
-// Tag spaces. Fetch steps are small numbers; the rest carry an index.
-const T_MATCH: u32 = 1;
-const T_PRECACHE: u32 = 2;
-const T_NET: u32 = 3;
-const T_TIMER: u32 = 4;
-const T_REVALIDATE: u32 = 5;
-const T_NAMES: u32 = 6;
-const T_FINISH: u32 = 7;
-const T_STRICT: u32 = 8;
-const T_STATE: u32 = 9;
-const T_FEED: u32 = 10;
-const T_SAVE: u32 = 11;
-const T_KEYS: u32 = 12;
-const T_OFFLINE: u32 = 13;
-const T_RANGE: u32 = 14;
-const T_SIZE: u32 = 15;
-const T_PRELOAD: u32 = 16;
-const T_REMOVE: u32 = 17;
-const T_NEWS: u32 = 18;
-const SPACE: u32 = 1 << 24;
-const STORE: u32 = SPACE; // | job << 3 | step
-const TRIM: u32 = 2 * SPACE; // | slot << 1 | step
-const LIST: u32 = 3 * SPACE; // | slot
-const DELETE_LISTED: u32 = 4 * SPACE; // | slot
-const LOOK: u32 = 5 * SPACE; // | lookup
-const DELETE_ONE: u32 = 6 * SPACE; // | lookup
-const ITEM: u32 = 7 * SPACE; // | item << 1 | step (prefetch, precache, cache deletions)
-const INDEX: u32 = SPACE - 1;
 
 #[derive(Debug)]
 enum Kind {
@@ -348,7 +319,7 @@ impl Engine {
             net: None,
             timed_out: false,
             store_late: false,
-            cached_tag: 0,
+            cached_tag: Tag::Match,
             served: None,
             parked: None,
             key,
@@ -359,7 +330,7 @@ impl Engine {
         let id = self.new_op(Kind::Fetch(Box::new(f)));
         if req.range.is_some() {
             let r = self.own_req(id);
-            self.emit(Cmd::Match { op: id, tag: T_RANGE, slot: slot as u32, req: r });
+            self.emit(Cmd::Match { op: id, tag: Tag::Range, slot: slot as u32, req: r });
             return Some(id);
         }
         if req.navigate && self.strict_wait(now) {
@@ -371,7 +342,7 @@ impl Engine {
             if let Some(f) = self.feed.as_mut() {
                 f.parked.push(id);
             }
-            self.emit(Cmd::Timer { op: id, tag: T_STRICT, ms: budget });
+            self.emit(Cmd::Timer { op: id, tag: Tag::Strict, ms: budget });
             self.feed_check(now, Some(id));
             return Some(id);
         }
@@ -434,11 +405,11 @@ impl Engine {
                     o.kind = Kind::State { lists: n, lookups: Vec::new(), found: Vec::new(), outstanding: 0 };
                 }
                 for slot in 0..n {
-                    self.emit(Cmd::Keys { op: id, tag: LIST | slot, slot });
+                    self.emit(Cmd::Keys { op: id, tag: Tag::List(slot), slot });
                 }
             }
             Ok(Message::Invalidate(inv)) => self.invalidate(id, inv, now),
-            Ok(Message::SkipWaiting) => self.emit(Cmd::SkipWaiting { op: id, tag: T_FINISH }),
+            Ok(Message::SkipWaiting) => self.emit(Cmd::SkipWaiting { op: id, tag: Tag::Finish }),
             Ok(Message::Prefetch { paths, save_data: asked }) => self.prefetch(id, paths, asked || save_data, now),
         }
         self.maybe_sweep(now);
@@ -482,7 +453,7 @@ impl Engine {
             self.install_finished(id);
         } else {
             let slot = self.precache_slot() as u32;
-            self.emit(Cmd::Keys { op: id, tag: T_KEYS, slot });
+            self.emit(Cmd::Keys { op: id, tag: Tag::Keys, slot });
         }
         id
     }
@@ -493,14 +464,14 @@ impl Engine {
     pub fn activate(&mut self) -> OpId {
         let id = self.new_op(Kind::Activate { pending: 3 });
         let slot = self.precache_slot() as u32;
-        self.emit(Cmd::CacheNames { op: id, tag: T_NAMES });
-        self.emit(Cmd::Keys { op: id, tag: T_KEYS, slot });
-        self.emit(Cmd::NavigationPreload { op: id, tag: T_PRELOAD, on: self.cfg.navigation_preload });
+        self.emit(Cmd::CacheNames { op: id, tag: Tag::Names });
+        self.emit(Cmd::Keys { op: id, tag: Tag::Keys, slot });
+        self.emit(Cmd::NavigationPreload { op: id, tag: Tag::Preload, on: self.cfg.navigation_preload });
         id
     }
 
     /// The result of a command. Results for operations that ended are ignored.
-    pub fn io(&mut self, op: OpId, tag: u32, io: Io, now: f64) {
+    pub fn io(&mut self, op: OpId, tag: Tag, io: Io, now: f64) {
         let Some(kind) = self.op(op).map(|o| match o.kind {
             Kind::Fetch(_) => 0,
             Kind::Invalidate(_) => 1,
@@ -515,12 +486,10 @@ impl Engine {
         }) else {
             return;
         };
-        let space = tag & !INDEX;
-        if space == STORE {
-            return self.store_io(op, tag, io, now);
-        }
-        if space == TRIM {
-            return self.trim_io(op, tag, io);
+        match tag {
+            Tag::Store(job, step) => return self.store_io(op, job, step, io, now),
+            Tag::Trim(slot, step) => return self.trim_io(op, slot, step, io),
+            _ => {}
         }
         match kind {
             0 => self.fetch_io(op, tag, io, now),
@@ -532,18 +501,18 @@ impl Engine {
             7 => self.feed_io(op, tag, io, now),
             8 => self.state_io(op, tag, io, now),
             9 => self.remove_io(op, tag, io),
-            _ if tag == T_FINISH => self.reply_and_end(op, String::from("{\"type\":\"SKIP_WAITING\"}")),
+            _ if tag == Tag::Finish => self.reply_and_end(op, String::from("{\"type\":\"SKIP_WAITING\"}")),
             _ => {}
         }
     }
 }
 
-/// A cache read of each `(slot, entry)`, tagged `LOOK | first + k`: how invalidations,
+/// A cache read of each `(slot, entry)`, tagged `Look(first + k)`: how invalidations,
 /// sweeps and GET_STATE read the entries they listed.
 fn match_lookups(id: OpId, first: u32, items: impl Iterator<Item = (usize, Req)>) -> Vec<Cmd> {
     items
         .enumerate()
-        .map(|(k, (slot, req))| Cmd::Match { op: id, tag: LOOK | (first + k as u32), slot: slot as u32, req })
+        .map(|(k, (slot, req))| Cmd::Match { op: id, tag: Tag::Look(first + k as u32), slot: slot as u32, req })
         .collect()
 }
 

@@ -4,7 +4,7 @@
 use crate::core::prelude::*;
 use crate::core::strategy::is_fresh;
 
-use super::{Cmd, Engine, Io, Kind, OpId, Req, INDEX, ITEM};
+use super::{Cmd, Engine, Io, Kind, OpId, Req, Tag};
 
 /// Most prefetches in flight at once.
 pub const PREFETCH_CONCURRENCY: u32 = 4;
@@ -65,7 +65,7 @@ impl Engine {
                     p.in_flight += 1;
                     self.emit(Cmd::Match {
                         op: id,
-                        tag: ITEM | (i as u32) << 1,
+                        tag: Tag::Item(i as u32, 0),
                         slot: slot as u32,
                         req: Req::Path(path),
                     });
@@ -93,8 +93,9 @@ impl Engine {
     }
 
     #[inline(never)]
-    pub(super) fn prefetch_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
-        let i = ((tag & INDEX) >> 1) as usize;
+    pub(super) fn prefetch_io(&mut self, id: OpId, tag: Tag, io: Io, now: f64) {
+        let Tag::Item(i, _) = tag else { return };
+        let i = i as usize;
         let Some(p) = self.prefetch_op(id) else { return };
         let (Some(&slot), Some(path)) = (p.slots.get(i), p.paths.get(i).cloned()) else { return };
         match io {
@@ -109,7 +110,7 @@ impl Engine {
                     return self.pump(id, now);
                 }
                 p.started[i] = now;
-                self.emit(Cmd::Fetch { op: id, tag: tag | 1, req: Req::Path(path), reload: false });
+                self.emit(Cmd::Fetch { op: id, tag: Tag::Item(i as u32, 1), req: Req::Path(path), reload: false });
             }
             Io::Fetched(r) => {
                 let started = p.started[i];

@@ -8,7 +8,7 @@ use crate::core::strategy::is_fresh;
 use crate::core::text::push_json_str;
 use crate::core::url;
 
-use super::{match_lookups, Engine, Entry, Io, Kind, OpId, Req, INDEX, LIST, LOOK};
+use super::{match_lookups, Engine, Entry, Io, Kind, OpId, Req, Tag};
 
 /// Most entries GET_STATE lists per cache.
 pub const STATE_ENTRIES: usize = 500;
@@ -64,11 +64,11 @@ impl Engine {
     }
 
     #[inline(never)]
-    pub(super) fn state_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
-        let index = tag & INDEX;
+    pub(super) fn state_io(&mut self, id: OpId, tag: Tag, io: Io, now: f64) {
+        let index = tag.index();
         let Some(Kind::State { lists, lookups, found, outstanding }) = self.op(id).map(|o| &mut o.kind) else { return };
-        match (tag - index, io) {
-            (LIST, Io::Keys(keys)) => {
+        match (tag, io) {
+            (Tag::List(_), Io::Keys(keys)) => {
                 *lists -= 1;
                 let first = lookups.len() as u32;
                 let take = keys.len().min(STATE_ENTRIES);
@@ -84,7 +84,7 @@ impl Engine {
                 );
                 self.out.extend(cmds);
             }
-            (LOOK, Io::Matched(e)) => {
+            (Tag::Look(_), Io::Matched(e)) => {
                 *outstanding -= 1;
                 if let (Some(e), Some((slot, _, path))) = (e, lookups.get(index as usize)) {
                     found.push((*slot, path.clone(), e));

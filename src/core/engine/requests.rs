@@ -7,10 +7,7 @@ use crate::core::prelude::*;
 use crate::core::strategy::{Action, Flow, Lookup, NetOutcome, Reply};
 use crate::core::text::push_json_str;
 
-use super::{
-    Answer, Cmd, Engine, Io, Kind, OpId, Req, ResponseInfo, T_MATCH, T_NET, T_NEWS, T_OFFLINE, T_PRECACHE, T_RANGE,
-    T_REVALIDATE, T_SIZE, T_STRICT, T_TIMER,
-};
+use super::{Answer, Cmd, Engine, Io, Kind, OpId, Req, ResponseInfo, Tag};
 
 #[derive(Debug)]
 pub(super) struct FetchOp {
@@ -27,7 +24,7 @@ pub(super) struct FetchOp {
     pub(super) timed_out: bool,
     /// Store the response when it arrives (answered from the cache after a timeout).
     pub(super) store_late: bool,
-    pub(super) cached_tag: u32,
+    pub(super) cached_tag: Tag,
     /// The validator of the cached copy served (for `UPDATED` notices).
     pub(super) served: Option<String>,
     /// Strict mode: the next step, held until the feed is checked (or the budget ends).
@@ -53,7 +50,7 @@ impl Engine {
     }
 
     /// The fetch of the event's request: the navigation preload response when it is on.
-    fn fetch_own(&mut self, id: OpId, tag: u32, navigate: bool) {
+    fn fetch_own(&mut self, id: OpId, tag: Tag, navigate: bool) {
         self.emit(if navigate && self.cfg.navigation_preload {
             Cmd::Preload { op: id, tag }
         } else {
@@ -74,15 +71,15 @@ impl Engine {
             Action::ReadCache => {
                 let slot = f.slot as u32;
                 let req = self.own_req(id);
-                self.emit(Cmd::Match { op: id, tag: T_MATCH, slot, req });
+                self.emit(Cmd::Match { op: id, tag: Tag::Match, slot, req });
             }
             Action::Fetch { timeout_ms } => {
                 f.started = now;
                 f.awaiting = true;
                 let navigate = f.navigate;
-                self.fetch_own(id, T_NET, navigate);
+                self.fetch_own(id, Tag::Net, navigate);
                 if let Some(ms) = timeout_ms {
-                    self.emit(Cmd::Timer { op: id, tag: T_TIMER, ms });
+                    self.emit(Cmd::Timer { op: id, tag: Tag::Timer, ms });
                 }
             }
             Action::AwaitNetwork => match f.net.clone() {
@@ -124,7 +121,7 @@ impl Engine {
                         f.fallback = Some((fail.status(), reason, fail.message()));
                         self.slots[slot].counters.record(reply, network_error);
                         let precache = self.precache_slot() as u32;
-                        self.emit(Cmd::Match { op: id, tag: T_OFFLINE, slot: precache, req });
+                        self.emit(Cmd::Match { op: id, tag: Tag::Offline, slot: precache, req });
                         return;
                     }
                 }
@@ -139,11 +136,11 @@ impl Engine {
                         f.started = now;
                     }
                     self.bg(id, 1);
-                    self.fetch_own(id, T_REVALIDATE, navigate);
+                    self.fetch_own(id, Tag::Revalidate, navigate);
                 } else if timed_out && may_store {
                     match net {
                         Some(Ok(info)) => {
-                            self.store(id, slot, own, &path, T_NET, &info, started, navigate, None);
+                            self.store(id, slot, own, &path, Tag::Net, &info, started, navigate, None);
                         }
                         Some(Err(_)) => {}
                         None => {
@@ -159,9 +156,9 @@ impl Engine {
             Reply::Network => {
                 if let (true, Some(Ok(info))) = (may_store, &net) {
                     // The copy is taken before the response goes to the page.
-                    self.store(id, slot, own, &path, T_NET, info, started, navigate, None);
+                    self.store(id, slot, own, &path, Tag::Net, info, started, navigate, None);
                 }
-                self.emit(Cmd::Respond { op: id, answer: Answer::Network(T_NET) });
+                self.emit(Cmd::Respond { op: id, answer: Answer::Network(Tag::Net) });
             }
             Reply::Error(f) => {
                 let reason = if f.status() == 503 { "Service Unavailable" } else { "Gateway Timeout" };
@@ -175,20 +172,20 @@ impl Engine {
     }
 
     #[inline(never)]
-    pub(super) fn fetch_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
+    pub(super) fn fetch_io(&mut self, id: OpId, tag: Tag, io: Io, now: f64) {
         let Some(f) = self.fetch_op(id) else { return };
         match (tag, io) {
-            (T_MATCH | T_PRECACHE, Io::Matched(found)) => {
-                let read_slot = if tag == T_MATCH { f.slot } else { self.precache_slot() };
+            (Tag::Match | Tag::Precache, Io::Matched(found)) => {
+                let read_slot = if tag == Tag::Match { f.slot } else { self.precache_slot() };
                 let f = self.fetch_op(id).unwrap_or_else(|| unreachable!());
                 let (path, also, key) = (f.path.clone(), f.also_precache, f.key.clone().unwrap_or_default());
                 let found = found.filter(|e| !self.hidden(&path, read_slot, e));
-                if found.is_none() && tag == T_MATCH && also {
+                if found.is_none() && tag == Tag::Match && also {
                     let slot = self.precache_slot() as u32;
-                    self.emit(Cmd::Match { op: id, tag: T_PRECACHE, slot, req: Req::Path(key) });
+                    self.emit(Cmd::Match { op: id, tag: Tag::Precache, slot, req: Req::Path(key) });
                     return;
                 }
-                if found.is_some() && tag == T_MATCH {
+                if found.is_some() && tag == Tag::Match {
                     self.touch(read_slot, &path);
                 }
                 let Some(f) = self.fetch_op(id) else { return };
@@ -203,9 +200,9 @@ impl Engine {
                 let next = f.flow.on_cache(lookup, now);
                 self.run(id, next, now);
             }
-            (T_NET, Io::Fetched(r)) if f.range.is_some() => {
+            (Tag::Net, Io::Fetched(r)) if f.range.is_some() => {
                 let answer = match r {
-                    Ok(_) => Answer::Network(T_NET),
+                    Ok(_) => Answer::Network(Tag::Net),
                     Err(_) => Answer::Error {
                         status: 503,
                         reason: "Service Unavailable",
@@ -215,7 +212,7 @@ impl Engine {
                 self.emit(Cmd::Respond { op: id, answer });
                 self.answered(id, now);
             }
-            (T_NET, Io::Fetched(r)) => {
+            (Tag::Net, Io::Fetched(r)) => {
                 let (slot, path, started, navigate) = (f.slot, f.path.clone(), f.started, f.navigate);
                 if let Ok(info) = &r {
                     self.feed_news(id, info.feed_seq.as_deref(), now);
@@ -226,7 +223,7 @@ impl Engine {
                     let served = f.served.clone();
                     let own = self.own_req(id);
                     if let Ok(info) = &r {
-                        if self.store(id, slot, own, &path, T_NET, info, started, navigate, None) {
+                        if self.store(id, slot, own, &path, Tag::Net, info, started, navigate, None) {
                             self.notice_update(&path, served.as_deref(), info.validator.as_deref());
                         }
                     }
@@ -240,36 +237,36 @@ impl Engine {
                     self.run(id, next, now);
                 }
             }
-            (T_TIMER, Io::Timer) if f.awaiting && f.net.is_none() => {
+            (Tag::Timer, Io::Timer) if f.awaiting && f.net.is_none() => {
                 f.awaiting = false;
                 f.timed_out = true;
                 let next = f.flow.on_timeout();
                 self.run(id, next, now);
             }
-            (T_REVALIDATE, Io::Fetched(r)) => {
+            (Tag::Revalidate, Io::Fetched(r)) => {
                 let (slot, path, started, navigate) = (f.slot, f.path.clone(), f.started, f.navigate);
                 let served = f.served.clone();
                 let own = self.own_req(id);
                 if let Ok(info) = &r {
                     self.feed_news(id, info.feed_seq.as_deref(), now);
-                    if self.store(id, slot, own, &path, T_REVALIDATE, info, started, navigate, None) {
+                    if self.store(id, slot, own, &path, Tag::Revalidate, info, started, navigate, None) {
                         self.notice_update(&path, served.as_deref(), info.validator.as_deref());
                     }
                 }
                 self.bg(id, -1);
             }
-            (T_STRICT, Io::Timer) => self.unpark(id, now),
-            (T_NEWS, Io::Timer) => self.feed_news_due(id, now),
-            (T_OFFLINE, Io::Matched(found)) => {
+            (Tag::Strict, Io::Timer) => self.unpark(id, now),
+            (Tag::News, Io::Timer) => self.feed_news_due(id, now),
+            (Tag::Offline, Io::Matched(found)) => {
                 let answer = match (found, f.fallback) {
-                    (Some(_), _) => Answer::Cached(T_OFFLINE),
+                    (Some(_), _) => Answer::Cached(Tag::Offline),
                     (None, Some((status, reason, text))) => Answer::Error { status, reason, text },
                     (None, None) => return,
                 };
                 self.emit(Cmd::Respond { op: id, answer });
                 self.answered(id, now);
             }
-            (T_RANGE | T_SIZE, io) => self.range_io(id, tag, io, now),
+            (Tag::Range | Tag::Size, io) => self.range_io(id, tag, io, now),
             _ => {}
         }
     }
@@ -277,25 +274,25 @@ impl Engine {
     /// A ranged request: the cached copy's size, then the part it asks for. A miss (or
     /// an entry an invalidation hides) goes to the network, and is not stored.
     #[inline(never)]
-    fn range_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
+    fn range_io(&mut self, id: OpId, tag: Tag, io: Io, now: f64) {
         let Some(f) = self.fetch_op(id) else { return };
         let (slot, path, header) = (f.slot, f.path.clone(), f.range.clone().unwrap_or_default());
         let answer = match (tag, io) {
-            (T_RANGE, Io::Matched(Some(e))) if !self.hidden(&path, slot, &e) => {
+            (Tag::Range, Io::Matched(Some(e))) if !self.hidden(&path, slot, &e) => {
                 self.touch(slot, &path);
                 self.slots[slot].counters.record(Reply::Cache { fresh: true, revalidate: false }, false);
-                return self.emit(Cmd::Size { op: id, tag: T_SIZE, from: T_RANGE });
+                return self.emit(Cmd::Size { op: id, tag: Tag::Size, from: Tag::Range });
             }
-            (T_RANGE, Io::Matched(_)) => {
+            (Tag::Range, Io::Matched(_)) => {
                 self.slots[slot].counters.record(Reply::Network, false);
-                return self.emit(Cmd::Fetch { op: id, tag: T_NET, req: Req::Own, reload: false });
+                return self.emit(Cmd::Fetch { op: id, tag: Tag::Net, req: Req::Own, reload: false });
             }
-            (T_SIZE, Io::Size(Some(size))) => match crate::core::range::resolve(&header, size) {
-                crate::core::range::Ranged::Part { start, end } => Answer::Range { from: T_RANGE, start, end, size },
+            (Tag::Size, Io::Size(Some(size))) => match crate::core::range::resolve(&header, size) {
+                crate::core::range::Ranged::Part { start, end } => Answer::Range { from: Tag::Range, start, end, size },
                 crate::core::range::Ranged::Unsatisfiable => Answer::Unsatisfiable { size },
-                crate::core::range::Ranged::Whole => Answer::Cached(T_RANGE),
+                crate::core::range::Ranged::Whole => Answer::Cached(Tag::Range),
             },
-            (T_SIZE, _) => Answer::Cached(T_RANGE),
+            (Tag::Size, _) => Answer::Cached(Tag::Range),
             _ => return,
         };
         self.emit(Cmd::Respond { op: id, answer });

@@ -5,7 +5,7 @@
 use crate::core::prelude::*;
 use crate::core::strategy::is_fresh;
 
-use super::{match_lookups, Cmd, Engine, Io, Kind, OpId, Req, DELETE_ONE, INDEX, LIST, LOOK};
+use super::{match_lookups, Cmd, Engine, Io, Kind, OpId, Req, Tag};
 
 /// Router routes with a `maxAge` are swept of expired entries at most this often.
 pub const SWEEP_INTERVAL_MS: f64 = 60_000.0;
@@ -32,21 +32,21 @@ impl Engine {
             o.bg = 1;
         }
         for slot in swept {
-            self.emit(Cmd::Keys { op: id, tag: LIST | slot, slot });
+            self.emit(Cmd::Keys { op: id, tag: Tag::List(slot), slot });
         }
     }
 
     #[inline(never)]
-    pub(super) fn sweep_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
-        let index = tag & INDEX;
+    pub(super) fn sweep_io(&mut self, id: OpId, tag: Tag, io: Io, now: f64) {
+        let index = tag.index();
         let lookup = match self.op(id).map(|o| &o.kind) {
             Some(Kind::Sweep { lookups, .. }) => lookups.get(index as usize).cloned(),
             _ => return,
         };
         // How many more results this operation waits for.
         let mut more: i64 = -1;
-        match (tag - index, io) {
-            (LIST, Io::Keys(keys)) => {
+        match (tag, io) {
+            (Tag::List(_), Io::Keys(keys)) => {
                 let Some(Kind::Sweep { lookups, .. }) = self.op(id).map(|o| &mut o.kind) else { return };
                 let first = lookups.len() as u32;
                 lookups.extend((0..keys.len() as u32).map(|k| (index as usize, Req::Key { list: tag, index: k })));
@@ -54,16 +54,16 @@ impl Engine {
                 let cmds = match_lookups(id, first, lookups[first as usize..].iter().cloned());
                 self.out.extend(cmds);
             }
-            (LOOK, Io::Matched(found)) => {
+            (Tag::Look(_), Io::Matched(found)) => {
                 let Some((slot, req)) = lookup else { return };
                 let max_age = self.slots[slot].route.max_age_ms;
                 if let Some(e) = found.filter(|e| !is_fresh(e.stamp_ms, now, max_age)) {
                     let _ = e;
-                    self.emit(Cmd::Delete { op: id, tag: DELETE_ONE | index, slot: slot as u32, reqs: vec![req] });
+                    self.emit(Cmd::Delete { op: id, tag: Tag::DeleteOne(index), slot: slot as u32, reqs: vec![req] });
                     more = 0;
                 }
             }
-            (DELETE_ONE, Io::Deleted(n)) => {
+            (Tag::DeleteOne(_), Io::Deleted(n)) => {
                 if let Some((slot, _)) = lookup {
                     self.slots[slot].counters.evictions += u64::from(n);
                 }

@@ -60,8 +60,8 @@ enum Body {
 
 #[derive(Default)]
 struct OpState {
-    res: BTreeMap<u32, Body>,
-    keys: BTreeMap<u32, Vec<String>>,
+    res: BTreeMap<Tag, Body>,
+    keys: BTreeMap<Tag, Vec<String>>,
     answered: Option<Answer>,
     answered_with: Option<u32>,
     replies: Vec<String>,
@@ -81,10 +81,10 @@ struct Sim {
     hanging: bool,
     ops: BTreeMap<OpId, OpState>,
     /// Results waiting to be delivered: (op, tag, io).
-    queue: VecDeque<(OpId, u32, Io)>,
+    queue: VecDeque<(OpId, Tag, Io)>,
     /// Fetches started, by path.
     requests: BTreeMap<String, u32>,
-    timers: Vec<(f64, OpId, u32)>,
+    timers: Vec<(f64, OpId, Tag)>,
     quota_left: Option<u32>,
     names: Vec<String>,
     warnings: Vec<String>,
@@ -286,7 +286,7 @@ impl Sim {
                     let path = self.path_of(op, &req);
                     let (version, tags) = match self.state(op).res.get(&from) {
                         Some(Body::Response { version, info }) => (*version, info.tags.clone()),
-                        other => panic!("put from {from}: {other:?}"),
+                        other => panic!("put from {from:?}: {other:?}"),
                     };
                     if let Some(left) = self.quota_left.as_mut() {
                         if *left == 0 {
@@ -321,11 +321,11 @@ impl Sim {
                         Answer::Cached(t) | Answer::Network(t) => match st.res.get(t) {
                             Some(Body::Cached(s)) => Some(s.version),
                             Some(Body::Response { version, .. }) => Some(*version),
-                            None => panic!("op {op} answers with a response it never got at tag {t}"),
+                            None => panic!("op {op} answers with a response it never got at tag {t:?}"),
                         },
                         Answer::Range { from, .. } => match st.res.get(from) {
                             Some(Body::Cached(s)) => Some(s.version),
-                            _ => panic!("op {op} answers a range from a response it never read at tag {from}"),
+                            _ => panic!("op {op} answers a range from a response it never read at tag {from:?}"),
                         },
                         Answer::Error { .. } | Answer::Unsatisfiable { .. } => None,
                     };
@@ -409,7 +409,7 @@ impl Sim {
 
     fn advance(&mut self, ms: f64) {
         self.now += ms;
-        let due: Vec<(f64, OpId, u32)> = self.timers.iter().copied().filter(|t| t.0 <= self.now).collect();
+        let due: Vec<(f64, OpId, Tag)> = self.timers.iter().copied().filter(|t| t.0 <= self.now).collect();
         self.timers.retain(|t| t.0 > self.now);
         for (_, op, tag) in due {
             self.e.io(op, tag, Io::Timer, self.now);
@@ -572,8 +572,8 @@ fn network_first_timeout_then_late_store() {
     // The network answers now.
     let c = s.content(path).clone();
     let info = ResponseInfo { status: 200, ..Default::default() };
-    s.state(op).res.insert(T_NET, Body::Response { version: c.version, info: info.clone() });
-    s.e.io(op, T_NET, Io::Fetched(Ok(info)), s.now);
+    s.state(op).res.insert(Tag::Net, Body::Response { version: c.version, info: info.clone() });
+    s.e.io(op, Tag::Net, Io::Fetched(Ok(info)), s.now);
     s.settle();
     assert!(s.ops[&op].done);
     assert_eq!(s.cached(&s.cn("componentData"), path).unwrap().version, 2, "late answer stored");
@@ -590,8 +590,8 @@ fn network_first_timeout_with_nothing_cached_keeps_waiting() {
     s.settle();
     assert!(s.ops[&op].answered.is_none(), "no 504: keeps waiting");
     let info = ResponseInfo { status: 200, ..Default::default() };
-    s.state(op).res.insert(T_NET, Body::Response { version: 4, info: info.clone() });
-    s.e.io(op, T_NET, Io::Fetched(Ok(info)), s.now);
+    s.state(op).res.insert(Tag::Net, Body::Response { version: 4, info: info.clone() });
+    s.e.io(op, Tag::Net, Io::Fetched(Ok(info)), s.now);
     s.settle();
     assert_eq!(s.ops[&op].answered_with, Some(4));
 }
@@ -939,7 +939,7 @@ fn a_fetch_in_flight_across_an_invalidation_is_not_stored() {
     let early = s.start_fetch("/promo/race", false, "default").unwrap();
     // Deliver the cache miss; the fetch (of v1) is now in flight.
     assert!(s.step());
-    assert!(s.queue.iter().any(|(o, t, _)| *o == early && *t == T_NET));
+    assert!(s.queue.iter().any(|(o, t, _)| *o == early && *t == Tag::Net));
     s.serve("/promo/race", 2);
     s.now += 5.0;
     let inv = s.e.message(read_json(r#"{"type":"CACHE_INVALIDATION","urls":["/promo/race"]}"#), false, s.now);
@@ -1465,7 +1465,7 @@ fn offline_page_and_image_placeholder_answer_failed_requests_with_nothing_cached
     s.offline = true;
     let nav = s.start_fetch("/promo/never", true, "default").unwrap();
     s.settle();
-    assert_eq!(s.ops[&nav].answered, Some(Answer::Cached(T_OFFLINE)));
+    assert_eq!(s.ops[&nav].answered, Some(Answer::Cached(Tag::Offline)));
     assert_eq!(s.ops[&nav].answered_with, Some(7), "the offline page");
     // A navigation no route takes still gets the page.
     let other =
@@ -1489,7 +1489,7 @@ fn offline_page_and_image_placeholder_answer_failed_requests_with_nothing_cached
     s.serve("/admin/x", 3);
     let op = s.start_fetch("/admin/x", true, "default").unwrap();
     s.settle();
-    assert_eq!(s.ops[&op].answered, Some(Answer::Network(T_NET)));
+    assert_eq!(s.ops[&op].answered, Some(Answer::Network(Tag::Net)));
     assert_eq!(s.count("swcache-precache"), 4);
     // Without the page cached (evicted by the browser), the error stands.
     s.caches.get_mut("swcache-precache").unwrap().retain(|(p, _)| !p.starts_with("/offline.html"));
@@ -1552,15 +1552,15 @@ fn range_requests_are_served_from_a_complete_cached_copy() {
         s.ops[&op].answered.clone().unwrap()
     };
     // Not cached yet: the network answers and nothing is stored.
-    assert_eq!(range(&mut s, "bytes=0-"), Answer::Network(T_NET));
+    assert_eq!(range(&mut s, "bytes=0-"), Answer::Network(Tag::Net));
     assert!(s.cached(&s.cn("images"), "/media/clip.webp").is_none(), "a ranged answer is never stored");
     assert_eq!(s.get("/media/clip.webp"), Some(1));
     s.offline = true;
-    assert_eq!(range(&mut s, "bytes=0-99"), Answer::Range { from: T_RANGE, start: 0, end: 99, size: BODY_SIZE });
-    assert_eq!(range(&mut s, "bytes=900-"), Answer::Range { from: T_RANGE, start: 900, end: 999, size: BODY_SIZE });
-    assert_eq!(range(&mut s, "bytes=-10"), Answer::Range { from: T_RANGE, start: 990, end: 999, size: BODY_SIZE });
+    assert_eq!(range(&mut s, "bytes=0-99"), Answer::Range { from: Tag::Range, start: 0, end: 99, size: BODY_SIZE });
+    assert_eq!(range(&mut s, "bytes=900-"), Answer::Range { from: Tag::Range, start: 900, end: 999, size: BODY_SIZE });
+    assert_eq!(range(&mut s, "bytes=-10"), Answer::Range { from: Tag::Range, start: 990, end: 999, size: BODY_SIZE });
     assert_eq!(range(&mut s, "bytes=5000-"), Answer::Unsatisfiable { size: BODY_SIZE });
-    assert_eq!(range(&mut s, "bytes=0-1,5-6"), Answer::Cached(T_RANGE), "several ranges: the whole body");
+    assert_eq!(range(&mut s, "bytes=0-1,5-6"), Answer::Cached(Tag::Range), "several ranges: the whole body");
 }
 
 #[test]

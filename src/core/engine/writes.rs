@@ -6,7 +6,7 @@ use crate::core::prelude::*;
 use crate::core::store::{self, ResponseFacts};
 use crate::core::url;
 
-use super::{Cmd, Engine, Io, Kind, OpId, PutResult, Req, ResponseInfo, INDEX, STORE, TRIM, T_NAMES};
+use super::{Cmd, Engine, Io, Kind, OpId, PutResult, Req, ResponseInfo, Tag};
 
 /// A cache write and, after a quota error, its one retry.
 #[derive(Debug)]
@@ -33,7 +33,7 @@ impl Engine {
         slot: usize,
         req: Req,
         path: &str,
-        from: u32,
+        from: Tag,
         info: &ResponseInfo,
         started: f64,
         navigate: bool,
@@ -78,7 +78,7 @@ impl Engine {
         slot: usize,
         req: Req,
         path: &str,
-        from: u32,
+        from: Tag,
         opaque: bool,
         started: f64,
         navigate: bool,
@@ -92,7 +92,7 @@ impl Engine {
         op.stores.push(StoreJob { slot, req: req.clone(), path: path.into(), navigate, checked, item, refetched: 0.0 });
         op.bg += 1;
         self.writes.push(id);
-        self.emit(Cmd::Put { op: id, tag: STORE | job << 3, slot: slot as u32, req, from, stamp });
+        self.emit(Cmd::Put { op: id, tag: Tag::Store(job, 0), slot: slot as u32, req, from, stamp });
     }
 
     /// `id`'s cache write or invalidation ended; a removal waiting for the writes under
@@ -103,7 +103,7 @@ impl Engine {
         }
         if self.writes.is_empty() {
             if let Some(r) = self.removal_waiting.take() {
-                self.emit(Cmd::CacheNames { op: r, tag: T_NAMES });
+                self.emit(Cmd::CacheNames { op: r, tag: Tag::Names });
             }
         }
     }
@@ -123,25 +123,24 @@ impl Engine {
         Some(started)
     }
 
-    pub(super) fn store_io(&mut self, id: OpId, tag: u32, io: Io, now: f64) {
-        let job = (tag & INDEX) >> 3;
-        let step = tag & 7;
+    /// Step `step` of cache write `job` (see [`Tag::Store`]).
+    pub(super) fn store_io(&mut self, id: OpId, job: u32, step: u32, io: Io, now: f64) {
         let Some(op) = self.op(id) else { return };
         let Some(j) = op.stores.get(job as usize) else { return };
         let (slot, req, path, navigate, checked, item, refetched) =
             (j.slot, j.req.clone(), j.path.clone(), j.navigate, j.checked, j.item, j.refetched);
-        let base = STORE | job << 3;
         match (step, io) {
             (0, Io::Put(PutResult::Quota)) => {
-                self.emit(Cmd::Keys { op: id, tag: base | 1, slot: slot as u32 });
+                self.emit(Cmd::Keys { op: id, tag: Tag::Store(job, 1), slot: slot as u32 });
             }
             (0 | 4, Io::Put(PutResult::Ok)) => self.stored(id, slot, item, true, now),
             (0 | 4, Io::Put(_)) => self.stored(id, slot, item, false, now),
             (1, Io::Keys(keys)) => {
                 let n = evict::quota_relief(keys.len());
                 let victims = self.plan(slot, &keys, n, self.slots[slot].usage.now());
-                let reqs = victims.into_iter().map(|i| Req::Key { list: base | 1, index: i as u32 }).collect();
-                self.emit(Cmd::Delete { op: id, tag: base | 2, slot: slot as u32, reqs });
+                let reqs =
+                    victims.into_iter().map(|i| Req::Key { list: Tag::Store(job, 1), index: i as u32 }).collect();
+                self.emit(Cmd::Delete { op: id, tag: Tag::Store(job, 2), slot: slot as u32, reqs });
             }
             (2, Io::Deleted(n)) => {
                 self.slots[slot].counters.evictions += u64::from(n);
@@ -154,14 +153,21 @@ impl Engine {
                     Req::Path(p) => Req::Path(crate::core::precache::path_of_key(p).into()),
                     other => other.clone(),
                 };
-                self.emit(Cmd::Fetch { op: id, tag: base | 3, req: fetch, reload: false });
+                self.emit(Cmd::Fetch { op: id, tag: Tag::Store(job, 3), req: fetch, reload: false });
             }
             (3, Io::Fetched(Ok(info))) => {
                 // The retry obeys the same rules as the first write (status, no-store,
                 // Vary: *, fences).
                 if (checked || info.status == 200) && self.may_store(slot, &path, &info, refetched, navigate, checked) {
                     let stamp = self.stamp(info.opaque, refetched);
-                    self.emit(Cmd::Put { op: id, tag: base | 4, slot: slot as u32, req, from: base | 3, stamp });
+                    self.emit(Cmd::Put {
+                        op: id,
+                        tag: Tag::Store(job, 4),
+                        slot: slot as u32,
+                        req,
+                        from: Tag::Store(job, 3),
+                        stamp,
+                    });
                 } else {
                     self.stored(id, slot, item, false, now);
                 }
@@ -219,12 +225,14 @@ impl Engine {
         }
         s.trim_listed_at = s.usage.now();
         self.bg(id, 1);
-        self.emit(Cmd::Keys { op: id, tag: TRIM | (slot as u32) << 1, slot: slot as u32 });
+        self.emit(Cmd::Keys { op: id, tag: Tag::Trim(slot as u32, 0), slot: slot as u32 });
     }
 
     #[inline(never)]
-    pub(super) fn trim_io(&mut self, id: OpId, tag: u32, io: Io) {
-        let slot = ((tag & INDEX) >> 1) as usize;
+    /// Step `step` of slot `slot`'s trim (see [`Tag::Trim`]).
+    pub(super) fn trim_io(&mut self, id: OpId, slot: u32, step: u32, io: Io) {
+        let tag = Tag::Trim(slot, step);
+        let slot = slot as usize;
         let Some(max) = self.slots.get(slot).and_then(|s| s.route.max_entries) else { return };
         match io {
             Io::Keys(keys) => {
@@ -235,7 +243,7 @@ impl Engine {
                 let listed_at = self.slots[slot].trim_listed_at;
                 let victims = self.plan(slot, &keys, n, listed_at);
                 let reqs = victims.into_iter().map(|i| Req::Key { list: tag, index: i as u32 }).collect();
-                self.emit(Cmd::Delete { op: id, tag: tag | 1, slot: slot as u32, reqs });
+                self.emit(Cmd::Delete { op: id, tag: Tag::Trim(slot as u32, 1), slot: slot as u32, reqs });
             }
             Io::Deleted(n) => {
                 self.slots[slot].counters.evictions += u64::from(n);
@@ -249,7 +257,7 @@ impl Engine {
         let s = &mut self.slots[slot];
         if s.trim.finished() {
             s.trim_listed_at = s.usage.now();
-            self.emit(Cmd::Keys { op: id, tag: TRIM | (slot as u32) << 1, slot: slot as u32 });
+            self.emit(Cmd::Keys { op: id, tag: Tag::Trim(slot as u32, 0), slot: slot as u32 });
         } else {
             self.bg(id, -1);
         }
