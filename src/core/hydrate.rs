@@ -33,6 +33,9 @@ use super::prelude::*;
 use super::strategy::is_fresh;
 use alloc::collections::VecDeque;
 
+pub mod coverage;
+pub mod options;
+
 /// Components by key: a vector kept in key order (keys are handed out in increasing
 /// order, so inserts append). Hash maps are not in `alloc`, and this is smaller.
 #[derive(Debug)]
@@ -110,7 +113,7 @@ const MINUTE_MS: f64 = 60_000.0;
 /// What starts a component's hydration.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Trigger {
-    /// Within `root_margin_px` of the viewport (the shared `IntersectionObserver`).
+    /// Within [`Options::root_margin`] of the viewport (the shared `IntersectionObserver`).
     Visible,
     /// The next `requestIdleCallback`.
     Idle,
@@ -157,11 +160,13 @@ pub struct TypeOptions {
     pub trigger: Option<Trigger>,
 }
 
-/// Scheduler settings.
+/// Scheduler settings: `hydrate(opts)`'s options, read and checked by [`options::parse`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Options {
-    /// The adapter's `IntersectionObserver` `rootMargin` (not used by the core).
-    pub root_margin_px: u32,
+    /// The adapter's `IntersectionObserver` `rootMargin`, a CSS margin (not used by the core).
+    pub root_margin: String,
+    /// The `pageSlug` the adapter puts in its events, when given (not used by the core).
+    pub page_slug: Option<String>,
     /// The first `preload` components ever added (in add order) default to [`Trigger::Eager`].
     pub preload: usize,
     /// Most fetches in flight at once (0 is treated as 1).
@@ -177,7 +182,8 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            root_margin_px: 50,
+            root_margin: String::from("50px"),
+            page_slug: None,
             preload: 2,
             max_concurrent: 4,
             max_retries: 3,
