@@ -442,6 +442,8 @@ async function main() {
   log('navigation preload');
   results.navigationPreload = JSON.parse(execFileSync(process.execPath, [path.join(HERE, 'navigation-preload.mjs')], { encoding: 'utf8' }));
   results.startPath = JSON.parse(execFileSync(process.execPath, [path.join(HERE, 'start-path.mjs')], { encoding: 'utf8' }));
+  log('hydration on the demo components page');
+  results.hydrate = JSON.parse(execFileSync(process.execPath, [path.join(HERE, 'hydrate.mjs')], { encoding: 'utf8' }));
   results.machine = {
     cpu: os.cpus()[0]?.model, cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     os: `${os.type()} ${os.release()}`, node: process.version,

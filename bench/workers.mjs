@@ -110,7 +110,7 @@ export function pageBytes() {
     return { file, raw: buf.length, gzip: zlib.gzipSync(buf, { level: 9 }).length };
   };
   return {
-    swcache: [size('dist/swcache-page.js'), size('dist/swcache-hydrate.wasm')],
+    swcache: [size('dist/swcache-page.js'), size('dist/swcache-hydrate.js'), size('dist/swcache-hydrate.wasm')],
     others: [
       ['instant.page (hover prefetch)', 'node_modules/instant.page/instantpage.js'],
       ['quicklink (viewport prefetch)', 'node_modules/quicklink/dist/quicklink.mjs'],

@@ -57,8 +57,13 @@ export function targets(r) {
     ['invalidation of 1,000 entries < 50 ms (post → DONE)', `${ms(inv.p50)} ms p50, ${ms(inv.p95)} ms p95 (no entry left on disk after ${ms(inv.gone.p50)} ms p50)`, inv.p95 < 50],
   ];
   if (r.pageBytes) {
-    const [js, wasm] = r.pageBytes.swcache;
-    rows.push(['page module, everything a page loads ≤ 12 KB gzip', `${kb(js.gzip)} KB without hydrate(), ${kb(js.gzip + wasm.gzip)} KB with`, js.gzip + wasm.gzip <= 12 * 1024]);
+    const [js, ...scheduler] = r.pageBytes.swcache;
+    const all = js.gzip + scheduler.reduce((n, f) => n + f.gzip, 0);
+    rows.push(['page module, everything a page loads ≤ 12 KB gzip', `${kb(js.gzip)} KB without hydrate(), ${kb(all)} KB with`, all <= 12 * 1024]);
+  }
+  if (r.hydrate) {
+    rows.push(['DOMContentLoaded → first swcache:hydrated ≤ 15 ms median (demo components page, first visit)',
+      `${ms(r.hydrate.first.p50)} ms (p95 ${ms(r.hydrate.first.p95)}); repeat visit ${ms(r.hydrate.repeat.p50)} ms`, r.hydrate.first.p50 <= 15]);
   }
   return rows.map(([name, value, met]) => ({ name, value, met }));
 }
@@ -100,18 +105,20 @@ function breakdownTable(r) {
 }
 
 function pageTable(p) {
-  const [js, wasm] = p.swcache;
+  const [js, ...scheduler] = p.swcache;
+  const sum = (k) => js[k] + scheduler.reduce((n, f) => n + f[k], 0);
   return [
     '### Bytes a page loads for the page module',
     '',
     '| what | raw bytes | gzip bytes |',
     '|---|---:|---:|',
     `| swcache: \`register\`, messages, \`prefetchOnHover\`, \`subscribe\` (${js.file}) | ${js.raw} | ${js.gzip} |`,
-    `| swcache with \`hydrate()\` (+ ${wasm.file}) | ${js.raw + wasm.raw} | ${js.gzip + wasm.gzip} |`,
+    `| swcache with \`hydrate()\` (+ ${scheduler.map((f) => f.file).join(' + ')}) | ${sum('raw')} | ${sum('gzip')} |`,
     ...p.others.map((o) => `| ${o.name} | ${o.raw} | ${o.gzip} |`),
     '',
     'Target: everything a page loads ≤ 12 KB gzip. A page that does not hydrate loads only',
-    'the module (no wasm); `hydrate()` fetches the scheduler\'s wasm (streaming compile).',
+    'the module (no wasm); `hydrate()` imports the scheduler (wasm-bindgen\'s glue, and the',
+    'wasm, compiled while it streams in).',
     '',
   ];
 }
