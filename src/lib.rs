@@ -5,8 +5,9 @@
 //! * `sw` (feature `sw`, wasm32 only) exports the engine to the worker's JavaScript
 //!   executor (`www/swcache-sw.shim.js`). That build is `no_std`: no formatting or
 //!   panic machinery, so its wasm stays small and quick to start.
-//! * `page` (feature `page`, wasm32 only) exports the hydration scheduler to the page
-//!   module's executor (`www/swcache-page.js`), the same way (`no_std`, plain exports).
+//! * `page` (feature `page`, wasm32 only) is the hydration scheduler's adapter on
+//!   wasm-bindgen, web-sys and gloo-timers (std), which `www/swcache-page.js` imports on
+//!   the first `hydrate()`.
 //!
 //! Always spell paths `crate::core::…` / `::core::…`: the module name shadows the `core` crate.
 

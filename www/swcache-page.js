@@ -1,9 +1,8 @@
 // swcache page module (ES module). Registration and messages to the worker, hover
-// prefetch and live invalidation work at once, without any wasm: they only carry
+// prefetch and live invalidation are plain JavaScript and load no wasm: they only carry
 // requests to the worker, whose engine decides (what to fetch, what is covered). The
-// hydration scheduler's decisions are Rust (src/core/hydrate.rs); its wasm
-// (swcache-hydrate.wasm) is fetched only when hydrate() is called, and this file is its
-// executor: observers, listeners, timers, fetches, render callbacks and events.
+// hydration scheduler is Rust on wasm (swcache-hydrate.js, wasm-bindgen's glue, and
+// swcache-hydrate.wasm), imported only when hydrate() is called.
 
 const sw = typeof navigator !== 'undefined' ? navigator.serviceWorker : undefined;
 const TIMEOUT = 5000;
@@ -54,7 +53,7 @@ export async function register(url, { scope, timeout = 10000 } = {}) {
       reg = await sw.register(url, scope ? { scope } : undefined);
     } catch (e) {
       await new Promise((r) => setTimeout(r, 50)); // the channel's message may trail the rejection
-      throw fail(`swcache: registering ${url} failed: ${await missing(url) || e && e.message || e}`);
+      throw fail(`swcache: registering ${url} failed: ${await missing(url) || e?.message || e}`);
     }
     if (sw.controller) return reg;
     const worker = reg.installing || reg.waiting || reg.active;
@@ -111,7 +110,7 @@ export function onUpdate(callback) {
  */
 export async function applyUpdate({ reload = true, timeout = 10000 } = {}) {
   const reg = sw && await sw.getRegistration();
-  if (!reg || !reg.waiting) return false;
+  if (!reg?.waiting) return false;
   asked = true;
   await withTimeout(new Promise((resolve) => {
     sw.addEventListener('controllerchange', resolve, { once: true });
@@ -156,7 +155,7 @@ export function invalidate(msg = {}, { timeout = TIMEOUT } = {}) {
 /** PREFETCH `urls`; resolves with `{fetched, skipped, failed}` once every fetched URL is stored. */
 export function prefetch(urls, { timeout = 30000 } = {}) {
   const conn = typeof navigator !== 'undefined' && navigator.connection;
-  return post({ type: 'PREFETCH', urls: absolute(urls), saveData: !!(conn && conn.saveData) }, timeout);
+  return post({ type: 'PREFETCH', urls: absolute(urls), saveData: !!conn?.saveData }, timeout);
 }
 
 /** GET_STATS. */
@@ -185,9 +184,11 @@ export function prefetchOnHover(selector = 'a[data-prefetch]', { delay = 65 } = 
   let pending = null; // [href, timer]
   const linkOf = (e) => {
     const a = e.target instanceof Element ? e.target.closest(selector) : null;
-    if (!a || !a.href) return null;
+    if (!a?.href) return null;
     const u = new URL(a.href, location.href);
-    return u.origin === location.origin ? (u.hash = '', u.href) : null;
+    if (u.origin !== location.origin) return null;
+    u.hash = '';
+    return u.href;
   };
   const send = (href) => {
     if (sent.has(href)) return;
@@ -204,7 +205,7 @@ export function prefetchOnHover(selector = 'a[data-prefetch]', { delay = 65 } = 
     const href = linkOf(e);
     if (!href || !pending || pending[0] !== href) return;
     const to = e.relatedTarget instanceof Element ? e.relatedTarget.closest(selector) : null;
-    if (to && to.href && new URL(to.href, location.href).href.split('#')[0] === href) return; // still inside the link
+    if (to?.href && new URL(to.href, location.href).href.split('#')[0] === href) return; // still inside the link
     clearTimeout(pending[1]);
     pending = null;
   };
@@ -219,271 +220,66 @@ export function prefetchOnHover(selector = 'a[data-prefetch]', { delay = 65 } = 
   };
 }
 
-// ----- the hydration scheduler's executor ------------------------------------------------
+// ----- hydrate(): the scheduler, loaded on the first call ----------------------------------
 
-let engine = null; // the wasm exports, once loaded
-// The engine's own file is fetched with the fetch of the module's first evaluation, not
+// The scheduler is Rust (src/core/hydrate.rs, and src/page/ on the browser's APIs)
+// compiled to swcache-hydrate.wasm, bound by wasm-bindgen's glue swcache-hydrate.js. On
+// the first hydrate() the wasm compiles while it streams in, meanwhile the glue is
+// imported; the wasm is fetched with the fetch of this module's first evaluation, not
 // through wrappers a page installs later (analytics, tests counting data requests).
 const nativeFetch = typeof fetch === 'function' ? fetch.bind(globalThis) : null;
-function loadEngine() {
-  if (!engine) {
+let scheduler = null; // the glue's exports, once its wasm is instantiated
+function loadScheduler() {
+  if (!scheduler) {
     const url = new URL('./swcache-hydrate.wasm', import.meta.url);
-    const source = nativeFetch(url);
-    engine = (WebAssembly.instantiateStreaming
-      ? WebAssembly.instantiateStreaming(source, {}).catch(() => source.then((r) => r.clone().arrayBuffer()).then((b) => WebAssembly.instantiate(b, {})))
-      : source.then((r) => r.arrayBuffer()).then((b) => WebAssembly.instantiate(b, {})))
-      .then((m) => m.instance.exports);
+    const bytes = () => nativeFetch(url).then((r) => r.arrayBuffer()).then((b) => WebAssembly.compile(b));
+    // compileStreaming needs the server to say application/wasm; else the bytes are compiled.
+    const module = WebAssembly.compileStreaming ? WebAssembly.compileStreaming(nativeFetch(url)).catch(bytes) : bytes();
+    scheduler = import('./swcache-hydrate.js').then(async (glue) => {
+      await glue.default({ module_or_path: module });
+      return glue;
+    });
   }
-  return engine;
+  return scheduler;
 }
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-function put(w, text) {
-  const max = text.length * 3;
-  const ptr = w.hyd_buf(max); // may grow memory: take the buffer after it
-  return enc.encodeInto(text, new Uint8Array(w.memory.buffer, ptr, max)).written;
-}
-function output(w) {
-  return dec.decode(new Uint8Array(w.memory.buffer, w.hyd_out_ptr(), w.hyd_out_len()));
-}
-
-const SELECTOR = '[data-component-id]';
-const KIND = { undefined: 0, number: 1, string: 2, function: 3, false: 4, object: 5 };
-const kindOf = (v) => (v === undefined ? 0 : v === false ? 4 : typeof v === 'number' ? 1 : typeof v === 'string' ? 2
-  : typeof v === 'function' ? 3 : v && typeof v === 'object' && !Array.isArray(v) ? 5 : 6);
-
-/** Hands the options to the engine one by one; throws the engine's error naming the bad one. */
-function options(w, opts) {
-  if (!opts || typeof opts !== 'object' || Array.isArray(opts)) throw new TypeError("swcache hydrate: option 'opts' must be an object");
-  const one = (path, v) => {
-    const text = path + '\n' + (typeof v === 'string' ? v : '');
-    if (!w.hyd_opt(kindOf(v), typeof v === 'number' ? v : 0, put(w, text))) throw new TypeError(output(w));
-  };
-  for (const [k, v] of Object.entries(opts)) {
-    one(k, v);
-    if (k === 'types' && kindOf(v) === KIND.object) {
-      for (const [name, t] of Object.entries(v)) {
-        one(`types.${name}`, t);
-        for (const [f, x] of Object.entries(t)) one(`types.${name}.${f}`, x);
-      }
-    }
-  }
-}
-
-const hydrations = new Set();
+const hydrations = new Set(); // the running schedulers (Hydration objects)
 
 /**
  * Hydrates the page's `[data-component-id]` components when they matter (see README):
- * returns `{stop()}` at once; the scheduler starts when its wasm has loaded. Throws (the
- * returned promise `ready` rejects) on a bad option, naming it.
+ * returns `{stop(), ready}` at once; the scheduler starts when its wasm has loaded.
+ * `ready` rejects on a bad option, naming it (and nothing is hydrated).
  */
 export function hydrate(opts = {}) {
-  const h = { stopped: false, stop() { this.stopped = true; this.cleanup && this.cleanup(); } };
-  h.ready = loadEngine().then((w) => { if (!h.stopped) start(w, opts, h); return h; });
+  const h = {
+    stopped: false,
+    stop() {
+      h.stopped = true;
+      if (h.run) { hydrations.delete(h.run); h.run.stop(); }
+    },
+  };
+  h.ready = loadScheduler().then((glue) => {
+    if (!h.stopped) {
+      h.run = new glue.Hydration(opts);
+      hydrations.add(h.run);
+      h.run.start();
+    }
+    return h;
+  });
   h.ready.catch((err) => console.error(err.message || err));
   return h;
 }
 
-function start(w, opts, h) {
-  options(w, opts);
-  const comps = []; // by key
-  const keys = new Map(); // element -> key
-  const abort = new AbortController();
-  const listeners = [];
-  let timer = null, timerDue = null, idle = null;
-  const renders = new Map(Object.entries(opts.types || {}).filter(([, t]) => typeof t.render === 'function').map(([n, t]) => [n, t.render]));
-  const pageSlug = opts.pageSlug || document.body?.dataset.pageSlug || location.pathname;
-
-  const io = new IntersectionObserver((entries) => {
-    for (const e of entries) if (e.isIntersecting && keys.has(e.target)) feed(0, keys.get(e.target));
-  }, { rootMargin: typeof opts.rootMargin === 'number' ? `${opts.rootMargin}px` : opts.rootMargin || '50px' });
-
-  function run(text) {
-    for (const line of text.split('\n')) {
-      const [code, a, b, c] = line.split(' ');
-      const k = +a, comp = comps[k];
-      switch (code) {
-        case 'O': if (comp) io.observe(comp.el); break;
-        case 'U': if (comp) io.unobserve(comp.el); break;
-        case 'I':
-          if (idle === null) {
-            const cb = () => { idle = null; feed(1, 0); };
-            idle = self.requestIdleCallback ? ['i', requestIdleCallback(cb)] : ['t', setTimeout(cb, 0)];
-          }
-          break;
-        case 'W': watchMedia(k, line.slice(line.indexOf(' ', 2) + 1)); break;
-        case 'F': fetchData(k, b === '1'); break;
-        case 'R': render(k, b === 'i'); break;
-        case 'H': emit(k, 'swcache:hydrated', { ms: +b }); break;
-        case 'X': emit(k, 'swcache:hydration-error', { ms: +b, attempts: +c, error: comp && comp.error }); break;
-        case 'T': arm(a ? +a : null); break;
-      }
-    }
-  }
-  function feed(kind, key, x = 0, y = NaN) {
-    if (h.stopped) return;
-    w.hyd_event(kind, key, x, y, Date.now());
-    run(output(w));
-  }
-  function arm(due) {
-    if (due === timerDue) return;
-    clearTimeout(timer);
-    timerDue = due;
-    timer = due === null ? null : setTimeout(() => {
-      timer = timerDue = null;
-      if (h.stopped) return;
-      w.hyd_timeout(Date.now());
-      run(output(w));
-    }, Math.max(0, due - Date.now()));
-  }
-  function watchMedia(key, query) {
-    const mql = matchMedia(query);
-    if (mql.matches) return feed(3, key);
-    const on = (e) => {
-      if (!e.matches) return;
-      mql.removeEventListener('change', on);
-      feed(3, key);
-    };
-    mql.addEventListener('change', on);
-    if (comps[key]) comps[key].media = [mql, on];
-  }
-  async function fetchData(key, reload) {
-    const comp = comps[key];
-    const started = Date.now();
-    let ok = false, age = NaN;
-    try {
-      if (!comp || !comp.src) throw new Error('no data-src');
-      const res = await fetch(comp.src, { cache: reload ? 'reload' : 'default', signal: abort.signal });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const stamp = Date.parse(res.headers.get('sw-cache-time'));
-      const data = await res.json();
-      const now = Date.now();
-      if (Number.isFinite(stamp)) age = now - stamp;
-      // Stamped before this request started: a stored copy (network answers come
-      // through unstamped, or stamped after the request started).
-      const cached = Number.isFinite(stamp) && stamp < started;
-      Object.assign(comp, { data, source: cached ? 'cache' : 'network', age: cached ? Math.max(0, age) : 0 });
-      ok = true;
-    } catch (e) {
-      if (h.stopped) return;
-      if (comp) comp.error = String(e && e.message || e);
-    }
-    feed(4, key, ok ? 1 : 0, age);
-  }
-  function render(key, inline) {
-    const comp = comps[key];
-    if (!comp) return;
-    const f = renders.get(comp.type) || (typeof opts.render === 'function' ? opts.render : null);
-    const info = inline
-      ? { componentId: comp.id, componentType: comp.type, source: 'inline', ageMs: comp.inlineAt ? Math.max(0, Date.now() - comp.inlineAt) : 0 }
-      : { componentId: comp.id, componentType: comp.type, source: comp.source, ageMs: comp.age };
-    const data = inline ? comp.inline : comp.data;
-    let result;
-    try {
-      result = f ? f(comp.el, data, info) : undefined;
-    } catch (e) {
-      comp.error = String(e && e.message || e);
-      return feed(6, key);
-    }
-    Promise.resolve(result).then(() => feed(5, key), (e) => { comp.error = String(e && e.message || e); feed(6, key); });
-  }
-  function emit(key, type, extra) {
-    const comp = comps[key];
-    if (!comp) return;
-    const detail = { componentId: comp.id, componentType: comp.type, pageSlug, ...extra };
-    if (type === 'swcache:hydrated') delete detail.error;
-    comp.el.dispatchEvent(new CustomEvent(type, { bubbles: true, detail }));
-  }
-  function discover(root, includeRoot) {
-    const found = [];
-    if (includeRoot && root.matches && root.matches(SELECTOR)) found.push(root);
-    if (root.querySelectorAll) found.push(...root.querySelectorAll(SELECTOR));
-    for (const el of found) {
-      if (h.stopped || keys.has(el)) continue;
-      const key = comps.length;
-      let inline, inlineAt = null;
-      const script = el.querySelector(":scope > script[type='application/json']");
-      if (script) {
-        try { inline = JSON.parse(script.textContent); } catch { inline = undefined; }
-        const at = inline && inline.fetchedAt;
-        const t = typeof at === 'number' ? at : Date.parse(at);
-        if (Number.isFinite(t)) inlineAt = t;
-      }
-      const comp = { el, id: el.dataset.componentId || '', type: el.dataset.componentType || '', src: el.dataset.src || '',
-        inline, inlineAt, data: undefined, source: 'network', age: 0, error: '', media: null };
-      comps.push(comp);
-      keys.set(el, key);
-      const text = [comp.id, comp.type, comp.src, el.dataset.hydrate || '', inline !== undefined ? '1' : '0',
-        inlineAt === null ? '' : String(Math.round(inlineAt))].join('\n');
-      w.hyd_add(key, put(w, text), Date.now());
-      run(output(w));
-    }
-  }
-  function sweep() {
-    comps.forEach((c, key) => {
-      if (!c || c.el.isConnected) return;
-      comps[key] = null;
-      keys.delete(c.el);
-      io.unobserve(c.el);
-      if (c.media) c.media[0].removeEventListener('change', c.media[1]);
-      feed(7, key);
-    });
-  }
-
-  const mo = new MutationObserver((records) => {
-    let removed = false;
-    for (const r of records) {
-      removed = removed || r.removedNodes.length > 0;
-      for (const n of r.addedNodes) if (n instanceof Element) discover(n, true);
-    }
-    if (removed) sweep();
-  });
-  mo.observe(document, { childList: true, subtree: true });
-  const on = (type, f) => { document.addEventListener(type, f, { passive: true }); listeners.push([type, f]); };
-  on('visibilitychange', () => feed(document.hidden ? 8 : 9, 0));
-  for (const type of ['pointerover', 'focusin', 'touchstart']) {
-    on(type, (e) => {
-      const el = e.target instanceof Element ? e.target.closest(SELECTOR) : null;
-      if (el && keys.has(el)) feed(2, keys.get(el));
-    });
-  }
-  h.invalidated = (covers) => {
-    const ids = [];
-    comps.forEach((c, key) => {
-      if (!c || !c.src) return;
-      const u = new URL(c.src, location.href);
-      if (u.origin === location.origin && covers(u.pathname + u.search)) {
-        ids.push(c.id);
-        feed(10, key);
-      }
-    });
-    return ids;
-  };
-  h.cleanup = () => {
-    abort.abort();
-    io.disconnect();
-    mo.disconnect();
-    for (const [type, f] of listeners) document.removeEventListener(type, f);
-    if (idle) (idle[0] === 'i' ? cancelIdleCallback : clearTimeout)(idle[1]);
-    clearTimeout(timer);
-    for (const c of comps) if (c && c.media) c.media[0].removeEventListener('change', c.media[1]);
-    comps.length = 0;
-    keys.clear();
-    hydrations.delete(h);
-  };
-  w.hyd_new();
-  run(output(w));
-  if (document.hidden) feed(8, 0);
-  discover(document.documentElement, false);
-  hydrations.add(h);
-}
-
 // ----- notices from the worker -------------------------------------------------------------
 
+// Whether an INVALIDATED notice covers a same-origin path (path and search): the rule of
+// core::hydrate::coverage, here so that a page that never hydrates loads no wasm for it.
+const covers = (d, path) => d.all === true || [d.urls, d.removed].some((l) => Array.isArray(l) && l.includes(path))
+  || (Array.isArray(d.prefixes) && d.prefixes.some((p) => typeof p === 'string' && path.startsWith(p)));
+
 // INVALIDATED (a message or the feed removed entries) and UPDATED (a background refresh
-// stored content that differs from what a page was given). Whether a URL is covered is
-// the engine's call (hyd_covers); this turns it into DOM events.
+// stored content that differs from what a page was given), as DOM events. Which hydrated
+// components a notice covers is the scheduler's call (they refetch past the cache).
 async function onNotice(event) {
   const data = event.data;
   if (!data || typeof data !== 'object') return;
@@ -492,16 +288,11 @@ async function onNotice(event) {
     return;
   }
   if (data.type !== 'INVALIDATED') return;
-  const w = await loadEngine().catch(() => null);
-  if (!w) return;
-  const items = [data.all ? 'a' : ''];
-  for (const u of data.urls || []) items.push('u' + u);
-  for (const p of data.prefixes || []) items.push('p' + p);
-  for (const r of data.removed || []) items.push('r' + r);
-  const covers = (path) => !!w.hyd_covers(put(w, path + '\n' + items.join('\n')));
-  const page = covers(location.pathname + location.search);
+  const page = covers(data, location.pathname + location.search);
   const components = [];
-  for (const h of hydrations) if (h.invalidated) components.push(...h.invalidated(covers));
+  if (scheduler && await scheduler.catch(() => null)) {
+    for (const run of hydrations) components.push(...run.invalidated(data));
+  }
   if (!page && components.length === 0) return;
   const { urls, prefixes, tags, removed, all, source } = data;
   window.dispatchEvent(new CustomEvent('swcache:invalidated', {
@@ -525,10 +316,10 @@ export function subscribe(url = '/swcache-feed/live') {
     let entry;
     try {
       entry = JSON.parse(ev.data);
-    } catch (err) {
+    } catch {
       return console.warn('swcache: live feed sent something that is not JSON:', ev.data);
     }
-    if (ev.type == 'reset') entry = { all: true, timestamp: entry.timestamp };
+    if (ev.type === 'reset') entry = { all: true, timestamp: entry.timestamp };
     const msg = {};
     for (const k of ['urls', 'prefixes', 'tags', 'routes', 'all', 'timestamp']) if (entry[k] !== undefined) msg[k] = entry[k];
     invalidate(msg).catch((err) => console.warn('swcache: live feed entry refused:', err.message || err));

@@ -16,7 +16,7 @@ export { SwcacheBuildError };
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 /** The engine's files a site serves at `/swcache/`: the worker's, and the page module's. */
 const WORKER_FILES = ['swcache-sw.js'];
-const PAGE_FILES = ['swcache-page.js', 'swcache-hydrate.wasm'];
+const PAGE_FILES = ['swcache-page.js', 'swcache-hydrate.js', 'swcache-hydrate.wasm'];
 const TYPES = { '.js': 'text/javascript; charset=utf-8', '.wasm': 'application/wasm' };
 const SOURCES = ['src/sw.ts', 'src/sw.js', 'sw.ts', 'sw.js'];
 

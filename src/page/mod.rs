@@ -1,310 +1,398 @@
-//! The page build: the hydration scheduler ([`Hydrator`]) behind plain wasm exports for
-//! the page module's executor (`www/swcache-page.js`), which does the DOM work
-//! (observers, listeners, timers, fetch, render callbacks, events) and decides nothing.
-//! `no_std`, no wasm-bindgen: the page module stays small, and the wasm is fetched only
-//! when a page calls `hydrate()`.
+//! The page build: `hydrate()`'s scheduler in the browser. The decisions are the
+//! sans-IO [`Hydrator`] (`src/core/hydrate.rs`), its options and the `INVALIDATED`
+//! coverage rule `core::hydrate::{options, coverage}`; this adapter turns the browser's
+//! events into [`Event`]s and carries out each [`Command`] with web-sys (one shared
+//! `IntersectionObserver`, a `MutationObserver`, `requestIdleCallback`, `matchMedia`,
+//! `fetch`, the render callbacks, `CustomEvent`s) and one gloo-timers timeout for
+//! [`Hydrator::next_timeout`]. It decides nothing.
 //!
-//! Calls take numbers and UTF-8 text in linear memory; each answers with commands, one
-//! per line (`O k` observe, `U k` unobserve, `I` request idle, `W k query` watch a media
-//! query, `F k reload` fetch, `R k i|f` render inline or fetched data, `H k ms`
-//! hydrated, `X k ms attempts` hydration error), then `T due` (the next timeout, empty
-//! for none).
+//! The page module (`www/swcache-page.js`) imports the wasm-bindgen glue on the first
+//! `hydrate()`: `new Hydration(opts)` checks the options (throwing a `TypeError` that
+//! names the wrong one), `start()` finds the components, `stop()` ends everything,
+//! `invalidated(notice)` answers which hydrated components a notice covers.
+//!
+//! No borrow of the state is held while JavaScript that may run the page's code is
+//! called (render callbacks, `fetch`, event listeners): that code may call `stop()`, or
+//! make the adapter feed an event while it is carrying out another.
 
-use crate::cat;
-use crate::core::hydrate::{
-    Command, ComponentDesc, DataSource, Event, Hydrator, Notice, Options, Trigger, TypeOptions,
-};
+mod exec;
+mod js;
+
+use ::core::cell::{Cell, RefCell};
+
+use alloc::rc::Rc;
+use gloo_timers::callback::Timeout;
+use js_sys::{Array, Date, Function, Object, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{AbortController, Document, Element, IntersectionObserver, MutationObserver, Window};
+
+use crate::core::hydrate::coverage::Invalidation;
+use crate::core::hydrate::options::{self, FUNCTION};
+use crate::core::hydrate::{Command, ComponentKey, Event, Hydrator};
 use crate::core::prelude::*;
-use crate::core::text::{cold, push_u64};
-use crate::wasm::{Global, Io};
+use crate::core::value::Value;
+use js::{Idle, Listener, Watcher};
+
+/// What `hydrate()` looks for.
+const SELECTOR: &str = "[data-component-id]";
+
+/// One `hydrate(opts)`: the scheduler and the browser objects it drives.
+#[wasm_bindgen]
+pub struct Hydration(Rc<Shared>);
+
+struct Shared {
+    state: RefCell<State>,
+    /// Commands are being carried out: an event fed meanwhile only queues more.
+    draining: Cell<bool>,
+}
 
 struct State {
-    hydrator: Option<Hydrator>,
-    pending: Option<Options>,
-    io: Io,
+    hydrator: Hydrator,
+    stopped: bool,
+    window: Window,
+    document: Document,
+    page_slug: String,
+    root_margin: String,
+    /// `types.<TYPE>.render`, then the top-level `render`.
+    renders: Vec<(String, Function)>,
+    render: Option<Function>,
+    /// By key (keys are indices, never reused); `None` once removed.
+    comps: Vec<Option<Comp>>,
+    /// Element → key.
+    keys: js_sys::Map,
+    visible: Option<Watcher<IntersectionObserver>>,
+    added: Option<Watcher<MutationObserver>>,
+    listeners: Vec<Listener>,
+    timer: Option<Timeout>,
+    timer_due: Option<f64>,
+    idle: Option<Idle>,
+    /// Aborts every fetch in flight at `stop()`.
+    abort: AbortController,
 }
 
-static STATE: Global<State> = Global::new(State { hydrator: None, pending: None, io: Io::new() });
-
-fn state() -> &'static mut State {
-    STATE.get()
+/// One component's element and what the adapter holds for it.
+struct Comp {
+    el: Element,
+    id: String,
+    ty: String,
+    src: String,
+    /// The parsed inline JSON and its `fetchedAt`.
+    inline: Option<JsValue>,
+    inline_at: Option<f64>,
+    /// The latest fetched data, whether it came from a cache, and its age.
+    data: JsValue,
+    cached: bool,
+    age_ms: f64,
+    /// The last failure's message, for `swcache:hydration-error`.
+    error: String,
+    /// The `matchMedia` listener while a `media:` trigger waits.
+    media: Option<Listener>,
 }
 
-fn input(len: u32) -> &'static str {
-    state().io.text(len)
+fn type_error(msg: &str) -> JsValue {
+    js_sys::TypeError::new(msg).into()
 }
 
-#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
-#[no_mangle]
-pub extern "C" fn hyd_buf(len: u32) -> *mut u8 {
-    state().io.buf(len)
+/// A JavaScript value as the core reads it (`core::value::Value`): functions (the
+/// render callbacks, read by [`renders`]) as [`FUNCTION`], objects `depth` levels deep.
+fn value_of(v: &JsValue, depth: u32) -> Value {
+    if v.is_undefined() {
+        Value::Undefined
+    } else if v.is_null() {
+        Value::Null
+    } else if let Some(b) = v.as_bool() {
+        Value::Bool(b)
+    } else if let Some(n) = v.as_f64() {
+        Value::Num(n)
+    } else if let Some(s) = v.as_string() {
+        Value::Str(s)
+    } else if v.is_function() {
+        FUNCTION
+    } else if depth == 0 {
+        Value::Other("too deeply nested")
+    } else if Array::is_array(v) {
+        let items: &Array = v.unchecked_ref();
+        Value::Arr((0..items.length()).map(|i| value_of(&items.get(i), depth - 1)).collect())
+    } else if v.is_object() {
+        let entries = Object::entries(v.unchecked_ref());
+        let props = (0..entries.length()).map(|i| {
+            let pair: Array = entries.get(i).unchecked_into();
+            (pair.get(0).as_string().unwrap_or_default(), value_of(&pair.get(1), depth - 1))
+        });
+        Value::Obj(props.collect())
+    } else {
+        Value::Other("a symbol or bigint")
+    }
 }
 
-#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
-#[no_mangle]
-pub extern "C" fn hyd_out_ptr() -> *const u8 {
-    state().io.out.as_ptr()
+fn function(v: &JsValue, key: &str) -> Option<Function> {
+    Reflect::get(v, &key.into()).ok().and_then(|f| f.dyn_into().ok())
 }
 
-#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
-#[no_mangle]
-pub extern "C" fn hyd_out_len() -> u32 {
-    state().io.out.len() as u32
-}
-
-fn bad(field: &str, want: &str) -> String {
-    cold(|| cat!("swcache hydrate: option '", field, "' must be ", want))
-}
-
-/// The option being set: its path and what the executor saw.
-const T_UNDEFINED: u32 = 0;
-const T_NUMBER: u32 = 1;
-const T_STRING: u32 = 2;
-const T_FUNCTION: u32 = 3;
-const T_FALSE: u32 = 4;
-const T_OBJECT: u32 = 5;
-
-const OPTIONS: [&str; 8] =
-    ["rootMargin", "preload", "maxConcurrent", "maxRetries", "retryBaseMs", "pageSlug", "render", "types"];
-const TYPE_OPTIONS: [&str; 4] = ["maxAge", "poll", "trigger", "render"];
-
-fn option_error(text: &str) -> u32 {
-    let s = state();
-    s.io.out.clear();
-    s.io.out.push_str(text);
-    0
-}
-
-/// One option of `hydrate(opts)`, as the executor walks the object: input `path` (such as
-/// `preload` or `types.JOB_LISTINGS.poll`), `kind` what the value is (`T_*`), `num` the
-/// number, the string in the input after a newline. Validated here; 0 and the error
-/// (naming the option) in the output when it is wrong. Options collect until
-/// [`hyd_new`].
-#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
-#[no_mangle]
-pub extern "C" fn hyd_opt(kind: u32, num: f64, len: u32) -> u32 {
-    let text = input(len);
-    let (path, string) = text.split_once('\n').unwrap_or((text, ""));
-    let s = state();
-    let o = s.pending.get_or_insert_with(Options::default);
-    let mut parts = path.splitn(3, '.');
-    let top = parts.next().unwrap_or("");
-    let number = kind == T_NUMBER && num.is_finite() && num >= 0.0;
-    match (top, parts.next(), parts.next()) {
-        ("types", None, None) if kind == T_OBJECT => 1,
-        ("types", None, None) => option_error(&bad("types", "an object keyed by component type")),
-        ("types", Some(name), None) if kind == T_OBJECT => {
-            o.types.push(TypeOptions { name: String::from(name), ..TypeOptions::default() });
-            1
+/// The render callbacks of checked options: per type, and the top-level one.
+fn renders(opts: &JsValue) -> (Vec<(String, Function)>, Option<Function>) {
+    let mut per_type = Vec::new();
+    if let Some(types) = Reflect::get(opts, &"types".into()).ok().filter(JsValue::is_object) {
+        let entries = Object::entries(types.unchecked_ref());
+        for i in 0..entries.length() {
+            let pair: Array = entries.get(i).unchecked_into();
+            if let (Some(name), Some(f)) = (pair.get(0).as_string(), function(&pair.get(1), "render")) {
+                per_type.push((name, f));
+            }
         }
-        ("types", Some(_), None) => option_error(&bad(path, "an object")),
-        ("types", Some(name), Some(field)) => {
-            let Some(t) = o.types.iter_mut().find(|t| t.name == name) else {
-                return option_error(&bad(path, "inside an object"));
-            };
-            match field {
-                "maxAge" | "poll" if kind == T_FALSE || number => {
-                    let v = if kind == T_FALSE { 0.0 } else { num };
-                    if field == "maxAge" {
-                        t.max_age_ms = Some(v);
-                    } else {
-                        t.poll_ms = Some(v);
-                    }
-                    1
+    }
+    (per_type, function(opts, "render"))
+}
+
+#[wasm_bindgen]
+impl Hydration {
+    /// Checks `opts` (a `TypeError` naming the first wrong option) and makes the scheduler.
+    #[wasm_bindgen(constructor)]
+    pub fn new(opts: JsValue) -> Result<Hydration, JsValue> {
+        let o = options::parse(&value_of(&opts, 4)).map_err(|e| type_error(&e))?;
+        let window = js::WINDOW.with(Window::clone);
+        let document = window.document().ok_or_else(|| type_error("swcache hydrate: no document"))?;
+        let page_slug = o.page_slug.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| {
+            let body = document.body().and_then(|b| b.get_attribute("data-page-slug")).filter(|s| !s.is_empty());
+            body.unwrap_or_else(|| window.location().pathname().unwrap_or_default())
+        });
+        let (renders, render) = renders(&opts);
+        let root_margin = o.root_margin.clone();
+        Ok(Hydration(Rc::new(Shared {
+            state: RefCell::new(State {
+                hydrator: Hydrator::new(o),
+                stopped: false,
+                window,
+                document,
+                page_slug,
+                root_margin,
+                renders,
+                render,
+                comps: Vec::new(),
+                keys: js_sys::Map::new(),
+                visible: None,
+                added: None,
+                listeners: Vec::new(),
+                timer: None,
+                timer_due: None,
+                idle: None,
+                abort: AbortController::new()?,
+            }),
+            draining: Cell::new(false),
+        })))
+    }
+
+    /// Observes the document and hydrates what is there: the components already in it,
+    /// those added later, the triggers' events.
+    pub fn start(&self) -> Result<(), JsValue> {
+        let s = &self.0;
+        let (document, margin) = {
+            let st = s.state.borrow();
+            (st.document.clone(), st.root_margin.clone())
+        };
+        let weak = Rc::downgrade(s);
+        let visible = Watcher::new(
+            move |entries| {
+                if let Some(s) = weak.upgrade() {
+                    s.intersections(&entries);
                 }
-                "maxAge" | "poll" => option_error(&bad(path, "a number of milliseconds (or false)")),
-                "trigger" => match (kind == T_STRING).then(|| Trigger::parse(string)).flatten() {
-                    Some(tr) => {
-                        t.trigger = Some(tr);
-                        1
-                    }
-                    None => option_error(&bad(path, "'visible', 'idle', 'interaction', 'eager' or 'media:<query>'")),
-                },
-                "render" if kind == T_FUNCTION => 1,
-                "render" => option_error(&bad(path, "a function")),
-                _ => option_error(&cold(|| {
-                    cat!("swcache hydrate: unknown option '", path, "' (expected one of ", TYPE_OPTIONS.join(", "), ")")
-                })),
+            },
+            |f| {
+                let init = web_sys::IntersectionObserverInit::new();
+                init.set_root_margin(&margin);
+                IntersectionObserver::new_with_options(f, &init)
+            },
+        )?;
+        let weak = Rc::downgrade(s);
+        let added = Watcher::new(
+            move |records| {
+                if let Some(s) = weak.upgrade() {
+                    s.mutations(&records);
+                }
+            },
+            MutationObserver::new,
+        )?;
+        let init = web_sys::MutationObserverInit::new();
+        init.set_child_list(true);
+        init.set_subtree(true);
+        added.observer.observe_with_options(&document, &init)?;
+        let weak = Rc::downgrade(s);
+        let visibility = Listener::new(&document, &["visibilitychange"], true, move |_| {
+            if let Some(s) = weak.upgrade() {
+                let hidden = s.state.borrow().document.hidden();
+                s.feed(if hidden { Event::DocumentHidden } else { Event::DocumentVisible });
             }
+        });
+        let weak = Rc::downgrade(s);
+        let interaction = Listener::new(&document, &["pointerover", "focusin", "touchstart"], true, move |e| {
+            if let Some(s) = weak.upgrade() {
+                s.interaction(&e);
+            }
+        });
+        {
+            let mut st = s.state.borrow_mut();
+            if st.stopped {
+                return Ok(());
+            }
+            st.visible = Some(visible);
+            st.added = Some(added);
+            st.listeners = vec![visibility, interaction];
         }
-        ("render", None, None) if kind == T_FUNCTION => 1,
-        ("render", None, None) => option_error(&bad("render", "a function")),
-        ("pageSlug", None, None) if kind == T_STRING => 1,
-        ("pageSlug", None, None) => option_error(&bad("pageSlug", "a string")),
-        ("rootMargin", None, None) if number || kind == T_STRING => {
-            o.root_margin_px = if number {
-                num as u32
-            } else {
-                string.trim().strip_suffix("px").and_then(|n| n.trim().parse().ok()).unwrap_or(50)
+        if document.hidden() {
+            s.feed(Event::DocumentHidden);
+        }
+        if let Some(root) = document.document_element() {
+            s.discover(&root, false);
+        }
+        Ok(())
+    }
+
+    /// Disconnects every observer, listener and timer, aborts the fetches in flight and
+    /// drops every component.
+    pub fn stop(&self) {
+        let ended = {
+            let mut st = self.0.state.borrow_mut();
+            if st.stopped {
+                return;
+            }
+            st.stopped = true;
+            st.abort.abort();
+            st.keys.clear();
+            let comps = ::core::mem::take(&mut st.comps);
+            (
+                comps,
+                st.visible.take(),
+                st.added.take(),
+                ::core::mem::take(&mut st.listeners),
+                st.timer.take(),
+                st.idle.take(),
+            )
+        };
+        drop(ended);
+    }
+
+    /// The ids of the hydrated components whose data an `INVALIDATED` notice covers;
+    /// each refetches past the cache.
+    pub fn invalidated(&self, notice: JsValue) -> Array {
+        let s = &self.0;
+        let value = value_of(&notice, 3);
+        let ids = Array::new();
+        let Some(inv) = Invalidation::from_notice(&value) else { return ids };
+        let covered: Vec<(ComponentKey, String)> = {
+            let st = s.state.borrow();
+            let location = st.window.location();
+            let (Ok(href), Ok(origin)) = (location.href(), location.origin()) else { return ids };
+            let same_origin_path = |src: &str| {
+                let url = web_sys::Url::new_with_base(src, &href).ok()?;
+                (url.origin() == origin).then(|| url.pathname() + &url.search())
             };
-            1
+            let live = st.comps.iter().enumerate().filter_map(|(k, c)| Some((k as ComponentKey, c.as_ref()?)));
+            live.filter(|(_, c)| !c.src.is_empty() && same_origin_path(&c.src).is_some_and(|p| inv.covers(&p)))
+                .map(|(k, c)| (k, c.id.clone()))
+                .collect()
+        };
+        for (key, id) in covered {
+            ids.push(&id.into());
+            s.feed(Event::Invalidated(key));
         }
-        ("rootMargin", None, None) => option_error(&bad("rootMargin", "a CSS margin string or a number of pixels")),
-        ("preload" | "maxConcurrent" | "maxRetries" | "retryBaseMs", None, None) if number => {
-            let n = crate::core::text::trunc(num);
-            match top {
-                "preload" => o.preload = n as usize,
-                "maxConcurrent" => o.max_concurrent = n as usize,
-                "maxRetries" => o.max_retries = n as u32,
-                _ => o.retry_base_ms = n,
-            }
-            1
-        }
-        ("preload" | "maxConcurrent" | "maxRetries" | "retryBaseMs", None, None) => {
-            option_error(&bad(top, "a non-negative number"))
-        }
-        _ if kind == T_UNDEFINED => 1,
-        _ => option_error(&cold(|| {
-            cat!("swcache hydrate: unknown option '", path, "' (expected one of ", OPTIONS.join(", "), ")")
-        })),
+        ids
     }
 }
 
-fn flush() -> u32 {
-    let s = state();
-    s.io.out.clear();
-    let Some(h) = s.hydrator.as_mut() else { return 0 };
-    let out = &mut s.io.out;
-    let line = |out: &mut String, code: char| {
-        if !out.is_empty() {
-            out.push('\n');
+impl Shared {
+    /// Hands `event` to the scheduler and carries out what it asks.
+    fn feed(self: &Rc<Self>, event: Event) {
+        {
+            let mut st = self.state.borrow_mut();
+            if st.stopped {
+                return;
+            }
+            st.hydrator.handle(event, Date::now());
         }
-        out.push(code);
-    };
-    let key = |out: &mut String, k: u32| {
-        out.push(' ');
-        push_u64(out, u64::from(k));
-    };
-    let ms = |out: &mut String, t: f64| {
-        out.push(' ');
-        push_u64(out, if t > 0.0 { t as u64 } else { 0 });
-    };
-    while let Some(c) = h.next_command() {
-        match c {
-            Command::Observe(k) => {
-                line(out, 'O');
-                key(out, k);
+        self.drain();
+    }
+
+    /// Carries out the scheduler's commands, then arms the timer for its next timeout.
+    fn drain(self: &Rc<Self>) {
+        if self.draining.replace(true) {
+            return;
+        }
+        loop {
+            let command = {
+                let mut st = self.state.borrow_mut();
+                if st.stopped {
+                    None
+                } else {
+                    st.hydrator.next_command()
+                }
+            };
+            let Some(command) = command else { break };
+            self.run(command);
+        }
+        self.draining.set(false);
+        self.arm();
+    }
+
+    /// One timeout for [`Hydrator::next_timeout`], re-armed only when it changes.
+    fn arm(self: &Rc<Self>) {
+        let mut st = self.state.borrow_mut();
+        let due = st.hydrator.next_timeout().filter(|_| !st.stopped);
+        if due == st.timer_due {
+            return;
+        }
+        st.timer_due = due;
+        let old = st.timer.take();
+        if let Some(due) = due {
+            let weak = Rc::downgrade(self);
+            let wait = (due - Date::now()).clamp(0.0, f64::from(i32::MAX)) as u32;
+            st.timer = Some(Timeout::new(wait, move || {
+                if let Some(s) = weak.upgrade() {
+                    s.timed_out();
+                }
+            }));
+        }
+        drop(st);
+        drop(old);
+    }
+
+    fn timed_out(self: &Rc<Self>) {
+        let fired = {
+            let mut st = self.state.borrow_mut();
+            if st.stopped {
+                return;
             }
-            Command::Unobserve(k) => {
-                line(out, 'U');
-                key(out, k);
-            }
-            Command::RequestIdle => line(out, 'I'),
-            Command::WatchMedia { key: k, query } => {
-                line(out, 'W');
-                key(out, k);
-                out.push(' ');
-                out.push_str(&query);
-            }
-            Command::Fetch { key: k, reload } => {
-                line(out, 'F');
-                key(out, k);
-                out.push_str(if reload { " 1" } else { " 0" });
-            }
-            Command::Render { key: k, source } => {
-                line(out, 'R');
-                key(out, k);
-                out.push_str(if source == DataSource::Inline { " i" } else { " f" });
-            }
-            Command::Emit(Notice::Hydrated { key: k, ms: t }) => {
-                line(out, 'H');
-                key(out, k);
-                ms(out, t);
-            }
-            Command::Emit(Notice::HydrationError { key: k, ms: t, attempts }) => {
-                line(out, 'X');
-                key(out, k);
-                ms(out, t);
-                key(out, attempts);
-            }
+            st.timer_due = None;
+            st.hydrator.on_timeout(Date::now());
+            st.timer.take()
+        };
+        drop(fired);
+        self.drain();
+    }
+
+    fn run(self: &Rc<Self>, command: Command) {
+        match command {
+            Command::Observe(key) => self.observe(key, true),
+            Command::Unobserve(key) => self.observe(key, false),
+            Command::RequestIdle => self.request_idle(),
+            Command::WatchMedia { key, query } => self.watch_media(key, &query),
+            Command::Fetch { key, reload } => self.fetch(key, reload),
+            Command::Render { key, source } => self.render(key, source),
+            Command::Emit(notice) => self.emit(notice),
         }
     }
-    line(out, 'T');
-    if let Some(due) = h.next_timeout() {
-        ms(out, due);
+}
+
+impl State {
+    fn comp(&self, key: ComponentKey) -> Option<&Comp> {
+        self.comps.get(key as usize)?.as_ref()
     }
-    out.len() as u32
-}
 
-/// `hydrate(opts)` after its options ([`hyd_opt`]): a fresh scheduler.
-#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
-#[no_mangle]
-pub extern "C" fn hyd_new() -> u32 {
-    let s = state();
-    let o = s.pending.take().unwrap_or_default();
-    s.hydrator = Some(Hydrator::new(o));
-    flush()
-}
-
-/// A component: input `id \n type \n src \n trigger \n inline (0/1) \n fetchedAt ms`.
-#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
-#[no_mangle]
-pub extern "C" fn hyd_add(key: u32, len: u32, now: f64) -> u32 {
-    let mut f = input(len).split('\n');
-    let mut next = || f.next().unwrap_or("");
-    let (id, ty, src, trigger, inline, at) = (next(), next(), next(), next(), next(), next());
-    let desc = ComponentDesc {
-        component_id: String::from(id),
-        component_type: String::from(ty),
-        src: (!src.is_empty()).then(|| String::from(src)),
-        inline_fetched_at_ms: at.parse::<u64>().ok().map(|t| t as f64),
-        has_inline_data: inline == "1",
-        trigger: Trigger::parse(trigger),
-    };
-    let added = state().hydrator.as_mut().is_some_and(|h| h.add(key, desc, now));
-    flush();
-    u32::from(added)
-}
-
-/// An event: kinds 0 visible, 1 idle, 2 interaction, 3 media matched, 4 fetch done
-/// (`a` 1 ok, `b` the age in ms or NaN), 5 rendered, 6 render failed, 7 removed,
-/// 8 document hidden, 9 document visible, 10 invalidated.
-#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
-#[no_mangle]
-pub extern "C" fn hyd_event(kind: u32, key: u32, a: f64, b: f64, now: f64) -> u32 {
-    let event = match kind {
-        0 => Event::Visible(key),
-        1 => Event::Idle,
-        2 => Event::Interaction(key),
-        3 => Event::MediaMatched(key),
-        4 => Event::FetchDone { key, ok: a == 1.0, age_ms: b.is_finite().then_some(b) },
-        5 => Event::Rendered(key),
-        6 => Event::RenderFailed(key),
-        7 => Event::Removed(key),
-        8 => Event::DocumentHidden,
-        9 => Event::DocumentVisible,
-        10 => Event::Invalidated(key),
-        _ => return flush(),
-    };
-    if let Some(h) = state().hydrator.as_mut() {
-        h.handle(event, now);
+    fn comp_mut(&mut self, key: ComponentKey) -> Option<&mut Comp> {
+        self.comps.get_mut(key as usize)?.as_mut()
     }
-    flush()
-}
 
-#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
-#[no_mangle]
-pub extern "C" fn hyd_timeout(now: f64) -> u32 {
-    if let Some(h) = state().hydrator.as_mut() {
-        h.on_timeout(now);
+    fn key_of(&self, el: &JsValue) -> Option<ComponentKey> {
+        self.keys.get(el).as_f64().map(|k| k as ComponentKey)
     }
-    flush()
-}
-
-/// Whether the worker's `INVALIDATED` notice covers a path: input `path`, then one line
-/// per notice item: `a` (all), `u<url>`, `p<prefix>`, `r<removed path>`.
-#[allow(unsafe_code, reason = "`#[no_mangle]`: the executor calls it by this name")]
-#[no_mangle]
-pub extern "C" fn hyd_covers(len: u32) -> u32 {
-    let mut lines = input(len).split('\n');
-    let path = lines.next().unwrap_or("");
-    u32::from(lines.any(|l| {
-        let rest = l.get(1..).unwrap_or("");
-        match l.as_bytes().first() {
-            Some(b'a') => true,
-            Some(b'u' | b'r') => rest == path,
-            Some(b'p') => path.starts_with(rest),
-            _ => false,
-        }
-    }))
 }

@@ -20,7 +20,7 @@ const SW_JS = `// sw.js, served from the site's root so its scope is the whole s
 importScripts('/swcache/swcache-sw.js');
 swcache.start({
   version: 'v1',              // a new version fetches the precache again and drops old caches
-  precache: ['/', '/swcache/swcache-page.js', '/swcache/swcache-hydrate.wasm'],
+  precache: ['/', '/swcache/swcache-page.js', '/swcache/swcache-hydrate.js', '/swcache/swcache-hydrate.wasm'],
   routes: [                   // the first match wins
     { name: 'images', match: /\\.(png|jpe?g|gif|webp|svg)$/, strategy: 'cacheFirst',
       maxAge: 7 * 864e5, maxEntries: 200 },
@@ -99,7 +99,7 @@ test('package: installs offline with exactly the files a site serves, its export
   const walk = (d) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) e.isDirectory() ? walk(path.join(d, e.name)) : files.push(path.relative(pkgDir, path.join(d, e.name))); };
   walk(pkgDir);
   assert.deepEqual(files.sort(), ['CHANGELOG.md', 'LICENSE', 'README.md', 'bin/swcache-feed.js', 'bin/swcache-manifest.js',
-    'build/index.d.ts', 'build/index.js', 'cli/swcache-feed.wasm', 'cli/swcache-manifest.wasm', 'dist/swcache-hydrate.wasm',
+    'build/index.d.ts', 'build/index.js', 'cli/swcache-feed.wasm', 'cli/swcache-manifest.wasm', 'dist/swcache-hydrate.js', 'dist/swcache-hydrate.wasm',
     'dist/swcache-page.d.ts', 'dist/swcache-page.js', 'dist/swcache-remove-sw.js', 'dist/swcache-sw.d.ts', 'dist/swcache-sw.js',
     'lib/manifest.js', 'lib/wasi.js', 'package.json', 'vite/index.d.ts', 'vite/index.js']);
   const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'));
@@ -117,7 +117,7 @@ test('package: installs offline with exactly the files a site serves, its export
   assert.equal(require.resolve('swcache/build'), path.join(pkgDir, 'build/index.js'));
   assert.equal(require.resolve('swcache/vite'), path.join(pkgDir, 'vite/index.js'));
   assert.throws(() => require.resolve('swcache/dist/sw.js'), /ERR_PACKAGE_PATH_NOT_EXPORTED|not defined by "exports"/);
-  for (const f of ['swcache-sw.js', 'swcache-page.js', 'swcache-hydrate.wasm']) {
+  for (const f of ['swcache-sw.js', 'swcache-page.js', 'swcache-hydrate.js', 'swcache-hydrate.wasm']) {
     assert.ok(fs.readFileSync(path.join(pkgDir, 'dist', f)).equals(fs.readFileSync(path.join(ROOT, 'dist', f))), `${f} is the built one`);
   }
 });
@@ -145,6 +145,7 @@ test('package: the scratch site works in Chromium: controlled, hits from the cac
     assert.equal(count('/sw.js'), 1);
     assert.equal(count('/swcache/swcache-sw.js'), 1, 'the worker imported the engine from /swcache/');
     assert.equal(count('/swcache/swcache-hydrate.wasm'), 1, 'precached at install');
+    assert.equal(count('/swcache/swcache-hydrate.js'), 1, 'precached at install');
 
     // A route hit: the first fetch goes to the network and is stored, the next comes from the cache.
     const fetchSummer = () => page.evaluate(async () => {
@@ -186,7 +187,7 @@ test('package: the scratch site works in Chromium: controlled, hits from the cac
     await page.evaluate(() => fetch('/promo/winter.html').then((r) => r.text()));
     assert.equal(count('/promo/winter.html'), 1, 'the prefetched page came from the cache');
 
-    // hydrate() loads the scheduler's wasm from next to the module and renders the component.
+    // hydrate() loads the scheduler (its glue and wasm) from next to the module and renders the component.
     await page.evaluate(() => {
       window.hydration = window.swcache.hydrate({ render: (el, data, info) => { el.textContent = `${data.title} (${info.source})`; } });
       return window.hydration.ready.then(() => true);

@@ -98,10 +98,10 @@ let manifest; // the first build's
 test('vite: `vite build` of a three-page site injects the manifest of its output into /sw.js', () => {
   const r = viteBuild();
   assert.equal(r.status, 0, r.output);
-  assert.match(r.output, /swcache: dist\/sw\.js precaches 12 files \(5 content-hashed\); [\d.]+ kB/);
+  assert.match(r.output, /swcache: dist\/sw\.js precaches 13 files \(5 content-hashed\); [\d.]+ kB/);
   const dist = path.join(project, 'dist');
   const all = files(dist);
-  for (const f of ['sw.js', 'swcache/swcache-sw.js', 'swcache/swcache-page.js', 'swcache/swcache-hydrate.wasm', 'about/index.html', 'promo/index.html']) {
+  for (const f of ['sw.js', 'swcache/swcache-sw.js', 'swcache/swcache-page.js', 'swcache/swcache-hydrate.js', 'swcache/swcache-hydrate.wasm', 'about/index.html', 'promo/index.html']) {
     assert.ok(all.includes(f), `${f} in the output: ${all.join(', ')}`);
   }
   assert.ok(all.some((f) => /^assets\/swcache-hydrate-[\w-]+\.wasm$/.test(f)), 'Vite emitted the page module\'s wasm for `swcache/page`');
@@ -134,7 +134,7 @@ test('vite: served, the worker precaches exactly the manifest, and both ways of 
     assert.deepEqual(got, want, 'the precache holds the manifest (and /), each under its revision');
     // The install fetched each entry once (the home page had loaded its own assets before it).
     for (const e of manifest) assert.ok([1, 2].includes(counts.get(e.url)), `${e.url} fetched ${counts.get(e.url)} times`);
-    for (const url of ['/about/index.html', '/promo/index.html', '/robots.txt', '/swcache/swcache-page.js', '/swcache/swcache-hydrate.wasm']) {
+    for (const url of ['/about/index.html', '/promo/index.html', '/robots.txt', '/swcache/swcache-page.js', '/swcache/swcache-hydrate.js', '/swcache/swcache-hydrate.wasm']) {
       assert.equal(counts.get(url), 1, `${url}: fetched once, by the install`);
     }
     const stats = await page.evaluate(() => window.swcacheStats());
@@ -164,7 +164,7 @@ test('vite: served, the worker precaches exactly the manifest, and both ways of 
     });
     const fetched = [...counts.keys()].filter((p) => p !== '/sw.js' && p !== '/swcache/swcache-sw.js');
     assert.deepEqual(fetched, ['/about/index.html'], `the update fetched ${JSON.stringify([...counts])}`);
-    await waitFor(() => page.evaluate(async () => (await (await caches.open('swcache-precache')).keys()).length === 13), 'old entries dropped');
+    await waitFor(() => page.evaluate(async () => (await (await caches.open('swcache-precache')).keys()).length === 14), 'old entries dropped');
     const rev = await page.evaluate(async () => (await (await caches.open('swcache-precache')).keys())
       .map((r) => new URL(r.url)).find((u) => u.pathname === '/about/index.html').searchParams.get('__swcache_rev'));
     assert.equal(rev, second.find((e) => e.url === '/about/index.html').revision);
@@ -211,7 +211,7 @@ test('vite: bad input fails the build with a clear message, and no worker is wri
     ['nothing-selected', {}, { include: ['**/*.php'] },
       /swcache: no file under .*dist is selected by the globs: an empty manifest would precache nothing \(check the build output, include and exclude\)/],
     ['too-big', {}, { maxFileSize: '20kB' },
-      /swcache: 2 files are bigger than maxFileSize 20\.0 kB: assets\/swcache-hydrate-[\w-]+\.wasm \(32\.7 kB\), swcache\/swcache-hydrate\.wasm \(32\.7 kB\); leave them out of the precache \(exclude 'assets\/swcache-hydrate-[\w-]+\.wasm'\), or raise maxFileSize/],
+      /swcache: 2 files are bigger than maxFileSize 20\.0 kB: assets\/swcache-hydrate-[\w-]+\.wasm \(74\.8 kB\), swcache\/swcache-hydrate\.wasm \(74\.8 kB\); leave them out of the precache \(exclude 'assets\/swcache-hydrate-[\w-]+\.wasm'\), or raise maxFileSize/],
     ['module-worker', { 'src/sw.ts': "import { x } from './x';\nconsole.log(x);\n" + sw }, {},
       /swcache: .*src\/sw\.ts: the worker is a classic script \(it loads the engine with importScripts\), so it cannot use modules: `import \{ x \} from ".\/x"/],
     ['no-worker', { 'src/sw.ts': null }, {}, /swcache: no worker source: write src\/sw\.ts \(or src\/sw\.js, or public\/sw\.js\)/],
@@ -230,9 +230,9 @@ test('vite: over warnSize the build warns with the biggest files, and still succ
   const dir = variant('warn', {}, { warnSize: '50kB', exclude: ['robots.txt'] });
   const r = viteBuild(dir);
   assert.equal(r.status, 0, r.output);
-  assert.match(r.output, /swcache: the precache is [\d.]+ kB in 11 files, over warnSize 50\.0 kB: a first visit downloads all of it\. The biggest: (assets\/swcache-hydrate-[\w-]+\.wasm|swcache\/swcache-hydrate\.wasm) \(32\.7 kB\), /);
+  assert.match(r.output, /swcache: the precache is [\d.]+ kB in 12 files, over warnSize 50\.0 kB: a first visit downloads all of it\. The biggest: (assets\/swcache-hydrate-[\w-]+\.wasm|swcache\/swcache-hydrate\.wasm) \(74\.8 kB\), /);
   const m = injectedManifest(fs.readFileSync(path.join(dir, 'dist/sw.js'), 'utf8'));
-  assert.equal(m.length, 11);
+  assert.equal(m.length, 12);
   assert.ok(!m.some((e) => e.url === '/robots.txt'), 'exclude');
 });
 

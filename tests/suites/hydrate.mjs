@@ -224,4 +224,65 @@ export default function hydrateSuite(engine) {
     await t.browser.setViewport(1700, 720);
     await waitFor(async () => (await hydratedIdsOf(pg)).includes('c4'), 'c4 hydrated when the query matches');
   });
+
+  // The resources this page loaded from the engine's directory.
+  const engineFiles = (p) => p.evaluate(() => performance.getEntriesByType('resource')
+    .map((e) => new URL(e.name).pathname).filter((u) => u.startsWith('/swcache/')));
+
+  test(name('hydrate: a page that never hydrates learns of an INVALIDATED notice without loading the scheduler'), async () => {
+    const pg = t.page;
+    t.server.set('/sw-inv.js', { body: workerSource(`{ version: 'inv', routes: [
+      { name: 'pages', match: /^\\/inv\\//, strategy: 'cacheFirst' } ] }`), headers: JS });
+    t.server.set('/inv/page', { headers: { 'content-type': 'text/html; charset=utf-8' }, body: `<!doctype html><meta charset="utf-8">
+      <body><script type="module">
+        import { register, invalidate } from '/swcache/swcache-page.js';
+        window.events = [];
+        addEventListener('swcache:invalidated', (e) => window.events.push(e.detail));
+        window.ready = register('/sw-inv.js').then(() => true, (e) => e.message);
+        window.invalidateMe = () => invalidate({ urls: [location.href] }).then((r) => r.type, (e) => e.message);
+      </script></body>` });
+    await pg.goto(t.server.origin + '/inv/page');
+    await pg.waitForFunction(() => !!window.ready);
+    assert.equal(await pg.evaluate(() => window.ready), true);
+    assert.equal(await pg.evaluate(() => window.invalidateMe()), 'CACHE_INVALIDATION_DONE');
+    const detail = await waitFor(() => pg.evaluate(() => window.events[0]), 'swcache:invalidated');
+    assert.equal(detail.page, true, 'the notice covers this page');
+    assert.deepEqual(detail.components, []);
+    assert.deepEqual(await engineFiles(pg), ['/swcache/swcache-page.js'], 'no scheduler loaded to decide it');
+  });
+
+  test(name('hydrate: a notice covers the page (page module) exactly where it covers a hydrated component at that URL (scheduler)'), async () => {
+    const pg = t.page;
+    // Notices as the worker sends them, `$` standing for the URL: the page's own, or the
+    // component's data.
+    const notices = [
+      { urls: ['$'] }, { urls: ['$x'] }, { prefixes: ['$'] }, { prefixes: ['/inv/', '/api/'] }, { prefixes: ['/elsewhere/'] },
+      { removed: ['$'] }, { tags: ['featured'], removed: [] }, { all: true }, { all: 'yes' }, { urls: '$' },
+    ].map((n) => ({ type: 'INVALIDATED', source: 'message', ...n }));
+    const coverage = async (hydrating) => {
+      await pg.goto(hydrating ? hydratePage(t.server, 'covers', comp(1), { preload: 1 }) : t.server.origin + '/inv/plain?x=1');
+      if (hydrating) await waitFor(async () => (await pg.evaluate(() => events.length)) === 1, 'c1 hydrated');
+      return pg.evaluate(async ([list, target]) => {
+        const seen = [];
+        addEventListener('swcache:invalidated', (e) => seen.push(e.detail));
+        const out = [];
+        for (const n of list) {
+          const at = target === 'component' ? new URL(document.querySelector('[data-component-id=c1]').dataset.src, location.href) : location;
+          const data = JSON.parse(JSON.stringify(n).replaceAll('$', at.pathname + at.search));
+          seen.length = 0;
+          navigator.serviceWorker.dispatchEvent(new MessageEvent('message', { data }));
+          await new Promise((r) => setTimeout(r, 50));
+          out.push(target === 'component' ? !!seen[0]?.components.includes('c1') : !!seen[0]?.page);
+        }
+        return out;
+      }, [notices, hydrating ? 'component' : 'page']);
+    };
+    t.server.set('/inv/plain', { headers: { 'content-type': 'text/html; charset=utf-8' }, body: `<!doctype html><meta charset="utf-8">
+      <body><script type="module">import '/swcache/swcache-page.js'; window.loaded = true;</script></body>` });
+    const page = await coverage(false);
+    assert.deepEqual(await engineFiles(pg), ['/swcache/swcache-page.js']);
+    const component = await coverage(true);
+    assert.deepEqual(page, [true, false, true, true, false, true, false, true, false, false]);
+    assert.deepEqual(component, page, 'the scheduler (Rust) and the page module decide alike');
+  });
 }

@@ -42,7 +42,7 @@ export default function pageSuite(engine) {
     await page.goto(server.origin + '/p/h');
     await waitFor(() => page.evaluate(() => document.querySelector('[data-component-id=x]').textContent === 'v1'), 'hydrated');
     const files = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname).filter((p) => p.startsWith('/swcache/')));
-    assert.deepEqual(files.sort(), ['/swcache/swcache-hydrate.wasm', '/swcache/swcache-page.js']);
+    assert.deepEqual(files.sort(), ['/swcache/swcache-hydrate.js', '/swcache/swcache-hydrate.wasm', '/swcache/swcache-page.js']);
   });
 
   test(name('page module: helpers reject within their timeout when there is no worker, or a broken one'), async () => {

@@ -1,0 +1,333 @@
+//! Carrying out the scheduler's commands, and turning the browser's callbacks into its
+//! events: discovery, removal, visibility, interaction.
+
+use alloc::rc::Rc;
+use js_sys::{Array, Date, Promise, Reflect, JSON};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{
+    CustomEvent, CustomEventInit, Element, IntersectionObserverEntry, MutationRecord, RequestCache, RequestInit,
+    Response,
+};
+
+use super::js::{is_thenable, message, object, settle, Idle, Listener};
+use super::{Comp, Shared, SELECTOR};
+use crate::core::hydrate::{ComponentDesc, ComponentKey, DataSource, Event, Notice, Trigger};
+use crate::core::prelude::*;
+
+impl Shared {
+    pub(super) fn observe(self: &Rc<Self>, key: ComponentKey, on: bool) {
+        let st = self.state.borrow();
+        if let (Some(c), Some(w)) = (st.comp(key), &st.visible) {
+            if on {
+                w.observer.observe(&c.el);
+            } else {
+                w.observer.unobserve(&c.el);
+            }
+        }
+    }
+
+    pub(super) fn request_idle(self: &Rc<Self>) {
+        let mut st = self.state.borrow_mut();
+        if st.idle.is_some() {
+            return;
+        }
+        let weak = Rc::downgrade(self);
+        st.idle = Some(Idle::new(&st.window, move || {
+            if let Some(s) = weak.upgrade() {
+                let fired = s.state.borrow_mut().idle.take();
+                drop(fired);
+                s.feed(Event::Idle);
+            }
+        }));
+    }
+
+    /// `matchMedia(query)`: reported at once when it matches, else on the first change
+    /// that makes it match (the listener then goes).
+    pub(super) fn watch_media(self: &Rc<Self>, key: ComponentKey, query: &str) {
+        let list = self.state.borrow().window.match_media(query);
+        let Ok(Some(list)) = list else { return };
+        if list.matches() {
+            return self.feed(Event::MediaMatched(key));
+        }
+        let weak = Rc::downgrade(self);
+        let watched = list.clone();
+        let listener = Listener::new(&list, &["change"], false, move |_| {
+            let Some(s) = weak.upgrade() else { return };
+            if !watched.matches() {
+                return;
+            }
+            let done = s.state.borrow_mut().comp_mut(key).and_then(|c| c.media.take());
+            drop(done);
+            s.feed(Event::MediaMatched(key));
+        });
+        if let Some(c) = self.state.borrow_mut().comp_mut(key) {
+            c.media = Some(listener);
+        }
+    }
+
+    /// Fetches the component's data (through the page's `fetch`, whatever wraps it):
+    /// `cache: 'reload'` when asked; answered by exactly one `FetchDone`.
+    pub(super) fn fetch(self: &Rc<Self>, key: ComponentKey, reload: bool) {
+        let (src, window, signal) = {
+            let st = self.state.borrow();
+            let src = st.comp(key).map(|c| c.src.clone()).filter(|s| !s.is_empty());
+            (src, st.window.clone(), st.abort.signal())
+        };
+        let Some(src) = src else { return self.fetch_failed(key, String::from("no data-src")) };
+        let init = RequestInit::new();
+        init.set_cache(if reload { RequestCache::Reload } else { RequestCache::Default });
+        init.set_signal(Some(&signal));
+        let started = Date::now();
+        let weak = Rc::downgrade(self);
+        let fetched = move |r| {
+            if let Some(s) = weak.upgrade() {
+                s.fetched(key, started, r);
+            }
+        };
+        settle(&window.fetch_with_str_and_init(&src, &init), Box::new(fetched));
+    }
+
+    fn fetched(self: &Rc<Self>, key: ComponentKey, started: f64, r: Result<JsValue, JsValue>) {
+        let response: Response = match r {
+            Ok(r) => r.unchecked_into(),
+            Err(e) => return self.fetch_failed(key, message(&e)),
+        };
+        if !response.ok() {
+            return self.fetch_failed(key, alloc::format!("HTTP {}", response.status()));
+        }
+        let stamp = response.headers().get("sw-cache-time").ok().flatten().map(|t| Date::parse(&t));
+        let stamp = stamp.filter(|t| t.is_finite());
+        let body = match response.json() {
+            Ok(body) => body,
+            Err(e) => return self.fetch_failed(key, message(&e)),
+        };
+        let weak = Rc::downgrade(self);
+        let parsed = move |r: Result<JsValue, JsValue>| {
+            let Some(s) = weak.upgrade() else { return };
+            match r {
+                Ok(data) => s.parsed(key, started, stamp, data),
+                Err(e) => s.fetch_failed(key, message(&e)),
+            }
+        };
+        settle(&body, Box::new(parsed));
+    }
+
+    fn parsed(self: &Rc<Self>, key: ComponentKey, started: f64, stamp: Option<f64>, data: JsValue) {
+        let age_ms = stamp.map(|t| Date::now() - t);
+        // Stamped before this request started: a stored copy (network answers come
+        // through unstamped, or stamped after the request started).
+        let cached = stamp.is_some_and(|t| t < started);
+        if let Some(c) = self.state.borrow_mut().comp_mut(key) {
+            c.data = data;
+            c.cached = cached;
+            c.age_ms = if cached { age_ms.unwrap_or(0.0).max(0.0) } else { 0.0 };
+        }
+        self.feed(Event::FetchDone { key, ok: true, age_ms });
+    }
+
+    fn fetch_failed(self: &Rc<Self>, key: ComponentKey, error: String) {
+        if let Some(c) = self.state.borrow_mut().comp_mut(key) {
+            c.error = error;
+        }
+        self.feed(Event::FetchDone { key, ok: false, age_ms: None });
+    }
+
+    /// Calls the type's `render(element, data, info)` (or the top-level one); a
+    /// returned promise is waited for.
+    pub(super) fn render(self: &Rc<Self>, key: ComponentKey, source: DataSource) {
+        let call = {
+            let st = self.state.borrow();
+            let Some(c) = st.comp(key) else { return };
+            let f = st.renders.iter().find(|(ty, _)| *ty == c.ty).map(|(_, f)| f.clone()).or_else(|| st.render.clone());
+            let (from, age, data) = match source {
+                DataSource::Inline => {
+                    let age = c.inline_at.map_or(0.0, |t| (Date::now() - t).max(0.0));
+                    ("inline", age, c.inline.clone().unwrap_or(JsValue::UNDEFINED))
+                }
+                DataSource::Fetched => (if c.cached { "cache" } else { "network" }, c.age_ms, c.data.clone()),
+            };
+            let info = object(&[
+                ("componentId", c.id.as_str().into()),
+                ("componentType", c.ty.as_str().into()),
+                ("source", from.into()),
+                ("ageMs", age.into()),
+            ]);
+            f.map(|f| (f, c.el.clone(), data, info))
+        };
+        let result = match call {
+            Some((f, el, data, info)) => f.call3(&JsValue::UNDEFINED, &el, &data, &info),
+            None => Ok(JsValue::UNDEFINED),
+        };
+        match result {
+            Err(e) => self.render_failed(key, &e),
+            Ok(v) if is_thenable(&v) => {
+                let weak = Rc::downgrade(self);
+                let rendered = move |r: Result<JsValue, JsValue>| {
+                    let Some(s) = weak.upgrade() else { return };
+                    match r {
+                        Ok(_) => s.feed(Event::Rendered(key)),
+                        Err(e) => s.render_failed(key, &e),
+                    }
+                };
+                settle(&Promise::resolve(&v), Box::new(rendered));
+            }
+            Ok(_) => self.feed(Event::Rendered(key)),
+        }
+    }
+
+    fn render_failed(self: &Rc<Self>, key: ComponentKey, e: &JsValue) {
+        if let Some(c) = self.state.borrow_mut().comp_mut(key) {
+            c.error = message(e);
+        }
+        self.feed(Event::RenderFailed(key));
+    }
+
+    /// `swcache:hydrated` / `swcache:hydration-error` on the element, bubbling.
+    pub(super) fn emit(self: &Rc<Self>, notice: Notice) {
+        let (kind, key, ms, attempts) = match notice {
+            Notice::Hydrated { key, ms } => ("swcache:hydrated", key, ms, None),
+            Notice::HydrationError { key, ms, attempts } => ("swcache:hydration-error", key, ms, Some(attempts)),
+        };
+        let (el, detail) = {
+            let st = self.state.borrow();
+            let Some(c) = st.comp(key) else { return };
+            let mut props = vec![
+                ("componentId", c.id.as_str().into()),
+                ("componentType", c.ty.as_str().into()),
+                ("pageSlug", st.page_slug.as_str().into()),
+                ("ms", ms.max(0.0).trunc().into()),
+            ];
+            if let Some(attempts) = attempts {
+                props.push(("attempts", attempts.into()));
+                props.push(("error", c.error.as_str().into()));
+            }
+            (c.el.clone(), object(&props))
+        };
+        let init = CustomEventInit::new();
+        init.set_bubbles(true);
+        init.set_detail(&detail);
+        if let Ok(event) = CustomEvent::new_with_event_init_dict(kind, &init) {
+            let _ = el.dispatch_event(&event);
+        }
+    }
+
+    /// The components in `root` (and `root` itself when `with_root`), in document order.
+    pub(super) fn discover(self: &Rc<Self>, root: &Element, with_root: bool) {
+        if with_root && root.matches(SELECTOR).unwrap_or(false) {
+            self.add(root.clone());
+        }
+        let Ok(found) = root.query_selector_all(SELECTOR) else { return };
+        for i in 0..found.length() {
+            if let Some(el) = found.item(i) {
+                self.add(el.unchecked_into());
+            }
+        }
+    }
+
+    /// Reads one component (its data attributes and inline JSON) and registers it.
+    fn add(self: &Rc<Self>, el: Element) {
+        let mut st = self.state.borrow_mut();
+        if st.stopped || st.keys.has(&el) {
+            return;
+        }
+        let attr = |name: &str| el.get_attribute(name).unwrap_or_default();
+        let script = el.query_selector(":scope > script[type='application/json']").ok().flatten();
+        let inline = script.and_then(|s| JSON::parse(&s.text_content().unwrap_or_default()).ok());
+        let at = inline.as_ref().and_then(|v| Reflect::get(v, &"fetchedAt".into()).ok());
+        let inline_at = at.and_then(|at| at.as_f64().or_else(|| at.as_string().map(|s| Date::parse(&s))));
+        let inline_at = inline_at.filter(|t| t.is_finite());
+        let key = st.comps.len() as ComponentKey;
+        let comp = Comp {
+            id: attr("data-component-id"),
+            ty: attr("data-component-type"),
+            src: attr("data-src"),
+            inline,
+            inline_at,
+            data: JsValue::UNDEFINED,
+            cached: false,
+            age_ms: 0.0,
+            error: String::new(),
+            media: None,
+            el,
+        };
+        let desc = ComponentDesc {
+            component_id: comp.id.clone(),
+            component_type: comp.ty.clone(),
+            src: Some(comp.src.clone()).filter(|s| !s.is_empty()),
+            inline_fetched_at_ms: inline_at.map(f64::round),
+            has_inline_data: comp.inline.is_some(),
+            trigger: comp.el.get_attribute("data-hydrate").as_deref().and_then(Trigger::parse),
+        };
+        st.keys.set(&comp.el, &key.into());
+        st.comps.push(Some(comp));
+        st.hydrator.add(key, desc, Date::now());
+        drop(st);
+        self.drain();
+    }
+
+    /// Components that left the document: stopped for good.
+    fn sweep(self: &Rc<Self>) {
+        let gone: Vec<(ComponentKey, Comp)> = {
+            let mut st = self.state.borrow_mut();
+            let keys: Vec<ComponentKey> = (st.comps.iter().enumerate())
+                .filter(|(_, c)| c.as_ref().is_some_and(|c| !c.el.is_connected()))
+                .map(|(k, _)| k as ComponentKey)
+                .collect();
+            let mut gone = Vec::new();
+            for key in keys {
+                if let Some(c) = st.comps[key as usize].take() {
+                    st.keys.delete(&c.el);
+                    if let Some(w) = &st.visible {
+                        w.observer.unobserve(&c.el);
+                    }
+                    gone.push((key, c));
+                }
+            }
+            gone
+        };
+        for (key, comp) in gone {
+            drop(comp);
+            self.feed(Event::Removed(key));
+        }
+    }
+
+    pub(super) fn intersections(self: &Rc<Self>, entries: &Array) {
+        for i in 0..entries.length() {
+            let entry: IntersectionObserverEntry = entries.get(i).unchecked_into();
+            if entry.is_intersecting() {
+                let key = self.state.borrow().key_of(&entry.target());
+                if let Some(key) = key {
+                    self.feed(Event::Visible(key));
+                }
+            }
+        }
+    }
+
+    pub(super) fn mutations(self: &Rc<Self>, records: &Array) {
+        let mut removed = false;
+        for i in 0..records.length() {
+            let record: MutationRecord = records.get(i).unchecked_into();
+            removed |= record.removed_nodes().length() > 0;
+            let added = record.added_nodes();
+            for j in 0..added.length() {
+                if let Some(el) = added.item(j).and_then(|n| n.dyn_into::<Element>().ok()) {
+                    self.discover(&el, true);
+                }
+            }
+        }
+        if removed {
+            self.sweep();
+        }
+    }
+
+    /// Pointer, focus or touch on (or in) a component.
+    pub(super) fn interaction(self: &Rc<Self>, e: &web_sys::Event) {
+        let el = e.target().and_then(|t| t.dyn_into::<Element>().ok());
+        let Some(el) = el.and_then(|el| el.closest(SELECTOR).ok().flatten()) else { return };
+        let key = self.state.borrow().key_of(&el);
+        if let Some(key) = key {
+            self.feed(Event::Interaction(key));
+        }
+    }
+}

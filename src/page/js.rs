@@ -1,0 +1,175 @@
+//! Small owners of browser callbacks, in the manner of gloo: each holds its closure and
+//! undoes its registration when dropped (a listener is removed, an observer
+//! disconnected, an idle callback cancelled), so dropping a component's or a
+//! hydration's state frees every closure it made. Promise reactions ([`settle`]) are
+//! handed to JavaScript's garbage collector instead: one of the two never runs.
+
+use ::core::cell::Cell;
+
+use alloc::rc::Rc;
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{AddEventListenerOptions, EventTarget, IntersectionObserver, MutationObserver, Window};
+
+use crate::core::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The page's `window` (the page build runs in pages only).
+    #[wasm_bindgen(thread_local_v2, js_name = window)]
+    pub(crate) static WINDOW: Window;
+
+    /// A promise, for [`Settle::then_owned`].
+    type Settle;
+
+    /// `promise.then(ok, err)`, both handlers owned by JavaScript (freed by its GC once
+    /// the promise has settled and dropped them).
+    #[wasm_bindgen(method, js_name = then)]
+    fn then_owned(this: &Settle, ok: Closure<dyn FnMut(JsValue)>, err: Closure<dyn FnMut(JsValue)>);
+}
+
+/// What [`settle`] calls back with: the promise's value or its rejection.
+pub(crate) type Settled = Box<dyn FnOnce(Result<JsValue, JsValue>)>;
+
+/// Calls `f` once `promise` settles, with its value or its rejection.
+pub(crate) fn settle(promise: &Promise, f: Settled) {
+    let once = Rc::new(Cell::new(Some(f)));
+    let other = once.clone();
+    let ok = Closure::new(move |v| {
+        if let Some(f) = once.take() {
+            f(Ok(v));
+        }
+    });
+    let err = Closure::new(move |e| {
+        if let Some(f) = other.take() {
+            f(Err(e));
+        }
+    });
+    promise.unchecked_ref::<Settle>().then_owned(ok, err);
+}
+
+/// Whether `v` is a thenable (what `await` would wait for).
+pub(crate) fn is_thenable(v: &JsValue) -> bool {
+    (v.is_object() || v.is_function()) && Reflect::get(v, &"then".into()).is_ok_and(|t| t.is_function())
+}
+
+/// What an error says: its `message`, else the value as a string (JavaScript's
+/// `String(e && e.message || e)`).
+pub(crate) fn message(e: &JsValue) -> String {
+    let m = Reflect::get(e, &"message".into()).ok().and_then(|m| m.as_string()).filter(|m| !m.is_empty());
+    m.unwrap_or_else(|| String::from(js_sys::JsString::from(e.clone())))
+}
+
+/// A plain object with these properties, in this order.
+pub(crate) fn object(props: &[(&str, JsValue)]) -> Object {
+    let o = Object::new();
+    for (k, v) in props {
+        let _ = Reflect::set(&o, &(*k).into(), v);
+    }
+    o
+}
+
+/// A listener for `kinds` on `target`, removed when dropped.
+pub(crate) struct Listener {
+    target: EventTarget,
+    kinds: &'static [&'static str],
+    callback: Closure<dyn FnMut(web_sys::Event)>,
+}
+
+impl Listener {
+    pub(crate) fn new(
+        target: &EventTarget,
+        kinds: &'static [&'static str],
+        passive: bool,
+        f: impl FnMut(web_sys::Event) + 'static,
+    ) -> Listener {
+        let callback = Closure::<dyn FnMut(web_sys::Event)>::new(f);
+        let options = AddEventListenerOptions::new();
+        options.set_passive(passive);
+        for kind in kinds {
+            let _ = target.add_event_listener_with_callback_and_add_event_listener_options(
+                kind,
+                callback.as_ref().unchecked_ref(),
+                &options,
+            );
+        }
+        Listener { target: target.clone(), kinds, callback }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        for kind in self.kinds {
+            let _ = self.target.remove_event_listener_with_callback(kind, self.callback.as_ref().unchecked_ref());
+        }
+    }
+}
+
+/// An observer that reports arrays of entries (`IntersectionObserver`, `MutationObserver`).
+pub(crate) trait Disconnect {
+    fn disconnect(&self);
+}
+
+impl Disconnect for IntersectionObserver {
+    fn disconnect(&self) {
+        IntersectionObserver::disconnect(self);
+    }
+}
+
+impl Disconnect for MutationObserver {
+    fn disconnect(&self) {
+        MutationObserver::disconnect(self);
+    }
+}
+
+/// An observer and its callback: disconnected when dropped.
+pub(crate) struct Watcher<O: Disconnect> {
+    pub(crate) observer: O,
+    _callback: Closure<dyn FnMut(Array)>,
+}
+
+impl<O: Disconnect> Watcher<O> {
+    /// `make` builds the observer around the callback's function.
+    pub(crate) fn new(
+        f: impl FnMut(Array) + 'static,
+        make: impl FnOnce(&Function) -> Result<O, JsValue>,
+    ) -> Result<Watcher<O>, JsValue> {
+        let callback = Closure::<dyn FnMut(Array)>::new(f);
+        let observer = make(callback.as_ref().unchecked_ref())?;
+        Ok(Watcher { observer, _callback: callback })
+    }
+}
+
+impl<O: Disconnect> Drop for Watcher<O> {
+    fn drop(&mut self) {
+        self.observer.disconnect();
+    }
+}
+
+/// `requestIdleCallback`, or a 0 ms timeout where the browser has none (Safari):
+/// cancelled when dropped.
+pub(crate) enum Idle {
+    Callback { window: Window, id: u32, _callback: Closure<dyn FnMut()> },
+    Timer { _timeout: gloo_timers::callback::Timeout },
+}
+
+impl Idle {
+    pub(crate) fn new(window: &Window, f: impl Fn() + 'static) -> Idle {
+        let f = Rc::new(f);
+        let g = f.clone();
+        let callback = Closure::<dyn FnMut()>::new(move || f());
+        match window.request_idle_callback(callback.as_ref().unchecked_ref()) {
+            Ok(id) => Idle::Callback { window: window.clone(), id, _callback: callback },
+            Err(_) => Idle::Timer { _timeout: gloo_timers::callback::Timeout::new(0, move || g()) },
+        }
+    }
+}
+
+impl Drop for Idle {
+    fn drop(&mut self) {
+        if let Idle::Callback { window, id, .. } = self {
+            window.cancel_idle_callback(*id);
+        }
+    }
+}
