@@ -183,7 +183,8 @@ impl Shared {
         self.feed(Event::RenderFailed(key));
     }
 
-    /// `swcache:hydrated` / `swcache:hydration-error` on the element, bubbling.
+    /// `swcache:hydrated` / `swcache:hydration-error` on the element, bubbling, with a
+    /// [`Detail`] (serde-wasm-bindgen makes it a plain object).
     pub(super) fn emit(self: &Rc<Self>, notice: Notice) {
         let (kind, key, ms, attempts) = match notice {
             Notice::Hydrated { key, ms } => ("swcache:hydrated", key, ms, None),
@@ -192,17 +193,15 @@ impl Shared {
         let (el, detail) = {
             let st = self.state.borrow();
             let Some(c) = st.comp(key) else { return };
-            let mut props = vec![
-                ("componentId", c.id.as_str().into()),
-                ("componentType", c.ty.as_str().into()),
-                ("pageSlug", st.page_slug.as_str().into()),
-                ("ms", ms.max(0.0).trunc().into()),
-            ];
-            if let Some(attempts) = attempts {
-                props.push(("attempts", attempts.into()));
-                props.push(("error", c.error.as_str().into()));
-            }
-            (c.el.clone(), object(&props))
+            let detail = Detail {
+                component_id: &c.id,
+                component_type: &c.ty,
+                page_slug: &st.page_slug,
+                ms: ms.max(0.0).trunc(),
+                attempts,
+                error: attempts.map(|_| c.error.as_str()),
+            };
+            (c.el.clone(), serde_wasm_bindgen::to_value(&detail).unwrap_or(JsValue::NULL))
         };
         let init = CustomEventInit::new();
         init.set_bubbles(true);
@@ -330,4 +329,18 @@ impl Shared {
             self.feed(Event::Interaction(key));
         }
     }
+}
+
+/// The `detail` of `swcache:hydrated` and `swcache:hydration-error`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Detail<'a> {
+    component_id: &'a str,
+    component_type: &'a str,
+    page_slug: &'a str,
+    ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempts: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
 }
