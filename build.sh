@@ -217,6 +217,8 @@ run_tests() {
   # --release: the tests reuse the dependencies the commands were just built with (one
   # optimised build of tokio/axum/redis instead of two).
   cargo test --release
+  log "the worker adapter's own tests (src/sw/tests.rs: wasm-bindgen-test in a service worker, headless Chromium)"
+  CHROMEDRIVER=/usr/bin/chromedriver cargo test --lib --target "$TARGET" --no-default-features --features sw
   log "type declarations (tsc --strict) and the tarball installed in a scratch site"
   node --test --test-concurrency=1 --test-timeout=120000 tests/types/ tests/package/
   log "end-to-end tests (playwright-core + chromium)"

@@ -11,8 +11,9 @@
 //!
 //! Always spell paths `crate::core::…` / `::core::…`: the module name shadows the `core` crate.
 
-// The worker's build is `no_std` (see Cargo.toml's `sw` feature); everything else uses std.
-#![cfg_attr(all(target_arch = "wasm32", feature = "sw"), no_std)]
+// The worker's build is `no_std` (see Cargo.toml's `sw` feature); everything else uses std,
+// and so do the worker adapter's tests (wasm-bindgen-test needs it).
+#![cfg_attr(all(target_arch = "wasm32", feature = "sw", not(test)), no_std)]
 
 extern crate alloc;
 
