@@ -209,6 +209,8 @@ run_tests() {
   cargo clippy --all-targets -- -D warnings
   cargo clippy --lib --target "$TARGET" --no-default-features --features sw -- -D warnings
   cargo clippy --lib --target "$TARGET" --no-default-features --features page -- -D warnings
+  cargo clippy --lib --profile test --target "$TARGET" --no-default-features --features sw -- -D warnings
+  cargo clippy --lib --profile test --target "$TARGET" --no-default-features --features page -- -D warnings
   cargo clippy --profile cli --target wasm32-wasip1 --bins -- -D warnings
   node_modules/.bin/biome lint www tests bench package
   build
@@ -219,6 +221,8 @@ run_tests() {
   cargo test --release
   log "the worker adapter's own tests (src/sw/tests.rs: wasm-bindgen-test in a service worker, headless Chromium)"
   CHROMEDRIVER=/usr/bin/chromedriver cargo test --lib --target "$TARGET" --no-default-features --features sw
+  log "the page adapter's own tests (src/page/tests.rs: wasm-bindgen-test in a page, headless Chromium)"
+  CHROMEDRIVER=/usr/bin/chromedriver cargo test --lib --target "$TARGET" --no-default-features --features page
   log "type declarations (tsc --strict) and the tarball installed in a scratch site"
   node --test --test-concurrency=1 --test-timeout=120000 tests/types/ tests/package/
   log "end-to-end tests (playwright-core + chromium)"
