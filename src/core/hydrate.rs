@@ -495,6 +495,11 @@ impl Hydrator {
         self.in_flight
     }
 
+    /// Whether a live component has rendered at least once (what `invalidated()` names).
+    pub fn is_hydrated(&self, key: ComponentKey) -> bool {
+        self.comps.get(&key).is_some_and(|c| c.hydrated)
+    }
+
     /// The description a live component was added with.
     pub fn component(&self, key: ComponentKey) -> Option<&ComponentDesc> {
         self.comps.get(&key).map(|c| &c.desc)
@@ -1003,8 +1008,10 @@ mod tests {
         h.add(0, desc("BLOG_PREVIEW"), 0.0);
         h.handle(Event::Invalidated(0), 1.0);
         assert_eq!(cmds(&mut h), "fetch0", "not hydrated yet: nothing extra");
+        assert!(!h.is_hydrated(0));
         h.handle(done(0, true), 50.0);
         h.handle(Event::Rendered(0), 60.0);
+        assert!(h.is_hydrated(0) && !h.is_hydrated(7));
         cmds(&mut h);
         h.handle(Event::Invalidated(0), 100.0);
         assert_eq!(cmds(&mut h), "reload0");

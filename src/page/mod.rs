@@ -288,7 +288,8 @@ impl Hydration {
                 (url.origin() == origin).then(|| url.pathname() + &url.search())
             };
             let live = st.comps.iter().enumerate().filter_map(|(k, c)| Some((k as ComponentKey, c.as_ref()?)));
-            live.filter(|(_, c)| !c.src.is_empty() && same_origin_path(&c.src).is_some_and(|p| inv.covers(&p)))
+            live.filter(|(k, _)| st.hydrator.is_hydrated(*k))
+                .filter(|(_, c)| !c.src.is_empty() && same_origin_path(&c.src).is_some_and(|p| inv.covers(&p)))
                 .map(|(k, c)| (k, c.id.clone()))
                 .collect()
         };

@@ -878,6 +878,8 @@ async fn invalidated_names_the_covered_components_and_refetches_them() {
             section("d", "CARD", &format!(r#"data-hydrate="eager" data-src="{}""#, data_url("{}")), ""),
             section("x", "CARD", r#"data-hydrate="eager" data-src="https://elsewhere.example/api/promo?id=1""#, ""),
             section("e", "CARD", r#"data-hydrate="eager""#, &fresh_inline(1)),
+            // Covered, but waiting for an interaction: not hydrated, so never named.
+            section("w", "CARD", r#"data-hydrate="interaction" data-src="/api/promo?id=1""#, ""),
         ]
         .concat(),
     );
