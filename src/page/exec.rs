@@ -10,7 +10,7 @@ use web_sys::{
     Response,
 };
 
-use super::js::{is_thenable, message, object, settle, Idle, Listener};
+use super::js::{is_thenable, message, settle, Idle, Listener};
 use super::{Comp, Shared, SELECTOR};
 use crate::core::hydrate::{ComponentDesc, ComponentKey, DataSource, Event, Notice, Trigger};
 use crate::core::prelude::*;
@@ -147,12 +147,8 @@ impl Shared {
                 }
                 DataSource::Fetched => (if c.cached { "cache" } else { "network" }, c.age_ms, c.data.clone()),
             };
-            let info = object(&[
-                ("componentId", c.id.as_str().into()),
-                ("componentType", c.ty.as_str().into()),
-                ("source", from.into()),
-                ("ageMs", age.into()),
-            ]);
+            let info = RenderInfo { component_id: &c.id, component_type: &c.ty, source: from, age_ms: age };
+            let info = serde_wasm_bindgen::to_value(&info).unwrap_or(JsValue::NULL);
             f.map(|f| (f, c.el.clone(), data, info))
         };
         let result = match call {
@@ -329,6 +325,17 @@ impl Shared {
             self.feed(Event::Interaction(key));
         }
     }
+}
+
+/// The third argument of a render callback (`info`).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RenderInfo<'a> {
+    component_id: &'a str,
+    component_type: &'a str,
+    /// `inline`, `cache` or `network`.
+    source: &'a str,
+    age_ms: f64,
 }
 
 /// The `detail` of `swcache:hydrated` and `swcache:hydration-error`.

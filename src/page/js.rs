@@ -7,7 +7,7 @@
 use ::core::cell::Cell;
 
 use alloc::rc::Rc;
-use js_sys::{Array, Function, Object, Promise, Reflect};
+use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{AddEventListenerOptions, EventTarget, IntersectionObserver, MutationObserver, Window};
@@ -59,15 +59,6 @@ pub(crate) fn is_thenable(v: &JsValue) -> bool {
 pub(crate) fn message(e: &JsValue) -> String {
     let m = Reflect::get(e, &"message".into()).ok().and_then(|m| m.as_string()).filter(|m| !m.is_empty());
     m.unwrap_or_else(|| String::from(js_sys::JsString::from(e.clone())))
-}
-
-/// A plain object with these properties, in this order.
-pub(crate) fn object(props: &[(&str, JsValue)]) -> Object {
-    let o = Object::new();
-    for (k, v) in props {
-        let _ = Reflect::set(&o, &(*k).into(), v);
-    }
-    o
 }
 
 /// A listener for `kinds` on `target`, removed when dropped.
