@@ -118,9 +118,9 @@ const stores = new Map();
 const caches = {
   async open(name) { if (!stores.has(name)) stores.set(name, new MemoryCache()); return stores.get(name); },
   async match(r, o) {
-    const name = o && o.cacheName;
+    const name = o?.cacheName;
     // The warm cache a cold start finds: the page in its route's cache, stored a second ago.
-    if (name && name.includes('promoPages') && !stores.has(name)) {
+    if (name?.includes('promoPages') && !stores.has(name)) {
       await (await caches.open(name)).put(PAGE, new Response('cached copy', {
         headers: { 'sw-cache-time': new Date(Date.now() - 1000).toISOString(), etag: '"v1"' } }));
     }
