@@ -109,12 +109,15 @@ fn settle(op: OpId, tag: Tag, p: Option<Promise>) {
 
 #[inline(never)]
 fn fetch(op: OpId, tag: Tag, r: Option<Request>) {
-    step(op, tag, async move {
-        match r {
-            Some(r) => fetched(op, tag, wait(js::scope().fetch_with_request(&r)).await),
-            None => Io::Fetched(Err(String::from("no request"))),
-        }
-    });
+    step(op, tag, network(op, tag, r));
+}
+
+/// A fetch of `r`, kept under `tag`.
+async fn network(op: OpId, tag: Tag, r: Option<Request>) -> Io {
+    match r {
+        Some(r) => fetched(op, tag, wait(js::scope().fetch_with_request(&r)).await),
+        None => Io::Fetched(Err(String::from("no request"))),
+    }
 }
 
 /// The navigation's preload response, or a fetch of the event's request without one.
@@ -130,10 +133,7 @@ fn preload(op: OpId, tag: Tag) {
                 }
             }
         }
-        match r {
-            Some(r) => fetched(op, tag, wait(js::scope().fetch_with_request(&r)).await),
-            None => Io::Fetched(Err(String::from("no request"))),
-        }
+        network(op, tag, r).await
     });
 }
 

@@ -192,10 +192,11 @@ pub(super) fn error_name(e: &JsValue) -> String {
     Reflect::get(e, &JsValue::from_str("name")).ok().and_then(|n| n.as_string()).unwrap_or_default()
 }
 
-/// Reads the site's config object into a [`Value`] for validation. Not serde-wasm-bindgen:
-/// the config holds RegExps (kept here as JS values, `Value::RegExp` their index) and may
-/// hold functions, which serde's data model cannot tell from plain objects.
-pub(super) fn read_config(v: &JsValue, regexps: &mut Vec<RegExp>) -> Value {
+/// Reads the site's config object (or a page's message) into a [`Value`] for validation.
+/// Not serde-wasm-bindgen: the config holds RegExps (kept in `regexps` as JS values,
+/// `Value::RegExp` their index) and may hold functions, which serde's data model cannot
+/// tell from plain objects.
+pub(super) fn read_value(v: &JsValue, regexps: &mut Vec<RegExp>) -> Value {
     read(v, regexps, 0)
 }
 

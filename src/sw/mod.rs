@@ -103,7 +103,7 @@ fn resolve_url(s: &str) -> Option<String> {
 /// throws its message (also logged, and posted to registering pages as `CONFIG_ERROR`).
 #[wasm_bindgen]
 pub fn start_engine(config: JsValue) -> Result<(), JsValue> {
-    let value = REGEXPS.with_borrow_mut(|all| js::read_config(&config, all));
+    let value = REGEXPS.with_borrow_mut(|all| js::read_value(&config, all));
     let origin = js::scope().location().origin();
     match Engine::new(&value, &origin, now(), Box::new(test_regexp), Box::new(resolve_url)) {
         Ok(engine) => {
@@ -204,11 +204,8 @@ pub fn on_fetch(event: FetchEvent, answer: Function) -> bool {
 /// A message from a page (`event.data` read with serde-wasm-bindgen).
 #[wasm_bindgen]
 pub fn on_message(event: ExtendableMessageEvent) {
-    let value = Some(REGEXPS.with_borrow_mut(|all| {
-        let mut none = Vec::new();
-        let _ = all;
-        js::read_config(&event.data(), &mut none)
-    }));
+    // A RegExp in a message is no valid field: its JS object is not kept.
+    let value = Some(js::read_value(&event.data(), &mut Vec::new()));
     let save_data = js::save_data();
     with_engine(|w| {
         let id = w.engine.message(value, save_data, now());
