@@ -242,7 +242,9 @@ export default function deploySuite(engine) {
     await page.evaluate(() => caches.open('site-own').then((c) => c.put('/mine', new Response('mine'))));
     server.set('/sw.js', { body: fs.readFileSync(path.join(DIST, 'swcache-remove-sw.js'), 'utf8'), headers: JS });
     await page.evaluate(async () => (await navigator.serviceWorker.getRegistration()).update());
-    await waitFor(async () => (await cacheNames(page)).join() === 'site-own', "only the site's own cache left");
+    let names = [];
+    await waitFor(async () => (names = await cacheNames(page)).join() === 'site-own', "only the site's own cache left")
+      .catch((e) => { throw new Error(`${e.message}; caches: ${names.join(', ')}`); });
     await waitFor(() => page.evaluate(async () => !(await navigator.serviceWorker.getRegistration())), 'unregistered');
     await page.goto(server.origin + '/harness.html');
     assert.equal(await page.evaluate(() => !!navigator.serviceWorker.controller), false, 'the next navigation has no worker');
