@@ -92,8 +92,8 @@ WASM_OPT_FLAGS=(-Oz -ocimfs 100 --strip-debug --strip-producers --enable-bulk-me
   --enable-sign-ext --enable-mutable-globals --enable-reference-types)
 
 # A wasm build of the crate bound by wasm-bindgen (`--target` as given, then any further
-# wasm-bindgen options), its wasm shrunk by wasm-opt: target/engine/<feature>/<name>.js
-# and <name>_bg.wasm.
+# wasm-bindgen options), its wasm shrunk by wasm-opt and its imports given short names
+# (tools/short-imports.mjs): target/engine/<feature>/<name>.js and <name>_bg.wasm.
 bindgen() { # feature wasm-bindgen-target name [wasm-bindgen options]
   local feature=$1 target=$2 name=$3
   shift 3
@@ -102,6 +102,7 @@ bindgen() { # feature wasm-bindgen-target name [wasm-bindgen options]
   rm -rf "$out" && mkdir -p "$out"
   wasm-bindgen --target "$target" --no-typescript "$@" --out-dir "$out" --out-name "$name" "target/$TARGET/wasm/swcache.wasm" >&2
   node_modules/.bin/wasm-opt "${WASM_OPT_FLAGS[@]}" "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm" >&2
+  node tools/short-imports.mjs "$out/${name}_bg.wasm" "$out/$name.js"
 }
 
 # dist/swcache-sw.js: the worker engine bound by wasm-bindgen, its glue and the shim.
@@ -202,7 +203,7 @@ run_tests() {
   cargo clippy --lib --profile test --target "$TARGET" --no-default-features --features sw -- -D warnings
   cargo clippy --lib --profile test --target "$TARGET" --no-default-features --features page -- -D warnings
   cargo clippy --profile cli --target wasm32-wasip1 --bins -- -D warnings
-  node_modules/.bin/biome lint www tests bench package
+  node_modules/.bin/biome lint www tests bench package tools
   build
   pack
   log "native core tests, the commands and the feed service (on a real Redis)"
