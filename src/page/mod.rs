@@ -28,6 +28,10 @@ use wasm_bindgen::JsCast;
 use web_sys::{AbortController, Document, Element, IntersectionObserver, MutationObserver, Window};
 
 use crate::core::hydrate::coverage::Invalidation;
+
+/// Talc instead of std's dlmalloc: smaller (README, "The page build").
+#[global_allocator]
+static ALLOC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 use crate::core::hydrate::options::{self, FUNCTION};
 use crate::core::hydrate::{Command, ComponentKey, Event, Hydrator};
 use crate::core::prelude::*;

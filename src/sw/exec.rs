@@ -2,13 +2,14 @@
 //! browser and handing the result back to the engine ([`super::feed`]) with the
 //! operation and tag the command named. Results are read into the engine's plain facts
 //! ([`Entry`], [`ResponseInfo`]); nothing is decided here.
-
-use ::core::future::Future;
-use ::core::pin::Pin;
+//!
+//! A step that waits on promises is a chain of continuations ([`Next`]), each a boxed
+//! closure over what it needs, run by one wasm-bindgen closure type ([`wait`]): no
+//! executor, no task queue, and nothing compiled per command but the continuations.
 
 use js_sys::{Array, Promise};
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{Blob, Cache, Headers, Request, RequestCache, RequestInit, Response, ResponseInit};
 
 use super::{cache_name, end, feed, js, opened, remember_cache, with_op};
@@ -27,22 +28,48 @@ pub(super) fn run(cmds: Vec<Cmd>) {
     }
 }
 
-/// Runs `work` and feeds its result to the engine as the answer to `op`/`tag`.
-fn step(op: OpId, tag: Tag, work: impl Future<Output = Io> + 'static) {
-    run_step(op, tag, Box::pin(work));
+/// What a step does next: hand the engine its result, or wait on another promise first.
+enum Next {
+    Io(Io),
+    Wait(Promise, Then),
 }
 
-/// One task type for every step (a generic task per command would each be compiled).
+/// What to do with a promise's outcome: called once, with its value or its rejection.
+type Then = Box<dyn FnOnce(Result<JsValue, JsValue>) -> Next>;
+
+/// Waits on `p`, then continues with `then`.
+fn wait_on(p: Promise, then: impl FnOnce(Result<JsValue, JsValue>) -> Next + 'static) -> Next {
+    Next::Wait(p, Box::new(then))
+}
+
+/// Runs a step to its end: its result goes to the engine as the answer to `op`/`tag`
+/// (`None`: a step of the adapter's own, whose result nobody waits for). The result is
+/// always delivered from a promise callback, never during the command that started the
+/// step, so the engine sees results in the order the browser produces them.
+fn go(to: Option<(OpId, Tag)>, next: Next) {
+    match next {
+        Next::Wait(p, then) => wait(to, p, then),
+        Next::Io(io) => wait(to, Promise::resolve(&JsValue::UNDEFINED), Box::new(move |_| Next::Io(io))),
+    }
+}
+
+/// One closure type for every wait. `Promise.allSettled` turns a rejection into a value,
+/// so a single callback is called exactly once, whatever happens, and frees itself.
 #[inline(never)]
-fn run_step(op: OpId, tag: Tag, work: Pin<Box<dyn Future<Output = Io>>>) {
-    spawn_local(async move {
-        let io = work.await;
-        feed(op, tag, io);
+fn wait(to: Option<(OpId, Tag)>, p: Promise, then: Then) {
+    let on_settled = Closure::once_into_js(move |all: JsValue| match then(js::settled(&all)) {
+        Next::Wait(p, then) => wait(to, p, then),
+        Next::Io(io) => {
+            if let Some((op, tag)) = to {
+                feed(op, tag, io);
+            }
+        }
     });
+    js::then_once(&Promise::all_settled(&Array::of1(&p)), &on_settled);
 }
 
-async fn wait(p: Promise) -> Result<JsValue, JsValue> {
-    JsFuture::from(p).await
+fn step(op: OpId, tag: Tag, next: Next) {
+    go(Some((op, tag)), next);
 }
 
 /// One function per command, out of line: a cold start compiles only those it runs
@@ -72,7 +99,7 @@ fn exec(c: &Cmd) {
         Cmd::Warn { ref text } => web_sys::console::warn_1(&JsValue::from_str(text)),
         Cmd::LoadState { op, tag } => load_state(op, tag),
         Cmd::SaveState { op, tag, ref text } => save_state(op, tag, text.clone()),
-        Cmd::FetchFeed { op, tag, ref path, ref etag, cap } => fetch_feed(op, tag, path.clone(), etag.clone(), cap),
+        Cmd::FetchFeed { op, tag, ref path, ref etag, cap } => fetch_feed(op, tag, path, etag.as_deref(), cap),
     }
 }
 
@@ -99,12 +126,8 @@ fn fail(op: OpId, text: &str) {
 /// A step that only has to finish (or fail): `Done` either way.
 #[inline(never)]
 fn settle(op: OpId, tag: Tag, p: Option<Promise>) {
-    step(op, tag, async move {
-        if let Some(p) = p {
-            let _ = wait(p).await;
-        }
-        Io::Done
-    });
+    let done = |_| Next::Io(Io::Done);
+    step(op, tag, p.map_or(Next::Io(Io::Done), |p| wait_on(p, done)));
 }
 
 #[inline(never)]
@@ -113,10 +136,10 @@ fn fetch(op: OpId, tag: Tag, r: Option<Request>) {
 }
 
 /// A fetch of `r`, kept under `tag`.
-async fn network(op: OpId, tag: Tag, r: Option<Request>) -> Io {
+fn network(op: OpId, tag: Tag, r: Option<Request>) -> Next {
     match r {
-        Some(r) => fetched(op, tag, wait(js::scope().fetch_with_request(&r)).await),
-        None => Io::Fetched(Err(String::from("no request"))),
+        Some(r) => wait_on(js::scope().fetch_with_request(&r), move |res| Next::Io(fetched(op, tag, res))),
+        None => Next::Io(Io::Fetched(Err(String::from("no request")))),
     }
 }
 
@@ -125,74 +148,69 @@ async fn network(op: OpId, tag: Tag, r: Option<Request>) -> Io {
 fn preload(op: OpId, tag: Tag) {
     let (pre, r) =
         with_op(op, |o| (o.event.as_ref().and_then(js::preload_response), o.req.clone())).unwrap_or_default();
-    step(op, tag, async move {
-        if let Some(p) = pre {
-            if let Ok(res) = wait(p).await {
-                if res.is_instance_of::<Response>() {
-                    return fetched(op, tag, Ok(res));
-                }
-            }
-        }
-        network(op, tag, r).await
-    });
+    let next = match pre {
+        Some(p) => wait_on(p, move |res| match res {
+            Ok(res) if res.is_instance_of::<Response>() => Next::Io(fetched(op, tag, Ok(res))),
+            _ => network(op, tag, r),
+        }),
+        None => network(op, tag, r),
+    };
+    step(op, tag, next);
 }
 
 /// The cached body read once (the ranged answer slices it), and its size.
 #[inline(never)]
 fn size(op: OpId, tag: Tag, from: Tag) {
     let body = with_op(op, |o| o.res.get(&from).and_then(|r| r.clone().ok())).flatten();
-    step(op, tag, async move {
-        let Some(blob) = body.and_then(|r| r.blob().ok()) else { return Io::Size(None) };
-        match wait(blob).await {
-            Ok(b) => {
+    let next = match body.and_then(|r| r.blob().ok()) {
+        Some(blob) => wait_on(blob, move |b| {
+            Next::Io(Io::Size(b.ok().and_then(|b| {
                 let b: Blob = b.unchecked_into();
                 let size = b.size();
                 with_op(op, |o| o.blob = Some(b));
-                Io::Size((0.0..9e15).contains(&size).then_some(size as u64))
-            }
-            Err(_) => Io::Size(None),
-        }
-    });
+                (0.0..9e15).contains(&size).then_some(size as u64)
+            })))
+        }),
+        None => Next::Io(Io::Size(None)),
+    };
+    step(op, tag, next);
 }
 
 /// What gloo-timers' `Timeout::new(…).forget()` does; gloo-timers needs std, which this
 /// build leaves out (see Cargo.toml). The closure frees itself once called.
 #[inline(never)]
 fn timer(op: OpId, tag: Tag, ms: u32) {
-    let fire = wasm_bindgen::closure::Closure::once_into_js(move || feed(op, tag, Io::Timer));
+    let fire = Closure::once_into_js(move || feed(op, tag, Io::Timer));
     let delay = i32::try_from(ms).unwrap_or(i32::MAX);
     let _ = js::scope().set_timeout_with_callback_and_timeout_and_arguments_0(fire.unchecked_ref(), delay);
 }
 
 #[inline(never)]
 fn keys(op: OpId, tag: Tag, slot: u32) {
-    let name = cache_name(slot);
-    step(op, tag, async move {
-        let Some(cache) = open(name).await else { return Io::Keys(Vec::new()) };
-        match wait(cache.keys()).await {
-            Ok(list) => {
+    let next = in_cache(cache_name(slot), Io::Keys(Vec::new()), move |cache| {
+        wait_on(cache.keys(), move |list| {
+            Next::Io(Io::Keys(list.map_or(Vec::new(), |list| {
                 let list: Array = list.unchecked_into();
                 let urls = list.iter().map(|k| k.unchecked_into::<Request>().url()).collect();
                 with_op(op, |o| o.keys.insert(tag, list));
-                Io::Keys(urls)
-            }
-            Err(_) => Io::Keys(Vec::new()),
-        }
+                urls
+            })))
+        })
     });
+    step(op, tag, next);
 }
 
 #[inline(never)]
 fn delete(op: OpId, tag: Tag, slot: u32, reqs: &[Req]) {
-    let name = cache_name(slot);
     let reqs: Vec<Request> = reqs.iter().filter_map(|r| request(op, r, false)).collect();
-    step(op, tag, async move {
-        let Some(cache) = open(name).await else { return Io::Deleted(0) };
+    let next = in_cache(cache_name(slot), Io::Deleted(0), move |cache| {
         let all: Array = reqs.iter().map(|r| cache.delete_with_request(r)).collect();
-        match wait(Promise::all(&all)).await {
-            Ok(gone) => Io::Deleted(gone.unchecked_into::<Array>().iter().filter(JsValue::is_truthy).count() as u32),
-            Err(_) => Io::Deleted(0),
-        }
+        wait_on(Promise::all(&all), |gone| {
+            let gone = gone.map_or(0, |g| g.unchecked_into::<Array>().iter().filter(JsValue::is_truthy).count());
+            Next::Io(Io::Deleted(gone as u32))
+        })
     });
+    step(op, tag, next);
 }
 
 #[inline(never)]
@@ -208,82 +226,88 @@ fn reply(op: OpId, json: &str) {
 fn broadcast(json: &str) {
     let Ok(note) = js_sys::JSON::parse(json) else { return };
     let p = js::scope().clients().match_all_with_options(&js::window_clients());
-    spawn_local(async move {
-        if let Ok(list) = wait(p).await {
-            for c in list.unchecked_into::<Array>().iter() {
+    go(
+        None,
+        wait_on(p, move |list| {
+            for c in list.map(JsCast::unchecked_into::<Array>).iter().flat_map(Array::iter) {
                 let _ = c.unchecked_into::<web_sys::Client>().post_message(&note);
             }
-        }
-    });
+            Next::Io(Io::Done)
+        }),
+    );
 }
 
 #[inline(never)]
 fn cache_names(op: OpId, tag: Tag) {
-    step(op, tag, async move {
-        let names = match js::caches().map(|c| c.keys()) {
-            Ok(p) => wait(p).await.map(|a| a.unchecked_into::<Array>().iter().filter_map(|n| n.as_string()).collect()),
-            Err(e) => Err(e),
-        };
-        Io::CacheNames(names.unwrap_or_default())
-    });
+    let next = match js::caches() {
+        Ok(c) => wait_on(c.keys(), |names| {
+            let names = names.map(|a| a.unchecked_into::<Array>().iter().filter_map(|n| n.as_string()).collect());
+            Next::Io(Io::CacheNames(names.unwrap_or_default()))
+        }),
+        Err(_) => Next::Io(Io::CacheNames(Vec::new())),
+    };
+    step(op, tag, next);
 }
 
 #[inline(never)]
 fn load_state(op: OpId, tag: Tag) {
-    step(op, tag, async move {
-        let Some(cache) = open(Some(String::from(STATE_CACHE))).await else { return Io::Text(None) };
-        let Ok(found) = wait(cache.match_with_str(STATE_KEY)).await else { return Io::Text(None) };
-        let Some(res) = found.dyn_ref::<Response>() else { return Io::Text(None) };
-        let Ok(text) = res.text() else { return Io::Text(None) };
-        Io::Text(wait(text).await.ok().and_then(|t| t.as_string()))
+    let next = in_cache(Some(String::from(STATE_CACHE)), Io::Text(None), |cache| {
+        wait_on(cache.match_with_str(STATE_KEY), |found| {
+            match found.ok().and_then(|v| v.dyn_into::<Response>().ok()).and_then(|res| res.text().ok()) {
+                Some(text) => wait_on(text, |t| Next::Io(Io::Text(t.ok().and_then(|t| t.as_string())))),
+                None => Next::Io(Io::Text(None)),
+            }
+        })
     });
+    step(op, tag, next);
 }
 
 #[inline(never)]
 fn save_state(op: OpId, tag: Tag, text: String) {
-    step(op, tag, async move {
-        let Some(cache) = open(Some(String::from(STATE_CACHE))).await else { return Io::Put(PutResult::Failed) };
-        let Ok(res) = text_response(&text, 200, "", "application/json") else { return Io::Put(PutResult::Failed) };
-        match wait(cache.put_with_str(STATE_KEY, &res)).await {
-            Ok(_) => Io::Put(PutResult::Ok),
-            Err(_) => Io::Put(PutResult::Failed),
-        }
-    });
+    let next =
+        in_cache(Some(String::from(STATE_CACHE)), Io::Put(PutResult::Failed), move |cache| {
+            match text_response(&text, 200, "", "application/json") {
+                Ok(res) => wait_on(cache.put_with_str(STATE_KEY, &res), |r| {
+                    Next::Io(Io::Put(if r.is_ok() { PutResult::Ok } else { PutResult::Failed }))
+                }),
+                Err(_) => Next::Io(Io::Put(PutResult::Failed)),
+            }
+        });
+    step(op, tag, next);
 }
 
 /// The feed, past every cache: its status, ETag and (200) at most `cap` + 1 bytes of body.
 #[inline(never)]
-fn fetch_feed(op: OpId, tag: Tag, path: String, etag: Option<String>, cap: u32) {
-    step(op, tag, async move {
-        let p = js::fetch_feed(&path, etag.as_deref());
-        let res = match wait(p).await {
+fn fetch_feed(op: OpId, tag: Tag, path: &str, etag: Option<&str>, cap: u32) {
+    let next = wait_on(js::fetch_feed(path, etag), move |res| {
+        let res = match res {
             Ok(r) => r.unchecked_into::<Response>(),
-            Err(e) => return Io::Fetched(Err(js::error_text(&e))),
+            Err(e) => return Next::Io(Io::Fetched(Err(js::error_text(&e)))),
         };
         let status = res.status();
         let etag = header(&res.headers(), "etag");
         if status != 200 {
-            return Io::Feed { status, etag, text: None };
+            return Next::Io(Io::Feed { status, etag, text: None });
         }
-        let text = match res.text() {
-            Ok(p) => wait(p).await,
-            Err(e) => Err(e),
-        };
-        match text.map(|t| t.as_string().unwrap_or_default()) {
-            Ok(mut t) => {
-                // Past `cap` bytes the engine refuses the feed: keep only enough to know.
-                if t.len() > cap as usize {
-                    let mut at = cap as usize + 1;
-                    while !t.is_char_boundary(at) {
-                        at += 1;
+        let Ok(text) = res.text() else { return Next::Io(Io::Fetched(Err(String::from("unreadable body")))) };
+        wait_on(text, move |text| {
+            Next::Io(match text.map(|t| t.as_string().unwrap_or_default()) {
+                Ok(mut t) => {
+                    // Past `cap` bytes the engine refuses the feed: keep only enough to know.
+                    if t.len() > cap as usize {
+                        let mut at = cap as usize + 1;
+                        while !t.is_char_boundary(at) {
+                            at += 1;
+                        }
+                        t.truncate(at);
                     }
-                    t.truncate(at);
+                    Io::Feed { status, etag, text: Some(t) }
                 }
-                Io::Feed { status, etag, text: Some(t) }
-            }
-            Err(e) => Io::Fetched(Err(js::error_text(&e))),
-        }
+                Err(e) => Io::Fetched(Err(js::error_text(&e))),
+            })
+        })
     });
+    step(op, tag, next);
 }
 
 /// The request a command names.
@@ -304,15 +328,21 @@ fn request(op: OpId, r: &Req, reload: bool) -> Option<Request> {
     }
 }
 
-/// An open cache (opened once, then kept).
-async fn open(name: Option<String>) -> Option<Cache> {
-    let name = name?;
+/// Continues with the cache `name` (opened once, then kept), or answers `or` without it.
+fn in_cache(name: Option<String>, or: Io, then: impl FnOnce(Cache) -> Next + 'static) -> Next {
+    let Some(name) = name else { return Next::Io(or) };
     if let Some(c) = opened(&name) {
-        return Some(c);
+        return then(c);
     }
-    let c: Cache = wait(js::caches().ok()?.open(&name)).await.ok()?.unchecked_into();
-    remember_cache(name, Some(c.clone()));
-    Some(c)
+    let Ok(p) = js::caches().map(|c| c.open(&name)) else { return Next::Io(or) };
+    wait_on(p, move |c| match c {
+        Ok(c) => {
+            let c: Cache = c.unchecked_into();
+            remember_cache(name, Some(c.clone()));
+            then(c)
+        }
+        Err(_) => Next::Io(or),
+    })
 }
 
 fn header(h: &Headers, name: &str) -> Option<String> {
@@ -336,19 +366,15 @@ fn read(op: OpId, tag: Tag, slot: u32, req: &Req) {
             None => {
                 // Later reads go through the open cache (a little quicker than by name).
                 let found = js::match_in(r, name);
-                let name = name.clone();
-                spawn_local(async move {
-                    open(Some(name)).await;
-                });
+                go(None, in_cache(Some(name.clone()), Io::Done, |_| Next::Io(Io::Done)));
                 Some(found)
             }
         },
         _ => None,
     };
-    step(op, tag, async move {
-        let Some(found) = found else { return Io::Matched(None) };
-        let Ok(v) = wait(found).await else { return Io::Matched(None) };
-        let Ok(res) = v.dyn_into::<Response>() else { return Io::Matched(None) };
+    let Some(found) = found else { return step(op, tag, Next::Io(Io::Matched(None))) };
+    let next = wait_on(found, move |v| {
+        let Some(res) = v.ok().and_then(|v| v.dyn_into::<Response>().ok()) else { return Next::Io(Io::Matched(None)) };
         let h = res.headers();
         let stamp = header(&h, "sw-cache-time").map_or(f64::NAN, |t| js_sys::Date::parse(&t));
         let entry = Entry {
@@ -358,8 +384,9 @@ fn read(op: OpId, tag: Tag, slot: u32, req: &Req) {
             size: header(&h, "content-length").and_then(|n| n.parse().ok()),
         };
         with_op(op, |o| o.res.insert(tag, res));
-        Io::Matched(Some(entry))
+        Next::Io(Io::Matched(Some(entry)))
     });
+    step(op, tag, next);
 }
 
 /// A fetch's result: the response kept under `tag`, its facts for the engine.
@@ -388,7 +415,6 @@ fn fetched(op: OpId, tag: Tag, r: Result<JsValue, JsValue>) -> Io {
 /// response goes to the page (this command comes first).
 #[inline(never)]
 fn put(op: OpId, tag: Tag, slot: u32, req: &Req, from: Tag, stamp: Option<f64>) {
-    let name = cache_name(slot);
     let r = request(op, req, false);
     let copy = with_op(op, |o| o.res.get(&from).and_then(|res| res.clone().ok())).flatten();
     let copy = match (copy, stamp) {
@@ -396,15 +422,17 @@ fn put(op: OpId, tag: Tag, slot: u32, req: &Req, from: Tag, stamp: Option<f64>) 
         (c, None) => c,
         (None, _) => None,
     };
-    step(op, tag, async move {
-        let (Some(r), Some(copy)) = (r, copy) else { return Io::Put(PutResult::Failed) };
-        let Some(cache) = open(name).await else { return Io::Put(PutResult::Failed) };
-        match wait(cache.put_with_request(&r, &copy)).await {
-            Ok(_) => Io::Put(PutResult::Ok),
-            Err(e) if js::error_name(&e) == "QuotaExceededError" => Io::Put(PutResult::Quota),
-            Err(_) => Io::Put(PutResult::Failed),
-        }
+    let (Some(r), Some(copy)) = (r, copy) else { return step(op, tag, Next::Io(Io::Put(PutResult::Failed))) };
+    let next = in_cache(cache_name(slot), Io::Put(PutResult::Failed), move |cache| {
+        wait_on(cache.put_with_request(&r, &copy), |done| {
+            Next::Io(Io::Put(match done {
+                Ok(_) => PutResult::Ok,
+                Err(e) if js::error_name(&e) == "QuotaExceededError" => PutResult::Quota,
+                Err(_) => PutResult::Failed,
+            }))
+        })
     });
+    step(op, tag, next);
 }
 
 /// A copy carrying `sw-cache-time`: a fetched Response's headers are immutable, so the

@@ -28,7 +28,7 @@ use crate::core::engine::{Engine, Io, OpId, Tag};
 use crate::core::prelude::*;
 
 #[global_allocator]
-static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+static ALLOC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 /// A panic traps (`unreachable`): the shim sees a `WebAssembly.RuntimeError` and fails
 /// open. No message is formatted, so no formatting code is shipped. (The tests have std's.)
