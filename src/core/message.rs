@@ -9,7 +9,7 @@ use super::url;
 use super::value::Value;
 
 /// Most URLs (plus prefixes and tags) one message may carry.
-pub const MAX_URLS: usize = 10_000;
+pub const MAX_URLS: usize = super::value::MAX_LIST;
 
 /// Which stored entries an invalidation covers.
 #[derive(Clone, Debug, Default, PartialEq)]

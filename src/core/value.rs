@@ -63,9 +63,12 @@ impl Value {
     }
 }
 
+/// The longest list any message or config may hold (a message's URLs, prefixes and tags
+/// together: `message::MAX_URLS`).
+pub const MAX_LIST: usize = 10_000;
 /// The longest array kept when reading a message: one past the largest valid list, so a
 /// longer one is still recognised as too long without holding every item.
-pub const MAX_ARRAY: usize = super::message::MAX_URLS + 1;
+pub const MAX_ARRAY: usize = MAX_LIST + 1;
 /// Deeper nesting is no message anyone means to send: it reads as [`Value::Other`].
 pub const MAX_DEPTH: u32 = 8;
 
