@@ -1,15 +1,14 @@
 //! swcache: a service-worker cache engine.
 //!
-//! * [`core`] is pure policy: no web APIs, fed inputs and time, returning decisions.
-//!   The worker engine is [`core::engine::Engine`], one state machine.
-//! * `sw` (feature `sw`, wasm32 only) exports the engine to the worker's JavaScript
-//!   executor (`www/swcache-sw.shim.js`). That build is `no_std`: no formatting or
-//!   panic machinery, so its wasm stays small and quick to start.
+//! * [`policy`] is pure policy: no web APIs, fed inputs and time, returning decisions.
+//!   The worker engine is [`policy::engine::Engine`], one state machine.
+//! * `sw` (feature `sw`, wasm32 only) is the worker adapter on wasm-bindgen, web-sys and
+//!   js-sys: it carries out the engine's commands for the shim (`www/swcache-sw.shim.js`).
+//!   That build is `no_std`: no formatting or panic machinery, so its wasm stays small
+//!   and quick to start.
 //! * `page` (feature `page`, wasm32 only) is the hydration scheduler's adapter on
 //!   wasm-bindgen, web-sys and gloo-timers (std), which `www/swcache-page.js` imports on
 //!   the first `hydrate()`.
-//!
-//! Always spell paths `crate::core::…` / `::core::…`: the module name shadows the `core` crate.
 
 // The worker's build is `no_std` (see Cargo.toml's `sw` feature); everything else uses std,
 // and so do the worker adapter's tests (wasm-bindgen-test needs it).
@@ -17,7 +16,7 @@
 
 extern crate alloc;
 
-pub mod core;
+pub mod policy;
 
 /// What the commands and the feed service share: atomic writes, JSON strings. Native,
 /// and in the commands' WASI build (wasm32-wasip1: the npm package's commands).

@@ -25,7 +25,7 @@ fn concurrent_publishers_lose_no_entry() {
         assert!(c.wait().unwrap().success());
     }
     let text = std::fs::read_to_string(&feed).unwrap();
-    let f = swcache::core::feed::parse(&text).unwrap();
+    let f = swcache::policy::feed::parse(&text).unwrap();
     assert_eq!(f.seq, 24);
     assert_eq!(f.entries.len(), 24);
     for i in 0..24 {
@@ -71,7 +71,7 @@ fn compact_and_show() {
             .unwrap();
         assert!(ok.success());
     }
-    let f = swcache::core::feed::parse(&std::fs::read_to_string(&feed).unwrap()).unwrap();
+    let f = swcache::policy::feed::parse(&std::fs::read_to_string(&feed).unwrap()).unwrap();
     assert_eq!((f.seq, f.entries.len(), f.baseline.as_ref().map(|b| b.seq)), (30, 10, Some(20)));
     let out = bin().args(["compact", "--keep", "3", "--feed"]).arg(&feed).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("compacted 7 entries; 3 left, baseline seq 27"));

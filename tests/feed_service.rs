@@ -263,7 +263,7 @@ async fn exercise(store: Store) {
     let url = |i: u64| {
         vec![(
             "urls".to_string(),
-            swcache::core::value::Value::Arr(vec![swcache::core::value::Value::Str(format!("/p/{i}"))]),
+            swcache::policy::value::Value::Arr(vec![swcache::policy::value::Value::Str(format!("/p/{i}"))]),
         )]
     };
     let p = store.publish(url(1), 1_795_000_000_000.0, None).await.unwrap();
@@ -294,7 +294,7 @@ async fn exercise(store: Store) {
     assert_eq!(f.seq, 322);
     assert_eq!(f.entries.len(), 200, "compacted to the default keep");
     assert_eq!(f.baseline.as_ref().unwrap().seq, 122);
-    let text = swcache::core::feed::write(&f);
+    let text = swcache::policy::feed::write(&f);
     for w in 0..8u64 {
         for i in 0..40u64 {
             let n = 1000 + w * 100 + i;
@@ -302,7 +302,7 @@ async fn exercise(store: Store) {
             let seq_of_n = f
                 .entries
                 .iter()
-                .find(|e| swcache::core::feed::entry_json(e).contains(&format!("\"/p/{n}\"")))
+                .find(|e| swcache::policy::feed::entry_json(e).contains(&format!("\"/p/{n}\"")))
                 .map(|e| e.seq);
             assert!(listed || seq_of_n.is_none(), "entry /p/{n}");
         }
@@ -312,7 +312,7 @@ async fn exercise(store: Store) {
     let f = store.read().await.unwrap().unwrap();
     assert_eq!((f.entries.len(), f.baseline.as_ref().unwrap().seq, f.seq), (10, 312, 322), "compact keeps the newest");
     assert_eq!(
-        swcache::core::feed::parse(&swcache::core::feed::write(&f)).unwrap(),
+        swcache::policy::feed::parse(&swcache::policy::feed::write(&f)).unwrap(),
         f,
         "what the store holds, workers read"
     );
@@ -341,7 +341,7 @@ async fn the_store_interface_on_redis() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_store_past_what_workers_accept_compacts_back_under_it() {
-    use swcache::core::value::Value as V;
+    use swcache::policy::value::Value as V;
     let redis = Redis::start("big");
     let store = Arc::new(Store::open(&redis.url(), 200, "swcache").await.unwrap());
     // Sixteen entries of about 110 KB, published with no read in between: the list holds
@@ -359,9 +359,9 @@ async fn a_redis_store_past_what_workers_accept_compacts_back_under_it() {
     }
     let f = store.read().await.expect("the store still reads").unwrap();
     assert_eq!(f.seq, 16);
-    let text = swcache::core::feed::write(&f);
-    assert!(text.len() <= swcache::core::feed::MAX_BYTES, "{} bytes served", text.len());
-    assert!(swcache::core::feed::parse(&text).is_ok(), "what is served, workers accept");
+    let text = swcache::policy::feed::write(&f);
+    assert!(text.len() <= swcache::policy::feed::MAX_BYTES, "{} bytes served", text.len());
+    assert!(swcache::policy::feed::parse(&text).is_ok(), "what is served, workers accept");
     assert!(f.baseline.is_some(), "the older entries went into the baseline");
     // And it keeps taking publishes and reading.
     store.publish(vec![("all".into(), V::Bool(true))], 1_795_000_000_001.0, None).await.unwrap();
@@ -432,7 +432,7 @@ async fn three_instances_deliver_every_entry_to_every_client_once_in_order() {
         }
     }
     assert!(docs.iter().all(|d| *d == docs[0]), "the three serve the same bytes and ETag");
-    let f = swcache::core::feed::parse(&docs[0].1).unwrap();
+    let f = swcache::policy::feed::parse(&docs[0].1).unwrap();
     assert_eq!((f.seq, f.entries.len()), (TOTAL, 200));
     // The same ETag answers 304 on every instance.
     for b in &bases {
@@ -475,10 +475,10 @@ async fn publish_with_retries(bases: Vec<String>, from: u64, n: u64) -> BTreeMap
 }
 
 fn entries_by_url(body: &str) -> BTreeMap<String, Vec<u64>> {
-    let f = swcache::core::feed::parse(body).unwrap();
+    let f = swcache::policy::feed::parse(body).unwrap();
     let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for e in &f.entries {
-        let v: Value = serde_json::from_str(&swcache::core::feed::entry_json(e)).unwrap();
+        let v: Value = serde_json::from_str(&swcache::policy::feed::entry_json(e)).unwrap();
         out.entry(v["urls"][0].as_str().unwrap().to_string()).or_default().push(e.seq);
     }
     out
@@ -711,7 +711,7 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
     assert_eq!(post(&c, &s.base, &json!({ "tags": ["ok"] }), None).await.unwrap().0, 201);
     let before = std::fs::read(&feed_file).unwrap();
     let e = |body: &str| body.to_string();
-    let hours_ahead = swcache::core::time::iso_string(swcache::service::now_ms() + 3.0 * 3600e3);
+    let hours_ahead = swcache::policy::time::iso_string(swcache::service::now_ms() + 3.0 * 3600e3);
     let cases: Vec<(&str, Option<&str>, String, u16, &str)> = vec![
         ("no token", None, e(r#"{"all":true}"#), 401, "missing bearer token"),
         ("wrong token", Some("Bearer wrong-token-0123456789"), e(r#"{"all":true}"#), 401, "wrong token"),

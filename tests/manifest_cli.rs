@@ -6,8 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use swcache::core::text::read_json;
-use swcache::core::value::Value;
+use swcache::policy::text::read_json;
+use swcache::policy::value::Value;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_swcache-manifest"))

@@ -7,7 +7,7 @@
 //     importScripts('/swcache/swcache-sw.js');
 //     swcache.start({ version: 'v1', routes: [ ... ] });
 //
-// The types follow the engine's own validation (src/core/config.rs): a config they accept
+// The types follow the engine's own validation (src/policy/config.rs): a config they accept
 // can still be refused at `swcache.start` for what a type cannot say (a name's characters,
 // a number's range, a URL that is not same-origin), and the error names the route and field.
 

@@ -222,7 +222,7 @@ export function prefetchOnHover(selector = 'a[data-prefetch]', { delay = 65 } = 
 
 // ----- hydrate(): the scheduler, loaded on the first call ----------------------------------
 
-// The scheduler is Rust (src/core/hydrate.rs, and src/page/ on the browser's APIs)
+// The scheduler is Rust (src/policy/hydrate.rs, and src/page/ on the browser's APIs)
 // compiled to swcache-hydrate.wasm, bound by wasm-bindgen's glue swcache-hydrate.js. On
 // the first hydrate() the wasm compiles while it streams in, meanwhile the glue is
 // imported; the wasm is fetched with the fetch of this module's first evaluation, not

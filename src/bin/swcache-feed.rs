@@ -15,9 +15,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use swcache::core::feed;
-use swcache::core::time;
-use swcache::core::value::Value;
+use swcache::policy::feed;
+use swcache::policy::time;
+use swcache::policy::value::Value;
 use swcache::service::now_ms;
 use swcache::service::store_api::{check_idempotency_key, read_tokens, StoreError, StoreUrl};
 

@@ -12,8 +12,8 @@ use web_sys::{
 
 use super::js::{is_thenable, message, settle, Idle, Listener};
 use super::{Comp, Shared, SELECTOR};
-use crate::core::hydrate::{ComponentDesc, ComponentKey, DataSource, Event, Notice, Trigger};
-use crate::core::prelude::*;
+use crate::policy::hydrate::{ComponentDesc, ComponentKey, DataSource, Event, Notice, Trigger};
+use crate::policy::prelude::*;
 
 impl Shared {
     pub(super) fn observe(self: &Rc<Self>, key: ComponentKey, on: bool) {

@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{AddEventListenerOptions, EventTarget, IntersectionObserver, MutationObserver, Window};
 
-use crate::core::prelude::*;
+use crate::policy::prelude::*;
 
 #[wasm_bindgen]
 extern "C" {

@@ -1,6 +1,6 @@
 //! The page build: `hydrate()`'s scheduler in the browser. The decisions are the
-//! sans-IO [`Hydrator`] (`src/core/hydrate.rs`), its options and the `INVALIDATED`
-//! coverage rule `core::hydrate::{options, coverage}`; this adapter turns the browser's
+//! sans-IO [`Hydrator`] (`src/policy/hydrate.rs`), its options and the `INVALIDATED`
+//! coverage rule `policy::hydrate::{options, coverage}`; this adapter turns the browser's
 //! events into [`Event`]s and carries out each [`Command`] with web-sys (one shared
 //! `IntersectionObserver`, a `MutationObserver`, `requestIdleCallback`, `matchMedia`,
 //! `fetch`, the render callbacks, `CustomEvent`s) and one gloo-timers timeout for
@@ -27,15 +27,15 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{AbortController, Document, Element, IntersectionObserver, MutationObserver, Window};
 
-use crate::core::hydrate::coverage::Invalidation;
+use crate::policy::hydrate::coverage::Invalidation;
 
 /// Talc instead of std's dlmalloc: smaller (README, "The page build").
 #[global_allocator]
 static ALLOC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
-use crate::core::hydrate::options::{self, FUNCTION};
-use crate::core::hydrate::{Command, ComponentKey, Event, Hydrator};
-use crate::core::prelude::*;
-use crate::core::value::Value;
+use crate::policy::hydrate::options::{self, FUNCTION};
+use crate::policy::hydrate::{Command, ComponentKey, Event, Hydrator};
+use crate::policy::prelude::*;
+use crate::policy::value::Value;
 use js::{Idle, Listener, Watcher};
 
 /// What `hydrate()` looks for.
@@ -98,7 +98,7 @@ fn type_error(msg: &str) -> JsValue {
     js_sys::TypeError::new(msg).into()
 }
 
-/// A JavaScript value as the core reads it (`core::value::Value`): functions (the
+/// A JavaScript value as the core reads it (`policy::value::Value`): functions (the
 /// render callbacks, read by [`renders`]) as [`FUNCTION`], objects `depth` levels deep.
 fn value_of(v: &JsValue, depth: u32) -> Value {
     if v.is_undefined() {

@@ -14,10 +14,10 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::core::feed::{self, Feed};
-use crate::core::time;
-use crate::core::value::Value;
 use crate::native;
+use crate::policy::feed::{self, Feed};
+use crate::policy::time;
+use crate::policy::value::Value;
 
 use super::store_api::{new_epoch, now_ms};
 use super::store_api::{parse_stored, Published, StoreError, IDEMPOTENCY_TTL_SECS};
@@ -240,8 +240,8 @@ mod service {
 
     use tokio::sync::Notify;
 
-    use crate::core::feed::Feed;
-    use crate::core::value::Value;
+    use crate::policy::feed::Feed;
+    use crate::policy::value::Value;
 
     use super::super::store_api::{Published, StoreError};
 

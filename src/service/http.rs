@@ -30,8 +30,8 @@ use subtle::ConstantTimeEq;
 use tokio::sync::{broadcast, watch};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::core::feed;
-use crate::core::time;
+use crate::policy::feed;
+use crate::policy::time;
 
 use super::hub::{Event, Hub};
 use super::metrics::Metrics;
@@ -39,8 +39,8 @@ use super::store::{check_idempotency_key, Store, StoreError};
 use super::store_api::now_ms;
 
 /// A `serde_json` value as the core's plain value model.
-pub fn core_value(v: &serde_json::Value) -> crate::core::value::Value {
-    use crate::core::value::Value;
+pub fn core_value(v: &serde_json::Value) -> crate::policy::value::Value {
+    use crate::policy::value::Value;
     match v {
         serde_json::Value::Null => Value::Null,
         serde_json::Value::Bool(b) => Value::Bool(*b),

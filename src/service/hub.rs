@@ -17,8 +17,8 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use tokio::sync::{broadcast, watch};
 
-use crate::core::feed::{self, Feed};
-use crate::core::time;
+use crate::policy::feed::{self, Feed};
+use crate::policy::time;
 
 use super::metrics::Metrics;
 use super::store::Store;

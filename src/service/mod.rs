@@ -8,7 +8,7 @@
 //! * [`store`]: one interface over the two stores, `file:PATH` (one machine, a file
 //!   written atomically under a lock) and `redis://HOST:PORT/DB` (any number of service
 //!   instances on one Redis). Publishing, reading and compacting go through
-//!   [`crate::core::feed`], the same rules as the feed workers read.
+//!   [`crate::policy::feed`], the same rules as the feed workers read.
 //! * [`hub`]: what one service instance knows of its store: the current feed (its bytes,
 //!   gzip and ETag, built once per change) and the fan-out of new entries to its live
 //!   clients, each entry once, in seq order.

@@ -25,10 +25,10 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, Script};
 use tokio::sync::{Mutex, Notify};
 
-use crate::core::feed::{self, Feed};
-use crate::core::time;
-use crate::core::value::Value;
 use crate::native::push_json_str;
+use crate::policy::feed::{self, Feed};
+use crate::policy::time;
+use crate::policy::value::Value;
 
 use super::store_api::new_epoch;
 use super::store_api::{parse_stored, Published, StoreError, IDEMPOTENCY_TTL_SECS};

@@ -1,10 +1,10 @@
 //! One interface over the stores a feed can live in. Every store keeps the same state
 //! (epoch, seq, baseline, entries) and obeys the same rules: a publish gets the next seq
 //! and is acknowledged only once durable; an `Idempotency-Key` seen before returns the
-//! first publish's answer; compaction is [`crate::core::feed::compact`]'s.
+//! first publish's answer; compaction is [`crate::policy::feed::compact`]'s.
 
-use crate::core::feed::Feed;
-use crate::core::value::Value;
+use crate::policy::feed::Feed;
+use crate::policy::value::Value;
 
 use super::file_store::FileStore;
 use super::redis_store::RedisStore;
@@ -20,7 +20,7 @@ pub enum Store {
 impl Store {
     /// Opens the store a URL names: `file:PATH` (or a plain path) or
     /// `redis://HOST:PORT/DB`. `keep` bounds the entries kept (see
-    /// [`crate::core::feed::compact`]);
+    /// [`crate::policy::feed::compact`]);
     /// `namespace` prefixes the Redis keys.
     pub async fn open(url: &str, keep: usize, namespace: &str) -> Result<Store, StoreError> {
         Ok(match StoreUrl::parse(url)? {
@@ -37,7 +37,7 @@ impl Store {
         }
     }
 
-    /// Adds an entry (`fields`: validated by [`crate::core::feed::publish_request`]) and answers once it
+    /// Adds an entry (`fields`: validated by [`crate::policy::feed::publish_request`]) and answers once it
     /// is durable.
     pub async fn publish(
         &self,

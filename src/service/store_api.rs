@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::core::feed::{self, Feed};
+use crate::policy::feed::{self, Feed};
 
 /// How long a publish's `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 3600;

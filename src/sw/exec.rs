@@ -13,9 +13,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Blob, Cache, Headers, Request, RequestCache, RequestInit, Response, ResponseInit};
 
 use super::{cache_name, end, feed, js, opened, remember_cache, with_op};
-use crate::core::engine::{Answer, Cmd, Entry, Io, OpId, PutResult, Req, ResponseInfo, Tag};
-use crate::core::prelude::*;
-use crate::core::text::push_u64;
+use crate::policy::engine::{Answer, Cmd, Entry, Io, OpId, PutResult, Req, ResponseInfo, Tag};
+use crate::policy::prelude::*;
+use crate::policy::text::push_u64;
 
 /// Where the engine keeps its own state (feed position, strict mode), outside every
 /// route's cache.

@@ -10,8 +10,8 @@ use web_sys::{
     ServiceWorkerGlobalScope,
 };
 
-use crate::core::prelude::*;
-use crate::core::value::Value;
+use crate::policy::prelude::*;
+use crate::policy::value::Value;
 
 #[wasm_bindgen]
 extern "C" {
@@ -253,12 +253,12 @@ fn read(v: &JsValue, regexps: &mut Vec<RegExp>, depth: u32) -> Value {
     if v.is_bigint() {
         return Value::Other("a bigint");
     }
-    if depth > crate::core::value::MAX_DEPTH {
+    if depth > crate::policy::value::MAX_DEPTH {
         return Value::Other("too deeply nested");
     }
     if Array::is_array(v) {
         let a: &Array = v.unchecked_ref();
-        let n = a.length().min(crate::core::value::MAX_ARRAY as u32);
+        let n = a.length().min(crate::policy::value::MAX_ARRAY as u32);
         return Value::Arr((0..n).map(|i| read(&a.get(i), regexps, depth + 1)).collect());
     }
     let entries = Object::entries(v.unchecked_ref());

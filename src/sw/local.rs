@@ -4,7 +4,7 @@
 
 use ::core::cell::RefCell;
 
-use crate::core::prelude::*;
+use crate::policy::prelude::*;
 
 /// A global of the worker's single thread, with `RefCell`'s borrow checks.
 pub(super) struct Local<T>(RefCell<T>);

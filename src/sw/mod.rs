@@ -24,8 +24,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, Cache, ExtendableEvent, ExtendableMessageEvent, FetchEvent, Request, Response};
 
-use crate::core::engine::{Engine, Io, OpId, Tag};
-use crate::core::prelude::*;
+use crate::policy::engine::{Engine, Io, OpId, Tag};
+use crate::policy::prelude::*;
 
 #[global_allocator]
 static ALLOC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
@@ -174,7 +174,7 @@ pub fn on_fetch(event: FetchEvent, answer: Function) -> bool {
     let headers = req.headers();
     let range = headers.get("range").ok().flatten();
     let cache = js::request_cache(&req);
-    let facts = crate::core::engine::Request {
+    let facts = crate::policy::engine::Request {
         get: req.method() == "GET",
         href: &href,
         navigate: req.mode() == web_sys::RequestMode::Navigate,

@@ -23,9 +23,9 @@ use web_sys::{
 };
 
 use super::{exec, js, on_fetch, on_message, start_engine, test_regexp, Op, REGEXPS, WORKER};
-use crate::core::engine::{Cmd, Req, Tag};
-use crate::core::prelude::*;
-use crate::core::value::{Value, MAX_ARRAY, MAX_DEPTH};
+use crate::policy::engine::{Cmd, Req, Tag};
+use crate::policy::prelude::*;
+use crate::policy::value::{Value, MAX_ARRAY, MAX_DEPTH};
 
 wasm_bindgen_test_configure!(run_in_service_worker);
 
@@ -610,7 +610,7 @@ async fn a_feed_past_its_cap_is_refused_without_a_trap() {
     fresh_engine(config).await;
     // The cap (1 MiB) falls inside a two-byte character: the adapter cuts the body past
     // it on a character boundary, and the engine refuses a feed that long.
-    let cap = crate::core::feed::MAX_BYTES;
+    let cap = crate::policy::feed::MAX_BYTES;
     let big = format!("{}é and more", "x".repeat(cap));
     let net = FakeFetch::new(move |_| Ok(response(&big, 200, &[("etag", "\"f1\"")])));
     assert_eq!(feed_error().await, format!("swcache feed: ignored: the feed is larger than {cap} bytes"));

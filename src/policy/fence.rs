@@ -116,7 +116,7 @@ impl Fences {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::message::Selector;
+    use crate::policy::message::Selector;
 
     fn inv(at_ms: f64, urls: &[&str], tags: &[&str]) -> Rc<Invalidation> {
         Rc::new(Invalidation {

@@ -310,7 +310,7 @@ pub fn parse_invalidation_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::config::tests::{resolve, ORIGIN};
+    use crate::policy::config::tests::{resolve, ORIGIN};
 
     const NAMES: [&str; 3] = ["images", "pages", "precache"];
     const NOW: f64 = 1_795_000_000_000.0;

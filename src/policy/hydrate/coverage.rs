@@ -1,11 +1,11 @@
 //! Whether the worker's `INVALIDATED` notice covers a URL: a page's own, or a hydrated
 //! component's data. The notice is `{type: 'INVALIDATED', urls, prefixes, tags, removed,
-//! all, source}` (`core::engine::invalidation`), its URLs same-origin paths with their
+//! all, source}` (`policy::engine::invalidation`), its URLs same-origin paths with their
 //! search. A page that never called `hydrate()` decides its own URL with the same rule
 //! in the page module (`covers` in `www/swcache-page.js`), so the notice loads no wasm.
 
-use crate::core::prelude::*;
-use crate::core::value::Value;
+use crate::policy::prelude::*;
+use crate::policy::value::Value;
 
 /// What an `INVALIDATED` notice removed, as far as coverage goes.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -50,18 +50,18 @@ use prefetch::PrefetchOp;
 use requests::FetchOp;
 use writes::StoreJob;
 
-use crate::core::config::{Config, Route};
-use crate::core::evict::{TrimGate, Usage};
-use crate::core::feed;
-use crate::core::fence::Fences;
-use crate::core::message::{self, Context, Message};
-use crate::core::prelude::*;
-use crate::core::route::{self, CacheMode, RequestFacts, Selection};
-use crate::core::stats::Counters;
-use crate::core::strategy::Flow;
-use crate::core::text::push_json_str;
-use crate::core::url;
-use crate::core::value::Value;
+use crate::policy::config::{Config, Route};
+use crate::policy::evict::{TrimGate, Usage};
+use crate::policy::feed;
+use crate::policy::fence::Fences;
+use crate::policy::message::{self, Context, Message};
+use crate::policy::prelude::*;
+use crate::policy::route::{self, CacheMode, RequestFacts, Selection};
+use crate::policy::stats::Counters;
+use crate::policy::strategy::Flow;
+use crate::policy::text::push_json_str;
+use crate::policy::url;
+use crate::policy::value::Value;
 
 /// One cache: a route's, or the built-in precache (the last slot).
 #[derive(Debug)]
@@ -168,8 +168,8 @@ impl Engine {
         test: RegExpTest,
         resolve: UrlResolver,
     ) -> Result<Engine, String> {
-        let cfg = crate::core::config::parse(config, origin, &*resolve).map_err(|e| e.message())?;
-        let precache = Route::cache_first("precache", "", String::from(crate::core::config::PRECACHE_CACHE));
+        let cfg = crate::policy::config::parse(config, origin, &*resolve).map_err(|e| e.message())?;
+        let precache = Route::cache_first("precache", "", String::from(crate::policy::config::PRECACHE_CACHE));
         let slots = cfg
             .routes
             .iter()
@@ -184,7 +184,7 @@ impl Engine {
             })
             .collect();
         let feed_cfg = cfg.feed.clone();
-        let warnings = crate::core::config::shadowed_routes(&cfg.routes);
+        let warnings = crate::policy::config::shadowed_routes(&cfg.routes);
         Ok(Engine {
             cfg,
             origin: origin.into(),
@@ -285,7 +285,7 @@ impl Engine {
             None if offline_nav => (
                 self.precache_slot(),
                 Some(Route {
-                    strategy: crate::core::config::Strategy::NetworkOnly,
+                    strategy: crate::policy::config::Strategy::NetworkOnly,
                     ..self.slots[self.precache_slot()].route.clone()
                 }),
             ),

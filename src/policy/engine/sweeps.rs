@@ -2,8 +2,8 @@
 //! an entry's age, so expired entries are deleted at each worker start and at most once per
 //! [`SWEEP_INTERVAL_MS`] while it runs.
 
-use crate::core::prelude::*;
-use crate::core::strategy::is_fresh;
+use crate::policy::prelude::*;
+use crate::policy::strategy::is_fresh;
 
 use super::{match_lookups, Cmd, Engine, Io, Kind, OpId, Req, Tag};
 

@@ -1,20 +1,20 @@
-//! Following the invalidation feed ([`crate::core::feed`]): when to check (first request,
+//! Following the invalidation feed ([`crate::policy::feed`]): when to check (first request,
 //! interval, news announced by a response, throttled), the check itself (saved cursor,
 //! conditional fetch, invalidations applied as child operations, the cursor saved after
 //! them), strict mode (navigations parked until a check or their budget), errors and the
 //! epoch watch.
 
-use crate::core::feed;
-use crate::core::message::Context;
-use crate::core::prelude::*;
-use crate::core::text::push_json_str;
+use crate::policy::feed;
+use crate::policy::message::Context;
+use crate::policy::prelude::*;
+use crate::policy::text::push_json_str;
 
 use super::{Cmd, Engine, Io, Kind, OpId, Tag};
 
 /// What the engine knows of the invalidation feed.
 #[derive(Debug)]
 pub(super) struct FeedState {
-    pub(super) cfg: crate::core::config::FeedConfig,
+    pub(super) cfg: crate::policy::config::FeedConfig,
     pub(super) loaded: bool,
     pub(super) cursor: Option<feed::Cursor>,
     pub(super) etag: Option<String>,
@@ -74,7 +74,7 @@ impl Engine {
                 None => {
                     f.deferred = Some((id, seq));
                     self.bg(id, 1);
-                    self.emit(Cmd::Timer { op: id, tag: Tag::News, ms: crate::core::text::ceil(wait) as u32 });
+                    self.emit(Cmd::Timer { op: id, tag: Tag::News, ms: crate::policy::text::ceil(wait) as u32 });
                 }
             }
         }
@@ -99,7 +99,7 @@ impl Engine {
     fn feed_epoch(&mut self, epoch: &str, now: f64) {
         let Some(f) = self.feed.as_mut() else { return };
         let Some(n) = f.epochs.saw(f.cursor.as_ref().map(|c| c.epoch.as_str()), epoch, now) else { return };
-        let text = crate::core::text::cold(|| {
+        let text = crate::policy::text::cold(|| {
             cat!(
                 "swcache feed: the feed's epoch changed ",
                 n,
@@ -147,7 +147,7 @@ impl Engine {
                     f.loaded = true;
                     if let Some(t) = text.as_deref() {
                         f.cursor = feed::read_cursor(t);
-                        f.etag = crate::core::text::read_json(t)
+                        f.etag = crate::policy::text::read_json(t)
                             .and_then(|v| v.get("etag").and_then(|e| e.as_str().map(String::from)));
                     }
                 }

@@ -3,9 +3,9 @@
 //! there is none), background revalidation and late writes, and ranged requests answered
 //! from a cached copy.
 
-use crate::core::prelude::*;
-use crate::core::strategy::{Action, Flow, Lookup, NetOutcome, Reply};
-use crate::core::text::push_json_str;
+use crate::policy::prelude::*;
+use crate::policy::strategy::{Action, Flow, Lookup, NetOutcome, Reply};
+use crate::policy::text::push_json_str;
 
 use super::{Answer, Cmd, Engine, Io, Kind, OpId, Req, ResponseInfo, Tag};
 
@@ -287,10 +287,12 @@ impl Engine {
                 self.slots[slot].counters.record(Reply::Network, false);
                 return self.emit(Cmd::Fetch { op: id, tag: Tag::Net, req: Req::Own, reload: false });
             }
-            (Tag::Size, Io::Size(Some(size))) => match crate::core::range::resolve(&header, size) {
-                crate::core::range::Ranged::Part { start, end } => Answer::Range { from: Tag::Range, start, end, size },
-                crate::core::range::Ranged::Unsatisfiable => Answer::Unsatisfiable { size },
-                crate::core::range::Ranged::Whole => Answer::Cached(Tag::Range),
+            (Tag::Size, Io::Size(Some(size))) => match crate::policy::range::resolve(&header, size) {
+                crate::policy::range::Ranged::Part { start, end } => {
+                    Answer::Range { from: Tag::Range, start, end, size }
+                }
+                crate::policy::range::Ranged::Unsatisfiable => Answer::Unsatisfiable { size },
+                crate::policy::range::Ranged::Whole => Answer::Cached(Tag::Range),
             },
             (Tag::Size, _) => Answer::Cached(Tag::Range),
             _ => return,

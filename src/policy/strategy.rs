@@ -2,7 +2,7 @@
 //!
 //! The adapter starts a [`Flow`], performs each [`Action`] (read the cache, fetch,
 //! wait), feeds the result back, and stops at [`Action::Respond`]. Whether a network
-//! response is then written to the cache is [`crate::core::store`]'s call.
+//! response is then written to the cache is [`crate::policy::store`]'s call.
 
 use super::config::{Route, Strategy};
 use super::route::CacheMode;
@@ -259,7 +259,7 @@ impl Flow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::config::Matcher;
+    use crate::policy::config::Matcher;
 
     const MIN: f64 = 60_000.0;
 

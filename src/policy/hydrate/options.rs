@@ -5,8 +5,8 @@
 //! `undefined` counts as not set.
 
 use super::{Options, Trigger, TypeOptions};
-use crate::core::prelude::*;
-use crate::core::value::Value;
+use crate::policy::prelude::*;
+use crate::policy::value::Value;
 
 /// How the adapter models a JavaScript function in the options' [`Value`].
 pub const FUNCTION: Value = Value::Other("a function");

@@ -4,7 +4,7 @@
 //! that decisions need ([`Request`], [`ResponseInfo`], [`Entry`]). The worker adapter
 //! (`src/sw/exec.rs`) carries them out with the browser's APIs.
 
-use crate::core::prelude::*;
+use crate::policy::prelude::*;
 
 /// An operation's id: commands name it, and results come back with it.
 pub type OpId = u32;

@@ -1,8 +1,8 @@
 //! `PREFETCH`: same-origin URLs, [`PREFETCH_CONCURRENCY`] at a time, each fetched unless a
 //! fresh copy is cached, and stored by its route's rules; `PREFETCH_DONE` with the counts.
 
-use crate::core::prelude::*;
-use crate::core::strategy::is_fresh;
+use crate::policy::prelude::*;
+use crate::policy::strategy::is_fresh;
 
 use super::{Cmd, Engine, Io, Kind, OpId, Req, Tag};
 

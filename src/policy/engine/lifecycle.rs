@@ -2,9 +2,9 @@
 //! (obsolete caches and precache entries, navigation preload, claim), and the kill switch
 //! (the feed answered `410 Gone`: delete every `swcache-` cache and unregister).
 
-use crate::core::config::Config;
-use crate::core::prelude::*;
-use crate::core::url;
+use crate::policy::config::Config;
+use crate::policy::prelude::*;
+use crate::policy::url;
 
 use super::{Cmd, Engine, Io, Kind, OpId, Req, Tag};
 
@@ -18,7 +18,7 @@ impl Engine {
         match io {
             Io::Keys(keys) if tag == Tag::Keys => {
                 let stored: Vec<&str> = keys.iter().filter_map(|h| url::same_origin_path(h, &self.origin)).collect();
-                let missing = crate::core::precache::missing(&self.cfg.precache, &stored);
+                let missing = crate::policy::precache::missing(&self.cfg.precache, &stored);
                 if let Some(Kind::Install { pending }) = self.op(id).map(|o| &mut o.kind) {
                     *pending = missing.len() as u32;
                 }
@@ -81,7 +81,7 @@ impl Engine {
             (Tag::Keys, Io::Keys(keys)) => {
                 let stored: Vec<&str> =
                     keys.iter().map(|h| url::same_origin_path(h, &self.origin).unwrap_or("")).collect();
-                let stale = crate::core::precache::obsolete(&self.cfg.precache, &stored);
+                let stale = crate::policy::precache::obsolete(&self.cfg.precache, &stored);
                 if !stale.is_empty() {
                     let reqs = stale.into_iter().map(|i| Req::Key { list: Tag::Keys, index: i as u32 }).collect();
                     let slot = self.precache_slot() as u32;
@@ -142,7 +142,8 @@ impl Engine {
     pub(super) fn remove_io(&mut self, id: OpId, tag: Tag, io: Io) {
         let left = match (tag, io) {
             (Tag::Names, Io::CacheNames(names)) => {
-                let n = self.delete_caches(id, names.into_iter().filter(|n| n.starts_with(crate::core::CACHE_PREFIX)));
+                let n =
+                    self.delete_caches(id, names.into_iter().filter(|n| n.starts_with(crate::policy::CACHE_PREFIX)));
                 if let Some(Kind::Remove { pending }) = self.op(id).map(|o| &mut o.kind) {
                     *pending = n;
                 }

@@ -2,10 +2,10 @@
 //! at once, writes under way land first, then what the selector covers is listed or read
 //! and deleted; `DONE` to the sender and `INVALIDATED` to every page.
 
-use crate::core::fence;
-use crate::core::message::Invalidation;
-use crate::core::prelude::*;
-use crate::core::url;
+use crate::policy::fence;
+use crate::policy::message::Invalidation;
+use crate::policy::prelude::*;
+use crate::policy::url;
 
 use super::{match_lookups, Cmd, Engine, Io, Kind, OpId, Req, Tag};
 
@@ -151,7 +151,7 @@ impl Engine {
                     .iter()
                     .enumerate()
                     .filter_map(|(k, h)| {
-                        let path = crate::core::precache::path_of_key(url::split(h)?.1);
+                        let path = crate::policy::precache::path_of_key(url::split(h)?.1);
                         inv.selector.may_match(path, slot).then(|| (k as u32, String::from(path)))
                     })
                     .collect();
@@ -244,7 +244,7 @@ impl Engine {
 /// `{type:'INVALIDATED', urls, prefixes, tags, routes, all, removed, source}`: told to
 /// every open page, which decides whether its own URL or data is covered.
 fn invalidated_json(inv: &Invalidation, removed: &[String], from_feed: bool) -> String {
-    let list = crate::core::text::push_json_list;
+    let list = crate::policy::text::push_json_list;
     let sel = &inv.selector;
     let mut out = String::from("{\"type\":\"INVALIDATED\"");
     list(&mut out, "urls", &mut sel.urls.iter().map(String::as_str));

@@ -2,11 +2,11 @@
 //! has the same shape), `STATE` (GET_STATE: the routes and what each cache holds) and
 //! `ERROR`.
 
-use crate::core::prelude::*;
-use crate::core::stats::Counters;
-use crate::core::strategy::is_fresh;
-use crate::core::text::push_json_str;
-use crate::core::url;
+use crate::policy::prelude::*;
+use crate::policy::stats::Counters;
+use crate::policy::strategy::is_fresh;
+use crate::policy::text::push_json_str;
+use crate::policy::url;
 
 use super::{match_lookups, Engine, Entry, Io, Kind, OpId, Req, Tag};
 
@@ -49,7 +49,7 @@ impl Engine {
             ));
             out.push_str(",\"lastSuccess\":");
             match f.last_success {
-                Some(t) => push_json_str(&mut out, &crate::core::time::iso_string(t)),
+                Some(t) => push_json_str(&mut out, &crate::policy::time::iso_string(t)),
                 None => out.push_str("null"),
             }
             out.push_str(",\"error\":");
@@ -73,7 +73,7 @@ impl Engine {
                 let first = lookups.len() as u32;
                 let take = keys.len().min(STATE_ENTRIES);
                 for (k, h) in keys.iter().take(take).enumerate() {
-                    let path = crate::core::precache::path_of_key(url::split(h).map_or(h.as_str(), |(_, p)| p));
+                    let path = crate::policy::precache::path_of_key(url::split(h).map_or(h.as_str(), |(_, p)| p));
                     lookups.push((index as usize, Req::Key { list: tag, index: k as u32 }, String::from(path)));
                 }
                 *outstanding += take as u32;
@@ -116,17 +116,17 @@ impl Engine {
             out.push_str(",\"cache\":");
             push_json_str(&mut out, &r.cache_name);
             let strategy =
-                crate::core::config::Strategy::ALL.iter().find(|(_, st)| *st == r.strategy).map_or("", |(n, _)| n);
+                crate::policy::config::Strategy::ALL.iter().find(|(_, st)| *st == r.strategy).map_or("", |(n, _)| n);
             out.push_str(",\"strategy\":");
             push_json_str(&mut out, strategy);
             out.push_str(",\"maxAge\":");
             match r.max_age_ms {
-                Some(m) => out.push_str(&crate::core::text::number_text(m)),
+                Some(m) => out.push_str(&crate::policy::text::number_text(m)),
                 None => out.push_str("null"),
             }
             out.push_str(",\"maxEntries\":");
             match r.max_entries {
-                Some(m) => crate::core::text::push_u64(&mut out, u64::from(m)),
+                Some(m) => crate::policy::text::push_u64(&mut out, u64::from(m)),
                 None => out.push_str("null"),
             }
             out.push_str(if r.router { ",\"coldStart\":\"router\"" } else { ",\"coldStart\":\"worker\"" });
@@ -141,7 +141,7 @@ impl Engine {
                 push_json_str(&mut out, path);
                 out.push_str(",\"ageMs\":");
                 match e.stamp_ms {
-                    Some(t) => crate::core::text::push_u64(&mut out, if now > t { (now - t) as u64 } else { 0 }),
+                    Some(t) => crate::policy::text::push_u64(&mut out, if now > t { (now - t) as u64 } else { 0 }),
                     None => out.push_str("null"),
                 }
                 out.push_str(if is_fresh(e.stamp_ms, now, r.max_age_ms) && !self.hidden(path, i, e) {
@@ -151,7 +151,7 @@ impl Engine {
                 });
                 out.push_str(",\"size\":");
                 match e.size {
-                    Some(n) => crate::core::text::push_u64(&mut out, n),
+                    Some(n) => crate::policy::text::push_u64(&mut out, n),
                     None => out.push_str("null"),
                 }
                 out.push_str(",\"tags\":[");
@@ -190,7 +190,7 @@ fn counters_json(out: &mut String, c: &Counters, open: &str) {
         out.push('"');
         out.push_str(name);
         out.push_str("\":");
-        crate::core::text::push_u64(out, *v);
+        crate::policy::text::push_u64(out, *v);
     }
 }
 

@@ -58,8 +58,8 @@ impl Piece for usize {
 #[macro_export]
 macro_rules! cat {
     ($($piece:expr),* $(,)?) => {{
-        let mut out = $crate::core::prelude::String::new();
-        $( $crate::core::text::Piece::put(&$piece, &mut out); )*
+        let mut out = $crate::policy::prelude::String::new();
+        $( $crate::policy::text::Piece::put(&$piece, &mut out); )*
         out
     }};
 }

@@ -44,7 +44,7 @@ impl Counters {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::strategy::Failure;
+    use crate::policy::strategy::Failure;
 
     #[test]
     fn records_and_adds() {

@@ -98,9 +98,9 @@ fn url_without_fragment(href: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::config::tests::{parse_ok, seed_config, ORIGIN};
-    use crate::core::config::Config;
-    use crate::core::value::Value;
+    use crate::policy::config::tests::{parse_ok, seed_config, ORIGIN};
+    use crate::policy::config::Config;
+    use crate::policy::value::Value;
 
     /// Stand-ins for the reference site's three RegExps, written out as plain predicates.
     fn seed_regexps(idx: u32, text: &str) -> bool {

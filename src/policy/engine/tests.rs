@@ -2,8 +2,8 @@
 //! Storage, a scripted network and a clock, with results delivered in any order.
 
 use super::*;
-use crate::core::config::tests::{resolve, ORIGIN};
-use crate::core::text::read_json;
+use crate::policy::config::tests::{resolve, ORIGIN};
+use crate::policy::text::read_json;
 use std::collections::{BTreeMap, VecDeque};
 
 /// `/\.(png|jpe?g|gif|webp|svg)$/` (0), `/\/api\/v1\/promo\/featured-content/` (1),
@@ -736,7 +736,7 @@ fn a_timestamp_in_the_past_keeps_newer_entries() {
     s.serve("/promo/a", 1);
     s.get("/promo/a");
     let stamp = s.cached(&s.cn("promoPages"), "/promo/a").unwrap().stamp.unwrap();
-    let before = crate::core::time::iso_string(stamp - 1000.0);
+    let before = crate::policy::time::iso_string(stamp - 1000.0);
     let (_, r) = s.message(&format!(r#"{{"type":"CACHE_INVALIDATION","all":true,"timestamp":"{before}"}}"#));
     assert!(r[0].contains("\"removed\":0"), "{r:?}");
     assert!(s.cached(&s.cn("promoPages"), "/promo/a").is_some());
@@ -749,7 +749,7 @@ fn a_future_timestamp_does_not_fence_caching_for_hours() {
     let mut s = Sim::seed();
     s.serve("/promo/a", 1);
     s.get("/promo/a");
-    let ahead = crate::core::time::iso_string(s.now + 3_600_000.0);
+    let ahead = crate::policy::time::iso_string(s.now + 3_600_000.0);
     let (_, r) = s.message(&format!(r#"{{"type":"CACHE_INVALIDATION","all":true,"timestamp":"{ahead}"}}"#));
     assert!(r[0].contains("\"removed\":1"), "{r:?}");
     s.now += 10.0;
@@ -1217,7 +1217,7 @@ fn a_feed_epoch_that_keeps_changing_is_reported() {
 #[test]
 fn bad_feeds_change_nothing_and_are_reported() {
     let json = config("", FEED_TOP);
-    let future = crate::core::time::iso_string(2_000_000_000_000.0);
+    let future = crate::policy::time::iso_string(2_000_000_000_000.0);
     let bad = [
         String::from("not json"),
         String::from(r#"{"swcacheFeed":1,"seq":"x"}"#),

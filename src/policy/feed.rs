@@ -561,7 +561,7 @@ pub fn read_cursor(text: &str) -> Option<Cursor> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::config::tests::{resolve, ORIGIN};
+    use crate::policy::config::tests::{resolve, ORIGIN};
 
     const NOW: f64 = 1_795_000_000_000.0;
     const NAMES: [&str; 3] = ["images", "pages", "precache"];
@@ -757,7 +757,7 @@ mod simulation {
     //! and offline periods (checks fail). Every entry must reach every worker exactly
     //! once: applied on its own, or covered by the baseline that replaced it.
     use super::*;
-    use crate::core::config::tests::{resolve, ORIGIN};
+    use crate::policy::config::tests::{resolve, ORIGIN};
 
     struct Worker {
         saved: Option<Cursor>,

@@ -1,10 +1,10 @@
 //! Cache writes: the store rules and fences a write obeys, the `sw-cache-time` stamp,
 //! quota relief (evict, fetch once more, retry once), and trims to `maxEntries`.
 
-use crate::core::evict;
-use crate::core::prelude::*;
-use crate::core::store::{self, ResponseFacts};
-use crate::core::url;
+use crate::policy::evict;
+use crate::policy::prelude::*;
+use crate::policy::store::{self, ResponseFacts};
+use crate::policy::url;
 
 use super::{Cmd, Engine, Io, Kind, OpId, PutResult, Req, ResponseInfo, Tag};
 
@@ -150,7 +150,7 @@ impl Engine {
                 }
                 // (A precache key names the revision: fetch the URL itself.)
                 let fetch = match &req {
-                    Req::Path(p) => Req::Path(crate::core::precache::path_of_key(p).into()),
+                    Req::Path(p) => Req::Path(crate::policy::precache::path_of_key(p).into()),
                     other => other.clone(),
                 };
                 self.emit(Cmd::Fetch { op: id, tag: Tag::Store(job, 3), req: fetch, reload: false });
