@@ -28,6 +28,10 @@ pub mod native;
 #[cfg(any(not(target_arch = "wasm32"), target_os = "wasi"))]
 pub mod service;
 
+/// A JavaScript value read into the policy's value model: both wasm adapters' one walk.
+#[cfg(all(target_arch = "wasm32", any(feature = "sw", feature = "page")))]
+pub mod js_value;
+
 #[cfg(all(target_arch = "wasm32", feature = "sw"))]
 pub mod sw;
 

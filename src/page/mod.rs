@@ -32,10 +32,9 @@ use crate::policy::hydrate::coverage::Invalidation;
 /// Talc instead of std's dlmalloc: smaller (README, "The page build").
 #[global_allocator]
 static ALLOC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
-use crate::policy::hydrate::options::{self, FUNCTION};
+use crate::policy::hydrate::options;
 use crate::policy::hydrate::{Command, ComponentKey, Event, Hydrator};
 use crate::policy::prelude::*;
-use crate::policy::value::Value;
 use js::{Idle, Listener, Watcher};
 
 /// What `hydrate()` looks for.
@@ -98,38 +97,6 @@ fn type_error(msg: &str) -> JsValue {
     js_sys::TypeError::new(msg).into()
 }
 
-/// A JavaScript value as the core reads it (`policy::value::Value`): functions (the
-/// render callbacks, read by [`renders`]) as [`FUNCTION`], objects `depth` levels deep.
-fn value_of(v: &JsValue, depth: u32) -> Value {
-    if v.is_undefined() {
-        Value::Undefined
-    } else if v.is_null() {
-        Value::Null
-    } else if let Some(b) = v.as_bool() {
-        Value::Bool(b)
-    } else if let Some(n) = v.as_f64() {
-        Value::Num(n)
-    } else if let Some(s) = v.as_string() {
-        Value::Str(s)
-    } else if v.is_function() {
-        FUNCTION
-    } else if depth == 0 {
-        Value::Other("too deeply nested")
-    } else if Array::is_array(v) {
-        let items: &Array = v.unchecked_ref();
-        Value::Arr((0..items.length()).map(|i| value_of(&items.get(i), depth - 1)).collect())
-    } else if v.is_object() {
-        let entries = Object::entries(v.unchecked_ref());
-        let props = (0..entries.length()).map(|i| {
-            let pair: Array = entries.get(i).unchecked_into();
-            (pair.get(0).as_string().unwrap_or_default(), value_of(&pair.get(1), depth - 1))
-        });
-        Value::Obj(props.collect())
-    } else {
-        Value::Other("a symbol or bigint")
-    }
-}
-
 fn function(v: &JsValue, key: &str) -> Option<Function> {
     Reflect::get(v, &key.into()).ok().and_then(|f| f.dyn_into().ok())
 }
@@ -154,7 +121,7 @@ impl Hydration {
     /// Checks `opts` (a `TypeError` naming the first wrong option) and makes the scheduler.
     #[wasm_bindgen(constructor)]
     pub fn new(opts: JsValue) -> Result<Hydration, JsValue> {
-        let o = options::parse(&value_of(&opts, 4)).map_err(|e| type_error(&e))?;
+        let o = options::parse(&crate::js_value::read(&opts, &mut Vec::new())).map_err(|e| type_error(&e))?;
         let window = js::WINDOW.with(Window::clone);
         let document = window.document().ok_or_else(|| type_error("swcache hydrate: no document"))?;
         let page_slug = o.page_slug.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| {
@@ -280,7 +247,7 @@ impl Hydration {
     /// each refetches past the cache.
     pub fn invalidated(&self, notice: JsValue) -> Array {
         let s = &self.0;
-        let value = value_of(&notice, 3);
+        let value = crate::js_value::read(&notice, &mut Vec::new());
         let ids = Array::new();
         let Some(inv) = Invalidation::from_notice(&value) else { return ids };
         let covered: Vec<(ComponentKey, String)> = {

@@ -63,6 +63,10 @@ impl Value {
     }
 }
 
+/// How a JavaScript function reads (the adapters' walk, `src/js_value.rs`): the page's
+/// render callbacks are read apart by its adapter.
+pub const FUNCTION: Value = Value::Other("a function");
+
 /// The longest list any message or config may hold (a message's URLs, prefixes and tags
 /// together: `message::MAX_URLS`).
 pub const MAX_LIST: usize = 10_000;

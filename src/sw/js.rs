@@ -1,8 +1,8 @@
 //! What web-sys does not bind (navigation preload, the Static Routing API, URLPattern,
 //! `Request.cache` as text, `navigator.connection.saveData`, Cache Storage's `match` by
-//! cache name), small helpers over the worker's globals, and the config's reading.
+//! cache name) and small helpers over the worker's globals.
 
-use js_sys::{Array, Object, Promise, Reflect, RegExp};
+use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{
@@ -11,7 +11,6 @@ use web_sys::{
 };
 
 use crate::policy::prelude::*;
-use crate::policy::value::Value;
 
 #[wasm_bindgen]
 extern "C" {
@@ -214,61 +213,4 @@ pub(super) fn error_text(e: &JsValue) -> String {
 /// A rejection's `name` (`QuotaExceededError`…).
 pub(super) fn error_name(e: &JsValue) -> String {
     Reflect::get(e, &JsValue::from_str("name")).ok().and_then(|n| n.as_string()).unwrap_or_default()
-}
-
-/// Reads the site's config object (or a page's message) into a [`Value`] for validation.
-/// Not serde-wasm-bindgen: the config holds RegExps (kept in `regexps` as JS values,
-/// `Value::RegExp` their index) and may hold functions, which serde's data model cannot
-/// tell from plain objects.
-pub(super) fn read_value(v: &JsValue, regexps: &mut Vec<RegExp>) -> Value {
-    read(v, regexps, 0)
-}
-
-fn read(v: &JsValue, regexps: &mut Vec<RegExp>, depth: u32) -> Value {
-    if v.is_undefined() {
-        return Value::Undefined;
-    }
-    if v.is_null() {
-        return Value::Null;
-    }
-    if let Some(b) = v.as_bool() {
-        return Value::Bool(b);
-    }
-    if let Some(n) = v.as_f64() {
-        return Value::Num(n);
-    }
-    if let Some(s) = v.as_string() {
-        return Value::Str(s);
-    }
-    if let Some(re) = v.dyn_ref::<RegExp>() {
-        regexps.push(re.clone());
-        return Value::RegExp(regexps.len() as u32 - 1, String::from(re.to_string()));
-    }
-    if v.is_function() {
-        return Value::Other("a function");
-    }
-    if v.is_symbol() {
-        return Value::Other("a symbol");
-    }
-    if v.is_bigint() {
-        return Value::Other("a bigint");
-    }
-    if depth > crate::policy::value::MAX_DEPTH {
-        return Value::Other("too deeply nested");
-    }
-    if Array::is_array(v) {
-        let a: &Array = v.unchecked_ref();
-        let n = a.length().min(crate::policy::value::MAX_ARRAY as u32);
-        return Value::Arr((0..n).map(|i| read(&a.get(i), regexps, depth + 1)).collect());
-    }
-    let entries = Object::entries(v.unchecked_ref());
-    Value::Obj(
-        entries
-            .iter()
-            .map(|e| {
-                let pair: Array = e.unchecked_into();
-                (pair.get(0).as_string().unwrap_or_default(), read(&pair.get(1), regexps, depth + 1))
-            })
-            .collect(),
-    )
 }

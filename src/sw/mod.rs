@@ -9,7 +9,8 @@
 //! * `exec.rs`: one function per command, each a Cache Storage, fetch, Response, clients
 //!   or timer call whose result goes back to [`Engine::io`];
 //! * `js.rs`: what web-sys lacks (navigation preload, the Static Routing API, URLPattern,
-//!   `saveData`) and the config's reading (its RegExps stay JS values held here).
+//!   `saveData`); the config and messages are read by `crate::js_value` (its RegExps
+//!   stay JS values held here).
 
 mod exec;
 mod js;
@@ -103,7 +104,7 @@ fn resolve_url(s: &str) -> Option<String> {
 /// throws its message (also logged, and posted to registering pages as `CONFIG_ERROR`).
 #[wasm_bindgen]
 pub fn start_engine(config: JsValue) -> Result<(), JsValue> {
-    let value = REGEXPS.with_borrow_mut(|all| js::read_value(&config, all));
+    let value = REGEXPS.with_borrow_mut(|all| crate::js_value::read(&config, all));
     let origin = js::scope().location().origin();
     match Engine::new(&value, &origin, now(), Box::new(test_regexp), Box::new(resolve_url)) {
         Ok(engine) => {
@@ -205,7 +206,7 @@ pub fn on_fetch(event: FetchEvent, answer: Function) -> bool {
 #[wasm_bindgen]
 pub fn on_message(event: ExtendableMessageEvent) {
     // A RegExp in a message is no valid field: its JS object is not kept.
-    let value = Some(js::read_value(&event.data(), &mut Vec::new()));
+    let value = Some(crate::js_value::read(&event.data(), &mut Vec::new()));
     let save_data = js::save_data();
     with_engine(|w| {
         let id = w.engine.message(value, save_data, now());

@@ -244,7 +244,7 @@ fn config_values_are_read_and_regexps_kept() {
           a: [1, ['two', [/^\\/deep\\//i]]], r: /^\\/p\\/(?!admin)/, o: {k: 'v', e: []}})",
     );
     let mut regexps = Vec::new();
-    let value = js::read_value(&config, &mut regexps);
+    let value = crate::js_value::read(&config, &mut regexps);
     let deep = Value::Arr(vec![Value::RegExp(0, String::from("/^\\/deep\\//i"))]);
     let expected = Value::Obj(vec![
         (String::from("u"), Value::Undefined),
@@ -281,7 +281,7 @@ fn config_reading_stops_at_its_limits() {
     // Nesting past MAX_DEPTH is not read; arrays are cut after MAX_ARRAY items.
     let nested = eval("(() => { let v = 0; for (let i = 0; i < 20; i++) v = [v]; return v; })()");
     let mut levels = 0;
-    let mut v = js::read_value(&nested, &mut Vec::new());
+    let mut v = crate::js_value::read(&nested, &mut Vec::new());
     while let Value::Arr(mut items) = v {
         assert_eq!(items.len(), 1);
         levels += 1;
@@ -291,7 +291,7 @@ fn config_reading_stops_at_its_limits() {
     assert_eq!(levels, MAX_DEPTH + 1);
 
     let long = eval(&format!("new Array({}).fill(7)", MAX_ARRAY + 5));
-    match js::read_value(&long, &mut Vec::new()) {
+    match crate::js_value::read(&long, &mut Vec::new()) {
         Value::Arr(items) => {
             assert_eq!(items.len(), MAX_ARRAY);
             assert!(items.iter().all(|v| *v == Value::Num(7.0)));

@@ -9,7 +9,7 @@ use crate::policy::prelude::*;
 use crate::policy::value::Value;
 
 /// How the adapter models a JavaScript function in the options' [`Value`].
-pub const FUNCTION: Value = Value::Other("a function");
+pub use crate::policy::value::FUNCTION;
 
 /// The options `hydrate()` knows, as its errors list them.
 pub const OPTIONS: &str = "rootMargin, preload, maxConcurrent, maxRetries, retryBaseMs, pageSlug, render, types";

@@ -1,0 +1,71 @@
+//! Reading a JavaScript value into the policy's [`Value`] model, for both wasm adapters:
+//! the worker's config and the pages' messages, the page's `hydrate()` options and
+//! `INVALIDATED` notices. One walk, one set of limits ([`MAX_DEPTH`] levels of nesting,
+//! [`MAX_ARRAY`] items kept of an array), the same names for what a value cannot be.
+//!
+//! Not serde-wasm-bindgen: a config holds RegExps (kept in `regexps` as JS values,
+//! `Value::RegExp` their index) and options hold functions (the render callbacks, read
+//! apart by the page adapter), which serde's data model cannot tell from plain objects;
+//! and its deserializer links serde's error formatting (+33 KB of wasm measured in the
+//! worker, README "Design notes").
+
+use js_sys::{Array, Object, RegExp};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::policy::prelude::*;
+use crate::policy::value::{Value, FUNCTION, MAX_ARRAY, MAX_DEPTH};
+
+/// `v` as a [`Value`]: RegExps are pushed onto `regexps` (a caller that keeps none
+/// passes a scratch list), functions read as [`FUNCTION`].
+pub fn read(v: &JsValue, regexps: &mut Vec<RegExp>) -> Value {
+    walk(v, regexps, 0)
+}
+
+fn walk(v: &JsValue, regexps: &mut Vec<RegExp>, depth: u32) -> Value {
+    if v.is_undefined() {
+        return Value::Undefined;
+    }
+    if v.is_null() {
+        return Value::Null;
+    }
+    if let Some(b) = v.as_bool() {
+        return Value::Bool(b);
+    }
+    if let Some(n) = v.as_f64() {
+        return Value::Num(n);
+    }
+    if let Some(s) = v.as_string() {
+        return Value::Str(s);
+    }
+    if let Some(re) = v.dyn_ref::<RegExp>() {
+        regexps.push(re.clone());
+        return Value::RegExp(regexps.len() as u32 - 1, String::from(re.to_string()));
+    }
+    if v.is_function() {
+        return FUNCTION;
+    }
+    if v.is_symbol() {
+        return Value::Other("a symbol");
+    }
+    if v.is_bigint() {
+        return Value::Other("a bigint");
+    }
+    if depth > MAX_DEPTH {
+        return Value::Other("too deeply nested");
+    }
+    if Array::is_array(v) {
+        let a: &Array = v.unchecked_ref();
+        let n = a.length().min(MAX_ARRAY as u32);
+        return Value::Arr((0..n).map(|i| walk(&a.get(i), regexps, depth + 1)).collect());
+    }
+    let entries = Object::entries(v.unchecked_ref());
+    Value::Obj(
+        entries
+            .iter()
+            .map(|e| {
+                let pair: Array = e.unchecked_into();
+                (pair.get(0).as_string().unwrap_or_default(), walk(&pair.get(1), regexps, depth + 1))
+            })
+            .collect(),
+    )
+}
