@@ -589,6 +589,30 @@ async fn a_quota_error_is_told_apart_from_other_put_failures() {
     assert!(cached(&name, "/p/other").await.is_none());
 }
 
+/// Every step's callback runs once and frees what it held (its closure, the requests,
+/// responses and caches it captured): after a hundred answers, misses stored and hits
+/// alike, no more JS values are held than before them, but for the requests the stand-in
+/// `fetch` logs.
+#[wasm_bindgen_test]
+async fn finished_steps_hold_no_js_values() {
+    fresh_engine(PAGES).await;
+    let net = FakeFetch::new(|_| Ok(response("from the network", 200, &[("cache-control", "max-age=60")])));
+    // The route's cache opened and kept (what every later step reuses).
+    assert_eq!(body(&fetch_response("/p/warm", None).await).await, "from the network");
+    settled().await;
+    let before = wasm_bindgen::externref_heap_live_count();
+    let logged = net.calls.borrow().len();
+    for i in 0..100 {
+        let answer = fetch_response(&format!("/p/{}", i % 7), None).await;
+        assert_eq!(body(&answer).await, "from the network");
+    }
+    settled().await;
+    let fetched = net.calls.borrow().len() - logged;
+    assert_eq!(fetched, 7, "each path fetched once, then answered from the cache");
+    let after = wasm_bindgen::externref_heap_live_count();
+    assert_eq!(after - fetched as u32, before, "JS values held after the steps ended");
+}
+
 // ---- the invalidation feed -----------------------------------------------------------
 
 /// GET_STATS until its feed section reports an error (the feed check runs after the reply).
