@@ -243,7 +243,11 @@ export default function deploySuite(engine) {
     server.set('/sw.js', { body: fs.readFileSync(path.join(DIST, 'swcache-remove-sw.js'), 'utf8'), headers: JS });
     await page.evaluate(async () => (await navigator.serviceWorker.getRegistration()).update());
     let names = [];
-    await waitFor(async () => (names = await cacheNames(page)).join() === 'site-own', "only the site's own cache left")
+    const onlyOwn = async () => {
+      names = await cacheNames(page);
+      return names.join() === 'site-own';
+    };
+    await waitFor(onlyOwn, "only the site's own cache left")
       .catch((e) => { throw new Error(`${e.message}; caches: ${names.join(', ')}`); });
     await waitFor(() => page.evaluate(async () => !(await navigator.serviceWorker.getRegistration())), 'unregistered');
     await page.goto(server.origin + '/harness.html');
