@@ -273,7 +273,7 @@ export function hydrate(opts = {}) {
 // ----- notices from the worker -------------------------------------------------------------
 
 // Whether an INVALIDATED notice covers a same-origin path (path and search): the rule of
-// core::hydrate::coverage, here so that a page that never hydrates loads no wasm for it.
+// policy::hydrate::coverage, here so that a page that never hydrates loads no wasm for it.
 const covers = (d, path) => d.all === true || [d.urls, d.removed].some((l) => Array.isArray(l) && l.includes(path))
   || (Array.isArray(d.prefixes) && d.prefixes.some((p) => typeof p === 'string' && path.startsWith(p)));
 

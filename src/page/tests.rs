@@ -865,6 +865,45 @@ async fn stop_ends_observers_listeners_and_fetches() {
     assert_eq!(render.ids(), ["before"]);
 }
 
+/// A stopped and dropped scheduler holds no JS values: its observers, listeners, idle
+/// callbacks, timers and media queries are gone, and nothing of it lives on in a callback
+/// that captured it. What is left is what the test's own logs hold (each render's element,
+/// data and info; each event).
+#[wasm_bindgen_test]
+async fn a_stopped_scheduler_holds_no_js_values() {
+    let components = [
+        section("a", "CARD", r#"data-hydrate="eager""#, &fresh_inline(1)),
+        section("i", "CARD", r#"data-hydrate="idle""#, &fresh_inline(2)),
+        section("t", "CARD", r#"data-hydrate="interaction""#, &fresh_inline(3)),
+        section("m", "CARD", r#"data-hydrate="media:print""#, ""),
+        section("v", "CARD", r#"data-hydrate="visible" style="display: block; margin-top: 5000px""#, ""),
+    ]
+    .concat();
+    // Once, so that what lives as long as the page (the window, interned strings) exists.
+    let _ = fresh(&components);
+    let warm = Render::new();
+    let h = Hydration::new(opts("{preload: 0, render}", &warm, &warm)).unwrap();
+    h.start().unwrap();
+    h.stop();
+    drop(h);
+
+    let _c = fresh(&components);
+    let events = Events::on(&document());
+    let render = Render::new();
+    let options = opts("{preload: 0, render}", &render, &render);
+    let before = wasm_bindgen::externref_heap_live_count();
+    // A copy of `options` (the test keeps the one counted in `before`).
+    let h = Hydration::new(options.clone()).unwrap_or_else(|e| panic!("{}", thrown(&e)));
+    h.start().unwrap();
+    events.wait(2).await;
+    assert_eq!(render.ids(), ["a", "i"]);
+    h.stop();
+    drop(h);
+    let held = 3 * render.ids().len() + events.seen().len();
+    let after = wasm_bindgen::externref_heap_live_count();
+    assert_eq!(after as usize - held, before as usize, "JS values held after stop() and drop");
+}
+
 // ---- invalidation --------------------------------------------------------------------
 
 #[wasm_bindgen_test]
