@@ -112,7 +112,7 @@ pub fn start_engine(config: JsValue) -> Result<(), JsValue> {
             WORKER.set(Some(Worker { engine, names, opened: Map::default(), ops: Map::default() }));
             Ok(())
         }
-        Err(msg) => Err(config_error(&msg)),
+        Err(e) => Err(config_error(&e.message())),
     }
 }
 

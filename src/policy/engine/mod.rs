@@ -50,7 +50,7 @@ use prefetch::PrefetchOp;
 use requests::FetchOp;
 use writes::StoreJob;
 
-use crate::policy::config::{Config, Route};
+use crate::policy::config::{Config, ConfigError, Route};
 use crate::policy::evict::{TrimGate, Usage};
 use crate::policy::feed;
 use crate::policy::fence::Fences;
@@ -159,16 +159,17 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Validates the config (from the executor's JSON) and builds the engine. The error
-    /// is the text a site owner sees.
+    /// Validates the config (the site's object, read into a [`Value`]) and builds the
+    /// engine. The error says where the config is wrong ([`ConfigError::message`] is the
+    /// text a site owner sees).
     pub fn new(
         config: &Value,
         origin: &str,
         now_ms: f64,
         test: RegExpTest,
         resolve: UrlResolver,
-    ) -> Result<Engine, String> {
-        let cfg = crate::policy::config::parse(config, origin, &*resolve).map_err(|e| e.message())?;
+    ) -> Result<Engine, ConfigError> {
+        let cfg = crate::policy::config::parse(config, origin, &*resolve)?;
         let precache = Route::cache_first("precache", "", String::from(crate::policy::config::PRECACHE_CACHE));
         let slots = cfg
             .routes

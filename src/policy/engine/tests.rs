@@ -1533,7 +1533,9 @@ fn navigation_preload_is_set_on_activate_and_used_for_network_first_navigations(
     )
     .unwrap();
     let err = Engine::new(&bad, ORIGIN, 0.0, Box::new(seed_regexps), Box::new(resolve)).err().unwrap();
-    assert!(err.contains("'navigationPreload' only helps navigations that go to the network first"), "{err}");
+    assert_eq!((err.route.as_ref(), err.field.as_str()), (None, "navigationPreload"));
+    let text = err.message();
+    assert!(text.contains("'navigationPreload' only helps navigations that go to the network first"), "{text}");
 }
 
 #[test]
