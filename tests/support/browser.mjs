@@ -31,8 +31,10 @@ export async function waitFor(fn, what = 'condition', timeout = 10000, every = 2
 
 /**
  * Opens the harness page on `origin` and registers `swUrl`. Resolves to the outcome:
- * { ok: true } once the page is controlled, or { ok: false, error } if registration
- * rejects or the worker becomes redundant (failed install), never hanging.
+ * { ok: true } once the page is controlled and the worker has finished activating (a
+ * worker claims the page during its activate event, which may still be running, and a
+ * worker installed meanwhile cannot activate until it ends), or { ok: false, error }
+ * if registration rejects or the worker becomes redundant (failed install), never hanging.
  */
 export async function register(page, origin, swUrl = '/sw.js', timeout = 15000) {
   if (!page.url().startsWith(origin)) await page.goto(origin + '/harness.html');
@@ -47,7 +49,7 @@ export async function register(page, origin, swUrl = '/sw.js', timeout = 15000) 
     const settled = new Promise((resolve) => {
       const check = () => {
         if (worker.state === 'redundant') resolve({ ok: false, error: 'worker became redundant', stage: 'install' });
-        else if (navigator.serviceWorker.controller) resolve({ ok: true });
+        else if (navigator.serviceWorker.controller && worker.state === 'activated') resolve({ ok: true });
       };
       worker.addEventListener('statechange', check);
       navigator.serviceWorker.addEventListener('controllerchange', check);
