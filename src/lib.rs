@@ -32,6 +32,10 @@ pub mod service;
 #[cfg(all(target_arch = "wasm32", any(feature = "sw", feature = "page")))]
 pub mod js_value;
 
+/// Waiting on a JavaScript promise: both wasm adapters' one way.
+#[cfg(all(target_arch = "wasm32", any(feature = "sw", feature = "page")))]
+pub mod js_promise;
+
 #[cfg(all(target_arch = "wasm32", feature = "sw"))]
 pub mod sw;
 

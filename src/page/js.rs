@@ -1,10 +1,8 @@
 //! Small owners of browser callbacks, in the manner of gloo: each holds its closure and
 //! undoes its registration when dropped (a listener is removed, an observer
 //! disconnected, an idle callback cancelled), so dropping a component's or a
-//! hydration's state frees every closure it made. Promise reactions ([`settle`]) are
-//! handed to JavaScript's garbage collector instead: one of the two never runs.
-
-use ::core::cell::Cell;
+//! hydration's state frees every closure it made. Promise reactions go through
+//! `crate::js_promise::settle`, whose one callback frees itself when called.
 
 use alloc::rc::Rc;
 use js_sys::{Array, Function, Promise, Reflect};
@@ -19,34 +17,15 @@ extern "C" {
     /// The page's `window` (the page build runs in pages only).
     #[wasm_bindgen(thread_local_v2, js_name = window)]
     pub(crate) static WINDOW: Window;
-
-    /// A promise, for [`Settle::then_owned`].
-    type Settle;
-
-    /// `promise.then(ok, err)`, both handlers owned by JavaScript (freed by its GC once
-    /// the promise has settled and dropped them).
-    #[wasm_bindgen(method, js_name = then)]
-    fn then_owned(this: &Settle, ok: Closure<dyn FnMut(JsValue)>, err: Closure<dyn FnMut(JsValue)>);
 }
 
-/// What [`settle`] calls back with: the promise's value or its rejection.
+/// What a promise step calls back with (`js_promise::settle`): the value or the
+/// rejection. One boxed type, so the page build has one settle callback.
 pub(crate) type Settled = Box<dyn FnOnce(Result<JsValue, JsValue>)>;
 
 /// Calls `f` once `promise` settles, with its value or its rejection.
 pub(crate) fn settle(promise: &Promise, f: Settled) {
-    let once = Rc::new(Cell::new(Some(f)));
-    let other = once.clone();
-    let ok = Closure::new(move |v| {
-        if let Some(f) = once.take() {
-            f(Ok(v));
-        }
-    });
-    let err = Closure::new(move |e| {
-        if let Some(f) = other.take() {
-            f(Err(e));
-        }
-    });
-    promise.unchecked_ref::<Settle>().then_owned(ok, err);
+    crate::js_promise::settle(promise, f);
 }
 
 /// Whether `v` is a thenable (what `await` would wait for).

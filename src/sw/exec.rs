@@ -53,11 +53,10 @@ fn go(to: Option<(OpId, Tag)>, next: Next) {
     }
 }
 
-/// One closure type for every wait. `Promise.allSettled` turns a rejection into a value,
-/// so a single callback is called exactly once, whatever happens, and frees itself.
+/// One continuation type for every wait (`js_promise::settle` instantiated once).
 #[inline(never)]
 fn wait(to: Option<(OpId, Tag)>, p: Promise, then: Then) {
-    let on_settled = Closure::once_into_js(move |all: JsValue| match then(js::settled(&all)) {
+    crate::js_promise::settle(&p, move |outcome| match then(outcome) {
         Next::Wait(p, then) => wait(to, p, then),
         Next::Io(io) => {
             if let Some((op, tag)) = to {
@@ -65,7 +64,6 @@ fn wait(to: Option<(OpId, Tag)>, p: Promise, then: Then) {
             }
         }
     });
-    js::then_once(&Promise::all_settled(&Array::of1(&p)), &on_settled);
 }
 
 fn step(op: OpId, tag: Tag, next: Next) {

@@ -42,12 +42,6 @@ extern "C" {
     #[wasm_bindgen(method, js_name = match)]
     fn match_in(this: &Storage, req: &Request, options: &JsValue) -> Promise;
 
-    /// `Promise.then` with a function made by `Closure::once_into_js` (js-sys's `then`
-    /// takes a `Closure` the caller keeps alive; this one frees itself once called).
-    type Thenable;
-    #[wasm_bindgen(method, js_name = then)]
-    fn then_once(this: &Thenable, f: &JsValue) -> Promise;
-
     /// The URL Pattern API (the router's conditions need one).
     type UrlPattern;
     #[wasm_bindgen(constructor, catch, js_class = "URLPattern")]
@@ -73,24 +67,6 @@ fn obj(pairs: &[(&str, &JsValue)]) -> Object {
         let _ = Reflect::set(&o, &JsValue::from_str(k), v);
     }
     o
-}
-
-/// Calls `f` (from `Closure::once_into_js`) with the value `p` fulfills with.
-pub(super) fn then_once(p: &Promise, f: &JsValue) {
-    let _ = p.unchecked_ref::<Thenable>().then_once(f);
-}
-
-/// The outcome of the one promise `Promise.allSettled([p])` waited on: its value, or why
-/// it rejected.
-pub(super) fn settled(all: &JsValue) -> Result<JsValue, JsValue> {
-    // Not js-sys's `From<PromiseState>`: it unwraps the value, and `undefined` (what
-    // `cache.put` fulfills with) reads as none.
-    let outcome: js_sys::PromiseState = all.unchecked_ref::<Array>().get(0).unchecked_into();
-    if outcome.is_fulfilled() {
-        Ok(outcome.get_value().unwrap_or_default())
-    } else {
-        Err(outcome.get_reason().unwrap_or_default())
-    }
 }
 
 /// `caches.match(req, {cacheName})`.
