@@ -150,18 +150,21 @@ fn begin(w: &mut Worker, id: OpId, event: &ExtendableEvent) {
 /// Install: precache and the router rules. `false`: no engine (the shim then skips waiting).
 #[wasm_bindgen]
 pub fn on_install(event: ExtendableEvent) -> bool {
-    with_engine(|w| {
-        let id = w.engine.install();
-        begin(w, id, &event);
-    })
-    .is_some()
+    lifecycle(&event, Engine::install)
 }
 
+/// Activate: old caches and precache entries deleted, the pages claimed. `false`: no
+/// engine (the shim then claims the pages itself).
 #[wasm_bindgen]
 pub fn on_activate(event: ExtendableEvent) -> bool {
+    lifecycle(&event, Engine::activate)
+}
+
+/// Starts the engine's operation for a lifecycle event, which waits on it.
+fn lifecycle(event: &ExtendableEvent, start: fn(&mut Engine) -> OpId) -> bool {
     with_engine(|w| {
-        let id = w.engine.activate();
-        begin(w, id, &event);
+        let id = start(&mut w.engine);
+        begin(w, id, event);
     })
     .is_some()
 }
