@@ -77,8 +77,22 @@ function serveContent(server, c) {
     server.prefix(p, { body: (req) => `<!doctype html><title>${req.url}</title>` + 'z'.repeat(2000), headers: html });
   }
   server.prefix('/bulk/', { body: (req) => `bulk ${req.url} ` + 'b'.repeat(500), headers: html });
-  for (const [p, src] of Object.entries(c.files)) server.set(p, { body: src, headers: JS });
+  for (const [p, src] of Object.entries(c.files)) server.set(p, { body: p === '/sw.js' ? TIMING_PRELUDE + src : src, headers: JS });
 }
+
+// The same first lines in every contender's /sw.js (served, not counted in its bytes):
+// when the script starts, when its first fetch event is dispatched (this listener is
+// registered first, so it runs first) and when the promise given to its first
+// respondWith settles. The cold-start table puts the contenders' steps side by side, so
+// the floor's own script start shows what a cold start costs any worker here.
+const TIMING_PRELUDE = `self.benchTiming = { evaluated: performance.now(), firstFetch: 0, firstAnswer: 0 };
+self.addEventListener('fetch', () => { if (!benchTiming.firstFetch) benchTiming.firstFetch = performance.now(); });
+{ const rw = FetchEvent.prototype.respondWith;
+  FetchEvent.prototype.respondWith = function (p) {
+    Promise.resolve(p).finally(() => { if (!benchTiming.firstAnswer) benchTiming.firstAnswer = performance.now(); }).catch(() => {});
+    return rw.call(this, p);
+  }; }
+`;
 
 /** Registers /sw.js and waits (never forever) until it controls a freshly loaded page. */
 async function control(page, origin) {
@@ -149,6 +163,22 @@ async function cdpFor(ctx, page) {
     .filter((v) => v.status === 'activated' && new URL(v.scriptURL).origin === origin)
     .map((v) => v.runningStatus)[0];
   return { cdp, running, woke, starts, stops, statusOf, count: (m, origin) => m.get(origin) || 0 };
+}
+
+/** A worker's self.benchTiming (the prelude): its script start, first fetch, first answer. */
+function steps(name, t) {
+  const keys = ['evaluated', 'firstFetch', 'firstAnswer'];
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    if (!(typeof t?.[k] === 'number' && t[k] > 0)) fail(`${name}: benchTiming.${k} is ${t?.[k]} after a cold hit: ${JSON.stringify(t)}`);
+    if (i && t[k] < t[keys[i - 1]]) fail(`${name}: benchTiming out of order: ${JSON.stringify(t)}`);
+  }
+  return {
+    evaluated: t.evaluated,
+    toFirstFetch: t.firstFetch - t.evaluated,
+    firstResponse: t.firstAnswer - t.firstFetch,
+    firstAnswer: t.firstAnswer,
+  };
 }
 
 /** Checks a worker's self.swcache.timing and turns it into the cold-start breakdown. */
@@ -263,11 +293,12 @@ async function main() {
     return w?.evaluate(() => {
       const seen = !!self.__benchTimingRead;
       self.__benchTimingRead = true;
-      return { seen, timing: self.swcache?.timing };
+      return { seen, timing: self.swcache?.timing, bench: self.benchTiming };
     });
   }, `${a.name}: swcache.timing from its worker`, 5000, 5);
   const cold = Object.fromEntries(workers.map((a) => [a.name, []]));
   const parts = Object.fromEntries(workers.filter((a) => a.engine && !a.router).map((a) => [a.name, []]));
+  const each = Object.fromEntries(workers.filter((a) => !a.router).map((a) => [a.name, []]));
   const coldBefore = Object.fromEntries(workers.map((a) => [a.name, a.server.count(PAGE_URL)]));
   for (let r = 0; r < PLAN.cold.rounds; r++) {
     for (const a of rotate(workers, r)) {
@@ -287,10 +318,11 @@ async function main() {
       }
       if (a.server.count(PAGE_URL) !== servedBefore) fail(`${a.name}: a cold-start request reached the server instead of the cache`);
       cold[a.name].push(ms);
-      if (parts[a.name]) {
-        const { seen, timing } = await readTiming(a);
+      if (each[a.name]) {
+        const { seen, timing, bench } = await readTiming(a);
         if (seen) fail(`${a.name}: the worker read after the cold sample is not a fresh instance`);
-        parts[a.name].push(breakdown(a.name, timing));
+        each[a.name].push(steps(a.name, bench));
+        if (parts[a.name]) parts[a.name].push(breakdown(a.name, timing));
       }
     }
   }
@@ -298,10 +330,9 @@ async function main() {
     const served = a.server.count(PAGE_URL) - coldBefore[a.name];
     if (served !== 0) fail(`${a.name}: ${served} cold-start requests reached the server instead of the cache`);
     results.contenders[a.name].cold = { ...summary(cold[a.name]), serverRequests: served, ...(a.router ? { workerStarted: 0 } : {}) };
-    if (parts[a.name]) {
-      const xs = parts[a.name];
-      results.contenders[a.name].coldBreakdown = Object.fromEntries(Object.keys(xs[0]).map((k) => [k, summary(xs.map((x) => x[k]))]));
-    }
+    const table = (xs) => Object.fromEntries(Object.keys(xs[0]).map((k) => [k, summary(xs.map((x) => x[k]))]));
+    if (parts[a.name]) results.contenders[a.name].coldBreakdown = table(parts[a.name]);
+    if (each[a.name]) results.contenders[a.name].coldSteps = table(each[a.name]);
   }
   phaseDone('cold');
 

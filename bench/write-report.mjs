@@ -63,9 +63,34 @@ export function targets(r) {
   }
   if (r.hydrate) {
     rows.push(['DOMContentLoaded → first swcache:hydrated ≤ 15 ms median (demo components page, first visit)',
-      `${ms(r.hydrate.first.p50)} ms (p95 ${ms(r.hydrate.first.p95)}); repeat visit ${ms(r.hydrate.repeat.p50)} ms`, r.hydrate.first.p50 <= 15]);
+      `${ms(r.hydrate.first.p50)} ms (p95 ${ms(r.hydrate.first.p95)}); repeat visit ${ms(r.hydrate.repeat.p50)} ms${r.hydrate.floors
+        ? `; floors in the same run: one task after DOMContentLoaded ${ms(r.hydrate.floors.timer.p50)} ms, reading the preloaded wasm ${ms(r.hydrate.floors.fetch.p50)} ms` : ''}`,
+      r.hydrate.first.p50 <= 15]);
   }
   return rows.map(([name, value, met]) => ({ name, value, met }));
+}
+
+/** Each contender's cold start inside its worker, from the prelude every /sw.js starts with. */
+function stepsTable(r) {
+  const rows = Object.entries(r.contenders).filter(([, c]) => c.coldSteps);
+  if (!rows.length) return '';
+  const floor = r.contenders.floor?.coldSteps;
+  const diff = (d) => `${d >= 0 ? '+' : '−'}${ms(Math.abs(d))}`;
+  const cell = (c, k) => `${ms(c[k].p50)}${floor && c !== floor ? ` (${diff(c[k].p50 - floor[k].p50)})` : ''}`;
+  return [
+    `### Cold start inside each worker, ${rows[0][1].coldSteps.evaluated.n} cold starts each`,
+    '',
+    'p50 ms, in parentheses the difference to the floor\'s p50. Every contender\'s `/sw.js` is served',
+    'with the same first lines (bench/main.mjs, `TIMING_PRELUDE`, not counted in its bytes): the',
+    'time from the worker\'s time origin to its script start, from there to its first fetch event',
+    '(the whole first evaluation: for swcache its engine\'s compile, instantiate and `start()`),',
+    'and from that event until the promise given to `respondWith` settles.',
+    '',
+    '| contender | script start | script start → first fetch event | first fetch event → response | time origin → response |',
+    '|---|---:|---:|---:|---:|',
+    ...rows.map(([name, c]) => `| ${name} | ${cell(c.coldSteps, 'evaluated')} | ${cell(c.coldSteps, 'toFirstFetch')} | ${cell(c.coldSteps, 'firstResponse')} | ${cell(c.coldSteps, 'firstAnswer')} |`),
+    '',
+  ].join('\n');
 }
 
 /** Where a swcache cold start goes, from the worker's self.swcache.timing. */
@@ -425,6 +450,7 @@ export function markdown(r, notes, feed = null) {
     'start (its CDP `runningStatus` stayed `stopped` through the fetch and the',
     `${r.plan.cold.routerSettleMs} ms after it): the browser's router answered from Cache Storage.`,
     '',
+    stepsTable(r),
     breakdownTable(r),
     latencyTable(r, (x) => x.networkFirst, 'networkFirst route, healthy network (overhead above no worker)', 'none'),
     '(The floor and seed have no networkFirst of their own here: the floor does a cache lookup',
