@@ -185,8 +185,10 @@ fn same_origin_paths(list: &[&str], field: &str, ctx: &Context<'_>) -> Result<Ve
 }
 
 fn clip(s: &str) -> &str {
+    // `split_at_checked`: `i` is a char boundary, and unlike `&s[..i]` it links no
+    // boundary-error message into the worker.
     match s.char_indices().nth(80) {
-        Some((i, _)) => &s[..i],
+        Some((i, _)) => s.split_at_checked(i).map_or(s, |(head, _)| head),
         None => s,
     }
 }

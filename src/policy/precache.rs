@@ -46,7 +46,11 @@ pub fn path_of_key(key: &str) -> &str {
     let b = key.as_bytes();
     let p = REVISION_PARAM.as_bytes();
     match b.windows(p.len()).rposition(|w| w == p) {
-        Some(i) if i > 0 && matches!(b[i - 1], b'?' | b'&') && !b[i..].contains(&b'&') => &key[..i - 1],
+        // `split_at_checked`: byte i - 1 is ASCII, so this cannot fail, and unlike
+        // `&key[..i - 1]` it links no boundary-error message into the worker.
+        Some(i) if i > 0 && matches!(b[i - 1], b'?' | b'&') && !b[i..].contains(&b'&') => {
+            key.split_at_checked(i - 1).map_or(key, |(k, _)| k)
+        }
         _ => key,
     }
 }

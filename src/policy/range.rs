@@ -24,7 +24,10 @@ fn digits(s: &str) -> Option<u64> {
 /// Resolves `header` against a body of `size` bytes.
 pub fn resolve(header: &str, size: u64) -> Ranged {
     let h = header.trim();
-    let Some(spec) = h.get(..6).filter(|u| u.eq_ignore_ascii_case("bytes=")).map(|_| h[6..].trim()) else {
+    // `split_at_checked`, not `&h[6..]`: a str slice that can fail links core::fmt's
+    // boundary-error message into the worker.
+    let unit = h.split_at_checked(6).filter(|(u, _)| u.eq_ignore_ascii_case("bytes="));
+    let Some(spec) = unit.map(|(_, s)| s.trim()) else {
         return Ranged::Whole;
     };
     if spec.contains(',') {

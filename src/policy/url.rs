@@ -5,23 +5,21 @@
 /// (`scheme://authority`, `/path?query`), dropping any fragment.
 /// Returns `None` for anything that is not an absolute hierarchical URL.
 pub fn split(href: &str) -> Option<(&str, &str)> {
-    let href = match href.find('#') {
-        Some(i) => &href[..i],
-        None => href,
-    };
+    // No `&href[..]` in this file: a str slice that can fail links core::fmt's
+    // boundary-error message into the worker (~3 KB); `split_*` cannot fail.
+    let href = href.split_once('#').map_or(href, |(h, _)| h);
     // A byte search: `str::find` with a string pattern brings a two-way searcher along.
     let scheme_end = href.as_bytes().windows(3).position(|w| w == b"://")?;
     if scheme_end == 0 {
         return None;
     }
     let after = scheme_end + 3;
-    let rest = &href[after..];
+    let (_, rest) = href.split_at_checked(after)?;
     let path_start = rest.find(['/', '?']).map(|i| after + i).unwrap_or(href.len());
     if path_start == after {
         return None; // empty authority
     }
-    let origin = &href[..path_start];
-    let path = &href[path_start..];
+    let (origin, path) = href.split_at_checked(path_start)?;
     Some((origin, if path.is_empty() { "/" } else { path }))
 }
 
