@@ -94,7 +94,8 @@ impl Shared {
             Err(e) => return self.fetch_failed(key, message(&e)),
         };
         if !response.ok() {
-            return self.fetch_failed(key, alloc::format!("HTTP {}", response.status()));
+            // `cat!`, not `format!`: no core::fmt integer formatting for one number.
+            return self.fetch_failed(key, crate::cat!("HTTP ", response.status()));
         }
         let stamp = response.headers().get("sw-cache-time").ok().flatten().map(|t| Date::parse(&t));
         let stamp = stamp.filter(|t| t.is_finite());
