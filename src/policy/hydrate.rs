@@ -31,7 +31,6 @@
 
 use super::prelude::*;
 use super::strategy::is_fresh;
-use alloc::collections::VecDeque;
 
 pub mod coverage;
 pub mod options;
@@ -353,12 +352,17 @@ pub struct Hydrator {
     removed: KeySet,
     /// Removed keys whose fetch is still out: the slot frees on their `FetchDone`.
     orphans: KeySet,
-    queue: VecDeque<ComponentKey>,
+    /// Components waiting for a fetch slot, in order (a `Vec`: `VecDeque`'s code costs
+    /// the scheduler's wasm more than the few moves a short queue makes).
+    queue: Vec<ComponentKey>,
     in_flight: usize,
     added: usize,
     hidden: bool,
     idle_requested: bool,
-    out: VecDeque<Command>,
+    /// Commands decided and not yet taken: `out[taken..]`, in order (taken ones are left
+    /// as `RequestIdle` until the rest is taken).
+    out: Vec<Command>,
+    taken: usize,
 }
 
 impl Hydrator {
@@ -369,12 +373,13 @@ impl Hydrator {
             comps: KeyMap::new(),
             removed: KeySet::new(),
             orphans: KeySet::new(),
-            queue: VecDeque::new(),
+            queue: Vec::new(),
             in_flight: 0,
             added: 0,
             hidden: false,
             idle_requested: false,
-            out: VecDeque::new(),
+            out: Vec::new(),
+            taken: 0,
         }
     }
 
@@ -402,12 +407,12 @@ impl Hydrator {
         let trigger = desc.trigger.clone().or_else(|| ty.and_then(|t| t.trigger.clone())).unwrap_or(default);
         let observed = trigger == Trigger::Visible;
         match &trigger {
-            Trigger::Visible => self.out.push_back(Command::Observe(key)),
+            Trigger::Visible => self.out.push(Command::Observe(key)),
             Trigger::Idle if !self.idle_requested => {
                 self.idle_requested = true;
-                self.out.push_back(Command::RequestIdle);
+                self.out.push(Command::RequestIdle);
             }
-            Trigger::Media(query) => self.out.push_back(Command::WatchMedia { key, query: query.clone() }),
+            Trigger::Media(query) => self.out.push(Command::WatchMedia { key, query: query.clone() }),
             _ => {}
         }
         let eager = trigger == Trigger::Eager;
@@ -452,7 +457,7 @@ impl Hydrator {
                 if let Some(c) = self.comps.get_mut(&key) {
                     if matches!(c.phase, Phase::Settled { .. }) {
                         c.phase = Phase::Queued { reload: true };
-                        self.queue.push_back(key);
+                        self.queue.push(key);
                         self.pump();
                     }
                 }
@@ -487,7 +492,13 @@ impl Hydrator {
 
     /// The next command to perform, in the order they were decided.
     pub fn next_command(&mut self) -> Option<Command> {
-        self.out.pop_front()
+        let cmd = self.out.get_mut(self.taken).map(|c| core::mem::replace(c, Command::RequestIdle))?;
+        self.taken += 1;
+        if self.taken == self.out.len() {
+            self.out.clear();
+            self.taken = 0;
+        }
+        Some(cmd)
     }
 
     /// Fetches issued and not yet answered (including removed components').
@@ -534,12 +545,12 @@ impl Hydrator {
         c.triggered_at = now;
         if c.observed {
             c.observed = false;
-            self.out.push_back(Command::Unobserve(key));
+            self.out.push(Command::Unobserve(key));
         }
         if c.desc.has_inline_data {
             if is_fresh(c.desc.inline_fetched_at_ms, now, Some(c.max_age_ms)) {
                 c.phase = Phase::Rendering { refresh_after: false };
-                self.out.push_back(Command::Render { key, source: DataSource::Inline });
+                self.out.push(Command::Render { key, source: DataSource::Inline });
                 return;
             }
             // Stale or undated inline data: the SW copy is likely as old, bypass it.
@@ -547,7 +558,7 @@ impl Hydrator {
         } else {
             c.phase = Phase::Queued { reload: false };
         }
-        self.queue.push_back(key);
+        self.queue.push(key);
         self.pump();
     }
 
@@ -573,7 +584,7 @@ impl Hydrator {
             c.phase = Phase::Fetching { reload };
             c.attempts = c.attempts.saturating_add(1); // only read before hydration
             self.in_flight += 1;
-            self.out.push_back(Command::Fetch { key, reload });
+            self.out.push(Command::Fetch { key, reload });
         }
     }
 
@@ -594,7 +605,7 @@ impl Hydrator {
             // Only a cache-allowed fetch can come back stale; never loop on reloads.
             let stale = !reload && age_ms.is_some_and(|age| !is_fresh(Some(now - age), now, Some(c.max_age_ms)));
             c.phase = Phase::Rendering { refresh_after: stale };
-            self.out.push_back(Command::Render { key, source: DataSource::Fetched });
+            self.out.push(Command::Render { key, source: DataSource::Fetched });
         } else if c.hydrated {
             // A failed refresh: keep the content, try again at the next poll.
             c.settle(now);
@@ -610,7 +621,7 @@ impl Hydrator {
             c.phase = Phase::Failed;
             let ms = (now - c.triggered_at).max(0.0);
             let attempts = c.attempts;
-            self.out.push_back(Command::Emit(Notice::HydrationError { key, ms, attempts }));
+            self.out.push(Command::Emit(Notice::HydrationError { key, ms, attempts }));
         }
         self.pump();
     }
@@ -627,15 +638,15 @@ impl Hydrator {
             if !ok {
                 c.phase = Phase::Failed;
                 let attempts = c.attempts;
-                self.out.push_back(Command::Emit(Notice::HydrationError { key, ms, attempts }));
+                self.out.push(Command::Emit(Notice::HydrationError { key, ms, attempts }));
                 return;
             }
             c.hydrated = true;
-            self.out.push_back(Command::Emit(Notice::Hydrated { key, ms }));
+            self.out.push(Command::Emit(Notice::Hydrated { key, ms }));
         }
         if ok && refresh_after {
             c.phase = Phase::Queued { reload: true };
-            self.queue.push_back(key);
+            self.queue.push(key);
             self.pump();
         } else {
             c.settle(now);
@@ -647,7 +658,8 @@ impl Hydrator {
             return;
         };
         self.removed.insert(key);
-        // Drop undelivered commands for the key (analytics notices stay).
+        // Drop undelivered commands for the key (analytics notices stay; the taken ones,
+        // `RequestIdle` placeholders before `taken`, name no key and stay where they are).
         let (mut observe_undelivered, mut fetch_undelivered) = (false, false);
         self.out.retain(|cmd| match cmd {
             Command::Emit(_) => true,
@@ -673,7 +685,7 @@ impl Hydrator {
             _ => {}
         }
         if c.observed && !observe_undelivered {
-            self.out.push_back(Command::Unobserve(key));
+            self.out.push(Command::Unobserve(key));
         }
         self.pump();
     }
@@ -699,7 +711,7 @@ impl Hydrator {
                     _ => true, // polls must bypass the SW cache to see new data
                 };
                 c.phase = Phase::Queued { reload };
-                self.queue.push_back(key);
+                self.queue.push(key);
             }
         }
     }
