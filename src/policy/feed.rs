@@ -30,6 +30,7 @@
 //!   `{all: true, timestamp: baseline.timestamp}` (everything stored before it goes).
 //! * Unknown fields are ignored anywhere, so the format can grow.
 
+use super::engine::Json;
 use super::message::{parse_invalidation_with, Context, Invalidation};
 use super::prelude::*;
 use super::text::cold;
@@ -106,6 +107,7 @@ fn timestamp(v: Option<&Value>, field: &str) -> Result<f64, String> {
 
 /// Reads a feed document. The error says what is wrong; a feed with an error is
 /// ignored as a whole.
+#[cfg(any(not(target_arch = "wasm32"), target_os = "wasi"))]
 pub fn parse(text: &str) -> Result<Feed, String> {
     parse_within(text, MAX_BYTES, MAX_ENTRIES)
 }
@@ -113,15 +115,27 @@ pub fn parse(text: &str) -> Result<Feed, String> {
 /// Reads a feed as a publisher's store holds it, before compaction: the same rules but no
 /// size limit (concurrent publishes can take a store past what workers accept; compaction
 /// brings the document served back under it).
+#[cfg(any(not(target_arch = "wasm32"), target_os = "wasi"))]
 pub fn parse_stored(text: &str) -> Result<Feed, String> {
     parse_within(text, usize::MAX, usize::MAX)
 }
 
+/// Reads a feed the executor has read as JSON (the engine's feed checks).
+pub fn parse_json(body: &Json) -> Result<Feed, String> {
+    checked(body.bytes, body.value.as_ref(), MAX_BYTES, MAX_ENTRIES)
+}
+
+#[cfg(any(not(target_arch = "wasm32"), target_os = "wasi"))]
 fn parse_within(text: &str, max_bytes: usize, max_entries: usize) -> Result<Feed, String> {
-    if text.len() > max_bytes {
+    let v = if text.len() > max_bytes { None } else { super::text::read_json(text) };
+    checked(text.len(), v.as_ref(), max_bytes, max_entries)
+}
+
+fn checked(bytes: usize, v: Option<&Value>, max_bytes: usize, max_entries: usize) -> Result<Feed, String> {
+    if bytes > max_bytes {
         return Err(cold(|| cat!("the feed is larger than ", max_bytes, " bytes")));
     }
-    let v = super::text::read_json(text).ok_or_else(|| cold(|| String::from("the feed is not JSON")))?;
+    let v = v.ok_or_else(|| cold(|| String::from("the feed is not JSON")))?;
     if !matches!(v, Value::Obj(_)) {
         return Err(cold(|| cat!("the feed must be an object, got ", v.kind())));
     }
@@ -332,6 +346,7 @@ impl EpochWatch {
 /// Whether an `INVALIDATED` notice (the JSON a worker posts to its pages) covers the
 /// same-origin `path` (path+search): every entry when `all`, the URL itself, a prefix of
 /// it, or an entry the worker removed at that path (how tags reach pages).
+#[cfg(any(not(target_arch = "wasm32"), target_os = "wasi"))]
 pub fn notice_covers(notice_json: &str, path: &str) -> bool {
     let Some(v) = super::text::read_json(notice_json) else { return false };
     if v.get("type").and_then(Value::as_str) != Some("INVALIDATED") {
@@ -551,14 +566,20 @@ pub fn write_cursor(c: &Cursor) -> String {
     out
 }
 
+#[cfg(any(not(target_arch = "wasm32"), target_os = "wasi"))]
 pub fn read_cursor(text: &str) -> Option<Cursor> {
-    let v = super::text::read_json(text)?;
+    cursor_of(&super::text::read_json(text)?)
+}
+
+/// The cursor a saved state (or a cursor's JSON) holds.
+pub fn cursor_of(v: &Value) -> Option<Cursor> {
     let epoch = v.get("epoch")?.as_str()?.into();
     let seq = whole(v.get("seq"), "seq").ok()?;
     Some(Cursor { epoch, seq })
 }
 
-#[cfg(test)]
+// Native only: these tests read JSON with serde_json, which the wasm builds do not have.
+#[cfg(all(test, any(not(target_arch = "wasm32"), target_os = "wasi")))]
 mod tests {
     use super::*;
     use crate::policy::config::tests::{resolve, ORIGIN};

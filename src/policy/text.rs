@@ -1,11 +1,13 @@
 //! Text without `core::fmt`: building messages from pieces ([`cat!`]), numbers as
-//! JavaScript prints them, JSON strings for the replies the engine writes, and a JSON
-//! reader for the two texts the worker gets as text (the feed and its own saved state).
+//! JavaScript prints them, and JSON strings for the replies and state the engine writes.
 //! Why it remains beside serde: `core::fmt` (which serde_json and serde's error paths
-//! pull in) costs the no_std worker ~20 KB of wasm and start-path code; configs and
-//! messages no longer come through here (the adapter reads them as JS values).
+//! pull in) costs the no_std worker ~20 KB of wasm and start-path code. Reading JSON is
+//! not here: native code uses serde_json ([`read_json`]), the worker the browser's
+//! `JSON.parse` (configs, messages, the feed and the saved state reach the engine as
+//! JS values read into [`Value`]).
 
 use super::prelude::*;
+#[cfg(any(not(target_arch = "wasm32"), target_os = "wasi"))]
 use super::value::Value;
 
 /// One piece of a message built by [`cat!`].
@@ -201,269 +203,37 @@ pub fn push_json_list(out: &mut String, key: &str, items: &mut dyn Iterator<Item
 /// so tests can write configs as JSON: `\0r<i>` RegExp number i, `\0f` a function,
 /// `\0n<text>` a non-finite number, `\0o<kind>` another value, `\0s<text>` a string
 /// that itself began with `\0`. (The worker reads configs and messages as JS values.)
-#[cfg(test)]
+#[cfg(all(test, any(not(target_arch = "wasm32"), target_os = "wasi")))]
 const MARK: char = '\0';
 
-use super::value::{MAX_ARRAY, MAX_DEPTH};
-
-/// Reads JSON text into a [`Value`]: the feed and the engine's saved state in the worker,
-/// whose sizes the engine bounds. `None`: not JSON.
+/// Reads JSON text into a [`Value`] (JSON.parse's rules: the last of a repeated key wins,
+/// arrays and nesting bounded as JS values are): serde_json through `Value`'s
+/// `Deserialize`. Native code only (the commands, the feed service, the tests): the wasm
+/// builds hold no JSON reader, the worker parses with the browser's `JSON.parse` and reads
+/// the result as it reads configs (`src/js_value.rs`). `None`: not JSON.
+#[cfg(any(not(target_arch = "wasm32"), target_os = "wasi"))]
 pub fn read_json(text: &str) -> Option<Value> {
-    let mut r = Reader { b: text.as_bytes(), at: 0 };
-    let v = r.value(0)?;
-    r.ws();
-    (r.at == r.b.len()).then_some(v)
+    let v = serde_json::from_str(text).ok()?;
+    #[cfg(test)]
+    let v = unmark_all(v);
+    Some(v)
 }
 
-struct Reader<'a> {
-    b: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn ws(&mut self) {
-        while matches!(self.b.get(self.at), Some(b' ' | b'\n' | b'\r' | b'\t')) {
-            self.at += 1;
-        }
-    }
-    fn eat(&mut self, c: u8) -> bool {
-        self.ws();
-        if self.b.get(self.at) == Some(&c) {
-            self.at += 1;
-            true
-        } else {
-            false
-        }
-    }
-    fn word(&mut self, w: &[u8]) -> bool {
-        if self.b[self.at..].starts_with(w) {
-            self.at += w.len();
-            true
-        } else {
-            false
-        }
-    }
-    fn value(&mut self, depth: u32) -> Option<Value> {
-        self.ws();
-        let c = *self.b.get(self.at)?;
-        if depth > MAX_DEPTH && (c == b'[' || c == b'{') {
-            self.skip()?;
-            return Some(Value::Other("a too deeply nested value"));
-        }
-        match c {
-            b'{' => {
-                self.at += 1;
-                let mut props = Vec::new();
-                if self.eat(b'}') {
-                    return Some(Value::Obj(props));
-                }
-                loop {
-                    self.ws();
-                    let k = self.string()?;
-                    if !self.eat(b':') {
-                        return None;
-                    }
-                    let v = self.value(depth + 1)?;
-                    props.push((k, v));
-                    if self.eat(b'}') {
-                        return Some(Value::Obj(props));
-                    }
-                    if !self.eat(b',') {
-                        return None;
-                    }
-                }
-            }
-            b'[' => {
-                self.at += 1;
-                let mut items = Vec::new();
-                if self.eat(b']') {
-                    return Some(Value::Arr(items));
-                }
-                loop {
-                    if items.len() < MAX_ARRAY {
-                        items.push(self.value(depth + 1)?);
-                    } else {
-                        self.skip()?;
-                    }
-                    if self.eat(b']') {
-                        return Some(Value::Arr(items));
-                    }
-                    if !self.eat(b',') {
-                        return None;
-                    }
-                }
-            }
-            b'"' => {
-                let s = self.string()?;
-                #[cfg(test)]
-                if let Some(rest) = s.strip_prefix(MARK) {
-                    return Some(unmark(rest));
-                }
-                Some(Value::Str(s))
-            }
-            b't' => self.word(b"true").then_some(Value::Bool(true)),
-            b'f' => self.word(b"false").then_some(Value::Bool(false)),
-            b'n' => self.word(b"null").then_some(Value::Null),
-            _ => self.number().map(Value::Num),
-        }
-    }
-    /// Skips one value (past the array limit or the depth limit).
-    fn skip(&mut self) -> Option<()> {
-        self.ws();
-        match *self.b.get(self.at)? {
-            b'"' => self.string().map(|_| ()),
-            b'[' | b'{' => {
-                let mut level = 0u32;
-                while let Some(&c) = self.b.get(self.at) {
-                    match c {
-                        b'"' => {
-                            self.string()?;
-                            continue;
-                        }
-                        b'[' | b'{' => level += 1,
-                        b']' | b'}' => {
-                            level -= 1;
-                            if level == 0 {
-                                self.at += 1;
-                                return Some(());
-                            }
-                        }
-                        _ => {}
-                    }
-                    self.at += 1;
-                }
-                None
-            }
-            _ => self.value(0).map(|_| ()),
-        }
-    }
-    fn string(&mut self) -> Option<String> {
-        if self.b.get(self.at) != Some(&b'"') {
-            return None;
-        }
-        self.at += 1;
-        let mut out: Vec<u8> = Vec::new();
-        loop {
-            let c = *self.b.get(self.at)?;
-            self.at += 1;
-            match c {
-                b'"' => return String::from_utf8(out).ok(),
-                b'\\' => {
-                    let e = *self.b.get(self.at)?;
-                    self.at += 1;
-                    let ch = match e {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => {
-                            let hi = self.hex4()?;
-                            let code = if (0xd800..0xdc00).contains(&hi) && self.word(b"\\u") {
-                                let lo = self.hex4()?;
-                                0x10000 + ((hi - 0xd800) << 10) + (lo.wrapping_sub(0xdc00) & 0x3ff)
-                            } else {
-                                hi
-                            };
-                            char::from_u32(code).unwrap_or('\u{fffd}')
-                        }
-                        _ => return None,
-                    };
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-                }
-                c => out.push(c),
-            }
-        }
-    }
-    fn hex4(&mut self) -> Option<u32> {
-        let s = self.b.get(self.at..self.at + 4)?;
-        let mut v = 0;
-        for &c in s {
-            v = v * 16 + (c as char).to_digit(16)?;
-        }
-        self.at += 4;
-        Some(v)
-    }
-    /// JSON numbers as `JSON.stringify` writes them; exact for integers below 2^53,
-    /// within a few ulps otherwise (fine for milliseconds and counts).
-    fn number(&mut self) -> Option<f64> {
-        let neg = self.b.get(self.at) == Some(&b'-');
-        if neg {
-            self.at += 1;
-        }
-        let start = self.at;
-        let mut mantissa: u64 = 0;
-        let mut exp: i32 = 0;
-        let mut digit = |r: &mut Self, after_point: bool| -> bool {
-            match r.b.get(r.at) {
-                Some(&c) if c.is_ascii_digit() => {
-                    if mantissa < 1_000_000_000_000_000_000 {
-                        mantissa = mantissa * 10 + u64::from(c - b'0');
-                        if after_point {
-                            exp -= 1;
-                        }
-                    } else if !after_point {
-                        exp += 1;
-                    }
-                    r.at += 1;
-                    true
-                }
-                _ => false,
-            }
-        };
-        while digit(self, false) {}
-        if self.at == start {
-            return None;
-        }
-        if self.b.get(self.at) == Some(&b'.') {
-            self.at += 1;
-            while digit(self, true) {}
-        }
-        if matches!(self.b.get(self.at), Some(b'e' | b'E')) {
-            self.at += 1;
-            let eneg = match self.b.get(self.at) {
-                Some(b'-') => {
-                    self.at += 1;
-                    true
-                }
-                Some(b'+') => {
-                    self.at += 1;
-                    false
-                }
-                _ => false,
-            };
-            let mut e: i32 = 0;
-            let s = self.at;
-            while let Some(&c) = self.b.get(self.at).filter(|c| c.is_ascii_digit()) {
-                e = (e * 10 + i32::from(c - b'0')).min(10_000);
-                self.at += 1;
-            }
-            if self.at == s {
-                return None;
-            }
-            exp += if eneg { -e } else { e };
-        }
-        let mut v = mantissa as f64;
-        let mut p = 10.0f64;
-        let mut n = exp.unsigned_abs();
-        let mut scale = 1.0f64;
-        while n > 0 {
-            if n & 1 == 1 {
-                scale *= p;
-            }
-            p *= p;
-            n >>= 1;
-        }
-        v = if exp < 0 { v / scale } else { v * scale };
-        Some(if neg { -v } else { v })
+/// The test marks ([`MARK`]) in every string of `v` turned into the values they stand for.
+#[cfg(all(test, any(not(target_arch = "wasm32"), target_os = "wasi")))]
+fn unmark_all(v: Value) -> Value {
+    match v {
+        Value::Str(s) => match s.strip_prefix(MARK) {
+            Some(rest) => unmark(rest),
+            None => Value::Str(s),
+        },
+        Value::Arr(items) => Value::Arr(items.into_iter().map(unmark_all).collect()),
+        Value::Obj(props) => Value::Obj(props.into_iter().map(|(k, v)| (k, unmark_all(v))).collect()),
+        other => other,
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, any(not(target_arch = "wasm32"), target_os = "wasi")))]
 fn unmark(rest: &str) -> Value {
     let (kind, tail) = rest.split_at(rest.len().min(1));
     match kind {
@@ -492,9 +262,11 @@ fn unmark(rest: &str) -> Value {
     }
 }
 
-#[cfg(test)]
+// Native only: these tests read JSON with serde_json, which the wasm builds do not have.
+#[cfg(all(test, any(not(target_arch = "wasm32"), target_os = "wasi")))]
 mod tests {
     use super::*;
+    use crate::policy::value::MAX_ARRAY;
 
     #[test]
     fn cat_joins_pieces() {

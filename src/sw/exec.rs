@@ -13,7 +13,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Blob, Cache, Headers, Request, RequestCache, RequestInit, Response, ResponseInit};
 
 use super::{cache_name, end, feed, js, opened, remember_cache, with_op};
-use crate::policy::engine::{Answer, Cmd, Entry, Io, OpId, PutResult, Req, ResponseInfo, Tag};
+use crate::policy::engine::{Answer, Cmd, Entry, Io, Json, OpId, PutResult, Req, ResponseInfo, Tag};
 use crate::policy::prelude::*;
 use crate::policy::text::push_u64;
 
@@ -249,11 +249,13 @@ fn cache_names(op: OpId, tag: Tag) {
 
 #[inline(never)]
 fn load_state(op: OpId, tag: Tag) {
-    let next = in_cache(Some(String::from(STATE_CACHE)), Io::Text(None), |cache| {
+    let next = in_cache(Some(String::from(STATE_CACHE)), Io::State(None), |cache| {
         wait_on(cache.match_with_str(STATE_KEY), |found| {
-            match found.ok().and_then(|v| v.dyn_into::<Response>().ok()).and_then(|res| res.text().ok()) {
-                Some(text) => wait_on(text, |t| Next::Io(Io::Text(t.ok().and_then(|t| t.as_string())))),
-                None => Next::Io(Io::Text(None)),
+            match found.ok().and_then(|v| v.dyn_into::<Response>().ok()).and_then(|res| res.json().ok()) {
+                Some(json) => {
+                    wait_on(json, |v| Next::Io(Io::State(v.ok().map(|v| crate::js_value::read(&v, &mut Vec::new())))))
+                }
+                None => Next::Io(Io::State(None)),
             }
         })
     });
@@ -285,21 +287,18 @@ fn fetch_feed(op: OpId, tag: Tag, path: &str, etag: Option<&str>, cap: u32) {
         let status = res.status();
         let etag = header(&res.headers(), "etag");
         if status != 200 {
-            return Next::Io(Io::Feed { status, etag, text: None });
+            return Next::Io(Io::Feed { status, etag, body: None });
         }
         let Ok(text) = res.text() else { return Next::Io(Io::Fetched(Err(String::from("unreadable body")))) };
         wait_on(text, move |text| {
             Next::Io(match text.map(|t| t.as_string().unwrap_or_default()) {
-                Ok(mut t) => {
-                    // Past `cap` bytes the engine refuses the feed: keep only enough to know.
-                    if t.len() > cap as usize {
-                        let mut at = cap as usize + 1;
-                        while !t.is_char_boundary(at) {
-                            at += 1;
-                        }
-                        t.truncate(at);
-                    }
-                    Io::Feed { status, etag, text: Some(t) }
+                Ok(t) => {
+                    // Past `cap` bytes the engine refuses the feed: not parsed. Else the
+                    // browser's JSON.parse, read as configs are (no JSON reader in the wasm).
+                    let value = (t.len() <= cap as usize)
+                        .then(|| js_sys::JSON::parse(&t).ok().map(|v| crate::js_value::read(&v, &mut Vec::new())))
+                        .flatten();
+                    Io::Feed { status, etag, body: Some(Json { bytes: t.len(), value }) }
                 }
                 Err(e) => Io::Fetched(Err(js::error_text(&e))),
             })

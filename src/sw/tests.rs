@@ -632,8 +632,8 @@ async fn a_feed_past_its_cap_is_refused_without_a_trap() {
     let config =
         "({version: 'v1', feed: {url: '/feed.json'}, routes: [{name: 'pages', match: '/p/', strategy: 'cacheFirst'}]})";
     fresh_engine(config).await;
-    // The cap (1 MiB) falls inside a two-byte character: the adapter cuts the body past
-    // it on a character boundary, and the engine refuses a feed that long.
+    // The cap (1 MiB) falls inside a two-byte character: the adapter does not parse a
+    // body past it, and the engine refuses a feed that long.
     let cap = crate::policy::feed::MAX_BYTES;
     let big = format!("{}é and more", "x".repeat(cap));
     let net = FakeFetch::new(move |_| Ok(response(&big, 200, &[("etag", "\"f1\"")])));

@@ -5,6 +5,7 @@
 //! (`src/sw/exec.rs`) carries them out with the browser's APIs.
 
 use crate::policy::prelude::*;
+use crate::policy::value::Value;
 
 /// An operation's id: commands name it, and results come back with it.
 pub type OpId = u32;
@@ -222,7 +223,7 @@ pub enum Cmd {
     Warn {
         text: String,
     },
-    /// Read the engine's saved state → [`Io::Text`].
+    /// Read the engine's saved state → [`Io::State`].
     LoadState {
         op: OpId,
         tag: Tag,
@@ -318,14 +319,33 @@ pub enum Io {
     CacheNames(Vec<String>),
     /// SkipWaiting, Claim, DeleteCache finished.
     Done,
-    /// The saved state, if any.
-    Text(Option<String>),
+    /// The saved state, if any (read as JSON).
+    State(Option<Value>),
     /// The feed answered: status, its `ETag`, and the body (200 only).
     Feed {
         status: u16,
         etag: Option<String>,
-        text: Option<String>,
+        body: Option<Json>,
     },
     /// A body's size in bytes (`None`: it could not be read).
     Size(Option<u64>),
+}
+
+/// A JSON document the executor read: its size in UTF-8 bytes and its value (`None`: not
+/// JSON, or not parsed because it is over the size the engine takes). The worker parses
+/// with the browser's `JSON.parse` and reads the result as it reads configs
+/// (`src/js_value.rs`), so no JSON reader is compiled into it; native code and the
+/// simulated executor use [`Json::read`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Json {
+    pub bytes: usize,
+    pub value: Option<Value>,
+}
+
+impl Json {
+    /// `text` read with serde_json (native code and the simulated executor).
+    #[cfg(any(not(target_arch = "wasm32"), target_os = "wasi"))]
+    pub fn read(text: &str) -> Json {
+        Json { bytes: text.len(), value: crate::policy::text::read_json(text) }
+    }
 }

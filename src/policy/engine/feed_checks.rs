@@ -142,13 +142,12 @@ impl Engine {
     #[inline(never)]
     pub(super) fn feed_io(&mut self, id: OpId, tag: Tag, io: Io, now: f64) {
         match (tag, io) {
-            (Tag::State, Io::Text(text)) => {
+            (Tag::State, Io::State(state)) => {
                 if let Some(f) = self.feed.as_mut() {
                     f.loaded = true;
-                    if let Some(t) = text.as_deref() {
-                        f.cursor = feed::read_cursor(t);
-                        f.etag = crate::policy::text::read_json(t)
-                            .and_then(|v| v.get("etag").and_then(|e| e.as_str().map(String::from)));
+                    if let Some(v) = &state {
+                        f.cursor = feed::cursor_of(v);
+                        f.etag = v.get("etag").and_then(|e| e.as_str().map(String::from));
                     }
                 }
                 self.fetch_feed(id);
@@ -166,7 +165,7 @@ impl Engine {
                 }
                 self.feed_done(id, now);
             }
-            (Tag::Feed, Io::Feed { status: 200, etag, text }) => {
+            (Tag::Feed, Io::Feed { status: 200, etag, body }) => {
                 let unchanged = etag.is_some() && self.feed.as_ref().is_some_and(|f| f.etag == etag);
                 if unchanged {
                     if let Some(f) = self.feed.as_mut() {
@@ -174,7 +173,7 @@ impl Engine {
                     }
                     return self.feed_done(id, now);
                 }
-                let planned = feed::parse(text.as_deref().unwrap_or("")).and_then(|doc| {
+                let planned = feed::parse_json(&body.unwrap_or_default()).and_then(|doc| {
                     let names: Vec<&str> = self.slots.iter().map(|s| s.route.name.as_str()).collect();
                     let resolve = &self.resolve;
                     let ctx =

@@ -39,7 +39,7 @@ mod requests;
 mod sweeps;
 mod writes;
 
-pub use commands::{Answer, Cmd, Entry, Io, OpId, PutResult, Req, Request, ResponseInfo, Tag};
+pub use commands::{Answer, Cmd, Entry, Io, Json, OpId, PutResult, Req, Request, ResponseInfo, Tag};
 pub use prefetch::PREFETCH_CONCURRENCY;
 pub use replies::{error_json, failed_open_stats_json, STATE_ENTRIES};
 pub use sweeps::SWEEP_INTERVAL_MS;
@@ -517,5 +517,6 @@ fn match_lookups(id: OpId, first: u32, items: impl Iterator<Item = (usize, Req)>
         .collect()
 }
 
-#[cfg(test)]
+// Native only: these tests read JSON with serde_json, which the wasm builds do not have.
+#[cfg(all(test, any(not(target_arch = "wasm32"), target_os = "wasi")))]
 mod tests;

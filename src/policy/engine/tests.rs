@@ -358,7 +358,9 @@ impl Sim {
                     st.done = true;
                 }
                 Cmd::Warn { text } => self.warnings.push(text),
-                Cmd::LoadState { op, tag } => self.queue.push_back((op, tag, Io::Text(self.saved.clone()))),
+                Cmd::LoadState { op, tag } => {
+                    self.queue.push_back((op, tag, Io::State(self.saved.as_deref().and_then(read_json))));
+                }
                 Cmd::SaveState { op, tag, text } => {
                     self.saved = Some(text);
                     self.queue.push_back((op, tag, Io::Put(PutResult::Ok)));
@@ -373,9 +375,9 @@ impl Sim {
                         Io::Fetched(Err("Failed to fetch".into()))
                     } else if status == 200 && etag.as_deref() == Some(tag_now.as_str()) {
                         self.feed_304s += 1;
-                        Io::Feed { status: 304, etag: Some(tag_now), text: None }
+                        Io::Feed { status: 304, etag: Some(tag_now), body: None }
                     } else {
-                        Io::Feed { status, etag: Some(tag_now), text: (status == 200).then_some(body) }
+                        Io::Feed { status, etag: Some(tag_now), body: (status == 200).then(|| Json::read(&body)) }
                     };
                     self.queue.push_back((op, tag, io));
                 }
