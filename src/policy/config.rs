@@ -3,8 +3,8 @@
 //! installs half-working.
 
 use super::prelude::*;
-use super::text::cold;
 use super::text::number_text;
+use super::text::{cold, join};
 use super::url;
 use super::value::Value;
 use super::CACHE_PREFIX;
@@ -263,7 +263,7 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
                     "is not a config field",
                     did_you_mean(k, &TOP_FIELDS),
                     " (expected one of ",
-                    TOP_FIELDS.join(", "),
+                    join(&TOP_FIELDS, ", "),
                     ")"
                 ),
             )
@@ -542,7 +542,7 @@ fn parse_route(i: usize, rv: &Value, version: &str, keep: bool) -> Result<Route,
                     "is not a route field",
                     did_you_mean(k, &ROUTE_FIELDS),
                     " (expected one of ",
-                    ROUTE_FIELDS.join(", "),
+                    join(&ROUTE_FIELDS, ", "),
                     ")"
                 ),
             )
@@ -574,7 +574,7 @@ fn parse_route(i: usize, rv: &Value, version: &str, keep: bool) -> Result<Route,
                     "strategy",
                     cat!(
                         "must be one of ",
-                        names.join(", "),
+                        join(&names, ", "),
                         ", got ",
                         describe(&Value::Str(s.clone())),
                         did_you_mean(s, &names)

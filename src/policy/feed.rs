@@ -185,8 +185,11 @@ fn checked(bytes: usize, v: Option<&Value>, max_bytes: usize, max_entries: usize
         }
         last = s;
         let at_ms = timestamp(item.get("timestamp"), "timestamp").map_err(at)?;
-        let fields: Vec<(String, Value)> =
-            props.iter().filter(|(k, v)| SELECTORS.contains(&k.as_str()) && *v != Value::Undefined).cloned().collect();
+        let fields: Vec<(String, Value)> = props
+            .iter()
+            .filter(|(k, v)| SELECTORS.contains(&k.as_str()) && !matches!(v, Value::Undefined))
+            .cloned()
+            .collect();
         if fields.is_empty() {
             return Err(cold(|| {
                 at(String::from("say what changed: 'urls', 'prefixes', 'tags', 'routes' or 'all: true'"))
@@ -275,7 +278,7 @@ pub const NEWS_THROTTLE_MS: f64 = 1000.0;
 
 /// The seq a response announces (its `swcache-feed-seq` header), if it is readable.
 pub fn announced(header: Option<&str>) -> Option<u64> {
-    header.and_then(|h| h.trim().parse::<u64>().ok())
+    header.and_then(|h| super::text::parse_u64(h.trim()))
 }
 
 /// Whether a response announcing `seq` (the `swcache-feed-seq` header) is news.
@@ -352,7 +355,7 @@ pub fn notice_covers(notice_json: &str, path: &str) -> bool {
     if v.get("type").and_then(Value::as_str) != Some("INVALIDATED") {
         return false;
     }
-    if v.get("all") == Some(&Value::Bool(true)) {
+    if matches!(v.get("all"), Some(Value::Bool(true))) {
         return true;
     }
     let list = |key: &str| -> Vec<String> {

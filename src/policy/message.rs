@@ -225,7 +225,9 @@ fn parse_inner(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
         }
     };
     if let Value::Obj(props) = msg {
-        if let Some((k, _)) = props.iter().find(|(k, v)| !allowed.contains(&k.as_str()) && *v != Value::Undefined) {
+        if let Some((k, _)) =
+            props.iter().find(|(k, v)| !allowed.contains(&k.as_str()) && !matches!(v, Value::Undefined))
+        {
             return Err(cold(|| cat!("unknown field '", clip(k), "'")));
         }
     }

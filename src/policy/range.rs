@@ -1,6 +1,8 @@
 //! `Range` requests answered from a complete cached copy: one byte range
 //! (`bytes=a-b`, `bytes=a-`, `bytes=-n`), as RFC 9110 §14 reads them.
 
+use super::text::parse_u64;
+
 /// What a `Range` header asks of a body of `size` bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ranged {
@@ -11,14 +13,6 @@ pub enum Ranged {
     /// The header is not one range this engine serves (another unit, several ranges,
     /// bad syntax): the whole body, `200`, which a server may always answer.
     Whole,
-}
-
-fn digits(s: &str) -> Option<u64> {
-    if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    // By hand: `str::parse` brings generic integer parsing into the worker.
-    Some(s.bytes().fold(0u64, |n, b| n * 10 + u64::from(b - b'0')))
 }
 
 /// Resolves `header` against a body of `size` bytes.
@@ -37,17 +31,17 @@ pub fn resolve(header: &str, size: u64) -> Ranged {
     let (a, b) = (a.trim(), b.trim());
     if a.is_empty() {
         // Suffix: the last n bytes.
-        let Some(n) = digits(b) else { return Ranged::Whole };
+        let Some(n) = parse_u64(b) else { return Ranged::Whole };
         if n == 0 || size == 0 {
             return Ranged::Unsatisfiable;
         }
         return Ranged::Part { start: size.saturating_sub(n), end: size - 1 };
     }
-    let Some(start) = digits(a) else { return Ranged::Whole };
+    let Some(start) = parse_u64(a) else { return Ranged::Whole };
     let end = if b.is_empty() {
         u64::MAX
     } else {
-        match digits(b) {
+        match parse_u64(b) {
             Some(e) if e >= start => e,
             _ => return Ranged::Whole,
         }

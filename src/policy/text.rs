@@ -76,6 +76,27 @@ pub fn cold<T>(f: impl FnOnce() -> T) -> T {
 }
 
 /// Appends `n` in decimal.
+/// Decimal digits only (no sign, at most 19 digits) as a `u64`: header values such as
+/// `Content-Length`. By hand: `str::parse` brings generic integer parsing into the worker.
+pub fn parse_u64(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(s.bytes().fold(0u64, |n, b| n * 10 + u64::from(b - b'0')))
+}
+
+/// `items` joined by `sep` (for error messages: smaller in the wasm than `[&str]::join`).
+pub fn join(items: &[&str], sep: &str) -> String {
+    let mut out = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        out.push_str(item);
+    }
+    out
+}
+
 pub fn push_u64(out: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();

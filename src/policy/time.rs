@@ -72,9 +72,9 @@ pub fn format_iso(ms: f64) -> [u8; ISO_LEN] {
 
 /// `format_iso` as a `String` (for places that need one, e.g. a header value).
 pub fn iso_string(ms: f64) -> String {
-    let bytes = format_iso(ms);
-    // Only ASCII digits and separators are ever written.
-    String::from_utf8_lossy(&bytes).into_owned()
+    // Only ASCII digits and separators are ever written: each byte is its char (no UTF-8
+    // validation linked into the worker).
+    format_iso(ms).iter().map(|&b| char::from(b)).collect()
 }
 
 struct Cursor<'a> {

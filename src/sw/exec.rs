@@ -378,7 +378,7 @@ fn read(op: OpId, tag: Tag, slot: u32, req: &Req) {
             stamp_ms: stamp.is_finite().then_some(stamp),
             tags: header(&h, "cache-tag"),
             validator: validator(&h),
-            size: header(&h, "content-length").and_then(|n| n.parse().ok()),
+            size: header(&h, "content-length").and_then(|n| crate::policy::text::parse_u64(n.trim())),
         };
         with_op(op, |o| o.res.insert(tag, res));
         Next::Io(Io::Matched(Some(entry)))
