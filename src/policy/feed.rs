@@ -346,29 +346,6 @@ impl EpochWatch {
     }
 }
 
-/// Whether an `INVALIDATED` notice (the JSON a worker posts to its pages) covers the
-/// same-origin `path` (path+search): every entry when `all`, the URL itself, a prefix of
-/// it, or an entry the worker removed at that path (how tags reach pages).
-#[cfg(any(not(target_arch = "wasm32"), target_os = "wasi"))]
-pub fn notice_covers(notice_json: &str, path: &str) -> bool {
-    let Some(v) = super::text::read_json(notice_json) else { return false };
-    if v.get("type").and_then(Value::as_str) != Some("INVALIDATED") {
-        return false;
-    }
-    if matches!(v.get("all"), Some(Value::Bool(true))) {
-        return true;
-    }
-    let list = |key: &str| -> Vec<String> {
-        match v.get(key) {
-            Some(Value::Arr(items)) => items.iter().filter_map(|i| i.as_str().map(String::from)).collect(),
-            _ => Vec::new(),
-        }
-    };
-    list("urls").iter().any(|u| u == path)
-        || list("removed").iter().any(|u| u == path)
-        || list("prefixes").iter().any(|p| path.starts_with(p.as_str()))
-}
-
 // ----- writing (the publisher) -------------------------------------------------------------
 
 /// The origin a publisher checks entry URLs against: feed entries name root-relative
@@ -699,19 +676,6 @@ mod tests {
         let (invs, _) = plan(&f, Some(&Cursor { epoch: "e".into(), seq: 9_999 }), &ctx()).unwrap();
         assert_eq!(invs.len(), 1);
         assert!(!invs[0].selector.all);
-    }
-
-    #[test]
-    fn notices_cover_urls_prefixes_removed_paths_or_everything() {
-        let n = r#"{"type":"INVALIDATED","urls":["/promo/a"],"prefixes":["/blog/"],"tags":["t"],"removed":["/tagged"],"all":false,"source":"feed"}"#;
-        assert!(notice_covers(n, "/promo/a"));
-        assert!(!notice_covers(n, "/promo/a?x=1"));
-        assert!(notice_covers(n, "/blog/post?id=3"));
-        assert!(notice_covers(n, "/tagged"));
-        assert!(!notice_covers(n, "/other"));
-        assert!(notice_covers(r#"{"type":"INVALIDATED","all":true}"#, "/anything"));
-        assert!(!notice_covers(r#"{"type":"UPDATED","url":"/promo/a"}"#, "/promo/a"));
-        assert!(!notice_covers("garbage", "/promo/a"));
     }
 
     #[test]

@@ -32,7 +32,7 @@ impl Invalidation {
             _ => Vec::new(),
         };
         Some(Invalidation {
-            all: v.get("all") == Some(&Value::Bool(true)),
+            all: matches!(v.get("all"), Some(Value::Bool(true))),
             urls: list("urls"),
             prefixes: list("prefixes"),
             removed: list("removed"),
