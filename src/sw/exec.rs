@@ -276,7 +276,8 @@ fn save_state(op: OpId, tag: Tag, text: String) {
     step(op, tag, next);
 }
 
-/// The feed, past every cache: its status, ETag and (200) at most `cap` + 1 bytes of body.
+/// The feed, past every cache: its status, ETag and (200) its body's size in bytes with,
+/// when within `cap`, its value (`JSON.parse`, read as configs are).
 #[inline(never)]
 fn fetch_feed(op: OpId, tag: Tag, path: &str, etag: Option<&str>, cap: u32) {
     let next = wait_on(js::fetch_feed(path, etag), move |res| {
@@ -293,8 +294,7 @@ fn fetch_feed(op: OpId, tag: Tag, path: &str, etag: Option<&str>, cap: u32) {
         wait_on(text, move |text| {
             Next::Io(match text.map(|t| t.as_string().unwrap_or_default()) {
                 Ok(t) => {
-                    // Past `cap` bytes the engine refuses the feed: not parsed. Else the
-                    // browser's JSON.parse, read as configs are (no JSON reader in the wasm).
+                    // Past `cap` bytes the engine refuses the feed: not parsed.
                     let value = (t.len() <= cap as usize)
                         .then(|| js_sys::JSON::parse(&t).ok().map(|v| crate::js_value::read(&v, &mut Vec::new())))
                         .flatten();
