@@ -15,10 +15,16 @@ use wasm_bindgen::{JsCast, JsValue};
 use crate::policy::prelude::*;
 use crate::policy::value::{Value, FUNCTION, MAX_ARRAY, MAX_DEPTH};
 
-/// `v` as a [`Value`]: RegExps are pushed onto `regexps` (a caller that keeps none
-/// passes a scratch list), functions read as [`FUNCTION`].
+/// `v` as a [`Value`]: RegExps are pushed onto `regexps`, functions read as
+/// [`FUNCTION`].
 pub fn read(v: &JsValue, regexps: &mut Vec<RegExp>) -> Value {
     walk(v, regexps, 0)
+}
+
+/// `v` as a [`Value`] where no RegExp is kept (messages, notices, options, JSON): a
+/// RegExp still reads as [`Value::RegExp`], its JS object is dropped.
+pub fn read_plain(v: &JsValue) -> Value {
+    walk(v, &mut Vec::new(), 0)
 }
 
 fn walk(v: &JsValue, regexps: &mut Vec<RegExp>, depth: u32) -> Value {

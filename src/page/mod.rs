@@ -121,7 +121,7 @@ impl Hydration {
     /// Checks `opts` (a `TypeError` naming the first wrong option) and makes the scheduler.
     #[wasm_bindgen(constructor)]
     pub fn new(opts: JsValue) -> Result<Hydration, JsValue> {
-        let o = options::parse(&crate::js_value::read(&opts, &mut Vec::new())).map_err(|e| type_error(&e))?;
+        let o = options::parse(&crate::js_value::read_plain(&opts)).map_err(|e| type_error(&e))?;
         let window = js::WINDOW.with(Window::clone);
         let document = window.document().ok_or_else(|| type_error("swcache hydrate: no document"))?;
         let page_slug = o.page_slug.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| {
@@ -247,7 +247,7 @@ impl Hydration {
     /// each refetches past the cache.
     pub fn invalidated(&self, notice: JsValue) -> Array {
         let s = &self.0;
-        let value = crate::js_value::read(&notice, &mut Vec::new());
+        let value = crate::js_value::read_plain(&notice);
         let ids = Array::new();
         let Some(inv) = Invalidation::from_notice(&value) else { return ids };
         let covered: Vec<(ComponentKey, String)> = {

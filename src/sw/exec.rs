@@ -252,9 +252,7 @@ fn load_state(op: OpId, tag: Tag) {
     let next = in_cache(Some(String::from(STATE_CACHE)), Io::State(None), |cache| {
         wait_on(cache.match_with_str(STATE_KEY), |found| {
             match found.ok().and_then(|v| v.dyn_into::<Response>().ok()).and_then(|res| res.json().ok()) {
-                Some(json) => {
-                    wait_on(json, |v| Next::Io(Io::State(v.ok().map(|v| crate::js_value::read(&v, &mut Vec::new())))))
-                }
+                Some(json) => wait_on(json, |v| Next::Io(Io::State(v.ok().map(|v| crate::js_value::read_plain(&v))))),
                 None => Next::Io(Io::State(None)),
             }
         })
@@ -296,7 +294,7 @@ fn fetch_feed(op: OpId, tag: Tag, path: &str, etag: Option<&str>, cap: u32) {
                 Ok(t) => {
                     // Past `cap` bytes the engine refuses the feed: not parsed.
                     let value = (t.len() <= cap as usize)
-                        .then(|| js_sys::JSON::parse(&t).ok().map(|v| crate::js_value::read(&v, &mut Vec::new())))
+                        .then(|| js_sys::JSON::parse(&t).ok().map(|v| crate::js_value::read_plain(&v)))
                         .flatten();
                     Io::Feed { status, etag, body: Some(Json { bytes: t.len(), value }) }
                 }

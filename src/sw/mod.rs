@@ -205,11 +205,11 @@ pub fn on_fetch(event: FetchEvent, answer: Function) -> bool {
     handled
 }
 
-/// A message from a page (`event.data` read with serde-wasm-bindgen).
+/// A message from a page (`event.data` read as a plain value, `js_value::read_plain`).
 #[wasm_bindgen]
 pub fn on_message(event: ExtendableMessageEvent) {
     // A RegExp in a message is no valid field: its JS object is not kept.
-    let value = Some(crate::js_value::read(&event.data(), &mut Vec::new()));
+    let value = Some(crate::js_value::read_plain(&event.data()));
     let save_data = js::save_data();
     with_engine(|w| {
         let id = w.engine.message(value, save_data, now());

@@ -281,7 +281,7 @@ fn config_reading_stops_at_its_limits() {
     // Nesting past MAX_DEPTH is not read; arrays are cut after MAX_ARRAY items.
     let nested = eval("(() => { let v = 0; for (let i = 0; i < 20; i++) v = [v]; return v; })()");
     let mut levels = 0;
-    let mut v = crate::js_value::read(&nested, &mut Vec::new());
+    let mut v = crate::js_value::read_plain(&nested);
     while let Value::Arr(mut items) = v {
         assert_eq!(items.len(), 1);
         levels += 1;
@@ -291,7 +291,7 @@ fn config_reading_stops_at_its_limits() {
     assert_eq!(levels, MAX_DEPTH + 1);
 
     let long = eval(&format!("new Array({}).fill(7)", MAX_ARRAY + 5));
-    match crate::js_value::read(&long, &mut Vec::new()) {
+    match crate::js_value::read_plain(&long) {
         Value::Arr(items) => {
             assert_eq!(items.len(), MAX_ARRAY);
             assert!(items.iter().all(|v| *v == Value::Num(7.0)));
