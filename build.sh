@@ -88,7 +88,9 @@ setup() {
   fi
 }
 
-WASM_OPT_FLAGS=(-Oz -ocimfs 100 --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int
+# -ocimfs 25: a function with one caller is inlined only up to 25 bytes (README, 'Design
+# notes': both builds are smallest at 20-30; 100 cost the worker 2.1 KB gzip).
+WASM_OPT_FLAGS=(-Oz -ocimfs 25 --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int
   --enable-sign-ext --enable-mutable-globals --enable-reference-types)
 
 # A wasm build of the crate bound by wasm-bindgen (`--target` as given, then any further
