@@ -79,12 +79,12 @@ self.addEventListener('activate', (event) => {
 });
 
 self.addEventListener('fetch', (event) => {
+  if (!timing.firstFetch) timing.firstFetch = performance.now();
   const req = event.request;
   const entry = [null, req];
   const answer = new Promise((resolve) => { entry[0] = resolve; });
   if (!call(() => sw.on_fetch(event, entry[0]))) return;
   pending.add(entry);
-  if (!timing.firstFetch) timing.firstFetch = performance.now();
   event.respondWith(answer.then((res) => {
     pending.delete(entry);
     if (!timing.firstAnswer) timing.firstAnswer = performance.now();

@@ -185,7 +185,6 @@ impl Engine {
             })
             .collect();
         let feed_cfg = cfg.feed.clone();
-        let warnings = crate::policy::config::shadowed_routes(&cfg.routes);
         Ok(Engine {
             cfg,
             origin: origin.into(),
@@ -217,8 +216,7 @@ impl Engine {
             }),
             removed: false,
             removal_waiting: None,
-            // Config warnings reach the console with the first commands.
-            out: warnings.into_iter().map(|text| Cmd::Warn { text }).collect(),
+            out: Vec::new(),
             test,
             resolve,
         })
@@ -433,6 +431,11 @@ impl Engine {
     /// `waitForClients`.
     #[inline(never)]
     pub fn install(&mut self) -> OpId {
+        // Config warnings reach the console once per version, when it installs (not at
+        // every start: that would repeat them, and compile their check on each cold start).
+        for text in crate::policy::config::shadowed_routes(&self.cfg.routes) {
+            self.emit(Cmd::Warn { text });
+        }
         let n = self.cfg.precache.len() as u32;
         let id = self.new_op(Kind::Install { pending: n });
         let mut rules = String::new();

@@ -614,6 +614,23 @@ fn precached_urls_fall_back_to_the_precache() {
 }
 
 #[test]
+fn a_route_that_can_never_match_is_reported_once_when_the_version_installs() {
+    let mut s = Sim::new(&config(
+        r#"{"name":"everything","match":"/","strategy":"networkFirst"},{"name":"promo","match":"/promo/","strategy":"cacheFirst"},"#,
+        "",
+    ));
+    s.serve("/", 1);
+    s.serve("/robots.txt", 1);
+    s.exec();
+    assert!(s.warnings.is_empty(), "a start reports nothing: {:?}", s.warnings);
+    install_and_activate(&mut s);
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    assert!(
+        s.warnings[0].contains("route 'promo' (routes[1]) can never match: route 'everything' (routes[0]) comes first")
+    );
+}
+
+#[test]
 fn install_fails_on_a_precache_error_and_activate_drops_other_versions() {
     let mut s = Sim::seed();
     s.serve("/", 1);
