@@ -14,6 +14,7 @@ use super::js::{is_thenable, message, settle, Idle, Listener};
 use super::{Comp, Shared, SELECTOR};
 use crate::policy::hydrate::{ComponentDesc, ComponentKey, DataSource, Event, Notice, Trigger};
 use crate::policy::prelude::*;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
 impl Shared {
     pub(super) fn observe(self: &Rc<Self>, key: ComponentKey, on: bool) {
@@ -149,7 +150,7 @@ impl Shared {
                 DataSource::Fetched => (if c.cached { "cache" } else { "network" }, c.age_ms, c.data.clone()),
             };
             let info = RenderInfo { component_id: &c.id, component_type: &c.ty, source: from, age_ms: age };
-            let info = serde_wasm_bindgen::to_value(&info).unwrap_or(JsValue::NULL);
+            let info = object(&info);
             f.map(|f| (f, c.el.clone(), data, info))
         };
         let result = match call {
@@ -198,7 +199,7 @@ impl Shared {
                 attempts,
                 error: attempts.map(|_| c.error.as_str()),
             };
-            (c.el.clone(), serde_wasm_bindgen::to_value(&detail).unwrap_or(JsValue::NULL))
+            (c.el.clone(), object(&detail))
         };
         let init = CustomEventInit::new();
         init.set_bubbles(true);
@@ -329,8 +330,6 @@ impl Shared {
 }
 
 /// The third argument of a render callback (`info`).
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
 struct RenderInfo<'a> {
     component_id: &'a str,
     component_type: &'a str,
@@ -340,15 +339,49 @@ struct RenderInfo<'a> {
 }
 
 /// The `detail` of `swcache:hydrated` and `swcache:hydration-error`.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
 struct Detail<'a> {
     component_id: &'a str,
     component_type: &'a str,
     page_slug: &'a str,
     ms: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// These two only on `swcache:hydration-error`.
     attempts: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
+}
+
+// Both serialize as maps, which serde-wasm-bindgen turns into plain objects with
+// `serialize_maps_as_objects`: a derived struct's field names go through its cache of JS
+// strings instead, a thread-local hash map (2.6 KB of wasm, measured) for a handful of
+// events.
+impl Serialize for RenderInfo<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("componentId", self.component_id)?;
+        m.serialize_entry("componentType", self.component_type)?;
+        m.serialize_entry("source", self.source)?;
+        m.serialize_entry("ageMs", &self.age_ms)?;
+        m.end()
+    }
+}
+
+impl Serialize for Detail<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("componentId", self.component_id)?;
+        m.serialize_entry("componentType", self.component_type)?;
+        m.serialize_entry("pageSlug", self.page_slug)?;
+        m.serialize_entry("ms", &self.ms)?;
+        if let Some(attempts) = self.attempts {
+            m.serialize_entry("attempts", &attempts)?;
+        }
+        if let Some(error) = self.error {
+            m.serialize_entry("error", error)?;
+        }
+        m.end()
+    }
+}
+
+/// A plain JS object from `value` (serde-wasm-bindgen; `null` if it cannot be built).
+fn object(value: &impl Serialize) -> JsValue {
+    value.serialize(&serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true)).unwrap_or(JsValue::NULL)
 }
