@@ -75,7 +75,6 @@ pub fn cold<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
-/// Appends `n` in decimal.
 /// Decimal digits only (no sign, at most 19 digits) as a `u64`: header values such as
 /// `Content-Length`. By hand: `str::parse` brings generic integer parsing into the worker.
 pub fn parse_u64(s: &str) -> Option<u64> {
@@ -97,6 +96,7 @@ pub fn join(items: &[&str], sep: &str) -> String {
     out
 }
 
+/// Appends `n` in decimal.
 pub fn push_u64(out: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
