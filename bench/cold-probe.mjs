@@ -8,18 +8,18 @@
 //   one every wasm function is compiled before the first call, which separates compiling
 //   the start path from running it)
 //
-// Each build gets its own origin, the benchmark's config (bench/workers.mjs) and a first
-// line in /sw.js that notes the script start, the end of the first evaluation, the first
-// fetch event and the moment the promise given to respondWith settles; the engine's own
-// self.swcache.timing adds its compile, instantiate and start() steps. Before each sample
-// every worker is stopped (CDP ServiceWorker.stopAllWorkers, verified), and the timings
-// are read from a fresh instance (checked). Prints p50 milliseconds per build and step.
+// Each build gets its own origin, the benchmark's config and timing prelude
+// (bench/workers.mjs: the script start, the first fetch event, the moment the promise
+// given to respondWith settles) and a last line in /sw.js noting the end of evaluation;
+// the engine's own self.swcache.timing adds its compile, instantiate and start() steps.
+// Before each sample every worker is stopped (CDP ServiceWorker.stopAllWorkers,
+// verified), and the timings are read from a fresh instance (checked). Prints p50 milliseconds per build and step.
 import fs from 'node:fs';
 import { chromium } from 'playwright-core';
 import { startServer } from '../tests/support/server.mjs';
 import { waitFor, ARGS, CHROMIUM } from '../tests/support/browser.mjs';
 import { JS } from '../tests/support/worker.mjs';
-import { contenders } from './workers.mjs';
+import { contenders, TIMING_PRELUDE } from './workers.mjs';
 import { summary } from './stats.mjs';
 
 const builds = process.argv.slice(2);
@@ -27,20 +27,12 @@ if (!builds.length) throw new Error('usage: node bench/cold-probe.mjs <swcache-s
 const ROUNDS = Number(process.env.ROUNDS || 30);
 const FLAGS = (process.env.CHROMIUM_FLAGS || '').split(' ').filter(Boolean);
 const PAGE = '/promo/summer-sale';
-const PRELUDE = `self.probe = { script: performance.now() };
-self.addEventListener('fetch', () => { probe.fetch ??= performance.now(); });
-{ const rw = FetchEvent.prototype.respondWith;
-  FetchEvent.prototype.respondWith = function (p) {
-    Promise.resolve(p).finally(() => { probe.answer ??= performance.now(); }).catch(() => {});
-    return rw.call(this, p);
-  }; }
-`;
 const STEPS = {
-  // from self.probe (/sw.js)
-  evaluation: (p) => p.evaluated - p.script,
-  'end of evaluation → fetch event': (p) => p.fetch - p.evaluated,
-  'fetch event → response': (p) => p.answer - p.fetch,
-  'script start → response': (p) => p.answer - p.script,
+  // from self.benchTiming (/sw.js: the benchmark's prelude, then the end of evaluation)
+  evaluation: (p) => p.end - p.evaluated,
+  'end of evaluation → fetch event': (p) => p.firstFetch - p.end,
+  'fetch event → response': (p) => p.firstAnswer - p.firstFetch,
+  'script start → response': (p) => p.firstAnswer - p.evaluated,
   // from self.swcache.timing (the shim)
   'wasm bytes and compile': (_, t) => t.compiled - t.evaluated,
   instantiate: (_, t) => t.instantiated - t.compiled,
@@ -60,7 +52,7 @@ try {
     server.set('/robots.txt', { body: 'User-agent: *\n', headers: { 'content-type': 'text/plain' } });
     server.set('/probe.html', { body: '<!doctype html><title>probe</title>probe', headers: html });
     server.set(PAGE, { body: '<!doctype html><title>page</title>' + 'x'.repeat(15000), headers: html });
-    server.set('/sw.js', { body: PRELUDE + swcache.files['/sw.js'] + '\nprobe.evaluated = performance.now();\n', headers: JS });
+    server.set('/sw.js', { body: TIMING_PRELUDE + swcache.files['/sw.js'] + '\nbenchTiming.end = performance.now();\n', headers: JS });
     server.set('/swcache/swcache-sw.js', { body: fs.readFileSync(file, 'utf8'), headers: JS });
     const page = await ctx.newPage();
     await page.goto(server.origin + '/probe.html');
@@ -89,9 +81,9 @@ try {
       const { p, t } = await waitFor(async () => {
         const w = ctx.serviceWorkers().find((x) => new URL(x.url()).origin === a.server.origin);
         return w?.evaluate(() => {
-          if (self.probeRead || !self.probe.answer) return null;
+          if (self.probeRead || !self.benchTiming.firstAnswer) return null;
           self.probeRead = true;
-          return { p: self.probe, t: self.swcache.timing };
+          return { p: self.benchTiming, t: self.swcache.timing };
         });
       }, `${a.file}: the timings of a fresh worker`, 5000, 5);
       const sample = { 'page fetch': ms };

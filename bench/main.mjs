@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { startServer } from '../tests/support/server.mjs';
 import { launch, waitFor } from '../tests/support/browser.mjs';
 import { JS } from '../tests/support/worker.mjs';
-import { contenders, workerBytes, pageBytes } from './workers.mjs';
+import { contenders, workerBytes, pageBytes, TIMING_PRELUDE } from './workers.mjs';
 import { summary, zipfTrace } from './stats.mjs';
 import { writeReport } from './write-report.mjs';
 import { execFileSync } from 'node:child_process';
@@ -80,19 +80,6 @@ function serveContent(server, c) {
   for (const [p, src] of Object.entries(c.files)) server.set(p, { body: p === '/sw.js' ? TIMING_PRELUDE + src : src, headers: JS });
 }
 
-// The same first lines in every contender's /sw.js (served, not counted in its bytes):
-// when the script starts, when its first fetch event is dispatched (this listener is
-// registered first, so it runs first) and when the promise given to its first
-// respondWith settles. The cold-start table puts the contenders' steps side by side, so
-// the floor's own script start shows what a cold start costs any worker here.
-const TIMING_PRELUDE = `self.benchTiming = { evaluated: performance.now(), firstFetch: 0, firstAnswer: 0 };
-self.addEventListener('fetch', () => { if (!benchTiming.firstFetch) benchTiming.firstFetch = performance.now(); });
-{ const rw = FetchEvent.prototype.respondWith;
-  FetchEvent.prototype.respondWith = function (p) {
-    Promise.resolve(p).finally(() => { if (!benchTiming.firstAnswer) benchTiming.firstAnswer = performance.now(); }).catch(() => {});
-    return rw.call(this, p);
-  }; }
-`;
 
 /** Registers /sw.js and waits (never forever) until it controls a freshly loaded page. */
 async function control(page, origin) {

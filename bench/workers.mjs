@@ -14,6 +14,21 @@ const ROOT = path.resolve(HERE, '..');
 const SWCACHE_PAGES = "{ name: 'promoPages', match: /^\\/(?!api|admin|_next|swcache\\/)/, strategy: 'cacheFirst', maxAge: 864e5, maxEntries: 50 }";
 // swcache-router: the same, except that the pages route is a path prefix the browser's
 // router serves from the cache while the worker is stopped (Static Routing API).
+// The same first lines in every contender's /sw.js (served by main.mjs and cold-probe.mjs,
+// not counted in its bytes):
+// when the script starts, when its first fetch event is dispatched (this listener is
+// registered first, so it runs first) and when the promise given to its first
+// respondWith settles. The cold-start table puts the contenders' steps side by side, so
+// the floor's own script start shows what a cold start costs any worker here.
+export const TIMING_PRELUDE = `self.benchTiming = { evaluated: performance.now(), firstFetch: 0, firstAnswer: 0 };
+self.addEventListener('fetch', () => { if (!benchTiming.firstFetch) benchTiming.firstFetch = performance.now(); });
+{ const rw = FetchEvent.prototype.respondWith;
+  FetchEvent.prototype.respondWith = function (p) {
+    Promise.resolve(p).finally(() => { if (!benchTiming.firstAnswer) benchTiming.firstAnswer = performance.now(); }).catch(() => {});
+    return rw.call(this, p);
+  }; }
+`;
+
 export const ROUTER_PREFIX = '/promo/';
 const ROUTER_PAGES = `{ name: 'promoPages', match: '${ROUTER_PREFIX}', strategy: 'cacheFirst', maxAge: 864e5, maxEntries: 50, coldStart: 'router' }`;
 const swcacheConfig = (pages) => `{

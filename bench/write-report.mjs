@@ -81,7 +81,7 @@ function stepsTable(r) {
     `### Cold start inside each worker, ${rows[0][1].coldSteps.evaluated.n} cold starts each`,
     '',
     'p50 ms, in parentheses the difference to the floor\'s p50. Every contender\'s `/sw.js` is served',
-    'with the same first lines (bench/main.mjs, `TIMING_PRELUDE`, not counted in its bytes): the',
+    'with the same first lines (bench/workers.mjs, `TIMING_PRELUDE`, not counted in its bytes): the',
     'time from the worker\'s time origin to its script start, from there to its first fetch event',
     '(the whole first evaluation: for swcache its engine\'s compile, instantiate and `start()`),',
     'and from that event until the promise given to `respondWith` settles.',
