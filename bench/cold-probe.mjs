@@ -21,6 +21,7 @@ import { waitFor, ARGS, CHROMIUM } from '../tests/support/browser.mjs';
 import { JS } from '../tests/support/worker.mjs';
 import { contenders, TIMING_PRELUDE } from './workers.mjs';
 import { summary } from './stats.mjs';
+import { serviceWorkers } from './cdp.mjs';
 
 const builds = process.argv.slice(2);
 if (!builds.length) throw new Error('usage: node bench/cold-probe.mjs <swcache-sw.js> [more builds]');
@@ -63,15 +64,10 @@ try {
     await waitFor(() => page.evaluate((u) => caches.match(u).then((r) => !!r), PAGE), `${file}: the page stored`);
     arms.push({ file, server, page, samples: [] });
   }
-  const cdp = await ctx.newCDPSession(arms[0].page);
-  const versions = new Map();
-  cdp.on('ServiceWorker.workerVersionUpdated', ({ versions: vs }) => { for (const v of vs) versions.set(v.versionId, v); });
-  await cdp.send('ServiceWorker.enable');
-  const allStopped = () => [...versions.values()].filter((v) => v.status === 'activated').every((v) => v.runningStatus === 'stopped');
+  const sw = await serviceWorkers(ctx, arms[0].page);
   for (let r = 0; r < ROUNDS; r++) {
     for (const a of r % 2 ? [...arms].reverse() : arms) {
-      await cdp.send('ServiceWorker.stopAllWorkers');
-      await waitFor(allStopped, 'every worker stopped', 10000, 2);
+      await sw.stopAll(arms.length);
       const ms = await a.page.evaluate(async (u) => {
         const t0 = performance.now();
         await (await fetch(u)).text();

@@ -5,12 +5,18 @@
 // controls it, a reload (everything from the worker's caches). Both from
 // `domContentLoadedEventStart` of the navigation to `performance.now()` in the first
 // `swcache:hydrated` listener (registered before any page script runs).
+// For first visits, also each sample's times from navigation start: the first
+// swcache:hydrated, DOMContentLoaded, the first contentful paint, and the animation frame
+// after the first swcache:hydrated (the frame that paints it): whether the user sees
+// skeletons before the first component is hydrated is the first paint's race with it.
 // Beside each sample, two floors in fresh contexts of their own: the same page with its
 // script (components.js) replaced by the least work any scheduler loaded after
 // DOMContentLoaded must wait for, then one `swcache:hydrated` on the first component:
 // `timer` one task (setTimeout 0), `fetch` reading the scheduler's wasm, which the page
 // preloads, with fetch(). They show what this machine gives any page before a line of the
-// scheduler runs. Prints JSON: { first, repeat, floors: {timer, fetch}: {n, p50, p95}, samples }.
+// scheduler runs. Prints JSON: { first, repeat, fromStart: {hydrated, dcl, fcp,
+// hydratedFrame: {n, p50, p95}, beforePaint: how many first visits hydrated before the
+// first contentful paint}, floors: {timer, fetch}: {n, p50, p95}, samples }.
 import { startDemo } from '../tests/support/demo-server.mjs';
 import { launch, waitFor } from '../tests/support/browser.mjs';
 import { summary } from './stats.mjs';
@@ -25,23 +31,34 @@ const FLOORS = {
   fetch: `fetch('/swcache/swcache-hydrate.wasm').then((r) => r.arrayBuffer()).then(() => { ${HYDRATED} });`,
 };
 
+/**
+ * Loads the page; resolves to [DOMContentLoaded → first hydrated, then from navigation
+ * start: first hydrated, DOMContentLoaded, first contentful paint, the frame after the
+ * first hydrated].
+ */
 async function visit(page, load) {
   await load();
-  const ms = await waitFor(() => page.evaluate(() => window.firstHydratedAt !== undefined
-    && window.firstHydratedAt - performance.getEntriesByType('navigation')[0].domContentLoadedEventStart), 'swcache:hydrated', 15000, 5);
-  return ms;
+  return waitFor(() => page.evaluate(() => {
+    const dcl = performance.getEntriesByType('navigation')[0].domContentLoadedEventStart;
+    const fcp = performance.getEntriesByName('first-contentful-paint')[0]?.startTime;
+    return window.firstHydratedFrame !== undefined && dcl > 0 && fcp > 0
+      && [window.firstHydratedAt - dcl, window.firstHydratedAt, dcl, fcp, window.firstHydratedFrame];
+  }), 'swcache:hydrated', 15000, 5);
 }
 
 async function main() {
   const demo = await startDemo(0);
   const chrome = await launch();
-  const times = { first: [], repeat: [], timer: [], fetch: [] };
+  const times = { first: [], repeat: [], timer: [], fetch: [], hydratedAt: [], dclAt: [], fcpAt: [], frameAt: [] };
   const fresh = async () => {
     const context = await chrome.newContext();
     const page = await context.newPage();
     await page.addInitScript(() => {
       document.addEventListener('swcache:hydrated', () => {
-        if (window.firstHydratedAt === undefined) window.firstHydratedAt = performance.now();
+        if (window.firstHydratedAt !== undefined) return;
+        window.firstHydratedAt = performance.now();
+        // The next frame's animation callbacks: where the hydrated component is painted.
+        requestAnimationFrame(() => { window.firstHydratedFrame = performance.now(); });
       }, { capture: true });
     });
     return { context, page };
@@ -51,16 +68,21 @@ async function main() {
       for (const [name, body] of Object.entries(FLOORS)) {
         const { context, page } = await fresh();
         await page.route('**/components.js', (r) => r.fulfill({ contentType: 'text/javascript', body }));
-        times[name].push(await visit(page, () => page.goto(demo.origin + '/promo/components')));
+        times[name].push((await visit(page, () => page.goto(demo.origin + '/promo/components')))[0]);
         await context.close();
       }
       const { context, page } = await fresh();
-      times.first.push(await visit(page, () => page.goto(demo.origin + '/promo/components')));
+      const [first, hydratedAt, dclAt, fcpAt, frameAt] = await visit(page, () => page.goto(demo.origin + '/promo/components'));
+      times.first.push(first);
+      times.hydratedAt.push(hydratedAt);
+      times.dclAt.push(dclAt);
+      times.fcpAt.push(fcpAt);
+      times.frameAt.push(frameAt);
       await waitFor(() => page.evaluate(() => !!navigator.serviceWorker.controller), 'the worker controls the page', 15000);
       // Let the worker finish its install's precache (the scheduler's files included).
       await page.evaluate(() => navigator.serviceWorker.ready);
       await page.waitForTimeout(300);
-      times.repeat.push(await visit(page, () => page.reload()));
+      times.repeat.push((await visit(page, () => page.reload()))[0]);
       if (!(await page.evaluate(() => !!navigator.serviceWorker.controller))) throw new Error('the repeat visit was not controlled');
       await context.close();
     }
@@ -70,6 +92,8 @@ async function main() {
   }
   const round = (xs) => xs.map((x) => Math.round(x * 10) / 10);
   console.log(JSON.stringify({ first: summary(times.first), repeat: summary(times.repeat),
+    fromStart: { hydrated: summary(times.hydratedAt), dcl: summary(times.dclAt), fcp: summary(times.fcpAt), hydratedFrame: summary(times.frameAt),
+      beforePaint: times.hydratedAt.filter((t, i) => t < times.fcpAt[i]).length },
     floors: { timer: summary(times.timer), fetch: summary(times.fetch) },
     samples: Object.fromEntries(Object.entries(times).map(([k, xs]) => [k, round(xs)])) }));
 }

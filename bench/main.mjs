@@ -14,6 +14,7 @@ import { JS } from '../tests/support/worker.mjs';
 import { contenders, workerBytes, pageBytes, TIMING_PRELUDE } from './workers.mjs';
 import { summary, zipfTrace } from './stats.mjs';
 import { writeReport } from './write-report.mjs';
+import { serviceWorkers } from './cdp.mjs';
 import { execFileSync } from 'node:child_process';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -123,35 +124,6 @@ function timeFetches(page, urls, count) {
 
 function rotate(list, k) { return list.map((_, i) => list[(i + k) % list.length]); }
 
-/**
- * The CDP ServiceWorker domain: every worker version's state (`running`), the origins
- * whose worker left 'stopped' since `woke` was last cleared, and per origin how many
- * times its worker started and stopped.
- */
-async function cdpFor(ctx, page) {
-  const cdp = await ctx.newCDPSession(page);
-  const running = new Map(); // versionId -> { scriptURL, runningStatus, status }
-  const woke = new Set();
-  const starts = new Map();
-  const stops = new Map();
-  const bump = (m, k) => m.set(k, (m.get(k) || 0) + 1);
-  cdp.on('ServiceWorker.workerVersionUpdated', ({ versions }) => {
-    for (const v of versions) {
-      const was = running.get(v.versionId)?.runningStatus;
-      running.set(v.versionId, v);
-      const origin = new URL(v.scriptURL).origin;
-      if (v.runningStatus !== 'stopped') woke.add(origin);
-      if (was === 'stopped' && v.runningStatus !== 'stopped') bump(starts, origin);
-      if (was && was !== 'stopped' && v.runningStatus === 'stopped') bump(stops, origin);
-    }
-  });
-  await cdp.send('ServiceWorker.enable');
-  const statusOf = (origin) => [...running.values()]
-    .filter((v) => v.status === 'activated' && new URL(v.scriptURL).origin === origin)
-    .map((v) => v.runningStatus)[0];
-  return { cdp, running, woke, starts, stops, statusOf, count: (m, origin) => m.get(origin) || 0 };
-}
-
 /** A worker's self.benchTiming (the prelude): its script start, first fetch, first answer. */
 function steps(name, t) {
   const keys = ['evaluated', 'firstFetch', 'firstAnswer'];
@@ -219,8 +191,8 @@ async function main() {
     }
   }
   const workers = arms.filter((a) => a.name !== 'none');
-  const sw = await cdpFor(ctx, workers[0].page);
-  const { cdp, running } = sw;
+  const sw = await serviceWorkers(ctx, workers[0].page);
+  const { cdp } = sw;
   let phaseStart = Date.now();
   const phaseDone = (name) => { results.phaseSeconds[name] = Math.round((Date.now() - phaseStart) / 100) / 10; phaseStart = Date.now(); };
 
@@ -268,10 +240,6 @@ async function main() {
   // for the others the fetch started the worker and no request reached the server.
   // After each swcache sample its worker's self.swcache.timing gives the breakdown.
   log('cold start');
-  const allStopped = () => {
-    const vs = [...running.values()].filter((v) => v.status === 'activated');
-    return vs.length >= workers.length && vs.every((v) => v.runningStatus === 'stopped');
-  };
   // Playwright keeps one Worker per service-worker target across restarts (the target id
   // stays), evaluating in whichever instance runs; a mark left on the global tells a
   // fresh instance from one already read.
@@ -289,8 +257,7 @@ async function main() {
   const coldBefore = Object.fromEntries(workers.map((a) => [a.name, a.server.count(PAGE_URL)]));
   for (let r = 0; r < PLAN.cold.rounds; r++) {
     for (const a of rotate(workers, r)) {
-      await cdp.send('ServiceWorker.stopAllWorkers');
-      await waitFor(allStopped, 'every worker stopped', 10000, 2);
+      await sw.stopAll(workers.length);
       sw.woke.clear();
       const servedBefore = a.server.count(PAGE_URL);
       const [[ms]] = await timeFetches(a.plainPage, [PAGE_URL], 1);
@@ -374,8 +341,7 @@ async function main() {
   }
   const startsBefore = Object.fromEntries(storing.map((a) => [a.name, sw.count(sw.starts, a.origin)]));
   for (let i = 0; i < trace.length; i += every) {
-    await cdp.send('ServiceWorker.stopAllWorkers');
-    await waitFor(allStopped, 'every worker stopped', 10000, 2);
+    await sw.stopAll(workers.length);
     await Promise.all(storing.map((a) => runTrace(a, ZIPF_RESTARTS, trace.slice(i, i + every))));
   }
   await sleep(50);

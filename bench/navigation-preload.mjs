@@ -8,6 +8,7 @@ import { startServer } from '../tests/support/server.mjs';
 import { launch, waitFor } from '../tests/support/browser.mjs';
 import { workerSource, JS } from '../tests/support/worker.mjs';
 import { summary } from './stats.mjs';
+import { serviceWorkers } from './cdp.mjs';
 
 const SAMPLES = Number(process.env.NAV_SAMPLES || 25);
 const ORIGIN_MS = 30;
@@ -23,12 +24,7 @@ async function arm(chrome, preload) {
   server.prefix('/news/', { body: '<!doctype html><title>news</title><h1>news</h1>', delay: ORIGIN_MS, headers: { 'content-type': 'text/html' } });
   const context = await chrome.newContext();
   const page = await context.newPage();
-  const cdp = await context.newCDPSession(page);
-  const status = new Map();
-  cdp.on('ServiceWorker.workerVersionUpdated', ({ versions }) => {
-    for (const v of versions) status.set(v.versionId, v.runningStatus);
-  });
-  await cdp.send('ServiceWorker.enable');
+  const sw = await serviceWorkers(context, page);
   await page.goto(server.origin + '/harness.html');
   await page.evaluate(async () => {
     await navigator.serviceWorker.register('/sw.js');
@@ -40,10 +36,7 @@ async function arm(chrome, preload) {
   if (enabled !== preload) throw new Error(`navigation preload is ${enabled}, expected ${preload}`);
   return {
     server, context, page,
-    async stop() {
-      await cdp.send('ServiceWorker.stopAllWorkers');
-      await waitFor(() => status.size > 0 && [...status.values()].every((s) => s === 'stopped'), 'worker stopped');
-    },
+    stop: () => sw.stopAll(1),
     async navigate(i) {
       await page.goto(`${server.origin}/news/${i}`);
       return page.evaluate(() => {
