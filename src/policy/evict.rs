@@ -170,6 +170,11 @@ impl TrimGate {
         }
     }
 
+    /// Whether a trim is under way.
+    pub fn is_running(&self) -> bool {
+        self.running
+    }
+
     /// The running trim finished (or failed). `true`: run it once more.
     pub fn finished(&mut self) -> bool {
         if self.again {
@@ -179,6 +184,59 @@ impl TrimGate {
             self.running = false;
             false
         }
+    }
+}
+
+/// The keys of one `maxEntries` cache as this worker instance knows them: taken from a
+/// `Cache.keys()` listing, then kept up to date by its own writes and trims, so that a
+/// write to a full cache picks its victims without listing the cache again (a listing of
+/// 100 keys after every write slowed the requests that followed it by about 1 ms). Same-
+/// origin paths only, in cache order (a write of a key already there moves it to the
+/// end, as `Cache.put` does). Anything else that changes the cache (an invalidation, a
+/// sweep, quota relief, a deletion that found fewer entries than planned) makes the
+/// engine drop it and list at the next write.
+#[derive(Debug, Default)]
+pub struct KnownKeys {
+    paths: Vec<String>,
+}
+
+impl KnownKeys {
+    /// From a listing (absolute URLs); `None` when a key is on another origin (such a
+    /// cache is listed at every trim, as its keys are not paths of this origin).
+    pub fn from_listing(keys: &[String], origin: &str) -> Option<KnownKeys> {
+        let mut paths = Vec::with_capacity(keys.len());
+        for k in keys {
+            paths.push(String::from(super::url::same_origin_path(k, origin)?));
+        }
+        Some(KnownKeys { paths })
+    }
+
+    /// `path` was written: it is now the newest key.
+    pub fn stored(&mut self, path: &str) {
+        if let Some(i) = self.paths.iter().position(|p| p == path) {
+            self.paths.remove(i);
+        }
+        self.paths.push(String::from(path));
+    }
+
+    /// Removes the keys at `victims` (indices into [`KnownKeys::paths`]), returning them.
+    pub fn take(&mut self, victims: &[usize]) -> Vec<String> {
+        let gone = victims.iter().filter_map(|&i| self.paths.get_mut(i).map(::core::mem::take)).collect();
+        // Paths are never empty: an emptied one is a victim's place.
+        self.paths.retain(|p| !p.is_empty());
+        gone
+    }
+
+    pub fn paths(&self) -> Vec<&str> {
+        self.paths.iter().map(String::as_str).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
     }
 }
 
@@ -194,6 +252,23 @@ mod tests {
         assert_eq!(quota_relief(0), 0);
         assert_eq!(quota_relief(3), 1);
         assert_eq!(quota_relief(40), 10);
+    }
+
+    #[test]
+    fn known_keys_follow_writes_and_deletions_in_cache_order() {
+        let o = "https://site.example";
+        let listed: Vec<String> = ["/a", "/b?x=1", "/c"].iter().map(|p| format!("{o}{p}")).collect();
+        let mut k = KnownKeys::from_listing(&listed, o).unwrap();
+        assert_eq!(k.paths(), ["/a", "/b?x=1", "/c"]);
+        k.stored("/d");
+        k.stored("/a"); // written again: moves to the end
+        assert_eq!(k.paths(), ["/b?x=1", "/c", "/d", "/a"]);
+        assert_eq!(k.take(&[3, 1]), ["/a", "/c"]);
+        assert_eq!((k.paths(), k.len()), (vec!["/b?x=1", "/d"], 2));
+        // A key on another origin: not kept as paths.
+        let mixed = [format!("{o}/a"), String::from("https://cdn.example/a")];
+        assert!(KnownKeys::from_listing(&mixed, o).is_none());
+        assert!(KnownKeys::from_listing(&[], o).is_some_and(|k| k.is_empty()));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 use js_sys::{Array, Promise};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Blob, Cache, Headers, Request, RequestCache, RequestInit, Response, ResponseInit};
+use web_sys::{Blob, Cache, CacheQueryOptions, Headers, Request, RequestCache, RequestInit, Response, ResponseInit};
 
 use super::{cache_name, end, feed, js, opened, remember_cache, with_op};
 use crate::policy::engine::{Answer, Cmd, Entry, Io, Json, OpId, PutResult, Req, ResponseInfo, Tag};
@@ -198,11 +198,25 @@ fn keys(op: OpId, tag: Tag, slot: u32) {
     step(op, tag, next);
 }
 
+/// Deletes entries. One named by its path (not a listed key) goes with every variant of
+/// its URL, whatever its `Vary`: the engine names entries by URL.
 #[inline(never)]
 fn delete(op: OpId, tag: Tag, slot: u32, reqs: &[Req]) {
-    let reqs: Vec<Request> = reqs.iter().filter_map(|r| request(op, r, false)).collect();
+    let reqs: Vec<(Request, bool)> =
+        reqs.iter().filter_map(|r| Some((request(op, r, false)?, matches!(r, Req::Path(_))))).collect();
     let next = in_cache(cache_name(slot), Io::Deleted(0), move |cache| {
-        let all: Array = reqs.iter().map(|r| cache.delete_with_request(r)).collect();
+        let any_vary = CacheQueryOptions::new();
+        any_vary.set_ignore_vary(true);
+        let all: Array = reqs
+            .iter()
+            .map(|(r, by_path)| {
+                if *by_path {
+                    cache.delete_with_request_and_options(r, &any_vary)
+                } else {
+                    cache.delete_with_request(r)
+                }
+            })
+            .collect();
         wait_on(Promise::all(&all), |gone| {
             let gone = gone.map_or(0, |g| g.unchecked_into::<Array>().iter().filter(JsValue::is_truthy).count());
             Next::Io(Io::Deleted(gone as u32))

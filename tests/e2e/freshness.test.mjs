@@ -85,6 +85,29 @@ test('maxEntries: without reads, the oldest-stored entries go first', async () =
   assert.deepEqual(keys.sort(), Array.from({ length: 10 }, (_, i) => `/small/seq-${i + 3}`).sort());
 });
 
+test('maxEntries: a full cache takes new entries one by one, whatever their Vary', async () => {
+  // After its first listing the engine picks victims from the keys it knows and deletes
+  // them by URL: every variant, so a response that varies on a header the stored
+  // request carried goes too.
+  for (let i = 1; i <= 12; i++) server.set(`/small/v-${i}`, { body: `v ${i}`, headers: { vary: 'x-variant' } });
+  await controlled();
+  for (let i = 1; i <= 12; i++) {
+    const body = await page.evaluate((u) => fetch(u, { headers: { 'x-variant': 'a' } }).then((r) => r.text()), `/small/v-${i}`);
+    assert.equal(body, `v ${i}`);
+    await waitFor(() => page.evaluate(async (u) => {
+      const name = (await caches.keys()).find((n) => n.startsWith('swcache-small-'));
+      return !!name && !!(await (await caches.open(name)).match(u, { ignoreVary: true }));
+    }, `/small/v-${i}`), `v-${i} stored`);
+    // Each write past 10 evicts the oldest at once (a deletion that missed would leave 11
+    // entries until the next write's listing).
+    if (i > 10) await waitFor(async () => (await keysOf('small')).length === 10, `trimmed to 10 after v-${i}`, 3000);
+  }
+  const keys = await keysOf('small');
+  assert.deepEqual(keys.sort(), Array.from({ length: 10 }, (_, i) => `/small/v-${i + 3}`).sort());
+  const stats = await message(page, { type: 'GET_STATS' });
+  assert.equal(stats.routes.small.evictions, 2);
+});
+
 test('quota error on put: the route\'s oldest entries go and the write is retried once', async () => {
   const chunk = 'x'.repeat(200 * 1024);
   for (let i = 0; i < 8; i++) server.set(`/big/${i}`, { body: `${i}:${chunk}` });

@@ -170,7 +170,7 @@ impl Engine {
                         let removed = i.removed;
                         let held = ::core::mem::take(&mut i.held);
                         self.emit(Cmd::Reply { op: id, json: done_json(removed) });
-                        self.out.extend(held);
+                        held.into_iter().for_each(|c| self.emit(c));
                         if let Some(o) = self.op(id) {
                             o.answered = true;
                         }

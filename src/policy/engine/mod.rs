@@ -51,7 +51,7 @@ use requests::FetchOp;
 use writes::StoreJob;
 
 use crate::policy::config::{Config, ConfigError, Route};
-use crate::policy::evict::{TrimGate, Usage};
+use crate::policy::evict::{KnownKeys, TrimGate, Usage};
 use crate::policy::feed;
 use crate::policy::fence::Fences;
 use crate::policy::message::{self, Context, Message};
@@ -71,6 +71,10 @@ pub struct Slot {
     trim: TrimGate,
     /// Usage clock when the running trim listed the keys.
     trim_listed_at: u64,
+    /// The cache's keys as this instance knows them (`maxEntries` routes), once listed.
+    known: Option<KnownKeys>,
+    /// How many entries the running trim is deleting.
+    deleting: u32,
     pub counters: Counters,
 }
 
@@ -181,6 +185,8 @@ impl Engine {
                 route,
                 trim: TrimGate::default(),
                 trim_listed_at: 0,
+                known: None,
+                deleting: 0,
                 counters: Counters::default(),
             })
             .collect();
@@ -253,6 +259,17 @@ impl Engine {
     }
 
     fn emit(&mut self, c: Cmd) {
+        // A deletion other than a trim's: the keys this instance knew are no longer sure.
+        match c {
+            Cmd::Delete { tag: Tag::Trim(..), .. } => {}
+            Cmd::Delete { slot, .. } => {
+                if let Some(s) = self.slots.get_mut(slot as usize) {
+                    s.known = None;
+                }
+            }
+            Cmd::DeleteCache { .. } => self.slots.iter_mut().for_each(|s| s.known = None),
+            _ => {}
+        }
         self.out.push(c);
     }
 
@@ -313,6 +330,7 @@ impl Engine {
             flow,
             navigate: req.navigate,
             path: path.into(),
+            same_origin: url::same_origin_path(req.href, &self.origin).is_some(),
             started: now,
             awaiting: false,
             net: None,

@@ -16,6 +16,8 @@ pub(super) struct FetchOp {
     pub(super) flow: Flow,
     pub(super) navigate: bool,
     pub(super) path: String,
+    /// The request is on the worker's origin (its cache key is `path` there).
+    pub(super) same_origin: bool,
     pub(super) started: f64,
     /// The fetch is running and the flow is waiting for it.
     pub(super) awaiting: bool,

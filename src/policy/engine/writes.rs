@@ -1,7 +1,7 @@
 //! Cache writes: the store rules and fences a write obeys, the `sw-cache-time` stamp,
 //! quota relief (evict, fetch once more, retry once), and trims to `maxEntries`.
 
-use crate::policy::evict;
+use crate::policy::evict::{self, KnownKeys};
 use crate::policy::prelude::*;
 use crate::policy::store::{self, ResponseFacts};
 use crate::policy::url;
@@ -21,6 +21,8 @@ pub(super) struct StoreJob {
     pub(super) item: Option<u32>,
     /// When the refetch after a quota error started.
     pub(super) refetched: f64,
+    /// The key written, as a path on the worker's origin (`None`: another origin's).
+    pub(super) key: Option<String>,
 }
 
 impl Engine {
@@ -87,9 +89,23 @@ impl Engine {
     ) {
         let stamp = self.stamp(opaque, started);
         self.touch(slot, path);
+        let key = match &req {
+            Req::Path(k) => Some(k.clone()),
+            Req::Own => self.fetch_op(id).filter(|f| f.same_origin).map(|_| String::from(path)),
+            Req::Key { .. } => None,
+        };
         let Some(op) = self.op(id) else { return };
         let job = op.stores.len() as u32;
-        op.stores.push(StoreJob { slot, req: req.clone(), path: path.into(), navigate, checked, item, refetched: 0.0 });
+        op.stores.push(StoreJob {
+            slot,
+            req: req.clone(),
+            path: path.into(),
+            navigate,
+            checked,
+            item,
+            refetched: 0.0,
+            key,
+        });
         op.bg += 1;
         self.writes.push(id);
         self.emit(Cmd::Put { op: id, tag: Tag::Store(job, 0), slot: slot as u32, req, from, stamp });
@@ -129,12 +145,13 @@ impl Engine {
         let Some(j) = op.stores.get(job as usize) else { return };
         let (slot, req, path, navigate, checked, item, refetched) =
             (j.slot, j.req.clone(), j.path.clone(), j.navigate, j.checked, j.item, j.refetched);
+        let key = j.key.clone();
         match (step, io) {
             (0, Io::Put(PutResult::Quota)) => {
                 self.emit(Cmd::Keys { op: id, tag: Tag::Store(job, 1), slot: slot as u32 });
             }
-            (0 | 4, Io::Put(PutResult::Ok)) => self.stored(id, slot, item, true, now),
-            (0 | 4, Io::Put(_)) => self.stored(id, slot, item, false, now),
+            (0 | 4, Io::Put(PutResult::Ok)) => self.stored(id, slot, item, true, key, now),
+            (0 | 4, Io::Put(_)) => self.stored(id, slot, item, false, None, now),
             (1, Io::Keys(keys)) => {
                 let n = evict::quota_relief(keys.len());
                 let victims = self.plan(slot, &keys, n, self.slots[slot].usage.now());
@@ -169,20 +186,20 @@ impl Engine {
                         stamp,
                     });
                 } else {
-                    self.stored(id, slot, item, false, now);
+                    self.stored(id, slot, item, false, None, now);
                 }
             }
-            (3, Io::Fetched(Err(_))) => self.stored(id, slot, item, false, now),
+            (3, Io::Fetched(Err(_))) => self.stored(id, slot, item, false, None, now),
             _ => {}
         }
     }
 
     /// A write finished (`ok`) or was given up.
     #[inline(never)]
-    fn stored(&mut self, id: OpId, slot: usize, item: Option<u32>, ok: bool, now: f64) {
+    fn stored(&mut self, id: OpId, slot: usize, item: Option<u32>, ok: bool, key: Option<String>, now: f64) {
         self.write_ended(id);
         if ok && !self.removed {
-            self.trim(id, slot);
+            self.trim(id, slot, key);
         }
         match (item, self.op(id).map(|o| &mut o.kind)) {
             (Some(_), Some(Kind::Prefetch(p))) => {
@@ -216,11 +233,35 @@ impl Engine {
         self.slots[slot].usage.plan(&paths, n, listed_at)
     }
 
-    /// Enforces `maxEntries` after a write: one trim at a time per cache; writes that
-    /// land meanwhile make it run once more.
-    fn trim(&mut self, id: OpId, slot: usize) {
+    /// Enforces `maxEntries` after a write of `key` (a path on this origin; `None`:
+    /// another origin's): one trim at a time per cache; writes that land meanwhile make
+    /// it run once more. When this instance knows the cache's keys (see [`KnownKeys`])
+    /// and no trim is running, the victims are picked from them without a listing.
+    ///
+    /// [`KnownKeys`]: crate::policy::evict::KnownKeys
+    fn trim(&mut self, id: OpId, slot: usize, key: Option<String>) {
         let s = &mut self.slots[slot];
-        if s.route.max_entries.is_none() || !s.trim.request() {
+        let Some(max) = s.route.max_entries else { return };
+        if let (Some(known), Some(key), false) = (s.known.as_mut(), &key, s.trim.is_running()) {
+            known.stored(key);
+            let n = evict::excess(known.len(), max);
+            if n == 0 {
+                return;
+            }
+            s.trim.request();
+            let now = s.usage.now();
+            let victims = s.usage.plan(&known.paths(), n, now);
+            let victims = known.take(&victims);
+            s.deleting = victims.len() as u32;
+            self.bg(id, 1);
+            let reqs = victims.into_iter().map(Req::Path).collect();
+            self.emit(Cmd::Delete { op: id, tag: Tag::Trim(slot as u32, 1), slot: slot as u32, reqs });
+            return;
+        }
+        if key.is_none() {
+            s.known = None;
+        }
+        if !s.trim.request() {
             return;
         }
         s.trim_listed_at = s.usage.now();
@@ -237,16 +278,28 @@ impl Engine {
         match io {
             Io::Keys(keys) => {
                 let n = evict::excess(keys.len(), max);
+                let listed_at = self.slots[slot].trim_listed_at;
+                let victims = if n == 0 { Vec::new() } else { self.plan(slot, &keys, n, listed_at) };
+                let s = &mut self.slots[slot];
+                s.known = KnownKeys::from_listing(&keys, &self.origin);
+                if let Some(known) = s.known.as_mut() {
+                    // Same-origin keys only: the paths are the listing's, in its order.
+                    known.take(&victims);
+                }
                 if n == 0 {
                     return self.trim_pass_done(id, slot);
                 }
-                let listed_at = self.slots[slot].trim_listed_at;
-                let victims = self.plan(slot, &keys, n, listed_at);
+                s.deleting = victims.len() as u32;
                 let reqs = victims.into_iter().map(|i| Req::Key { list: tag, index: i as u32 }).collect();
                 self.emit(Cmd::Delete { op: id, tag: Tag::Trim(slot as u32, 1), slot: slot as u32, reqs });
             }
             Io::Deleted(n) => {
-                self.slots[slot].counters.evictions += u64::from(n);
+                let s = &mut self.slots[slot];
+                s.counters.evictions += u64::from(n);
+                if n < s.deleting {
+                    // Fewer entries than planned: the cache is not what this instance thought.
+                    s.known = None;
+                }
                 self.trim_pass_done(id, slot);
             }
             _ => {}
