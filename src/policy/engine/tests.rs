@@ -703,6 +703,30 @@ fn a_full_cache_takes_new_entries_without_listing_its_keys_again() {
     assert_eq!(s.count(&pages), 50);
 }
 
+/// Writes landing together: the plan for the first write's victim must not forget the
+/// second write, still under way, so that the second is not taken for an entry nobody
+/// used and evicted right after it is stored.
+#[test]
+fn a_write_under_way_is_not_the_next_victim() {
+    let mut s = Sim::seed();
+    for i in 0..51 {
+        s.serve(&format!("/promo/{i}"), 1);
+        s.get(&format!("/promo/{i}"));
+    }
+    let listings = s.listings;
+    s.serve("/promo/a", 1);
+    s.serve("/promo/b", 1);
+    let a = s.start_fetch("/promo/a", false, "default").unwrap();
+    let b = s.start_fetch("/promo/b", false, "default").unwrap();
+    s.settle();
+    assert!(s.ops[&a].done && s.ops[&b].done);
+    let pages = s.cn("promoPages");
+    assert_eq!(s.count(&pages), 50);
+    assert!(s.cached(&pages, "/promo/a").is_some() && s.cached(&pages, "/promo/b").is_some(), "both new pages kept");
+    assert!(s.cached(&pages, "/promo/1").is_none() && s.cached(&pages, "/promo/2").is_none(), "the oldest went");
+    assert!(s.listings <= listings + 1);
+}
+
 /// The quota-relief retry used to store without the store rules: a refetched
 /// `Cache-Control: no-store` response was written.
 #[test]

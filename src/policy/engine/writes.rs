@@ -249,8 +249,9 @@ impl Engine {
                 return;
             }
             s.trim.request();
-            let now = s.usage.now();
-            let victims = s.usage.plan(&known.paths(), n, now);
+            // Forget only the victims: a write still under way is in no listing yet, and
+            // its use must count when it lands.
+            let victims = s.usage.plan(&known.paths(), n, 0);
             let victims = known.take(&victims);
             s.deleting = victims.len() as u32;
             self.bg(id, 1);
