@@ -177,6 +177,12 @@ impl Sim {
         self.server.insert(path.into(), Content { status: 200, version, cache_control: None, vary: None, tags: None });
     }
 
+    /// Serves `path` (version 1) and requests it, run to the end: stored on its route.
+    fn visit(&mut self, path: &str) {
+        self.serve(path, 1);
+        self.get(path);
+    }
+
     fn content(&mut self, path: &str) -> &mut Content {
         self.server.entry(path.into()).or_insert(Content {
             status: 404,
@@ -682,13 +688,7 @@ fn max_entries_trims_least_used_first_and_bursts_coalesce() {
 #[test]
 fn a_full_cache_takes_new_entries_without_listing_its_keys_again() {
     let mut s = Sim::seed();
-    let visit = |s: &mut Sim, pages: ::core::ops::Range<u32>| {
-        for i in pages {
-            s.serve(&format!("/promo/{i}"), 1);
-            s.get(&format!("/promo/{i}"));
-        }
-    };
-    visit(&mut s, 0..80);
+    (0..80).for_each(|i| s.visit(&format!("/promo/{i}")));
     let pages = s.cn("promoPages");
     assert_eq!(s.count(&pages), 50);
     assert_eq!(s.listings, 1, "listed at the first write only");
@@ -697,7 +697,7 @@ fn a_full_cache_takes_new_entries_without_listing_its_keys_again() {
     assert!(s.cached(&pages, "/promo/29").is_none() && s.cached(&pages, "/promo/30").is_some());
     // Somebody else empties the cache: the next trim deletes nothing of what it planned...
     s.caches.get_mut(&pages).unwrap().clear();
-    visit(&mut s, 80..131);
+    (80..131).for_each(|i| s.visit(&format!("/promo/{i}")));
     // ...so a later write lists the cache again, and the count is right again.
     assert_eq!(s.listings, 2, "listed again after the deletion found fewer entries");
     assert_eq!(s.count(&pages), 50);
@@ -709,10 +709,7 @@ fn a_full_cache_takes_new_entries_without_listing_its_keys_again() {
 #[test]
 fn a_write_under_way_is_not_the_next_victim() {
     let mut s = Sim::seed();
-    for i in 0..51 {
-        s.serve(&format!("/promo/{i}"), 1);
-        s.get(&format!("/promo/{i}"));
-    }
+    (0..51).for_each(|i| s.visit(&format!("/promo/{i}")));
     let listings = s.listings;
     s.serve("/promo/a", 1);
     s.serve("/promo/b", 1);
@@ -732,10 +729,7 @@ fn a_write_under_way_is_not_the_next_victim() {
 #[test]
 fn quota_relief_refetch_obeys_the_store_rules() {
     let mut s = Sim::seed();
-    for i in 0..4 {
-        s.serve(&format!("/promo/q{i}"), 1);
-        s.get(&format!("/promo/q{i}"));
-    }
+    (0..4).for_each(|i| s.visit(&format!("/promo/q{i}")));
     s.quota_left = Some(0);
     s.serve("/promo/big", 1);
     let op = s.start_fetch("/promo/big", false, "default").unwrap();

@@ -252,12 +252,9 @@ impl Engine {
             // Forget only the victims: a write still under way is in no listing yet, and
             // its use must count when it lands.
             let victims = s.usage.plan(&known.paths(), n, 0);
-            let victims = known.take(&victims);
-            s.deleting = victims.len() as u32;
+            let reqs = known.take(&victims).into_iter().map(Req::Path).collect();
             self.bg(id, 1);
-            let reqs = victims.into_iter().map(Req::Path).collect();
-            self.emit(Cmd::Delete { op: id, tag: Tag::Trim(slot as u32, 1), slot: slot as u32, reqs });
-            return;
+            return self.trim_delete(id, slot, reqs);
         }
         if key.is_none() {
             s.known = None;
@@ -268,6 +265,13 @@ impl Engine {
         s.trim_listed_at = s.usage.now();
         self.bg(id, 1);
         self.emit(Cmd::Keys { op: id, tag: Tag::Trim(slot as u32, 0), slot: slot as u32 });
+    }
+
+    /// A trim's deletion of `reqs`, remembering how many it asks for (fewer found: the
+    /// known keys were wrong).
+    fn trim_delete(&mut self, id: OpId, slot: usize, reqs: Vec<Req>) {
+        self.slots[slot].deleting = reqs.len() as u32;
+        self.emit(Cmd::Delete { op: id, tag: Tag::Trim(slot as u32, 1), slot: slot as u32, reqs });
     }
 
     #[inline(never)]
@@ -290,9 +294,8 @@ impl Engine {
                 if n == 0 {
                     return self.trim_pass_done(id, slot);
                 }
-                s.deleting = victims.len() as u32;
                 let reqs = victims.into_iter().map(|i| Req::Key { list: tag, index: i as u32 }).collect();
-                self.emit(Cmd::Delete { op: id, tag: Tag::Trim(slot as u32, 1), slot: slot as u32, reqs });
+                self.trim_delete(id, slot, reqs);
             }
             Io::Deleted(n) => {
                 let s = &mut self.slots[slot];
