@@ -67,7 +67,7 @@ export function enginesMarkdown(r) {
       out.push(`| ${name} | ${ms(x.hit.p50)} / ${ms(x.hit.p95)} ms | ${ms(x.cold.p50)} / ${ms(x.cold.p95)} ms | ${ms(x.warm.p50)} ms | `
         + `${ms(x.cold.p50 - x.warm.p50)} ms | ${(x.cold.p50 / c.floor.cold.p50).toFixed(2)}× | ${(x.cold.p50 / c.workbox.cold.p50).toFixed(2)}× |`);
     }
-    out.push('', `Workers stopped by: ${e.stopMethod}; cold phase ${e.coldSeconds} s.`, '');
+    out.push('', `Workers stopped by: ${e.stopMethod}; cold phase ${e.coldSeconds} s.`, '', ...insideTable(c));
     const ratio = c.swcache.cold.p50 / c.workbox.cold.p50;
     ratioRows.push(`| ${label} ${e.version} | ${ms(c.swcache.cold.p50)} ms | ${ms(c.workbox.cold.p50)} ms | ${ratio.toFixed(2)}× | ${ratio <= 1 ? 'yes' : '**no**'} |`
       + ` ${c['swcache-router'] ? `${ms(c['swcache-router'].cold.p50)} ms` : 'no router'} |`);
@@ -77,6 +77,28 @@ export function enginesMarkdown(r) {
     '| engine | swcache cold p50 | Workbox cold p50 | ratio | met | swcache-router cold p50 |', '|---|---|---|---|---|---|',
     ...ratioRows, '');
   out.push(`**Run:** ${r.date} · ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB · ${r.machine.os} · Node ${r.machine.node} · ${r.wallSeconds} s`, '', END);
+  return out;
+}
+
+/** The cold starts' steps inside each worker (TIMING_REPORT), and swcache's own. */
+function insideTable(c) {
+  const rows = ORDER.filter((name) => c[name]?.steps);
+  if (!rows.length) return [];
+  const base = c.floor.steps;
+  const cell = (x, k) => (x === base ? ms(x[k].p50) : `${ms(x[k].p50)} (${x[k].p50 >= base[k].p50 ? '+' : '−'}${ms(Math.abs(x[k].p50 - base[k].p50))})`);
+  const out = [
+    `Inside each worker, the same cold starts (p50 ms from the worker's time origin; in parentheses the difference to the floor):`, '',
+    '| contender | script start | script start → first fetch event | first fetch event → response | time origin → response |',
+    '|---|---:|---:|---:|---:|',
+    ...rows.map((name) => { const x = c[name].steps; return `| ${name} | ${cell(x, 'evaluated')} | ${cell(x, 'toFirstFetch')} | ${cell(x, 'firstResponse')} | ${cell(x, 'firstAnswer')} |`; }),
+    '',
+  ];
+  const b = c.swcache?.breakdown;
+  if (b) {
+    out.push(`swcache's own steps (\`self.swcache.timing\`, p50 ms): its engine script loaded and its shim running ${ms(b.evaluated.p50)} after the time origin `
+      + `(the prelude's script start: ${ms(c.swcache.steps.evaluated.p50)}), compile ${ms(b.compile.p50)}, instantiate ${ms(b.instantiate.p50)}, \`start()\` ${ms(b.start.p50)}, `
+      + `then ${ms(b.toFirstFetch.p50)} to the first fetch event and ${ms(b.firstResponse.p50)} to its response.`, '');
+  }
   return out;
 }
 

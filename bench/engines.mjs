@@ -21,7 +21,10 @@
 //     the cached copy (Chromium and WebKit also send the navigation to the network
 //     themselves while the worker starts; the count of requests is not the evidence here).
 // The time is the navigation's responseEnd (Navigation Timing: from the navigation's
-// start to the last byte of the 15 KB page), which includes starting the worker.
+// start to the last byte of the 15 KB page), which includes starting the worker. Inside
+// the worker, every contender's /sw.js starts with the main bench's TIMING_PRELUDE and
+// TIMING_REPORT: each new instance sends its steps to its first answer (and swcache its
+// compile, instantiate and start()), the cold start's breakdown in every engine.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,8 +33,8 @@ import { startServer } from '../tests/support/server.mjs';
 import { waitFor } from '../tests/support/browser.mjs';
 import { launchBrowser, HEARTBEAT, heartbeats, CAN } from '../tests/support/harness.mjs';
 import { JS } from '../tests/support/worker.mjs';
-import { contenders } from './workers.mjs';
-import { summary } from './stats.mjs';
+import { contenders, TIMING_PRELUDE, TIMING_REPORT, coldSteps, coldBreakdown } from './workers.mjs';
+import { summary, columns } from './stats.mjs';
 import { writeSection } from './engines-report.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -63,7 +66,22 @@ function serve(server, c) {
   server.set('/favicon.ico', { body: 'icon', headers: { 'content-type': 'image/x-icon' } });
   server.set('/robots.txt', { body: 'User-agent: *\n', headers: { 'content-type': 'text/plain' } });
   server.set(PAGE_URL, { body: PROMO_HTML, headers: html });
-  for (const [p, src] of Object.entries(c.files)) server.set(p, { body: p === '/sw.js' ? src + '\n' + HEARTBEAT : src, headers: JS });
+  const sw = (src) => TIMING_PRELUDE + TIMING_REPORT + src + '\n' + HEARTBEAT;
+  for (const [p, src] of Object.entries(c.files)) server.set(p, { body: p === '/sw.js' ? sw(src) : src, headers: JS });
+}
+
+/** The TIMING_REPORT of each worker instance on `server`, by instance id. */
+function timingReports(server) {
+  const byInstance = new Map();
+  server.set('/timing', {
+    handler: (_req, res, url) => {
+      const r = JSON.parse(decodeURIComponent(url.search.slice(1)));
+      byInstance.set(r.instance, r);
+      res.writeHead(204);
+      res.end();
+    },
+  });
+  return byInstance;
 }
 
 async function control(page, origin) {
@@ -139,17 +157,18 @@ async function measure(engine, b, arms) {
     const server = await startServer();
     serve(server, c);
     const beats = heartbeats(server);
+    const timings = timingReports(server);
     await control(page, server.origin);
     if (c.name === 'floor') await page.evaluate(async (u) => (await caches.open('floor')).add(u), PAGE_URL);
     await timeFetches(page, PAGE_URL, 3);
     await waitFor(() => page.evaluate(async (u) => !!(await caches.match(u)), PAGE_URL), `${engine} ${c.name}: page stored`);
     // From now on the network has other content: a sample showing it was not a cache hit.
     server.set(PAGE_URL, { body: '<!doctype html><main data-copy="network">from the network</main>', headers: { 'content-type': 'text/html' } });
-    arms.push({ ...c, page, server, beats, origin: server.origin, warmRequests: server.count(PAGE_URL) });
+    arms.push({ ...c, page, server, beats, timings, origin: server.origin, warmRequests: server.count(PAGE_URL) });
   }
   log(`${engine} ${b.version}: ${arms.map((a) => a.name).join(', ')} ready`);
   const out = { version: b.version, contenders: {} };
-  for (const a of arms) out.contenders[a.name] = { hit: [], cold: [], warm: [], workerStart: [] };
+  for (const a of arms) out.contenders[a.name] = { hit: [], cold: [], warm: [], workerStart: [], steps: [], breakdown: [] };
 
   // Cache hits: fetch() from the contender's controlled (cross-origin isolated) page.
   for (let r = 0; r < PLAN.hit.rounds; r++) {
@@ -184,6 +203,11 @@ async function measure(engine, b, arms) {
         if (cold.routerSource !== 'cache') fail(`${engine} ${a.name}: the router did not serve the cold navigation (${cold.routerSource})`);
       } else {
         await waitFor(() => a.beats.last() !== before, `${engine} ${a.name}: a new worker instance`, 5000, 5);
+        // Inside the new instance: its steps to the first answer (the cold navigation's).
+        const id = a.beats.last();
+        const t = await waitFor(() => a.timings.get(id), `${engine} ${a.name}: the new instance's timing report`, 5000, 5);
+        out.contenders[a.name].steps.push(coldSteps(`${engine} ${a.name}`, t.bench));
+        if (t.swcache) out.contenders[a.name].breakdown.push(coldBreakdown(`${engine} ${a.name}`, t.swcache));
       }
       const warm = await navigate(page, a.origin + PAGE_URL).catch((e) => fail(`${engine} ${a.name}, warm sample ${r}: ${e.message}`));
       if (!warm.cached) fail(`${engine} ${a.name}: the warm navigation was not served from the cache`);
@@ -196,7 +220,10 @@ async function measure(engine, b, arms) {
   }
   out.coldSeconds = Math.round((Date.now() - t0) / 1000);
   for (const [k, x] of Object.entries(out.contenders)) {
-    out.contenders[k] = { hit: summary(x.hit), cold: summary(x.cold), warm: summary(x.warm), workerStart: x.workerStart.length ? summary(x.workerStart) : null };
+    out.contenders[k] = {
+      hit: summary(x.hit), cold: summary(x.cold), warm: summary(x.warm), workerStart: x.workerStart.length ? summary(x.workerStart) : null,
+      steps: columns(x.steps), breakdown: columns(x.breakdown),
+    };
   }
   out.stopMethod = engine === 'chromium' ? 'CDP ServiceWorker.stopAllWorkers'
     : engine === 'firefox' ? "nsIServiceWorkerManager's terminateWorker()"

@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { startServer } from '../tests/support/server.mjs';
 import { launch, waitFor } from '../tests/support/browser.mjs';
 import { JS } from '../tests/support/worker.mjs';
-import { contenders, workerBytes, pageBytes, TIMING_PRELUDE } from './workers.mjs';
-import { summary, zipfTrace } from './stats.mjs';
+import { contenders, workerBytes, pageBytes, TIMING_PRELUDE, coldSteps, coldBreakdown } from './workers.mjs';
+import { summary, columns, zipfTrace } from './stats.mjs';
 import { writeReport } from './write-report.mjs';
 import { serviceWorkers } from './cdp.mjs';
 import { execFileSync } from 'node:child_process';
@@ -123,42 +123,6 @@ function timeFetches(page, urls, count) {
 }
 
 function rotate(list, k) { return list.map((_, i) => list[(i + k) % list.length]); }
-
-/** A worker's self.benchTiming (the prelude): its script start, first fetch, first answer. */
-function steps(name, t) {
-  const keys = ['evaluated', 'firstFetch', 'firstAnswer'];
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i];
-    if (!(typeof t?.[k] === 'number' && t[k] > 0)) fail(`${name}: benchTiming.${k} is ${t?.[k]} after a cold hit: ${JSON.stringify(t)}`);
-    if (i && t[k] < t[keys[i - 1]]) fail(`${name}: benchTiming out of order: ${JSON.stringify(t)}`);
-  }
-  return {
-    evaluated: t.evaluated,
-    toFirstFetch: t.firstFetch - t.evaluated,
-    firstResponse: t.firstAnswer - t.firstFetch,
-    firstAnswer: t.firstAnswer,
-  };
-}
-
-/** Checks a worker's self.swcache.timing and turns it into the cold-start breakdown. */
-function breakdown(name, t) {
-  if (!t || typeof t !== 'object') fail(`${name}: the worker has no self.swcache.timing (is dist/ built from the current shim?)`);
-  const keys = ['evaluated', 'compiled', 'instantiated', 'started', 'firstFetch', 'firstAnswer'];
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i];
-    if (!(typeof t[k] === 'number' && t[k] > 0)) fail(`${name}: swcache.timing.${k} is ${t[k]} after a cold hit: ${JSON.stringify(t)}`);
-    if (i && t[k] < t[keys[i - 1]]) fail(`${name}: swcache.timing out of order: ${JSON.stringify(t)}`);
-  }
-  return {
-    evaluated: t.evaluated,
-    compile: t.compiled - t.evaluated,
-    instantiate: t.instantiated - t.compiled,
-    start: t.started - t.instantiated,
-    toFirstFetch: t.firstFetch - t.started,
-    firstResponse: t.firstAnswer - t.firstFetch,
-    firstAnswer: t.firstAnswer,
-  };
-}
 
 async function main() {
   const t0 = Date.now();
@@ -275,8 +239,8 @@ async function main() {
       if (each[a.name]) {
         const { seen, timing, bench } = await readTiming(a);
         if (seen) fail(`${a.name}: the worker read after the cold sample is not a fresh instance`);
-        each[a.name].push(steps(a.name, bench));
-        if (parts[a.name]) parts[a.name].push(breakdown(a.name, timing));
+        each[a.name].push(coldSteps(a.name, bench));
+        if (parts[a.name]) parts[a.name].push(coldBreakdown(a.name, timing));
       }
     }
   }
@@ -284,9 +248,8 @@ async function main() {
     const served = a.server.count(PAGE_URL) - coldBefore[a.name];
     if (served !== 0) fail(`${a.name}: ${served} cold-start requests reached the server instead of the cache`);
     results.contenders[a.name].cold = { ...summary(cold[a.name]), serverRequests: served, ...(a.router ? { workerStarted: 0 } : {}) };
-    const table = (xs) => Object.fromEntries(Object.keys(xs[0]).map((k) => [k, summary(xs.map((x) => x[k]))]));
-    if (parts[a.name]) results.contenders[a.name].coldBreakdown = table(parts[a.name]);
-    if (each[a.name]) results.contenders[a.name].coldSteps = table(each[a.name]);
+    if (parts[a.name]) results.contenders[a.name].coldBreakdown = columns(parts[a.name]);
+    if (each[a.name]) results.contenders[a.name].coldSteps = columns(each[a.name]);
   }
   phaseDone('cold');
 

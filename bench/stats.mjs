@@ -12,6 +12,11 @@ export function summary(xs) {
   return { n: xs.length, p50: percentile(xs, 50), p95: percentile(xs, 95) };
 }
 
+/** Rows of named numbers as a summary per name (null when there are no rows). */
+export function columns(rows) {
+  return rows.length ? Object.fromEntries(Object.keys(rows[0]).map((k) => [k, summary(rows.map((r) => r[k]))])) : null;
+}
+
 /** mulberry32: a small deterministic PRNG returning floats in [0, 1). */
 export function mulberry32(seed) {
   let a = seed >>> 0;

@@ -29,6 +29,58 @@ self.addEventListener('fetch', () => { if (!benchTiming.firstFetch) benchTiming.
   }; }
 `;
 
+// Sent once by a worker after its first answer, when served right after the prelude
+// (bench/engines.mjs; HEARTBEAT, later in the script, names the instance): the prelude's
+// times and swcache's own, so a cold start's steps inside the worker are read in every
+// engine without a way into the worker's global. Its listener comes before the worker's
+// own (respondWith stops the dispatch) and only sets a timer.
+export const TIMING_REPORT = `self.addEventListener('fetch', () => {
+  if (self.benchTimingSent) return;
+  self.benchTimingSent = true;
+  const poll = () => (benchTiming.firstAnswer
+    ? fetch('/timing?' + encodeURIComponent(JSON.stringify({ instance: swcacheInstance, bench: benchTiming, swcache: self.swcache?.timing || null }))).catch(() => {})
+    : setTimeout(poll, 5));
+  setTimeout(poll, 5);
+});
+`;
+const fail = (msg) => { throw new Error(msg); };
+
+/** A worker's self.benchTiming (the prelude): its script start, first fetch, first answer. */
+export function coldSteps(name, t) {
+  const keys = ['evaluated', 'firstFetch', 'firstAnswer'];
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    if (!(typeof t?.[k] === 'number' && t[k] > 0)) fail(`${name}: benchTiming.${k} is ${t?.[k]} after a cold hit: ${JSON.stringify(t)}`);
+    if (i && t[k] < t[keys[i - 1]]) fail(`${name}: benchTiming out of order: ${JSON.stringify(t)}`);
+  }
+  return {
+    evaluated: t.evaluated,
+    toFirstFetch: t.firstFetch - t.evaluated,
+    firstResponse: t.firstAnswer - t.firstFetch,
+    firstAnswer: t.firstAnswer,
+  };
+}
+
+/** Checks a worker's self.swcache.timing and turns it into the cold-start breakdown. */
+export function coldBreakdown(name, t) {
+  if (!t || typeof t !== 'object') fail(`${name}: the worker has no self.swcache.timing (is dist/ built from the current shim?)`);
+  const keys = ['evaluated', 'compiled', 'instantiated', 'started', 'firstFetch', 'firstAnswer'];
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    if (!(typeof t[k] === 'number' && t[k] > 0)) fail(`${name}: swcache.timing.${k} is ${t[k]} after a cold hit: ${JSON.stringify(t)}`);
+    if (i && t[k] < t[keys[i - 1]]) fail(`${name}: swcache.timing out of order: ${JSON.stringify(t)}`);
+  }
+  return {
+    evaluated: t.evaluated,
+    compile: t.compiled - t.evaluated,
+    instantiate: t.instantiated - t.compiled,
+    start: t.started - t.instantiated,
+    toFirstFetch: t.firstFetch - t.started,
+    firstResponse: t.firstAnswer - t.firstFetch,
+    firstAnswer: t.firstAnswer,
+  };
+}
+
 export const ROUTER_PREFIX = '/promo/';
 const ROUTER_PAGES = `{ name: 'promoPages', match: '${ROUTER_PREFIX}', strategy: 'cacheFirst', maxAge: 864e5, maxEntries: 50, coldStart: 'router' }`;
 const swcacheConfig = (pages) => `{
