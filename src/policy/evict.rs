@@ -100,6 +100,14 @@ impl Usage {
         }
     }
 
+    /// A write of `path` landed: it counts as used now if a plan forgot it meanwhile.
+    pub fn landed(&mut self, path: &str) {
+        if let Err(i) = self.position(path) {
+            self.clock += 1;
+            self.used.insert(i, (String::from(path), self.clock));
+        }
+    }
+
     /// The clock now: pass it to [`Usage::plan`] for keys listed after this.
     pub fn now(&self) -> u64 {
         self.clock

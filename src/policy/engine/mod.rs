@@ -75,6 +75,8 @@ pub struct Slot {
     known: Option<KnownKeys>,
     /// How many entries the running trim is deleting.
     deleting: u32,
+    /// A deletion other than a trim's was emitted since the trim's last listing.
+    listing_stale: bool,
     pub counters: Counters,
 }
 
@@ -187,6 +189,7 @@ impl Engine {
                 trim_listed_at: 0,
                 known: None,
                 deleting: 0,
+                listing_stale: false,
                 counters: Counters::default(),
             })
             .collect();
@@ -265,9 +268,18 @@ impl Engine {
             Cmd::Delete { slot, .. } => {
                 if let Some(s) = self.slots.get_mut(slot as usize) {
                     s.known = None;
+                    s.listing_stale = true;
                 }
             }
-            Cmd::DeleteCache { .. } => self.slots.iter_mut().for_each(|s| s.known = None),
+            Cmd::DeleteCache { .. } => self.slots.iter_mut().for_each(|s| {
+                s.known = None;
+                s.listing_stale = true;
+            }),
+            Cmd::Keys { tag: Tag::Trim(slot, _), .. } => {
+                if let Some(s) = self.slots.get_mut(slot as usize) {
+                    s.listing_stale = false;
+                }
+            }
             _ => {}
         }
         self.out.push(c);

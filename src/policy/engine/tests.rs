@@ -1674,3 +1674,99 @@ fn a_feed_answering_410_takes_swcache_off_the_site() {
         "the network from now on"
     );
 }
+
+/// Runs the Sim to quiescence like `settle`, but holds back the first `Put` of op `c`
+/// (the browser is still reading its body: the write has not reached the cache).
+fn settle_holding_put(s: &mut Sim, c: OpId) -> Option<Cmd> {
+    let mut held = None;
+    loop {
+        for cmd in ::core::mem::take(&mut s.e.out) {
+            if held.is_none() && matches!(&cmd, Cmd::Put { op, .. } if *op == c) {
+                held = Some(cmd);
+            } else {
+                s.e.out.push(cmd);
+            }
+        }
+        s.exec();
+        let Some((op, tag, io)) = s.queue.pop_front() else { return held };
+        s.now += 1.0;
+        s.e.io(op, tag, io, s.now);
+    }
+}
+
+/// A trim's listing taken before an invalidation deleted entries and answered after it
+/// is not kept as the known keys: they would count the invalidated entries, and every
+/// later write would evict a live entry from a cache that is not full.
+#[test]
+fn a_listing_older_than_an_invalidation_does_not_become_the_known_keys() {
+    let mut s = Sim::seed();
+    (0..50).for_each(|i| s.visit(&format!("/promo/{i}")));
+    let pages = s.cn("promoPages");
+    s.restart(&config("", "")); // a new instance: no known keys yet
+    s.serve("/promo/x", 1);
+    let x = s.start_fetch("/promo/x", false, "default").unwrap();
+    let listings = s.listings;
+    while s.listings == listings {
+        assert!(s.step());
+    }
+    // The trim's listing (51 keys) was taken; its answer comes late.
+    let i = s.queue.iter().position(|(_, t, _)| matches!(t, Tag::Trim(_, 0))).unwrap();
+    let held = s.queue.remove(i).unwrap();
+    let urls: Vec<String> = (40..50).map(|i| format!("\"/promo/{i}\"")).collect();
+    let (_, r) = s.message(&format!(r#"{{"type":"CACHE_INVALIDATION","urls":[{}]}}"#, urls.join(",")));
+    assert!(r[0].contains("\"removed\":10"), "{r:?}");
+    s.queue.push_back(held);
+    s.settle();
+    assert!(s.ops[&x].done);
+    assert_eq!(s.count(&pages), 40, "51 listed - 1 trimmed on the stale listing - 10 invalidated");
+    // Ten new pages fit: the cache holds 40 of 50.
+    (0..10).for_each(|i| s.visit(&format!("/promo/n{i}")));
+    assert_eq!(s.count(&pages), 50, "live entries evicted from a cache that was not full");
+}
+
+/// The executor answers a listing that failed (`caches.open` or `keys()` rejected) with
+/// an empty list (src/sw/exec.rs `keys`). A trim's listing is never empty otherwise (it
+/// follows a write), so the engine lists again next time instead of taking the cache
+/// for empty, which would keep it over maxEntries for good.
+#[test]
+fn a_failed_listing_is_not_taken_for_an_empty_cache() {
+    let mut s = Sim::seed();
+    (0..50).for_each(|i| s.visit(&format!("/promo/{i}")));
+    let pages = s.cn("promoPages");
+    s.restart(&config("", ""));
+    s.serve("/promo/x", 1);
+    s.start_fetch("/promo/x", false, "default").unwrap();
+    let listings = s.listings;
+    while s.listings == listings {
+        assert!(s.step());
+    }
+    let i = s.queue.iter().position(|(_, t, _)| matches!(t, Tag::Trim(_, 0))).unwrap();
+    s.queue[i].2 = Io::Keys(Vec::new()); // what exec.rs answers when the listing fails
+    s.settle();
+    (0..200).for_each(|i| s.visit(&format!("/promo/n{i}")));
+    assert_eq!(s.count(&pages), 50, "maxEntries 50 (listings since the failed one: {})", s.listings - listings - 1);
+}
+
+/// A write whose put has not reached the cache when a trim relists is absent from that
+/// listing, and the plan over it forgets the write's use (`Usage::plan`); when it lands
+/// it counts as used again (`Usage::landed`), so it is not the very next victim.
+#[test]
+fn a_write_landing_after_a_relisting_is_not_the_next_victim() {
+    let mut s = Sim::seed();
+    (0..50).for_each(|i| s.visit(&format!("/promo/{i}")));
+    let pages = s.cn("promoPages");
+    for p in ["/promo/a", "/promo/b", "/promo/c"] {
+        s.serve(p, 1);
+    }
+    let a = s.start_fetch("/promo/a", false, "default").unwrap();
+    let b = s.start_fetch("/promo/b", false, "default").unwrap();
+    let c = s.start_fetch("/promo/c", false, "default").unwrap();
+    let listings = s.listings;
+    let put_c = settle_holding_put(&mut s, c).expect("c's put held");
+    assert_eq!(s.listings, listings + 1, "b landed during a's trim: one relisting");
+    s.e.out.push(put_c); // c's body is read: its put reaches the cache
+    s.settle();
+    assert!([a, b, c].iter().all(|o| s.ops[o].done));
+    assert_eq!(s.count(&pages), 50);
+    assert!(s.cached(&pages, "/promo/c").is_some(), "the page just stored was evicted at once");
+}

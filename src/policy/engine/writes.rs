@@ -150,7 +150,13 @@ impl Engine {
             (0, Io::Put(PutResult::Quota)) => {
                 self.emit(Cmd::Keys { op: id, tag: Tag::Store(job, 1), slot: slot as u32 });
             }
-            (0 | 4, Io::Put(PutResult::Ok)) => self.stored(id, slot, item, true, key, now),
+            (0 | 4, Io::Put(PutResult::Ok)) => {
+                // A relisting while the put was under way may have forgotten its use.
+                if self.slots[slot].route.max_entries.is_some() {
+                    self.slots[slot].usage.landed(&path);
+                }
+                self.stored(id, slot, item, true, key, now);
+            }
             (0 | 4, Io::Put(_)) => self.stored(id, slot, item, false, None, now),
             (1, Io::Keys(keys)) => {
                 let n = evict::quota_relief(keys.len());
@@ -286,7 +292,13 @@ impl Engine {
                 let listed_at = self.slots[slot].trim_listed_at;
                 let victims = if n == 0 { Vec::new() } else { self.plan(slot, &keys, n, listed_at) };
                 let s = &mut self.slots[slot];
-                s.known = KnownKeys::from_listing(&keys, &self.origin);
+                // A listing a foreign deletion may postdate, or a failed one (the
+                // executor answers an empty list), is not kept.
+                s.known = if s.listing_stale || keys.is_empty() {
+                    None
+                } else {
+                    KnownKeys::from_listing(&keys, &self.origin)
+                };
                 if let Some(known) = s.known.as_mut() {
                     // Same-origin keys only: the paths are the listing's, in its order.
                     known.take(&victims);
