@@ -185,9 +185,9 @@ fn timer(op: OpId, tag: Tag, ms: u32) {
 
 #[inline(never)]
 fn keys(op: OpId, tag: Tag, slot: u32) {
-    let next = in_cache(cache_name(slot), Io::Keys(Vec::new()), move |cache| {
+    let next = in_cache(cache_name(slot), Io::Keys(None), move |cache| {
         wait_on(cache.keys(), move |list| {
-            Next::Io(Io::Keys(list.map_or(Vec::new(), |list| {
+            Next::Io(Io::Keys(list.ok().map(|list| {
                 let list: Array = list.unchecked_into();
                 let urls = list.iter().map(|k| k.unchecked_into::<Request>().url()).collect();
                 with_op(op, |o| o.keys.insert(tag, list));

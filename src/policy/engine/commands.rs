@@ -313,8 +313,9 @@ pub enum Io {
     Fetched(Result<ResponseInfo, String>),
     Timer,
     Put(PutResult),
-    /// Absolute URLs of the cache's keys, in `Cache.keys()` order.
-    Keys(Vec<String>),
+    /// Absolute URLs of the cache's keys, in `Cache.keys()` order (`None`: the cache could
+    /// not be opened or listed).
+    Keys(Option<Vec<String>>),
     Deleted(u32),
     CacheNames(Vec<String>),
     /// SkipWaiting, Claim, DeleteCache finished.

@@ -235,15 +235,29 @@ impl Engine {
         }
     }
 
-    pub(super) fn feed_child_done(&mut self, parent: OpId, child: OpId) {
-        let left = match self.op(parent).map(|o| &mut o.kind) {
-            Some(Kind::Feed { applying, .. }) => {
+    /// An invalidation the check applied has finished; `complete`: every cache it covers
+    /// was listed. When the last one finishes, the cursor is saved, unless one was not
+    /// complete: then the check failed, and the next one applies the same entries again.
+    pub(super) fn feed_child_done(&mut self, parent: OpId, child: OpId, complete: bool) {
+        let (left, incomplete) = match self.op(parent).map(|o| &mut o.kind) {
+            Some(Kind::Feed { applying, next, .. }) => {
                 applying.retain(|c| *c != child);
-                applying.len()
+                if !complete {
+                    *next = None;
+                }
+                (applying.len(), next.is_none())
             }
             _ => return,
         };
-        if left == 0 {
+        if left > 0 {
+            return;
+        }
+        if incomplete {
+            let now = self.feed.as_ref().and_then(|f| f.last_check).unwrap_or_default();
+            let text =
+                "swcache: the feed's invalidations could not list every cache: the next check applies them again";
+            self.feed_failed(parent, String::from(text), now);
+        } else {
             self.save_feed_state(parent, None);
         }
     }

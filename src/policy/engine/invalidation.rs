@@ -28,6 +28,11 @@ pub(super) struct InvalidateOp {
     /// Early deletions, held until DONE is sent (so the reply does not wait for the
     /// executor to start a thousand deletions).
     pub(super) held: Vec<Cmd>,
+    /// Caches that could not be listed: covered entries may still be there.
+    pub(super) unlisted: u32,
+    /// Entries the listed deletions were sent for, and how many they removed.
+    pub(super) to_delete: u64,
+    pub(super) deleted: u64,
 }
 
 /// Most removed paths one `INVALIDATED` notice lists.
@@ -55,6 +60,9 @@ impl Engine {
             paths: Vec::new(),
             parent: None,
             held: Vec::new(),
+            unlisted: 0,
+            to_delete: 0,
+            deleted: 0,
         };
         if let Some(o) = self.op(id) {
             o.kind = Kind::Invalidate(Box::new(op));
@@ -147,6 +155,10 @@ impl Engine {
             (Tag::List(index), Io::Keys(keys)) => {
                 let slot = index as usize;
                 i.lists -= 1;
+                if keys.is_none() {
+                    i.unlisted += 1;
+                }
+                let keys = keys.unwrap_or_default();
                 let hits: Vec<(u32, String)> = keys
                     .iter()
                     .enumerate()
@@ -161,15 +173,16 @@ impl Engine {
                     i.paths.extend(hits.iter().take(room).map(|(_, p)| p.clone()));
                     if !hits.is_empty() {
                         i.outstanding += 1;
+                        i.to_delete += hits.len() as u64;
                         let reqs = hits.iter().map(|(k, _)| Req::Key { list: tag, index: *k }).collect();
                         i.held.push(Cmd::Delete { op: id, tag: Tag::DeleteListed(index), slot: index, reqs });
                     }
                     self.slots[slot].counters.invalidations += hits.len() as u64;
                     let Some(i) = self.inv_op(id) else { return };
                     if i.lists == 0 {
-                        let removed = i.removed;
+                        let json = reply_json(i);
                         let held = ::core::mem::take(&mut i.held);
-                        self.emit(Cmd::Reply { op: id, json: done_json(removed) });
+                        self.emit(Cmd::Reply { op: id, json });
                         held.into_iter().for_each(|c| self.emit(c));
                         if let Some(o) = self.op(id) {
                             o.answered = true;
@@ -185,6 +198,7 @@ impl Engine {
                 let Some((slot, req, path)) = i.lookups.get(index as usize).cloned() else { return };
                 match found {
                     Some(e) if inv.removes(&path, slot, e.tags.as_deref(), e.stamp_ms) => {
+                        i.to_delete += 1;
                         self.emit(Cmd::Delete {
                             op: id,
                             tag: Tag::DeleteOne(index),
@@ -201,6 +215,7 @@ impl Engine {
             (Tag::DeleteOne(index), Io::Deleted(n)) => {
                 let (slot, path) = i.lookups.get(index as usize).map_or((0, String::new()), |l| (l.0, l.2.clone()));
                 i.removed += u64::from(n);
+                i.deleted += u64::from(n);
                 if n > 0 && i.paths.len() < NOTICE_PATHS {
                     i.paths.push(path);
                 }
@@ -208,7 +223,8 @@ impl Engine {
                 self.slots[slot].counters.invalidations += u64::from(n);
                 self.invalidation_progress(id);
             }
-            (Tag::DeleteListed(_), Io::Deleted(_)) => {
+            (Tag::DeleteListed(_), Io::Deleted(n)) => {
+                i.deleted += u64::from(n);
                 i.outstanding -= 1;
                 self.invalidation_progress(id);
             }
@@ -221,13 +237,19 @@ impl Engine {
         if i.lists > 0 || i.outstanding > 0 {
             return;
         }
-        let (inv, removed, early, parent) = (i.inv.clone(), i.removed, i.early, i.parent);
+        let (inv, early, parent) = (i.inv.clone(), i.early, i.parent);
+        // Every cache listed and every deletion confirmed: the covered entries are gone.
+        // Else the fence goes on hiding what it covers for as long as it lives.
+        let complete = i.unlisted == 0 && i.deleted >= i.to_delete;
         let paths = ::core::mem::take(&mut i.paths);
         if !early {
-            self.emit(Cmd::Reply { op: id, json: done_json(removed) });
+            let json = reply_json(i);
+            self.emit(Cmd::Reply { op: id, json });
         }
         self.emit(Cmd::Broadcast { json: invalidated_json(&inv, &paths, parent.is_some()) });
-        self.fences.settle(&inv);
+        if complete {
+            self.fences.settle(&inv);
+        }
         self.write_ended(id);
         if let Some(o) = self.op(id) {
             o.answered = true;
@@ -236,7 +258,7 @@ impl Engine {
         self.finish_if_idle(id);
         self.wake_invalidations();
         if let Some(p) = parent {
-            self.feed_child_done(p, id);
+            self.feed_child_done(p, id, complete);
         }
     }
 }
@@ -256,6 +278,15 @@ fn invalidated_json(inv: &Invalidation, removed: &[String], from_feed: bool) -> 
     out
 }
 
-fn done_json(removed: u64) -> String {
-    cat!("{\"type\":\"CACHE_INVALIDATION_DONE\",\"removed\":", removed, "}")
+/// DONE with the count; an error when a cache could not be listed (sending the message
+/// again lists it again).
+fn reply_json(i: &InvalidateOp) -> String {
+    if i.unlisted > 0 {
+        return super::replies::error_json(&cat!(
+            "swcache: the invalidation could not list ",
+            i.unlisted,
+            " of the caches, so it may have missed entries there (hidden from reads while this worker runs): send it again"
+        ));
+    }
+    cat!("{\"type\":\"CACHE_INVALIDATION_DONE\",\"removed\":", i.removed, "}")
 }

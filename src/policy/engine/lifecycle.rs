@@ -17,6 +17,8 @@ impl Engine {
             |cfg: &Config| cfg.precache.get(i as usize).map(|e| (e.path.clone(), e.key.clone())).unwrap_or_default();
         match io {
             Io::Keys(keys) if tag == Tag::Keys => {
+                // Unlisted: every entry counts as missing and is fetched again.
+                let keys = keys.unwrap_or_default();
                 let stored: Vec<&str> = keys.iter().filter_map(|h| url::same_origin_path(h, &self.origin)).collect();
                 let missing = crate::policy::precache::missing(&self.cfg.precache, &stored);
                 if let Some(Kind::Install { pending }) = self.op(id).map(|o| &mut o.kind) {
@@ -79,6 +81,8 @@ impl Engine {
                 more += self.delete_caches(id, names.into_iter());
             }
             (Tag::Keys, Io::Keys(keys)) => {
+                // Unlisted: obsolete entries are removed at the next version's cleanup.
+                let keys = keys.unwrap_or_default();
                 let stored: Vec<&str> =
                     keys.iter().map(|h| url::same_origin_path(h, &self.origin).unwrap_or("")).collect();
                 let stale = crate::policy::precache::obsolete(&self.cfg.precache, &stored);

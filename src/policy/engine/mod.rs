@@ -75,8 +75,12 @@ pub struct Slot {
     known: Option<KnownKeys>,
     /// How many entries the running trim is deleting.
     deleting: u32,
-    /// A deletion other than a trim's was emitted since the trim's last listing.
-    listing_stale: bool,
+    /// Deletions other than trims' sent to this cache so far: a listing or a write that
+    /// another deletion may have overtaken (their results come in any order) does not
+    /// update the known keys.
+    deletions: u32,
+    /// [`Slot::deletions`] when the running trim listed the cache.
+    listed_after: u32,
     pub counters: Counters,
 }
 
@@ -189,7 +193,8 @@ impl Engine {
                 trim_listed_at: 0,
                 known: None,
                 deleting: 0,
-                listing_stale: false,
+                deletions: 0,
+                listed_after: 0,
                 counters: Counters::default(),
             })
             .collect();
@@ -268,16 +273,16 @@ impl Engine {
             Cmd::Delete { slot, .. } => {
                 if let Some(s) = self.slots.get_mut(slot as usize) {
                     s.known = None;
-                    s.listing_stale = true;
+                    s.deletions += 1;
                 }
             }
             Cmd::DeleteCache { .. } => self.slots.iter_mut().for_each(|s| {
                 s.known = None;
-                s.listing_stale = true;
+                s.deletions += 1;
             }),
             Cmd::Keys { tag: Tag::Trim(slot, _), .. } => {
                 if let Some(s) = self.slots.get_mut(slot as usize) {
-                    s.listing_stale = false;
+                    s.listed_after = s.deletions;
                 }
             }
             _ => {}

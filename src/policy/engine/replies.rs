@@ -70,6 +70,7 @@ impl Engine {
         match (tag, io) {
             (Tag::List(_), Io::Keys(keys)) => {
                 *lists -= 1;
+                let keys = keys.unwrap_or_default();
                 let first = lookups.len() as u32;
                 let take = keys.len().min(STATE_ENTRIES);
                 for (k, h) in keys.iter().take(take).enumerate() {

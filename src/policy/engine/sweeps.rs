@@ -47,6 +47,8 @@ impl Engine {
         let mut more: i64 = -1;
         match (tag, io) {
             (Tag::List(_), Io::Keys(keys)) => {
+                // A cache that could not be listed is swept next time.
+                let keys = keys.unwrap_or_default();
                 let Some(Kind::Sweep { lookups, .. }) = self.op(id).map(|o| &mut o.kind) else { return };
                 let first = lookups.len() as u32;
                 lookups.extend((0..keys.len() as u32).map(|k| (index as usize, Req::Key { list: tag, index: k })));

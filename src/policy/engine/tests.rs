@@ -106,6 +106,8 @@ struct Sim {
     announce: Option<String>,
     /// Key listings asked for (cache work).
     listings: u32,
+    /// One listing in this many fails (0: none).
+    failing_listings: u64,
     /// Navigation preload responses used.
     preloads: u32,
     /// The last navigation-preload setting.
@@ -147,6 +149,7 @@ impl Sim {
             feed_hangs: false,
             announce: None,
             listings: 0,
+            failing_listings: 0,
             preloads: 0,
             preload_on: None,
             unregistered: false,
@@ -308,9 +311,13 @@ impl Sim {
                 }
                 Cmd::Keys { op, tag, slot } => {
                     self.listings += 1;
+                    if self.failing_listings > 0 && self.rand(self.failing_listings) == 0 {
+                        self.queue.push_back((op, tag, Io::Keys(None)));
+                        continue;
+                    }
                     let keys: Vec<String> = self.cache(slot).iter().map(|(p, _)| format!("{ORIGIN}{p}")).collect();
                     self.state(op).keys.insert(tag, keys.clone());
-                    self.queue.push_back((op, tag, Io::Keys(keys)));
+                    self.queue.push_back((op, tag, Io::Keys(Some(keys))));
                 }
                 Cmd::Delete { op, tag, slot, reqs } => {
                     let paths: Vec<String> = reqs.iter().map(|r| self.path_of(op, r)).collect();
@@ -915,15 +922,18 @@ fn router_routes_are_given_to_the_browser_and_swept_of_expired_entries() {
 }
 
 /// Randomized model test: random requests, content changes, invalidations and
-/// restarts, with results delivered in random order. Invariants: every request is
-/// answered once and its operation ends; nothing a DONE reply covered is served to a
-/// request made after it; `maxEntries` holds once things settle.
+/// restarts, with results delivered in random order and, for every other seed, one key
+/// listing in eight failing. Invariants: every request is answered once and its
+/// operation ends; nothing a DONE reply covered is served to a request made after it;
+/// once things settle (and a last few writes with listings that work), `maxEntries`
+/// holds and the keys the engine keeps for a cache are the cache's.
 #[test]
 fn randomized_model() {
-    for seed in 1..=300u64 {
+    for seed in 1..=600u64 {
         let mut s = Sim::seed();
         s.rng = seed.wrapping_mul(0x2545_f491_4f6c_dd1d);
         s.shuffle = true;
+        s.failing_listings = if seed % 2 == 0 { 8 } else { 0 };
         let pages: Vec<String> = (0..70).map(|i| format!("/promo/m{i}")).collect();
         for p in &pages {
             s.serve(p, 1);
@@ -978,6 +988,10 @@ fn randomized_model() {
             }
         }
         s.settle();
+        s.failing_listings = 0;
+        for i in 0..3 {
+            s.visit(&format!("/promo/last{i}"));
+        }
         for (op, p) in &live {
             let st = &s.ops[op];
             assert!(st.done, "seed {seed}: {p} op {op} not done");
@@ -991,6 +1005,15 @@ fn randomized_model() {
         }
         assert!(s.count(&s.cn("promoPages")) <= 50, "seed {seed}: maxEntries");
         assert_eq!(s.e.running(), 0, "seed {seed}: operations left running");
+        for (i, slot) in s.e.slots.iter().enumerate() {
+            let Some(known) = &slot.known else { continue };
+            let mut kept = known.paths();
+            let mut held: Vec<&str> =
+                s.caches.get(&s.names[i]).map_or(Vec::new(), |c| c.iter().map(|(p, _)| p.as_str()).collect());
+            kept.sort_unstable();
+            held.sort_unstable();
+            assert_eq!(kept, held, "seed {seed}: the keys kept for {} are not the cache's", s.names[i]);
+        }
     }
 }
 
@@ -1724,10 +1747,9 @@ fn a_listing_older_than_an_invalidation_does_not_become_the_known_keys() {
     assert_eq!(s.count(&pages), 50, "live entries evicted from a cache that was not full");
 }
 
-/// The executor answers a listing that failed (`caches.open` or `keys()` rejected) with
-/// an empty list (src/sw/exec.rs `keys`). A trim's listing is never empty otherwise (it
-/// follows a write), so the engine lists again next time instead of taking the cache
-/// for empty, which would keep it over maxEntries for good.
+/// A trim whose listing failed (`caches.open` or `keys()` rejected) trims nothing and
+/// leaves the next write to list again: taking the cache for empty would keep it over
+/// maxEntries for good.
 #[test]
 fn a_failed_listing_is_not_taken_for_an_empty_cache() {
     let mut s = Sim::seed();
@@ -1741,7 +1763,7 @@ fn a_failed_listing_is_not_taken_for_an_empty_cache() {
         assert!(s.step());
     }
     let i = s.queue.iter().position(|(_, t, _)| matches!(t, Tag::Trim(_, 0))).unwrap();
-    s.queue[i].2 = Io::Keys(Vec::new()); // what exec.rs answers when the listing fails
+    s.queue[i].2 = Io::Keys(None); // the listing failed
     s.settle();
     (0..200).for_each(|i| s.visit(&format!("/promo/n{i}")));
     assert_eq!(s.count(&pages), 50, "maxEntries 50 (listings since the failed one: {})", s.listings - listings - 1);
@@ -1769,4 +1791,46 @@ fn a_write_landing_after_a_relisting_is_not_the_next_victim() {
     assert!([a, b, c].iter().all(|o| s.ops[o].done));
     assert_eq!(s.count(&pages), 50);
     assert!(s.cached(&pages, "/promo/c").is_some(), "the page just stored was evicted at once");
+}
+
+/// An invalidation that could not list a cache answers ERROR (sending it again lists
+/// again), and what it covers there stays hidden from reads meanwhile: the next read
+/// goes to the network.
+#[test]
+fn an_invalidation_that_cannot_list_a_cache_says_so_and_keeps_hiding_it() {
+    let mut s = Sim::seed();
+    s.visit("/promo/a");
+    s.serve("/promo/a", 2);
+    s.failing_listings = 1; // every listing fails
+    let (_, r) = s.message(r#"{"type":"CACHE_INVALIDATION","prefixes":["/promo/"]}"#);
+    assert!(r[0].contains("\"ERROR\"") && r[0].contains("send it again"), "{r:?}");
+    s.failing_listings = 0;
+    assert_eq!(s.get("/promo/a"), Some(2), "the covered entry is hidden, not served");
+    let (_, r) = s.message(r#"{"type":"CACHE_INVALIDATION","prefixes":["/promo/"]}"#);
+    assert!(r[0].contains("CACHE_INVALIDATION_DONE"), "{r:?}");
+}
+
+/// A feed check whose invalidation could not list a cache does not move the feed's
+/// position: the next check applies the same entries again.
+#[test]
+fn a_feed_invalidation_that_cannot_list_a_cache_is_applied_again() {
+    let json = config("", FEED_TOP);
+    let mut s = Sim::new(&json);
+    let mut doc = new_feed();
+    s.publish(&mut doc, r#"{"tags":["unrelated"]}"#);
+    s.serve("/promo/a", 1);
+    s.get("/promo/a"); // the first event checks the feed (seq 1 applied)
+    s.serve("/promo/a", 2);
+    s.publish(&mut doc, r#"{"prefixes":["/promo/"]}"#);
+    s.failing_listings = 1;
+    s.now += 61_000.0;
+    s.start_fetch("/promo/b", true, "default");
+    s.settle();
+    assert_eq!(s.feed_stat("seq"), 1.0, "seq 2 not applied: the position stays");
+    s.failing_listings = 0;
+    s.now += 61_000.0;
+    s.start_fetch("/promo/b", true, "default");
+    s.settle();
+    assert_eq!(s.feed_stat("seq"), 2.0);
+    assert_eq!(s.get("/promo/a"), Some(2));
 }

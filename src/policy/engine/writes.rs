@@ -23,6 +23,8 @@ pub(super) struct StoreJob {
     pub(super) refetched: f64,
     /// The key written, as a path on the worker's origin (`None`: another origin's).
     pub(super) key: Option<String>,
+    /// The slot's [`Slot::deletions`](super::Slot) when the put was sent.
+    pub(super) put_after: u32,
 }
 
 impl Engine {
@@ -94,6 +96,7 @@ impl Engine {
             Req::Own => self.fetch_op(id).filter(|f| f.same_origin).map(|_| String::from(path)),
             Req::Key { .. } => None,
         };
+        let put_after = self.slots[slot].deletions;
         let Some(op) = self.op(id) else { return };
         let job = op.stores.len() as u32;
         op.stores.push(StoreJob {
@@ -105,6 +108,7 @@ impl Engine {
             item,
             refetched: 0.0,
             key,
+            put_after,
         });
         op.bg += 1;
         self.writes.push(id);
@@ -145,7 +149,10 @@ impl Engine {
         let Some(j) = op.stores.get(job as usize) else { return };
         let (slot, req, path, navigate, checked, item, refetched) =
             (j.slot, j.req.clone(), j.path.clone(), j.navigate, j.checked, j.item, j.refetched);
-        let key = j.key.clone();
+        let (key, put_after) = (j.key.clone(), j.put_after);
+        // A deletion sent after the put may have removed what it wrote: then the write
+        // tells nothing about the cache's keys.
+        let key = key.filter(|_| put_after == self.slots[slot].deletions);
         match (step, io) {
             (0, Io::Put(PutResult::Quota)) => {
                 self.emit(Cmd::Keys { op: id, tag: Tag::Store(job, 1), slot: slot as u32 });
@@ -159,6 +166,8 @@ impl Engine {
             }
             (0 | 4, Io::Put(_)) => self.stored(id, slot, item, false, None, now),
             (1, Io::Keys(keys)) => {
+                // Unlisted: no room is made, and the retried write fails as the first did.
+                let keys = keys.unwrap_or_default();
                 let n = evict::quota_relief(keys.len());
                 let victims = self.plan(slot, &keys, n, self.slots[slot].usage.now());
                 let reqs =
@@ -183,6 +192,10 @@ impl Engine {
                 // Vary: *, fences).
                 if (checked || info.status == 200) && self.may_store(slot, &path, &info, refetched, navigate, checked) {
                     let stamp = self.stamp(info.opaque, refetched);
+                    let deletions = self.slots[slot].deletions;
+                    if let Some(j) = self.op(id).and_then(|o| o.stores.get_mut(job as usize)) {
+                        j.put_after = deletions;
+                    }
                     self.emit(Cmd::Put {
                         op: id,
                         tag: Tag::Store(job, 4),
@@ -287,18 +300,19 @@ impl Engine {
         let slot = slot as usize;
         let Some(max) = self.slots.get(slot).and_then(|s| s.route.max_entries) else { return };
         match io {
-            Io::Keys(keys) => {
+            Io::Keys(None) => {
+                // Not listed: nothing is trimmed, and the next write lists again.
+                self.slots[slot].known = None;
+                self.trim_pass_done(id, slot);
+            }
+            Io::Keys(Some(keys)) => {
                 let n = evict::excess(keys.len(), max);
                 let listed_at = self.slots[slot].trim_listed_at;
                 let victims = if n == 0 { Vec::new() } else { self.plan(slot, &keys, n, listed_at) };
                 let s = &mut self.slots[slot];
-                // A listing a foreign deletion may postdate, or a failed one (the
-                // executor answers an empty list), is not kept.
-                s.known = if s.listing_stale || keys.is_empty() {
-                    None
-                } else {
-                    KnownKeys::from_listing(&keys, &self.origin)
-                };
+                // A listing another deletion may have overtaken is not kept.
+                s.known =
+                    if s.listed_after == s.deletions { KnownKeys::from_listing(&keys, &self.origin) } else { None };
                 if let Some(known) = s.known.as_mut() {
                     // Same-origin keys only: the paths are the listing's, in its order.
                     known.take(&victims);
