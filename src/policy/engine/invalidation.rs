@@ -282,11 +282,7 @@ fn invalidated_json(inv: &Invalidation, removed: &[String], from_feed: bool) -> 
 /// again lists it again).
 fn reply_json(i: &InvalidateOp) -> String {
     if i.unlisted > 0 {
-        return super::replies::error_json(&cat!(
-            "swcache: the invalidation could not list ",
-            i.unlisted,
-            " of the caches, so it may have missed entries there (hidden from reads while this worker runs): send it again"
-        ));
+        return super::replies::error_json("swcache: a cache could not be listed: send the invalidation again");
     }
     cat!("{\"type\":\"CACHE_INVALIDATION_DONE\",\"removed\":", i.removed, "}")
 }

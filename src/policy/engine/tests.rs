@@ -1803,7 +1803,7 @@ fn an_invalidation_that_cannot_list_a_cache_says_so_and_keeps_hiding_it() {
     s.serve("/promo/a", 2);
     s.failing_listings = 1; // every listing fails
     let (_, r) = s.message(r#"{"type":"CACHE_INVALIDATION","prefixes":["/promo/"]}"#);
-    assert!(r[0].contains("\"ERROR\"") && r[0].contains("send it again"), "{r:?}");
+    assert!(r[0].contains("\"ERROR\"") && r[0].contains("send the invalidation again"), "{r:?}");
     s.failing_listings = 0;
     assert_eq!(s.get("/promo/a"), Some(2), "the covered entry is hidden, not served");
     let (_, r) = s.message(r#"{"type":"CACHE_INVALIDATION","prefixes":["/promo/"]}"#);

@@ -191,11 +191,9 @@ impl Engine {
                 // The retry obeys the same rules as the first write (status, no-store,
                 // Vary: *, fences).
                 if (checked || info.status == 200) && self.may_store(slot, &path, &info, refetched, navigate, checked) {
+                    // (The quota relief's deletion came after the first put: this write
+                    // leaves the known keys to the next listing.)
                     let stamp = self.stamp(info.opaque, refetched);
-                    let deletions = self.slots[slot].deletions;
-                    if let Some(j) = self.op(id).and_then(|o| o.stores.get_mut(job as usize)) {
-                        j.put_after = deletions;
-                    }
                     self.emit(Cmd::Put {
                         op: id,
                         tag: Tag::Store(job, 4),
