@@ -383,7 +383,8 @@ fn read(op: OpId, tag: Tag, slot: u32, req: &Req) {
     };
     let Some(found) = found else { return step(op, tag, Next::Io(Io::Matched(None))) };
     let next = wait_on(found, move |v| {
-        let Some(res) = v.ok().and_then(|v| v.dyn_into::<Response>().ok()) else { return Next::Io(Io::Matched(None)) };
+        let Ok(v) = v else { return Next::Io(Io::Unread) };
+        let Some(res) = v.dyn_into::<Response>().ok() else { return Next::Io(Io::Matched(None)) };
         let h = res.headers();
         let stamp = header(&h, "sw-cache-time").map_or(f64::NAN, |t| js_sys::Date::parse(&t));
         let entry = Entry {

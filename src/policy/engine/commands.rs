@@ -309,6 +309,9 @@ pub enum PutResult {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Io {
     Matched(Option<Entry>),
+    /// The read failed (`match` rejected): a miss to every operation but an
+    /// invalidation, which must not take it for an entry that is not there.
+    Unread,
     /// `Err`: the fetch rejected (offline, reset…), with the browser's text.
     Fetched(Result<ResponseInfo, String>),
     Timer,

@@ -254,7 +254,7 @@ impl Engine {
         }
         if incomplete {
             let now = self.feed.as_ref().and_then(|f| f.last_check).unwrap_or_default();
-            let text = "swcache: a cache could not be listed: the next feed check applies these entries again";
+            let text = "swcache: a cache could not be read: the next feed check applies these entries again";
             self.feed_failed(parent, String::from(text), now);
         } else {
             self.save_feed_state(parent, None);

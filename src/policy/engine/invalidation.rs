@@ -28,8 +28,9 @@ pub(super) struct InvalidateOp {
     /// Early deletions, held until DONE is sent (so the reply does not wait for the
     /// executor to start a thousand deletions).
     pub(super) held: Vec<Cmd>,
-    /// Caches that could not be listed: covered entries may still be there.
-    pub(super) unlisted: u32,
+    /// Caches that could not be listed and entries that could not be read: covered
+    /// entries may still be there.
+    pub(super) unread: u32,
     /// Entries the listed deletions were sent for, and how many they removed.
     pub(super) to_delete: u64,
     pub(super) deleted: u64,
@@ -60,7 +61,7 @@ impl Engine {
             paths: Vec::new(),
             parent: None,
             held: Vec::new(),
-            unlisted: 0,
+            unread: 0,
             to_delete: 0,
             deleted: 0,
         };
@@ -156,7 +157,7 @@ impl Engine {
                 let slot = index as usize;
                 i.lists -= 1;
                 if keys.is_none() {
-                    i.unlisted += 1;
+                    i.unread += 1;
                 }
                 let keys = keys.unwrap_or_default();
                 let hits: Vec<(u32, String)> = keys
@@ -193,6 +194,11 @@ impl Engine {
                     let lookups = hits.into_iter().map(|(k, p)| (slot, Req::Key { list: tag, index: k }, p)).collect();
                     self.look_all(id, lookups);
                 }
+            }
+            (Tag::Look(_), Io::Unread) => {
+                i.unread += 1;
+                i.outstanding -= 1;
+                self.invalidation_progress(id);
             }
             (Tag::Look(index), Io::Matched(found)) => {
                 let Some((slot, req, path)) = i.lookups.get(index as usize).cloned() else { return };
@@ -240,7 +246,7 @@ impl Engine {
         let (inv, early, parent) = (i.inv.clone(), i.early, i.parent);
         // Every cache listed and every deletion confirmed: the covered entries are gone.
         // Else the fence goes on hiding what it covers for as long as it lives.
-        let complete = i.unlisted == 0 && i.deleted >= i.to_delete;
+        let complete = i.unread == 0 && i.deleted >= i.to_delete;
         let paths = ::core::mem::take(&mut i.paths);
         if !early {
             let json = reply_json(i);
@@ -278,11 +284,11 @@ fn invalidated_json(inv: &Invalidation, removed: &[String], from_feed: bool) -> 
     out
 }
 
-/// DONE with the count; an error when a cache could not be listed (sending the message
-/// again lists it again).
+/// DONE with the count; an error when a cache could not be listed or an entry read
+/// (sending the message again reads them again).
 fn reply_json(i: &InvalidateOp) -> String {
-    if i.unlisted > 0 {
-        return super::replies::error_json("swcache: a cache could not be listed: send the invalidation again");
+    if i.unread > 0 {
+        return super::replies::error_json("swcache: a cache could not be read: send the invalidation again");
     }
     cat!("{\"type\":\"CACHE_INVALIDATION_DONE\",\"removed\":", i.removed, "}")
 }

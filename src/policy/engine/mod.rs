@@ -525,6 +525,7 @@ impl Engine {
         }) else {
             return;
         };
+        let io = if matches!(io, Io::Unread) && kind != 1 { Io::Matched(None) } else { io };
         match tag {
             Tag::Store(job, step) => return self.store_io(op, job, step, io, now),
             Tag::Trim(slot, step) => return self.trim_io(op, slot, step, io),

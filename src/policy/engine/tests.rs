@@ -108,6 +108,10 @@ struct Sim {
     listings: u32,
     /// One listing in this many fails (0: none).
     failing_listings: u64,
+    /// One put or deletion in this many fails (0: none): nothing changes in the cache.
+    failing_writes: u64,
+    /// One read in this many fails (0: none).
+    failing_reads: u64,
     /// Navigation preload responses used.
     preloads: u32,
     /// The last navigation-preload setting.
@@ -150,6 +154,8 @@ impl Sim {
             announce: None,
             listings: 0,
             failing_listings: 0,
+            failing_writes: 0,
+            failing_reads: 0,
             preloads: 0,
             preload_on: None,
             unregistered: false,
@@ -252,6 +258,10 @@ impl Sim {
                     self.queue.push_back((op, tag, Io::Done));
                 }
                 Cmd::Match { op, tag, slot, req } => {
+                    if self.failing_reads > 0 && self.rand(self.failing_reads) == 0 {
+                        self.queue.push_back((op, tag, Io::Unread));
+                        continue;
+                    }
                     let path = self.path_of(op, &req);
                     let found = self.cache(slot).iter().find(|(p, _)| *p == path).map(|(_, s)| s.clone());
                     let io = Io::Matched(found.as_ref().map(|s| Entry {
@@ -297,6 +307,10 @@ impl Sim {
                         Some(Body::Response { version, info }) => (*version, info.tags.clone()),
                         other => panic!("put from {from:?}: {other:?}"),
                     };
+                    if self.failing_writes > 0 && self.rand(self.failing_writes) == 0 {
+                        self.queue.push_back((op, tag, Io::Put(PutResult::Failed)));
+                        continue;
+                    }
                     if let Some(left) = self.quota_left.as_mut() {
                         if *left == 0 {
                             self.queue.push_back((op, tag, Io::Put(PutResult::Quota)));
@@ -320,6 +334,10 @@ impl Sim {
                     self.queue.push_back((op, tag, Io::Keys(Some(keys))));
                 }
                 Cmd::Delete { op, tag, slot, reqs } => {
+                    if self.failing_writes > 0 && self.rand(self.failing_writes) == 0 {
+                        self.queue.push_back((op, tag, Io::Deleted(0)));
+                        continue;
+                    }
                     let paths: Vec<String> = reqs.iter().map(|r| self.path_of(op, r)).collect();
                     let c = self.cache(slot);
                     let before = c.len();
@@ -922,18 +940,21 @@ fn router_routes_are_given_to_the_browser_and_swept_of_expired_entries() {
 }
 
 /// Randomized model test: random requests, content changes, invalidations and
-/// restarts, with results delivered in random order and, for every other seed, one key
-/// listing in eight failing. Invariants: every request is answered once and its
-/// operation ends; nothing a DONE reply covered is served to a request made after it;
-/// once things settle (and a last few writes with listings that work), `maxEntries`
-/// holds and the keys the engine keeps for a cache are the cache's.
+/// restarts, with results delivered in random order and Cache Storage failing one in
+/// eight listings (every second seed), writes and deletions (every third) and reads
+/// (every fifth). Invariants: every request is answered once and its operation ends;
+/// nothing a DONE reply covered is served to a request made after it; once things
+/// settle (and a last few writes with nothing failing), `maxEntries` holds and the keys
+/// the engine keeps for a cache are the cache's.
 #[test]
 fn randomized_model() {
-    for seed in 1..=600u64 {
+    for seed in 1..=2000u64 {
         let mut s = Sim::seed();
         s.rng = seed.wrapping_mul(0x2545_f491_4f6c_dd1d);
         s.shuffle = true;
         s.failing_listings = if seed % 2 == 0 { 8 } else { 0 };
+        s.failing_writes = if seed % 3 == 0 { 8 } else { 0 };
+        s.failing_reads = if seed % 5 == 0 { 8 } else { 0 };
         let pages: Vec<String> = (0..70).map(|i| format!("/promo/m{i}")).collect();
         for p in &pages {
             s.serve(p, 1);
@@ -989,6 +1010,8 @@ fn randomized_model() {
         }
         s.settle();
         s.failing_listings = 0;
+        s.failing_writes = 0;
+        s.failing_reads = 0;
         for i in 0..3 {
             s.visit(&format!("/promo/last{i}"));
         }
