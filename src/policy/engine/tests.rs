@@ -1116,14 +1116,19 @@ fn strict_mode_a_returning_visitor_gets_the_fresh_page_on_the_first_navigation()
         .any(|b| b.contains("\"INVALIDATED\"") && b.contains("/promo/price") && b.contains("\"feed\"")));
 }
 
-#[test]
-fn without_strict_mode_the_feed_applies_within_one_check() {
-    let json = config("", FEED_TOP);
-    let mut s = Sim::new(&json);
+/// A worker with a feed, whose first request (of `/promo/a`, stored) checked it: seq 1 applied.
+fn fed_sim() -> (Sim, feed::Feed) {
+    let mut s = Sim::new(&config("", FEED_TOP));
     let mut doc = new_feed();
     s.publish(&mut doc, r#"{"tags":["unrelated"]}"#);
     s.serve("/promo/a", 1);
-    s.get("/promo/a"); // the first event checks the feed (seq 1 applied)
+    s.get("/promo/a");
+    (s, doc)
+}
+
+#[test]
+fn without_strict_mode_the_feed_applies_within_one_check() {
+    let (mut s, mut doc) = fed_sim();
     assert_eq!(s.feed_requests, 1);
     s.serve("/promo/a", 2);
     s.publish(&mut doc, r#"{"prefixes":["/promo/"]}"#);
@@ -1837,12 +1842,7 @@ fn an_invalidation_that_cannot_list_a_cache_says_so_and_keeps_hiding_it() {
 /// position: the next check applies the same entries again.
 #[test]
 fn a_feed_invalidation_that_cannot_list_a_cache_is_applied_again() {
-    let json = config("", FEED_TOP);
-    let mut s = Sim::new(&json);
-    let mut doc = new_feed();
-    s.publish(&mut doc, r#"{"tags":["unrelated"]}"#);
-    s.serve("/promo/a", 1);
-    s.get("/promo/a"); // the first event checks the feed (seq 1 applied)
+    let (mut s, mut doc) = fed_sim();
     s.serve("/promo/a", 2);
     s.publish(&mut doc, r#"{"prefixes":["/promo/"]}"#);
     s.failing_listings = 1;
