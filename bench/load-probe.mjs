@@ -22,7 +22,7 @@ const engine = process.argv[2] || 'firefox';
 const N = +(process.argv[3] || 20);
 const dist = fs.readFileSync(path.join(ROOT, 'dist/swcache-sw.js'), 'utf8');
 // The wasm's literal: the one string in the script longer than 100,000 characters.
-const m = /'((?:[^'\\\n]|\\[^])*)'/g;
+const m = /'((?:[^'\\\n]|\\[\s\S])*)'/g;
 let found = null;
 for (const x of dist.matchAll(m)) if (x[1].length > 100000) found = x;
 if (!found) throw new Error('no wasm literal in dist/swcache-sw.js');
