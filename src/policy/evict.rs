@@ -94,7 +94,7 @@ impl Usage {
     pub fn touch(&mut self, path: &str) {
         self.clock += 1;
         self.frequency.add(path);
-        match self.used.binary_search_by(|(p, _)| p.as_str().cmp(path)) {
+        match self.position(path) {
             Ok(i) => self.used[i].1 = self.clock,
             Err(i) => self.used.insert(i, (String::from(path), self.clock)),
         }

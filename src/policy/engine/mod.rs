@@ -525,6 +525,7 @@ impl Engine {
         }) else {
             return;
         };
+        // A read that failed is a miss to every operation but an invalidation (kind 1).
         let io = if matches!(io, Io::Unread) && kind != 1 { Io::Matched(None) } else { io };
         match tag {
             Tag::Store(job, step) => return self.store_io(op, job, step, io, now),

@@ -1745,23 +1745,31 @@ fn settle_holding_put(s: &mut Sim, c: OpId) -> Option<Cmd> {
     }
 }
 
-/// A trim's listing taken before an invalidation deleted entries and answered after it
-/// is not kept as the known keys: they would count the invalidated entries, and every
-/// later write would evict a live entry from a cache that is not full.
-#[test]
-fn a_listing_older_than_an_invalidation_does_not_become_the_known_keys() {
+/// A full pages cache (50 entries) in a new instance (no known keys yet), and a write of
+/// `/promo/x` (op returned) run until its trim has listed the cache (51 keys): the
+/// queue's index of that listing's answer.
+fn trim_listing_pending() -> (Sim, OpId, usize) {
     let mut s = Sim::seed();
     (0..50).for_each(|i| s.visit(&format!("/promo/{i}")));
-    let pages = s.cn("promoPages");
-    s.restart(&config("", "")); // a new instance: no known keys yet
+    s.restart(&config("", ""));
     s.serve("/promo/x", 1);
     let x = s.start_fetch("/promo/x", false, "default").unwrap();
     let listings = s.listings;
     while s.listings == listings {
         assert!(s.step());
     }
-    // The trim's listing (51 keys) was taken; its answer comes late.
     let i = s.queue.iter().position(|(_, t, _)| matches!(t, Tag::Trim(_, 0))).unwrap();
+    (s, x, i)
+}
+
+/// A trim's listing taken before an invalidation deleted entries and answered after it
+/// is not kept as the known keys: they would count the invalidated entries, and every
+/// later write would evict a live entry from a cache that is not full.
+#[test]
+fn a_listing_older_than_an_invalidation_does_not_become_the_known_keys() {
+    let (mut s, x, i) = trim_listing_pending();
+    let pages = s.cn("promoPages");
+    // The trim's listing answers late.
     let held = s.queue.remove(i).unwrap();
     let urls: Vec<String> = (40..50).map(|i| format!("\"/promo/{i}\"")).collect();
     let (_, r) = s.message(&format!(r#"{{"type":"CACHE_INVALIDATION","urls":[{}]}}"#, urls.join(",")));
@@ -1780,21 +1788,13 @@ fn a_listing_older_than_an_invalidation_does_not_become_the_known_keys() {
 /// maxEntries for good.
 #[test]
 fn a_failed_listing_is_not_taken_for_an_empty_cache() {
-    let mut s = Sim::seed();
-    (0..50).for_each(|i| s.visit(&format!("/promo/{i}")));
+    let (mut s, _, i) = trim_listing_pending();
     let pages = s.cn("promoPages");
-    s.restart(&config("", ""));
-    s.serve("/promo/x", 1);
-    s.start_fetch("/promo/x", false, "default").unwrap();
-    let listings = s.listings;
-    while s.listings == listings {
-        assert!(s.step());
-    }
-    let i = s.queue.iter().position(|(_, t, _)| matches!(t, Tag::Trim(_, 0))).unwrap();
     s.queue[i].2 = Io::Keys(None); // the listing failed
+    let failed_at = s.listings;
     s.settle();
     (0..200).for_each(|i| s.visit(&format!("/promo/n{i}")));
-    assert_eq!(s.count(&pages), 50, "maxEntries 50 (listings since the failed one: {})", s.listings - listings - 1);
+    assert_eq!(s.count(&pages), 50, "maxEntries 50 (listings since the failed one: {})", s.listings - failed_at);
 }
 
 /// A write whose put has not reached the cache when a trim relists is absent from that

@@ -251,8 +251,9 @@ impl Engine {
     }
 
     /// Enforces `maxEntries` after a write of `key` (a path on this origin; `None`:
-    /// another origin's): one trim at a time per cache; writes that land meanwhile make
-    /// it run once more. When this instance knows the cache's keys (see [`KnownKeys`])
+    /// another origin's, or a write a deletion may have overtaken, so that whether it is
+    /// in the cache is not known): one trim at a time per cache; writes that land
+    /// meanwhile make it run once more. When this instance knows the cache's keys (see [`KnownKeys`])
     /// and no trim is running, the victims are picked from them without a listing.
     ///
     /// [`KnownKeys`]: crate::policy::evict::KnownKeys
