@@ -33,7 +33,7 @@ import { startServer } from '../tests/support/server.mjs';
 import { waitFor } from '../tests/support/browser.mjs';
 import { launchBrowser, HEARTBEAT, heartbeats, CAN } from '../tests/support/harness.mjs';
 import { JS } from '../tests/support/worker.mjs';
-import { contenders, TIMING_PRELUDE, TIMING_REPORT, coldSteps, coldBreakdown } from './workers.mjs';
+import { contenders, TIMING_PRELUDE, TIMING_REPORT, timingReports, coldSteps, coldBreakdown } from './workers.mjs';
 import { summary, columns } from './stats.mjs';
 import { writeSection } from './engines-report.mjs';
 
@@ -68,20 +68,6 @@ function serve(server, c) {
   server.set(PAGE_URL, { body: PROMO_HTML, headers: html });
   const sw = (src) => TIMING_PRELUDE + TIMING_REPORT + src + '\n' + HEARTBEAT;
   for (const [p, src] of Object.entries(c.files)) server.set(p, { body: p === '/sw.js' ? sw(src) : src, headers: JS });
-}
-
-/** The TIMING_REPORT of each worker instance on `server`, by instance id. */
-function timingReports(server) {
-  const byInstance = new Map();
-  server.set('/timing', {
-    handler: (_req, res, url) => {
-      const r = JSON.parse(decodeURIComponent(url.search.slice(1)));
-      byInstance.set(r.instance, r);
-      res.writeHead(204);
-      res.end();
-    },
-  });
-  return byInstance;
 }
 
 async function control(page, origin) {

@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { startServer } from '../tests/support/server.mjs';
 import { launchBrowser, HEARTBEAT, heartbeats } from '../tests/support/harness.mjs';
 import { waitFor } from '../tests/support/browser.mjs';
-import { contenders, TIMING_PRELUDE } from './workers.mjs';
+import { contenders, TIMING_PRELUDE, TIMING_REPORT, timingReports } from './workers.mjs';
+import { summary } from './stats.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -47,15 +48,6 @@ const variants = {
   full: dist,
 };
 const only = process.argv[4] ? process.argv[4].split(',') : Object.keys(variants);
-const REPORT = `self.probe = {};
-self.addEventListener('fetch', () => {
-  if (self.sent) return; self.sent = true;
-  const poll = () => (benchTiming.firstAnswer
-    ? fetch('/timing?' + encodeURIComponent(JSON.stringify({ instance: swcacheInstance, bench: benchTiming, probe }))).catch(() => {})
-    : setTimeout(poll, 5));
-  setTimeout(poll, 5);
-});
-`;
 const b0 = await launchBrowser(engine, { systemAccess: true });
 const arms = [];
 for (const name of only) {
@@ -64,10 +56,10 @@ for (const name of only) {
   server.set('/', { body: '<!doctype html>home', headers: html });
   server.set('/page', { body: '<!doctype html><main>page</main>', headers: html });
   server.set('/x.js', { body: variants[name], headers: { 'content-type': 'text/javascript' } });
-  server.set('/sw.js', { body: TIMING_PRELUDE + REPORT + "probe.t0=performance.now();importScripts('/x.js');probe.t1=performance.now();\n" + floor + '\n' + HEARTBEAT, headers: { 'content-type': 'text/javascript' } });
+  const load = "self.benchMarks = { t0: performance.now() }; importScripts('/x.js'); benchMarks.t1 = performance.now();\n";
+  server.set('/sw.js', { body: TIMING_PRELUDE + TIMING_REPORT + load + floor + '\n' + HEARTBEAT, headers: { 'content-type': 'text/javascript' } });
   const beats = heartbeats(server);
-  const reports = new Map();
-  server.set('/timing', { handler: (_q, res, url) => { const r = JSON.parse(decodeURIComponent(url.search.slice(1))); reports.set(r.instance, r); res.writeHead(204); res.end(); } });
+  const reports = timingReports(server);
   const page = arms.length ? await b0.newPage() : await b0.freshPage();
   await page.goto(server.origin + '/');
   await page.evaluate(async () => { await navigator.serviceWorker.register('/sw.js'); await navigator.serviceWorker.ready; await (await caches.open('c')).add('/page'); });
@@ -83,15 +75,14 @@ for (let r = 0; r < N; r++) {
     await arm.page.goto(arm.server.origin + '/page');
     await waitFor(() => arm.beats.last() !== before, 'new instance', 5000, 5);
     const t = await waitFor(() => arm.reports.get(arm.beats.last()), 'report', 5000, 5);
-    arm.rows.push({ start: t.bench.evaluated, importScripts: t.probe.t1 - t.probe.t0, toFetch: t.bench.firstFetch - t.probe.t1, answer: t.bench.firstAnswer - t.bench.firstFetch, total: t.bench.firstAnswer });
+    arm.rows.push({ start: t.bench.evaluated, importScripts: t.marks.t1 - t.marks.t0, toFetch: t.bench.firstFetch - t.marks.t1, answer: t.bench.firstAnswer - t.bench.firstFetch, total: t.bench.firstAnswer });
   }
 }
 const mean = (xs) => xs.reduce((s, x) => s + x, 0) / xs.length;
-const med = (xs) => xs.slice().sort((p, q) => p - q)[xs.length >> 1];
 console.log(`${engine} ${b0.version}, ${N} cold starts each; mean (median) ms inside the worker`);
 for (const arm of arms) {
   const k = Object.keys(arm.rows[0]);
-  console.log(arm.name.padEnd(10), (variants[arm.name].length / 1024).toFixed(0).padStart(4) + ' KB', k.map((x) => `${x} ${mean(arm.rows.map((y) => y[x])).toFixed(2)} (${med(arm.rows.map((y) => y[x])).toFixed(1)})`).join('  '));
+  console.log(arm.name.padEnd(10), (variants[arm.name].length / 1024).toFixed(0).padStart(4) + ' KB', k.map((x) => `${x} ${mean(arm.rows.map((y) => y[x])).toFixed(2)} (${summary(arm.rows.map((y) => y[x])).p50.toFixed(1)})`).join('  '));
 }
 await b0.close();
 for (const arm of arms) await arm.server.close();

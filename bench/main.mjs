@@ -81,7 +81,6 @@ function serveContent(server, c) {
   for (const [p, src] of Object.entries(c.files)) server.set(p, { body: p === '/sw.js' ? TIMING_PRELUDE + src : src, headers: JS });
 }
 
-
 /** Registers /sw.js and waits (never forever) until it controls a freshly loaded page. */
 async function control(page, origin) {
   await page.goto(origin + BENCH_PAGE);

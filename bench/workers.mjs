@@ -30,19 +30,34 @@ self.addEventListener('fetch', () => { if (!benchTiming.firstFetch) benchTiming.
 `;
 
 // Sent once by a worker after its first answer, when served right after the prelude
-// (bench/engines.mjs; HEARTBEAT, later in the script, names the instance): the prelude's
-// times and swcache's own, so a cold start's steps inside the worker are read in every
-// engine without a way into the worker's global. Its listener comes before the worker's
-// own (respondWith stops the dispatch) and only sets a timer.
+// (bench/engines.mjs, bench/load-probe.mjs; HEARTBEAT, later in the script, names the
+// instance): the prelude's times, swcache's own and any the script notes in
+// self.benchMarks, so a cold start's steps inside the worker are read in every engine
+// without a way into the worker's global (timingReports collects them). Its listener
+// comes before the worker's own (respondWith stops the dispatch) and only sets a timer.
 export const TIMING_REPORT = `self.addEventListener('fetch', () => {
   if (self.benchTimingSent) return;
   self.benchTimingSent = true;
   const poll = () => (benchTiming.firstAnswer
-    ? fetch('/timing?' + encodeURIComponent(JSON.stringify({ instance: swcacheInstance, bench: benchTiming, swcache: self.swcache?.timing || null }))).catch(() => {})
+    ? fetch('/timing?' + encodeURIComponent(JSON.stringify({ instance: swcacheInstance, bench: benchTiming, swcache: self.swcache?.timing || null, marks: self.benchMarks || null }))).catch(() => {})
     : setTimeout(poll, 5));
   setTimeout(poll, 5);
 });
 `;
+/** The TIMING_REPORT of each worker instance on `server`, by instance id. */
+export function timingReports(server) {
+  const byInstance = new Map();
+  server.set('/timing', {
+    handler: (_req, res, url) => {
+      const r = JSON.parse(decodeURIComponent(url.search.slice(1)));
+      byInstance.set(r.instance, r);
+      res.writeHead(204);
+      res.end();
+    },
+  });
+  return byInstance;
+}
+
 const fail = (msg) => { throw new Error(msg); };
 
 /** A worker's self.benchTiming (the prelude): its script start, first fetch, first answer. */
