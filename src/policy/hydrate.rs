@@ -336,6 +336,13 @@ struct Component {
     triggered_at: f64,
     hydrated: bool,
     attempts: u32,
+    /// The current fetch was issued for an invalidation notice (or will be: a queued
+    /// reload): more notices meanwhile are the same news (the worker's and the live
+    /// feed's), not a reason for another refetch.
+    for_notice: bool,
+    /// A notice came while a fetch issued before it (or its render) was under way: that
+    /// data may predate the invalidation, so the component refetches once it is done.
+    stale_again: bool,
 }
 
 impl Component {
@@ -427,6 +434,8 @@ impl Hydrator {
             triggered_at: now,
             hydrated: false,
             attempts: 0,
+            for_notice: false,
+            stale_again: false,
         };
         self.comps.insert(key, comp);
         if eager {
@@ -454,12 +463,21 @@ impl Hydrator {
             Event::Removed(key) => self.remove(key),
             Event::DocumentHidden => self.hidden = true,
             Event::Invalidated(key) => {
-                if let Some(c) = self.comps.get_mut(&key) {
-                    if matches!(c.phase, Phase::Settled { .. }) {
+                let Some(c) = self.comps.get_mut(&key) else { return };
+                if !c.hydrated || c.for_notice {
+                    return;
+                }
+                match c.phase {
+                    Phase::Settled { .. } => {
                         c.phase = Phase::Queued { reload: true };
+                        c.for_notice = true;
                         self.queue.push(key);
                         self.pump();
                     }
+                    // A reload not issued yet goes out after the notice anyway.
+                    Phase::Queued { .. } => c.for_notice = true,
+                    Phase::Fetching { .. } | Phase::Rendering { .. } => c.stale_again = true,
+                    Phase::Waiting | Phase::Backoff { .. } | Phase::Failed => {}
                 }
             }
             Event::DocumentVisible => {
@@ -607,8 +625,16 @@ impl Hydrator {
             c.phase = Phase::Rendering { refresh_after: stale };
             self.out.push(Command::Render { key, source: DataSource::Fetched });
         } else if c.hydrated {
-            // A failed refresh: keep the content, try again at the next poll.
-            c.settle(now);
+            // A failed refresh: keep the content, try again at the next poll (at once,
+            // once, if a notice came meanwhile).
+            c.for_notice = false;
+            if ::core::mem::take(&mut c.stale_again) {
+                c.phase = Phase::Queued { reload: true };
+                c.for_notice = true;
+                self.queue.push(key);
+            } else {
+                c.settle(now);
+            }
         } else if c.attempts <= self.opts.max_retries {
             // 2^(attempts-1) without `powi` (not in `core`).
             let mut factor = 1.0f64;
@@ -644,7 +670,10 @@ impl Hydrator {
             c.hydrated = true;
             self.out.push(Command::Emit(Notice::Hydrated { key, ms }));
         }
-        if ok && refresh_after {
+        // A notice during this fetch or render: the data shown may predate it.
+        let again = ::core::mem::take(&mut c.stale_again);
+        c.for_notice = again;
+        if (ok && refresh_after) || again {
             c.phase = Phase::Queued { reload: true };
             self.queue.push(key);
             self.pump();
@@ -1034,6 +1063,52 @@ mod tests {
         assert_eq!(cmds(&mut h), "render0");
         h.handle(Event::Invalidated(7), 200.0);
         assert_eq!(cmds(&mut h), "", "unknown keys are ignored");
+    }
+
+    #[test]
+    fn a_notice_during_a_refresh_refetches_once_that_refresh_is_done() {
+        // The one-off reload after a stale copy is out when the notice comes: its data may
+        // predate the invalidation.
+        let mut h = Hydrator::new(opts(1));
+        h.add(0, desc("BLOG_PREVIEW"), 0.0);
+        h.handle(aged(0, 20.0 * 60_000.0), 10.0);
+        h.handle(Event::Rendered(0), 20.0);
+        assert_eq!(cmds(&mut h), "fetch0 render0 hydrated0@20 reload0");
+        h.handle(Event::Invalidated(0), 30.0);
+        h.handle(Event::Invalidated(0), 31.0); // the same news twice (worker and live feed)
+        assert_eq!(cmds(&mut h), "", "nothing while the reload is out");
+        h.handle(done(0, true), 40.0);
+        h.handle(Event::Rendered(0), 50.0);
+        assert_eq!(cmds(&mut h), "render0 reload0", "refetched once after it");
+        h.handle(done(0, true), 60.0);
+        h.handle(Event::Rendered(0), 70.0);
+        assert_eq!(cmds(&mut h), "render0");
+        assert_eq!(h.next_timeout(), None, "settled");
+        // A notice during a poll's render, and one during a refresh that fails.
+        let opts = Options {
+            types: vec![TypeOptions { name: "T".into(), poll_ms: Some(1000.0), ..TypeOptions::default() }],
+            ..opts(1)
+        };
+        let mut h = Hydrator::new(opts);
+        h.add(0, desc("T"), 0.0);
+        h.handle(done(0, true), 1.0);
+        h.handle(Event::Rendered(0), 2.0);
+        h.on_timeout(1002.0);
+        h.handle(done(0, true), 1010.0);
+        assert_eq!(cmds(&mut h), "fetch0 render0 hydrated0@2 reload0 render0");
+        h.handle(Event::Invalidated(0), 1020.0);
+        h.handle(Event::Rendered(0), 1030.0);
+        assert_eq!(cmds(&mut h), "reload0");
+        h.handle(done(0, true), 1040.0);
+        h.handle(Event::Rendered(0), 1050.0);
+        h.on_timeout(2050.0);
+        assert_eq!(cmds(&mut h), "render0 reload0", "polling again");
+        h.handle(Event::Invalidated(0), 2060.0);
+        h.handle(done(0, false), 2070.0);
+        assert_eq!(cmds(&mut h), "reload0", "a failed refresh with a notice behind it: once more, now");
+        h.handle(done(0, false), 2080.0);
+        assert_eq!(cmds(&mut h), "", "then the next poll");
+        assert_eq!(h.next_timeout(), Some(3080.0));
     }
 
     #[test]
