@@ -189,7 +189,10 @@ async fn seq_of(c: &reqwest::Client, base: &str) -> u64 {
 #[derive(Clone, Debug, PartialEq)]
 struct Got {
     kind: String,
+    /// The seq in the event's id (`<seq>.<epoch>`).
     id: u64,
+    /// The id as sent, what a reconnecting client sends back as `Last-Event-ID`.
+    raw_id: String,
     data: Value,
 }
 
@@ -197,14 +200,14 @@ struct Got {
 /// every event into `out` until the stream ends. Returns when the stream ends.
 async fn listen(
     base: String,
-    last: Option<u64>,
+    last: Option<String>,
     out: Arc<std::sync::Mutex<Vec<Got>>>,
     connected: Arc<std::sync::atomic::AtomicBool>,
 ) {
     let c = reqwest::Client::new();
     let mut req = c.get(format!("{base}/v1/events"));
     if let Some(l) = last {
-        req = req.header("last-event-id", l.to_string());
+        req = req.header("last-event-id", l);
     }
     let Ok(res) = req.send().await else { return };
     assert_eq!(res.status(), 200);
@@ -215,13 +218,16 @@ async fn listen(
         buf.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = buf.find("\n\n") {
             let block: String = buf.drain(..end + 2).collect();
-            let mut got = Got { kind: "message".into(), id: 0, data: Value::Null };
+            let mut got = Got { kind: "message".into(), id: 0, raw_id: String::new(), data: Value::Null };
             let mut has_data = false;
             for line in block.lines() {
                 if let Some(v) = line.strip_prefix("event: ") {
                     got.kind = v.into();
                 } else if let Some(v) = line.strip_prefix("id: ") {
-                    got.id = v.parse().unwrap();
+                    let (seq, epoch) = v.split_once('.').expect("an id is <seq>.<epoch>");
+                    assert!(!epoch.is_empty(), "{v}");
+                    got.id = seq.parse().unwrap();
+                    got.raw_id = v.into();
                 } else if let Some(v) = line.strip_prefix("data: ") {
                     got.data = serde_json::from_str(v).unwrap();
                     has_data = true;
@@ -236,11 +242,12 @@ async fn listen(
 
 type Inbox = Arc<std::sync::Mutex<Vec<Got>>>;
 
-/// Starts a live client; returns its inbox once it is connected, and its task.
-async fn live(base: &str, last: Option<u64>) -> (Inbox, tokio::task::JoinHandle<()>) {
+/// Starts a live client (`last`: its `Last-Event-ID`, an id it was sent or a bare seq);
+/// returns its inbox once it is connected, and its task.
+async fn live(base: &str, last: Option<&str>) -> (Inbox, tokio::task::JoinHandle<()>) {
     let inbox: Inbox = Arc::default();
     let connected = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let task = tokio::spawn(listen(base.to_string(), last, inbox.clone(), connected.clone()));
+    let task = tokio::spawn(listen(base.to_string(), last.map(String::from), inbox.clone(), connected.clone()));
     until(Duration::from_secs(10), "the live client to connect", || {
         connected.load(std::sync::atomic::Ordering::SeqCst)
     })
@@ -532,7 +539,7 @@ async fn a_redis_crash_loses_no_acknowledged_entry_and_clients_resume_without_a_
         let keep_going = keep_going.clone();
         tokio::spawn(async move {
             while keep_going.load(std::sync::atomic::Ordering::SeqCst) {
-                let last = inbox.lock().unwrap().last().map(|g| g.id);
+                let last = inbox.lock().unwrap().last().map(|g| g.raw_id.clone());
                 listen(base.clone(), last, inbox.clone(), Arc::default()).await;
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -629,6 +636,7 @@ async fn a_client_offline_for_30_seconds_gets_exactly_what_it_missed() {
     }
     until(Duration::from_secs(10), "the first five", || seqs(&inbox).len() == 5).await;
     task.abort();
+    let fifth = inbox.lock().unwrap()[4].raw_id.clone();
     // Offline for 30 s while the CMS publishes once a second.
     let start = Instant::now();
     let mut i = 5;
@@ -638,7 +646,7 @@ async fn a_client_offline_for_30_seconds_gets_exactly_what_it_missed() {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let last = i as u64;
-    let (back, _task) = live(&s.base, Some(5)).await;
+    let (back, _task) = live(&s.base, Some(&fifth)).await;
     until(Duration::from_secs(10), "what it missed", || seqs(&back).last() == Some(&last)).await;
     assert_eq!(seqs(&back), (6..=last).collect::<Vec<_>>(), "exactly what it missed");
     // Offline past compaction (keep 50): one reset instead.
@@ -649,11 +657,41 @@ async fn a_client_offline_for_30_seconds_gets_exactly_what_it_missed() {
     while seq_of(&c, &s.base).await < newest {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (stale, _t) = live(&s.base, Some(5)).await;
+    let (stale, _t) = live(&s.base, Some("5")).await; // a bare seq: read as this epoch's
     until(Duration::from_secs(10), "a reset", || !stale.lock().unwrap().is_empty()).await;
     let got = stale.lock().unwrap().clone();
     assert_eq!(got.len(), 1);
     assert_eq!((got[0].kind.as_str(), got[0].id, got[0].data["reset"].as_bool()), ("reset", newest, Some(true)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_of_a_feed_that_started_over_gets_the_new_feed_from_its_start() {
+    let dir = scratch("epoch");
+    let file = dir.join("feed.json");
+    let s = Service::start(&dir, &format!("file:{}", file.display()), &[]);
+    let c = client();
+    let (inbox, task) = live(&s.base, None).await;
+    for i in 1..=5 {
+        post(&c, &s.base, &json!({ "urls": [format!("/old/{i}")] }), None).await.unwrap();
+    }
+    until(Duration::from_secs(10), "the old feed's five", || seqs(&inbox).len() == 5).await;
+    task.abort();
+    let seen = inbox.lock().unwrap()[4].raw_id.clone();
+    // The feed starts over (its file replaced by a new one) while the page is away, and
+    // the new feed passes the seq the page saw.
+    std::fs::remove_file(&file).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_swcache-feed")).args(["init", "--feed"]).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for i in 1..=7 {
+        let (status, v) = post(&c, &s.base, &json!({ "urls": [format!("/new/{i}")] }), None).await.unwrap();
+        assert_eq!(status, 201, "{v}");
+    }
+    let (back, _t) = live(&s.base, Some(&seen)).await;
+    until(Duration::from_secs(10), "the new feed's seven", || seqs(&back).len() == 7).await;
+    let got = back.lock().unwrap().clone();
+    let urls: Vec<&str> = got.iter().map(|g| g.data["urls"][0].as_str().unwrap()).collect();
+    assert_eq!(urls, (1..=7).map(|i| format!("/new/{i}")).collect::<Vec<_>>(), "none of the new feed skipped");
+    assert_ne!(got[0].raw_id.split_once('.').unwrap().1, seen.split_once('.').unwrap().1, "a new epoch in the ids");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -723,6 +761,8 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
         ("unknown field", Some("ok"), e(r#"{"all":true,"purge":1}"#), 400, "unknown field 'purge'"),
         ("cross-origin", Some("ok"), e(r#"{"urls":["https://evil.example/a"]}"#), 400, "cross-origin"),
         ("relative", Some("ok"), e(r#"{"urls":["promo/a"]}"#), 400, "root-relative"),
+        ("backslash", Some("ok"), e(r#"{"urls":["/\\evil.example/x"]}"#), 400, "backslash"),
+        ("tab", Some("ok"), e(r#"{"prefixes":["/\t/evil.example/"]}"#), 400, "control characters"),
         ("bad tag", Some("ok"), e(r#"{"tags":["a,b"]}"#), 400, "without commas"),
         ("bad route", Some("ok"), e(r#"{"routes":["a b"]}"#), 400, "route name"),
         ("2 MB", Some("ok"), format!(r#"{{"urls":["/{}"]}}"#, "x".repeat(2 << 20)), 413, "larger than"),
@@ -751,12 +791,28 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
     assert!(v["error"].as_str().unwrap().contains("more than 10000"), "{v}");
     let (status, v) = post(&c, &s.base, &json!({ "all": true }), Some("bad key with spaces")).await.unwrap();
     assert_eq!((status, v["error"].as_str().unwrap().contains("Idempotency-Key")), (400, true));
-    for bad in ["abc", "99999999999999999999", "-1"] {
+    for bad in ["abc", "99999999999999999999", "-1", "5.", ".e1", "5.a b", "5.e1.e2"] {
         let res = c.get(format!("{}/v1/events", s.base)).header("last-event-id", bad).send().await.unwrap();
         assert_eq!(res.status(), 400, "Last-Event-ID {bad}");
         let v: Value = res.json().await.unwrap();
         assert!(v["error"].as_str().unwrap().contains("Last-Event-ID"));
     }
+    assert_eq!(std::fs::read(&feed_file).unwrap(), before, "the refusals changed nothing");
+    // A wrong method gets the same JSON error as every other refusal.
+    let res = c.get(format!("{}/v1/entries", s.base)).send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    let v: Value = res.json().await.unwrap();
+    assert!(v["error"].as_str().unwrap().contains("GET is not allowed"), "{v}");
+    // The scheme's name is case-insensitive (RFC 9110).
+    let res = c
+        .post(format!("{}/v1/entries", s.base))
+        .header("authorization", format!("BEARER {TOKEN}"))
+        .body("{\"tags\":[\"caps\"]}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "Authorization: BEARER <token>");
+    let before = std::fs::read(&feed_file).unwrap();
     // A body sent one byte a second is cut off by the body timeout.
     let mut slow = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
     write!(
@@ -785,10 +841,10 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
     assert!(answer.starts_with("HTTP/1.1 408"), "slow body: {answer}");
     assert!(start.elapsed() < Duration::from_secs(15));
     assert_eq!(std::fs::read(&feed_file).unwrap(), before, "nothing changed");
-    assert_eq!(seq_of(&c, &s.base).await, 1);
+    assert_eq!(seq_of(&c, &s.base).await, 2);
     let metrics = c.get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("swcache_feed_publishes_refused_total{reason=\"auth\"} 3"), "{metrics}");
-    assert!(metrics.contains("swcache_feed_entries_published_total 1"), "{metrics}");
+    assert!(metrics.contains("swcache_feed_entries_published_total 2"), "{metrics}");
 }
 
 #[test]

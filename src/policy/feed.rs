@@ -377,6 +377,29 @@ pub fn publish_request(v: &Value, now_ms: f64) -> Result<(Vec<(String, Value)>, 
             at
         }
     };
+    // A browser drops tabs and line breaks from a URL and reads `\` as `/`: `/\evil.com/x`
+    // is another origin to every worker, which would then refuse the whole feed.
+    for field in ["urls", "prefixes"] {
+        if let Some(Value::Arr(list)) = v.get(field) {
+            for (i, u) in list.iter().enumerate() {
+                let u = u.as_str().unwrap_or("");
+                if u.bytes().any(|b| b == b'\\' || b < 0x20 || b == 0x7f) {
+                    return Err(cold(|| {
+                        cat!(
+                            "'",
+                            field,
+                            "[",
+                            i,
+                            "]' must not contain a backslash or control characters ",
+                            "(browsers read them as part of another URL), got '",
+                            u,
+                            "'"
+                        )
+                    }));
+                }
+            }
+        }
+    }
     let resolve = |raw: &str| -> Option<String> {
         if raw.starts_with('/') && !raw.starts_with("//") {
             Some(cat!(PUBLISH_ORIGIN, raw))

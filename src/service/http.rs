@@ -88,7 +88,8 @@ impl Tokens {
         let given = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| v.split_once(' '))
+            .and_then(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer").then_some(token))
             .map(str::trim)
             .ok_or("missing bearer token (Authorization: Bearer <token>)")?;
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
@@ -160,6 +161,9 @@ pub fn router(hub: Arc<Hub>, cfg: ServeConfig, stop: watch::Receiver<bool>) -> R
         .route("/metrics", get(metrics))
         .merge(reads)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
+        .method_not_allowed_fallback(|method: Method| async move {
+            error(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not allowed here (see the README's endpoints)"))
+        })
         .with_state(app)
 }
 
@@ -308,7 +312,8 @@ async fn feed_document(State(app): State<Arc<App>>, headers: HeaderMap) -> Respo
             }
             Err(e) => {
                 m.feed_request("503");
-                error(StatusCode::SERVICE_UNAVAILABLE, format!("the store is unavailable: {e}"))
+                // `e` says what is wrong with the store (unavailable, or an invalid feed).
+                error(StatusCode::SERVICE_UNAVAILABLE, e)
             }
         };
     };
@@ -377,19 +382,42 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 }
 
 /// `Last-Event-ID`: a seq (digits, at most 9e15), or an error to answer with.
-pub fn parse_last_event_id(v: Option<&HeaderValue>) -> Result<Option<u64>, String> {
+pub fn parse_last_event_id(v: Option<&HeaderValue>) -> Result<Option<LastEventId>, String> {
     let Some(v) = v else { return Ok(None) };
-    let s = v.to_str().map_err(|_| "Last-Event-ID must be a seq (digits)".to_string())?.trim();
+    let bad = |s: &str| {
+        format!(
+            "Last-Event-ID must be an id this service sent (<seq>.<epoch>, or a seq of at most 16 digits), got '{}'",
+            s.chars().take(40).collect::<String>()
+        )
+    };
+    let s = v.to_str().map_err(|_| bad("(not text)"))?.trim();
     if s.is_empty() {
         return Ok(None);
     }
-    if s.len() > 16 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "Last-Event-ID must be a seq (at most 16 digits), got '{}'",
-            s.chars().take(40).collect::<String>()
-        ));
+    // A bare seq (ids before the epoch was added) is read as the current epoch's.
+    let (digits, epoch) = match s.split_once('.') {
+        Some((d, e)) => (d, Some(e)),
+        None => (s, None),
+    };
+    let epoch_ok = |e: &str| {
+        !e.is_empty() && e.len() <= 256 && e.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    if digits.is_empty()
+        || digits.len() > 16
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || !epoch.is_none_or(epoch_ok)
+    {
+        return Err(bad(s));
     }
-    s.parse::<u64>().map(Some).map_err(|_| "Last-Event-ID is not a number".into())
+    let seq = digits.parse::<u64>().map_err(|_| bad(s))?;
+    Ok(Some(LastEventId { seq, epoch: epoch.map(String::from) }))
+}
+
+/// A client's `Last-Event-ID`: the seq it saw, and the epoch of its feed when it says.
+#[derive(Debug, PartialEq)]
+pub struct LastEventId {
+    pub seq: u64,
+    pub epoch: Option<String>,
 }
 
 /// Counts a live client while its stream lives.
@@ -412,16 +440,17 @@ struct Live {
 
 fn sse_event(ev: &Event) -> SseEvent {
     match ev {
-        Event::Entry { seq, json } => SseEvent::default().id(seq.to_string()).data(&**json),
-        Event::Reset { seq, json } => SseEvent::default().event("reset").id(seq.to_string()).data(&**json),
+        Event::Entry { json, .. } => SseEvent::default().id(ev.id()).data(&**json),
+        Event::Reset { json, .. } => SseEvent::default().event("reset").id(ev.id()).data(&**json),
     }
 }
 
 async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let last_id = match parse_last_event_id(headers.get("last-event-id")) {
+    let last_event = match parse_last_event_id(headers.get("last-event-id")) {
         Ok(v) => v,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
+    let last_id = last_event.as_ref().map(|l| l.seq);
     if *app.stop.borrow() {
         // Not an error status: an EventSource gives up for good on one. An empty stream
         // makes the browser reconnect (to another instance) with the same Last-Event-ID.
@@ -432,9 +461,12 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let rx = app.hub.subscribe();
     // An instance that has not read its store yet, or has not yet read the entries a
     // client saw elsewhere, reads it now: a client is never moved past what it missed.
+    let other_epoch = |c: &super::hub::Current| {
+        last_event.as_ref().and_then(|l| l.epoch.as_deref()).is_some_and(|e| e != super::hub::epoch_tag(&c.feed.epoch))
+    };
     let behind = |cur: Option<Arc<super::hub::Current>>| match (cur, last_id) {
         (None, _) => true,
-        (Some(c), Some(l)) => c.feed.seq < l,
+        (Some(c), Some(l)) => c.feed.seq < l || other_epoch(&c),
         (Some(_), None) => false,
     };
     if behind(app.hub.current()) {
@@ -443,20 +475,27 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
             None => app.hub.refresh().await,
         }
     }
-    if last_id.is_some() && app.hub.current().is_none() {
-        // The store cannot be read: the client keeps its place and tries again.
+    let current = app.hub.current();
+    if current.is_none() && (last_id.is_some() || app.hub.health().is_err()) {
+        // The store cannot be read: the client keeps its place (or, new, finds one) and
+        // tries again. A new client's stream started from nothing would miss what other
+        // instances publish meanwhile. (A store that holds no feed yet is read: its first
+        // entries are all news to the client.)
         return come_back();
     }
-    let (seq, mut backlog) = match app.hub.current() {
+    let (seq, backlog) = match current {
         None => (0, VecDeque::new()),
         Some(cur) => {
-            let backlog: VecDeque<Event> = last_id.map(|l| super::hub::since(&cur.feed, l)).unwrap_or_default().into();
+            // A seq of another epoch (the feed started over) counts for nothing in this one.
+            let from_seq = if other_epoch(&cur) { Some(0) } else { last_id };
+            let mut backlog: VecDeque<Event> =
+                from_seq.map(|l| super::hub::since(&cur.feed, l)).unwrap_or_default().into();
+            if backlog.is_empty() && from_seq.is_some_and(|l| l < cur.feed.seq) {
+                backlog.push_back(Event::reset(&cur.feed));
+            }
             (cur.feed.seq, backlog)
         }
     };
-    if backlog.is_empty() && last_id.is_some_and(|l| l < seq) {
-        backlog.push_back(Event::reset(seq));
-    }
     let m = app.hub.metrics.clone();
     m.sse_clients.inc();
     let state = Live { backlog, rx, last: seq, stop: app.stop.clone(), first: true, guard: Connected(m) };

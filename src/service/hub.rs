@@ -43,11 +43,11 @@ pub struct Current {
 /// What live clients are sent.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    /// One entry: its seq and JSON (as in the feed).
-    Entry { seq: u64, json: Arc<str> },
+    /// One entry: its seq and JSON (as in the feed); `epoch`: its feed's ([`epoch_tag`]).
+    Entry { seq: u64, epoch: Arc<str>, json: Arc<str> },
     /// Start over: the feed's history was lost to this client (compacted, a new epoch);
     /// the page treats it as `all`. `seq` is where the client now stands.
-    Reset { seq: u64, json: Arc<str> },
+    Reset { seq: u64, epoch: Arc<str>, json: Arc<str> },
 }
 
 impl Event {
@@ -57,10 +57,29 @@ impl Event {
         }
     }
 
-    pub fn reset(seq: u64) -> Event {
+    pub fn reset(feed: &Feed) -> Event {
+        let seq = feed.seq;
         let json =
             serde_json::json!({ "reset": true, "seq": seq, "timestamp": time::iso_string(now_ms()) }).to_string();
-        Event::Reset { seq, json: json.into() }
+        Event::Reset { seq, epoch: epoch_tag(&feed.epoch).into(), json: json.into() }
+    }
+
+    /// The SSE `id`: `<seq>.<epoch>`, so a client's `Last-Event-ID` says which feed its
+    /// seq belongs to (a feed that started over counts from 1 again).
+    pub fn id(&self) -> String {
+        match self {
+            Event::Entry { seq, epoch, .. } | Event::Reset { seq, epoch, .. } => format!("{seq}.{epoch}"),
+        }
+    }
+}
+
+/// A feed's epoch as it appears in ETags and SSE ids: as it is when it is letters,
+/// digits, `_` and `-`, else its bytes in hex.
+pub fn epoch_tag(epoch: &str) -> String {
+    if epoch.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        epoch.to_string()
+    } else {
+        epoch.bytes().map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -79,12 +98,7 @@ pub struct Hub {
 }
 
 fn etag_of(f: &Feed) -> String {
-    let epoch: String = if f.epoch.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-        f.epoch.clone()
-    } else {
-        f.epoch.bytes().map(|b| format!("{b:02x}")).collect()
-    };
-    format!("\"{}.{}.{}\"", epoch, f.seq, f.baseline.as_ref().map_or(0, |b| b.seq))
+    format!("\"{}.{}.{}\"", epoch_tag(&f.epoch), f.seq, f.baseline.as_ref().map_or(0, |b| b.seq))
 }
 
 impl Current {
@@ -109,12 +123,13 @@ pub fn since(feed: &Feed, seq: u64) -> Vec<Event> {
 pub fn diff(prev: &Feed, next: &Feed) -> Vec<Event> {
     let compacted_unseen = next.baseline.as_ref().is_some_and(|b| b.seq > prev.seq);
     if next.epoch != prev.epoch || next.seq < prev.seq || compacted_unseen {
-        return vec![Event::reset(next.seq)];
+        return vec![Event::reset(next)];
     }
+    let epoch: Arc<str> = epoch_tag(&next.epoch).into();
     next.entries
         .iter()
         .filter(|e| e.seq > prev.seq)
-        .map(|e| Event::Entry { seq: e.seq, json: feed::entry_json(e).into() })
+        .map(|e| Event::Entry { seq: e.seq, epoch: epoch.clone(), json: feed::entry_json(e).into() })
         .collect()
 }
 
