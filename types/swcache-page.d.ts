@@ -4,7 +4,8 @@
 //     import { register } from '/swcache/swcache-page.js';         // served as is
 //
 // Every helper that talks to the worker posts over a MessageChannel and rejects on the
-// worker's ERROR reply or when no reply comes within its timeout (which runs from the call).
+// worker's ERROR reply or when no reply comes within its timeout (which runs from the call;
+// `Infinity`: none).
 
 /** How a route answers a request (as in the worker's config). */
 export type SwcacheStrategy = 'cacheFirst' | 'networkFirst' | 'staleWhileRevalidate' | 'networkOnly' | 'cacheOnly';
@@ -264,9 +265,9 @@ export interface HydrateInfo {
 export type HydrateRender<Data = any> = (element: HTMLElement, data: Data, info: HydrateInfo) => unknown;
 
 export interface HydrateTypeOptions {
-  /** Data at least this old (ms) is refetched past the cache; `false` means 0. */
+  /** Data at least this old (ms) is refetched past the cache; `false` means 0, `Infinity` never. */
   maxAge?: number | false;
-  /** Milliseconds between polls; `0` or `false`: never poll. */
+  /** Milliseconds between polls; `0`, `false` or `Infinity`: never poll. */
   poll?: number | false;
   /** The type's trigger, unless an element's `data-hydrate` says otherwise. */
   trigger?: HydrateTrigger;
@@ -274,7 +275,7 @@ export interface HydrateTypeOptions {
 }
 
 export interface HydrateOptions {
-  /** The IntersectionObserver margin: a CSS length such as `'50px'`, or pixels [default `'50px'`]. */
+  /** The IntersectionObserver margin: a CSS length such as `'50px'`, or pixels (negative shrinks the viewport) [default `'50px'`]. */
   rootMargin?: string | number;
   /** The first `preload` components hydrate at once [default 2]. */
   preload?: number;

@@ -8,12 +8,19 @@ const sw = typeof navigator !== 'undefined' ? navigator.serviceWorker : undefine
 const TIMEOUT = 5000;
 
 function timeoutError(what, ms) {
-  return new Error(`swcache: ${what} within ${ms} ms`);
+  const err = new Error(`swcache: ${what} within ${ms} ms`);
+  err.timeout = true;
+  return err;
 }
 
+// The longest delay setTimeout keeps (a longer one fires at once).
+const MAX_DELAY = 2 ** 31 - 1;
+
+/** `promise`, or a rejection after `ms` (Infinity, or anything not a finite number: none). */
 function withTimeout(promise, ms, what) {
+  if (!Number.isFinite(ms)) return promise;
   let timer;
-  const limit = new Promise((_, reject) => { timer = setTimeout(() => reject(timeoutError(what, ms)), ms); });
+  const limit = new Promise((_, reject) => { timer = setTimeout(() => reject(timeoutError(what, ms)), Math.min(Math.max(ms, 0), MAX_DELAY)); });
   return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
 }
 
@@ -93,12 +100,12 @@ export function onUpdate(callback) {
   };
   const changed = () => dispatchEvent(new CustomEvent('swcache:controlled', { detail: { external: !asked } }));
   sw.addEventListener('controllerchange', changed);
+  const watch = (reg, w) => { if (w) w.addEventListener('statechange', () => { if (w.state === 'installed') report(reg); }); };
   sw.ready.then((reg) => {
     report(reg);
-    reg.addEventListener('updatefound', () => {
-      const w = reg.installing;
-      if (w) w.addEventListener('statechange', () => { if (w.state === 'installed') report(reg); });
-    });
+    // One installing already (its updatefound has passed), and each later one.
+    watch(reg, reg.installing);
+    reg.addEventListener('updatefound', () => watch(reg, reg.installing));
   });
   return () => { on = false; sw.removeEventListener('controllerchange', changed); };
 }
@@ -182,18 +189,23 @@ export function prefetchOnHover(selector = 'a[data-prefetch]', { delay = 65 } = 
   const wait = Number.isFinite(delay) && delay >= 0 ? delay : 65;
   const sent = new Set();
   let pending = null; // [href, timer]
-  const linkOf = (e) => {
-    const a = e.target instanceof Element ? e.target.closest(selector) : null;
-    if (!a?.href) return null;
-    const u = new URL(a.href, location.href);
-    if (u.origin !== location.origin) return null;
+  // The link's URL without its fragment: same-origin http(s) only (an SVG link's href
+  // is an SVGAnimatedString; blob: and data: URLs are nothing to prefetch).
+  const urlOf = (a) => {
+    const raw = typeof a?.href === 'string' ? a.href : a?.href?.baseVal;
+    if (!raw) return null;
+    let u;
+    try { u = new URL(raw, location.href); } catch { return null; }
+    if (u.origin !== location.origin || !/^https?:$/.test(u.protocol)) return null;
     u.hash = '';
     return u.href;
   };
+  const linkOf = (e) => urlOf(e.target instanceof Element ? e.target.closest(selector) : null);
   const send = (href) => {
     if (sent.has(href)) return;
     sent.add(href);
-    prefetch([href]).catch(() => sent.delete(href));
+    // Tried again on a later hover only if the worker did not answer; a refusal stands.
+    prefetch([href]).catch((err) => { if (err?.timeout) sent.delete(href); });
   };
   const over = (e) => {
     const href = linkOf(e);
@@ -205,7 +217,7 @@ export function prefetchOnHover(selector = 'a[data-prefetch]', { delay = 65 } = 
     const href = linkOf(e);
     if (!href || !pending || pending[0] !== href) return;
     const to = e.relatedTarget instanceof Element ? e.relatedTarget.closest(selector) : null;
-    if (to?.href && new URL(to.href, location.href).href.split('#')[0] === href) return; // still inside the link
+    if (urlOf(to) === href) return; // still inside the link
     clearTimeout(pending[1]);
     pending = null;
   };
@@ -301,6 +313,9 @@ async function onNotice(event) {
 }
 if (sw) sw.addEventListener('message', onNotice);
 
+// The first wait before a closed live feed is opened again (it doubles each time).
+const RECONNECT_MS = 2000;
+
 /**
  * Live invalidation: listens to a Server-Sent Events stream of feed entries (`data:` is
  * one entry's JSON, as in the feed; the feed service's /v1/events, or any server) and
@@ -311,8 +326,12 @@ if (sw) sw.addEventListener('message', onNotice);
  */
 export function subscribe(url = '/swcache-feed/live') {
   if (typeof EventSource !== 'function') return { stop() {} };
-  const source = new EventSource(url);
+  let source = null;
+  let stopped = false;
+  let retry = null;
+  let wait = RECONNECT_MS;
   const on = (ev) => {
+    wait = RECONNECT_MS;
     let entry;
     try {
       entry = JSON.parse(ev.data);
@@ -324,7 +343,30 @@ export function subscribe(url = '/swcache-feed/live') {
     for (const k of ['urls', 'prefixes', 'tags', 'routes', 'all', 'timestamp']) if (entry[k] !== undefined) msg[k] = entry[k];
     invalidate(msg).catch((err) => console.warn('swcache: live feed entry refused:', err.message || err));
   };
-  source.onmessage = on;
-  source.addEventListener('reset', on);
-  return { stop: () => source.close() };
+  // The browser reconnects by itself after a network error, but gives up for good on an
+  // HTTP error or a wrong content type (a proxy's 502 while the feed service restarts):
+  // then this opens the stream again, waiting longer each time (up to a minute). The
+  // entries sent meanwhile are not replayed (a new stream has no Last-Event-ID); the
+  // worker still checks the feed on navigations.
+  const open = () => {
+    retry = null;
+    if (stopped) return;
+    source = new EventSource(url);
+    source.onmessage = on;
+    source.addEventListener('reset', on);
+    source.onerror = () => {
+      if (stopped || source.readyState !== EventSource.CLOSED || retry) return;
+      console.warn(`swcache: the live feed ${url} closed; opening it again in ${wait / 1000} s`);
+      retry = setTimeout(open, wait);
+      wait = Math.min(wait * 2, 60000);
+    };
+  };
+  open();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(retry);
+      source.close();
+    },
+  };
 }

@@ -107,3 +107,90 @@ test('page module: hydrate() with a bad option rejects naming it, and hydrates n
     assert.equal(server.count('/api/y'), 0, `${opts}: nothing hydrated`);
   }
 });
+
+test('page module: hover prefetch sends same-origin http(s) links only, an SVG link by its URL', async () => {
+  server.set('/sw-hover.js', { body: workerSource(`{ version: 'v1', routes: [{ name: 'h', match: /^\\/h\\//, strategy: 'cacheFirst' }] }`), headers: JS });
+  for (const p of ['/h/svg', '/h/ok']) server.set(p, p);
+  server.set('/h/page', html(`
+    import { register, prefetchOnHover } from '/swcache/swcache-page.js';
+    window.sent = [];
+    const postMessage = ServiceWorker.prototype.postMessage;
+    ServiceWorker.prototype.postMessage = function (m, ...rest) {
+      if (m?.type === 'PREFETCH') window.sent.push(...m.urls);
+      return postMessage.call(this, m, ...rest);
+    };
+    document.getElementById('blob').href = URL.createObjectURL(new Blob(['x']));
+    prefetchOnHover('a[data-prefetch]', { delay: 0 });
+    window.registered = register('/sw-hover.js').then(() => true, (e) => e.message);`,
+  `<a id="blob" data-prefetch style="display:block;height:40px">blob</a>
+   <svg width="200" height="40" style="display:block"><a href="/h/svg" data-prefetch><rect width="200" height="40"/></a></svg>
+   <a id="ok" href="/h/ok" data-prefetch style="display:block;height:40px">ok</a>`));
+  await page.goto(server.origin + '/h/page');
+  await page.waitForFunction(() => !!window.registered);
+  assert.equal(await page.evaluate(() => window.registered), true);
+  await page.hover('#blob');
+  await page.hover('svg rect');
+  await waitFor(() => server.count('/h/svg') === 1, 'the SVG link prefetched by the worker');
+  await page.hover('#blob');
+  await page.hover('#ok');
+  await waitFor(() => server.count('/h/ok') === 1, 'the plain link prefetched');
+  assert.deepEqual(await page.evaluate(() => window.sent), [`${server.origin}/h/svg`, `${server.origin}/h/ok`], 'a blob: link is never sent');
+});
+
+test('page module: onUpdate() reports a worker that was already installing when it was called; an infinite timeout waits', async () => {
+  server.set('/u/slow.js', { body: 'slow', delay: 1500 });
+  const sw = (v, precache) => ({ body: workerSource(`{ version: '${v}', waitForClients: true, precache: ${JSON.stringify(precache)}, routes: [] }`), headers: JS });
+  server.set('/sw-update.js', sw('u1', []));
+  server.set('/u/page', html(`
+    import { register, onUpdate, stats } from '/swcache/swcache-page.js';
+    window.registered = register('/sw-update.js').then(() => true, (e) => e.message);
+    window.go = async () => {
+      const reg = await navigator.serviceWorker.getRegistration();
+      await reg.update();
+      const installing = !!reg.installing && !reg.waiting; // its updatefound has fired already
+      const update = await Promise.race([
+        new Promise((resolve) => onUpdate((u) => resolve(u.worker.scriptURL))),
+        new Promise((resolve) => setTimeout(() => resolve('not reported within 8 s'), 8000)),
+      ]);
+      return { installing, update, stats: (await stats({ timeout: Infinity })).type };
+    };`));
+  await page.goto(server.origin + '/u/page');
+  await page.waitForFunction(() => !!window.registered);
+  assert.equal(await page.evaluate(() => window.registered), true);
+  // The next version's install takes 1.5 s (its precache is slow to answer).
+  server.set('/sw-update.js', sw('u2', ['/u/slow.js']));
+  const got = await page.evaluate(() => window.go());
+  assert.deepEqual(got, { installing: true, update: `${server.origin}/sw-update.js`, stats: 'STATS' });
+});
+
+test('page module: subscribe() opens the live feed again after the browser gave up on it (an HTTP error)', async () => {
+  server.set('/sw-live.js', { body: workerSource(`{ version: 'v1', routes: [{ name: 'l', match: /^\\/l\\//, strategy: 'cacheFirst' }] }`), headers: JS });
+  server.set('/l/a', 'a');
+  let calls = 0;
+  server.set('/live-feed', {
+    handler: (_req, res) => {
+      calls++;
+      if (calls === 1) {
+        res.writeHead(502, { 'content-type': 'text/plain' });
+        return res.end('bad gateway');
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+      res.end('retry: 60000\nid: 1.e\ndata: {"urls":["/l/a"]}\n\n');
+    },
+  });
+  server.set('/l/page', html(`
+    import { register, subscribe, stats } from '/swcache/swcache-page.js';
+    window.ready = register('/sw-live.js').then(async () => {
+      await fetch('/l/a'); // stored, so the entry's invalidation removes something
+      while (!(await caches.match('/l/a'))) await new Promise((r) => setTimeout(r, 20));
+      subscribe('/live-feed');
+      return true;
+    }, (e) => e.message);
+    window.invalidations = async () => (await stats()).invalidations;`));
+  await page.goto(server.origin + '/l/page');
+  await page.waitForFunction(() => !!window.ready);
+  assert.equal(await page.evaluate(() => window.ready), true);
+  await waitFor(() => page.evaluate(() => window.invalidations()).then((n) => n >= 1), 'the entry from the reopened stream applied', 15000, 100);
+  assert.equal(calls, 2, 'refused once, opened again once');
+  assert.ok(logs.some((l) => l.includes('swcache: the live feed /live-feed closed; opening it again')), logs.join('\n'));
+});

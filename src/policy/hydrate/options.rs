@@ -65,10 +65,11 @@ pub fn parse(opts: &Value) -> Result<Options, String> {
             },
             "rootMargin" => match v {
                 // A number is pixels; an empty string, the default.
-                Value::Num(_) => match non_negative(v) {
-                    Some(px) => o.root_margin = cat(&[&(px as u32).to_string(), "px"]),
-                    None => return Err(bad("rootMargin", "a CSS margin string or a number of pixels")),
-                },
+                // (Negative shrinks the viewport, as in CSS.)
+                Value::Num(px) if px.is_finite() => {
+                    let sign = if *px <= -1.0 { "-" } else { "" };
+                    o.root_margin = cat(&[sign, &(px.abs() as u32).to_string(), "px"]);
+                }
                 Value::Str(s) if s.is_empty() => {}
                 Value::Str(s) => o.root_margin = s.clone(),
                 _ => return Err(bad("rootMargin", "a CSS margin string or a number of pixels")),
@@ -97,8 +98,13 @@ fn type_options(name: &str, v: &Value) -> Result<TypeOptions, String> {
     for (field, v) in fields.iter().filter(|(_, v)| !matches!(v, Value::Undefined)) {
         match field.as_str() {
             "maxAge" | "poll" => {
-                // `false` turns polling off (and makes every copy stale, for maxAge).
-                let ms = if matches!(v, Value::Bool(false)) { Some(0.0) } else { non_negative(v) };
+                // `false` turns polling off (and makes every copy stale, for maxAge);
+                // `Infinity`: never poll, never stale.
+                let ms = match v {
+                    Value::Bool(false) => Some(0.0),
+                    Value::Num(n) if *n == f64::INFINITY => Some(*n),
+                    _ => non_negative(v),
+                };
                 let Some(ms) = ms else { return Err(bad(&path(field), "a number of milliseconds (or false)")) };
                 if field == "maxAge" {
                     t.max_age_ms = Some(ms);
@@ -183,6 +189,16 @@ mod tests {
         assert_eq!(margin(Value::str("")), "50px");
         assert_eq!(margin(Value::Num(0.0)), "0px");
         assert_eq!(margin(Value::Num(12.5)), "12px");
+        assert_eq!(margin(Value::Num(-20.0)), "-20px", "negative shrinks the viewport");
+    }
+
+    #[test]
+    fn infinity_never_polls_and_is_never_stale() {
+        let t = |field: &str, v: Value| parse(&obj(&[("types", obj(&[("X", obj(&[(field, v)]))]))])).map(|o| o.types);
+        assert_eq!(t("maxAge", Value::Num(f64::INFINITY)).unwrap()[0].max_age_ms, Some(f64::INFINITY));
+        assert_eq!(t("poll", Value::Num(f64::INFINITY)).unwrap()[0].poll_ms, Some(f64::INFINITY));
+        assert!(t("maxAge", Value::Num(f64::NEG_INFINITY)).is_err());
+        assert!(t("poll", Value::Num(-1.0)).is_err());
     }
 
     #[test]
