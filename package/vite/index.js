@@ -42,6 +42,23 @@ function checkOptions(o) {
   }
 }
 
+/** Whether the bundle named `file` (a chunk or an asset) with a content hash: its output
+ * pattern says `[hash]`; a pattern given as a function is read from the name itself (Vite's
+ * hashes: 8 or more letters, digits, `_` or `-` before the extension). */
+function namedByHash(file, output) {
+  const pattern = file.type === 'chunk' ? (file.isEntry ? output.entryFileNames : output.chunkFileNames) : output.assetFileNames;
+  if (typeof pattern === 'string') return pattern.includes('[hash');
+  return /[-.][\w-]{8,}\.[^./]+$/.test(file.fileName);
+}
+
+/** A glob matching exactly `name` (globset's metacharacters in brackets). */
+const literalGlob = (name) => name.replace(/[*?[\]{}]/g, (c) => `[${c}]`);
+
+/** The build's output directory, absolute. */
+function outputDirOf(config, output) {
+  return output.dir || path.resolve(config.root, config.build.outDir);
+}
+
 /** The worker's source compiled to a classic script: TypeScript's types removed, nothing bundled. */
 async function compileWorker(file) {
   const code = fs.readFileSync(file, 'utf8');
@@ -69,7 +86,8 @@ async function compileWorker(file) {
  * - `engineDir`: where the engine's files go in the output [swcache].
  * - `include`, `exclude`, `hashed`: globs, relative to the output directory, of the files
  *   to precache [everything], to leave out [added to `**\/*.map`], and whose names change
- *   with their content [`<assetsDir>/**`: revision null].
+ *   with their content [the files Vite named with a content hash: revision null; files
+ *   copied from publicDir, or named without a hash, are revisioned by content].
  * - `maxFileSize`: fail the build, naming the files, if one is bigger [none].
  * - `warnSize`: warn, naming the biggest files, above this total [5MB]; false: never.
  * - `dev`: serve the worker under `vite dev` too (with an empty precache) [false].
@@ -78,7 +96,10 @@ export default function swcache(options = {}) {
   checkOptions(options);
   const o = { swDest: 'sw.js', engineDir: 'swcache', include: [], exclude: [], warnSize: '5MB', dev: false, ...options };
   let config, source, pageByUrl = false, told = false;
+  // The output files Vite named with a content hash (the bundle's), per output directory.
+  const hashedByDir = new Map();
   const engineUrl = () => `${config.base}${o.engineDir}/`;
+  const outputDir = (output) => outputDirOf(config, output);
 
   /** The worker's source file, and whether it is in publicDir (copied as it is by Vite). */
   function findSource() {
@@ -127,8 +148,9 @@ export default function swcache(options = {}) {
       return null;
     },
 
-    async generateBundle() {
+    async generateBundle(output, bundle) {
       if (config.build.ssr) return;
+      hashedByDir.set(outputDir(output), Object.values(bundle).filter((f) => namedByHash(f, output)).map((f) => f.fileName));
       for (const f of [...WORKER_FILES, ...(pageByUrl ? PAGE_FILES : [])]) {
         this.emitFile({ type: 'asset', fileName: `${o.engineDir}/${f}`, source: fs.readFileSync(path.join(DIST, f)) });
       }
@@ -137,16 +159,18 @@ export default function swcache(options = {}) {
       }
     },
 
-    async writeBundle(output) {
+    // After every other plugin's writeBundle (they may still be writing files into the
+    // output, a static-copy plugin say), one output at a time.
+    writeBundle: { order: 'post', sequential: true, async handler(output) {
       if (config.build.ssr) return;
-      const outDir = output.dir || path.resolve(config.root, config.build.outDir);
+      const outDir = outputDir(output);
       const sw = path.join(outDir, o.swDest);
       if (!fs.existsSync(sw)) bad(`${path.relative(config.root, sw)} is missing after the build (is ${o.swDest} in publicDir?)`);
       const before = fs.readFileSync(sw, 'utf8');
       const args = [outDir, '--prefix', config.base.startsWith('/') ? config.base : '/', '--inject', sw];
       for (const g of o.include) args.push('--include', g);
       for (const g of ['**/*.map', `${o.engineDir}/swcache-sw.js`, `${o.engineDir}/swcache-remove-sw.js`, ...o.exclude]) args.push('--exclude', g);
-      for (const g of o.hashed || [`${config.build.assetsDir}/**`]) args.push('--hashed', g);
+      for (const g of o.hashed || (hashedByDir.get(outDir) || []).map(literalGlob)) args.push('--hashed', g);
       if (o.maxFileSize !== undefined) args.push('--max-file-size', String(o.maxFileSize));
       args.push('--warn-size', o.warnSize === false ? 'none' : String(o.warnSize));
       let r;
@@ -161,7 +185,7 @@ export default function swcache(options = {}) {
       for (const w of r.warnings) config.logger.warn(`swcache: ${w}`);
       const hashed = entries.filter((e) => e.revision === null).length;
       config.logger.info(`swcache: ${path.relative(config.root, sw)} precaches ${entries.length} files (${hashed} content-hashed); ${r.summary.replace(/^\d+ files?( \([^)]*\))?, /, '').replace(/, injected into .*$/, '')}`);
-    },
+    } },
 
     configureServer(server) {
       server.middlewares.use((req, res, next) => {

@@ -201,6 +201,40 @@ function variant(name, files = {}, options = {}) {
   return dir;
 }
 
+test('vite: files copied from publicDir or written by a later plugin are revisioned by content; only names Vite hashed get null', () => {
+  const config = `import { resolve } from 'node:path';
+import fs from 'node:fs/promises';
+import swcache from 'swcache/vite';
+// Writes a page into the output in its own writeBundle, as static-copy plugins do.
+const copy = () => ({ name: 'copy-static', apply: 'build', async writeBundle(out) {
+  await fs.mkdir(out.dir + '/docs', { recursive: true });
+  await fs.writeFile(out.dir + '/docs/guide.html', '<p>guide</p>');
+} });
+export default {
+  build: { assetsDir: 'static/', rollupOptions: { input: { main: resolve('index.html'), about: resolve('about/index.html'), promo: resolve('promo/index.html') } } },
+  plugins: [swcache(), copy()],
+};
+`;
+  const dir = variant('public-assets', { 'vite.config.js': config });
+  fs.mkdirSync(path.join(dir, 'public/assets'));
+  fs.writeFileSync(path.join(dir, 'public/assets/hero.txt'), 'v1');
+  const build = () => {
+    const r = viteBuild(dir);
+    assert.equal(r.status, 0, r.output);
+    return injectedManifest(fs.readFileSync(path.join(dir, 'dist/sw.js'), 'utf8'));
+  };
+  const first = build();
+  const entry = (m, url) => m.find((e) => e.url === url);
+  assert.equal(entry(first, '/assets/hero.txt')?.revision, sha(path.join(dir, 'dist/assets/hero.txt')), 'a public file under assets/ is revisioned');
+  assert.equal(entry(first, '/docs/guide.html')?.revision, sha(path.join(dir, 'dist/docs/guide.html')), "another plugin's writeBundle output is in the manifest");
+  const hashed = first.filter((e) => e.revision === null).map((e) => e.url);
+  assert.equal(hashed.length, 5, JSON.stringify(first));
+  assert.ok(hashed.every((u) => u.startsWith('/static/')), `Vite's hashed files, under assetsDir 'static/': ${hashed}`);
+  fs.writeFileSync(path.join(dir, 'public/assets/hero.txt'), 'v2 changed');
+  const second = build();
+  assert.notEqual(entry(second, '/assets/hero.txt').revision, entry(first, '/assets/hero.txt').revision, 'a changed public file gets a new revision');
+});
+
 test('vite: bad input fails the build with a clear message, and no worker is written', () => {
   const sw = fs.readFileSync(path.join(project, 'src/sw.ts'), 'utf8');
   const cases = [
