@@ -271,7 +271,7 @@ impl Glob {
                 match s {
                     "" => {
                         return Err(format!(
-                            "'{text}' has an empty path segment (for everything under a directory, write DIR/**)"
+                            "'{text}' has an empty path segment (for everything under a directory, write its name and /**, as in assets/**)"
                         ))
                     }
                     "**" if segs.last() == Some(&Seg::Globstar) => {}
@@ -586,11 +586,11 @@ fn rel_of(dir: &Path, path: &Path) -> Result<String, String> {
 }
 
 /// Why a symlink is not followed, if it is not: broken, or leading outside `root`.
-fn unfollowed(link: &Path, root: &Path) -> Option<String> {
+fn followed(link: &Path, root: &Path) -> Result<PathBuf, String> {
     match fs::canonicalize(link) {
-        Err(_) => Some("a broken symlink".into()),
-        Ok(target) if !target.starts_with(root) => Some(format!("a symlink to {}, outside DIR", target.display())),
-        Ok(_) => None,
+        Err(_) => Err("a broken symlink".into()),
+        Ok(target) if !target.starts_with(root) => Err(format!("a symlink to {}, outside DIR", target.display())),
+        Ok(target) => Ok(target),
     }
 }
 
@@ -651,30 +651,35 @@ impl Walk<'_> {
                     continue;
                 }
             };
-            let ft = if ft.is_symlink() {
-                if let Some(why) = unfollowed(path, self.root) {
-                    if wanted(&rel) {
-                        warn(&format!("skipped {rel}: {why}"));
+            // A symlink is read through its canonical target: WASI (the npm package's
+            // command) resolves a relative link inside a linked directory against the
+            // link's own path, where `..` leads elsewhere.
+            let (ft, path) = if ft.is_symlink() {
+                let target = match followed(path, self.root) {
+                    Ok(target) => target,
+                    Err(why) => {
+                        if wanted(&rel) {
+                            warn(&format!("skipped {rel}: {why}"));
+                        }
+                        continue;
                     }
-                    continue;
-                }
-                let meta = fs::metadata(path).map_err(|e| io_fail(path, native::io_text(&e)))?;
+                };
+                let meta = fs::metadata(&target).map_err(|e| io_fail(path, native::io_text(&e)))?;
                 if meta.is_dir() {
-                    let target = fs::canonicalize(path).map_err(|e| io_fail(path, native::io_text(&e)))?;
                     if self.open.contains(&target) {
                         if sel.may_list_under(&rel) {
                             warn(&format!("skipped {rel}: a symlink to a directory it is in"));
                         }
                     } else if sel.may_list_under(&rel) {
-                        self.open.push(target);
-                        self.under(path, &rel)?;
+                        self.open.push(target.clone());
+                        self.under(&target, &rel)?;
                         self.open.truncate(depth0 + entry.depth() - 1);
                     }
                     continue;
                 }
-                meta.file_type()
+                (meta.file_type(), target)
             } else {
-                ft
+                (ft, path.to_path_buf())
             };
             if ft.is_dir() {
                 if sel.may_list_under(&rel) {
@@ -690,7 +695,7 @@ impl Walk<'_> {
                             "more than {MAX_FILES} files match, the most the engine precaches (narrow --include, or --exclude some)"
                         )));
                     }
-                    self.files.push(Found { rel, path: path.to_path_buf() });
+                    self.files.push(Found { rel, path });
                 }
             } else if sel.lists(&rel) {
                 warn(&format!("skipped {rel}: not a regular file"));

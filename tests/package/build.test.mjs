@@ -118,6 +118,7 @@ test('build: bad input is refused with a message naming the option, and nothing 
   await refuse('too-big', { 'out/video.mp4': 'v'.repeat(3000) }, { maxFileSize: '2kB' }, 2,
     /^swcache injectManifest: 1 file is bigger than maxFileSize 2\.0 kB: video\.mp4 \(3\.0 kB\); leave it out of the precache \(globIgnores 'video\.mp4'\), or raise maxFileSize$/);
   await refuse('bad-glob', {}, { globIgnores: ['/abs/**'] }, 2, /globIgnores '\/abs\/\*\*': globs are relative to globDirectory \(drop the leading \/\)/);
+  await refuse('empty-segment', {}, { hashed: ['_next/static/'] }, 2, /hashed '_next\/static\/' has an empty path segment \(for everything under a directory, write its name and \/\*\*, as in assets\/\*\*\)$/);
   await refuse('bad-prefix', {}, { prefix: 'static/' }, 2, /prefix must be a URL path starting with \//);
   await refuse('misspelt', {}, { globPattern: ['**/*'] }, 2, /^swcache injectManifest: 'globPattern' is not an option: did you mean 'globPatterns'\?/);
   await refuse('wrong-type', {}, { globPatterns: '**/*' }, 2, /option 'globPatterns' must be an array of glob strings, got "\*\*\/\*"/);

@@ -121,6 +121,19 @@ test('commands: --help is the native command\'s, and npx runs both', () => {
   same('swcache-manifest', []);
 });
 
+test('commands: a relative symlink inside a linked directory is followed the same way by both', () => {
+  // A deploy layout: current -> releases/v2, whose links point up into releases/.
+  const files = {
+    'site/releases/v2/index.html': 'x', 'site/releases/common/c.css': 'y', 'site/releases/shared/logo.svg': 'z',
+    'site/releases/v2/common': { link: '../common' }, 'site/releases/v2/logo.svg': { link: '../shared/logo.svg' },
+    'site/current': { link: 'releases/v2' },
+  };
+  const r = same('swcache-manifest', ['site', '--include', 'current/**'], files);
+  assert.equal(r.status, 0, r.stderr);
+  const urls = JSON.parse(r.stdout).map((e) => e.url);
+  assert.deepEqual(urls, ['/current/common/c.css', '/current/index.html', '/current/logo.svg']);
+});
+
 test('commands: swcache-manifest agrees with the native command on the native tests\' inputs', () => {
   const cases = [
     ['site'],
