@@ -54,7 +54,7 @@ export async function register(url, { scope, timeout = 10000 } = {}) {
     console.error(err.message);
     return err;
   };
-  try {
+  const controlled = async () => {
     let reg;
     try {
       reg = await sw.register(url, scope ? { scope } : undefined);
@@ -64,15 +64,22 @@ export async function register(url, { scope, timeout = 10000 } = {}) {
     }
     if (sw.controller) return reg;
     const worker = reg.installing || reg.waiting || reg.active;
-    return await withTimeout(new Promise((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const check = () => {
+        if (!sw.controller && !(worker && worker.state === 'redundant')) return;
+        sw.removeEventListener('controllerchange', check);
+        worker?.removeEventListener('statechange', check);
         if (sw.controller) resolve(reg);
-        else if (worker && worker.state === 'redundant') setTimeout(() => reject(fail('swcache: the worker failed to install')), 50);
+        else setTimeout(() => reject(fail('swcache: the worker failed to install')), 50);
       };
       sw.addEventListener('controllerchange', check);
       if (worker) worker.addEventListener('statechange', check);
       check();
-    }), timeout, 'the worker did not control this page');
+    });
+  };
+  try {
+    // The timeout covers the registration too (it waits behind an install that hangs).
+    return await withTimeout(controlled(), timeout, 'the worker did not control this page');
   } finally {
     if (channel) channel.close();
   }
@@ -133,18 +140,17 @@ export async function applyUpdate({ reload = true, timeout = 10000 } = {}) {
 export function post(msg, timeout = TIMEOUT) {
   if (!sw) return Promise.reject(new Error('swcache: service workers are not supported here'));
   // The timeout runs from now, whatever the worker's state (none, installing, broken).
+  const { port1, port2 } = new MessageChannel();
   return withTimeout((async () => {
     const reg = await sw.ready;
     const active = reg.active;
     if (!active) throw new Error('swcache: no active worker');
-    const { port1, port2 } = new MessageChannel();
     const reply = new Promise((resolve) => { port1.onmessage = (e) => resolve(e.data); });
     active.postMessage(msg, [port2]);
     const data = await reply;
-    port1.close();
     if (data && data.type === 'ERROR') throw new Error(data.error || 'swcache: error');
     return data;
-  })(), timeout, 'the worker did not reply');
+  })(), timeout, 'the worker did not reply').finally(() => port1.close());
 }
 
 function absolute(list) {
@@ -272,9 +278,16 @@ export function hydrate(opts = {}) {
   };
   h.ready = loadScheduler().then((glue) => {
     if (!h.stopped) {
-      h.run = new glue.Hydration(opts);
-      hydrations.add(h.run);
-      h.run.start();
+      const run = new glue.Hydration(opts);
+      try {
+        run.start();
+      } catch (e) {
+        run.stop();
+        // The one option only the browser checks: a margin IntersectionObserver refuses.
+        throw e?.name === 'SyntaxError' ? new Error(`swcache hydrate: option 'rootMargin' ${JSON.stringify(opts.rootMargin)}: ${e.message}`) : e;
+      }
+      h.run = run;
+      hydrations.add(run);
     }
     return h;
   });

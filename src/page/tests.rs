@@ -415,7 +415,7 @@ fn bad_options_throw_type_errors_that_name_them() {
         ("({maxRetries: Infinity})", "maxRetries", number),
         ("({retryBaseMs: 10n})", "retryBaseMs", number),
         ("({rootMargin: true})", "rootMargin", margin),
-        ("({rootMargin: -5})", "rootMargin", margin),
+        ("({rootMargin: NaN})", "rootMargin", margin),
         ("({pageSlug: Symbol('s')})", "pageSlug", "a string"),
         ("({render: 'fill'})", "render", "a function"),
         ("({types: ['CARD']})", "types", "an object keyed by component type"),
@@ -475,7 +475,9 @@ fn root_margin_and_page_slug_reach_the_browser() {
     assert_eq!(margin("({rootMargin: ''})"), "50px 50px 50px 50px");
     assert_eq!(margin("({rootMargin: 120.7})"), "120px 120px 120px 120px");
     assert_eq!(margin("({rootMargin: '10px 20%'})"), "10px 20% 10px 20%");
-    // A margin the browser cannot parse: start() throws its SyntaxError.
+    assert_eq!(margin("({rootMargin: -5})"), "-5px -5px -5px -5px", "negative pixels shrink the viewport");
+    // A margin the browser cannot parse: start() throws its SyntaxError (the page module
+    // names the option).
     let h = Hydration::new(eval("({rootMargin: 'wide'})")).unwrap_or_else(|e| panic!("{}", thrown(&e)));
     let Err(e) = h.start() else { panic!("start() fails on a margin the browser cannot parse") };
     assert_eq!(at(&e, "name").as_string().as_deref(), Some("SyntaxError"), "{}", thrown(&e));

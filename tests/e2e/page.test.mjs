@@ -92,6 +92,8 @@ test('page module: hydrate() with a bad option rejects naming it, and hydrates n
     "{ types: { JOB_LISTINGS: { trigger: 'soon' } } }": /option 'types\.JOB_LISTINGS\.trigger' must be 'visible'/,
     "{ types: { JOB_LISTINGS: { poll: '30s' } } }": /option 'types\.JOB_LISTINGS\.poll' must be a number of milliseconds/,
     "{ render: 'not a function' }": /option 'render' must be a function/,
+    // Checked by the browser's IntersectionObserver, named by the page module.
+    "{ rootMargin: 'wide' }": /option 'rootMargin' "wide": .*rootMargin/,
   };
   server.set('/api/y', { body: '{}', headers: { 'content-type': 'application/json' } });
   for (const [opts, want] of Object.entries(cases)) {
