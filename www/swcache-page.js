@@ -344,7 +344,6 @@ export function subscribe(url = '/swcache-feed/live') {
   let retry = null;
   let wait = RECONNECT_MS;
   const on = (ev) => {
-    wait = RECONNECT_MS;
     let entry;
     try {
       entry = JSON.parse(ev.data);
@@ -367,9 +366,10 @@ export function subscribe(url = '/swcache-feed/live') {
     source = new EventSource(url);
     source.onmessage = on;
     source.addEventListener('reset', on);
+    source.onopen = () => { wait = RECONNECT_MS; };
     source.onerror = () => {
       if (stopped || source.readyState !== EventSource.CLOSED || retry) return;
-      console.warn(`swcache: the live feed ${url} closed; opening it again in ${wait / 1000} s`);
+      console.warn(`swcache: the live feed ${url} closed; reopening it in ${wait / 1000} s`);
       retry = setTimeout(open, wait);
       wait = Math.min(wait * 2, 60000);
     };

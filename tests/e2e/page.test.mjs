@@ -194,5 +194,5 @@ test('page module: subscribe() opens the live feed again after the browser gave 
   assert.equal(await page.evaluate(() => window.ready), true);
   await waitFor(() => page.evaluate(() => window.invalidations()).then((n) => n >= 1), 'the entry from the reopened stream applied', 15000, 100);
   assert.equal(calls, 2, 'refused once, opened again once');
-  assert.ok(logs.some((l) => l.includes('swcache: the live feed /live-feed closed; opening it again')), logs.join('\n'));
+  assert.ok(logs.some((l) => l.includes('swcache: the live feed /live-feed closed; reopening it in')), logs.join('\n'));
 });
