@@ -738,6 +738,36 @@ async fn after_a_201_the_same_instance_serves_the_entry() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_store_lost_its_data_a_publish_waits_until_its_entry_is_served() {
+    use swcache::policy::value::Value as V;
+    use swcache::service::{hub::Hub, metrics::Metrics};
+    let dir = scratch("wiped");
+    let file = dir.join("feed.json");
+    let store = Arc::new(Store::open(&format!("file:{}", file.display()), 200, "swcache").await.unwrap());
+    let url = |i: u64| vec![("urls".to_string(), V::Arr(vec![V::Str(format!("/w/{i}"))]))];
+    store.init().await.unwrap();
+    for i in 0..3 {
+        store.publish(url(i), 1_795_000_000_000.0, None).await.unwrap();
+    }
+    let hub = Hub::new(store.clone(), Arc::new(Metrics::new()));
+    hub.refresh().await;
+    assert_eq!(hub.current().unwrap().feed.seq, 3);
+    // The store loses its data (a new file; a Redis without persistence restarting): the
+    // next entry is seq 1 of a new epoch, a seq the feed this instance holds has passed.
+    std::fs::remove_file(&file).unwrap();
+    let fresh = store.init().await.unwrap();
+    let p = store.publish(url(9), 1_795_000_000_500.0, None).await.unwrap();
+    assert_eq!(p.seq, 1);
+    hub.refresh_to_entry(p.seq, p.at_ms).await;
+    let cur = hub.current().unwrap();
+    assert_eq!(
+        (cur.feed.epoch.as_str(), cur.feed.seq),
+        (fresh.epoch.as_str(), 1),
+        "the entry is served before the 201"
+    );
+}
+
 // ----- bad input -----------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -249,7 +249,7 @@ async fn publish(State(app): State<Arc<App>>, req: Request) -> Response {
             let secs = started.elapsed().as_secs_f64();
             // Read-your-writes: the feed this instance serves shows the entry before the
             // publisher hears it is done.
-            app.hub.refresh_to(p.seq).await;
+            app.hub.refresh_to_entry(p.seq, p.at_ms).await;
             if !p.replayed {
                 m.published.inc();
                 m.publish_seconds.observe(secs);

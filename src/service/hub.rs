@@ -179,12 +179,25 @@ impl Hub {
         self.read_store().await;
     }
 
-    /// Makes sure the feed served shows `seq`, an entry this instance just published: a
-    /// publisher that reads the feed after its `201` finds its entry (reads that come
-    /// while another caught up share it).
+    /// Makes sure the feed served is at `seq` or past it: a client resuming from `seq`
+    /// is never moved past what it missed (reads that come while another caught up
+    /// share it).
     pub async fn refresh_to(&self, seq: u64) {
         let _one = self.reading.lock().await;
         if self.current().is_some_and(|c| c.feed.seq >= seq) {
+            return;
+        }
+        self.read_store().await;
+    }
+
+    /// Makes sure the feed served shows the entry this instance just published (`seq`,
+    /// stamped `at_ms`): a publisher that reads the feed after its `201` finds it. The
+    /// entry itself is looked for, not only its seq: after the store lost its data (a new
+    /// epoch) a new entry's seq can be one the feed last read already passed.
+    pub async fn refresh_to_entry(&self, seq: u64, at_ms: f64) {
+        let _one = self.reading.lock().await;
+        let shown = |c: &Current| c.feed.entries.iter().any(|e| e.seq == seq && (e.at_ms - at_ms).abs() < 1.0);
+        if self.current().is_some_and(|c| shown(&c)) {
             return;
         }
         self.read_store().await;
