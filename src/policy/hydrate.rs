@@ -566,7 +566,9 @@ impl Hydrator {
             self.out.push(Command::Unobserve(key));
         }
         if c.desc.has_inline_data {
-            if is_fresh(c.desc.inline_fetched_at_ms, now, Some(c.max_age_ms)) {
+            // Fresh inline data; or stale, with no `data-src` to refetch it from: it is all
+            // there is.
+            if c.desc.src.is_none() || is_fresh(c.desc.inline_fetched_at_ms, now, Some(c.max_age_ms)) {
                 c.phase = Phase::Rendering { refresh_after: false };
                 self.out.push(Command::Render { key, source: DataSource::Inline });
                 return;
@@ -644,10 +646,17 @@ impl Hydrator {
             let delay = self.opts.retry_base_ms.max(0.0) * factor;
             c.phase = Phase::Backoff { due: now + delay, reload };
         } else {
-            c.phase = Phase::Failed;
             let ms = (now - c.triggered_at).max(0.0);
             let attempts = c.attempts;
             self.out.push(Command::Emit(Notice::HydrationError { key, ms, attempts }));
+            if c.desc.has_inline_data {
+                // The fetch gave up, but the page came with (stale) data: shown rather
+                // than nothing.
+                c.phase = Phase::Rendering { refresh_after: false };
+                self.out.push(Command::Render { key, source: DataSource::Inline });
+            } else {
+                c.phase = Phase::Failed;
+            }
         }
         self.pump();
     }
@@ -769,7 +778,7 @@ mod tests {
         ComponentDesc { trigger: Some(t), ..desc(ty) }
     }
     fn inline(ty: &str, fetched_at: Option<f64>) -> ComponentDesc {
-        ComponentDesc { has_inline_data: true, inline_fetched_at_ms: fetched_at, ..desc(ty) }
+        ComponentDesc { has_inline_data: true, inline_fetched_at_ms: fetched_at, src: Some("/data".into()), ..desc(ty) }
     }
     fn opts(preload: usize) -> Options {
         Options { preload, ..Options::default() }
@@ -981,8 +990,25 @@ mod tests {
             assert_eq!(cmds(&mut h), "reload0", "a retry keeps reload");
         }
         h.handle(done(0, false), t + 10.0);
-        assert_eq!(cmds(&mut h), "error0@7040x4");
+        assert_eq!(cmds(&mut h), "error0@7040x4 inline0", "given up; the stale inline data shown rather than nothing");
         assert_eq!((h.next_timeout(), h.in_flight()), (None, 0));
+        h.handle(Event::Rendered(0), t + 20.0);
+        assert_eq!(cmds(&mut h), "hydrated0@7050");
+        // Without inline data: nothing to show.
+        let mut h = Hydrator::new(Options { max_retries: 0, ..opts(1) });
+        h.add(0, desc("X"), 0.0);
+        h.handle(done(0, false), 10.0);
+        assert_eq!(cmds(&mut h), "fetch0 error0@10x1");
+    }
+
+    #[test]
+    fn stale_inline_data_without_a_data_src_renders_at_once() {
+        let mut h = Hydrator::new(opts(1));
+        h.add(0, ComponentDesc { src: None, ..inline("X", Some(-60.0 * MINUTE_MS)) }, 0.0);
+        h.add(1, ComponentDesc { src: None, ..inline("X", None) }, 0.0);
+        h.handle(Event::Visible(1), 1.0);
+        assert_eq!(cmds(&mut h), "inline0 obs1 unobs1 inline1", "nothing to refetch from");
+        assert_eq!(h.in_flight(), 0);
     }
 
     #[test]
