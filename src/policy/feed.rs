@@ -177,8 +177,11 @@ fn checked(bytes: usize, v: Option<&Value>, max_bytes: usize, max_entries: usize
         let at = |e: String| cat!("entries[", i, "]: ", e);
         let Value::Obj(props) = item else { return Err(cold(|| at(cat!("must be an object, got ", item.kind())))) };
         let s = whole(item.get("seq"), "seq").map_err(at)?;
-        if s <= last && !(i == 0 && baseline.is_none() && s == 0) {
-            return Err(cold(|| at(String::from("'seq' must be above the previous entry's (and the baseline's)"))));
+        // (Seqs count from 1: a cursor at 0 has seen nothing, so an entry 0 would never apply.)
+        if s <= last {
+            return Err(cold(|| {
+                at(String::from("'seq' must be 1 or more, and above the previous entry's (and the baseline's)"))
+            }));
         }
         if s > seq {
             return Err(cold(|| at(String::from("'seq' is above the feed's 'seq'"))));
@@ -631,7 +634,12 @@ mod tests {
                 feed_with(
                     r#"{"seq":2,"timestamp":"2026-11-18T11:00:00Z","urls":["/a"]},{"seq":1,"timestamp":"2026-11-18T11:00:00Z","urls":["/b"]}"#,
                 ),
-                "must be above",
+                "above the previous entry's",
+            ),
+            (
+                feed_with(r#"{"seq":0,"timestamp":"2026-11-18T11:00:00Z","urls":["/a"]}"#)
+                    .replace("\"seq\":1,", "\"seq\":0,"),
+                "'seq' must be 1 or more",
             ),
             (feed_with(r#"{"seq":9,"timestamp":"2026-11-18T11:00:00Z","urls":["/a"]}"#), "above the feed's"),
             (feed_with(r#"{"seq":1,"timestamp":"yesterday","urls":["/a"]}"#), "ISO 8601"),

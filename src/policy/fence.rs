@@ -39,13 +39,18 @@ impl Fences {
     pub fn raise(&mut self, inv: Rc<Invalidation>, now_ms: f64) {
         self.prune(now_ms);
         if self.list.len() >= MAX_FENCES {
-            self.list.remove(0);
+            // The oldest that no longer hides goes first: one still hiding keeps copies
+            // an invalidation answered for from being served.
+            let i = self.list.iter().position(|f| !f.hiding).unwrap_or(0);
+            self.list.remove(i);
         }
         self.list.push(Fence { raised_ms: now_ms, inv, hiding: true });
     }
 
+    /// Drops fences past their lifetime, but not one still hiding (its deletions did not
+    /// all succeed): it hides until they do, or the worker stops.
     pub fn prune(&mut self, now_ms: f64) {
-        self.list.retain(|f| now_ms - f.raised_ms < FENCE_LIFETIME_MS);
+        self.list.retain(|f| f.hiding || now_ms - f.raised_ms < FENCE_LIFETIME_MS);
     }
 
     /// The covered entries of `inv` are deleted: its fence stops hiding (it still blocks).
@@ -167,16 +172,25 @@ mod tests {
     #[test]
     fn fences_expire_and_are_bounded() {
         let mut f = Fences::default();
-        f.raise(inv(0.0, &["/a"], &[]), 0.0);
+        let a = inv(0.0, &["/a"], &[]);
+        f.raise(a.clone(), 0.0);
+        f.prune(FENCE_LIFETIME_MS);
+        assert_eq!(f.len(), 1, "still hiding: kept past its lifetime");
+        f.settle(&a);
         f.prune(FENCE_LIFETIME_MS - 1.0);
         assert_eq!(f.len(), 1);
         f.prune(FENCE_LIFETIME_MS);
         assert!(f.is_empty());
+        let hiding = inv(100.0, &["/hiding"], &[]);
+        f.raise(hiding.clone(), 1.0);
         for i in 0..(MAX_FENCES + 5) {
-            f.raise(inv(100.0, &[&format!("/p{i}")], &[]), 1.0);
+            let p = inv(100.0, &[&format!("/p{i}")], &[]);
+            f.raise(p.clone(), 1.0);
+            f.settle(&p);
         }
         assert_eq!(f.len(), MAX_FENCES);
-        assert!(!f.blocks("/p4", 0, None, 50.0), "the oldest fences went first");
-        assert!(f.blocks("/p5", 0, None, 50.0));
+        assert!(!f.blocks("/p5", 0, None, 50.0), "the oldest settled fences went first");
+        assert!(f.blocks("/p6", 0, None, 50.0));
+        assert!(f.hides("/hiding", 0, None, Some(50.0)), "the one still hiding stays");
     }
 }

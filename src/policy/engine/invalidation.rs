@@ -149,7 +149,7 @@ impl Engine {
     }
 
     #[inline(never)]
-    pub(super) fn invalidate_io(&mut self, id: OpId, tag: Tag, io: Io) {
+    pub(super) fn invalidate_io(&mut self, id: OpId, tag: Tag, io: Io, now: f64) {
         let Some(i) = self.inv_op(id) else { return };
         let inv = i.inv.clone();
         match (tag, io) {
@@ -203,7 +203,7 @@ impl Engine {
             (Tag::Look(index), Io::Matched(found)) => {
                 let Some((slot, req, path)) = i.lookups.get(index as usize).cloned() else { return };
                 match found {
-                    Some(e) if inv.removes(&path, slot, e.tags.as_deref(), e.stamp_ms) => {
+                    Some(e) if inv.removes(&path, slot, e.tags.as_deref(), super::stamp_seen(&e, now)) => {
                         i.to_delete += 1;
                         self.emit(Cmd::Delete {
                             op: id,

@@ -168,6 +168,13 @@ pub struct Engine {
     resolve: UrlResolver,
 }
 
+/// An entry's stamp as an invalidation reads it: one later than the worker's now can only
+/// come from a clock that moved back since, and counts as old (as no stamp does), so
+/// an invalidation made after the step still removes the copy.
+fn stamp_seen(e: &Entry, now: f64) -> Option<f64> {
+    e.stamp_ms.filter(|s| *s <= now)
+}
+
 impl Engine {
     /// Validates the config (the site's object, read into a [`Value`]) and builds the
     /// engine. The error says where the config is wrong ([`ConfigError::message`] is the
@@ -337,7 +344,10 @@ impl Engine {
             return None;
         }
         let path = url::split(req.href).map_or("", |(_, p)| p);
-        let key = self.cfg.precached(path).map(|e| e.key.clone());
+        // Only this origin's requests can be precached files (a CDN's /robots.txt is not
+        // the site's).
+        let key =
+            url::same_origin_path(req.href, &self.origin).and_then(|p| self.cfg.precached(p)).map(|e| e.key.clone());
         let also_precache = slot != self.precache_slot() && key.is_some();
         let mode = CacheMode::for_request(req.cache, req.navigate);
         let (flow, action) = Flow::start(route, mode);
@@ -386,8 +396,8 @@ impl Engine {
     }
 
     /// Whether a fence hides this entry (an invalidation is still deleting it).
-    fn hidden(&self, path: &str, slot: usize, e: &Entry) -> bool {
-        self.fences.is_hiding() && self.fences.hides(path, slot, e.tags.as_deref(), e.stamp_ms)
+    fn hidden(&self, path: &str, slot: usize, e: &Entry, now: f64) -> bool {
+        self.fences.is_hiding() && self.fences.hides(path, slot, e.tags.as_deref(), stamp_seen(e, now))
     }
 
     fn touch(&mut self, slot: usize, path: &str) {
@@ -534,7 +544,7 @@ impl Engine {
         }
         match kind {
             0 => self.fetch_io(op, tag, io, now),
-            1 => self.invalidate_io(op, tag, io),
+            1 => self.invalidate_io(op, tag, io, now),
             2 => self.prefetch_io(op, tag, io, now),
             3 => self.install_io(op, tag, io, now),
             4 => self.activate_io(op, tag, io, now),

@@ -44,6 +44,15 @@ impl Engine {
         }
     }
 
+    /// The key `path` is stored under in `slot`: a precached file's revisioned key in the
+    /// precache, else the path itself.
+    fn cache_key(&self, slot: usize, path: &str) -> String {
+        match self.cfg.precached(path) {
+            Some(e) if slot == self.precache_slot() => e.key.clone(),
+            _ => String::from(path),
+        }
+    }
+
     /// Starts items until [`PREFETCH_CONCURRENCY`] are in flight; replies when all ended.
     #[inline(never)]
     pub(super) fn pump(&mut self, id: OpId, _now: f64) {
@@ -63,11 +72,12 @@ impl Engine {
                 Some(slot) => {
                     p.slots[i] = slot;
                     p.in_flight += 1;
+                    let key = self.cache_key(slot, &path);
                     self.emit(Cmd::Match {
                         op: id,
                         tag: Tag::Item(i as u32, 0),
                         slot: slot as u32,
-                        req: Req::Path(path),
+                        req: Req::Path(key),
                     });
                 }
             }
@@ -101,8 +111,9 @@ impl Engine {
         match io {
             Io::Matched(found) => {
                 let max_age = self.slots[slot].route.max_age_ms;
-                let fresh =
-                    found.filter(|e| !self.hidden(&path, slot, e)).is_some_and(|e| is_fresh(e.stamp_ms, now, max_age));
+                let fresh = found
+                    .filter(|e| !self.hidden(&path, slot, e, now))
+                    .is_some_and(|e| is_fresh(e.stamp_ms, now, max_age));
                 let Some(p) = self.prefetch_op(id) else { return };
                 if fresh {
                     p.skipped += 1;
@@ -116,7 +127,8 @@ impl Engine {
                 let started = p.started[i];
                 let stored = match &r {
                     Ok(info) => {
-                        self.store(id, slot, Req::Path(path.clone()), &path, tag, info, started, false, Some(i as u32))
+                        let key = self.cache_key(slot, &path);
+                        self.store(id, slot, Req::Path(key), &path, tag, info, started, false, Some(i as u32))
                     }
                     Err(_) => false,
                 };

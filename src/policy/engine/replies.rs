@@ -145,7 +145,7 @@ impl Engine {
                     Some(t) => crate::policy::text::push_u64(&mut out, if now > t { (now - t) as u64 } else { 0 }),
                     None => out.push_str("null"),
                 }
-                out.push_str(if is_fresh(e.stamp_ms, now, r.max_age_ms) && !self.hidden(path, i, e) {
+                out.push_str(if is_fresh(e.stamp_ms, now, r.max_age_ms) && !self.hidden(path, i, e, now) {
                     ",\"fresh\":true"
                 } else {
                     ",\"fresh\":false"

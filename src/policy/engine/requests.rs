@@ -181,7 +181,7 @@ impl Engine {
                 let read_slot = if tag == Tag::Match { f.slot } else { self.precache_slot() };
                 let f = self.fetch_op(id).unwrap_or_else(|| unreachable!());
                 let (path, also, key) = (f.path.clone(), f.also_precache, f.key.clone().unwrap_or_default());
-                let found = found.filter(|e| !self.hidden(&path, read_slot, e));
+                let found = found.filter(|e| !self.hidden(&path, read_slot, e, now));
                 if found.is_none() && tag == Tag::Match && also {
                     let slot = self.precache_slot() as u32;
                     self.emit(Cmd::Match { op: id, tag: Tag::Precache, slot, req: Req::Path(key) });
@@ -280,7 +280,7 @@ impl Engine {
         let Some(f) = self.fetch_op(id) else { return };
         let (slot, path, header) = (f.slot, f.path.clone(), f.range.clone().unwrap_or_default());
         let answer = match (tag, io) {
-            (Tag::Range, Io::Matched(Some(e))) if !self.hidden(&path, slot, &e) => {
+            (Tag::Range, Io::Matched(Some(e))) if !self.hidden(&path, slot, &e, now) => {
                 self.touch(slot, &path);
                 self.slots[slot].counters.record(Reply::Cache { fresh: true, revalidate: false }, false);
                 return self.emit(Cmd::Size { op: id, tag: Tag::Size, from: Tag::Range });

@@ -1857,3 +1857,72 @@ fn a_feed_invalidation_that_cannot_list_a_cache_is_applied_again() {
     assert_eq!(s.feed_stat("seq"), 2.0);
     assert_eq!(s.get("/promo/a"), Some(2));
 }
+
+// ----- found by review: hostile inputs --------------------------------------------------------
+
+#[test]
+fn a_cross_origin_request_is_not_answered_from_the_precache() {
+    let json =
+        config(r#"{"name":"cdn","match":"https://cdn.example.com/","strategy":"cacheFirst","crossOrigin":true},"#, "");
+    let mut s = Sim::new(&json);
+    s.serve("/", 1);
+    s.serve("/robots.txt", 7);
+    install_and_activate(&mut s);
+    let href = "https://cdn.example.com/robots.txt";
+    s.serve(href, 3);
+    let req = Request { get: true, href, navigate: false, cache: "default", range: None, image: false };
+    let op = s.e.fetch(&req, s.now).unwrap();
+    s.state(op).own_path = href.into();
+    s.exec();
+    s.settle();
+    assert_eq!(
+        s.ops[&op].answered_with,
+        Some(3),
+        "the CDN's file, not the site's /robots.txt: {:?}",
+        s.ops[&op].answered
+    );
+}
+
+#[test]
+fn prefetch_of_a_precached_url_reads_and_writes_its_revisioned_key() {
+    let mut s = Sim::new(
+        r#"{"version":"v1","precache":["/robots.txt"],"routes":[{"name":"promo","match":"/promo/","strategy":"cacheFirst"}]}"#,
+    );
+    s.serve("/robots.txt", 1);
+    install_and_activate(&mut s);
+    assert_eq!(s.get("/robots.txt"), Some(1));
+    let before = s.requests["/robots.txt"];
+    let (_, replies) = s.message(r#"{"type":"PREFETCH","urls":["/robots.txt"]}"#);
+    let stray = s.cached("swcache-precache", "/robots.txt").is_some();
+    assert_eq!(
+        (replies[0].as_str(), s.requests["/robots.txt"] - before, stray),
+        (r#"{"type":"PREFETCH_DONE","fetched":0,"skipped":1,"failed":0}"#, 0, false)
+    );
+}
+
+#[test]
+fn an_invalidation_after_the_clock_stepped_back_still_removes_the_copy() {
+    let mut s = Sim::seed();
+    s.serve("/promo/a", 1);
+    assert_eq!(s.get("/promo/a"), Some(1));
+    s.now -= 5_000.0; // an NTP correction: the copy's stamp is now in the future
+    s.serve("/promo/a", 2);
+    let (_, r) = s.message(r#"{"type":"CACHE_INVALIDATION","urls":["/promo/a"]}"#);
+    assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":1}"#]);
+    assert_eq!(s.get("/promo/a"), Some(2));
+}
+
+#[test]
+fn a_fence_still_hiding_an_undeleted_entry_is_not_pruned() {
+    let mut s = Sim::seed();
+    s.visit("/promo/a");
+    s.now += 1_000.0;
+    s.failing_writes = 1;
+    let (_, r) = s.message(r#"{"type":"CACHE_INVALIDATION","urls":["/promo/a"]}"#);
+    assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":1}"#]);
+    s.failing_writes = 0;
+    s.now += 11.0 * 60_000.0;
+    s.message(r#"{"type":"CACHE_INVALIDATION","urls":["/promo/unrelated"]}"#);
+    s.serve("/promo/a", 2);
+    assert_eq!(s.get("/promo/a"), Some(2), "the copy whose deletion failed stays hidden");
+}
