@@ -182,7 +182,7 @@ mod tests {
         f.prune(FENCE_LIFETIME_MS);
         assert!(f.is_empty());
         let hiding = inv(100.0, &["/hiding"], &[]);
-        f.raise(hiding.clone(), 1.0);
+        f.raise(hiding, 1.0);
         for i in 0..(MAX_FENCES + 5) {
             let p = inv(100.0, &[&format!("/p{i}")], &[]);
             f.raise(p.clone(), 1.0);
