@@ -364,17 +364,26 @@ fn validator(h: &Headers) -> Option<String> {
 }
 
 /// A cache read. Until the cache is open, one Cache Storage call instead of open + match
-/// (a cold start's first read is one round trip to the browser, as for the floor).
+/// (a cold start's first read is one round trip to the browser, as for the floor). An
+/// entry named by its path (an invalidation's or a prefetch's read) is found whatever its
+/// `Vary`, as [`delete`] finds it: a bare request would miss a copy stored for a page's
+/// request with `Vary: Accept`.
 #[inline(never)]
 fn read(op: OpId, tag: Tag, slot: u32, req: &Req) {
     let name = cache_name(slot);
     let r = request(op, req, false);
+    let by_path = matches!(req, Req::Path(_));
     let found = match (&name, &r) {
         (Some(name), Some(r)) => match opened(name) {
+            Some(c) if by_path => {
+                let any_vary = CacheQueryOptions::new();
+                any_vary.set_ignore_vary(true);
+                Some(c.match_with_request_and_options(r, &any_vary))
+            }
             Some(c) => Some(c.match_with_request(r)),
             None => {
                 // Later reads go through the open cache (a little quicker than by name).
-                let found = js::match_in(r, name);
+                let found = js::match_in(r, name, by_path);
                 go(None, in_cache(Some(name.clone()), Io::Done, |_| Next::Io(Io::Done)));
                 Some(found)
             }

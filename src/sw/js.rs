@@ -69,10 +69,11 @@ fn obj(pairs: &[(&str, &JsValue)]) -> Object {
     o
 }
 
-/// `caches.match(req, {cacheName})`.
-pub(super) fn match_in(req: &Request, name: &str) -> Promise {
+/// `caches.match(req, {cacheName, ignoreVary})`.
+pub(super) fn match_in(req: &Request, name: &str, ignore_vary: bool) -> Promise {
+    let options = obj(&[("cacheName", &JsValue::from_str(name)), ("ignoreVary", &JsValue::from_bool(ignore_vary))]);
     match caches() {
-        Ok(c) => c.unchecked_ref::<Storage>().match_in(req, &obj(&[("cacheName", &JsValue::from_str(name))])),
+        Ok(c) => c.unchecked_ref::<Storage>().match_in(req, &options),
         Err(e) => Promise::reject(&e),
     }
 }

@@ -5,7 +5,7 @@
 // tests/webkit/ run it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useBrowser } from '../support/harness.mjs';
+import { useBrowser, HEARTBEAT, heartbeats } from '../support/harness.mjs';
 import { get, cached, message, waitFor } from '../support/browser.mjs';
 import { workerSource, FRESHNESS_CONFIG, PAGE_MODULE_PAGE, JS } from '../support/worker.mjs';
 import * as scenario from '../support/scenarios.mjs';
@@ -25,6 +25,31 @@ export default function freshnessSuite(engine) {
     },
   });
   const name = (s) => `${engine}: ${s}`;
+
+  test(name('CACHE_INVALIDATION by URL removes a copy stored with Vary: Accept, in a worker started since'), async () => {
+    const { page, server } = t;
+    let body = 'old';
+    server.set('/p/vary', { body: () => body, headers: { vary: 'Accept' } });
+    server.set('/sw.js', { body: workerSource(FRESHNESS_CONFIG) + HEARTBEAT, headers: JS });
+    const beats = heartbeats(server);
+    await t.controlled();
+    assert.equal((await get(page, '/p/vary')).body, 'old');
+    // (Stored for the page's request: a bare match would not find it, as Vary says.)
+    const stored = () => page.evaluate(async () => {
+      for (const n of await caches.keys()) if ((await (await caches.open(n)).keys()).some((r) => r.url.endsWith('/p/vary'))) return true;
+      return false;
+    });
+    await waitFor(stored, '/p/vary stored');
+    body = 'new';
+    // Sent after the copy was stored, handled by a worker started later: the engine reads
+    // the entry by its URL (it cannot tell its stamp from the cache keys alone).
+    const timestamp = new Date().toISOString();
+    await t.stopWorkers(beats);
+    await page.goto(server.origin + '/harness.html');
+    const reply = await message(page, { type: 'CACHE_INVALIDATION', urls: ['/p/vary'], timestamp });
+    assert.deepEqual(reply, { type: 'CACHE_INVALIDATION_DONE', removed: 1 });
+    assert.equal((await get(page, '/p/vary')).body, 'new');
+  });
 
   test(name('CACHE_INVALIDATION by URL: removes, replies with the count, the next read goes to the network'), async () => {
     const { page, server } = t;
