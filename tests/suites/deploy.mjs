@@ -174,6 +174,15 @@ export default function deploySuite(engine) {
       assert.equal(enabled, true);
       assert.equal(seen[0].headers['service-worker-navigation-preload'], 'true');
     }
+    // A navigation no route takes: its preload response answers it (a worker that left it
+    // to the browser made the browser send it a second time).
+    server.set('/other', { body: '<h1>other</h1>', headers: { 'content-type': 'text/html' } });
+    server.resetCounts();
+    await page.goto(server.origin + '/other');
+    assert.equal(await page.textContent('h1'), 'other');
+    const other = server.requests().filter((r) => r.path === '/other');
+    if (engine === 'webkit') assert.ok(other.length <= 2, `at most the browser's own second request (${other.length})`);
+    else assert.equal(other.length, 1, `one request for an unrouted navigation: ${JSON.stringify(other.map((r) => r.headers['service-worker-navigation-preload'] || '-'))}`);
   });
 
   test(name('range requests are byte-exact from the cached copy; 416 when unsatisfiable; a network 206 is never stored'), async () => {

@@ -318,8 +318,13 @@ impl Engine {
         }
         let selected = self.select(req.href, req.get, false);
         // With an offline page, navigations no route takes still go through the worker
-        // (network only), so a failed one gets the page.
-        let offline_nav = selected.is_none() && req.get && req.navigate && self.cfg.offline.page.is_some();
+        // (network only), so a failed one gets the page. With navigation preload on, too:
+        // the browser has already sent the navigation's request (the preload), and a
+        // worker that left it to the browser would make it send it again.
+        let offline_nav = selected.is_none()
+            && req.get
+            && req.navigate
+            && (self.cfg.offline.page.is_some() || self.cfg.navigation_preload);
         let (slot, own_route) = match selected {
             Some(slot) => (slot, None),
             None if offline_nav => (

@@ -1635,6 +1635,15 @@ fn navigation_preload_is_set_on_activate_and_used_for_network_first_navigations(
     // Not a navigation: an ordinary fetch.
     s.get("/news/a");
     assert_eq!(s.preloads, 1);
+    // A navigation no route takes is answered with its preload response too (the browser
+    // sent the request already; left to it, it would send it again), and not stored.
+    s.serve("/admin/x", 4);
+    s.requests.clear();
+    let op = s.start_fetch("/admin/x", true, "default").expect("answered by the worker");
+    s.settle();
+    assert_eq!(s.ops[&op].answered_with, Some(4));
+    assert_eq!((s.preloads, s.requests["/admin/x"]), (2, 1), "one request: the preload");
+    assert!(s.caches.values().all(|c| c.iter().all(|(p, _)| p != "/admin/x")), "not stored");
     // A config without it turns it off at activate (the setting outlives a version).
     let mut off = Sim::seed();
     off.serve("/", 1);
