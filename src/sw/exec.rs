@@ -495,6 +495,8 @@ fn respond(op: OpId, answer: &Answer) {
     };
     let out: Result<JsValue, JsValue> = match answer {
         Answer::Cached(_) | Answer::Network(_) => Ok(base.map_or(JsValue::UNDEFINED, JsValue::from)),
+        // (Undefined: the shim fetches the request itself.)
+        Answer::Browser => Ok(JsValue::UNDEFINED),
         Answer::Error { status, reason, text } => text_response(text, *status, reason, PLAIN).map(JsValue::from),
         Answer::Unsatisfiable { size } => unsatisfiable(*size),
         Answer::Range { start, end, size, .. } => ranged(base, blob, *start, *end, *size),

@@ -109,6 +109,9 @@ pub enum Answer {
     Range { from: Tag, start: u64, end: u64, size: u64 },
     /// `416` with `Content-Range: bytes */size`.
     Unsatisfiable { size: u64 },
+    /// No response of the engine's: the browser's own fetch of the request answers (and
+    /// its failure shows as the browser's).
+    Browser,
 }
 
 /// What the executor must do. `op`/`tag` come back with the result.

@@ -375,6 +375,7 @@ impl Engine {
             image: req.image,
             range: req.range.map(String::from),
             fallback: None,
+            pass_through: own_route.is_some(),
         };
         let id = self.new_op(Kind::Fetch(Box::new(f)));
         if req.range.is_some() {

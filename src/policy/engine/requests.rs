@@ -38,6 +38,10 @@ pub(super) struct FetchOp {
     pub(super) range: Option<String>,
     /// The error to answer with if the offline fallback is not cached either.
     pub(super) fallback: Option<(u16, &'static str, &'static str)>,
+    /// A navigation no route takes, passed through (for the offline page or the preload
+    /// response): if the network fails and no offline page answers, the browser's own
+    /// failure shows, not an error of the engine's.
+    pub(super) pass_through: bool,
 }
 
 impl Engine {
@@ -131,7 +135,9 @@ impl Engine {
         }
         let own = self.own_req(id);
         self.slots[slot].counters.record(reply, network_error);
+        let pass_through = self.fetch_op(id).is_some_and(|f| f.pass_through);
         match reply {
+            Reply::Error(_) if pass_through => self.emit(Cmd::Respond { op: id, answer: Answer::Browser }),
             Reply::Cache { revalidate, .. } => {
                 if revalidate && may_store {
                     if let Some(f) = self.fetch_op(id) {

@@ -358,7 +358,7 @@ impl Sim {
                             Some(Body::Cached(s)) => Some(s.version),
                             _ => panic!("op {op} answers a range from a response it never read at tag {from:?}"),
                         },
-                        Answer::Error { .. } | Answer::Unsatisfiable { .. } => None,
+                        Answer::Error { .. } | Answer::Unsatisfiable { .. } | Answer::Browser => None,
                     };
                     st.answered = Some(answer);
                 }
@@ -1644,6 +1644,12 @@ fn navigation_preload_is_set_on_activate_and_used_for_network_first_navigations(
     assert_eq!(s.ops[&op].answered_with, Some(4));
     assert_eq!((s.preloads, s.requests["/admin/x"]), (2, 1), "one request: the preload");
     assert!(s.caches.values().all(|c| c.iter().all(|(p, _)| p != "/admin/x")), "not stored");
+    // Offline, with no offline page: the browser's own failure, not an error of the engine's.
+    s.offline = true;
+    let op = s.start_fetch("/admin/x", true, "default").unwrap();
+    s.settle();
+    assert_eq!(s.ops[&op].answered, Some(Answer::Browser));
+    s.offline = false;
     // A config without it turns it off at activate (the setting outlives a version).
     let mut off = Sim::seed();
     off.serve("/", 1);
