@@ -18,13 +18,15 @@ pub enum Refusal {
     Status,
     NoStore,
     VaryStar,
-    RedirectedNavigation,
+    Redirected,
 }
 
 /// GET only (the router never hands anything else here); status 200, or an opaque
 /// response on a route with `opaque: true`; never `Cache-Control: no-store`, `Vary: *`,
-/// or a redirected response to a navigation.
-pub fn storable(resp: &ResponseFacts<'_>, route_allows_opaque: bool, is_navigation: bool) -> Result<(), Refusal> {
+/// or a redirected response (a stamped copy cannot keep its final URL, so what resolves
+/// against it, a navigation's links, a stylesheet's `@import`, a module's imports, would
+/// resolve against the requested URL instead).
+pub fn storable(resp: &ResponseFacts<'_>, route_allows_opaque: bool) -> Result<(), Refusal> {
     if resp.opaque {
         return if route_allows_opaque { Ok(()) } else { Err(Refusal::Opaque) };
     }
@@ -37,8 +39,8 @@ pub fn storable(resp: &ResponseFacts<'_>, route_allows_opaque: bool, is_navigati
     if resp.vary.is_some_and(|v| v.split(',').any(|t| t.trim() == "*")) {
         return Err(Refusal::VaryStar);
     }
-    if resp.redirected && is_navigation {
-        return Err(Refusal::RedirectedNavigation);
+    if resp.redirected {
+        return Err(Refusal::Redirected);
     }
     Ok(())
 }
@@ -61,15 +63,14 @@ mod tests {
 
     #[test]
     fn plain_200_is_stored() {
-        assert_eq!(storable(&ok200(), false, false), Ok(()));
-        assert_eq!(storable(&ok200(), false, true), Ok(()));
+        assert_eq!(storable(&ok200(), false), Ok(()));
     }
 
     #[test]
     fn other_statuses_are_not() {
         for status in [0, 201, 204, 206, 301, 304, 404, 500, 503] {
             let r = ResponseFacts { status, ..ok200() };
-            assert_eq!(storable(&r, false, false), Err(Refusal::Status), "{status}");
+            assert_eq!(storable(&r, false), Err(Refusal::Status), "{status}");
         }
     }
 
@@ -77,25 +78,24 @@ mod tests {
     fn no_store_and_vary_star() {
         for cc in ["no-store", "public, NO-STORE", "max-age=0,no-store", " no-store "] {
             let r = ResponseFacts { cache_control: Some(cc), ..ok200() };
-            assert_eq!(storable(&r, false, false), Err(Refusal::NoStore), "{cc}");
+            assert_eq!(storable(&r, false), Err(Refusal::NoStore), "{cc}");
         }
         for cc in ["no-cache", "max-age=60", "private", "no-storex"] {
             let r = ResponseFacts { cache_control: Some(cc), ..ok200() };
-            assert_eq!(storable(&r, false, false), Ok(()), "{cc}");
+            assert_eq!(storable(&r, false), Ok(()), "{cc}");
         }
         let r = ResponseFacts { vary: Some("Accept-Encoding, *"), ..ok200() };
-        assert_eq!(storable(&r, false, false), Err(Refusal::VaryStar));
+        assert_eq!(storable(&r, false), Err(Refusal::VaryStar));
         let r = ResponseFacts { vary: Some("Accept-Encoding"), ..ok200() };
-        assert_eq!(storable(&r, false, false), Ok(()));
+        assert_eq!(storable(&r, false), Ok(()));
     }
 
     #[test]
     fn redirects_and_opaque() {
         let r = ResponseFacts { redirected: true, ..ok200() };
-        assert_eq!(storable(&r, false, true), Err(Refusal::RedirectedNavigation));
-        assert_eq!(storable(&r, false, false), Ok(()));
+        assert_eq!(storable(&r, false), Err(Refusal::Redirected), "a navigation's or a subresource's");
         let o = ResponseFacts { opaque: true, status: 0, ..Default::default() };
-        assert_eq!(storable(&o, false, false), Err(Refusal::Opaque));
-        assert_eq!(storable(&o, true, false), Ok(()));
+        assert_eq!(storable(&o, false), Err(Refusal::Opaque));
+        assert_eq!(storable(&o, true), Ok(()));
     }
 }

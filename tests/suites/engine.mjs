@@ -34,6 +34,23 @@ export default function engineSuite(engine) {
   });
 
   test(name('precache: install fails (detected, not a hang) when a URL fails'), () => scenario.precacheInstallFails(t));
+  test(name('a redirected stylesheet is not stored: its @import resolves against its final URL on every visit'), async () => {
+    const { page, server } = t;
+    server.set('/app.html', { body: '<!doctype html><link rel=stylesheet href="/css/site.css"><h1>x</h1>', headers: { 'content-type': 'text/html' } });
+    server.set('/css/site.css', { handler: (_req, res) => { res.writeHead(302, { location: '/css/v2/site.css' }); res.end(); } });
+    server.set('/css/v2/site.css', { body: '@import "theme.css";', headers: { 'content-type': 'text/css' } });
+    server.set('/css/v2/theme.css', { body: 'h1 { color: rgb(255, 0, 0) }', headers: { 'content-type': 'text/css' } });
+    server.set('/sw.js', { body: workerSource(`{ version: 'v1', routes: [{ name: 'css', match: '/css/', strategy: 'cacheFirst', maxAge: 864e5 }] }`), headers: JS });
+    await t.controlled();
+    const color = async () => {
+      await page.goto(server.origin + '/app.html');
+      return page.evaluate(() => getComputedStyle(document.querySelector('h1')).color);
+    };
+    assert.equal(await color(), 'rgb(255, 0, 0)');
+    await t.waitStored('/css/v2/theme.css', 'css');
+    assert.equal(await color(), 'rgb(255, 0, 0)', 'the same from the worker as from the network');
+    assert.equal(await cached(page, '/css/site.css', 'css'), null, 'the redirected response was not stored');
+  });
   test(name('cacheFirst: miss then hit; the server sees one request and the copy is stamped'), () => scenario.cacheFirstMissThenHit(t));
   test(name('cacheFirst: a copy older than maxAge is refetched and replaced'), () => scenario.cacheFirstExpired(t));
   test(name('cacheFirst: offline serves the stale copy; with nothing cached a clear 503'), () => scenario.cacheFirstOffline(t));

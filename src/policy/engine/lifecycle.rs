@@ -41,7 +41,7 @@ impl Engine {
             Io::Fetched(Ok(info)) => {
                 let (path, key) = entry(&self.cfg);
                 let slot = self.precache_slot();
-                self.put(id, slot, Req::Path(key), &path, tag, info.opaque, now, false, false, Some(i));
+                self.put(id, slot, Req::Path(key), &path, tag, info.opaque, now, false, Some(i));
             }
             Io::Done if tag == Tag::Finish => {
                 if let Some(o) = self.op(id) {

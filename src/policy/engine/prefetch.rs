@@ -128,7 +128,7 @@ impl Engine {
                 let stored = match &r {
                     Ok(info) => {
                         let key = self.cache_key(slot, &path);
-                        self.store(id, slot, Req::Path(key), &path, tag, info, started, false, Some(i as u32))
+                        self.store(id, slot, Req::Path(key), &path, tag, info, started, Some(i as u32))
                     }
                     Err(_) => false,
                 };

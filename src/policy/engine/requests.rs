@@ -148,7 +148,7 @@ impl Engine {
                 } else if timed_out && may_store {
                     match net {
                         Some(Ok(info)) => {
-                            self.store(id, slot, own, &path, Tag::Net, &info, started, navigate, None);
+                            self.store(id, slot, own, &path, Tag::Net, &info, started, None);
                         }
                         Some(Err(_)) => {}
                         None => {
@@ -164,7 +164,7 @@ impl Engine {
             Reply::Network => {
                 if let (true, Some(Ok(info))) = (may_store, &net) {
                     // The copy is taken before the response goes to the page.
-                    self.store(id, slot, own, &path, Tag::Net, info, started, navigate, None);
+                    self.store(id, slot, own, &path, Tag::Net, info, started, None);
                 }
                 self.emit(Cmd::Respond { op: id, answer: Answer::Network(Tag::Net) });
             }
@@ -221,7 +221,7 @@ impl Engine {
                 self.answered(id, now);
             }
             (Tag::Net, Io::Fetched(r)) => {
-                let (slot, path, started, navigate) = (f.slot, f.path.clone(), f.started, f.navigate);
+                let (slot, path, started) = (f.slot, f.path.clone(), f.started);
                 if let Ok(info) = &r {
                     self.feed_news(id, info.feed_seq.as_deref(), now);
                 }
@@ -231,7 +231,7 @@ impl Engine {
                     let served = f.served.clone();
                     let own = self.own_req(id);
                     if let Ok(info) = &r {
-                        if self.store(id, slot, own, &path, Tag::Net, info, started, navigate, None) {
+                        if self.store(id, slot, own, &path, Tag::Net, info, started, None) {
                             self.notice_update(&path, served.as_deref(), info.validator.as_deref());
                         }
                     }
@@ -252,12 +252,12 @@ impl Engine {
                 self.run(id, next, now);
             }
             (Tag::Revalidate, Io::Fetched(r)) => {
-                let (slot, path, started, navigate) = (f.slot, f.path.clone(), f.started, f.navigate);
+                let (slot, path, started) = (f.slot, f.path.clone(), f.started);
                 let served = f.served.clone();
                 let own = self.own_req(id);
                 if let Ok(info) = &r {
                     self.feed_news(id, info.feed_seq.as_deref(), now);
-                    if self.store(id, slot, own, &path, Tag::Revalidate, info, started, navigate, None) {
+                    if self.store(id, slot, own, &path, Tag::Revalidate, info, started, None) {
                         self.notice_update(&path, served.as_deref(), info.validator.as_deref());
                     }
                 }

@@ -14,7 +14,6 @@ pub(super) struct StoreJob {
     pub(super) slot: usize,
     pub(super) req: Req,
     pub(super) path: String,
-    pub(super) navigate: bool,
     /// Check `storable` again on a refetch (everything but the precache).
     pub(super) checked: bool,
     /// Prefetch or precache item this write is for.
@@ -40,25 +39,16 @@ impl Engine {
         from: Tag,
         info: &ResponseInfo,
         started: f64,
-        navigate: bool,
         item: Option<u32>,
     ) -> bool {
-        if !self.may_store(slot, path, info, started, navigate, true) {
+        if !self.may_store(slot, path, info, started, true) {
             return false;
         }
-        self.put(id, slot, req, path, from, info.opaque, started, navigate, true, item);
+        self.put(id, slot, req, path, from, info.opaque, started, true, item);
         true
     }
 
-    fn may_store(
-        &self,
-        slot: usize,
-        path: &str,
-        info: &ResponseInfo,
-        started: f64,
-        navigate: bool,
-        check: bool,
-    ) -> bool {
+    fn may_store(&self, slot: usize, path: &str, info: &ResponseInfo, started: f64, check: bool) -> bool {
         if self.removed {
             return false;
         }
@@ -69,7 +59,7 @@ impl Engine {
             cache_control: info.cache_control.as_deref(),
             vary: info.vary.as_deref(),
         };
-        if check && store::storable(&facts, self.slots[slot].route.opaque, navigate).is_err() {
+        if check && store::storable(&facts, self.slots[slot].route.opaque).is_err() {
             return false;
         }
         self.fences.is_empty() || !self.fences.blocks(path, slot, info.tags.as_deref(), started)
@@ -85,7 +75,6 @@ impl Engine {
         from: Tag,
         opaque: bool,
         started: f64,
-        navigate: bool,
         checked: bool,
         item: Option<u32>,
     ) {
@@ -103,7 +92,6 @@ impl Engine {
             slot,
             req: req.clone(),
             path: path.into(),
-            navigate,
             checked,
             item,
             refetched: 0.0,
@@ -147,8 +135,8 @@ impl Engine {
     pub(super) fn store_io(&mut self, id: OpId, job: u32, step: u32, io: Io, now: f64) {
         let Some(op) = self.op(id) else { return };
         let Some(j) = op.stores.get(job as usize) else { return };
-        let (slot, req, path, navigate, checked, item, refetched) =
-            (j.slot, j.req.clone(), j.path.clone(), j.navigate, j.checked, j.item, j.refetched);
+        let (slot, req, path, checked, item, refetched) =
+            (j.slot, j.req.clone(), j.path.clone(), j.checked, j.item, j.refetched);
         let (key, put_after) = (j.key.clone(), j.put_after);
         // A deletion sent after the put may have removed what it wrote: then the write
         // tells nothing about the cache's keys.
@@ -190,7 +178,7 @@ impl Engine {
             (3, Io::Fetched(Ok(info))) => {
                 // The retry obeys the same rules as the first write (status, no-store,
                 // Vary: *, fences).
-                if (checked || info.status == 200) && self.may_store(slot, &path, &info, refetched, navigate, checked) {
+                if (checked || info.status == 200) && self.may_store(slot, &path, &info, refetched, checked) {
                     // (The quota relief's deletion came after the first put: this write
                     // leaves the known keys to the next listing.)
                     let stamp = self.stamp(info.opaque, refetched);
