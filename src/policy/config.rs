@@ -327,7 +327,15 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
     };
     let mut routes: Vec<Route> = Vec::with_capacity(routes_v.len());
     for (i, rv) in routes_v.iter().enumerate() {
-        let route = parse_route(i, rv, &version, keep_runtime)?;
+        let mut route = parse_route(i, rv, &version, keep_runtime)?;
+        // A same-origin prefix compares with pathname+search as the browser writes them:
+        // read as a URL (relative to the worker script, as precache URLs are), through the
+        // browser's parser (`/café/` is `/caf%C3%A9/`).
+        if let (Matcher::Prefix(p), false) = (&route.matcher, route.cross_origin) {
+            if let Some(path) = resolve(p).as_deref().and_then(|h| url::same_origin_path(h, origin)) {
+                route.matcher = Matcher::Prefix(path.into());
+            }
+        }
         if routes.iter().any(|r| r.name == route.name) {
             return Err(cold(|| ConfigError {
                 route: Some((i, Some(route.name))),
@@ -726,11 +734,20 @@ pub(crate) mod tests {
 
     pub(crate) const ORIGIN: &str = "http://localhost:8080";
 
+    /// The browser's URL parser, for what the tests give it: a root path on ORIGIN or an
+    /// absolute URL, with the bytes a path's percent-encode set holds encoded.
     pub(crate) fn resolve(s: &str) -> Option<String> {
+        let encoded: String = s
+            .bytes()
+            .map(|b| match b {
+                b'!'..=b'~' if !matches!(b, b'"' | b'<' | b'>' | b'`' | b'{' | b'}') => char::from(b).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
         if s.starts_with('/') {
-            Some(format!("{ORIGIN}{s}"))
+            Some(format!("{ORIGIN}{encoded}"))
         } else if s.contains("://") {
-            Some(s.to_string())
+            Some(encoded)
         } else {
             None
         }
@@ -781,6 +798,31 @@ pub(crate) mod tests {
 
     fn parse_err(v: &Value) -> String {
         parse(v, ORIGIN, &resolve).unwrap_err().message()
+    }
+
+    #[test]
+    fn a_same_origin_prefix_is_a_root_path_compared_as_the_browser_encodes_it() {
+        let with = |m: &str| with_route_field(2, "match", Some(Value::str(m)));
+        let c = parse_ok(&with("/café/summer sale/"));
+        let href = format!("{ORIGIN}/caf%C3%A9/summer%20sale/a");
+        let facts = crate::policy::route::RequestFacts { is_get: true, href: &href, has_range: false };
+        let selected = crate::policy::route::select(&c, ORIGIN, &facts, |_, _| false);
+        assert_eq!(
+            selected,
+            Some(crate::policy::route::Selection::Route(2)),
+            "the route takes the URL the browser makes"
+        );
+        assert_eq!(
+            parse_ok(&with("/caf%C3%A9/")).routes[2].matcher,
+            Matcher::Prefix("/caf%C3%A9/".into()),
+            "kept as encoded"
+        );
+        // A URL of this origin is its path (a relative one resolves against the worker
+        // script's URL in the browser).
+        assert_eq!(
+            parse_ok(&with("http://localhost:8080/promo/")).routes[2].matcher,
+            Matcher::Prefix("/promo/".into())
+        );
     }
 
     /// Seed config with one field of route `i` replaced (or removed with `None`).

@@ -292,7 +292,10 @@ pub fn parse_invalidation_with(
                 cat!("'prefixes[", i, "]' must start with '/' (a prefix of pathname+search), got '", clip(p), "'")
             }));
         }
-        sel.prefixes.push(String::from(p));
+        // (As the browser writes paths: `/café/` is `/caf%C3%A9/`.)
+        let resolved = (ctx.resolve)(p);
+        sel.prefixes
+            .push(String::from(resolved.as_deref().and_then(|h| url::same_origin_path(h, ctx.origin)).unwrap_or(p)));
     }
     for (i, t) in tags.unwrap_or_default().into_iter().enumerate() {
         let t = t.trim();
@@ -334,6 +337,13 @@ mod tests {
             Message::Invalidate(i) => Ok(i),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn prefixes_are_compared_as_the_browser_encodes_paths() {
+        let i = inv(vec![("prefixes", strs(&["/café/", "/caf%C3%A9/old/"]))]).unwrap();
+        assert_eq!(i.selector.prefixes, ["/caf%C3%A9/", "/caf%C3%A9/old/"]);
+        assert!(i.removes("/caf%C3%A9/menu", 1, None, None));
     }
 
     #[test]
