@@ -801,7 +801,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_same_origin_prefix_is_a_root_path_compared_as_the_browser_encodes_it() {
+    fn a_same_origin_prefix_is_read_as_the_browser_writes_paths() {
         let with = |m: &str| with_route_field(2, "match", Some(Value::str(m)));
         let c = parse_ok(&with("/café/summer sale/"));
         let href = format!("{ORIGIN}/caf%C3%A9/summer%20sale/a");

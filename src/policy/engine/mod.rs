@@ -321,13 +321,13 @@ impl Engine {
         // (network only), so a failed one gets the page. With navigation preload on, too:
         // the browser has already sent the navigation's request (the preload), and a
         // worker that left it to the browser would make it send it again.
-        let offline_nav = selected.is_none()
+        let passed_through = selected.is_none()
             && req.get
             && req.navigate
             && (self.cfg.offline.page.is_some() || self.cfg.navigation_preload);
         let (slot, own_route) = match selected {
             Some(slot) => (slot, None),
-            None if offline_nav => (
+            None if passed_through => (
                 self.precache_slot(),
                 Some(Route {
                     strategy: crate::policy::config::Strategy::NetworkOnly,
