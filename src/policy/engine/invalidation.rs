@@ -34,10 +34,19 @@ pub(super) struct InvalidateOp {
     /// Entries the listed deletions were sent for, and how many they removed.
     pub(super) to_delete: u64,
     pub(super) deleted: u64,
+    /// Passes made again because deletions failed (a pass lists or reads afresh and
+    /// deletes what is still there); the reply and the notice go out after the first.
+    pub(super) retries: u32,
+    pub(super) replied: bool,
 }
 
 /// Most removed paths one `INVALIDATED` notice lists.
 const NOTICE_PATHS: usize = 200;
+
+/// How many times an invalidation whose deletions failed goes again (after 1, 2, 4 s),
+/// while its fence hides what it covers and its event keeps the worker running: an
+/// answered invalidation must not leave an old copy to a worker started later.
+const DELETE_RETRIES: u32 = 3;
 
 impl Engine {
     pub(super) fn invalidate(&mut self, id: OpId, inv: Invalidation, now: f64) {
@@ -64,6 +73,8 @@ impl Engine {
             unread: 0,
             to_delete: 0,
             deleted: 0,
+            retries: 0,
+            replied: false,
         };
         if let Some(o) = self.op(id) {
             o.kind = Kind::Invalidate(Box::new(op));
@@ -169,25 +180,33 @@ impl Engine {
                     })
                     .collect();
                 if i.early {
-                    i.removed += hits.len() as u64;
-                    let room = NOTICE_PATHS.saturating_sub(i.paths.len());
-                    i.paths.extend(hits.iter().take(room).map(|(_, p)| p.clone()));
+                    let first = i.retries == 0;
+                    if first {
+                        i.removed += hits.len() as u64;
+                        let room = NOTICE_PATHS.saturating_sub(i.paths.len());
+                        i.paths.extend(hits.iter().take(room).map(|(_, p)| p.clone()));
+                    }
                     if !hits.is_empty() {
                         i.outstanding += 1;
                         i.to_delete += hits.len() as u64;
                         let reqs = hits.iter().map(|(k, _)| Req::Key { list: tag, index: *k }).collect();
                         i.held.push(Cmd::Delete { op: id, tag: Tag::DeleteListed(index), slot: index, reqs });
                     }
-                    self.slots[slot].counters.invalidations += hits.len() as u64;
+                    if first {
+                        self.slots[slot].counters.invalidations += hits.len() as u64;
+                    }
                     let Some(i) = self.inv_op(id) else { return };
                     if i.lists == 0 {
-                        let json = reply_json(i);
                         let held = ::core::mem::take(&mut i.held);
-                        self.emit(Cmd::Reply { op: id, json });
-                        held.into_iter().for_each(|c| self.emit(c));
-                        if let Some(o) = self.op(id) {
-                            o.answered = true;
+                        if !i.replied {
+                            i.replied = true;
+                            let json = reply_json(i);
+                            self.emit(Cmd::Reply { op: id, json });
+                            if let Some(o) = self.op(id) {
+                                o.answered = true;
+                            }
                         }
+                        held.into_iter().for_each(|c| self.emit(c));
                     }
                     self.invalidation_progress(id);
                 } else {
@@ -234,6 +253,13 @@ impl Engine {
                 i.outstanding -= 1;
                 self.invalidation_progress(id);
             }
+            // The next pass after failed deletions.
+            (Tag::Timer, Io::Timer) => {
+                if let Some(o) = self.op(id) {
+                    o.bg = o.bg.saturating_sub(1);
+                }
+                self.begin_invalidation(id);
+            }
             _ => {}
         }
     }
@@ -243,16 +269,35 @@ impl Engine {
         if i.lists > 0 || i.outstanding > 0 {
             return;
         }
-        let (inv, early, parent) = (i.inv.clone(), i.early, i.parent);
+        let (inv, parent) = (i.inv.clone(), i.parent);
         // Every cache listed and every deletion confirmed: the covered entries are gone.
         // Else the fence goes on hiding what it covers for as long as it lives.
         let complete = i.unread == 0 && i.deleted >= i.to_delete;
+        let first = i.retries == 0;
         let paths = ::core::mem::take(&mut i.paths);
-        if !early {
+        if !i.replied {
+            i.replied = true;
             let json = reply_json(i);
             self.emit(Cmd::Reply { op: id, json });
         }
-        self.emit(Cmd::Broadcast { json: invalidated_json(&inv, &paths, parent.is_some()) });
+        if first {
+            self.emit(Cmd::Broadcast { json: invalidated_json(&inv, &paths, parent.is_some()) });
+        }
+        // Deletions failed (every cache read): go again, while the event keeps the worker.
+        let Some(i) = self.inv_op(id) else { return };
+        if i.unread == 0 && !complete && i.retries < DELETE_RETRIES {
+            i.retries += 1;
+            let ms = 500u32 << i.retries;
+            (i.lists, i.outstanding, i.to_delete, i.deleted) = (0, 0, 0, 0);
+            i.lookups.clear();
+            i.held.clear();
+            if let Some(o) = self.op(id) {
+                o.answered = true;
+                o.bg += 1;
+            }
+            self.emit(Cmd::Timer { op: id, tag: Tag::Timer, ms });
+            return;
+        }
         if complete {
             self.fences.settle(&inv);
         }

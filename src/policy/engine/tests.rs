@@ -1012,6 +1012,9 @@ fn randomized_model() {
         s.failing_listings = 0;
         s.failing_writes = 0;
         s.failing_reads = 0;
+        // Invalidations whose deletions failed go again (their events keep the worker).
+        s.advance(10_000.0);
+        s.settle();
         for i in 0..3 {
             s.visit(&format!("/promo/last{i}"));
         }
@@ -1940,4 +1943,25 @@ fn a_fence_still_hiding_an_undeleted_entry_is_not_pruned() {
     s.message(r#"{"type":"CACHE_INVALIDATION","urls":["/promo/unrelated"]}"#);
     s.serve("/promo/a", 2);
     assert_eq!(s.get("/promo/a"), Some(2), "the copy whose deletion failed stays hidden");
+}
+
+#[test]
+fn an_answered_invalidation_whose_deletion_failed_deletes_again_before_the_worker_can_stop() {
+    let mut s = Sim::seed();
+    s.visit("/promo/a");
+    s.now += 1_000.0;
+    s.failing_writes = 1; // every deletion fails
+    let (op, r) = s.message(r#"{"type":"CACHE_INVALIDATION","urls":["/promo/a"]}"#);
+    assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":1}"#]);
+    assert!(s.cached(&s.cn("promoPages"), "/promo/a").is_some(), "not deleted yet");
+    assert!(s.e.is_running(op), "the message's event keeps the worker running");
+    s.failing_writes = 0;
+    s.advance(1_000.0); // the next pass
+    s.settle();
+    assert!(s.cached(&s.cn("promoPages"), "/promo/a").is_none(), "deleted on the next pass");
+    assert!(!s.e.is_running(op));
+    // A worker started later finds nothing to serve.
+    s.restart(&config("", ""));
+    s.serve("/promo/a", 2);
+    assert_eq!(s.get("/promo/a"), Some(2));
 }
