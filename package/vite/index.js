@@ -54,11 +54,6 @@ function namedByHash(file, output) {
 /** A glob matching exactly `name` (globset's metacharacters in brackets). */
 const literalGlob = (name) => name.replace(/[*?[\]{}]/g, (c) => `[${c}]`);
 
-/** The build's output directory, absolute. */
-function outputDirOf(config, output) {
-  return output.dir || path.resolve(config.root, config.build.outDir);
-}
-
 /** The worker's source compiled to a classic script: TypeScript's types removed, nothing bundled. */
 async function compileWorker(file) {
   const code = fs.readFileSync(file, 'utf8');
@@ -99,7 +94,8 @@ export default function swcache(options = {}) {
   // The output files Vite named with a content hash (the bundle's), per output directory.
   const hashedByDir = new Map();
   const engineUrl = () => `${config.base}${o.engineDir}/`;
-  const outputDir = (output) => outputDirOf(config, output);
+  /** The build's output directory, absolute. */
+  const outputDir = (output) => output.dir || path.resolve(config.root, config.build.outDir);
 
   /** The worker's source file, and whether it is in publicDir (copied as it is by Vite). */
   function findSource() {

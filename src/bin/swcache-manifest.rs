@@ -8,6 +8,7 @@
 //! SHA-256 is `sha2`, the globs are compiled and matched by `globset`, the directory walk
 //! is `walkdir`, JSON strings and the atomic write are `swcache::native` (`serde_json`).
 
+use std::borrow::Cow;
 use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -677,9 +678,9 @@ impl Walk<'_> {
                     }
                     continue;
                 }
-                (meta.file_type(), target)
+                (meta.file_type(), Cow::Owned(target))
             } else {
-                (ft, path.to_path_buf())
+                (ft, Cow::Borrowed(path))
             };
             if ft.is_dir() {
                 if sel.may_list_under(&rel) {
@@ -695,7 +696,7 @@ impl Walk<'_> {
                             "more than {MAX_FILES} files match, the most the engine precaches (narrow --include, or --exclude some)"
                         )));
                     }
-                    self.files.push(Found { rel, path });
+                    self.files.push(Found { rel, path: path.into_owned() });
                 }
             } else if sel.lists(&rel) {
                 warn(&format!("skipped {rel}: not a regular file"));

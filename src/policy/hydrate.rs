@@ -629,10 +629,9 @@ impl Hydrator {
         } else if c.hydrated {
             // A failed refresh: keep the content, try again at the next poll (at once,
             // once, if a notice came meanwhile).
-            c.for_notice = false;
-            if ::core::mem::take(&mut c.stale_again) {
+            c.for_notice = ::core::mem::take(&mut c.stale_again);
+            if c.for_notice {
                 c.phase = Phase::Queued { reload: true };
-                c.for_notice = true;
                 self.queue.push(key);
             } else {
                 c.settle(now);

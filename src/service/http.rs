@@ -399,9 +399,7 @@ pub fn parse_last_event_id(v: Option<&HeaderValue>) -> Result<Option<LastEventId
         Some((d, e)) => (d, Some(e)),
         None => (s, None),
     };
-    let epoch_ok = |e: &str| {
-        !e.is_empty() && e.len() <= 256 && e.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    };
+    let epoch_ok = |e: &str| !e.is_empty() && e.len() <= 256 && super::hub::is_tag_text(e);
     if digits.is_empty()
         || digits.len() > 16
         || !digits.bytes().all(|b| b.is_ascii_digit())

@@ -73,10 +73,15 @@ impl Event {
     }
 }
 
+/// Whether `s` is made of what an epoch tag may hold: letters, digits, `_` and `-`.
+pub fn is_tag_text(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// A feed's epoch as it appears in ETags and SSE ids: as it is when it is letters,
-/// digits, `_` and `-`, else its bytes in hex.
+/// digits, `_` and `-` ([`is_tag_text`]), else its bytes in hex.
 pub fn epoch_tag(epoch: &str) -> String {
-    if epoch.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    if is_tag_text(epoch) {
         epoch.to_string()
     } else {
         epoch.bytes().map(|b| format!("{b:02x}")).collect()
