@@ -20,6 +20,27 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// The process id of the Redis answering on `s` (`INFO server`), once it answers.
+fn redis_pid(s: &mut TcpStream) -> Option<u32> {
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(b"INFO server\r\n").ok()?;
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        text.extend_from_slice(&buf[..n]);
+        let t = String::from_utf8_lossy(&text);
+        if let Some(rest) = t.split("process_id:").nth(1) {
+            if let Some((pid, _)) = rest.split_once("\r\n") {
+                return pid.trim().parse().ok();
+            }
+        }
+    }
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("swcache-feed-service-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -51,7 +72,7 @@ impl Redis {
     }
 
     fn launch(&mut self) {
-        let child = Command::new("redis-server")
+        let mut child = Command::new("redis-server")
             .args([
                 "--port",
                 &self.port.to_string(),
@@ -67,19 +88,24 @@ impl Redis {
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server (Debian's redis-server package; ./build.sh setup installs it)");
-        self.child = Some(child);
+        let pid = child.id();
         let start = Instant::now();
+        // Ready when the Redis answering on the port is this one (its process id): another
+        // test's Redis may hold a port free_port() gave out twice.
         loop {
             if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
-                let _ = s.write_all(b"PING\r\n");
-                let mut buf = [0u8; 7];
-                if s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n" {
-                    return;
+                if let Some(answering) = redis_pid(&mut s) {
+                    assert_eq!(answering, pid, "another Redis answers on port {}", self.port);
+                    break;
                 }
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("redis-server exited ({status}) before answering on port {}", self.port);
             }
             assert!(start.elapsed() < Duration::from_secs(10), "redis-server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
+        self.child = Some(child);
     }
 
     fn url(&self) -> String {
@@ -118,22 +144,34 @@ impl Service {
         if !tokens.exists() {
             std::fs::write(&tokens, format!("# publish tokens\n{TOKEN}\n")).unwrap();
         }
-        let port = free_port();
-        let log = dir.join(format!("serve-{port}.log"));
-        let child = Command::new(env!("CARGO_BIN_EXE_swcache-feed"))
-            .args(["serve", "--store", store, "--listen", &format!("127.0.0.1:{port}"), "--token-file"])
-            .arg(&tokens)
-            .args(extra)
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let s = Service { child: Some(child), port, base: format!("http://127.0.0.1:{port}"), log };
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(10), "the service did not start: {}", s.log_text());
-            std::thread::sleep(Duration::from_millis(10));
+        // Ready when this process says it listens (another test's server may hold a port
+        // free_port() gave out twice: then another port).
+        for _ in 0..5 {
+            let port = free_port();
+            let log = dir.join(format!("serve-{port}.log"));
+            let child = Command::new(env!("CARGO_BIN_EXE_swcache-feed"))
+                .args(["serve", "--store", store, "--listen", &format!("127.0.0.1:{port}"), "--token-file"])
+                .arg(&tokens)
+                .args(extra)
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .unwrap();
+            let mut s = Service { child: Some(child), port, base: format!("http://127.0.0.1:{port}"), log };
+            let start = Instant::now();
+            loop {
+                let text = s.log_text();
+                if text.contains("publish at POST /v1/entries") && text.contains(&format!("127.0.0.1:{port}")) {
+                    return s;
+                }
+                if let Some(Ok(Some(status))) = s.child.as_mut().map(|c| c.try_wait()) {
+                    assert!(text.contains("cannot listen"), "the service exited ({status}): {text}");
+                    break;
+                }
+                assert!(start.elapsed() < Duration::from_secs(10), "the service did not start: {text}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
-        s
+        panic!("the service found no free port in 5 tries");
     }
 
     fn log_text(&self) -> String {
@@ -197,20 +235,23 @@ struct Got {
 }
 
 /// A live client: connects to `/v1/events` (with `Last-Event-ID` when given) and pushes
-/// every event into `out` until the stream ends. Returns when the stream ends.
+/// every event into `out` until the stream ends. Returns when the stream ends, or why it
+/// did not connect.
 async fn listen(
     base: String,
     last: Option<String>,
     out: Arc<std::sync::Mutex<Vec<Got>>>,
     connected: Arc<std::sync::atomic::AtomicBool>,
-) {
+) -> Result<(), String> {
     let c = reqwest::Client::new();
     let mut req = c.get(format!("{base}/v1/events"));
     if let Some(l) = last {
         req = req.header("last-event-id", l);
     }
-    let Ok(res) = req.send().await else { return };
-    assert_eq!(res.status(), 200);
+    let res = req.send().await.map_err(|e| format!("GET /v1/events failed: {e}"))?;
+    if res.status() != 200 {
+        return Err(format!("GET /v1/events answered {}: {}", res.status(), res.text().await.unwrap_or_default()));
+    }
     connected.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut stream = res.bytes_stream();
     let mut buf = String::new();
@@ -238,20 +279,34 @@ async fn listen(
             }
         }
     }
+    Ok(())
 }
 
 type Inbox = Arc<std::sync::Mutex<Vec<Got>>>;
 
 /// Starts a live client (`last`: its `Last-Event-ID`, an id it was sent or a bare seq);
 /// returns its inbox once it is connected, and its task.
-async fn live(base: &str, last: Option<&str>) -> (Inbox, tokio::task::JoinHandle<()>) {
+async fn live(s: &Service, last: Option<&str>) -> (Inbox, tokio::task::JoinHandle<Result<(), String>>) {
     let inbox: Inbox = Arc::default();
     let connected = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let task = tokio::spawn(listen(base.to_string(), last.map(String::from), inbox.clone(), connected.clone()));
-    until(Duration::from_secs(10), "the live client to connect", || {
-        connected.load(std::sync::atomic::Ordering::SeqCst)
-    })
-    .await;
+    let mut task = tokio::spawn(listen(s.base.clone(), last.map(String::from), inbox.clone(), connected.clone()));
+    let start = Instant::now();
+    while !connected.load(std::sync::atomic::Ordering::SeqCst) {
+        if task.is_finished() {
+            let why = match (&mut task).await {
+                Ok(Ok(())) => "its stream ended".to_string(),
+                Ok(Err(e)) => e,
+                Err(e) => e.to_string(),
+            };
+            panic!("the live client did not connect: {why}\nthe service's log:\n{}", s.log_text());
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out waiting for the live client to connect\nthe service's log:\n{}",
+            s.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     (inbox, task)
 }
 
@@ -386,9 +441,9 @@ async fn three_instances_deliver_every_entry_to_every_client_once_in_order() {
     let c = client();
     // Four live clients on each instance.
     let mut inboxes = vec![];
-    for b in &bases {
+    for s in &services {
         for _ in 0..4 {
-            inboxes.push(live(b, None).await);
+            inboxes.push(live(s, None).await);
         }
     }
     const TOTAL: u64 = 2000;
@@ -540,7 +595,7 @@ async fn a_redis_crash_loses_no_acknowledged_entry_and_clients_resume_without_a_
         tokio::spawn(async move {
             while keep_going.load(std::sync::atomic::Ordering::SeqCst) {
                 let last = inbox.lock().unwrap().last().map(|g| g.raw_id.clone());
-                listen(base.clone(), last, inbox.clone(), Arc::default()).await;
+                let _ = listen(base.clone(), last, inbox.clone(), Arc::default()).await;
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         })
@@ -630,7 +685,7 @@ async fn a_client_offline_for_30_seconds_gets_exactly_what_it_missed() {
     let dir = scratch("offline");
     let s = Service::start(&dir, &format!("file:{}", dir.join("feed.json").display()), &["--keep", "50"]);
     let c = client();
-    let (inbox, task) = live(&s.base, None).await;
+    let (inbox, task) = live(&s, None).await;
     for i in 0..5 {
         post(&c, &s.base, &json!({ "urls": [format!("/o/{i}")] }), None).await.unwrap();
     }
@@ -646,7 +701,7 @@ async fn a_client_offline_for_30_seconds_gets_exactly_what_it_missed() {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let last = i as u64;
-    let (back, _task) = live(&s.base, Some(&fifth)).await;
+    let (back, _task) = live(&s, Some(&fifth)).await;
     until(Duration::from_secs(10), "what it missed", || seqs(&back).last() == Some(&last)).await;
     assert_eq!(seqs(&back), (6..=last).collect::<Vec<_>>(), "exactly what it missed");
     // Offline past compaction (keep 50): one reset instead.
@@ -657,7 +712,7 @@ async fn a_client_offline_for_30_seconds_gets_exactly_what_it_missed() {
     while seq_of(&c, &s.base).await < newest {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (stale, _t) = live(&s.base, Some("5")).await; // a bare seq: read as this epoch's
+    let (stale, _t) = live(&s, Some("5")).await; // a bare seq: read as this epoch's
     until(Duration::from_secs(10), "a reset", || !stale.lock().unwrap().is_empty()).await;
     let got = stale.lock().unwrap().clone();
     assert_eq!(got.len(), 1);
@@ -670,7 +725,7 @@ async fn a_client_of_a_feed_that_started_over_gets_the_new_feed_from_its_start()
     let file = dir.join("feed.json");
     let s = Service::start(&dir, &format!("file:{}", file.display()), &[]);
     let c = client();
-    let (inbox, task) = live(&s.base, None).await;
+    let (inbox, task) = live(&s, None).await;
     for i in 1..=5 {
         post(&c, &s.base, &json!({ "urls": [format!("/old/{i}")] }), None).await.unwrap();
     }
@@ -686,7 +741,7 @@ async fn a_client_of_a_feed_that_started_over_gets_the_new_feed_from_its_start()
         let (status, v) = post(&c, &s.base, &json!({ "urls": [format!("/new/{i}")] }), None).await.unwrap();
         assert_eq!(status, 201, "{v}");
     }
-    let (back, _t) = live(&s.base, Some(&seen)).await;
+    let (back, _t) = live(&s, Some(&seen)).await;
     until(Duration::from_secs(10), "the new feed's seven", || seqs(&back).len() == 7).await;
     let got = back.lock().unwrap().clone();
     let urls: Vec<&str> = got.iter().map(|g| g.data["urls"][0].as_str().unwrap()).collect();
@@ -702,7 +757,7 @@ async fn live_clients_get_what_other_publishers_write_to_the_file() {
     assert!(out.status.success());
     let s = Service::start(&dir, &format!("file:{}", file.display()), &[]);
     let c = client();
-    let (inbox, _task) = live(&s.base, None).await;
+    let (inbox, _task) = live(&s, None).await;
     // Another process (a CMS on the same machine) publishes with the command.
     for url in ["/ext/1", "/ext/2"] {
         let out = Command::new(env!("CARGO_BIN_EXE_swcache-feed"))
@@ -932,11 +987,11 @@ async fn tokens_rotate_without_a_restart_and_sigterm_closes_live_clients() {
     assert_eq!(res.headers()["content-encoding"], "gzip");
     assert!(res.headers()["etag"].to_str().unwrap().ends_with("-gz\""));
     // SIGTERM: live clients are closed, the process exits 0.
-    let (_inbox, task) = live(&s.base, None).await;
+    let (_inbox, task) = live(&s, None).await;
     let health: Value = c.get(format!("{}/healthz", s.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(health["clients"], 1);
     Command::new("kill").args(["-TERM", &s.pid().to_string()]).status().unwrap();
-    tokio::time::timeout(Duration::from_secs(5), task).await.expect("the live stream ends").unwrap();
+    tokio::time::timeout(Duration::from_secs(5), task).await.expect("the live stream ends").unwrap().unwrap();
     let mut child = s.child.take().unwrap();
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
     assert!(status.success(), "{status:?}");
