@@ -951,6 +951,30 @@ fn serve_refuses_to_start_without_a_token_unless_on_loopback() {
 // ----- operations ----------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_file_rewritten_in_place_is_read_again_until_it_settles() {
+    let dir = scratch("racy-tokens");
+    let s = Service::start(&dir, &format!("file:{}", dir.join("feed.json").display()), &[]);
+    let c = client();
+    let file = dir.join("tokens.txt");
+    let publish = |token: &'static str| {
+        let req = c.post(format!("{}/v1/entries", s.base)).bearer_auth(token).body(r#"{"all":true}"#);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    // An editor rewrites the file in place: the service reads it between the two writes,
+    // and both writes get one mtime (a coarse filesystem clock, here set by hand).
+    let (half, whole) = ("half-written-token", "half-written-token-and-the-rest");
+    std::fs::write(&file, format!("{half}\n")).unwrap();
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+    assert_eq!(publish(half).await, 201);
+    let f = std::fs::OpenOptions::new().write(true).truncate(true).open(&file).unwrap();
+    (&f).write_all(format!("{whole}\n").as_bytes()).unwrap();
+    f.set_modified(mtime).unwrap();
+    drop(f);
+    assert_eq!(publish(whole).await, 201, "the whole token, once written, is accepted");
+    assert_eq!(publish(half).await, 401, "the half-written one is not");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_rotate_without_a_restart_and_sigterm_closes_live_clients() {
     let dir = scratch("ops");
     let mut s = Service::start(
@@ -962,7 +986,6 @@ async fn tokens_rotate_without_a_restart_and_sigterm_closes_live_clients() {
     assert_eq!(post(&c, &s.base, &json!({ "all": true }), None).await.unwrap().0, 201);
     // Rotation: the new token and the old one for a while, then only the new one.
     let new = "rotated-token-abcdef0123456789";
-    std::thread::sleep(Duration::from_millis(1100)); // a new mtime on coarse-clock filesystems
     std::fs::write(dir.join("tokens.txt"), format!("{new}\n")).unwrap();
     let res = c.post(format!("{}/v1/entries", s.base)).bearer_auth(new).body(r#"{"all":true}"#).send().await.unwrap();
     assert_eq!(res.status(), 201);

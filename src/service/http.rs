@@ -76,7 +76,23 @@ pub struct ServeConfig {
 /// The publish tokens, read again when the file changes (rotation without a restart).
 struct Tokens {
     file: Option<PathBuf>,
-    loaded: Mutex<(Option<SystemTime>, Vec<String>)>,
+    /// What the tokens were read from (see [`TokenStamp`]), and the tokens.
+    loaded: Mutex<(Option<TokenStamp>, Vec<String>)>,
+}
+
+/// A token file's modification time and length. A file changed within the last
+/// [`RACY_MS`] may still be being written in place (two writes can share one coarse
+/// mtime): its tokens are used but its stamp is not kept, so it is read again until it
+/// settles.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct TokenStamp(SystemTime, u64);
+
+/// How recent a token file's change is for its reading to be trusted only once.
+const RACY_MS: u128 = 2000;
+
+fn token_stamp(file: &std::path::Path) -> Option<TokenStamp> {
+    let m = std::fs::metadata(file).ok()?;
+    Some(TokenStamp(m.modified().ok()?, m.len()))
 }
 
 pub use super::store_api::read_tokens;
@@ -93,10 +109,11 @@ impl Tokens {
             .map(str::trim)
             .ok_or("missing bearer token (Authorization: Bearer <token>)")?;
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
-        let mtime = std::fs::metadata(file).and_then(|m| m.modified()).ok();
-        if mtime != loaded.0 {
+        let stamp = token_stamp(file);
+        if stamp.is_none() || stamp != loaded.0 {
+            let settled = stamp.filter(|s| s.0.elapsed().is_ok_and(|age| age.as_millis() >= RACY_MS));
             match read_tokens(file) {
-                Ok(t) => *loaded = (mtime, t),
+                Ok(t) => *loaded = (settled, t),
                 Err(e) => {
                     tracing::error!(error = %e, "the token file could not be read again; the previous tokens stay");
                 }
