@@ -41,7 +41,9 @@ async function missing(url) {
  * Registers the worker; resolves with the registration once it controls the page. Where
  * service workers are unsupported it resolves undefined. Rejects when registration or
  * install fails (with the worker's own config error when that is why), or when nothing
- * controls the page within `timeout` ms.
+ * controls the page within `timeout` ms. On a page already controlled, an update this
+ * registration finds that fails to install is reported in the page's console (the
+ * config error when that is why); the old worker goes on serving.
  */
 export async function register(url, { scope, timeout = 10000 } = {}) {
   if (!sw) return undefined;
@@ -54,6 +56,20 @@ export async function register(url, { scope, timeout = 10000 } = {}) {
     console.error(err.message);
     return err;
   };
+  let watching = false;
+  const close = () => channel?.close();
+  // Already controlled: an update the browser checks for meanwhile fails in the
+  // background (a config error at its evaluation, or a failed install); say so here.
+  const watchUpdate = (reg) => {
+    watching = true;
+    const failed = (why) => { fail(`swcache: the new worker failed (the old one goes on serving): ${why}`); close(); };
+    if (channel) channel.onmessage = (e) => e.data?.type === 'CONFIG_ERROR' && failed(e.data.error);
+    reg.addEventListener('updatefound', () => {
+      const w = reg.installing;
+      w?.addEventListener('statechange', () => w.state === 'redundant' && !reg.installing && failed('its install failed'));
+    });
+    setTimeout(close, Math.min(timeout, MAX_DELAY));
+  };
   const controlled = async () => {
     let reg;
     try {
@@ -62,7 +78,10 @@ export async function register(url, { scope, timeout = 10000 } = {}) {
       await new Promise((r) => setTimeout(r, 50)); // the channel's message may trail the rejection
       throw fail(`swcache: registering ${url} failed: ${await missing(url) || e?.message || e}`);
     }
-    if (sw.controller) return reg;
+    if (sw.controller) {
+      watchUpdate(reg);
+      return reg;
+    }
     const worker = reg.installing || reg.waiting || reg.active;
     return new Promise((resolve, reject) => {
       const check = () => {
@@ -81,7 +100,7 @@ export async function register(url, { scope, timeout = 10000 } = {}) {
     // The timeout covers the registration too (it waits behind an install that hangs).
     return await withTimeout(controlled(), timeout, 'the worker did not control this page');
   } finally {
-    if (channel) channel.close();
+    if (!watching) close();
   }
 }
 

@@ -85,6 +85,23 @@ test("page module: register() rejects with the worker's own config error, shown 
   assert.match(await page.evaluate(() => window.after), /did not reply within 500 ms/, 'a later helper rejects too');
 });
 
+test("page module: on a page already controlled, an update with a bad config is reported in the page's console", async () => {
+  const worker = (strategy) => ({ body: workerSource(`{ version: '${strategy}', routes: [{ name: 'pages', match: /^\\/up\\//, strategy: '${strategy}' }] }`), headers: JS });
+  server.set('/sw-up.js', worker('cacheFirst'));
+  server.set('/up/page', html(`
+    import { register } from '/swcache/swcache-page.js';
+    window.registered = register('/sw-up.js', { timeout: 5000 }).then(() => true, (e) => e.message);`));
+  await page.goto(server.origin + '/up/page');
+  assert.equal(await page.evaluate(() => window.registered), true);
+  // The next deploy has a typo; the visitor comes back (the navigation checks for it).
+  server.set('/sw-up.js', worker('networkFirts'));
+  await page.reload();
+  assert.equal(await page.evaluate(() => window.registered), true, 'the old worker still controls the page');
+  await waitFor(() => logs.some((l) => l.startsWith('swcache: the new worker failed')), 'the failed update reported in the page console');
+  const line = logs.find((l) => l.startsWith('swcache: the new worker failed'));
+  assert.match(line, /the old one goes on serving\): swcache config: route 'pages' \(routes\[0\]\) field 'strategy' must be one of/);
+});
+
 test('page module: hydrate() with a bad option rejects naming it, and hydrates nothing', async () => {
   const cases = {
     "{ preload: 'two' }": /option 'preload' must be a non-negative number/,
