@@ -43,8 +43,20 @@ test('demo: hovering a promo link prefetches it; publishing from the CMS updates
   await page.waitForFunction(() => document.getElementById('sw-status').textContent.startsWith('controlled'));
   assert.match(await page.textContent('.meta'), /content v1/);
   const before = server.count('/promo/winter-collection');
+  // The page's live feed (subscribe()) says when it is open: a publish before that is
+  // not news to it (a new stream starts at the feed's present).
+  await page.addInitScript(() => {
+    const Source = window.EventSource;
+    window.EventSource = class extends Source {
+      constructor(...args) {
+        super(...args);
+        this.addEventListener('open', () => { window.liveFeedOpen = true; });
+      }
+    };
+  });
   await page.reload();
   assert.equal(server.count('/promo/winter-collection'), before, 'served from the cache');
+  await page.waitForFunction(() => window.liveFeedOpen === true, null, { timeout: 10000 });
   // The CMS publishes through swcache-feed; the open page hears it over SSE and reloads
   // the fresh version (no page message, no manual invalidation).
   await Promise.all([page.waitForEvent('load', { timeout: 5000 }), page.click('#publish')]);

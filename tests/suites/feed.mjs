@@ -78,13 +78,19 @@ export default function feedSuite(engine) {
       server.set('/promo/sale', { body: 'sale v2' });
       const t0 = Date.now();
       publish(feedFile, '--prefix', '/promo/');
-      // Navigations check the feed at most once a second (interval: 1000).
+      // Navigations check the feed at most once a second (interval: 1000), the last check
+      // came before the publish: every navigation that starts a second after it is due to
+      // check. The first of those starts the check (answered from the cache meanwhile);
+      // the next may still come before the check's deletion lands on a loaded machine;
+      // any later one is fresh. Counted, not timed: a navigation's own time varies.
+      const starts = [];
       await waitFor(async () => {
+        starts.push(Date.now() - t0);
         await page.goto(server.origin + '/promo/sale');
         return (await page.evaluate(() => document.body.textContent)) === 'sale v2';
-      }, 'the fresh page', 5000, 200);
-      const ms = Date.now() - t0;
-      assert.ok(ms < 1000 + 1500, `took ${ms} ms`);
+      }, 'the fresh page', 8000, 200);
+      const staleWhenDue = starts.slice(0, -1).filter((ms) => ms >= 1000).length;
+      assert.ok(staleWhenDue <= 2, `stale navigations once the check was due: ${staleWhenDue} (starts ${starts.join(', ')} ms)`);
     } finally { await cleanup(); }
   });
 

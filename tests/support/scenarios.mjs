@@ -105,7 +105,8 @@ export async function cacheFirstMissThenHit({ page, server, controlled }) {
 /** cacheFirst: a copy older than maxAge is refetched and replaced */
 export async function cacheFirstExpired({ page, server, controlled }) {
   const waitStored = storedWaiter(page);
-  server.set('/sw.js', { body: workerSource(seedConfig({ pageMaxAge: 800 })), headers: JS });
+  // maxAge leaves room for the store and a WebDriver round trip on a loaded machine.
+  server.set('/sw.js', { body: workerSource(seedConfig({ pageMaxAge: 3000 })), headers: JS });
   server.set('/promo/flash', { body: 'flash v1' });
   await controlled();
   await get(page, '/promo/flash');
@@ -113,7 +114,7 @@ export async function cacheFirstExpired({ page, server, controlled }) {
   server.set('/promo/flash', { body: 'flash v2' });
   assert.equal((await get(page, '/promo/flash')).body, 'flash v1', 'still fresh');
   assert.equal(server.count('/promo/flash'), 1);
-  await waitFor(() => Date.now() - Date.parse(first.stamp) > 900, 'maxAge to pass');
+  await waitFor(() => Date.now() - Date.parse(first.stamp) > 3100, 'maxAge to pass', 10000);
   assert.equal((await get(page, '/promo/flash')).body, 'flash v2', 'stale copy refetched');
   await waitFor(async () => (await cached(page, '/promo/flash'))?.body === 'flash v2', 'new copy stored');
   assert.equal((await get(page, '/promo/flash')).body, 'flash v2', 'the new copy is served');
@@ -233,7 +234,8 @@ export async function prefetchLimits({ page, server, controlled }) {
   await controlled();
   await get(page, '/p/pf-fresh');
   await waitFor(() => cached(page, '/p/pf-fresh'), 'fresh stored');
-  for (let i = 0; i < 12; i++) server.set(`/p/pf-${i}`, { body: `pf ${i}`, delay: 100 });
+  // Each answer takes 400 ms: the worker's 4 fetches overlap even on a loaded machine.
+  for (let i = 0; i < 12; i++) server.set(`/p/pf-${i}`, { body: `pf ${i}`, delay: 400 });
   server.watchPeak('/p/pf-');
   const urls = [...Array.from({ length: 12 }, (_, i) => `/p/pf-${i}`), '/p/pf-fresh', '/unrouted/x', '/live/x'];
   const r = await message(page, { type: 'PREFETCH', urls }, 10000);

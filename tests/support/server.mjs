@@ -27,6 +27,9 @@ const HARNESS = '<!doctype html><meta charset="utf-8"><title>swcache harness</ti
  * Starts a server on localhost. Options: `port` (0 = any free port), `fallback(req, res, url)`
  * for paths nothing else answers (return true if handled).
  */
+/** Ports this process's test servers have listened on. */
+const usedPorts = new Set();
+
 export async function startServer({ port = 0, fallback = null } = {}) {
   const specs = new Map();      // path+search or pathname -> { body, status, headers, mode, delay }
   const prefixes = new Map();   // pathname prefix -> spec, for paths no exact spec answers
@@ -97,7 +100,15 @@ export async function startServer({ port = 0, fallback = null } = {}) {
   });
   server.keepAliveTimeout = 1000;
 
-  await new Promise((resolve) => server.listen(port, 'localhost', resolve));
+  // A port this process was given before is not taken again: in Firefox and WebKit one
+  // browser profile runs a whole file, and an origin a test used before still has that
+  // test's worker and caches.
+  for (;;) {
+    await new Promise((resolve) => server.listen(port, 'localhost', resolve));
+    if (port !== 0 || !usedPorts.has(server.address().port)) break;
+    await new Promise((resolve) => server.close(resolve));
+  }
+  usedPorts.add(server.address().port);
   const actualPort = server.address().port;
 
   return {
