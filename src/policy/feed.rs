@@ -238,21 +238,9 @@ pub fn plan(feed: &Feed, cursor: Option<&Cursor>, ctx: &Context<'_>) -> Result<(
             });
         }
     }
-    let fresh = feed.entries.iter().filter(|e| e.seq > from);
-    if out.len() + fresh.clone().count() > COLLAPSE_AFTER {
-        // Too many to apply one by one: everything stored before the newest change goes.
-        for e in fresh {
-            check(e.at_ms)?;
-        }
-        return Ok((
-            vec![Invalidation {
-                at_ms: newest,
-                selector: super::message::Selector { all: true, ..Default::default() },
-            }],
-            next,
-        ));
-    }
-    for e in fresh {
+    // Every entry is checked, also when they are too many to apply one by one: a bad
+    // entry refuses the feed whole, however far behind the worker is.
+    for e in feed.entries.iter().filter(|e| e.seq > from) {
         let at = check(e.at_ms)?;
         let mut props = e.fields.clone();
         props.push((String::from("timestamp"), Value::Str(time::iso_string(at))));
@@ -260,6 +248,13 @@ pub fn plan(feed: &Feed, cursor: Option<&Cursor>, ctx: &Context<'_>) -> Result<(
             parse_invalidation_with(&Value::Obj(props), ctx, true).map_err(|m| cat!("entry ", e.seq, ": ", m))?;
         inv.at_ms = at;
         out.push(inv);
+    }
+    if out.len() > COLLAPSE_AFTER {
+        // Too many to apply one by one: everything stored before the newest change goes.
+        out = vec![Invalidation {
+            at_ms: newest,
+            selector: super::message::Selector { all: true, ..Default::default() },
+        }];
     }
     Ok((out, next))
 }

@@ -36,6 +36,9 @@ pub(super) struct FeedState {
     pub(super) error: Option<String>,
 }
 
+/// How long a feed check waits for the feed's answer before it counts as failed.
+const FEED_TIMEOUT_MS: u32 = 10_000;
+
 impl Engine {
     /// Strict mode: whether a navigation now must wait for a feed check.
     pub(super) fn strict_wait(&self, now: f64) -> bool {
@@ -118,7 +121,7 @@ impl Engine {
             return;
         }
         let loaded = f.loaded;
-        let id = self.new_op(Kind::Feed { applying: Vec::new(), next: None, owner });
+        let id = self.new_op(Kind::Feed { applying: Vec::new(), next: None, owner, fetching: false });
         if let Some(o) = owner {
             self.bg(o, 1);
         }
@@ -136,11 +139,30 @@ impl Engine {
     fn fetch_feed(&mut self, id: OpId) {
         let Some(f) = &self.feed else { return };
         let (path, etag) = (f.cfg.path.clone(), f.etag.clone());
+        if let Some(Kind::Feed { fetching, .. }) = self.op(id).map(|o| &mut o.kind) {
+            *fetching = true;
+        }
         self.emit(Cmd::FetchFeed { op: id, tag: Tag::Feed, path, etag, cap: feed::MAX_BYTES as u32 });
+        self.emit(Cmd::Timer { op: id, tag: Tag::Feed, ms: FEED_TIMEOUT_MS });
     }
 
     #[inline(never)]
     pub(super) fn feed_io(&mut self, id: OpId, tag: Tag, io: Io, now: f64) {
+        let Some(Kind::Feed { fetching, .. }) = self.op(id).map(|o| &mut o.kind) else { return };
+        let waited = ::core::mem::replace(fetching, false);
+        if tag == Tag::Feed && matches!(io, Io::Timer) {
+            // The feed did not answer in time: the check fails (and the next one is not
+            // held up behind it); its answer, if it ever comes, is ignored.
+            if waited {
+                let text =
+                    cat!("swcache feed: no answer within ", FEED_TIMEOUT_MS / 1000, " s; pages are served as before");
+                self.feed_failed(id, text, now);
+            }
+            return;
+        }
+        if tag == Tag::Feed && !waited {
+            return;
+        }
         match (tag, io) {
             (Tag::State, Io::State(state)) => {
                 if let Some(f) = self.feed.as_mut() {

@@ -38,6 +38,15 @@ impl Engine {
             Io::Fetched(Ok(info)) if info.status != 200 => {
                 self.fail_install(id, cat!("swcache precache: ", entry(&self.cfg).0, " answered HTTP ", info.status));
             }
+            Io::Fetched(Ok(info)) if info.redirected => {
+                // A stored copy cannot keep its final URL: relative URLs in it would
+                // resolve against the listed one (README, 'Storing').
+                let path = entry(&self.cfg).0;
+                self.fail_install(
+                    id,
+                    cat!("swcache precache: ", path, " was redirected: list the URL it ends at instead"),
+                );
+            }
             Io::Fetched(Ok(info)) => {
                 let (path, key) = entry(&self.cfg);
                 let slot = self.precache_slot();

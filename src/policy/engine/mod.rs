@@ -119,6 +119,8 @@ enum Kind {
         applying: Vec<OpId>,
         next: Option<(feed::Cursor, Option<String>)>,
         owner: Option<OpId>,
+        /// The feed's request is under way (its timeout ends the check if it hangs).
+        fetching: bool,
     },
     /// Nothing but background work left (a reply was sent).
     Idle,

@@ -1965,3 +1965,123 @@ fn an_answered_invalidation_whose_deletion_failed_deletes_again_before_the_worke
     s.serve("/promo/a", 2);
     assert_eq!(s.get("/promo/a"), Some(2));
 }
+
+// ----- found by a contract review ---------------------------------------------------------------
+
+/// README "In the worker": "Offline, a 404, a 5xx or a hanging feed never breaks a page:
+/// the error is recorded and pages are served as before." A feed request that never
+/// answers must not stop every later check of this worker, and must be recorded.
+#[test]
+fn a_hanging_feed_check_is_recorded_and_does_not_block_later_checks() {
+    let json = config("", FEED_TOP);
+    let mut s = Sim::new(&json);
+    let mut doc = new_feed();
+    s.publish(&mut doc, r#"{"urls":["/nothing"]}"#);
+    s.serve("/promo/a", 1);
+    // The CDN hangs on the worker's first check.
+    s.feed_hangs = true;
+    let first = s.start_fetch("/promo/a", false, "default").unwrap();
+    s.settle();
+    assert_eq!(s.ops[&first].answered_with, Some(1), "the page is served");
+    assert_eq!(s.feed_requests, 1);
+    // Ten minutes later the feed is back and has news for /promo/a.
+    s.feed_hangs = false;
+    s.serve("/promo/a", 2);
+    s.publish(&mut doc, r#"{"urls":["/promo/a"]}"#);
+    s.advance(600_000.0);
+    s.settle();
+    let st = s.stats();
+    assert!(
+        !matches!(st.get("feed").and_then(|f| f.get("error")), Some(Value::Null) | None),
+        "a check hanging for 10 minutes is recorded as an error: {:?}",
+        st.get("feed")
+    );
+    // A navigation well past the interval checks the feed again and gets the news.
+    s.start_fetch("/promo/other", true, "default");
+    s.settle();
+    assert_eq!(s.feed_requests, 2, "the hung check blocks every later check of this worker");
+    assert_eq!(s.get("/promo/a"), Some(2));
+}
+
+/// README "The format": bad input (e.g. a cross-origin URL) "is refused whole ... and
+/// changes nothing (no deletion, the cursor stays)". A worker more than 50 entries
+/// behind must refuse the same bad feed a worker 1 entry behind refuses.
+#[test]
+fn a_bad_feed_is_refused_even_when_the_worker_is_more_than_50_entries_behind() {
+    let json = config("", FEED_TOP);
+    let mut s = Sim::new(&json);
+    let mut doc = new_feed();
+    s.publish(&mut doc, r#"{"urls":["/nothing"]}"#);
+    s.serve("/promo/a", 1);
+    s.get("/promo/a");
+    assert_eq!(s.feed_stat("seq"), 1.0);
+    // 60 more entries, one of them naming another origin's URL.
+    for i in 0..60 {
+        s.now += 10.0;
+        if i == 30 {
+            s.publish(&mut doc, r#"{"urls":["https://evil.example/promo/a"]}"#);
+        } else {
+            s.publish(&mut doc, &format!(r#"{{"urls":["/unrelated/{i}"]}}"#));
+        }
+    }
+    s.now += 61_000.0;
+    s.start_fetch("/promo/other", true, "default");
+    s.settle();
+    assert!(s.cached(&s.cn("promoPages"), "/promo/a").is_some(), "a bad feed deleted the cache");
+    assert_eq!(s.feed_stat("seq"), 1.0, "a bad feed moved the cursor");
+}
+
+/// The same check on `feed::plan` alone: one entry with a cross-origin URL is refused
+/// when applied entry by entry, but accepted (as an `all` invalidation) when collapsed.
+#[test]
+fn feed_plan_validates_the_entries_it_collapses() {
+    let names = ["images", "componentData", "promoPages", "precache"];
+    let ctx = Context { origin: ORIGIN, slot_names: &names, now_ms: 2_000_000_000_000.0, resolve: &resolve };
+    let mut doc = new_feed();
+    let bad = || vec![(String::from("urls"), Value::Arr(vec![Value::str("https://evil.example/a")]))];
+    let good = |i: usize| vec![(String::from("urls"), Value::Arr(vec![Value::Str(format!("/u/{i}"))]))];
+    feed::add(&mut doc, bad(), 1_999_999_999_000.0);
+    assert!(feed::plan(&doc, None, &ctx).is_err(), "one bad entry: refused");
+    for i in 0..60 {
+        feed::add(&mut doc, good(i), 1_999_999_999_000.0);
+    }
+    assert!(feed::plan(&doc, None, &ctx).is_err(), "the same bad entry among 61: must be refused too");
+}
+
+/// PRODUCT.md "What is stored": never "redirected responses for navigations"; README
+/// "Storing": never "a redirected response ... such a response is served, and fetched
+/// again next time". The precache is served to navigations (`/` here), so a redirected
+/// precache response must not be stored (install fails, as for any bad entry).
+#[test]
+fn a_redirected_precache_response_fails_the_install() {
+    let mut s = Sim::seed();
+    let id = s.e.install();
+    let mut stored_redirect = false;
+    let mut failed = false;
+    let mut pending: Vec<(Tag, Io)> = Vec::new();
+    for c in s.e.take() {
+        if let Cmd::Keys { tag, .. } = c {
+            pending.push((tag, Io::Keys(Some(vec![]))));
+        }
+    }
+    for (tag, io) in pending {
+        s.e.io(id, tag, io, s.now);
+    }
+    let fetches: Vec<Tag> =
+        s.e.take().into_iter().filter_map(|c| if let Cmd::Fetch { tag, .. } = c { Some(tag) } else { None }).collect();
+    assert_eq!(fetches.len(), 2, "/ and /robots.txt are fetched");
+    for tag in fetches {
+        // `/` (item 0) redirects to `/en/` (a language redirect); the other is plain.
+        let redirected = tag == Tag::Item(0, 0);
+        let info = ResponseInfo { status: 200, redirected, ..ResponseInfo::default() };
+        s.e.io(id, tag, Io::Fetched(Ok(info)), s.now);
+        for c in s.e.take() {
+            match c {
+                Cmd::Put { req: Req::Path(k), .. } if k.starts_with("/?") => stored_redirect = true,
+                Cmd::Fail { .. } => failed = true,
+                _ => {}
+            }
+        }
+    }
+    assert!(!stored_redirect || failed, "a redirected response was written to the precache for `/`");
+}

@@ -173,12 +173,17 @@ impl Engine {
                     Req::Path(p) => Req::Path(crate::policy::precache::path_of_key(p).into()),
                     other => other.clone(),
                 };
-                self.emit(Cmd::Fetch { op: id, tag: Tag::Store(job, 3), req: fetch, reload: false });
+                // A precache entry past the HTTP cache, as install fetched it (an unhashed
+                // URL's cached answer may be the previous revision).
+                let reload = slot == self.precache_slot();
+                self.emit(Cmd::Fetch { op: id, tag: Tag::Store(job, 3), req: fetch, reload });
             }
             (3, Io::Fetched(Ok(info))) => {
                 // The retry obeys the same rules as the first write (status, no-store,
                 // Vary: *, fences).
-                if (checked || info.status == 200) && self.may_store(slot, &path, &info, refetched, checked) {
+                if (checked || (info.status == 200 && !info.redirected))
+                    && self.may_store(slot, &path, &info, refetched, checked)
+                {
                     // (The quota relief's deletion came after the first put: this write
                     // leaves the known keys to the next listing.)
                     let stamp = self.stamp(info.opaque, refetched);
