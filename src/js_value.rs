@@ -1,7 +1,8 @@
 //! Reading a JavaScript value into the policy's [`Value`] model, for both wasm adapters:
 //! the worker's config and the pages' messages, the page's `hydrate()` options and
 //! `INVALIDATED` notices. One walk, one set of limits ([`MAX_DEPTH`] levels of nesting,
-//! [`MAX_ARRAY`] items kept of an array), the same names for what a value cannot be.
+//! [`MAX_ARRAY`] items kept of an array, [`MAX_NODES`] values in all), the same names for
+//! what a value cannot be.
 //!
 //! Not serde-wasm-bindgen: a config holds RegExps (kept in `regexps` as JS values,
 //! `Value::RegExp` their index) and options hold functions (the render callbacks, read
@@ -15,19 +16,26 @@ use wasm_bindgen::{JsCast, JsValue};
 use crate::policy::prelude::*;
 use crate::policy::value::{Value, FUNCTION, MAX_ARRAY, MAX_DEPTH};
 
+/// The most values one walk reads (a message of 10,000 URLs is about 10,000): a value
+/// that shares or cycles through its own parts (structured clone keeps both) would
+/// otherwise be read again at every path to it, 8 levels deep.
+const MAX_NODES: u32 = 100_000;
+
 /// `v` as a [`Value`]: RegExps are pushed onto `regexps`, functions read as
 /// [`FUNCTION`].
 pub fn read(v: &JsValue, regexps: &mut Vec<RegExp>) -> Value {
-    walk(v, regexps, 0)
+    walk(v, regexps, 0, &mut { MAX_NODES })
 }
 
 /// `v` as a [`Value`] where no RegExp is kept (messages, notices, options, JSON): a
 /// RegExp still reads as [`Value::RegExp`], its JS object is dropped.
 pub fn read_plain(v: &JsValue) -> Value {
-    walk(v, &mut Vec::new(), 0)
+    walk(v, &mut Vec::new(), 0, &mut { MAX_NODES })
 }
 
-fn walk(v: &JsValue, regexps: &mut Vec<RegExp>, depth: u32) -> Value {
+fn walk(v: &JsValue, regexps: &mut Vec<RegExp>, depth: u32, left: &mut u32) -> Value {
+    let Some(rest) = left.checked_sub(1) else { return Value::Other("too large") };
+    *left = rest;
     if v.is_undefined() {
         return Value::Undefined;
     }
@@ -62,7 +70,7 @@ fn walk(v: &JsValue, regexps: &mut Vec<RegExp>, depth: u32) -> Value {
     if Array::is_array(v) {
         let a: &Array = v.unchecked_ref();
         let n = a.length().min(MAX_ARRAY as u32);
-        return Value::Arr((0..n).map(|i| walk(&a.get(i), regexps, depth + 1)).collect());
+        return Value::Arr((0..n).map(|i| walk(&a.get(i), regexps, depth + 1, left)).collect());
     }
     let entries = Object::entries(v.unchecked_ref());
     Value::Obj(
@@ -70,7 +78,7 @@ fn walk(v: &JsValue, regexps: &mut Vec<RegExp>, depth: u32) -> Value {
             .iter()
             .map(|e| {
                 let pair: Array = e.unchecked_into();
-                (pair.get(0).as_string().unwrap_or_default(), walk(&pair.get(1), regexps, depth + 1))
+                (pair.get(0).as_string().unwrap_or_default(), walk(&pair.get(1), regexps, depth + 1, left))
             })
             .collect(),
     )

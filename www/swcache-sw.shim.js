@@ -20,11 +20,21 @@ let sw = null;
 let failure = null;
 let started = false;
 
+let failed; // resolves `failedOpen`
+const failedOpen = new Promise((resolve) => { failed = resolve; });
 const failOpen = (err) => {
   if (failure) return;
   failure = err || new Error('unknown failure');
   console.error('swcache: engine failed; requests now go straight to the network.', failure);
   for (const [resolve, req] of pending) resolve(fetch(req));
+  failed();
+};
+// What the engine gives an event to wait on ends at a failure too: a trapped engine
+// settles nothing, and an activation left waiting would hold every request of the site.
+const guard = (event) => {
+  const waitUntil = event.waitUntil.bind(event);
+  event.waitUntil = (p) => waitUntil(Promise.race([p, failedOpen]));
+  return event;
 };
 const isTrap = (err) => err instanceof WebAssembly.RuntimeError || err?.name === 'RuntimeError';
 // A trap inside a promise callback of the engine's surfaces here.
@@ -70,12 +80,12 @@ self.swcache = {
 };
 
 self.addEventListener('install', (event) => {
-  if (!call(() => sw.on_install(event))) self.skipWaiting();
+  if (!call(() => sw.on_install(guard(event)))) self.skipWaiting();
 });
 
 self.addEventListener('activate', (event) => {
   // A failed engine still takes over, so pages can ask it for GET_STATS.
-  if (!call(() => sw.on_activate(event))) event.waitUntil(self.clients.claim());
+  if (!call(() => sw.on_activate(guard(event)))) event.waitUntil(self.clients.claim());
 });
 
 self.addEventListener('fetch', (event) => {
@@ -83,7 +93,7 @@ self.addEventListener('fetch', (event) => {
   const req = event.request;
   const entry = [null, req];
   const answer = new Promise((resolve) => { entry[0] = resolve; });
-  if (!call(() => sw.on_fetch(event, entry[0]))) return;
+  if (!call(() => sw.on_fetch(guard(event), entry[0]))) return;
   pending.add(entry);
   event.respondWith(answer.then((res) => {
     pending.delete(entry);
@@ -93,7 +103,7 @@ self.addEventListener('fetch', (event) => {
 });
 
 self.addEventListener('message', (event) => {
-  if (call(() => { sw.on_message(event); return true; })) return;
+  if (call(() => { sw.on_message(guard(event)); return true; })) return;
   const port = event.ports?.[0];
   if (!port) return;
   if (event.data?.type !== 'GET_STATS') {

@@ -298,6 +298,22 @@ fn config_reading_stops_at_its_limits() {
         }
         other => panic!("an array reads as Value::Arr, not {other:?}"),
     }
+
+    // A message that cycles through itself (structured clone keeps it): read once per
+    // path 8 levels deep it would be 10^8 values; the walk stops at its budget.
+    let cyclic = eval("(() => { const a = []; for (let i = 0; i < 10; i++) a.push(a); return { type: 'PREFETCH', urls: ['/'], ctx: a }; })()");
+    let start = js_sys::Date::now();
+    let v = crate::js_value::read_plain(&cyclic);
+    assert!(js_sys::Date::now() - start < 5000.0, "read in {} ms", js_sys::Date::now() - start);
+    fn count(v: &Value) -> usize {
+        match v {
+            Value::Arr(items) => 1 + items.iter().map(count).sum::<usize>(),
+            Value::Obj(props) => 1 + props.iter().map(|(_, v)| count(v)).sum::<usize>(),
+            _ => 1,
+        }
+    }
+    assert!(count(&v) <= 200_000, "{} values kept", count(&v));
+    assert_eq!(v.get("type").and_then(Value::as_str), Some("PREFETCH"), "what comes first is read");
 }
 
 // ---- starting the engine -------------------------------------------------------------

@@ -115,6 +115,30 @@ test('a bad config fails registration with an error naming the route and field',
   assert.match(msg, /route 'pages' \(routes\[0\]\) field 'maxAge' must be a non-negative number/);
 });
 
+test('a trap while activating fails open, and the worker still activates: nothing waits on the trapped engine', async () => {
+  // The engine's claim() call traps (as a wasm trap surfaces: a RuntimeError).
+  server.set('/sw-trap.js', { body: `self.clients.claim = () => { throw new WebAssembly.RuntimeError('injected trap'); };\n${workerSource(seedConfig())}`, headers: JS });
+  server.set('/promo/t', { body: 't' });
+  await page.goto(server.origin + '/harness.html');
+  const state = await page.evaluate(async () => {
+    const reg = await navigator.serviceWorker.register('/sw-trap.js');
+    const worker = reg.installing || reg.waiting || reg.active;
+    return new Promise((resolve) => {
+      const check = () => ['activated', 'redundant'].includes(worker.state) && resolve(worker.state);
+      worker.addEventListener('statechange', check);
+      setTimeout(() => resolve(`still ${worker.state} after 10 s`), 10000);
+      check();
+    });
+  });
+  assert.equal(state, 'activated', 'an activation waiting on a trapped engine would hold every request of the site');
+  // The next page load is the worker's: it answers from the network.
+  await page.reload();
+  assert.equal((await get(page, '/promo/t')).body, 't');
+  assert.equal((await get(page, '/promo/t')).body, 't');
+  assert.equal(server.count('/promo/t'), 2, 'straight to the network');
+  assert.equal((await message(page, { type: 'GET_STATS' })).engine, 'failed-open');
+});
+
 test('GET_STATS counts hits and misses per route', async () => {
   server.set('/promo/s', { body: 's' });
   await controlled();

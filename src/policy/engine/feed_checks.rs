@@ -36,7 +36,8 @@ pub(super) struct FeedState {
     pub(super) error: Option<String>,
 }
 
-/// How long a feed check waits for the feed's answer before it counts as failed.
+/// How long a feed check waits for the feed's answer before it counts as failed (its
+/// warning says "10 s").
 const FEED_TIMEOUT_MS: u32 = 10_000;
 
 impl Engine {
@@ -154,9 +155,8 @@ impl Engine {
             // The feed did not answer in time: the check fails (and the next one is not
             // held up behind it); its answer, if it ever comes, is ignored.
             if waited {
-                let text =
-                    cat!("swcache feed: no answer within ", FEED_TIMEOUT_MS / 1000, " s; pages are served as before");
-                self.feed_failed(id, text, now);
+                let text = "swcache feed: no answer within 10 s; pages are served as before";
+                self.feed_failed(id, String::from(text), now);
             }
             return;
         }
