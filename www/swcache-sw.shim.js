@@ -29,8 +29,9 @@ const failOpen = (err) => {
   for (const [resolve, req] of pending) resolve(fetch(req));
   failed();
 };
-// What the engine gives an event to wait on ends at a failure too: a trapped engine
-// settles nothing, and an activation left waiting would hold every request of the site.
+// What the engine gives a lifecycle or message event to wait on ends at a failure too: a
+// trapped engine settles nothing, and an activation left waiting would hold every request
+// of the site. (Not fetch events: their answers fail open, and the hit path stays bare.)
 const guard = (event) => {
   const waitUntil = event.waitUntil.bind(event);
   event.waitUntil = (p) => waitUntil(Promise.race([p, failedOpen]));
@@ -93,7 +94,7 @@ self.addEventListener('fetch', (event) => {
   const req = event.request;
   const entry = [null, req];
   const answer = new Promise((resolve) => { entry[0] = resolve; });
-  if (!call(() => sw.on_fetch(guard(event), entry[0]))) return;
+  if (!call(() => sw.on_fetch(event, entry[0]))) return;
   pending.add(entry);
   event.respondWith(answer.then((res) => {
     pending.delete(entry);
