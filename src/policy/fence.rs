@@ -67,6 +67,13 @@ impl Fences {
         self.list.iter().any(|f| started_ms <= f.inv.at_ms && f.inv.selector.matches(path, slot, tags))
     }
 
+    /// Whether an invalidation raised within the fence lifetime may cover `path` in
+    /// `slot` (a tag may be on any response): a fetch for it then goes past the HTTP
+    /// cache, whose copy may be the very content that was invalidated.
+    pub fn covers(&self, path: &str, slot: usize, now_ms: f64) -> bool {
+        self.list.iter().any(|f| now_ms - f.raised_ms < FENCE_LIFETIME_MS && f.inv.selector.may_match(path, slot))
+    }
+
     /// Whether some fence is still hiding entries (cheap: checked on every cache read).
     pub fn is_hiding(&self) -> bool {
         self.list.iter().any(|f| f.hiding)

@@ -322,6 +322,13 @@ fn fetch_feed(op: OpId, tag: Tag, path: &str, etag: Option<&str>, cap: u32) {
 /// The request a command names.
 fn request(op: OpId, r: &Req, reload: bool) -> Option<Request> {
     match r {
+        Req::Own if reload => {
+            // Revalidated with the origin: the HTTP cache may hold the invalidated copy.
+            let own = with_op(op, |o| o.req.clone()).flatten()?;
+            let init = RequestInit::new();
+            init.set_cache(RequestCache::NoCache);
+            Request::new_with_request_and_init(&own, &init).ok()
+        }
         Req::Own => with_op(op, |o| o.req.clone()).flatten(),
         Req::Path(p) => {
             let init = RequestInit::new();

@@ -124,7 +124,8 @@ pub enum Cmd {
         slot: u32,
         req: Req,
     },
-    /// Fetch `req` (`reload`: past the HTTP cache) → [`Io::Fetched`].
+    /// Fetch `req` (`reload`: past the HTTP cache: a URL fetched anew, the event's own
+    /// request revalidated with the origin) → [`Io::Fetched`].
     Fetch {
         op: OpId,
         tag: Tag,

@@ -121,7 +121,8 @@ impl Engine {
                     return self.pump(id, now);
                 }
                 p.started[i] = now;
-                self.emit(Cmd::Fetch { op: id, tag: Tag::Item(i as u32, 1), req: Req::Path(path), reload: false });
+                let reload = self.fences.covers(&path, slot, now);
+                self.emit(Cmd::Fetch { op: id, tag: Tag::Item(i as u32, 1), req: Req::Path(path), reload });
             }
             Io::Fetched(r) => {
                 let started = p.started[i];

@@ -56,11 +56,16 @@ impl Engine {
     }
 
     /// The fetch of the event's request: the navigation preload response when it is on.
-    fn fetch_own(&mut self, id: OpId, tag: Tag, navigate: bool) {
-        self.emit(if navigate && self.cfg.navigation_preload {
+    /// A request a recent invalidation may cover goes past the HTTP cache (revalidated
+    /// with the origin), and so not through the preload, which the HTTP cache may answer.
+    fn fetch_own(&mut self, id: OpId, tag: Tag, navigate: bool, now: f64) {
+        let Some(f) = self.fetch_op(id) else { return };
+        let (slot, path) = (f.slot, f.path.clone());
+        let reload = self.fences.covers(&path, slot, now);
+        self.emit(if navigate && self.cfg.navigation_preload && !reload {
             Cmd::Preload { op: id, tag }
         } else {
-            Cmd::Fetch { op: id, tag, req: Req::Own, reload: false }
+            Cmd::Fetch { op: id, tag, req: Req::Own, reload }
         });
     }
 
@@ -83,7 +88,7 @@ impl Engine {
                 f.started = now;
                 f.awaiting = true;
                 let navigate = f.navigate;
-                self.fetch_own(id, Tag::Net, navigate);
+                self.fetch_own(id, Tag::Net, navigate, now);
                 if let Some(ms) = timeout_ms {
                     self.emit(Cmd::Timer { op: id, tag: Tag::Timer, ms });
                 }
@@ -144,7 +149,7 @@ impl Engine {
                         f.started = now;
                     }
                     self.bg(id, 1);
-                    self.fetch_own(id, Tag::Revalidate, navigate);
+                    self.fetch_own(id, Tag::Revalidate, navigate, now);
                 } else if timed_out && may_store {
                     match net {
                         Some(Ok(info)) => {

@@ -114,6 +114,8 @@ struct Sim {
     failing_reads: u64,
     /// Navigation preload responses used.
     preloads: u32,
+    /// Paths fetched past the HTTP cache (`reload`).
+    reloads: Vec<String>,
     /// The last navigation-preload setting.
     preload_on: Option<bool>,
     unregistered: bool,
@@ -157,6 +159,7 @@ impl Sim {
             failing_writes: 0,
             failing_reads: 0,
             preloads: 0,
+            reloads: Vec::new(),
             preload_on: None,
             unregistered: false,
         }
@@ -275,9 +278,12 @@ impl Sim {
                     }
                     self.queue.push_back((op, tag, io));
                 }
-                Cmd::Fetch { op, tag, req, .. } => {
+                Cmd::Fetch { op, tag, req, reload } => {
                     let path = self.path_of(op, &req);
                     *self.requests.entry(path.clone()).or_default() += 1;
+                    if reload {
+                        self.reloads.push(path.clone());
+                    }
                     if self.hanging {
                         continue; // never answers (until the test releases it by hand)
                     }
@@ -2084,4 +2090,49 @@ fn a_redirected_precache_response_fails_the_install() {
         }
     }
     assert!(!stored_redirect || failed, "a redirected response was written to the precache for `/`");
+}
+
+/// After an invalidation, the browser's HTTP cache may still hold the very copy that was
+/// invalidated (a page sent with `max-age`): a fetch the invalidation may cover goes past
+/// it for the fence's lifetime, also a navigation that would take the preload response.
+#[test]
+fn a_fetch_a_recent_invalidation_covers_goes_past_the_http_cache() {
+    let mut s = Sim::seed();
+    s.visit("/promo/a");
+    s.visit("/promo/b");
+    assert!(s.reloads.is_empty(), "no invalidation yet: the HTTP cache may answer");
+    s.now += 10.0;
+    s.message(r#"{"type":"CACHE_INVALIDATION","urls":["/promo/a"]}"#);
+    s.serve("/promo/a", 2);
+    assert_eq!(s.get("/promo/a"), Some(2));
+    s.serve("/promo/c", 1);
+    s.get("/promo/c");
+    assert_eq!(s.reloads, ["/promo/a"], "only what the invalidation covers");
+    // A tag may be on any response: a tag invalidation covers every fetch while it lasts.
+    s.message(r#"{"type":"CACHE_INVALIDATION","tags":["sale"]}"#);
+    s.serve("/promo/d", 1);
+    s.get("/promo/d");
+    assert_eq!(s.reloads, ["/promo/a", "/promo/d"]);
+    // Past the fence's lifetime the HTTP cache answers again.
+    s.now += crate::policy::fence::FENCE_LIFETIME_MS;
+    s.serve("/promo/e", 1);
+    s.get("/promo/e");
+    assert_eq!(s.reloads, ["/promo/a", "/promo/d"]);
+}
+
+#[test]
+fn a_navigation_a_recent_invalidation_covers_is_fetched_not_taken_from_the_preload() {
+    let json = config("", r#""navigationPreload":true,"#);
+    let mut s = Sim::new(&json);
+    s.serve("/promo/a", 1);
+    s.start_fetch("/promo/a", true, "default");
+    s.settle();
+    assert_eq!((s.preloads, s.reloads.len()), (1, 0));
+    s.now += 10.0;
+    s.message(r#"{"type":"CACHE_INVALIDATION","urls":["/promo/a"]}"#);
+    s.serve("/promo/a", 2);
+    let op = s.start_fetch("/promo/a", true, "default").unwrap();
+    s.settle();
+    assert_eq!(s.ops[&op].answered_with, Some(2));
+    assert_eq!((s.preloads, s.reloads.as_slice()), (1, &["/promo/a".to_string()][..]));
 }
