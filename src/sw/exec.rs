@@ -324,10 +324,11 @@ fn request(op: OpId, r: &Req, reload: bool) -> Option<Request> {
     match r {
         Req::Own if reload => {
             // Revalidated with the origin: the HTTP cache may hold the invalidated copy.
+            // (A browser that cannot copy the request gets it as it came.)
             let own = with_op(op, |o| o.req.clone()).flatten()?;
             let init = RequestInit::new();
             init.set_cache(RequestCache::NoCache);
-            Request::new_with_request_and_init(&own, &init).ok()
+            Some(Request::new_with_request_and_init(&own, &init).unwrap_or(own))
         }
         Req::Own => with_op(op, |o| o.req.clone()).flatten(),
         Req::Path(p) => {

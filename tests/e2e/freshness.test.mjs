@@ -151,35 +151,6 @@ test('CACHE_INVALIDATION by URL: removes, replies with the count, is idempotent'
   assert.equal(s.invalidations, 2);
 });
 
-test('CACHE_INVALIDATION: the next fetch goes past the HTTP cache, which still holds the invalidated copy (max-age)', async () => {
-  await controlled();
-  // The CMS's page is sent with max-age: the browser's HTTP cache keeps it too.
-  server.set('/p/hc', { body: 'hc v1', headers: { 'cache-control': 'max-age=600' } });
-  assert.equal((await get(page, '/p/hc')).body, 'hc v1');
-  await waitFor(() => cached(page, '/p/hc'), 'stored');
-  server.set('/p/hc', { body: 'hc v2', headers: { 'cache-control': 'max-age=600' } });
-  const done = await message(page, { type: 'CACHE_INVALIDATION', urls: ['/p/hc'] });
-  assert.deepEqual(done, { type: 'CACHE_INVALIDATION_DONE', removed: 1 });
-  assert.equal((await get(page, '/p/hc')).body, 'hc v2', 'the new content, not the HTTP cache\'s copy');
-  assert.equal(server.count('/p/hc'), 2);
-  await waitFor(async () => (await cached(page, '/p/hc'))?.body === 'hc v2', 'the new copy stored');
-  // A navigation too (its request is revalidated, not taken as it came).
-  const html = (v) => ({ body: `<!doctype html><title>${v}</title><p>${v}</p>`, headers: { 'content-type': 'text/html', 'cache-control': 'max-age=600' } });
-  server.set('/p/nav', html('nav v1'));
-  await page.goto(server.origin + '/p/nav');
-  assert.equal(await page.title(), 'nav v1');
-  await waitFor(() => cached(page, '/p/nav'), 'the page stored');
-  server.set('/p/nav', html('nav v2'));
-  await message(page, { type: 'CACHE_INVALIDATION', urls: ['/p/nav'] });
-  await page.goto(server.origin + '/p/nav');
-  assert.equal(await page.title(), 'nav v2', 'the invalidated page is not taken from the HTTP cache');
-  // A path no invalidation covers still uses the HTTP cache as the page asked.
-  server.set('/p/other', { body: 'other v1', headers: { 'cache-control': 'max-age=600' } });
-  await get(page, '/p/other');
-  await page.evaluate(() => fetch('/p/other', { cache: 'force-cache' }).then((r) => r.text()));
-  assert.equal(server.count('/p/other'), 1);
-});
-
 test('malformed messages get an ERROR reply within 2 s and change nothing', async () => {
   await controlled();
   await get(page, '/p/keep');

@@ -53,6 +53,29 @@ export default function freshnessSuite(engine) {
     assert.equal((await get(page, '/p/vary')).body, 'new');
   });
 
+  test(name('CACHE_INVALIDATION: the next fetch and navigation go past the HTTP cache, which still holds the invalidated copy (max-age)'), async () => {
+    const { page, server } = t;
+    await t.controlled();
+    // The CMS's pages are sent with max-age: the browser's HTTP cache keeps them too.
+    const html = (v) => ({ body: `<!doctype html><title>${v}</title><p>${v}</p>`, headers: { 'content-type': 'text/html', 'cache-control': 'max-age=600' } });
+    server.set('/p/hc', html('hc v1'));
+    assert.match((await get(page, '/p/hc')).body, /hc v1/);
+    await t.waitStored('/p/hc');
+    server.set('/p/hc', html('hc v2'));
+    assert.deepEqual(await message(page, { type: 'CACHE_INVALIDATION', urls: ['/p/hc'] }), { type: 'CACHE_INVALIDATION_DONE', removed: 1 });
+    assert.match((await get(page, '/p/hc')).body, /hc v2/, 'the new content, not the HTTP cache\'s copy');
+    assert.equal(server.count('/p/hc'), 2);
+    // A navigation too (its request is revalidated, not taken as it came).
+    server.set('/p/nav', html('nav v1'));
+    await page.goto(server.origin + '/p/nav');
+    assert.equal(await page.evaluate(() => document.title), 'nav v1');
+    await t.waitStored('/p/nav');
+    server.set('/p/nav', html('nav v2'));
+    await message(page, { type: 'CACHE_INVALIDATION', urls: ['/p/nav'] });
+    await page.goto(server.origin + '/p/nav');
+    assert.equal(await page.evaluate(() => document.title), 'nav v2', 'the invalidated page is not taken from the HTTP cache');
+  });
+
   test(name('CACHE_INVALIDATION by URL: removes, replies with the count, the next read goes to the network'), async () => {
     const { page, server } = t;
     await t.controlled();
