@@ -33,6 +33,13 @@ pub fn read_plain(v: &JsValue) -> Value {
     walk(v, &mut Vec::new(), 0, &mut { MAX_NODES })
 }
 
+/// A `JSON.parse` result (the feed, the saved state): no cycles or sharing, and as large
+/// as the text it came from, which the caller bounds; so no budget of values.
+#[cfg(feature = "sw")]
+pub fn read_parsed(v: &JsValue) -> Value {
+    walk(v, &mut Vec::new(), 0, &mut { u32::MAX })
+}
+
 fn walk(v: &JsValue, regexps: &mut Vec<RegExp>, depth: u32, left: &mut u32) -> Value {
     let Some(rest) = left.checked_sub(1) else { return Value::Other("too large") };
     *left = rest;

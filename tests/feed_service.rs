@@ -20,7 +20,8 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// The process id of the Redis answering on `s` (`INFO server`), once it answers.
+/// The process id of the Redis answering on `s` (`INFO server`), once it answers. The
+/// whole reply is read, so `s` can be asked more.
 fn redis_pid(s: &mut TcpStream) -> Option<u32> {
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     s.write_all(b"INFO server\r\n").ok()?;
@@ -32,13 +33,21 @@ fn redis_pid(s: &mut TcpStream) -> Option<u32> {
             return None;
         }
         text.extend_from_slice(&buf[..n]);
+        // A bulk reply: `$<len>\r\n<len bytes>\r\n`.
         let t = String::from_utf8_lossy(&text);
-        if let Some(rest) = t.split("process_id:").nth(1) {
-            if let Some((pid, _)) = rest.split_once("\r\n") {
-                return pid.trim().parse().ok();
-            }
+        let (head, body) = t.strip_prefix('$')?.split_once("\r\n")?;
+        let len: usize = head.parse().ok()?;
+        if body.len() >= len + 2 {
+            let rest = body.split("process_id:").nth(1)?;
+            return rest.split_once("\r\n")?.0.trim().parse().ok();
         }
     }
+}
+
+/// Whether the Redis on `s` answers PING with PONG (not -LOADING).
+fn redis_ping(s: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 7];
+    s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -67,11 +76,23 @@ struct Redis {
 impl Redis {
     fn start(name: &str) -> Redis {
         let mut r = Redis { child: None, port: free_port(), dir: scratch(&format!("redis-{name}")) };
-        r.launch();
-        r
+        // A port free_port() gave out may be taken before Redis binds it: another one then.
+        for _ in 0..5 {
+            match r.try_launch() {
+                Ok(()) => return r,
+                Err(why) => eprintln!("redis-server on port {}: {why}; another port", r.port),
+            }
+            r.port = free_port();
+        }
+        panic!("redis-server did not start on 5 ports");
     }
 
+    /// Starts Redis again on its port (after a crash: its data comes back from the AOF).
     fn launch(&mut self) {
+        self.try_launch().unwrap_or_else(|why| panic!("redis-server on port {}: {why}", self.port));
+    }
+
+    fn try_launch(&mut self) -> Result<(), String> {
         let mut child = Command::new("redis-server")
             .args([
                 "--port",
@@ -90,22 +111,29 @@ impl Redis {
             .expect("redis-server (Debian's redis-server package; ./build.sh setup installs it)");
         let pid = child.id();
         let start = Instant::now();
-        // Ready when the Redis answering on the port is this one (its process id): another
-        // test's Redis may hold a port free_port() gave out twice.
+        // Ready when the Redis answering on the port is this one (its process id: another
+        // test's Redis may hold a port free_port() gave out twice) and has loaded its data
+        // (PING answers -LOADING until then).
         loop {
             if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
-                if let Some(answering) = redis_pid(&mut s) {
-                    assert_eq!(answering, pid, "another Redis answers on port {}", self.port);
-                    break;
+                match redis_pid(&mut s) {
+                    Some(answering) if answering != pid => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        return Err(format!("another Redis (pid {answering}) answers there"));
+                    }
+                    Some(_) if redis_ping(&mut s) => break,
+                    _ => {}
                 }
             }
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("redis-server exited ({status}) before answering on port {}", self.port);
+                return Err(format!("it exited ({status}) before answering"));
             }
             assert!(start.elapsed() < Duration::from_secs(10), "redis-server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
         self.child = Some(child);
+        Ok(())
     }
 
     fn url(&self) -> String {

@@ -62,13 +62,16 @@ export async function register(url, { scope, timeout = 10000 } = {}) {
   // background (a config error at its evaluation, or a failed install); say so here.
   const watchUpdate = (reg) => {
     watching = true;
-    const failed = (why) => { fail(`swcache: the new worker failed (the old one goes on serving): ${why}`); close(); };
+    const failed = (why) => { console.error(`swcache: the new worker failed (the old one goes on serving): ${why}`); close(); };
+    if (configError) return failed(configError); // it came before register() resolved
     if (channel) channel.onmessage = (e) => e.data?.type === 'CONFIG_ERROR' && failed(e.data.error);
-    reg.addEventListener('updatefound', () => {
-      const w = reg.installing;
-      w?.addEventListener('statechange', () => w.state === 'redundant' && !reg.installing && failed('its install failed'));
+    const follow = (w) => w?.addEventListener('statechange', () => {
+      if (w.state === 'redundant' && (!reg.installing || reg.installing === w)) failed('its install failed');
     });
-    setTimeout(close, Math.min(timeout, MAX_DELAY));
+    const found = () => follow(reg.installing);
+    follow(reg.installing);
+    reg.addEventListener('updatefound', found);
+    setTimeout(() => { reg.removeEventListener('updatefound', found); close(); }, Math.min(timeout, MAX_DELAY));
   };
   const controlled = async () => {
     let reg;

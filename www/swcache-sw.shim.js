@@ -20,21 +20,25 @@ let sw = null;
 let failure = null;
 let started = false;
 
-let failed; // resolves `failedOpen`
-const failedOpen = new Promise((resolve) => { failed = resolve; });
+const waiting = new Set(); // how each guarded event's wait ends if the engine fails
 const failOpen = (err) => {
   if (failure) return;
   failure = err || new Error('unknown failure');
   console.error('swcache: engine failed; requests now go straight to the network.', failure);
   for (const [resolve, req] of pending) resolve(fetch(req));
-  failed();
+  for (const end of waiting) end();
 };
-// What the engine gives a lifecycle or message event to wait on ends at a failure too: a
-// trapped engine settles nothing, and an activation left waiting would hold every request
-// of the site. (Not fetch events: their answers fail open, and the hit path stays bare.)
-const guard = (event) => {
+// What the engine gives a lifecycle or message event to wait on ends at a failure too, as
+// `onFail` says: a trapped engine settles nothing, and an activation left waiting would
+// hold every request of the site. (Not fetch events: their answers fail open.)
+const guard = (event, onFail = () => undefined) => {
   const waitUntil = event.waitUntil.bind(event);
-  event.waitUntil = (p) => waitUntil(Promise.race([p, failedOpen]));
+  event.waitUntil = (p) => {
+    let end;
+    const failed = new Promise((resolve) => { end = () => resolve(Promise.resolve().then(onFail)); });
+    waiting.add(end);
+    waitUntil(Promise.race([p, failed]).finally(() => waiting.delete(end)));
+  };
   return event;
 };
 const isTrap = (err) => err instanceof WebAssembly.RuntimeError || err?.name === 'RuntimeError';
@@ -81,12 +85,12 @@ self.swcache = {
 };
 
 self.addEventListener('install', (event) => {
-  if (!call(() => sw.on_install(guard(event)))) self.skipWaiting();
+  if (!call(() => sw.on_install(guard(event, () => Promise.reject(failure))))) self.skipWaiting();
 });
 
 self.addEventListener('activate', (event) => {
   // A failed engine still takes over, so pages can ask it for GET_STATS.
-  if (!call(() => sw.on_activate(guard(event)))) event.waitUntil(self.clients.claim());
+  if (!call(() => sw.on_activate(guard(event, () => self.clients.claim())))) event.waitUntil(self.clients.claim());
 });
 
 self.addEventListener('fetch', (event) => {

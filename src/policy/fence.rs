@@ -67,11 +67,16 @@ impl Fences {
         self.list.iter().any(|f| started_ms <= f.inv.at_ms && f.inv.selector.matches(path, slot, tags))
     }
 
-    /// Whether an invalidation raised within the fence lifetime may cover `path` in
-    /// `slot` (a tag may be on any response): a fetch for it then goes past the HTTP
-    /// cache, whose copy may be the very content that was invalidated.
+    /// Whether an invalidation raised within the fence lifetime names `path` in `slot`
+    /// (by URL, prefix or route): a fetch for it then goes past the HTTP cache, whose
+    /// copy may be the very content that was invalidated. Not by tag or `all`: those
+    /// would send every fetch of the site past it (and every navigation past its preload)
+    /// for the whole lifetime.
     pub fn covers(&self, path: &str, slot: usize, now_ms: f64) -> bool {
-        self.list.iter().any(|f| now_ms - f.raised_ms < FENCE_LIFETIME_MS && f.inv.selector.may_match(path, slot))
+        self.list.iter().any(|f| {
+            let sel = &f.inv.selector;
+            now_ms - f.raised_ms < FENCE_LIFETIME_MS && !sel.all && sel.matches(path, slot, None)
+        })
     }
 
     /// Whether some fence is still hiding entries (cheap: checked on every cache read).

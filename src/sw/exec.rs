@@ -266,7 +266,7 @@ fn load_state(op: OpId, tag: Tag) {
     let next = in_cache(Some(String::from(STATE_CACHE)), Io::State(None), |cache| {
         wait_on(cache.match_with_str(STATE_KEY), |found| {
             match found.ok().and_then(|v| v.dyn_into::<Response>().ok()).and_then(|res| res.json().ok()) {
-                Some(json) => wait_on(json, |v| Next::Io(Io::State(v.ok().map(|v| crate::js_value::read_plain(&v))))),
+                Some(json) => wait_on(json, |v| Next::Io(Io::State(v.ok().map(|v| crate::js_value::read_parsed(&v))))),
                 None => Next::Io(Io::State(None)),
             }
         })
@@ -308,7 +308,7 @@ fn fetch_feed(op: OpId, tag: Tag, path: &str, etag: Option<&str>, cap: u32) {
                 Ok(t) => {
                     // Past `cap` bytes the engine refuses the feed: not parsed.
                     let value = (t.len() <= cap as usize)
-                        .then(|| js_sys::JSON::parse(&t).ok().map(|v| crate::js_value::read_plain(&v)))
+                        .then(|| js_sys::JSON::parse(&t).ok().map(|v| crate::js_value::read_parsed(&v)))
                         .flatten();
                     Io::Feed { status, etag, body: Some(Json { bytes: t.len(), value }) }
                 }
@@ -326,8 +326,13 @@ fn request(op: OpId, r: &Req, reload: bool) -> Option<Request> {
             // Revalidated with the origin: the HTTP cache may hold the invalidated copy.
             // (A browser that cannot copy the request gets it as it came.)
             let own = with_op(op, |o| o.req.clone()).flatten()?;
+            // The page's referrer goes with it (a copy's would be this script's).
             let init = RequestInit::new();
             init.set_cache(RequestCache::NoCache);
+            init.set_referrer(&own.referrer());
+            // (As the string it is: web-sys's enum would add a conversion table each way.)
+            let policy = JsValue::from_str("referrerPolicy");
+            let _ = js_sys::Reflect::set(&init, &policy, &js_sys::Reflect::get(&own, &policy).unwrap_or_default());
             Some(Request::new_with_request_and_init(&own, &init).unwrap_or(own))
         }
         Req::Own => with_op(op, |o| o.req.clone()).flatten(),

@@ -298,7 +298,8 @@ impl Engine {
             }
             (Tag::Range, Io::Matched(_)) => {
                 self.slots[slot].counters.record(Reply::Network, false);
-                return self.emit(Cmd::Fetch { op: id, tag: Tag::Net, req: Req::Own, reload: false });
+                let reload = self.fences.covers(&path, slot, now);
+                return self.emit(Cmd::Fetch { op: id, tag: Tag::Net, req: Req::Own, reload });
             }
             (Tag::Size, Io::Size(Some(size))) => match crate::policy::range::resolve(&header, size) {
                 crate::policy::range::Ranged::Part { start, end } => {
