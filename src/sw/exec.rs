@@ -414,6 +414,7 @@ fn read(op: OpId, tag: Tag, slot: u32, req: &Req) {
             tags: header(&h, "cache-tag"),
             validator: validator(&h),
             size: header(&h, "content-length").and_then(|n| crate::policy::text::parse_u64(n.trim())),
+            opaque: res.type_() == web_sys::ResponseType::Opaque,
         };
         with_op(op, |o| o.res.insert(tag, res));
         Next::Io(Io::Matched(Some(entry)))

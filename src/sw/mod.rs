@@ -185,6 +185,7 @@ pub fn on_fetch(event: FetchEvent, answer: Function) -> bool {
         cache: &cache,
         range: range.as_deref(),
         image: req.destination() == web_sys::RequestDestination::Image,
+        no_cors: req.mode() == web_sys::RequestMode::NoCors,
     };
     let handled = with_engine(|w| {
         let id = w.engine.fetch(&facts, now())?;

@@ -270,6 +270,9 @@ pub struct Request<'a> {
     pub range: Option<&'a str>,
     /// `Request.destination` is `image`.
     pub image: bool,
+    /// `Request.mode` is `no-cors`: only such a request may be answered with an opaque
+    /// copy (the browser turns one given to any other request into a network error).
+    pub no_cors: bool,
 }
 
 /// A stored entry, as far as decisions go.
@@ -284,6 +287,8 @@ pub struct Entry {
     pub validator: Option<String>,
     /// `Content-Length`, when the stored copy says.
     pub size: Option<u64>,
+    /// The stored copy is an opaque (cross-origin, no-cors) response.
+    pub opaque: bool,
 }
 
 /// A network response, as far as decisions go.

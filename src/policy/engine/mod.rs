@@ -375,6 +375,7 @@ impl Engine {
             parked: None,
             key,
             image: req.image,
+            no_cors: req.no_cors,
             range: req.range.map(String::from),
             fallback: None,
             pass_through: own_route.is_some(),

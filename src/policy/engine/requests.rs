@@ -34,6 +34,8 @@ pub(super) struct FetchOp {
     /// The precache key of this URL, if it is precached.
     pub(super) key: Option<String>,
     pub(super) image: bool,
+    /// See [`super::Request::no_cors`].
+    pub(super) no_cors: bool,
     /// The `Range` header of a ranged request served from the cache.
     pub(super) range: Option<String>,
     /// The error to answer with if the offline fallback is not cached either.
@@ -192,7 +194,9 @@ impl Engine {
                 let read_slot = if tag == Tag::Match { f.slot } else { self.precache_slot() };
                 let f = self.fetch_op(id).unwrap_or_else(|| unreachable!());
                 let (path, also, key) = (f.path.clone(), f.also_precache, f.key.clone().unwrap_or_default());
-                let found = found.filter(|e| !self.hidden(&path, read_slot, e, now));
+                // An opaque copy answers only a no-cors request: to any other it is a miss.
+                let no_cors = f.no_cors;
+                let found = found.filter(|e| !self.hidden(&path, read_slot, e, now) && (no_cors || !e.opaque));
                 if found.is_none() && tag == Tag::Match && also {
                     let slot = self.precache_slot() as u32;
                     self.emit(Cmd::Match { op: id, tag: Tag::Precache, slot, req: Req::Path(key) });

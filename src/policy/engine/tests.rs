@@ -39,6 +39,8 @@ struct Content {
     cache_control: Option<String>,
     vary: Option<String>,
     tags: Option<String>,
+    /// A cross-origin answer to a no-cors request.
+    opaque: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -46,6 +48,7 @@ struct Stored {
     stamp: Option<f64>,
     tags: Option<String>,
     version: u32,
+    opaque: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -186,7 +189,10 @@ impl Sim {
     }
 
     fn serve(&mut self, path: &str, version: u32) {
-        self.server.insert(path.into(), Content { status: 200, version, cache_control: None, vary: None, tags: None });
+        self.server.insert(
+            path.into(),
+            Content { status: 200, version, cache_control: None, vary: None, tags: None, opaque: false },
+        );
     }
 
     /// Serves `path` (version 1) and requests it, run to the end: stored on its route.
@@ -202,6 +208,7 @@ impl Sim {
             cache_control: None,
             vary: None,
             tags: None,
+            opaque: false,
         })
     }
 
@@ -272,6 +279,7 @@ impl Sim {
                         tags: s.tags.clone(),
                         validator: Some(format!("v{}", s.version)),
                         size: Some(100),
+                        opaque: s.opaque,
                     }));
                     if let Some(s) = found {
                         self.state(op).res.insert(tag, Body::Cached(s));
@@ -293,7 +301,7 @@ impl Sim {
                         let c = self.content(&path).clone();
                         let info = ResponseInfo {
                             status: c.status,
-                            opaque: false,
+                            opaque: c.opaque,
                             redirected: false,
                             cache_control: c.cache_control,
                             vary: c.vary,
@@ -309,8 +317,8 @@ impl Sim {
                 Cmd::Timer { op, tag, ms } => self.timers.push((self.now + f64::from(ms), op, tag)),
                 Cmd::Put { op, tag, slot, req, from, stamp } => {
                     let path = self.path_of(op, &req);
-                    let (version, tags) = match self.state(op).res.get(&from) {
-                        Some(Body::Response { version, info }) => (*version, info.tags.clone()),
+                    let (version, tags, opaque) = match self.state(op).res.get(&from) {
+                        Some(Body::Response { version, info }) => (*version, info.tags.clone(), info.opaque),
                         other => panic!("put from {from:?}: {other:?}"),
                     };
                     if self.failing_writes > 0 && self.rand(self.failing_writes) == 0 {
@@ -326,7 +334,7 @@ impl Sim {
                     }
                     let c = self.cache(slot);
                     c.retain(|(p, _)| *p != path);
-                    c.push((path, Stored { stamp, tags, version }));
+                    c.push((path, Stored { stamp, tags, version, opaque }));
                     self.queue.push_back((op, tag, Io::Put(PutResult::Ok)));
                 }
                 Cmd::Keys { op, tag, slot } => {
@@ -457,7 +465,10 @@ impl Sim {
     }
 
     fn start_fetch(&mut self, path: &str, navigate: bool, cache: &str) -> Option<OpId> {
-        self.start_request(path, Request { get: true, href: "", navigate, cache, range: None, image: false })
+        self.start_request(
+            path,
+            Request { get: true, href: "", navigate, cache, range: None, image: false, no_cors: false },
+        )
     }
 
     /// A GET of `path` as `req` describes it (its `href` is made from `path`).
@@ -525,7 +536,15 @@ fn unrouted_and_non_get_requests_are_left_alone() {
     let href = format!("{ORIGIN}/api/other");
     assert_eq!(
         s.e.fetch(
-            &Request { get: true, href: &href, navigate: false, cache: "default", range: None, image: false },
+            &Request {
+                get: true,
+                href: &href,
+                navigate: false,
+                cache: "default",
+                range: None,
+                image: false,
+                no_cors: false
+            },
             0.0
         ),
         None
@@ -533,7 +552,15 @@ fn unrouted_and_non_get_requests_are_left_alone() {
     let href = format!("{ORIGIN}/promo/a");
     assert_eq!(
         s.e.fetch(
-            &Request { get: false, href: &href, navigate: false, cache: "default", range: None, image: false },
+            &Request {
+                get: false,
+                href: &href,
+                navigate: false,
+                cache: "default",
+                range: None,
+                image: false,
+                no_cors: false
+            },
             0.0
         ),
         None
@@ -549,7 +576,8 @@ fn unrouted_and_non_get_requests_are_left_alone() {
                 navigate: false,
                 cache: "default",
                 range: Some("bytes=0-"),
-                image: false
+                image: false,
+                no_cors: false,
             },
             0.0
         ),
@@ -1600,7 +1628,15 @@ fn offline_page_and_image_placeholder_answer_failed_requests_with_nothing_cached
     let img = s
         .start_request(
             "/img/never.png",
-            Request { get: true, href: "", navigate: false, cache: "default", range: None, image: true },
+            Request {
+                get: true,
+                href: "",
+                navigate: false,
+                cache: "default",
+                range: None,
+                image: true,
+                no_cors: false,
+            },
         )
         .unwrap();
     s.settle();
@@ -1685,7 +1721,15 @@ fn range_requests_are_served_from_a_complete_cached_copy() {
         let op = s
             .start_request(
                 "/media/clip.webp",
-                Request { get: true, href: "", navigate: false, cache: "default", range: Some(header), image: false },
+                Request {
+                    get: true,
+                    href: "",
+                    navigate: false,
+                    cache: "default",
+                    range: Some(header),
+                    image: false,
+                    no_cors: false,
+                },
             )
             .unwrap();
         s.settle();
@@ -1742,7 +1786,15 @@ fn a_feed_answering_410_takes_swcache_off_the_site() {
     let href = format!("{ORIGIN}/promo/a");
     assert_eq!(
         s.e.fetch(
-            &Request { get: true, href: &href, navigate: true, cache: "default", range: None, image: false },
+            &Request {
+                get: true,
+                href: &href,
+                navigate: true,
+                cache: "default",
+                range: None,
+                image: false,
+                no_cors: false
+            },
             s.now
         ),
         None,
@@ -1894,7 +1946,7 @@ fn a_cross_origin_request_is_not_answered_from_the_precache() {
     install_and_activate(&mut s);
     let href = "https://cdn.example.com/robots.txt";
     s.serve(href, 3);
-    let req = Request { get: true, href, navigate: false, cache: "default", range: None, image: false };
+    let req = Request { get: true, href, navigate: false, cache: "default", range: None, image: false, no_cors: false };
     let op = s.e.fetch(&req, s.now).unwrap();
     s.state(op).own_path = href.into();
     s.exec();
@@ -2139,4 +2191,33 @@ fn a_navigation_a_recent_invalidation_covers_is_fetched_not_taken_from_the_prelo
     s.settle();
     assert_eq!(s.ops[&op].answered_with, Some(2));
     assert_eq!((s.preloads, s.reloads.as_slice()), (1, &["/promo/a".to_string()][..]));
+}
+
+/// An opaque copy (a cross-origin image stored for an `<img>`) answers no-cors requests
+/// only: given to a `fetch()` or an `<img crossorigin>` of the same URL (mode `cors`),
+/// the browser turns it into a network error. Such a request goes to the network.
+#[test]
+fn an_opaque_copy_answers_only_no_cors_requests() {
+    let json = config(
+        r#"{"name":"cdn","match":"https://cdn.example.com/","strategy":"cacheFirst","crossOrigin":true,"opaque":true},"#,
+        "",
+    );
+    let mut s = Sim::new(&json);
+    let href = "https://cdn.example.com/logo.png";
+    s.serve(href, 1);
+    s.content(href).opaque = true;
+    let fetch = |s: &mut Sim, no_cors: bool| {
+        let req = Request { get: true, href, navigate: false, cache: "default", range: None, image: true, no_cors };
+        let op = s.e.fetch(&req, s.now).unwrap();
+        s.state(op).own_path = href.into();
+        s.exec();
+        s.settle();
+        s.ops[&op].answered_with
+    };
+    assert_eq!(fetch(&mut s, true), Some(1));
+    assert_eq!(fetch(&mut s, true), Some(1));
+    assert_eq!(s.requests[href], 1, "the opaque copy answers an <img>");
+    s.serve(href, 2);
+    assert_eq!(fetch(&mut s, false), Some(2), "a cors request is not given the opaque copy");
+    assert_eq!(s.requests[href], 2);
 }
