@@ -465,10 +465,7 @@ impl Sim {
     }
 
     fn start_fetch(&mut self, path: &str, navigate: bool, cache: &str) -> Option<OpId> {
-        self.start_request(
-            path,
-            Request { get: true, href: "", navigate, cache, range: None, image: false, no_cors: false },
-        )
+        self.start_request(path, Request { navigate, cache, ..get_request("") })
     }
 
     /// A GET of `path` as `req` describes it (its `href` is made from `path`).
@@ -534,55 +531,13 @@ fn cache_first_miss_then_hit_stamped_with_the_fetch_start() {
 fn unrouted_and_non_get_requests_are_left_alone() {
     let mut s = Sim::seed();
     let href = format!("{ORIGIN}/api/other");
-    assert_eq!(
-        s.e.fetch(
-            &Request {
-                get: true,
-                href: &href,
-                navigate: false,
-                cache: "default",
-                range: None,
-                image: false,
-                no_cors: false
-            },
-            0.0
-        ),
-        None
-    );
+    assert_eq!(s.e.fetch(&get_request(&href), 0.0), None);
     let href = format!("{ORIGIN}/promo/a");
-    assert_eq!(
-        s.e.fetch(
-            &Request {
-                get: false,
-                href: &href,
-                navigate: false,
-                cache: "default",
-                range: None,
-                image: false,
-                no_cors: false
-            },
-            0.0
-        ),
-        None
-    );
+    assert_eq!(s.e.fetch(&Request { get: false, ..get_request(&href) }, 0.0), None);
     assert!(s.e.take().is_empty());
     // A ranged request on a route that goes to the network first is the browser's.
     let href = format!("{ORIGIN}/api/v1/promo/featured-content?id=1");
-    assert_eq!(
-        s.e.fetch(
-            &Request {
-                get: true,
-                href: &href,
-                navigate: false,
-                cache: "default",
-                range: Some("bytes=0-"),
-                image: false,
-                no_cors: false,
-            },
-            0.0
-        ),
-        None
-    );
+    assert_eq!(s.e.fetch(&Request { range: Some("bytes=0-"), ..get_request(&href) }, 0.0), None);
     assert!(s.e.take().is_empty());
 }
 
@@ -1124,6 +1079,19 @@ impl Sim {
     }
 }
 
+/// A worker with the feed config (`FEED_TOP`) and a feed holding one entry (`first`).
+fn feed_sim(first: &str) -> (Sim, feed::Feed) {
+    let mut s = Sim::new(&config("", FEED_TOP));
+    let mut doc = new_feed();
+    s.publish(&mut doc, first);
+    (s, doc)
+}
+
+/// A page's GET of `href` (mode cors, cache mode default), the fields tests vary.
+fn get_request(href: &str) -> Request<'_> {
+    Request { get: true, href, navigate: false, cache: "default", range: None, image: false, no_cors: false }
+}
+
 fn new_feed() -> feed::Feed {
     feed::Feed { epoch: "site".into(), seq: 0, baseline: None, entries: vec![] }
 }
@@ -1185,10 +1153,7 @@ fn without_strict_mode_the_feed_applies_within_one_check() {
 
 #[test]
 fn an_unchanged_feed_costs_a_304_and_no_cache_work() {
-    let json = config("", FEED_TOP);
-    let mut s = Sim::new(&json);
-    let mut doc = new_feed();
-    s.publish(&mut doc, r#"{"urls":["/x"]}"#);
+    let (mut s, _) = feed_sim(r#"{"urls":["/x"]}"#);
     s.serve("/promo/a", 1);
     s.get("/promo/a");
     let listings = s.listings;
@@ -1205,9 +1170,7 @@ fn an_unchanged_feed_costs_a_304_and_no_cache_work() {
 #[test]
 fn a_restart_between_publishes_applies_each_entry_once() {
     let json = config("", FEED_TOP);
-    let mut s = Sim::new(&json);
-    let mut doc = new_feed();
-    s.publish(&mut doc, r#"{"urls":["/promo/a"]}"#);
+    let (mut s, mut doc) = feed_sim(r#"{"urls":["/promo/a"]}"#);
     s.serve("/promo/a", 1);
     s.get("/promo/a");
     assert_eq!(s.feed_stat("applied"), 1.0);
@@ -1223,10 +1186,7 @@ fn a_restart_between_publishes_applies_each_entry_once() {
 
 #[test]
 fn a_response_announcing_a_newer_seq_triggers_a_check() {
-    let json = config("", FEED_TOP);
-    let mut s = Sim::new(&json);
-    let mut doc = new_feed();
-    s.publish(&mut doc, r#"{"urls":["/x"]}"#);
+    let (mut s, mut doc) = feed_sim(r#"{"urls":["/x"]}"#);
     s.serve("/promo/a", 1);
     s.get("/promo/a");
     assert_eq!(s.feed_requests, 1);
@@ -1245,10 +1205,7 @@ fn a_response_announcing_a_newer_seq_triggers_a_check() {
 
 #[test]
 fn an_announcement_within_a_second_of_a_check_is_deferred_not_dropped() {
-    let json = config("", FEED_TOP);
-    let mut s = Sim::new(&json);
-    let mut doc = new_feed();
-    s.publish(&mut doc, r#"{"urls":["/x"]}"#);
+    let (mut s, mut doc) = feed_sim(r#"{"urls":["/x"]}"#);
     for p in ["/promo/a", "/promo/b", "/promo/c", "/promo/d"] {
         s.serve(p, 1);
     }
@@ -1287,10 +1244,7 @@ fn an_announcement_within_a_second_of_a_check_is_deferred_not_dropped() {
 
 #[test]
 fn a_deferred_check_is_skipped_when_the_news_already_arrived() {
-    let json = config("", FEED_TOP);
-    let mut s = Sim::new(&json);
-    let mut doc = new_feed();
-    s.publish(&mut doc, r#"{"urls":["/x"]}"#);
+    let (mut s, mut doc) = feed_sim(r#"{"urls":["/x"]}"#);
     s.serve("/promo/a", 1);
     s.serve("/promo/b", 1);
     s.get("/promo/a");
@@ -1625,20 +1579,7 @@ fn offline_page_and_image_placeholder_answer_failed_requests_with_nothing_cached
     s.settle();
     assert_eq!(s.ops[&other].answered_with, Some(7));
     // Images get the placeholder; other requests the plain error.
-    let img = s
-        .start_request(
-            "/img/never.png",
-            Request {
-                get: true,
-                href: "",
-                navigate: false,
-                cache: "default",
-                range: None,
-                image: true,
-                no_cors: false,
-            },
-        )
-        .unwrap();
+    let img = s.start_request("/img/never.png", Request { image: true, ..get_request("") }).unwrap();
     s.settle();
     assert_eq!(s.ops[&img].answered_with, Some(7), "the placeholder");
     let data = s.start_fetch("/api/v1/promo/featured-content?id=9", false, "default").unwrap();
@@ -1718,20 +1659,7 @@ fn range_requests_are_served_from_a_complete_cached_copy() {
     let mut s = Sim::seed();
     s.serve("/media/clip.webp", 1);
     let range = |s: &mut Sim, header: &'static str| {
-        let op = s
-            .start_request(
-                "/media/clip.webp",
-                Request {
-                    get: true,
-                    href: "",
-                    navigate: false,
-                    cache: "default",
-                    range: Some(header),
-                    image: false,
-                    no_cors: false,
-                },
-            )
-            .unwrap();
+        let op = s.start_request("/media/clip.webp", Request { range: Some(header), ..get_request("") }).unwrap();
         s.settle();
         assert!(s.ops[&op].done);
         s.ops[&op].answered.clone().unwrap()
@@ -1784,22 +1712,7 @@ fn a_feed_answering_410_takes_swcache_off_the_site() {
     assert_eq!(s.caches.keys().collect::<Vec<_>>(), ["site-own"], "only swcache caches deleted");
     assert!(s.warnings.iter().any(|w| w.contains("410 Gone")));
     let href = format!("{ORIGIN}/promo/a");
-    assert_eq!(
-        s.e.fetch(
-            &Request {
-                get: true,
-                href: &href,
-                navigate: true,
-                cache: "default",
-                range: None,
-                image: false,
-                no_cors: false
-            },
-            s.now
-        ),
-        None,
-        "the network from now on"
-    );
+    assert_eq!(s.e.fetch(&Request { navigate: true, ..get_request(&href) }, s.now), None, "the network from now on");
 }
 
 /// Runs the Sim to quiescence like `settle`, but holds back the first `Put` of op `c`
@@ -1946,7 +1859,7 @@ fn a_cross_origin_request_is_not_answered_from_the_precache() {
     install_and_activate(&mut s);
     let href = "https://cdn.example.com/robots.txt";
     s.serve(href, 3);
-    let req = Request { get: true, href, navigate: false, cache: "default", range: None, image: false, no_cors: false };
+    let req = get_request(href);
     let op = s.e.fetch(&req, s.now).unwrap();
     s.state(op).own_path = href.into();
     s.exec();
@@ -2031,10 +1944,7 @@ fn an_answered_invalidation_whose_deletion_failed_deletes_again_before_the_worke
 /// answers must not stop every later check of this worker, and must be recorded.
 #[test]
 fn a_hanging_feed_check_is_recorded_and_does_not_block_later_checks() {
-    let json = config("", FEED_TOP);
-    let mut s = Sim::new(&json);
-    let mut doc = new_feed();
-    s.publish(&mut doc, r#"{"urls":["/nothing"]}"#);
+    let (mut s, mut doc) = feed_sim(r#"{"urls":["/nothing"]}"#);
     s.serve("/promo/a", 1);
     // The CDN hangs on the worker's first check.
     s.feed_hangs = true;
@@ -2066,10 +1976,7 @@ fn a_hanging_feed_check_is_recorded_and_does_not_block_later_checks() {
 /// behind must refuse the same bad feed a worker 1 entry behind refuses.
 #[test]
 fn a_bad_feed_is_refused_even_when_the_worker_is_more_than_50_entries_behind() {
-    let json = config("", FEED_TOP);
-    let mut s = Sim::new(&json);
-    let mut doc = new_feed();
-    s.publish(&mut doc, r#"{"urls":["/nothing"]}"#);
+    let (mut s, mut doc) = feed_sim(r#"{"urls":["/nothing"]}"#);
     s.serve("/promo/a", 1);
     s.get("/promo/a");
     assert_eq!(s.feed_stat("seq"), 1.0);
@@ -2207,7 +2114,7 @@ fn an_opaque_copy_answers_only_no_cors_requests() {
     s.serve(href, 1);
     s.content(href).opaque = true;
     let fetch = |s: &mut Sim, no_cors: bool| {
-        let req = Request { get: true, href, navigate: false, cache: "default", range: None, image: true, no_cors };
+        let req = Request { image: true, no_cors, ..get_request(href) };
         let op = s.e.fetch(&req, s.now).unwrap();
         s.state(op).own_path = href.into();
         s.exec();
