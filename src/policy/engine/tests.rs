@@ -2013,8 +2013,8 @@ fn feed_plan_validates_the_entries_it_collapses() {
     assert!(feed::plan(&doc, None, &ctx).is_err(), "the same bad entry among 61: must be refused too");
 }
 
-/// PRODUCT.md "What is stored": never "redirected responses for navigations"; README
-/// "Storing": never "a redirected response ... such a response is served, and fetched
+/// The store rules: never a redirected response for a navigation; README "Storing":
+/// never "a redirected response ... such a response is served, and fetched
 /// again next time". The precache is served to navigations (`/` here), so a redirected
 /// precache response must not be stored (install fails, as for any bad entry).
 #[test]
