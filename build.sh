@@ -37,6 +37,15 @@ export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--remap-path-prefix=${CARG
 
 log() { printf '\n== %s\n' "$*" >&2; }
 
+# Debian packages, installed as root (sudo when not root), waiting for the dpkg lock a
+# freshly booted machine's own upgrades may hold.
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get -o DPkg::Lock::Timeout=600 update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -q "$@"
+}
+
 setup() {
   for t in "$TARGET" wasm32-wasip1; do
     if ! rustup target list --installed | grep -qx "$t"; then
@@ -50,34 +59,22 @@ setup() {
   fi
   if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     log "installing Debian chromium + chromium-driver"
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get -o DPkg::Lock::Timeout=600 update -q
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -q chromium chromium-driver
+    apt_install chromium chromium-driver
   fi
   if [ ! -x /usr/bin/firefox-esr ]; then
     log "installing Debian firefox-esr"
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get -o DPkg::Lock::Timeout=600 update -q
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -q firefox-esr
+    apt_install firefox-esr
   fi
   if [ ! -x /usr/bin/WebKitWebDriver ] || ! command -v Xvfb >/dev/null; then
     # WebKit (Safari's engine): WebKitGTK's MiniBrowser driven by WebKitWebDriver, on Xvfb.
     log "installing Debian webkit2gtk-driver + xvfb"
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get -o DPkg::Lock::Timeout=600 update -q
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -q webkit2gtk-driver xvfb
+    apt_install webkit2gtk-driver xvfb
   fi
   if ! command -v redis-server >/dev/null || ! command -v nginx >/dev/null; then
     # The feed service's Redis store is tested against a real Redis; nginx is the
     # benchmark's reference static server for the feed document.
     log "installing Debian redis-server + nginx"
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get -o DPkg::Lock::Timeout=600 update -q
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -q redis-server nginx
+    apt_install redis-server nginx
   fi
   if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
     log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (the worker and page builds' bindings; about 2 min)"

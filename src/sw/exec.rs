@@ -322,11 +322,14 @@ fn fetch_feed(op: OpId, tag: Tag, path: &str, etag: Option<&str>, cap: u32) {
 /// The request a command names.
 fn request(op: OpId, r: &Req, reload: bool) -> Option<Request> {
     match r {
-        Req::Own if reload => {
-            // Revalidated with the origin: the HTTP cache may hold the invalidated copy.
-            // (A browser that cannot copy the request gets it as it came.)
+        Req::Own => {
             let own = with_op(op, |o| o.req.clone()).flatten()?;
-            // The page's referrer goes with it (a copy's would be this script's).
+            if !reload {
+                return Some(own);
+            }
+            // Revalidated with the origin: the HTTP cache may hold the invalidated copy.
+            // (A browser that cannot copy the request gets it as it came.) The page's
+            // referrer goes with it (a copy's would be this script's).
             let init = RequestInit::new();
             init.set_cache(RequestCache::NoCache);
             init.set_referrer(&own.referrer());
@@ -335,7 +338,6 @@ fn request(op: OpId, r: &Req, reload: bool) -> Option<Request> {
             let _ = js_sys::Reflect::set(&init, &policy, &js_sys::Reflect::get(&own, &policy).unwrap_or_default());
             Some(Request::new_with_request_and_init(&own, &init).unwrap_or(own))
         }
-        Req::Own => with_op(op, |o| o.req.clone()).flatten(),
         Req::Path(p) => {
             let init = RequestInit::new();
             if reload {

@@ -23,13 +23,13 @@ export function contentType(p) {
 // A blank page tests start from (the worker's scope is the whole origin).
 const HARNESS = '<!doctype html><meta charset="utf-8"><title>swcache harness</title><body>harness</body>';
 
+/** Ports this process's test servers have listened on. */
+const usedPorts = new Set();
+
 /**
  * Starts a server on localhost. Options: `port` (0 = any free port), `fallback(req, res, url)`
  * for paths nothing else answers (return true if handled).
  */
-/** Ports this process's test servers have listened on. */
-const usedPorts = new Set();
-
 export async function startServer({ port = 0, fallback = null } = {}) {
   const specs = new Map();      // path+search or pathname -> { body, status, headers, mode, delay }
   const prefixes = new Map();   // pathname prefix -> spec, for paths no exact spec answers
@@ -108,8 +108,8 @@ export async function startServer({ port = 0, fallback = null } = {}) {
     if (port !== 0 || !usedPorts.has(server.address().port)) break;
     await new Promise((resolve) => server.close(resolve));
   }
-  usedPorts.add(server.address().port);
   const actualPort = server.address().port;
+  usedPorts.add(actualPort);
 
   return {
     origin: `http://localhost:${actualPort}`,

@@ -149,19 +149,19 @@ impl Engine {
 
     #[inline(never)]
     pub(super) fn feed_io(&mut self, id: OpId, tag: Tag, io: Io, now: f64) {
-        let Some(Kind::Feed { fetching, .. }) = self.op(id).map(|o| &mut o.kind) else { return };
-        let waited = ::core::mem::replace(fetching, false);
-        if tag == Tag::Feed && matches!(io, Io::Timer) {
-            // The feed did not answer in time: the check fails (and the next one is not
-            // held up behind it); its answer, if it ever comes, is ignored.
-            if waited {
-                let text = "swcache feed: no answer within 10 s; pages are served as before";
-                self.feed_failed(id, String::from(text), now);
+        if tag == Tag::Feed {
+            // The feed's answer or its timeout, whichever comes first, ends the wait.
+            let Some(Kind::Feed { fetching, .. }) = self.op(id).map(|o| &mut o.kind) else { return };
+            let waited = ::core::mem::replace(fetching, false);
+            if matches!(io, Io::Timer) {
+                // No answer in time: the check fails (and the next one is not held up
+                // behind it); the answer, if it ever comes, finds the check ended.
+                if waited {
+                    let text = "swcache feed: no answer within 10 s; pages are served as before";
+                    self.feed_failed(id, String::from(text), now);
+                }
+                return;
             }
-            return;
-        }
-        if tag == Tag::Feed && !waited {
-            return;
         }
         match (tag, io) {
             (Tag::State, Io::State(state)) => {

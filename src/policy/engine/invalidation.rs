@@ -198,13 +198,9 @@ impl Engine {
                     let Some(i) = self.inv_op(id) else { return };
                     if i.lists == 0 {
                         let held = ::core::mem::take(&mut i.held);
-                        if !i.replied {
-                            i.replied = true;
-                            let json = reply_json(i);
-                            self.emit(Cmd::Reply { op: id, json });
-                            if let Some(o) = self.op(id) {
-                                o.answered = true;
-                            }
+                        self.reply_once(id);
+                        if let Some(o) = self.op(id) {
+                            o.answered = true;
                         }
                         held.into_iter().for_each(|c| self.emit(c));
                     }
@@ -264,6 +260,16 @@ impl Engine {
         }
     }
 
+    /// DONE (or ERROR) to the sender, at the first pass that can tell; later passes
+    /// after failed deletions send nothing.
+    fn reply_once(&mut self, id: OpId) {
+        let Some(i) = self.inv_op(id) else { return };
+        if !::core::mem::replace(&mut i.replied, true) {
+            let json = reply_json(i);
+            self.emit(Cmd::Reply { op: id, json });
+        }
+    }
+
     fn invalidation_progress(&mut self, id: OpId) {
         let Some(i) = self.inv_op(id) else { return };
         if i.lists > 0 || i.outstanding > 0 {
@@ -275,11 +281,7 @@ impl Engine {
         let complete = i.unread == 0 && i.deleted >= i.to_delete;
         let first = i.retries == 0;
         let paths = ::core::mem::take(&mut i.paths);
-        if !i.replied {
-            i.replied = true;
-            let json = reply_json(i);
-            self.emit(Cmd::Reply { op: id, json });
-        }
+        self.reply_once(id);
         if first {
             self.emit(Cmd::Broadcast { json: invalidated_json(&inv, &paths, parent.is_some()) });
         }

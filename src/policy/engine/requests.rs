@@ -61,9 +61,10 @@ impl Engine {
     /// A request a recent invalidation may cover goes past the HTTP cache (revalidated
     /// with the origin), and so not through the preload, which the HTTP cache may answer.
     fn fetch_own(&mut self, id: OpId, tag: Tag, navigate: bool, now: f64) {
-        let Some(f) = self.fetch_op(id) else { return };
-        let (slot, path) = (f.slot, f.path.clone());
-        let reload = self.fences.covers(&path, slot, now);
+        let reload = self.ops.iter().find(|o| o.id == id).is_some_and(|o| match &o.kind {
+            Kind::Fetch(f) => self.fences.covers(&f.path, f.slot, now),
+            _ => false,
+        });
         self.emit(if navigate && self.cfg.navigation_preload && !reload {
             Cmd::Preload { op: id, tag }
         } else {
