@@ -8,6 +8,8 @@
 // verified cold starts in alternating order. Firefox reads whole milliseconds there, so
 // means are printed beside medians.
 // Usage: node bench/load-probe.mjs [firefox|chromium] [cold starts, 20] [variant,...]
+// SPLIT=primary.wasm,secondary.wasm adds the variant `split`: both as literals, only the
+// primary decoded and compiled (a module split by wasm-split; bench/notes.md).
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +35,9 @@ const bytes = Uint8Array.from(new Function(`return '${lit}'`)(), (c) => c.charCo
 const wasm = fs.readFileSync(path.join(ROOT, 'target/engine/sw/swcache_sw_bg.wasm'));
 if (Buffer.compare(Buffer.from(bytes), wasm) !== 0) throw new Error(`literal does not decode to the wasm (${bytes.length} vs ${wasm.length})`);
 const b64 = wasm.toString('base64');
+// A wasm as the build writes it into the script: code points 0-255, four bytes escaped.
+const literalOf = (buf) => Array.from(buf, (x) => (x === 0x5c ? '\\\\' : x === 0x27 ? "\\'" : x === 0x0a ? '\\n' : x === 0x0d ? '\\r' : String.fromCharCode(x))).join('');
+const split = process.env.SPLIT ? process.env.SPLIT.split(',').map((f) => literalOf(fs.readFileSync(f))) : null;
 // The floor's answer, waiting for self.P (the async compile variant) when there is one.
 const floor = contenders().find((x) => x.name === 'floor').files['/sw.js']
   .replace('event.respondWith(caches.match(event.request)', 'event.respondWith(Promise.resolve(self.P).then(() => caches.match(event.request))');
@@ -44,6 +49,7 @@ const variants = {
   module: `self.S='${lit}';self.B=Uint8Array.fromBase64(btoa(self.S));self.M=new WebAssembly.Module(self.B);`,
   asyncmodule: `self.S='${lit}';self.B=Uint8Array.fromBase64(btoa(self.S));self.P=WebAssembly.compile(self.B);`,
   b64module: `self.B=Uint8Array.fromBase64('${b64}');self.M=new WebAssembly.Module(self.B);`,
+  ...(split && { split: `self.S='${split[0]}';self.T='${split[1]}';self.B=Uint8Array.fromBase64(btoa(self.S));self.M=new WebAssembly.Module(self.B);` }),
   glue: dist.slice(0, a) + dist.slice(b),
   full: dist,
 };

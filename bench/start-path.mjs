@@ -7,6 +7,8 @@
 // cache hit answered. A stopped worker compiles every function it calls afresh, so this
 // is the code a cold start pays for. Prints JSON: functions and body bytes per step.
 // Usage: node bench/start-path.mjs [engine_bg.wasm]
+// KEEP=file also writes the start path's functions, one binaryen name per line (`N` for the
+// N-th defined function), the list `wasm-split --keep-funcs=@file` takes (bench/notes.md).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -195,6 +197,7 @@ const res = await event.answer;
 if (!res || (await res.text()) !== 'cached copy') throw new Error('the hit was not answered from the cache');
 record('hit');
 const all = [...seen].map((id) => entryOf.get(id));
+if (process.env.KEEP) fs.writeFileSync(process.env.KEEP, all.map(([f]) => `${f}\n`).join(''));
 if (process.env.LIST) {
   for (const [f, n] of all.sort((a, b) => b[1] - a[1]).slice(0, +process.env.LIST)) {
     console.error(String(n).padStart(6), names.get(imports + f) || `#${f}`);

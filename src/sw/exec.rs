@@ -12,7 +12,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Blob, Cache, CacheQueryOptions, Headers, Request, RequestCache, RequestInit, Response, ResponseInit};
 
-use super::{cache_name, end, feed, js, opened, remember_cache, with_op};
+use super::{cache_name, end, feed, js, with_op};
 use crate::policy::engine::{Answer, Cmd, Entry, Io, Json, OpId, PutResult, Req, ResponseInfo, Tag};
 use crate::policy::prelude::*;
 use crate::policy::text::push_u64;
@@ -103,7 +103,6 @@ fn exec(c: &Cmd) {
 
 #[inline(never)]
 fn delete_cache(op: OpId, tag: Tag, name: &str) {
-    remember_cache(String::from(name), None);
     settle(op, tag, js::caches().ok().map(|c| c.delete(name)));
 }
 
@@ -352,19 +351,15 @@ fn request(op: OpId, r: &Req, reload: bool) -> Option<Request> {
     }
 }
 
-/// Continues with the cache `name` (opened once, then kept), or answers `or` without it.
+/// Continues with the cache `name`, or answers `or` without it. Opened by its name for
+/// every command, never kept: a cache the site deletes (a sign-out clearing Cache Storage)
+/// lives on in any handle to it, and a kept handle would go on serving, listing and
+/// filling the deleted copy until the worker stopped.
 fn in_cache(name: Option<String>, or: Io, then: impl FnOnce(Cache) -> Next + 'static) -> Next {
     let Some(name) = name else { return Next::Io(or) };
-    if let Some(c) = opened(&name) {
-        return then(c);
-    }
     let Ok(p) = js::caches().map(|c| c.open(&name)) else { return Next::Io(or) };
     wait_on(p, move |c| match c {
-        Ok(c) => {
-            let c: Cache = c.unchecked_into();
-            remember_cache(name, Some(c.clone()));
-            then(c)
-        }
+        Ok(c) => then(c.unchecked_into()),
         Err(_) => Next::Io(or),
     })
 }
@@ -378,31 +373,16 @@ fn validator(h: &Headers) -> Option<String> {
     header(h, "etag").or_else(|| header(h, "last-modified")).or_else(|| header(h, "content-length"))
 }
 
-/// A cache read. Until the cache is open, one Cache Storage call instead of open + match
-/// (a cold start's first read is one round trip to the browser, as for the floor). An
-/// entry named by its path (an invalidation's or a prefetch's read) is found whatever its
-/// `Vary`, as [`delete`] finds it: a bare request would miss a copy stored for a page's
-/// request with `Vary: Accept`.
+/// A cache read: one Cache Storage call by the cache's name (as [`in_cache`], no handle is
+/// kept). An entry named by its path (an invalidation's or a prefetch's read) is found
+/// whatever its `Vary`, as [`delete`] finds it: a bare request would miss a copy stored
+/// for a page's request with `Vary: Accept`.
 #[inline(never)]
 fn read(op: OpId, tag: Tag, slot: u32, req: &Req) {
     let name = cache_name(slot);
     let r = request(op, req, false);
-    let by_path = matches!(req, Req::Path(_));
     let found = match (&name, &r) {
-        (Some(name), Some(r)) => match opened(name) {
-            Some(c) if by_path => {
-                let any_vary = CacheQueryOptions::new();
-                any_vary.set_ignore_vary(true);
-                Some(c.match_with_request_and_options(r, &any_vary))
-            }
-            Some(c) => Some(c.match_with_request(r)),
-            None => {
-                // Later reads go through the open cache (a little quicker than by name).
-                let found = js::match_in(r, name, by_path);
-                go(None, in_cache(Some(name.clone()), Io::Done, |_| Next::Io(Io::Done)));
-                Some(found)
-            }
-        },
+        (Some(name), Some(r)) => Some(js::match_in(r, name, matches!(req, Req::Path(_)))),
         _ => None,
     };
     let Some(found) = found else { return step(op, tag, Next::Io(Io::Matched(None))) };

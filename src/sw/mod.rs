@@ -23,7 +23,7 @@ use local::{Local, Map};
 use js_sys::{Array, Function, Promise, RegExp};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Blob, Cache, ExtendableEvent, ExtendableMessageEvent, FetchEvent, Request, Response};
+use web_sys::{Blob, ExtendableEvent, ExtendableMessageEvent, FetchEvent, Request, Response};
 
 use crate::policy::engine::{Engine, Io, OpId, Tag};
 use crate::policy::prelude::*;
@@ -63,8 +63,6 @@ struct Worker {
     engine: Engine,
     /// Cache name by slot.
     names: Vec<String>,
-    /// The caches opened so far, by name.
-    opened: Map<String, Cache>,
     ops: Map<OpId, Op>,
 }
 
@@ -109,7 +107,7 @@ pub fn start_engine(config: JsValue) -> Result<(), JsValue> {
     match Engine::new(&value, &origin, now(), Box::new(test_regexp), Box::new(resolve_url)) {
         Ok(engine) => {
             let names = engine.cache_names().into_iter().map(String::from).collect();
-            WORKER.set(Some(Worker { engine, names, opened: Map::default(), ops: Map::default() }));
+            WORKER.set(Some(Worker { engine, names, ops: Map::default() }));
             Ok(())
         }
         Err(e) => Err(config_error(&e.message())),
@@ -253,19 +251,4 @@ fn end(id: OpId, error: Option<&str>) {
 /// across JavaScript calls.
 fn cache_name(slot: u32) -> Option<String> {
     WORKER.with_borrow(|w| w.as_ref()?.names.get(slot as usize).cloned())
-}
-
-fn opened(name: &str) -> Option<Cache> {
-    WORKER.with_borrow(|w| w.as_ref()?.opened.get(name).cloned())
-}
-
-fn remember_cache(name: String, cache: Option<Cache>) {
-    WORKER.with_borrow_mut(|w| {
-        if let Some(w) = w.as_mut() {
-            match cache {
-                Some(c) => w.opened.insert(name, c),
-                None => drop(w.opened.remove(&name)),
-            }
-        }
-    });
 }

@@ -613,7 +613,7 @@ async fn a_quota_error_is_told_apart_from_other_put_failures() {
 async fn finished_steps_hold_no_js_values() {
     fresh_engine(PAGES).await;
     let net = FakeFetch::new(|_| Ok(response("from the network", 200, &[("cache-control", "max-age=60")])));
-    // The route's cache opened and kept (what every later step reuses).
+    // A first answer (what later steps reuse: the engine started, the route known).
     assert_eq!(body(&fetch_response("/p/warm", None).await).await, "from the network");
     settled().await;
     let before = wasm_bindgen::externref_heap_live_count();

@@ -63,6 +63,24 @@ export default function engineSuite(engine) {
       await cdn.close();
     }
   });
+  test(name('caches the page deletes (a sign-out clearing Cache Storage) are not served from afterwards, and storing resumes'), async () => {
+    const { page, server } = t;
+    server.set('/account/orders', { body: 'orders of alice' });
+    await t.controlled();
+    const inCache = () => page.evaluate(() => caches.match('/account/orders').then((r) => r?.text()));
+    assert.equal((await get(page, '/account/orders')).body, 'orders of alice');
+    await waitFor(async () => (await inCache()) === 'orders of alice', 'the page stored');
+    assert.equal((await get(page, '/account/orders')).body, 'orders of alice', 'a hit (the worker has the cache open now)');
+    assert.equal(server.count('/account/orders'), 1);
+    // The site's sign-out deletes every cache; the worker keeps running.
+    await page.evaluate(async () => { for (const k of await caches.keys()) await caches.delete(k); });
+    server.set('/account/orders', { body: 'signed out' });
+    assert.equal((await get(page, '/account/orders')).body, 'signed out', 'the deleted copy is not served');
+    assert.equal(server.count('/account/orders'), 2);
+    await waitFor(async () => (await inCache()) === 'signed out', 'the new copy stored in the cache by its name');
+    assert.equal((await get(page, '/account/orders')).body, 'signed out');
+    assert.equal(server.count('/account/orders'), 2, 'served from the cache again');
+  });
   test(name('precache: install fails (detected, not a hang) when a URL fails'), () => scenario.precacheInstallFails(t));
   test(name('a redirected stylesheet is not stored: its @import resolves against its final URL on every visit'), async () => {
     const { page, server } = t;
