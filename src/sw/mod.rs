@@ -5,7 +5,7 @@
 //! Nothing here decides anything.
 //!
 //! * `mod.rs`: the exports (`start_engine`, `on_install`, `on_activate`, `on_fetch`,
-//!   `on_message`) and the state: the engine, the open caches, the running operations;
+//!   `on_message`) and the state: the engine, its caches' names, the running operations;
 //! * `exec.rs`: one function per command, each a Cache Storage, fetch, Response, clients
 //!   or timer call whose result goes back to [`Engine::io`];
 //! * `js.rs`: what web-sys lacks (navigation preload, the Static Routing API, URLPattern,
