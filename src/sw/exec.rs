@@ -426,12 +426,19 @@ fn fetched(op: OpId, tag: Tag, r: Result<JsValue, JsValue>) -> Io {
     }
 }
 
-/// A cache write of the response fetched at `from`. The copy is taken now, before the
-/// response goes to the page (this command comes first).
+/// A cache write of the response fetched at `from`. While the page waits for its answer,
+/// which may be this response (this command comes first), the cache gets a copy. Otherwise
+/// nothing reads the response again and the cache gets it itself: a copy's unread twin
+/// would keep the whole body in memory until the operation ended (an install holds every
+/// precache response until its last one is stored).
 #[inline(never)]
 fn put(op: OpId, tag: Tag, slot: u32, req: &Req, from: Tag, stamp: Option<f64>) {
     let r = request(op, req, false);
-    let copy = with_op(op, |o| o.res.get(&from).and_then(|res| res.clone().ok())).flatten();
+    let copy = with_op(op, |o| match o.answer {
+        Some(_) => o.res.get(&from).and_then(|res| res.clone().ok()),
+        None => o.res.remove(&from),
+    })
+    .flatten();
     let copy = match (copy, stamp) {
         (Some(c), Some(ms)) => stamped(&c, ms).ok(),
         (c, None) => c,

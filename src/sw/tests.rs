@@ -365,10 +365,10 @@ async fn a_bad_config_throws_its_message_and_tells_the_pages() {
 const STAMP: f64 = 1_767_225_600_123.0;
 
 /// An operation of the adapter's own, holding `responses` by tag, that the engine does not
-/// know (its results are ignored there).
+/// know (its results are ignored there), with a page still waiting for its answer.
 fn test_op(responses: Vec<(Tag, Response)>) -> u32 {
     let id = 0xFFFF_0000;
-    let mut op = Op::default();
+    let mut op = Op { answer: Some(Function::new_no_args("")), ..Op::default() };
     for (tag, r) in responses {
         op.res.insert(tag, r);
     }
@@ -401,7 +401,7 @@ async fn a_put_stores_a_stamped_copy_and_keeps_the_original() {
     }
     assert_eq!(copy.status(), 200);
     assert_eq!(body(&copy).await, "the page");
-    // The copy was taken from a clone: the response the page gets is still unread.
+    // The copy was taken from a clone: the response the waiting page gets is still unread.
     let original = WORKER.with_borrow(|w| w.as_ref()?.ops.get(&op)?.res.get(&Tag::Net).cloned()).unwrap();
     assert!(!original.body_used());
     assert_eq!(body(&original).await, "the page");
@@ -603,6 +603,49 @@ async fn a_quota_error_is_told_apart_from_other_put_failures() {
     settled().await;
     assert_eq!(net.urls().len(), 3);
     assert!(cached(&name, "/p/other").await.is_none());
+}
+
+/// Counts `Response.prototype.clone` calls until the returned function is called, which
+/// says how many there were and puts the real `clone` back.
+fn count_clones() -> impl FnOnce() -> u32 {
+    let proto = at(&js_sys::global(), "Response.prototype");
+    let real = at(&proto, "clone");
+    let arm = Function::new_with_args(
+        "proto",
+        "proto.clones = 0; const clone = proto.clone; proto.clone = function () { proto.clones++; return clone.call(this); };",
+    );
+    arm.call1(&JsValue::UNDEFINED, &proto).unwrap();
+    move || {
+        let n = at(&proto, "clones").as_f64().unwrap_or_default() as u32;
+        Reflect::set(&proto, &JsValue::from_str("clone"), &real).unwrap();
+        n
+    }
+}
+
+/// A response no page reads (a prefetch, a revalidation after a stale answer) goes into
+/// the cache itself: a copy (a tee) whose twin is never read holds the whole body in
+/// memory until the operation ends. A page's own miss still gets the response and the
+/// cache a copy.
+#[wasm_bindgen_test]
+async fn a_response_no_page_reads_is_stored_without_a_copy() {
+    fresh_engine(PAGES).await;
+    let _net = FakeFetch::new(|r| Ok(response(&r.url(), 200, &[])));
+    let name = WORKER.with_borrow(|w| w.as_ref().map(|w| w.names[0].clone())).unwrap();
+    let clones = count_clones();
+    let reply = message("({type: 'PREFETCH', urls: ['/p/a', '/p/b', '/p/c']})").await;
+    assert_eq!(text_at(&reply, "type"), "PREFETCH_DONE", "{}", json(&reply));
+    for p in ["/p/a", "/p/b", "/p/c"] {
+        assert_eq!(body(&stored(&name, p).await).await, url(p));
+    }
+    settled().await;
+    assert_eq!(clones(), 0, "prefetched responses stored as they came");
+
+    let clones = count_clones();
+    let answer = fetch_response("/p/page", None).await;
+    assert_eq!(body(&answer).await, url("/p/page"));
+    assert_eq!(body(&stored(&name, "/p/page").await).await, url("/p/page"));
+    settled().await;
+    assert_eq!(clones(), 1, "the page's miss: the page reads the response, the cache a copy");
 }
 
 /// Every step's callback runs once and frees what it held (its closure, the requests,
