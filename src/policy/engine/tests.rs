@@ -1542,6 +1542,40 @@ fn a_failed_install_leaves_the_old_version_serving_everything() {
     }
 }
 
+/// A quota error while a new version installs makes room in the shared precache only from
+/// entries the new config does not list. It used to evict the oldest entries, which the new
+/// version shares with the active one and had counted as present: it activated without
+/// them, and those files failed offline.
+#[test]
+fn quota_relief_during_an_install_keeps_what_the_new_version_lists() {
+    let v1 = deploy_config("v1", 8, None, "");
+    let mut s = Sim::new(&v1);
+    for i in 0..8 {
+        s.serve(&format!("/static/f{i}.js"), 1);
+    }
+    install_and_activate(&mut s);
+    s.serve("/static/f7.js", 2);
+    s.restart(&deploy_config("v2", 8, Some(7), ""));
+    s.quota_left = Some(0);
+    let i = s.e.install();
+    s.exec();
+    while !s.queue.iter().any(|(_, _, io)| matches!(io, Io::Put(PutResult::Quota))) {
+        assert!(s.step());
+    }
+    s.quota_left = None;
+    s.settle();
+    assert!(s.ops[&i].done && s.ops[&i].failed.is_none(), "{:?}", s.ops[&i].failed);
+    assert!(s.cached("swcache-precache", "/static/f7.js?__swcache_rev=r1").is_none(), "v1's old f7 made the room");
+    let a = s.e.activate();
+    s.exec();
+    s.settle();
+    assert!(s.ops[&a].done);
+    s.offline = true;
+    for i in 0..8 {
+        assert_eq!(s.get(&format!("/static/f{i}.js")), Some(if i == 7 { 2 } else { 1 }), "f{i} served offline by v2");
+    }
+}
+
 #[test]
 fn content_hashed_entries_are_fetched_once_and_plain_urls_follow_the_version() {
     let cfg = |v: &str| {

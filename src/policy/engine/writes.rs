@@ -155,11 +155,24 @@ impl Engine {
             (0 | 4, Io::Put(_)) => self.stored(id, slot, item, false, None, now),
             (1, Io::Keys(keys)) => {
                 // Unlisted: no room is made, and the retried write fails as the first did.
-                let keys = keys.unwrap_or_default();
-                let n = evict::quota_relief(keys.len());
-                let victims = self.plan(slot, &keys, n, self.slots[slot].usage.now());
-                let reqs =
-                    victims.into_iter().map(|i| Req::Key { list: Tag::Store(job, 1), index: i as u32 }).collect();
+                let mut keys = keys.unwrap_or_default();
+                // Every version shares the precache: room is made there only from entries
+                // this config does not list (an older version's), never from those it
+                // needs and counted as stored when its install began.
+                let candidates: Vec<usize> = if slot == self.precache_slot() {
+                    let stored: Vec<&str> =
+                        keys.iter().map(|h| url::same_origin_path(h, &self.origin).unwrap_or("")).collect();
+                    crate::policy::precache::obsolete(&self.cfg.precache, &stored)
+                } else {
+                    (0..keys.len()).collect()
+                };
+                let listed: Vec<String> = candidates.iter().map(|&i| core::mem::take(&mut keys[i])).collect();
+                let n = evict::quota_relief(listed.len());
+                let victims = self.plan(slot, &listed, n, self.slots[slot].usage.now());
+                let reqs = victims
+                    .into_iter()
+                    .map(|v| Req::Key { list: Tag::Store(job, 1), index: candidates[v] as u32 })
+                    .collect();
                 self.emit(Cmd::Delete { op: id, tag: Tag::Store(job, 2), slot: slot as u32, reqs });
             }
             (2, Io::Deleted(n)) => {
