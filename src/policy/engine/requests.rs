@@ -276,7 +276,14 @@ impl Engine {
             (Tag::Strict, Io::Timer) => self.unpark(id, now),
             (Tag::News, Io::Timer) => self.feed_news_due(id, now),
             (Tag::Offline, Io::Matched(found)) => {
-                let answer = match (found, f.fallback) {
+                // The offline file read is a read like any other: an invalidation still
+                // deleting it hides it.
+                let fallback = f.fallback;
+                let offline = if f.navigate { self.cfg.offline.page } else { self.cfg.offline.image };
+                let path = offline.and_then(|i| self.cfg.precache.get(i)).map(|e| e.path.clone()).unwrap_or_default();
+                let precache = self.precache_slot();
+                let found = found.filter(|e| !self.hidden(&path, precache, e, now));
+                let answer = match (found, fallback) {
                     (Some(_), _) => Answer::Cached(Tag::Offline),
                     (None, Some((status, reason, text))) => Answer::Error { status, reason, text },
                     (None, None) => return,
@@ -295,11 +302,25 @@ impl Engine {
     fn range_io(&mut self, id: OpId, tag: Tag, io: Io, now: f64) {
         let Some(f) = self.fetch_op(id) else { return };
         let (slot, path, header) = (f.slot, f.path.clone(), f.range.clone().unwrap_or_default());
+        // After a miss in the route's own cache, a precached URL is read in the precache
+        // (`also_precache` is cleared when that read is sent).
+        let (also, key) = (f.also_precache, f.key.clone());
+        let precache = self.precache_slot();
+        let read_slot = if key.is_some() && !also { precache } else { slot };
         let answer = match (tag, io) {
-            (Tag::Range, Io::Matched(Some(e))) if !self.hidden(&path, slot, &e, now) => {
-                self.touch(slot, &path);
+            (Tag::Range, Io::Matched(Some(e))) if !self.hidden(&path, read_slot, &e, now) => {
+                if read_slot == slot {
+                    self.touch(slot, &path);
+                }
                 self.slots[slot].counters.record(Reply::Cache { fresh: true, revalidate: false }, false);
                 return self.emit(Cmd::Size { op: id, tag: Tag::Size, from: Tag::Range });
+            }
+            (Tag::Range, Io::Matched(_)) if also => {
+                if let Some(f) = self.fetch_op(id) {
+                    f.also_precache = false;
+                }
+                let req = Req::Path(key.unwrap_or_default());
+                return self.emit(Cmd::Match { op: id, tag: Tag::Range, slot: precache as u32, req });
             }
             (Tag::Range, Io::Matched(_)) => {
                 self.slots[slot].counters.record(Reply::Network, false);

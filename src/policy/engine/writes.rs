@@ -187,8 +187,9 @@ impl Engine {
                     other => other.clone(),
                 };
                 // A precache entry past the HTTP cache, as install fetched it (an unhashed
-                // URL's cached answer may be the previous revision).
-                let reload = slot == self.precache_slot();
+                // URL's cached answer may be the previous revision); so is a URL a recent
+                // invalidation names (the HTTP cache may hold the invalidated copy).
+                let reload = slot == self.precache_slot() || self.fences.covers(&path, slot, now);
                 self.emit(Cmd::Fetch { op: id, tag: Tag::Store(job, 3), req: fetch, reload });
             }
             (3, Io::Fetched(Ok(info))) => {
