@@ -1,6 +1,6 @@
 // Deploys and operations in any browser: a revisioned deploy downloads only what changed,
 // a failed install leaves the old version serving, the update flow across two tabs, the
-// offline page and image placeholder, navigation preload, byte-exact ranges (and a
+// offline page and image placeholder, navigation preload, byte-exact ranges (from a route's cache or the precache, and a
 // <video> playing a cached file offline), and both kill switches. Written once;
 // tests/chromium/, tests/firefox/ and tests/webkit/ run it (tests/e2e/deploy.test.mjs has
 // the rest, in Chromium).
@@ -212,6 +212,23 @@ export default function deploySuite(engine) {
     const none = await ranged('bytes=60000-');
     assert.equal(none.status, 416);
     assert.equal(none.range, 'bytes */50000');
+  });
+
+  test(name('a precached file a route also matches answers range requests offline from the precache'), async () => {
+    const { page, server } = t;
+    const file = Buffer.from(Array.from({ length: 20_000 }, (_, i) => (i * 31) % 256));
+    server.set('/media/intro.bin', { handler: rangeHandler(file, 'application/octet-stream') });
+    const config = `{ version: 'v1', precache: ['/media/intro.bin'], routes: [{ name: 'media', match: '/media/', strategy: 'cacheFirst' }] }`;
+    server.set('/sw.js', { body: workerSource(config), headers: JS });
+    await t.controlled();
+    server.setOffline(true);
+    const r = await page.evaluate(async () => {
+      const res = await fetch('/media/intro.bin', { headers: { range: 'bytes=100-199' } });
+      return { status: res.status, range: res.headers.get('content-range'), bytes: Array.from(new Uint8Array(await res.arrayBuffer())) };
+    });
+    assert.equal(r.status, 206);
+    assert.equal(r.range, 'bytes 100-199/20000');
+    assert.deepEqual(r.bytes, [...file.subarray(100, 200)]);
   });
 
   test(name('a <video> plays a cached file offline (its range requests answered from the cache)'), async () => {
