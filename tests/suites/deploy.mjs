@@ -1,9 +1,9 @@
 // Deploys and operations in any browser: a revisioned deploy downloads only what changed,
 // a failed install leaves the old version serving, the update flow across two tabs, the
-// offline page and image placeholder, navigation preload, byte-exact ranges (from a route's cache or the precache, and a
-// <video> playing a cached file offline), and both kill switches. Written once;
-// tests/chromium/, tests/firefox/ and tests/webkit/ run it (tests/e2e/deploy.test.mjs has
-// the rest, in Chromium).
+// offline page and image placeholder, navigation preload, byte-exact ranges (from a
+// route's cache or the precache, and a <video> playing a cached file offline), and both
+// kill switches. Written once; tests/chromium/, tests/firefox/ and tests/webkit/ run it
+// (tests/e2e/deploy.test.mjs has the rest, in Chromium).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
