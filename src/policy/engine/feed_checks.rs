@@ -178,8 +178,9 @@ impl Engine {
                 self.feed_failed(id, cat!("swcache feed: the check failed (", e, "); pages are served as before"), now);
             }
             (Tag::Feed, Io::Feed { status: 410, .. }) => {
-                self.feed_done(id, now);
+                // Removed first: the navigations waiting for this check go to the network.
                 self.remove();
+                self.feed_done(id, now);
             }
             (Tag::Feed, Io::Feed { status: 304, .. }) => {
                 if let Some(f) = self.feed.as_mut() {
@@ -359,6 +360,14 @@ impl Engine {
         let Some(action) = self.fetch_op(id).and_then(|f| f.parked.take()) else { return };
         if let Some(f) = self.feed.as_mut() {
             f.parked.retain(|p| *p != id);
+        }
+        if self.removed {
+            // The feed took swcache off the site: the browser answers, as every later request.
+            self.emit(Cmd::Respond { op: id, answer: super::Answer::Browser });
+            if let Some(o) = self.op(id) {
+                o.answered = true;
+            }
+            return self.finish_if_idle(id);
         }
         self.run(id, action, now);
     }

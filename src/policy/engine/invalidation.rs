@@ -141,11 +141,15 @@ impl Engine {
             if let Some(slot) = routed.filter(|s| *s != self.precache_slot()) {
                 lookups.push((slot, Req::Path(path.clone()), path.clone()));
             }
-            // A precached URL is stored under its revisioned key.
-            if let Some(e) = self.cfg.precached(path) {
-                lookups.push((self.precache_slot(), Req::Path(e.key.clone()), path.clone()));
-            }
         }
+        // A precached URL is stored under a revisioned key, and every version shares the
+        // precache: a version installed and waiting keeps its own revision there, under a
+        // key this config does not know. The precache is listed (its keys' paths judged).
+        if let Some(i) = self.inv_op(id) {
+            i.lists = 1;
+        }
+        let slot = self.precache_slot() as u32;
+        self.emit(Cmd::Keys { op: id, tag: Tag::List(slot), slot });
         self.look_all(id, lookups);
     }
 

@@ -452,6 +452,15 @@ impl Engine {
                 let json = self.stats_json();
                 self.reply_and_end(id, json);
             }
+            // swcache is off the site (or its caches are being deleted): every request goes
+            // to the network, and a listing would create a deleted cache again.
+            Ok(Message::Invalidate(_)) if self.removed => {
+                self.reply_and_end(id, String::from("{\"type\":\"CACHE_INVALIDATION_DONE\",\"removed\":0}"));
+            }
+            Ok(Message::GetState) if self.removed => {
+                let json = self.state_json(&[], now);
+                self.reply_and_end(id, json);
+            }
             Ok(Message::GetState) => {
                 let n = self.slots.len() as u32;
                 if let Some(o) = self.op(id) {

@@ -103,7 +103,7 @@ impl Engine {
 
     /// `{type:'STATE', engine, version, routes:[{name, cache, strategy, maxAge, maxEntries,
     /// coldStart, entries:[{url, ageMs, fresh, size, tags}]}], fences:[…], feed}`.
-    fn state_json(&self, found: &[(usize, String, Entry)], now: f64) -> String {
+    pub(super) fn state_json(&self, found: &[(usize, String, Entry)], now: f64) -> String {
         let mut out = String::from("{\"type\":\"STATE\",\"engine\":\"ok\",\"version\":");
         push_json_str(&mut out, &self.cfg.version);
         out.push_str(",\"routes\":[");

@@ -2244,3 +2244,94 @@ fn an_invalidated_offline_page_is_hidden_like_every_other_read() {
         s.ops[&op].answered
     );
 }
+
+// ----- found by review: engine lifecycle, feed and kill switch ----------------------------------
+
+/// README "Messages": "Every covered entry stamped before `timestamp` is deleted from every
+/// cache the worker uses, the precache included". Every version shares the precache: a
+/// version installed and waiting (`waitForClients`) stored its revision of `/` there. An
+/// entry for `/` the active version applies from the feed after a restart (its timestamp is
+/// older than the worker, so entries are read one by one) must delete that copy too, or the
+/// new version serves the invalidated page once it activates (the cursor, shared, is past
+/// the entry).
+#[test]
+fn a_url_invalidation_also_deletes_the_waiting_versions_precached_copy() {
+    let v1 = config("", FEED_TOP);
+    let v2 = v1.replacen(r#""version":"v1""#, r#""version":"v2""#, 1);
+    let mut s = Sim::new(&v1);
+    let mut doc = new_feed();
+    s.publish(&mut doc, r#"{"urls":["/nothing"]}"#);
+    s.serve("/", 1);
+    s.serve("/robots.txt", 1);
+    install_and_activate(&mut s);
+    // v2 is deployed: it installs (fetching `/`, still version 1) and waits.
+    s.now += 1_000.0;
+    s.restart(&v2);
+    let i = s.e.install();
+    s.exec();
+    s.settle();
+    assert!(s.ops[&i].done && s.ops[&i].failed.is_none());
+    assert!(s.cached("swcache-precache", "/?__swcache_rev=v2").is_some());
+    // The home page changes; the CMS publishes it.
+    s.now += 60_000.0;
+    s.serve("/", 2);
+    s.publish(&mut doc, r#"{"urls":["/"]}"#);
+    // A returning visitor: v1, still active, starts and checks the feed.
+    s.now += 60_000.0;
+    s.restart(&v1);
+    s.ops.clear();
+    s.start_fetch("/promo/x", true, "default");
+    s.settle();
+    assert_eq!(s.feed_stat("seq"), 2.0, "the entry was applied");
+    // The visitor applies the update: v2 activates and serves `/`.
+    s.restart(&v2);
+    s.ops.clear();
+    let a = s.e.activate();
+    s.exec();
+    s.settle();
+    assert!(s.ops[&a].done);
+    assert_eq!(s.get("/"), Some(2), "the invalidated home page was served from v2's precache");
+}
+
+/// README "Removing swcache": a worker whose feed answers `410 Gone` "stops handling
+/// requests". In strict mode a navigation waits for that very check: it must go to the
+/// network, not be answered from the caches the check just condemned.
+#[test]
+fn a_navigation_waiting_for_a_check_that_answers_410_goes_to_the_network() {
+    let json = config("", STRICT_TOP);
+    let mut s = Sim::new(&json);
+    let doc = new_feed();
+    s.feed_doc = (200, "\"e0\"".into(), feed::write(&doc));
+    s.serve("/promo/a", 1);
+    assert_eq!(s.get("/promo/a"), Some(1));
+    // The site takes swcache off; the visitor comes back later.
+    s.now += 120_000.0;
+    s.serve("/promo/a", 2);
+    s.feed_doc = (410, String::new(), String::new());
+    s.restart(&json);
+    let op = s.start_fetch("/promo/a", true, "default").unwrap();
+    s.settle();
+    assert!(s.unregistered);
+    assert_eq!(s.ops[&op].answered, Some(Answer::Browser), "answered from the cache swcache is removed from");
+}
+
+/// README "Removing swcache": the 410 "deletes every `swcache-` cache". The open page stays
+/// controlled by the unregistered worker until it navigates, and may still post messages
+/// (the page module forwards every live feed entry as a `CACHE_INVALIDATION`): listing a
+/// cache opens it, which creates it again, and nothing is left to delete it.
+#[test]
+fn messages_after_the_kill_switch_do_not_create_the_deleted_caches_again() {
+    let json = config("", FEED_TOP);
+    let mut s = Sim::new(&json);
+    s.serve("/promo/a", 1);
+    s.feed_doc = (410, String::new(), String::new());
+    s.caches.insert("site-own".into(), vec![]);
+    s.get("/promo/a");
+    assert!(s.unregistered);
+    assert_eq!(s.caches.keys().collect::<Vec<_>>(), ["site-own"]);
+    let (_, r) = s.message(r#"{"type":"CACHE_INVALIDATION","prefixes":["/promo/"]}"#);
+    assert!(r[0].contains("CACHE_INVALIDATION_DONE"), "{r:?}");
+    let (_, r) = s.message(r#"{"type":"GET_STATE"}"#);
+    assert!(r[0].contains("\"STATE\""), "{r:?}");
+    assert_eq!(s.caches.keys().collect::<Vec<_>>(), ["site-own"], "swcache caches created again after the removal");
+}
