@@ -37,8 +37,10 @@ const ZIPF_RESTARTS = '/promo/zipf-restarts/';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let phase = 'setup';
-function log(...a) { phase = a.join(' '); console.log('[bench]', ...a); }
-// Nothing in a run may hang: every fetch has a timeout, and this names the phase that stalled.
+function log(...a) { phase = a.join(' '); watchdog.refresh(); console.log('[bench]', ...a); }
+// Nothing in a run may hang: every fetch has a timeout, and this names the phase that
+// stalled. Each phase gets WATCHDOG_MS: the whole run took more than 8 min on a slower
+// machine, where every phase still finished in minutes.
 const WATCHDOG_MS = 8 * 60_000;
 const watchdog = setTimeout(() => { console.error(`bench failed: no result after ${WATCHDOG_MS / 60000} min (phase: ${phase})`); process.exit(1); }, WATCHDOG_MS);
 watchdog.unref();

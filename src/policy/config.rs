@@ -331,8 +331,20 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
         // A same-origin prefix compares with pathname+search as the browser writes them:
         // read as a URL (relative to the worker script, as precache URLs are), through the
         // browser's parser (`/café/` is `/caf%C3%A9/`).
+        // Another origin's URL could never match a route without crossOrigin.
         if let (Matcher::Prefix(p), false) = (&route.matcher, route.cross_origin) {
-            if let Some(path) = resolve(p).as_deref().and_then(|h| url::same_origin_path(h, origin)) {
+            if let Some(href) = resolve(p) {
+                let Some(path) = url::same_origin_path(&href, origin) else {
+                    return Err(cold(|| ConfigError {
+                        route: Some((i, Some(route.name.clone()))),
+                        field: "match".into(),
+                        problem: cat!(
+                            "is another origin's URL, ",
+                            describe(&Value::Str(p.clone())),
+                            ": a route sees other origins only with crossOrigin: true"
+                        ),
+                    }));
+                };
                 route.matcher = Matcher::Prefix(path.into());
             }
         }
@@ -482,24 +494,26 @@ fn parse_feed(f: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>)
             }))
         }
     };
-    let ms = |field: &str, v: Option<&Value>, default: f64, min: f64| -> Result<f64, ConfigError> {
+    let ms = |field: &str, v: Option<&Value>, default: f64, min: f64, max: f64| -> Result<f64, ConfigError> {
         match v {
             None => Ok(default),
-            Some(Value::Num(n)) if n.is_finite() && *n >= min && *n <= 864e5 => Ok(*n),
+            Some(Value::Num(n)) if n.is_finite() && *n >= min && *n <= max => Ok(*n),
             Some(other) => Err(cold(|| {
                 top(
                     field,
                     cat!(
                         "must be a number of milliseconds from ",
                         number_text(min),
-                        " to 86400000, got ",
+                        " to ",
+                        number_text(max),
+                        ", got ",
                         describe(other)
                     ),
                 )
             })),
         }
     };
-    let interval_ms = ms("feed.interval", f.get("interval"), 60_000.0, 1000.0)?;
+    let interval_ms = ms("feed.interval", f.get("interval"), 60_000.0, 1000.0, 864e5)?;
     let strict = match f.get("strict") {
         None | Some(Value::Bool(false)) => None,
         Some(st @ Value::Obj(sp)) => {
@@ -511,16 +525,9 @@ fn parse_feed(f: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>)
                     )
                 }));
             }
-            let stale = ms("feed.strict.maxStaleness", st.get("maxStaleness"), 30_000.0, 0.0)?;
-            let budget = ms("feed.strict.budget", st.get("budget"), 500.0, 1.0)?;
-            if budget > 10_000.0 {
-                return Err(cold(|| {
-                    top(
-                        "feed.strict.budget",
-                        String::from("must be at most 10000 ms: a navigation never waits longer for the feed"),
-                    )
-                }));
-            }
+            let stale = ms("feed.strict.maxStaleness", st.get("maxStaleness"), 30_000.0, 0.0, 864e5)?;
+            // (At most 10 s: a navigation never waits longer for the feed.)
+            let budget = ms("feed.strict.budget", st.get("budget"), 500.0, 1.0, 10_000.0)?;
             Some((stale, budget as u32))
         }
         Some(other) => {
@@ -1046,6 +1053,35 @@ pub(crate) mod tests {
             let err = parse_err(&with(Value::Arr(vec![]), Some(bad)));
             assert!(err.contains(want), "{err}");
         }
+    }
+
+    #[test]
+    fn strict_budget_errors_give_its_own_range() {
+        let feed = |budget: f64| {
+            Value::obj([
+                ("version", Value::str("v1")),
+                (
+                    "feed",
+                    Value::obj([
+                        ("url", Value::str("/swcache-feed.json")),
+                        ("strict", Value::obj([("budget", Value::Num(budget))])),
+                    ]),
+                ),
+            ])
+        };
+        for budget in [0.0, 1e8] {
+            let e = parse_err(&feed(budget));
+            assert!(e.contains("field 'feed.strict.budget'") && e.contains("from 1 to 10000,"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_same_origin_route_whose_prefix_is_another_origin_is_refused() {
+        // Without crossOrigin a route only sees this origin's requests: another origin's
+        // prefix could never match, and the site owner must hear why.
+        let v = with_route_field(2, "match", Some(Value::str("https://cdn.example.com/")));
+        let e = parse(&v, ORIGIN, &resolve).map(|_| ()).expect_err("a route that can never match was accepted");
+        assert!(e.message().contains("route 'promoPages' (routes[2]) field 'match'"), "{}", e.message());
     }
 
     #[test]

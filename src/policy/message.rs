@@ -292,10 +292,15 @@ pub fn parse_invalidation_with(
                 cat!("'prefixes[", i, "]' must start with '/' (a prefix of pathname+search), got '", clip(p), "'")
             }));
         }
-        // (As the browser writes paths: `/café/` is `/caf%C3%A9/`.)
-        let resolved = (ctx.resolve)(p);
-        sel.prefixes
-            .push(String::from(resolved.as_deref().and_then(|h| url::same_origin_path(h, ctx.origin)).unwrap_or(p)));
+        // (As the browser writes paths: `/café/` is `/caf%C3%A9/`.) One the browser reads
+        // as another origin's URL (`//host/…`) is malformed, as such a URL in `urls` is.
+        let path = match (ctx.resolve)(p) {
+            Some(h) => url::same_origin_path(&h, ctx.origin)
+                .map(String::from)
+                .ok_or_else(|| cold(|| cat!("'prefixes[", i, "]' is cross-origin: '", clip(p), "'")))?,
+            None => String::from(p),
+        };
+        sel.prefixes.push(path);
     }
     for (i, t) in tags.unwrap_or_default().into_iter().enumerate() {
         let t = t.trim();
@@ -337,6 +342,20 @@ mod tests {
             Message::Invalidate(i) => Ok(i),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_prefix_that_reads_as_another_origin_is_malformed() {
+        // The browser reads `//host/…` (and `/\\host/…`) as a protocol-relative URL.
+        let browser = |s: &str| match s.strip_prefix("//") {
+            Some(rest) => Some(format!("http://{rest}")),
+            None => resolve(s),
+        };
+        let c = Context { origin: ORIGIN, slot_names: &NAMES, now_ms: NOW, resolve: &browser };
+        let msg =
+            Value::obj([("type", Value::str("CACHE_INVALIDATION")), ("prefixes", strs(&["//evil.example.com/"]))]);
+        let e = parse(&msg, &c).expect_err("a cross-origin prefix must be refused, as a cross-origin URL is");
+        assert!(e.contains("'prefixes[0]' is cross-origin"), "{e}");
     }
 
     #[test]
