@@ -1446,6 +1446,18 @@ fn deploy_config(version: &str, n: usize, changed: Option<usize>, top: &str) -> 
         .replacen(r#""precache":["/","/robots.txt"],"#, "", 1)
 }
 
+/// A site at version v1 with `n` precached files (see [`deploy_config`]), each served at
+/// version 1, installed and active; and v1's config.
+fn deployed(n: usize) -> (Sim, String) {
+    let v1 = deploy_config("v1", n, None, "");
+    let mut s = Sim::new(&v1);
+    for i in 0..n {
+        s.serve(&format!("/static/f{i}.js"), 1);
+    }
+    install_and_activate(&mut s);
+    (s, v1)
+}
+
 fn install_and_activate(s: &mut Sim) -> (OpId, OpId) {
     let i = s.e.install();
     s.exec();
@@ -1521,12 +1533,7 @@ fn a_changed_route_or_keep_runtime_caches_false_starts_an_empty_cache() {
 
 #[test]
 fn a_failed_install_leaves_the_old_version_serving_everything() {
-    let v1 = deploy_config("v1", 5, None, "");
-    let mut s = Sim::new(&v1);
-    for i in 0..5 {
-        s.serve(&format!("/static/f{i}.js"), 1);
-    }
-    install_and_activate(&mut s);
+    let (mut s, v1) = deployed(5);
     // v2 changes file 2, whose new version the server cannot deliver.
     s.content("/static/f2.js").status = 404;
     s.restart(&deploy_config("v2", 5, Some(2), ""));
@@ -1548,12 +1555,7 @@ fn a_failed_install_leaves_the_old_version_serving_everything() {
 /// them, and those files failed offline.
 #[test]
 fn quota_relief_during_an_install_keeps_what_the_new_version_lists() {
-    let v1 = deploy_config("v1", 8, None, "");
-    let mut s = Sim::new(&v1);
-    for i in 0..8 {
-        s.serve(&format!("/static/f{i}.js"), 1);
-    }
-    install_and_activate(&mut s);
+    let (mut s, _) = deployed(8);
     s.serve("/static/f7.js", 2);
     s.restart(&deploy_config("v2", 8, Some(7), ""));
     s.quota_left = Some(0);
