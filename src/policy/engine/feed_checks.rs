@@ -364,10 +364,7 @@ impl Engine {
         if self.removed {
             // The feed took swcache off the site: the browser answers, as every later request.
             self.emit(Cmd::Respond { op: id, answer: super::Answer::Browser });
-            if let Some(o) = self.op(id) {
-                o.answered = true;
-            }
-            return self.finish_if_idle(id);
+            return self.answered(id, now);
         }
         self.run(id, action, now);
     }

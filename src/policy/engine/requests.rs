@@ -341,7 +341,7 @@ impl Engine {
         self.answered(id, now);
     }
 
-    fn answered(&mut self, id: OpId, now: f64) {
+    pub(super) fn answered(&mut self, id: OpId, now: f64) {
         if let Some(op) = self.op(id) {
             op.answered = true;
         }

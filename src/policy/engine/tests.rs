@@ -436,6 +436,13 @@ impl Sim {
         }
     }
 
+    /// Delivers results until a write's `QuotaExceededError` is pending (not delivered).
+    fn until_quota_error(&mut self) {
+        while !self.queue.iter().any(|(_, _, io)| matches!(io, Io::Put(PutResult::Quota))) {
+            assert!(self.step(), "no write met the quota");
+        }
+    }
+
     /// Delivers one pending result (a random one when shuffling). `false`: none left.
     fn step(&mut self) -> bool {
         self.exec();
@@ -749,9 +756,7 @@ fn quota_relief_refetch_obeys_the_store_rules() {
     let op = s.start_fetch("/promo/big", false, "default").unwrap();
     // The first write fails with a quota error; before the refetch the origin starts
     // answering no-store.
-    while !s.queue.iter().any(|(_, _, io)| matches!(io, Io::Put(PutResult::Quota))) {
-        assert!(s.step());
-    }
+    s.until_quota_error();
     s.content("/promo/big").cache_control = Some("no-store".into());
     s.quota_left = None;
     s.settle();
@@ -768,9 +773,7 @@ fn quota_relief_refetch_obeys_the_store_rules() {
     s.quota_left = Some(0);
     s.serve("/promo/b", 1);
     let op = s.start_fetch("/promo/b", false, "default").unwrap();
-    while !s.queue.iter().any(|(_, _, io)| matches!(io, Io::Put(PutResult::Quota))) {
-        assert!(s.step());
-    }
+    s.until_quota_error();
     s.quota_left = None;
     s.settle();
     assert!(s.ops[&op].done);
@@ -1561,9 +1564,7 @@ fn quota_relief_during_an_install_keeps_what_the_new_version_lists() {
     s.quota_left = Some(0);
     let i = s.e.install();
     s.exec();
-    while !s.queue.iter().any(|(_, _, io)| matches!(io, Io::Put(PutResult::Quota))) {
-        assert!(s.step());
-    }
+    s.until_quota_error();
     s.quota_left = None;
     s.settle();
     assert!(s.ops[&i].done && s.ops[&i].failed.is_none(), "{:?}", s.ops[&i].failed);
@@ -2209,9 +2210,7 @@ fn the_quota_relief_refetch_of_an_invalidated_url_goes_past_the_http_cache() {
     s.serve("/promo/x", 2);
     s.quota_left = Some(0);
     let op = s.start_fetch("/promo/x", false, "default").unwrap();
-    while !s.queue.iter().any(|(_, _, io)| matches!(io, Io::Put(PutResult::Quota))) {
-        assert!(s.step());
-    }
+    s.until_quota_error();
     s.quota_left = None;
     s.settle();
     assert!(s.ops[&op].done);
