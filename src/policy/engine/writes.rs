@@ -166,7 +166,7 @@ impl Engine {
                 } else {
                     (0..keys.len()).collect()
                 };
-                let listed: Vec<String> = candidates.iter().map(|&i| core::mem::take(&mut keys[i])).collect();
+                let listed: Vec<String> = candidates.iter().map(|&i| ::core::mem::take(&mut keys[i])).collect();
                 let n = evict::quota_relief(listed.len());
                 let victims = self.plan(slot, &listed, n, self.slots[slot].usage.now());
                 let reqs = victims
