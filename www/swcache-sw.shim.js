@@ -107,16 +107,24 @@ self.addEventListener('fetch', (event) => {
   }));
 });
 
-self.addEventListener('message', (event) => {
-  if (call(() => { sw.on_message(guard(event)); return true; })) return;
-  const port = event.ports?.[0];
-  if (!port) return;
-  if (event.data?.type !== 'GET_STATS') {
+// What a message's port is told when no engine answers it.
+const failedReply = (data) => {
+  if (data?.type !== 'GET_STATS') {
     const error = failure ? 'swcache: engine failed open: ' + String(failure) : 'swcache: the worker never called swcache.start(config)';
-    return port.postMessage({ type: 'ERROR', error });
+    return { type: 'ERROR', error };
   }
   const stats = JSON.parse(FAILED_STATS);
   if (failure) stats.error = String(failure);
   else stats.engine = 'not-started';
-  port.postMessage(stats);
+  return stats;
+};
+
+self.addEventListener('message', (event) => {
+  const port = event.ports?.[0];
+  // A port is answered once: by the engine, or by the shim if the engine failed first
+  // (one it was still working on when it trapped included).
+  let replied = !port;
+  if (port) port.postMessage = (m) => { replied = true; MessagePort.prototype.postMessage.call(port, m); };
+  const answer = () => replied || port.postMessage(failedReply(event.data));
+  if (!call(() => { sw.on_message(guard(event, answer)); return true; })) answer();
 });

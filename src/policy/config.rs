@@ -744,15 +744,15 @@ pub(crate) mod tests {
     /// The browser's URL parser, for what the tests give it: a root path on ORIGIN or an
     /// absolute URL, with the bytes a path's percent-encode set holds encoded.
     pub(crate) fn resolve(s: &str) -> Option<String> {
-        let encoded: String = s
-            .bytes()
-            .map(|b| match b {
-                b'!'..=b'~' if !matches!(b, b'"' | b'<' | b'>' | b'`' | b'{' | b'}') => char::from(b).to_string(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
+        let mut encoded = String::with_capacity(s.len());
+        for b in s.bytes() {
+            match b {
+                b'!'..=b'~' if !matches!(b, b'"' | b'<' | b'>' | b'`' | b'{' | b'}') => encoded.push(char::from(b)),
+                _ => encoded.push_str(&format!("%{b:02X}")),
+            }
+        }
         if s.starts_with('/') {
-            Some(format!("{ORIGIN}{encoded}"))
+            Some(String::from(ORIGIN) + &encoded)
         } else if s.contains("://") {
             Some(encoded)
         } else {

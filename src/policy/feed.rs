@@ -31,7 +31,7 @@
 //! * Unknown fields are ignored anywhere, so the format can grow.
 
 use super::engine::Json;
-use super::message::{parse_invalidation_with, Context, Invalidation};
+use super::message::{parse_invalidation_with, parse_selector, Context, Invalidation};
 use super::prelude::*;
 use super::text::cold;
 use super::text::{push_json_str, push_u64};
@@ -241,13 +241,9 @@ pub fn plan(feed: &Feed, cursor: Option<&Cursor>, ctx: &Context<'_>) -> Result<(
     // Every entry is checked, also when they are too many to apply one by one: a bad
     // entry refuses the feed whole, however far behind the worker is.
     for e in feed.entries.iter().filter(|e| e.seq > from) {
-        let at = check(e.at_ms)?;
-        let mut props = e.fields.clone();
-        props.push((String::from("timestamp"), Value::Str(time::iso_string(at))));
-        let mut inv =
-            parse_invalidation_with(&Value::Obj(props), ctx, true).map_err(|m| cat!("entry ", e.seq, ": ", m))?;
-        inv.at_ms = at;
-        out.push(inv);
+        let at_ms = check(e.at_ms)?;
+        let selector = parse_selector(&e.fields, ctx, true).map_err(|m| cat!("entry ", e.seq, ": ", m))?;
+        out.push(Invalidation { at_ms, selector });
     }
     if out.len() > COLLAPSE_AFTER {
         // Too many to apply one by one: everything stored before the newest change goes.

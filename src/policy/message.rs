@@ -6,7 +6,7 @@ use super::sort::heapsort_by;
 use super::text::cold;
 use super::time;
 use super::url;
-use super::value::Value;
+use super::value::{prop, Value};
 
 /// Most URLs (plus prefixes and tags) one message may carry.
 pub const MAX_URLS: usize = super::value::MAX_LIST;
@@ -125,8 +125,8 @@ pub struct Context<'a> {
     pub resolve: &'a dyn Fn(&str) -> Option<String>,
 }
 
-fn string_list<'v>(msg: &'v Value, field: &str) -> Result<Option<Vec<&'v str>>, String> {
-    match msg.get(field) {
+fn string_list<'v>(props: &'v [(String, Value)], field: &str) -> Result<Option<Vec<&'v str>>, String> {
+    match prop(props, field) {
         None => Ok(None),
         Some(Value::Arr(items)) => {
             if items.len() > MAX_URLS {
@@ -236,7 +236,7 @@ fn parse_inner(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
         "GET_STATE" => Ok(Message::GetState),
         "SKIP_WAITING" => Ok(Message::SkipWaiting),
         "PREFETCH" => {
-            let urls = string_list(msg, "urls")?.ok_or("'urls' is required")?;
+            let urls = string_list(props(msg), "urls")?.ok_or("'urls' is required")?;
             let save_data = match msg.get("saveData") {
                 None => false,
                 Some(Value::Bool(b)) => *b,
@@ -266,11 +266,22 @@ pub fn parse_invalidation_with(
     // A CMS clock running ahead must not fence caching until its time comes: a
     // timestamp later than the worker's now means now.
     let at_ms = if at_ms > ctx.now_ms { ctx.now_ms } else { at_ms };
-    let urls = string_list(msg, "urls")?;
-    let prefixes = string_list(msg, "prefixes")?;
-    let tags = string_list(msg, "tags")?;
-    let routes = string_list(msg, "routes")?;
-    let all = match msg.get("all") {
+    Ok(Invalidation { at_ms, selector: parse_selector(props(msg), ctx, known_routes_only)? })
+}
+
+/// An invalidation's selectors, from the properties of a message or a feed entry (see
+/// [`parse_invalidation_with`]).
+#[inline(never)]
+pub fn parse_selector(
+    fields: &[(String, Value)],
+    ctx: &Context<'_>,
+    known_routes_only: bool,
+) -> Result<Selector, String> {
+    let urls = string_list(fields, "urls")?;
+    let prefixes = string_list(fields, "prefixes")?;
+    let tags = string_list(fields, "tags")?;
+    let routes = string_list(fields, "routes")?;
+    let all = match prop(fields, "all") {
         None | Some(Value::Bool(false)) => false,
         Some(Value::Bool(true)) => true,
         Some(other) => return Err(cold(|| cat!("'all' must be true, got ", other.kind()))),
@@ -316,7 +327,15 @@ pub fn parse_invalidation_with(
             None => return Err(cold(|| cat!("'routes[", i, "]' names no route: '", clip(r), "'"))),
         }
     }
-    Ok(Invalidation { at_ms, selector: sel })
+    Ok(sel)
+}
+
+/// An object's properties (none for any other value).
+fn props(v: &Value) -> &[(String, Value)] {
+    match v {
+        Value::Obj(props) => props,
+        _ => &[],
+    }
 }
 
 #[cfg(test)]

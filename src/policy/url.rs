@@ -31,6 +31,14 @@ pub fn same_origin_path<'a>(href: &'a str, origin: &str) -> Option<&'a str> {
     }
 }
 
+/// What invalidations, fences and a cache's usage read a URL as: its path+search on
+/// `origin`, else the whole URL. An invalidation's URLs and prefixes are same-origin
+/// paths (they start with `/`), so they never name another origin's copy at the same
+/// path; its routes, tags and `all` still do.
+pub fn key_of<'a>(href: &'a str, origin: &str) -> &'a str {
+    same_origin_path(href, origin).unwrap_or(href)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +65,12 @@ mod tests {
         assert_eq!(same_origin_path("http://localhost:8081/p", o), None);
         assert_eq!(same_origin_path("http://localhost:8080.evil.com/p", o), None);
         assert_eq!(same_origin_path("https://localhost:8080/p", o), None);
+    }
+
+    #[test]
+    fn keys_are_paths_here_and_whole_urls_elsewhere() {
+        let o = "http://localhost:8080";
+        assert_eq!(key_of("http://localhost:8080/img/a.png?v=2#top", o), "/img/a.png?v=2");
+        assert_eq!(key_of("https://cdn.example.com/img/a.png", o), "https://cdn.example.com/img/a.png");
     }
 }

@@ -20,13 +20,16 @@ pub enum Value {
     Other(&'static str),
 }
 
+/// Property `key` of an object's `props`, as [`Value::get`] reads it.
+pub fn prop<'v>(props: &'v [(String, Value)], key: &str) -> Option<&'v Value> {
+    props.iter().find(|(k, _)| k == key).map(|(_, v)| v).filter(|v| !matches!(v, Value::Undefined))
+}
+
 impl Value {
     /// Property `key` of an object (absent → `None`; an explicit `undefined` counts as absent).
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {
-            Value::Obj(props) => {
-                props.iter().find(|(k, _)| k == key).map(|(_, v)| v).filter(|v| !matches!(v, Value::Undefined))
-            }
+            Value::Obj(props) => prop(props, key),
             _ => None,
         }
     }

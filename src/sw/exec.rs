@@ -13,13 +13,12 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Blob, Cache, CacheQueryOptions, Headers, Request, RequestCache, RequestInit, Response, ResponseInit};
 
 use super::{cache_name, end, feed, js, with_op};
+use crate::policy::config::STATE_CACHE;
 use crate::policy::engine::{Answer, Cmd, Entry, Io, Json, OpId, PutResult, Req, ResponseInfo, Tag};
 use crate::policy::prelude::*;
 use crate::policy::text::push_u64;
 
-/// Where the engine keeps its own state (feed position, strict mode), outside every
-/// route's cache.
-const STATE_CACHE: &str = "swcache-state";
+/// The key of the engine's saved state in [`STATE_CACHE`].
 const STATE_KEY: &str = "/__swcache/state";
 
 pub(super) fn run(cmds: Vec<Cmd>) {

@@ -139,6 +139,29 @@ test('a trap while activating fails open, and the worker still activates: nothin
   assert.equal((await message(page, { type: 'GET_STATS' })).engine, 'failed-open');
 });
 
+test('a message the engine is still working on when it traps is answered with an error', async () => {
+  // The worker throws a RuntimeError (as a wasm trap surfaces) when told to, while a
+  // PREFETCH waits for a response that never comes.
+  const trapOnCue = `self.addEventListener('message', (e) => e.data === 'trap' && setTimeout(() => { throw new WebAssembly.RuntimeError('injected trap'); }));`;
+  server.set('/sw.js', { body: `${trapOnCue}\n${workerSource(seedConfig())}`, headers: JS });
+  server.set('/promo/hang', { mode: 'hang' });
+  await controlled();
+  const reply = await page.evaluate(async () => {
+    const worker = (await navigator.serviceWorker.ready).active;
+    const { port1, port2 } = new MessageChannel();
+    const got = new Promise((resolve) => {
+      port1.onmessage = (e) => resolve(e.data);
+      setTimeout(() => resolve({ type: 'no reply within 10 s' }), 10000);
+    });
+    worker.postMessage({ type: 'PREFETCH', urls: ['/promo/hang'] }, [port2]);
+    worker.postMessage('trap');
+    return got;
+  });
+  assert.equal(reply.type, 'ERROR', JSON.stringify(reply));
+  assert.match(reply.error, /engine failed open: RuntimeError: injected trap/);
+  assert.equal((await message(page, { type: 'GET_STATS' })).engine, 'failed-open');
+});
+
 test('GET_STATS counts hits and misses per route', async () => {
   server.set('/promo/s', { body: 's' });
   await controlled();

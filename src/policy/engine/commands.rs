@@ -257,6 +257,21 @@ pub enum Cmd {
     },
 }
 
+impl Cmd {
+    /// For a command that opens a cache by name (listing, deleting in, writing to one, the
+    /// saved state): its result once every `swcache-` cache is deleted. Opening one then
+    /// would create it again, and what it would find is known: nothing.
+    pub(super) fn in_a_deleted_cache(&self) -> Option<(OpId, Tag, Io)> {
+        Some(match *self {
+            Cmd::Keys { op, tag, .. } => (op, tag, Io::Keys(Some(Vec::new()))),
+            Cmd::Delete { op, tag, .. } => (op, tag, Io::Deleted(0)),
+            Cmd::Put { op, tag, .. } | Cmd::SaveState { op, tag, .. } => (op, tag, Io::Put(PutResult::Failed)),
+            Cmd::LoadState { op, tag } => (op, tag, Io::State(None)),
+            _ => return None,
+        })
+    }
+}
+
 /// A request as the fetch event shows it.
 #[derive(Clone, Copy, Debug)]
 pub struct Request<'a> {

@@ -170,19 +170,19 @@ impl Engine {
         match (tag, io) {
             (Tag::List(index), Io::Keys(keys)) => {
                 let slot = index as usize;
-                i.lists -= 1;
-                if keys.is_none() {
-                    i.unread += 1;
-                }
-                let keys = keys.unwrap_or_default();
+                let unread = keys.is_none();
                 let hits: Vec<(u32, String)> = keys
+                    .unwrap_or_default()
                     .iter()
                     .enumerate()
                     .filter_map(|(k, h)| {
-                        let path = crate::policy::precache::path_of_key(url::split(h)?.1);
+                        let path = crate::policy::precache::path_of_key(url::key_of(h, &self.origin));
                         inv.selector.may_match(path, slot).then(|| (k as u32, String::from(path)))
                     })
                     .collect();
+                let Some(i) = self.inv_op(id) else { return };
+                i.lists -= 1;
+                i.unread += u32::from(unread);
                 if i.early {
                     let first = i.retries == 0;
                     if first {

@@ -165,6 +165,8 @@ pub struct Engine {
     /// The removal waiting for the cache writes under way to end before it deletes the
     /// caches (a write ending after the deletion would create its cache again).
     removal_waiting: Option<OpId>,
+    /// Results the engine knows without asking (see [`Engine::emit`]), delivered by `io`.
+    loopback: Vec<(OpId, Tag, Io)>,
     out: Vec<Cmd>,
     test: RegExpTest,
     resolve: UrlResolver,
@@ -239,6 +241,7 @@ impl Engine {
             }),
             removed: false,
             removal_waiting: None,
+            loopback: Vec::new(),
             out: Vec::new(),
             test,
             resolve,
@@ -276,6 +279,15 @@ impl Engine {
     }
 
     fn emit(&mut self, c: Cmd) {
+        // Off the site, work under way when the caches were deleted goes on to its end
+        // without opening one (which would create it again): such a command's result is
+        // known and is delivered before `io` returns.
+        if self.removed {
+            if let Some(result) = c.in_a_deleted_cache() {
+                self.loopback.push(result);
+                return;
+            }
+        }
         // A deletion other than a trim's: the keys this instance knew are no longer sure.
         match c {
             Cmd::Delete { tag: Tag::Trim(..), .. } => {}
@@ -350,7 +362,7 @@ impl Engine {
         if req.range.is_some() && (own_route.is_some() || route.opaque || !route.strategy.reads_cache_first()) {
             return None;
         }
-        let path = url::split(req.href).map_or("", |(_, p)| p);
+        let path = url::key_of(req.href, &self.origin);
         // Only this origin's requests can be precached files (a CDN's /robots.txt is not
         // the site's).
         let key =
@@ -539,6 +551,14 @@ impl Engine {
 
     /// The result of a command. Results for operations that ended are ignored.
     pub fn io(&mut self, op: OpId, tag: Tag, io: Io, now: f64) {
+        self.io_one(op, tag, io, now);
+        while let Some((op, tag, io)) = self.loopback.pop() {
+            self.io_one(op, tag, io, now);
+        }
+    }
+
+    #[inline(never)]
+    fn io_one(&mut self, op: OpId, tag: Tag, io: Io, now: f64) {
         let Some(kind) = self.op(op).map(|o| match o.kind {
             Kind::Fetch(_) => 0,
             Kind::Invalidate(_) => 1,

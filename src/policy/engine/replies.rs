@@ -66,6 +66,7 @@ impl Engine {
     #[inline(never)]
     pub(super) fn state_io(&mut self, id: OpId, tag: Tag, io: Io, now: f64) {
         let index = tag.index();
+        let origin = self.origin.clone();
         let Some(Kind::State { lists, lookups, found, outstanding }) = self.op(id).map(|o| &mut o.kind) else { return };
         match (tag, io) {
             (Tag::List(_), Io::Keys(keys)) => {
@@ -74,7 +75,7 @@ impl Engine {
                 let first = lookups.len() as u32;
                 let take = keys.len().min(STATE_ENTRIES);
                 for (k, h) in keys.iter().take(take).enumerate() {
-                    let path = crate::policy::precache::path_of_key(url::split(h).map_or(h.as_str(), |(_, p)| p));
+                    let path = crate::policy::precache::path_of_key(url::key_of(h, &origin));
                     lookups.push((index as usize, Req::Key { list: tag, index: k as u32 }, String::from(path)));
                 }
                 *outstanding += take as u32;

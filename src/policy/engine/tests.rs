@@ -237,7 +237,7 @@ impl Sim {
             Req::Path(p) => p.clone(),
             Req::Key { list, index } => {
                 let href = &self.ops[&op].keys[list][*index as usize];
-                url::split(href).unwrap().1.to_string()
+                url::key_of(href, ORIGIN).to_string()
             }
         }
     }
@@ -273,7 +273,9 @@ impl Sim {
                         continue;
                     }
                     let path = self.path_of(op, &req);
-                    let found = self.cache(slot).iter().find(|(p, _)| *p == path).map(|(_, s)| s.clone());
+                    // A read by name (`caches.match(req, {cacheName})`) creates no cache.
+                    let name = &self.names[slot as usize];
+                    let found = self.cached(name, &path).cloned();
                     let io = Io::Matched(found.as_ref().map(|s| Entry {
                         stamp_ms: s.stamp,
                         tags: s.tags.clone(),
@@ -343,7 +345,9 @@ impl Sim {
                         self.queue.push_back((op, tag, Io::Keys(None)));
                         continue;
                     }
-                    let keys: Vec<String> = self.cache(slot).iter().map(|(p, _)| format!("{ORIGIN}{p}")).collect();
+                    // A key is a path on this origin, or another origin's whole URL.
+                    let href = |p: &str| if p.starts_with('/') { format!("{ORIGIN}{p}") } else { p.into() };
+                    let keys: Vec<String> = self.cache(slot).iter().map(|(p, _)| href(p)).collect();
                     self.state(op).keys.insert(tag, keys.clone());
                     self.queue.push_back((op, tag, Io::Keys(Some(keys))));
                 }
@@ -2335,4 +2339,72 @@ fn messages_after_the_kill_switch_do_not_create_the_deleted_caches_again() {
     let (_, r) = s.message(r#"{"type":"GET_STATE"}"#);
     assert!(r[0].contains("\"STATE\""), "{r:?}");
     assert_eq!(s.caches.keys().collect::<Vec<_>>(), ["site-own"], "swcache caches created again after the removal");
+}
+
+#[test]
+fn an_invalidation_by_url_or_prefix_leaves_another_origins_copy_at_the_same_path() {
+    let json =
+        config(r#"{"name":"cdn","match":"https://cdn.example.com/","strategy":"cacheFirst","crossOrigin":true},"#, "");
+    let mut s = Sim::new(&json);
+    s.serve("/", 1);
+    s.serve("/robots.txt", 1);
+    install_and_activate(&mut s);
+    let cdn = "https://cdn.example.com/img/a.png";
+    s.serve(cdn, 3);
+    s.content(cdn).tags = Some("hero".into());
+    let op = s.e.fetch(&get_request(cdn), s.now).unwrap();
+    s.state(op).own_path = cdn.into();
+    s.exec();
+    s.settle();
+    for p in ["/img/a.png", "/img/b.png"] {
+        s.serve(p, 1);
+        s.get(p);
+    }
+    s.now += 1000.0;
+    let (_, r) = s.message(r#"{"type":"CACHE_INVALIDATION","urls":["/img/a.png"],"prefixes":["/img/b"]}"#);
+    assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":2}"#]);
+    let (_, r) = s.message(r#"{"type":"CACHE_INVALIDATION","prefixes":["/img/"]}"#);
+    assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":0}"#]);
+    assert!(s.cached(&s.cn("cdn"), cdn).is_some(), "the CDN's copy is not the site's /img/a.png");
+    // Its route and its tags still name it, and the notice says which URL went.
+    s.broadcasts.clear();
+    let (_, r) = s.message(r#"{"type":"CACHE_INVALIDATION","tags":["hero"]}"#);
+    assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":1}"#]);
+    assert!(s.cached(&s.cn("cdn"), cdn).is_none());
+    assert!(
+        s.broadcasts.iter().any(|b| b.contains(r#""removed":["https://cdn.example.com/img/a.png"]"#)),
+        "{:?}",
+        s.broadcasts
+    );
+}
+
+/// README "Removing swcache": work under way when the 410 arrives (here the sweep of a
+/// router cache a worker's first answer starts) must not open a deleted cache again: a
+/// cache command by name creates the cache it names.
+#[test]
+fn work_under_way_when_the_kill_switch_arrives_does_not_create_the_deleted_caches_again() {
+    let json = config(
+        r#"{"name":"landing","match":"/l/","strategy":"cacheFirst","maxAge":1000,"coldStart":"router"},"#,
+        FEED_TOP,
+    );
+    for seed in 1..40u64 {
+        let mut s = Sim::new(&json);
+        s.feed_doc = (404, String::new(), String::new());
+        for p in ["/l/a", "/l/b"] {
+            s.serve(p, 1);
+            s.get(p);
+        }
+        s.caches.insert("site-own".into(), vec![]);
+        s.feed_doc = (410, String::new(), String::new());
+        s.now += 120_000.0;
+        s.restart(&json);
+        // Results in any order: the sweep's listing, reads and deletions around the removal's.
+        s.rng = seed.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        s.shuffle = true;
+        let op = s.start_fetch("/l/a", false, "default").unwrap();
+        s.settle();
+        assert!(s.unregistered && s.ops[&op].answered.is_some());
+        assert_eq!(s.caches.keys().collect::<Vec<_>>(), ["site-own"], "seed {seed}: swcache caches created again");
+        assert!(s.ops.values().all(|o| o.done), "seed {seed}: every operation ends");
+    }
 }

@@ -253,7 +253,7 @@ impl Engine {
     /// Of `keys` (absolute URLs in cache order), the indices of `n` to evict: least
     /// used first (see [`evict`]).
     fn plan(&mut self, slot: usize, keys: &[String], n: usize, listed_at: u64) -> Vec<usize> {
-        let paths: Vec<&str> = keys.iter().map(|h| url::split(h).map_or(h.as_str(), |(_, p)| p)).collect();
+        let paths: Vec<&str> = keys.iter().map(|h| url::key_of(h, &self.origin)).collect();
         self.slots[slot].usage.plan(&paths, n, listed_at)
     }
 
