@@ -437,3 +437,34 @@ fn size_limits_name_the_biggest_files() {
         fails(&dir, &bad, 2);
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn output_and_inject_files_are_not_listed_under_a_linked_directory_either() {
+    use std::os::unix::fs::symlink;
+    let dir = scratch("self-link").join("site");
+    let script = "swcache.start({ version: 'v1', precache: self.swcacheManifest });\n";
+    tree(&dir, &[("v3/app.js", "3"), ("v3/sw.src.js", script)]);
+    symlink("v3", dir.join("latest")).unwrap();
+    // The output written in v3/ is reached as latest/… too: listed under neither name, so
+    // a second run with nothing changed writes the same manifest.
+    let output = dir.join("v3/swcache-manifest.js");
+    let runs: Vec<String> = (0..3)
+        .map(|_| {
+            let out = bin().arg(&dir).arg("--output").arg(&output).output().unwrap();
+            assert!(out.status.success(), "{}", stderr(&out));
+            fs::read_to_string(&output).unwrap()
+        })
+        .collect();
+    let listed = runs[0].trim_start_matches("self.swcacheManifest = ").trim_end_matches(";\n");
+    assert_eq!(urls(listed), ["/latest/app.js", "/latest/sw.src.js", "/v3/app.js", "/v3/sw.src.js"]);
+    assert_eq!(runs[1], runs[0], "the same manifest each time");
+    assert_eq!(runs[2], runs[0]);
+    fs::remove_file(&output).unwrap();
+    // The same for the worker an --inject rewrites in place.
+    let sw = dir.join("v3/sw.src.js");
+    let out = bin().arg(&dir).arg("--inject").arg(&sw).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let injected = fs::read_to_string(&sw).unwrap();
+    assert!(injected.contains("/latest/app.js") && !injected.contains("sw.src.js"), "{injected}");
+}

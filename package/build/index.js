@@ -73,7 +73,9 @@ function check(options) {
  */
 export async function injectManifest(options) {
   check(options);
-  const o = { globPatterns: [], globIgnores: ['**/*.map'], hashed: [], prefix: '/', warnSize: '5MB', ...options };
+  // An option given as undefined takes its default, as one not given does.
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const o = { globPatterns: [], globIgnores: ['**/*.map'], hashed: [], prefix: '/', warnSize: '5MB', ...given };
   const cwd = path.resolve(o.cwd || process.cwd());
   const swSrc = path.resolve(cwd, o.swSrc);
   const swDest = path.resolve(cwd, o.swDest);

@@ -42,13 +42,25 @@ function checkOptions(o) {
   }
 }
 
+/** What each placeholder of an output pattern stands for in a file's name. */
+const PLACEHOLDERS = { hash: '[\\w-]+', name: '.+', ext: '[^/]*', extname: '[^/]*', format: '\\w+' };
+
 /** Whether the bundle named `file` (a chunk or an asset) with a content hash: its output
- * pattern says `[hash]`; a pattern given as a function is read from the name itself (Vite's
- * hashes: 8 or more letters, digits, `_` or `-` before the extension). */
+ * pattern (a function's, asked for this file) says `[hash]`, and the file's name has the
+ * pattern's shape (a name a plugin gave with `fileName` has not, whatever the pattern). */
 function namedByHash(file, output) {
-  const pattern = file.type === 'chunk' ? (file.isEntry ? output.entryFileNames : output.chunkFileNames) : output.assetFileNames;
-  if (typeof pattern === 'string') return pattern.includes('[hash');
-  return /[-.][\w-]{8,}\.[^./]+$/.test(file.fileName);
+  let pattern = file.type === 'chunk' ? (file.isEntry ? output.entryFileNames : output.chunkFileNames) : output.assetFileNames;
+  if (typeof pattern === 'function') {
+    try {
+      pattern = pattern(file);
+    } catch {
+      return false;
+    }
+  }
+  if (typeof pattern !== 'string' || !pattern.includes('[hash')) return false;
+  const shape = pattern.replace(/\[(\w+)(?::\d+)?\]|[^[]+|\[/g, (text, placeholder) =>
+    placeholder ? (PLACEHOLDERS[placeholder] ?? '.*') : text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${shape}$`).test(file.fileName);
 }
 
 /** A glob matching exactly `name` (globset's metacharacters in brackets). */
@@ -89,7 +101,9 @@ async function compileWorker(file) {
  */
 export default function swcache(options = {}) {
   checkOptions(options);
-  const o = { swDest: 'sw.js', engineDir: 'swcache', include: [], exclude: [], warnSize: '5MB', dev: false, ...options };
+  // An option given as undefined takes its default, as one not given does.
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const o = { swDest: 'sw.js', engineDir: 'swcache', include: [], exclude: [], warnSize: '5MB', dev: false, ...given };
   let config, source, pageByUrl = false, told = false;
   // The output files Vite named with a content hash (the bundle's), per output directory.
   const hashedByDir = new Map();

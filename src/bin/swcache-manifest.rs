@@ -596,10 +596,11 @@ fn followed(link: &Path, root: &Path) -> Result<PathBuf, String> {
 }
 
 /// The selected files under `dir` (`root` its canonical path), but those in `skip`
-/// (relative paths: the output and the worker script). Symlinks are followed to files and
-/// directories inside `root`, but not to a directory the walk is in (a loop), and
-/// directories are entered only if the includes could list something below them.
-fn walk(dir: &Path, root: &Path, sel: &Selection, skip: &[String]) -> Result<Vec<Found>, Fail> {
+/// (the output and the worker script, each where [`location`] says). Symlinks are
+/// followed to files and directories inside `root`, but not to a directory the walk is in
+/// (a loop), and directories are entered only if the includes could list something below
+/// them.
+fn walk(dir: &Path, root: &Path, sel: &Selection, skip: &[PathBuf]) -> Result<Vec<Found>, Fail> {
     let mut files = Vec::new();
     let mut walk = Walk { root, sel, skip, files: &mut files, open: vec![root.to_path_buf()] };
     walk.under(dir, "")?;
@@ -612,7 +613,7 @@ fn walk(dir: &Path, root: &Path, sel: &Selection, skip: &[String]) -> Result<Vec
 struct Walk<'a> {
     root: &'a Path,
     sel: &'a Selection,
-    skip: &'a [String],
+    skip: &'a [PathBuf],
     files: &'a mut Vec<Found>,
     /// The canonical paths of the directories the walk is in, DIR's first.
     open: Vec<PathBuf>,
@@ -690,7 +691,9 @@ impl Walk<'_> {
                     it.skip_current_dir();
                 }
             } else if ft.is_file() {
-                if sel.lists(&rel) && !self.skip.contains(&rel) {
+                // Where the entry is (a file in a linked directory is in the link's target).
+                let here = self.open.last().expect("DIR is open").join(entry.file_name());
+                if sel.lists(&rel) && !self.skip.contains(&here) {
                     if self.files.len() == MAX_FILES {
                         return Err(usage(format!(
                             "more than {MAX_FILES} files match, the most the engine precaches (narrow --include, or --exclude some)"
@@ -706,18 +709,11 @@ impl Walk<'_> {
     }
 }
 
-/// `file`'s path relative to the canonical directory `root`, if it is inside it.
-fn rel_inside(root: &Path, file: &Path) -> Option<String> {
+/// Where `file` is: its directory's canonical path and its name (the file itself is not
+/// resolved, a link to it is where the link is), as the walk places the entries it finds.
+fn location(file: &Path) -> Option<PathBuf> {
     let parent = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
-    let parent = fs::canonicalize(parent).ok()?;
-    let mut parts = parent
-        .strip_prefix(root)
-        .ok()?
-        .components()
-        .map(|c| c.as_os_str().to_str().map(String::from))
-        .collect::<Option<Vec<_>>>()?;
-    parts.push(file.file_name()?.to_str()?.to_string());
-    Some(parts.join("/"))
+    Some(fs::canonicalize(parent).ok()?.join(file.file_name()?))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -839,7 +835,7 @@ fn run(a: Args) -> Result<(), Fail> {
         }
     };
 
-    let skip: Vec<String> = a.output.iter().chain(&a.inject).filter_map(|f| rel_inside(&root, f)).collect();
+    let skip: Vec<PathBuf> = a.output.iter().chain(&a.inject).filter_map(|f| location(f)).collect();
     let mut files = walk(&a.dir, &root, &a.sel, &skip)?;
     if files.is_empty() {
         return Err(usage(format!(

@@ -92,6 +92,16 @@ test('build: in place, with include globs, a prefix, and a warning with the bigg
   assert.match(log.info[0], /injected into .*out\/sw\.js$/);
 });
 
+test('build: an option given as undefined takes its default', async () => {
+  const dir = site('undefined-options');
+  const r = await build.injectManifest({
+    swSrc: 'src/sw.js', swDest: 'out/sw.js', globDirectory: 'out', hashed: ['_next/static/**'], cwd: dir, logger: false,
+    globPatterns: undefined, globIgnores: undefined, prefix: undefined, maxFileSize: undefined, warnSize: undefined,
+  });
+  assert.deepEqual(r.entries.map((e) => e.url), ['/_next/static/chunks/main-3f9a1c2b.js', '/about/index.html', '/index.html', '/logo.svg'],
+    'every file but the source map, under /');
+});
+
 test('build: bad input is refused with a message naming the option, and nothing is written', async () => {
   const refuse = async (name, files, options, status, pattern) => {
     const dir = site(name, files);

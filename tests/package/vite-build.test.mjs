@@ -1,0 +1,83 @@
+// swcache/vite's `vite build` without a browser: the manifest it injects, read from the
+// built worker. The same scratch project as vite.test.mjs (tests/package/vite-site/ copied,
+// Vite installed from its lockfile, the swcache tarball beside it, no Rust on the PATH),
+// with the output options and plugins of each case.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { ROOT, installTarball, withoutRust } from './tarball.mjs';
+
+const FIXTURE = path.join(ROOT, 'tests/package/vite-site');
+
+let work, project, env;
+
+before(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'swcache-vite-build-'));
+  project = path.join(work, 'site');
+  fs.cpSync(FIXTURE, project, { recursive: true, filter: (src) => !src.includes(`${path.sep}node_modules`) });
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: project, stdio: 'pipe' });
+  installTarball(project, { save: false });
+  env = withoutRust(work);
+});
+
+after(() => {
+  if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+
+/** `vite build` with `config` as vite.config.js: the manifest injected into dist/sw.js. */
+function build(config, extraEnv = {}) {
+  fs.writeFileSync(path.join(project, 'vite.config.js'), config);
+  const r = spawnSync(path.join(project, 'node_modules/.bin/vite'), ['build'], { cwd: project, env: { ...env, ...extraEnv }, encoding: 'utf8' });
+  if (r.error) throw r.error;
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const m = fs.readFileSync(path.join(project, 'dist/sw.js'), 'utf8').match(/precache: \["\/", \.\.\.(\[\n[\s\S]*?\n\])\]/);
+  assert.ok(m, 'a manifest in dist/sw.js');
+  return JSON.parse(m[1]);
+}
+
+const sha = (file) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex').slice(0, 16);
+
+test('vite build: a file Vite did not name with a hash is revisioned by content, whatever the output patterns', () => {
+  const config = (plugins, output = '') => `import { resolve } from 'node:path';
+import swcache from 'swcache/vite';
+const version = () => ({ name: 'version', buildStart() {
+  this.emitFile({ type: 'asset', fileName: 'version.json', source: JSON.stringify({ version: process.env.SITE_VERSION }) });
+} });
+export default {
+  build: { rollupOptions: {
+    input: { main: resolve('index.html'), about: resolve('about/index.html'), promo: resolve('promo/index.html') },
+    output: { ${output} },
+  } },
+  plugins: [${plugins}],
+};
+`;
+  const dist = path.join(project, 'dist');
+  const entry = (m, url) => m.find((e) => e.url === url);
+  // A plugin emits a file under a name of its own (as version, robots or sitemap plugins do),
+  // while Vite's patterns say [hash].
+  const first = build(config('version(), swcache()'), { SITE_VERSION: '1' });
+  assert.equal(entry(first, '/version.json')?.revision, sha(path.join(dist, 'version.json')), 'a plugin\'s fixed name: revisioned by content');
+  const wasm = first.find((e) => /^\/assets\/swcache-hydrate-[\w-]+\.wasm$/.test(e.url));
+  assert.equal(wasm?.revision, null, 'an asset Vite named with [hash] is still revision null');
+  const second = build(config('version(), swcache()'), { SITE_VERSION: '2' });
+  assert.notEqual(entry(second, '/version.json').revision, entry(first, '/version.json').revision, 'a changed file gets a new revision');
+  // A function pattern that names the CSS without a hash.
+  const css = "assetFileNames: (a) => (a.names[0]?.endsWith('.css') ? 'assets/site-stylesheet.css' : 'assets/[name]-[hash][extname]')";
+  const third = build(config('swcache()', css));
+  assert.equal(entry(third, '/assets/site-stylesheet.css')?.revision, sha(path.join(dist, 'assets/site-stylesheet.css')),
+    'a name a function pattern gave without [hash]: revisioned by content');
+  assert.equal(third.find((e) => /^\/assets\/swcache-hydrate-[\w-]+\.wasm$/.test(e.url))?.revision, null);
+});
+
+test('vite build: an option given as undefined takes its default', () => {
+  const fixture = fs.readFileSync(path.join(FIXTURE, 'vite.config.js'), 'utf8');
+  const want = build(fixture);
+  const options = '{ sw: undefined, swDest: undefined, engineDir: undefined, include: undefined, exclude: undefined, hashed: undefined, warnSize: undefined }';
+  const got = build(fixture.replace('swcache()', `swcache(${options})`));
+  assert.deepEqual(got, want, 'the manifest of swcache()');
+  assert.ok(fs.existsSync(path.join(project, 'dist/swcache/swcache-sw.js')), 'the engine in dist/swcache/');
+});
