@@ -81,3 +81,24 @@ fn compact_and_show() {
     let help = bin().arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("USAGE:"));
 }
+
+#[test]
+fn a_large_keep_never_writes_a_feed_workers_refuse() {
+    use swcache::policy::feed::{self, Feed, MAX_ENTRIES};
+    use swcache::policy::value::Value;
+    let path = scratch("large-keep");
+    // A feed kept with --keep 10000: as many small entries as workers accept.
+    let mut f = Feed { epoch: "e1".into(), seq: 0, baseline: None, entries: vec![] };
+    for i in 0..MAX_ENTRIES {
+        feed::add(&mut f, vec![("tags".into(), Value::Arr(vec![Value::Str(format!("t{i}"))]))], 1_795_000_000_000.0);
+    }
+    std::fs::write(&path, feed::write(&f)).unwrap();
+    feed::parse(&std::fs::read_to_string(&path).unwrap()).expect("workers accept it");
+    let out = bin().args(["add", "--keep", "10000", "--tag", "one-more", "--feed"]).arg(&path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.len() < feed::KEEP_BYTES, "{} bytes", text.len());
+    let f = feed::parse(&text).expect("what the command wrote, workers accept");
+    assert_eq!(f.seq, MAX_ENTRIES as u64 + 1);
+    assert!(f.entries.iter().any(|e| feed::entry_json(e).contains("one-more")));
+}

@@ -778,6 +778,92 @@ async fn a_client_of_a_feed_that_started_over_gets_the_new_feed_from_its_start()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_ahead_of_an_instance_that_cannot_read_its_store_is_told_to_come_back() {
+    let dir = scratch("ahead");
+    let file = dir.join("feed.json");
+    let s = Service::start(&dir, &format!("file:{}", file.display()), &[]);
+    let c = client();
+    assert_eq!(post(&c, &s.base, &json!({ "urls": ["/a/1"] }), None).await.unwrap().0, 201);
+    let epoch: Value = c.get(format!("{}/v1/seq", s.base)).send().await.unwrap().json().await.unwrap();
+    let epoch = epoch["epoch"].as_str().unwrap().to_string();
+    // The instance stops reading its store (here its file turns unreadable), and entry 2
+    // is published meanwhile; a page saw it (from another instance) and reconnects here.
+    let aside = dir.join("aside.json");
+    std::fs::rename(&file, &aside).unwrap();
+    std::fs::create_dir(&file).unwrap();
+    let mut down = false;
+    for _ in 0..500 {
+        if c.get(format!("{}/healthz", s.base)).send().await.unwrap().status() == 503 {
+            down = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(down, "the instance cannot read its store");
+    let out = Command::new(env!("CARGO_BIN_EXE_swcache-feed"))
+        .args(["add", "--url", "/a/2", "--feed"])
+        .arg(&aside)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2");
+    let seen = format!("2.{epoch}");
+    let inbox: Inbox = Arc::default();
+    let ended = tokio::time::timeout(
+        Duration::from_secs(5),
+        listen(s.base.clone(), Some(seen.clone()), inbox.clone(), Arc::default()),
+    )
+    .await;
+    let got = inbox.lock().unwrap().clone();
+    assert!(got.is_empty(), "told to come back keeping its place, it was sent {got:?}");
+    assert!(matches!(ended, Ok(Ok(()))), "the stream ends so that the page comes back: {ended:?}");
+    // Once the store reads again, the page resumes where it was: no reset, no repeat.
+    std::fs::remove_dir(&file).unwrap();
+    std::fs::rename(&aside, &file).unwrap();
+    while seq_of(&c, &s.base).await < 2 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (back, _t) = live(&s, Some(&seen)).await;
+    assert_eq!(post(&c, &s.base, &json!({ "urls": ["/a/3"] }), None).await.unwrap().0, 201);
+    until(Duration::from_secs(10), "entry 3", || seqs(&back).contains(&3)).await;
+    let got = back.lock().unwrap().clone();
+    assert_eq!((got.len(), got[0].kind.as_str(), got[0].id), (1, "message", 3), "{got:?}");
+}
+
+/// Reads a live stream until an event's `id:` line; returns the id.
+async fn first_id(res: reqwest::Response) -> String {
+    let mut stream = res.bytes_stream();
+    let mut text = String::new();
+    while let Some(Ok(chunk)) = stream.next().await {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        if let Some(id) = text.lines().find_map(|l| l.strip_prefix("id: ")) {
+            return id.to_string();
+        }
+    }
+    panic!("the stream ended without an event: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_without_an_epoch_takes_back_the_ids_it_sends() {
+    let dir = scratch("no-epoch");
+    let file = dir.join("feed.json");
+    // A feed a CMS wrote itself: the format does not require an epoch.
+    let entry = r#"{"seq":1,"timestamp":"2026-12-01T10:00:00.000Z","urls":["/cms/1"]}"#;
+    std::fs::write(&file, format!("{{\"swcacheFeed\":1,\"seq\":1,\"entries\":[\n{entry}\n]}}\n")).unwrap();
+    let s = Service::start(&dir, &format!("file:{}", file.display()), &[]);
+    let c = client();
+    let get = |last: String| c.get(format!("{}/v1/events", s.base)).header("last-event-id", last).send();
+    let id = tokio::time::timeout(Duration::from_secs(10), first_id(get("0".into()).await.unwrap())).await.unwrap();
+    // The page's EventSource reconnects with the id it was sent, and resumes after it.
+    let res = get(id.clone()).await.unwrap();
+    if res.status() != 200 {
+        panic!("Last-Event-ID {id}: {} {}", res.status(), res.text().await.unwrap());
+    }
+    assert_eq!(post(&c, &s.base, &json!({ "urls": ["/cms/2"] }), None).await.unwrap().0, 201);
+    let next = tokio::time::timeout(Duration::from_secs(10), first_id(res)).await.unwrap();
+    assert_eq!(next.split_once('.').map(|(seq, _)| seq), Some("2"), "entry 2, after the one it saw");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_clients_get_what_other_publishers_write_to_the_file() {
     let dir = scratch("external");
     let file = dir.join("feed.json");
@@ -904,7 +990,7 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
     assert!(v["error"].as_str().unwrap().contains("more than 10000"), "{v}");
     let (status, v) = post(&c, &s.base, &json!({ "all": true }), Some("bad key with spaces")).await.unwrap();
     assert_eq!((status, v["error"].as_str().unwrap().contains("Idempotency-Key")), (400, true));
-    for bad in ["abc", "99999999999999999999", "-1", "5.", ".e1", "5.a b", "5.e1.e2"] {
+    for bad in ["abc", "99999999999999999999", "-1", ".e1", "5.a b", "5.e1.e2"] {
         let res = c.get(format!("{}/v1/events", s.base)).header("last-event-id", bad).send().await.unwrap();
         assert_eq!(res.status(), 400, "Last-Event-ID {bad}");
         let v: Value = res.json().await.unwrap();

@@ -448,16 +448,17 @@ pub fn add(feed: &mut Feed, fields: Vec<(String, Value)>, at_ms: f64) -> u64 {
     feed.seq
 }
 
-/// Keeps the newest `keep` entries, and no more of them than fit in `KEEP_BYTES`; older
-/// ones collapse into the baseline (its seq the newest dropped entry's, its timestamp the
-/// latest of theirs). Returns how many were dropped. Compacting twice gives what
-/// compacting once does (the kept entries are the longest suffix within both bounds).
+/// Keeps the newest `keep` entries (at most `MAX_ENTRIES`, the most workers accept), and
+/// no more of them than fit in `KEEP_BYTES`; older ones collapse into the baseline (its seq
+/// the newest dropped entry's, its timestamp the latest of theirs). Returns how many were
+/// dropped. Compacting twice gives what compacting once does (the kept entries are the
+/// longest suffix within both bounds).
 pub fn compact(feed: &mut Feed, keep: usize) -> usize {
     let mut kept = 0;
     let mut bytes = 0;
     for e in feed.entries.iter().rev() {
         let len = entry_json(e).len() + 2;
-        if kept == keep || bytes + len > KEEP_BYTES {
+        if kept == keep.min(MAX_ENTRIES) || bytes + len > KEEP_BYTES {
             break;
         }
         kept += 1;

@@ -416,7 +416,8 @@ pub fn parse_last_event_id(v: Option<&HeaderValue>) -> Result<Option<LastEventId
         Some((d, e)) => (d, Some(e)),
         None => (s, None),
     };
-    let epoch_ok = |e: &str| !e.is_empty() && e.len() <= 256 && super::hub::is_tag_text(e);
+    // (Empty: a feed without an epoch, whose ids are `<seq>.`.)
+    let epoch_ok = |e: &str| e.len() <= 256 && super::hub::is_tag_text(e);
     if digits.is_empty()
         || digits.len() > 16
         || !digits.bytes().all(|b| b.is_ascii_digit())
@@ -491,10 +492,11 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         }
     }
     let current = app.hub.current();
-    if current.is_none() && (last_id.is_some() || app.hub.health().is_err()) {
+    if (current.is_none() && last_id.is_some()) || (behind(current.clone()) && app.hub.health().is_err()) {
         // The store cannot be read: the client keeps its place (or, new, finds one) and
         // tries again. A new client's stream started from nothing would miss what other
-        // instances publish meanwhile. (A store that holds no feed yet is read: its first
+        // instances publish meanwhile, and one that saw more than this instance last read
+        // would be sent a reset. (A store that holds no feed yet is read: its first
         // entries are all news to the client.)
         return come_back();
     }
