@@ -251,6 +251,17 @@ async fn seq_of(c: &reqwest::Client, base: &str) -> u64 {
     v["seq"].as_u64().unwrap_or(0)
 }
 
+/// Whether `/healthz` comes to answer `status` within 10 s.
+async fn healthz_answers(c: &reqwest::Client, base: &str, status: u16) -> bool {
+    for _ in 0..500 {
+        if c.get(format!("{base}/healthz")).send().await.unwrap().status() == status {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
 /// One SSE event as received.
 #[derive(Clone, Debug, PartialEq)]
 struct Got {
@@ -695,14 +706,7 @@ async fn redis_unreachable_publish_answers_503_and_the_feed_is_served_as_last_re
     redis.kill();
     let (status, _) = post(&c, &s.base, &json!({ "urls": ["/b"] }), None).await.unwrap();
     assert_eq!(status, 503);
-    let mut down = false;
-    for _ in 0..500 {
-        if c.get(format!("{}/healthz", s.base)).send().await.unwrap().status() == 503 {
-            down = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let down = healthz_answers(&c, &s.base, 503).await;
     assert!(down, "healthz reports the store down");
     assert_eq!(feed_of(&c, &s.base).await, before, "the feed last read is served while the store is down");
     assert!(s.log_text().contains("does not answer"), "the log says why: {}", s.log_text());
@@ -791,14 +795,7 @@ async fn a_client_ahead_of_an_instance_that_cannot_read_its_store_is_told_to_com
     let aside = dir.join("aside.json");
     std::fs::rename(&file, &aside).unwrap();
     std::fs::create_dir(&file).unwrap();
-    let mut down = false;
-    for _ in 0..500 {
-        if c.get(format!("{}/healthz", s.base)).send().await.unwrap().status() == 503 {
-            down = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let down = healthz_answers(&c, &s.base, 503).await;
     assert!(down, "the instance cannot read its store");
     let out = Command::new(env!("CARGO_BIN_EXE_swcache-feed"))
         .args(["add", "--url", "/a/2", "--feed"])

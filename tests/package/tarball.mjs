@@ -49,3 +49,18 @@ export function withoutRust(dir) {
   for (const k of Object.keys(env)) if (/^(CARGO|RUSTUP|RUSTC)/.test(k)) delete env[k];
   return env;
 }
+
+/** The Vite fixture site (tests/package/vite-site). */
+export const VITE_SITE = path.join(ROOT, 'tests/package/vite-site');
+
+/**
+ * A scratch Vite project in `work`/site: the fixture copied, Vite installed from its own
+ * lockfile (`npm ci`, Vite pinned), this version's tarball beside it. Returns its path.
+ */
+export function viteProject(work) {
+  const project = path.join(work, 'site');
+  fs.cpSync(VITE_SITE, project, { recursive: true, filter: (src) => !src.includes(`${path.sep}node_modules`) });
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: project, stdio: 'pipe' });
+  installTarball(project, { save: false });
+  return project;
+}

@@ -8,19 +8,16 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { ROOT, installTarball, withoutRust } from './tarball.mjs';
+import { spawnSync } from 'node:child_process';
+import { VITE_SITE, viteProject, withoutRust } from './tarball.mjs';
 
-const FIXTURE = path.join(ROOT, 'tests/package/vite-site');
+const FIXTURE = VITE_SITE;
 
 let work, project, env;
 
 before(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'swcache-vite-build-'));
-  project = path.join(work, 'site');
-  fs.cpSync(FIXTURE, project, { recursive: true, filter: (src) => !src.includes(`${path.sep}node_modules`) });
-  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: project, stdio: 'pipe' });
-  installTarball(project, { save: false });
+  project = viteProject(work);
   env = withoutRust(work);
 });
 

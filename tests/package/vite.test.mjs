@@ -15,11 +15,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { ROOT, installTarball, withoutRust } from './tarball.mjs';
+import { spawn, spawnSync } from 'node:child_process';
+import { ROOT, VITE_SITE, viteProject, withoutRust } from './tarball.mjs';
 import { launch, waitFor } from '../support/browser.mjs';
 
-const FIXTURE = path.join(ROOT, 'tests/package/vite-site');
+const FIXTURE = VITE_SITE;
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css',
   '.wasm': 'application/wasm', '.svg': 'image/svg+xml', '.txt': 'text/plain' };
 
@@ -28,10 +28,7 @@ const servers = [];
 
 before(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'swcache-vite-'));
-  project = path.join(work, 'site');
-  fs.cpSync(FIXTURE, project, { recursive: true, filter: (src) => !src.includes(`${path.sep}node_modules`) });
-  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: project, stdio: 'pipe' });
-  installTarball(project, { save: false });
+  project = viteProject(work);
   env = withoutRust(work);
   chrome = await launch();
 });

@@ -479,9 +479,10 @@ impl Sim {
         self.start_request(path, Request { navigate, cache, ..get_request("") })
     }
 
-    /// A GET of `path` as `req` describes it (its `href` is made from `path`).
+    /// A GET of `path` as `req` describes it (its `href` is made from `path`; another
+    /// origin's URL is its own `path`, as the simulated caches key it).
     fn start_request(&mut self, path: &str, req: Request<'_>) -> Option<OpId> {
-        let href = format!("{ORIGIN}{path}");
+        let href = if path.starts_with('/') { format!("{ORIGIN}{path}") } else { path.into() };
         let op = self.e.fetch(&Request { href: &href, ..req }, self.now)?;
         self.state(op).own_path = path.into();
         self.exec();
@@ -1890,27 +1891,24 @@ fn a_feed_invalidation_that_cannot_list_a_cache_is_applied_again() {
 
 // ----- found by review: hostile inputs --------------------------------------------------------
 
-#[test]
-fn a_cross_origin_request_is_not_answered_from_the_precache() {
+/// The seed site with a `cdn` route for `https://cdn.example.com/` first, installed and
+/// active, its precached `/robots.txt` at version `robots`.
+fn with_cdn(robots: u32) -> Sim {
     let json =
         config(r#"{"name":"cdn","match":"https://cdn.example.com/","strategy":"cacheFirst","crossOrigin":true},"#, "");
     let mut s = Sim::new(&json);
     s.serve("/", 1);
-    s.serve("/robots.txt", 7);
+    s.serve("/robots.txt", robots);
     install_and_activate(&mut s);
+    s
+}
+
+#[test]
+fn a_cross_origin_request_is_not_answered_from_the_precache() {
+    let mut s = with_cdn(7);
     let href = "https://cdn.example.com/robots.txt";
     s.serve(href, 3);
-    let req = get_request(href);
-    let op = s.e.fetch(&req, s.now).unwrap();
-    s.state(op).own_path = href.into();
-    s.exec();
-    s.settle();
-    assert_eq!(
-        s.ops[&op].answered_with,
-        Some(3),
-        "the CDN's file, not the site's /robots.txt: {:?}",
-        s.ops[&op].answered
-    );
+    assert_eq!(s.get(href), Some(3), "the CDN's file, not the site's /robots.txt");
 }
 
 #[test]
@@ -2155,10 +2153,7 @@ fn an_opaque_copy_answers_only_no_cors_requests() {
     s.serve(href, 1);
     s.content(href).opaque = true;
     let fetch = |s: &mut Sim, no_cors: bool| {
-        let req = Request { image: true, no_cors, ..get_request(href) };
-        let op = s.e.fetch(&req, s.now).unwrap();
-        s.state(op).own_path = href.into();
-        s.exec();
+        let op = s.start_request(href, Request { image: true, no_cors, ..get_request("") }).unwrap();
         s.settle();
         s.ops[&op].answered_with
     };
@@ -2343,21 +2338,11 @@ fn messages_after_the_kill_switch_do_not_create_the_deleted_caches_again() {
 
 #[test]
 fn an_invalidation_by_url_or_prefix_leaves_another_origins_copy_at_the_same_path() {
-    let json =
-        config(r#"{"name":"cdn","match":"https://cdn.example.com/","strategy":"cacheFirst","crossOrigin":true},"#, "");
-    let mut s = Sim::new(&json);
-    s.serve("/", 1);
-    s.serve("/robots.txt", 1);
-    install_and_activate(&mut s);
+    let mut s = with_cdn(1);
     let cdn = "https://cdn.example.com/img/a.png";
-    s.serve(cdn, 3);
-    s.content(cdn).tags = Some("hero".into());
-    let op = s.e.fetch(&get_request(cdn), s.now).unwrap();
-    s.state(op).own_path = cdn.into();
-    s.exec();
-    s.settle();
-    for p in ["/img/a.png", "/img/b.png"] {
+    for p in [cdn, "/img/a.png", "/img/b.png"] {
         s.serve(p, 1);
+        s.content(p).tags = (p == cdn).then(|| "hero".into());
         s.get(p);
     }
     s.now += 1000.0;
