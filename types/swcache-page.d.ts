@@ -134,6 +134,8 @@ export interface SwcacheFeedStats {
   lastSuccess: string | null;
   /** Why the last check failed or the feed was refused. */
   error: string | null;
+  /** How often the feed's `epoch` changed since the worker started (more than twice in 5 minutes: several feeds). */
+  epochChanges: number;
 }
 
 export interface SwcacheStats extends SwcacheCounters {
@@ -351,5 +353,6 @@ declare global {
     'swcache:controlled': CustomEvent<SwcacheControlledDetail>;
   }
   interface DocumentEventMap extends SwcacheComponentEventMap {}
-  interface HTMLElementEventMap extends SwcacheComponentEventMap {}
+  /** Every element's (HTMLElement's and SVGElement's maps extend it): `querySelector('[data-component-id]')` is an Element. */
+  interface ElementEventMap extends SwcacheComponentEventMap {}
 }

@@ -24,7 +24,7 @@ console.log(fetched + skipped + failed);
 
 const s: SwcacheStats = await stats();
 const hits: number = s.hits + s.routes.images.hits;
-if (s.feed) console.log(s.feed.seq, s.feed.lastSuccess ?? 'never');
+if (s.feed) console.log(s.feed.seq, s.feed.lastSuccess ?? 'never', s.feed.epochChanges);
 if (s.engine === 'failed-open') console.log(s.error);
 
 const state: SwcacheState = await inspect({ timeout: 3000 });
@@ -62,6 +62,10 @@ document.addEventListener('swcache:hydrated', (e) => console.log(e.detail.compon
 document.querySelector<HTMLElement>('[data-component-id]')?.addEventListener('swcache:hydration-error', (e) => {
   console.log(e.detail.attempts, e.detail.error, e.detail.pageSlug);
 });
+// Found by the attribute hydrate() discovers them by: an Element, not an HTMLElement.
+for (const el of document.querySelectorAll('[data-component-id]')) {
+  el.addEventListener('swcache:hydrated', (e) => console.log(e.detail.componentType, e.detail.ms));
+}
 
 const stop: () => void = onUpdate((update: SwcacheUpdate) => {
   console.log(update.worker.state);

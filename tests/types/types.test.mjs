@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stage } from '../../package/pack.mjs';
-import { PROJECTS, ERROR_FILES, copyChecks, tsc, diagnostics, directives, tokenAt } from './check.mjs';
+import { ROOT, PROJECTS, ERROR_FILES, copyChecks, tsc, diagnostics, directives, tokenAt } from './check.mjs';
 
 let dir;
 before(() => {
@@ -43,4 +43,22 @@ test('types: each deliberate error is the error its directive names, and nothing
   const stray = found.filter((g) => !expectedAt.has(`${g.file}:${g.line}`));
   assert.deepEqual(stray, [], 'errors no directive announces');
   assert.ok(expected >= 40, `${expected} deliberate errors checked`);
+});
+
+test('types: README.md\'s js and ts examples that import the page module compile under --strict', () => {
+  // Each fenced js/ts block importing swcache/page (or the URL a site serves it at) becomes
+  // readme-<line>.ts, type-checked as a page's module is (tsconfig.page.json's options).
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const files = [];
+  for (const m of readme.matchAll(/^```(?:js|ts)\n([\s\S]*?)^```$/gm)) {
+    if (!/from '(?:swcache\/page|\/swcache\/swcache-page\.js)'/.test(m[1])) continue;
+    const file = `readme-${readme.slice(0, m.index).split('\n').length}.ts`;
+    fs.writeFileSync(path.join(dir, file), m[1].replaceAll("'/swcache/swcache-page.js'", "'swcache/page'"));
+    files.push(file);
+  }
+  assert.ok(files.length >= 2, `${files.length} README examples found`);
+  fs.writeFileSync(path.join(dir, 'tsconfig.readme.json'), JSON.stringify({ extends: './tsconfig.page.json', files }));
+  copyChecks(dir);
+  const { status, output } = tsc(dir, 'tsconfig.readme.json');
+  assert.equal(status, 0, `README.md's examples (readme-<line of README.md>.ts) fail tsc:\n${output}`);
 });
