@@ -17,7 +17,8 @@ export type SwcacheStrategy = 'cacheFirst' | 'networkFirst' | 'staleWhileRevalid
 interface SwcacheRouteBase<S extends SwcacheStrategy> {
   /**
    * 1-64 letters, digits, `_` or `-`; unique among the routes; not `precache`. Names the
-   * route's cache `swcache-<version>-<name>`.
+   * route's cache: `swcache-<name>-<hash of what decides its content>`
+   * (`swcache-<version>-<name>` with `keepRuntimeCaches: false`).
    */
   name: string;
   strategy: S;
@@ -41,7 +42,7 @@ type SwcacheRouteMatch = {
 } & (
   | {
       /** `true` lets the route match other origins (on the full URL). */
-      crossOrigin?: false;
+      crossOrigin?: boolean;
       /** Needs `crossOrigin: true` (only cross-origin responses are opaque). */
       opaque?: false;
     }

@@ -13,7 +13,7 @@ export interface SwcacheViteOptions {
   include?: string[];
   /** Globs of files to leave out, beside `**\/*.map` and the engine's worker script. */
   exclude?: string[];
-  /** Globs of files whose names change with their content: revision null, fetched once. Default: `<assetsDir>/**`. */
+  /** Globs of files whose names change with their content: revision null, fetched once. Default: the files Vite named with a content hash (its `[hash]` patterns). */
   hashed?: string[];
   /** Fail the build, naming the files, if a precached file is bigger: bytes, or '2MB', '500kB', '1MiB'. Default: no limit. */
   maxFileSize?: number | string;

@@ -3,6 +3,10 @@
 // lines every swcache worker is, typed by the package's `swcache/sw` declarations.
 importScripts('/swcache/swcache-sw.js');
 
+// A setting read from the site's own config (a boolean variable) is a valid crossOrigin.
+const fromCdn: boolean = self.location.hostname !== 'localhost';
+const assets: swcache.Route = { name: 'assets', match: /\/assets\//, strategy: 'cacheFirst', crossOrigin: fromCdn };
+
 const images: swcache.Route = {
   name: 'images', match: /\.(png|jpe?g|gif|webp|svg)$/, strategy: 'cacheFirst', maxAge: 7 * 864e5, maxEntries: 200,
 };
@@ -12,6 +16,7 @@ swcache.start({
   precache: ['/', '/swcache/swcache-page.js', '/swcache/swcache-hydrate.wasm', { url: '/app.css', revision: '3f2a' },
     { url: '/logo.4c1d.svg', revision: null }],
   routes: [
+    assets,
     images,
     { name: 'componentData', match: /\/api\/v1\/promo\/featured-content/, strategy: 'networkFirst',
       networkTimeout: 3000, maxAge: 5 * 60e3, maxEntries: 100 },
