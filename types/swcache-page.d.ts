@@ -88,6 +88,11 @@ export interface InvalidationFields {
   all?: boolean;
   /** ISO 8601 time the content changed: entries stamped before it go [default: the page's now]. */
   timestamp?: string;
+  /**
+   * `true`: a feed entry handed on (as `subscribe()` does): route names this worker does not
+   * have are skipped, as at a feed check, instead of refusing the invalidation.
+   */
+  feed?: boolean;
 }
 
 /** An invalidation: at least one of `urls`, `prefixes`, `tags`, `routes` or `all: true`. */

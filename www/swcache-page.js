@@ -373,7 +373,9 @@ export function subscribe(url = '/swcache-feed/live') {
       return console.warn('swcache: live feed sent something that is not JSON:', ev.data);
     }
     if (ev.type === 'reset') entry = { all: true, timestamp: entry.timestamp };
-    const msg = {};
+    // `feed`: route names this worker does not have are skipped (a newer version's), as
+    // at a feed check, and the rest of the entry applies.
+    const msg = { feed: true };
     for (const k of ['urls', 'prefixes', 'tags', 'routes', 'all', 'timestamp']) if (entry[k] !== undefined) msg[k] = entry[k];
     invalidate(msg).catch((err) => console.warn('swcache: live feed entry refused:', err.message || err));
   };

@@ -211,7 +211,7 @@ fn parse_inner(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
         None => return Err(cold(|| "'type' is missing".into())),
     };
     let allowed: &[&str] = match kind {
-        "CACHE_INVALIDATION" => &["type", "urls", "prefixes", "tags", "routes", "all", "timestamp"],
+        "CACHE_INVALIDATION" => &["type", "urls", "prefixes", "tags", "routes", "all", "timestamp", "feed"],
         "PREFETCH" => &["type", "urls", "saveData"],
         "GET_STATS" | "GET_STATE" | "SKIP_WAITING" => &["type"],
         _ => {
@@ -244,7 +244,14 @@ fn parse_inner(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
             };
             Ok(Message::Prefetch { paths: same_origin_paths(&urls, "urls", ctx)?, save_data })
         }
-        _ => parse_invalidation_with(msg, ctx, false).map(Message::Invalidate),
+        // `feed: true`: a feed entry handed on by a page (its live feed), read as a feed
+        // check reads one: route names this worker does not have are skipped.
+        _ => match msg.get("feed") {
+            None | Some(Value::Bool(false)) => parse_invalidation_with(msg, ctx, false),
+            Some(Value::Bool(true)) => parse_invalidation_with(msg, ctx, true),
+            Some(other) => Err(cold(|| cat!("'feed' must be a boolean, got ", other.kind()))),
+        }
+        .map(Message::Invalidate),
     }
 }
 
@@ -453,6 +460,7 @@ mod tests {
             (vec![("routes", strs(&["nope"]))], "'routes[0]' names no route"),
             (vec![("all", Value::Bool(true)), ("urlz", strs(&[]))], "unknown field 'urlz'"),
             (vec![("all", Value::str("yes"))], "'all' must be true"),
+            (vec![("all", Value::Bool(true)), ("feed", Value::str("yes"))], "'feed' must be a boolean"),
         ];
         for (fields, want) in cases {
             let e = inv(fields).unwrap_err();
@@ -462,6 +470,19 @@ mod tests {
         // Exactly the limit is fine.
         let limit = Value::Arr((0..MAX_URLS).map(|i| Value::Str(format!("/p/{i}"))).collect());
         assert_eq!(inv(vec![("urls", limit)]).unwrap().selector.urls.len(), MAX_URLS);
+    }
+
+    /// A feed serves every version of a site's worker: an entry a page's live feed hands
+    /// on may name a route this (older) worker does not have, and the rest of it applies,
+    /// as at a feed check.
+    #[test]
+    fn a_feed_entry_handed_on_by_a_page_skips_routes_this_worker_does_not_have() {
+        let fields = || vec![("routes", strs(&["blog", "pages"])), ("urls", strs(&["/x"]))];
+        assert!(inv(fields()).unwrap_err().contains("'routes[0]' names no route: 'blog'"));
+        let mut with_flag = fields();
+        with_flag.push(("feed", Value::Bool(true)));
+        let i = inv(with_flag).unwrap();
+        assert_eq!((i.selector.slots, i.selector.urls.len()), (vec![1], 1));
     }
 
     #[test]
