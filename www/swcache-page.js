@@ -65,9 +65,11 @@ export async function register(url, { scope, timeout = 10000 } = {}) {
     const failed = (why) => { console.error(`swcache: the new worker failed (the old one goes on serving): ${why}`); close(); };
     if (configError) return failed(configError); // it came before register() resolved
     if (channel) channel.onmessage = (e) => e.data?.type === 'CONFIG_ERROR' && failed(e.data.error);
+    // An install ends at the first state change: installed, or redundant when it failed
+    // (a worker that installed goes redundant later when a newer version replaces it).
     const follow = (w) => w?.addEventListener('statechange', () => {
       if (w.state === 'redundant' && (!reg.installing || reg.installing === w)) failed('its install failed');
-    });
+    }, { once: true });
     const found = () => follow(reg.installing);
     follow(reg.installing);
     reg.addEventListener('updatefound', found);
@@ -326,8 +328,9 @@ const covers = (d, path) => d.all === true || [d.urls, d.removed].some((l) => Ar
 
 // INVALIDATED (a message or the feed removed entries) and UPDATED (a background refresh
 // stored content that differs from what a page was given), as DOM events. Which hydrated
-// components a notice covers is the scheduler's call (they refetch past the cache).
-async function onNotice(event) {
+// components a notice covers is the scheduler's call (they refetch past the cache): a
+// scheduler still loading has hydrated none, so a notice never waits for its download.
+function onNotice(event) {
   const data = event.data;
   if (!data || typeof data !== 'object') return;
   if (data.type === 'UPDATED') {
@@ -337,9 +340,7 @@ async function onNotice(event) {
   if (data.type !== 'INVALIDATED') return;
   const page = covers(data, location.pathname + location.search);
   const components = [];
-  if (scheduler && await scheduler.catch(() => null)) {
-    for (const run of hydrations) components.push(...run.invalidated(data));
-  }
+  for (const run of hydrations) components.push(...run.invalidated(data));
   if (!page && components.length === 0) return;
   const { urls, prefixes, tags, removed, all, source } = data;
   window.dispatchEvent(new CustomEvent('swcache:invalidated', {

@@ -254,13 +254,21 @@ impl Hydration {
             let st = s.state.borrow();
             let location = st.window.location();
             let (Ok(href), Ok(origin)) = (location.href(), location.origin()) else { return ids };
-            let same_origin_path = |src: &str| {
+            // What the worker names the copy by (`url::key_of`): this origin's path and
+            // search, another origin's whole URL (a `crossOrigin` route's copy; a `data:`
+            // URL's origin is 'null': nobody's copy).
+            let key_of = |src: &str| {
                 let url = web_sys::Url::new_with_base(src, &href).ok()?;
-                (url.origin() == origin).then(|| url.pathname() + &url.search())
+                let path = url.pathname() + &url.search();
+                match url.origin() {
+                    o if o == origin => Some(path),
+                    o if o != "null" => Some(o + &path),
+                    _ => None,
+                }
             };
             let live = st.comps.iter().enumerate().filter_map(|(k, c)| Some((k as ComponentKey, c.as_ref()?)));
             live.filter(|(k, _)| st.hydrator.is_hydrated(*k))
-                .filter(|(_, c)| !c.src.is_empty() && same_origin_path(&c.src).is_some_and(|p| inv.covers(&p)))
+                .filter(|(_, c)| !c.src.is_empty() && key_of(&c.src).is_some_and(|p| inv.covers(&p)))
                 .map(|(k, c)| (k, c.id.clone()))
                 .collect()
         };

@@ -946,9 +946,10 @@ async fn invalidated_names_the_covered_components_and_refetches_them() {
     assert_eq!(ids("({type: 'INVALIDATED', prefixes: ['/blog/']})"), ["c"]);
     assert_eq!(ids("({type: 'INVALIDATED', removed: ['/api/other']})"), ["b"]);
     render.wait(9).await;
-    // `all`: every same-origin src (not a data: URL, not another origin, not inline data).
-    assert_eq!(ids("({type: 'INVALIDATED', all: true})"), ["a", "b", "c"]);
-    render.wait(12).await;
+    // `all`: every http(s) src, another origin's too (the worker's `all` deletes a
+    // `crossOrigin` route's copies), not a data: URL, not inline data.
+    assert_eq!(ids("({type: 'INVALIDATED', all: true})"), ["a", "b", "c", "x"]);
+    render.wait(13).await;
     // Nothing covered: the search differs, another notice, not a notice.
     assert!(ids("({type: 'INVALIDATED', urls: ['/api/promo', '/api/promo?id=2'], prefixes: ['/api/x']})").is_empty());
     assert!(ids("({type: 'UPDATED', all: true})").is_empty());
@@ -956,9 +957,43 @@ async fn invalidated_names_the_covered_components_and_refetches_them() {
     assert!(ids("'INVALIDATED'").is_empty());
 
     let calls = net.calls();
-    assert_eq!(calls.len(), 11, "{calls:?}");
+    assert_eq!(calls.len(), 12, "{calls:?}");
     assert!(calls[5..].iter().all(|(_, cache)| cache == "reload"), "refetched past the cache: {calls:?}");
-    assert_eq!(render.ids().len(), 12);
+    assert_eq!(render.ids().len(), 13);
     assert_eq!(events.log.len(), 6, "refetches send no event");
+    h.stop();
+}
+
+/// A `crossOrigin` route's copy is named in a notice by its whole URL (the worker's
+/// `url::key_of`): a component fetching it is covered when the worker removed that copy
+/// (a tag or a route reaching pages through `removed`) or by `all`, never by this
+/// origin's path that looks the same.
+#[wasm_bindgen_test]
+async fn invalidated_names_a_component_whose_other_origin_copy_was_removed() {
+    let api = "https://api.example.com/promo?id=1";
+    let c = fresh(
+        &[
+            section("x", "CARD", &format!(r#"data-hydrate="eager" data-src="{api}""#), ""),
+            section("a", "CARD", r#"data-hydrate="eager" data-src="/promo?id=1""#, ""),
+        ]
+        .concat(),
+    );
+    let net = FakeFetch::new(|url, n| answer(&format!(r#"{{"url":"{url}","n":{n}}}"#), 200, None));
+    let events = Events::on(&c);
+    let render = Render::new();
+    let h = hydrate(opts("{preload: 0, render}", &render, &render));
+    events.wait(2).await;
+    let ids =
+        |notice: &str| -> Vec<String> { h.invalidated(eval(notice)).iter().filter_map(|v| v.as_string()).collect() };
+    // Invalidated by tag: the worker deleted the other origin's copy and says so.
+    assert_eq!(ids(&format!("({{type: 'INVALIDATED', tags: ['promo'], removed: ['{api}'], all: false}})")), ["x"]);
+    render.wait(3).await;
+    assert_eq!(net.calls().last().unwrap(), &(String::from(api), String::from("reload")));
+    // This origin's `/promo?id=1` is another copy, and the other way round.
+    assert_eq!(ids("({type: 'INVALIDATED', urls: ['/promo?id=1'], all: false})"), ["a"]);
+    render.wait(4).await;
+    assert_eq!(ids("({type: 'INVALIDATED', all: true})"), ["x", "a"]);
+    render.wait(6).await;
+    assert_eq!(net.calls().len(), 6);
     h.stop();
 }

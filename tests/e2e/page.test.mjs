@@ -102,6 +102,43 @@ test("page module: on a page already controlled, an update with a bad config is 
   assert.match(line, /the old one goes on serving\): swcache config: route 'pages' \(routes\[0\]\) field 'strategy' must be one of/);
 });
 
+test('page module: a new version that installed is not reported as failed when a later one replaces it', async () => {
+  const worker = (v) => ({ body: workerSource(`{ version: '${v}', routes: [{ name: 'pages', match: /^\\/next\\//, strategy: 'cacheFirst' }] }`), headers: JS });
+  server.set('/sw-next.js', worker('n1'));
+  server.set('/next/page', html(`
+    import { register } from '/swcache/swcache-page.js';
+    window.registered = register('/sw-next.js').then(() => true, (e) => e.message);
+    const until = (w, state) => new Promise((resolve) => {
+      const check = () => { if (w.state === state) { w.removeEventListener('statechange', check); resolve(state); } };
+      w.addEventListener('statechange', check);
+      check();
+    });
+    window.workers = [];
+    // The browser finds the deployed version (as a visit's navigation does), which installs
+    // and takes over (skipWaiting, claim).
+    window.deployed = async () => {
+      const reg = await navigator.serviceWorker.getRegistration();
+      const found = new Promise((resolve) => reg.addEventListener('updatefound', () => resolve(reg.installing), { once: true }));
+      await reg.update();
+      const w = await found;
+      window.workers.push(w);
+      return until(w, 'activated');
+    };
+    window.replaced = () => until(window.workers[0], 'redundant');`));
+  await page.goto(server.origin + '/next/page');
+  assert.equal(await page.evaluate(() => window.registered), true);
+  await page.reload(); // controlled: register() watches for a failing update
+  assert.equal(await page.evaluate(() => window.registered), true);
+  server.set('/sw-next.js', worker('n2'));
+  assert.equal(await page.evaluate(() => window.deployed()), 'activated');
+  // Deployed again while the page is open: n2, which installed and served, is replaced.
+  server.set('/sw-next.js', worker('n3'));
+  assert.equal(await page.evaluate(() => window.deployed()), 'activated');
+  assert.equal(await page.evaluate(() => window.replaced()), 'redundant');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(logs.filter((l) => l.startsWith('swcache: the new worker failed')), [], 'no failure reported');
+});
+
 test('page module: hydrate() with a bad option rejects naming it, and hydrates nothing', async () => {
   const cases = {
     "{ preload: 'two' }": /option 'preload' must be a non-negative number/,
@@ -124,6 +161,35 @@ test('page module: hydrate() with a bad option rejects naming it, and hydrates n
     assert.match(msg, want, opts);
     assert.ok(msg.startsWith('swcache hydrate: '), msg);
     assert.equal(server.count('/api/y'), 0, `${opts}: nothing hydrated`);
+  }
+});
+
+test('page module: a page that called hydrate() learns its URL was invalidated while the scheduler has not loaded', async () => {
+  server.set('/sw-inv.js', { body: workerSource(`{ version: 'v1', routes: [{ name: 'pages', match: /^\\/inv\\//, strategy: 'cacheFirst' }] }`), headers: JS });
+  // The scheduler's download stalls (a connection that never answers).
+  let stalled = true;
+  server.set('/swcache/swcache-hydrate.wasm', {
+    handler: (_req, res) => {
+      if (stalled) return;
+      res.writeHead(200, { 'content-type': 'application/wasm', 'cache-control': 'no-cache' });
+      res.end(fs.readFileSync(path.join(DIST, 'swcache-hydrate.wasm')));
+    },
+  });
+  server.set('/inv/page', html(`
+    import { register, hydrate, invalidate } from '/swcache/swcache-page.js';
+    window.seen = [];
+    addEventListener('swcache:invalidated', (e) => window.seen.push(e.detail.page));
+    window.done = register('/sw-inv.js').then(async () => {
+      hydrate({ render: () => {} });
+      return (await invalidate({ urls: [location.pathname] })).type;
+    }, (e) => e.message);`, '<div data-component-id="c" data-component-type="HERO_BANNER" data-src="/inv/data"></div>'));
+  try {
+    await page.goto(server.origin + '/inv/page');
+    assert.equal(await page.evaluate(() => window.done), 'CACHE_INVALIDATION_DONE');
+    await waitFor(() => page.evaluate(() => window.seen.length > 0), 'swcache:invalidated for this page', 3000);
+    assert.deepEqual(await page.evaluate(() => window.seen), [true]);
+  } finally {
+    stalled = false;
   }
 });
 
