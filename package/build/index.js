@@ -4,7 +4,7 @@
 // `self.swcacheManifest`, or refuses with a message naming the option, writing nothing.
 import fs from 'node:fs';
 import path from 'node:path';
-import { manifest, injected, SwcacheBuildError } from '../lib/manifest.js';
+import { manifest, injected, withDefaults, SwcacheBuildError } from '../lib/manifest.js';
 
 export { SwcacheBuildError };
 
@@ -73,9 +73,7 @@ function check(options) {
  */
 export async function injectManifest(options) {
   check(options);
-  // An option given as undefined takes its default, as one not given does.
-  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-  const o = { globPatterns: [], globIgnores: ['**/*.map'], hashed: [], prefix: '/', warnSize: '5MB', ...given };
+  const o = withDefaults({ globPatterns: [], globIgnores: ['**/*.map'], hashed: [], prefix: '/', warnSize: '5MB' }, options);
   const cwd = path.resolve(o.cwd || process.cwd());
   const swSrc = path.resolve(cwd, o.swSrc);
   const swDest = path.resolve(cwd, o.swDest);

@@ -17,6 +17,12 @@ export class SwcacheBuildError extends Error {
   }
 }
 
+/** `options` over `defaults`; an option given as undefined takes its default, as one not
+ * given does (`prefix: process.env.BASE`). */
+export function withDefaults(defaults, options) {
+  return { ...defaults, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+}
+
 const PREFIX = 'swcache-manifest: ';
 
 /**

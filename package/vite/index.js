@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { manifest, injected, SwcacheBuildError } from '../lib/manifest.js';
+import { manifest, injected, withDefaults, SwcacheBuildError } from '../lib/manifest.js';
 
 export { SwcacheBuildError };
 
@@ -101,9 +101,7 @@ async function compileWorker(file) {
  */
 export default function swcache(options = {}) {
   checkOptions(options);
-  // An option given as undefined takes its default, as one not given does.
-  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-  const o = { swDest: 'sw.js', engineDir: 'swcache', include: [], exclude: [], warnSize: '5MB', dev: false, ...given };
+  const o = withDefaults({ swDest: 'sw.js', engineDir: 'swcache', include: [], exclude: [], warnSize: '5MB', dev: false }, options);
   let config, source, pageByUrl = false, told = false;
   // The output files Vite named with a content hash (the bundle's), per output directory.
   const hashedByDir = new Map();

@@ -236,6 +236,11 @@ std::thread_local! {
 }
 
 /// `new Hydration(opts)` and `start()`, as the page module does.
+/// The ids `h.invalidated()` names for the notice `notice` (JavaScript source).
+fn invalidated_ids(h: &Hydration, notice: &str) -> Vec<String> {
+    h.invalidated(eval(notice)).iter().filter_map(|v| v.as_string()).collect()
+}
+
 fn hydrate(opts: JsValue) -> Hydration {
     let h = Hydration::new(opts).unwrap_or_else(|e| panic!("the options are accepted: {}", thrown(&e)));
     RUNNING.with_borrow_mut(|r| r.push(h.0.clone()));
@@ -931,8 +936,7 @@ async fn invalidated_names_the_covered_components_and_refetches_them() {
     events.wait(6).await;
     assert_eq!(net.calls().len(), 5);
 
-    let ids =
-        |notice: &str| -> Vec<String> { h.invalidated(eval(notice)).iter().filter_map(|v| v.as_string()).collect() };
+    let ids = |notice: &str| invalidated_ids(&h, notice);
     // Same-origin `data-src`s, by path and search; items that are not strings are skipped.
     assert_eq!(ids("({type: 'INVALIDATED', urls: [5, null, '/api/promo?id=1'], source: 'message'})"), ["a"]);
     render.wait(7).await;
@@ -983,8 +987,7 @@ async fn invalidated_names_a_component_whose_other_origin_copy_was_removed() {
     let render = Render::new();
     let h = hydrate(opts("{preload: 0, render}", &render, &render));
     events.wait(2).await;
-    let ids =
-        |notice: &str| -> Vec<String> { h.invalidated(eval(notice)).iter().filter_map(|v| v.as_string()).collect() };
+    let ids = |notice: &str| invalidated_ids(&h, notice);
     // Invalidated by tag: the worker deleted the other origin's copy and says so.
     assert_eq!(ids(&format!("({{type: 'INVALIDATED', tags: ['promo'], removed: ['{api}'], all: false}})")), ["x"]);
     render.wait(3).await;

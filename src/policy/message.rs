@@ -246,12 +246,14 @@ fn parse_inner(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
         }
         // `feed: true`: a feed entry handed on by a page (its live feed), read as a feed
         // check reads one: route names this worker does not have are skipped.
-        _ => match msg.get("feed") {
-            None | Some(Value::Bool(false)) => parse_invalidation_with(msg, ctx, false),
-            Some(Value::Bool(true)) => parse_invalidation_with(msg, ctx, true),
-            Some(other) => Err(cold(|| cat!("'feed' must be a boolean, got ", other.kind()))),
+        _ => {
+            let feed = match msg.get("feed") {
+                None => false,
+                Some(Value::Bool(b)) => *b,
+                Some(other) => return Err(cold(|| cat!("'feed' must be a boolean, got ", other.kind()))),
+            };
+            parse_invalidation_with(msg, ctx, feed).map(Message::Invalidate)
         }
-        .map(Message::Invalidate),
     }
 }
 

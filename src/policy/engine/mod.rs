@@ -362,11 +362,12 @@ impl Engine {
         if req.range.is_some() && (own_route.is_some() || route.opaque || !route.strategy.reads_cache_first()) {
             return None;
         }
-        let path = url::key_of(req.href, &self.origin);
+        let here = url::same_origin_path(req.href, &self.origin);
+        // (`url::key_of`: this origin's path, else the whole URL.)
+        let path = here.unwrap_or(req.href);
         // Only this origin's requests can be precached files (a CDN's /robots.txt is not
         // the site's).
-        let key =
-            url::same_origin_path(req.href, &self.origin).and_then(|p| self.cfg.precached(p)).map(|e| e.key.clone());
+        let key = here.and_then(|p| self.cfg.precached(p)).map(|e| e.key.clone());
         let also_precache = slot != self.precache_slot() && key.is_some();
         let mode = CacheMode::for_request(req.cache, req.navigate);
         let (flow, action) = Flow::start(route, mode);
@@ -376,7 +377,7 @@ impl Engine {
             flow,
             navigate: req.navigate,
             path: path.into(),
-            same_origin: url::same_origin_path(req.href, &self.origin).is_some(),
+            same_origin: here.is_some(),
             started: now,
             awaiting: false,
             net: None,

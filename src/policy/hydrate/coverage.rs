@@ -1,8 +1,9 @@
 //! Whether the worker's `INVALIDATED` notice covers a URL: a page's own, or a hydrated
 //! component's data. The notice is `{type: 'INVALIDATED', urls, prefixes, tags, removed,
 //! all, source}` (`policy::engine::invalidation`), its URLs same-origin paths with their
-//! search (another origin's copies, in `removed`, whole URLs). A page that never called `hydrate()` decides its own URL with the same rule
-//! in the page module (`covers` in `www/swcache-page.js`), so the notice loads no wasm.
+//! search (another origin's copies, in `removed`, whole URLs). A page that never called
+//! `hydrate()` decides its own URL with the same rule in the page module (`covers` in
+//! `www/swcache-page.js`), so the notice loads no wasm.
 
 use crate::policy::prelude::*;
 use crate::policy::value::Value;
