@@ -132,13 +132,17 @@ export function onUpdate(callback) {
   const changed = () => dispatchEvent(new CustomEvent('swcache:controlled', { detail: { external: !asked } }));
   sw.addEventListener('controllerchange', changed);
   const watch = (reg, w) => { if (w) w.addEventListener('statechange', () => { if (w.state === 'installed') report(reg); }); };
+  let stop = () => {};
   sw.ready.then((reg) => {
+    if (!on) return;
     report(reg);
     // One installing already (its updatefound has passed), and each later one.
     watch(reg, reg.installing);
-    reg.addEventListener('updatefound', () => watch(reg, reg.installing));
+    const found = () => watch(reg, reg.installing);
+    reg.addEventListener('updatefound', found);
+    stop = () => reg.removeEventListener('updatefound', found);
   });
-  return () => { on = false; sw.removeEventListener('controllerchange', changed); };
+  return () => { on = false; sw.removeEventListener('controllerchange', changed); stop(); };
 }
 
 /**
@@ -149,13 +153,19 @@ export function onUpdate(callback) {
 export async function applyUpdate({ reload = true, timeout = 10000 } = {}) {
   const reg = sw && await sw.getRegistration();
   if (!reg?.waiting) return false;
+  // This page's next change of worker is its own (`swcache:controlled` says external:
+  // false); later ones, from other pages' updates, are not.
   asked = true;
-  await withTimeout(new Promise((resolve) => {
-    sw.addEventListener('controllerchange', resolve, { once: true });
-    // Ask whichever worker waits now; a newer one replacing it is asked in turn.
-    const ask = () => { const w = reg.waiting; if (w) { w.postMessage({ type: 'SKIP_WAITING' }); w.addEventListener('statechange', ask, { once: true }); } };
-    ask();
-  }), timeout, 'the waiting worker did not take over');
+  try {
+    await withTimeout(new Promise((resolve) => {
+      sw.addEventListener('controllerchange', resolve, { once: true });
+      // Ask whichever worker waits now; a newer one replacing it is asked in turn.
+      const ask = () => { const w = reg.waiting; if (w) { w.postMessage({ type: 'SKIP_WAITING' }); w.addEventListener('statechange', ask, { once: true }); } };
+      ask();
+    }), timeout, 'the waiting worker did not take over');
+  } finally {
+    asked = false;
+  }
   if (reload) location.reload();
   return true;
 }

@@ -114,6 +114,21 @@ export default function deploySuite(engine) {
     await waitFor(() => b.evaluate(() => window.controlled.length === 1), 'tab B told it changed hands');
     assert.deepEqual(await b.evaluate(() => window.controlled), [{ external: true }], 'B did not ask: it may reload or show a notice');
     assert.equal(await b.evaluate(() => window.version()), 'v3');
+
+    // B applies v4 without a reload: its own change. Then A applies v5: not B's.
+    deploy('v4', [], 'waitForClients: true,');
+    await a.evaluate(async () => (await navigator.serviceWorker.getRegistration()).update());
+    await waitFor(() => b.evaluate(() => window.updates.length === 3), 'tab B told of v4');
+    assert.equal(await b.evaluate(() => window.lastUpdate.apply({ reload: false })), true);
+    await waitFor(() => b.evaluate(() => window.controlled.length === 2), 'tab B controlled by v4');
+    deploy('v5', [], 'waitForClients: true,');
+    await b.evaluate(async () => (await navigator.serviceWorker.getRegistration()).update());
+    await waitFor(() => a.evaluate(() => window.updates.length === 2), 'tab A told of v5');
+    assert.equal(await a.evaluate(() => window.lastUpdate.apply({ reload: false })), true);
+    await waitFor(() => b.evaluate(() => window.controlled.length === 3), 'tab B told it changed hands again');
+    assert.deepEqual(await b.evaluate(() => window.controlled), [{ external: true }, { external: false }, { external: true }],
+      'B asked for v4 only; v5 came from A');
+    assert.equal(await b.evaluate(() => window.version()), 'v5');
   });
 
   test(name('offline page for a failed navigation with nothing cached; images get the placeholder'), async () => {
