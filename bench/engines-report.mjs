@@ -67,7 +67,7 @@ export function enginesMarkdown(r) {
       out.push(`| ${name} | ${ms(x.hit.p50)} / ${ms(x.hit.p95)} ms | ${ms(x.cold.p50)} / ${ms(x.cold.p95)} ms | ${ms(x.warm.p50)} ms | `
         + `${ms(x.cold.p50 - x.warm.p50)} ms | ${(x.cold.p50 / c.floor.cold.p50).toFixed(2)}× | ${(x.cold.p50 / c.workbox.cold.p50).toFixed(2)}× |`);
     }
-    out.push('', `Workers stopped by: ${e.stopMethod}; cold phase ${e.coldSeconds} s.`, '', ...insideTable(c));
+    out.push('', `Workers stopped by: ${e.stopMethod}; cold phase ${e.coldSeconds} s${e.date ? `; run ${e.date}` : ''}.`, '', ...insideTable(c));
     const ratio = c.swcache.cold.p50 / c.workbox.cold.p50;
     ratioRows.push(`| ${label} ${e.version} | ${ms(c.swcache.cold.p50)} ms | ${ms(c.workbox.cold.p50)} ms | ${ratio.toFixed(2)}× | ${ratio <= 1 ? 'yes' : '**no**'} |`
       + ` ${c['swcache-router'] ? `${ms(c['swcache-router'].cold.p50)} ms` : 'no router'} |`);
@@ -76,7 +76,7 @@ export function enginesMarkdown(r) {
     '### Target: swcache\'s cold start without the router ≤ Workbox\'s, in each engine', '',
     '| engine | swcache cold p50 | Workbox cold p50 | ratio | met | swcache-router cold p50 |', '|---|---|---|---|---|---|',
     ...ratioRows, '');
-  out.push(`**Run:** ${r.date} · ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB · ${r.machine.os} · Node ${r.machine.node} · ${r.wallSeconds} s`, '', END);
+  out.push(`**Run:** ${r.date}${r.ran ? ` (${r.ran.join(', ')})` : ''} · ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB · ${r.machine.os} · Node ${r.machine.node} · ${r.wallSeconds} s`, '', END);
   return out;
 }
 

@@ -21,7 +21,11 @@
 //     the cached copy (Chromium and WebKit also send the navigation to the network
 //     themselves while the worker starts; the count of requests is not the evidence here).
 // The time is the navigation's responseEnd (Navigation Timing: from the navigation's
-// start to the last byte of the 15 KB page), which includes starting the worker. Inside
+// start to the last byte of the 15 KB page), which includes starting the worker. The tab
+// waits between samples on a plain page, not the cross-origin isolated one the hits are
+// timed in: in WebKit, a navigation from about:blank after such a page got a document
+// whose time origin came 200-400 ms after the worker had started and answered
+// (responseStart negative), so responseEnd missed the whole cold start. Inside
 // the worker, every contender's /sw.js starts with the main bench's TIMING_PRELUDE and
 // TIMING_REPORT: each new instance sends its steps to its first answer (and swcache its
 // compile, instantiate and start()), the cold start's breakdown in every engine.
@@ -48,6 +52,7 @@ const PLAN = {
 const NAMES = ['floor', 'workbox', 'swcache', 'swcache-router', 'baseline'];
 const PAGE_URL = '/promo/summer-sale';
 const BENCH_PAGE = '/bench.html';
+const PLAIN_PAGE = '/harness.html';
 const CACHED = 'cached copy';
 const PROMO_HTML = `<!doctype html><meta charset="utf-8"><title>Summer sale</title><link rel="icon" href="data:,"><main data-copy="${CACHED}">`
   + Array.from({ length: 150 }, (_, i) => `<p class="c${i % 7}">Offer ${i}: summer prices on item ${i * 31 % 997}.</p>`).join('\n')
@@ -112,6 +117,7 @@ async function navigate(page, url) {
     const n = performance.getEntriesByType('navigation')[0];
     return {
       ms: n.responseEnd - n.startTime,
+      responseStart: n.responseStart,
       workerStart: n.workerStart > 0 ? n.workerStart - n.startTime : null,
       cached: document.querySelector('main')?.dataset.copy === marker,
       controlled: !!navigator.serviceWorker.controller,
@@ -153,7 +159,7 @@ async function measure(engine, b, arms) {
     arms.push({ ...c, page, server, beats, timings, origin: server.origin, warmRequests: server.count(PAGE_URL) });
   }
   log(`${engine} ${b.version}: ${arms.map((a) => a.name).join(', ')} ready`);
-  const out = { version: b.version, contenders: {} };
+  const out = { version: b.version, date: new Date().toISOString(), contenders: {} };
   for (const a of arms) out.contenders[a.name] = { hit: [], cold: [], warm: [], workerStart: [], steps: [], breakdown: [] };
 
   // Cache hits: fetch() from the contender's controlled (cross-origin isolated) page.
@@ -173,7 +179,7 @@ async function measure(engine, b, arms) {
       // automation session keeps Cache Storage in memory only and drops a cache's entries
       // once no live context references the cache: without a reference from the page's
       // process, the worker that used the cache takes its entries along when it stops.)
-      await page.goto(a.origin + BENCH_PAGE);
+      await page.goto(a.origin + PLAIN_PAGE);
       if (!(await page.evaluate((u) => caches.match(u).then((x) => !!x), PAGE_URL))) fail(`${engine} ${a.name}: the page is not cached before cold sample ${r}`);
       await page.goto('about:blank');
       if (b.stopWorkers) await b.stopWorkers();
@@ -182,6 +188,7 @@ async function measure(engine, b, arms) {
       const before = a.beats.last();
       const cold = await navigate(page, a.origin + PAGE_URL).catch((e) => fail(`${engine} ${a.name}, cold sample ${r}: ${e.message}`));
       if (!cold.cached || !cold.controlled) fail(`${engine} ${a.name}: the cold navigation was not served from the cache: ${JSON.stringify(cold)}`);
+      if (!(cold.responseStart >= 0)) fail(`${engine} ${a.name}: the cold navigation's timing starts after its response (${JSON.stringify(cold)}): it does not measure the cold start`);
       if (a.router) {
         // Chromium starts the worker for a navigation into its scope even when its router
         // answers; the evidence that the router served the page is Navigation Timing's
@@ -201,7 +208,7 @@ async function measure(engine, b, arms) {
       x.cold.push(cold.ms);
       x.warm.push(warm.ms);
       if (cold.workerStart != null) x.workerStart.push(cold.workerStart);
-      await page.goto(a.origin + BENCH_PAGE);
+      await page.goto(a.origin + PLAIN_PAGE);
     }
   }
   out.coldSeconds = Math.round((Date.now() - t0) / 1000);
@@ -221,7 +228,8 @@ async function main() {
   const which = process.argv.slice(2).length ? process.argv.slice(2) : ['chromium', 'firefox', 'webkit'];
   const t0 = Date.now();
   const prev = fs.existsSync(RESULTS) ? JSON.parse(fs.readFileSync(RESULTS, 'utf8')) : { engines: {} };
-  const results = { plan: PLAN, page: PAGE_URL, engines: { ...prev.engines } };
+  // Engines not run this time keep their last results, each with its own date.
+  const results = { plan: PLAN, page: PAGE_URL, ran: which, engines: { ...prev.engines } };
   for (const e of which) {
     log(e);
     results.engines[e] = await runEngine(e);
