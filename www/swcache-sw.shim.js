@@ -28,9 +28,10 @@ const failOpen = (err) => {
   for (const [resolve, req] of pending) resolve(fetch(req));
   for (const end of waiting) end();
 };
-// What the engine gives a lifecycle or message event to wait on ends at a failure too, as
-// `onFail` says: a trapped engine settles nothing, and an activation left waiting would
-// hold every request of the site. (Not fetch events: their answers fail open.)
+// What the engine gives an event to wait on ends at a failure too, as `onFail` says: a
+// trapped engine settles nothing, and an activation left waiting would hold every request
+// of the site; a fetch event left waiting (its answer fails open) keeps the failed worker
+// busy, so the browser neither stops it nor activates a new version for minutes.
 const guard = (event, onFail = () => undefined) => {
   const waitUntil = event.waitUntil.bind(event);
   event.waitUntil = (p) => {
@@ -98,7 +99,7 @@ self.addEventListener('fetch', (event) => {
   const req = event.request;
   const entry = [null, req];
   const answer = new Promise((resolve) => { entry[0] = resolve; });
-  if (!call(() => sw.on_fetch(event, entry[0]))) return;
+  if (!call(() => sw.on_fetch(guard(event), entry[0]))) return;
   pending.add(entry);
   event.respondWith(answer.then((res) => {
     pending.delete(entry);

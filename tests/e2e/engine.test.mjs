@@ -162,6 +162,43 @@ test('a message the engine is still working on when it traps is answered with an
   assert.equal((await message(page, { type: 'GET_STATS' })).engine, 'failed-open');
 });
 
+test('a trap leaves no request of the trapped engine holding the worker: the next version activates', async () => {
+  // The route's RegExp throws a RuntimeError inside the engine when told to, as a wasm
+  // trap does: the engine's state stays as the trap left it (nothing unwinds), and a
+  // request it was still fetching never ends there.
+  const worker = (version) => `const re = /^\\/promo\\//; const test = re.test.bind(re);
+re.test = (s) => { if (self.trapNow) throw new WebAssembly.RuntimeError('injected trap'); return test(s); };
+self.addEventListener('message', (e) => { if (e.data === 'trap') self.trapNow = true; });
+importScripts('/swcache/swcache-sw.js');
+swcache.start({ version: '${version}', routes: [{ name: 'pages', match: re, strategy: 'cacheFirst' }] });`;
+  server.set('/sw.js', { body: worker('v1'), headers: JS });
+  server.set('/promo/slow', { body: 'slow', delay: 1000 });
+  server.set('/promo/x', { body: 'x' });
+  await controlled();
+  const slow = get(page, '/promo/slow');
+  await waitFor(() => server.count('/promo/slow') === 1, 'the slow request under way');
+  await page.evaluate(async () => (await navigator.serviceWorker.ready).active.postMessage('trap'));
+  await waitFor(async () => (await get(page, '/promo/x')).body === 'x', 'a request after the trap');
+  assert.equal((await slow).body, 'slow', 'the request under way is answered from the network');
+  assert.equal((await message(page, { type: 'GET_STATS' })).engine, 'failed-open');
+  // A fixed version deployed now takes over: a request the trapped engine held (its event
+  // waiting for ever) would keep the old worker busy, and the new one waiting, for minutes.
+  server.set('/sw.js', { body: worker('v2'), headers: JS });
+  const state = await page.evaluate(async () => {
+    const reg = await navigator.serviceWorker.getRegistration();
+    await reg.update();
+    const w = reg.installing || reg.waiting;
+    if (!w) return 'no new worker';
+    return new Promise((resolve) => {
+      const check = () => ['activated', 'redundant'].includes(w.state) && resolve(w.state);
+      w.addEventListener('statechange', check);
+      setTimeout(() => resolve(`still ${w.state} after 10 s`), 10000);
+      check();
+    });
+  });
+  assert.equal(state, 'activated');
+});
+
 test('GET_STATS counts hits and misses per route', async () => {
   server.set('/promo/s', { body: 's' });
   await controlled();

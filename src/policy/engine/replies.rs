@@ -123,7 +123,10 @@ impl Engine {
             push_json_str(&mut out, strategy);
             out.push_str(",\"maxAge\":");
             match r.max_age_ms {
-                Some(m) => out.push_str(&crate::policy::text::number_text(m)),
+                // (number_text writes error messages: past 1e15 it says "a huge number",
+                // which is no JSON, and a reply JSON.parse refuses is never posted.)
+                Some(m) if m < 1e15 => out.push_str(&crate::policy::text::number_text(m)),
+                Some(m) => crate::policy::text::push_u64(&mut out, m as u64),
                 None => out.push_str("null"),
             }
             out.push_str(",\"maxEntries\":");

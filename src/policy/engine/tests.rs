@@ -1439,6 +1439,20 @@ fn get_state_lists_cached_entries_with_age_freshness_size_tags_and_fences() {
     assert!(v.get("stats").is_some());
 }
 
+/// A route kept "for ever" with a huge `maxAge` (`Number.MAX_SAFE_INTEGER`): the STATE
+/// reply is still JSON. The worker posts what `JSON.parse` reads, so a reply that is not
+/// JSON never reaches the page (`inspect()` waited for its timeout).
+#[test]
+fn get_state_is_json_whatever_the_max_age() {
+    let forever = r#"{"name":"forever","match":"/forever/","strategy":"cacheFirst","maxAge":9007199254740991},"#;
+    let mut s = Sim::new(&config(forever, ""));
+    let (_, r) = s.message(r#"{"type":"GET_STATE"}"#);
+    let v = read_json(&r[0]).unwrap_or_else(|| panic!("the reply is not JSON: {}", r[0]));
+    let Some(Value::Arr(routes)) = v.get("routes") else { panic!("{r:?}") };
+    let route = routes.iter().find(|r| r.get("name") == Some(&Value::str("forever"))).unwrap();
+    assert_eq!(route.get("maxAge"), Some(&Value::Num(9007199254740991.0)));
+}
+
 // ----- deploys and operations ----------------------------------------------------------
 
 /// A config with `n` precached files `{url: /static/f<i>.js, revision}` (revision of
