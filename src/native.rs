@@ -8,8 +8,8 @@ use std::fs::{self, File, Permissions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// A failed [`write_atomic`]: the file it was writing (the temporary file, the target or
-/// its directory) and the error.
+/// A failed [`write_atomic`]: the file it was writing (the target, or its directory when
+/// only syncing that failed) and the error.
 #[derive(Debug)]
 pub struct WriteError {
     pub path: PathBuf,
@@ -32,7 +32,9 @@ impl std::error::Error for WriteError {
 /// ([`temp_path`], given `perms` if any), synced, renamed over `path`, then the directory
 /// synced. A reader sees the old file or the new one, never half of one; once this returns
 /// `Ok` the new file survives a crash. On an error before the rename the temporary file is
-/// removed and `path` is left as it was. (WASI cannot set permissions: there `perms` is
+/// removed and `path` is left as it was; the error names `path`, what the caller asked
+/// for (a missing directory reads `out/sw.js: No such file or directory`, not the name of
+/// a hidden file the caller never heard of). (WASI cannot set permissions: there `perms` is
 /// not applied, and the file gets the default mode.)
 pub fn write_atomic(path: &Path, bytes: &[u8], perms: Option<Permissions>) -> Result<(), WriteError> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
@@ -50,7 +52,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], perms: Option<Permissions>) -> Re
     });
     if let Err(e) = written {
         let _ = fs::remove_file(&tmp);
-        return Err(fail(&tmp)(e));
+        return Err(fail(path)(e));
     }
     if let Err(e) = fs::rename(&tmp, path) {
         let _ = fs::remove_file(&tmp);
@@ -142,10 +144,10 @@ mod tests {
             write_atomic(&target, b"three", Some(Permissions::from_mode(0o751))).unwrap();
             assert_eq!(fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o751);
         }
-        // A missing directory: the error names the temporary file, nothing is left.
+        // A missing directory: the error names the target, nothing is left.
         let err = write_atomic(&dir.join("no/such/out.json"), b"x", None).unwrap_err();
         assert_eq!(err.error.kind(), io::ErrorKind::NotFound);
-        assert!(err.path.starts_with(dir.join("no/such")) && err.path.to_string_lossy().ends_with(".tmp"), "{err}");
+        assert_eq!(err.path, dir.join("no/such/out.json"), "{err}");
         // A directory in the way of the rename: the error names the target, the temporary file is removed.
         fs::create_dir_all(dir.join("taken/inside")).unwrap();
         let err = write_atomic(&dir.join("taken"), b"x", None).unwrap_err();

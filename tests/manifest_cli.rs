@@ -290,9 +290,17 @@ fn output_file_and_formats() {
     let js_text = fs::read_to_string(&js).unwrap();
     assert_eq!(manifest(&dir, &["--format", "js", "--exclude", "swcache-manifest.js"]), js_text);
     fails(&dir, &["--format", "yaml"], 2);
-    // An output it cannot write: exit 1.
-    let out = bin().arg(&dir).arg("--output").arg(dir.join("no/such/dir/m.json")).output().unwrap();
+    // An output it cannot write: exit 1, naming the file asked for (not the hidden
+    // temporary file written beside it first).
+    let missing = dir.join("no/such/dir/m.json");
+    let out = bin().arg(&dir).arg("--output").arg(&missing).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stderr(&out), format!("swcache-manifest: {}: No such file or directory\n", missing.display()));
+    let src = dir.join("sw.src.js");
+    fs::write(&src, "swcache.start({ version: 'v1', precache: self.swcacheManifest });\n").unwrap();
+    let out = bin().arg(&dir).arg("--inject").arg(&src).arg("--output").arg(&missing).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stderr(&out), format!("swcache-manifest: {}: No such file or directory\n", missing.display()));
 }
 
 #[test]

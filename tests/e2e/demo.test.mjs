@@ -1,5 +1,6 @@
 // The demo site (dist/sw.js with the reference site's config, dist/demo pages) as a visitor sees it.
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDemo } from '../support/demo-server.mjs';
@@ -29,6 +30,41 @@ test('demo: a reload of a promo page is served from the cache', async () => {
   assert.equal(server.count('/promo/summer-sale'), before, 'no request reached the server');
   assert.ok(await cached(page, '/img/summer-sale.svg', 'images'), 'hero image in the images cache');
   assert.ok(await cached(page, '/', 'swcache-precache'), 'home page precached');
+  await context.close();
+});
+
+test('demo: a port already in use is refused with the way out, and the feed service it started is stopped', async () => {
+  const services = () => execFileSync('ps', ['-o', 'args=', '--ppid', String(process.pid)], { encoding: 'utf8' })
+    .split('\n').filter((line) => line.includes('swcache-feed serve')).length;
+  const before = services();
+  await assert.rejects(startDemo(server.port), (e) => {
+    assert.equal(e.message, `port ${server.port} is in use: PORT=${server.port + 1} ./build.sh demo serves the demo on another port`);
+    return true;
+  });
+  assert.equal(services(), before, 'no feed service left running');
+});
+
+test('demo: the status line promises an unchanged "rendered at" only once a reload keeps it', async () => {
+  const context = await chrome.newContext();
+  const page = await context.newPage();
+  const controlled = () => page.waitForFunction(() => document.getElementById('sw-status').textContent.startsWith('controlled'));
+  const keeps = /reload, and "rendered at" stays the same/;
+  await page.goto(server.origin + '/promo/spring-launch');
+  await controlled();
+  const first = await page.textContent('.meta b');
+  const firstStatus = await page.textContent('#sw-status');
+  // A first visit came from the network before the worker existed: the next load is
+  // fetched again (through the worker, which stores it), so it has a new render.
+  await page.reload();
+  await controlled();
+  const second = await page.textContent('.meta b');
+  assert.notEqual(second, first, 'the first reload is a new render');
+  assert.doesNotMatch(firstStatus, keeps, 'a first visit is not told that a reload keeps its render');
+  assert.match(firstStatus, /reload once/);
+  assert.match(await page.textContent('#sw-status'), keeps);
+  await page.reload();
+  await controlled();
+  assert.equal(await page.textContent('.meta b'), second, 'from the cache, as the page said');
   await context.close();
 });
 

@@ -110,6 +110,11 @@ export async function startDemo(port = 8080) {
       }
       return false;
     },
+  }).catch(async (e) => {
+    // Nothing is left running: the service this started goes too.
+    await feed.stop();
+    if (e.code !== 'EADDRINUSE') throw e;
+    throw new Error(`port ${port} is in use: PORT=${port + 1} ./build.sh demo serves the demo on another port`);
   });
   // The worker's feed (/swcache-feed.json) and the pages' live stream on the site's own
   // origin, proxied to the service (demo.js subscribes to /swcache-feed/live).
@@ -124,7 +129,10 @@ export async function startDemo(port = 8080) {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const i = process.argv.indexOf('--port');
   const port = i > 0 ? Number(process.argv[i + 1]) : 8080;
-  const server = await startDemo(port);
+  const server = await startDemo(port).catch((e) => {
+    console.error(`swcache demo: ${e.message}`);
+    process.exit(1);
+  });
   // The service is a child process: stop it with the demo (feed.mjs also stops it
   // when this process exits any other way).
   const quit = () => server.close().finally(() => process.exit(0));

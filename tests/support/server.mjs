@@ -104,7 +104,12 @@ export async function startServer({ port = 0, fallback = null } = {}) {
   // browser profile runs a whole file, and an origin a test used before still has that
   // test's worker and caches.
   for (;;) {
-    await new Promise((resolve) => server.listen(port, 'localhost', resolve));
+    // A port in use (or not allowed) rejects, rather than ending the process with an
+    // unhandled 'error' event.
+    await new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, 'localhost', () => { server.off('error', reject); resolve(); });
+    });
     if (port !== 0 || !usedPorts.has(server.address().port)) break;
     await new Promise((resolve) => server.close(resolve));
   }

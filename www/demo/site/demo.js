@@ -6,8 +6,14 @@
 import { register, prefetchOnHover, subscribe } from '/swcache/swcache-page.js';
 
 const status = document.getElementById('sw-status');
+// A page the worker did not serve (a first visit) came from the network, and its next
+// load is a new render too: the worker fetches and stores it (or answers with the copy
+// its install precached). Only from then on does a reload keep "rendered at".
+const servedByWorker = navigator.serviceWorker?.controller != null;
 register('/sw.js').then(() => {
-  status.textContent = 'controlled by swcache: reload, and "rendered at" stays the same (served from the cache)';
+  status.textContent = servedByWorker
+    ? 'controlled by swcache: reload, and "rendered at" stays the same (served from the cache)'
+    : 'controlled by swcache from now on: this first visit came from the network, so reload once to let the worker store the page; after that, reloads keep "rendered at" (served from the cache)';
 }, (err) => { status.textContent = 'worker not active: ' + err.message; });
 
 prefetchOnHover('a[data-prefetch]');
