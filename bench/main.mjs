@@ -281,7 +281,12 @@ async function main() {
   log('zipf hit ratio');
   const trace = zipfTrace({ n: PLAN.zipf.pages, s: PLAN.zipf.s, length: PLAN.zipf.length, seed: PLAN.zipf.seed });
   const runTrace = (a, prefix, ranks) => a.page.evaluate(async ([p, ks]) => {
-    for (const k of ks) { const r = await fetch(p + k, { signal: AbortSignal.timeout(10000) }); await r.arrayBuffer(); }
+    for (const k of ks) {
+      const r = await fetch(p + k, { signal: AbortSignal.timeout(10000) });
+      // A failure the worker answers itself never reaches the server: it would count as a hit.
+      if (!r.ok) throw new Error(`${p + k}: HTTP ${r.status}`);
+      await r.arrayBuffer();
+    }
   }, [prefix, ranks]);
   const entriesUnder = (a, prefix) => a.page.evaluate(async (p) => {
     let n = 0;

@@ -68,7 +68,8 @@ export function targets(r) {
         ? `; from navigation start: DOMContentLoaded ${ms(r.hydrate.fromStart.dcl.p50)} ms, first hydrated ${ms(r.hydrate.fromStart.hydrated.p50)}, first contentful paint ${ms(r.hydrate.fromStart.fcp.p50)} (hydrated before it in ${r.hydrate.fromStart.beforePaint} of ${r.hydrate.fromStart.fcp.n} visits)` : ''}`,
       r.hydrate.first.p50 <= 15]);
   }
-  return rows.map(([name, value, met]) => ({ name, value, met }));
+  // A figure with no samples (shown '–') is not met: `null <= 15` is true in JavaScript.
+  return rows.map(([name, value, met]) => ({ name, value, met: met && !/–|NaN/.test(value) }));
 }
 
 /** Each contender's cold start inside its worker, from the prelude every /sw.js starts with. */
