@@ -151,7 +151,8 @@ export interface SwcacheOfflineConfig {
 export interface SwcacheConfig {
   /**
    * 1-64 letters, digits, `.`, `_` or `-`. A new version is a new worker; plain precache
-   * URLs are fetched again for it (entries with a revision only when that changes).
+   * URLs are fetched again for it, and for a new list of revisions (entries with a
+   * revision only when that changes).
    */
   version: string;
   /**

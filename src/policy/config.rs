@@ -292,6 +292,25 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
     };
     let navigation_preload = flag("navigationPreload", false)?;
     let keep_runtime = flag("keepRuntimeCaches", true)?;
+    // A plain URL ('/') is revisioned by the version and, when the list has revisioned
+    // entries, by them too: a new build changes one of them, so it fetches '/' again (the
+    // old one asks for the old build's assets) even where `version` stayed the same.
+    let mut plain = version.clone();
+    if let Some(Value::Arr(items)) = v.get("precache") {
+        let mut build = super::precache::Fnv::default();
+        let mut revisioned = false;
+        for item in items {
+            if let Some(Value::Str(u)) = item.get("url") {
+                revisioned = true;
+                build.write(u.as_bytes());
+                build.write(if let Some(Value::Str(r)) = item.get("revision") { r } else { "\0" }.as_bytes());
+            }
+        }
+        if revisioned {
+            plain.push('.');
+            build.push_hex(&mut plain);
+        }
+    }
     let mut precache: Vec<super::precache::Entry> = Vec::new();
     match v.get("precache") {
         None => {}
@@ -299,7 +318,7 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
             for (i, item) in items.iter().enumerate() {
                 let field = || cat!("precache[", i, "]");
                 let (u, revision) = match item {
-                    Value::Str(s) => (s, Some(version.as_str())),
+                    Value::Str(s) => (s, Some(plain.as_str())),
                     Value::Obj(props) => precache_object(item, props, &field)?,
                     _ => {
                         return Err(cold(|| {
@@ -318,7 +337,7 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
     }
     let offline = match v.get("offline") {
         None => Offline::default(),
-        some => parse_offline(some, &version, &mut precache, origin, resolve)?,
+        some => parse_offline(some, &plain, &mut precache, origin, resolve)?,
     };
     let routes_v = match v.get("routes") {
         None => &[][..],
@@ -419,12 +438,12 @@ fn precache_object<'a>(
     Ok((u, revision))
 }
 
-/// `offline`: a page URL, or `{page, image}`; each is precached (revisioned by `version`
-/// unless the precache list names it with its own revision).
+/// `offline`: a page URL, or `{page, image}`; each is precached (revisioned as a plain URL
+/// of the list is, `plain`, unless the list names it with its own revision).
 #[inline(never)]
 fn parse_offline(
     v: Option<&Value>,
-    version: &str,
+    plain: &str,
     precache: &mut Vec<super::precache::Entry>,
     origin: &str,
     resolve: &dyn Fn(&str) -> Option<String>,
@@ -434,7 +453,7 @@ fn parse_offline(
         Ok(match precache.iter().position(|p| p.path == path) {
             Some(i) => i,
             None => {
-                precache.push(super::precache::Entry::new(path, Some(version)));
+                precache.push(super::precache::Entry::new(path, Some(plain)));
                 precache.len() - 1
             }
         })
@@ -994,6 +1013,40 @@ pub(crate) mod tests {
         assert_eq!(keys, ["/a?x=1&__swcache_rev=v2", "/b?__swcache_rev=v2"]);
         assert!(c.is_precached("/b"));
         assert!(!c.is_precached("/a"));
+    }
+
+    /// A plain URL ('/') is fetched again by a new build though `version` stays: its key
+    /// follows the revisioned entries (a returning visitor otherwise kept the first build's
+    /// '/', which asks for assets the new worker's activate deletes).
+    #[test]
+    fn a_plain_url_is_revisioned_by_the_version_and_the_build() {
+        let build = |about: &str, asset: &str| {
+            parse_ok(&Value::obj([
+                ("version", Value::str("v1")),
+                (
+                    "precache",
+                    Value::Arr(vec![
+                        Value::str("/"),
+                        Value::obj([("url", Value::str("/about/index.html")), ("revision", Value::str(about))]),
+                        Value::obj([("url", Value::str(asset)), ("revision", Value::Null)]),
+                    ]),
+                ),
+                ("offline", Value::str("/offline.html")),
+            ]))
+        };
+        let keys = |c: &Config| c.precache.iter().map(|e| e.key.clone()).collect::<Vec<_>>();
+        let first = keys(&build("aaaa", "/assets/index-1111.js"));
+        assert!(
+            first[0].starts_with("/?__swcache_rev=v1.") && first[0].len() == "/?__swcache_rev=v1.".len() + 8,
+            "{first:?}"
+        );
+        assert_eq!(first[3], first[0].replacen('/', "/offline.html", 1), "the offline page is a plain URL too");
+        assert_eq!(keys(&build("aaaa", "/assets/index-1111.js")), first, "the same build: the same keys");
+        for next in [build("bbbb", "/assets/index-1111.js"), build("aaaa", "/assets/index-2222.js")] {
+            let next = keys(&next);
+            assert_ne!(next[0], first[0], "a new build fetches '/' again");
+            assert_ne!(next[3], first[3]);
+        }
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! - activate deletes the keys the new version does not list;
 //! - a failed install leaves the old version's entries as they were.
 //!
-//! A plain URL in `precache` is revisioned by the config `version` (refetched when the
-//! version changes); `{url, revision}` by its revision; `{url, revision: null}` by
+//! A plain URL in `precache` is revisioned by the config `version` and, when the list
+//! has revisioned entries, by them (refetched when the version or the build changes); `{url, revision}` by its revision; `{url, revision: null}` by
 //! nothing: the URL names its content (a content-hashed file name) and is fetched once.
 
 use super::message::PathSet;

@@ -2,7 +2,7 @@
 // src/sw.ts: the plugin compiles it to /sw.js, the site's root, so its scope is the whole site
 importScripts('/swcache/swcache-sw.js');
 swcache.start({
-  version: 'v1',              // a new version fetches the plain precache URLs ('/') again
+  version: 'v1',              // a new version (or a new build) fetches the plain precache URLs ('/') again
   precache: ['/', ...self.swcacheManifest],   // the build's files, each with its revision
   routes: [                   // the first match wins
     { name: 'images', match: /\.(png|jpe?g|gif|webp|svg)$/, strategy: 'cacheFirst',
