@@ -102,3 +102,47 @@ fn a_large_keep_never_writes_a_feed_workers_refuse() {
     assert_eq!(f.seq, MAX_ENTRIES as u64 + 1);
     assert!(f.entries.iter().any(|e| feed::entry_json(e).contains("one-more")));
 }
+
+#[test]
+fn a_feed_workers_refuse_is_not_published_to() {
+    let feed = scratch("refused");
+    // Hand-edited: entry 2's prefix lacks its leading slash. The document is well-formed,
+    // but every worker refuses the whole feed for it (so every entry after it too).
+    let text = concat!(
+        "{\"swcacheFeed\":1,\"epoch\":\"e1\",\"seq\":2,\"entries\":[\n",
+        "{\"seq\":1,\"timestamp\":\"2026-01-01T00:00:00.000Z\",\"urls\":[\"/a\"]},\n",
+        "{\"seq\":2,\"timestamp\":\"2026-01-01T00:00:01.000Z\",\"prefixes\":[\"promo/\"]}\n",
+        "]}\n"
+    );
+    std::fs::write(&feed, text).unwrap();
+    let out = bin().args(["add", "--url", "/b", "--feed"]).arg(&feed).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stdout {}", String::from_utf8_lossy(&out.stdout));
+    assert!(err.contains("entry 2") && err.contains("prefixes[0]"), "{err}");
+    assert_eq!(std::fs::read_to_string(&feed).unwrap(), text, "nothing is added to it");
+    let out = bin().args(["show", "--feed"]).arg(&feed).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "show says so too");
+}
+
+#[test]
+fn compact_of_a_misspelt_feed_creates_none() {
+    let feed = scratch("misspelt");
+    assert!(bin().args(["add", "--url", "/a", "--feed"]).arg(&feed).status().unwrap().success());
+    let wrong = feed.with_file_name("swcache-fed.json");
+    let out = bin().args(["compact", "--feed"]).arg(&wrong).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stdout {}", String::from_utf8_lossy(&out.stdout));
+    assert!(err.contains("swcache-fed.json: no such feed"), "{err}");
+    assert!(!wrong.exists(), "no empty feed is made where none was");
+}
+
+#[test]
+fn a_missing_directory_is_named_by_the_feed() {
+    let feed = scratch("nodir").with_file_name("nosuchdir").join("feed.json");
+    for args in [&["init"][..], &["add", "--all"]] {
+        let out = bin().args(args).arg("--feed").arg(&feed).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(&format!("{}: No such file or directory", feed.display())), "{args:?}: {err}");
+    }
+}

@@ -477,6 +477,10 @@ fn run(a: Args) -> Result<bool, String> {
             println!("feed {}: epoch {} seq {}", store.describe(), f.epoch, f.seq);
         }
         "compact" => {
+            // (A misspelt path is not a new, empty feed to compact.)
+            if store.read().map_err(|e| e.to_string())?.is_none() {
+                return Err(format!("{}: no such feed", store.describe()));
+            }
             let dropped = store.compact(a.keep).map_err(|e| e.to_string())?;
             let f = store.read().map_err(|e| e.to_string())?.unwrap_or_else(|| feed::Feed {
                 epoch: String::new(),

@@ -346,6 +346,43 @@ impl EpochWatch {
 /// URLs (the feed serves one site), so any absolute URL is another origin's.
 const PUBLISH_ORIGIN: &str = "http://swcache-feed.invalid";
 
+/// Resolves a URL as a publisher checks it: a root-relative one against [`PUBLISH_ORIGIN`],
+/// any other as it is (another origin's).
+fn resolve_published(raw: &str) -> Option<String> {
+    if raw.starts_with('/') && !raw.starts_with("//") {
+        Some(cat!(PUBLISH_ORIGIN, raw))
+    } else {
+        Some(String::from(raw))
+    }
+}
+
+/// A browser drops tabs and line breaks from a URL and reads `\` as `/`: `/\evil.com/x`
+/// is another origin to every worker, which would then refuse the whole feed.
+fn browser_safe(v: &Value) -> Result<(), String> {
+    for field in ["urls", "prefixes"] {
+        if let Some(Value::Arr(list)) = v.get(field) {
+            for (i, u) in list.iter().enumerate() {
+                let u = u.as_str().unwrap_or("");
+                if u.bytes().any(|b| b == b'\\' || b < 0x20 || b == 0x7f) {
+                    return Err(cold(|| {
+                        cat!(
+                            "'",
+                            field,
+                            "[",
+                            i,
+                            "]' must not contain a backslash or control characters ",
+                            "(browsers read them as part of another URL), got '",
+                            u,
+                            "'"
+                        )
+                    }));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Validates what a publisher was asked to add (the fields of `POST /v1/entries`, or
 /// `swcache-feed add`'s flags): an object with the selectors of `CACHE_INVALIDATION`
 /// (`urls` root-relative) and an optional `timestamp`, by the same rules a worker applies
@@ -371,37 +408,8 @@ pub fn publish_request(v: &Value, now_ms: f64) -> Result<(Vec<(String, Value)>, 
             at
         }
     };
-    // A browser drops tabs and line breaks from a URL and reads `\` as `/`: `/\evil.com/x`
-    // is another origin to every worker, which would then refuse the whole feed.
-    for field in ["urls", "prefixes"] {
-        if let Some(Value::Arr(list)) = v.get(field) {
-            for (i, u) in list.iter().enumerate() {
-                let u = u.as_str().unwrap_or("");
-                if u.bytes().any(|b| b == b'\\' || b < 0x20 || b == 0x7f) {
-                    return Err(cold(|| {
-                        cat!(
-                            "'",
-                            field,
-                            "[",
-                            i,
-                            "]' must not contain a backslash or control characters ",
-                            "(browsers read them as part of another URL), got '",
-                            u,
-                            "'"
-                        )
-                    }));
-                }
-            }
-        }
-    }
-    let resolve = |raw: &str| -> Option<String> {
-        if raw.starts_with('/') && !raw.starts_with("//") {
-            Some(cat!(PUBLISH_ORIGIN, raw))
-        } else {
-            Some(String::from(raw))
-        }
-    };
-    let ctx = Context { origin: PUBLISH_ORIGIN, slot_names: &[], now_ms, resolve: &resolve };
+    browser_safe(v)?;
+    let ctx = Context { origin: PUBLISH_ORIGIN, slot_names: &[], now_ms, resolve: &resolve_published };
     parse_invalidation_with(v, &ctx, true)?;
     if let Some(Value::Arr(urls)) = v.get("urls") {
         for (i, u) in urls.iter().enumerate() {
@@ -439,6 +447,22 @@ pub fn publish_request(v: &Value, now_ms: f64) -> Result<(Vec<(String, Value)>, 
         }));
     }
     Ok((entry.fields, at_ms))
+}
+
+/// Checks a stored feed's entries by the rules workers read them with, beyond the feed's
+/// shape: an entry workers refuse (one edited in by hand, say) makes them refuse the whole
+/// feed, so a publisher must not go on adding to it as if it were served. The first error
+/// found. (Timestamps are not checked against this machine's clock: another instance's
+/// clock stamped them.)
+#[cfg(any(not(target_arch = "wasm32"), target_os = "wasi"))]
+pub fn check_stored(feed: &Feed, now_ms: f64) -> Result<(), String> {
+    let ctx = Context { origin: PUBLISH_ORIGIN, slot_names: &[], now_ms, resolve: &resolve_published };
+    for e in &feed.entries {
+        let at = |m: String| cat!("entry ", e.seq, ": ", m);
+        browser_safe(&Value::Obj(e.fields.clone())).map_err(at)?;
+        parse_selector(&e.fields, &ctx, true).map_err(at)?;
+    }
+    Ok(())
 }
 
 /// Adds an entry (`fields`: validated selector fields) at `at_ms`; returns its seq.
@@ -596,6 +620,27 @@ mod tests {
     const THREE: &str = r#"{"seq":1,"timestamp":"2026-11-18T11:00:00.000Z","urls":["/promo/a"]},
         {"seq":2,"timestamp":"2026-11-18T11:01:00.000Z","tags":["price-7"],"future":"ignored"},
         {"seq":3,"timestamp":"2026-11-18T11:02:00.000Z","routes":["pages","gone-route"]}"#;
+
+    #[test]
+    fn a_stored_feed_is_checked_as_workers_read_it() {
+        let good = parse_stored(&feed_with(THREE)).unwrap();
+        assert!(plan(&good, None, &ctx()).is_ok());
+        check_stored(&good, NOW).expect("unknown routes and fields are skipped, as workers do");
+        for bad in [
+            r#""prefixes":["promo/"]"#,
+            r#""urls":["https://elsewhere.example/a"]"#,
+            r#""tags":["a,b"]"#,
+            r#""all":"yes""#,
+        ] {
+            let text = feed_with(&format!(r#"{{"seq":3,"timestamp":"2026-11-18T11:02:00.000Z",{bad}}}"#));
+            let f = parse_stored(&text).unwrap();
+            assert!(plan(&f, None, &ctx()).is_err(), "workers refuse {bad}");
+            assert!(check_stored(&f, NOW).unwrap_err().starts_with("entry 3: "), "{bad}");
+        }
+        // (A browser reads `\` as `/`: another origin to every worker.)
+        let slash = feed_with(r#"{"seq":3,"timestamp":"2026-11-18T11:02:00.000Z","urls":["/\\elsewhere.example/a"]}"#);
+        assert!(check_stored(&parse_stored(&slash).unwrap(), NOW).is_err());
+    }
 
     #[test]
     fn parses_and_plans_what_a_cursor_has_not_seen() {

@@ -29,6 +29,12 @@ fn unavailable(path: &Path, e: std::io::Error) -> StoreError {
     StoreError::Unavailable(format!("{}: {}", path.display(), native::io_text(&e)))
 }
 
+/// A lock file that could not be made: named by the feed when its directory is missing
+/// (the lock files are the command's, not a path the user gave).
+fn lock_failed(path: &Path, lock: &Path, e: std::io::Error) -> StoreError {
+    unavailable(if e.kind() == ErrorKind::NotFound { path } else { lock }, e)
+}
+
 // ---------------------------------------------------------------------------------------
 // The lock
 
@@ -66,7 +72,7 @@ impl WriterLock {
                 .truncate(false)
                 .write(true)
                 .open(&lock_path)
-                .map_err(|e| unavailable(&lock_path, e))?;
+                .map_err(|e| lock_failed(path, &lock_path, e))?;
             lock.lock().map_err(|e| unavailable(&lock_path, e))?;
             lock
         };
@@ -83,7 +89,7 @@ impl WriterLock {
                     })
                 }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(unavailable(&mark, e)),
+                Err(e) => return Err(lock_failed(path, &mark, e)),
             }
             // Someone holds it: a writer at work, or one that died.
             let owner = fs::read_to_string(&mark).unwrap_or_default();

@@ -51,9 +51,13 @@ pub fn check_idempotency_key(key: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Parses a stored feed document, naming where it came from in the error.
+/// Parses a stored feed document, naming where it came from in the error. A feed workers
+/// would refuse (see [`feed::check_stored`]) is as invalid as one that is not JSON.
 pub fn parse_stored(text: &str, from: &str) -> Result<Feed, StoreError> {
-    feed::parse_stored(text).map_err(|e| StoreError::Corrupt(format!("{from}: {e}")))
+    let f = feed::parse_stored(text).map_err(|e| StoreError::Corrupt(format!("{from}: {e}")))?;
+    feed::check_stored(&f, now_ms())
+        .map_err(|e| StoreError::Corrupt(format!("{from}: {e} (workers refuse the whole feed)")))?;
+    Ok(f)
 }
 
 /// The wall clock in milliseconds since the epoch (what feed timestamps are in).
