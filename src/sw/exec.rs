@@ -336,7 +336,7 @@ fn request(op: OpId, r: &Req, reload: bool) -> Option<Request> {
             let _ = js_sys::Reflect::set(&init, &policy, &js_sys::Reflect::get(&own, &policy).unwrap_or_default());
             Some(Request::new_with_request_and_init(&own, &init).unwrap_or(own))
         }
-        Req::Path(p) => {
+        Req::Path(p) | Req::Page(p) => {
             let init = RequestInit::new();
             if reload {
                 init.set_cache(RequestCache::Reload);

@@ -124,6 +124,38 @@ export default function freshnessSuite(engine) {
 
   test(name('PREFETCH: at most 4 in flight, fresh and unmatched skipped, DONE after storing'), () => scenario.prefetchLimits(t));
 
+  test(name('PREFETCH of a page sent with Vary: Accept makes the next navigation a cache hit, one entry'), async () => {
+    const { page, server } = t;
+    await t.controlled();
+    // Rails sends Vary: Accept; the prefetch's request is not the navigation's.
+    const html = (v) => ({ body: `<!doctype html><title>${v}</title>`, headers: { 'content-type': 'text/html', vary: 'Accept' } });
+    server.set('/p/pf-vary', html('prefetched'));
+    assert.deepEqual(await message(page, { type: 'PREFETCH', urls: ['/p/pf-vary'] }), { type: 'PREFETCH_DONE', fetched: 1, skipped: 0, failed: 0 });
+    server.set('/p/pf-vary', html('fetched again'));
+    await page.goto(server.origin + '/p/pf-vary');
+    assert.equal(await page.evaluate(() => document.title), 'prefetched', 'the navigation is answered by the prefetched copy');
+    assert.equal(server.count('/p/pf-vary'), 1);
+    // One entry for the URL (Firefox keeps a second variant for the navigation's Accept).
+    const keys = () => page.evaluate(async () => {
+      let n = 0;
+      for (const c of await caches.keys()) n += (await (await caches.open(c)).keys()).filter((r) => r.url.endsWith('/p/pf-vary')).length;
+      return n;
+    });
+    assert.equal(await keys(), 1);
+    await page.goto(server.origin + '/harness.html');
+    await page.goto(server.origin + '/p/pf-vary');
+    assert.equal(await page.evaluate(() => document.title), 'prefetched', 'a hit again');
+    assert.equal(server.count('/p/pf-vary'), 1);
+    // A page first stored by a navigation is not fetched again by a prefetch.
+    server.set('/p/nav-vary', html('navigated'));
+    await page.goto(server.origin + '/p/nav-vary');
+    await t.waitStored('/p/nav-vary');
+    await page.goto(server.origin + '/harness.html');
+    assert.deepEqual(await message(page, { type: 'PREFETCH', urls: ['/p/nav-vary'] }), { type: 'PREFETCH_DONE', fetched: 0, skipped: 1, failed: 0 });
+    await page.goto(server.origin + '/p/nav-vary');
+    assert.equal(server.count('/p/nav-vary'), 1);
+  });
+
   test(name('page module: prefetchOnHover warms a hovered same-origin link once'), async () => {
     const { page, server } = t;
     await t.withPageModule();

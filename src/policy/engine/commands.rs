@@ -89,8 +89,14 @@ impl Tag {
 pub enum Req {
     /// The fetch event's own request.
     Own,
-    /// A same-origin path+search (prefetch, precache, invalidation by URL).
+    /// A same-origin path+search (prefetch, precache, invalidation by URL), read whatever
+    /// its `Vary`.
     Path(String),
+    /// A navigation's key: its path+search as a bare request, as a prefetch stores it, so a
+    /// prefetched page (`Vary: Accept`, whose request was not the navigation's) answers
+    /// it. Read with its `Vary` honoured: a `fetch()` of the URL with another `Accept`
+    /// is another entry.
+    Page(String),
     /// Entry `index` of the key listing that answered tag `list` of the same operation.
     Key { list: Tag, index: u32 },
 }

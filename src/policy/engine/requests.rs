@@ -47,12 +47,18 @@ pub(super) struct FetchOp {
 }
 
 impl Engine {
-    /// How the operation's request is stored in its slot: the event's own request, or
-    /// in the precache its revisioned key.
+    /// How the operation's request is stored in its slot: the event's own request, in the
+    /// precache its revisioned key, and a navigation by its URL ([`Req::Page`]; but where
+    /// the browser's router reads the cache, which matches the navigation's request).
     pub(super) fn own_req(&mut self, id: OpId) -> Req {
         let precache = self.precache_slot();
-        match self.fetch_op(id) {
-            Some(f) if f.slot == precache => f.key.clone().map_or(Req::Own, Req::Path),
+        let Some(f) = self.fetch_op(id) else { return Req::Own };
+        if f.slot == precache {
+            return f.key.clone().map_or(Req::Own, Req::Path);
+        }
+        let (slot, page, path) = (f.slot, f.navigate && f.same_origin, f.path.clone());
+        match self.slots.get(slot) {
+            Some(s) if page && !s.route.router => Req::Page(path),
             _ => Req::Own,
         }
     }

@@ -234,7 +234,7 @@ impl Sim {
     fn path_of(&self, op: OpId, r: &Req) -> String {
         match r {
             Req::Own => self.ops[&op].own_path.clone(),
-            Req::Path(p) => p.clone(),
+            Req::Path(p) | Req::Page(p) => p.clone(),
             Req::Key { list, index } => {
                 let href = &self.ops[&op].keys[list][*index as usize];
                 url::key_of(href, ORIGIN).to_string()

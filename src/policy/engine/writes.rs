@@ -81,7 +81,7 @@ impl Engine {
         let stamp = self.stamp(opaque, started);
         self.touch(slot, path);
         let key = match &req {
-            Req::Path(k) => Some(k.clone()),
+            Req::Path(k) | Req::Page(k) => Some(k.clone()),
             Req::Own => self.fetch_op(id).filter(|f| f.same_origin).map(|_| String::from(path)),
             Req::Key { .. } => None,
         };
@@ -181,9 +181,11 @@ impl Engine {
                 if let Some(j) = self.op(id).and_then(|o| o.stores.get_mut(job as usize)) {
                     j.refetched = now;
                 }
-                // (A precache key names the revision: fetch the URL itself.)
+                // (A precache key names the revision: fetch the URL itself; a navigation is
+                // fetched as it came.)
                 let fetch = match &req {
                     Req::Path(p) => Req::Path(crate::policy::precache::path_of_key(p).into()),
+                    Req::Page(_) => Req::Own,
                     other => other.clone(),
                 };
                 // A precache entry past the HTTP cache, as install fetched it (an unhashed
