@@ -587,21 +587,26 @@ async fn a_quota_error_is_told_apart_from_other_put_failures() {
     let name = cache_name(0);
     let net = FakeFetch::new(|_| Ok(response("fetched", 200, &[])));
 
-    // QuotaExceededError: the engine frees room, fetches once more and stores the copy.
+    // QuotaExceededError: the engine frees room (the route's one entry), fetches once
+    // more and stores the copy.
+    fetch_response("/p/old", None).await;
+    stored(&name, "/p/old").await;
+    settled().await;
     fail_next_put(&DomException::new_with_message_and_name("full", "QuotaExceededError").unwrap().into());
     let first = fetch_response("/p/big", None).await;
     assert_eq!(body(&first).await, "fetched");
     let copy = stored(&name, "/p/big").await;
     assert_eq!(body(&copy).await, "fetched");
     settled().await;
-    assert_eq!(net.urls(), [url("/p/big"), url("/p/big")]);
+    assert_eq!(net.urls(), [url("/p/old"), url("/p/big"), url("/p/big")]);
+    assert!(cached(&name, "/p/old").await.is_none());
 
     // Any other failure: given up, no second fetch.
     fail_next_put(&js_sys::TypeError::new("the body was used").into());
     let second = fetch_response("/p/other", None).await;
     assert_eq!(body(&second).await, "fetched");
     settled().await;
-    assert_eq!(net.urls().len(), 3);
+    assert_eq!(net.urls().len(), 4);
     assert!(cached(&name, "/p/other").await.is_none());
 }
 

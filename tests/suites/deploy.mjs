@@ -227,6 +227,11 @@ export default function deploySuite(engine) {
     const none = await ranged('bytes=60000-');
     assert.equal(none.status, 416);
     assert.equal(none.range, 'bytes */50000');
+    // Several ranges: the whole cached body, 200, read from the same one read of it.
+    const several = await ranged('bytes=0-1,5-9');
+    assert.equal(several.status, 200);
+    assert.equal(several.range, null);
+    assert.deepEqual(several.bytes, [...file]);
   });
 
   test(name('a precached file a route also matches answers range requests offline from the precache'), async () => {

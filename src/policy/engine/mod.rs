@@ -165,6 +165,8 @@ pub struct Engine {
     /// The removal waiting for the cache writes under way to end before it deletes the
     /// caches (a write ending after the deletion would create its cache again).
     removal_waiting: Option<OpId>,
+    /// A write given up on a full storage was reported (once per instance).
+    quota_warned: bool,
     /// Results the engine knows without asking (see [`Engine::emit`]), delivered by `io`.
     loopback: Vec<(OpId, Tag, Io)>,
     out: Vec<Cmd>,
@@ -241,6 +243,7 @@ impl Engine {
             }),
             removed: false,
             removal_waiting: None,
+            quota_warned: false,
             loopback: Vec::new(),
             out: Vec::new(),
             test,

@@ -786,6 +786,45 @@ fn quota_relief_refetch_obeys_the_store_rules() {
     assert!(s.cached(&s.cn("promoPages"), "/promo/a").is_none(), "the least used went");
 }
 
+/// A quota error in a route whose cache holds nothing to evict (the storage is full of
+/// other caches) frees no room: the write is given up, not fetched and failed once more
+/// (a media file used to be downloaded twice on every miss).
+#[test]
+fn a_quota_error_with_nothing_to_evict_is_not_fetched_again() {
+    let mut s = Sim::seed();
+    s.quota_left = Some(0);
+    s.serve("/promo/big", 1);
+    let op = s.start_fetch("/promo/big", false, "default").unwrap();
+    s.settle();
+    assert!(s.ops[&op].done);
+    assert_eq!(s.ops[&op].answered_with, Some(1), "served anyway");
+    assert!(s.cached(&s.cn("promoPages"), "/promo/big").is_none());
+    assert_eq!(s.requests["/promo/big"], 1, "no second download");
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    assert!(
+        s.warnings[0].contains("'promoPages' was served but not stored: the storage quota is full"),
+        "{:?}",
+        s.warnings
+    );
+    s.serve("/promo/big2", 1);
+    s.get("/promo/big2");
+    assert_eq!(s.warnings.len(), 1, "reported once");
+
+    // An install that cannot fit its precache fails at once, naming the full storage.
+    let (mut s, _) = deployed(2);
+    s.serve("/static/f1.js", 2);
+    s.restart(&deploy_config("v2", 2, Some(1), ""));
+    s.requests.clear();
+    s.caches.clear();
+    s.quota_left = Some(0);
+    let i = s.e.install();
+    s.exec();
+    s.settle();
+    let failed = s.ops[&i].failed.clone().unwrap_or_default();
+    assert!(failed.ends_with(" could not be stored: the storage quota is full"), "{failed}");
+    assert!(s.requests.values().all(|n| *n == 1), "{:?}", s.requests);
+}
+
 #[test]
 fn invalidation_removes_covered_entries_and_is_idempotent() {
     let mut s = Sim::seed();

@@ -150,9 +150,9 @@ impl Engine {
                 if self.slots[slot].route.max_entries.is_some() {
                     self.slots[slot].usage.landed(&path);
                 }
-                self.stored(id, slot, item, true, key, now);
+                self.stored(id, slot, item, PutResult::Ok, key, now);
             }
-            (0 | 4, Io::Put(_)) => self.stored(id, slot, item, false, None, now),
+            (0 | 4, Io::Put(r)) => self.stored(id, slot, item, r, None, now),
             (1, Io::Keys(keys)) => {
                 // Unlisted: no room is made, and the retried write fails as the first did.
                 let mut keys = keys.unwrap_or_default();
@@ -169,6 +169,10 @@ impl Engine {
                 let listed: Vec<String> = candidates.iter().map(|&i| ::core::mem::take(&mut keys[i])).collect();
                 let n = evict::quota_relief(listed.len());
                 let victims = self.plan(slot, &listed, n, self.slots[slot].usage.now());
+                if victims.is_empty() {
+                    // Nothing to evict frees no room: a second download would fail as well.
+                    return self.stored(id, slot, item, PutResult::Quota, None, now);
+                }
                 let reqs = victims
                     .into_iter()
                     .map(|v| Req::Key { list: Tag::Store(job, 1), index: candidates[v] as u32 })
@@ -212,20 +216,31 @@ impl Engine {
                         stamp,
                     });
                 } else {
-                    self.stored(id, slot, item, false, None, now);
+                    self.stored(id, slot, item, PutResult::Failed, None, now);
                 }
             }
-            (3, Io::Fetched(Err(_))) => self.stored(id, slot, item, false, None, now),
+            (3, Io::Fetched(Err(_))) => self.stored(id, slot, item, PutResult::Failed, None, now),
             _ => {}
         }
     }
 
-    /// A write finished (`ok`) or was given up.
+    /// A write finished (`Ok`) or was given up.
     #[inline(never)]
-    fn stored(&mut self, id: OpId, slot: usize, item: Option<u32>, ok: bool, key: Option<String>, now: f64) {
+    fn stored(&mut self, id: OpId, slot: usize, item: Option<u32>, r: PutResult, key: Option<String>, now: f64) {
+        let ok = r == PutResult::Ok;
         self.write_ended(id);
         if ok && !self.removed {
             self.trim(id, slot, key);
+        }
+        let full = if r == PutResult::Quota { ": the storage quota is full" } else { "" };
+        if !full.is_empty() && !self.quota_warned && !matches!(self.op(id).map(|o| &o.kind), Some(Kind::Install { .. }))
+        {
+            // Once per worker: every later write may meet the same full storage.
+            self.quota_warned = true;
+            let route = &self.slots[slot].route.name;
+            self.emit(Cmd::Warn {
+                text: cat!("swcache: a response of route '", route, "' was served but not stored", full),
+            });
         }
         match (item, self.op(id).map(|o| &mut o.kind)) {
             (Some(_), Some(Kind::Prefetch(p))) => {
@@ -241,7 +256,7 @@ impl Engine {
                 *pending -= 1;
                 if !ok {
                     let path = self.cfg.precache.get(i as usize).map(|e| e.path.clone()).unwrap_or_default();
-                    self.fail_install(id, cat!("swcache precache: ", path, " could not be stored"));
+                    self.fail_install(id, cat!("swcache precache: ", path, " could not be stored", full));
                 } else if *pending == 0 {
                     self.install_finished(id);
                 }
