@@ -217,21 +217,21 @@ pub fn plan(feed: &Feed, cursor: Option<&Cursor>, ctx: &Context<'_>) -> Result<(
     let next = Cursor { epoch: feed.epoch.clone(), seq: feed.seq };
     let mut out = Vec::new();
     let mut newest = f64::NEG_INFINITY;
-    let mut check = |at_ms: f64| -> Result<f64, String> {
-        if at_ms > ctx.now_ms + FUTURE_LIMIT_MS {
-            return Err(cold(|| String::from("an entry's timestamp is more than 10 minutes in the future: ignored")));
-        }
+    // A timestamp ahead of this worker's clock is clamped to its now, however far: the
+    // publisher refused any more than 10 minutes ahead of its own clock, so it is this
+    // device's clock that runs behind (refused, the feed would stay refused for as long).
+    let mut check = |at_ms: f64| -> f64 {
         let at = if at_ms > ctx.now_ms { ctx.now_ms } else { at_ms };
         if at > newest {
             newest = at;
         }
-        Ok(at)
+        at
     };
     if let Some(b) = &feed.baseline {
         // Entries this worker never saw were compacted away: everything older than the
         // baseline goes.
         if from < b.seq {
-            let at = check(b.at_ms)?;
+            let at = check(b.at_ms);
             out.push(Invalidation {
                 at_ms: at,
                 selector: super::message::Selector { all: true, ..Default::default() },
@@ -241,7 +241,7 @@ pub fn plan(feed: &Feed, cursor: Option<&Cursor>, ctx: &Context<'_>) -> Result<(
     // Every entry is checked, also when they are too many to apply one by one: a bad
     // entry refuses the feed whole, however far behind the worker is.
     for e in feed.entries.iter().filter(|e| e.seq > from) {
-        let at_ms = check(e.at_ms)?;
+        let at_ms = check(e.at_ms);
         let selector = parse_selector(&e.fields, ctx, true).map_err(|m| cat!("entry ", e.seq, ": ", m))?;
         out.push(Invalidation { at_ms, selector });
     }
@@ -707,7 +707,7 @@ mod tests {
     }
 
     #[test]
-    fn future_timestamps_clamp_or_refuse() {
+    fn future_timestamps_clamp() {
         let soon = time::iso_string(NOW + 60_000.0);
         let f =
             parse(&format!(r#"{{"swcacheFeed":1,"seq":1,"entries":[{{"seq":1,"timestamp":"{soon}","all":true}}]}}"#))
@@ -718,7 +718,8 @@ mod tests {
         let f =
             parse(&format!(r#"{{"swcacheFeed":1,"seq":1,"entries":[{{"seq":1,"timestamp":"{later}","all":true}}]}}"#))
                 .unwrap();
-        assert!(plan(&f, None, &ctx()).unwrap_err().contains("future"));
+        let (invs, _) = plan(&f, None, &ctx()).unwrap();
+        assert_eq!(invs[0].at_ms, NOW, "a device clock an hour behind: clamped, not refused");
     }
 
     #[test]
