@@ -146,3 +146,23 @@ fn a_missing_directory_is_named_by_the_feed() {
         assert!(err.contains(&format!("{}: No such file or directory", feed.display())), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_publisher_waiting_for_another_writers_mark_says_so() {
+    let feed = scratch("waiting");
+    assert!(bin().args(["init", "--feed"]).arg(&feed).status().unwrap().success());
+    // The npm command's mark, left by a writer killed 8.5 s ago: taken over at 10 s.
+    let mark = feed.with_extension("writer");
+    std::fs::write(&mark, "wasi 1\n").unwrap();
+    let aged = std::time::SystemTime::now() - std::time::Duration::from_millis(8_500);
+    std::fs::File::options().write(true).open(&mark).unwrap().set_modified(aged).unwrap();
+    let start = std::time::Instant::now();
+    let out = bin().args(["add", "--url", "/a", "--feed"]).arg(&feed).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(start.elapsed() >= std::time::Duration::from_secs(1), "it waited for the mark");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains("waiting for") && err.contains("swcache-feed.writer") && err.contains("wasi 1"), "{err}");
+    let most = err.split("at most ").nth(1).and_then(|t| t.split(' ').next()).and_then(|n| n.parse::<u64>().ok());
+    assert!(most.is_some_and(|n| n <= 2), "how long at most: {err}");
+}

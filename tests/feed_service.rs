@@ -469,6 +469,39 @@ async fn a_redis_store_past_what_workers_accept_compacts_back_under_it() {
     assert_eq!(store.read().await.unwrap().unwrap().seq, 17);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_init_and_add_leave_a_redis_feed_kept_by_a_larger_service_keep() {
+    use swcache::policy::value::Value as V;
+    let redis = Redis::start("keep");
+    // The service runs with --keep 1000; the feed holds 300 entries.
+    let store = Store::open(&redis.url(), 1000, "swcache").await.unwrap();
+    for i in 0..300 {
+        let urls = V::Arr(vec![V::Str(format!("/p/{i}"))]);
+        store.publish(vec![("urls".into(), urls)], 1_795_000_000_000.0, None).await.unwrap();
+    }
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_swcache-feed")).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // A CMS script's commands, without --keep: reading writes nothing, a publish folds nothing
+    // the service keeps.
+    let shown = run(&["show", "--store", &redis.url()]);
+    let f = store.read().await.unwrap().unwrap();
+    assert_eq!((f.entries.len(), f.baseline.as_ref().map(|b| b.seq)), (300, None), "show folded entries");
+    assert!(shown.starts_with(&format!("epoch {} seq 300 entries 300\n", f.epoch)), "{shown}");
+    run(&["init", "--store", &redis.url()]);
+    assert_eq!(store.read().await.unwrap().unwrap().entries.len(), 300, "init folded entries");
+    assert_eq!(run(&["add", "--url", "/p/300", "--store", &redis.url()]).trim(), "301");
+    let f = store.read().await.unwrap().unwrap();
+    assert_eq!((f.seq, f.entries.len(), f.baseline.as_ref().map(|b| b.seq)), (301, 301, None));
+    // An explicit --keep still compacts.
+    run(&["add", "--keep", "100", "--url", "/p/301", "--store", &redis.url()]);
+    let f = store.read().await.unwrap().unwrap();
+    assert_eq!((f.seq, f.entries.len(), f.baseline.as_ref().map(|b| b.seq)), (302, 100, Some(202)));
+    assert!(run(&["compact", "--keep", "10", "--store", &redis.url()]).contains("compacted 90 entries; 10 left"));
+}
+
 // ----- many instances on one Redis -----------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

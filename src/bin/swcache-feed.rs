@@ -126,7 +126,8 @@ struct Args {
     cmd: String,
     store: String,
     namespace: String,
-    keep: usize,
+    /// `--keep`, when given.
+    keep: Option<usize>,
     timestamp: Option<String>,
     fields: Vec<(String, Value)>,
     server: Option<String>,
@@ -171,7 +172,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         cmd,
         store: "file:swcache-feed.json".into(),
         namespace: "swcache".into(),
-        keep: feed::DEFAULT_KEEP,
+        keep: None,
         timestamp: None,
         fields: vec![],
         server: None,
@@ -191,7 +192,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             "--feed" => a.store = format!("file:{}", value()?),
             "--namespace" => a.namespace = value()?,
             "--keep" => {
-                a.keep = value()?.parse().ok().filter(|n| *n >= 1).ok_or("--keep must be a whole number from 1")?;
+                a.keep = Some(value()?.parse().ok().filter(|n| *n >= 1).ok_or("--keep must be a whole number from 1")?);
             }
             "--timestamp" => a.timestamp = Some(value()?),
             "--url" => push(&mut a.fields, "urls", value()?),
@@ -382,14 +383,15 @@ struct Feeds {
 impl Feeds {
     fn open(a: &Args) -> Result<Feeds, String> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-        let store = rt.block_on(swcache::service::store::Store::open(&a.store, a.keep, &a.namespace));
+        let keep = a.keep.unwrap_or(feed::DEFAULT_KEEP);
+        let store = rt.block_on(swcache::service::store::Store::open(&a.store, keep, &a.namespace));
         Ok(Feeds { store: store.map_err(|e| e.to_string())?, rt })
     }
     fn describe(&self) -> String {
         self.store.describe()
     }
-    fn read(&self) -> Result<Option<feed::Feed>, StoreError> {
-        self.rt.block_on(self.store.read())
+    fn peek(&self) -> Result<Option<feed::Feed>, StoreError> {
+        self.rt.block_on(self.store.peek())
     }
     fn init(&self) -> Result<feed::Feed, StoreError> {
         self.rt.block_on(self.store.init())
@@ -399,6 +401,13 @@ impl Feeds {
     }
     fn publish(&self, fields: Vec<(String, Value)>, at_ms: f64, key: Option<&str>) -> Result<u64, StoreError> {
         self.rt.block_on(self.store.publish(fields, at_ms, key)).map(|p| p.seq)
+    }
+    /// After a publish: a Redis store compacted to `keep` (a file store's publish did it).
+    fn bound(&self, keep: usize) -> Result<usize, StoreError> {
+        match &self.store {
+            swcache::service::store::Store::Redis(_) => self.compact(keep),
+            swcache::service::store::Store::File(_) => Ok(0),
+        }
     }
 }
 
@@ -412,15 +421,15 @@ struct Feeds {
 impl Feeds {
     fn open(a: &Args) -> Result<Feeds, String> {
         match StoreUrl::parse(&a.store).map_err(|e| e.to_string())? {
-            StoreUrl::File(path) => Ok(Feeds { path: path.into(), keep: a.keep }),
+            StoreUrl::File(path) => Ok(Feeds { path: path.into(), keep: a.keep.unwrap_or(feed::DEFAULT_KEEP) }),
             StoreUrl::Redis(_) => Err(format!("Redis stores are the native swcache-feed's; {NATIVE}")),
         }
     }
     fn describe(&self) -> String {
         format!("file:{}", self.path.display())
     }
-    fn read(&self) -> Result<Option<feed::Feed>, StoreError> {
-        swcache::service::file_store::read_sync(&self.path, self.keep)
+    fn peek(&self) -> Result<Option<feed::Feed>, StoreError> {
+        swcache::service::file_store::read_now(&self.path)
     }
     fn init(&self) -> Result<feed::Feed, StoreError> {
         swcache::service::file_store::init_sync(&self.path)
@@ -430,6 +439,9 @@ impl Feeds {
     }
     fn publish(&self, fields: Vec<(String, Value)>, at_ms: f64, key: Option<&str>) -> Result<u64, StoreError> {
         swcache::service::file_store::publish_sync(&self.path, self.keep, fields, at_ms, key).map(|p| p.seq)
+    }
+    fn bound(&self, _keep: usize) -> Result<usize, StoreError> {
+        Ok(0)
     }
 }
 
@@ -461,7 +473,7 @@ fn run(a: Args) -> Result<bool, String> {
     match a.cmd.as_str() {
         "show" => {
             let f = store
-                .read()
+                .peek()
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("{}: no such feed", store.describe()))?;
             println!("epoch {} seq {} entries {}", f.epoch, f.seq, f.entries.len());
@@ -478,11 +490,11 @@ fn run(a: Args) -> Result<bool, String> {
         }
         "compact" => {
             // (A misspelt path is not a new, empty feed to compact.)
-            if store.read().map_err(|e| e.to_string())?.is_none() {
+            if store.peek().map_err(|e| e.to_string())?.is_none() {
                 return Err(format!("{}: no such feed", store.describe()));
             }
-            let dropped = store.compact(a.keep).map_err(|e| e.to_string())?;
-            let f = store.read().map_err(|e| e.to_string())?.unwrap_or_else(|| feed::Feed {
+            let dropped = store.compact(a.keep.unwrap_or(feed::DEFAULT_KEEP)).map_err(|e| e.to_string())?;
+            let f = store.peek().map_err(|e| e.to_string())?.unwrap_or_else(|| feed::Feed {
                 epoch: String::new(),
                 seq: 0,
                 baseline: None,
@@ -497,10 +509,12 @@ fn run(a: Args) -> Result<bool, String> {
         _ => {
             let seq =
                 store.publish(a.fields.clone(), at_ms(&a), a.idempotency_key.as_deref()).map_err(|e| e.to_string())?;
-            // A Redis store compacts when read: keep it bounded after each publish too. The
+            // A Redis feed is compacted by the service that serves it, to the service's
+            // --keep: without one given here, the list is only bounded by what workers take
+            // (a default keep would fold entries a service with a larger --keep keeps). The
             // entry is published whatever this says: a failure here is only a warning (an
             // error would make a CMS retry, and publish twice).
-            if let Err(e) = store.read() {
+            if let Err(e) = store.bound(a.keep.unwrap_or(feed::MAX_ENTRIES)) {
                 eprintln!("swcache-feed: warning: published, but compacting the store failed: {e}");
             }
             println!("{seq}");
@@ -525,7 +539,7 @@ fn serve(a: Args) -> Result<(), String> {
         cors_origins: a.cors_origins,
         feed_path: a.feed_path,
         cache_control: a.cache_control,
-        keep: a.keep,
+        keep: a.keep.unwrap_or(feed::DEFAULT_KEEP),
         namespace: a.namespace,
         heartbeat: a.heartbeat,
     };

@@ -58,6 +58,8 @@ pub struct WriterLock {
 pub const STALE: Duration = Duration::from_secs(10);
 /// How long a writer waits for the lock before it gives up.
 const LOCK_WAIT: Duration = Duration::from_secs(60);
+/// A wait for the lock this long is told on stderr (once).
+const SAY_AFTER: Duration = Duration::from_secs(1);
 
 const OWNER: &str = if cfg!(target_os = "wasi") { "wasi" } else { "native" };
 
@@ -79,6 +81,7 @@ impl WriterLock {
         let mark = path.with_extension("writer");
         let start = std::time::Instant::now();
         let mut pause = Duration::from_millis(1);
+        let mut said = false;
         loop {
             match create_mark(&mark) {
                 Ok(()) => {
@@ -110,6 +113,18 @@ impl WriterLock {
                     LOCK_WAIT.as_secs(),
                     owner.trim()
                 )));
+            }
+            if !said && start.elapsed() >= SAY_AFTER {
+                // A wait this long is not a write at work: say what it waits for.
+                let most =
+                    LOCK_WAIT.saturating_sub(start.elapsed()).min(age.map_or(LOCK_WAIT, |a| STALE.saturating_sub(a)));
+                eprintln!(
+                    "swcache-feed: waiting for another writer to finish ({}: {}); at most {} s more",
+                    mark.display(),
+                    owner.trim(),
+                    most.as_millis().div_ceil(1000)
+                );
+                said = true;
             }
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(20));
@@ -303,6 +318,10 @@ mod service {
         pub async fn read(&self) -> Result<Option<Feed>, StoreError> {
             let keep = self.keep;
             self.blocking("reader", false, move |p| super::read_sync(&p, keep)).await
+        }
+
+        pub async fn peek(&self) -> Result<Option<Feed>, StoreError> {
+            self.blocking("reader", false, move |p| super::read_now(&p)).await
         }
 
         pub async fn init(&self) -> Result<Feed, StoreError> {

@@ -14,7 +14,9 @@
 //! four keys in one `MULTI`, assembles the feed document and reads it with
 //! [`feed::parse`], then compacts it with [`feed::compact`] (the file store's rules);
 //! when that dropped entries, a second script trims them from the list and moves the
-//! baseline forward (never back), so every reader computes the same document. New
+//! baseline forward (never back), so every reader computes the same document. Only the
+//! service's reads and `compact` do that: [`RedisStore::peek`] (`show`, `init`) writes
+//! nothing, so a command run without the service's `--keep` folds nothing it keeps. New
 //! entries are announced on the channel `{NS}:published` (its payload: the seq).
 
 use std::sync::{Arc, Once};
@@ -213,8 +215,8 @@ impl RedisStore {
         self.read_compacted(self.keep).await.map(|r| r.map(|(f, _)| f))
     }
 
-    /// Reads, compacts to `keep`, trims what compaction dropped; the feed and how many went.
-    async fn read_compacted(&self, keep: usize) -> Result<Option<(Feed, usize)>, StoreError> {
+    /// The feed as stored, not compacted (nothing is written).
+    pub async fn peek(&self) -> Result<Option<Feed>, StoreError> {
         let Some((epoch, seq, baseline, entries)) = self.load().await? else { return Ok(None) };
         let mut text = String::from("{\"swcacheFeed\":1,\"epoch\":");
         push_json_str(&mut text, &epoch);
@@ -226,7 +228,12 @@ impl RedisStore {
         text.push_str(",\"entries\":[");
         text.push_str(&entries.join(","));
         text.push_str("]}");
-        let mut f = parse_stored(&text, &self.describe())?;
+        parse_stored(&text, &self.describe()).map(Some)
+    }
+
+    /// Reads, compacts to `keep`, trims what compaction dropped; the feed and how many went.
+    async fn read_compacted(&self, keep: usize) -> Result<Option<(Feed, usize)>, StoreError> {
+        let Some(mut f) = self.peek().await? else { return Ok(None) };
         let dropped = feed::compact(&mut f, keep);
         if dropped > 0 {
             if let Some(b) = &f.baseline {
@@ -258,7 +265,7 @@ impl RedisStore {
         if let Err(e) = set {
             return Err(self.failed(e).await);
         }
-        Ok(self.read().await?.unwrap_or(Feed { epoch: String::new(), seq: 0, baseline: None, entries: vec![] }))
+        Ok(self.peek().await?.unwrap_or(Feed { epoch: String::new(), seq: 0, baseline: None, entries: vec![] }))
     }
 
     pub async fn compact(&self, keep: usize) -> Result<usize, StoreError> {

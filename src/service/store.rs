@@ -59,6 +59,14 @@ impl Store {
         }
     }
 
+    /// The feed as stored, not compacted: reading it never writes.
+    pub async fn peek(&self) -> Result<Option<Feed>, StoreError> {
+        match self {
+            Store::File(s) => s.peek().await,
+            Store::Redis(s) => s.peek().await,
+        }
+    }
+
     /// Creates an empty feed (a new epoch, no entries) if there is none; returns the feed.
     pub async fn init(&self) -> Result<Feed, StoreError> {
         match self {
