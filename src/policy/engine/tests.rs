@@ -1634,30 +1634,54 @@ fn a_failed_install_leaves_the_old_version_serving_everything() {
     }
 }
 
-/// A quota error while a new version installs makes room in the shared precache only from
-/// entries the new config does not list. It used to evict the oldest entries, which the new
-/// version shares with the active one and had counted as present: it activated without
-/// them, and those files failed offline.
+/// A quota error while a new version installs evicts nothing from the shared precache: the
+/// entries there are the active version's, which a failed install leaves whole, and the
+/// new version's own, counted as stored. (It first evicted the oldest entries, which the
+/// new version shares with the active one: it activated without them; then v1's
+/// superseded revisions, which the active version still serves.) The install fails, and
+/// the browser's next try installs once there is room.
 #[test]
 fn quota_relief_during_an_install_keeps_what_the_new_version_lists() {
     let (mut s, _) = deployed(8);
     s.serve("/static/f7.js", 2);
-    s.restart(&deploy_config("v2", 8, Some(7), ""));
+    let v2 = deploy_config("v2", 8, Some(7), "");
+    s.restart(&v2);
     s.quota_left = Some(0);
     let i = s.e.install();
     s.exec();
     s.until_quota_error();
     s.quota_left = None;
     s.settle();
-    assert!(s.ops[&i].done && s.ops[&i].failed.is_none(), "{:?}", s.ops[&i].failed);
-    assert!(s.cached("swcache-precache", "/static/f7.js?__swcache_rev=r1").is_none(), "v1's old f7 made the room");
-    let a = s.e.activate();
-    s.exec();
-    s.settle();
-    assert!(s.ops[&a].done);
+    let failed = s.ops[&i].failed.clone().unwrap_or_default();
+    assert!(failed.ends_with("f7.js could not be stored: the storage quota is full"), "{failed}");
+    assert_eq!(s.count("swcache-precache"), 8, "nothing evicted");
+    s.restart(&v2);
+    let (i, a) = install_and_activate(&mut s);
+    assert!(s.ops[&i].done && s.ops[&i].failed.is_none() && s.ops[&a].done, "{:?}", s.ops[&i].failed);
     s.offline = true;
     for i in 0..8 {
         assert_eq!(s.get(&format!("/static/f{i}.js")), Some(if i == 7 { 2 } else { 1 }), "f{i} served offline by v2");
+    }
+}
+
+/// A deploy whose install meets a full storage fails, and the browser keeps v1 active:
+/// v1 still serves every file it lists offline. The quota relief used to delete v1's
+/// superseded revision (the new config does not list it) before the retry failed too,
+/// so v1 missed that file offline and fetched the new deploy's online.
+#[test]
+fn a_failed_install_under_quota_leaves_the_active_version_whole() {
+    let (mut s, v1) = deployed(8);
+    s.serve("/static/f7.js", 2);
+    s.restart(&deploy_config("v2", 8, Some(7), ""));
+    s.quota_left = Some(0);
+    let i = s.e.install();
+    s.exec();
+    s.settle();
+    assert!(s.ops[&i].failed.is_some(), "the install fails");
+    s.restart(&v1);
+    s.offline = true;
+    for i in 0..8 {
+        assert_eq!(s.get(&format!("/static/f{i}.js")), Some(1), "f{i} served offline by v1");
     }
 }
 

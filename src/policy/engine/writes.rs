@@ -142,7 +142,10 @@ impl Engine {
         // tells nothing about the cache's keys.
         let key = key.filter(|_| put_after == self.slots[slot].deletions);
         match (step, io) {
-            (0, Io::Put(PutResult::Quota)) => {
+            // Every version shares the precache: it gives up no entry to make room. Those
+            // this config does not list are the active version's (or a waiting one's),
+            // which a failed install leaves whole; those it lists count as stored.
+            (0, Io::Put(PutResult::Quota)) if slot != self.precache_slot() => {
                 self.emit(Cmd::Keys { op: id, tag: Tag::Store(job, 1), slot: slot as u32 });
             }
             (0 | 4, Io::Put(PutResult::Ok)) => {
@@ -155,28 +158,15 @@ impl Engine {
             (0 | 4, Io::Put(r)) => self.stored(id, slot, item, r, None, now),
             (1, Io::Keys(keys)) => {
                 // Unlisted: no room is made, and the retried write fails as the first did.
-                let mut keys = keys.unwrap_or_default();
-                // Every version shares the precache: room is made there only from entries
-                // this config does not list (an older version's), never from those it
-                // needs and counted as stored when its install began.
-                let candidates: Vec<usize> = if slot == self.precache_slot() {
-                    let stored: Vec<&str> =
-                        keys.iter().map(|h| url::same_origin_path(h, &self.origin).unwrap_or("")).collect();
-                    crate::policy::precache::obsolete(&self.cfg.precache, &stored)
-                } else {
-                    (0..keys.len()).collect()
-                };
-                let listed: Vec<String> = candidates.iter().map(|&i| ::core::mem::take(&mut keys[i])).collect();
+                let listed = keys.unwrap_or_default();
                 let n = evict::quota_relief(listed.len());
                 let victims = self.plan(slot, &listed, n, self.slots[slot].usage.now());
                 if victims.is_empty() {
                     // Nothing to evict frees no room: a second download would fail as well.
                     return self.stored(id, slot, item, PutResult::Quota, None, now);
                 }
-                let reqs = victims
-                    .into_iter()
-                    .map(|v| Req::Key { list: Tag::Store(job, 1), index: candidates[v] as u32 })
-                    .collect();
+                let reqs =
+                    victims.into_iter().map(|v| Req::Key { list: Tag::Store(job, 1), index: v as u32 }).collect();
                 self.emit(Cmd::Delete { op: id, tag: Tag::Store(job, 2), slot: slot as u32, reqs });
             }
             (2, Io::Deleted(n)) => {
@@ -185,17 +175,14 @@ impl Engine {
                 if let Some(j) = self.op(id).and_then(|o| o.stores.get_mut(job as usize)) {
                     j.refetched = now;
                 }
-                // (A precache key names the revision: fetch the URL itself; a navigation is
-                // fetched as it came.)
+                // (A navigation is fetched as it came.)
                 let fetch = match &req {
-                    Req::Path(p) => Req::Path(crate::policy::precache::path_of_key(p).into()),
                     Req::Page(_) => Req::Own,
                     other => other.clone(),
                 };
-                // A precache entry past the HTTP cache, as install fetched it (an unhashed
-                // URL's cached answer may be the previous revision); so is a URL a recent
-                // invalidation names (the HTTP cache may hold the invalidated copy).
-                let reload = slot == self.precache_slot() || self.fences.covers(&path, slot, now);
+                // A URL a recent invalidation names is fetched past the HTTP cache (it may
+                // hold the invalidated copy).
+                let reload = self.fences.covers(&path, slot, now);
                 self.emit(Cmd::Fetch { op: id, tag: Tag::Store(job, 3), req: fetch, reload });
             }
             (3, Io::Fetched(Ok(info))) => {
