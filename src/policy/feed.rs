@@ -358,9 +358,9 @@ fn resolve_published(raw: &str) -> Option<String> {
 
 /// A browser drops tabs and line breaks from a URL and reads `\` as `/`: `/\evil.com/x`
 /// is another origin to every worker, which would then refuse the whole feed.
-fn browser_safe(v: &Value) -> Result<(), String> {
+fn browser_safe(props: &[(String, Value)]) -> Result<(), String> {
     for field in ["urls", "prefixes"] {
-        if let Some(Value::Arr(list)) = v.get(field) {
+        if let Some(Value::Arr(list)) = super::value::prop(props, field) {
             for (i, u) in list.iter().enumerate() {
                 let u = u.as_str().unwrap_or("");
                 if u.bytes().any(|b| b == b'\\' || b < 0x20 || b == 0x7f) {
@@ -402,13 +402,13 @@ pub fn publish_request(v: &Value, now_ms: f64) -> Result<(Vec<(String, Value)>, 
             let at = timestamp(Some(t), "timestamp")?;
             if at > now_ms + FUTURE_LIMIT_MS {
                 return Err(cold(|| {
-                    "'timestamp' is more than 10 minutes in the future (workers would refuse the feed)".into()
+                    "'timestamp' is more than 10 minutes in the future (workers would take it as their now)".into()
                 }));
             }
             at
         }
     };
-    browser_safe(v)?;
+    browser_safe(props)?;
     let ctx = Context { origin: PUBLISH_ORIGIN, slot_names: &[], now_ms, resolve: &resolve_published };
     parse_invalidation_with(v, &ctx, true)?;
     if let Some(Value::Arr(urls)) = v.get("urls") {
@@ -459,7 +459,7 @@ pub fn check_stored(feed: &Feed, now_ms: f64) -> Result<(), String> {
     let ctx = Context { origin: PUBLISH_ORIGIN, slot_names: &[], now_ms, resolve: &resolve_published };
     for e in &feed.entries {
         let at = |m: String| cat!("entry ", e.seq, ": ", m);
-        browser_safe(&Value::Obj(e.fields.clone())).map_err(at)?;
+        browser_safe(&e.fields).map_err(at)?;
         parse_selector(&e.fields, &ctx, true).map_err(at)?;
     }
     Ok(())

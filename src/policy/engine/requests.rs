@@ -56,9 +56,12 @@ impl Engine {
         if f.slot == precache {
             return f.key.clone().map_or(Req::Own, Req::Path);
         }
-        let (slot, page, path) = (f.slot, f.navigate && f.same_origin, f.path.clone());
+        if !(f.navigate && f.same_origin) {
+            return Req::Own;
+        }
+        let (slot, path) = (f.slot, f.path.clone());
         match self.slots.get(slot) {
-            Some(s) if page && !s.route.router => Req::Page(path),
+            Some(s) if !s.route.router => Req::Page(path),
             _ => Req::Own,
         }
     }

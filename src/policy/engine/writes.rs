@@ -219,9 +219,9 @@ impl Engine {
         if ok && !self.removed {
             self.trim(id, slot, key);
         }
-        let full = if r == PutResult::Quota { ": the storage quota is full" } else { "" };
-        if !full.is_empty() && !self.quota_warned && !matches!(self.op(id).map(|o| &o.kind), Some(Kind::Install { .. }))
-        {
+        let quota = r == PutResult::Quota;
+        let full = if quota { ": the storage quota is full" } else { "" };
+        if quota && !self.quota_warned && !matches!(self.op(id).map(|o| &o.kind), Some(Kind::Install { .. })) {
             // Once per worker: every later write may meet the same full storage.
             self.quota_warned = true;
             let route = &self.slots[slot].route.name;
