@@ -72,7 +72,8 @@ setup() {
   fi
   if ! command -v redis-server >/dev/null || ! command -v nginx >/dev/null; then
     # The feed service's Redis store is tested against a real Redis; nginx is the
-    # benchmark's reference static server for the feed document.
+    # benchmark's reference static server for the feed document and, in the e2e tests,
+    # the web server in front of the site and the feed service (the README's block).
     log "installing Debian redis-server + nginx"
     apt_install redis-server nginx
   fi

@@ -175,6 +175,7 @@ pub fn on_fetch(event: FetchEvent, answer: Function) -> bool {
     let href = req.url();
     let headers = req.headers();
     let range = headers.get("range").ok().flatten();
+    let accept = headers.get("accept").ok().flatten();
     let cache = js::request_cache(&req);
     let facts = crate::policy::engine::Request {
         get: req.method() == "GET",
@@ -184,6 +185,7 @@ pub fn on_fetch(event: FetchEvent, answer: Function) -> bool {
         range: range.as_deref(),
         image: req.destination() == web_sys::RequestDestination::Image,
         no_cors: req.mode() == web_sys::RequestMode::NoCors,
+        accept: accept.as_deref(),
     };
     let handled = with_engine(|w| {
         let id = w.engine.fetch(&facts, now())?;

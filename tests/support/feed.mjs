@@ -39,20 +39,20 @@ process.on('exit', () => {
 });
 
 /** A new temporary directory, removed at exit at the latest. */
-function tempDir(prefix) {
+export function tempDir(prefix) {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   dirs.add(d);
   return d;
 }
 
 /** Removes a directory made by tempDir(). */
-function removeDir(d) {
+export function removeDir(d) {
   fs.rmSync(d, { recursive: true, force: true });
   dirs.delete(d);
 }
 
 /** Spawns `cmd` with its output appended to `out(text)`, tracked in `running`. */
-function start(cmd, args, out) {
+export function start(cmd, args, out) {
   const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
   running.add(c);
   c.once('exit', () => running.delete(c));
@@ -69,7 +69,7 @@ function exited(child) {
 }
 
 /** SIGTERM to `child` (by its pid), SIGKILL if it is still there after `grace` ms. */
-async function terminate(child, grace = 5000) {
+export async function terminate(child, grace = 5000) {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const done = exited(child);
   try { process.kill(child.pid, 'SIGTERM'); } catch {}
@@ -82,7 +82,7 @@ async function terminate(child, grace = 5000) {
  * Polls `ready()` until `child` answers: true once it does, false if the child exits
  * first; after `timeout` ms the child is stopped and this throws, naming `what`.
  */
-async function answers(child, ready, what, timeout = 10000) {
+export async function answers(child, ready, what, timeout = 10000) {
   const deadline = Date.now() + timeout;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) return false;

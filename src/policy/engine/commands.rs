@@ -294,6 +294,8 @@ pub struct Request<'a> {
     /// `Request.mode` is `no-cors`: only such a request may be answered with an opaque
     /// copy (the browser turns one given to any other request into a network error).
     pub no_cors: bool,
+    /// The `Accept` header.
+    pub accept: Option<&'a str>,
 }
 
 /// A stored entry, as far as decisions go.

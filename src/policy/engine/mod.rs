@@ -333,7 +333,12 @@ impl Engine {
         if self.removed {
             return None;
         }
-        let selected = self.select(req.href, req.get, false);
+        // A page's EventSource is left to the browser: the worker has nothing to keep of a
+        // stream, and Chromium leaves the Last-Event-ID off a request that a worker
+        // passes on, so a stream resumed through it would miss the events sent meanwhile.
+        // (EventSource sends `Accept: text/event-stream`.)
+        let stream = req.accept.is_some_and(|a| a.starts_with("text/event-stream"));
+        let selected = if stream { None } else { self.select(req.href, req.get, false) };
         // With an offline page, navigations no route takes still go through the worker
         // (network only), so a failed one gets the page. With navigation preload on, too:
         // the browser has already sent the navigation's request (the preload), and a

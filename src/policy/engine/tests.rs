@@ -554,6 +554,22 @@ fn unrouted_and_non_get_requests_are_left_alone() {
 }
 
 #[test]
+fn an_event_stream_on_a_route_is_left_to_the_browser() {
+    // A page's EventSource on the site's origin (`subscribe('/v1/events')`) under a route
+    // that takes every path: Chromium leaves its Last-Event-ID off a request a worker
+    // passes on, so the stream must not go through the worker.
+    let mut s = Sim::seed();
+    let href = format!("{ORIGIN}/v1/events");
+    let stream = Request { cache: "no-store", accept: Some("text/event-stream"), ..get_request(&href) };
+    assert_eq!(s.e.fetch(&stream, 0.0), None);
+    assert!(s.e.take().is_empty());
+    assert!(
+        s.e.fetch(&Request { accept: Some("*/*"), ..get_request(&href) }, 0.0).is_some(),
+        "other requests as before"
+    );
+}
+
+#[test]
 fn server_errors_and_unstorable_responses_are_served_not_stored() {
     let mut s = Sim::seed();
     s.content("/promo/e").status = 500;
@@ -1136,7 +1152,16 @@ fn feed_sim(first: &str) -> (Sim, feed::Feed) {
 
 /// A page's GET of `href` (mode cors, cache mode default), the fields tests vary.
 fn get_request(href: &str) -> Request<'_> {
-    Request { get: true, href, navigate: false, cache: "default", range: None, image: false, no_cors: false }
+    Request {
+        get: true,
+        href,
+        navigate: false,
+        cache: "default",
+        range: None,
+        image: false,
+        no_cors: false,
+        accept: None,
+    }
 }
 
 fn new_feed() -> feed::Feed {
