@@ -344,6 +344,13 @@ fn request(op: OpId, r: &Req, reload: bool) -> Option<Request> {
             // (As the string it is: web-sys's enum would add a conversion table each way.)
             let policy = JsValue::from_str("referrerPolicy");
             let _ = js_sys::Reflect::set(&init, &policy, &js_sys::Reflect::get(&own, &policy).unwrap_or_default());
+            // A media element's ranged request is no-cors, and a copy of one drops its
+            // `Range` (only the browser may set it there): a whole 200 answered every
+            // range, which Safari does not play. A same-origin copy keeps it (the engine
+            // copies no other origin's ranged request).
+            if own.mode() == web_sys::RequestMode::NoCors && header(&own.headers(), "range").is_some() {
+                let _ = js_sys::Reflect::set(&init, &JsValue::from_str("mode"), &JsValue::from_str("same-origin"));
+            }
             Some(Request::new_with_request_and_init(&own, &init).unwrap_or(own))
         }
         Req::Path(p) | Req::Page(p) => {

@@ -280,6 +280,39 @@ export default function deploySuite(engine) {
     assert.ok(after > before, `the media element's requests were cache hits (${before} -> ${after})`);
   });
 
+  // A media element's requests are no-cors, and a copy of such a request loses its Range
+  // (a header only the browser may set): the server answered a whole 200 to every range,
+  // which Safari does not play, and a 2-byte probe of a long video downloaded all of it.
+  test(name('a <video> whose copy an invalidation removed asks the server for ranges, past the HTTP cache'), async () => {
+    const { page, server } = t;
+    server.set('/media/clip.webm', { handler: rangeHandler(CLIP, 'video/webm') });
+    server.set('/sw.js', { body: workerSource(`{ version: 'v1', routes: [{ name: 'media', match: '/media/', strategy: 'cacheFirst' }] }`), headers: JS });
+    await t.controlled();
+    assert.equal((await get(page, '/media/clip.webm')).status, 200);
+    await t.waitStored('/media/clip.webm', 'media');
+    const done = await message(page, { type: 'CACHE_INVALIDATION', urls: [`${server.origin}/media/clip.webm`], timestamp: new Date().toISOString() });
+    assert.equal(done.removed, 1);
+    server.resetCounts();
+    await page.evaluate(() => {
+      const v = document.createElement('video');
+      v.muted = true;
+      v.src = '/media/clip.webm';
+      window.video = v;
+      window.videoError = null;
+      v.onerror = () => { window.videoError = String(v.error && (v.error.message || v.error.code)); };
+      document.body.append(v);
+      v.play().catch((e) => { window.videoError = String(e); });
+    });
+    await waitFor(() => page.evaluate(() => window.videoError || window.video.currentTime > 1), 'the video plays past 1 s', 15000);
+    assert.equal(await page.evaluate(() => window.videoError), null);
+    const asked = server.requests().filter((r) => r.path === '/media/clip.webm');
+    assert.ok(asked.length > 0, 'the media element went to the server');
+    for (const r of asked) {
+      if (t.can.mediaRanges) assert.match(r.headers.range || 'none', /^bytes=/, 'the media element\'s Range reached the server');
+      assert.match(r.headers['cache-control'] || 'none', /max-age=0|no-cache/, 'past the HTTP cache');
+    }
+  });
+
   test(name('kill switch: swcache-remove-sw.js deletes swcache caches only and unregisters'), async () => {
     const { page, server } = t;
     for (let i = 0; i < 2; i++) server.set(`/static/f${i}.js`, { body: `f${i}` });

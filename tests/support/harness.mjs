@@ -21,11 +21,14 @@ import { launchWebDriver, geckodriverVersion } from './webdriver.mjs';
  * Static Routing API. `touch`: TouchEvent on a desktop page. `coldNavigationFetches`: a
  * navigation that has to start the worker also goes to the network, in parallel, whatever
  * the worker answers (Chromium's automatic preload while a worker boots; WebKit the same).
+ * `mediaRanges`: a <video> asks for its file with a Range header (WebKitGTK's GStreamer
+ * asks for the whole file first, without one, and needs no range once it gets it; Safari's
+ * own media stack starts with a `bytes=0-1` probe).
  */
 export const CAN = {
-  chromium: { stopWorkers: true, router: true, touch: true, saveData: true, coldNavigationFetches: true },
-  firefox: { stopWorkers: true, router: false, touch: false, saveData: false, coldNavigationFetches: false },
-  webkit: { stopWorkers: false, router: false, touch: false, saveData: false, coldNavigationFetches: true },
+  chromium: { stopWorkers: true, router: true, touch: true, saveData: true, coldNavigationFetches: true, mediaRanges: true },
+  firefox: { stopWorkers: true, router: false, touch: false, saveData: false, coldNavigationFetches: false, mediaRanges: true },
+  webkit: { stopWorkers: false, router: false, touch: false, saveData: false, coldNavigationFetches: true, mediaRanges: false },
 };
 
 /** Starts `engine` with its options: {browser, page, newPage(), endTest(), stopWorkers?(), version}. */

@@ -310,7 +310,8 @@ impl Engine {
     #[inline(never)]
     fn range_io(&mut self, id: OpId, tag: Tag, io: Io, now: f64) {
         let Some(f) = self.fetch_op(id) else { return };
-        let (slot, path, header) = (f.slot, f.path.clone(), f.range.clone().unwrap_or_default());
+        let (slot, path, header, same_origin) =
+            (f.slot, f.path.clone(), f.range.clone().unwrap_or_default(), f.same_origin);
         // After a miss in the route's own cache, a precached URL is read in the precache
         // (`also_precache` is cleared when that read is sent).
         let (also, key) = (f.also_precache, f.key.clone());
@@ -333,7 +334,9 @@ impl Engine {
             }
             (Tag::Range, Io::Matched(_)) => {
                 self.slots[slot].counters.record(Reply::Network, false);
-                let reload = self.fences.covers(&path, slot, now);
+                // Past the HTTP cache only on this origin: the adapter's copy of a media
+                // element's ranged request keeps its `Range` as a same-origin request.
+                let reload = same_origin && self.fences.covers(&path, slot, now);
                 return self.emit(Cmd::Fetch { op: id, tag: Tag::Net, req: Req::Own, reload });
             }
             (Tag::Size, Io::Size(Some(size))) => match crate::policy::range::resolve(&header, size) {

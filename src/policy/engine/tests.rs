@@ -2519,3 +2519,24 @@ fn work_under_way_when_the_kill_switch_arrives_does_not_create_the_deleted_cache
         assert!(s.ops.values().all(|o| o.done), "seed {seed}: every operation ends");
     }
 }
+
+/// A ranged miss a recent invalidation names goes past the HTTP cache on this origin (the
+/// adapter's copy keeps a media element's `Range` as a same-origin request); another
+/// origin's is fetched as it came, since no copy of it could keep its `Range`.
+#[test]
+fn a_ranged_miss_goes_past_the_http_cache_on_this_origin_only() {
+    let mut s = with_cdn(1);
+    let cdn = "https://cdn.example.com/clip.webm";
+    s.serve(cdn, 1);
+    s.serve("/media/clip.webp", 1);
+    s.reloads.clear();
+    s.now += 10.0;
+    s.message(r#"{"type":"CACHE_INVALIDATION","urls":["/media/clip.webp"]}"#);
+    s.message(r#"{"type":"CACHE_INVALIDATION","routes":["cdn"]}"#);
+    for path in ["/media/clip.webp", cdn] {
+        let op = s.start_request(path, Request { range: Some("bytes=0-1"), ..get_request("") }).unwrap();
+        s.settle();
+        assert_eq!(s.ops[&op].answered, Some(Answer::Network(Tag::Net)), "{path}");
+    }
+    assert_eq!(s.reloads, ["/media/clip.webp"]);
+}
