@@ -234,6 +234,7 @@ pub fn plan(feed: &Feed, cursor: Option<&Cursor>, ctx: &Context<'_>) -> Result<(
             let at = check(b.at_ms);
             out.push(Invalidation {
                 at_ms: at,
+                asked_ms: b.at_ms,
                 selector: super::message::Selector { all: true, ..Default::default() },
             });
         }
@@ -243,12 +244,13 @@ pub fn plan(feed: &Feed, cursor: Option<&Cursor>, ctx: &Context<'_>) -> Result<(
     for e in feed.entries.iter().filter(|e| e.seq > from) {
         let at_ms = check(e.at_ms);
         let selector = parse_selector(&e.fields, ctx, true).map_err(|m| cat!("entry ", e.seq, ": ", m))?;
-        out.push(Invalidation { at_ms, selector });
+        out.push(Invalidation { at_ms, asked_ms: e.at_ms, selector });
     }
     if out.len() > COLLAPSE_AFTER {
         // Too many to apply one by one: everything stored before the newest change goes.
         out = vec![Invalidation {
             at_ms: newest,
+            asked_ms: newest,
             selector: super::message::Selector { all: true, ..Default::default() },
         }];
     }

@@ -38,6 +38,10 @@ pub fn all_stamped_before(at_ms: f64, instance_started_ms: f64, newest_stamp_ms:
 impl Fences {
     pub fn raise(&mut self, inv: Rc<Invalidation>, now_ms: f64) {
         self.prune(now_ms);
+        // The same news again: its fence is up already.
+        if self.list.iter().any(|f| f.inv.same_news(&inv)) {
+            return;
+        }
         if self.list.len() >= MAX_FENCES {
             // The oldest that no longer hides goes first: one still hiding keeps copies
             // an invalidation answered for from being served.
@@ -54,10 +58,15 @@ impl Fences {
     }
 
     /// The covered entries of `inv` are deleted: its fence stops hiding (it still blocks).
-    pub fn settle(&mut self, inv: &Rc<Invalidation>) {
-        for f in self.list.iter_mut().filter(|f| Rc::ptr_eq(&f.inv, inv)) {
+    pub fn settle(&mut self, inv: &Invalidation) {
+        for f in self.list.iter_mut().filter(|f| f.inv.same_news(inv)) {
             f.hiding = false;
         }
+    }
+
+    /// Whether the same news was applied already, every entry it covers deleted.
+    pub fn applied(&self, inv: &Invalidation) -> bool {
+        self.list.iter().any(|f| !f.hiding && f.inv.same_news(inv))
     }
 
     /// Whether a response for `path` in `slot` (with `Cache-Tag` `tags`), fetched from
@@ -138,6 +147,7 @@ mod tests {
     fn inv(at_ms: f64, urls: &[&str], tags: &[&str]) -> Rc<Invalidation> {
         Rc::new(Invalidation {
             at_ms,
+            asked_ms: at_ms,
             selector: Selector {
                 urls: urls.iter().map(|s| s.to_string()).collect(),
                 tags: tags.iter().map(|s| s.to_string()).collect(),

@@ -89,6 +89,8 @@ impl FromIterator<String> for PathSet {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Invalidation {
     pub at_ms: f64,
+    /// The timestamp as the sender gave it (`at_ms` is clamped to the worker's now).
+    pub asked_ms: f64,
     pub selector: Selector,
 }
 
@@ -97,6 +99,13 @@ impl Invalidation {
     pub fn removes(&self, path: &str, slot: usize, tags: Option<&str>, stamp_ms: Option<f64>) -> bool {
         // (An entry stamped before the change goes; one stamped at or after it stays.)
         stamp_ms.is_none_or(|s| s < self.at_ms) && self.selector.matches(path, slot, tags)
+    }
+
+    /// The same news: the same selectors and timestamp (every open page hands on each
+    /// entry of its live feed, and the worker's feed check reads the entry too).
+    #[inline(never)]
+    pub fn same_news(&self, other: &Invalidation) -> bool {
+        self.asked_ms == other.asked_ms && self.selector == other.selector
     }
 }
 
@@ -274,8 +283,9 @@ pub fn parse_invalidation_with(
     };
     // A CMS clock running ahead must not fence caching until its time comes: a
     // timestamp later than the worker's now means now.
+    let asked_ms = at_ms;
     let at_ms = if at_ms > ctx.now_ms { ctx.now_ms } else { at_ms };
-    Ok(Invalidation { at_ms, selector: parse_selector(props(msg), ctx, known_routes_only)? })
+    Ok(Invalidation { at_ms, asked_ms, selector: parse_selector(props(msg), ctx, known_routes_only)? })
 }
 
 /// An invalidation's selectors, from the properties of a message or a feed entry (see

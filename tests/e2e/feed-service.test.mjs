@@ -182,3 +182,24 @@ for (const store of ['file', 'redis']) {
     assert.equal((await stats()).feed.seq, 0, 'the worker itself did not check the feed meanwhile');
   });
 }
+
+// Each tab streams the feed and hands every entry to the one worker: it applies the
+// entry once, and each tab hears of it once (three tabs heard it three times each).
+test('feed service [file] (d): three open tabs that each subscribed hear one publish once each', async () => {
+  const svc = await service('file');
+  await start(svc);
+  server.set('/promo/live', livePage(svc.url + '/v1/events', 'live'));
+  server.set('/promo/card', { body: 'card' });
+  const tabs = [page, await context.newPage(), await context.newPage()];
+  for (const tab of tabs) await tab.goto(server.origin + '/promo/live');
+  await get(page, '/promo/card');
+  await waitFor(() => cached(page, '/promo/card', 'pages'), 'the card stored');
+  for (const tab of tabs) await waitFor(() => tab.evaluate(() => !!navigator.serviceWorker.controller), 'tab controlled');
+  await connected(svc, 3);
+  await svc.publish({ urls: ['/promo/live', '/promo/card'] });
+  for (const tab of tabs) await waitFor(() => tab.evaluate(() => window.events.length > 0), 'swcache:invalidated in every tab', 5000);
+  // Give every further notice time to arrive.
+  await new Promise((r) => setTimeout(r, 1000));
+  const counts = await Promise.all(tabs.map((tab) => tab.evaluate(() => window.events.length)));
+  assert.deepEqual(counts, [1, 1, 1], 'one publish, one event per tab');
+});

@@ -38,6 +38,8 @@ pub(super) struct InvalidateOp {
     /// deletes what is still there); the reply and the notice go out after the first.
     pub(super) retries: u32,
     pub(super) replied: bool,
+    /// The same news as an invalidation already applied: nothing to remove, no notice.
+    pub(super) again: bool,
 }
 
 /// Most removed paths one `INVALIDATED` notice lists.
@@ -75,6 +77,7 @@ impl Engine {
             deleted: 0,
             retries: 0,
             replied: false,
+            again: false,
         };
         if let Some(o) = self.op(id) {
             o.kind = Kind::Invalidate(Box::new(op));
@@ -118,6 +121,15 @@ impl Engine {
         let (started, newest) = (self.started_ms, self.newest_stamp);
         let Some(i) = self.inv_op(id) else { return };
         let inv = i.inv.clone();
+        // Every open page hands on each entry of its live feed, and the worker's feed check
+        // reads it too: once applied (this waited for it), it is not applied again.
+        if i.retries == 0 && self.fences.applied(&inv) {
+            if let Some(i) = self.inv_op(id) {
+                i.again = true;
+            }
+            return self.invalidation_progress(id);
+        }
+        let Some(i) = self.inv_op(id) else { return };
         let sel = &inv.selector;
         // When every entry is known to be older than the fence and no tag must be read,
         // the count comes from the keys and DONE is sent before the deletions (the fence
@@ -283,7 +295,7 @@ impl Engine {
         // Every cache listed and every deletion confirmed: the covered entries are gone.
         // Else the fence goes on hiding what it covers for as long as it lives.
         let complete = i.unread == 0 && i.deleted >= i.to_delete;
-        let first = i.retries == 0;
+        let first = i.retries == 0 && !i.again;
         let paths = ::core::mem::take(&mut i.paths);
         self.reply_once(id);
         if first {

@@ -2540,3 +2540,68 @@ fn a_ranged_miss_goes_past_the_http_cache_on_this_origin_only() {
     }
     assert_eq!(s.reloads, ["/media/clip.webp"]);
 }
+
+// ----- several tabs at once ---------------------------------------------------------------------
+
+/// Every open page that subscribed hands each live feed entry to the worker, and the
+/// worker's own feed check reads it as well: the same news (selectors and timestamp, even
+/// one the clock clamped) is applied once, and each page is told once. Sent again after
+/// an invalidation that could not list a cache, it goes again.
+#[test]
+fn the_same_feed_entry_from_several_pages_and_the_feed_is_applied_once() {
+    let (mut s, mut doc) = fed_sim();
+    s.visit("/promo/b");
+    s.serve("/promo/a", 2);
+    s.now += 1000.0;
+    let at_ms = s.now - 500.0;
+    let at = crate::policy::time::iso_string(at_ms);
+    let live = format!(r#"{{"type":"CACHE_INVALIDATION","feed":true,"urls":["/promo/a"],"timestamp":"{at}"}}"#);
+    let (broadcasts, listings) = (s.broadcasts.len(), s.listings);
+    let (_, r) = s.message(&live);
+    assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":1}"#]);
+    assert_eq!(s.broadcasts.len(), broadcasts + 1);
+    let listings = s.listings - listings;
+    for _ in 0..2 {
+        let before = s.listings;
+        let (_, r) = s.message(&live);
+        assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":0}"#]);
+        assert_eq!(s.listings, before, "nothing listed again");
+    }
+    assert!(listings > 0);
+    assert_eq!(s.broadcasts.len(), broadcasts + 1, "each page told once: {:?}", &s.broadcasts[broadcasts..]);
+    // The worker's next feed check reads the entry the pages handed on.
+    let entry = r#"{"urls":["/promo/a"]}"#;
+    s.publish(&mut doc, entry);
+    doc.entries.last_mut().unwrap().at_ms = at_ms;
+    s.feed_doc = (200, format!("\"e{}\"", doc.seq), feed::write(&doc));
+    s.now += 61_000.0;
+    s.start_fetch("/promo/b", true, "default");
+    s.settle();
+    assert_eq!(s.feed_stat("seq"), 2.0, "the check completed");
+    assert_eq!(s.broadcasts.len(), broadcasts + 1, "no page told again: {:?}", &s.broadcasts[broadcasts..]);
+    assert_eq!(s.get("/promo/a"), Some(2));
+
+    // A timestamp ahead of the worker's clock (clamped to its now, a different now for
+    // each page's message) is still the same news.
+    let ahead = crate::policy::time::iso_string(s.now + 2000.0);
+    let live = format!(r#"{{"type":"CACHE_INVALIDATION","feed":true,"prefixes":["/promo/"],"timestamp":"{ahead}"}}"#);
+    let broadcasts = s.broadcasts.len();
+    s.message(&live);
+    s.now += 30.0;
+    let (_, r) = s.message(&live);
+    assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":0}"#]);
+    assert_eq!(s.broadcasts.len(), broadcasts + 1);
+
+    // After an invalidation that could not list a cache, the same one sent again lists.
+    s.serve("/promo/c", 1);
+    s.get("/promo/c");
+    s.now += 1000.0;
+    let at = crate::policy::time::iso_string(s.now);
+    let again = format!(r#"{{"type":"CACHE_INVALIDATION","prefixes":["/promo/c"],"timestamp":"{at}"}}"#);
+    s.failing_listings = 1;
+    let (_, r) = s.message(&again);
+    assert!(r[0].contains("\"ERROR\""), "{r:?}");
+    s.failing_listings = 0;
+    let (_, r) = s.message(&again);
+    assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":1}"#]);
+}
