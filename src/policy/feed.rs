@@ -206,7 +206,16 @@ fn checked(bytes: usize, v: Option<&Value>, max_bytes: usize, max_entries: usize
 /// What a worker at `cursor` must apply of `feed`, as invalidations for its origin and
 /// routes (`ctx`), or why the feed is refused. `Ok((invalidations, new_cursor))`; an
 /// empty list: nothing new.
-pub fn plan(feed: &Feed, cursor: Option<&Cursor>, ctx: &Context<'_>) -> Result<(Vec<Invalidation>, Cursor), String> {
+///
+/// `applied`: whether this worker applied an entry already (a page handed it on from its
+/// live stream): checked all the same, not applied again, and not counted towards the
+/// collapse into one `all`.
+pub fn plan(
+    feed: &Feed,
+    cursor: Option<&Cursor>,
+    applied: &dyn Fn(&Invalidation) -> bool,
+    ctx: &Context<'_>,
+) -> Result<(Vec<Invalidation>, Cursor), String> {
     let same_epoch = cursor.filter(|c| c.epoch == feed.epoch);
     let from = same_epoch.map_or(0, |c| c.seq);
     if let Some(c) = same_epoch {
@@ -244,7 +253,10 @@ pub fn plan(feed: &Feed, cursor: Option<&Cursor>, ctx: &Context<'_>) -> Result<(
     for e in feed.entries.iter().filter(|e| e.seq > from) {
         let at_ms = check(e.at_ms);
         let selector = parse_selector(&e.fields, ctx, true).map_err(|m| cat!("entry ", e.seq, ": ", m))?;
-        out.push(Invalidation { at_ms, asked_ms: e.at_ms, selector });
+        let inv = Invalidation { at_ms, asked_ms: e.at_ms, selector };
+        if !applied(&inv) {
+            out.push(inv);
+        }
     }
     if out.len() > COLLAPSE_AFTER {
         // Too many to apply one by one: everything stored before the newest change goes.
@@ -626,7 +638,7 @@ mod tests {
     #[test]
     fn a_stored_feed_is_checked_as_workers_read_it() {
         let good = parse_stored(&feed_with(THREE)).unwrap();
-        assert!(plan(&good, None, &ctx()).is_ok());
+        assert!(plan(&good, None, &|_| false, &ctx()).is_ok());
         check_stored(&good, NOW).expect("unknown routes and fields are skipped, as workers do");
         for bad in [
             r#""prefixes":["promo/"]"#,
@@ -636,7 +648,7 @@ mod tests {
         ] {
             let text = feed_with(&format!(r#"{{"seq":3,"timestamp":"2026-11-18T11:02:00.000Z",{bad}}}"#));
             let f = parse_stored(&text).unwrap();
-            assert!(plan(&f, None, &ctx()).is_err(), "workers refuse {bad}");
+            assert!(plan(&f, None, &|_| false, &ctx()).is_err(), "workers refuse {bad}");
             assert!(check_stored(&f, NOW).unwrap_err().starts_with("entry 3: "), "{bad}");
         }
         // (A browser reads `\` as `/`: another origin to every worker.)
@@ -648,16 +660,16 @@ mod tests {
     fn parses_and_plans_what_a_cursor_has_not_seen() {
         let f = parse(&feed_with(THREE)).unwrap();
         assert_eq!((f.seq, f.entries.len(), f.epoch.as_str()), (3, 3, "e1"));
-        let (all, c) = plan(&f, None, &ctx()).unwrap();
+        let (all, c) = plan(&f, None, &|_| false, &ctx()).unwrap();
         assert_eq!(all.len(), 3);
         assert_eq!(c, Cursor { epoch: "e1".into(), seq: 3 });
         assert!(all[0].selector.urls.contains("/promo/a"));
         assert_eq!(all[2].selector.slots, vec![1], "unknown route names are skipped, not an error");
-        let (some, _) = plan(&f, Some(&Cursor { epoch: "e1".into(), seq: 2 }), &ctx()).unwrap();
+        let (some, _) = plan(&f, Some(&Cursor { epoch: "e1".into(), seq: 2 }), &|_| false, &ctx()).unwrap();
         assert_eq!(some.len(), 1);
-        let (none, _) = plan(&f, Some(&Cursor { epoch: "e1".into(), seq: 3 }), &ctx()).unwrap();
+        let (none, _) = plan(&f, Some(&Cursor { epoch: "e1".into(), seq: 3 }), &|_| false, &ctx()).unwrap();
         assert!(none.is_empty(), "nothing new: nothing applied twice");
-        let (again, _) = plan(&f, Some(&Cursor { epoch: "old".into(), seq: 99 }), &ctx()).unwrap();
+        let (again, _) = plan(&f, Some(&Cursor { epoch: "old".into(), seq: 99 }), &|_| false, &ctx()).unwrap();
         assert_eq!(again.len(), 3, "a new epoch: the feed is unseen");
     }
 
@@ -687,14 +699,14 @@ mod tests {
             ("x".repeat(MAX_BYTES + 1), "larger than"),
         ];
         for (text, want) in cases {
-            let got = parse(&text).and_then(|f| plan(&f, None, &ctx()).map(|_| ()));
+            let got = parse(&text).and_then(|f| plan(&f, None, &|_| false, &ctx()).map(|_| ()));
             let e = got.unwrap_err();
             assert!(e.contains(want), "{e} should contain {want}");
         }
         let cross =
             parse(&feed_with(r#"{"seq":1,"timestamp":"2026-11-18T11:00:00Z","urls":["https://evil.example/a"]}"#))
                 .unwrap();
-        assert!(plan(&cross, None, &ctx()).unwrap_err().contains("cross-origin"));
+        assert!(plan(&cross, None, &|_| false, &ctx()).unwrap_err().contains("cross-origin"));
         let many = format!(
             r#"{{"swcacheFeed":1,"seq":{n},"entries":[{}]}}"#,
             (1..=MAX_ENTRIES + 1)
@@ -705,7 +717,9 @@ mod tests {
         );
         assert!(parse(&many).unwrap_err().contains("more than"));
         let f = parse(&feed_with(THREE)).unwrap();
-        assert!(plan(&f, Some(&Cursor { epoch: "e1".into(), seq: 5 }), &ctx()).unwrap_err().contains("went backwards"));
+        assert!(plan(&f, Some(&Cursor { epoch: "e1".into(), seq: 5 }), &|_| false, &ctx())
+            .unwrap_err()
+            .contains("went backwards"));
     }
 
     #[test]
@@ -714,13 +728,13 @@ mod tests {
         let f =
             parse(&format!(r#"{{"swcacheFeed":1,"seq":1,"entries":[{{"seq":1,"timestamp":"{soon}","all":true}}]}}"#))
                 .unwrap();
-        let (invs, _) = plan(&f, None, &ctx()).unwrap();
+        let (invs, _) = plan(&f, None, &|_| false, &ctx()).unwrap();
         assert_eq!(invs[0].at_ms, NOW, "a minute of skew: clamped to the worker's now");
         let later = time::iso_string(NOW + 3_600_000.0);
         let f =
             parse(&format!(r#"{{"swcacheFeed":1,"seq":1,"entries":[{{"seq":1,"timestamp":"{later}","all":true}}]}}"#))
                 .unwrap();
-        let (invs, _) = plan(&f, None, &ctx()).unwrap();
+        let (invs, _) = plan(&f, None, &|_| false, &ctx()).unwrap();
         assert_eq!(invs[0].at_ms, NOW, "a device clock an hour behind: clamped, not refused");
     }
 
@@ -740,13 +754,31 @@ mod tests {
         let b = f.baseline.clone().unwrap();
         assert_eq!(b.seq, 10_000 - DEFAULT_KEEP as u64);
         // A worker that stopped long ago gets the baseline as "all before".
-        let (invs, _) = plan(&f, Some(&Cursor { epoch: "e".into(), seq: 5 }), &ctx()).unwrap();
+        let (invs, _) = plan(&f, Some(&Cursor { epoch: "e".into(), seq: 5 }), &|_| false, &ctx()).unwrap();
         assert_eq!(invs.len(), 1, "collapsed: {} entries", invs.len());
         assert!(invs[0].selector.all);
         // One that is one behind gets just the newest entry.
-        let (invs, _) = plan(&f, Some(&Cursor { epoch: "e".into(), seq: 9_999 }), &ctx()).unwrap();
+        let (invs, _) = plan(&f, Some(&Cursor { epoch: "e".into(), seq: 9_999 }), &|_| false, &ctx()).unwrap();
         assert_eq!(invs.len(), 1);
         assert!(!invs[0].selector.all);
+    }
+
+    /// Entries a page handed on from its live stream (the worker applied them) are not
+    /// applied again by its check, and do not count towards the collapse into one `all`.
+    #[test]
+    fn entries_applied_from_a_live_stream_are_not_applied_again_by_a_check() {
+        let mut f = Feed { epoch: "e".into(), seq: 0, baseline: None, entries: vec![] };
+        for i in 0..60u32 {
+            add(&mut f, vec![(String::from("urls"), Value::Arr(vec![Value::Str(format!("/p/{i}"))]))], NOW - 1e4);
+        }
+        let at = Some(Cursor { epoch: "e".into(), seq: 0 });
+        let (invs, next) = plan(&f, at.as_ref(), &|_| false, &ctx()).unwrap();
+        assert!(invs.len() == 1 && invs[0].selector.all, "60 entries not yet applied: one all");
+        let live = |i: &Invalidation| !i.selector.urls.contains("/p/59");
+        let (invs, again) = plan(&f, at.as_ref(), &live, &ctx()).unwrap();
+        assert_eq!(again, next, "the cursor moves past them all the same");
+        assert_eq!(invs.len(), 1);
+        assert_eq!(invs[0].selector.urls.iter().collect::<Vec<_>>(), ["/p/59"], "only the entry not applied");
     }
 
     #[test]
@@ -871,7 +903,7 @@ mod simulation {
                     let ctx = Context { origin: ORIGIN, slot_names: &NAMES, now_ms: now, resolve: &resolve };
                     let from = w.cursor.as_ref().map_or(0, |c| c.seq);
                     assert_eq!(from, w.covered, "a restart neither replays nor skips");
-                    let (invs, next) = plan(&feed, w.cursor.as_ref(), &ctx).expect("valid feed");
+                    let (invs, next) = plan(&feed, w.cursor.as_ref(), &|_| false, &ctx).expect("valid feed");
                     // What this check covers: (from, feed.seq], through the baseline for
                     // the compacted part.
                     let compacted = feed.baseline.as_ref().map_or(0, |b| b.seq);

@@ -39,7 +39,7 @@ impl Fences {
     pub fn raise(&mut self, inv: Rc<Invalidation>, now_ms: f64) {
         self.prune(now_ms);
         // The same news again: its fence is up already.
-        if self.list.iter().any(|f| f.inv.same_news(&inv)) {
+        if self.raised(&inv) {
             return;
         }
         if self.list.len() >= MAX_FENCES {
@@ -62,6 +62,11 @@ impl Fences {
         for f in self.list.iter_mut().filter(|f| f.inv.same_news(inv)) {
             f.hiding = false;
         }
+    }
+
+    /// Whether the same news has a fence already (applied, or being applied).
+    pub fn raised(&self, inv: &Invalidation) -> bool {
+        self.list.iter().any(|f| f.inv.same_news(inv))
     }
 
     /// Whether the same news was applied already, every entry it covers deleted.

@@ -185,7 +185,7 @@ for (const store of ['file', 'redis']) {
 
 // Each tab streams the feed and hands every entry to the one worker: it applies the
 // entry once, and each tab hears of it once (three tabs heard it three times each).
-test('feed service [file] (d): three open tabs that each subscribed hear one publish once each', async () => {
+test('feed service [file] (f): three open tabs that each subscribed hear one publish once each', async () => {
   const svc = await service('file');
   await start(svc);
   server.set('/promo/live', livePage(svc.url + '/v1/events', 'live'));
@@ -203,3 +203,49 @@ test('feed service [file] (d): three open tabs that each subscribed hear one pub
   const counts = await Promise.all(tabs.map((tab) => tab.evaluate(() => window.events.length)));
   assert.deepEqual(counts, [1, 1, 1], 'one publish, one event per tab');
 });
+
+for (const store of ['file', 'redis']) {
+  test(`feed service [${store}] (d): an entry heard live is applied once: the worker's own feed check skips it`, async () => {
+    const svc = await service(store);
+    await start(svc);
+    server.set('/promo/once', livePage(svc.url + '/v1/events', 'once'));
+    await page.goto(server.origin + '/promo/once');
+    await waitFor(() => cached(page, '/promo/once', 'pages'), 'the page stored');
+    await waitFor(async () => (await stats()).feed.checks >= 1, 'a first feed check');
+    await connected(svc);
+    // The worker is stopped while idle (Chromium stops one after 30 s): the live entry
+    // starts it, and its first event checks the feed, which already holds that entry.
+    await stopWorkers();
+    const { seq } = await svc.publish({ urls: ['/promo/once'] });
+    await waitFor(() => page.evaluate(() => window.events.length), 'the live entry');
+    await waitFor(async () => (await stats()).feed.seq === seq, 'the check read the entry');
+    await new Promise((r) => setTimeout(r, 500));
+    const events = await page.evaluate(() => window.events);
+    assert.deepEqual(events.map((e) => e.source), ['message'], 'one entry, one swcache:invalidated');
+  });
+
+  test(`feed service [${store}] (e): a burst heard live does not make the next feed check invalidate everything`, async () => {
+    const svc = await service(store);
+    await start(svc);
+    server.set('/promo/burst', livePage(svc.url + '/v1/events', 'burst'));
+    server.set('/keep/me', { body: 'kept' });
+    await page.goto(server.origin + '/promo/burst');
+    await get(page, '/keep/me');
+    await waitFor(() => cached(page, '/keep/me', 'pages'), 'an unrelated page stored');
+    await waitFor(async () => (await stats()).feed.checks >= 1, 'a first feed check');
+    await connected(svc);
+    // More than 50 entries (what a worker that was away applies as one `all`), every one
+    // heard live and applied exactly.
+    let last;
+    for (let i = 0; i < 60; i++) last = await svc.publish({ urls: [`/elsewhere/${i}`] });
+    const one = await waitFor(() => page.evaluate(() => window.events[0]), 'one covering entry', 1).catch(() => null);
+    assert.equal(one, null, 'no entry covers this page');
+    // The next check (a response announcing the seq).
+    server.set('/announce', { body: 'x', headers: { 'swcache-feed-seq': String(last.seq), 'cache-control': 'no-store' } });
+    await get(page, '/announce?1');
+    await waitFor(async () => (await stats()).feed.seq === last.seq, 'the check read the burst');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual((await cached(page, '/keep/me', 'pages'))?.body, 'kept', 'a page no entry names stays cached');
+    assert.deepEqual(await page.evaluate(() => window.events), [], 'nothing covered this page');
+  });
+}

@@ -204,7 +204,9 @@ impl Engine {
                     let cursor = self.feed.as_ref().and_then(|f| f.cursor.clone());
                     let from = cursor.as_ref().filter(|c| c.epoch == doc.epoch).map_or(0, |c| c.seq);
                     let fresh = doc.entries.iter().filter(|e| e.seq > from).count() as u64;
-                    feed::plan(&doc, cursor.as_ref(), &ctx).map(|(invs, next)| (invs, next, fresh))
+                    // (An entry a page handed on from its live stream is applied already.)
+                    feed::plan(&doc, cursor.as_ref(), &|i| self.fences.raised(i), &ctx)
+                        .map(|(invs, next)| (invs, next, fresh))
                 });
                 match planned {
                     Err(e) => self.feed_failed(id, cat!("swcache feed: ignored: ", e), now),

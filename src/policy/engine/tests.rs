@@ -2171,11 +2171,11 @@ fn feed_plan_validates_the_entries_it_collapses() {
     let bad = || vec![(String::from("urls"), Value::Arr(vec![Value::str("https://evil.example/a")]))];
     let good = |i: usize| vec![(String::from("urls"), Value::Arr(vec![Value::Str(format!("/u/{i}"))]))];
     feed::add(&mut doc, bad(), 1_999_999_999_000.0);
-    assert!(feed::plan(&doc, None, &ctx).is_err(), "one bad entry: refused");
+    assert!(feed::plan(&doc, None, &|_| false, &ctx).is_err(), "one bad entry: refused");
     for i in 0..60 {
         feed::add(&mut doc, good(i), 1_999_999_999_000.0);
     }
-    assert!(feed::plan(&doc, None, &ctx).is_err(), "the same bad entry among 61: must be refused too");
+    assert!(feed::plan(&doc, None, &|_| false, &ctx).is_err(), "the same bad entry among 61: must be refused too");
 }
 
 /// The store rules: never a redirected response for a navigation; README "Storing":
