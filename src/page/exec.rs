@@ -175,8 +175,10 @@ impl Shared {
     }
 
     fn render_failed(self: &Rc<Self>, key: ComponentKey, e: &JsValue) {
+        // Read before the borrow: a `message` getter or `toString` is the page's code.
+        let error = message(e);
         if let Some(c) = self.state.borrow_mut().comp_mut(key) {
-            c.error = message(e);
+            c.error = error;
         }
         self.feed(Event::RenderFailed(key));
     }
@@ -211,14 +213,8 @@ impl Shared {
 
     /// The components in `root` (and `root` itself when `with_root`), in document order.
     pub(super) fn discover(self: &Rc<Self>, root: &Element, with_root: bool) {
-        if with_root && root.matches(SELECTOR).unwrap_or(false) {
-            self.add(root.clone());
-        }
-        let Ok(found) = root.query_selector_all(SELECTOR) else { return };
-        for i in 0..found.length() {
-            if let Some(el) = found.item(i) {
-                self.add(el.unchecked_into());
-            }
+        for el in components(root, with_root) {
+            self.add(el);
         }
     }
 
@@ -263,30 +259,32 @@ impl Shared {
         self.drain();
     }
 
-    /// Components that left the document: stopped for good.
-    fn sweep(self: &Rc<Self>) {
-        let gone: Vec<(ComponentKey, Comp)> = {
-            let mut st = self.state.borrow_mut();
-            let keys: Vec<ComponentKey> = (st.comps.iter().enumerate())
-                .filter(|(_, c)| c.as_ref().is_some_and(|c| !c.el.is_connected()))
-                .map(|(k, _)| k as ComponentKey)
-                .collect();
-            let mut gone = Vec::new();
-            for key in keys {
-                if let Some(c) = st.comps[key as usize].take() {
-                    st.keys.delete(&c.el);
-                    if let Some(w) = &st.visible {
-                        w.observer.unobserve(&c.el);
-                    }
-                    gone.push((key, c));
-                }
-            }
-            gone
-        };
-        for (key, comp) in gone {
-            drop(comp);
-            self.feed(Event::Removed(key));
+    /// The components in `root`, a removed node, if it left the document (it was not
+    /// put back meanwhile): stopped for good. Only what was removed is looked at, so a
+    /// change costs what it removed, not the number of components on the page.
+    fn sweep(self: &Rc<Self>, root: &Element) {
+        if root.is_connected() {
+            return;
         }
+        for el in components(root, true) {
+            self.forget(&el);
+        }
+    }
+
+    /// Stops the component `el` is, if any, for good.
+    fn forget(self: &Rc<Self>, el: &Element) {
+        let (key, comp) = {
+            let mut st = self.state.borrow_mut();
+            let Some(key) = st.key_of(el) else { return };
+            let Some(c) = st.comps[key as usize].take() else { return };
+            st.keys.delete(&c.el);
+            if let Some(w) = &st.visible {
+                w.observer.unobserve(&c.el);
+            }
+            (key, c)
+        };
+        drop(comp);
+        self.feed(Event::Removed(key));
     }
 
     pub(super) fn intersections(self: &Rc<Self>, entries: &Array) {
@@ -301,20 +299,38 @@ impl Shared {
         }
     }
 
+    /// What the document's changes added and removed, record by record (a node moved
+    /// is connected when the records arrive: found again, and not swept); then the
+    /// elements whose component attributes took another value, each found again as it
+    /// now is (another component, or none), the one it was stopped.
     pub(super) fn mutations(self: &Rc<Self>, records: &Array) {
-        let mut removed = false;
+        let mut changed: Vec<Element> = Vec::new();
         for i in 0..records.length() {
             let record: MutationRecord = records.get(i).unchecked_into();
-            removed |= record.removed_nodes().length() > 0;
-            let added = record.added_nodes();
+            if let Some(name) = record.attribute_name() {
+                let el: Option<Element> = record.target().and_then(|n| n.dyn_into().ok());
+                if let Some(el) = el.filter(|el| el.get_attribute(&name) != record.old_value()) {
+                    if !changed.contains(&el) {
+                        changed.push(el);
+                    }
+                }
+                continue;
+            }
+            let (added, removed) = (record.added_nodes(), record.removed_nodes());
             for j in 0..added.length() {
                 if let Some(el) = added.item(j).and_then(|n| n.dyn_into::<Element>().ok()) {
                     self.discover(&el, true);
                 }
             }
+            for j in 0..removed.length() {
+                if let Some(el) = removed.item(j).and_then(|n| n.dyn_into::<Element>().ok()) {
+                    self.sweep(&el);
+                }
+            }
         }
-        if removed {
-            self.sweep();
+        for el in changed.iter().filter(|el| el.is_connected()) {
+            self.forget(el);
+            self.discover(el, true);
         }
     }
 
@@ -327,6 +343,18 @@ impl Shared {
             self.feed(Event::Interaction(key));
         }
     }
+}
+
+/// The components in `root` (and `root` itself when `with_root`), in document order.
+fn components(root: &Element, with_root: bool) -> Vec<Element> {
+    let mut all = Vec::new();
+    if with_root && root.matches(SELECTOR).unwrap_or(false) {
+        all.push(root.clone());
+    }
+    if let Ok(found) = root.query_selector_all(SELECTOR) {
+        all.extend((0..found.length()).filter_map(|i| found.item(i)).map(|n| n.unchecked_into()));
+    }
+    all
 }
 
 /// The third argument of a render callback (`info`).

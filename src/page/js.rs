@@ -17,6 +17,10 @@ extern "C" {
     /// The page's `window` (the page build runs in pages only).
     #[wasm_bindgen(thread_local_v2, js_name = window)]
     pub(crate) static WINDOW: Window;
+    /// JavaScript's `String(v)`, for any value (it throws only for an object with no
+    /// string form, such as `Object.create(null)`).
+    #[wasm_bindgen(catch, js_name = String)]
+    fn string(v: &JsValue) -> Result<String, JsValue>;
 }
 
 /// What a promise step calls back with (`js_promise::settle`): the value or the
@@ -34,10 +38,11 @@ pub(crate) fn is_thenable(v: &JsValue) -> bool {
 }
 
 /// What an error says: its `message`, else the value as a string (JavaScript's
-/// `String(e && e.message || e)`).
+/// `String(e && e.message || e)`): a rejection with no error in it (`undefined`, a
+/// number, a plain object) says `undefined`, `42`, `[object Object]`.
 pub(crate) fn message(e: &JsValue) -> String {
     let m = Reflect::get(e, &"message".into()).ok().and_then(|m| m.as_string()).filter(|m| !m.is_empty());
-    m.unwrap_or_else(|| String::from(js_sys::JsString::from(e.clone())))
+    m.or_else(|| string(e).ok()).unwrap_or_default()
 }
 
 /// A listener for `kinds` on `target`, removed when dropped.

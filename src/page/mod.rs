@@ -39,6 +39,8 @@ use js::{Idle, Listener, Watcher};
 
 /// What `hydrate()` looks for.
 const SELECTOR: &str = "[data-component-id]";
+/// The attributes a component is read from.
+const ATTRIBUTES: [&str; 4] = ["data-component-id", "data-component-type", "data-src", "data-hydrate"];
 
 /// One `hydrate(opts)`: the scheduler and the browser objects it drives.
 #[wasm_bindgen]
@@ -187,6 +189,9 @@ impl Hydration {
         let init = web_sys::MutationObserverInit::new();
         init.set_child_list(true);
         init.set_subtree(true);
+        // A component's description changing: it is found again as it now is.
+        init.set_attribute_old_value(true);
+        init.set_attribute_filter(&ATTRIBUTES.iter().map(|a| JsValue::from_str(a)).collect::<Array>());
         added.observer.observe_with_options(&document, &init)?;
         let weak = Rc::downgrade(s);
         let visibility = Listener::new(&document, &["visibilitychange"], true, move |_| {

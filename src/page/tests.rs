@@ -318,13 +318,20 @@ fn focus_in(target: &Element) {
 /// browser notifies observers in the order they were made, so by then the adapter's own
 /// observer (made at `start()`) has been called, and what it renders at once is rendered.
 async fn append_and_observe(c: &Element, html: &str) {
+    change_and_observe(c, || c.insert_adjacent_html("beforeend", html).unwrap()).await;
+}
+
+/// Runs `change` (nodes or attributes) in `c`'s subtree and waits as [`append_and_observe`] does.
+async fn change_and_observe(c: &Element, change: impl FnOnce()) {
     let mut resolve = None;
     let heard = Promise::new(&mut |r, _| resolve = Some(r));
     let observer = MutationObserver::new(&resolve.unwrap()).unwrap();
     let init = MutationObserverInit::new();
     init.set_child_list(true);
+    init.set_subtree(true);
+    init.set_attributes(true);
     observer.observe_with_options(c, &init).unwrap();
-    c.insert_adjacent_html("beforeend", html).unwrap();
+    change();
     within(&heard).await.expect("the MutationObserver is called");
     observer.disconnect();
 }
@@ -719,6 +726,38 @@ async fn a_render_that_throws_or_rejects_fails_its_component() {
     h.stop();
 }
 
+#[wasm_bindgen_test]
+async fn a_failure_that_is_no_error_object_fails_only_its_component() {
+    // What pages reject with besides errors: nothing, a plain object, a number, null.
+    let c = fresh(
+        &[
+            section("u", "CARD", r#"data-hydrate="eager""#, &fresh_inline(1)),
+            section("o", "CARD", r#"data-hydrate="eager""#, &fresh_inline(2)),
+            section("n", "CARD", r#"data-hydrate="eager""#, &fresh_inline(3)),
+            section("f", "CARD", r#"data-hydrate="eager" data-src="/api/f""#, ""),
+            section("later", "CARD", r#"data-hydrate="idle""#, &fresh_inline(4)),
+        ]
+        .concat(),
+    );
+    let _net = FakeFetch::new(|_, _| Promise::reject(&JsValue::NULL));
+    let render = Render::answering(|call| match call.id().as_str() {
+        "u" => Ok(Promise::reject(&JsValue::UNDEFINED).into()),
+        "o" => Err(Object::new().into()),
+        "n" => Err(JsValue::from_f64(42.0)),
+        _ => Ok(JsValue::UNDEFINED),
+    });
+    let events = Events::on(&c);
+    let h = hydrate(opts("{preload: 0, maxRetries: 0, render}", &render, &render));
+    events.wait(5).await;
+    for (id, text) in [("u", "undefined"), ("o", "[object Object]"), ("n", "42"), ("f", "null")] {
+        let e = events.of(id);
+        assert_eq!(e.type_(), "swcache:hydration-error", "{id}");
+        assert_eq!(text_at(&e.detail(), "error"), text, "{id}");
+    }
+    assert_eq!(events.of("later").type_(), "swcache:hydrated", "the others still hydrate");
+    h.stop();
+}
+
 // ---- triggers ------------------------------------------------------------------------
 
 #[wasm_bindgen_test]
@@ -819,6 +858,68 @@ async fn components_added_later_are_found_and_removed_ones_dropped() {
     moved.append_child(&n1).unwrap();
     append_and_observe(&c, "<i></i>").await;
     assert_eq!(render.ids().len(), 4);
+    h.stop();
+}
+
+#[wasm_bindgen_test]
+async fn a_change_in_the_page_costs_what_it_removes_not_every_component() {
+    // A long page: 400 hydrated components, then 20 changes that each replace what one of
+    // them shows (as a render, a ticker or a carousel does), each heard by the
+    // MutationObserver on its own. Each must not check every component for removal: the
+    // page reads `isConnected` (counted here) for what left the document, not 400 times.
+    let many: Vec<String> = (0..400)
+        .map(|i| section_holding(&format!("m{i}"), "CARD", r#"data-hydrate="eager""#, &fresh_inline(i), "<b>old</b>"))
+        .collect();
+    let c = fresh(&many.concat());
+    let render = Render::new();
+    let events = Events::on(&c);
+    let h = hydrate(opts("{preload: 0, render}", &render, &render));
+    events.wait(400).await;
+    let restore: Function = eval(
+        "(() => { const d = Object.getOwnPropertyDescriptor(Node.prototype, 'isConnected'); window.isConnectedReads = 0;
+          Object.defineProperty(Node.prototype, 'isConnected', { configurable: true,
+            get() { window.isConnectedReads++; return d.get.call(this); } });
+          return () => Object.defineProperty(Node.prototype, 'isConnected', d); })()",
+    )
+    .unchecked_into();
+    for i in 0..20 {
+        let shown = element(&c, &format!("m{i}"));
+        change_and_observe(&c, || shown.set_inner_html("<b>new</b>")).await;
+    }
+    let reads = num_at(&window(), "isConnectedReads");
+    // And a component that leaves is still dropped.
+    change_and_observe(&c, || element(&c, "m399").remove()).await;
+    restore.call0(&JsValue::UNDEFINED).unwrap();
+    assert!(reads <= 40.0, "{reads} isConnected reads for 20 changes of 400 components");
+    assert!(h.0.state.borrow().comps[399].is_none(), "the removed component is dropped");
+    assert_eq!(h.0.state.borrow().keys.size(), 399);
+    h.stop();
+}
+
+#[wasm_bindgen_test]
+async fn a_component_whose_attributes_change_is_hydrated_again_as_it_now_is() {
+    // A CMS preview or client code points a hydrated element at other data: its polls,
+    // renders and invalidations must follow the new `data-src`, not the one it had.
+    let c = fresh(&section("x", "CARD", r#"data-hydrate="eager" data-src="/api/old""#, ""));
+    let _net = FakeFetch::new(|url, _| answer(&format!(r#"{{"url":"{url}"}}"#), 200, None));
+    let render = Render::new();
+    let h = hydrate(opts("{preload: 0, render}", &render, &render));
+    render.wait(1).await;
+    let el = element(&c, "x");
+    el.set_attribute("data-src", "/api/new").unwrap();
+    render.wait(2).await;
+    assert_eq!(json(&render.calls("x")[1].data), r#"{"url":"/api/new"}"#);
+    // The same value set again changes nothing; a new id is a new component.
+    change_and_observe(&c, || {
+        el.set_attribute("data-src", "/api/new").unwrap();
+        el.set_attribute("data-component-id", "y").unwrap();
+    })
+    .await;
+    render.wait(3).await;
+    let ids: Vec<String> = render.log.all().iter().map(|c| text_at(&c.info, "componentId")).collect();
+    assert_eq!(ids, ["x", "x", "y"]);
+    assert!(invalidated_ids(&h, "({type: 'INVALIDATED', urls: ['/api/old']})").is_empty());
+    assert_eq!(invalidated_ids(&h, "({type: 'INVALIDATED', urls: ['/api/new']})"), ["y"]);
     h.stop();
 }
 
