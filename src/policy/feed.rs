@@ -50,10 +50,11 @@ pub const DEFAULT_KEEP: usize = 200;
 pub const KEEP_BYTES: usize = MAX_BYTES / 2;
 /// One entry as published (its JSON) may be at most this large.
 pub const MAX_ENTRY_BYTES: usize = 128 * 1024;
-/// A timestamp this far ahead of the worker's clock is an error, not clock skew.
+/// A timestamp this far ahead of the publisher's clock is refused when it is added (a
+/// worker clamps any timestamp ahead of its own clock to its now).
 pub const FUTURE_LIMIT_MS: f64 = 10.0 * 60_000.0;
-/// Beyond this many entries to apply at once, a worker applies one `all` invalidation at
-/// the newest timestamp instead (cheaper, and never less fresh).
+/// Beyond this many entries to apply at once, a worker applies one invalidation of
+/// everything they name at the newest timestamp instead (one pass, and never less fresh).
 pub const COLLAPSE_AFTER: usize = 50;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -209,7 +210,7 @@ fn checked(bytes: usize, v: Option<&Value>, max_bytes: usize, max_entries: usize
 ///
 /// `applied`: whether this worker applied an entry already (a page handed it on from its
 /// live stream): checked all the same, not applied again, and not counted towards the
-/// collapse into one `all`.
+/// collapse into one pass.
 pub fn plan(
     feed: &Feed,
     cursor: Option<&Cursor>,
@@ -259,14 +260,29 @@ pub fn plan(
         }
     }
     if out.len() > COLLAPSE_AFTER {
-        // Too many to apply one by one: everything stored before the newest change goes.
-        out = vec![Invalidation {
-            at_ms: newest,
-            asked_ms: newest,
-            selector: super::message::Selector { all: true, ..Default::default() },
-        }];
+        // Too many to apply one by one: one pass, for what any of them names, stamped
+        // before the newest change (an entry named by an older one and stored since goes
+        // too: never less fresh).
+        out = vec![Invalidation { at_ms: newest, asked_ms: newest, selector: union(&mut out) }];
     }
     Ok((out, next))
+}
+
+/// What any of `invs` names, as one selector (a prefix, tag or route named twice is
+/// listed twice: it matches the same).
+fn union(invs: &mut [Invalidation]) -> super::message::Selector {
+    let mut u = super::message::Selector::default();
+    let mut urls = Vec::new();
+    for i in invs {
+        let s = &mut i.selector;
+        u.all |= s.all;
+        urls.append(&mut s.urls.0);
+        u.prefixes.append(&mut s.prefixes);
+        u.tags.append(&mut s.tags);
+        u.slots.append(&mut s.slots);
+    }
+    u.urls = super::message::PathSet::from_vec(urls);
+    u
 }
 
 /// Whether a feed check is due: never checked, or the last check is `interval_ms` old.
@@ -764,7 +780,7 @@ mod tests {
     }
 
     /// Entries a page handed on from its live stream (the worker applied them) are not
-    /// applied again by its check, and do not count towards the collapse into one `all`.
+    /// applied again by its check, and do not count towards the collapse into one pass.
     #[test]
     fn entries_applied_from_a_live_stream_are_not_applied_again_by_a_check() {
         let mut f = Feed { epoch: "e".into(), seq: 0, baseline: None, entries: vec![] };
@@ -773,7 +789,9 @@ mod tests {
         }
         let at = Some(Cursor { epoch: "e".into(), seq: 0 });
         let (invs, next) = plan(&f, at.as_ref(), &|_| false, &ctx()).unwrap();
-        assert!(invs.len() == 1 && invs[0].selector.all, "60 entries not yet applied: one all");
+        assert!(invs.len() == 1 && !invs[0].selector.all, "60 entries not yet applied: one pass, not all");
+        assert_eq!(invs[0].selector.urls.len(), 60, "naming what each names");
+        assert!(invs[0].selector.urls.contains("/p/0") && invs[0].selector.urls.contains("/p/59"));
         let live = |i: &Invalidation| !i.selector.urls.contains("/p/59");
         let (invs, again) = plan(&f, at.as_ref(), &live, &ctx()).unwrap();
         assert_eq!(again, next, "the cursor moves past them all the same");

@@ -55,7 +55,7 @@ impl Selector {
 
 /// A set of paths, sorted and binary-searched (the worker build carries no hash tables).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct PathSet(Vec<String>);
+pub struct PathSet(pub(super) Vec<String>);
 
 impl PathSet {
     pub fn contains(&self, path: &str) -> bool {
@@ -77,7 +77,13 @@ impl PathSet {
 
 impl FromIterator<String> for PathSet {
     fn from_iter<I: IntoIterator<Item = String>>(iter: I) -> Self {
-        let mut v: Vec<String> = iter.into_iter().collect();
+        PathSet::from_vec(iter.into_iter().collect())
+    }
+}
+
+impl PathSet {
+    /// The paths of `v`, sorted, each once.
+    pub fn from_vec(mut v: Vec<String>) -> Self {
         heapsort_by(&mut v, |a, b| a < b);
         v.dedup();
         PathSet(v)

@@ -2161,8 +2161,29 @@ fn a_bad_feed_is_refused_even_when_the_worker_is_more_than_50_entries_behind() {
     assert_eq!(s.feed_stat("seq"), 1.0, "a bad feed moved the cursor");
 }
 
+/// A worker more than 50 entries behind (a bulk publish while it was stopped) applies
+/// them in one pass for what they name, not as one `all`: the pages no entry names stay
+/// cached, those named go.
+#[test]
+fn a_worker_more_than_50_entries_behind_keeps_what_no_entry_names() {
+    let (mut s, mut doc) = fed_sim();
+    s.serve("/promo/b", 1);
+    s.get("/promo/b");
+    for i in 0..60 {
+        s.now += 10.0;
+        let url = if i == 7 { String::from("/promo/b") } else { format!("/unrelated/{i}") };
+        s.publish(&mut doc, &format!(r#"{{"urls":["{url}"]}}"#));
+    }
+    s.now += 61_000.0;
+    s.start_fetch("/promo/other", true, "default");
+    s.settle();
+    assert_eq!(s.feed_stat("seq"), 61.0, "the check applied the entries");
+    assert!(s.cached(&s.cn("promoPages"), "/promo/a").is_some(), "no entry names /promo/a: it stays");
+    assert!(s.cached(&s.cn("promoPages"), "/promo/b").is_none(), "an entry names /promo/b: it goes");
+}
+
 /// The same check on `feed::plan` alone: one entry with a cross-origin URL is refused
-/// when applied entry by entry, but accepted (as an `all` invalidation) when collapsed.
+/// when applied entry by entry, but accepted (in one pass) when collapsed.
 #[test]
 fn feed_plan_validates_the_entries_it_collapses() {
     let names = ["images", "componentData", "promoPages", "precache"];
