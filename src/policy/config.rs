@@ -101,6 +101,11 @@ pub struct Offline {
 /// describes the caches, which outlive no version but must not replay a feed.
 pub const STATE_CACHE: &str = "swcache-state";
 
+/// The keys in [`STATE_CACHE`]: the feed's cursor, and the previous build's content-hashed
+/// files the precache keeps ([`super::precache::retire`]).
+pub const STATE_KEY: &str = "/__swcache/state";
+pub const KEPT_KEY: &str = "/__swcache/kept";
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub version: String,
@@ -119,6 +124,17 @@ pub struct Config {
 impl Config {
     pub fn is_precached(&self, path_search: &str) -> bool {
         self.precached(path_search).is_some()
+    }
+
+    /// Whether `path_search` may be a content-hashed file of the previous build that the
+    /// precache kept: the list does not precache it, and has content-hashed files (stored
+    /// under their path) in the same folder.
+    pub fn kept_may_hold(&self, path_search: &str) -> bool {
+        fn folder(p: &str) -> &str {
+            p.rsplit_once('/').map_or("", |(d, _)| d)
+        }
+        let here = folder(path_search);
+        !self.is_precached(path_search) && self.precache.iter().any(|e| e.key == e.path && folder(&e.path) == here)
     }
 
     /// The precache entry for a same-origin path+search.

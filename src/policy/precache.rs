@@ -3,7 +3,8 @@
 //! and its revision, so:
 //! - install fetches only the entries whose key is not stored yet (a changed or new
 //!   revision) and never touches what the active version serves;
-//! - activate deletes the keys the new version does not list;
+//! - activate deletes the keys the new version does not list, but for the previous
+//!   build's content-hashed files, which it keeps one version more ([`retire`]);
 //! - a failed install leaves the old version's entries as they were.
 //!
 //! A plain URL in `precache` is revisioned by the config `version` and, when the list
@@ -66,6 +67,48 @@ pub fn missing(entries: &[Entry], stored: &[&str]) -> Vec<usize> {
 pub fn obsolete(entries: &[Entry], stored: &[&str]) -> Vec<usize> {
     let keys: PathSet = entries.iter().map(|e| e.key.clone()).collect();
     stored.iter().enumerate().filter(|(_, k)| !keys.contains(k)).map(|(i, _)| i).collect()
+}
+
+/// What an activate does with the stored keys (`stored`: path+search of each; `kept`: the
+/// keys the previous activate kept): the indices of the keys to delete, and the keys to
+/// keep one version more. A content-hashed file (stored under its path, no revision) that
+/// the new list drops is kept, so a page still running the outgoing build can load it
+/// (a lazily imported chunk the new deploy no longer has); what was kept already goes,
+/// so at most one build back stays. Only a list with content-hashed files keeps any:
+/// a fetch waits for the kept keys to be read only where the list has such files.
+pub fn retire(entries: &[Entry], stored: &[&str], kept: &[String]) -> (Vec<usize>, Vec<String>) {
+    let hashed = entries.iter().any(|e| e.key == e.path);
+    let mut delete = Vec::new();
+    let mut keep = Vec::new();
+    for i in obsolete(entries, stored) {
+        let k = stored[i];
+        if hashed && k.starts_with('/') && path_of_key(k).len() == k.len() && !kept.iter().any(|p| p == k) {
+            keep.push(String::from(k));
+        } else {
+            delete.push(i);
+        }
+    }
+    (delete, keep)
+}
+
+/// The kept keys as the worker stores them (a JSON array), and read back.
+pub fn write_kept(kept: &[String]) -> String {
+    let mut out = String::from("[");
+    for (i, k) in kept.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        super::text::push_json_str(&mut out, k);
+    }
+    out.push(']');
+    out
+}
+
+pub fn read_kept(v: Option<&super::value::Value>) -> Vec<String> {
+    match v {
+        Some(super::value::Value::Arr(a)) => a.iter().filter_map(|k| k.as_str().map(String::from)).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// 32-bit FNV-1a: a short, stable name for a route's identity.
@@ -173,6 +216,26 @@ mod tests {
             }
             assert_eq!(missing(&new, &kept), Vec::<usize>::new(), "seed {seed}: a second install fetches nothing");
         }
+    }
+
+    #[test]
+    fn activate_keeps_the_previous_builds_hashed_files_one_version() {
+        let v2 = [Entry::new("/".into(), Some("v2")), Entry::new("/a.b2.js".into(), None)];
+        let stored = ["/?__swcache_rev=v1", "/?__swcache_rev=v2", "/a.a1.js", "/a.z0.js", "/a.b2.js", ""];
+        let (delete, keep) = retire(&v2, &stored, &["/a.z0.js".into()]);
+        let deleted: Vec<&str> = delete.into_iter().map(|i| stored[i]).collect();
+        assert_eq!(deleted, ["/?__swcache_rev=v1", "/a.z0.js", ""], "revisioned, kept before, another origin's");
+        assert_eq!(keep, ["/a.a1.js"]);
+        // A list without content-hashed files keeps nothing.
+        let (delete, keep) = retire(&v2[..1], &stored, &[]);
+        assert_eq!((delete.len(), keep.len()), (5, 0));
+        #[cfg(any(not(target_arch = "wasm32"), target_os = "wasi"))]
+        {
+            let saved = write_kept(&["/a \"x\".js".into(), "/b.js".into()]);
+            let back = read_kept(crate::policy::text::read_json(&saved).as_ref());
+            assert_eq!(back, ["/a \"x\".js", "/b.js"]);
+        }
+        assert!(read_kept(None).is_empty());
     }
 
     #[test]

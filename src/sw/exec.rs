@@ -18,9 +18,6 @@ use crate::policy::engine::{Answer, Cmd, Entry, Io, Json, OpId, PutResult, Req, 
 use crate::policy::prelude::*;
 use crate::policy::text::push_u64;
 
-/// The key of the engine's saved state in [`STATE_CACHE`].
-const STATE_KEY: &str = "/__swcache/state";
-
 pub(super) fn run(cmds: Vec<Cmd>) {
     for c in &cmds {
         exec(c);
@@ -94,8 +91,8 @@ fn exec(c: &Cmd) {
         Cmd::AddRoutes { op, ref json } => add_routes(op, json),
         Cmd::Fail { op, ref text } => fail(op, text),
         Cmd::Warn { ref text } => web_sys::console::warn_1(&JsValue::from_str(text)),
-        Cmd::LoadState { op, tag } => load_state(op, tag),
-        Cmd::SaveState { op, tag, ref text } => save_state(op, tag, text.clone()),
+        Cmd::LoadState { op, tag, key } => load_state(op, tag, key),
+        Cmd::SaveState { op, tag, key, ref text } => save_state(op, tag, key, text.clone()),
         Cmd::FetchFeed { op, tag, ref path, ref etag, cap } => fetch_feed(op, tag, path, etag.as_deref(), cap),
     }
 }
@@ -270,9 +267,9 @@ fn cache_names(op: OpId, tag: Tag) {
 }
 
 #[inline(never)]
-fn load_state(op: OpId, tag: Tag) {
+fn load_state(op: OpId, tag: Tag, key: &'static str) {
     let next = in_cache(Some(String::from(STATE_CACHE)), Io::State(None), |cache| {
-        wait_on(cache.match_with_str(STATE_KEY), |found| {
+        wait_on(cache.match_with_str(key), |found| {
             match found.ok().and_then(|v| v.dyn_into::<Response>().ok()).and_then(|res| res.json().ok()) {
                 Some(json) => wait_on(json, |v| Next::Io(Io::State(v.ok().map(|v| crate::js_value::read_parsed(&v))))),
                 None => Next::Io(Io::State(None)),
@@ -283,11 +280,11 @@ fn load_state(op: OpId, tag: Tag) {
 }
 
 #[inline(never)]
-fn save_state(op: OpId, tag: Tag, text: String) {
+fn save_state(op: OpId, tag: Tag, key: &'static str, text: String) {
     let next =
         in_cache(Some(String::from(STATE_CACHE)), Io::Put(PutResult::Failed), move |cache| {
             match text_response(&text, 200, "", "application/json") {
-                Ok(res) => wait_on(cache.put_with_str(STATE_KEY, &res), |r| {
+                Ok(res) => wait_on(cache.put_with_str(key, &res), |r| {
                     Next::Io(Io::Put(if r.is_ok() { PutResult::Ok } else { PutResult::Failed }))
                 }),
                 Err(_) => Next::Io(Io::Put(PutResult::Failed)),

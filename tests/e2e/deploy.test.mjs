@@ -1,6 +1,7 @@
 // End-to-end: deploys in headless Chromium. Revisioned precache with the real
 // swcache-manifest command, the offline page (the navigation's status, the placeholder's
 // resource timing) and the removal worker clearing a runtime cache before it unregisters.
+// An open tab of the previous build loading its content-hashed chunks after a deploy.
 // Failed installs, the update flow across tabs, navigation preload, ranged requests and
 // the feed's kill switch are in the shared suite (tests/suites/deploy.mjs, run in
 // Chromium by tests/chromium/).
@@ -17,7 +18,8 @@ import { workerSource, JS } from '../support/worker.mjs';
 const MANIFEST = path.join(ROOT, 'target/release/swcache-manifest');
 const PAGE_ROUTE = `{ name: 'promoPages', match: /^\\/promo\\//, strategy: 'cacheFirst', maxAge: 864e5 }`;
 
-let server, chrome, context, page, dir;
+let server, chrome, context, page, cdp, dir;
+const status = new Map();
 
 before(async () => {
   server = await startServer();
@@ -33,6 +35,12 @@ beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swcache-deploy-'));
   context = await chrome.newContext();
   page = await context.newPage();
+  cdp = await context.newCDPSession(page);
+  status.clear();
+  cdp.on('ServiceWorker.workerVersionUpdated', ({ versions }) => {
+    for (const v of versions) status.set(v.versionId, v.runningStatus);
+  });
+  await cdp.send('ServiceWorker.enable');
 });
 afterEach(async () => {
   await context?.close();
@@ -65,6 +73,11 @@ async function update() {
     await reg.update();
     await changed;
   });
+}
+
+async function stopWorkers() {
+  await cdp.send('ServiceWorker.stopAllWorkers');
+  await waitFor(() => status.size > 0 && [...status.values()].every((s) => s === 'stopped'), 'every worker stopped');
 }
 
 const bytesUnder = (prefix) => server.requests().filter((r) => r.path.startsWith(prefix))
@@ -152,3 +165,69 @@ test('kill switch: swcache-remove-sw.js deletes swcache caches only and unregist
   await page.reload();
   assert.equal(await page.evaluate(() => !!navigator.serviceWorker.controller), false, 'the next navigation has no worker');
 });
+
+// A Vite-like build: a page, its entry chunk and a route chunk it imports on a click, the
+// chunks named by their content (revision: null). The files of older builds are gone from
+// the server, as a deploy that replaces its output directory leaves them.
+function viteBuild(tag, gone = []) {
+  const html = `<!doctype html><title>${tag}</title><script type=module src="/assets/main.${tag}.js"></script>`;
+  server.set('/app', { body: html, headers: { 'content-type': 'text/html' } });
+  server.set(`/assets/main.${tag}.js`, { body: `window.build = '${tag}'; window.openRoute = () => import('/assets/Route.${tag}.js');`, headers: { 'content-type': 'text/javascript' } });
+  server.set(`/assets/Route.${tag}.js`, { body: `export default 'route of build ${tag}';`, headers: { 'content-type': 'text/javascript' } });
+  for (const old of gone) {
+    for (const f of [`/assets/main.${old}.js`, `/assets/Route.${old}.js`]) server.set(f, { body: 'not found', status: 404 });
+  }
+  return ['/app', { url: `/assets/main.${tag}.js`, revision: null }, { url: `/assets/Route.${tag}.js`, revision: null }];
+}
+
+/** update(), then waits for the new worker's activate event to end (its cleanup). */
+async function activated() {
+  await update();
+  await waitFor(() => page.evaluate(async () => (await navigator.serviceWorker.getRegistration()).active?.state === 'activated'), 'activated');
+}
+
+const precacheKeys = () => page.evaluate(async () =>
+  (await (await caches.open('swcache-precache')).keys()).map((r) => new URL(r.url).pathname + new URL(r.url).search).sort());
+
+for (const [label, routes] of [
+  ['no route takes the chunks', PAGE_ROUTE],
+  ['a cacheFirst route takes them', `{ name: 'pages', match: /^\\/(?!swcache\\/)/, strategy: 'cacheFirst', maxAge: 864e5 }`],
+]) {
+  test(`an open tab of the previous build still loads its content-hashed chunks after a deploy (${label}); one build back only`, async () => {
+    const deployBuild = (version, precache) => server.set('/sw.js', {
+      body: workerSource(`{ version: '${version}', precache: ${JSON.stringify(precache)}, routes: [${routes}] }`),
+      headers: JS,
+    });
+    deployBuild('v1', viteBuild('AAA111'));
+    assert.deepEqual(await register(page, server.origin), { ok: true });
+    await page.goto(server.origin + '/app');
+    assert.equal(await page.evaluate(() => window.build), 'AAA111');
+
+    // The deploy: a new build (new chunk names), the old files deleted from the server. The
+    // new worker activates (skipWaiting) and takes the open tab; the browser stops it before
+    // the visitor clicks.
+    deployBuild('v2', viteBuild('BBB222', ['AAA111']));
+    await activated();
+    await stopWorkers();
+    server.resetCounts();
+    const got = await page.evaluate(() => window.openRoute().then((m) => m.default, (e) => `failed: ${e.message}`));
+    assert.equal(got, 'route of build AAA111', "the old tab's dynamic import is answered from the kept copy");
+    assert.equal(server.count('/assets/Route.AAA111.js'), 0, 'without asking the server');
+    const kept = await precacheKeys();
+    assert.ok(kept.includes('/assets/Route.AAA111.js'), `the previous build's chunk is kept (${kept})`);
+    assert.equal(kept.filter((k) => k.startsWith('/app?')).length, 1, "a revisioned entry is never kept: the old '/app' is gone");
+    // A new tab runs the new build.
+    const fresh = await context.newPage();
+    await fresh.goto(server.origin + '/app');
+    assert.equal(await fresh.evaluate(() => window.openRoute().then((m) => m.default)), 'route of build BBB222');
+    await fresh.close();
+
+    // The next deploy: build AAA111 goes (at most one build back), BBB222 is kept in its turn.
+    deployBuild('v3', viteBuild('CCC333', ['BBB222']));
+    await activated();
+    const after = await precacheKeys();
+    assert.ok(!after.some((k) => k.includes('AAA111')), `two builds back is deleted (${after})`);
+    assert.ok(after.includes('/assets/Route.BBB222.js'), `the previous build's chunk is kept (${after})`);
+    assert.equal((await get(page, '/assets/Route.AAA111.js')).status, 404, 'the server answers for what is no longer kept');
+  });
+}

@@ -233,15 +233,17 @@ pub enum Cmd {
     Warn {
         text: String,
     },
-    /// Read the engine's saved state → [`Io::State`].
+    /// Read the engine's saved state under `key` → [`Io::State`].
     LoadState {
         op: OpId,
         tag: Tag,
+        key: &'static str,
     },
-    /// Save the engine's state → [`Io::Put`].
+    /// Save the engine's state under `key` → [`Io::Put`].
     SaveState {
         op: OpId,
         tag: Tag,
+        key: &'static str,
         text: String,
     },
     /// Fetch the invalidation feed past every cache, conditionally on `etag`, reading at
@@ -272,7 +274,7 @@ impl Cmd {
             Cmd::Keys { op, tag, .. } => (op, tag, Io::Keys(Some(Vec::new()))),
             Cmd::Delete { op, tag, .. } => (op, tag, Io::Deleted(0)),
             Cmd::Put { op, tag, .. } | Cmd::SaveState { op, tag, .. } => (op, tag, Io::Put(PutResult::Failed)),
-            Cmd::LoadState { op, tag } => (op, tag, Io::State(None)),
+            Cmd::LoadState { op, tag, .. } => (op, tag, Io::State(None)),
             _ => return None,
         })
     }

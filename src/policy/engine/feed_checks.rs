@@ -133,7 +133,7 @@ impl Engine {
         if loaded {
             self.fetch_feed(id);
         } else {
-            self.emit(Cmd::LoadState { op: id, tag: Tag::State });
+            self.emit(Cmd::LoadState { op: id, tag: Tag::State, key: crate::policy::config::STATE_KEY });
         }
     }
 
@@ -308,7 +308,7 @@ impl Engine {
             f.last_success = now.or(f.last_check);
             f.error = None;
         }
-        self.emit(Cmd::SaveState { op: id, tag: Tag::Save, text });
+        self.emit(Cmd::SaveState { op: id, tag: Tag::Save, key: crate::policy::config::STATE_KEY, text });
     }
 
     fn feed_failed(&mut self, id: OpId, text: String, now: f64) {

@@ -1,5 +1,6 @@
 //! The worker's lifecycle: install (router rules, the revisioned precache), activate
-//! (obsolete caches and precache entries, navigation preload, claim), and the kill switch
+//! (obsolete caches and precache entries but the previous build's content-hashed files,
+//! navigation preload, claim), and the kill switch
 //! (the feed answered `410 Gone`: delete every `swcache-` cache and unregister).
 
 use crate::policy::config::Config;
@@ -89,18 +90,32 @@ impl Engine {
                 names.retain(|n| self.cfg.is_obsolete_cache(n));
                 more += self.delete_caches(id, names.into_iter());
             }
-            (Tag::Keys, Io::Keys(keys)) => {
-                // Unlisted: obsolete entries are removed at the next version's cleanup.
-                let keys = keys.unwrap_or_default();
+            (Tag::State, Io::State(v)) => {
+                // What the previous activate kept: it goes now, what this one keeps stays.
+                self.kept = Some(crate::policy::precache::read_kept(v.as_ref()));
+                let slot = self.precache_slot() as u32;
+                self.emit(Cmd::Keys { op: id, tag: Tag::Keys, slot });
+                more += 1;
+            }
+            // Unlisted: obsolete entries are removed at the next version's cleanup, and
+            // what was kept stays so.
+            (Tag::Keys, Io::Keys(Some(keys))) => {
                 let stored: Vec<&str> =
                     keys.iter().map(|h| url::same_origin_path(h, &self.origin).unwrap_or("")).collect();
-                let stale = crate::policy::precache::obsolete(&self.cfg.precache, &stored);
+                let before = self.kept.take().unwrap_or_default();
+                let (stale, keep) = crate::policy::precache::retire(&self.cfg.precache, &stored, &before);
+                let slot = self.precache_slot() as u32;
                 if !stale.is_empty() {
                     let reqs = stale.into_iter().map(|i| Req::Key { list: Tag::Keys, index: i as u32 }).collect();
-                    let slot = self.precache_slot() as u32;
                     self.emit(Cmd::Delete { op: id, tag: Tag::Item(0, 1), slot, reqs });
                     more += 1;
                 }
+                if keep != before {
+                    let text = crate::policy::precache::write_kept(&keep);
+                    self.emit(Cmd::SaveState { op: id, tag: Tag::Save, key: crate::policy::config::KEPT_KEY, text });
+                    more += 1;
+                }
+                self.kept = Some(keep);
             }
             (Tag::Finish, Io::Done) => {
                 if let Some(o) = self.op(id) {
@@ -108,7 +123,7 @@ impl Engine {
                 }
                 return self.finish_if_idle(id);
             }
-            (_, Io::Done | Io::Deleted(_)) => {}
+            (_, Io::Done | Io::Deleted(_) | Io::Put(_) | Io::Keys(None)) => {}
             _ => return,
         }
         let left = match self.op(id).map(|o| &mut o.kind) {

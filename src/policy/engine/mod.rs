@@ -167,6 +167,9 @@ pub struct Engine {
     removal_waiting: Option<OpId>,
     /// A write given up on a full storage was reported (once per instance).
     quota_warned: bool,
+    /// What the previous activate kept of its build's content-hashed files, read by an
+    /// activate under way (README, 'Precache and revisions').
+    kept: Option<Vec<String>>,
     /// Results the engine knows without asking (see [`Engine::emit`]), delivered by `io`.
     loopback: Vec<(OpId, Tag, Io)>,
     out: Vec<Cmd>,
@@ -244,6 +247,7 @@ impl Engine {
             removed: false,
             removal_waiting: None,
             quota_warned: false,
+            kept: None,
             loopback: Vec::new(),
             out: Vec::new(),
             test,
@@ -339,6 +343,14 @@ impl Engine {
         // (EventSource sends `Accept: text/event-stream`.)
         let stream = req.accept.is_some_and(|a| a.starts_with("text/event-stream"));
         let selected = if stream { None } else { self.select(req.href, req.get, false) };
+        let here = url::same_origin_path(req.href, &self.origin);
+        // Maybe a file of the previous build the precache kept (a page of that build
+        // loading a chunk the new deploy deleted): a file the list does not precache, in
+        // a folder where it has content-hashed files, is read in the precache, past a
+        // route's cache miss, and where no route takes it, only there (then the browser
+        // fetches it).
+        let old =
+            here.filter(|p| !stream && req.get && !req.navigate && req.range.is_none() && self.cfg.kept_may_hold(p));
         // With an offline page, navigations no route takes still go through the worker
         // (network only), so a failed one gets the page. With navigation preload on, too:
         // the browser has already sent the navigation's request (the preload), and a
@@ -349,6 +361,13 @@ impl Engine {
             && (self.cfg.offline.page.is_some() || self.cfg.navigation_preload);
         let (slot, own_route) = match selected {
             Some(slot) => (slot, None),
+            None if old.is_some() => (
+                self.precache_slot(),
+                Some(Route {
+                    strategy: crate::policy::config::Strategy::CacheOnly,
+                    ..self.slots[self.precache_slot()].route.clone()
+                }),
+            ),
             None if passed_through => (
                 self.precache_slot(),
                 Some(Route {
@@ -370,12 +389,11 @@ impl Engine {
         if req.range.is_some() && (own_route.is_some() || route.opaque || !route.strategy.reads_cache_first()) {
             return None;
         }
-        let here = url::same_origin_path(req.href, &self.origin);
         // (`url::key_of`: this origin's path, else the whole URL.)
         let path = here.unwrap_or(req.href);
         // Only this origin's requests can be precached files (a CDN's /robots.txt is not
-        // the site's).
-        let key = here.and_then(|p| self.cfg.precached(p)).map(|e| e.key.clone());
+        // the site's). A kept file is stored under its path.
+        let key = here.and_then(|p| self.cfg.precached(p)).map(|e| e.key.clone()).or_else(|| old.map(String::from));
         let also_precache = slot != self.precache_slot() && key.is_some();
         let mode = CacheMode::for_request(req.cache, req.navigate);
         let (flow, action) = Flow::start(route, mode);
@@ -547,13 +565,14 @@ impl Engine {
     }
 
     /// Activate: delete every `swcache-` cache this config does not own and every
-    /// precache entry it does not list, set navigation preload, then claim clients.
+    /// precache entry it does not list (but the previous build's content-hashed files,
+    /// kept one version more), set navigation preload, then claim clients.
     #[inline(never)]
     pub fn activate(&mut self) -> OpId {
         let id = self.new_op(Kind::Activate { pending: 3 });
-        let slot = self.precache_slot() as u32;
         self.emit(Cmd::CacheNames { op: id, tag: Tag::Names });
-        self.emit(Cmd::Keys { op: id, tag: Tag::Keys, slot });
+        // What the previous activate kept, then the precache's keys.
+        self.emit(Cmd::LoadState { op: id, tag: Tag::State, key: crate::policy::config::KEPT_KEY });
         self.emit(Cmd::NavigationPreload { op: id, tag: Tag::Preload, on: self.cfg.navigation_preload });
         id
     }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::policy::config::tests::{resolve, ORIGIN};
+use crate::policy::config::KEPT_KEY;
 use crate::policy::text::read_json;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -98,6 +99,8 @@ struct Sim {
     routes_added: Option<String>,
     /// The engine's saved state (Cache Storage in a browser): survives restarts.
     saved: Option<String>,
+    /// The precache's kept keys, saved beside it.
+    saved_kept: Option<String>,
     /// The feed document: (status, etag, body).
     feed_doc: (u16, String, String),
     feed_requests: u32,
@@ -151,6 +154,7 @@ impl Sim {
             claimed: false,
             routes_added: None,
             saved: None,
+            saved_kept: None,
             feed_doc: (404, String::new(), String::new()),
             feed_requests: 0,
             feed_304s: 0,
@@ -407,11 +411,12 @@ impl Sim {
                     st.done = true;
                 }
                 Cmd::Warn { text } => self.warnings.push(text),
-                Cmd::LoadState { op, tag } => {
-                    self.queue.push_back((op, tag, Io::State(self.saved.as_deref().and_then(read_json))));
+                Cmd::LoadState { op, tag, key } => {
+                    let saved = if key == KEPT_KEY { &self.saved_kept } else { &self.saved };
+                    self.queue.push_back((op, tag, Io::State(saved.as_deref().and_then(read_json))));
                 }
-                Cmd::SaveState { op, tag, text } => {
-                    self.saved = Some(text);
+                Cmd::SaveState { op, tag, key, text } => {
+                    *(if key == KEPT_KEY { &mut self.saved_kept } else { &mut self.saved }) = Some(text);
                     self.queue.push_back((op, tag, Io::Put(PutResult::Ok)));
                 }
                 Cmd::FetchFeed { op, tag, etag, .. } => {
@@ -1726,6 +1731,110 @@ fn content_hashed_entries_are_fetched_once_and_plain_urls_follow_the_version() {
     s.restart(&cfg("v2"));
     install_and_activate(&mut s);
     assert_eq!(s.requests.keys().collect::<Vec<_>>(), ["/"], "only the plain URL is refetched for a new version");
+}
+
+/// A build's config: '/' and two content-hashed chunks named by `build`, with the seed's
+/// routes (the page route takes the chunks) or none.
+fn build_config(version: &str, build: &str, routed: bool) -> String {
+    let precache = format!(
+        r#""precache":["/",{{"url":"/assets/main.{build}.js","revision":null}},{{"url":"/assets/Route.{build}.js","revision":null}}],"#
+    );
+    let c = config("", &precache).replacen(r#""precache":["/","/robots.txt"],"#, "", 1).replacen(
+        r#""version":"v1""#,
+        &format!(r#""version":"{version}""#),
+        1,
+    );
+    if routed {
+        c
+    } else {
+        let i = c.find(r#""routes":["#).unwrap();
+        format!("{}\"routes\":[]}}", &c[..i])
+    }
+}
+
+/// A deploy of a new build (its chunks renamed, the old ones deleted from the server): a
+/// page still running the old build lazily loads its route chunk from the new worker,
+/// restarted meanwhile. Before: the precache's activate had deleted the old chunks, the
+/// request went to the network and got a 404 ("Failed to fetch dynamically imported
+/// module"). The previous build's content-hashed files are kept one version more.
+#[test]
+fn the_previous_builds_content_hashed_files_are_kept_one_version_for_open_pages() {
+    for routed in [false, true] {
+        let mut s = Sim::new(&build_config("v1", "a1", routed));
+        s.serve("/", 1);
+        for f in ["/assets/main.a1.js", "/assets/Route.a1.js"] {
+            s.serve(f, 1);
+        }
+        install_and_activate(&mut s);
+        let v1_root: Vec<String> =
+            s.caches["swcache-precache"].iter().map(|(p, _)| p.clone()).filter(|p| p.starts_with("/?")).collect();
+        // The deploy: build b2; a1's files are gone from the server.
+        for f in ["/assets/main.a1.js", "/assets/Route.a1.js"] {
+            s.content(f).status = 404;
+        }
+        s.serve("/", 2);
+        for f in ["/assets/main.b2.js", "/assets/Route.b2.js"] {
+            s.serve(f, 2);
+        }
+        let v2 = build_config("v2", "b2", routed);
+        s.restart(&v2);
+        install_and_activate(&mut s);
+        assert!(s.cached("swcache-precache", "/assets/Route.a1.js").is_some(), "routed {routed}: kept");
+        assert!(s.cached("swcache-precache", &v1_root[0]).is_none(), "a revisioned entry is never kept");
+        // The browser stops the worker; the old page's click starts it.
+        s.restart(&v2);
+        s.requests.clear();
+        let op = s.start_fetch("/assets/Route.a1.js", false, "default").expect("answered by the worker");
+        s.settle();
+        assert_eq!(s.ops[&op].answered_with, Some(1), "routed {routed}: the kept copy");
+        assert!(s.requests.is_empty(), "routed {routed}: not asked of the server: {:?}", s.requests);
+        // The new build's files are served as before.
+        assert_eq!(s.get("/assets/Route.b2.js"), Some(2));
+        // The next deploy: a1 goes (one build back at most), b2 is kept in its turn.
+        for f in ["/assets/main.c3.js", "/assets/Route.c3.js"] {
+            s.serve(f, 3);
+        }
+        let v3 = build_config("v3", "c3", routed);
+        s.restart(&v3);
+        install_and_activate(&mut s);
+        assert!(s.cached("swcache-precache", "/assets/Route.a1.js").is_none(), "routed {routed}: two builds back");
+        assert!(s.cached("swcache-precache", "/assets/Route.b2.js").is_some(), "routed {routed}: one build back");
+        s.restart(&v3);
+        if routed {
+            s.requests.clear();
+            s.get("/assets/Route.a1.js");
+            assert!(s.requests.contains_key("/assets/Route.a1.js"), "no longer kept: the server answers (404)");
+        } else {
+            let op = s.start_fetch("/assets/Route.a1.js", false, "default").expect("waits for the kept keys");
+            s.settle();
+            assert_eq!(s.ops[&op].answered, Some(Answer::Browser), "left to the browser");
+        }
+        assert_eq!(s.get("/assets/Route.b2.js"), Some(2));
+    }
+}
+
+/// Which requests may be a kept file is decided at once, from the config alone (no wait
+/// after a restart): a file the list does not precache, in a folder where it has
+/// content-hashed files, is read in the precache; not found there, the browser fetches it
+/// (nothing is stored in the precache). Other requests no route takes are left to the
+/// browser, and a config without content-hashed files takes none of them.
+#[test]
+fn which_requests_may_be_kept_files_is_known_at_once() {
+    let v1 = build_config("v1", "a1", false);
+    let mut s = Sim::new(&v1);
+    s.serve("/", 1);
+    for f in ["/assets/main.a1.js", "/assets/Route.a1.js", "/api/x", "/assets/logo.png"] {
+        s.serve(f, 1);
+    }
+    install_and_activate(&mut s);
+    s.restart(&v1);
+    assert!(s.start_fetch("/api/x", false, "default").is_none(), "another folder: left to the browser");
+    let png = s.start_fetch("/assets/logo.png", false, "default").expect("a folder of hashed files: read there");
+    s.settle();
+    assert_eq!(s.ops[&png].answered, Some(Answer::Browser), "not kept: the browser fetches it");
+    assert!(s.cached(crate::policy::config::PRECACHE_CACHE, "/assets/logo.png").is_none(), "nothing stored");
+    let mut plain = Sim::new(&config("", ""));
+    assert!(plain.start_fetch("/api/x", false, "default").is_none(), "no content-hashed files: nothing kept");
 }
 
 #[test]
