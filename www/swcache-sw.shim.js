@@ -42,6 +42,32 @@ const guard = (event, onFail = () => undefined) => {
   };
   return event;
 };
+// The body a cache write reads (src/sw/exec.rs, `stamped`): it fails, and so the write,
+// when no byte came for `ms` (a stalled response held its write, every invalidation
+// waiting for it, and the worker's event, for good) or when it ends short of `length`
+// (WebKit hands a body cut off before its Content-Length on as complete). The write's
+// failure reaches the engine alone, so the errors carry no text.
+// biome-ignore lint/correctness/noUnusedVariables: the glue calls it (src/sw/js.rs)
+function guardBody(body, ms, length) {
+  let timer;
+  let got = 0;
+  const wait = (c) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => c.error(), ms);
+  };
+  return body.pipeThrough(new TransformStream({
+    start: wait,
+    transform(chunk, c) {
+      got += chunk.byteLength;
+      wait(c);
+      c.enqueue(chunk);
+    },
+    flush() {
+      clearTimeout(timer);
+      if (got < length) throw Error();
+    },
+  }));
+}
 const isTrap = (err) => err instanceof WebAssembly.RuntimeError || err?.name === 'RuntimeError';
 // A trap inside a promise callback of the engine's surfaces here.
 self.addEventListener('unhandledrejection', (e) => isTrap(e.reason) && failOpen(e.reason));

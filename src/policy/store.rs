@@ -45,6 +45,18 @@ pub fn storable(resp: &ResponseFacts<'_>, route_allows_opaque: bool) -> Result<(
     Ok(())
 }
 
+/// A cache write fails when no byte of the body came for this long: a response that
+/// stalled held its write, every invalidation waiting for the writes under way, and the
+/// worker's event (so no new version activated) for good.
+pub const STALL_MS: u32 = 30_000;
+
+/// The size of a whole body, which a stored copy must reach: its `Content-Length`, unless a
+/// `Content-Encoding` makes that the size of the encoded body (the cache reads it decoded).
+/// WebKit hands a body cut short of it on as complete.
+pub fn whole_length(content_length: Option<&str>, content_encoding: Option<&str>) -> Option<u64> {
+    content_encoding.map_or_else(|| crate::policy::text::parse_u64(content_length?.trim()), |_| None)
+}
+
 /// Whether a `Cache-Control` value carries `directive` (case-insensitive, `=value` allowed).
 pub fn has_directive(cache_control: &str, directive: &str) -> bool {
     cache_control.split(',').any(|part| {
@@ -88,6 +100,15 @@ mod tests {
         assert_eq!(storable(&r, false), Err(Refusal::VaryStar));
         let r = ResponseFacts { vary: Some("Accept-Encoding"), ..ok200() };
         assert_eq!(storable(&r, false), Ok(()));
+    }
+
+    #[test]
+    fn whole_length_only_of_unencoded_bodies() {
+        assert_eq!(whole_length(Some("2000"), None), Some(2000));
+        assert_eq!(whole_length(Some(" 12 "), None), Some(12));
+        assert_eq!(whole_length(Some("2000"), Some("gzip")), None, "the size of the encoded body");
+        assert_eq!(whole_length(None, None), None);
+        assert_eq!(whole_length(Some("x"), None), None);
     }
 
     #[test]

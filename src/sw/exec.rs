@@ -16,6 +16,7 @@ use super::{cache_name, end, feed, js, with_op};
 use crate::policy::config::STATE_CACHE;
 use crate::policy::engine::{Answer, Cmd, Entry, Io, Json, OpId, PutResult, Req, ResponseInfo, Tag};
 use crate::policy::prelude::*;
+use crate::policy::store;
 use crate::policy::text::push_u64;
 
 pub(super) fn run(cmds: Vec<Cmd>) {
@@ -471,16 +472,19 @@ fn put(op: OpId, tag: Tag, slot: u32, req: &Req, from: Tag, stamp: Option<f64>) 
 }
 
 /// A copy carrying `sw-cache-time`: a fetched Response's headers are immutable, so the
-/// copy is a new Response around the streamed body.
+/// copy is a new Response around the streamed body. That body fails, and so the write,
+/// if it stalls or ends short of its length ([`store::STALL_MS`], [`store::whole_length`]).
 fn stamped(res: &Response, ms: f64) -> Result<Response, JsValue> {
     let h = Headers::new_with_headers(&res.headers())?;
+    let whole = store::whole_length(header(&h, "content-length").as_deref(), header(&h, "content-encoding").as_deref());
+    let body = res.body().map(|b| js::guard_body(&b, store::STALL_MS, whole.map_or(f64::NAN, |n| n as f64)));
     let time: String = js_sys::Date::new(&JsValue::from_f64(ms)).to_iso_string().into();
     h.set("sw-cache-time", &time)?;
     let init = ResponseInit::new();
     init.set_status(res.status());
     init.set_status_text(&res.status_text());
     init.set_headers(&h);
-    Response::new_with_opt_readable_stream_and_init(res.body().as_ref(), &init)
+    Response::new_with_opt_readable_stream_and_init(body.as_ref(), &init)
 }
 
 fn text_response(text: &str, status: u16, reason: &str, kind: &str) -> Result<Response, JsValue> {

@@ -42,6 +42,11 @@ extern "C" {
     #[wasm_bindgen(method, js_name = match)]
     fn match_in(this: &Storage, req: &Request, options: &JsValue) -> Promise;
 
+    /// The shim's `guardBody(body, ms, length)`: `body` through a stream that fails when no
+    /// byte came for `ms`, or when it ends short of `length` bytes (`NaN`: any length).
+    #[wasm_bindgen(js_name = guardBody)]
+    pub(super) fn guard_body(body: &web_sys::ReadableStream, ms: u32, length: f64) -> web_sys::ReadableStream;
+
     /// The URL Pattern API (the router's conditions need one).
     type UrlPattern;
     #[wasm_bindgen(constructor, catch, js_class = "URLPattern")]

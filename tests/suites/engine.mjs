@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useBrowser, HEARTBEAT, heartbeats } from '../support/harness.mjs';
-import { get, cached, message, waitFor } from '../support/browser.mjs';
+import { get, cached, message, register, waitFor } from '../support/browser.mjs';
 import { startServer } from '../support/server.mjs';
 import { workerSource, seedConfig, routerConfig, JS } from '../support/worker.mjs';
 import * as scenario from '../support/scenarios.mjs';
@@ -134,6 +134,55 @@ export default function engineSuite(engine) {
   test(name('staleWhileRevalidate, networkOnly (with its timeout) and cacheOnly'), () => scenario.otherStrategies(t));
   test(name('a 500, Cache-Control: no-store and Vary: * are served but never stored'), () => scenario.neverStored(t));
   test(name("cache: 'reload' skips the cache read and refreshes the stored copy"), () => scenario.cacheReload(t));
+
+  // A response that stops sending its body, read only by the cache (a background refresh,
+  // or a miss whose page has gone): every invalidation waits for the writes under way, so
+  // one write that never ended left every later DONE (and feed check) unanswered, and kept
+  // the worker's event open (no new version activated).
+  test(name('a stored response whose body stalls is given up: an invalidation is still answered, and the copy stays whole'), async () => {
+    const { page, server } = t;
+    const config = `{ version: 'v1', routes: [
+      { name: 'swr', match: '/swr/', strategy: 'staleWhileRevalidate', maxAge: 0 },
+      { name: 'cf', match: '/cf/', strategy: 'cacheFirst' }] }`;
+    server.set('/sw-stall.js', { body: workerSource(config), headers: JS });
+    server.set('/swr/news', { body: 'news v1' });
+    server.set('/cf/other', { body: 'other' });
+    await t.controlled('/sw-stall.js');
+    await get(page, '/swr/news');
+    await get(page, '/cf/other');
+    await t.waitStored('/swr/news', 'swr');
+    await t.waitStored('/cf/other', 'cf');
+    server.set('/swr/news', { handler: (_req, res) => { res.writeHead(200, { 'content-type': 'text/plain' }); res.write('news v2, the first half'); } });
+    assert.equal((await get(page, '/swr/news')).body, 'news v1', 'the stale copy, refreshed in the background');
+    await waitFor(() => server.count('/swr/news') === 2, 'the refresh sent');
+    const reply = await message(page, { type: 'CACHE_INVALIDATION', urls: ['/cf/other'], timestamp: new Date().toISOString() }, 60000);
+    assert.deepEqual(reply, { type: 'CACHE_INVALIDATION_DONE', removed: 1 });
+    assert.equal((await cached(page, '/swr/news', 'swr'))?.body, 'news v1', 'no part of the stalled body stored');
+  });
+  // Chromium and Firefox fail such a body; WebKit hands it on as complete (its first answer
+  // is cut off either way), and its copy was then served for the route's whole maxAge.
+  test(name('a body that ends short of its Content-Length is not stored'), async () => {
+    const { page, server } = t;
+    const whole = 'x'.repeat(2000);
+    server.set('/promo/cut', { handler: (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(whole.length), connection: 'close' });
+      res.end(whole.slice(0, 1000));
+    } });
+    await t.controlled();
+    for (let i = 0; i < 2; i++) assert.notEqual((await get(page, '/promo/cut')).body, whole);
+    assert.equal(server.count('/promo/cut'), 2, 'fetched again: nothing was stored');
+    assert.equal(await cached(page, '/promo/cut'), null);
+  });
+  test(name('precache: a file cut short of its Content-Length fails the install'), async () => {
+    const { page, server } = t;
+    server.set('/robots.txt', { handler: (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2000', connection: 'close' });
+      res.end('y'.repeat(1000));
+    } });
+    const r = await register(page, server.origin);
+    assert.equal(r.ok, false, 'the install failed');
+    assert.equal(r.stage, 'install');
+  });
   test(name('fails open: with a broken engine the site keeps working from the network'), () => scenario.failsOpen(t));
 
   test(name('a stopped worker starts again on the next request and serves it from the cache'), async () => {
