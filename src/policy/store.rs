@@ -47,8 +47,10 @@ pub fn storable(resp: &ResponseFacts<'_>, route_allows_opaque: bool) -> Result<(
 
 /// A cache write fails when no byte of the body came for this long: a response that
 /// stalled held its write, every invalidation waiting for the writes under way, and the
-/// worker's event (so no new version activated) for good.
-pub const STALL_MS: u32 = 30_000;
+/// worker's event (so no new version activated) for good. A healthy body rarely goes
+/// 10 s without a byte, and a write given up costs only the copy (the page has its
+/// response).
+pub const STALL_MS: u32 = 10_000;
 
 /// The size of a whole body, which a stored copy must reach: its `Content-Length`, unless a
 /// `Content-Encoding` makes that the size of the encoded body (the cache reads it decoded).
