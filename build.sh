@@ -233,10 +233,21 @@ run_tests() {
   node --test --test-concurrency=1 --test-timeout=120000 tests/e2e/
   log "the shared browser suites in Chromium (tests/suites/, as Firefox and WebKit run them)"
   node --test --test-concurrency=1 --test-timeout=120000 tests/chromium/
-  log "end-to-end tests in Firefox ESR (geckodriver, selenium-webdriver)"
-  node --test --test-concurrency=1 --test-timeout=120000 tests/firefox/
-  log "end-to-end tests in WebKit (WebKitGTK MiniBrowser on Xvfb, WebKitWebDriver, selenium-webdriver)"
-  node --test --test-concurrency=1 --test-timeout=120000 tests/webkit/
+  # Firefox and WebKit side by side (each test file has its own servers on free ports and
+  # its own browser profile; the two mostly wait on their browsers): WebKit's report
+  # streams, Firefox's follows it.
+  log "end-to-end tests in WebKit (WebKitGTK MiniBrowser on Xvfb, WebKitWebDriver, selenium-webdriver) and, beside them, Firefox ESR (geckodriver)"
+  mkdir -p target/tmp
+  node --test --test-concurrency=1 --test-timeout=120000 tests/firefox/ >target/tmp/firefox-tests.log 2>&1 &
+  local firefox=$! firefox_status=0 webkit_status=0
+  node --test --test-concurrency=1 --test-timeout=120000 tests/webkit/ || webkit_status=$?
+  wait "$firefox" || firefox_status=$?
+  log "end-to-end tests in Firefox ESR (geckodriver, selenium-webdriver), run beside WebKit's"
+  cat target/tmp/firefox-tests.log
+  if [ "$firefox_status" -ne 0 ] || [ "$webkit_status" -ne 0 ]; then
+    log "browser tests failed: Firefox exit $firefox_status, WebKit exit $webkit_status"
+    return 1
+  fi
 }
 
 demo() {
