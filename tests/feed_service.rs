@@ -1092,6 +1092,97 @@ fn serve_refuses_to_start_without_a_token_unless_on_loopback() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("too short"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_file_saved_on_windows_works_for_the_service_and_for_add() {
+    let dir = scratch("windows-tokens");
+    // A byte order mark, CRLF line ends and a trailing space, as Notepad may save it.
+    std::fs::write(dir.join("tokens.txt"), format!("\u{feff}{TOKEN} \r\n")).unwrap();
+    let s = Service::start(&dir, &format!("file:{}", dir.join("feed.json").display()), &[]);
+    let c = client();
+    assert_eq!(post(&c, &s.base, &json!({ "all": true }), None).await.unwrap().0, 201, "{}", s.log_text());
+    let out = Command::new(env!("CARGO_BIN_EXE_swcache-feed"))
+        .args(["add", "--url", "/a", "--server", &s.base, "--token-file"])
+        .arg(dir.join("tokens.txt"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2");
+    // A character no Authorization header can carry is refused at start, naming the file.
+    std::fs::write(dir.join("accent.txt"), format!("{TOKEN}é\n")).unwrap();
+    let file = dir.join("accent.txt");
+    let (code, err) = serve_exit(&["--listen", "127.0.0.1:0", "--token-file", file.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("accent.txt") && err.contains("visible ASCII"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cors_origin_written_with_capitals_or_a_default_port_matches_what_browsers_send() {
+    let dir = scratch("cors-forms");
+    let s = Service::start(
+        &dir,
+        &format!("file:{}", dir.join("feed.json").display()),
+        &["--cors-origin", "https://WWW.Example.com/", "--cors-origin", "http://localhost:80"],
+    );
+    let c = client();
+    for origin in ["https://www.example.com", "http://localhost"] {
+        let res = c.get(format!("{}/v1/seq", s.base)).header("origin", origin).send().await.unwrap();
+        assert_eq!(
+            res.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap()),
+            Some(origin),
+            "a browser's Origin: {origin}"
+        );
+    }
+    // What can never match a browser's Origin is refused at start, naming the option.
+    for bad in ["https://*.example.com", "https://www.example.com/app", "*", "https://bücher.example"] {
+        let (code, err) = serve_exit(&["--listen", "127.0.0.1:0", "--insecure-no-token", "--cors-origin", bad]);
+        assert_eq!(code, Some(2), "{bad}: {err}");
+        assert!(err.contains("--cors-origin"), "{bad}: {err}");
+    }
+}
+
+/// How `swcache-feed serve ARGS` exits within 3 s (`None`: it is still running, and is
+/// stopped), and what it said on stderr.
+fn serve_exit(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_swcache-feed"))
+        .arg("serve")
+        .args(args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if start.elapsed() > Duration::from_secs(3) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    (code, err)
+}
+
+#[test]
+fn serve_refuses_a_feed_path_or_cache_control_it_could_never_serve() {
+    let dir = scratch("unservable");
+    let store = format!("file:{}", dir.join("feed.json").display());
+    for (flag, bad) in [
+        ("--feed-path", "/swcache-feed.json?v=2"),
+        ("--feed-path", "/swcache feed.json"),
+        ("--feed-path", "/feeds/{site}.json"),
+        ("--feed-path", "/:feed"),
+        ("--cache-control", "public,\nmax-age=5"),
+    ] {
+        let (code, err) = serve_exit(&["--listen", "127.0.0.1:0", "--insecure-no-token", "--store", &store, flag, bad]);
+        assert_eq!(code, Some(2), "{flag} {bad:?}: {err}");
+        assert!(err.starts_with(&format!("swcache-feed: {flag}")), "{flag} {bad:?}: {err}");
+    }
+}
+
 // ----- operations ----------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

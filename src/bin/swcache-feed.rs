@@ -159,6 +159,28 @@ const COMMANDS: [&str; 5] = ["add", "init", "compact", "show", "serve"];
 const NATIVE: &str = "this npm command writes file: stores and publishes through a running service \
     (--server); install the native one with cargo install --path . in a swcache checkout";
 
+/// A `--cors-origin` as a browser sends it in `Origin` (the service compares the bytes):
+/// scheme and host in lower case, no default port, no trailing slash.
+fn cors_origin(v: &str) -> Result<String, String> {
+    let bad = || {
+        format!("--cors-origin must be an origin like https://www.example.com (no path, no wildcard, an IDN host in its xn-- form), got '{v}'")
+    };
+    let lower = v.trim_end_matches('/').to_ascii_lowercase();
+    let (scheme, host) = lower.split_once("://").ok_or_else(bad)?;
+    let default_port = match scheme {
+        "https" => ":443",
+        "http" => ":80",
+        _ => return Err(bad()),
+    };
+    if host.is_empty()
+        || host.starts_with(':')
+        || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+    {
+        return Err(bad());
+    }
+    Ok(format!("{scheme}://{}", host.strip_suffix(default_port).unwrap_or(host)))
+}
+
 fn parse_args(argv: &[String]) -> Result<Args, String> {
     let mut it = argv.iter();
     let cmd = it.next().ok_or("no command given (add, init, compact, show or serve)")?.clone();
@@ -214,25 +236,30 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
                     .map_err(|_| format!("--listen must be an address and port like 127.0.0.1:8787, got '{v}'"))?;
             }
             "--insecure-no-token" => a.insecure_no_token = true,
-            "--cors-origin" => {
-                let v = value()?;
-                if !(v.starts_with("http://") || v.starts_with("https://"))
-                    || v.trim_end_matches('/').matches('/').count() != 2
-                {
-                    return Err(format!("--cors-origin must be an origin like https://www.example.com, got '{v}'"));
-                }
-                a.cors_origins.push(v.trim_end_matches('/').to_string());
-            }
+            "--cors-origin" => a.cors_origins.push(cors_origin(&value()?)?),
             "--feed-path" => {
                 let v = value()?;
-                if !v.starts_with('/') || v.starts_with("/v1/") || v == "/healthz" || v == "/metrics" {
+                // (A request's path is matched as sent: a query, a space or a route
+                // pattern here would never match one.)
+                if !v.starts_with('/')
+                    || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~/".contains(&b))
+                    || v.starts_with("/v1/")
+                    || v == "/healthz"
+                    || v == "/metrics"
+                {
                     return Err(format!(
-                        "--feed-path must be a path starting with / (not one of the service's own), got '{v}'"
+                        "--feed-path must be a path starting with /, of letters, digits and - . _ ~ / (not one of the service's own), got '{v}'"
                     ));
                 }
                 a.feed_path = v;
             }
-            "--cache-control" => a.cache_control = value()?,
+            "--cache-control" => {
+                let v = value()?;
+                if !v.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+                    return Err(format!("--cache-control must be one line of visible ASCII, got {v:?}"));
+                }
+                a.cache_control = v;
+            }
             "--heartbeat" => {
                 let s: u64 = value()?
                     .parse()

@@ -95,10 +95,12 @@ impl<'a> StoreUrl<'a> {
 }
 
 /// The tokens in a token file: one per line, blank lines and `#` comments skipped, each
-/// 16 characters at least.
+/// 16 characters at least, of what an `Authorization` header carries (visible ASCII and
+/// spaces). A byte order mark (a file saved by a Windows editor) is not part of the first.
 pub fn read_tokens(path: &std::path::Path) -> Result<Vec<String>, String> {
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("{}: {}", path.display(), crate::native::io_text(&e)))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let tokens: Vec<String> =
         text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect();
     if tokens.is_empty() {
@@ -106,6 +108,12 @@ pub fn read_tokens(path: &std::path::Path) -> Result<Vec<String>, String> {
     }
     if let Some(t) = tokens.iter().find(|t| t.len() < 16) {
         return Err(format!("{}: a token of {} characters is too short (16 at least)", path.display(), t.len()));
+    }
+    if tokens.iter().any(|t| !t.bytes().all(|b| b == b' ' || b.is_ascii_graphic())) {
+        return Err(format!(
+            "{}: a token must be visible ASCII characters (an HTTP header carries no other)",
+            path.display()
+        ));
     }
     Ok(tokens)
 }
