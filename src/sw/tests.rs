@@ -132,6 +132,7 @@ async fn settled() {
 /// once the previous test's operations ended (a failed test's may never end).
 async fn fresh_engine(config: &str) {
     idle().await;
+    install_shim_guard();
     // What a failed test may have left replaced.
     let _ = Reflect::set(&js_sys::global(), &JsValue::from_str("fetch"), &real_fetch());
     if let Some(put) = REAL_PUT.with_borrow(Clone::clone) {
@@ -143,6 +144,15 @@ async fn fresh_engine(config: &str) {
         wait(storage.delete(&n.as_string().unwrap())).await.unwrap();
     }
     start_engine(eval(config)).expect("the config is valid");
+}
+
+/// The shim's `guardBody`, which every cache write reads its body through, taken from
+/// the shim's source: these tests run the adapter without the shim.
+fn install_shim_guard() {
+    const SHIM: &str = include_str!("../../www/swcache-sw.shim.js");
+    let start = SHIM.find("function guardBody(").expect("the shim defines guardBody");
+    let end = start + SHIM[start..].find("\n}\n").expect("guardBody ends") + 2;
+    eval(&format!("self.guardBody = {}", &SHIM[start..end]));
 }
 
 /// The worker's own `fetch`, kept before any test replaces it.
