@@ -29,6 +29,22 @@ const MODULE_PAGE = `<!doctype html><title>app</title><script type=module>
   window.version = async () => (await inspect()).version;
 </script>`;
 
+/** A muted `<video>` of /media/clip.webm in `page`, played past 1 s without an error. */
+async function playVideo(page) {
+  await page.evaluate(() => {
+    const v = document.createElement('video');
+    v.muted = true;
+    v.src = '/media/clip.webm';
+    window.video = v;
+    window.videoError = null;
+    v.onerror = () => { window.videoError = String(v.error && (v.error.message || v.error.code)); };
+    document.body.append(v);
+    v.play().catch((e) => { window.videoError = String(e); });
+  });
+  await waitFor(() => page.evaluate(() => window.videoError || window.video.currentTime > 1), 'the video plays past 1 s', 15000);
+  assert.equal(await page.evaluate(() => window.videoError), null);
+}
+
 export default function deploySuite(engine) {
   const t = useBrowser(engine);
   const name = (s) => `${engine}: ${s}`;
@@ -261,18 +277,7 @@ export default function deploySuite(engine) {
     server.setOffline(true);
     server.resetCounts();
     const before = (await message(page, { type: 'GET_STATS' })).routes.media.hits;
-    await page.evaluate(() => {
-      const v = document.createElement('video');
-      v.muted = true;
-      v.src = '/media/clip.webm';
-      window.video = v;
-      window.videoError = null;
-      v.onerror = () => { window.videoError = String(v.error && (v.error.message || v.error.code)); };
-      document.body.append(v);
-      v.play().catch((e) => { window.videoError = String(e); });
-    });
-    await waitFor(() => page.evaluate(() => window.videoError || window.video.currentTime > 1), 'the video plays past 1 s', 15000);
-    assert.equal(await page.evaluate(() => window.videoError), null);
+    await playVideo(page);
     const played = await page.evaluate(() => ({ t: window.video.currentTime, w: window.video.videoWidth }));
     assert.equal(played.w, 160, 'video frames decoded');
     assert.equal(server.requests().length, 0, 'offline: nothing reached the server');
@@ -293,18 +298,7 @@ export default function deploySuite(engine) {
     const done = await message(page, { type: 'CACHE_INVALIDATION', urls: [`${server.origin}/media/clip.webm`], timestamp: new Date().toISOString() });
     assert.equal(done.removed, 1);
     server.resetCounts();
-    await page.evaluate(() => {
-      const v = document.createElement('video');
-      v.muted = true;
-      v.src = '/media/clip.webm';
-      window.video = v;
-      window.videoError = null;
-      v.onerror = () => { window.videoError = String(v.error && (v.error.message || v.error.code)); };
-      document.body.append(v);
-      v.play().catch((e) => { window.videoError = String(e); });
-    });
-    await waitFor(() => page.evaluate(() => window.videoError || window.video.currentTime > 1), 'the video plays past 1 s', 15000);
-    assert.equal(await page.evaluate(() => window.videoError), null);
+    await playVideo(page);
     const asked = server.requests().filter((r) => r.path === '/media/clip.webm');
     assert.ok(asked.length > 0, 'the media element went to the server');
     for (const r of asked) {
