@@ -204,8 +204,10 @@ impl Engine {
                     let cursor = self.feed.as_ref().and_then(|f| f.cursor.clone());
                     let from = cursor.as_ref().filter(|c| c.epoch == doc.epoch).map_or(0, |c| c.seq);
                     let fresh = doc.entries.iter().filter(|e| e.seq > from).count() as u64;
-                    // (An entry a page handed on from its live stream is applied already.)
-                    feed::plan(&doc, cursor.as_ref(), &|i| self.fences.raised(i), &ctx)
+                    // (An entry a page handed on from its live stream is applied already,
+                    // unless its invalidation could not list a cache, or is still under
+                    // way: then the check applies it, and the copy waits for the first.)
+                    feed::plan(&doc, cursor.as_ref(), &|i| self.fences.applied(i), &ctx)
                         .map(|(invs, next)| (invs, next, fresh))
                 });
                 match planned {

@@ -124,7 +124,8 @@ impl Engine {
         let (path, navigate, started, cached_tag) = (f.path.clone(), f.navigate, f.started, f.cached_tag);
         let net = f.net.clone();
         let timed_out = f.timed_out;
-        let image = f.image;
+        // (An image only looked up among the kept files is the browser's to fetch.)
+        let image = f.image && !f.pass_through;
         if let Reply::Error(fail) = reply {
             // Nothing to answer with: the offline page (navigations) or placeholder
             // (images), if the site has one.
@@ -215,13 +216,16 @@ impl Engine {
                 if found.is_some() && tag == Tag::Match {
                     self.touch(read_slot, &path);
                 }
+                // A kept file's name names its content: its copy is never stale, whatever
+                // the route's maxAge (the server no longer has it).
+                let kept = tag == Tag::Precache && !self.cfg.is_precached(&path);
                 let Some(f) = self.fetch_op(id) else { return };
                 let lookup = match &found {
                     None => Lookup::Miss,
                     Some(e) => {
                         f.cached_tag = tag;
                         f.served = e.validator.clone();
-                        Lookup::Hit { stamp_ms: e.stamp_ms }
+                        Lookup::Hit { stamp_ms: if kept { Some(now) } else { e.stamp_ms } }
                     }
                 };
                 let next = f.flow.on_cache(lookup, now);

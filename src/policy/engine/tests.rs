@@ -1837,6 +1837,60 @@ fn which_requests_may_be_kept_files_is_known_at_once() {
     assert!(plain.start_fetch("/api/x", false, "default").is_none(), "no content-hashed files: nothing kept");
 }
 
+/// An image the list does not precache, in a folder of content-hashed files, no route
+/// taking it: online, it is the browser's to fetch, not the offline placeholder's. Before:
+/// its miss in the precache was answered like a failed image, with the placeholder.
+#[test]
+fn an_image_looked_up_among_kept_files_is_not_answered_with_the_offline_placeholder() {
+    let v1 = build_config("v1", "a1", false).replacen(
+        r#""precache":["/","#,
+        r#""offline":{"image":"/offline.svg"},"precache":["/","/offline.svg","#,
+        1,
+    );
+    let mut s = Sim::new(&v1);
+    for f in ["/", "/offline.svg", "/assets/main.a1.js", "/assets/Route.a1.js", "/assets/logo.png"] {
+        s.serve(f, 1);
+    }
+    install_and_activate(&mut s);
+    s.restart(&v1);
+    let img = s.start_request("/assets/logo.png", Request { image: true, ..get_request("") });
+    let img = img.expect("a folder of hashed files: read in the precache");
+    s.settle();
+    assert_eq!(s.ops[&img].answered, Some(Answer::Browser), "the browser fetches the image itself");
+}
+
+/// The quick start's catch-all route (cacheFirst, maxAge one day) takes the folder of
+/// content-hashed files: a kept chunk of a build installed days before the deploy is
+/// served from its kept copy (its name names its content: it is never stale). Before: the
+/// copy counted as stale by the route's maxAge, so the worker asked the server, which no
+/// longer has the file: 404.
+#[test]
+fn a_kept_file_is_served_under_a_route_with_max_age_however_old_its_copy() {
+    let mut s = Sim::new(&build_config("v1", "a1", true));
+    s.serve("/", 1);
+    for f in ["/assets/main.a1.js", "/assets/Route.a1.js"] {
+        s.serve(f, 1);
+    }
+    install_and_activate(&mut s);
+    s.now += 3.0 * 864e5;
+    for f in ["/assets/main.a1.js", "/assets/Route.a1.js"] {
+        s.content(f).status = 404;
+    }
+    s.serve("/", 2);
+    for f in ["/assets/main.b2.js", "/assets/Route.b2.js"] {
+        s.serve(f, 2);
+    }
+    let v2 = build_config("v2", "b2", true);
+    s.restart(&v2);
+    install_and_activate(&mut s);
+    s.restart(&v2);
+    s.requests.clear();
+    let op = s.start_fetch("/assets/Route.a1.js", false, "default").expect("routed");
+    s.settle();
+    assert_eq!(s.ops[&op].answered, Some(Answer::Cached(Tag::Precache)), "the kept copy");
+    assert!(s.requests.is_empty(), "not asked of the server: {:?}", s.requests);
+}
+
 #[test]
 fn offline_page_and_image_placeholder_answer_failed_requests_with_nothing_cached() {
     let json = config("", r#""offline":{"page":"/offline.html","image":"/offline.svg"},"#);
@@ -2734,4 +2788,29 @@ fn the_same_feed_entry_from_several_pages_and_the_feed_is_applied_once() {
     s.failing_listings = 0;
     let (_, r) = s.message(&again);
     assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":1}"#]);
+}
+
+/// A live entry a page handed on whose invalidation could not list a cache (answered
+/// ERROR, which the page only logs) is applied by the worker's next feed check, which
+/// moves its position past the entry only once it is applied. Before: the check took the
+/// fence the failed invalidation left up for the entry applied and moved past it, and
+/// once the browser stopped the worker the old copy was served again.
+#[test]
+fn a_live_entry_whose_invalidation_failed_is_applied_by_the_next_feed_check() {
+    let (mut s, mut doc) = fed_sim();
+    s.serve("/promo/a", 2);
+    s.now += 1000.0;
+    s.publish(&mut doc, r#"{"urls":["/promo/a"]}"#);
+    let at = crate::policy::time::iso_string(doc.entries.last().unwrap().at_ms);
+    let live = format!(r#"{{"type":"CACHE_INVALIDATION","feed":true,"urls":["/promo/a"],"timestamp":"{at}"}}"#);
+    s.failing_listings = 1;
+    let (_, r) = s.message(&live);
+    assert!(r[0].contains("\"ERROR\""), "{r:?}");
+    s.failing_listings = 0;
+    s.now += 61_000.0;
+    s.start_fetch("/promo/b", true, "default");
+    s.settle();
+    assert_eq!(s.feed_stat("seq"), 2.0, "the check completed");
+    s.restart(&config("", FEED_TOP));
+    assert_eq!(s.get("/promo/a"), Some(2), "the entry was applied: the old copy is gone");
 }
