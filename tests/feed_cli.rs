@@ -166,3 +166,42 @@ fn a_publisher_waiting_for_another_writers_mark_says_so() {
     let most = err.split("at most ").nth(1).and_then(|t| t.split(' ').next()).and_then(|n| n.parse::<u64>().ok());
     assert!(most.is_some_and(|n| n <= 2), "how long at most: {err}");
 }
+
+#[test]
+fn a_relative_feed_is_named_by_its_absolute_path() {
+    // A CMS that runs `add` from the site's directory, with the default store: the file it
+    // writes is the working directory's, and the command says which.
+    let dir = scratch("relative").parent().unwrap().canonicalize().unwrap();
+    let file = dir.join("swcache-feed.json");
+    let note = format!(
+        "swcache-feed: file:swcache-feed.json is {} (a relative path is from the working directory)\n",
+        file.display()
+    );
+    let run = |args: &[&str]| bin().args(args).current_dir(&dir).output().unwrap();
+    let out = run(&["init"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let init = String::from_utf8_lossy(&out.stdout);
+    assert!(init.starts_with(&format!("feed file:{}: ", file.display())), "init names the absolute path: {init}");
+    for args in [&["add", "--url", "/a"][..], &["show"], &["compact"]] {
+        let out = run(args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stderr), note, "{args:?}");
+    }
+    assert_eq!(String::from_utf8_lossy(&run(&["add", "--all"]).stdout), "2\n", "stdout stays the seq alone");
+    // An absolute path needs no note.
+    let out = bin().args(["add", "--all", "--feed"]).arg(&file).output().unwrap();
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_server_without_a_scheme_is_refused_saying_so() {
+    let feed = scratch("scheme");
+    let token = feed.with_file_name("token.txt");
+    std::fs::write(&token, "0123456789abcdef-token\n").unwrap();
+    for server in ["feed.internal:8787", "127.0.0.1:8787", "ftp://feed.internal"] {
+        let out = bin().args(["add", "--url", "/a", "--server", server, "--token-file"]).arg(&token).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{server}: {err}");
+        assert!(err.contains("--server needs http:// or https://") && err.contains(server), "{server}: {err}");
+    }
+}

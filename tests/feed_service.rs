@@ -167,6 +167,7 @@ struct Service {
 }
 
 impl Service {
+    /// Started in `dir` (a relative `file:` store is there).
     fn start(dir: &Path, store: &str, extra: &[&str]) -> Service {
         let tokens = dir.join("tokens.txt");
         if !tokens.exists() {
@@ -181,6 +182,7 @@ impl Service {
                 .args(["serve", "--store", store, "--listen", &format!("127.0.0.1:{port}"), "--token-file"])
                 .arg(&tokens)
                 .args(extra)
+                .current_dir(dir)
                 .stderr(std::fs::File::create(&log).unwrap())
                 .spawn()
                 .unwrap();
@@ -1254,4 +1256,67 @@ async fn tokens_rotate_without_a_restart_and_sigterm_closes_live_clients() {
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
     assert!(status.success(), "{status:?}");
     assert!(s.log_text().contains("stopped"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relative_file_store_is_named_by_its_absolute_path() {
+    // Under systemd the working directory is `/`: the start line and /healthz name the
+    // file the service uses, not the relative path it was given.
+    let dir = scratch("relative");
+    let s = Service::start(&dir, "file:feed.json", &[]);
+    let named = format!("file:{}", dir.canonicalize().unwrap().join("feed.json").display());
+    let log = s.log_text();
+    let start = log.lines().find(|l| l.contains("publish at POST")).unwrap_or_default();
+    assert!(start.contains(&format!("store={named} ")), "the start line: {log}");
+    let c = client();
+    assert_eq!(post(&c, &s.base, &json!({ "all": true }), None).await.unwrap().0, 201);
+    assert!(dir.join("feed.json").exists(), "the file is the working directory's");
+    let health: Value = c.get(format!("{}/healthz", s.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health["store"], named.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_file_every_user_can_read_is_warned_of_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let c = client();
+    for (mode, warned) in [(0o644, true), (0o600, false)] {
+        let dir = scratch(&format!("token-mode-{mode:o}"));
+        let tokens = dir.join("tokens.txt");
+        std::fs::write(&tokens, format!("{TOKEN}\n")).unwrap();
+        std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(mode)).unwrap();
+        let s = Service::start(&dir, &format!("file:{}", dir.join("feed.json").display()), &[]);
+        let log = s.log_text();
+        assert_eq!(log.contains(&format!("chmod 600 {}", tokens.display())), warned, "mode {mode:o}: {log}");
+        assert_eq!(log.contains("WARN"), warned, "mode {mode:o}: {log}");
+        assert_eq!(post(&c, &s.base, &json!({ "all": true }), None).await.unwrap().0, 201, "it serves all the same");
+    }
+}
+
+#[test]
+fn a_redis_that_wants_a_password_the_url_lacks_is_said_so() {
+    let redis = Redis::start("password");
+    let mut s = TcpStream::connect(("127.0.0.1", redis.port)).unwrap();
+    s.write_all(b"CONFIG SET requirepass test-password-0123\r\n").unwrap();
+    let mut ok = [0u8; 5];
+    s.read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"+OK\r\n");
+    let said = |err: &str| err.contains("requires a password") && err.contains("redis://:PASSWORD@");
+    // (Another DB than 0: the client's SELECT is refused first.)
+    for url in [redis.url(), format!("redis://127.0.0.1:{}/2", redis.port)] {
+        let (code, err) = serve_exit(&["--listen", "127.0.0.1:0", "--insecure-no-token", "--store", &url]);
+        assert_eq!(code, Some(1), "{url}: the service stops at start: {err}");
+        assert!(said(&err), "{url}: {err}");
+    }
+    let add =
+        |url: &str| Command::new(env!("CARGO_BIN_EXE_swcache-feed")).args(["add", "--all", "--store", url]).output();
+    let out = add(&redis.url()).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(said(&err), "not Redis's protocol error: {err}");
+    // With the password in the URL, both work.
+    let url = format!("redis://:test-password-0123@127.0.0.1:{}/0", redis.port);
+    let out = add(&url).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1\n", "{}", String::from_utf8_lossy(&out.stderr));
+    let (code, err) = serve_exit(&["--listen", "127.0.0.1:0", "--insecure-no-token", "--store", &url]);
+    assert_eq!(code, None, "it runs: {err}");
 }

@@ -19,7 +19,7 @@ use swcache::policy::feed;
 use swcache::policy::time;
 use swcache::policy::value::Value;
 use swcache::service::now_ms;
-use swcache::service::store_api::{check_idempotency_key, read_tokens, StoreError, StoreUrl};
+use swcache::service::store_api::{check_idempotency_key, file_path, read_tokens, StoreError, StoreUrl};
 
 /// The `ADD:` section of the help, the same in the native and the WASI build.
 macro_rules! add_help {
@@ -60,6 +60,7 @@ COMMANDS:
 
 STORE (add, init, compact, show, serve):
     --store URL        file:PATH or redis://HOST:PORT/DB [default: file:swcache-feed.json]
+                       (a relative PATH is from the working directory)
     --feed FILE        the same as --store file:FILE
     --namespace NS     the Redis keys' prefix, {NS}:* [default: swcache]
     --keep N           entries kept before older ones fold into the baseline [default: 200]
@@ -106,6 +107,7 @@ COMMANDS:
 
 STORE (add, init, compact, show):
     --store URL        file:PATH [default: file:swcache-feed.json]
+                       (a relative PATH is from the working directory)
     --feed FILE        the same as --store file:FILE
     --keep N           entries kept before older ones fold into the baseline [default: 200]
 
@@ -281,6 +283,14 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         if a.server.is_some() && a.token_file.is_none() {
             return Err("--server needs --token-file (the service's publish token)".into());
         }
+        if let Some(s) = a.server.as_deref() {
+            let scheme = s.get(..8).unwrap_or(s).to_ascii_lowercase();
+            if !scheme.starts_with("http://") && !scheme.starts_with("https://") {
+                return Err(format!(
+                    "--server needs http:// or https:// before the host (http://feed.internal:8787), got '{s}'"
+                ));
+            }
+        }
         let mut props = a.fields.clone();
         if let Some(t) = &a.timestamp {
             props.push(("timestamp".into(), Value::Str(t.clone())));
@@ -448,7 +458,7 @@ struct Feeds {
 impl Feeds {
     fn open(a: &Args) -> Result<Feeds, String> {
         match StoreUrl::parse(&a.store).map_err(|e| e.to_string())? {
-            StoreUrl::File(path) => Ok(Feeds { path: path.into(), keep: a.keep.unwrap_or(feed::DEFAULT_KEEP) }),
+            StoreUrl::File(path) => Ok(Feeds { path: file_path(path), keep: a.keep.unwrap_or(feed::DEFAULT_KEEP) }),
             StoreUrl::Redis(_) => Err(format!("Redis stores are the native swcache-feed's; {NATIVE}")),
         }
     }
@@ -480,6 +490,18 @@ fn json_of(v: &Value) -> serde_json::Value {
         Value::Arr(items) => serde_json::Value::Array(items.iter().map(json_of).collect()),
         Value::Obj(props) => serde_json::Value::Object(props.iter().map(|(k, v)| (k.clone(), json_of(v))).collect()),
         _ => serde_json::Value::Null,
+    }
+}
+
+/// Where a relative `file:` store is (`None` for any other): the working directory
+/// decides, so a CMS run from another directory would use another file than the service.
+fn relative_note(store: &str) -> Option<String> {
+    match StoreUrl::parse(store) {
+        Ok(StoreUrl::File(p)) if std::path::Path::new(p).is_relative() => Some(format!(
+            "swcache-feed: {store} is {} (a relative path is from the working directory)",
+            file_path(p).display()
+        )),
+        _ => None,
     }
 }
 
@@ -545,6 +567,12 @@ fn run(a: Args) -> Result<bool, String> {
                 eprintln!("swcache-feed: warning: published, but compacting the store failed: {e}");
             }
             println!("{seq}");
+        }
+    }
+    // (`init` names the store in what it prints.)
+    if a.cmd != "init" {
+        if let Some(note) = relative_note(&a.store) {
+            eprintln!("{note}");
         }
     }
     Ok(true)

@@ -582,15 +582,30 @@ fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
+/// Says at start that other users can read the token file (mode o+r): each of them could
+/// publish, `all` included. Not refused: containers often run with odd modes.
+fn warn_if_readable(file: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(mode) = std::fs::metadata(file).map(|m| m.permissions().mode() & 0o777) else { return };
+    if mode & 0o004 != 0 {
+        tracing::warn!(
+            mode = %format!("{mode:o}"),
+            "the token file {} is readable by every user on this machine, who could publish (all included): chmod 600 {0}",
+            file.display()
+        );
+    }
+}
+
 /// Runs the service until SIGTERM or SIGINT: in-flight publishes finish, live clients are
 /// closed (they reconnect elsewhere and resume).
 pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
     if let Some(f) = &cfg.token_file {
         read_tokens(f)?;
+        warn_if_readable(f);
     }
     let store = Store::open(&cfg.store, cfg.keep, &cfg.namespace).await.map_err(|e| e.to_string())?;
     if let Store::Redis(r) = &store {
-        match r.durability().await {
+        match r.durability().await.map_err(|e| e.to_string())? {
             Some((ao, fsync)) if ao == "yes" && fsync == "always" => {
                 tracing::info!("redis persistence: appendonly yes, appendfsync always (an acknowledged entry survives a crash)");
             }

@@ -89,7 +89,28 @@ pub struct RedisStore {
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
+    let text = e.to_string();
+    // Redis wants a password the URL does not give: it answers "NOAUTH Authentication
+    // required." (the client keeps only the second part when its SELECT got it), and cuts
+    // off a long command (the publish script) with "Protocol error: unauthenticated …".
+    if text.contains("NOAUTH") || text.contains("Authentication required") || text.contains("unauthenticated") {
+        return StoreError::Config(format!(
+            "redis: the server requires a password and the store URL has none: give it as redis://:PASSWORD@HOST:PORT/DB (redis://USER:PASSWORD@… for an ACL user); Redis answered: {text}"
+        ));
+    }
     StoreError::Unavailable(format!("redis: {e}"))
+}
+
+/// A setting (`CONFIG GET`), `None` when Redis does not tell; an error only for a
+/// password the URL lacks.
+async fn config_get(c: &mut MultiplexedConnection, name: &str) -> Result<Option<String>, StoreError> {
+    match redis::cmd("CONFIG").arg("GET").arg(name).query_async::<Vec<String>>(c).await {
+        Ok(v) => Ok(v.into_iter().nth(1)),
+        Err(e) => match unavailable(e) {
+            StoreError::Config(m) => Err(StoreError::Config(m)),
+            _ => Ok(None),
+        },
+    }
 }
 
 impl RedisStore {
@@ -272,12 +293,17 @@ impl RedisStore {
         Ok(self.read_compacted(keep).await?.map_or(0, |(_, n)| n))
     }
 
-    /// What Redis says of its persistence: `(appendonly, appendfsync)`, when it tells.
-    pub async fn durability(&self) -> Option<(String, String)> {
-        let mut c = self.conn().await.ok()?;
-        let ao: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("appendonly").query_async(&mut c).await.ok()?;
-        let fs: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("appendfsync").query_async(&mut c).await.ok()?;
-        Some((ao.get(1)?.clone(), fs.get(1)?.clone()))
+    /// What Redis says of its persistence: `(appendonly, appendfsync)`, when it tells. An
+    /// error: Redis requires a password the URL does not give (nothing would work).
+    pub async fn durability(&self) -> Result<Option<(String, String)>, StoreError> {
+        let mut c = match self.conn().await {
+            Ok(c) => c,
+            Err(StoreError::Config(m)) => return Err(StoreError::Config(m)),
+            Err(_) => return Ok(None),
+        };
+        let ao = config_get(&mut c, "appendonly").await?;
+        let fsync = config_get(&mut c, "appendfsync").await?;
+        Ok(ao.zip(fsync))
     }
 
     /// Follows the announcement channel in the background (from the first call on),

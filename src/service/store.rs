@@ -8,6 +8,7 @@ use crate::policy::value::Value;
 
 use super::file_store::FileStore;
 use super::redis_store::RedisStore;
+use super::store_api::file_path;
 pub use super::store_api::{check_idempotency_key, Published, StoreError, StoreUrl, IDEMPOTENCY_TTL_SECS};
 
 /// A feed store.
@@ -18,14 +19,13 @@ pub enum Store {
 }
 
 impl Store {
-    /// Opens the store a URL names: `file:PATH` (or a plain path) or
-    /// `redis://HOST:PORT/DB`. `keep` bounds the entries kept (see
-    /// [`crate::policy::feed::compact`]);
-    /// `namespace` prefixes the Redis keys.
+    /// Opens the store a URL names: `file:PATH` (or a plain path; a relative one is made
+    /// absolute, see [`file_path`]) or `redis://HOST:PORT/DB`. `keep` bounds the entries
+    /// kept (see [`crate::policy::feed::compact`]); `namespace` prefixes the Redis keys.
     pub async fn open(url: &str, keep: usize, namespace: &str) -> Result<Store, StoreError> {
         Ok(match StoreUrl::parse(url)? {
             StoreUrl::Redis(url) => Store::Redis(Box::new(RedisStore::open(url, keep, namespace).await?)),
-            StoreUrl::File(path) => Store::File(FileStore::new(path.into(), keep)),
+            StoreUrl::File(path) => Store::File(FileStore::new(file_path(path), keep)),
         })
     }
 

@@ -94,6 +94,12 @@ impl<'a> StoreUrl<'a> {
     }
 }
 
+/// A `file:` store's path made absolute: a relative one is from the working directory
+/// (under systemd, `/`), so what the commands and the service say names the file they use.
+pub fn file_path(path: &str) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.into())
+}
+
 /// The tokens in a token file: one per line, blank lines and `#` comments skipped, each
 /// 16 characters at least, of what an `Authorization` header carries (visible ASCII and
 /// spaces). A byte order mark (a file saved by a Windows editor) is not part of the first.

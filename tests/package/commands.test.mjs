@@ -216,10 +216,15 @@ test('commands: swcache-feed agrees with the native command (add, show, compact,
   for (const args of steps) {
     const [a, b] = ['native', 'npm'].map((k) => {
       const r = run(k, 'swcache-feed', args, dirs[k]);
-      return { status: r.status, stdout: epochs(r.stdout), stderr: r.stderr };
+      // (A relative path is said as the absolute one: each build works in its own directory.)
+      const here = (t) => t.replaceAll(dirs[k], '<dir>');
+      return { status: r.status, stdout: epochs(here(r.stdout)), stderr: here(r.stderr) };
     });
     assert.deepEqual(b, a, `swcache-feed ${args.join(' ')}`);
     assert.equal(a.status, 0, a.stderr);
+    const note = 'swcache-feed: file:f.json is <dir>/f.json (a relative path is from the working directory)\n';
+    if (args[0] === 'init') assert.match(a.stdout, /^feed file:<dir>\/f\.json: /);
+    else assert.equal(a.stderr, note, `swcache-feed ${args.join(' ')}: where the relative feed is`);
   }
   const files = (k) => Object.fromEntries(Object.entries(snapshot(dirs[k]))
     .filter(([f]) => !f.endsWith('.lock')) // the native command's flock file
@@ -233,6 +238,7 @@ test('commands: swcache-feed agrees with the native command (add, show, compact,
     ['add', '--timestamp', '2999-01-01T00:00:00Z', '--all'], ['add', '--timestamp', 'yesterday', '--all'],
     ['add'], ['frobnicate'], ['add', '--all', '--keep', '0'], ['add', '--all', '--idempotency-key', ''],
     ['add', '--all', '--server', 'http://127.0.0.1:9'], ['show', '--store', 'ftp://x'],
+    ['add', '--all', '--server', 'feed.internal:8787', '--token-file', 'token'],
   ]) {
     const store = args.includes('--store') ? [] : ['--feed', 'f.json'];
     const r = same('swcache-feed', [...args, ...store], { 'f.json': fs.readFileSync(path.join(dirs.native, 'f.json'), 'utf8') });
@@ -247,7 +253,7 @@ test('commands: swcache-feed agrees with the native command (add, show, compact,
   // A feed that does not exist.
   const none = same('swcache-feed', ['show', '--feed', 'nope.json'], { 'x': '' });
   assert.equal(none.status, 1);
-  assert.equal(none.stderr, 'swcache-feed: file:nope.json: no such feed\n');
+  assert.equal(none.stderr, 'swcache-feed: file:<dir>/nope.json: no such feed\n');
   // What only the native command does is refused by the npm one, with what to do instead.
   for (const args of [['serve', '--insecure-no-token'], ['show', '--store', 'redis://127.0.0.1:6379/0']]) {
     const r = run('npm', 'swcache-feed', args, project);
