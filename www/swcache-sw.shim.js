@@ -68,6 +68,23 @@ function guardBody(body, ms, length) {
     },
   }));
 }
+// What a fetch no page waits for answers with (src/sw/exec.rs, `network`): `fetch(req)`,
+// or `pending` (a navigation's preload response), failing when no response came within
+// `ms` (store::HEADERS_MS), the fetch aborted: an origin that accepts the connection and
+// never answers held the event, and so the worker and its next version, for good.
+// biome-ignore lint/correctness/noUnusedVariables: the glue calls it (src/sw/js.rs)
+function responseWithin(req, ms, pending) {
+  const abort = new AbortController();
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => {
+      // Rejected first: the aborted fetch's own rejection would win the race.
+      reject(Error(`no response headers within ${ms / 1000} s`));
+      abort.abort();
+    }, ms);
+  });
+  return Promise.race([pending || fetch(req, { signal: abort.signal }), late]).finally(() => clearTimeout(timer));
+}
 const isTrap = (err) => err instanceof WebAssembly.RuntimeError || err?.name === 'RuntimeError';
 // A trap inside a promise callback of the engine's surfaces here.
 self.addEventListener('unhandledrejection', (e) => isTrap(e.reason) && failOpen(e.reason));

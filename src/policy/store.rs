@@ -52,6 +52,16 @@ pub fn storable(resp: &ResponseFacts<'_>, route_allows_opaque: bool) -> Result<(
 /// response).
 pub const STALL_MS: u32 = 10_000;
 
+/// A fetch no page waits for (a staleWhileRevalidate refresh, a networkFirst write after
+/// its timeout, a prefetch, an install's precache, a quota relief's refetch; and the
+/// adapter's wait for a navigation preload the answer did not use) fails, as a
+/// network error does, when no response (its headers) came for this long: an origin that
+/// accepts the connection and never answers held its event, and so the worker (a new
+/// version waiting, an install hung, the invalidations waiting for a write), for good.
+/// The page's own fetch has none: the page may abort it, and networkFirst's
+/// `networkTimeout` answers it from the cache.
+pub const HEADERS_MS: u32 = 30_000;
+
 /// The size of a whole body, which a stored copy must reach: its `Content-Length`, unless a
 /// `Content-Encoding` makes that the size of the encoded body (the cache reads it decoded).
 /// WebKit hands a body cut short of it on as complete.

@@ -74,8 +74,8 @@ fn exec(c: &Cmd) {
         Cmd::Match { op, tag, slot, ref req } => read(op, tag, slot, req),
         Cmd::Respond { op, ref answer } => respond(op, answer),
         Cmd::Done { op } => end(op, None),
-        Cmd::Fetch { op, tag, ref req, reload } => fetch(op, tag, request(op, req, reload)),
-        Cmd::Preload { op, tag } => preload(op, tag),
+        Cmd::Fetch { op, tag, ref req, reload, headers_ms } => fetch(op, tag, request(op, req, reload), headers_ms),
+        Cmd::Preload { op, tag, headers_ms } => preload(op, tag, headers_ms),
         Cmd::Put { op, tag, slot, ref req, from, stamp } => put(op, tag, slot, req, from, stamp),
         Cmd::Size { op, tag, from } => size(op, tag, from),
         Cmd::Timer { op, tag, ms } => timer(op, tag, ms),
@@ -125,29 +125,39 @@ fn settle(op: OpId, tag: Tag, p: Option<Promise>) {
 }
 
 #[inline(never)]
-fn fetch(op: OpId, tag: Tag, r: Option<Request>) {
-    step(op, tag, network(op, tag, r));
+fn fetch(op: OpId, tag: Tag, r: Option<Request>, headers_ms: Option<u32>) {
+    step(op, tag, network(op, tag, r, headers_ms));
 }
 
-/// A fetch of `r`, kept under `tag`.
-fn network(op: OpId, tag: Tag, r: Option<Request>) -> Next {
-    match r {
-        Some(r) => wait_on(js::scope().fetch_with_request(&r), move |res| Next::Io(fetched(op, tag, res))),
-        None => Next::Io(Io::Fetched(Err(String::from("no request")))),
-    }
+/// A fetch of `r`, kept under `tag`; with `headers_ms`, aborted and failed when no
+/// response came within it (the shim's `responseWithin`).
+fn network(op: OpId, tag: Tag, r: Option<Request>, headers_ms: Option<u32>) -> Next {
+    let Some(r) = r else { return Next::Io(Io::Fetched(Err(String::from("no request")))) };
+    let p = match headers_ms {
+        Some(ms) => js::response_within(Some(&r), ms, None),
+        None => js::scope().fetch_with_request(&r),
+    };
+    wait_on(p, move |res| Next::Io(fetched(op, tag, res)))
 }
 
-/// The navigation's preload response, or a fetch of the event's request without one.
+/// The navigation's preload response, or a fetch of the event's request without one (or
+/// once it failed); each within `headers_ms`, if given.
 #[inline(never)]
-fn preload(op: OpId, tag: Tag) {
+fn preload(op: OpId, tag: Tag, headers_ms: Option<u32>) {
     let (pre, r) =
         with_op(op, |o| (o.event.as_ref().and_then(js::preload_response), o.req.clone())).unwrap_or_default();
     let next = match pre {
-        Some(p) => wait_on(p, move |res| match res {
-            Ok(res) if res.is_instance_of::<Response>() => Next::Io(fetched(op, tag, Ok(res))),
-            _ => network(op, tag, r),
-        }),
-        None => network(op, tag, r),
+        Some(p) => {
+            let p = match headers_ms {
+                Some(ms) => js::response_within(None, ms, Some(&p)),
+                None => p,
+            };
+            wait_on(p, move |res| match res {
+                Ok(res) if res.is_instance_of::<Response>() => Next::Io(fetched(op, tag, Ok(res))),
+                _ => network(op, tag, r, headers_ms),
+            })
+        }
+        None => network(op, tag, r, headers_ms),
     };
     step(op, tag, next);
 }

@@ -47,6 +47,12 @@ extern "C" {
     #[wasm_bindgen(js_name = guardBody)]
     pub(super) fn guard_body(body: &web_sys::ReadableStream, ms: u32, length: f64) -> web_sys::ReadableStream;
 
+    /// The shim's `responseWithin(req, ms, pending)`: `fetch(req)`, or `pending` (a
+    /// navigation's preload response), rejected when no response came within `ms` (the
+    /// fetch aborted).
+    #[wasm_bindgen(js_name = responseWithin)]
+    pub(super) fn response_within(req: Option<&Request>, ms: u32, pending: Option<&Promise>) -> Promise;
+
     /// The URL Pattern API (the router's conditions need one).
     type UrlPattern;
     #[wasm_bindgen(constructor, catch, js_class = "URLPattern")]
@@ -92,11 +98,15 @@ pub(super) fn preload_response(event: &ExtendableEvent) -> Option<Promise> {
     event.dyn_ref::<FetchEvent>()?.unchecked_ref::<Event>().preload().dyn_into().ok()
 }
 
+/// Keeps the event for the navigation's preload response, or until the wait for a
+/// response to a fetch no page waits for ends: an unused preload from an origin that
+/// never answers held the event for good.
 pub(super) fn settle_preload(event: &FetchEvent) {
     if let Ok(p) = event.unchecked_ref::<Event>().preload().dyn_into::<Promise>() {
         IGNORE.with_borrow_mut(|f| {
             let f = f.get_or_insert_with(|| Closure::new(|_| {}));
-            let _ = event.unchecked_ref::<ExtendableEvent>().wait_until(&p.catch(f));
+            let p = response_within(None, crate::policy::store::HEADERS_MS, Some(&p.catch(f)));
+            let _ = event.unchecked_ref::<ExtendableEvent>().wait_until(&p);
         });
     }
 }

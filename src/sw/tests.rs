@@ -146,13 +146,16 @@ async fn fresh_engine(config: &str) {
     start_engine(eval(config)).expect("the config is valid");
 }
 
-/// The shim's `guardBody`, which every cache write reads its body through, taken from
-/// the shim's source: these tests run the adapter without the shim.
+/// The shim's `guardBody`, which every cache write reads its body through, and
+/// `responseWithin`, which every fetch no page waits for goes through, taken from the
+/// shim's source: these tests run the adapter without the shim.
 fn install_shim_guard() {
     const SHIM: &str = include_str!("../../www/swcache-sw.shim.js");
-    let start = SHIM.find("function guardBody(").expect("the shim defines guardBody");
-    let end = start + SHIM[start..].find("\n}\n").expect("guardBody ends") + 2;
-    eval(&format!("self.guardBody = {}", &SHIM[start..end]));
+    for name in ["guardBody", "responseWithin"] {
+        let start = SHIM.find(&format!("function {name}(")).expect("the shim defines it");
+        let end = start + SHIM[start..].find("\n}\n").expect("it ends") + 2;
+        eval(&format!("self.{name} = {}", &SHIM[start..end]));
+    }
 }
 
 /// The worker's own `fetch`, kept before any test replaces it.
@@ -661,6 +664,29 @@ async fn a_response_no_page_reads_is_stored_without_a_copy() {
     assert_eq!(body(&stored(&name, "/p/page").await).await, url("/p/page"));
     settled().await;
     assert_eq!(clones(), 1, "the page's miss: the page reads the response, the cache a copy");
+}
+
+/// A fetch no page waits for (the shim's `responseWithin`) whose response never comes
+/// fails at its limit, naming it, and is aborted; a navigation preload response that never
+/// comes fails the same way; one that answers in time is the response.
+#[wasm_bindgen_test]
+async fn a_fetch_without_a_response_fails_at_its_limit_and_is_aborted() {
+    fresh_engine(PAGES).await;
+    eval(
+        "self.fetch = (req, init) => { self.lastSignal = init.signal; return new Promise((_, reject) => \
+         init.signal.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')))); }",
+    );
+    let req = Request::new_with_str(&url("/p/hang")).unwrap();
+    let err = wait(js::response_within(Some(&req), 50, None)).await.expect_err("no response");
+    assert_eq!(js::error_text(&err), "no response headers within 0.05 s");
+    assert_eq!(at(&js_sys::global(), "lastSignal.aborted").as_bool(), Some(true), "the fetch aborted");
+    let never = Promise::new(&mut |_, _| {});
+    let err = wait(js::response_within(None, 50, Some(&never))).await.expect_err("no preload response");
+    assert_eq!(js::error_text(&err), "no response headers within 0.05 s");
+    let _net = FakeFetch::new(|r| Ok(response(&r.url(), 200, &[])));
+    let res: Response = wait(js::response_within(Some(&req), 50, None)).await.expect("answered").unchecked_into();
+    assert_eq!(body(&res).await, url("/p/hang"));
+    settled().await;
 }
 
 /// Every step's callback runs once and frees what it held (its closure, the requests,

@@ -199,6 +199,44 @@ swcache.start({ version: '${version}', routes: [{ name: 'pages', match: re, stra
   assert.equal(state, 'activated');
 });
 
+test('fetches no page waits for give up after 30 s without a response: a refresh and a prefetch end, the next version activates', async () => {
+  // One wait of the engine's 30 s limit (store::HEADERS_MS; no config shortens it). An
+  // origin that accepts the connection and never answers held a staleWhileRevalidate
+  // refresh and a PREFETCH, their events, and so the worker, for good: the next version
+  // waited (Chromium gives up on the old one after 5 minutes).
+  const worker = (version) => workerSource(`{ version: '${version}', routes: [{ name: 'pages', match: /^\\/p\\//, strategy: 'staleWhileRevalidate' }] }`);
+  server.set('/sw.js', { body: worker('v1'), headers: JS });
+  server.set('/p/a', { body: 'a1' });
+  server.set('/p/b', { body: 'b', mode: 'hang' });
+  await controlled();
+  await get(page, '/p/a');
+  await waitStored('/p/a');
+  server.mode('/p/a', 'hang');
+  assert.equal((await get(page, '/p/a')).body, 'a1', 'the stored copy at once');
+  const t0 = Date.now();
+  const prefetched = message(page, { type: 'PREFETCH', urls: ['/p/b'] }, 45000).catch((e) => String(e));
+  await waitFor(() => server.inFlight === 2, 'the refresh and the prefetch hanging at the server');
+  server.set('/sw.js', { body: worker('v2'), headers: JS });
+  const state = await page.evaluate(async () => {
+    const reg = await navigator.serviceWorker.getRegistration();
+    await reg.update();
+    const w = reg.installing || reg.waiting;
+    if (!w) return 'no new worker';
+    return new Promise((resolve) => {
+      const check = () => ['activated', 'redundant'].includes(w.state) && resolve(w.state);
+      w.addEventListener('statechange', check);
+      setTimeout(() => resolve(`still ${w.state} after 45 s`), 45000);
+      check();
+    });
+  });
+  assert.equal(state, 'activated');
+  assert.deepEqual(await prefetched, { type: 'PREFETCH_DONE', fetched: 0, skipped: 0, failed: 1 });
+  const waited = Date.now() - t0;
+  assert.ok(waited > 29000, `not before the limit (${waited} ms)`);
+  await waitFor(() => server.inFlight === 0, 'both requests aborted');
+  assert.equal((await cached(page, '/p/a')).body, 'a1', 'the stored copy kept');
+});
+
 test('GET_STATS counts hits and misses per route', async () => {
   server.set('/promo/s', { body: 's' });
   await controlled();

@@ -131,18 +131,23 @@ pub enum Cmd {
         req: Req,
     },
     /// Fetch `req` (`reload`: past the HTTP cache: a URL fetched anew, the event's own
-    /// request revalidated with the origin) → [`Io::Fetched`].
+    /// request revalidated with the origin) → [`Io::Fetched`]. `headers_ms`: a fetch no
+    /// page waits for fails, aborted, when no response came within it
+    /// ([`store::HEADERS_MS`](crate::policy::store::HEADERS_MS)).
     Fetch {
         op: OpId,
         tag: Tag,
         req: Req,
         reload: bool,
+        headers_ms: Option<u32>,
     },
     /// The navigation's preload response (`event.preloadResponse`), or a fetch of the
-    /// event's request if there is none → [`Io::Fetched`].
+    /// event's request if there is none → [`Io::Fetched`]. `headers_ms` as for
+    /// [`Cmd::Fetch`].
     Preload {
         op: OpId,
         tag: Tag,
+        headers_ms: Option<u32>,
     },
     /// Turn navigation preload on or off for the registration → [`Io::Done`].
     NavigationPreload {

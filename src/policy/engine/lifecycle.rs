@@ -28,9 +28,10 @@ impl Engine {
                 if missing.is_empty() {
                     return self.install_finished(id);
                 }
+                let headers_ms = Some(crate::policy::store::HEADERS_MS);
                 for i in missing {
-                    let path = self.cfg.precache[i].path.clone();
-                    self.emit(Cmd::Fetch { op: id, tag: Tag::Item(i as u32, 0), req: Req::Path(path), reload: true });
+                    let req = Req::Path(self.cfg.precache[i].path.clone());
+                    self.emit(Cmd::Fetch { op: id, tag: Tag::Item(i as u32, 0), req, reload: true, headers_ms });
                 }
             }
             Io::Fetched(Err(e)) => {

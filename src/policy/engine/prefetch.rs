@@ -122,7 +122,8 @@ impl Engine {
                 }
                 p.started[i] = now;
                 let reload = self.fences.covers(&path, slot, now);
-                self.emit(Cmd::Fetch { op: id, tag: Tag::Item(i as u32, 1), req: Req::Path(path), reload });
+                let headers_ms = Some(crate::policy::store::HEADERS_MS);
+                self.emit(Cmd::Fetch { op: id, tag: Tag::Item(i as u32, 1), req: Req::Path(path), reload, headers_ms });
             }
             Io::Fetched(r) => {
                 let started = p.started[i];

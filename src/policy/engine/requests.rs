@@ -4,6 +4,7 @@
 //! from a cached copy.
 
 use crate::policy::prelude::*;
+use crate::policy::store;
 use crate::policy::strategy::{Action, Flow, Lookup, NetOutcome, Reply};
 use crate::policy::text::push_json_str;
 
@@ -74,10 +75,12 @@ impl Engine {
             Kind::Fetch(f) => self.fences.covers(&f.path, f.slot, now),
             _ => false,
         });
+        // A revalidation is a fetch no page waits for.
+        let headers_ms = (tag == Tag::Revalidate).then_some(store::HEADERS_MS);
         self.emit(if navigate && self.cfg.navigation_preload && !reload {
-            Cmd::Preload { op: id, tag }
+            Cmd::Preload { op: id, tag, headers_ms }
         } else {
-            Cmd::Fetch { op: id, tag, req: Req::Own, reload }
+            Cmd::Fetch { op: id, tag, req: Req::Own, reload, headers_ms }
         });
     }
 
@@ -174,6 +177,9 @@ impl Engine {
                                 f.store_late = true;
                             }
                             self.bg(id, 1);
+                            // No page waits for it now: the write gives up if no response
+                            // comes within this.
+                            self.emit(Cmd::Timer { op: id, tag: Tag::Timer, ms: store::HEADERS_MS });
                         }
                     }
                 }
@@ -274,6 +280,12 @@ impl Engine {
                 let next = f.flow.on_timeout();
                 self.run(id, next, now);
             }
+            (Tag::Timer, Io::Timer) if f.store_late => {
+                // The late response never came: the write is given up (the response, if it
+                // ever comes, finds the operation ended).
+                f.store_late = false;
+                self.bg(id, -1);
+            }
             (Tag::Revalidate, Io::Fetched(r)) => {
                 let (slot, path, started) = (f.slot, f.path.clone(), f.started);
                 let served = f.served.clone();
@@ -341,7 +353,7 @@ impl Engine {
                 // Past the HTTP cache only on this origin: the adapter's copy of a media
                 // element's ranged request keeps its `Range` as a same-origin request.
                 let reload = same_origin && self.fences.covers(&path, slot, now);
-                return self.emit(Cmd::Fetch { op: id, tag: Tag::Net, req: Req::Own, reload });
+                return self.emit(Cmd::Fetch { op: id, tag: Tag::Net, req: Req::Own, reload, headers_ms: None });
             }
             (Tag::Size, Io::Size(Some(size))) => match crate::policy::range::resolve(&header, size) {
                 crate::policy::range::Ranged::Part { start, end } => {

@@ -81,8 +81,10 @@ struct Sim {
     caches: BTreeMap<String, Vec<(String, Stored)>>,
     server: BTreeMap<String, Content>,
     offline: bool,
-    /// Fetches that hang until released.
+    /// Fetches that hang until released (a fetch with a `headers_ms` fails after it).
     hanging: bool,
+    /// When hanging fetches with a `headers_ms` fail, as the adapter aborts them.
+    aborts: Vec<(f64, OpId, Tag)>,
     ops: BTreeMap<OpId, OpState>,
     /// Results waiting to be delivered: (op, tag, io).
     queue: VecDeque<(OpId, Tag, Io)>,
@@ -141,6 +143,7 @@ impl Sim {
             server: BTreeMap::new(),
             offline: false,
             hanging: false,
+            aborts: Vec::new(),
             ops: BTreeMap::new(),
             queue: VecDeque::new(),
             requests: BTreeMap::new(),
@@ -179,6 +182,7 @@ impl Sim {
         self.ops.clear();
         self.queue.clear();
         self.timers.clear();
+        self.aborts.clear();
     }
 
     fn seed() -> Sim {
@@ -254,9 +258,9 @@ impl Sim {
         for c in self.e.take() {
             // A navigation preload is a fetch of the event's request, made by the browser.
             let c = match c {
-                Cmd::Preload { op, tag } => {
+                Cmd::Preload { op, tag, headers_ms } => {
                     self.preloads += 1;
-                    Cmd::Fetch { op, tag, req: Req::Own, reload: false }
+                    Cmd::Fetch { op, tag, req: Req::Own, reload: false, headers_ms }
                 }
                 c => c,
             };
@@ -292,14 +296,19 @@ impl Sim {
                     }
                     self.queue.push_back((op, tag, io));
                 }
-                Cmd::Fetch { op, tag, req, reload } => {
+                Cmd::Fetch { op, tag, req, reload, headers_ms } => {
                     let path = self.path_of(op, &req);
                     *self.requests.entry(path.clone()).or_default() += 1;
                     if reload {
                         self.reloads.push(path.clone());
                     }
                     if self.hanging {
-                        continue; // never answers (until the test releases it by hand)
+                        // Never answers (until the test releases it by hand), but one no page
+                        // waits for is aborted at its limit.
+                        if let Some(ms) = headers_ms {
+                            self.aborts.push((self.now + f64::from(ms), op, tag));
+                        }
+                        continue;
                     }
                     let io = if self.offline {
                         Io::Fetched(Err("Failed to fetch".into()))
@@ -476,6 +485,12 @@ impl Sim {
         self.timers.retain(|t| t.0 > self.now);
         for (_, op, tag) in due {
             self.e.io(op, tag, Io::Timer, self.now);
+            self.exec();
+        }
+        let due: Vec<(f64, OpId, Tag)> = self.aborts.iter().copied().filter(|t| t.0 <= self.now).collect();
+        self.aborts.retain(|t| t.0 > self.now);
+        for (_, op, tag) in due {
+            self.e.io(op, tag, Io::Fetched(Err("no response headers within 30 s".into())), self.now);
             self.exec();
         }
     }
@@ -2813,4 +2828,75 @@ fn a_live_entry_whose_invalidation_failed_is_applied_by_the_next_feed_check() {
     assert_eq!(s.feed_stat("seq"), 2.0, "the check completed");
     s.restart(&config("", FEED_TOP));
     assert_eq!(s.get("/promo/a"), Some(2), "the entry was applied: the old copy is gone");
+}
+
+/// A fetch no page waits for whose response never comes (an origin that accepts the
+/// connection and never answers) gives up after 30 s, as a network error: a
+/// staleWhileRevalidate refresh, a networkFirst write after its timeout, a prefetch, an
+/// install's precache and a quota relief's refetch used to hold their events for good
+/// (the worker busy, a new version waiting, an install hung, an invalidation's DONE
+/// never sent).
+#[test]
+fn background_fetches_without_a_response_give_up_after_30_s() {
+    let swr = r#"{"name":"swr","match":"/swr/","strategy":"staleWhileRevalidate"},"#;
+    let mut s = Sim::new(&config(swr, ""));
+    s.serve("/swr/a", 1);
+    assert_eq!(s.get("/swr/a"), Some(1));
+    let path = "/api/v1/promo/featured-content?id=1";
+    s.serve(path, 1);
+    assert_eq!(s.get(path), Some(1));
+    s.hanging = true;
+    let refresh = s.start_fetch("/swr/a", false, "default").unwrap();
+    let late = s.start_fetch(path, false, "default").unwrap();
+    let (prefetch, replies) = s.message(r#"{"type":"PREFETCH","urls":["/promo/p1"]}"#);
+    assert!(replies.is_empty());
+    s.advance(3000.0);
+    s.settle();
+    assert_eq!(s.ops[&refresh].answered_with, Some(1), "the stored copy at once");
+    assert_eq!(s.ops[&late].answered_with, Some(1), "the networkTimeout's cached copy");
+    s.advance(26_500.0);
+    s.settle();
+    assert!(!s.ops[&refresh].done && !s.ops[&prefetch].done, "still waiting at 29.5 s");
+    s.advance(500.0);
+    s.settle();
+    assert!(s.ops[&refresh].done, "the refresh gave up");
+    assert_eq!(s.ops[&prefetch].replies, vec![r#"{"type":"PREFETCH_DONE","fetched":0,"skipped":0,"failed":1}"#]);
+    assert!(s.ops[&prefetch].done);
+    assert!(!s.ops[&late].done, "the late write waits 30 s after the networkTimeout");
+    s.advance(3000.0);
+    s.settle();
+    assert!(s.ops[&late].done, "the late write gave up");
+    assert_eq!(s.cached(&s.cn("swr"), "/swr/a").unwrap().version, 1);
+
+    // An install fails naming the URL and the timeout.
+    let mut s = Sim::seed();
+    s.hanging = true;
+    let install = s.e.install();
+    s.exec();
+    s.settle();
+    s.advance(30_000.0);
+    s.settle();
+    let failed = s.ops[&install].failed.clone().unwrap_or_default();
+    assert!(
+        failed.starts_with("swcache precache: /") && failed.ends_with(" failed: no response headers within 30 s"),
+        "{failed}"
+    );
+
+    // A quota relief's refetch: the invalidation waiting for the write under way answers.
+    let mut s = Sim::seed();
+    (0..4).for_each(|i| s.visit(&format!("/promo/q{i}")));
+    s.quota_left = Some(0);
+    s.serve("/promo/big", 1);
+    let op = s.start_fetch("/promo/big", false, "default").unwrap();
+    s.until_quota_error();
+    s.quota_left = None;
+    s.hanging = true;
+    s.settle();
+    assert!(!s.ops[&op].done, "refetching");
+    let (inv, replies) = s.message(r#"{"type":"CACHE_INVALIDATION","urls":["/promo/q1"]}"#);
+    assert!(replies.is_empty(), "waits for the write under way");
+    s.advance(30_000.0);
+    s.settle();
+    assert!(s.ops[&op].done);
+    assert_eq!(s.ops[&inv].replies, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":1}"#]);
 }

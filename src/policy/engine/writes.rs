@@ -183,7 +183,8 @@ impl Engine {
                 // A URL a recent invalidation names is fetched past the HTTP cache (it may
                 // hold the invalidated copy).
                 let reload = self.fences.covers(&path, slot, now);
-                self.emit(Cmd::Fetch { op: id, tag: Tag::Store(job, 3), req: fetch, reload });
+                let headers_ms = Some(store::HEADERS_MS);
+                self.emit(Cmd::Fetch { op: id, tag: Tag::Store(job, 3), req: fetch, reload, headers_ms });
             }
             (3, Io::Fetched(Ok(info))) => {
                 // The retry obeys the same rules as the first write (status, no-store,
