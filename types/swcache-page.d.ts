@@ -198,12 +198,33 @@ export interface SwcacheState {
   stats: SwcacheStats;
 }
 
+/** The worker's `INVALIDATED` notice, posted to every open page (the page module turns it into `swcache:invalidated`). */
+export interface SwcacheInvalidatedNotice {
+  type: 'INVALIDATED';
+  urls: string[];
+  prefixes: string[];
+  tags: string[];
+  /** Up to 200 paths the worker deleted. */
+  removed: string[];
+  all: boolean;
+  source: 'feed' | 'message' | 'missed';
+  /** When it was sent, in ms by the worker's clock (absent from a `'missed'` one). */
+  at?: number;
+}
+
+/** GET_NOTICES' reply: the notices sent at or after `since`, oldest first. */
+export interface SwcacheNotices {
+  type: 'NOTICES';
+  notices: SwcacheInvalidatedNotice[];
+}
+
 /** The messages the worker understands, as `post` sends them (no URL resolution there). */
 export type SwcacheMessage =
   | ({ type: 'CACHE_INVALIDATION' } & InvalidationSelector & { urls?: readonly string[] })
   | { type: 'PREFETCH'; urls: readonly string[]; saveData?: boolean }
   | { type: 'GET_STATS' }
-  | { type: 'GET_STATE' };
+  | { type: 'GET_STATE' }
+  | { type: 'GET_NOTICES'; since: number };
 
 /** The reply to a message. */
 export type SwcacheReply<M extends SwcacheMessage = SwcacheMessage> =
@@ -211,6 +232,7 @@ export type SwcacheReply<M extends SwcacheMessage = SwcacheMessage> =
   : M extends { type: 'PREFETCH' } ? PrefetchDone
   : M extends { type: 'GET_STATS' } ? SwcacheStats
   : M extends { type: 'GET_STATE' } ? SwcacheState
+  : M extends { type: 'GET_NOTICES' } ? SwcacheNotices
   : never;
 
 /** Posts `msg` to the active worker; resolves with its reply, rejects on ERROR or after `timeout` ms [default 5000]. */
@@ -323,7 +345,8 @@ export interface SwcacheInvalidatedDetail {
   /** Up to 200 paths the worker deleted. */
   removed: string[];
   all: boolean;
-  source: 'feed' | 'message';
+  /** `'missed'` (with `all: true`): a page back from the back/forward cache missed more notices than the worker keeps. */
+  source: 'feed' | 'message' | 'missed';
 }
 
 /** `swcache:updated` on `window`: a background refresh stored content that differs from what a page was given. */

@@ -336,6 +336,10 @@ export function hydrate(opts = {}) {
 const covers = (d, path) => d.all === true || [d.urls, d.removed].some((l) => Array.isArray(l) && l.includes(path))
   || (Array.isArray(d.prefixes) && d.prefixes.some((p) => typeof p === 'string' && path.startsWith(p)));
 
+// The `at` of the last notices taken (the worker's time of each names it): one that came
+// live is not taken again from the worker's list (GET_NOTICES, below).
+const heard = new Set();
+
 // INVALIDATED (a message or the feed removed entries) and UPDATED (a background refresh
 // stored content that differs from what a page was given), as DOM events. Which hydrated
 // components a notice covers is the scheduler's call (they refetch past the cache): a
@@ -348,6 +352,11 @@ function onNotice(event) {
     return;
   }
   if (data.type !== 'INVALIDATED') return;
+  if (typeof data.at === 'number') {
+    if (heard.has(data.at)) return;
+    heard.add(data.at);
+    if (heard.size > 100) heard.delete(heard.values().next().value);
+  }
   const page = covers(data, location.pathname + location.search);
   const components = [];
   for (const run of hydrations) components.push(...run.invalidated(data));
@@ -357,7 +366,29 @@ function onNotice(event) {
     detail: { page, components, urls, prefixes, tags, removed, all, source },
   }));
 }
-if (sw) sw.addEventListener('message', onNotice);
+
+// A page in the back/forward cache is frozen (Chromium keeps one its worker controls):
+// the notices sent meanwhile never reach it. Back again, it asks the worker for those sent
+// since it left (the worker keeps the recent ones, saved, so one stopped meanwhile has them
+// too) and takes each as if it had come live. The time is the page's Date.now(), which is
+// the worker's clock (one browser, one system clock): a page being frozen cannot wait for
+// the worker to tell it its time. The notices of the last SLACK ms before it left are
+// asked for too (one may have been on its way); those that came are not taken twice.
+const SLACK = 10000;
+let left = null;
+if (sw) {
+  sw.addEventListener('message', onNotice);
+  addEventListener('pagehide', (e) => { if (e.persisted) left = Date.now(); });
+  addEventListener('pageshow', (e) => {
+    const since = left;
+    left = null;
+    if (!e.persisted || since === null || !sw.controller) return;
+    post({ type: 'GET_NOTICES', since: since - SLACK }).then(
+      (r) => { for (const data of r.notices) onNotice({ data }); },
+      (err) => console.warn('swcache: the notices sent while this page was in the back/forward cache could not be read:', err.message || err),
+    );
+  });
+}
 
 // The first wait before a closed live feed is opened again (it doubles each time).
 const RECONNECT_MS = 2000;

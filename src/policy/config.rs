@@ -101,10 +101,12 @@ pub struct Offline {
 /// describes the caches, which outlive no version but must not replay a feed.
 pub const STATE_CACHE: &str = "swcache-state";
 
-/// The keys in [`STATE_CACHE`]: the feed's cursor, and the previous build's content-hashed
-/// files the precache keeps ([`super::precache::retire`]).
+/// The keys in [`STATE_CACHE`]: the feed's cursor, the previous build's content-hashed
+/// files the precache keeps ([`super::precache::retire`]), and the notices told to pages
+/// lately ([`super::notices`]).
 pub const STATE_KEY: &str = "/__swcache/state";
 pub const KEPT_KEY: &str = "/__swcache/kept";
+pub const NOTICES_KEY: &str = "/__swcache/notices";
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {

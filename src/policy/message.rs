@@ -128,6 +128,11 @@ pub enum Message {
     GetState,
     /// A waiting worker is asked to take over now (the page's `applyUpdate()`).
     SkipWaiting,
+    /// The notices sent at or after `since` (ms, the worker's clock): a page back from
+    /// the back/forward cache asks what it missed.
+    GetNotices {
+        since: f64,
+    },
 }
 
 /// What the engine must know to validate a message.
@@ -229,12 +234,13 @@ fn parse_inner(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
         "CACHE_INVALIDATION" => &["type", "urls", "prefixes", "tags", "routes", "all", "timestamp", "feed"],
         "PREFETCH" => &["type", "urls", "saveData"],
         "GET_STATS" | "GET_STATE" | "SKIP_WAITING" => &["type"],
+        "GET_NOTICES" => &["type", "since"],
         _ => {
             return Err(cold(|| {
                 cat!(
                     "unknown type '",
                     clip(kind),
-                    "' (expected CACHE_INVALIDATION, PREFETCH, GET_STATS, GET_STATE or SKIP_WAITING)"
+                    "' (expected CACHE_INVALIDATION, PREFETCH, GET_STATS, GET_STATE, GET_NOTICES or SKIP_WAITING)"
                 )
             }))
         }
@@ -250,6 +256,10 @@ fn parse_inner(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
         "GET_STATS" => Ok(Message::GetStats),
         "GET_STATE" => Ok(Message::GetState),
         "SKIP_WAITING" => Ok(Message::SkipWaiting),
+        "GET_NOTICES" => match msg.get("since") {
+            Some(Value::Num(n)) if n.is_finite() => Ok(Message::GetNotices { since: *n }),
+            _ => Err(cold(|| "'since' must be a time in milliseconds (Date.now())".into())),
+        },
         "PREFETCH" => {
             let urls = string_list(props(msg), "urls")?.ok_or("'urls' is required")?;
             let save_data = match msg.get("saveData") {
@@ -517,5 +527,20 @@ mod tests {
         assert!(e.unwrap_err().contains("swcache: malformed PREFETCH: 'urls[0]' is cross-origin"));
         let e = parse(&Value::obj([("type", Value::str("PREFETCH"))]), &c);
         assert!(e.unwrap_err().contains("'urls' is required"));
+    }
+
+    #[test]
+    fn get_notices_names_a_time() {
+        let c = ctx();
+        let ask = |since: Option<Value>| {
+            let mut props = vec![("type".to_string(), Value::str("GET_NOTICES"))];
+            props.extend(since.map(|v| ("since".to_string(), v)));
+            parse(&Value::Obj(props), &c)
+        };
+        assert_eq!(ask(Some(Value::Num(NOW))), Ok(Message::GetNotices { since: NOW }));
+        for since in [None, Some(Value::str("yesterday")), Some(Value::Num(f64::NAN))] {
+            let e = ask(since).unwrap_err();
+            assert_eq!(e, "swcache: malformed GET_NOTICES: 'since' must be a time in milliseconds (Date.now())");
+        }
     }
 }

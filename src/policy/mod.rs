@@ -10,6 +10,7 @@ pub mod evict;
 pub mod feed;
 pub mod fence;
 pub mod message;
+pub mod notices;
 pub mod precache;
 pub mod prelude;
 pub mod range;

@@ -11,13 +11,14 @@ import { startServer, DIST } from '../support/server.mjs';
 import { launch, waitFor } from '../support/browser.mjs';
 import { workerSource, JS } from '../support/worker.mjs';
 
-let server, chrome, context, page, logs;
+let server, chrome, bfChrome, context, page, logs;
 
 before(async () => {
   server = await startServer();
   chrome = await launch();
 });
 after(async () => {
+  await bfChrome?.close();
   await chrome?.close();
   await server?.close();
 });
@@ -278,4 +279,84 @@ test('page module: subscribe() opens the live feed again after the browser gave 
   await waitFor(() => page.evaluate(() => window.invalidations()).then((n) => n >= 1), 'the entry from the reopened stream applied', 15000, 100);
   assert.equal(calls, 2, 'refused once, opened again once');
   assert.ok(logs.some((l) => l.includes('swcache: the live feed /live-feed closed; reopening it in')), logs.join('\n'));
+});
+
+// Chromium keeps a page its worker controls in the back/forward cache, frozen: the worker's
+// notices sent meanwhile never reach it. Chromium also stops an idle worker after about
+// 30 s, so what the page missed must outlive the worker that sent it.
+async function backForward(stopWorker) {
+  bfChrome ||= await launch({ bfcache: true });
+  const ctx = await bfChrome.newContext();
+  try {
+    const pg = await ctx.newPage();
+    const cdp = await ctx.newCDPSession(pg);
+    const status = new Map();
+    cdp.on('ServiceWorker.workerVersionUpdated', ({ versions }) => {
+      for (const v of versions) status.set(v.versionId, v.runningStatus);
+    });
+    await cdp.send('ServiceWorker.enable');
+    server.set('/sw-bf.js', { body: workerSource(`{ version: 'v1', routes: [
+      { name: 'data', match: '/bf-api/', strategy: 'cacheFirst' },
+      { name: 'pages', match: '/bf/', strategy: 'cacheFirst' } ] }`), headers: JS });
+    const data = (v) => ({ body: JSON.stringify({ v }), headers: { 'content-type': 'application/json' } });
+    server.set('/bf-api/c', data(1));
+    server.set('/bf/a', html(`
+      import * as swcache from '/swcache/swcache-page.js';
+      window.swcache = swcache;
+      window.doc = Math.random();
+      window.shows = [];
+      window.events = [];
+      addEventListener('pageshow', (e) => shows.push(e.persisted));
+      addEventListener('swcache:invalidated', (e) => events.push(e.detail));
+      window.ready = swcache.register('/sw-bf.js').then(() => true, (e) => e.message);
+      swcache.hydrate({ render: (el, d) => { el.textContent = 'v' + d.v; } });`,
+    '<div id="c" data-component-id="c" data-component-type="HERO_BANNER" data-src="/bf-api/c" data-hydrate="eager"></div>'));
+    server.set('/bf/b', html(`
+      import { register } from '/swcache/swcache-page.js';
+      window.ready = register('/sw-bf.js').then(() => true, (e) => e.message);`));
+    await pg.goto(server.origin + '/bf/a');
+    assert.equal(await pg.evaluate(() => window.ready), true);
+    await pg.goto(server.origin + '/bf/a'); // now controlled from its start
+    assert.equal(await pg.evaluate(() => window.ready), true);
+    await waitFor(() => pg.evaluate(() => document.getElementById('c').textContent === 'v1'), 'the component hydrated');
+    const doc = await pg.evaluate(() => window.doc);
+    // A notice heard live, just before the visitor leaves: it is not taken twice.
+    assert.equal(await pg.evaluate(() => window.swcache.invalidate({ prefixes: ['/bf/nothing-'] }).then((r) => r.type)), 'CACHE_INVALIDATION_DONE');
+    await pg.evaluate(() => window.swcache.invalidate({ urls: [location.href] }));
+    await waitFor(() => pg.evaluate(() => window.events.length === 1), 'the live notice');
+    // The visitor goes on to another page; meanwhile the CMS changes this page's data.
+    await pg.goto(server.origin + '/bf/b');
+    assert.equal(await pg.evaluate(() => window.ready), true);
+    server.set('/bf-api/c', data(2));
+    const done = await pg.evaluate(() => import('/swcache/swcache-page.js').then((m) => m.invalidate({ urls: ['/bf/a', '/bf-api/c'] })));
+    assert.equal(done.type, 'CACHE_INVALIDATION_DONE');
+    if (stopWorker) {
+      // What the worker told pages is saved before it goes (its event waits for that).
+      await waitFor(() => pg.evaluate(async () => !!(await (await caches.open('swcache-state')).match('/__swcache/notices'))), 'the notices saved');
+      await cdp.send('ServiceWorker.stopAllWorkers');
+      await waitFor(() => status.size > 0 && [...status.values()].every((s) => s === 'stopped'), 'every worker stopped');
+    }
+    await pg.goBack({ waitUntil: 'commit' });
+    await waitFor(() => pg.evaluate((d) => window.shows?.length === 2 || window.doc !== d, doc), 'the page shown again');
+    const back = await pg.evaluate((d) => ({ same: window.doc === d, shows: window.shows }), doc);
+    assert.deepEqual(back, { same: true, shows: [false, true] }, 'restored from the back/forward cache');
+    await waitFor(() => pg.evaluate(() => window.events.length >= 2), 'swcache:invalidated for what changed while the page was away');
+    await waitFor(() => pg.evaluate(() => document.getElementById('c').textContent === 'v2'), 'the component refetched');
+    const events = await pg.evaluate(() => window.events);
+    assert.equal(events.length, 2, `the live notice is not taken again: ${JSON.stringify(events)}`);
+    assert.equal(events[1].page, true);
+    assert.deepEqual(events[1].components, ['c']);
+    assert.deepEqual(events[1].urls.sort(), ['/bf-api/c', '/bf/a']);
+    assert.equal(events[1].source, 'message');
+  } finally {
+    await ctx.close();
+  }
+}
+
+test('page module: a page back from the back/forward cache hears what was invalidated while it was there', async () => {
+  await backForward(false);
+});
+
+test('page module: a page back from the back/forward cache hears it after the worker was stopped meanwhile', async () => {
+  await backForward(true);
 });

@@ -8,9 +8,13 @@ export const ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 
-/** A fresh browser (playwright gives each launch a new temporary user-data-dir). */
-export async function launch() {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+/**
+ * A fresh browser (playwright gives each launch a new temporary user-data-dir). `bfcache`:
+ * with the back/forward cache, which playwright turns off (`--disable-back-forward-cache`).
+ */
+export async function launch({ bfcache = false } = {}) {
+  const ignoreDefaultArgs = bfcache ? ['--disable-back-forward-cache'] : undefined;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, ignoreDefaultArgs });
   return {
     browser,
     newContext: (opts) => browser.newContext(opts),

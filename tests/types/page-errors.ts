@@ -19,10 +19,12 @@ await invalidate({ url: '/a' });
 await prefetch('/promo/winter');
 // @ts-expect-error timeouts are milliseconds -- 'string' is not assignable to type 'number'
 await stats({ timeout: '5s' });
-// @ts-expect-error the worker knows four message types -- '"NUKE"'
+// @ts-expect-error the worker knows five message types -- '"NUKE"'
 await post({ type: 'NUKE' });
 // @ts-expect-error PREFETCH needs its urls -- 'urls'
 await post({ type: 'PREFETCH' });
+// @ts-expect-error GET_NOTICES' since is Date.now()'s number -- 'since'
+await post({ type: 'GET_NOTICES', since: new Date().toISOString() });
 // @ts-expect-error an engine state that does not exist -- 'broken'
 if ((await stats()).engine === 'broken') console.log('never');
 // @ts-expect-error a misspelt hydrate option -- 'maxConcurent'

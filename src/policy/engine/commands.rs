@@ -51,6 +51,8 @@ pub enum Tag {
     Remove,
     /// Waiting to check an announced feed seq.
     News,
+    /// Reading or saving the notices kept for pages that were away.
+    Notices,
     /// Step `1` (keys), `2` (delete), `3` (refetch) or `4` (put again) of cache write
     /// `job`; `0` is its first put.
     Store(u32, u32),

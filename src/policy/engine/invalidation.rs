@@ -40,6 +40,8 @@ pub(super) struct InvalidateOp {
     pub(super) replied: bool,
     /// The same news as an invalidation already applied: nothing to remove, no notice.
     pub(super) again: bool,
+    /// When its latest step began (the time of its notice).
+    pub(super) clock: f64,
 }
 
 /// Most removed paths one `INVALIDATED` notice lists.
@@ -78,6 +80,7 @@ impl Engine {
             retries: 0,
             replied: false,
             again: false,
+            clock: now,
         };
         if let Some(o) = self.op(id) {
             o.kind = Kind::Invalidate(Box::new(op));
@@ -178,6 +181,7 @@ impl Engine {
     #[inline(never)]
     pub(super) fn invalidate_io(&mut self, id: OpId, tag: Tag, io: Io, now: f64) {
         let Some(i) = self.inv_op(id) else { return };
+        i.clock = now;
         let inv = i.inv.clone();
         match (tag, io) {
             (Tag::List(index), Io::Keys(keys)) => {
@@ -291,7 +295,7 @@ impl Engine {
         if i.lists > 0 || i.outstanding > 0 {
             return;
         }
-        let (inv, parent) = (i.inv.clone(), i.parent);
+        let (inv, parent, now) = (i.inv.clone(), i.parent, i.clock);
         // Every cache listed and every deletion confirmed: the covered entries are gone.
         // Else the fence goes on hiding what it covers for as long as it lives.
         let complete = i.unread == 0 && i.deleted >= i.to_delete;
@@ -299,7 +303,8 @@ impl Engine {
         let paths = ::core::mem::take(&mut i.paths);
         self.reply_once(id);
         if first {
-            self.emit(Cmd::Broadcast { json: invalidated_json(&inv, &paths, parent.is_some()) });
+            let at = self.notices.next_at(now);
+            self.notify(id, at, invalidated_json(&inv, &paths, parent.is_some(), at), now);
         }
         // Deletions failed (every cache read): go again, while the event keeps the worker.
         let Some(i) = self.inv_op(id) else { return };
@@ -332,9 +337,10 @@ impl Engine {
     }
 }
 
-/// `{type:'INVALIDATED', urls, prefixes, tags, routes, all, removed, source}`: told to
-/// every open page, which decides whether its own URL or data is covered.
-fn invalidated_json(inv: &Invalidation, removed: &[String], from_feed: bool) -> String {
+/// `{type:'INVALIDATED', urls, prefixes, tags, removed, all, source, at}`: told to every
+/// open page, which decides whether its own URL or data is covered (`at`: when it was
+/// sent, by the worker's clock; it names the notice).
+fn invalidated_json(inv: &Invalidation, removed: &[String], from_feed: bool, at: f64) -> String {
     let list = crate::policy::text::push_json_list;
     let sel = &inv.selector;
     let mut out = String::from("{\"type\":\"INVALIDATED\"");
@@ -343,7 +349,9 @@ fn invalidated_json(inv: &Invalidation, removed: &[String], from_feed: bool) -> 
     list(&mut out, "tags", &mut sel.tags.iter().map(String::as_str));
     list(&mut out, "removed", &mut removed.iter().map(String::as_str));
     out.push_str(if sel.all { ",\"all\":true" } else { ",\"all\":false" });
-    out.push_str(if from_feed { ",\"source\":\"feed\"}" } else { ",\"source\":\"message\"}" });
+    out.push_str(if from_feed { ",\"source\":\"feed\",\"at\":" } else { ",\"source\":\"message\",\"at\":" });
+    crate::policy::text::push_u64(&mut out, at as u64);
+    out.push('}');
     out
 }
 

@@ -23,6 +23,7 @@
 //! * `requests.rs`: a page's request, from the strategy's flow to the answer;
 //! * `writes.rs`: cache writes, quota relief and trims;
 //! * `invalidation.rs`: fences, listing and deleting, `DONE` and `INVALIDATED`;
+//! * `notices.rs`: the notices told to pages, kept and saved for `GET_NOTICES`;
 //! * `prefetch.rs`: `PREFETCH`;
 //! * `lifecycle.rs`: install, activate and the kill switch;
 //! * `sweeps.rs`: expired entries of router caches;
@@ -33,6 +34,7 @@ mod commands;
 mod feed_checks;
 mod invalidation;
 mod lifecycle;
+mod notices;
 mod prefetch;
 mod replies;
 mod requests;
@@ -122,6 +124,10 @@ enum Kind {
         /// The feed's request is under way (its timeout ends the check if it hangs).
         fetching: bool,
     },
+    /// GET_NOTICES, waiting for the saved notices: the time the page asks from.
+    Notices {
+        since: f64,
+    },
     /// Nothing but background work left (a reply was sent).
     Idle,
 }
@@ -170,6 +176,8 @@ pub struct Engine {
     /// What the previous activate kept of its build's content-hashed files, read by an
     /// activate under way (README, 'Precache and revisions').
     kept: Option<Vec<String>>,
+    /// The notices told to pages lately, for those that were away (GET_NOTICES).
+    notices: crate::policy::notices::Notices,
     /// Results the engine knows without asking (see [`Engine::emit`]), delivered by `io`.
     loopback: Vec<(OpId, Tag, Io)>,
     out: Vec<Cmd>,
@@ -248,6 +256,7 @@ impl Engine {
             removal_waiting: None,
             quota_warned: false,
             kept: None,
+            notices: Default::default(),
             loopback: Vec::new(),
             out: Vec::new(),
             test,
@@ -511,6 +520,7 @@ impl Engine {
             }
             Ok(Message::Invalidate(inv)) => self.invalidate(id, inv, now),
             Ok(Message::SkipWaiting) => self.emit(Cmd::SkipWaiting { op: id, tag: Tag::Finish }),
+            Ok(Message::GetNotices { since }) => self.get_notices(id, since),
             Ok(Message::Prefetch { paths, save_data: asked }) => self.prefetch(id, paths, asked || save_data, now),
         }
         self.maybe_sweep(now);
@@ -597,7 +607,7 @@ impl Engine {
             Kind::Feed { .. } => 7,
             Kind::State { .. } => 8,
             Kind::Remove { .. } => 9,
-            Kind::Idle => 6,
+            Kind::Idle | Kind::Notices { .. } => 6,
         }) else {
             return;
         };
@@ -606,6 +616,7 @@ impl Engine {
         match tag {
             Tag::Store(job, step) => return self.store_io(op, job, step, io, now),
             Tag::Trim(slot, step) => return self.trim_io(op, slot, step, io),
+            Tag::Notices => return self.notices_io(op, io, now),
             _ => {}
         }
         match kind {

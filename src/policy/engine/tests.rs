@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::policy::config::tests::{resolve, ORIGIN};
-use crate::policy::config::KEPT_KEY;
+use crate::policy::config::{KEPT_KEY, NOTICES_KEY};
 use crate::policy::text::read_json;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -103,6 +103,8 @@ struct Sim {
     saved: Option<String>,
     /// The precache's kept keys, saved beside it.
     saved_kept: Option<String>,
+    /// The notices told to pages lately, saved beside it.
+    saved_notices: Option<String>,
     /// The feed document: (status, etag, body).
     feed_doc: (u16, String, String),
     feed_requests: u32,
@@ -158,6 +160,7 @@ impl Sim {
             routes_added: None,
             saved: None,
             saved_kept: None,
+            saved_notices: None,
             feed_doc: (404, String::new(), String::new()),
             feed_requests: 0,
             feed_304s: 0,
@@ -421,11 +424,11 @@ impl Sim {
                 }
                 Cmd::Warn { text } => self.warnings.push(text),
                 Cmd::LoadState { op, tag, key } => {
-                    let saved = if key == KEPT_KEY { &self.saved_kept } else { &self.saved };
+                    let saved = self.saved_at(key).clone();
                     self.queue.push_back((op, tag, Io::State(saved.as_deref().and_then(read_json))));
                 }
                 Cmd::SaveState { op, tag, key, text } => {
-                    *(if key == KEPT_KEY { &mut self.saved_kept } else { &mut self.saved }) = Some(text);
+                    *self.saved_at(key) = Some(text);
                     self.queue.push_back((op, tag, Io::Put(PutResult::Ok)));
                 }
                 Cmd::FetchFeed { op, tag, etag, .. } => {
@@ -451,6 +454,15 @@ impl Sim {
                     st.done = true;
                 }
             }
+        }
+    }
+
+    /// What is saved under `key` in the state cache.
+    fn saved_at(&mut self, key: &str) -> &mut Option<String> {
+        match key {
+            KEPT_KEY => &mut self.saved_kept,
+            NOTICES_KEY => &mut self.saved_notices,
+            _ => &mut self.saved,
         }
     }
 
@@ -2899,4 +2911,73 @@ fn background_fetches_without_a_response_give_up_after_30_s() {
     s.settle();
     assert!(s.ops[&op].done);
     assert_eq!(s.ops[&inv].replies, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":1}"#]);
+}
+
+// ----- pages back from the back/forward cache -------------------------------------------------
+
+/// The notices of a `NOTICES` reply.
+fn notices_of(reply: &str) -> Vec<Value> {
+    let v = read_json(reply).expect("JSON");
+    assert_eq!(v.get("type").and_then(Value::as_str), Some("NOTICES"), "{reply}");
+    match v.get("notices") {
+        Some(Value::Arr(list)) => list.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A page frozen in the back/forward cache misses the notices sent meanwhile. Back, it
+/// asks for those sent since it left (GET_NOTICES) and gets each as it was posted, from a
+/// worker started since too (Chromium stops an idle one after about 30 s): each notice is
+/// saved before the event that sent it ends, and a new instance reads the saved ones
+/// before it saves its own.
+#[test]
+fn a_page_back_from_the_back_forward_cache_gets_the_notices_it_missed_from_a_restarted_worker_too() {
+    let json = config("", "");
+    let mut s = Sim::new(&json);
+    for p in ["/promo/a", "/promo/b", "/promo/c"] {
+        s.visit(p);
+    }
+    let (_, r) = s.message(r#"{"type":"GET_NOTICES","since":0}"#);
+    assert_eq!(r, vec![r#"{"type":"NOTICES","notices":[]}"#]);
+    s.now += 1000.0;
+    let left = s.now; // the page goes into the back/forward cache
+    s.now += 1000.0;
+    let (op, r) = s.message(r#"{"type":"CACHE_INVALIDATION","urls":["/promo/a"]}"#);
+    assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":1}"#]);
+    assert!(s.ops[&op].done);
+    s.restart(&json);
+    s.now += 1000.0;
+    // This one's event ends only once its notice is saved.
+    let op = s.e.message(read_json(r#"{"type":"CACHE_INVALIDATION","prefixes":["/promo/b"]}"#), false, s.now);
+    s.state(op);
+    while !s.ops[&op].done {
+        assert!(s.step(), "the invalidation's event ended");
+    }
+    assert!(s.saved_notices.as_deref().is_some_and(|t| t.contains("/promo/b")), "{:?}", s.saved_notices);
+    s.restart(&json);
+    s.now += 1000.0;
+    // Back: the page asks for what was sent since it left.
+    assert_eq!(s.broadcasts.len(), 2, "{:?}", s.broadcasts);
+    let posted: Vec<Value> = s.broadcasts.iter().map(|b| read_json(b).unwrap()).collect();
+    let (op, r) = s.message(&format!(r#"{{"type":"GET_NOTICES","since":{left}}}"#));
+    assert_eq!(notices_of(&r[0]), posted, "each as it was posted");
+    assert!(s.ops[&op].done);
+    let first_at = num(&posted[0], &["at"]);
+    assert!(first_at > left && num(&posted[1], &["at"]) > first_at, "{posted:?}");
+    let (_, r) = s.message(&format!(r#"{{"type":"GET_NOTICES","since":{}}}"#, first_at + 1.0));
+    assert_eq!(notices_of(&r[0]), posted[1..]);
+    // Notices from a feed check are kept too.
+    let json = config("", FEED_TOP);
+    let mut s = Sim::new(&json);
+    let mut doc = new_feed();
+    s.publish(&mut doc, r#"{"urls":["/promo/a"]}"#);
+    s.publish(&mut doc, r#"{"urls":["/promo/b"]}"#);
+    s.visit("/promo/x");
+    assert_eq!(s.feed_stat("applied"), 2.0);
+    s.restart(&json);
+    let (_, r) = s.message(r#"{"type":"GET_NOTICES","since":0}"#);
+    let got = notices_of(&r[0]);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.iter().all(|n| n.get("source").and_then(Value::as_str) == Some("feed")));
+    assert_ne!(num(&got[0], &["at"]), num(&got[1], &["at"]), "each notice named by its own time");
 }
