@@ -162,6 +162,24 @@ test('a message the engine is still working on when it traps is answered with an
   assert.equal((await message(page, { type: 'GET_STATS' })).engine, 'failed-open');
 });
 
+
+/** Asks the browser to update the worker: the new version's state once it is activated
+ * or redundant, else `still <state> after N s`. */
+function nextVersion(ms) {
+  return page.evaluate(async (ms) => {
+    const reg = await navigator.serviceWorker.getRegistration();
+    await reg.update();
+    const w = reg.installing || reg.waiting;
+    if (!w) return 'no new worker';
+    return new Promise((resolve) => {
+      const check = () => ['activated', 'redundant'].includes(w.state) && resolve(w.state);
+      w.addEventListener('statechange', check);
+      setTimeout(() => resolve(`still ${w.state} after ${ms / 1000} s`), ms);
+      check();
+    });
+  }, ms);
+}
+
 test('a trap leaves no request of the trapped engine holding the worker: the next version activates', async () => {
   // The route's RegExp throws a RuntimeError inside the engine when told to, as a wasm
   // trap does: the engine's state stays as the trap left it (nothing unwinds), and a
@@ -184,18 +202,7 @@ swcache.start({ version: '${version}', routes: [{ name: 'pages', match: re, stra
   // A fixed version deployed now takes over: a request the trapped engine held (its event
   // waiting for ever) would keep the old worker busy, and the new one waiting, for minutes.
   server.set('/sw.js', { body: worker('v2'), headers: JS });
-  const state = await page.evaluate(async () => {
-    const reg = await navigator.serviceWorker.getRegistration();
-    await reg.update();
-    const w = reg.installing || reg.waiting;
-    if (!w) return 'no new worker';
-    return new Promise((resolve) => {
-      const check = () => ['activated', 'redundant'].includes(w.state) && resolve(w.state);
-      w.addEventListener('statechange', check);
-      setTimeout(() => resolve(`still ${w.state} after 10 s`), 10000);
-      check();
-    });
-  });
+  const state = await nextVersion(10000);
   assert.equal(state, 'activated');
 });
 
@@ -217,18 +224,7 @@ test('fetches no page waits for give up after 30 s without a response: a refresh
   const prefetched = message(page, { type: 'PREFETCH', urls: ['/p/b'] }, 45000).catch((e) => String(e));
   await waitFor(() => server.inFlight === 2, 'the refresh and the prefetch hanging at the server');
   server.set('/sw.js', { body: worker('v2'), headers: JS });
-  const state = await page.evaluate(async () => {
-    const reg = await navigator.serviceWorker.getRegistration();
-    await reg.update();
-    const w = reg.installing || reg.waiting;
-    if (!w) return 'no new worker';
-    return new Promise((resolve) => {
-      const check = () => ['activated', 'redundant'].includes(w.state) && resolve(w.state);
-      w.addEventListener('statechange', check);
-      setTimeout(() => resolve(`still ${w.state} after 45 s`), 45000);
-      check();
-    });
-  });
+  const state = await nextVersion(45000);
   assert.equal(state, 'activated');
   assert.deepEqual(await prefetched, { type: 'PREFETCH_DONE', fetched: 0, skipped: 0, failed: 1 });
   const waited = Date.now() - t0;

@@ -1762,6 +1762,22 @@ fn content_hashed_entries_are_fetched_once_and_plain_urls_follow_the_version() {
 
 /// A build's config: '/' and two content-hashed chunks named by `build`, with the seed's
 /// routes (the page route takes the chunks) or none.
+/// The deploy of build b2 (`build_config`'s `v2`, installed and activated); a1's files are
+/// gone from the server. Its config.
+fn deploy_b2(s: &mut Sim, routed: bool) -> String {
+    for f in ["/assets/main.a1.js", "/assets/Route.a1.js"] {
+        s.content(f).status = 404;
+    }
+    s.serve("/", 2);
+    for f in ["/assets/main.b2.js", "/assets/Route.b2.js"] {
+        s.serve(f, 2);
+    }
+    let v2 = build_config("v2", "b2", routed);
+    s.restart(&v2);
+    install_and_activate(s);
+    v2
+}
+
 fn build_config(version: &str, build: &str, routed: bool) -> String {
     let precache = format!(
         r#""precache":["/",{{"url":"/assets/main.{build}.js","revision":null}},{{"url":"/assets/Route.{build}.js","revision":null}}],"#
@@ -1795,17 +1811,7 @@ fn the_previous_builds_content_hashed_files_are_kept_one_version_for_open_pages(
         install_and_activate(&mut s);
         let v1_root: Vec<String> =
             s.caches["swcache-precache"].iter().map(|(p, _)| p.clone()).filter(|p| p.starts_with("/?")).collect();
-        // The deploy: build b2; a1's files are gone from the server.
-        for f in ["/assets/main.a1.js", "/assets/Route.a1.js"] {
-            s.content(f).status = 404;
-        }
-        s.serve("/", 2);
-        for f in ["/assets/main.b2.js", "/assets/Route.b2.js"] {
-            s.serve(f, 2);
-        }
-        let v2 = build_config("v2", "b2", routed);
-        s.restart(&v2);
-        install_and_activate(&mut s);
+        let v2 = deploy_b2(&mut s, routed);
         assert!(s.cached("swcache-precache", "/assets/Route.a1.js").is_some(), "routed {routed}: kept");
         assert!(s.cached("swcache-precache", &v1_root[0]).is_none(), "a revisioned entry is never kept");
         // The browser stops the worker; the old page's click starts it.
@@ -1900,16 +1906,7 @@ fn a_kept_file_is_served_under_a_route_with_max_age_however_old_its_copy() {
     }
     install_and_activate(&mut s);
     s.now += 3.0 * 864e5;
-    for f in ["/assets/main.a1.js", "/assets/Route.a1.js"] {
-        s.content(f).status = 404;
-    }
-    s.serve("/", 2);
-    for f in ["/assets/main.b2.js", "/assets/Route.b2.js"] {
-        s.serve(f, 2);
-    }
-    let v2 = build_config("v2", "b2", true);
-    s.restart(&v2);
-    install_and_activate(&mut s);
+    let v2 = deploy_b2(&mut s, true);
     s.restart(&v2);
     s.requests.clear();
     let op = s.start_fetch("/assets/Route.a1.js", false, "default").expect("routed");
