@@ -1760,8 +1760,6 @@ fn content_hashed_entries_are_fetched_once_and_plain_urls_follow_the_version() {
     assert_eq!(s.requests.keys().collect::<Vec<_>>(), ["/"], "only the plain URL is refetched for a new version");
 }
 
-/// A build's config: '/' and two content-hashed chunks named by `build`, with the seed's
-/// routes (the page route takes the chunks) or none.
 /// The deploy of build b2 (`build_config`'s `v2`, installed and activated); a1's files are
 /// gone from the server. Its config.
 fn deploy_b2(s: &mut Sim, routed: bool) -> String {
@@ -1778,6 +1776,8 @@ fn deploy_b2(s: &mut Sim, routed: bool) -> String {
     v2
 }
 
+/// A build's config: '/' and two content-hashed chunks named by `build`, with the
+/// routes of `Sim::seed` (the page route takes the chunks) or none.
 fn build_config(version: &str, build: &str, routed: bool) -> String {
     let precache = format!(
         r#""precache":["/",{{"url":"/assets/main.{build}.js","revision":null}},{{"url":"/assets/Route.{build}.js","revision":null}}],"#
