@@ -29,6 +29,16 @@ const MODULE_PAGE = `<!doctype html><title>app</title><script type=module>
   window.version = async () => (await inspect()).version;
 </script>`;
 
+/** /media/clip.webm served with ranges, a cacheFirst `media` route, and the clip stored. */
+async function storeClip(t) {
+  const { page, server } = t;
+  server.set('/media/clip.webm', { handler: rangeHandler(CLIP, 'video/webm') });
+  server.set('/sw.js', { body: workerSource(`{ version: 'v1', routes: [{ name: 'media', match: '/media/', strategy: 'cacheFirst' }] }`), headers: JS });
+  await t.controlled();
+  assert.equal((await get(page, '/media/clip.webm')).status, 200);
+  await t.waitStored('/media/clip.webm', 'media');
+}
+
 /** A muted `<video>` of /media/clip.webm in `page`, played past 1 s without an error. */
 async function playVideo(page) {
   await page.evaluate(() => {
@@ -269,11 +279,7 @@ export default function deploySuite(engine) {
 
   test(name('a <video> plays a cached file offline (its range requests answered from the cache)'), async () => {
     const { page, server } = t;
-    server.set('/media/clip.webm', { handler: rangeHandler(CLIP, 'video/webm') });
-    server.set('/sw.js', { body: workerSource(`{ version: 'v1', routes: [{ name: 'media', match: '/media/', strategy: 'cacheFirst' }] }`), headers: JS });
-    await t.controlled();
-    assert.equal((await get(page, '/media/clip.webm')).status, 200);
-    await t.waitStored('/media/clip.webm', 'media');
+    await storeClip(t);
     server.setOffline(true);
     server.resetCounts();
     const before = (await message(page, { type: 'GET_STATS' })).routes.media.hits;
@@ -290,11 +296,7 @@ export default function deploySuite(engine) {
   // which Safari does not play, and a 2-byte probe of a long video downloaded all of it.
   test(name('a <video> whose copy an invalidation removed asks the server for ranges, past the HTTP cache'), async () => {
     const { page, server } = t;
-    server.set('/media/clip.webm', { handler: rangeHandler(CLIP, 'video/webm') });
-    server.set('/sw.js', { body: workerSource(`{ version: 'v1', routes: [{ name: 'media', match: '/media/', strategy: 'cacheFirst' }] }`), headers: JS });
-    await t.controlled();
-    assert.equal((await get(page, '/media/clip.webm')).status, 200);
-    await t.waitStored('/media/clip.webm', 'media');
+    await storeClip(t);
     const done = await message(page, { type: 'CACHE_INVALIDATION', urls: [`${server.origin}/media/clip.webm`], timestamp: new Date().toISOString() });
     assert.equal(done.removed, 1);
     server.resetCounts();

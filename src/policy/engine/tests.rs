@@ -798,15 +798,22 @@ fn a_write_under_way_is_not_the_next_victim() {
     assert!(s.listings <= listings + 1);
 }
 
-/// The quota-relief retry used to store without the store rules: a refetched
-/// `Cache-Control: no-store` response was written.
-#[test]
-fn quota_relief_refetch_obeys_the_store_rules() {
+/// A worker with four promo pages stored and no storage left, and a miss of `/promo/big`
+/// (served as 1) under way: its write will meet a quota error.
+fn full_storage_miss() -> (Sim, OpId) {
     let mut s = Sim::seed();
     (0..4).for_each(|i| s.visit(&format!("/promo/q{i}")));
     s.quota_left = Some(0);
     s.serve("/promo/big", 1);
     let op = s.start_fetch("/promo/big", false, "default").unwrap();
+    (s, op)
+}
+
+/// The quota-relief retry used to store without the store rules: a refetched
+/// `Cache-Control: no-store` response was written.
+#[test]
+fn quota_relief_refetch_obeys_the_store_rules() {
+    let (mut s, op) = full_storage_miss();
     // The first write fails with a quota error; before the refetch the origin starts
     // answering no-store.
     s.until_quota_error();
@@ -2892,11 +2899,7 @@ fn background_fetches_without_a_response_give_up_after_30_s() {
     );
 
     // A quota relief's refetch: the invalidation waiting for the write under way answers.
-    let mut s = Sim::seed();
-    (0..4).for_each(|i| s.visit(&format!("/promo/q{i}")));
-    s.quota_left = Some(0);
-    s.serve("/promo/big", 1);
-    let op = s.start_fetch("/promo/big", false, "default").unwrap();
+    let (mut s, op) = full_storage_miss();
     s.until_quota_error();
     s.quota_left = None;
     s.hanging = true;
