@@ -128,15 +128,15 @@ impl Config {
         self.precached(path_search).is_some()
     }
 
-    /// Whether `path_search` may be a content-hashed file of the previous build that the
-    /// precache kept: the list does not precache it, and has content-hashed files (stored
-    /// under their path) in the same folder.
+    /// Whether `path_search`, which the list does not precache, may be a content-hashed
+    /// file of the previous build that the precache kept: the list has content-hashed files
+    /// (stored under their path) in the same folder.
     pub fn kept_may_hold(&self, path_search: &str) -> bool {
         fn folder(p: &str) -> &str {
             p.rsplit_once('/').map_or("", |(d, _)| d)
         }
         let here = folder(path_search);
-        !self.is_precached(path_search) && self.precache.iter().any(|e| e.key == e.path && folder(&e.path) == here)
+        self.precache.iter().any(|e| e.key == e.path && folder(&e.path) == here)
     }
 
     /// The precache entry for a same-origin path+search.

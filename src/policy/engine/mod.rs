@@ -358,8 +358,10 @@ impl Engine {
         // a folder where it has content-hashed files, is read in the precache, past a
         // route's cache miss, and where no route takes it, only there (then the browser
         // fetches it).
-        let old =
-            here.filter(|p| !stream && req.get && !req.navigate && req.range.is_none() && self.cfg.kept_may_hold(p));
+        let listed = here.and_then(|p| self.cfg.precached(p));
+        let old = here.filter(|p| {
+            !stream && req.get && !req.navigate && req.range.is_none() && listed.is_none() && self.cfg.kept_may_hold(p)
+        });
         // With an offline page, navigations no route takes still go through the worker
         // (network only), so a failed one gets the page. With navigation preload on, too:
         // the browser has already sent the navigation's request (the preload), and a
@@ -402,7 +404,7 @@ impl Engine {
         let path = here.unwrap_or(req.href);
         // Only this origin's requests can be precached files (a CDN's /robots.txt is not
         // the site's). A kept file is stored under its path.
-        let key = here.and_then(|p| self.cfg.precached(p)).map(|e| e.key.clone()).or_else(|| old.map(String::from));
+        let key = listed.map(|e| e.key.clone()).or_else(|| old.map(String::from));
         let also_precache = slot != self.precache_slot() && key.is_some();
         let mode = CacheMode::for_request(req.cache, req.navigate);
         let (flow, action) = Flow::start(route, mode);
