@@ -205,3 +205,39 @@ fn a_server_without_a_scheme_is_refused_saying_so() {
         assert!(err.contains("--server needs http:// or https://") && err.contains(server), "{server}: {err}");
     }
 }
+
+#[test]
+fn a_publisher_gives_up_on_a_lock_a_stuck_process_holds_saying_so() {
+    let feed = scratch("stuck");
+    assert!(bin().args(["init", "--feed"]).arg(&feed).status().unwrap().success());
+    // A stuck writer: it holds the lock and never lets go.
+    let lock =
+        std::fs::File::options().create(true).truncate(false).write(true).open(feed.with_extension("lock")).unwrap();
+    lock.lock().unwrap();
+    let start = std::time::Instant::now();
+    let mut child =
+        bin().args(["add", "--url", "/a", "--feed"]).arg(&feed).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("add still waits for the lock after 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("swcache-feed.lock") && err.contains("held"), "{err}");
+    drop(lock);
+    let out = bin().args(["add", "--url", "/b", "--feed"]).arg(&feed).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "1\n",
+        "nothing was published: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

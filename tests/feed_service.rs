@@ -1320,3 +1320,165 @@ fn a_redis_that_wants_a_password_the_url_lacks_is_said_so() {
     let (code, err) = serve_exit(&["--listen", "127.0.0.1:0", "--insecure-no-token", "--store", &url]);
     assert_eq!(code, None, "it runs: {err}");
 }
+
+/// Sends Redis each of `commands` (inline, one line each) on one connection; the first
+/// line of each reply.
+fn redis_say(port: u16, commands: &[&str]) -> Vec<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut replies = vec![];
+    for cmd in commands {
+        s.write_all(format!("{cmd}\r\n").as_bytes()).unwrap();
+        let mut line = Vec::new();
+        let mut b = [0u8; 1];
+        while !line.ends_with(b"\r\n") {
+            s.read_exact(&mut b).unwrap();
+            line.push(b[0]);
+        }
+        replies.push(String::from_utf8_lossy(&line[..line.len() - 2]).into_owned());
+    }
+    replies
+}
+
+/// Polls `GET /healthz` until its error says `what` (10 s at most); its body.
+async fn health_saying(c: &reqwest::Client, base: &str, what: &str) -> Value {
+    let mut v = Value::Null;
+    for _ in 0..500 {
+        v = c.get(format!("{base}/healthz")).send().await.unwrap().json().await.unwrap();
+        if v["error"].as_str().is_some_and(|e| e.contains(what)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    v
+}
+
+/// Publishes until the error says `what` (10 s at most); the last status and body.
+async fn publish_saying(c: &reqwest::Client, base: &str, what: &str) -> (u16, Value) {
+    let mut got = (0, Value::Null);
+    for _ in 0..100 {
+        got = post(c, base, &json!({ "all": true }), None).await.unwrap();
+        if got.1["error"].as_str().is_some_and(|e| e.contains(what)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_key_holding_another_type_is_named_and_not_called_an_outage() {
+    let redis = Redis::start("wrongtype");
+    // A site reused the key name for a string of its own.
+    assert_eq!(redis_say(redis.port, &["SET {swcache}:entries site-data"]), ["+OK"]);
+    let dir = scratch("wrongtype");
+    let s = Service::start(&dir, &redis.url(), &[]);
+    let c = client();
+    let said = |text: &str| {
+        text.contains("{swcache}:entries holds a string")
+            && text.contains("a list")
+            && text.contains("--namespace")
+            && !text.contains("unavailable")
+    };
+    let (status, v) = post(&c, &s.base, &json!({ "urls": ["/a"] }), None).await.unwrap();
+    assert_eq!(status, 503, "{v}");
+    assert!(said(v["error"].as_str().unwrap_or_default()), "publish: {v}");
+    let health = health_saying(&c, &s.base, "{swcache}:entries").await;
+    assert!(said(health["error"].as_str().unwrap_or_default()), "healthz: {health}");
+    assert_eq!(health["status"], "invalid", "not an outage: {health}");
+    let res = c.get(format!("{}/swcache-feed.json", s.base)).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().get("retry-after").is_none(), "retrying does not help");
+    let v: Value = res.json().await.unwrap();
+    assert!(said(v["error"].as_str().unwrap_or_default()), "the feed: {v}");
+    let log = s.log_text();
+    assert!(said(&log) && !log.contains("does not answer"), "the log: {log}");
+    assert_eq!(redis_say(redis.port, &["TYPE {swcache}:entries"]), ["+string"], "the site's key is left alone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_redis_password_is_said_to_fail_authentication() {
+    let redis = Redis::start("wrongpass");
+    let port = redis.port;
+    assert_eq!(redis_say(port, &["CONFIG SET requirepass right-password-0123"]), ["+OK"]);
+    let said = |text: &str| {
+        text.contains("authentication failed") && text.contains("--store URL") && !text.contains("password-")
+    };
+    // The command and the service at start.
+    let wrong = format!("redis://:wrong-password-4567@127.0.0.1:{port}/0");
+    let out = Command::new(env!("CARGO_BIN_EXE_swcache-feed")).args(["add", "--all", "--store", &wrong]).output();
+    let out = out.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(said(&err), "add: {err}");
+    let (code, err) = serve_exit(&["--listen", "127.0.0.1:0", "--insecure-no-token", "--store", &wrong]);
+    assert_eq!(code, Some(1), "the service stops at start: {err}");
+    assert!(said(&err), "serve: {err}");
+
+    // The password changes while the service runs: its next connection is refused.
+    let dir = scratch("wrongpass");
+    let s = Service::start(&dir, &format!("redis://:right-password-0123@127.0.0.1:{port}/0"), &[]);
+    let c = client();
+    assert_eq!(post(&c, &s.base, &json!({ "all": true }), None).await.unwrap().0, 201);
+    let changed = redis_say(
+        port,
+        &["AUTH right-password-0123", "CONFIG SET requirepass other-password-89ab", "CLIENT KILL TYPE normal"],
+    );
+    assert_eq!(changed[..2], ["+OK", "+OK"]);
+    let (status, v) = publish_saying(&c, &s.base, "authentication failed").await;
+    assert_eq!(status, 503);
+    assert!(said(v["error"].as_str().unwrap_or_default()), "publish: {v}");
+    let health = health_saying(&c, &s.base, "authentication failed").await;
+    assert!(said(health["error"].as_str().unwrap_or_default()), "healthz: {health}");
+    assert_eq!(health["status"], "misconfigured", "{health}");
+    assert!(said(&s.log_text()), "the log: {}", s.log_text());
+
+    // A password set while a service without one runs (NOAUTH).
+    let redis = Redis::start("noauth");
+    let s = Service::start(&dir, &redis.url(), &[]);
+    assert_eq!(post(&c, &s.base, &json!({ "all": true }), None).await.unwrap().0, 201);
+    redis_say(redis.port, &["CONFIG SET requirepass new-password-cdef", "CLIENT KILL TYPE normal"]);
+    let (status, v) = publish_saying(&c, &s.base, "authentication failed").await;
+    assert_eq!(status, 503);
+    let e = v["error"].as_str().unwrap_or_default();
+    assert!(said(e) && e.contains("requires a password"), "publish: {v}");
+    let health = health_saying(&c, &s.base, "authentication failed").await;
+    assert!(said(health["error"].as_str().unwrap_or_default()), "healthz: {health}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_to_a_file_a_stuck_process_locks_answers_503_saying_so() {
+    let dir = scratch("stuck-lock");
+    let feed = dir.join("feed.json");
+    let s = Service::start(&dir, &format!("file:{}", feed.display()), &[]);
+    // A stuck writer: it holds the lock and never lets go.
+    let lock = std::fs::File::options().create(true).truncate(false).write(true).open(dir.join("feed.lock")).unwrap();
+    lock.lock().unwrap();
+    let c = client();
+    let start = Instant::now();
+    let (status, v) = post(&c, &s.base, &json!({ "urls": ["/a"] }), None).await.unwrap();
+    assert_eq!(status, 503, "{v}");
+    let e = v["error"].as_str().unwrap_or_default();
+    assert!(e.contains("feed.lock") && e.contains("held"), "{v}");
+    assert!(start.elapsed() < Duration::from_secs(9), "it gave up before the request's own limit: {v}");
+    drop(lock);
+    let (status, v) = post(&c, &s.base, &json!({ "urls": ["/b"] }), None).await.unwrap();
+    assert_eq!((status, v["seq"].as_u64()), (201, Some(1)), "the refused publish left nothing behind: {v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_file_every_user_can_write_is_warned_of_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    for (mode, what) in [(0o602, "writable"), (0o666, "readable and writable")] {
+        let dir = scratch(&format!("token-mode-{mode:o}"));
+        let tokens = dir.join("tokens.txt");
+        std::fs::write(&tokens, format!("{TOKEN}\n")).unwrap();
+        std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(mode)).unwrap();
+        let s = Service::start(&dir, &format!("file:{}", dir.join("feed.json").display()), &[]);
+        let log = s.log_text();
+        let warning = log.lines().filter(|l| l.contains("WARN")).collect::<Vec<_>>();
+        assert_eq!(warning.len(), 1, "mode {mode:o}: {log}");
+        assert!(warning[0].contains(&format!("is {what} by every user")), "mode {mode:o}: {log}");
+        assert!(warning[0].contains(&format!("chmod 600 {}", tokens.display())), "mode {mode:o}: {log}");
+    }
+}

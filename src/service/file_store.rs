@@ -41,7 +41,8 @@ fn lock_failed(path: &Path, lock: &Path, e: std::io::Error) -> StoreError {
 /// A writer's hold on a feed file, released when dropped. Two layers:
 ///
 /// * natively, an exclusive `flock` on `PATH.lock` (the kernel releases it when a process
-///   dies, so a crashed native writer never blocks the next);
+///   dies, so a crashed native writer never blocks the next; one held `FLOCK_WAIT` is
+///   a stuck process's, and the writer gives up);
 /// * everywhere, `PATH.writer`, a file that exists only while a writer works (created
 ///   atomically with its owner's kind in it: `native` or `wasi`). WASI has no file locks,
 ///   so this is what keeps the npm package's `swcache-feed` (node:wasi) and native
@@ -60,6 +61,11 @@ pub const STALE: Duration = Duration::from_secs(10);
 const LOCK_WAIT: Duration = Duration::from_secs(60);
 /// A wait for the lock this long is told on stderr (once).
 const SAY_AFTER: Duration = Duration::from_secs(1);
+/// How long a native writer waits for another's `flock` before it gives up: a write
+/// takes milliseconds, so a lock held this long is a stuck process's (the kernel frees
+/// a dead one's), and every publish would wait on it.
+#[cfg(not(target_os = "wasi"))]
+pub const FLOCK_WAIT: Duration = Duration::from_secs(5);
 
 const OWNER: &str = if cfg!(target_os = "wasi") { "wasi" } else { "native" };
 
@@ -75,7 +81,7 @@ impl WriterLock {
                 .write(true)
                 .open(&lock_path)
                 .map_err(|e| lock_failed(path, &lock_path, e))?;
-            lock.lock().map_err(|e| unavailable(&lock_path, e))?;
+            flock(&lock, &lock_path)?;
             lock
         };
         let mark = path.with_extension("writer");
@@ -129,6 +135,39 @@ impl WriterLock {
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(20));
         }
+    }
+}
+
+/// Takes the exclusive `flock` on `lock` (the file at `lock_path`), waiting at most
+/// [`FLOCK_WAIT`] for another writer.
+#[cfg(not(target_os = "wasi"))]
+fn flock(lock: &fs::File, lock_path: &Path) -> Result<(), StoreError> {
+    let start = std::time::Instant::now();
+    let mut pause = Duration::from_millis(1);
+    let mut said = false;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(fs::TryLockError::WouldBlock) => {}
+            Err(fs::TryLockError::Error(e)) => return Err(unavailable(lock_path, e)),
+        }
+        if start.elapsed() >= FLOCK_WAIT {
+            return Err(StoreError::Unavailable(format!(
+                "{}: another process has held the feed's lock for {} s, so nothing was written (a write takes milliseconds: that process is stuck; fuser or lsof on the file names it)",
+                lock_path.display(),
+                FLOCK_WAIT.as_secs()
+            )));
+        }
+        if !said && start.elapsed() >= SAY_AFTER {
+            eprintln!(
+                "swcache-feed: waiting for another writer to finish ({} is locked); at most {} s more",
+                lock_path.display(),
+                FLOCK_WAIT.saturating_sub(start.elapsed()).as_millis().div_ceil(1000)
+            );
+            said = true;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
     }
 }
 

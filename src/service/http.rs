@@ -6,7 +6,7 @@
 //! | `GET <feed path>` | the feed document (strong ETag, 304, gzip, `Cache-Control` from the flags) |
 //! | `GET /v1/events` | Server-Sent Events: one event per entry, `Last-Event-ID` resume, `reset` |
 //! | `GET /v1/seq` | `{epoch, seq}` (and the `swcache-feed-seq` header) for a site's own server |
-//! | `GET /healthz` | 200 while the store answers, else 503 with the reason |
+//! | `GET /healthz` | 200 while the store answers, else 503 with the reason (`unavailable`, `invalid`, `misconfigured`) |
 //! | `GET /metrics` | Prometheus text format |
 //!
 //! Every error is a JSON body `{"error": "…"}` with a 4xx/5xx status, and nothing changed.
@@ -142,9 +142,13 @@ fn error(status: StatusCode, text: impl Into<String>) -> Response {
     (status, [(header::CACHE_CONTROL, "no-store")], axum::Json(json!({ "error": text.into() }))).into_response()
 }
 
+/// 503 with the store's reason; `Retry-After` only for an outage (an invalid feed or a
+/// refused password lasts until someone fixes it).
 fn store_error(e: &StoreError) -> Response {
     let mut r = error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
-    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    if let StoreError::Unavailable(_) = e {
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     r
 }
 
@@ -327,9 +331,10 @@ async fn feed_document(State(app): State<Arc<App>>, headers: HeaderMap) -> Respo
                 m.feed_request("404");
                 error(StatusCode::NOT_FOUND, "no feed yet: publish an entry, or run swcache-feed init")
             }
-            Err(e) => {
+            Err((_, e)) => {
                 m.feed_request("503");
-                // `e` says what is wrong with the store (unavailable, or an invalid feed).
+                // `e` says what is wrong with the store (unavailable, an invalid feed, a
+                // refused password).
                 error(StatusCode::SERVICE_UNAVAILABLE, e)
             }
         };
@@ -386,9 +391,9 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
     match app.hub.health() {
         Ok(()) => axum::Json(json!({ "status": "ok", "store": app.hub.store.describe(), "seq": seq, "clients": app.hub.metrics.sse_clients.get() }))
             .into_response(),
-        Err(e) => (
+        Err((status, e)) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({ "status": "unavailable", "store": app.hub.store.describe(), "error": e, "seq": seq })),
+            axum::Json(json!({ "status": status, "store": app.hub.store.describe(), "error": e, "seq": seq })),
         )
             .into_response(),
     }
@@ -582,18 +587,23 @@ fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
-/// Says at start that other users can read the token file (mode o+r): each of them could
-/// publish, `all` included. Not refused: containers often run with odd modes.
-fn warn_if_readable(file: &std::path::Path) {
+/// Says at start that other users can read the token file (mode o+r) or write it (o+w,
+/// adding a token of their own): each of them could publish, `all` included. Not
+/// refused: containers often run with odd modes.
+fn warn_if_open(file: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
     let Ok(mode) = std::fs::metadata(file).map(|m| m.permissions().mode() & 0o777) else { return };
-    if mode & 0o004 != 0 {
-        tracing::warn!(
-            mode = %format!("{mode:o}"),
-            "the token file {} is readable by every user on this machine, who could publish (all included): chmod 600 {0}",
-            file.display()
-        );
-    }
+    let what = match (mode & 0o004 != 0, mode & 0o002 != 0) {
+        (true, true) => "readable and writable",
+        (true, false) => "readable",
+        (false, true) => "writable",
+        (false, false) => return,
+    };
+    tracing::warn!(
+        mode = %format!("{mode:o}"),
+        "the token file {} is {what} by every user on this machine, who could publish (all included): chmod 600 {0}",
+        file.display()
+    );
 }
 
 /// Runs the service until SIGTERM or SIGINT: in-flight publishes finish, live clients are
@@ -601,7 +611,7 @@ fn warn_if_readable(file: &std::path::Path) {
 pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
     if let Some(f) = &cfg.token_file {
         read_tokens(f)?;
-        warn_if_readable(f);
+        warn_if_open(f);
     }
     let store = Store::open(&cfg.store, cfg.keep, &cfg.namespace).await.map_err(|e| e.to_string())?;
     if let Store::Redis(r) = &store {

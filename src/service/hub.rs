@@ -99,7 +99,8 @@ pub struct Hub {
     reading: tokio::sync::Mutex<()>,
     /// The store was read and held no feed: the first feed's entries are all news.
     seen_empty: AtomicBool,
-    last_error: Mutex<Option<String>>,
+    /// Why the last read failed: [`super::store_api::StoreError::status`] and the error.
+    last_error: Mutex<Option<(&'static str, String)>>,
 }
 
 fn etag_of(f: &Feed) -> String {
@@ -164,8 +165,10 @@ impl Hub {
         self.events.subscribe()
     }
 
-    /// Whether the store answered the last read, and if not why.
-    pub fn health(&self) -> Result<(), String> {
+    /// Whether the store answered the last read, and if not why: `unavailable`,
+    /// `invalid` or `misconfigured` (see [`super::store_api::StoreError::status`]) and
+    /// the error.
+    pub fn health(&self) -> Result<(), (&'static str, String)> {
         if self.up.load(Ordering::Relaxed) {
             Ok(())
         } else {
@@ -174,7 +177,7 @@ impl Hub {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone()
-                .unwrap_or_else(|| "the store was not read yet".into()))
+                .unwrap_or_else(|| ("unavailable", "the store was not read yet".into())))
         }
     }
 
@@ -244,12 +247,19 @@ impl Hub {
             }
             Err(e) => {
                 self.metrics.store_up.set(0);
-                let text = e.to_string();
-                if self.up.swap(false, Ordering::Relaxed) || self.last_error.lock().map(|l| l.is_none()).unwrap_or(true)
-                {
-                    tracing::error!(store = %self.store.describe(), error = %text, "the store does not answer; the last feed read is served");
+                let (status, text) = (e.status(), e.to_string());
+                let was_up = self.up.swap(false, Ordering::Relaxed);
+                let mut last = self.last_error.lock().unwrap_or_else(|e| e.into_inner());
+                // Said when it starts, and when what is wrong changes.
+                if was_up || last.as_ref().is_none_or(|l| l.0 != status) {
+                    if matches!(e, super::store_api::StoreError::Unavailable(_)) {
+                        tracing::error!(store = %self.store.describe(), error = %text, "the store does not answer; the last feed read is served");
+                    } else {
+                        // Not an outage: waiting will not help.
+                        tracing::error!(store = %self.store.describe(), error = %text, "the store answers but cannot be used until this is fixed; the last feed read is served");
+                    }
                 }
-                *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
+                *last = Some((status, text));
             }
         }
     }

@@ -89,13 +89,20 @@ pub struct RedisStore {
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
+    // A password the URL gives that Redis refuses (WRONGPASS, or Redis wants none): the
+    // client's error says only that it failed.
+    if e.kind() == redis::ErrorKind::AuthenticationFailed {
+        return StoreError::Config(
+            "redis: authentication failed: Redis refused the password the --store URL gives (redis://:PASSWORD@HOST:PORT/DB, or redis://USER:PASSWORD@… for an ACL user): check it against Redis's requirepass or ACL user (a Redis without a password wants none in the URL)".into(),
+        );
+    }
     let text = e.to_string();
     // Redis wants a password the URL does not give: it answers "NOAUTH Authentication
     // required." (the client keeps only the second part when its SELECT got it), and cuts
     // off a long command (the publish script) with "Protocol error: unauthenticated …".
     if text.contains("NOAUTH") || text.contains("Authentication required") || text.contains("unauthenticated") {
         return StoreError::Config(format!(
-            "redis: the server requires a password and the store URL has none: give it as redis://:PASSWORD@HOST:PORT/DB (redis://USER:PASSWORD@… for an ACL user); Redis answered: {text}"
+            "redis: authentication failed: the server requires a password and the --store URL has none: give it as redis://:PASSWORD@HOST:PORT/DB (redis://USER:PASSWORD@… for an ACL user); Redis answered: {text}"
         ));
     }
     StoreError::Unavailable(format!("redis: {e}"))
@@ -160,7 +167,33 @@ impl RedisStore {
         if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_connection_refusal() {
             *self.conn.lock().await = None;
         }
+        if e.to_string().contains("WRONGTYPE") {
+            return self.wrong_type().await;
+        }
         unavailable(e)
+    }
+
+    /// Redis answered WRONGTYPE: which of the feed's keys holds another type than the
+    /// feed keeps there (another program uses the key name). Nothing is written over it.
+    async fn wrong_type(&self) -> StoreError {
+        let mut found = vec![];
+        if let Ok(mut c) = self.conn().await {
+            for (name, kept) in [("epoch", "string"), ("seq", "string"), ("baseline", "string"), ("entries", "list")] {
+                let key = self.key(name);
+                if let Ok(t) = redis::cmd("TYPE").arg(&key).query_async::<String>(&mut c).await {
+                    if t != kept && t != "none" {
+                        found.push(format!("the key {key} holds a {t}, where the feed keeps a {kept}"));
+                    }
+                }
+            }
+        }
+        if found.is_empty() {
+            found.push(format!("a key under {{{}}}:* holds another type than the feed keeps there", self.ns));
+        }
+        StoreError::Corrupt(format!(
+            "redis: {}: another program uses the feed's key names. Give the feed keys of its own with --namespace (the same for every service instance and add), or delete the key if what it holds is not needed",
+            found.join("; ")
+        ))
     }
 
     /// The epoch, set by the first instance that needs one.

@@ -33,6 +33,19 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+impl StoreError {
+    /// What `/healthz` calls it: `unavailable` (an outage: it may pass), `invalid` (what
+    /// the store holds is not a feed's) or `misconfigured` (how it is reached is wrong):
+    /// the last two last until someone fixes them.
+    pub fn status(&self) -> &'static str {
+        match self {
+            StoreError::Unavailable(_) => "unavailable",
+            StoreError::Corrupt(_) => "invalid",
+            StoreError::Config(_) => "misconfigured",
+        }
+    }
+}
+
 /// A publish the store made durable.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Published {
