@@ -221,6 +221,12 @@ declare global {
    * `swcache-manifest DIR --output swcache-manifest.js`, which defines it.
    */
   var swcacheManifest: SwcachePrecacheEntry[];
+  /**
+   * The worker's `importScripts` (the webworker lib's, declared here too): a project that
+   * type-checks its worker with its pages' DOM lib, as Vite's templates check all of
+   * `src/`, still compiles `importScripts('/swcache/swcache-sw.js')`.
+   */
+  function importScripts(...urls: (string | URL)[]): void;
   /** The config types, for a worker written as a script (without `import`). */
   namespace swcache {
     type Config = SwcacheConfig;

@@ -25,13 +25,18 @@ function withTimeout(promise, ms, what) {
 }
 
 /**
- * The engine script a worker that failed to start could not load, if that is why: the
- * first its `importScripts(...)` names (the browser says only that evaluation failed).
+ * Why a worker could not be registered, where a server says: the script's own error
+ * status, with its text when that is plain text (`vite dev` says there why it serves no
+ * worker), or the engine script that could not load, the first its `importScripts(...)`
+ * names (the browser says only that a status was bad, or that evaluation failed).
  */
 async function missing(url) {
   try {
     const base = new URL(url, location.href);
-    const u = (await (await fetch(base)).text()).match(/importScripts\(\s*['"]([^'"]+)/)[1];
+    const res = await fetch(base);
+    const text = await res.text();
+    if (!res.ok) return `${url} answered ${res.status}${/^text\/plain/.test(res.headers.get('content-type')) ? `: ${text}` : ''}`;
+    const u = text.match(/importScripts\(\s*['"]([^'"]+)/)[1];
     const r = await fetch(new URL(u, base), { cache: 'no-store' });
     if (!r.ok) return `importScripts('${u}') answered ${r.status}`;
   } catch {}

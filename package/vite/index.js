@@ -143,7 +143,10 @@ export default function swcache(options = {}) {
     },
 
     buildStart() {
-      if (config.command === 'build') source = findSource();
+      if (config.command !== 'build') return;
+      source = findSource();
+      // Not a module of the bundle: `vite build --watch` builds again when it changes too.
+      this.addWatchFile(source.file);
     },
 
     resolveId(id) {

@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { VITE_SITE, viteProject, withoutRust } from './tarball.mjs';
 
 const FIXTURE = VITE_SITE;
@@ -77,4 +77,33 @@ test('vite build: an option given as undefined takes its default', () => {
   const got = build(fixture.replace('swcache()', `swcache(${options})`));
   assert.deepEqual(got, want, 'the manifest of swcache()');
   assert.ok(fs.existsSync(path.join(project, 'dist/swcache/swcache-sw.js')), 'the engine in dist/swcache/');
+});
+
+test('vite build --watch: an edit to the worker source builds again, and dist/sw.js has it', async () => {
+  fs.writeFileSync(path.join(project, 'vite.config.js'), fs.readFileSync(path.join(FIXTURE, 'vite.config.js'), 'utf8'));
+  const source = path.join(project, 'src/sw.ts');
+  const original = fs.readFileSync(source, 'utf8');
+  const sw = path.join(project, 'dist/sw.js');
+  fs.rmSync(path.join(project, 'dist'), { recursive: true, force: true });
+  const child = spawn(path.join(project, 'node_modules/.bin/vite'), ['build', '--watch'], { cwd: project, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout.on('data', (d) => { log += d; });
+  child.stderr.on('data', (d) => { log += d; });
+  /** Waits until dist/sw.js has a manifest and `text` (the watcher writes it again after each build). */
+  const built = async (text) => {
+    for (const deadline = Date.now() + 20000; Date.now() < deadline;) {
+      const now = fs.existsSync(sw) ? fs.readFileSync(sw, 'utf8') : '';
+      if (now.includes(text) && /precache: \["\/", \.\.\.\[\n/.test(now)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.fail(`dist/sw.js never said ${text}; vite said:\n${log}`);
+  };
+  try {
+    await built('version: "v1"');
+    fs.writeFileSync(source, original.replace("version: 'v1'", "version: 'v2'"));
+    await built('version: "v2"');
+  } finally {
+    await new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); });
+    fs.writeFileSync(source, original);
+  }
 });

@@ -285,6 +285,7 @@ test('vite: `vite dev` serves the engine\'s files, and the worker with dev: true
     return { origin, log: () => log, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
   };
   const off = await dev(project);
+  const offContext = await chrome.newContext();
   try {
     const engine = await fetch(off.origin + '/swcache/swcache-sw.js');
     assert.equal(engine.status, 200);
@@ -293,7 +294,13 @@ test('vite: `vite dev` serves the engine\'s files, and the worker with dev: true
     assert.equal(sw.status, 404);
     assert.match(await sw.text(), /^swcache: \/sw\.js is not served by vite dev: .* swcache\(\{ dev: true \}\) serves it here/);
     await waitFor(() => off.log().includes('is not served by vite dev'), 'the reason in the terminal too');
+    // The page's register() rejects with that reason, not only the browser's "bad HTTP response code (404)".
+    const page = await offContext.newPage();
+    await page.goto(off.origin + '/');
+    assert.match(await page.evaluate(() => window.registered),
+      /^register failed: swcache: registering \/sw\.js failed: \/sw\.js answered 404: swcache: \/sw\.js is not served by vite dev: .* swcache\(\{ dev: true \}\) serves it here/);
   } finally {
+    await offContext.close();
     await off.stop();
   }
   const on = await dev(variant('dev', {}, { dev: true }));

@@ -45,6 +45,19 @@ test('types: each deliberate error is the error its directive names, and nothing
   assert.ok(expected >= 40, `${expected} deliberate errors checked`);
 });
 
+test('types: the quick start\'s src/sw.ts compiles in a program with the DOM lib, as a Vite project type-checks src/', () => {
+  // Vite's TypeScript templates build with `tsc && vite build` over every file of src/,
+  // with the DOM lib and not the worker's: the README's worker (the Vite fixture's
+  // src/sw.ts, which vite.test.mjs holds to README.md) is checked there too.
+  fs.copyFileSync(path.join(ROOT, 'tests/package/vite-site/src/sw.ts'), path.join(dir, 'quick-start-sw.ts'));
+  fs.writeFileSync(path.join(dir, 'tsconfig.dom-sw.json'), JSON.stringify({
+    extends: './tsconfig.page.json', compilerOptions: { moduleDetection: 'force' }, files: ['quick-start-sw.ts', 'page.ts'],
+  }));
+  copyChecks(dir);
+  const { status, output } = tsc(dir, 'tsconfig.dom-sw.json');
+  assert.equal(status, 0, `the quick start's worker fails tsc beside the pages' code:\n${output}`);
+});
+
 test('types: README.md\'s js and ts examples that import the page module compile under --strict', () => {
   // Each fenced js/ts block importing swcache/page (or the URL a site serves it at) becomes
   // readme-<line>.ts, type-checked as a page's module is (tsconfig.page.json's options).
