@@ -476,3 +476,36 @@ fn output_and_inject_files_are_not_listed_under_a_linked_directory_either() {
     let injected = fs::read_to_string(&sw).unwrap();
     assert!(injected.contains("/latest/app.js") && !injected.contains("sw.src.js"), "{injected}");
 }
+
+/// The engine's script (and any other the worker loads with importScripts) is kept by the
+/// browser with the worker: listed, every install would download it a second time.
+#[test]
+fn the_scripts_the_worker_imports_are_not_listed() {
+    let root = scratch("imports");
+    let dir = root.join("dist");
+    tree(
+        &dir,
+        &[
+            ("index.html", "abc"),
+            ("swcache/swcache-sw.js", "engine"),
+            ("swcache/swcache-page.js", "page"),
+            ("lib/extra.js", "x"),
+        ],
+    );
+    let sw = dir.join("sw.js");
+    fs::write(&sw, "importScripts('/swcache/swcache-sw.js', \"lib/extra.js?v=2\");\nimportScripts('https://cdn.example/x.js');\nswcache.start({ version: 'v1', precache: self.swcacheManifest });\n").unwrap();
+    let out = run(&dir, &["--inject", sw.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let injected = fs::read_to_string(&sw).unwrap();
+    let json = &injected[injected.find("precache: ").unwrap() + 10..injected.rfind(" });").unwrap()];
+    assert_eq!(urls(json), ["/index.html", "/swcache/swcache-page.js"]);
+    // Under --prefix, with the script written by --output from a source outside DIR.
+    let src = root.join("sw.src.js");
+    fs::write(&src, "importScripts('/static/swcache/swcache-sw.js', 'lib/extra.js');\nswcache.start({ version: 'v1', precache: self.swcacheManifest });\n").unwrap();
+    let out =
+        bin().arg(&dir).args(["--prefix", "/static/", "--inject"]).arg(&src).arg("--output").arg(&sw).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let injected = fs::read_to_string(&sw).unwrap();
+    let json = &injected[injected.find("precache: ").unwrap() + 10..injected.rfind(" });").unwrap()];
+    assert_eq!(urls(json), ["/static/index.html", "/static/swcache/swcache-page.js"]);
+}

@@ -82,7 +82,11 @@ export async function injectManifest(options) {
   for (const g of o.globIgnores) args.push('--exclude', g);
   for (const g of o.hashed) args.push('--hashed', g);
   args.push('--prefix', o.prefix, '--inject', swSrc);
-  if (swDest !== swSrc) args.push('--output', swDest);
+  if (swDest !== swSrc) {
+    args.push('--output', swDest);
+    // As webpack and other bundlers do for their output: its directory may not exist yet.
+    fs.mkdirSync(path.dirname(swDest), { recursive: true });
+  }
   if (o.maxFileSize !== undefined) args.push('--max-file-size', String(o.maxFileSize));
   args.push('--warn-size', o.warnSize === false ? 'none' : String(o.warnSize));
   let before;

@@ -58,7 +58,8 @@ GLOBS match a file's path relative to DIR, with / separators: * any characters b
 either a or b. Quote them, so the shell does not expand them. Wildcards in --include
 match a leading dot only when it is written: dotfiles and dot directories are left out
 unless named (--include '.well-known/**'). Symlinks are followed only to files and
-directories inside DIR. The --output and --inject files are never listed.
+directories inside DIR. The --output and --inject files are never listed, nor the
+scripts the --inject file loads with importScripts() (the engine's swcache-sw.js).
 
 EXAMPLE:
     swcache-manifest dist --exclude '**/*.map' --hashed 'assets/**' --inject dist/sw.js
@@ -711,6 +712,39 @@ impl Walk<'_> {
 
 /// Where `file` is: its directory's canonical path and its name (the file itself is not
 /// resolved, a link to it is where the link is), as the walk places the entries it finds.
+/// The string literals `importScripts(...)` calls name in a worker script.
+fn imported(script: &str) -> Vec<String> {
+    let mut urls = Vec::new();
+    for (at, _) in script.match_indices("importScripts(") {
+        let mut rest = &script[at + "importScripts(".len()..];
+        loop {
+            rest = rest.trim_start();
+            let Some(q) = rest.chars().next().filter(|c| matches!(c, '\'' | '"' | '`')) else { break };
+            let Some(end) = rest[1..].find(q) else { break };
+            urls.push(rest[1..1 + end].to_string());
+            rest = rest[1 + end + 1..].trim_start();
+            match rest.strip_prefix(',') {
+                Some(r) => rest = r,
+                None => break,
+            }
+        }
+    }
+    urls
+}
+
+/// The file under `dir` (served at `prefix`) that the worker script `script` loads as
+/// `url`, if it is the site's own: a path under `prefix`, or relative to the script.
+fn imported_file(url: &str, script: &Path, dir: &Path, prefix: &str) -> Option<PathBuf> {
+    let path = url.split(['?', '#']).next()?;
+    if path.contains("://") || path.starts_with("//") || path.is_empty() {
+        return None;
+    }
+    match path.strip_prefix('/') {
+        Some(_) => Some(dir.join(path.strip_prefix(prefix)?)),
+        None => Some(script.parent()?.join(path)),
+    }
+}
+
 fn location(file: &Path) -> Option<PathBuf> {
     let parent = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
     Some(fs::canonicalize(parent).ok()?.join(file.file_name()?))
@@ -835,7 +869,15 @@ fn run(a: Args) -> Result<(), Fail> {
         }
     };
 
-    let skip: Vec<PathBuf> = a.output.iter().chain(&a.inject).filter_map(|f| location(f)).collect();
+    let mut skip: Vec<PathBuf> = a.output.iter().chain(&a.inject).filter_map(|f| location(f)).collect();
+    // The worker's own scripts: the browser keeps them with the worker, so precaching
+    // them would download the engine a second time at every install.
+    // Relative URLs are read from where the script is written, and so served.
+    if let (Some(p), Some((text, _, _))) = (a.output.as_ref().or(a.inject.as_ref()), &script) {
+        skip.extend(
+            imported(text).iter().filter_map(|u| imported_file(u, p, &a.dir, &a.prefix)).filter_map(|f| location(&f)),
+        );
+    }
     let mut files = walk(&a.dir, &root, &a.sel, &skip)?;
     if files.is_empty() {
         return Err(usage(format!(

@@ -135,3 +135,12 @@ test('build: bad input is refused with a message naming the option, and nothing 
   await refuse('missing-option', {}, { globDirectory: undefined }, 2, /option 'globDirectory' is required/);
   await refuse('missing-src', {}, { swSrc: 'src/nope.js' }, 1, /src\/nope\.js: No such file or directory$/);
 });
+
+test('build: swDest in a directory not made yet is written there, and the engine the worker imports is not precached', async () => {
+  const dir = site('new-dest', { 'out/swcache/swcache-sw.js': 'engine', 'out/swcache/swcache-page.js': 'page' });
+  const r = await build.injectManifest({ swSrc: 'src/sw.js', swDest: 'public-sw/deep/sw.js', globDirectory: 'out', hashed: ['_next/static/**'], cwd: dir, logger: false });
+  assert.equal(r.swDest, path.join(dir, 'public-sw/deep/sw.js'));
+  assert.ok(fs.readFileSync(r.swDest, 'utf8').includes('"/index.html"'));
+  assert.deepEqual(r.entries.map((e) => e.url).filter((u) => u.startsWith('/swcache/')), ['/swcache/swcache-page.js'],
+    'the page module is precached, the engine (kept by the browser with the worker) is not');
+});
