@@ -190,7 +190,9 @@ export default function swcache(options = {}) {
       } catch (e) {
         // No worker with a placeholder left in it reaches a deploy: it would fail to start.
         fs.rmSync(sw, { force: true });
-        this.error(e.message);
+        // The placeholder is the worker source's to fix: named with the file it built.
+        const src = source.inPublic ? sw : `${path.relative(config.root, source.file)} (built to ${sw})`;
+        this.error(e.message.replace(`${sw}: `, `${src}: `).replace(/; a script injected already has none left: inject into a fresh copy, or use --output\)/, ')'));
       }
       const entries = injected(before, fs.readFileSync(sw, 'utf8'));
       for (const w of r.warnings) config.logger.warn(`swcache: ${w}`);

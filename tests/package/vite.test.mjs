@@ -239,9 +239,9 @@ test('vite: bad input fails the build with a clear message, and no worker is wri
   const sw = fs.readFileSync(path.join(project, 'src/sw.ts'), 'utf8');
   const cases = [
     ['no-placeholder', { 'src/sw.ts': sw.replace('...self.swcacheManifest', '') }, {},
-      /swcache: .*dist\/sw\.js: no `self\.swcacheManifest` to replace \(write `precache: self\.swcacheManifest`/],
+      /swcache: src\/sw\.ts \(built to .*dist\/sw\.js\): no `self\.swcacheManifest` to replace \(write `precache: self\.swcacheManifest` in the config passed to swcache\.start\(\)\)$/m],
     ['two-placeholders', { 'src/sw.ts': sw + 'console.log(self.swcacheManifest);\n' }, {},
-      /swcache: .*dist\/sw\.js: `self\.swcacheManifest` appears 2 times \(lines \d+, \d+\); it must appear exactly once/],
+      /swcache: src\/sw\.ts \(built to .*dist\/sw\.js\): `self\.swcacheManifest` appears 2 times \(lines \d+, \d+\); it must appear exactly once/],
     ['nothing-selected', {}, { include: ['**/*.php'] },
       /swcache: no file under .*dist is selected by the globs: an empty manifest would precache nothing \(check the build output, include and exclude\)/],
     ['too-big', {}, { maxFileSize: '20kB' },
