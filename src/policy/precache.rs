@@ -74,15 +74,21 @@ pub fn obsolete(entries: &[Entry], stored: &[&str]) -> Vec<usize> {
 /// keep one version more. A content-hashed file (stored under its path, no revision) that
 /// the new list drops is kept, so a page still running the outgoing build can load it
 /// (a lazily imported chunk the new deploy no longer has); what was kept already goes,
-/// so at most one build back stays. Only a list with content-hashed files keeps any:
-/// a fetch waits for the kept keys to be read only where the list has such files.
+/// so at most one build back stays. A deploy that drops no such file (the same build
+/// under a new version, or a new worker) is no new build: what was kept stays. Only a
+/// list with content-hashed files keeps any: a fetch waits for the kept keys to be read
+/// only where the list has such files.
 pub fn retire(entries: &[Entry], stored: &[&str], kept: &[String]) -> (Vec<usize>, Vec<String>) {
     let hashed = entries.iter().any(|e| e.key == e.path);
+    let named = |k: &str| hashed && k.starts_with('/') && path_of_key(k).len() == k.len();
+    let was_kept = |k: &str| kept.iter().any(|p| p == k);
+    let gone = obsolete(entries, stored);
+    let new_build = gone.iter().any(|&i| named(stored[i]) && !was_kept(stored[i]));
     let mut delete = Vec::new();
     let mut keep = Vec::new();
-    for i in obsolete(entries, stored) {
+    for i in gone {
         let k = stored[i];
-        if hashed && k.starts_with('/') && path_of_key(k).len() == k.len() && !kept.iter().any(|p| p == k) {
+        if named(k) && !(new_build && was_kept(k)) {
             keep.push(String::from(k));
         } else {
             delete.push(i);
@@ -226,6 +232,10 @@ mod tests {
         let deleted: Vec<&str> = delete.into_iter().map(|i| stored[i]).collect();
         assert_eq!(deleted, ["/?__swcache_rev=v1", "/a.z0.js", ""], "revisioned, kept before, another origin's");
         assert_eq!(keep, ["/a.a1.js"]);
+        // The same build again (a new version): what was kept stays.
+        let again = ["/?__swcache_rev=v1", "/?__swcache_rev=v2", "/a.a1.js", "/a.b2.js"];
+        let (delete, keep) = retire(&v2, &again, &["/a.a1.js".into()]);
+        assert_eq!((delete, keep), (vec![0], vec![String::from("/a.a1.js")]));
         // A list without content-hashed files keeps nothing.
         let (delete, keep) = retire(&v2[..1], &stored, &[]);
         assert_eq!((delete.len(), keep.len()), (5, 0));

@@ -42,6 +42,8 @@ pub enum NetOutcome {
     ServerError,
     /// The fetch rejected (offline, connection reset, DNS…).
     Failed,
+    /// A 404 or 410: the server does not have it (any more).
+    Gone,
 }
 
 /// Why the engine answers with an error of its own.
@@ -130,6 +132,10 @@ pub struct Flow {
     have_stale: bool,
     /// The network failed or timed out at some point.
     pub network_error: bool,
+    /// The URL names its content and the precache may hold it (a content-hashed file,
+    /// listed or kept from the previous build): its copy stands in when the server does
+    /// not have it (a deploy removed it) or fails, on `networkOnly` too.
+    pub hashed: bool,
 }
 
 impl Flow {
@@ -142,6 +148,7 @@ impl Flow {
             phase: Phase::Read,
             have_stale: false,
             network_error: false,
+            hashed: false,
         };
         let read_first = match route.strategy {
             Strategy::CacheOnly => true,
@@ -219,19 +226,31 @@ impl Flow {
             self.network_error = true;
         }
         let awaiting = self.phase == Phase::Awaiting;
+        // A content-hashed file the server does not have or cannot give: its copy is
+        // as good as the server's, so it is read as networkFirst reads one.
+        let mut strategy = self.strategy;
+        let mut outcome = outcome;
+        if self.hashed {
+            if outcome == NetOutcome::Gone {
+                outcome = NetOutcome::ServerError;
+            }
+            if strategy == Strategy::NetworkOnly {
+                strategy = Strategy::NetworkFirst;
+            }
+        }
         match outcome {
-            NetOutcome::Ok => self.respond(Reply::Network),
+            NetOutcome::Ok | NetOutcome::Gone => self.respond(Reply::Network),
             _ if awaiting => match outcome {
                 NetOutcome::Failed => self.respond(Reply::Error(Failure::Offline)),
                 _ => self.respond(Reply::Network),
             },
             _ if self.have_stale => self.respond(Reply::Cache { fresh: false, revalidate: false }),
-            NetOutcome::ServerError => match self.strategy {
+            NetOutcome::ServerError => match strategy {
                 Strategy::NetworkFirst => self.fallback(Fallback::ServerError),
                 Strategy::CacheFirst if self.mode == CacheMode::Reload => self.fallback(Fallback::ServerError),
                 _ => self.respond(Reply::Network),
             },
-            NetOutcome::Failed => match self.strategy {
+            NetOutcome::Failed => match strategy {
                 Strategy::NetworkFirst => self.fallback(Fallback::Failed),
                 Strategy::CacheFirst | Strategy::StaleWhileRevalidate if self.mode != CacheMode::Default => {
                     self.fallback(Fallback::Failed)

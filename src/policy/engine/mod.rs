@@ -407,7 +407,9 @@ impl Engine {
         let key = listed.map(|e| e.key.clone()).or_else(|| old.map(String::from));
         let also_precache = slot != self.precache_slot() && key.is_some();
         let mode = CacheMode::for_request(req.cache, req.navigate);
-        let (flow, action) = Flow::start(route, mode);
+        let (mut flow, action) = Flow::start(route, mode);
+        // Stored under its path: a content-hashed file (listed or kept).
+        flow.hashed = key.is_some() && key.as_deref() == here;
         let f = FetchOp {
             slot,
             also_precache,

@@ -125,7 +125,7 @@ impl Engine {
         let Some(f) = self.fetch_op(id) else { return };
         let (slot, network_error, may_store) = (f.slot, f.flow.network_error, f.flow.may_store());
         let (path, navigate, started, cached_tag) = (f.path.clone(), f.navigate, f.started, f.cached_tag);
-        let net = f.net.clone();
+        let (net, key) = (f.net.clone(), f.key.is_some());
         let timed_out = f.timed_out;
         // (An image only looked up among the kept files is the browser's to fetch.)
         let image = f.image && !f.pass_through;
@@ -155,8 +155,13 @@ impl Engine {
             }
         }
         let own = self.own_req(id);
-        self.slots[slot].counters.record(reply, network_error);
         let pass_through = self.fetch_op(id).is_some_and(|f| f.pass_through);
+        // A lookup among the kept files that found nothing was no miss of the precache:
+        // the browser fetches a file the list never had. (A navigation passed through
+        // has no precache key: `navigate` rules kept files out.)
+        if !(pass_through && key && matches!(reply, Reply::Error(_))) {
+            self.slots[slot].counters.record(reply, network_error);
+        }
         match reply {
             Reply::Error(_) if pass_through => self.emit(Cmd::Respond { op: id, answer: Answer::Browser }),
             Reply::Cache { revalidate, .. } => {
@@ -393,6 +398,7 @@ fn outcome(r: &Result<ResponseInfo, String>) -> NetOutcome {
         Err(_) => NetOutcome::Failed,
         // A 5xx is treated as a failure where a cached copy can stand in.
         Ok(i) if i.status >= 500 => NetOutcome::ServerError,
+        Ok(i) if i.status == 404 || i.status == 410 => NetOutcome::Gone,
         Ok(_) => NetOutcome::Ok,
     }
 }

@@ -1853,6 +1853,40 @@ fn the_previous_builds_content_hashed_files_are_kept_one_version_for_open_pages(
     }
 }
 
+/// A deploy that changes the worker but not the build (a new `version` for a route
+/// tweak, or a new swcache release) drops no content-hashed file: a tab still running the
+/// previous build keeps loading its chunks. Before: that activate deleted what the build's
+/// deploy had kept, so the old tab, one build back, got the server's 404 ("Failed to
+/// fetch dynamically imported module") an hour after the deploy.
+#[test]
+fn a_deploy_of_the_same_build_keeps_the_previous_builds_files() {
+    let mut s = Sim::new(&build_config("v1", "a1", false));
+    s.serve("/", 1);
+    for f in ["/assets/main.a1.js", "/assets/Route.a1.js"] {
+        s.serve(f, 1);
+    }
+    install_and_activate(&mut s);
+    deploy_b2(&mut s, false);
+    // The same build b2 under a new version.
+    let v3 = build_config("v3", "b2", false);
+    s.restart(&v3);
+    install_and_activate(&mut s);
+    assert!(s.cached("swcache-precache", "/assets/Route.a1.js").is_some(), "one build back is kept");
+    s.restart(&v3);
+    let op = s.start_fetch("/assets/Route.a1.js", false, "default").expect("read among the kept files");
+    s.settle();
+    assert_eq!(s.ops[&op].answered_with, Some(1), "the kept copy");
+    // The next build retires a1 (two builds back) and keeps b2.
+    for f in ["/assets/main.c3.js", "/assets/Route.c3.js"] {
+        s.serve(f, 3);
+    }
+    let v4 = build_config("v4", "c3", false);
+    s.restart(&v4);
+    install_and_activate(&mut s);
+    assert!(s.cached("swcache-precache", "/assets/Route.a1.js").is_none(), "two builds back");
+    assert!(s.cached("swcache-precache", "/assets/Route.b2.js").is_some(), "one build back");
+}
+
 /// Which requests may be a kept file is decided at once, from the config alone (no wait
 /// after a restart): a file the list does not precache, in a folder where it has
 /// content-hashed files, is read in the precache; not found there, the browser fetches it
@@ -1920,6 +1954,84 @@ fn a_kept_file_is_served_under_a_route_with_max_age_however_old_its_copy() {
     s.settle();
     assert_eq!(s.ops[&op].answered, Some(Answer::Cached(Tag::Precache)), "the kept copy");
     assert!(s.requests.is_empty(), "not asked of the server: {:?}", s.requests);
+}
+
+/// A site whose content-hashed files are on a networkFirst or networkOnly route (assets
+/// kept fresh from the server): after a deploy, a tab still running the old build loads
+/// its lazy chunk, which the server no longer has. Before: the server's 404 (or 410) was
+/// the answer, and on networkOnly a failed fetch a 503, though the precache kept the
+/// chunk: "Failed to fetch dynamically imported module". The kept copy answers when the
+/// server says 404 or 410, or fails; a file not kept gets the server's answer.
+#[test]
+fn a_kept_file_on_a_network_route_is_served_when_the_server_no_longer_has_it() {
+    for strategy in ["networkFirst", "networkOnly"] {
+        for (status, offline) in [(404, false), (410, false), (200, true)] {
+            let route = format!(r#""routes":[{{"name":"assets","match":"/assets/","strategy":"{strategy}"}},"#);
+            let cfg = |v: &str, b: &str| build_config(v, b, true).replacen(r#""routes":["#, &route, 1);
+            let mut s = Sim::new(&cfg("v1", "a1"));
+            s.serve("/", 1);
+            for f in ["/assets/main.a1.js", "/assets/Route.a1.js"] {
+                s.serve(f, 1);
+            }
+            install_and_activate(&mut s);
+            for f in ["/assets/main.b2.js", "/assets/Route.b2.js"] {
+                s.serve(f, 2);
+            }
+            s.content("/assets/Route.a1.js").status = status;
+            s.content("/assets/gone.z9.js").status = status;
+            let v2 = cfg("v2", "b2");
+            s.restart(&v2);
+            install_and_activate(&mut s);
+            s.restart(&v2);
+            s.offline = offline;
+            let case = format!("{strategy}, HTTP {status}, offline {offline}");
+            let op = s.start_fetch("/assets/Route.a1.js", false, "default").expect("routed");
+            s.settle();
+            assert_eq!(s.ops[&op].answered, Some(Answer::Cached(Tag::Precache)), "{case}: the kept copy");
+            assert_eq!(s.ops[&op].answered_with, Some(1), "{case}");
+            let op = s.start_fetch("/assets/gone.z9.js", false, "default").expect("routed");
+            s.settle();
+            let answered = s.ops[&op].answered.clone();
+            if offline {
+                assert!(matches!(answered, Some(Answer::Error { status: 503, .. })), "{case}: {answered:?}");
+            } else {
+                assert_eq!(answered, Some(Answer::Network(Tag::Net)), "{case}: not kept, the server's answer");
+            }
+            if !offline {
+                assert_eq!(s.get("/assets/Route.b2.js"), Some(2), "{case}: the new build from the network");
+            }
+        }
+    }
+}
+
+/// A folder of content-hashed files holds other files too (images, fonts, a robots.txt):
+/// requests for them that no route takes are looked up among the kept files, and the
+/// browser fetches them when none is there. Before: each such lookup counted as a miss of
+/// the precache in GET_STATS, so a site owner read hundreds of precache misses (and
+/// total misses) where the precache had missed nothing.
+#[test]
+fn lookups_among_the_kept_files_that_find_nothing_are_not_counted_as_precache_misses() {
+    let v1 = build_config("v1", "a1", false);
+    let mut s = Sim::new(&v1);
+    s.serve("/", 1);
+    for f in ["/assets/main.a1.js", "/assets/Route.a1.js", "/assets/logo.png"] {
+        s.serve(f, 1);
+    }
+    install_and_activate(&mut s);
+    let v2 = deploy_b2(&mut s, false);
+    s.restart(&v2);
+    for _ in 0..3 {
+        let op = s.start_fetch("/assets/logo.png", false, "default").expect("read among the kept files");
+        s.settle();
+        assert_eq!(s.ops[&op].answered, Some(Answer::Browser));
+    }
+    let op = s.start_fetch("/assets/Route.a1.js", false, "default").expect("kept");
+    s.settle();
+    assert_eq!(s.ops[&op].answered_with, Some(1), "the kept copy");
+    let stats = s.stats();
+    assert_eq!(num(&stats, &["routes", "precache", "misses"]), 0.0, "nothing the precache should have had");
+    assert_eq!(num(&stats, &["routes", "precache", "hits"]), 1.0, "the kept copy served");
+    assert_eq!(num(&stats, &["misses"]), 0.0);
 }
 
 #[test]
