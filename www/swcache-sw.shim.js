@@ -15,17 +15,21 @@ const WASM_BYTES = '/*@@WASM@@*/';
 const FAILED_STATS = '{"type":"STATS","hits":0,"misses":0,"staleServed":0,"networkErrors":0,"evictions":0,"invalidations":0,"routes":{},"engine":"failed-open"}';
 // When each start-up step ended (performance.now()): the benchmark's cold-start breakdown.
 const timing = { evaluated: performance.now(), compiled: 0, instantiated: 0, started: 0, firstFetch: 0, firstAnswer: 0 };
-const pending = new Set(); // answers not given yet: [resolve, request]
+const pending = new Set(); // answers not given yet: [resolve, event]
 let sw = null;
 let failure = null;
 let started = false;
 
 const waiting = new Set(); // how each guarded event's wait ends if the engine fails
+// The network's answer when the engine failed: a navigation's preload response where the
+// browser sent one (a fetch of the request, or leaving it to the browser, sent it again).
+const network = (event) => Promise.resolve(event.preloadResponse).catch(() => undefined)
+  .then((res) => (res && !res.bodyUsed ? res : fetch(event.request)));
 const failOpen = (err) => {
   if (failure) return;
   failure = err || new Error('unknown failure');
   console.error('swcache: engine failed; requests now go straight to the network.', failure);
-  for (const [resolve, req] of pending) resolve(fetch(req));
+  for (const [resolve, event] of pending) resolve(network(event));
   for (const end of waiting) end();
 };
 // What the engine gives an event to wait on ends at a failure too, as `onFail` says: a
@@ -140,9 +144,12 @@ self.addEventListener('activate', (event) => {
 self.addEventListener('fetch', (event) => {
   if (!timing.firstFetch) timing.firstFetch = performance.now();
   const req = event.request;
-  const entry = [null, req];
+  const entry = [null, event];
   const answer = new Promise((resolve) => { entry[0] = resolve; });
-  if (!call(() => sw.on_fetch(guard(event), entry[0]))) return;
+  if (!call(() => sw.on_fetch(guard(event), entry[0]))) {
+    if (failure && req.mode === 'navigate') event.respondWith(network(event));
+    return;
+  }
   pending.add(entry);
   event.respondWith(answer.then((res) => {
     pending.delete(entry);

@@ -44,6 +44,9 @@ pub enum NetOutcome {
     Failed,
     /// A 404 or 410: the server does not have it (any more).
     Gone,
+    /// A 304 to a request without validators of the page's own (an origin or proxy
+    /// answering so): the cached copy is still good, and there is no other body.
+    NotModified,
 }
 
 /// Why the engine answers with an error of its own.
@@ -244,8 +247,10 @@ impl Flow {
                 NetOutcome::Failed => self.respond(Reply::Error(Failure::Offline)),
                 _ => self.respond(Reply::Network),
             },
+            NetOutcome::NotModified if self.have_stale => self.respond(Reply::Cache { fresh: true, revalidate: false }),
             _ if self.have_stale => self.respond(Reply::Cache { fresh: false, revalidate: false }),
-            NetOutcome::ServerError => match strategy {
+            // (Read from the cache as after a 5xx: the copy, if there is one, is the answer.)
+            NetOutcome::ServerError | NetOutcome::NotModified => match strategy {
                 Strategy::NetworkFirst => self.fallback(Fallback::ServerError),
                 Strategy::CacheFirst if self.mode == CacheMode::Reload => self.fallback(Fallback::ServerError),
                 _ => self.respond(Reply::Network),

@@ -94,7 +94,7 @@ fn exec(c: &Cmd) {
         Cmd::Warn { ref text } => web_sys::console::warn_1(&JsValue::from_str(text)),
         Cmd::LoadState { op, tag, key } => load_state(op, tag, key),
         Cmd::SaveState { op, tag, key, ref text } => save_state(op, tag, key, text.clone()),
-        Cmd::FetchFeed { op, tag, ref path, ref etag, cap } => fetch_feed(op, tag, path, etag.as_deref(), cap),
+        Cmd::FetchFeed { op, tag, ref path, ref etag, cap, ms } => fetch_feed(op, tag, path, etag.as_deref(), cap, ms),
     }
 }
 
@@ -305,10 +305,11 @@ fn save_state(op: OpId, tag: Tag, key: &'static str, text: String) {
 }
 
 /// The feed, past every cache: its status, ETag and (200) its body's size in bytes with,
-/// when within `cap`, its value (`JSON.parse`, read as configs are).
+/// when within `cap`, its value (`JSON.parse`, read as configs are). Aborted, body read
+/// included, after `ms`.
 #[inline(never)]
-fn fetch_feed(op: OpId, tag: Tag, path: &str, etag: Option<&str>, cap: u32) {
-    let next = wait_on(js::fetch_feed(path, etag), move |res| {
+fn fetch_feed(op: OpId, tag: Tag, path: &str, etag: Option<&str>, cap: u32, ms: u32) {
+    let next = wait_on(js::fetch_feed(path, etag, ms), move |res| {
         let res = match res {
             Ok(r) => r.unchecked_into::<Response>(),
             Err(e) => return Next::Io(Io::Fetched(Err(js::error_text(&e)))),

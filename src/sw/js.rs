@@ -139,10 +139,13 @@ pub(super) fn window_clients() -> ClientQueryOptions {
     o
 }
 
-/// The feed, past the HTTP cache (a conditional request when its ETag is known).
-pub(super) fn fetch_feed(path: &str, etag: Option<&str>) -> Promise {
+/// The feed, past the HTTP cache (a conditional request when its ETag is known), aborted
+/// half a second after `ms` (its body read too: `AbortSignal.timeout`), so a feed that
+/// never answers holds no connection once the check has given up at `ms`, saying why.
+pub(super) fn fetch_feed(path: &str, etag: Option<&str>, ms: u32) -> Promise {
     let init = web_sys::RequestInit::new();
     init.set_cache(web_sys::RequestCache::NoStore);
+    init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(ms + 500)));
     if let Some(tag) = etag {
         init.set_headers(&obj(&[("if-none-match", &JsValue::from_str(tag))]));
     }

@@ -186,6 +186,7 @@ pub fn on_fetch(event: FetchEvent, answer: Function) -> bool {
         image: req.destination() == web_sys::RequestDestination::Image,
         no_cors: req.mode() == web_sys::RequestMode::NoCors,
         accept: accept.as_deref(),
+        conditional: ["if-none-match", "if-modified-since"].iter().any(|h| headers.get(h).ok().flatten().is_some()),
     };
     let handled = with_engine(|w| {
         let id = w.engine.fetch(&facts, now())?;

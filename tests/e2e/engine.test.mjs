@@ -163,6 +163,57 @@ test('a message the engine is still working on when it traps is answered with an
 });
 
 
+test('a navigation the engine was answering when it trapped gets its preload response: the origin sees it once', async () => {
+  // Navigation preload on: the browser has sent the navigation's request already. A worker
+  // failing open with fetch(request) sent it a second time, also for every navigation after.
+  const trapOnCue = `self.addEventListener('message', (e) => e.data === 'trap' && setTimeout(() => { throw new WebAssembly.RuntimeError('injected trap'); }));`;
+  const config = `{ version: 'v1', navigationPreload: true, routes: [{ name: 'news', match: '/news/', strategy: 'networkFirst' }] }`;
+  server.set('/sw.js', { body: `${trapOnCue}\n${workerSource(config)}`, headers: JS });
+  const html = (h) => ({ body: `<h1>${h}</h1>`, headers: { 'content-type': 'text/html' } });
+  server.set('/news/slow', { ...html('slow'), delay: 1500 });
+  server.set('/news/next', html('next'));
+  await controlled();
+  const other = await context.newPage();
+  await other.goto(server.origin + '/harness.html');
+  server.resetCounts();
+  const navigated = page.goto(server.origin + '/news/slow');
+  await waitFor(() => server.count('/news/slow') === 1, 'the navigation under way');
+  await other.evaluate(async () => (await navigator.serviceWorker.ready).active.postMessage('trap'));
+  await navigated;
+  assert.equal(await page.textContent('h1'), 'slow');
+  assert.equal((await message(other, { type: 'GET_STATS' })).engine, 'failed-open');
+  await page.goto(server.origin + '/news/next');
+  assert.equal(await page.textContent('h1'), 'next');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(server.count('/news/slow'), 1, 'the navigation under way at the trap: its preload only');
+  assert.equal(server.count('/news/next'), 1, 'a navigation after the trap: its preload only');
+});
+
+test('a cacheFirst copy past its maxAge answered 304 (no validators sent) is served and stamped again', async () => {
+  // An origin or proxy answering 304 to a request without If-None-Match/If-Modified-Since:
+  // the page got the empty 304 itself.
+  server.set('/sw.js', { body: workerSource(seedConfig({ pageMaxAge: 500 })), headers: JS });
+  server.set('/promo/n', { body: 'n1' });
+  await controlled();
+  assert.equal((await get(page, '/promo/n')).body, 'n1');
+  const first = await waitStored('/promo/n', 'promoPages');
+  await new Promise((r) => setTimeout(r, 600));
+  server.set('/promo/n', { status: 304, body: '' });
+  const res = await get(page, '/promo/n');
+  assert.deepEqual([res.status, res.body], [200, 'n1'], 'the cached copy, not the empty 304');
+  assert.equal(server.count('/promo/n'), 2, 'asked the origin');
+  const again = await waitFor(async () => {
+    const c = await cached(page, '/promo/n', 'promoPages');
+    return c && c.stamp !== first.stamp && c;
+  }, 'the copy stamped again');
+  assert.equal(again.body, 'n1');
+  assert.equal((await get(page, '/promo/n')).body, 'n1');
+  assert.equal(server.count('/promo/n'), 2, 'fresh again: no request');
+  // A page's own conditional request gets the origin's 304.
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal((await get(page, '/promo/n', { headers: { 'if-none-match': '"x"' } })).status, 304);
+});
+
 /** Asks the browser to update the worker: the new version's state once it is activated
  * or redundant, else `still <state> after N s`. */
 function nextVersion(ms) {

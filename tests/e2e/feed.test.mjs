@@ -1,9 +1,9 @@
 // End-to-end: the invalidation feed. The CMS publishes with the real `swcache-feed`
 // command; the local server serves the feed file (ETag, 304); real workers in headless
 // Chromium check and apply it: conditional checks, bad feeds, a missing feed, offline,
-// a restart between publishes. Strict mode, the interval check and live delivery over
-// Server-Sent Events are in the shared suite (tests/suites/feed.mjs, run in Chromium by
-// tests/chromium/).
+// a restart between publishes, a feed that never answers (its request aborted). Strict
+// mode, the interval check and live delivery over Server-Sent Events are in the shared
+// suite (tests/suites/feed.mjs, run in Chromium by tests/chromium/).
 import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -155,4 +155,17 @@ test('feed (f): a worker restart between two publishes applies each entry exactl
   assert.ok(appliedFirst >= 1);
   await page.goto(server.origin + '/promo/b');
   assert.equal(await page.evaluate(() => document.body.textContent), 'b2');
+});
+
+test('feed (g): a feed request with no answer is aborted at the check\'s 10 s limit, not left open', async () => {
+  server.set('/swcache-feed.json', { mode: 'hang' });
+  await start();
+  server.set('/promo/x', { body: 'x' });
+  await page.goto(server.origin + '/promo/x');
+  await waitFor(() => server.count('/swcache-feed.json') === 1 && server.inFlight === 1, 'the feed request hanging');
+  const t0 = Date.now();
+  await waitFor(async () => /10 s/.test((await stats()).feed.error || ''), 'the check given up', 15000, 200);
+  await waitFor(() => server.inFlight === 0, 'the feed request aborted', 3000);
+  assert.ok(Date.now() - t0 < 12000);
+  assert.equal((await get(page, '/promo/x')).body, 'x', 'pages are served as before');
 });

@@ -254,13 +254,16 @@ pub enum Cmd {
         text: String,
     },
     /// Fetch the invalidation feed past every cache, conditionally on `etag`, reading at
-    /// most `cap` bytes → [`Io::Feed`] or a failed [`Io::Fetched`].
+    /// most `cap` bytes → [`Io::Feed`] or a failed [`Io::Fetched`]; aborted `ms` after it
+    /// starts, body included (the check has given up then: a feed that never answers kept
+    /// its connection until the browser's own timeout).
     FetchFeed {
         op: OpId,
         tag: Tag,
         path: String,
         etag: Option<String>,
         cap: u32,
+        ms: u32,
     },
     /// Post this JSON to every window client.
     Broadcast {
@@ -305,6 +308,9 @@ pub struct Request<'a> {
     pub no_cors: bool,
     /// The `Accept` header.
     pub accept: Option<&'a str>,
+    /// `If-None-Match` or `If-Modified-Since` is set: a 304 answers the page's own
+    /// validators (else it says the cached copy is still good).
+    pub conditional: bool,
 }
 
 /// A stored entry, as far as decisions go.

@@ -37,7 +37,7 @@ pub(super) struct FeedState {
 }
 
 /// How long a feed check waits for the feed's answer before it counts as failed (its
-/// warning says "10 s").
+/// warning says "10 s"), and its request is aborted.
 const FEED_TIMEOUT_MS: u32 = 10_000;
 
 impl Engine {
@@ -143,8 +143,9 @@ impl Engine {
         if let Some(Kind::Feed { fetching, .. }) = self.op(id).map(|o| &mut o.kind) {
             *fetching = true;
         }
-        self.emit(Cmd::FetchFeed { op: id, tag: Tag::Feed, path, etag, cap: feed::MAX_BYTES as u32 });
-        self.emit(Cmd::Timer { op: id, tag: Tag::Feed, ms: FEED_TIMEOUT_MS });
+        let ms = FEED_TIMEOUT_MS;
+        self.emit(Cmd::FetchFeed { op: id, tag: Tag::Feed, path, etag, cap: feed::MAX_BYTES as u32, ms });
+        self.emit(Cmd::Timer { op: id, tag: Tag::Feed, ms });
     }
 
     #[inline(never)]

@@ -30,6 +30,8 @@ pub(super) struct FetchOp {
     pub(super) cached_tag: Tag,
     /// The validator of the cached copy served (for `UPDATED` notices).
     pub(super) served: Option<String>,
+    /// The cached copy's `Cache-Tag` (the fences a copy stamped again obeys).
+    pub(super) tags: Option<String>,
     /// Strict mode: the next step, held until the feed is checked (or the budget ends).
     pub(super) parked: Option<Action>,
     /// The precache key of this URL, if it is precached.
@@ -37,6 +39,8 @@ pub(super) struct FetchOp {
     pub(super) image: bool,
     /// See [`super::Request::no_cors`].
     pub(super) no_cors: bool,
+    /// See [`super::Request::conditional`].
+    pub(super) conditional: bool,
     /// The `Range` header of a ranged request served from the cache.
     pub(super) range: Option<String>,
     /// The error to answer with if the offline fallback is not cached either.
@@ -111,7 +115,7 @@ impl Engine {
             Action::AwaitNetwork => match f.net.clone() {
                 // The answer came while the cache was read.
                 Some(r) => {
-                    let outcome = outcome(&r);
+                    let outcome = outcome(&r, f.conditional);
                     let next = f.flow.on_network(outcome);
                     self.run(id, next, now);
                 }
@@ -125,6 +129,7 @@ impl Engine {
         let Some(f) = self.fetch_op(id) else { return };
         let (slot, network_error, may_store) = (f.slot, f.flow.network_error, f.flow.may_store());
         let (path, navigate, started, cached_tag) = (f.path.clone(), f.navigate, f.started, f.cached_tag);
+        let tags = f.tags.clone();
         let (net, key) = (f.net.clone(), f.key.is_some());
         let timed_out = f.timed_out;
         // (An image only looked up among the kept files is the browser's to fetch.)
@@ -187,6 +192,15 @@ impl Engine {
                             self.emit(Cmd::Timer { op: id, tag: Tag::Timer, ms: store::HEADERS_MS });
                         }
                     }
+                } else if may_store
+                    && cached_tag == Tag::Match
+                    && matches!(&net, Some(Ok(i)) if i.status == 304)
+                    && !self.removed
+                    && !self.fences.blocks(&path, slot, tags.as_deref(), started)
+                {
+                    // The origin said the copy is still good (a 304 the flow answers with
+                    // the copy): stamped again, as a revalidation would.
+                    self.put(id, slot, own, &path, Tag::Match, false, started, false, None);
                 }
                 self.emit(Cmd::Respond { op: id, answer: Answer::Cached(cached_tag) });
             }
@@ -236,6 +250,7 @@ impl Engine {
                     Some(e) => {
                         f.cached_tag = tag;
                         f.served = e.validator.clone();
+                        f.tags = e.tags.clone();
                         Lookup::Hit { stamp_ms: if kept { Some(now) } else { e.stamp_ms } }
                     }
                 };
@@ -275,7 +290,7 @@ impl Engine {
                 f.net = Some(r.clone());
                 if f.awaiting {
                     f.awaiting = false;
-                    let next = f.flow.on_network(outcome(&r));
+                    let next = f.flow.on_network(outcome(&r, f.conditional));
                     self.run(id, next, now);
                 }
             }
@@ -393,9 +408,10 @@ impl Engine {
     }
 }
 
-fn outcome(r: &Result<ResponseInfo, String>) -> NetOutcome {
+fn outcome(r: &Result<ResponseInfo, String>, conditional: bool) -> NetOutcome {
     match r {
         Err(_) => NetOutcome::Failed,
+        Ok(i) if i.status == 304 && !conditional => NetOutcome::NotModified,
         // A 5xx is treated as a failure where a cached copy can stand in.
         Ok(i) if i.status >= 500 => NetOutcome::ServerError,
         Ok(i) if i.status == 404 || i.status == 410 => NetOutcome::Gone,

@@ -337,6 +337,8 @@ impl Sim {
                     let path = self.path_of(op, &req);
                     let (version, tags, opaque) = match self.state(op).res.get(&from) {
                         Some(Body::Response { version, info }) => (*version, info.tags.clone(), info.opaque),
+                        // (A cached copy stamped again.)
+                        Some(Body::Cached(s)) => (s.version, s.tags.clone(), s.opaque),
                         other => panic!("put from {from:?}: {other:?}"),
                     };
                     if self.failing_writes > 0 && self.rand(self.failing_writes) == 0 {
@@ -632,6 +634,59 @@ fn a_5xx_serves_the_stale_copy() {
     let op = s.start_fetch("/promo/never2", false, "default").unwrap();
     s.settle();
     assert!(matches!(s.ops[&op].answered, Some(Answer::Error { status: 503, .. })));
+}
+
+/// A 304 to a request without validators of the page's own (an origin or proxy answering
+/// so): the stale copy answers, stamped again as a revalidation would (the page got the
+/// empty 304); a page's own conditional request gets the origin's 304.
+#[test]
+fn a_304_to_an_unconditional_request_serves_the_cached_copy_stamped_again() {
+    let mut s = Sim::seed();
+    let pages = s.cn("promoPages");
+    s.serve("/promo/n", 1);
+    s.get("/promo/n");
+    s.now += 2.0 * 864e5;
+    s.serve("/promo/n", 9);
+    s.content("/promo/n").status = 304;
+    assert_eq!(s.get("/promo/n"), Some(1), "the stale copy, not the 304");
+    assert_eq!(s.requests["/promo/n"], 2);
+    let stamp = s.cached(&pages, "/promo/n").and_then(|c| c.stamp).unwrap();
+    assert!(s.now - stamp < 10.0, "stamped again");
+    assert_eq!(s.get("/promo/n"), Some(1));
+    assert_eq!(s.requests["/promo/n"], 2, "fresh again: no request");
+    assert_eq!(num(&s.stats(), &["routes", "promoPages", "staleServed"]), 0.0);
+    // A page's own validators: the 304 is its answer.
+    s.now += 2.0 * 864e5;
+    let op = s.start_request("/promo/n", Request { conditional: true, ..get_request("") }).unwrap();
+    s.settle();
+    assert_eq!(s.ops[&op].answered_with, Some(9), "the origin's 304");
+    // networkFirst: the cached copy too.
+    let data = "/api/v1/promo/featured-content/1";
+    s.serve(data, 1);
+    s.get(data);
+    s.now += 2.0 * 864e5;
+    s.serve(data, 9);
+    s.content(data).status = 304;
+    assert_eq!(s.get(data), Some(1), "networkFirst: the copy");
+    assert!(s.now - s.cached(&s.cn("componentData"), data).and_then(|c| c.stamp).unwrap() < 10.0);
+    // An invalidation raised while the 304 was on its way: the copy is not stamped again.
+    s.now += 2.0 * 864e5;
+    let op = s.start_fetch("/promo/n", false, "default").unwrap();
+    assert!(s.step(), "the stale copy read; the fetch under way");
+    s.now += 5.0;
+    let inv = s.e.message(read_json(r#"{"type":"CACHE_INVALIDATION","urls":["/promo/n"]}"#), false, s.now);
+    s.state(inv);
+    s.exec();
+    while !s.ops[&inv].replies.iter().any(|r| r.contains("DONE")) {
+        let i = s.queue.iter().position(|(o, _, _)| *o != op).expect("the invalidation goes on without the fetch");
+        let (o, tag, io) = s.queue.remove(i).unwrap();
+        s.e.io(o, tag, io, s.now);
+        s.exec();
+    }
+    assert!(s.cached(&pages, "/promo/n").is_none());
+    s.settle();
+    assert!(s.ops[&op].answered.is_some());
+    assert!(s.cached(&pages, "/promo/n").is_none(), "the invalidated copy stays deleted");
 }
 
 /// networkFirst: a timeout answers from the cache, and the late response is stored
@@ -1200,6 +1255,7 @@ fn get_request(href: &str) -> Request<'_> {
         image: false,
         no_cors: false,
         accept: None,
+        conditional: false,
     }
 }
 
