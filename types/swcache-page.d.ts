@@ -93,6 +93,12 @@ export interface InvalidationFields {
    * have are skipped, as at a feed check, instead of refusing the invalidation.
    */
   feed?: boolean;
+  /**
+   * With `feed`: the entry's `seq` (`subscribe()` sends it), which names the entry once
+   * applied, so a worker started later does not apply it again at its feed check. One that
+   * is not a whole number is left out.
+   */
+  seq?: number;
 }
 
 /** An invalidation: at least one of `urls`, `prefixes`, `tags`, `routes` or `all: true`. */
@@ -212,10 +218,19 @@ export interface SwcacheInvalidatedNotice {
   at?: number;
 }
 
+/** The worker's `UPDATED` notice, posted to every open page (the page module turns it into `swcache:updated`). */
+export interface SwcacheUpdatedNotice {
+  type: 'UPDATED';
+  /** The path (another origin's URL whole). */
+  url: string;
+  /** When it was sent, in ms by the worker's clock. */
+  at: number;
+}
+
 /** GET_NOTICES' reply: the notices sent at or after `since`, oldest first. */
 export interface SwcacheNotices {
   type: 'NOTICES';
-  notices: SwcacheInvalidatedNotice[];
+  notices: (SwcacheInvalidatedNotice | SwcacheUpdatedNotice)[];
 }
 
 /** The messages the worker understands, as `post` sends them (no URL resolution there). */

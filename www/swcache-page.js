@@ -351,16 +351,15 @@ const heard = new Set();
 // scheduler still loading has hydrated none, so a notice never waits for its download.
 function onNotice(event) {
   const data = event.data;
-  if (!data || typeof data !== 'object') return;
-  if (data.type === 'UPDATED') {
-    window.dispatchEvent(new CustomEvent('swcache:updated', { detail: { url: data.url } }));
-    return;
-  }
-  if (data.type !== 'INVALIDATED') return;
+  if (!data || (data.type !== 'UPDATED' && data.type !== 'INVALIDATED')) return;
   if (typeof data.at === 'number') {
     if (heard.has(data.at)) return;
     heard.add(data.at);
     if (heard.size > 100) heard.delete(heard.values().next().value);
+  }
+  if (data.type === 'UPDATED') {
+    window.dispatchEvent(new CustomEvent('swcache:updated', { detail: { url: data.url } }));
+    return;
   }
   const page = covers(data, location.pathname + location.search);
   const components = [];
@@ -377,17 +376,21 @@ function onNotice(event) {
 // since it left (the worker keeps the recent ones, saved, so one stopped meanwhile has them
 // too) and takes each as if it had come live. The time is the page's Date.now(), which is
 // the worker's clock (one browser, one system clock): a page being frozen cannot wait for
-// the worker to tell it its time. The notices of the last SLACK ms before it left are
-// asked for too (one may have been on its way); those that came are not taken twice.
+// the worker to tell it its time. A clock set back while the page was away would hide
+// what was sent since: the time it left is also reckoned back from now by the monotonic
+// performance.now(), and the earlier of the two is asked from. The notices of the last
+// SLACK ms before it left are asked for too (one may have been on its way); those that
+// came are not taken twice.
 const SLACK = 10000;
 let left = null;
 if (sw) {
   sw.addEventListener('message', onNotice);
-  addEventListener('pagehide', (e) => { if (e.persisted) left = Date.now(); });
+  addEventListener('pagehide', (e) => { if (e.persisted) left = [Date.now(), performance.now()]; });
   addEventListener('pageshow', (e) => {
-    const since = left;
+    const was = left;
     left = null;
-    if (!e.persisted || since === null || !sw.controller) return;
+    if (!e.persisted || !was || !sw.controller) return;
+    const since = Math.min(was[0], Date.now() - performance.now() + was[1]);
     post({ type: 'GET_NOTICES', since: since - SLACK }).then(
       (r) => { for (const data of r.notices) onNotice({ data }); },
       (err) => console.warn('swcache: the notices sent while this page was in the back/forward cache could not be read:', err.message || err),
@@ -422,8 +425,10 @@ export function subscribe(url = '/swcache-feed/live') {
     if (ev.type === 'reset') entry = { all: true, timestamp: entry.timestamp };
     // `feed`: route names this worker does not have are skipped (a newer version's), as
     // at a feed check, and the rest of the entry applies.
+    // `seq` names the entry once applied: a worker the browser stopped meanwhile does not
+    // apply it again at its next feed check.
     const msg = { feed: true };
-    for (const k of ['urls', 'prefixes', 'tags', 'routes', 'all', 'timestamp']) if (entry[k] !== undefined) msg[k] = entry[k];
+    for (const k of ['urls', 'prefixes', 'tags', 'routes', 'all', 'timestamp', 'seq']) if (entry[k] !== undefined) msg[k] = entry[k];
     invalidate(msg).catch((err) => console.warn('swcache: live feed entry refused:', err.message || err));
   };
   // The browser reconnects by itself after a network error, but gives up for good on an

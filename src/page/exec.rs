@@ -10,8 +10,8 @@ use web_sys::{
     Response,
 };
 
-use super::js::{is_thenable, message, settle, Idle, Listener};
-use super::{Comp, Shared, SELECTOR};
+use super::js::{is_thenable, message, monotonic, settle, Idle, Listener};
+use super::{Comp, Shared, ATTRIBUTES, SELECTOR};
 use crate::policy::hydrate::{ComponentDesc, ComponentKey, DataSource, Event, Notice, Trigger};
 use crate::policy::prelude::*;
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -79,6 +79,8 @@ impl Shared {
         let init = RequestInit::new();
         init.set_cache(if reload { RequestCache::Reload } else { RequestCache::Default });
         init.set_signal(Some(&signal));
+        // Wall time, as the worker's `sw-cache-time` stamps are (one system clock): a stamp
+        // before the request started is a stored copy.
         let started = Date::now();
         let weak = Rc::downgrade(self);
         let fetched = move |r| {
@@ -116,6 +118,7 @@ impl Shared {
     }
 
     fn parsed(self: &Rc<Self>, key: ComponentKey, started: f64, stamp: Option<f64>, data: JsValue) {
+        // The copy's age: the worker stamped it by the wall clock, so it is read by it.
         let age_ms = stamp.map(|t| Date::now() - t);
         // Stamped before this request started: a stored copy (network answers come
         // through unstamped, or stamped after the request started).
@@ -144,6 +147,7 @@ impl Shared {
             let f = st.renders.iter().find(|(ty, _)| *ty == c.ty).map(|(_, f)| f.clone()).or_else(|| st.render.clone());
             let (from, age, data) = match source {
                 DataSource::Inline => {
+                    // By the wall clock, as the server's `fetchedAt` is.
                     let age = c.inline_at.map_or(0.0, |t| (Date::now() - t).max(0.0));
                     ("inline", age, c.inline.clone().unwrap_or(JsValue::UNDEFINED))
                 }
@@ -231,10 +235,22 @@ impl Shared {
         let inline_at = at.and_then(|at| at.as_f64().or_else(|| at.as_string().map(|s| Date::parse(&s))));
         let inline_at = inline_at.filter(|t| t.is_finite());
         let key = st.comps.len() as ComponentKey;
+        // What it is, as its attributes say; put back as it was after it left, it carries on.
+        let mut signature = String::new();
+        for name in ATTRIBUTES {
+            signature += &attr(name);
+            signature.push('\0');
+        }
+        let back = st.gone.get(el.unchecked_ref());
+        let was = Some(back).filter(JsValue::is_object).and_then(|b| {
+            let b: Array = b.unchecked_into();
+            (b.get(1).as_string().as_ref() == Some(&signature)).then(|| b.get(0).as_f64()).flatten()
+        });
         let comp = Comp {
             id: attr("data-component-id"),
             ty: attr("data-component-type"),
             src: attr("data-src"),
+            signature,
             inline,
             inline_at,
             data: JsValue::UNDEFINED,
@@ -244,24 +260,31 @@ impl Shared {
             media: None,
             el,
         };
+        let now = monotonic();
         let desc = ComponentDesc {
             component_id: comp.id.clone(),
             component_type: comp.ty.clone(),
             src: Some(comp.src.clone()).filter(|s| !s.is_empty()),
-            inline_fetched_at_ms: inline_at.map(f64::round),
+            // `fetchedAt` is the server's wall-clock time: the data's age is read by the
+            // wall clock once, now, then grows with the scheduler's monotonic clock.
+            inline_fetched_at_ms: inline_at.map(|t| now - (Date::now() - t)),
             has_inline_data: comp.inline.is_some(),
             trigger: comp.el.get_attribute("data-hydrate").as_deref().and_then(Trigger::parse),
         };
         st.keys.set(&comp.el, &key.into());
         st.comps.push(Some(comp));
-        st.hydrator.add(key, desc, Date::now());
+        match was {
+            Some(was) => st.hydrator.put_back(was as ComponentKey, key, desc, now),
+            None => st.hydrator.add(key, desc, now),
+        };
         drop(st);
         self.drain();
     }
 
     /// The components in `root`, a removed node, if it left the document (it was not
-    /// put back meanwhile): stopped for good. Only what was removed is looked at, so a
-    /// change costs what it removed, not the number of components on the page.
+    /// put back meanwhile): stopped (one put back later as it was carries on). Only what
+    /// was removed is looked at, so a change costs what it removed, not the number of
+    /// components on the page.
     fn sweep(self: &Rc<Self>, root: &Element) {
         if root.is_connected() {
             return;
@@ -271,13 +294,15 @@ impl Shared {
         }
     }
 
-    /// Stops the component `el` is, if any, for good.
+    /// Stops the component `el` is, if any; what it was is kept by the element (weakly)
+    /// for its coming back.
     fn forget(self: &Rc<Self>, el: &Element) {
         let (key, comp) = {
             let mut st = self.state.borrow_mut();
             let Some(key) = st.key_of(el) else { return };
             let Some(c) = st.comps[key as usize].take() else { return };
             st.keys.delete(&c.el);
+            st.gone.set(c.el.unchecked_ref(), &Array::of2(&key.into(), &c.signature.as_str().into()));
             if let Some(w) = &st.visible {
                 w.observer.unobserve(&c.el);
             }

@@ -21,6 +21,11 @@ extern "C" {
     /// string form, such as `Object.create(null)`).
     #[wasm_bindgen(catch, js_name = String)]
     fn string(v: &JsValue) -> Result<String, JsValue>;
+    /// `performance.now()`: the scheduler's clock. Monotonic: a step of the wall clock
+    /// (an NTP correction, the user setting it) neither bunches its timers nor stops them
+    /// for hours, nor ages or rejuvenates data.
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    pub(crate) fn monotonic() -> f64;
 }
 
 /// What a promise step calls back with (`js_promise::settle`): the value or the

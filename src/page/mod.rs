@@ -22,7 +22,7 @@ use ::core::cell::{Cell, RefCell};
 
 use alloc::rc::Rc;
 use gloo_timers::callback::Timeout;
-use js_sys::{Array, Date, Function, Object, Reflect};
+use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{AbortController, Document, Element, IntersectionObserver, MutationObserver, Window};
@@ -35,7 +35,7 @@ static ALLOC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocat
 use crate::policy::hydrate::options;
 use crate::policy::hydrate::{Command, ComponentKey, Event, Hydrator};
 use crate::policy::prelude::*;
-use js::{Idle, Listener, Watcher};
+use js::{monotonic, Idle, Listener, Watcher};
 
 /// What `hydrate()` looks for.
 const SELECTOR: &str = "[data-component-id]";
@@ -66,6 +66,9 @@ struct State {
     comps: Vec<Option<Comp>>,
     /// Element → key.
     keys: js_sys::Map,
+    /// Element → `[key, signature]` of the component it was when it left the document
+    /// (weakly: an element gone for good is not kept). One put back as it was carries on.
+    gone: js_sys::WeakMap,
     visible: Option<Watcher<IntersectionObserver>>,
     added: Option<Watcher<MutationObserver>>,
     listeners: Vec<Listener>,
@@ -82,6 +85,8 @@ struct Comp {
     id: String,
     ty: String,
     src: String,
+    /// Its [`ATTRIBUTES`]' values, joined: what it is, should it leave and come back.
+    signature: String,
     /// The parsed inline JSON and its `fetchedAt`.
     inline: Option<JsValue>,
     inline_at: Option<f64>,
@@ -144,6 +149,7 @@ impl Hydration {
                 render,
                 comps: Vec::new(),
                 keys: js_sys::Map::new(),
+                gone: js_sys::WeakMap::new(),
                 visible: None,
                 added: None,
                 listeners: Vec::new(),
@@ -249,13 +255,15 @@ impl Hydration {
     }
 
     /// The ids of the hydrated components whose data an `INVALIDATED` notice covers;
-    /// each refetches past the cache.
+    /// each refetches past the cache (one still hydrating, not named, once it has rendered).
     pub fn invalidated(&self, notice: JsValue) -> Array {
         let s = &self.0;
         let value = crate::js_value::read_plain(&notice);
         let ids = Array::new();
         let Some(inv) = Invalidation::from_notice(&value) else { return ids };
-        let covered: Vec<(ComponentKey, String)> = {
+        // Each covered component is told (one still hydrating refetches once rendered, its
+        // data may predate the notice); the hydrated ones are named.
+        let covered: Vec<(ComponentKey, Option<String>)> = {
             let st = s.state.borrow();
             let location = st.window.location();
             let (Ok(href), Ok(origin)) = (location.href(), location.origin()) else { return ids };
@@ -272,13 +280,14 @@ impl Hydration {
                 }
             };
             let live = st.comps.iter().enumerate().filter_map(|(k, c)| Some((k as ComponentKey, c.as_ref()?)));
-            live.filter(|(k, _)| st.hydrator.is_hydrated(*k))
-                .filter(|(_, c)| !c.src.is_empty() && key_of(&c.src).is_some_and(|p| inv.covers(&p)))
-                .map(|(k, c)| (k, c.id.clone()))
+            live.filter(|(_, c)| !c.src.is_empty() && key_of(&c.src).is_some_and(|p| inv.covers(&p)))
+                .map(|(k, c)| (k, st.hydrator.is_hydrated(k).then(|| c.id.clone())))
                 .collect()
         };
         for (key, id) in covered {
-            ids.push(&id.into());
+            if let Some(id) = id {
+                ids.push(&id.into());
+            }
             s.feed(Event::Invalidated(key));
         }
         ids
@@ -293,7 +302,7 @@ impl Shared {
             if st.stopped {
                 return;
             }
-            st.hydrator.handle(event, Date::now());
+            st.hydrator.handle(event, monotonic());
         }
         self.drain();
     }
@@ -330,7 +339,7 @@ impl Shared {
         let old = st.timer.take();
         if let Some(due) = due {
             let weak = Rc::downgrade(self);
-            let wait = (due - Date::now()).clamp(0.0, f64::from(i32::MAX)) as u32;
+            let wait = (due - monotonic()).clamp(0.0, f64::from(i32::MAX)) as u32;
             st.timer = Some(Timeout::new(wait, move || {
                 if let Some(s) = weak.upgrade() {
                     s.timed_out();
@@ -348,7 +357,7 @@ impl Shared {
                 return;
             }
             st.timer_due = None;
-            st.hydrator.on_timeout(Date::now());
+            st.hydrator.on_timeout(monotonic());
             st.timer.take()
         };
         drop(fired);

@@ -255,6 +255,7 @@ fn fresh(html: &str) -> HtmlElement {
         Hydration(s).stop();
     }
     restore_fetch();
+    eval("if (window.realDateNow) Date.now = window.realDateNow;");
     let doc = document();
     let body = doc.body().expect("a body");
     let _ = body.remove_attribute("data-page-slug");
@@ -286,6 +287,14 @@ fn section_holding(id: &str, ty: &str, attrs: &str, inline: &str, html: &str) ->
         if inline.is_empty() { String::new() } else { format!(r#"<script type="application/json">{inline}</script>"#) };
     let open = format!(r#"<section data-component-id="{id}" data-component-type="{ty}" {attrs}"#);
     format!(r#"{open} style="display: block; height: 10px">{script}{html}</section>"#)
+}
+
+/// Sets `Date.now()` `ms` away from the real wall clock (a step: an NTP correction, the
+/// user changing the clock), until the next test's [`fresh`].
+fn step_wall_clock(ms: f64) {
+    eval(&format!(
+        "(() => {{ const real = window.realDateNow ??= Date.now; Date.now = () => real.call(Date) + {ms}; }})()"
+    ));
 }
 
 /// Inline JSON fetched just now.
@@ -924,6 +933,82 @@ async fn a_component_whose_attributes_change_is_hydrated_again_as_it_now_is() {
 }
 
 #[wasm_bindgen_test]
+async fn a_component_put_back_later_carries_on_without_hydrating_again() {
+    // A framework moving a node (removed in one task, inserted in a later one), or keeping
+    // it alive while another view shows: the same element is the same component.
+    let c = fresh(
+        &[
+            section("once", "CARD", r#"data-hydrate="eager""#, &fresh_inline(1)),
+            section("tick", "TICKER", r#"data-hydrate="eager" data-src="/api/tick""#, ""),
+        ]
+        .concat(),
+    );
+    let _net = FakeFetch::new(|_, n| answer(&format!(r#"{{"n":{n}}}"#), 200, None));
+    let events = Events::on(&c);
+    let render = Render::new();
+    let h = hydrate(opts("{preload: 0, render, types: {TICKER: {poll: 50}}}", &render, &render));
+    events.wait(2).await;
+    let (once, tick) = (element(&c, "once"), element(&c, "tick"));
+    change_and_observe(&c, || {
+        once.remove();
+        tick.remove();
+    })
+    .await;
+    change_and_observe(&c, || {
+        c.append_child(&once).unwrap();
+        c.append_child(&tick).unwrap();
+    })
+    .await;
+    // Back: not rendered again, no second event; the ticker polls on.
+    let ticks = render.calls("tick").len();
+    render.wait(render.log.len() + 2).await;
+    assert_eq!(render.calls("once").len(), 1, "rendered again: {:?}", render.ids());
+    assert!(render.calls("tick").len() >= ticks + 2);
+    assert_eq!(events.seen().len(), 2, "{:?}", events.seen());
+    assert_eq!(invalidated_ids(&h, "({type: 'INVALIDATED', urls: ['/api/tick']})"), ["tick"]);
+    // Put back as another component (its id changed while it was out): hydrated as new.
+    change_and_observe(&c, || once.remove()).await;
+    once.set_attribute("data-component-id", "other").unwrap();
+    change_and_observe(&c, || {
+        c.append_child(&once).unwrap();
+    })
+    .await;
+    events.wait(3).await;
+    assert_eq!(events.seen()[2], (String::from("swcache:hydrated"), String::from("other")));
+    h.stop();
+}
+
+#[wasm_bindgen_test]
+async fn polls_and_times_do_not_follow_wall_clock_steps() {
+    // The wall clock stepped back an hour (an NTP correction, the user) must not stop the
+    // polls for an hour, nor one stepped forward make a hydration last an hour.
+    let c = fresh(
+        &[
+            section("p", "TICKER", r#"data-hydrate="eager" data-src="/api/tick""#, ""),
+            section("t", "CARD", r#"data-hydrate="interaction""#, &fresh_inline(1)),
+        ]
+        .concat(),
+    );
+    let _net = FakeFetch::new(|_, n| answer(&format!(r#"{{"n":{n}}}"#), 200, None));
+    let events = Events::on(&c);
+    let render = Render::answering(|call| {
+        if call.id() == "t" {
+            step_wall_clock(3_600_000.0);
+        }
+        Ok(JsValue::UNDEFINED)
+    });
+    let h = hydrate(opts("{preload: 0, render, types: {TICKER: {poll: 50}}}", &render, &render));
+    render.wait(1).await;
+    step_wall_clock(-3_600_000.0);
+    render.wait(3).await;
+    focus_in(&element(&c, "t"));
+    events.wait(2).await;
+    let ms = num_at(&events.of("t").detail(), "ms");
+    assert!(ms < 1_000.0, "trigger to rendered: {ms} ms");
+    h.stop();
+}
+
+#[wasm_bindgen_test]
 async fn stop_ends_observers_listeners_and_fetches() {
     let c = fresh(
         &[
@@ -1066,6 +1151,31 @@ async fn invalidated_names_the_covered_components_and_refetches_them() {
     assert!(calls[5..].iter().all(|(_, cache)| cache == "reload"), "refetched past the cache: {calls:?}");
     assert_eq!(render.ids().len(), 13);
     assert_eq!(events.log.len(), 6, "refetches send no event");
+    h.stop();
+}
+
+#[wasm_bindgen_test]
+async fn a_notice_during_a_first_hydration_refetches_once_it_has_rendered() {
+    // The copy was read before the worker invalidated it, and the render (one that loads
+    // its widget first) is still under way when the notice comes: that data predates it.
+    let c = fresh(&section("a", "CARD", r#"data-hydrate="eager" data-src="/api/promo""#, ""));
+    let net = FakeFetch::new(|url, n| answer(&format!(r#"{{"url":"{url}","n":{n}}}"#), 200, None));
+    let mut resolve = None;
+    let pending = Promise::new(&mut |r, _| resolve = Some(r));
+    let render = Render::answering(move |call| {
+        Ok(if num_at(&call.data, "n") < 1.0 { pending.clone().into() } else { JsValue::UNDEFINED })
+    });
+    let events = Events::on(&c);
+    let h = hydrate(opts("{preload: 0, render}", &render, &render));
+    render.wait(1).await;
+    let ids = invalidated_ids(&h, "({type: 'INVALIDATED', urls: ['/api/promo']})");
+    assert!(ids.is_empty(), "not hydrated yet, so not named: {ids:?}");
+    resolve.unwrap().call0(&JsValue::UNDEFINED).unwrap();
+    events.wait(1).await;
+    render.wait(2).await;
+    assert_eq!(num_at(&render.calls("a")[1].data, "n"), 1.0);
+    assert_eq!(net.calls()[1], (String::from("/api/promo"), String::from("reload")));
+    assert_eq!(events.log.len(), 1);
     h.stop();
 }
 

@@ -246,6 +246,7 @@ pub fn plan(
                 at_ms: at,
                 asked_ms: b.at_ms,
                 selector: super::message::Selector { all: true, ..Default::default() },
+                seq: None,
             });
         }
     }
@@ -254,7 +255,7 @@ pub fn plan(
     for e in feed.entries.iter().filter(|e| e.seq > from) {
         let at_ms = check(e.at_ms);
         let selector = parse_selector(&e.fields, ctx, true).map_err(|m| cat!("entry ", e.seq, ": ", m))?;
-        let inv = Invalidation { at_ms, asked_ms: e.at_ms, selector };
+        let inv = Invalidation { at_ms, asked_ms: e.at_ms, selector, seq: Some(e.seq) };
         if !applied(&inv) {
             out.push(inv);
         }
@@ -263,7 +264,7 @@ pub fn plan(
         // Too many to apply one by one: one pass, for what any of them names, stamped
         // before the newest change (an entry named by an older one and stored since goes
         // too: never less fresh).
-        out = vec![Invalidation { at_ms: newest, asked_ms: newest, selector: union(&mut out) }];
+        out = vec![Invalidation { at_ms: newest, asked_ms: newest, selector: union(&mut out), seq: None }];
     }
     Ok((out, next))
 }

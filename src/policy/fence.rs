@@ -158,6 +158,7 @@ mod tests {
                 tags: tags.iter().map(|s| s.to_string()).collect(),
                 ..Selector::default()
             },
+            seq: None,
         })
     }
 

@@ -24,7 +24,9 @@
 //! * Each key gets at most one notice: `Hydrated` or `HydrationError`, never both.
 //! * Refreshes (polls, and the reload after stale data) emit no notice, are never
 //!   issued while the document is hidden, and on failure just wait for the next poll.
-//! * Keys are never reused: `add` refuses a key that is registered or was removed.
+//! * Keys are never reused: `add` refuses a key that is registered or was removed. An
+//!   element removed and put back later (a framework moving it) comes back under a new
+//!   key through [`Hydrator::put_back`], and carries on as it was if it had hydrated.
 //! * Freshness is the worker's rule ([`is_fresh`]): fresh iff `age < maxAge` (so
 //!   `age == maxAge` is stale) and the stamp is not more than 60 s in the future. A fetch
 //!   answer without `sw-cache-time` (`age_ms: None`) counts as fresh.
@@ -36,7 +38,7 @@ pub mod coverage;
 pub mod options;
 
 /// Components by key: a vector kept in key order (keys are handed out in increasing
-/// order, so inserts append). Hash maps are not in `alloc`, and this is smaller.
+/// order, so inserts mostly append). Hash maps are not in `alloc`, and this is smaller.
 #[derive(Debug)]
 struct KeyMap<V>(Vec<(ComponentKey, V)>);
 
@@ -71,6 +73,18 @@ impl<V> KeyMap<V> {
     fn iter(&self) -> impl Iterator<Item = (&ComponentKey, &V)> {
         self.0.iter().map(|(k, v)| (k, v))
     }
+}
+
+/// What a removed component had come to, should its element come back
+/// ([`Hydrator::put_back`]).
+#[derive(Clone, Copy, Debug)]
+enum Gone {
+    /// Not hydrated yet: hydrated as new.
+    Unfinished,
+    /// Gave up (its error sent).
+    Failed,
+    /// Hydrated; when its next poll is due (at once if a refresh was under way).
+    Hydrated(Option<f64>),
 }
 
 /// A set of keys (sorted).
@@ -262,14 +276,16 @@ pub enum Event {
     Rendered(ComponentKey),
     /// The render callback threw.
     RenderFailed(ComponentKey),
-    /// The element left the DOM (final; the adapter drops its own listeners).
+    /// The element left the DOM (the adapter drops its own listeners; should it come
+    /// back, it does so under a new key, [`Hydrator::put_back`]).
     Removed(ComponentKey),
     /// `visibilitychange` → hidden.
     DocumentHidden,
     /// `visibilitychange` → visible.
     DocumentVisible,
     /// The worker invalidated this component's data: a hydrated component refetches
-    /// now, past the cache.
+    /// now, past the cache; one whose data is on its way (being fetched or rendered, a
+    /// first hydration's too) refetches once it has rendered.
     Invalidated(ComponentKey),
 }
 
@@ -357,6 +373,9 @@ pub struct Hydrator {
     opts: Options,
     comps: KeyMap<Component>,
     removed: KeySet,
+    /// How the removed components that had got their notice ended, should their element
+    /// come back ([`Hydrator::put_back`]).
+    gone: Vec<(ComponentKey, Gone)>,
     /// Removed keys whose fetch is still out: the slot frees on their `FetchDone`.
     orphans: KeySet,
     /// Components waiting for a fetch slot, in order (a `Vec`: `VecDeque`'s code costs
@@ -379,6 +398,7 @@ impl Hydrator {
             opts,
             comps: KeyMap::new(),
             removed: KeySet::new(),
+            gone: Vec::new(),
             orphans: KeySet::new(),
             queue: Vec::new(),
             in_flight: 0,
@@ -395,6 +415,20 @@ impl Hydrator {
     /// attribute, then the type's option, then `Eager` for the first `preload` adds, else
     /// `Visible`.
     pub fn add(&mut self, key: ComponentKey, desc: ComponentDesc, now: f64) -> bool {
+        self.add_as(key, desc, now, Gone::Unfinished)
+    }
+
+    /// Registers `key`, the element of the removed component `was` back in the document as
+    /// it was (a framework moving it: removed in one task, inserted in a later one; or
+    /// keeping it while another view shows). If it had hydrated it carries on: not rendered
+    /// again, no second notice, its polls go on (one that came due while it was out goes at
+    /// the next timeout); if it had failed it stays failed; else it is added as new.
+    pub fn put_back(&mut self, was: ComponentKey, key: ComponentKey, desc: ComponentDesc, now: f64) -> bool {
+        let gone = self.gone.iter().find(|(k, _)| *k == was).map_or(Gone::Unfinished, |(_, g)| *g);
+        self.add_as(key, desc, now, gone)
+    }
+
+    fn add_as(&mut self, key: ComponentKey, desc: ComponentDesc, now: f64, gone: Gone) -> bool {
         if self.comps.contains_key(&key) || self.removed.contains(&key) {
             return false;
         }
@@ -412,8 +446,15 @@ impl Hydrator {
         };
         let default = if seq < self.opts.preload { Trigger::Eager } else { Trigger::Visible };
         let trigger = desc.trigger.clone().or_else(|| ty.and_then(|t| t.trigger.clone())).unwrap_or(default);
-        let observed = trigger == Trigger::Visible;
+        let (phase, hydrated) = match gone {
+            Gone::Unfinished => (Phase::Waiting, false),
+            Gone::Failed => (Phase::Failed, false),
+            Gone::Hydrated(poll_due) => (Phase::Settled { poll_due }, true),
+        };
+        let waiting = phase == Phase::Waiting;
+        let observed = waiting && trigger == Trigger::Visible;
         match &trigger {
+            _ if !waiting => {}
             Trigger::Visible => self.out.push(Command::Observe(key)),
             Trigger::Idle if !self.idle_requested => {
                 self.idle_requested = true;
@@ -422,17 +463,17 @@ impl Hydrator {
             Trigger::Media(query) => self.out.push(Command::WatchMedia { key, query: query.clone() }),
             _ => {}
         }
-        let eager = trigger == Trigger::Eager;
+        let eager = waiting && trigger == Trigger::Eager;
         let comp = Component {
             desc,
             seq,
             trigger,
             max_age_ms,
             poll_ms,
-            phase: Phase::Waiting,
+            phase,
             observed,
             triggered_at: now,
-            hydrated: false,
+            hydrated,
             attempts: 0,
             for_notice: false,
             stale_again: false,
@@ -460,14 +501,15 @@ impl Hydrator {
             Event::FetchDone { key, ok, age_ms } => self.fetch_done(key, ok, age_ms, now),
             Event::Rendered(key) => self.rendered(key, true, now),
             Event::RenderFailed(key) => self.rendered(key, false, now),
-            Event::Removed(key) => self.remove(key),
+            Event::Removed(key) => self.remove(key, now),
             Event::DocumentHidden => self.hidden = true,
             Event::Invalidated(key) => {
                 let Some(c) = self.comps.get_mut(&key) else { return };
-                if !c.hydrated || c.for_notice {
+                if c.for_notice {
                     return;
                 }
                 match c.phase {
+                    // (Only a hydrated component is settled.)
                     Phase::Settled { .. } => {
                         c.phase = Phase::Queued { reload: true };
                         c.for_notice = true;
@@ -475,9 +517,11 @@ impl Hydrator {
                         self.pump();
                     }
                     // A reload not issued yet goes out after the notice anyway.
-                    Phase::Queued { .. } => c.for_notice = true,
+                    Phase::Queued { .. } if c.hydrated => c.for_notice = true,
+                    // The data on its way may predate the notice, a first hydration's too.
                     Phase::Fetching { .. } | Phase::Rendering { .. } => c.stale_again = true,
-                    Phase::Waiting | Phase::Backoff { .. } | Phase::Failed => {}
+                    // Its fetch goes out after the notice.
+                    Phase::Queued { .. } | Phase::Waiting | Phase::Backoff { .. } | Phase::Failed => {}
                 }
             }
             Event::DocumentVisible => {
@@ -603,6 +647,7 @@ impl Hydrator {
             self.queue.remove(i);
             c.phase = Phase::Fetching { reload };
             c.attempts = c.attempts.saturating_add(1); // only read before hydration
+            c.stale_again = false; // this fetch comes after any notice (a retry's too)
             self.in_flight += 1;
             self.out.push(Command::Fetch { key, reload });
         }
@@ -690,11 +735,20 @@ impl Hydrator {
         }
     }
 
-    fn remove(&mut self, key: ComponentKey) {
+    fn remove(&mut self, key: ComponentKey, now: f64) {
         let Some(c) = self.comps.remove(&key) else {
             return;
         };
         self.removed.insert(key);
+        let gone = match c.phase {
+            Phase::Settled { poll_due } if c.hydrated => Some(Gone::Hydrated(poll_due)),
+            _ if c.hydrated => Some(Gone::Hydrated(Some(now))),
+            Phase::Failed => Some(Gone::Failed),
+            _ => None,
+        };
+        if let Some(gone) = gone {
+            self.gone.push((key, gone));
+        }
         // Drop undelivered commands for the key (analytics notices stay; the taken ones,
         // `RequestIdle` placeholders before `taken`, name no key and stay where they are).
         let (mut observe_undelivered, mut fetch_undelivered) = (false, false);
@@ -1072,13 +1126,17 @@ mod tests {
     fn an_invalidated_component_refetches_past_the_cache_once_hydrated() {
         let mut h = Hydrator::new(opts(1));
         h.add(0, desc("BLOG_PREVIEW"), 0.0);
+        assert_eq!(cmds(&mut h), "fetch0");
         h.handle(Event::Invalidated(0), 1.0);
-        assert_eq!(cmds(&mut h), "fetch0", "not hydrated yet: nothing extra");
         assert!(!h.is_hydrated(0));
         h.handle(done(0, true), 50.0);
         h.handle(Event::Rendered(0), 60.0);
+        // The first fetch went out before the notice: its data may predate it.
+        assert_eq!(cmds(&mut h), "render0 hydrated0@60 reload0", "refetched once hydrated");
+        h.handle(done(0, true), 70.0);
+        h.handle(Event::Rendered(0), 80.0);
+        assert_eq!(cmds(&mut h), "render0");
         assert!(h.is_hydrated(0) && !h.is_hydrated(7));
-        cmds(&mut h);
         h.handle(Event::Invalidated(0), 100.0);
         assert_eq!(cmds(&mut h), "reload0");
         h.handle(Event::Invalidated(0), 101.0);
@@ -1088,6 +1146,24 @@ mod tests {
         assert_eq!(cmds(&mut h), "render0");
         h.handle(Event::Invalidated(7), 200.0);
         assert_eq!(cmds(&mut h), "", "unknown keys are ignored");
+    }
+
+    #[test]
+    fn a_notice_before_a_first_fetch_goes_out_adds_no_fetch() {
+        // Waiting for a slot, or for a retry: the fetch it makes comes after the notice.
+        let mut h = Hydrator::new(Options { max_concurrent: 1, ..opts(2) });
+        h.add(0, desc("X"), 0.0);
+        h.add(1, desc("X"), 0.0);
+        h.handle(Event::Invalidated(1), 1.0);
+        h.handle(Event::Invalidated(0), 1.0); // 0's fetch is out
+        h.handle(done(0, false), 2.0); // and failed: a retry at 1002
+        h.on_timeout(1002.0);
+        h.handle(done(1, true), 1003.0);
+        h.handle(Event::Rendered(1), 1004.0);
+        h.handle(done(0, true), 1005.0);
+        h.handle(Event::Rendered(0), 1006.0);
+        assert_eq!(cmds(&mut h), "fetch0 fetch1 render1 fetch0 hydrated1@1004 render0 hydrated0@1006");
+        assert_eq!(h.in_flight(), 0);
     }
 
     #[test]
@@ -1216,6 +1292,49 @@ mod tests {
         assert!(!h.add(1, desc("X"), 0.0), "duplicate add refused");
     }
 
+    #[test]
+    fn a_component_put_back_carries_on_as_it_was() {
+        // A framework moving elements: removed in one task, put back in a later one.
+        let t = TypeOptions { name: "T".into(), poll_ms: Some(1000.0), ..Default::default() };
+        let mut h = Hydrator::new(Options { preload: 2, types: vec![t], ..Options::default() });
+        h.add(0, desc("T"), 0.0);
+        h.add(1, inline("X", Some(0.0)), 0.0);
+        h.add(2, desc("X"), 0.0);
+        h.handle(done(0, true), 10.0);
+        h.handle(Event::Rendered(0), 20.0);
+        h.handle(Event::Rendered(1), 20.0);
+        assert_eq!(cmds(&mut h), "fetch0 inline1 obs2 render0 hydrated0@20 hydrated1@20");
+        for k in 0..3 {
+            h.handle(Event::Removed(k), 30.0);
+        }
+        assert_eq!((cmds(&mut h).as_str(), h.next_timeout()), ("unobs2", None));
+        // Back under new keys: the hydrated ones carry on, nothing rendered again and no
+        // second notice, the poll that came due while it was out at the next timeout; the
+        // one not hydrated yet waits for its trigger again.
+        assert!(h.put_back(0, 3, desc("T"), 2000.0));
+        assert!(h.put_back(1, 4, inline("X", Some(0.0)), 2000.0));
+        assert!(h.put_back(2, 5, desc("X"), 2000.0));
+        assert_eq!(cmds(&mut h), "obs5");
+        assert!(h.is_hydrated(3) && h.is_hydrated(4) && !h.is_hydrated(5));
+        assert_eq!(h.next_timeout(), Some(1020.0));
+        h.on_timeout(2000.0);
+        assert_eq!(cmds(&mut h), "reload3");
+        // A refresh under way when it left goes again once it is back.
+        h.handle(Event::Removed(3), 2010.0);
+        assert!(h.put_back(3, 6, desc("T"), 2020.0));
+        h.on_timeout(2020.0);
+        assert_eq!(cmds(&mut h), "reload6");
+        // One that gave up stays given up; keys are still never reused.
+        let mut h = Hydrator::new(Options { preload: 1, max_retries: 0, ..Options::default() });
+        h.add(0, desc("X"), 0.0);
+        h.handle(done(0, false), 1.0);
+        assert_eq!(cmds(&mut h), "fetch0 error0@1x1");
+        h.handle(Event::Removed(0), 2.0);
+        assert!(h.put_back(0, 1, desc("X"), 3.0));
+        assert_eq!((cmds(&mut h).as_str(), h.is_hydrated(1)), ("", false));
+        assert!(!h.add(0, desc("X"), 4.0) && !h.put_back(0, 1, desc("X"), 4.0));
+    }
+
     /// Tiny deterministic PRNG (xorshift64) for the property test.
     struct Rng(u64);
     impl Rng {
@@ -1287,7 +1406,7 @@ mod tests {
         for _ in 0..400 {
             let any = rng.below(u64::from(keys.max(1))) as u32;
             let mut removing = None;
-            match rng.below(12) {
+            match rng.below(13) {
                 0 | 1 => {
                     let trigger = match rng.below(4) {
                         0 => Some(Trigger::Idle),
@@ -1325,6 +1444,16 @@ mod tests {
                 10 => {
                     m.hidden = !m.hidden;
                     h.handle(if m.hidden { Event::DocumentHidden } else { Event::DocumentVisible }, now);
+                }
+                11 if rng.below(2) == 0 => h.handle(Event::Invalidated(any), now),
+                12 if m.removed.contains(&any) => {
+                    // Its element put back: a hydrated one carries on, with no notice.
+                    if m.hydrated.contains(&any) {
+                        m.hydrated.insert(keys);
+                        m.noticed.insert(keys);
+                    }
+                    assert!(h.put_back(any, keys, desc(TYPES[rng.below(4) as usize]), now));
+                    keys += 1;
                 }
                 _ => {
                     now += rng.below(400) as f64;

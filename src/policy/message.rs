@@ -98,6 +98,8 @@ pub struct Invalidation {
     /// The timestamp as the sender gave it (`at_ms` is clamped to the worker's now).
     pub asked_ms: f64,
     pub selector: Selector,
+    /// The feed entry's `seq`, when the feed or a page handing on its live feed names it.
+    pub seq: Option<u64>,
 }
 
 impl Invalidation {
@@ -231,7 +233,7 @@ fn parse_inner(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
         None => return Err(cold(|| "'type' is missing".into())),
     };
     let allowed: &[&str] = match kind {
-        "CACHE_INVALIDATION" => &["type", "urls", "prefixes", "tags", "routes", "all", "timestamp", "feed"],
+        "CACHE_INVALIDATION" => &["type", "urls", "prefixes", "tags", "routes", "all", "timestamp", "feed", "seq"],
         "PREFETCH" => &["type", "urls", "saveData"],
         "GET_STATS" | "GET_STATE" | "SKIP_WAITING" => &["type"],
         "GET_NOTICES" => &["type", "since"],
@@ -277,7 +279,14 @@ fn parse_inner(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
                 Some(Value::Bool(b)) => *b,
                 Some(other) => return Err(cold(|| cat!("'feed' must be a boolean, got ", other.kind()))),
             };
-            parse_invalidation_with(msg, ctx, feed).map(Message::Invalidate)
+            // `seq`: the entry's number, which names it once applied (a worker started
+            // later does not apply it again at its feed check). Only a hint: one that is
+            // not a whole number is left out, and the entry applies all the same.
+            let seq = match msg.get("seq") {
+                Some(Value::Num(n)) if *n >= 0.0 && *n <= 9.0e15 && super::text::trunc(*n) == *n => Some(*n as u64),
+                _ => None,
+            };
+            parse_invalidation_with(msg, ctx, feed).map(|inv| Message::Invalidate(Invalidation { seq, ..inv }))
         }
     }
 }
@@ -301,7 +310,7 @@ pub fn parse_invalidation_with(
     // timestamp later than the worker's now means now.
     let asked_ms = at_ms;
     let at_ms = if at_ms > ctx.now_ms { ctx.now_ms } else { at_ms };
-    Ok(Invalidation { at_ms, asked_ms, selector: parse_selector(props(msg), ctx, known_routes_only)? })
+    Ok(Invalidation { at_ms, asked_ms, selector: parse_selector(props(msg), ctx, known_routes_only)?, seq: None })
 }
 
 /// An invalidation's selectors, from the properties of a message or a feed entry (see
@@ -511,6 +520,11 @@ mod tests {
         with_flag.push(("feed", Value::Bool(true)));
         let i = inv(with_flag).unwrap();
         assert_eq!((i.selector.slots, i.selector.urls.len()), (vec![1], 1));
+        // The entry's seq names it; one that is not a whole number is left out.
+        for (seq, want) in [(Value::Num(42.0), Some(42)), (Value::Num(1.5), None), (Value::str("7"), None)] {
+            let i = inv(vec![("urls", strs(&["/x"])), ("feed", Value::Bool(true)), ("seq", seq)]).unwrap();
+            assert_eq!(i.seq, want);
+        }
     }
 
     #[test]

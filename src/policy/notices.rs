@@ -1,5 +1,5 @@
-//! The notices the worker told open pages (`INVALIDATED`), kept for the pages that were
-//! away. A page in the back/forward cache is frozen: notices sent meanwhile never reach
+//! The notices the worker told open pages (`INVALIDATED`, `UPDATED`), kept for the pages
+//! that were away. A page in the back/forward cache is frozen: notices sent meanwhile never reach
 //! it, and back again it would show what was invalidated while it was there. Restored, it
 //! asks for those sent since it left (`GET_NOTICES`). The worker keeps the recent ones
 //! (bounded) and saves them in its state cache, so a worker the browser stopped meanwhile
@@ -20,6 +20,9 @@ pub const KEEP_BYTES: usize = 65_536;
 /// changed (never less fresh).
 pub const MISSED: &str =
     r#"{"type":"INVALIDATED","urls":[],"prefixes":[],"tags":[],"removed":[],"all":true,"source":"missed"}"#;
+
+/// How an `UPDATED` notice starts.
+pub const UPDATED: &str = "{\"type\":\"UPDATED\"";
 
 /// The notices kept, and where their saving stands.
 #[derive(Debug, Default)]
@@ -45,6 +48,12 @@ impl Notices {
     pub fn next_at(&self, now: f64) -> f64 {
         let after = self.list.last().map_or(0.0, |n| n.0 + 1.0);
         super::text::trunc(now).max(after)
+    }
+
+    /// Drops the notices kept whose JSON starts with `head` (an `UPDATED` of the same URL
+    /// that a later one replaces).
+    pub fn forget(&mut self, head: &str) {
+        self.list.retain(|n| !n.1.starts_with(head));
     }
 
     pub fn push(&mut self, at: f64, json: String) {
@@ -79,7 +88,8 @@ impl Notices {
     }
 
     /// What is saved, once the notices older than [`KEEP_MS`] at `now`, and the oldest
-    /// past [`KEEP_COUNT`] or [`KEEP_BYTES`], are dropped.
+    /// past [`KEEP_COUNT`] or [`KEEP_BYTES`], are dropped (a page away since a dropped
+    /// `INVALIDATED` is told [`MISSED`]).
     pub fn write(&mut self, now: f64) -> String {
         let (mut keep, mut bytes) = (0, 0);
         for (at, json) in self.list.iter().rev() {
@@ -90,8 +100,12 @@ impl Notices {
             keep += 1;
         }
         let cut = self.list.len() - keep;
-        for (at, _) in self.list.drain(..cut) {
-            self.from = self.from.max(at + 1.0);
+        // A page that missed a dropped `UPDATED` (news, not an invalidation) is not told
+        // that everything may have changed.
+        for (at, json) in self.list.drain(..cut) {
+            if !json.starts_with(UPDATED) {
+                self.from = self.from.max(at + 1.0);
+            }
         }
         self.unsaved = false;
         let mut out = String::from("{\"from\":");
@@ -228,5 +242,19 @@ mod tests {
         next.read(read_json(&saved).as_ref());
         assert_eq!(urls(&next.reply(at)), ["all0"]);
         assert!(urls(&next.reply(at + 1.0)).is_empty());
+    }
+
+    #[test]
+    fn a_dropped_updated_notice_does_not_tell_a_page_everything_changed() {
+        let mut n = Notices { loaded: true, ..Notices::default() };
+        let at = n.next_at(1000.0);
+        n.push(at, format!(r#"{{"type":"UPDATED","url":"/news/a","at":{at}}}"#));
+        for i in 0..KEEP_COUNT {
+            sent(&mut n, 2000.0 + i as f64, &format!("/{i}"));
+        }
+        n.write(3000.0);
+        let got = urls(&n.reply(0.0));
+        assert_eq!(got.len(), KEEP_COUNT, "the UPDATED one dropped, no MISSED: {got:?}");
+        assert_eq!(got[0], "/0");
     }
 }

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { startServer } from '../support/server.mjs';
 import { launch, register, get, cached, message, waitFor } from '../support/browser.mjs';
 import { workerSource, JS } from '../support/worker.mjs';
-import { publish, serveFeed } from '../support/feed.mjs';
+import { publish, serveFeed, liveFeed } from '../support/feed.mjs';
 
 let server, chrome, context, page, cdp, dir, feedFile, feedStats;
 const status = new Map();
@@ -168,4 +168,41 @@ test('feed (g): a feed request with no answer is aborted at the check\'s 10 s li
   await waitFor(() => server.inFlight === 0, 'the feed request aborted', 3000);
   assert.ok(Date.now() - t0 < 12000);
   assert.equal((await get(page, '/promo/x')).body, 'x', 'pages are served as before');
+});
+
+// An open page hands each entry of its live feed to the worker; the browser stops the idle
+// worker (Chromium after about 30 s); the next one checks the feed at its first event and
+// reads the same entry. It was applied once: the page is not told again (before: every
+// open page got a second swcache:invalidated, and its components refetched).
+test('feed (g): an entry a page handed on live is not applied again by the worker started after it', async () => {
+  const live = liveFeed(server, feedFile);
+  try {
+    await start(`{ url: '/swcache-feed.json', interval: 1000 }`);
+    server.set('/promo/x', { body: 'x1' });
+    server.set('/promo/live', {
+      body: `<!doctype html><body><script type="module">
+        import { subscribe } from '/swcache/swcache-page.js';
+        window.events = [];
+        addEventListener('swcache:invalidated', (e) => window.events.push(e.detail));
+        subscribe('/swcache-feed/live');
+      </script></body>`,
+      headers: { 'content-type': 'text/html' },
+    });
+    await page.goto(server.origin + '/promo/live');
+    await get(page, '/promo/x');
+    await waitFor(async () => (await stats()).feed.seq === 1, 'first check');
+    const service = await live.service;
+    await waitFor(async () => (await service.health()).clients >= 1, 'the page subscribed (the SSE stream is open)');
+    publish(feedFile, '--url', '/promo/live', '--url', '/promo/x');
+    await waitFor(() => page.evaluate(() => window.events.length === 1), 'the live entry applied');
+    assert.equal((await stats()).feed.seq, 1, 'not checked since');
+    await stopWorkers();
+    await get(page, '/promo/x'); // the restarted worker's first event checks the feed
+    await waitFor(async () => (await stats()).feed.seq === 2, 'the check read the entry');
+    await new Promise((r) => setTimeout(r, 500));
+    const events = await page.evaluate(() => window.events);
+    assert.equal(events.length, 1, `told once: ${JSON.stringify(events)}`);
+  } finally {
+    await live.close();
+  }
 });

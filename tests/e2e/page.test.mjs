@@ -284,7 +284,7 @@ test('page module: subscribe() opens the live feed again after the browser gave 
 // Chromium keeps a page its worker controls in the back/forward cache, frozen: the worker's
 // notices sent meanwhile never reach it. Chromium also stops an idle worker after about
 // 30 s, so what the page missed must outlive the worker that sent it.
-async function backForward(stopWorker) {
+async function backForward(stopWorker, clockBack = false) {
   bfChrome ||= await launch({ bfcache: true });
   const ctx = await bfChrome.newContext();
   try {
@@ -324,6 +324,17 @@ async function backForward(stopWorker) {
     assert.equal(await pg.evaluate(() => window.swcache.invalidate({ prefixes: ['/bf/nothing-'] }).then((r) => r.type)), 'CACHE_INVALIDATION_DONE');
     await pg.evaluate(() => window.swcache.invalidate({ urls: [location.href] }));
     await waitFor(() => pg.evaluate(() => window.events.length === 1), 'the live notice');
+    if (clockBack) {
+      // The device's clock is set back an hour just after the page leaves (seen from the
+      // page: its clock ran an hour ahead until then); the notices that follow are stamped
+      // by the clock set back.
+      await pg.evaluate(() => {
+        const real = Date.now;
+        let ahead = 3600e3;
+        Date.now = () => real() + ahead;
+        addEventListener('pagehide', () => { ahead = 0; }); // after the page module's listener
+      });
+    }
     // The visitor goes on to another page; meanwhile the CMS changes this page's data.
     await pg.goto(server.origin + '/bf/b');
     assert.equal(await pg.evaluate(() => window.ready), true);
@@ -359,4 +370,56 @@ test('page module: a page back from the back/forward cache hears what was invali
 
 test('page module: a page back from the back/forward cache hears it after the worker was stopped meanwhile', async () => {
   await backForward(true);
+});
+
+test('page module: a page back from the back/forward cache hears it when the clock was set back meanwhile', async () => {
+  await backForward(false, true);
+});
+
+// A background refresh that another page's request started while this one was frozen
+// stored content that differs from what this page was given: back, it gets swcache:updated.
+test('page module: a page back from the back/forward cache hears what was updated while it was there', async () => {
+  bfChrome ||= await launch({ bfcache: true });
+  const ctx = await bfChrome.newContext();
+  try {
+    const pg = await ctx.newPage();
+    server.set('/sw-bfu.js', { body: workerSource(`{ version: 'v1', routes: [
+      { name: 'news', match: '/bfu-api/', strategy: 'staleWhileRevalidate', maxAge: 1 },
+      { name: 'pages', match: '/bfu/', strategy: 'networkFirst' } ] }`), headers: JS });
+    const news = (v) => ({ body: JSON.stringify({ v }), headers: { 'content-type': 'application/json', etag: `"${v}"` } });
+    server.set('/bfu-api/n', news(1));
+    server.set('/bfu/a', html(`
+      import { register } from '/swcache/swcache-page.js';
+      window.doc = Math.random();
+      window.shows = [];
+      window.updates = [];
+      addEventListener('pageshow', (e) => shows.push(e.persisted));
+      addEventListener('swcache:updated', (e) => updates.push(e.detail.url));
+      window.ready = register('/sw-bfu.js').then(() => true, (e) => e.message);`));
+    server.set('/bfu/b', html(`
+      import { register } from '/swcache/swcache-page.js';
+      window.ready = register('/sw-bfu.js').then(() => true, (e) => e.message);`));
+    await pg.goto(server.origin + '/bfu/a');
+    assert.equal(await pg.evaluate(() => window.ready), true);
+    await pg.goto(server.origin + '/bfu/a'); // now controlled from its start
+    assert.equal(await pg.evaluate(() => window.ready), true);
+    assert.deepEqual(await pg.evaluate(() => fetch('/bfu-api/n').then((r) => r.json())), { v: 1 });
+    await waitFor(() => pg.evaluate(async () => !!(await caches.match('/bfu-api/n'))), 'the news stored');
+    const doc = await pg.evaluate(() => window.doc);
+    // The visitor goes on; that page reads the news, now changed: served the stored copy,
+    // refreshed in the background.
+    await pg.goto(server.origin + '/bfu/b');
+    assert.equal(await pg.evaluate(() => window.ready), true);
+    server.set('/bfu-api/n', news(2));
+    assert.deepEqual(await pg.evaluate(() => fetch('/bfu-api/n').then((r) => r.json())), { v: 1 });
+    await waitFor(() => pg.evaluate(async () => (await (await caches.match('/bfu-api/n')).json()).v === 2), 'the refresh stored');
+    await pg.goBack({ waitUntil: 'commit' });
+    await waitFor(() => pg.evaluate((d) => window.shows?.length === 2 || window.doc !== d, doc), 'the page shown again');
+    const back = await pg.evaluate((d) => ({ same: window.doc === d, shows: window.shows }), doc);
+    assert.deepEqual(back, { same: true, shows: [false, true] }, 'restored from the back/forward cache');
+    await waitFor(() => pg.evaluate(() => window.updates.length >= 1), 'swcache:updated for what changed while the page was away');
+    assert.deepEqual(await pg.evaluate(() => window.updates), ['/bfu-api/n']);
+  } finally {
+    await ctx.close();
+  }
 });

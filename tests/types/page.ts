@@ -38,7 +38,7 @@ console.log(reply.fences.length);
 const pre = await post({ type: 'PREFETCH', urls: ['/a'], saveData: true }, 1000);
 console.log(pre.fetched);
 const missed = await post({ type: 'GET_NOTICES', since: Date.now() - 60e3 });
-for (const n of missed.notices) console.log(n.at ?? 'missed', n.source, n.urls.join());
+for (const n of missed.notices) console.log(n.at ?? 'missed', n.type === 'UPDATED' ? n.url : `${n.source} ${n.urls.join()}`);
 
 const h = hydrate({
   rootMargin: '100px',

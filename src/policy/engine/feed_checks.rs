@@ -7,7 +7,8 @@
 use crate::policy::feed;
 use crate::policy::message::Context;
 use crate::policy::prelude::*;
-use crate::policy::text::push_json_str;
+use crate::policy::text::{push_json_str, push_u64};
+use crate::policy::value::Value;
 
 use super::{Cmd, Engine, Io, Kind, OpId, Tag};
 
@@ -34,7 +35,16 @@ pub(super) struct FeedState {
     pub(super) applied: u64,
     pub(super) errors: u64,
     pub(super) error: Option<String>,
+    /// Entries pages handed on from their live feeds whose invalidation completed, above
+    /// the cursor: `(seq, timestamp)`. Their fences live in memory only, so they are saved
+    /// with the cursor, and a worker started later does not apply them again at its check
+    /// (each open page would be told twice). Cut at each saved cursor; at most
+    /// [`LIVE_KEPT`] (more are applied again by a worker started later).
+    pub(super) live: Vec<(u64, f64)>,
 }
+
+/// Most live entries kept above the cursor.
+const LIVE_KEPT: usize = 50;
 
 /// How long a feed check waits for the feed's answer before it counts as failed (its
 /// warning says "10 s"), and its request is aborted.
@@ -171,6 +181,13 @@ impl Engine {
                     if let Some(v) = &state {
                         f.cursor = feed::cursor_of(v);
                         f.etag = v.get("etag").and_then(|e| e.as_str().map(String::from));
+                        if let Some(Value::Arr(live)) = v.get("live") {
+                            for pair in live.chunks_exact(2) {
+                                if let [Value::Num(seq), Value::Num(at)] = pair {
+                                    f.live.push((*seq as u64, *at));
+                                }
+                            }
+                        }
                     }
                 }
                 self.fetch_feed(id);
@@ -207,9 +224,13 @@ impl Engine {
                     let fresh = doc.entries.iter().filter(|e| e.seq > from).count() as u64;
                     // (An entry a page handed on from its live stream is applied already,
                     // unless its invalidation could not list a cache, or is still under
-                    // way: then the check applies it, and the copy waits for the first.)
-                    feed::plan(&doc, cursor.as_ref(), &|i| self.fences.applied(i), &ctx)
-                        .map(|(invs, next)| (invs, next, fresh))
+                    // way: then the check applies it, and the copy waits for the first. A
+                    // worker started since knows it from the saved list.)
+                    let live = self.feed.as_ref().map_or(&[][..], |f| &f.live[..]);
+                    let applied = |i: &crate::policy::message::Invalidation| {
+                        self.fences.applied(i) || live.iter().any(|l| Some(l.0) == i.seq && l.1 == i.asked_ms)
+                    };
+                    feed::plan(&doc, cursor.as_ref(), &applied, &ctx).map(|(invs, next)| (invs, next, fresh))
                 });
                 match planned {
                     Err(e) => self.feed_failed(id, cat!("swcache feed: ignored: ", e), now),
@@ -297,21 +318,56 @@ impl Engine {
             _ => return,
         };
         let Some((cursor, etag)) = next else { return };
-        let mut text = feed::write_cursor(&cursor);
-        text.pop();
-        text.push_str(",\"etag\":");
-        match &etag {
+        let Some(f) = self.feed.as_mut() else { return };
+        f.live.retain(|l| l.0 > cursor.seq);
+        f.cursor = Some(cursor);
+        f.etag = etag;
+        f.last_success = now.or(f.last_check);
+        f.error = None;
+        self.save_feed(id);
+    }
+
+    /// Saves the cursor, the feed's `ETag` and the live entries applied above the cursor
+    /// (`{"live":[seq, timestamp, …], "etag", "epoch", "seq"}`).
+    fn save_feed(&mut self, id: OpId) {
+        let Some(f) = &self.feed else { return };
+        let mut text = String::from("{\"live\":[");
+        for (i, (seq, at)) in f.live.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            push_u64(&mut text, *seq);
+            text.push(',');
+            push_u64(&mut text, *at as u64);
+        }
+        text.push_str("],\"etag\":");
+        match &f.etag {
             Some(e) => push_json_str(&mut text, e),
             None => text.push_str("null"),
         }
-        text.push('}');
-        if let Some(f) = self.feed.as_mut() {
-            f.cursor = Some(cursor);
-            f.etag = etag;
-            f.last_success = now.or(f.last_check);
-            f.error = None;
+        if let Some(c) = &f.cursor {
+            text.push_str(",\"epoch\":");
+            push_json_str(&mut text, &c.epoch);
+            text.push_str(",\"seq\":");
+            push_u64(&mut text, c.seq);
         }
+        text.push('}');
         self.emit(Cmd::SaveState { op: id, tag: Tag::Save, key: crate::policy::config::STATE_KEY, text });
+    }
+
+    /// A feed entry a page handed on (`inv.seq`) was applied, every cache it covers
+    /// listed and its deletions done: kept and saved with the cursor (once the saved state
+    /// is read), under operation `id`, whose event waits for it.
+    pub(super) fn feed_heard(&mut self, id: OpId, inv: &crate::policy::message::Invalidation) {
+        let (Some(seq), Some(f)) = (inv.seq, self.feed.as_mut()) else { return };
+        if f.live.len() >= LIVE_KEPT {
+            return;
+        }
+        f.live.push((seq, inv.asked_ms));
+        if f.loaded {
+            self.bg(id, 1);
+            self.save_feed(id);
+        }
     }
 
     fn feed_failed(&mut self, id: OpId, text: String, now: f64) {

@@ -299,7 +299,7 @@ impl Engine {
         // Every cache listed and every deletion confirmed: the covered entries are gone.
         // Else the fence goes on hiding what it covers for as long as it lives.
         let complete = i.unread == 0 && i.deleted >= i.to_delete;
-        let first = i.retries == 0 && !i.again;
+        let (first, again) = (i.retries == 0 && !i.again, i.again);
         let paths = ::core::mem::take(&mut i.paths);
         self.reply_once(id);
         if first {
@@ -323,6 +323,9 @@ impl Engine {
         }
         if complete {
             self.fences.settle(&inv);
+            if parent.is_none() && !again {
+                self.feed_heard(id, &inv);
+            }
         }
         self.write_ended(id);
         if let Some(o) = self.op(id) {

@@ -251,6 +251,7 @@ impl Engine {
                 applied: 0,
                 errors: 0,
                 error: None,
+                live: Vec::new(),
             }),
             removed: false,
             removal_waiting: None,
@@ -636,6 +637,8 @@ impl Engine {
             8 => self.state_io(op, tag, io, now),
             9 => self.remove_io(op, tag, io),
             _ if tag == Tag::Finish => self.reply_and_end(op, String::from("{\"type\":\"SKIP_WAITING\"}")),
+            // A live feed entry saved with the cursor (`feed_heard`).
+            _ if tag == Tag::Save => self.bg(op, -1),
             _ => {}
         }
     }

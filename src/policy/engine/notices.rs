@@ -1,4 +1,4 @@
-//! The notices told to pages (`INVALIDATED`), kept for the pages that were away
+//! The notices told to pages (`INVALIDATED`, `UPDATED`), kept for the pages that were away
 //! ([`crate::policy::notices`]): posted to every open page, kept, saved in the state cache
 //! (the saved ones read first, once per instance; one save at a time), and answered to
 //! `GET_NOTICES`, which a page back from the back/forward cache sends.

@@ -6,7 +6,7 @@
 use crate::policy::prelude::*;
 use crate::policy::store;
 use crate::policy::strategy::{Action, Flow, Lookup, NetOutcome, Reply};
-use crate::policy::text::push_json_str;
+use crate::policy::text::{push_json_str, push_u64};
 
 use super::{Answer, Cmd, Engine, Io, Kind, OpId, Req, ResponseInfo, Tag};
 
@@ -281,7 +281,7 @@ impl Engine {
                     let own = self.own_req(id);
                     if let Ok(info) = &r {
                         if self.store(id, slot, own, &path, Tag::Net, info, started, None) {
-                            self.notice_update(&path, served.as_deref(), info.validator.as_deref());
+                            self.notice_update(id, &path, served.as_deref(), info.validator.as_deref(), now);
                         }
                     }
                     self.bg(id, -1);
@@ -313,7 +313,7 @@ impl Engine {
                 if let Ok(info) = &r {
                     self.feed_news(id, info.feed_seq.as_deref(), now);
                     if self.store(id, slot, own, &path, Tag::Revalidate, info, started, None) {
-                        self.notice_update(&path, served.as_deref(), info.validator.as_deref());
+                        self.notice_update(id, &path, served.as_deref(), info.validator.as_deref(), now);
                     }
                 }
                 self.bg(id, -1);
@@ -397,13 +397,20 @@ impl Engine {
         self.finish_if_idle(id);
     }
 
-    /// A background refresh stored a copy that differs from the one a page was given.
-    fn notice_update(&mut self, path: &str, served: Option<&str>, fresh: Option<&str>) {
+    /// A background refresh stored a copy that differs from the one a page was given:
+    /// every open page is told, and the notice is kept for the pages that were away (one
+    /// per URL: the latest says it all), saved under operation `id`.
+    fn notice_update(&mut self, id: OpId, path: &str, served: Option<&str>, fresh: Option<&str>, now: f64) {
         if served.is_some() && fresh.is_some() && served != fresh {
-            let mut json = String::from("{\"type\":\"UPDATED\",\"url\":");
+            let mut json = String::from(crate::policy::notices::UPDATED);
+            json.push_str(",\"url\":");
             push_json_str(&mut json, path);
+            self.notices.forget(&json);
+            let at = self.notices.next_at(now);
+            json.push_str(",\"at\":");
+            push_u64(&mut json, at as u64);
             json.push('}');
-            self.emit(Cmd::Broadcast { json });
+            self.notify(id, at, json, now);
         }
     }
 }

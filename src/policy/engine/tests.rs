@@ -1590,7 +1590,8 @@ fn background_revalidation_that_changes_content_is_announced() {
     s.now += 2000.0;
     s.serve("/news/a", 2);
     assert_eq!(s.get("/news/a"), Some(1));
-    assert_eq!(s.broadcasts, vec![r#"{"type":"UPDATED","url":"/news/a"}"#]);
+    assert_eq!(s.broadcasts.len(), 1);
+    assert!(s.broadcasts[0].starts_with(r#"{"type":"UPDATED","url":"/news/a","at":"#), "{:?}", s.broadcasts);
 }
 
 #[test]
@@ -3148,4 +3149,101 @@ fn a_page_back_from_the_back_forward_cache_gets_the_notices_it_missed_from_a_res
     assert_eq!(got.len(), 2, "{got:?}");
     assert!(got.iter().all(|n| n.get("source").and_then(Value::as_str) == Some("feed")));
     assert_ne!(num(&got[0], &["at"]), num(&got[1], &["at"]), "each notice named by its own time");
+}
+
+// ----- live feed entries and restarts -----------------------------------------------------------
+
+/// A page's `CACHE_INVALIDATION` for a live feed entry, as the page module hands it on.
+fn live_entry(doc: &feed::Feed, seq: u64, url: &str) -> String {
+    let e = doc.entries.iter().find(|e| e.seq == seq).unwrap();
+    let at = crate::policy::time::iso_string(e.at_ms);
+    format!(r#"{{"type":"CACHE_INVALIDATION","feed":true,"urls":["{url}"],"timestamp":"{at}","seq":{seq}}}"#)
+}
+
+/// Pages hand their live feed's entries to the worker; the browser stops the idle worker
+/// (Chromium after about 30 s); the next one checks the feed at its first event. Entries
+/// applied live, heard in any order, are not applied again (before: each open page was
+/// told each one twice, and its components refetched), and the saved list stays short;
+/// one whose invalidation failed is applied by the check.
+#[test]
+fn live_entries_applied_before_a_restart_are_not_applied_again_by_the_next_check() {
+    let json = config("", FEED_TOP);
+    let (mut s, mut doc) = fed_sim();
+    for p in ["/promo/b", "/promo/c"] {
+        s.visit(p);
+    }
+    for p in ["/promo/a", "/promo/b", "/promo/c"] {
+        s.serve(p, 2);
+    }
+    s.now += 1000.0;
+    s.publish(&mut doc, r#"{"urls":["/promo/a"]}"#);
+    s.publish(&mut doc, r#"{"urls":["/promo/b"]}"#);
+    s.publish(&mut doc, r#"{"urls":["/promo/c"]}"#);
+    // Heard out of order (seq 3 first), and seq 4's invalidation cannot list a cache.
+    let broadcasts = s.broadcasts.len();
+    for (seq, url) in [(3, "/promo/b"), (2, "/promo/a")] {
+        let (op, r) = s.message(&live_entry(&doc, seq, url));
+        assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":1}"#]);
+        assert!(s.ops[&op].done);
+    }
+    s.failing_listings = 1;
+    let (_, r) = s.message(&live_entry(&doc, 4, "/promo/c"));
+    assert!(r[0].contains("\"ERROR\""), "{r:?}");
+    s.failing_listings = 0;
+    assert_eq!(s.broadcasts.len(), broadcasts + 3);
+    s.restart(&json);
+    s.now += 40_000.0;
+    s.visit("/promo/x");
+    assert_eq!(s.feed_stat("seq"), 4.0, "the check completed");
+    let told: Vec<&String> = s.broadcasts[broadcasts + 3..].iter().collect();
+    assert_eq!(told.len(), 1, "only the entry that failed live: {told:?}");
+    assert!(told[0].contains("/promo/c"), "{told:?}");
+    assert_eq!(s.get("/promo/c"), Some(2), "the failed one was applied");
+    assert_eq!(s.get("/promo/a"), Some(2));
+    let saved = s.saved.clone().unwrap_or_default();
+    assert!(saved.starts_with(r#"{"live":[],"#), "cut at the saved cursor: {saved}");
+    // A restart before any check: the list waits in the saved state.
+    assert_eq!(s.get("/promo/b"), Some(2));
+    s.serve("/promo/b", 3);
+    s.now += 1000.0;
+    s.publish(&mut doc, r#"{"urls":["/promo/b"]}"#);
+    let (_, r) = s.message(&live_entry(&doc, 5, "/promo/b"));
+    assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":1}"#]);
+    let told = s.broadcasts.len();
+    s.restart(&json);
+    s.visit("/promo/y");
+    assert_eq!(s.feed_stat("seq"), 5.0);
+    assert_eq!(s.broadcasts.len(), told, "{:?}", &s.broadcasts[told..]);
+    assert_eq!(s.get("/promo/b"), Some(3));
+}
+
+/// A page frozen in the back/forward cache misses the `UPDATED` notices too (a background
+/// refresh another page's request started stored content that differs from what it was
+/// given). Back, it asks for what was sent since it left: the `UPDATED` notices are kept
+/// and saved like the others (before: only `INVALIDATED` ones were, and `swcache:updated`
+/// never fired for such a page), one per URL.
+#[test]
+fn a_page_back_from_the_back_forward_cache_gets_the_updated_notices_it_missed() {
+    let json = config(r#"{"name":"news","match":"/news/","strategy":"staleWhileRevalidate","maxAge":1000},"#, "");
+    let mut s = Sim::new(&json);
+    s.serve("/news/a", 1);
+    s.serve("/news/b", 1);
+    s.get("/news/a");
+    s.get("/news/b");
+    s.now += 2000.0;
+    let left = s.now;
+    s.now += 1000.0;
+    s.serve("/news/a", 2);
+    assert_eq!(s.get("/news/a"), Some(1), "stale copy served, refreshed in the background");
+    s.now += 2000.0;
+    s.serve("/news/a", 3);
+    s.get("/news/a");
+    s.serve("/news/b", 2);
+    s.get("/news/b");
+    assert_eq!(s.broadcasts.len(), 3, "{:?}", s.broadcasts);
+    s.restart(&json);
+    let (_, r) = s.message(&format!(r#"{{"type":"GET_NOTICES","since":{left}}}"#));
+    let got = notices_of(&r[0]);
+    let posted: Vec<Value> = s.broadcasts[1..].iter().map(|b| read_json(b).unwrap()).collect();
+    assert_eq!(got, posted, "the latest UPDATED of each URL, as posted");
 }
