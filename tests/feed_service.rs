@@ -169,6 +169,11 @@ struct Service {
 impl Service {
     /// Started in `dir` (a relative `file:` store is there).
     fn start(dir: &Path, store: &str, extra: &[&str]) -> Service {
+        Service::start_under(&[], dir, store, extra)
+    }
+
+    /// Started by `prefix` (a command that runs the one after it, such as `prlimit`).
+    fn start_under(prefix: &[&str], dir: &Path, store: &str, extra: &[&str]) -> Service {
         let tokens = dir.join("tokens.txt");
         if !tokens.exists() {
             std::fs::write(&tokens, format!("# publish tokens\n{TOKEN}\n")).unwrap();
@@ -178,7 +183,10 @@ impl Service {
         for _ in 0..5 {
             let port = free_port();
             let log = dir.join(format!("serve-{port}.log"));
-            let child = Command::new(env!("CARGO_BIN_EXE_swcache-feed"))
+            let bin = env!("CARGO_BIN_EXE_swcache-feed");
+            let child = Command::new(prefix.first().copied().unwrap_or(bin))
+                .args(prefix.iter().skip(1))
+                .args(prefix.first().map(|_| bin))
                 .args(["serve", "--store", store, "--listen", &format!("127.0.0.1:{port}"), "--token-file"])
                 .arg(&tokens)
                 .args(extra)
@@ -1480,5 +1488,153 @@ async fn a_token_file_every_user_can_write_is_warned_of_at_start() {
         assert_eq!(warning.len(), 1, "mode {mode:o}: {log}");
         assert!(warning[0].contains(&format!("is {what} by every user")), "mode {mode:o}: {log}");
         assert!(warning[0].contains(&format!("chmod 600 {}", tokens.display())), "mode {mode:o}: {log}");
+    }
+}
+
+// ----- at scale ------------------------------------------------------------------------------
+
+/// A live client that sends its request and then reads nothing (a frozen tab, a stuck
+/// proxy): its receive window closes, and what the service writes to it piles up.
+async fn stalled_client(s: &Service) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(format!("127.0.0.1:{}", s.port).parse().unwrap()).await.unwrap();
+    stream.write_all(b"GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.unwrap();
+    stream
+}
+
+async fn clients_of(c: &reqwest::Client, base: &str) -> u64 {
+    let v: Value = c.get(format!("{base}/healthz")).send().await.unwrap().json().await.unwrap();
+    v["clients"].as_u64().unwrap_or(u64::MAX)
+}
+
+/// Publishes `n` entries of about 150 KB each.
+async fn publish_big(c: &reqwest::Client, base: &str, name: &str, n: usize) {
+    for i in 0..n {
+        let urls: Vec<String> = (0..3000).map(|j| format!("/{name}/{i:02}/{j:04}/{}", "x".repeat(24))).collect();
+        assert_eq!(post(c, base, &json!({ "urls": urls }), None).await.unwrap().0, 201);
+    }
+}
+
+/// Waits up to `limit` for the process to exit; kills it after that.
+async fn exit_within(mut child: Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    tokio::task::spawn_blocking(move || {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_client_that_stops_reading_is_cut_off_and_sigterm_still_stops_the_service() {
+    let dir = scratch("stalled");
+    // --heartbeat 1: a client that takes nothing for 2 s is cut off.
+    let mut s = Service::start(&dir, &format!("file:{}", dir.join("feed.json").display()), &["--heartbeat", "1"]);
+    let c = client();
+    let _stalled = stalled_client(&s).await;
+    let (inbox, _task) = live(&s, None).await;
+    while clients_of(&c, &s.base).await != 2 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // More than the stalled client's socket and the service's buffers for it hold.
+    publish_big(&c, &s.base, "a", 10).await;
+    until(Duration::from_secs(5), "the reading client to get all ten", || seqs(&inbox).len() == 10).await;
+    // The stalled client is cut off (its page resumes with its Last-Event-ID when it
+    // reads again), not counted and kept for good.
+    let start = Instant::now();
+    while clients_of(&c, &s.base).await != 1 {
+        assert!(start.elapsed() < Duration::from_secs(6), "the stalled client is still connected after 6 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // SIGTERM with a stalled client: the service still stops.
+    let _stalled_again = stalled_client(&s).await;
+    publish_big(&c, &s.base, "b", 10).await;
+    Command::new("kill").args(["-TERM", &s.pid().to_string()]).status().unwrap();
+    let exited = exit_within(s.child.take().unwrap(), Duration::from_secs(6)).await;
+    assert!(exited.is_some_and(|st| st.success()), "SIGTERM did not stop the service within 6 s: {exited:?}");
+}
+
+/// Opens a live stream on a plain socket (thousands of them cost the test little).
+async fn raw_live(s: &Service) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", s.port)).await.unwrap();
+    stream.write_all(b"GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.unwrap();
+    stream
+}
+
+/// Reads `stream` until `what` has arrived, at most until `deadline`; whether it did.
+async fn read_until(stream: &mut tokio::net::TcpStream, what: &str, deadline: tokio::time::Instant) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if String::from_utf8_lossy(&text).contains(what) {
+            return true;
+        }
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => text.extend_from_slice(&buf[..n]),
+            _ => return false,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_live_clients_under_the_usual_open_files_limit_all_get_a_publish() {
+    let dir = scratch("many");
+    // The soft limit systemd gives a service (LimitNOFILE's default: 1024, hard 524288).
+    let s = Service::start_under(
+        &["prlimit", "--nofile=1024:"],
+        &dir,
+        &format!("file:{}", dir.join("feed.json").display()),
+        &[],
+    );
+    let c = client();
+    let mut streams = vec![];
+    for _ in 0..2000 {
+        streams.push(raw_live(&s).await);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    for (i, stream) in streams.iter_mut().enumerate() {
+        assert!(read_until(stream, "retry: 1000", deadline).await, "live client {i} got no stream within 5 s");
+    }
+    assert_eq!(clients_of(&c, &s.base).await, 2000);
+    let (status, v) = post(&c, &s.base, &json!({ "urls": ["/many"] }), None).await.unwrap();
+    assert_eq!(status, 201, "{v}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    for (i, stream) in streams.iter_mut().enumerate() {
+        assert!(read_until(stream, "\"/many\"", deadline).await, "live client {i} did not get the entry");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_resuming_on_a_store_without_a_feed_are_served_not_sent_back_every_second() {
+    // A Redis without persistence restarted and lost the feed, and the service restarted
+    // with it: the open pages come back with the ids of the feed that is gone.
+    let redis = Redis::start("feedless");
+    let dir = scratch("feedless");
+    let s = Service::start(&dir, &redis.url(), &[]);
+    let c = client();
+    let mut pages = vec![];
+    for _ in 0..20 {
+        pages.push(live(&s, Some("7.gone")).await);
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let sent_back = pages.iter().filter(|(_, task)| task.is_finished()).count();
+    assert_eq!(sent_back, 0, "pages told to reconnect (each time a store read) while the store answers");
+    assert_eq!(clients_of(&c, &s.base).await, 20);
+    // The new feed reaches them from its start.
+    assert_eq!(post(&c, &s.base, &json!({ "urls": ["/new/1"] }), None).await.unwrap().0, 201);
+    for (inbox, _) in &pages {
+        until(Duration::from_secs(5), "the new feed's first entry", || seqs(inbox) == [1]).await;
     }
 }

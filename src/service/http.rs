@@ -497,12 +497,13 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         }
     }
     let current = app.hub.current();
-    if (current.is_none() && last_id.is_some()) || (behind(current.clone()) && app.hub.health().is_err()) {
+    if behind(current.clone()) && app.hub.health().is_err() {
         // The store cannot be read: the client keeps its place (or, new, finds one) and
         // tries again. A new client's stream started from nothing would miss what other
         // instances publish meanwhile, and one that saw more than this instance last read
         // would be sent a reset. (A store that holds no feed yet is read: its first
-        // entries are all news to the client.)
+        // entries are all news to the client, one with a `Last-Event-ID` of a feed the
+        // store lost too, rather than sent back to read the store again every second.)
         return come_back();
     }
     let (seq, backlog) = match current {
@@ -587,6 +588,24 @@ fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
+/// A connection whose peer takes nothing written to it for this many heartbeats is cut off.
+const STALL_HEARTBEATS: u32 = 2;
+
+/// Has the kernel close a connection whose peer took none of what was written to it for
+/// `stall` (`TCP_USER_TIMEOUT`: a reader that stopped reading, a peer gone without a
+/// word). A stalled live client is otherwise kept for good: its stream is not polled while
+/// its socket is full, so it never finds it fell behind, and a graceful stop waits for it
+/// forever. Its page resumes with `Last-Event-ID` when it reads again.
+#[cfg(target_os = "linux")]
+fn cut_off_when_stalled(tcp: &tokio::net::TcpStream, stall: Duration) {
+    if let Err(e) = socket2::SockRef::from(tcp).set_tcp_user_timeout(Some(stall)) {
+        tracing::warn!(error = %e, "TCP_USER_TIMEOUT could not be set: a client that stops reading is kept");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cut_off_when_stalled(_: &tokio::net::TcpStream, _: Duration) {}
+
 /// Says at start that other users can read the token file (mode o+r) or write it (o+w,
 /// adding a token of their own): each of them could publish, `all` included. Not
 /// refused: containers often run with odd modes.
@@ -606,6 +625,26 @@ fn warn_if_open(file: &std::path::Path) {
     );
 }
 
+/// Raises the soft limit on open files to the hard one. Each live client holds a socket,
+/// and the soft limit a service is usually started with (1024 under systemd) would have it
+/// stop accepting at about a thousand clients, and its file store fail to open the feed.
+fn raise_open_files() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current == limit.maximum {
+        return;
+    }
+    let text = |n: Option<u64>| n.map_or_else(|| "unlimited".into(), |n| n.to_string());
+    let (from, to) = (text(limit.current), text(limit.maximum));
+    match setrlimit(Resource::Nofile, Rlimit { current: limit.maximum, maximum: limit.maximum }) {
+        Ok(()) => tracing::info!(%from, %to, "open files limit raised (one per live client)"),
+        Err(e) => tracing::warn!(
+            limit = %from, error = %e,
+            "the open files limit could not be raised: about that many live clients fit (LimitNOFILE= under systemd)"
+        ),
+    }
+}
+
 /// Runs the service until SIGTERM or SIGINT: in-flight publishes finish, live clients are
 /// closed (they reconnect elsewhere and resume).
 pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
@@ -613,6 +652,7 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
         read_tokens(f)?;
         warn_if_open(f);
     }
+    raise_open_files();
     let store = Store::open(&cfg.store, cfg.keep, &cfg.namespace).await.map_err(|e| e.to_string())?;
     if let Store::Redis(r) = &store {
         match r.durability().await.map_err(|e| e.to_string())? {
@@ -634,6 +674,8 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
         listen = %addr, store = %hub.store.describe(), feed = %cfg.feed_path, auth = cfg.token_file.is_some(),
         "swcache-feed serve: publish at POST /v1/entries, live at GET /v1/events"
     );
+    let stall = cfg.heartbeat * STALL_HEARTBEATS;
+    let listener = axum::serve::ListenerExt::tap_io(listener, move |tcp| cut_off_when_stalled(tcp, stall));
     tokio::spawn(hub.clone().run(stop_rx.clone()));
     tokio::spawn(async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
