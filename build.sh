@@ -229,15 +229,26 @@ run_tests() {
   CHROMEDRIVER=/usr/bin/chromedriver cargo test --lib --target "$TARGET" --no-default-features --features page
   log "type declarations (tsc --strict) and the tarball installed in a scratch site"
   node --test --test-concurrency=1 --test-timeout=120000 tests/types/ tests/package/
-  log "end-to-end tests (playwright-core + chromium)"
-  node --test --test-concurrency=1 --test-timeout=120000 tests/e2e/
-  log "the shared browser suites in Chromium (tests/suites/, as Firefox and WebKit run them)"
-  node --test --test-concurrency=1 --test-timeout=120000 tests/chromium/
+  # The Chromium end-to-end tests and the shared suites in Chromium side by side, as
+  # Firefox and WebKit run below (each file has its own servers on free ports and its own
+  # browser; both mostly wait on timers and browsers): the e2e report streams, the shared
+  # suites' follows it.
+  log "end-to-end tests (playwright-core + chromium) and, beside them, the shared browser suites in Chromium"
+  mkdir -p target/tmp
+  node --test --test-concurrency=1 --test-timeout=120000 tests/chromium/ >target/tmp/chromium-suites.log 2>&1 &
+  local suites=$! suites_status=0 e2e_status=0
+  node --test --test-concurrency=1 --test-timeout=120000 tests/e2e/ || e2e_status=$?
+  wait "$suites" || suites_status=$?
+  log "the shared browser suites in Chromium (tests/suites/, as Firefox and WebKit run them), run beside the e2e tests"
+  cat target/tmp/chromium-suites.log
+  if [ "$e2e_status" -ne 0 ] || [ "$suites_status" -ne 0 ]; then
+    log "Chromium tests failed: e2e exit $e2e_status, shared suites exit $suites_status"
+    return 1
+  fi
   # Firefox and WebKit side by side (each test file has its own servers on free ports and
   # its own browser profile; the two mostly wait on their browsers): WebKit's report
   # streams, Firefox's follows it.
   log "end-to-end tests in WebKit (WebKitGTK MiniBrowser on Xvfb, WebKitWebDriver, selenium-webdriver) and, beside them, Firefox ESR (geckodriver)"
-  mkdir -p target/tmp
   node --test --test-concurrency=1 --test-timeout=120000 tests/firefox/ >target/tmp/firefox-tests.log 2>&1 &
   local firefox=$! firefox_status=0 webkit_status=0
   node --test --test-concurrency=1 --test-timeout=120000 tests/webkit/ || webkit_status=$?
