@@ -296,6 +296,8 @@ function loadScheduler() {
       await glue.default({ module_or_path: module });
       return glue;
     });
+    // A load that failed (the network dropped) is tried again by the next hydrate().
+    scheduler.catch(() => { scheduler = null; });
   }
   return scheduler;
 }

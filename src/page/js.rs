@@ -50,7 +50,9 @@ pub(crate) fn message(e: &JsValue) -> String {
     m.or_else(|| string(e).ok()).unwrap_or_default()
 }
 
-/// A listener for `kinds` on `target`, removed when dropped.
+/// A listener for `kinds` on `target`, removed when dropped. It listens in the capture
+/// phase: a handler of the page's own that stops an event's propagation (inside a
+/// component) does not hide it from the scheduler.
 pub(crate) struct Listener {
     target: EventTarget,
     kinds: &'static [&'static str],
@@ -67,6 +69,7 @@ impl Listener {
         let callback = Closure::<dyn FnMut(web_sys::Event)>::new(f);
         let options = AddEventListenerOptions::new();
         options.set_passive(passive);
+        options.set_capture(true);
         for kind in kinds {
             let _ = target.add_event_listener_with_callback_and_add_event_listener_options(
                 kind,
@@ -81,7 +84,11 @@ impl Listener {
 impl Drop for Listener {
     fn drop(&mut self) {
         for kind in self.kinds {
-            let _ = self.target.remove_event_listener_with_callback(kind, self.callback.as_ref().unchecked_ref());
+            let _ = self.target.remove_event_listener_with_callback_and_bool(
+                kind,
+                self.callback.as_ref().unchecked_ref(),
+                true,
+            );
         }
     }
 }

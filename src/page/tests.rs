@@ -805,7 +805,13 @@ async fn visible_idle_media_and_interaction_triggers() {
     // it at once (inline data).
     focus_in(&c);
     assert_eq!(render.ids().len(), 4);
-    focus_in(&element(&c, "touch").query_selector("button").unwrap().unwrap());
+    // A handler of the page's own inside the component stops the event's propagation:
+    // the interaction is heard all the same (on its way down).
+    let button = element(&c, "touch").query_selector("button").unwrap().unwrap();
+    let stop = Closure::<dyn FnMut(web_sys::Event)>::new(|e: web_sys::Event| e.stop_propagation());
+    button.add_event_listener_with_callback("focusin", stop.as_ref().unchecked_ref()).unwrap();
+    stop.forget();
+    focus_in(&button);
     assert_eq!(render.ids().len(), 5);
     assert_eq!(render.ids()[4], "touch");
     assert_eq!(num_at(&render.calls("touch")[0].data, "n"), 7.0);

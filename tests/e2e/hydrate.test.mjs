@@ -251,3 +251,34 @@ test('hydrate: the demo components page hydrates with age/source badges', async 
     await demo.close();
   }
 });
+
+test('hydrate: a scheduler that failed to load (the network dropped) is loaded again by the next hydrate()', async () => {
+  const wasm = '/swcache/swcache-hydrate.wasm';
+  let broken = true;
+  server.set(wasm, { handler: (req, res) => {
+    if (broken) return req.socket.destroy();
+    res.writeHead(200, { 'content-type': 'application/wasm' });
+    res.end(fs.readFileSync(new URL('../../dist/swcache-hydrate.wasm', import.meta.url)));
+  } });
+  const context = await chrome.newContext();
+  try {
+    const pg = await context.newPage();
+    await pg.goto(page('reload-scheduler', comp(1)));
+    const first = await pg.evaluate(() => window.handle.ready.then(() => 'ready', (e) => `rejected: ${e.message || e}`));
+    assert.match(first, /^rejected/, 'the first load fails');
+    broken = false;
+    const second = await pg.evaluate(async () => {
+      const { hydrate } = await import('/swcache/swcache-page.js');
+      const h = hydrate({ render: (el) => { el.textContent = 'hydrated'; } });
+      return h.ready.then(() => 'ready', (e) => `rejected: ${e.message || e}`);
+    });
+    assert.equal(second, 'ready', 'the next hydrate() loads the scheduler again');
+    await waitFor(() => pg.evaluate(() => document.querySelector('[data-component-id="c1"]').textContent === 'hydrated'), 'hydrated');
+  } finally {
+    await context.close();
+    server.set(wasm, { handler: (req, res) => {
+      res.writeHead(200, { 'content-type': 'application/wasm' });
+      res.end(fs.readFileSync(new URL('../../dist/swcache-hydrate.wasm', import.meta.url)));
+    } });
+  }
+});
