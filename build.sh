@@ -77,6 +77,11 @@ setup() {
     log "installing Debian redis-server + nginx"
     apt_install redis-server nginx
   fi
+  if ! command -v openssl >/dev/null; then
+    # The feed tests make a private CA and a certificate for the service behind TLS.
+    log "installing Debian openssl"
+    apt_install openssl
+  fi
   if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
     log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (the worker and page builds' bindings; about 2 min)"
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"

@@ -234,8 +234,20 @@ impl Drop for Service {
     }
 }
 
+/// ring as rustls' crypto, as `swcache-feed` has it (its `tls_crypto`).
+#[allow(deprecated, reason = "ring has no post-quantum key exchange; the tests' TLS needs none")]
+fn ring() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
+/// A reqwest client's builder: reqwest's rustls takes the process's crypto provider.
+fn builder() -> reqwest::ClientBuilder {
+    let _ = ring().install_default();
+    reqwest::Client::builder()
+}
+
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap()
+    builder().timeout(Duration::from_secs(20)).build().unwrap()
 }
 
 async fn post(c: &reqwest::Client, base: &str, body: &Value, key: Option<&str>) -> Result<(u16, Value), String> {
@@ -292,7 +304,7 @@ async fn listen(
     out: Arc<std::sync::Mutex<Vec<Got>>>,
     connected: Arc<std::sync::atomic::AtomicBool>,
 ) -> Result<(), String> {
-    let c = reqwest::Client::new();
+    let c = builder().build().unwrap();
     let mut req = c.get(format!("{base}/v1/events"));
     if let Some(l) = last {
         req = req.header("last-event-id", l);
@@ -591,7 +603,7 @@ async fn three_instances_deliver_every_entry_to_every_client_once_in_order() {
 /// Publishes `n` entries with idempotency keys through `bases[0]`, moving to the next base
 /// (and retrying the same key) when one fails; returns key → acknowledged seq.
 async fn publish_with_retries(bases: Vec<String>, from: u64, n: u64) -> BTreeMap<u64, u64> {
-    let c = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let c = builder().timeout(Duration::from_secs(5)).build().unwrap();
     let mut acked = BTreeMap::new();
     let mut at = 0usize;
     for i in from..from + n {
@@ -671,17 +683,24 @@ async fn a_redis_crash_loses_no_acknowledged_entry_and_clients_resume_without_a_
     let inbox: Inbox = Arc::default();
     let base = s.base.clone();
     let keep_going = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let connected = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let client_task = {
         let inbox = inbox.clone();
         let keep_going = keep_going.clone();
+        let connected = connected.clone();
         tokio::spawn(async move {
             while keep_going.load(std::sync::atomic::Ordering::SeqCst) {
                 let last = inbox.lock().unwrap().last().map(|g| g.raw_id.clone());
-                let _ = listen(base.clone(), last, inbox.clone(), Arc::default()).await;
+                let _ = listen(base.clone(), last, inbox.clone(), connected.clone()).await;
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         })
     };
+    // Connected before the first publish: a stream opened without Last-Event-ID starts now.
+    until(Duration::from_secs(10), "the live client to connect", || {
+        connected.load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
     let publisher = tokio::spawn(publish_with_retries(vec![s.base.clone()], 0, 300));
     loop {
         if seq_of(&c, &s.base).await >= 100 {
@@ -1123,6 +1142,106 @@ async fn a_token_file_saved_on_windows_works_for_the_service_and_for_add() {
     let (code, err) = serve_exit(&["--listen", "127.0.0.1:0", "--token-file", file.to_str().unwrap()]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("accent.txt") && err.contains("visible ASCII"), "{err}");
+}
+
+/// A private CA and a certificate it signed for 127.0.0.1, made by openssl as an operator
+/// would make them: `ca.pem`, `leaf.pem` and `leaf.key` in `dir`.
+fn private_ca(dir: &Path) {
+    let ext = dir.join("leaf.ext");
+    std::fs::write(&ext, "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+        .unwrap();
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    for args in [
+        [
+            &["req", "-x509"][..],
+            &ec,
+            &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=swcache test CA"],
+        ]
+        .concat(),
+        [&["req"][..], &ec, &["-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1"]].concat(),
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            "leaf.pem",
+            "-extfile",
+            "leaf.ext",
+        ],
+    ] {
+        let out = Command::new("openssl").args(&args).current_dir(dir).output().expect("openssl (Debian's)");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// A TLS terminator in front of the service on `backend`, as an operator's proxy is:
+/// `leaf.pem` and `leaf.key` in `dir`. Its port.
+async fn tls_front(dir: &Path, backend: u16) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(dir.join("leaf.pem")).unwrap().map(Result::unwrap).collect();
+    let key = PrivateKeyDer::from_pem_file(dir.join("leaf.key")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(ring()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                if let Ok(mut up) = tokio::net::TcpStream::connect(("127.0.0.1", backend)).await {
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_publishes_to_a_service_behind_https_whose_ca_the_operator_trusts() {
+    let dir = scratch("https");
+    private_ca(&dir);
+    let s = Service::start(&dir, &format!("file:{}", dir.join("feed.json").display()), &[]);
+    let server = format!("https://127.0.0.1:{}", tls_front(&dir, s.port).await);
+    let add = |trust: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_swcache-feed"));
+        c.args(["add", "--url", "/promo/a", "--server", &server, "--token-file"])
+            .arg(dir.join("tokens.txt"))
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR");
+        if let Some(file) = trust {
+            c.env("SSL_CERT_FILE", dir.join(file));
+        }
+        c.output().unwrap()
+    };
+    // The private CA trusted (SSL_CERT_FILE, as rustls-native-certs reads it): published.
+    let out = add(Some("ca.pem"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
+    let feed = std::fs::read_to_string(dir.join("feed.json")).unwrap();
+    assert!(feed.contains("\"/promo/a\""), "{feed}");
+    // Not trusted (the system's roots only): refused, saying it is the certificate.
+    let out = add(None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&server) && err.contains("certificate") && err.contains("UnknownIssuer"), "{err}");
+    assert!(err.contains("SSL_CERT_FILE"), "says how to trust a private CA: {err}");
+    assert!(!std::fs::read_to_string(dir.join("feed.json")).unwrap().contains("\"seq\":2"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -361,6 +361,8 @@ fn publish_to_server(a: &Args) -> Result<String, String> {
     let server = a.server.as_deref().unwrap_or_default();
     let r = server_request(a)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    // reqwest's rustls takes the process's crypto provider (one is installed at most once).
+    let _ = tls_crypto().install_default();
     rt.block_on(async {
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|e| e.to_string())?;
         let mut req =
@@ -368,11 +370,56 @@ fn publish_to_server(a: &Args) -> Result<String, String> {
         if let Some(k) = &r.key {
             req = req.header("idempotency-key", k);
         }
-        let res = req.send().await.map_err(|e| format!("{server}: {e}"))?;
+        let res = req.send().await.map_err(|e| request_error(server, &e))?;
         let status = res.status();
-        let text = res.text().await.map_err(|e| format!("{server}: {e}"))?;
+        let text = res.text().await.map_err(|e| request_error(server, &e))?;
         server_answer(server, status.is_success(), &status.to_string(), &text)
     })
+}
+
+/// rustls' crypto for `--server https://…`: ring (aws-lc-rs, reqwest's default, is a C
+/// build that costs a fresh build far more).
+#[cfg(not(target_os = "wasi"))]
+#[allow(
+    deprecated,
+    reason = "ring has no post-quantum key exchange, the reason rustls deprecates it; a publish needs none"
+)]
+fn tls_crypto() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
+/// Why a request to the service failed. reqwest's own text names only the step ("error
+/// sending request for url (…)"): the last cause in its chain says what went wrong (a
+/// refused connection, a failed TLS handshake, a certificate this machine does not trust).
+#[cfg(not(target_os = "wasi"))]
+fn request_error(server: &str, e: &reqwest::Error) -> String {
+    let mut text = format!("{server}: {e}");
+    let mut untrusted = false;
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        untrusted |=
+            matches!(tls_error(c), Some(rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)));
+        if c.source().is_none() {
+            text += &format!(": {c}");
+        }
+        cause = c.source();
+    }
+    if untrusted {
+        text += " (not signed by a CA this machine trusts: add a private CA to the system's \
+                 certificates, or name a PEM file of the roots to trust, that CA among them, in SSL_CERT_FILE)";
+    }
+    text
+}
+
+/// rustls' error inside `e`: it comes wrapped in io::Errors, whose `source()` skips it.
+#[cfg(not(target_os = "wasi"))]
+fn tls_error<'a>(mut e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    loop {
+        if let Some(t) = e.downcast_ref::<rustls::Error>() {
+            return Some(t);
+        }
+        e = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+    }
 }
 
 /// `add --server` in the WASI build. WASI has no sockets, so the launcher makes the
