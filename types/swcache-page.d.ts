@@ -25,9 +25,10 @@ export interface RegisterOptions {
 /**
  * Registers the worker and resolves with its registration once it controls the page;
  * resolves `undefined` where service workers are unsupported. Rejects when registration
- * or install fails (with the worker's own config error when that is why), or when nothing
- * controls the page within `timeout` ms. On a page already controlled it resolves at
- * once, and a new version that fails within `timeout` ms is logged in the page console.
+ * or install fails (with the worker's own reason: its config error, or why its install
+ * failed, such as the feed's `410 Gone`), or when nothing controls the page within
+ * `timeout` ms. On a page already controlled it resolves at once, and a new version that
+ * fails within `timeout` ms is logged in the page console.
  */
 export function register(url: string | URL, options?: RegisterOptions): Promise<ServiceWorkerRegistration | undefined>;
 

@@ -45,10 +45,11 @@ async function missing(url) {
 /**
  * Registers the worker; resolves with the registration once it controls the page. Where
  * service workers are unsupported it resolves undefined. Rejects when registration or
- * install fails (with the worker's own config error when that is why), or when nothing
- * controls the page within `timeout` ms. On a page already controlled, an update this
- * registration finds that fails to install is reported in the page's console (the
- * config error when that is why); the old worker goes on serving.
+ * install fails (with the worker's own reason when it tells one: its config error, why
+ * its install failed, such as the feed's 410 Gone), or when nothing controls the page
+ * within `timeout` ms. On a page already controlled, an update this registration finds
+ * that fails to install is reported in the page's console (with the worker's reason);
+ * the old worker goes on serving.
  */
 export async function register(url, { scope, timeout = 10000 } = {}) {
   if (!sw) return undefined;
@@ -67,7 +68,13 @@ export async function register(url, { scope, timeout = 10000 } = {}) {
   // background (a config error at its evaluation, or a failed install); say so here.
   const watchUpdate = (reg) => {
     watching = true;
-    const failed = (why) => { console.error(`swcache: the new worker failed (the old one goes on serving): ${why}`); close(); };
+    // Told once: a failed install says why on the channel, then goes redundant.
+    let told = false;
+    const failed = (why) => {
+      if (!told) console.error(`swcache: the new worker failed (the old one goes on serving): ${why}`);
+      told = true;
+      close();
+    };
     if (configError) return failed(configError); // it came before register() resolved
     if (channel) channel.onmessage = (e) => e.data?.type === 'CONFIG_ERROR' && failed(e.data.error);
     // An install ends at the first state change: installed, or redundant when it failed

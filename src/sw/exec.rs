@@ -110,10 +110,12 @@ fn add_routes(op: OpId, json: &str) {
     }
 }
 
-/// The operation failed (install fails with this text).
+/// The operation failed (install fails with this text, told to the registering pages as
+/// a config error is: `register()` rejects with it).
 #[inline(never)]
 fn fail(op: OpId, text: &str) {
     web_sys::console::error_1(&JsValue::from_str(text));
+    js::post_config_error(text);
     end(op, Some(text));
 }
 

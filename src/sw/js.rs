@@ -185,7 +185,7 @@ pub(super) fn add_routes(event: &ExtendableEvent, json: &str) {
 }
 
 /// Tells the pages registering this worker why it fails (`register()` rejects with this
-/// text): posted before the evaluation fails.
+/// text): posted before the evaluation, or the install, fails.
 pub(super) fn post_config_error(msg: &str) {
     if let Ok(channel) = web_sys::BroadcastChannel::new("swcache") {
         let note = obj(&[("type", &JsValue::from_str("CONFIG_ERROR")), ("error", &JsValue::from_str(msg))]);

@@ -166,6 +166,39 @@ test('kill switch: swcache-remove-sw.js deletes swcache caches only and unregist
   assert.equal(await page.evaluate(() => !!navigator.serviceWorker.controller), false, 'the next navigation has no worker');
 });
 
+// In an emergency the feed answers 410 while the pages still call register(). Before, a
+// visitor's first page view installed the worker (the whole precache downloaded), the
+// next one's feed check removed it, and register() brought the registration back
+// (Chromium; a browser that clears it installs again at the next view). Now the install
+// checks the feed first and fails: no precache download, no registration.
+test('kill switch: with the feed at 410, pages still calling register() download no precache', async () => {
+  const files = build(3);
+  server.set('/swcache-feed.json', { body: 'gone', status: 410 });
+  server.set('/sw.js', {
+    body: workerSource(`{ version: 'v1', feed: { url: '/swcache-feed.json' }, precache: ${JSON.stringify(files)}, routes: [${PAGE_ROUTE}] }`),
+    headers: JS,
+  });
+  server.set('/app', {
+    body: `<!doctype html><title>app</title><script type=module>
+      import { register } from '/swcache/swcache-page.js';
+      window.outcome = register('/sw.js').then(() => 'controlled', (e) => e.message);
+    </script>`,
+    headers: { 'content-type': 'text/html' },
+  });
+  const outcomes = [];
+  for (let i = 0; i < 3; i++) {
+    await page.goto(server.origin + '/app');
+    outcomes.push(await page.evaluate(() => window.outcome));
+    await waitFor(() => page.evaluate(async () => !(await navigator.serviceWorker.getRegistration())), 'no registration', 5000)
+      .catch(() => {});
+  }
+  const downloads = server.countPrefix('/static/');
+  assert.equal(downloads, 0, `no precache download (register(): ${outcomes.join(' | ')})`);
+  assert.equal(await page.evaluate(async () => !!(await navigator.serviceWorker.getRegistration())), false, 'no registration stays');
+  for (const o of outcomes) assert.match(o, /the feed answered 410 Gone/, "register() rejects with the worker's reason");
+  assert.ok(server.count('/swcache-feed.json') >= 3, 'each install checked the feed');
+});
+
 // A Vite-like build: a page, its entry chunk and a route chunk it imports on a click, the
 // chunks named by their content (revision: null). The files of older builds are gone from
 // the server, as a deploy that replaces its output directory leaves them.

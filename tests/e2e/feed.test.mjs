@@ -159,7 +159,13 @@ test('feed (f): a worker restart between two publishes applies each entry exactl
 
 test('feed (g): a feed request with no answer is aborted at the check\'s 10 s limit, not left open', async () => {
   server.set('/swcache-feed.json', { mode: 'hang' });
+  // The install asks the feed first (a 410 would fail it): it waits 3 s for the answer,
+  // then precaches; its request is aborted at 10.5 s too.
+  const began = Date.now();
   await start();
+  assert.ok(Date.now() - began < 8000, `a hanging feed holds the install 3 s, not more (${Date.now() - began} ms)`);
+  await waitFor(() => server.inFlight === 0, "the install's feed request aborted", 12000, 100);
+  server.resetCounts();
   server.set('/promo/x', { body: 'x' });
   await page.goto(server.origin + '/promo/x');
   await waitFor(() => server.count('/swcache-feed.json') === 1 && server.inFlight === 1, 'the feed request hanging');

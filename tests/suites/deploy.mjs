@@ -2,8 +2,9 @@
 // a failed install leaves the old version serving, the update flow across two tabs, the
 // offline page and image placeholder, navigation preload, byte-exact ranges (from a
 // route's cache or the precache, and a <video> playing a cached file offline), and both
-// kill switches. Written once; tests/chromium/, tests/firefox/ and tests/webkit/ run it
-// (tests/e2e/deploy.test.mjs has the rest, in Chromium).
+// kill switches (the feed's with pages still calling register()). Written once;
+// tests/chromium/, tests/firefox/ and tests/webkit/ run it (tests/e2e/deploy.test.mjs
+// has the rest, in Chromium).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -354,6 +355,29 @@ export default function deploySuite(engine) {
     server.resetCounts();
     assert.equal((await get(page, '/promo/a')).body, 'a');
     assert.equal(server.count('/promo/a'), 1, 'served by the network now');
+  });
+
+  // The feed at 410 while the pages still call register(): each view's install asks the
+  // feed first and fails, so no visitor downloads the precache (before: the first view
+  // installed the worker, whole precache, for its next check to remove it).
+  test(name('kill switch: with the feed at 410, pages still calling register() download no precache'), async () => {
+    const { page, server } = t;
+    for (let i = 0; i < 3; i++) server.set(`/static/f${i}.js`, { body: `f${i}` });
+    server.set('/swcache-feed.json', { body: 'gone', status: 410 });
+    deploy('v1', ['a', 'b', 'c'], `feed: { url: '/swcache-feed.json' },`);
+    server.set('/app', {
+      body: `<!doctype html><title>app</title><script type=module>
+        import { register } from '/swcache/swcache-page.js';
+        window.outcome = register('/sw.js').then(() => 'controlled', (e) => e.message);
+      </script>`,
+      headers: { 'content-type': 'text/html' },
+    });
+    for (let i = 0; i < 3; i++) {
+      await page.goto(server.origin + '/app');
+      assert.match(await page.evaluate(() => window.outcome), /the feed answered 410 Gone/, "register() rejects with the worker's reason");
+    }
+    assert.equal(server.countPrefix('/static/'), 0, 'no precache download');
+    assert.equal(await page.evaluate(async () => !!(await navigator.serviceWorker.getRegistration())), false, 'no registration stays');
   });
 }
 

@@ -1,8 +1,8 @@
 //! Following the invalidation feed ([`crate::policy::feed`]): when to check (first request,
 //! interval, news announced by a response, throttled), the check itself (saved cursor,
 //! conditional fetch, invalidations applied as child operations, the cursor saved after
-//! them), strict mode (navigations parked until a check or their budget), errors and the
-//! epoch watch.
+//! them), strict mode (navigations parked until a check or their budget), errors, the
+//! epoch watch, and the install's question (has the site taken swcache off?).
 
 use crate::policy::feed;
 use crate::policy::message::Context;
@@ -50,7 +50,21 @@ const LIVE_KEPT: usize = 50;
 /// warning says "10 s"), and its request is aborted.
 const FEED_TIMEOUT_MS: u32 = 10_000;
 
+/// How long an install waits for the feed's answer before it precaches (a feed that is
+/// slow or hangs does not hold it longer; a 410 that comes later still fails it).
+const INSTALL_WAIT_MS: u32 = 3_000;
+
 impl Engine {
+    /// The install asks the feed first: swcache taken off the site (`410 Gone`) installs
+    /// no worker, so pages that still call `register()` download no precache at every
+    /// view. Any other answer, or none within [`INSTALL_WAIT_MS`], lets it go on.
+    pub(super) fn install_feed_check(&mut self, id: OpId) {
+        let Some(f) = &self.feed else { return };
+        let path = f.cfg.path.clone();
+        self.emit(Cmd::FetchFeed { op: id, tag: Tag::Feed, path, etag: None, cap: 0, ms: FEED_TIMEOUT_MS });
+        self.emit(Cmd::Timer { op: id, tag: Tag::Feed, ms: INSTALL_WAIT_MS });
+    }
+
     /// Strict mode: whether a navigation now must wait for a feed check.
     pub(super) fn strict_wait(&self, now: f64) -> bool {
         self.feed

@@ -1,7 +1,8 @@
-//! The worker's lifecycle: install (router rules, the revisioned precache), activate
-//! (obsolete caches and precache entries but the previous build's content-hashed files,
-//! navigation preload, claim), and the kill switch
-//! (the feed answered `410 Gone`: delete every `swcache-` cache and unregister).
+//! The worker's lifecycle: install (router rules, the feed asked first, the revisioned
+//! precache), activate (obsolete caches and precache entries but the previous build's
+//! content-hashed files, navigation preload, claim), and the kill switch (the feed
+//! answered `410 Gone`: an install fails; an installed worker deletes every `swcache-`
+//! cache and unregisters).
 
 use crate::policy::config::Config;
 use crate::policy::prelude::*;
@@ -16,13 +17,28 @@ impl Engine {
         let i = if let Tag::Item(i, _) = tag { i } else { 0 };
         let entry =
             |cfg: &Config| cfg.precache.get(i as usize).map(|e| (e.path.clone(), e.key.clone())).unwrap_or_default();
+        if tag == Tag::Feed {
+            // The feed's answer, or the end of the install's wait for it: the first one
+            // starts the precache. A 410, even late, fails the install (README,
+            // 'Removing swcache').
+            if let Io::Feed { status: 410, .. } = io {
+                let text =
+                    "swcache: the feed answered 410 Gone: swcache is off this site, so this worker does not install";
+                return self.fail_install(id, String::from(text));
+            }
+            if let Some(Kind::Install { feed: waiting @ true, .. }) = self.op(id).map(|o| &mut o.kind) {
+                *waiting = false;
+                self.install_precache(id);
+            }
+            return;
+        }
         match io {
             Io::Keys(keys) if tag == Tag::Keys => {
                 // Unlisted: every entry counts as missing and is fetched again.
                 let keys = keys.unwrap_or_default();
                 let stored: Vec<&str> = keys.iter().filter_map(|h| url::same_origin_path(h, &self.origin)).collect();
                 let missing = crate::policy::precache::missing(&self.cfg.precache, &stored);
-                if let Some(Kind::Install { pending }) = self.op(id).map(|o| &mut o.kind) {
+                if let Some(Kind::Install { pending, .. }) = self.op(id).map(|o| &mut o.kind) {
                     *pending = missing.len() as u32;
                 }
                 if missing.is_empty() {
@@ -61,6 +77,16 @@ impl Engine {
                 self.finish_if_idle(id);
             }
             _ => {}
+        }
+    }
+
+    /// Lists the precache to fetch what is not stored (nothing listed: installed).
+    pub(super) fn install_precache(&mut self, id: OpId) {
+        if self.cfg.precache.is_empty() {
+            self.install_finished(id);
+        } else {
+            let slot = self.precache_slot() as u32;
+            self.emit(Cmd::Keys { op: id, tag: Tag::Keys, slot });
         }
     }
 

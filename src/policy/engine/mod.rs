@@ -91,9 +91,10 @@ enum Kind {
     Fetch(Box<FetchOp>),
     Invalidate(Box<InvalidateOp>),
     Prefetch(Box<PrefetchOp>),
-    /// Precache items still to store.
+    /// Precache items still to store; `feed`: waiting for the feed's answer first.
     Install {
         pending: u32,
+        feed: bool,
     },
     /// Steps still under way (cache deletions, precache key cleanup, preload setting).
     Activate {
@@ -544,10 +545,10 @@ impl Engine {
         self.finish_if_idle(id);
     }
 
-    /// Install: give router routes to the browser, list the precache, fetch past the HTTP
-    /// cache every entry whose revision is not stored yet (any failure fails the
-    /// install; the active version's entries are untouched), then `skipWaiting` unless
-    /// `waitForClients`.
+    /// Install: give router routes to the browser, ask the feed (if any: a `410 Gone`
+    /// fails the install), list the precache, fetch past the HTTP cache every entry whose
+    /// revision is not stored yet (any failure fails the install; the active version's
+    /// entries are untouched), then `skipWaiting` unless `waitForClients`.
     #[inline(never)]
     pub fn install(&mut self) -> OpId {
         // Config warnings reach the console once per version, when it installs (not at
@@ -556,7 +557,7 @@ impl Engine {
             self.emit(Cmd::Warn { text });
         }
         let n = self.cfg.precache.len() as u32;
-        let id = self.new_op(Kind::Install { pending: n });
+        let id = self.new_op(Kind::Install { pending: n, feed: self.feed.is_some() });
         let mut rules = String::new();
         for s in &self.slots {
             if let Some(pathname) = s.route.router_pathname() {
@@ -572,11 +573,10 @@ impl Engine {
             rules.push(']');
             self.emit(Cmd::AddRoutes { op: id, json: rules });
         }
-        if n == 0 {
-            self.install_finished(id);
+        if self.feed.is_some() {
+            self.install_feed_check(id);
         } else {
-            let slot = self.precache_slot() as u32;
-            self.emit(Cmd::Keys { op: id, tag: Tag::Keys, slot });
+            self.install_precache(id);
         }
         id
     }

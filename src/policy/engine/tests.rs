@@ -3247,3 +3247,57 @@ fn a_page_back_from_the_back_forward_cache_gets_the_updated_notices_it_missed() 
     let posted: Vec<Value> = s.broadcasts[1..].iter().map(|b| read_json(b).unwrap()).collect();
     assert_eq!(got, posted, "the latest UPDATED of each URL, as posted");
 }
+
+/// README "Removing swcache": with the feed at `410 Gone`, pages that still call
+/// `register()` install the worker again at every view. The install asks the feed first:
+/// a 410 fails it before any precache download (before: the whole precache, then the
+/// removal at the first check).
+#[test]
+fn an_install_whose_feed_answers_410_fails_before_it_precaches() {
+    let mut s = Sim::new(&config("", FEED_TOP));
+    s.serve("/", 1);
+    s.serve("/robots.txt", 1);
+    s.feed_doc = (410, String::new(), String::new());
+    let i = s.e.install();
+    s.exec();
+    s.settle();
+    let failed = s.ops[&i].failed.clone().unwrap_or_default();
+    assert!(failed.contains("the feed answered 410 Gone"), "the install fails with the reason: {failed:?}");
+    assert!(s.requests.is_empty(), "no precache download: {:?}", s.requests.keys().collect::<Vec<_>>());
+    assert_eq!(s.feed_requests, 1);
+}
+
+/// Only a 410 stops an install: a feed that answers 200 or 404, or none (offline, a
+/// hang past the install's wait), lets it precache and finish.
+#[test]
+fn an_install_goes_on_whatever_else_the_feed_answers() {
+    for case in ["200", "404", "hang"] {
+        let mut s = Sim::new(&config("", FEED_TOP));
+        s.serve("/", 1);
+        s.serve("/robots.txt", 1);
+        match case {
+            "200" => s.publish(&mut new_feed(), r#"{"urls":["/a"]}"#),
+            "404" => s.feed_doc = (404, String::new(), String::new()),
+            _ => s.feed_hangs = true,
+        }
+        let i = s.e.install();
+        s.exec();
+        s.settle();
+        if case == "hang" {
+            assert!(s.requests.is_empty(), "the install waits for the feed a while");
+            s.advance(3_000.0);
+            s.settle();
+        }
+        assert!(s.ops[&i].done && s.ops[&i].failed.is_none(), "{case}: installed ({:?})", s.ops[&i].failed);
+        assert_eq!(s.requests.len(), 2, "{case}: the precache downloaded");
+    }
+    // Offline: the feed's request fails at once, and the install goes on (to fail on the
+    // precache, as it did).
+    let mut s = Sim::new(&config("", FEED_TOP));
+    s.offline = true;
+    let i = s.e.install();
+    s.exec();
+    s.settle();
+    let failed = s.ops[&i].failed.clone().unwrap_or_default();
+    assert!(failed.starts_with("swcache precache:"), "{failed}");
+}

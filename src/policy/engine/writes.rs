@@ -240,7 +240,7 @@ impl Engine {
                 p.in_flight -= 1;
                 self.pump(id, now);
             }
-            (Some(i), Some(Kind::Install { pending })) => {
+            (Some(i), Some(Kind::Install { pending, .. })) => {
                 *pending -= 1;
                 if !ok {
                     let path = self.cfg.precache.get(i as usize).map(|e| e.path.clone()).unwrap_or_default();
