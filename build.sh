@@ -234,34 +234,29 @@ run_tests() {
   CHROMEDRIVER=/usr/bin/chromedriver cargo test --lib --target "$TARGET" --no-default-features --features page
   log "type declarations (tsc --strict) and the tarball installed in a scratch site"
   node --test --test-concurrency=1 --test-timeout=120000 tests/types/ tests/package/
-  # The Chromium end-to-end tests and the shared suites in Chromium side by side, as
-  # Firefox and WebKit run below (each file has its own servers on free ports and its own
-  # browser; both mostly wait on timers and browsers): the e2e report streams, the shared
-  # suites' follows it.
-  log "end-to-end tests (playwright-core + chromium) and, beside them, the shared browser suites in Chromium"
+  # Chromium's end-to-end tests beside its shared suites, then WebKit's beside Firefox's.
+  side_by_side "end-to-end tests (playwright-core + chromium)" tests/e2e/ \
+    "the shared browser suites in Chromium (tests/suites/, as Firefox and WebKit run them)" tests/chromium/
+  side_by_side "end-to-end tests in WebKit (WebKitGTK MiniBrowser on Xvfb, WebKitWebDriver, selenium-webdriver)" tests/webkit/ \
+    "end-to-end tests in Firefox ESR (geckodriver, selenium-webdriver)" tests/firefox/
+}
+
+# Two directories of browser tests side by side (each test file has its own servers on
+# free ports and its own browser profile; both mostly wait on timers and browsers): the
+# first's report streams, the second's follows it. Fails if either did.
+side_by_side() { # first-name first-dir second-name second-dir
+  local out
+  out="target/tmp/$(basename "$4")-tests.log"
+  log "$1 and, beside them, $3"
   mkdir -p target/tmp
-  node --test --test-concurrency=1 --test-timeout=120000 tests/chromium/ >target/tmp/chromium-suites.log 2>&1 &
-  local suites=$! suites_status=0 e2e_status=0
-  node --test --test-concurrency=1 --test-timeout=120000 tests/e2e/ || e2e_status=$?
-  wait "$suites" || suites_status=$?
-  log "the shared browser suites in Chromium (tests/suites/, as Firefox and WebKit run them), run beside the e2e tests"
-  cat target/tmp/chromium-suites.log
-  if [ "$e2e_status" -ne 0 ] || [ "$suites_status" -ne 0 ]; then
-    log "Chromium tests failed: e2e exit $e2e_status, shared suites exit $suites_status"
-    return 1
-  fi
-  # Firefox and WebKit side by side (each test file has its own servers on free ports and
-  # its own browser profile; the two mostly wait on their browsers): WebKit's report
-  # streams, Firefox's follows it.
-  log "end-to-end tests in WebKit (WebKitGTK MiniBrowser on Xvfb, WebKitWebDriver, selenium-webdriver) and, beside them, Firefox ESR (geckodriver)"
-  node --test --test-concurrency=1 --test-timeout=120000 tests/firefox/ >target/tmp/firefox-tests.log 2>&1 &
-  local firefox=$! firefox_status=0 webkit_status=0
-  node --test --test-concurrency=1 --test-timeout=120000 tests/webkit/ || webkit_status=$?
-  wait "$firefox" || firefox_status=$?
-  log "end-to-end tests in Firefox ESR (geckodriver, selenium-webdriver), run beside WebKit's"
-  cat target/tmp/firefox-tests.log
-  if [ "$firefox_status" -ne 0 ] || [ "$webkit_status" -ne 0 ]; then
-    log "browser tests failed: Firefox exit $firefox_status, WebKit exit $webkit_status"
+  node --test --test-concurrency=1 --test-timeout=120000 "$4" >"$out" 2>&1 &
+  local second=$! first_status=0 second_status=0
+  node --test --test-concurrency=1 --test-timeout=120000 "$2" || first_status=$?
+  wait "$second" || second_status=$?
+  log "$3, run beside the $1 ($out)"
+  cat "$out"
+  if [ "$first_status" -ne 0 ] || [ "$second_status" -ne 0 ]; then
+    log "browser tests failed: $2 exit $first_status, $4 exit $second_status"
     return 1
   fi
 }
