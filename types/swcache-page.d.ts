@@ -205,16 +205,20 @@ export interface SwcacheState {
   stats: SwcacheStats;
 }
 
-/** The worker's `INVALIDATED` notice, posted to every open page (the page module turns it into `swcache:invalidated`). */
-export interface SwcacheInvalidatedNotice {
-  type: 'INVALIDATED';
+/** What an invalidation named and removed: the `INVALIDATED` notice and `swcache:invalidated` both carry it. */
+export interface SwcacheInvalidation {
   urls: string[];
   prefixes: string[];
   tags: string[];
   /** Up to 200 paths the worker deleted. */
   removed: string[];
   all: boolean;
+  /** `'missed'` (with `all: true`): a page back from the back/forward cache missed more notices than the worker keeps. */
   source: 'feed' | 'message' | 'missed';
+}
+/** The worker's `INVALIDATED` notice, posted to every open page (the page module turns it into `swcache:invalidated`). */
+export interface SwcacheInvalidatedNotice extends SwcacheInvalidation {
+  type: 'INVALIDATED';
   /** When it was sent, in ms by the worker's clock (absent from a `'missed'` one). */
   at?: number;
 }
@@ -350,19 +354,11 @@ export function hydrate(options?: HydrateOptions): Hydration;
 // ----- events -----------------------------------------------------------------------------
 
 /** `swcache:invalidated` on `window`. */
-export interface SwcacheInvalidatedDetail {
+export interface SwcacheInvalidatedDetail extends SwcacheInvalidation {
   /** This page's URL is covered. */
   page: boolean;
   /** Ids of hydrated components whose data is covered (they refetch on their own). */
   components: string[];
-  urls: string[];
-  prefixes: string[];
-  tags: string[];
-  /** Up to 200 paths the worker deleted. */
-  removed: string[];
-  all: boolean;
-  /** `'missed'` (with `all: true`): a page back from the back/forward cache missed more notices than the worker keeps. */
-  source: 'feed' | 'message' | 'missed';
 }
 
 /** `swcache:updated` on `window`: a background refresh stored content that differs from what a page was given. */
