@@ -32,7 +32,8 @@ ADD:
     --route NAME       every entry of the worker's route NAME; repeatable
     --all              everything
     --timestamp ISO    when the content changed [default: now]; at most 10 minutes ahead
-    --server URL       publish through a running service (http://host:port) instead of a store
+    --server URL       publish through a running service (https://host or http://host:port)
+                       instead of a store
     --token-file FILE  the service's token (the first line that is not a # comment)
     --idempotency-key K  a retry with the same key publishes once
 "
