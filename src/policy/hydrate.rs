@@ -513,11 +513,15 @@ impl Hydrator {
                     Phase::Settled { .. } => {
                         c.phase = Phase::Queued { reload: true };
                         c.for_notice = true;
+                        c.attempts = 0;
                         self.queue.push(key);
                         self.pump();
                     }
                     // A reload not issued yet goes out after the notice anyway.
-                    Phase::Queued { .. } if c.hydrated => c.for_notice = true,
+                    Phase::Queued { .. } if c.hydrated => {
+                        c.for_notice = true;
+                        c.attempts = 0;
+                    }
                     // The data on its way may predate the notice, a first hydration's too.
                     Phase::Fetching { .. } | Phase::Rendering { .. } => c.stale_again = true,
                     // Its fetch goes out after the notice.
@@ -646,7 +650,7 @@ impl Hydrator {
             }
             self.queue.remove(i);
             c.phase = Phase::Fetching { reload };
-            c.attempts = c.attempts.saturating_add(1); // only read before hydration
+            c.attempts = c.attempts.saturating_add(1); // a first hydration's, or a notice's refetch's
             c.stale_again = false; // this fetch comes after any notice (a retry's too)
             self.in_flight += 1;
             self.out.push(Command::Fetch { key, reload });
@@ -671,23 +675,29 @@ impl Hydrator {
             let stale = !reload && age_ms.is_some_and(|age| !is_fresh(Some(now - age), now, Some(c.max_age_ms)));
             c.phase = Phase::Rendering { refresh_after: stale };
             self.out.push(Command::Render { key, source: DataSource::Fetched });
-        } else if c.hydrated {
-            // A failed refresh: keep the content, try again at the next poll (at once,
-            // once, if a notice came meanwhile).
-            c.for_notice = ::core::mem::take(&mut c.stale_again);
-            if c.for_notice {
-                c.phase = Phase::Queued { reload: true };
-                self.queue.push(key);
-            } else {
-                c.settle(now);
-            }
+        } else if c.hydrated && c.stale_again && !c.for_notice {
+            // A failed poll or refresh with a notice behind it: once more, now.
+            c.stale_again = false;
+            c.for_notice = true;
+            c.attempts = 0;
+            c.phase = Phase::Queued { reload: true };
+            self.queue.push(key);
+        } else if c.hydrated && !(c.for_notice && c.attempts <= self.opts.max_retries) {
+            // A failed refresh keeps the content: a poll's tries again at the next poll,
+            // a notice's once its retries are spent at the next notice.
+            c.for_notice = false;
+            c.stale_again = false;
+            c.settle(now);
         } else if c.attempts <= self.opts.max_retries {
-            // 2^(attempts-1) without `powi` (not in `core`).
+            // A first hydration's fetch, or a notice's refetch (what is shown is known to
+            // be stale): retried after 2^(attempts-1) × the base, without `powi` (not in
+            // `core`).
             let mut factor = 1.0f64;
             for _ in 1..c.attempts.min(1024) {
                 factor *= 2.0;
             }
             let delay = self.opts.retry_base_ms.max(0.0) * factor;
+            c.stale_again = false; // the retry goes out after it
             c.phase = Phase::Backoff { due: now + delay, reload };
         } else {
             let ms = (now - c.triggered_at).max(0.0);
@@ -726,6 +736,9 @@ impl Hydrator {
         // A notice during this fetch or render: the data shown may predate it.
         let again = ::core::mem::take(&mut c.stale_again);
         c.for_notice = again;
+        if again {
+            c.attempts = 0;
+        }
         if (ok && refresh_after) || again {
             c.phase = Phase::Queued { reload: true };
             self.queue.push(key);
@@ -1208,8 +1221,74 @@ mod tests {
         h.handle(done(0, false), 2070.0);
         assert_eq!(cmds(&mut h), "reload0", "a failed refresh with a notice behind it: once more, now");
         h.handle(done(0, false), 2080.0);
-        assert_eq!(cmds(&mut h), "", "then the next poll");
+        assert_eq!(cmds(&mut h), "", "then a retry, as for a first hydration");
         assert_eq!(h.next_timeout(), Some(3080.0));
+    }
+
+    #[test]
+    fn a_refetch_for_a_notice_that_fails_is_retried() {
+        // A type without polls: the content shown is known to be stale, and nothing else
+        // would ever fetch it again.
+        let mut h = Hydrator::new(Options { max_retries: 2, ..opts(1) });
+        h.add(0, desc("X"), 0.0);
+        h.handle(done(0, true), 1.0);
+        h.handle(Event::Rendered(0), 2.0);
+        assert_eq!(cmds(&mut h), "fetch0 render0 hydrated0@2");
+        h.handle(Event::Invalidated(0), 10.0);
+        h.handle(done(0, false), 20.0);
+        assert_eq!(h.next_timeout(), Some(1020.0), "a retry after the backoff");
+        h.handle(Event::Invalidated(0), 30.0); // the same news from the live feed
+        h.on_timeout(1020.0);
+        h.handle(done(0, false), 1030.0);
+        assert_eq!(h.next_timeout(), Some(3030.0), "doubled");
+        h.on_timeout(3030.0);
+        h.handle(done(0, false), 3040.0);
+        assert_eq!(cmds(&mut h), "reload0 reload0 reload0", "max_retries + 1 attempts");
+        assert_eq!(h.next_timeout(), None, "then it keeps what it shows until the next notice");
+        h.handle(Event::Invalidated(0), 5000.0);
+        h.handle(done(0, false), 5010.0);
+        assert_eq!(h.next_timeout(), Some(6010.0), "a new notice starts over");
+        h.on_timeout(6010.0);
+        h.handle(done(0, true), 6020.0);
+        h.handle(Event::Rendered(0), 6030.0);
+        assert_eq!(cmds(&mut h), "reload0 reload0 render0");
+        assert_eq!(h.next_timeout(), None);
+        // Polls count no attempts against a later notice's retries.
+        let polled = Options {
+            max_retries: 1,
+            types: vec![TypeOptions { name: "T".into(), poll_ms: Some(100.0), ..TypeOptions::default() }],
+            ..opts(1)
+        };
+        let mut h = Hydrator::new(polled);
+        h.add(0, desc("T"), 0.0);
+        h.handle(done(0, true), 1.0);
+        h.handle(Event::Rendered(0), 2.0);
+        let mut t = 2.0;
+        for _ in 0..5 {
+            t += 100.0;
+            h.on_timeout(t);
+            h.handle(done(0, true), t);
+            h.handle(Event::Rendered(0), t);
+        }
+        h.handle(Event::DocumentHidden, t);
+        h.on_timeout(t + 100.0); // due while hidden: fires once visible
+        h.handle(Event::DocumentVisible, t + 150.0);
+        h.handle(Event::Invalidated(0), t + 151.0); // while that reload is out
+        h.handle(done(0, false), t + 160.0);
+        h.handle(done(0, false), t + 170.0); // the notice's refetch, at once, fails too
+        assert_eq!(h.next_timeout(), Some(t + 170.0 + 1000.0), "retried");
+        // A notice while a poll's reload waits for a slot.
+        let mut h = Hydrator::new(Options { max_concurrent: 1, max_retries: 1, ..opts(2) });
+        h.add(0, desc("X"), 0.0);
+        h.add(1, desc("X"), 0.0);
+        h.handle(done(0, true), 1.0);
+        h.handle(Event::Rendered(0), 2.0);
+        h.handle(Event::Invalidated(0), 3.0); // queued behind 1's first fetch
+        h.handle(Event::Invalidated(0), 4.0);
+        h.handle(done(1, true), 5.0);
+        h.handle(done(0, false), 6.0);
+        assert_eq!(cmds(&mut h), "fetch0 render0 fetch1 hydrated0@2 render1 reload0");
+        assert_eq!(h.next_timeout(), Some(1006.0), "retried");
     }
 
     #[test]
