@@ -325,7 +325,8 @@ impl Shared {
     }
 
     /// What the document's changes added and removed, record by record (a node moved
-    /// is connected when the records arrive: found again, and not swept); then the
+    /// is connected when the records arrive: found again, and not swept; one added and
+    /// removed again is not: never read); then the
     /// elements whose component attributes took another value, each found again as it
     /// now is (another component, or none), the one it was stopped.
     pub(super) fn mutations(self: &Rc<Self>, records: &Array) {
@@ -343,7 +344,9 @@ impl Shared {
             }
             let (added, removed) = (record.added_nodes(), record.removed_nodes());
             for j in 0..added.length() {
-                if let Some(el) = added.item(j).and_then(|n| n.dyn_into::<Element>().ok()) {
+                // One no longer in the document was removed again in this batch.
+                let el = added.item(j).and_then(|n| n.dyn_into::<Element>().ok());
+                if let Some(el) = el.filter(|el| el.is_connected()) {
                     self.discover(&el, true);
                 }
             }
