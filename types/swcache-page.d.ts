@@ -24,11 +24,13 @@ export interface RegisterOptions {
 
 /**
  * Registers the worker and resolves with its registration once it controls the page;
- * resolves `undefined` where service workers are unsupported. Rejects when registration
- * or install fails (with the worker's own reason: its config error, or why its install
- * failed, such as the feed's `410 Gone`), or when nothing controls the page within
- * `timeout` ms. On a page already controlled it resolves at once, and a new version that
- * fails within `timeout` ms is logged in the page console.
+ * resolves `undefined` where service workers are unsupported (or denied: a sandboxed
+ * frame without `allow-same-origin`). Rejects when registration or install fails (with
+ * the worker's own reason: its config error, or why its install failed, such as the
+ * feed's `410 Gone`), or when nothing controls the page within `timeout` ms. On a page
+ * already controlled it resolves at once, and so it does on a page the active worker has
+ * not taken with no other worker on its way (a hard reload bypasses the worker until the
+ * next load); a new version that fails within `timeout` ms is logged in the page console.
  */
 export function register(url: string | URL, options?: RegisterOptions): Promise<ServiceWorkerRegistration | undefined>;
 
@@ -255,7 +257,7 @@ export type SwcacheReply<M extends SwcacheMessage = SwcacheMessage> =
   : M extends { type: 'GET_NOTICES' } ? SwcacheNotices
   : never;
 
-/** Posts `msg` to the active worker; resolves with its reply, rejects on ERROR or after `timeout` ms [default 5000]. */
+/** Posts `msg` to the worker that controls the page (else the active worker); resolves with its reply, rejects on ERROR or after `timeout` ms [default 5000]. */
 export function post<M extends SwcacheMessage>(msg: M, timeout?: number): Promise<SwcacheReply<M>>;
 
 /** CACHE_INVALIDATION: `timestamp` defaults to the page's now [timeout 5000 ms]. */
@@ -294,6 +296,8 @@ export function prefetchOnHover(selector?: string, options?: PrefetchOnHoverOpti
  * proxy, or cross-origin with `--cors-origin`), and hands each to the worker at once. A
  * `reset` event (entries missed while disconnected were compacted away) invalidates
  * everything up to its `timestamp`. The browser reconnects with `Last-Event-ID` by itself.
+ * One page of the browser holds the stream for all of the origin's pages that subscribe
+ * to the same URL (Web Locks), and another takes it over when that one closes.
  */
 export function subscribe(url?: string | URL): Stoppable;
 

@@ -4,7 +4,9 @@
 // hydration scheduler is Rust on wasm (swcache-hydrate.js, wasm-bindgen's glue, and
 // swcache-hydrate.wasm), imported only when hydrate() is called.
 
-const sw = typeof navigator !== 'undefined' ? navigator.serviceWorker : undefined;
+// Reading it throws where service workers are denied (a sandboxed frame without
+// allow-same-origin): unsupported there, like a browser without them.
+const sw = (() => { try { return navigator.serviceWorker; } catch {} })();
 const TIMEOUT = 5000;
 
 function timeoutError(what, ms) {
@@ -43,8 +45,9 @@ async function missing(url) {
 }
 
 /**
- * Registers the worker; resolves with the registration once it controls the page. Where
- * service workers are unsupported it resolves undefined. Rejects when registration or
+ * Registers the worker; resolves with the registration once it controls the page, or
+ * once it is active on a page it will not take (a hard reload). Where service workers
+ * are unsupported or denied (a sandboxed frame) it resolves undefined. Rejects when registration or
  * install fails (with the worker's own reason when it tells one: its config error, why
  * its install failed, such as the feed's 410 Gone), or when nothing controls the page
  * within `timeout` ms. On a page already controlled, an update this registration finds
@@ -95,11 +98,14 @@ export async function register(url, { scope, timeout = 10000 } = {}) {
       await new Promise((r) => setTimeout(r, 50)); // the channel's message may trail the rejection
       throw fail(`swcache: registering ${url} failed: ${await missing(url) || e?.message || e}`);
     }
-    if (sw.controller) {
+    const worker = reg.installing || reg.waiting || reg.active;
+    // A page the active worker has not taken, with no other worker on its way (a hard
+    // reload bypasses the worker until the next load): nothing will control it, and the
+    // worker answers its messages all the same.
+    if (sw.controller || (worker === reg.active && worker?.state === 'activated')) {
       watchUpdate(reg);
       return reg;
     }
-    const worker = reg.installing || reg.waiting || reg.active;
     return new Promise((resolve, reject) => {
       const check = () => {
         if (!sw.controller && !(worker && worker.state === 'redundant')) return;
@@ -182,14 +188,17 @@ export async function applyUpdate({ reload = true, timeout = 10000 } = {}) {
   return true;
 }
 
-/** Posts `msg` to the active worker; resolves with its reply, rejects on ERROR or timeout. */
+/** Posts `msg` to the worker that controls the page (else the active worker); resolves with its reply, rejects on ERROR or timeout. */
 export function post(msg, timeout = TIMEOUT) {
   if (!sw) return Promise.reject(new Error('swcache: service workers are not supported here'));
   // The timeout runs from now, whatever the worker's state (none, installing, broken).
   const { port1, port2 } = new MessageChannel();
   return withTimeout((async () => {
-    const reg = await sw.ready;
-    const active = reg.active;
+    // The worker that controls this page, else the registration's once it has one: an
+    // unregistered worker (the feed's 410) controls the open pages until they navigate,
+    // while `ready` never resolves once no registration is left.
+    const controller = sw.controller?.state === 'redundant' ? null : sw.controller;
+    const active = controller || (await sw.ready).active;
     if (!active) throw new Error('swcache: no active worker');
     const reply = new Promise((resolve) => { port1.onmessage = (e) => resolve(e.data); });
     active.postMessage(msg, [port2]);
@@ -416,7 +425,8 @@ const RECONNECT_MS = 2000;
  * hands each to the worker at once, so an open page is invalidated within about a
  * second. A `reset` event (the entries this page missed while disconnected were
  * compacted away) invalidates everything up to its `timestamp`. The browser reconnects
- * by itself, with Last-Event-ID. Returns `{stop()}`.
+ * by itself, with Last-Event-ID. One page of the browser holds the stream for the origin's
+ * pages that subscribe to it. Returns `{stop()}`.
  */
 export function subscribe(url = '/swcache-feed/live') {
   if (typeof EventSource !== 'function') return { stop() {} };
@@ -459,12 +469,49 @@ export function subscribe(url = '/swcache-feed/live') {
       wait = Math.min(wait * 2, 60000);
     };
   };
-  open();
+  // One stream for all of the origin's pages and frames: the worker they share applies
+  // each entry and tells every page, and a browser keeps at most 6 HTTP/1.1 connections
+  // to a host (a stream per tab left the seventh tab of the site loading for good). The
+  // page holding the lock keeps the stream; when it closes, stops, goes into the
+  // back/forward cache or is frozen, the next one opens it.
+  const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
+  let release = null;
+  let asking = null; // the lock request waiting, to abort
+  const lead = () => {
+    if (asking || release || source) return; // holding, or asking for, the stream already
+    if (!locks) return open();
+    asking = new AbortController();
+    locks.request(`swcache-live ${new URL(url, location.href).href}`, { signal: asking.signal }, () => {
+      asking = null;
+      if (stopped) return;
+      open();
+      return new Promise((r) => { release = r; });
+    }).catch((e) => {
+      if (e?.name === 'AbortError') return; // let go meanwhile
+      asking = null; // no locks here (a sandboxed frame): a stream of its own
+      if (!source) open();
+    });
+  };
+  // A page kept in the back/forward cache lets the stream go (holding the lock, it would be
+  // evicted from the cache when another page asks for it) and asks again when shown.
+  const away = () => {
+    asking?.abort();
+    clearTimeout(retry);
+    source?.close();
+    release?.();
+    asking = release = source = null;
+  };
+  addEventListener('pagehide', (e) => { if (e.persisted && !stopped) away(); });
+  addEventListener('pageshow', (e) => { if (e.persisted && !stopped) lead(); });
+  // So does a page the browser freezes (a background tab, Chromium): frozen, it would
+  // hold the lock and read no entry for the others.
+  document.addEventListener('freeze', () => { if (!stopped) away(); });
+  document.addEventListener('resume', () => { if (!stopped) lead(); });
+  lead();
   return {
     stop() {
       stopped = true;
-      clearTimeout(retry);
-      source.close();
+      away();
     },
   };
 }

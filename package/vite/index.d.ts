@@ -3,7 +3,7 @@
 import type { Plugin } from 'vite';
 
 export interface SwcacheViteOptions {
-  /** The worker's source, relative to Vite's root: TypeScript or JavaScript, a classic script saying `self.swcacheManifest` once. Default: the first of src/sw.ts, src/sw.js, sw.ts, sw.js, then <publicDir>/sw.js. */
+  /** The worker's source, relative to Vite's root: TypeScript or JavaScript, a classic script saying `self.swcacheManifest` once. Default: the first of src/sw.ts, src/sw.js, sw.ts, sw.js, then <publicDir>/<swDest> (public/sw.js). */
   sw?: string;
   /** The worker's file in the output, served at `base + swDest`. Default 'sw.js'. */
   swDest?: string;

@@ -88,7 +88,7 @@ async function compileWorker(file) {
 /**
  * The plugin. Options (all optional):
  * - `sw`: the worker's source, relative to Vite's root [first of src/sw.ts, src/sw.js,
- *   sw.ts, sw.js, then <publicDir>/sw.js]. It must say `self.swcacheManifest` once.
+ *   sw.ts, sw.js, then <publicDir>/<swDest>]. It must say `self.swcacheManifest` once.
  * - `swDest`: the worker's file in the output [sw.js]: served at `base + swDest`.
  * - `engineDir`: where the engine's files go in the output [swcache].
  * - `include`, `exclude`, `hashed`: globs, relative to the output directory, of the files
