@@ -1021,6 +1021,7 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
         ("relative", Some("ok"), e(r#"{"urls":["promo/a"]}"#), 400, "root-relative"),
         ("backslash", Some("ok"), e(r#"{"urls":["/\\evil.example/x"]}"#), 400, "backslash"),
         ("tab", Some("ok"), e(r#"{"prefixes":["/\t/evil.example/"]}"#), 400, "control characters"),
+        ("newline", Some("ok"), e(r#"{"urls":["/\n/evil.example/x"]}"#), 400, "control characters"),
         ("bad tag", Some("ok"), e(r#"{"tags":["a,b"]}"#), 400, "without commas"),
         ("bad route", Some("ok"), e(r#"{"routes":["a b"]}"#), 400, "route name"),
         ("2 MB", Some("ok"), format!(r#"{{"urls":["/{}"]}}"#, "x".repeat(2 << 20)), 413, "larger than"),
@@ -1056,6 +1057,15 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
         assert!(v["error"].as_str().unwrap().contains("Last-Event-ID"));
     }
     assert_eq!(std::fs::read(&feed_file).unwrap(), before, "the refusals changed nothing");
+    // Each refusal is in the operator's log with why, on one line (what the client sent
+    // cannot add lines of its own), and never the token.
+    let log = s.log_text();
+    for says in ["not JSON", "cross-origin", "control characters", "larger than", "more than 10000", "Idempotency-Key"]
+    {
+        assert!(log.lines().any(|l| l.contains("publish refused") && l.contains(says)), "{says}: {log}");
+    }
+    assert!(!log.lines().any(|l| l.starts_with("/evil.example/")), "a line injected by a URL: {log}");
+    assert!(!log.contains(TOKEN), "the token is never logged: {log}");
     // A wrong method gets the same JSON error as every other refusal.
     let res = c.get(format!("{}/v1/entries", s.base)).send().await.unwrap();
     assert_eq!(res.status(), 405);
@@ -1269,6 +1279,52 @@ async fn a_cors_origin_written_with_capitals_or_a_default_port_matches_what_brow
     }
 }
 
+// A page's fetch() with a header of its own (If-None-Match, Last-Event-ID from an SSE
+// reader built on fetch) is preflighted: the listed origin gets the CORS answer, not 405.
+#[tokio::test]
+async fn a_listed_origin_preflight_is_answered_with_the_cors_headers() {
+    let dir = scratch("cors-preflight");
+    let s = Service::start(
+        &dir,
+        &format!("file:{}", dir.join("feed.json").display()),
+        &["--cors-origin", "https://www.example.com"],
+    );
+    let c = client();
+    for (path, asked) in
+        [("/swcache-feed.json", "if-none-match"), ("/v1/events", "last-event-id"), ("/v1/seq", "cache-control")]
+    {
+        let res = c
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", s.base))
+            .header("origin", "https://www.example.com")
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", asked)
+            .send()
+            .await
+            .unwrap();
+        let h = |name: &str| res.headers().get(name).map(|v| v.to_str().unwrap().to_ascii_lowercase());
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+        assert_eq!(h("access-control-allow-origin").as_deref(), Some("https://www.example.com"), "{path}");
+        assert!(h("access-control-allow-headers").unwrap_or_default().contains(asked), "{path}");
+    }
+    // Another origin is not allowed; an endpoint without CORS still refuses OPTIONS.
+    let res = c
+        .request(reqwest::Method::OPTIONS, format!("{}/swcache-feed.json", s.base))
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    let res = c.request(reqwest::Method::OPTIONS, format!("{}/v1/entries", s.base)).send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    let v: Value = res.json().await.unwrap();
+    assert!(v["error"].as_str().unwrap().contains("OPTIONS is not allowed"), "{v}");
+    let res = c.request(reqwest::Method::DELETE, format!("{}/v1/seq", s.base)).send().await.unwrap();
+    assert_eq!(res.status(), 405, "another method on a CORS endpoint");
+    let v: Value = res.json().await.unwrap();
+    assert!(v["error"].as_str().unwrap().contains("DELETE is not allowed"), "{v}");
+}
+
 /// How `swcache-feed serve ARGS` exits within 3 s (`None`: it is still running, and is
 /// stopped), and what it said on stderr.
 fn serve_exit(args: &[&str]) -> (Option<i32>, String) {
@@ -1336,6 +1392,29 @@ async fn a_token_file_rewritten_in_place_is_read_again_until_it_settles() {
     drop(f);
     assert_eq!(publish(whole).await, 201, "the whole token, once written, is accepted");
     assert_eq!(publish(half).await, 401, "the half-written one is not");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_removed_from_the_file_is_refused_even_when_no_valid_token_is_left() {
+    let dir = scratch("revoked-tokens");
+    let s = Service::start(&dir, &format!("file:{}", dir.join("feed.json").display()), &[]);
+    let c = client();
+    let file = dir.join("tokens.txt");
+    assert_eq!(post(&c, &s.base, &json!({ "all": true }), None).await.unwrap().0, 201);
+    // The only token leaked: the operator removes its line before a new one is issued,
+    // or deletes the file.
+    std::fs::write(&file, "# revoked, a new token follows\n").unwrap();
+    assert_eq!(post(&c, &s.base, &json!({ "all": true }), None).await.unwrap().0, 401, "{}", s.log_text());
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(post(&c, &s.base, &json!({ "all": true }), None).await.unwrap().0, 401, "{}", s.log_text());
+    assert!(s.log_text().contains("the token file could not be read again"), "the log says why: {}", s.log_text());
+    // The new token, once written, works; the old one stays refused.
+    let new = "issued-after-the-leak-0123456789";
+    std::fs::write(&file, format!("{new}\n")).unwrap();
+    let res = c.post(format!("{}/v1/entries", s.base)).bearer_auth(new).body(r#"{"all":true}"#).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(post(&c, &s.base, &json!({ "all": true }), None).await.unwrap().0, 401);
+    assert_eq!(seq_of(&c, &s.base).await, 2, "only the first and the new token's publish");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

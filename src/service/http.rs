@@ -115,7 +115,10 @@ impl Tokens {
             match read_tokens(file) {
                 Ok(t) => *loaded = (settled, t),
                 Err(e) => {
-                    tracing::error!(error = %e, "the token file could not be read again; the previous tokens stay");
+                    // No previous token stays: a file emptied or removed to revoke a
+                    // leaked token must revoke it. (Read again at the next publish.)
+                    *loaded = (None, vec![]);
+                    tracing::error!(error = %e, "the token file could not be read again; every publish is refused until it can");
                 }
             }
         }
@@ -156,10 +159,16 @@ fn store_error(e: &StoreError) -> Response {
 pub fn router(hub: Arc<Hub>, cfg: ServeConfig, stop: watch::Receiver<bool>) -> Router {
     let tokens = Tokens { file: cfg.token_file.clone(), loaded: Mutex::new((None, vec![])) };
     let app = Arc::new(App { hub, cfg: cfg.clone(), tokens, stop });
+    let not_allowed = |method: Method| async move {
+        error(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not allowed here (see the README's endpoints)"))
+    };
+    // (Given before the CORS layer: one given after replaces the layered fallback, and a
+    // preflight `OPTIONS` would be answered 405 without the CORS headers.)
     let reads = Router::new()
         .route(&cfg.feed_path, get(feed_document))
         .route("/v1/events", get(events))
-        .route("/v1/seq", get(seq));
+        .route("/v1/seq", get(seq))
+        .method_not_allowed_fallback(not_allowed);
     let reads = if cfg.cors_origins.is_empty() {
         reads
     } else {
@@ -180,11 +189,9 @@ pub fn router(hub: Arc<Hub>, cfg: ServeConfig, stop: watch::Receiver<bool>) -> R
         .route("/v1/entries", post(publish))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .method_not_allowed_fallback(not_allowed)
         .merge(reads)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
-        .method_not_allowed_fallback(|method: Method| async move {
-            error(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not allowed here (see the README's endpoints)"))
-        })
         .with_state(app)
 }
 
@@ -210,46 +217,30 @@ async fn publish(State(app): State<Arc<App>>, req: Request) -> Response {
         None => None,
         Some(Ok(k)) => match check_idempotency_key(&k) {
             Ok(()) => Some(k),
-            Err(e) => {
-                m.refuse("invalid");
-                return error(StatusCode::BAD_REQUEST, e);
-            }
+            Err(e) => return refused(m, "invalid", StatusCode::BAD_REQUEST, e),
         },
         Some(Err(_)) => {
-            m.refuse("invalid");
-            return error(StatusCode::BAD_REQUEST, "the Idempotency-Key must be visible ASCII");
+            return refused(m, "invalid", StatusCode::BAD_REQUEST, "the Idempotency-Key must be visible ASCII".into())
         }
     };
     let body = match tokio::time::timeout(BODY_TIMEOUT, read_body(req.into_body())).await {
         Err(_) => {
-            m.refuse("timeout");
-            return error(
-                StatusCode::REQUEST_TIMEOUT,
-                format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()),
-            );
+            let why = format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs());
+            return refused(m, "timeout", StatusCode::REQUEST_TIMEOUT, why);
         }
         Ok(Err(_)) => {
-            m.refuse("too_large");
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the body is larger than {MAX_BODY} bytes (or broken)"),
-            );
+            let why = format!("the body is larger than {MAX_BODY} bytes (or broken)");
+            return refused(m, "too_large", StatusCode::PAYLOAD_TOO_LARGE, why);
         }
         Ok(Ok(b)) => b,
     };
     let value: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => {
-            m.refuse("invalid");
-            return error(StatusCode::BAD_REQUEST, format!("the body is not JSON: {e}"));
-        }
+        Err(e) => return refused(m, "invalid", StatusCode::BAD_REQUEST, format!("the body is not JSON: {e}")),
     };
     let (fields, at_ms) = match feed::publish_request(&core_value(&value), now_ms()) {
         Ok(r) => r,
-        Err(e) => {
-            m.refuse("invalid");
-            return error(StatusCode::BAD_REQUEST, e);
-        }
+        Err(e) => return refused(m, "invalid", StatusCode::BAD_REQUEST, e),
     };
     let what: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
     let what = what.join(",");
@@ -284,6 +275,15 @@ async fn publish(State(app): State<Arc<App>>, req: Request) -> Response {
             (status, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
         }
     }
+}
+
+/// A publish refused for what it sent: counted, answered, and logged with why (clipped,
+/// and escaped: a URL's line break cannot start a log line of its own).
+fn refused(m: &Metrics, reason: &'static str, status: StatusCode, why: String) -> Response {
+    m.refuse(reason);
+    let clipped: String = why.chars().take(300).collect();
+    tracing::warn!(status = status.as_u16(), why = clipped.as_str(), "publish refused");
+    error(status, why)
 }
 
 /// A body beyond `MAX_BODY` is read on (and dropped) up to this many bytes, so the
