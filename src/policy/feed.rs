@@ -441,7 +441,11 @@ pub fn publish_request(v: &Value, now_ms: f64) -> Result<(Vec<(String, Value)>, 
     };
     browser_safe(props)?;
     let ctx = Context { origin: PUBLISH_ORIGIN, slot_names: &[], now_ms, resolve: &resolve_published };
-    parse_invalidation_with(v, &ctx, true)?;
+    // A null timestamp (Python's None) is "not given", which the worker's reading of a
+    // message does not know.
+    let given: Vec<(String, Value)> =
+        props.iter().filter(|(k, x)| !(k == "timestamp" && matches!(x, Value::Null))).cloned().collect();
+    parse_invalidation_with(&Value::Obj(given), &ctx, true)?;
     if let Some(Value::Arr(urls)) = v.get("urls") {
         for (i, u) in urls.iter().enumerate() {
             let u = u.as_str().unwrap_or("");
@@ -671,6 +675,18 @@ mod tests {
         // (A browser reads `\` as `/`: another origin to every worker.)
         let slash = feed_with(r#"{"seq":3,"timestamp":"2026-11-18T11:02:00.000Z","urls":["/\\elsewhere.example/a"]}"#);
         assert!(check_stored(&parse_stored(&slash).unwrap(), NOW).is_err());
+    }
+
+    #[test]
+    fn a_publish_with_a_null_timestamp_is_stamped_now() {
+        // Python's None, PHP's null: "not given", as the README's optional field says.
+        let v = Value::Obj(vec![
+            ("urls".into(), Value::Arr(vec![Value::Str("/promo/a".into())])),
+            ("timestamp".into(), Value::Null),
+        ]);
+        let (fields, at) = publish_request(&v, NOW).expect("accepted");
+        assert_eq!(at, NOW);
+        assert_eq!(fields.len(), 1, "{fields:?}");
     }
 
     #[test]
