@@ -235,6 +235,14 @@ impl KnownKeys {
         gone
     }
 
+    /// A cache read found no `path`: keys that list it are not the cache's (the site
+    /// deleted its caches, say): forgotten, so the next write lists the cache.
+    pub fn missed(known: &mut Option<KnownKeys>, path: &str) {
+        if known.as_ref().is_some_and(|k| k.paths.iter().any(|p| p == path)) {
+            *known = None;
+        }
+    }
+
     pub fn paths(&self) -> Vec<&str> {
         self.paths.iter().map(String::as_str).collect()
     }

@@ -9,6 +9,8 @@ pub struct ResponseFacts<'a> {
     pub redirected: bool,
     pub cache_control: Option<&'a str>,
     pub vary: Option<&'a str>,
+    /// The request carried an `Authorization` header.
+    pub authorized: bool,
 }
 
 /// Why a response was not stored (for stats and debugging).
@@ -19,13 +21,17 @@ pub enum Refusal {
     NoStore,
     VaryStar,
     Redirected,
+    Authorized,
 }
 
 /// GET only (the router never hands anything else here); status 200, or an opaque
 /// response on a route with `opaque: true`; never `Cache-Control: no-store`, `Vary: *`,
 /// or a redirected response (a stamped copy cannot keep its final URL, so what resolves
 /// against it, a navigation's links, a stylesheet's `@import`, a module's imports, would
-/// resolve against the requested URL instead).
+/// resolve against the requested URL instead). A response to a request with
+/// `Authorization` only as a shared cache may keep one (RFC 9111 §3.5: `public` or
+/// `s-maxage`, without `private`) or keyed by that header (`Vary: Authorization`): the
+/// worker's caches answer whoever uses the device next.
 pub fn storable(resp: &ResponseFacts<'_>, route_allows_opaque: bool) -> Result<(), Refusal> {
     if resp.opaque {
         return if route_allows_opaque { Ok(()) } else { Err(Refusal::Opaque) };
@@ -36,11 +42,18 @@ pub fn storable(resp: &ResponseFacts<'_>, route_allows_opaque: bool) -> Result<(
     if resp.cache_control.is_some_and(|cc| has_directive(cc, "no-store")) {
         return Err(Refusal::NoStore);
     }
-    if resp.vary.is_some_and(|v| v.split(',').any(|t| t.trim() == "*")) {
+    if resp.vary.is_some_and(|v| has_directive(v, "*")) {
         return Err(Refusal::VaryStar);
     }
     if resp.redirected {
         return Err(Refusal::Redirected);
+    }
+    if resp.authorized {
+        let cc = resp.cache_control.unwrap_or("");
+        let shared = !has_directive(cc, "private") && (has_directive(cc, "public") || has_directive(cc, "s-maxage"));
+        if !shared && !resp.vary.is_some_and(|v| has_directive(v, "authorization")) {
+            return Err(Refusal::Authorized);
+        }
     }
     Ok(())
 }
@@ -69,7 +82,8 @@ pub fn whole_length(content_length: Option<&str>, content_encoding: Option<&str>
     content_encoding.map_or_else(|| crate::policy::text::parse_u64(content_length?.trim()), |_| None)
 }
 
-/// Whether a `Cache-Control` value carries `directive` (case-insensitive, `=value` allowed).
+/// Whether a `Cache-Control` value carries `directive` (case-insensitive, `=value` allowed),
+/// or a `Vary` value names a header.
 pub fn has_directive(cache_control: &str, directive: &str) -> bool {
     cache_control.split(',').any(|part| {
         let name = part.split('=').next().unwrap_or("").trim();
@@ -121,6 +135,17 @@ mod tests {
         assert_eq!(whole_length(Some("2000"), Some("gzip")), None, "the size of the encoded body");
         assert_eq!(whole_length(None, None), None);
         assert_eq!(whole_length(Some("x"), None), None);
+    }
+
+    #[test]
+    fn authorized_only_when_shared_or_keyed_by_it() {
+        let auth = |cache_control, vary| ResponseFacts { authorized: true, cache_control, vary, ..ok200() };
+        assert_eq!(storable(&auth(None, None), false), Err(Refusal::Authorized));
+        assert_eq!(storable(&auth(Some("max-age=60"), Some("Accept")), false), Err(Refusal::Authorized));
+        assert_eq!(storable(&auth(Some("private, public"), None), false), Err(Refusal::Authorized));
+        assert_eq!(storable(&auth(Some("Public"), None), false), Ok(()));
+        assert_eq!(storable(&auth(Some("s-maxage=60"), None), false), Ok(()));
+        assert_eq!(storable(&auth(None, Some("accept, authorization")), false), Ok(()));
     }
 
     #[test]

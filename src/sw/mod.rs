@@ -187,6 +187,7 @@ pub fn on_fetch(event: FetchEvent, answer: Function) -> bool {
         no_cors: req.mode() == web_sys::RequestMode::NoCors,
         accept: accept.as_deref(),
         conditional: ["if-none-match", "if-modified-since"].iter().any(|h| headers.get(h).ok().flatten().is_some()),
+        authorized: headers.get("authorization").ok().flatten().is_some(),
     };
     let handled = with_engine(|w| {
         let id = w.engine.fetch(&facts, now())?;

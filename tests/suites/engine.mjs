@@ -81,6 +81,66 @@ export default function engineSuite(engine) {
     assert.equal((await get(page, '/account/orders')).body, 'signed out');
     assert.equal(server.count('/account/orders'), 2, 'served from the cache again');
   });
+  test(name('after a sign-out deletes the caches, a full maxEntries route keeps the pages stored next (its known keys are listed again)'), async () => {
+    const { page, server } = t;
+    const config = `{ version: 'v1', routes: [{ name: 'p', match: '/p/', strategy: 'cacheFirst', maxEntries: 3 }] }`;
+    server.set('/sw-wipe.js', { body: workerSource(config), headers: JS });
+    for (const p of ['a', 'b', 'c', 'd', 'e']) server.set(`/p/${p}`, { body: `page ${p}` });
+    await t.controlled('/sw-wipe.js');
+    // The first visitor uses three pages often: the route is full.
+    for (const p of ['a', 'b', 'c']) {
+      await get(page, `/p/${p}`);
+      await t.waitStored(`/p/${p}`, 'p');
+      for (let i = 0; i < 3; i++) await get(page, `/p/${p}`);
+    }
+    await page.evaluate(async () => { for (const k of await caches.keys()) await caches.delete(k); });
+    // The next visitor opens one of those pages, then two of their own.
+    for (const p of ['a', 'd', 'e']) {
+      assert.equal((await get(page, `/p/${p}`)).body, `page ${p}`);
+      await t.waitStored(`/p/${p}`, 'p');
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    for (const p of ['a', 'd', 'e']) assert.ok(await cached(page, `/p/${p}`, 'p'), `/p/${p} still stored`);
+    assert.equal((await message(page, { type: 'GET_STATS' })).routes.p.evictions, 0);
+  });
+  test(name('a page the site removed (404) leaves a staleWhileRevalidate route with the refresh: it is not shown again'), async () => {
+    const { page, server } = t;
+    const config = `{ version: 'v1', routes: [{ name: 's', match: '/s/', strategy: 'staleWhileRevalidate', maxAge: 200 }] }`;
+    server.set('/sw-gone.js', { body: workerSource(config), headers: JS });
+    server.set('/s/article', { body: 'the article' });
+    await t.controlled('/sw-gone.js');
+    const open = async () => {
+      await page.goto(`${server.origin}/s/article`);
+      return page.evaluate(() => document.body.textContent);
+    };
+    assert.equal(await open(), 'the article');
+    await t.waitStored('/s/article', 's');
+    server.set('/s/article', { status: 404, body: 'no such article' });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await open(), 'the article', 'stale, shown while the refresh runs');
+    await waitFor(async () => !(await cached(page, '/s/article', 's')), 'the copy deleted by the refresh');
+    assert.equal(await open(), 'no such article');
+  });
+  test(name('a response to a request with Authorization is kept only when the origin shares it or varies on it: the next user of the device gets their own'), async () => {
+    const { page, server } = t;
+    const config = `{ version: 'v1', routes: [{ name: 'me', match: '/me/', strategy: 'staleWhileRevalidate' }] }`;
+    server.set('/sw-auth.js', { body: workerSource(config), headers: JS });
+    const whose = (req) => `orders of ${req.headers.authorization || 'nobody'}`;
+    server.set('/me/orders', { body: whose });
+    server.set('/me/keyed', { body: whose, headers: { vary: 'Authorization' } });
+    await t.controlled('/sw-auth.js');
+    const as = async (user, p) => (await get(page, p, user ? { headers: { authorization: `Bearer ${user}` } } : {})).body;
+    assert.equal(await as('alice', '/me/orders'), 'orders of Bearer alice');
+    assert.equal(await as('alice', '/me/keyed'), 'orders of Bearer alice');
+    const kept = (p) => page.evaluate((u) => caches.match(u, { ignoreVary: true }).then((r) => !!r), p);
+    await waitFor(() => kept('/me/keyed'), '/me/keyed stored');
+    assert.equal(await kept('/me/orders'), false, 'not kept for whoever comes next');
+    // Alice signs out; Bob, then nobody, use the same browser.
+    assert.equal(await as('bob', '/me/orders'), 'orders of Bearer bob');
+    assert.equal(await as('bob', '/me/keyed'), 'orders of Bearer bob');
+    assert.equal(await as(null, '/me/orders'), 'orders of nobody');
+    assert.equal(await as(null, '/me/keyed'), 'orders of nobody');
+  });
   test(name('precache: install fails (detected, not a hang) when a URL fails'), () => scenario.precacheInstallFails(t));
   test(name('a redirected stylesheet is not stored: its @import resolves against its final URL on every visit'), async () => {
     const { page, server } = t;

@@ -68,6 +68,8 @@ pub enum Tag {
     DeleteOne(u32),
     /// Step `0` or `1` of item `n` (prefetch, precache entries, cache deletions).
     Item(u32, u32),
+    /// Deleting the copy of a URL the server answered 404 or 410 for.
+    Gone,
 }
 
 impl Tag {
@@ -311,6 +313,8 @@ pub struct Request<'a> {
     /// `If-None-Match` or `If-Modified-Since` is set: a 304 answers the page's own
     /// validators (else it says the cached copy is still good).
     pub conditional: bool,
+    /// An `Authorization` header is set.
+    pub authorized: bool,
 }
 
 /// A stored entry, as far as decisions go.

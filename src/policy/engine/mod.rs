@@ -432,6 +432,7 @@ impl Engine {
             image: req.image,
             no_cors: req.no_cors,
             conditional: req.conditional,
+            authorized: req.authorized,
             range: req.range.map(String::from),
             fallback: None,
             pass_through: own_route.is_some(),
@@ -624,6 +625,7 @@ impl Engine {
             Tag::Store(job, step) => return self.store_io(op, job, step, io, now),
             Tag::Trim(slot, step) => return self.trim_io(op, slot, step, io),
             Tag::Notices => return self.notices_io(op, io, now),
+            Tag::Gone => return self.bg(op, -1),
             _ => {}
         }
         match kind {

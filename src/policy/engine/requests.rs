@@ -3,6 +3,7 @@
 //! there is none), background revalidation and late writes, and ranged requests answered
 //! from a cached copy.
 
+use crate::policy::evict::KnownKeys;
 use crate::policy::prelude::*;
 use crate::policy::store;
 use crate::policy::strategy::{Action, Flow, Lookup, NetOutcome, Reply};
@@ -41,6 +42,8 @@ pub(super) struct FetchOp {
     pub(super) no_cors: bool,
     /// See [`super::Request::conditional`].
     pub(super) conditional: bool,
+    /// See [`super::Request::authorized`].
+    pub(super) authorized: bool,
     /// The `Range` header of a ranged request served from the cache.
     pub(super) range: Option<String>,
     /// The error to answer with if the offline fallback is not cached either.
@@ -232,6 +235,12 @@ impl Engine {
                 let (path, also, key) = (f.path.clone(), f.also_precache, f.key.clone().unwrap_or_default());
                 // An opaque copy answers only a no-cors request: to any other it is a miss.
                 let no_cors = f.no_cors;
+                if found.is_none() && tag == Tag::Match {
+                    // A key this instance knows is gone (the site deleted its caches, say at
+                    // sign-out): its keys are listed again at the next write, else the
+                    // phantoms would outrank, and evict, every page stored from now on.
+                    KnownKeys::missed(&mut self.slots[read_slot].known, &path);
+                }
                 let found = found.filter(|e| !self.hidden(&path, read_slot, e, now) && (no_cors || !e.opaque));
                 if found.is_none() && tag == Tag::Match && also {
                     let slot = self.precache_slot() as u32;

@@ -1256,6 +1256,7 @@ fn get_request(href: &str) -> Request<'_> {
         no_cors: false,
         accept: None,
         conditional: false,
+        authorized: false,
     }
 }
 
@@ -3300,4 +3301,99 @@ fn an_install_goes_on_whatever_else_the_feed_answers() {
     s.settle();
     let failed = s.ops[&i].failed.clone().unwrap_or_default();
     assert!(failed.starts_with("swcache precache:"), "{failed}");
+}
+
+/// The site deletes its caches at sign-out while the worker runs, and the engine still
+/// "knows" a full cache of pages the last visitor used often: a page stored afterwards
+/// must not be evicted in favour of those phantoms (the next visitor's pages were stored
+/// and deleted at once, so nothing was cached or there offline). A read that misses a
+/// known key makes the next write list the cache.
+#[test]
+fn after_the_site_deletes_its_caches_new_pages_are_kept() {
+    let mut s = Sim::seed();
+    (0..50).for_each(|i| s.visit(&format!("/promo/{i}")));
+    for _ in 0..3 {
+        (0..50).for_each(|i| assert_eq!(s.get(&format!("/promo/{i}")), Some(1)));
+    }
+    let pages = s.cn("promoPages");
+    assert_eq!(s.count(&pages), 50);
+    s.caches.clear();
+    // The next visitor opens one of the pages the last one used, then pages of their own.
+    s.visit("/promo/0");
+    (100..130).for_each(|i| s.visit(&format!("/promo/{i}")));
+    assert_eq!(s.count(&pages), 31, "every page since the deletion kept");
+    assert_eq!(num(&s.stats(), &["routes", "promoPages", "evictions"]), 0.0);
+}
+
+/// The site removed a page (404, then 410): a staleWhileRevalidate route's copy, served
+/// stale while the refresh runs, goes with that refresh instead of being served, and
+/// refreshed in vain, on every visit for good. On cacheFirst the stale copy goes with
+/// the 404 that answers the page. A file stays (a tab of the previous build loads it).
+#[test]
+fn a_page_the_server_no_longer_has_is_deleted_from_the_route() {
+    let swr = r#"{"name":"swr","match":"/s/","strategy":"staleWhileRevalidate","maxAge":1000},"#;
+    let visit = |s: &mut Sim, path: &str| {
+        let op = s.start_fetch(path, true, "default").unwrap();
+        s.settle();
+        s.ops[&op].answered_with
+    };
+    for status in [404, 410] {
+        let mut s = Sim::new(&config(swr, ""));
+        s.serve("/s/a", 1);
+        visit(&mut s, "/s/a");
+        let c = s.cn("swr");
+        assert!(s.cached(&c, "/s/a").is_some());
+        s.content("/s/a").status = status;
+        s.now += 2000.0;
+        assert_eq!(visit(&mut s, "/s/a"), Some(1), "the stale copy is served while the refresh runs");
+        assert!(s.cached(&c, "/s/a").is_none(), "{status}: the refresh deleted the copy");
+        visit(&mut s, "/s/a");
+        assert_eq!(s.requests["/s/a"], 3, "the next visit asks the server");
+    }
+    let mut s = Sim::seed();
+    s.serve("/promo/gone", 1);
+    visit(&mut s, "/promo/gone");
+    s.content("/promo/gone").status = 404;
+    s.now += 2.0 * 86_400_000.0;
+    visit(&mut s, "/promo/gone");
+    assert!(s.cached(&s.cn("promoPages"), "/promo/gone").is_none());
+    // A file the server no longer has keeps its copy.
+    let mut s = Sim::new(&config(swr, ""));
+    s.visit("/s/app.js");
+    s.content("/s/app.js").status = 404;
+    s.now += 2000.0;
+    assert_eq!(s.get("/s/app.js"), Some(1));
+    assert!(s.cached(&s.cn("swr"), "/s/app.js").is_some());
+}
+
+/// A response to a request that carried `Authorization` (a signed-in visitor's API call)
+/// is someone's own: stored, it would answer the next person's request on that device,
+/// signed in as someone else or not at all. It is stored only when the origin says it may
+/// be shared (`public` or `s-maxage`, without `private`, as a shared cache reads them) or
+/// keys it by that header (`Vary: Authorization`, which the cache then matches).
+#[test]
+fn a_response_to_an_authorized_request_is_stored_only_when_shareable() {
+    let api = r#"{"name":"api","match":"/me/","strategy":"staleWhileRevalidate"},"#;
+    let mut s = Sim::new(&config(api, ""));
+    let c = s.cn("api");
+    let fetch = |s: &mut Sim, path: &str| {
+        s.start_request(path, Request { authorized: true, ..get_request("") }).unwrap();
+        s.settle();
+    };
+    s.serve("/me/orders", 1);
+    fetch(&mut s, "/me/orders");
+    assert!(s.cached(&c, "/me/orders").is_none(), "not stored for the next visitor");
+    for (cc, vary) in
+        [(Some("public, max-age=60"), None), (Some("s-maxage=60"), None), (None, Some("Accept, Authorization"))]
+    {
+        let path = format!("/me/{}", cc.unwrap_or("vary"));
+        s.serve(&path, 1);
+        s.content(&path).cache_control = cc.map(String::from);
+        s.content(&path).vary = vary.map(String::from);
+        fetch(&mut s, &path);
+        assert!(s.cached(&c, &path).is_some(), "{path}: stored");
+    }
+    // Without the header, as before.
+    s.visit("/me/news");
+    assert!(s.cached(&c, "/me/news").is_some());
 }

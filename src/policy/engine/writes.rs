@@ -41,14 +41,33 @@ impl Engine {
         started: f64,
         item: Option<u32>,
     ) -> bool {
-        if !self.may_store(slot, path, info, started, true) {
+        let authorized = self.fetch_op(id).is_some_and(|f| f.authorized);
+        if !self.may_store(slot, path, info, started, true, authorized) {
+            // The server no longer has the page: its copy goes too, or a
+            // staleWhileRevalidate route would serve a removed page on every visit,
+            // refreshing it in vain. (Not files: a tab of the previous build still loads
+            // those the deploy removed.)
+            let page = self.fetch_op(id).is_some_and(|f| f.navigate);
+            if page && matches!(info.status, 404 | 410) && slot != self.precache_slot() && !self.removed {
+                let req = if path.starts_with('/') { Req::Path(path.into()) } else { req };
+                self.bg(id, 1);
+                self.emit(Cmd::Delete { op: id, tag: Tag::Gone, slot: slot as u32, reqs: vec![req] });
+            }
             return false;
         }
         self.put(id, slot, req, path, from, info.opaque, started, true, item);
         true
     }
 
-    fn may_store(&self, slot: usize, path: &str, info: &ResponseInfo, started: f64, check: bool) -> bool {
+    fn may_store(
+        &self,
+        slot: usize,
+        path: &str,
+        info: &ResponseInfo,
+        started: f64,
+        check: bool,
+        authorized: bool,
+    ) -> bool {
         if self.removed {
             return false;
         }
@@ -58,6 +77,7 @@ impl Engine {
             redirected: info.redirected,
             cache_control: info.cache_control.as_deref(),
             vary: info.vary.as_deref(),
+            authorized,
         };
         if check && store::storable(&facts, self.slots[slot].route.opaque).is_err() {
             return false;
@@ -189,8 +209,9 @@ impl Engine {
             (3, Io::Fetched(Ok(info))) => {
                 // The retry obeys the same rules as the first write (status, no-store,
                 // Vary: *, fences).
+                let authorized = self.fetch_op(id).is_some_and(|f| f.authorized);
                 if (checked || (info.status == 200 && !info.redirected))
-                    && self.may_store(slot, &path, &info, refetched, checked)
+                    && self.may_store(slot, &path, &info, refetched, checked, authorized)
                 {
                     // (The quota relief's deletion came after the first put: this write
                     // leaves the known keys to the next listing.)
