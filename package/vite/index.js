@@ -19,6 +19,8 @@ const WORKER_FILES = ['swcache-sw.js'];
 const PAGE_FILES = ['swcache-page.js', 'swcache-hydrate.js', 'swcache-hydrate.wasm'];
 const TYPES = { '.js': 'text/javascript; charset=utf-8', '.wasm': 'application/wasm' };
 const SOURCES = ['src/sw.ts', 'src/sw.js', 'sw.ts', 'sw.js'];
+/** `self.swcacheManifest` as swcache-manifest finds it: a whole expression, or spread. */
+const PLACEHOLDER = /(^|[^\w$.]|\.\.\.)self\.swcacheManifest(?![\w$])/g;
 
 const OPTIONS = ['sw', 'swDest', 'engineDir', 'include', 'exclude', 'hashed', 'maxFileSize', 'warnSize', 'dev'];
 const NAMES = {
@@ -192,7 +194,14 @@ export default function swcache(options = {}) {
         fs.rmSync(sw, { force: true });
         // The placeholder is the worker source's to fix: named with the file it built.
         const src = source.inPublic ? sw : `${path.relative(config.root, source.file)} (built to ${sw})`;
-        this.error(e.message.replace(`${sw}: `, `${src}: `).replace(/; a script injected already has none left: inject into a fresh copy, or use --output\)/, ')'));
+        let msg = e.message.replace(`${sw}: `, `${src}: `).replace(/; a script injected already has none left: inject into a fresh copy, or use --output\)/, ')');
+        if (!source.inPublic) {
+          // The lines the command gives are the compiled worker's, just removed: the source's instead.
+          const text = fs.readFileSync(source.file, 'utf8');
+          const lines = [...text.matchAll(PLACEHOLDER)].map((m) => text.slice(0, m.index + m[1].length).split('\n').length);
+          msg = msg.replace(/appears (\d+) times \(lines [\d, ]+\)/, (all, n) => (Number(n) === lines.length ? `appears ${n} times (lines ${lines.join(', ')})` : all));
+        }
+        this.error(msg);
       }
       const entries = injected(before, fs.readFileSync(sw, 'utf8'));
       for (const w of r.warnings) config.logger.warn(`swcache: ${w}`);
@@ -225,7 +234,7 @@ export default function swcache(options = {}) {
           const code = await compileWorker(findSource().file);
           res.setHeader('content-type', TYPES['.js']);
           res.setHeader('cache-control', 'no-cache');
-          res.end(code.replace(/(^|[^\w$.]|\.\.\.)self\.swcacheManifest(?![\w$])/g, '$1[]'));
+          res.end(code.replace(PLACEHOLDER, '$1[]'));
         }).catch(next);
       });
     },

@@ -9,6 +9,7 @@
 //! is `walkdir`, JSON strings and the atomic write are `swcache::native` (`serde_json`).
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -250,6 +251,9 @@ struct Glob {
     /// What comes before the `/**` of alternatives ending with one: everything below a
     /// directory it matches matches.
     above_globstar: Matcher,
+    /// The one path it matches when it has no wildcard or alternation (looked up in a set,
+    /// not matched against each file: the Vite plugin names thousands of files this way).
+    literal: Option<String>,
 }
 
 /// The most patterns one glob's `{a,b}` alternations may expand to.
@@ -296,6 +300,7 @@ impl Glob {
                 undotted: Run::new(undotted)?,
                 dotted: dotted.into_iter().map(Alt::new).collect::<Result<_, _>>()?,
                 above_globstar: Matcher::new(above)?,
+                literal: (!t.contains(['*', '?', '{'])).then(|| t.to_string()),
             })
         };
         compile().map_err(|e| format!("'{text}': {e}"))
@@ -385,6 +390,8 @@ struct Selection {
     include: Vec<Glob>,
     exclude: Vec<Glob>,
     hashed: Vec<Glob>,
+    /// The paths of the `hashed` globs that name one file.
+    hashed_paths: HashSet<String>,
 }
 
 impl Selection {
@@ -397,7 +404,7 @@ impl Selection {
     }
 
     fn is_hashed(&self, rel: &str) -> bool {
-        self.hashed.iter().any(|g| g.matches(rel, false))
+        self.hashed_paths.contains(rel) || self.hashed.iter().any(|g| g.literal.is_none() && g.matches(rel, false))
     }
 }
 
@@ -498,7 +505,7 @@ fn once<T>(slot: &mut Option<T>, v: T, flag: &str) -> Result<(), String> {
 fn parse_args(argv: Vec<OsString>) -> Result<Args, String> {
     let (mut dir, mut prefix, mut format, mut output, mut inject) = (None, None, None, None, None);
     let (mut max_file_size, mut warn_size) = (None, None);
-    let mut sel = Selection { include: vec![], exclude: vec![], hashed: vec![] };
+    let mut sel = Selection { include: vec![], exclude: vec![], hashed: vec![], hashed_paths: HashSet::new() };
     let mut it = argv.into_iter();
     let mut options_done = false;
     while let Some(arg) = it.next() {
@@ -527,7 +534,11 @@ fn parse_args(argv: Vec<OsString>) -> Result<Args, String> {
         match name {
             "--include" => sel.include.push(glob(text(value()?)?)?),
             "--exclude" => sel.exclude.push(glob(text(value()?)?)?),
-            "--hashed" => sel.hashed.push(glob(text(value()?)?)?),
+            "--hashed" => {
+                let g = glob(text(value()?)?)?;
+                sel.hashed_paths.extend(g.literal.clone());
+                sel.hashed.push(g);
+            }
             "--prefix" => once(&mut prefix, parse_prefix(&text(value()?)?)?, name)?,
             "--format" => {
                 let f = match text(value()?)?.as_str() {
@@ -637,7 +648,8 @@ impl Walk<'_> {
             self.open.truncate(depth0 + entry.depth() - 1);
             let path = entry.path();
             let ft = entry.file_type();
-            let wanted = |rel: &str| sel.lists(rel) || sel.may_list_under(rel);
+            // A file is wanted if listed; a directory (or a link to one) if it may hold one.
+            let wanted = |rel: &str| sel.lists(rel) || (!ft.is_file() && sel.may_list_under(rel));
             let rel = match rel_of(top, path) {
                 Ok(rel) if base.is_empty() => rel,
                 Ok(rel) => format!("{base}/{rel}"),
@@ -942,8 +954,13 @@ fn run(a: Args) -> Result<(), Fail> {
         ));
     }
     // A glob that selects nothing is most likely a typo: say so (the rest is still right).
+    let listed: HashSet<&str> = files.iter().map(|f| f.rel.as_str()).collect();
     let unused = |flag: &str, globs: &[Glob], dot: bool| {
-        for g in globs.iter().filter(|g| !files.iter().any(|f| g.matches(&f.rel, dot))) {
+        let used = |g: &Glob| match &g.literal {
+            Some(path) => listed.contains(path.as_str()),
+            None => files.iter().any(|f| g.matches(&f.rel, dot)),
+        };
+        for g in globs.iter().filter(|g| !used(g)) {
             warn(&format!("{flag} '{}' matches none of the files listed", g.text));
         }
     };
@@ -1135,6 +1152,9 @@ mod tests {
             for dot in [true, false] {
                 let want = reference(pattern.as_bytes(), path.as_bytes(), true, dot);
                 assert_eq!(glob.matches(&path, dot), want, "{pattern:?} on {path:?} (dot rule {dot})");
+                if let Some(literal) = &glob.literal {
+                    assert_eq!(*literal == path, want, "{pattern:?} names one path");
+                }
                 matched += usize::from(want);
                 cases += 1;
                 // If a path matches, its directories are ones the walk goes into.

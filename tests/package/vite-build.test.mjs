@@ -107,3 +107,23 @@ test('vite build --watch: an edit to the worker source builds again, and dist/sw
     fs.writeFileSync(source, original);
   }
 });
+
+test('vite build: a worker source that says self.swcacheManifest twice is told the lines of the source, not of the removed build', () => {
+  fs.writeFileSync(path.join(project, 'vite.config.js'), fs.readFileSync(path.join(FIXTURE, 'vite.config.js'), 'utf8'));
+  const source = path.join(project, 'src/sw.ts');
+  const original = fs.readFileSync(source, 'utf8');
+  // Types the compiled worker does without, then a comment naming the placeholder.
+  const edited = original.replace('importScripts(', 'interface Entry {\n  url: string;\n  revision: string | null;\n}\n\nimportScripts(') +
+    '\n// the build puts the list in place of self.swcacheManifest\n';
+  const lines = edited.split('\n').flatMap((l, i) => (l.includes('self.swcacheManifest') ? [i + 1] : []));
+  assert.equal(lines.length, 2);
+  try {
+    fs.writeFileSync(source, edited);
+    const r = spawnSync(path.join(project, 'node_modules/.bin/vite'), ['build'], { cwd: project, env, encoding: 'utf8' });
+    assert.notEqual(r.status, 0, 'the build fails');
+    assert.match(r.stdout + r.stderr, new RegExp(`src/sw\\.ts \\(built to .*dist/sw\\.js\\): \`self\\.swcacheManifest\` appears 2 times \\(lines ${lines.join(', ')}\\)`));
+    assert.ok(!fs.existsSync(path.join(project, 'dist/sw.js')), 'no worker in the output');
+  } finally {
+    fs.writeFileSync(source, original);
+  }
+});
