@@ -325,3 +325,30 @@ test('waitForClients: a new version waits instead of taking over open pages', as
   assert.ok(revs.includes('?__swcache_rev=v1'), 'v1 entries kept while v1 controls the page');
   assert.ok(revs.includes('?__swcache_rev=v2'), 'v2 precached at install');
 });
+
+test('staleWhileRevalidate: stale hits that come together share one background refresh and one UPDATED notice', async () => {
+  server.set('/sw.js', { body: workerSource(`{
+    version: 'v1',
+    routes: [{ name: 'news', match: '/news/', strategy: 'staleWhileRevalidate', maxAge: 300 }],
+  }`), headers: JS });
+  let v = 1;
+  server.set('/news/today', { handler: (_req, res) => {
+    const body = `v${v}`;
+    setTimeout(() => { res.writeHead(200, { 'content-type': 'text/plain', etag: `"${body}"` }); res.end(body); }, 200);
+  } });
+  await controlled();
+  assert.equal((await get(page, '/news/today')).body, 'v1');
+  await waitStored('/news/today', 'news');
+  await new Promise((r) => setTimeout(r, 400));
+  v = 2;
+  server.resetCounts();
+  await page.evaluate(() => { window.notices = []; navigator.serviceWorker.onmessage = (e) => window.notices.push(e.data); });
+  // Ten tabs a campaign link opened at once, or ten components fetching one URL.
+  const bodies = await page.evaluate(() => Promise.all(Array.from({ length: 10 }, () => fetch('/news/today').then((r) => r.text()))));
+  assert.deepEqual(bodies, Array(10).fill('v1'), 'each stale hit served at once');
+  await waitFor(async () => (await cached(page, '/news/today', 'news'))?.body === 'v2', 'the refresh stored');
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(server.count('/news/today'), 1, 'one refresh');
+  const updated = await page.evaluate(() => window.notices.filter((n) => n.type === 'UPDATED').length);
+  assert.equal(updated, 1, 'one UPDATED notice');
+});

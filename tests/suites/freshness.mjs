@@ -124,6 +124,46 @@ export default function freshnessSuite(engine) {
 
   test(name('PREFETCH: at most 4 in flight, fresh and unmatched skipped, DONE after storing'), () => scenario.prefetchLimits(t));
 
+  test(name('CACHE_INVALIDATION during a PREFETCH of 40 pages answers once the writes under way when it came have landed, not when the prefetch ends'), async () => {
+    const { page, server } = t;
+    await t.controlled();
+    server.set('/data/edited', 'old');
+    assert.equal((await get(page, '/data/edited')).body, 'old');
+    await t.waitStored('/data/edited');
+    server.set('/data/edited', 'new');
+    // Headers at once, the rest of the body 300-700 ms later (pages of various sizes on a
+    // slow connection): as one prefetched page's write lands, another's is under way.
+    server.prefix('/p/pf-slow/', { handler: (_req, res, url) => {
+      const i = Number(url.pathname.split('/').pop());
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('start ');
+      setTimeout(() => res.end('end'), 300 + ((i * 7) % 5) * 100);
+    } });
+    const urls = Array.from({ length: 40 }, (_, i) => `/p/pf-slow/${i}`);
+    // Both messages from one script: a browser driven over WebDriver runs one at a time.
+    const [done, took, reply, answeredIn] = await page.evaluate(async (list) => {
+      const reg = await navigator.serviceWorker.ready;
+      const post = (m) => new Promise((resolve) => {
+        const ch = new MessageChannel();
+        ch.port1.onmessage = (e) => resolve(e.data);
+        reg.active.postMessage(m, [ch.port2]);
+      });
+      const t0 = performance.now();
+      const prefetched = post({ type: 'PREFETCH', urls: list }).then((r) => [r, performance.now() - t0]);
+      await new Promise((r) => setTimeout(r, 400));
+      const t1 = performance.now();
+      const r = await post({ type: 'CACHE_INVALIDATION', urls: ['/data/edited'] });
+      const answered = performance.now() - t1;
+      return [...(await prefetched), r, answered];
+    }, urls);
+    assert.deepEqual(reply, { type: 'CACHE_INVALIDATION_DONE', removed: 1 });
+    assert.deepEqual(done, { type: 'PREFETCH_DONE', fetched: 40, skipped: 0, failed: 0 });
+    assert.ok(took > 3500, `the prefetch took ${took} ms`);
+    // (The page module's invalidate() gives up after 5 s.)
+    assert.ok(answeredIn < 2000, `DONE came ${answeredIn} ms after the invalidation, the prefetch ended after ${took} ms`);
+    assert.equal((await get(page, '/data/edited')).body, 'new');
+  });
+
   test(name('PREFETCH of a page sent with Vary: Accept makes the next navigation a cache hit, one entry'), async () => {
     const { page, server } = t;
     await t.controlled();

@@ -7,13 +7,15 @@ use crate::policy::message::Invalidation;
 use crate::policy::prelude::*;
 use crate::policy::url;
 
-use super::{match_lookups, Cmd, Engine, Io, Kind, OpId, Req, Tag};
+use super::{match_lookups, Cmd, Engine, Io, Kind, OpId, Req, Tag, NOT_A_JOB};
 
 #[derive(Debug)]
 pub(super) struct InvalidateOp {
     pub(super) inv: Rc<Invalidation>,
-    /// Operations whose writes (or invalidations) must land first.
-    pub(super) waiting: Vec<OpId>,
+    /// The writes (and invalidations) under way when it was raised, which land first;
+    /// not the later writes of their operations (a prefetch of 50 pages has one under
+    /// way most of the time).
+    pub(super) waiting: Vec<(OpId, u32)>,
     pub(super) begun: bool,
     pub(super) early: bool,
     pub(super) lists: u32,
@@ -59,9 +61,8 @@ impl Engine {
         // later writes check it.
         self.fences.raise(inv.clone(), now);
         // Writes (and earlier invalidations) under way land first.
-        let mut waiting = self.writes.clone();
-        waiting.dedup();
-        self.writes.push(id);
+        let waiting = self.writes.clone();
+        self.writes.push((id, NOT_A_JOB));
         let op = InvalidateOp {
             inv,
             waiting,
@@ -327,7 +328,7 @@ impl Engine {
                 self.feed_heard(id, &inv);
             }
         }
-        self.write_ended(id);
+        self.write_ended(id, NOT_A_JOB);
         if let Some(o) = self.op(id) {
             o.answered = true;
             o.kind = Kind::Idle;

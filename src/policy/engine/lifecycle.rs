@@ -8,7 +8,7 @@ use crate::policy::config::Config;
 use crate::policy::prelude::*;
 use crate::policy::url;
 
-use super::{Cmd, Engine, Io, Kind, OpId, Req, Tag};
+use super::{Cmd, Engine, Io, Kind, OpId, Req, Tag, NOT_A_JOB};
 
 impl Engine {
     #[inline(never)]
@@ -94,7 +94,8 @@ impl Engine {
         if let Some(i) = self.ops.iter().position(|o| o.id == id) {
             self.ops.swap_remove(i);
             self.emit(Cmd::Fail { op: id, text });
-            self.write_ended(id);
+            let job = self.writes.iter().find(|w| w.0 == id).map_or(NOT_A_JOB, |w| w.1);
+            self.write_ended(id, job);
         }
     }
 

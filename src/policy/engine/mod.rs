@@ -50,7 +50,7 @@ use feed_checks::FeedState;
 use invalidation::InvalidateOp;
 use prefetch::PrefetchOp;
 use requests::FetchOp;
-use writes::StoreJob;
+use writes::{StoreJob, NOT_A_JOB};
 
 use crate::policy::config::{Config, ConfigError, Route};
 use crate::policy::evict::{KnownKeys, TrimGate, Usage};
@@ -163,8 +163,9 @@ pub struct Engine {
     /// The newest `sw-cache-time` this instance wrote, if any.
     newest_stamp: Option<f64>,
     last_sweep: f64,
-    /// Operations with a cache write or an invalidation under way.
-    writes: Vec<OpId>,
+    /// Cache writes (operation, store job) and invalidations and state-cache steps
+    /// (operation, [`NOT_A_JOB`]) under way.
+    writes: Vec<(OpId, u32)>,
     feed: Option<FeedState>,
     /// The site took swcache off (its feed answered 410): every request goes to the
     /// browser while the worker unregisters.
@@ -424,6 +425,7 @@ impl Engine {
             net: None,
             timed_out: false,
             store_late: false,
+            refreshing: false,
             cached_tag: Tag::Match,
             served: None,
             tags: None,

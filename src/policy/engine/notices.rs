@@ -6,7 +6,7 @@
 use crate::policy::config::NOTICES_KEY;
 use crate::policy::prelude::*;
 
-use super::{Cmd, Engine, Io, Kind, OpId, Tag};
+use super::{Cmd, Engine, Io, Kind, OpId, Tag, NOT_A_JOB};
 
 impl Engine {
     /// Tells every open page (`json`, sent `at`) and keeps the notice, saved under
@@ -42,7 +42,7 @@ impl Engine {
     /// (it would create the deleted cache again), as for a cache write.
     fn notices_step(&mut self, id: OpId, c: Cmd) {
         self.bg(id, 1);
-        self.writes.push(id);
+        self.writes.push((id, NOT_A_JOB));
         self.emit(c);
     }
 
@@ -70,7 +70,7 @@ impl Engine {
             let json = self.notices.reply(since);
             self.reply_and_end(id, json);
         }
-        self.write_ended(id);
+        self.write_ended(id, NOT_A_JOB);
         self.wake_invalidations();
         self.bg(id, -1);
     }

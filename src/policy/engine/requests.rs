@@ -28,6 +28,8 @@ pub(super) struct FetchOp {
     pub(super) timed_out: bool,
     /// Store the response when it arrives (answered from the cache after a timeout).
     pub(super) store_late: bool,
+    /// Its background refresh is under way: the stale hits of the URL meanwhile share it.
+    pub(super) refreshing: bool,
     pub(super) cached_tag: Tag,
     /// The validator of the cached copy served (for `UPDATED` notices).
     pub(super) served: Option<String>,
@@ -174,11 +176,19 @@ impl Engine {
             Reply::Error(_) if pass_through => self.emit(Cmd::Respond { op: id, answer: Answer::Browser }),
             Reply::Cache { revalidate, .. } => {
                 if revalidate && may_store {
-                    if let Some(f) = self.fetch_op(id) {
-                        f.started = now;
+                    // (Ten tabs a campaign link opened at once: one refresh, one notice.)
+                    let shared = self
+                        .ops
+                        .iter()
+                        .any(|o| matches!(&o.kind, Kind::Fetch(g) if g.refreshing && g.slot == slot && g.path == path));
+                    if !shared {
+                        if let Some(f) = self.fetch_op(id) {
+                            f.started = now;
+                            f.refreshing = true;
+                        }
+                        self.bg(id, 1);
+                        self.fetch_own(id, Tag::Revalidate, navigate, now);
                     }
-                    self.bg(id, 1);
-                    self.fetch_own(id, Tag::Revalidate, navigate, now);
                 } else if timed_out && may_store {
                     match net {
                         Some(Ok(info)) => {
@@ -316,6 +326,7 @@ impl Engine {
                 self.bg(id, -1);
             }
             (Tag::Revalidate, Io::Fetched(r)) => {
+                f.refreshing = false;
                 let (slot, path, started) = (f.slot, f.path.clone(), f.started);
                 let served = f.served.clone();
                 let own = self.own_req(id);

@@ -1217,6 +1217,59 @@ fn a_fetch_in_flight_across_an_invalidation_is_not_stored() {
     assert_eq!(s.get("/promo/race"), Some(2));
 }
 
+#[test]
+fn an_invalidation_waits_for_the_writes_under_way_not_for_a_whole_prefetch() {
+    let mut s = Sim::seed();
+    s.visit("/promo/other");
+    let urls: Vec<String> = (0..12).map(|i| format!("\"/promo/p{i}\"")).collect();
+    for i in 0..12 {
+        s.serve(&format!("/promo/p{i}"), 1);
+    }
+    let json = format!(r#"{{"type":"PREFETCH","urls":[{}]}}"#, urls.join(","));
+    let pf = s.e.message(read_json(&json), false, s.now);
+    s.state(pf);
+    s.exec();
+    // Results come so that one of the prefetch's writes is always under way (a prefetch
+    // of 50 pages: as one write lands, the next item's is running).
+    let is_put = |(o, t, _): &(OpId, Tag, Io)| *o == pf && matches!(t, Tag::Store(_, 0));
+    while !s.queue.iter().any(is_put) {
+        assert!(s.step());
+    }
+    s.serve("/promo/other", 2);
+    s.now += 5.0;
+    let inv = s.e.message(read_json(r#"{"type":"CACHE_INVALIDATION","urls":["/promo/other"]}"#), false, s.now);
+    s.state(inv);
+    s.exec();
+    let mut held = s.queue.iter().position(is_put).map(|i| s.queue.remove(i).unwrap());
+    while let Some(h) = held.take() {
+        // Run everything else until another write of the prefetch is under way.
+        while !s.queue.iter().any(is_put) {
+            if s.queue.is_empty() {
+                break;
+            }
+            let (op, tag, io) = s.queue.remove(0).unwrap();
+            s.now += 1.0;
+            s.e.io(op, tag, io, s.now);
+            s.exec();
+        }
+        held = s.queue.iter().position(is_put).map(|i| s.queue.remove(i).unwrap());
+        s.now += 1.0;
+        s.e.io(h.0, h.1, h.2, s.now);
+        s.exec();
+        if s.ops[&inv].replies.iter().any(|r| r.contains("DONE")) {
+            break;
+        }
+    }
+    assert!(
+        s.ops[&pf].replies.is_empty(),
+        "the invalidation answered only when the prefetch ended: {:?}",
+        s.ops[&inv].replies
+    );
+    s.settle();
+    assert_eq!(s.ops[&inv].replies, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":1}"#]);
+    assert_eq!(s.get("/promo/other"), Some(2));
+}
+
 // ----- the invalidation feed ------------------------------------------------------------------
 
 const FEED_TOP: &str = r#""feed":{"url":"/swcache-feed.json","interval":60000},"#;
@@ -1593,6 +1646,32 @@ fn background_revalidation_that_changes_content_is_announced() {
     assert_eq!(s.get("/news/a"), Some(1));
     assert_eq!(s.broadcasts.len(), 1);
     assert!(s.broadcasts[0].starts_with(r#"{"type":"UPDATED","url":"/news/a","at":"#), "{:?}", s.broadcasts);
+}
+
+#[test]
+fn concurrent_stale_hits_share_one_background_refresh() {
+    let json = config(r#"{"name":"news","match":"/news/","strategy":"staleWhileRevalidate","maxAge":1000},"#, "");
+    let mut s = Sim::new(&json);
+    s.serve("/news/a", 1);
+    s.get("/news/a");
+    s.now += 2000.0;
+    s.serve("/news/a", 2);
+    s.requests.clear();
+    // Ten tabs a campaign link opened at once (or ten components fetching one URL).
+    let ops: Vec<OpId> = (0..10).map(|_| s.start_fetch("/news/a", false, "default").unwrap()).collect();
+    s.settle();
+    for op in ops {
+        assert_eq!(s.ops[&op].answered_with, Some(1), "each served the stale copy at once");
+    }
+    assert_eq!(s.requests.get("/news/a"), Some(&1), "one refresh for the stale hits that came together");
+    assert_eq!(s.broadcasts.len(), 1, "one UPDATED: {:?}", s.broadcasts);
+    assert_eq!(s.get("/news/a"), Some(2));
+    // Once it ended, the next stale hit refreshes again.
+    s.now += 2000.0;
+    s.serve("/news/a", 3);
+    assert_eq!(s.get("/news/a"), Some(2));
+    assert_eq!(s.get("/news/a"), Some(3));
+    assert_eq!(s.requests.get("/news/a"), Some(&2));
 }
 
 #[test]

@@ -8,6 +8,10 @@ use crate::policy::url;
 
 use super::{Cmd, Engine, Io, Kind, OpId, PutResult, Req, ResponseInfo, Tag};
 
+/// The job of an entry of [`Engine::writes`] that is no cache write (an invalidation, a
+/// state-cache step), each ending in the order it began.
+pub(super) const NOT_A_JOB: u32 = u32::MAX;
+
 /// A cache write and, after a quota error, its one retry.
 #[derive(Debug)]
 pub(super) struct StoreJob {
@@ -119,14 +123,14 @@ impl Engine {
             put_after,
         });
         op.bg += 1;
-        self.writes.push(id);
+        self.writes.push((id, job));
         self.emit(Cmd::Put { op: id, tag: Tag::Store(job, 0), slot: slot as u32, req, from, stamp });
     }
 
-    /// `id`'s cache write or invalidation ended; a removal waiting for the writes under
-    /// way starts once the last one ends.
-    pub(super) fn write_ended(&mut self, id: OpId) {
-        if let Some(i) = self.writes.iter().position(|w| *w == id) {
+    /// `id`'s cache write `job` (or invalidation, [`NOT_A_JOB`]) ended; a removal waiting
+    /// for the writes under way starts once the last one ends.
+    pub(super) fn write_ended(&mut self, id: OpId, job: u32) {
+        if let Some(i) = self.writes.iter().position(|w| *w == (id, job)) {
             self.writes.remove(i);
         }
         if self.writes.is_empty() {
@@ -173,9 +177,9 @@ impl Engine {
                 if self.slots[slot].route.max_entries.is_some() {
                     self.slots[slot].usage.landed(&path);
                 }
-                self.stored(id, slot, item, PutResult::Ok, key, now);
+                self.stored(id, job, slot, item, PutResult::Ok, key, now);
             }
-            (0 | 4, Io::Put(r)) => self.stored(id, slot, item, r, None, now),
+            (0 | 4, Io::Put(r)) => self.stored(id, job, slot, item, r, None, now),
             (1, Io::Keys(keys)) => {
                 // Unlisted: no room is made, and the retried write fails as the first did.
                 let listed = keys.unwrap_or_default();
@@ -183,7 +187,7 @@ impl Engine {
                 let victims = self.plan(slot, &listed, n, self.slots[slot].usage.now());
                 if victims.is_empty() {
                     // Nothing to evict frees no room: a second download would fail as well.
-                    return self.stored(id, slot, item, PutResult::Quota, None, now);
+                    return self.stored(id, job, slot, item, PutResult::Quota, None, now);
                 }
                 let reqs =
                     victims.into_iter().map(|v| Req::Key { list: Tag::Store(job, 1), index: v as u32 }).collect();
@@ -225,19 +229,29 @@ impl Engine {
                         stamp,
                     });
                 } else {
-                    self.stored(id, slot, item, PutResult::Failed, None, now);
+                    self.stored(id, job, slot, item, PutResult::Failed, None, now);
                 }
             }
-            (3, Io::Fetched(Err(_))) => self.stored(id, slot, item, PutResult::Failed, None, now),
+            (3, Io::Fetched(Err(_))) => self.stored(id, job, slot, item, PutResult::Failed, None, now),
             _ => {}
         }
     }
 
     /// A write finished (`Ok`) or was given up.
     #[inline(never)]
-    fn stored(&mut self, id: OpId, slot: usize, item: Option<u32>, r: PutResult, key: Option<String>, now: f64) {
+    #[allow(clippy::too_many_arguments, reason = "a cache write's facts, each passed on once")]
+    fn stored(
+        &mut self,
+        id: OpId,
+        job: u32,
+        slot: usize,
+        item: Option<u32>,
+        r: PutResult,
+        key: Option<String>,
+        now: f64,
+    ) {
         let ok = r == PutResult::Ok;
-        self.write_ended(id);
+        self.write_ended(id, job);
         if ok && !self.removed {
             self.trim(id, slot, key);
         }
