@@ -553,3 +553,23 @@ fn thousands_of_hashed_file_names_each_name_their_file() {
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// The same in a directory reached through a symlink: the globs see the name under the
+/// link's path, as they see every other file there.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_name_that_is_not_utf8_in_a_linked_directory_is_judged_by_its_listed_path() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = scratch("not-utf8-linked");
+    tree(&dir, &[("index.html", "abc"), ("shared/app.js", "x")]);
+    fs::write(dir.join("shared").join(std::ffi::OsStr::from_bytes(b"notes-\xff.txt")), "latin-1").unwrap();
+    std::os::unix::fs::symlink("shared", dir.join("assets")).unwrap();
+    // Left out by an --exclude naming the link's directory: not refused.
+    assert_eq!(
+        urls(&manifest(&dir, &["--exclude", "shared/**", "--exclude", "assets/notes-*"])),
+        ["/assets/app.js", "/index.html"]
+    );
+    // Listed by an --include naming the link's directory: refused, not silently left out.
+    let err = fails(&dir, &["--include", "assets/**"], 1);
+    assert!(err.contains("the name is not UTF-8"), "{err}");
+}

@@ -29,8 +29,9 @@ export interface RegisterOptions {
  * the worker's own reason: its config error, or why its install failed, such as the
  * feed's `410 Gone`), or when nothing controls the page within `timeout` ms. On a page
  * already controlled it resolves at once, and so it does on a page the active worker has
- * not taken with no other worker on its way (a hard reload bypasses the worker until the
- * next load); a new version that fails within `timeout` ms is logged in the page console.
+ * not taken with no other worker installing (a hard reload bypasses the worker until the
+ * next load; a waiting version takes it only once the other tabs close); a new version
+ * that fails within `timeout` ms is logged in the page console.
  */
 export function register(url: string | URL, options?: RegisterOptions): Promise<ServiceWorkerRegistration | undefined>;
 

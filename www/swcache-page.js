@@ -101,8 +101,9 @@ export async function register(url, { scope, timeout = 10000 } = {}) {
     const worker = reg.installing || reg.waiting || reg.active;
     // A page the active worker has not taken, with no other worker on its way (a hard
     // reload bypasses the worker until the next load): nothing will control it, and the
-    // worker answers its messages all the same.
-    if (sw.controller || (worker === reg.active && worker?.state === 'activated')) {
+    // worker answers its messages all the same. A waiting one (waitForClients) is not on
+    // its way: it takes the page only once the other tabs are closed.
+    if (sw.controller || (!reg.installing && reg.active?.state === 'activated')) {
       watchUpdate(reg);
       return reg;
     }

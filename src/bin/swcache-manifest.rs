@@ -650,7 +650,10 @@ impl Walk<'_> {
             let ft = entry.file_type();
             // A file is wanted if listed; a directory (or a link to one) if it may hold one.
             let wanted = |rel: &str| sel.lists(rel) || (!ft.is_file() && sel.may_list_under(rel));
-            let rel = match rel_of(top, path) {
+            // (A name that is not UTF-8 is judged as printed, under the same `base`.)
+            let rel = match rel_of(top, path)
+                .map_err(|lossy| if base.is_empty() { lossy } else { format!("{base}/{lossy}") })
+            {
                 Ok(rel) if base.is_empty() => rel,
                 Ok(rel) => format!("{base}/{rel}"),
                 Err(lossy) if wanted(&lossy) => {

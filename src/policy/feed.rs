@@ -441,10 +441,9 @@ pub fn publish_request(v: &Value, now_ms: f64) -> Result<(Vec<(String, Value)>, 
     };
     browser_safe(props)?;
     let ctx = Context { origin: PUBLISH_ORIGIN, slot_names: &[], now_ms, resolve: &resolve_published };
-    // A null timestamp (Python's None) is "not given", which the worker's reading of a
+    // A null field (Python's None) is "not given", which the worker's reading of a
     // message does not know.
-    let given: Vec<(String, Value)> =
-        props.iter().filter(|(k, x)| !(k == "timestamp" && matches!(x, Value::Null))).cloned().collect();
+    let given: Vec<(String, Value)> = props.iter().filter(|(_, x)| !matches!(x, Value::Null)).cloned().collect();
     parse_invalidation_with(&Value::Obj(given), &ctx, true)?;
     if let Some(Value::Arr(urls)) = v.get("urls") {
         for (i, u) in urls.iter().enumerate() {
@@ -678,7 +677,7 @@ mod tests {
     }
 
     #[test]
-    fn a_publish_with_a_null_timestamp_is_stamped_now() {
+    fn a_publish_takes_null_fields_as_not_given() {
         // Python's None, PHP's null: "not given", as the README's optional field says.
         let v = Value::Obj(vec![
             ("urls".into(), Value::Arr(vec![Value::Str("/promo/a".into())])),
@@ -687,6 +686,12 @@ mod tests {
         let (fields, at) = publish_request(&v, NOW).expect("accepted");
         assert_eq!(at, NOW);
         assert_eq!(fields.len(), 1, "{fields:?}");
+        // So is a null selector beside a given one; alone it selects nothing.
+        let with = |tags: Value| {
+            Value::Obj(vec![("urls".into(), Value::Arr(vec![Value::Str("/promo/a".into())])), ("tags".into(), tags)])
+        };
+        assert_eq!(publish_request(&with(Value::Null), NOW).expect("accepted").0.len(), 1);
+        assert!(publish_request(&Value::Obj(vec![("tags".into(), Value::Null)]), NOW).is_err());
     }
 
     #[test]

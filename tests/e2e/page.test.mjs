@@ -363,6 +363,42 @@ test('page module: after a hard reload (the worker bypassed), register() resolve
   assert.equal(await page.evaluate(() => window.stats()), 'STATS', 'the worker answers the page');
 });
 
+// A site with waitForClients: a new version waits while two tabs are open, and the
+// visitor hard-reloads one of them (what a visitor does to get a new version): nothing
+// will take that page until the other tab closes, and the active worker answers it.
+test('page module: after a hard reload with a new version waiting, register() resolves at once', async () => {
+  const sw = (v) => ({ body: workerSource(`{ version: '${v}', waitForClients: true, routes: [{ name: 'hw', match: /^\\/hw\\//, strategy: 'cacheFirst' }] }`), headers: JS });
+  server.set('/sw-hw.js', sw('v1'));
+  server.set('/hw/page', html(`
+    import { register, stats } from '/swcache/swcache-page.js';
+    const t0 = performance.now();
+    window.registered = register('/sw-hw.js', { timeout: 5000 }).then(
+      (reg) => ({ ok: !!reg, ms: performance.now() - t0, controlled: !!navigator.serviceWorker.controller }),
+      (e) => ({ error: e.message, ms: performance.now() - t0 }));
+    window.stats = () => stats().then((s) => s.type);`));
+  await page.goto(server.origin + '/hw/page');
+  assert.deepEqual(await page.evaluate(() => window.registered.then((r) => [r.ok, r.controlled])), [true, true]);
+  const other = await context.newPage();
+  await other.goto(server.origin + '/hw/page');
+  assert.deepEqual(await other.evaluate(() => window.registered.then((r) => [r.ok, r.controlled])), [true, true]);
+  server.set('/sw-hw.js', sw('v2'));
+  await page.evaluate(async () => {
+    const reg = await navigator.serviceWorker.getRegistration();
+    await reg.update();
+    while (!reg.waiting) await new Promise((r) => setTimeout(r, 50));
+  });
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Page.reload', { ignoreCache: true });
+  await page.waitForFunction(() => !!window.registered);
+  assert.ok(await page.evaluate(async () => !!(await navigator.serviceWorker.getRegistration()).waiting), 'v2 still waits');
+  const r = await page.evaluate(() => window.registered);
+  assert.equal(r.ok, true, `register() resolved: ${JSON.stringify(r)}`);
+  assert.equal(r.controlled, false, 'the hard reload bypassed the worker');
+  assert.ok(r.ms < 2000, `at once, not after its timeout: ${Math.round(r.ms)} ms`);
+  assert.equal(await page.evaluate(() => window.stats()), 'STATS', 'the worker answers the page');
+  await other.close();
+});
+
 test('page module: subscribe() in many tabs holds one stream per browser, and another tab takes it over when that one closes', async () => {
   // A browser keeps at most 6 HTTP/1.1 connections to a host: a stream per tab left the
   // seventh tab of the site loading for good.

@@ -140,6 +140,12 @@ export default function engineSuite(engine) {
     assert.equal(await as('bob', '/me/keyed'), 'orders of Bearer bob');
     assert.equal(await as(null, '/me/orders'), 'orders of nobody');
     assert.equal(await as(null, '/me/keyed'), 'orders of nobody');
+    // Signed out, the copy is kept; the next sign-in is answered with it once, and its
+    // refresh, not kept, takes it: the next request gets the visitor's own.
+    await waitFor(() => kept('/me/orders'), '/me/orders stored for nobody');
+    assert.equal(await as('carol', '/me/orders'), 'orders of nobody');
+    await waitFor(async () => !(await kept('/me/orders')), 'the refresh took the copy');
+    assert.equal(await as('carol', '/me/orders'), 'orders of Bearer carol');
   });
   test(name('precache: install fails (detected, not a hang) when a URL fails'), () => scenario.precacheInstallFails(t));
   test(name('a redirected stylesheet is not stored: its @import resolves against its final URL on every visit'), async () => {

@@ -68,7 +68,8 @@ pub enum Tag {
     DeleteOne(u32),
     /// Step `0` or `1` of item `n` (prefetch, precache entries, cache deletions).
     Item(u32, u32),
-    /// Deleting the copy of a URL the server answered 404 or 410 for.
+    /// Deleting the copy of a URL the server answered 404 or 410 for, or whose refresh
+    /// for a request with `Authorization` may not be kept.
     Gone,
 }
 

@@ -3476,3 +3476,25 @@ fn a_response_to_an_authorized_request_is_stored_only_when_shareable() {
     s.visit("/me/news");
     assert!(s.cached(&c, "/me/news").is_some());
 }
+
+/// The copy a staleWhileRevalidate route holds came from a request without
+/// `Authorization` (before sign-in): a signed-in visitor's request is answered with it,
+/// and its refresh, which the route may not keep, takes it away instead of leaving it to
+/// answer every later request of theirs, never refreshed.
+#[test]
+fn a_refresh_an_authorized_request_may_not_keep_takes_the_copy_it_was_served() {
+    let api = r#"{"name":"api","match":"/me/","strategy":"staleWhileRevalidate"},"#;
+    let mut s = Sim::new(&config(api, ""));
+    let c = s.cn("api");
+    let signed_in = |s: &mut Sim| {
+        let op = s.start_request("/me/cart", Request { authorized: true, ..get_request("") }).unwrap();
+        s.settle();
+        s.ops[&op].answered_with
+    };
+    s.visit("/me/cart"); // signed out: stored
+    assert!(s.cached(&c, "/me/cart").is_some());
+    s.serve("/me/cart", 2);
+    assert_eq!(signed_in(&mut s), Some(1), "the copy, while the refresh runs");
+    assert!(s.cached(&c, "/me/cart").is_none(), "the refresh took the copy");
+    assert_eq!(signed_in(&mut s), Some(2), "the next request gets the server's answer");
+}

@@ -52,8 +52,13 @@ impl Engine {
             // refreshing it in vain. (Not files: a tab of the previous build still loads
             // those the deploy removed.)
             let page = self.fetch_op(id).is_some_and(|f| f.navigate);
-            if page && matches!(info.status, 404 | 410) && slot != self.precache_slot() && !self.removed {
-                let req = if path.starts_with('/') { Req::Path(path.into()) } else { req };
+            let gone = page && matches!(info.status, 404 | 410);
+            // So does the copy a request with Authorization was served (stored before
+            // sign-in) when its refresh may not be kept: it would answer every later
+            // request, never refreshed.
+            let unkept = authorized && from == Tag::Revalidate && info.status == 200;
+            if (gone || unkept) && slot != self.precache_slot() && !self.removed {
+                let req = if gone && path.starts_with('/') { Req::Path(path.into()) } else { req };
                 self.bg(id, 1);
                 self.emit(Cmd::Delete { op: id, tag: Tag::Gone, slot: slot as u32, reqs: vec![req] });
             }
