@@ -227,10 +227,12 @@ pub fn plan(
     let next = Cursor { epoch: feed.epoch.clone(), seq: feed.seq };
     let mut out = Vec::new();
     let mut newest = f64::NEG_INFINITY;
-    // A timestamp ahead of this worker's clock is clamped to its now, however far: the
-    // publisher refused any more than 10 minutes ahead of its own clock, so it is this
+    // A timestamp is moved by how far this device's clock runs ahead of the feed's
+    // ([`ahead_of`]). One ahead of this worker's clock is clamped to its now, however far:
+    // the publisher refused any more than 10 minutes ahead of its own clock, so it is this
     // device's clock that runs behind (refused, the feed would stay refused for as long).
     let mut check = |at_ms: f64| -> f64 {
+        let at_ms = at_ms + ctx.ahead_ms;
         let at = if at_ms > ctx.now_ms { ctx.now_ms } else { at_ms };
         if at > newest {
             newest = at;
@@ -314,6 +316,22 @@ pub fn announces_news(header: Option<&str>, cursor: Option<&Cursor>) -> bool {
 /// Whether the feed's `seq` is beyond what a worker at `cursor` applied.
 pub fn is_news(seq: u64, cursor: Option<&Cursor>) -> bool {
     cursor.is_none_or(|c| seq > c.seq)
+}
+
+/// A device clock at most this far ahead of the feed's counts as on time: `Date` is to
+/// the second, and the response took its time on the network.
+pub const AHEAD_MIN_MS: f64 = 2_000.0;
+
+/// How far this device's clock runs ahead of the feed's, from a feed response's `Date`
+/// (the server's time) and `Age` (seconds a CDN kept it) against the worker's `now_ms`
+/// when it arrived: feed timestamps are moved later by it before they meet the worker's
+/// stamps. `0` within [`AHEAD_MIN_MS`] and for a clock behind (a timestamp ahead of the
+/// worker's now is clamped to its now). `None`: no readable `Date` (`date`: epoch ms, as
+/// the browser's `Date.parse` reads the header).
+pub fn ahead_of(now_ms: f64, date: Option<f64>, age: Option<&str>) -> Option<f64> {
+    let age = age.and_then(|a| super::text::parse_u64(a.trim())).unwrap_or(0);
+    let ahead = now_ms - date? - age as f64 * 1000.0;
+    Some(if ahead > AHEAD_MIN_MS { ahead } else { 0.0 })
 }
 
 /// The window in which more than [`EPOCH_FLIPS`] epoch changes are reported.
@@ -440,7 +458,7 @@ pub fn publish_request(v: &Value, now_ms: f64) -> Result<(Vec<(String, Value)>, 
         }
     };
     browser_safe(props)?;
-    let ctx = Context { origin: PUBLISH_ORIGIN, slot_names: &[], now_ms, resolve: &resolve_published };
+    let ctx = Context { origin: PUBLISH_ORIGIN, slot_names: &[], now_ms, ahead_ms: 0.0, resolve: &resolve_published };
     // A null field (Python's None) is "not given", which the worker's reading of a
     // message does not know.
     let given: Vec<(String, Value)> = props.iter().filter(|(_, x)| !matches!(x, Value::Null)).cloned().collect();
@@ -490,7 +508,7 @@ pub fn publish_request(v: &Value, now_ms: f64) -> Result<(Vec<(String, Value)>, 
 /// clock stamped them.)
 #[cfg(any(not(target_arch = "wasm32"), target_os = "wasi"))]
 pub fn check_stored(feed: &Feed, now_ms: f64) -> Result<(), String> {
-    let ctx = Context { origin: PUBLISH_ORIGIN, slot_names: &[], now_ms, resolve: &resolve_published };
+    let ctx = Context { origin: PUBLISH_ORIGIN, slot_names: &[], now_ms, ahead_ms: 0.0, resolve: &resolve_published };
     for e in &feed.entries {
         let at = |m: String| cat!("entry ", e.seq, ": ", m);
         browser_safe(&e.fields).map_err(at)?;
@@ -644,7 +662,7 @@ mod tests {
     const NAMES: [&str; 3] = ["images", "pages", "precache"];
 
     fn ctx() -> Context<'static> {
-        Context { origin: ORIGIN, slot_names: &NAMES, now_ms: NOW, resolve: &resolve }
+        Context { origin: ORIGIN, slot_names: &NAMES, now_ms: NOW, ahead_ms: 0.0, resolve: &resolve }
     }
 
     fn feed_with(entries: &str) -> String {
@@ -654,6 +672,19 @@ mod tests {
     const THREE: &str = r#"{"seq":1,"timestamp":"2026-11-18T11:00:00.000Z","urls":["/promo/a"]},
         {"seq":2,"timestamp":"2026-11-18T11:01:00.000Z","tags":["price-7"],"future":"ignored"},
         {"seq":3,"timestamp":"2026-11-18T11:02:00.000Z","routes":["pages","gone-route"]}"#;
+
+    #[test]
+    fn a_device_clock_ahead_of_the_feed_is_measured_from_date_and_age() {
+        let date = 600_000.0; // Thu, 01 Jan 1970 00:10:00 GMT
+        assert_eq!(ahead_of(900_000.0, Some(date), None), Some(300_000.0));
+        assert_eq!(ahead_of(900_000.0, Some(date), Some("60")), Some(240_000.0));
+        assert_eq!(ahead_of(900_000.0, Some(date), Some("junk")), Some(300_000.0));
+        // Within 2 s, or behind: nothing.
+        assert_eq!(ahead_of(601_999.0, Some(date), None), Some(0.0));
+        assert_eq!(ahead_of(300_000.0, Some(date), None), Some(0.0));
+        assert_eq!(ahead_of(900_000.0, Some(date), Some("600")), Some(0.0));
+        assert_eq!(ahead_of(900_000.0, None, None), None);
+    }
 
     #[test]
     fn a_stored_feed_is_checked_as_workers_read_it() {
@@ -940,7 +971,8 @@ mod simulation {
                         w.cursor = w.saved.clone();
                         w.loaded = true;
                     }
-                    let ctx = Context { origin: ORIGIN, slot_names: &NAMES, now_ms: now, resolve: &resolve };
+                    let ctx =
+                        Context { origin: ORIGIN, slot_names: &NAMES, now_ms: now, ahead_ms: 0.0, resolve: &resolve };
                     let from = w.cursor.as_ref().map_or(0, |c| c.seq);
                     assert_eq!(from, w.covered, "a restart neither replays nor skips");
                     let (invs, next) = plan(&feed, w.cursor.as_ref(), &|_| false, &ctx).expect("valid feed");

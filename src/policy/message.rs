@@ -143,6 +143,9 @@ pub struct Context<'a> {
     /// Route names by slot, the precache (`"precache"`) last.
     pub slot_names: &'a [&'a str],
     pub now_ms: f64,
+    /// How far the worker's clock runs ahead of the feed's ([`super::feed::ahead_of`]):
+    /// feed entries' timestamps are moved later by it.
+    pub ahead_ms: f64,
     /// Resolves a URL string with the browser's parser (relative to the origin).
     pub resolve: &'a dyn Fn(&str) -> Option<String>,
 }
@@ -292,25 +295,22 @@ fn parse_inner(msg: &Value, ctx: &Context<'_>) -> Result<Message, String> {
 }
 
 /// The selectors and timestamp of an invalidation (a message, or a feed entry with
-/// `known_routes_only`: route names this worker does not have are skipped, since a feed
-/// serves every version of a site's worker).
-pub fn parse_invalidation_with(
-    msg: &Value,
-    ctx: &Context<'_>,
-    known_routes_only: bool,
-) -> Result<Invalidation, String> {
-    let at_ms = match msg.get("timestamp") {
+/// `feed`: route names this worker does not have are skipped, since a feed serves every
+/// version of a site's worker, and its timestamp, by the feed's clock, is moved by
+/// `ctx.ahead_ms`).
+pub fn parse_invalidation_with(msg: &Value, ctx: &Context<'_>, feed: bool) -> Result<Invalidation, String> {
+    let asked_ms = match msg.get("timestamp") {
         None => ctx.now_ms,
         Some(Value::Str(s)) => {
             time::parse_iso(s).ok_or_else(|| cold(|| cat!("'timestamp' is not an ISO 8601 time: '", clip(s), "'")))?
         }
         Some(other) => return Err(cold(|| cat!("'timestamp' must be an ISO 8601 string, got ", other.kind()))),
     };
+    let at_ms = if feed { asked_ms + ctx.ahead_ms } else { asked_ms };
     // A CMS clock running ahead must not fence caching until its time comes: a
     // timestamp later than the worker's now means now.
-    let asked_ms = at_ms;
     let at_ms = if at_ms > ctx.now_ms { ctx.now_ms } else { at_ms };
-    Ok(Invalidation { at_ms, asked_ms, selector: parse_selector(props(msg), ctx, known_routes_only)?, seq: None })
+    Ok(Invalidation { at_ms, asked_ms, selector: parse_selector(props(msg), ctx, feed)?, seq: None })
 }
 
 /// An invalidation's selectors, from the properties of a message or a feed entry (see
@@ -391,7 +391,7 @@ mod tests {
     const NOW: f64 = 1_795_000_000_000.0;
 
     fn ctx() -> Context<'static> {
-        Context { origin: ORIGIN, slot_names: &NAMES, now_ms: NOW, resolve: &resolve }
+        Context { origin: ORIGIN, slot_names: &NAMES, now_ms: NOW, ahead_ms: 0.0, resolve: &resolve }
     }
 
     fn strs(items: &[&str]) -> Value {
@@ -414,7 +414,7 @@ mod tests {
             Some(rest) => Some(format!("http://{rest}")),
             None => resolve(s),
         };
-        let c = Context { origin: ORIGIN, slot_names: &NAMES, now_ms: NOW, resolve: &browser };
+        let c = Context { origin: ORIGIN, slot_names: &NAMES, now_ms: NOW, ahead_ms: 0.0, resolve: &browser };
         let msg =
             Value::obj([("type", Value::str("CACHE_INVALIDATION")), ("prefixes", strs(&["//evil.example.com/"]))]);
         let e = parse(&msg, &c).expect_err("a cross-origin prefix must be refused, as a cross-origin URL is");

@@ -306,9 +306,9 @@ fn save_state(op: OpId, tag: Tag, key: &'static str, text: String) {
     step(op, tag, next);
 }
 
-/// The feed, past every cache: its status, ETag and (200) its body's size in bytes with,
-/// when within `cap`, its value (`JSON.parse`, read as configs are). Aborted, body read
-/// included, after `ms`.
+/// The feed, past every cache: its status, ETag, Date and Age, and (200) its body's size in
+/// bytes with, when within `cap`, its value (`JSON.parse`, read as configs are). Aborted,
+/// body read included, after `ms`.
 #[inline(never)]
 fn fetch_feed(op: OpId, tag: Tag, path: &str, etag: Option<&str>, cap: u32, ms: u32) {
     let next = wait_on(js::fetch_feed(path, etag, ms), move |res| {
@@ -317,9 +317,11 @@ fn fetch_feed(op: OpId, tag: Tag, path: &str, etag: Option<&str>, cap: u32, ms: 
             Err(e) => return Next::Io(Io::Fetched(Err(js::error_text(&e)))),
         };
         let status = res.status();
-        let etag = header(&res.headers(), "etag");
+        let h = res.headers();
+        let (etag, age) = (header(&h, "etag"), header(&h, "age"));
+        let date = header(&h, "date").map(|d| js_sys::Date::parse(&d)).filter(|t| t.is_finite());
         if status != 200 {
-            return Next::Io(Io::Feed { status, etag, body: None });
+            return Next::Io(Io::Feed { status, etag, date, age, body: None });
         }
         let Ok(text) = res.text() else { return Next::Io(Io::Fetched(Err(String::from("unreadable body")))) };
         wait_on(text, move |text| {
@@ -329,7 +331,7 @@ fn fetch_feed(op: OpId, tag: Tag, path: &str, etag: Option<&str>, cap: u32, ms: 
                     let value = (t.len() <= cap as usize)
                         .then(|| js_sys::JSON::parse(&t).ok().map(|v| crate::js_value::read_parsed(&v)))
                         .flatten();
-                    Io::Feed { status, etag, body: Some(Json { bytes: t.len(), value }) }
+                    Io::Feed { status, etag, date, age, body: Some(Json { bytes: t.len(), value }) }
                 }
                 Err(e) => Io::Fetched(Err(js::error_text(&e))),
             })

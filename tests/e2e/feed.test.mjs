@@ -1,9 +1,10 @@
 // End-to-end: the invalidation feed. The CMS publishes with the real `swcache-feed`
 // command; the local server serves the feed file (ETag, 304); real workers in headless
 // Chromium check and apply it: conditional checks, bad feeds, a missing feed, offline,
-// a restart between publishes, a feed that never answers (its request aborted). Strict
-// mode, the interval check and live delivery over Server-Sent Events are in the shared
-// suite (tests/suites/feed.mjs, run in Chromium by tests/chromium/).
+// a restart between publishes, a feed that never answers (its request aborted), a device
+// clock ahead of the feed server's. Strict mode, the interval check and live delivery over
+// Server-Sent Events are in the shared suite (tests/suites/feed.mjs, run in Chromium by
+// tests/chromium/).
 import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -155,6 +156,26 @@ test('feed (f): a worker restart between two publishes applies each entry exactl
   assert.ok(appliedFirst >= 1);
   await page.goto(server.origin + '/promo/b');
   assert.equal(await page.evaluate(() => document.body.textContent), 'b2');
+});
+
+test('feed (h): a device clock 5 minutes ahead of the feed\'s still loses a copy stored before a publish', async () => {
+  // The feed's server and the CMS keep a clock 5 minutes behind this device's.
+  feedStats.behind = 5 * 60e3;
+  await start();
+  server.set('/promo/a', { body: 'a1' });
+  server.set('/promo/b', { body: 'b' });
+  await page.goto(server.origin + '/promo/a');
+  await waitFor(async () => (await stats()).feed.seq === 1, 'first check');
+  await waitFor(() => cached(page, '/promo/a', 'pages'), 'stored');
+  server.set('/promo/a', { body: 'a2' });
+  // Published after the copy was stored; by the server's clock, 5 minutes before it.
+  publish(feedFile, '--url', '/promo/a', '--timestamp', new Date(Date.now() - feedStats.behind).toISOString());
+  await new Promise((r) => setTimeout(r, 1100));
+  await page.goto(server.origin + '/promo/b');
+  await waitFor(async () => (await stats()).feed.seq === 2, 'entry 2 applied');
+  assert.equal(await cached(page, '/promo/a', 'pages'), null, 'the copy stored before the publish is deleted');
+  await page.goto(server.origin + '/promo/a');
+  assert.equal(await page.evaluate(() => document.body.textContent), 'a2');
 });
 
 test('feed (g): a feed request with no answer is aborted at the check\'s 10 s limit, not left open', async () => {

@@ -298,7 +298,9 @@ export function proxyFeed(server, service, { feed = '/swcache-feed.json', events
  * a static file, for tests that write broken feeds by hand; the service would refuse them.)
  */
 export function serveFeed(server, file, urlPath = '/swcache-feed.json') {
-  const stats = { ok: 0, notModified: 0, missing: 0 };
+  // `behind`: ms the feed server's clock (its Date header) runs behind this machine's.
+  const stats = { ok: 0, notModified: 0, missing: 0, behind: 0 };
+  const date = () => (stats.behind ? { date: new Date(Date.now() - stats.behind).toUTCString() } : {});
   server.set(urlPath, {
     handler(req, res) {
       let body;
@@ -310,11 +312,11 @@ export function serveFeed(server, file, urlPath = '/swcache-feed.json') {
       const etag = '"' + crypto.createHash('sha1').update(body).digest('hex').slice(0, 16) + '"';
       if (req.headers['if-none-match'] === etag) {
         stats.notModified++;
-        res.writeHead(304, { etag });
+        res.writeHead(304, { etag, ...date() });
         return res.end();
       }
       stats.ok++;
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache', etag });
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache', etag, ...date() });
       res.end(body);
     },
   });

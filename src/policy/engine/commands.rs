@@ -377,10 +377,13 @@ pub enum Io {
     Done,
     /// The saved state, if any (read as JSON).
     State(Option<Value>),
-    /// The feed answered: status, its `ETag`, and the body (200 only).
+    /// The feed answered: status, its `ETag`, `Date` (epoch ms, as the browser's
+    /// `Date.parse` reads it) and `Age`, and the body (200 only).
     Feed {
         status: u16,
         etag: Option<String>,
+        date: Option<f64>,
+        age: Option<String>,
         body: Option<Json>,
     },
     /// A body's size in bytes (`None`: it could not be read).

@@ -41,6 +41,12 @@ pub(super) struct FeedState {
     /// (each open page would be told twice). Cut at each saved cursor; at most
     /// [`LIVE_KEPT`] (more are applied again by a worker started later).
     pub(super) live: Vec<(u64, f64)>,
+    /// How far this worker's clock runs ahead of the feed's ([`feed::ahead_of`]), learnt
+    /// at each check and saved with the cursor (for live entries heard before the next).
+    pub(super) ahead_ms: f64,
+    /// Live entries pages handed on before the saved state was read (message operation,
+    /// `event.data`): carried out once it is, moved by its `ahead_ms`.
+    pub(super) heard: Vec<(OpId, Value)>,
 }
 
 /// Most live entries kept above the cursor.
@@ -188,6 +194,11 @@ impl Engine {
                 return;
             }
         }
+        // A clock moved since the one saved is saved, also when the feed is unchanged.
+        let moved = match &io {
+            Io::Feed { date, age, .. } => self.feed_clock(*date, age.as_deref(), now),
+            _ => false,
+        };
         match (tag, io) {
             (Tag::State, Io::State(state)) => {
                 if let Some(f) = self.feed.as_mut() {
@@ -195,6 +206,9 @@ impl Engine {
                     if let Some(v) = &state {
                         f.cursor = feed::cursor_of(v);
                         f.etag = v.get("etag").and_then(|e| e.as_str().map(String::from));
+                        if let Some(Value::Num(n)) = v.get("ahead") {
+                            f.ahead_ms = *n;
+                        }
                         if let Some(Value::Arr(live)) = v.get("live") {
                             for pair in live.chunks_exact(2) {
                                 if let [Value::Num(seq), Value::Num(at)] = pair {
@@ -205,6 +219,10 @@ impl Engine {
                     }
                 }
                 self.fetch_feed(id);
+                let heard = self.feed.as_mut().map(|f| ::core::mem::take(&mut f.heard)).unwrap_or_default();
+                for (op, v) in heard {
+                    self.dispatch(op, Some(v), false, now);
+                }
             }
             (Tag::Feed, Io::Fetched(Err(e))) => {
                 self.feed_failed(id, cat!("swcache feed: the check failed (", e, "); pages are served as before"), now);
@@ -214,25 +232,23 @@ impl Engine {
                 self.remove();
                 self.feed_done(id, now);
             }
-            (Tag::Feed, Io::Feed { status: 304, .. }) => {
-                if let Some(f) = self.feed.as_mut() {
-                    f.not_modified += 1;
-                }
-                self.feed_done(id, now);
-            }
-            (Tag::Feed, Io::Feed { status: 200, etag, body }) => {
+            (Tag::Feed, Io::Feed { status: 304, .. }) => self.feed_unchanged(id, moved, now),
+            (Tag::Feed, Io::Feed { status: 200, etag, body, .. }) => {
                 let unchanged = etag.is_some() && self.feed.as_ref().is_some_and(|f| f.etag == etag);
                 if unchanged {
-                    if let Some(f) = self.feed.as_mut() {
-                        f.not_modified += 1;
-                    }
-                    return self.feed_done(id, now);
+                    return self.feed_unchanged(id, moved, now);
                 }
                 let planned = feed::parse_json(&body.unwrap_or_default()).and_then(|doc| {
                     let names: Vec<&str> = self.slots.iter().map(|s| s.route.name.as_str()).collect();
                     let resolve = &self.resolve;
-                    let ctx =
-                        Context { origin: &self.origin, slot_names: &names, now_ms: now, resolve: &|s| resolve(s) };
+                    let ahead_ms = self.feed.as_ref().map_or(0.0, |f| f.ahead_ms);
+                    let ctx = Context {
+                        origin: &self.origin,
+                        slot_names: &names,
+                        now_ms: now,
+                        ahead_ms,
+                        resolve: &|s| resolve(s),
+                    };
                     let cursor = self.feed.as_ref().and_then(|f| f.cursor.clone());
                     let from = cursor.as_ref().filter(|c| c.epoch == doc.epoch).map_or(0, |c| c.seq);
                     let fresh = doc.entries.iter().filter(|e| e.seq > from).count() as u64;
@@ -298,6 +314,28 @@ impl Engine {
         }
     }
 
+    /// The feed did not change since the last check: the check is over, once the clock
+    /// learnt is saved if it `moved`.
+    fn feed_unchanged(&mut self, id: OpId, moved: bool, now: f64) {
+        if let Some(f) = self.feed.as_mut() {
+            f.not_modified += 1;
+        }
+        if moved {
+            self.save_feed(id);
+        } else {
+            self.feed_done(id, now);
+        }
+    }
+
+    /// Learns how far this worker's clock runs ahead of the feed's from a feed response's
+    /// `Date` and `Age`. `true`: it moved by more than [`feed::AHEAD_MIN_MS`] from what the
+    /// worker knew (worth saving).
+    fn feed_clock(&mut self, date: Option<f64>, age: Option<&str>, now: f64) -> bool {
+        let (Some(f), Some(ahead)) = (self.feed.as_mut(), feed::ahead_of(now, date, age)) else { return false };
+        let was = ::core::mem::replace(&mut f.ahead_ms, ahead);
+        ahead > was + feed::AHEAD_MIN_MS || ahead < was - feed::AHEAD_MIN_MS
+    }
+
     /// An invalidation the check applied has finished; `complete`: every cache it covers
     /// was listed. When the last one finishes, the cursor is saved, unless one was not
     /// complete: then the check failed, and the next one applies the same entries again.
@@ -341,8 +379,9 @@ impl Engine {
         self.save_feed(id);
     }
 
-    /// Saves the cursor, the feed's `ETag` and the live entries applied above the cursor
-    /// (`{"live":[seq, timestamp, …], "etag", "epoch", "seq"}`).
+    /// Saves the cursor, the feed's `ETag`, how far the clock runs ahead of the feed's and
+    /// the live entries applied above the cursor
+    /// (`{"live":[seq, timestamp, …], "etag", "epoch", "seq", "ahead": ms}`).
     fn save_feed(&mut self, id: OpId) {
         let Some(f) = &self.feed else { return };
         let mut text = String::from("{\"live\":[");
@@ -365,6 +404,8 @@ impl Engine {
             text.push_str(",\"seq\":");
             push_u64(&mut text, c.seq);
         }
+        text.push_str(",\"ahead\":");
+        push_u64(&mut text, f.ahead_ms as u64);
         text.push('}');
         self.emit(Cmd::SaveState { op: id, tag: Tag::Save, key: crate::policy::config::STATE_KEY, text });
     }

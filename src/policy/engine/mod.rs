@@ -254,6 +254,8 @@ impl Engine {
                 errors: 0,
                 error: None,
                 live: Vec::new(),
+                ahead_ms: 0.0,
+                heard: Vec::new(),
             }),
             removed: false,
             removal_waiting: None,
@@ -496,12 +498,37 @@ impl Engine {
     #[inline(never)]
     pub fn message(&mut self, value: Option<Value>, save_data: bool, now: f64) -> OpId {
         let id = self.new_op(Kind::Idle);
+        // A live entry a page hands on is moved by how far this clock runs ahead of the
+        // feed's, saved with the feed state: a worker that has not read it yet (started
+        // by this very message) reads it first, at a feed check.
+        if let (Some(v), Some(f)) = (&value, self.feed.as_mut()) {
+            if !f.loaded && matches!(v.get("feed"), Some(Value::Bool(true))) {
+                f.heard.push((id, v.clone()));
+                self.feed_check(now, None);
+                return id;
+            }
+        }
+        self.dispatch(id, value, save_data, now);
+        self.maybe_sweep(now);
+        self.feed_kick(now, false, Some(id));
+        id
+    }
+
+    /// Carries out message `id` (see [`Engine::message`]).
+    pub(super) fn dispatch(&mut self, id: OpId, value: Option<Value>, save_data: bool, now: f64) {
         let parsed = match &value {
             None => Err(String::from("swcache: malformed message: a message must be a plain object")),
             Some(v) => {
                 let names: Vec<&str> = self.slots.iter().map(|s| s.route.name.as_str()).collect();
                 let resolve = &self.resolve;
-                let ctx = Context { origin: &self.origin, slot_names: &names, now_ms: now, resolve: &|s| resolve(s) };
+                let ahead_ms = self.feed.as_ref().map_or(0.0, |f| f.ahead_ms);
+                let ctx = Context {
+                    origin: &self.origin,
+                    slot_names: &names,
+                    now_ms: now,
+                    ahead_ms,
+                    resolve: &|s| resolve(s),
+                };
                 message::parse(v, &ctx)
             }
         };
@@ -534,9 +561,6 @@ impl Engine {
             Ok(Message::GetNotices { since }) => self.get_notices(id, since),
             Ok(Message::Prefetch { paths, save_data: asked }) => self.prefetch(id, paths, asked || save_data, now),
         }
-        self.maybe_sweep(now);
-        self.feed_kick(now, false, Some(id));
-        id
     }
 
     fn reply_and_end(&mut self, id: OpId, json: String) {

@@ -112,6 +112,10 @@ struct Sim {
     broadcasts: Vec<String>,
     /// Feed requests never answer (a hanging CDN).
     feed_hangs: bool,
+    /// The feed server's clock runs this many ms behind the device's (negative: ahead):
+    /// feed responses carry its `Date`, and `feed_age` as `Age`.
+    feed_behind: Option<f64>,
+    feed_age: Option<String>,
     /// Every response carries `swcache-feed-seq` with this value.
     announce: Option<String>,
     /// Key listings asked for (cache work).
@@ -166,6 +170,8 @@ impl Sim {
             feed_304s: 0,
             broadcasts: Vec::new(),
             feed_hangs: false,
+            feed_behind: None,
+            feed_age: None,
             announce: None,
             listings: 0,
             failing_listings: 0,
@@ -439,13 +445,17 @@ impl Sim {
                         continue;
                     }
                     let (status, tag_now, body) = self.feed_doc.clone();
+                    // (`Date` is to the second.)
+                    let date = self.feed_behind.map(|b| ((self.now - b) / 1000.0).floor() * 1000.0);
+                    let age = self.feed_age.clone();
                     let io = if self.offline {
                         Io::Fetched(Err("Failed to fetch".into()))
                     } else if status == 200 && etag.as_deref() == Some(tag_now.as_str()) {
                         self.feed_304s += 1;
-                        Io::Feed { status: 304, etag: Some(tag_now), body: None }
+                        Io::Feed { status: 304, etag: Some(tag_now), date, age, body: None }
                     } else {
-                        Io::Feed { status, etag: Some(tag_now), body: (status == 200).then(|| Json::read(&body)) }
+                        let body = (status == 200).then(|| Json::read(&body));
+                        Io::Feed { status, etag: Some(tag_now), date, age, body }
                     };
                     self.queue.push_back((op, tag, io));
                 }
@@ -1604,6 +1614,110 @@ fn a_device_clock_far_behind_still_applies_the_feed() {
     assert!(s.cached(&s.cn("promoPages"), "/promo/a").is_some(), "stored again at once");
 }
 
+/// A worker whose feed server's clock runs `behind` ms behind the device's (`None`: its
+/// responses carry no `Date`), with `Age: age`, stores `/promo/a`; two minutes later the
+/// CMS publishes an entry for it whose timestamp, by the server's clock, is `after` ms after
+/// the copy's stamp, by the device's. Whether the copy survives the next feed check.
+fn survives_a_publish(behind: Option<f64>, age: Option<&str>, after: f64) -> bool {
+    let mut s = Sim::new(&config("", FEED_TOP));
+    (s.feed_behind, s.feed_age) = (behind, age.map(String::from));
+    let mut doc = new_feed();
+    s.publish(&mut doc, r#"{"tags":["unrelated"]}"#);
+    // The first request checks the feed: the worker learns its clock.
+    s.visit("/promo/b");
+    s.now += 1000.0;
+    s.visit("/promo/a");
+    let stamp = s.cached(&s.cn("promoPages"), "/promo/a").unwrap().stamp.unwrap();
+    s.now += 120_000.0;
+    s.serve("/promo/a", 2);
+    s.publish(&mut doc, r#"{"urls":["/promo/a"]}"#);
+    doc.entries.last_mut().unwrap().at_ms = stamp + after;
+    s.feed_doc = (200, format!("\"e{}\"", doc.seq), feed::write(&doc));
+    s.now += 61_000.0;
+    s.start_fetch("/promo/b", true, "default");
+    s.settle();
+    assert_eq!(s.feed_stat("seq"), 2.0, "the check completed");
+    s.cached(&s.cn("promoPages"), "/promo/a").is_some()
+}
+
+/// A device clock 5 minutes ahead of the feed's: a copy stored 2 minutes (device time)
+/// before a publish carries a stamp later than the entry's timestamp (3 minutes after it),
+/// so the entry neither deleted nor fenced it, and the stale copy was served until its
+/// maxAge. The worker learns how far its clock runs ahead from the feed's `Date` and moves
+/// the entry's timestamp by it.
+#[test]
+fn a_device_clock_ahead_of_the_feed_still_invalidates_what_it_stored_before_a_publish() {
+    assert!(survives_a_publish(None, None, -180_000.0), "without a Date the worker cannot know");
+    assert!(!survives_a_publish(Some(300_000.0), None, -180_000.0), "stored before the publish: deleted");
+    // Stored 10 s after the publish (device time), it stays.
+    assert!(survives_a_publish(Some(300_000.0), None, -310_000.0));
+}
+
+/// A `Date` less than 2 s behind the device (its second's resolution, the network's time),
+/// a device behind the server, or a feed a CDN kept as long as its `Date` is old, change
+/// nothing: the entry's timestamp is compared as it is (clamped to the worker's now).
+#[test]
+fn a_feed_date_near_the_device_clock_or_ahead_of_it_changes_nothing() {
+    for after in [500.0, -500.0] {
+        assert_eq!(survives_a_publish(Some(1000.0), None, after), survives_a_publish(None, None, after), "{after}");
+    }
+    assert!(survives_a_publish(Some(1000.0), None, -500.0), "stamped after the entry: kept");
+    // A device 5 minutes behind: an entry 1 minute after the copy's stamp deletes it.
+    assert!(!survives_a_publish(Some(-300_000.0), None, 60_000.0));
+    assert!(!survives_a_publish(None, None, 60_000.0));
+    // `Age: 300` says the `Date` 5 minutes back was the server's time 5 minutes ago.
+    assert!(survives_a_publish(Some(300_000.0), Some("300"), -1000.0));
+    assert!(!survives_a_publish(Some(300_000.0), Some("300"), 1000.0));
+}
+
+/// The clock learnt is saved with the cursor: a worker the browser stopped and started
+/// again moves a live entry a page hands on by it while its own check is under way.
+#[test]
+fn a_restarted_worker_moves_live_entries_by_the_clock_it_saved() {
+    let json = config("", FEED_TOP);
+    let mut s = Sim::new(&json);
+    s.feed_behind = Some(300_000.0);
+    let mut doc = new_feed();
+    s.publish(&mut doc, r#"{"tags":["unrelated"]}"#);
+    s.visit("/promo/b");
+    s.now += 1000.0;
+    s.visit("/promo/a");
+    assert!(s.saved.as_deref().is_some_and(|t| t.contains(",\"ahead\":300")), "{:?}", s.saved);
+    s.now += 120_000.0;
+    s.serve("/promo/a", 2);
+    s.restart(&json);
+    // The restarted worker's check reads the saved state; the feed does not answer yet.
+    s.feed_hangs = true;
+    s.start_fetch("/promo/b", true, "default");
+    s.settle();
+    s.publish(&mut doc, r#"{"urls":["/promo/a"]}"#);
+    doc.entries.last_mut().unwrap().at_ms = s.now - 300_000.0;
+    let (_, r) = s.message(&live_entry(&doc, 2, "/promo/a"));
+    assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":1}"#]);
+    assert_eq!(s.get("/promo/a"), Some(2));
+}
+
+#[test]
+fn a_live_entry_that_starts_a_worker_waits_for_the_clock_it_saved() {
+    // The browser stopped the worker; a page's live entry is what starts it again.
+    let json = config("", FEED_TOP);
+    let mut s = Sim::new(&json);
+    s.feed_behind = Some(300_000.0);
+    let mut doc = new_feed();
+    s.publish(&mut doc, r#"{"tags":["unrelated"]}"#);
+    s.visit("/promo/a");
+    assert!(s.saved.as_deref().is_some_and(|t| t.contains(",\"ahead\":300")), "{:?}", s.saved);
+    s.now += 120_000.0;
+    s.serve("/promo/a", 2);
+    s.restart(&json);
+    s.feed_hangs = true;
+    s.publish(&mut doc, r#"{"urls":["/promo/a"]}"#);
+    doc.entries.last_mut().unwrap().at_ms = s.now - 300_000.0;
+    let (_, r) = s.message(&live_entry(&doc, 2, "/promo/a"));
+    assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":1}"#], "moved by the saved 5 minutes");
+    assert_eq!(s.get("/promo/a"), Some(2));
+}
+
 #[test]
 fn offline_a_404_or_a_hanging_feed_never_breaks_a_page() {
     let json = config("", STRICT_TOP);
@@ -2630,7 +2744,8 @@ fn a_worker_more_than_50_entries_behind_keeps_what_no_entry_names() {
 #[test]
 fn feed_plan_validates_the_entries_it_collapses() {
     let names = ["images", "componentData", "promoPages", "precache"];
-    let ctx = Context { origin: ORIGIN, slot_names: &names, now_ms: 2_000_000_000_000.0, resolve: &resolve };
+    let ctx =
+        Context { origin: ORIGIN, slot_names: &names, now_ms: 2_000_000_000_000.0, ahead_ms: 0.0, resolve: &resolve };
     let mut doc = new_feed();
     let bad = || vec![(String::from("urls"), Value::Arr(vec![Value::str("https://evil.example/a")]))];
     let good = |i: usize| vec![(String::from("urls"), Value::Arr(vec![Value::Str(format!("/u/{i}"))]))];
