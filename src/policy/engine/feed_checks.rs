@@ -5,7 +5,6 @@
 //! epoch watch, and the install's question (has the site taken swcache off?).
 
 use crate::policy::feed;
-use crate::policy::message::Context;
 use crate::policy::prelude::*;
 use crate::policy::text::{push_json_str, push_u64};
 use crate::policy::value::Value;
@@ -239,16 +238,6 @@ impl Engine {
                     return self.feed_unchanged(id, moved, now);
                 }
                 let planned = feed::parse_json(&body.unwrap_or_default()).and_then(|doc| {
-                    let names: Vec<&str> = self.slots.iter().map(|s| s.route.name.as_str()).collect();
-                    let resolve = &self.resolve;
-                    let ahead_ms = self.feed.as_ref().map_or(0.0, |f| f.ahead_ms);
-                    let ctx = Context {
-                        origin: &self.origin,
-                        slot_names: &names,
-                        now_ms: now,
-                        ahead_ms,
-                        resolve: &|s| resolve(s),
-                    };
                     let cursor = self.feed.as_ref().and_then(|f| f.cursor.clone());
                     let from = cursor.as_ref().filter(|c| c.epoch == doc.epoch).map_or(0, |c| c.seq);
                     let fresh = doc.entries.iter().filter(|e| e.seq > from).count() as u64;
@@ -260,7 +249,8 @@ impl Engine {
                     let applied = |i: &crate::policy::message::Invalidation| {
                         self.fences.applied(i) || live.iter().any(|l| Some(l.0) == i.seq && l.1 == i.asked_ms)
                     };
-                    feed::plan(&doc, cursor.as_ref(), &applied, &ctx).map(|(invs, next)| (invs, next, fresh))
+                    self.with_context(now, |ctx| feed::plan(&doc, cursor.as_ref(), &applied, ctx))
+                        .map(|(invs, next)| (invs, next, fresh))
                 });
                 match planned {
                     Err(e) => self.feed_failed(id, cat!("swcache feed: ignored: ", e), now),

@@ -514,23 +514,20 @@ impl Engine {
         id
     }
 
+    /// Runs `f` with the context messages and feed entries are read in: this origin, the
+    /// route names, `now`, and how far the clock runs ahead of the feed's.
+    pub(super) fn with_context<R>(&self, now: f64, f: impl FnOnce(&Context<'_>) -> R) -> R {
+        let names: Vec<&str> = self.slots.iter().map(|s| s.route.name.as_str()).collect();
+        let resolve = &self.resolve;
+        let ahead_ms = self.feed.as_ref().map_or(0.0, |f| f.ahead_ms);
+        f(&Context { origin: &self.origin, slot_names: &names, now_ms: now, ahead_ms, resolve: &|s| resolve(s) })
+    }
+
     /// Carries out message `id` (see [`Engine::message`]).
     pub(super) fn dispatch(&mut self, id: OpId, value: Option<Value>, save_data: bool, now: f64) {
         let parsed = match &value {
             None => Err(String::from("swcache: malformed message: a message must be a plain object")),
-            Some(v) => {
-                let names: Vec<&str> = self.slots.iter().map(|s| s.route.name.as_str()).collect();
-                let resolve = &self.resolve;
-                let ahead_ms = self.feed.as_ref().map_or(0.0, |f| f.ahead_ms);
-                let ctx = Context {
-                    origin: &self.origin,
-                    slot_names: &names,
-                    now_ms: now,
-                    ahead_ms,
-                    resolve: &|s| resolve(s),
-                };
-                message::parse(v, &ctx)
-            }
+            Some(v) => self.with_context(now, |ctx| message::parse(v, ctx)),
         };
         match parsed {
             Err(e) => self.reply_and_end(id, error_json(&e)),
