@@ -175,6 +175,8 @@ pub struct Engine {
     removal_waiting: Option<OpId>,
     /// A write given up on a full storage was reported (once per instance).
     quota_warned: bool,
+    /// A response to a request with `Authorization` was not stored (said once).
+    auth_warned: bool,
     /// What the previous activate kept of its build's content-hashed files, read by an
     /// activate under way (README, 'Precache and revisions').
     kept: Option<Vec<String>>,
@@ -260,6 +262,7 @@ impl Engine {
             removed: false,
             removal_waiting: None,
             quota_warned: false,
+            auth_warned: false,
             kept: None,
             notices: Default::default(),
             loopback: Vec::new(),

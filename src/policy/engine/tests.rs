@@ -3577,6 +3577,11 @@ fn a_response_to_an_authorized_request_is_stored_only_when_shareable() {
     s.serve("/me/orders", 1);
     fetch(&mut s, "/me/orders");
     assert!(s.cached(&c, "/me/orders").is_none(), "not stored for the next visitor");
+    s.serve("/me/profile", 1);
+    fetch(&mut s, "/me/profile");
+    let said: Vec<&String> = s.warnings.iter().filter(|w| w.contains("Authorization")).collect();
+    assert_eq!(said.len(), 1, "said once, in the worker's console: {said:?}");
+    assert!(said[0].contains("route 'api'") && said[0].contains("Vary: Authorization (/me/orders)"), "{}", said[0]);
     for (cc, vary) in
         [(Some("public, max-age=60"), None), (Some("s-maxage=60"), None), (None, Some("Accept, Authorization"))]
     {

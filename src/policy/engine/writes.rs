@@ -62,6 +62,21 @@ impl Engine {
                 self.bg(id, 1);
                 self.emit(Cmd::Delete { op: id, tag: Tag::Gone, slot: slot as u32, reqs: vec![req] });
             }
+            // Said once per worker, in its console: else a site whose API sends tokens
+            // never learns why its route stays empty.
+            if authorized && !self.auth_warned && self.may_store(slot, path, info, started, true, false) {
+                self.auth_warned = true;
+                let route = &self.slots[slot].route.name;
+                self.emit(Cmd::Warn {
+                    text: cat!(
+                        "swcache: route '",
+                        route,
+                        "' does not store responses to requests with Authorization unless they are sent with Cache-Control: public (or s-maxage) or Vary: Authorization (",
+                        path,
+                        ")"
+                    ),
+                });
+            }
             return false;
         }
         self.put(id, slot, req, path, from, info.opaque, started, true, item);
