@@ -1671,51 +1671,33 @@ fn a_feed_date_near_the_device_clock_or_ahead_of_it_changes_nothing() {
 }
 
 /// The clock learnt is saved with the cursor: a worker the browser stopped and started
-/// again moves a live entry a page hands on by it while its own check is under way.
+/// again moves a live entry a page hands on by it, whether its own check is under way (a
+/// navigation started it) or the entry is what started it (the saved state is read first).
 #[test]
 fn a_restarted_worker_moves_live_entries_by_the_clock_it_saved() {
-    let json = config("", FEED_TOP);
-    let mut s = Sim::new(&json);
-    s.feed_behind = Some(300_000.0);
-    let mut doc = new_feed();
-    s.publish(&mut doc, r#"{"tags":["unrelated"]}"#);
-    s.visit("/promo/b");
-    s.now += 1000.0;
-    s.visit("/promo/a");
-    assert!(s.saved.as_deref().is_some_and(|t| t.contains(",\"ahead\":300")), "{:?}", s.saved);
-    s.now += 120_000.0;
-    s.serve("/promo/a", 2);
-    s.restart(&json);
-    // The restarted worker's check reads the saved state; the feed does not answer yet.
-    s.feed_hangs = true;
-    s.start_fetch("/promo/b", true, "default");
-    s.settle();
-    s.publish(&mut doc, r#"{"urls":["/promo/a"]}"#);
-    doc.entries.last_mut().unwrap().at_ms = s.now - 300_000.0;
-    let (_, r) = s.message(&live_entry(&doc, 2, "/promo/a"));
-    assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":1}"#]);
-    assert_eq!(s.get("/promo/a"), Some(2));
-}
-
-#[test]
-fn a_live_entry_that_starts_a_worker_waits_for_the_clock_it_saved() {
-    // The browser stopped the worker; a page's live entry is what starts it again.
-    let json = config("", FEED_TOP);
-    let mut s = Sim::new(&json);
-    s.feed_behind = Some(300_000.0);
-    let mut doc = new_feed();
-    s.publish(&mut doc, r#"{"tags":["unrelated"]}"#);
-    s.visit("/promo/a");
-    assert!(s.saved.as_deref().is_some_and(|t| t.contains(",\"ahead\":300")), "{:?}", s.saved);
-    s.now += 120_000.0;
-    s.serve("/promo/a", 2);
-    s.restart(&json);
-    s.feed_hangs = true;
-    s.publish(&mut doc, r#"{"urls":["/promo/a"]}"#);
-    doc.entries.last_mut().unwrap().at_ms = s.now - 300_000.0;
-    let (_, r) = s.message(&live_entry(&doc, 2, "/promo/a"));
-    assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":1}"#], "moved by the saved 5 minutes");
-    assert_eq!(s.get("/promo/a"), Some(2));
+    for navigation_first in [true, false] {
+        let json = config("", FEED_TOP);
+        let mut s = Sim::new(&json);
+        s.feed_behind = Some(300_000.0);
+        let mut doc = new_feed();
+        s.publish(&mut doc, r#"{"tags":["unrelated"]}"#);
+        s.visit("/promo/a");
+        assert!(s.saved.as_deref().is_some_and(|t| t.contains(",\"ahead\":300")), "{:?}", s.saved);
+        s.now += 120_000.0;
+        s.serve("/promo/a", 2);
+        s.restart(&json);
+        s.feed_hangs = true; // the restarted worker's check reads the state; the feed does not answer
+        if navigation_first {
+            s.start_fetch("/promo/b", true, "default");
+            s.settle();
+        }
+        s.publish(&mut doc, r#"{"urls":["/promo/a"]}"#);
+        doc.entries.last_mut().unwrap().at_ms = s.now - 300_000.0;
+        let (_, r) = s.message(&live_entry(&doc, 2, "/promo/a"));
+        let done = r#"{"type":"CACHE_INVALIDATION_DONE","removed":1}"#;
+        assert_eq!(r, vec![done], "moved by the saved 5 minutes (navigation first: {navigation_first})");
+        assert_eq!(s.get("/promo/a"), Some(2));
+    }
 }
 
 #[test]
