@@ -651,11 +651,9 @@ impl Walk<'_> {
             // A file is wanted if listed; a directory (or a link to one) if it may hold one.
             let wanted = |rel: &str| sel.lists(rel) || (!ft.is_file() && sel.may_list_under(rel));
             // (A name that is not UTF-8 is judged as printed, under the same `base`.)
-            let rel = match rel_of(top, path)
-                .map_err(|lossy| if base.is_empty() { lossy } else { format!("{base}/{lossy}") })
-            {
-                Ok(rel) if base.is_empty() => rel,
-                Ok(rel) => format!("{base}/{rel}"),
+            let under_base = |rel: String| if base.is_empty() { rel } else { format!("{base}/{rel}") };
+            let rel = match rel_of(top, path).map(under_base).map_err(under_base) {
+                Ok(rel) => rel,
                 Err(lossy) if wanted(&lossy) => {
                     return Err(Fail {
                         code: 1,
