@@ -686,7 +686,6 @@ impl Hydrator {
             // A failed refresh keeps the content: a poll's tries again at the next poll,
             // a notice's once its retries are spent at the next notice.
             c.for_notice = false;
-            c.stale_again = false;
             c.settle(now);
         } else if c.attempts <= self.opts.max_retries {
             // A first hydration's fetch, or a notice's refetch (what is shown is known to
@@ -697,7 +696,6 @@ impl Hydrator {
                 factor *= 2.0;
             }
             let delay = self.opts.retry_base_ms.max(0.0) * factor;
-            c.stale_again = false; // the retry goes out after it
             c.phase = Phase::Backoff { due: now + delay, reload };
         } else {
             let ms = (now - c.triggered_at).max(0.0);
