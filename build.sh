@@ -224,54 +224,61 @@ run_tests() {
   node_modules/.bin/biome lint www tests bench package tools
   build
   pack
-  log "native core tests, the commands and the feed service (on a real Redis)"
-  # --release: the tests reuse the dependencies the commands were just built with (one
+  # The native tests beside the adapters' wasm-bindgen tests and the package's: the native
+  # side is mostly one core (the feed simulation) or waiting (Redis, the service), the other
+  # mostly compiling or waiting on a browser. The wasm tests build in their own target
+  # directory (cargo locks one for the whole of a command, test runs included).
+  # --release: the native tests reuse the dependencies the commands were just built with (one
   # optimised build of tokio/axum/redis instead of two).
-  cargo test --release
-  log "the worker adapter's own tests (src/sw/tests.rs: wasm-bindgen-test in a service worker, headless Chromium)"
-  CHROMEDRIVER=/usr/bin/chromedriver cargo test --lib --target "$TARGET" --no-default-features --features sw
-  log "the page adapter's own tests (src/page/tests.rs: wasm-bindgen-test in a page, headless Chromium)"
-  CHROMEDRIVER=/usr/bin/chromedriver cargo test --lib --target "$TARGET" --no-default-features --features page
-  log "type declarations (tsc --strict) and the tarball installed in a scratch site"
-  node --test --test-concurrency=1 --test-timeout=120000 tests/types/ tests/package/
+  side_by_side \
+    "the worker adapter's own tests (src/sw/tests.rs: wasm-bindgen-test in a service worker, headless Chromium), then the page adapter's (src/page/tests.rs, in a page), then the type declarations (tsc --strict) and the tarball installed in a scratch site" \
+    "wasm_tests sw && wasm_tests page && $NODE_TEST tests/types/ tests/package/" \
+    "native core tests, the commands and the feed service (on a real Redis)" \
+    "cargo test --release"
   # Chromium's end-to-end tests beside its shared suites, then WebKit's beside Firefox's
   # (two browsers at a time: three at once on 2 cores made a timing test of the update
   # flow flaky). The feed's end-to-end file (about a minute) goes with the shared suites,
   # so that both sides take about as long.
   local e2e
   e2e=$(ls tests/e2e/*.test.mjs | grep -v '/feed\.test\.mjs$' | tr '\n' ' ')
-  side_by_side "end-to-end tests (playwright-core + chromium)" "$e2e" \
+  side_by_side "end-to-end tests (playwright-core + chromium)" "$NODE_TEST $e2e" \
     "the shared browser suites in Chromium (tests/suites/, as Firefox and WebKit run them), then the feed's end-to-end tests" \
-    "tests/chromium/ tests/e2e/feed.test.mjs"
-  side_by_side "end-to-end tests in WebKit (WebKitGTK MiniBrowser on Xvfb, WebKitWebDriver, selenium-webdriver)" "tests/webkit/" \
-    "end-to-end tests in Firefox ESR (geckodriver, selenium-webdriver)" "tests/firefox/"
+    "$NODE_TEST tests/chromium/ tests/e2e/feed.test.mjs"
+  side_by_side "end-to-end tests in WebKit (WebKitGTK MiniBrowser on Xvfb, WebKitWebDriver, selenium-webdriver)" "$NODE_TEST tests/webkit/" \
+    "end-to-end tests in Firefox ESR (geckodriver, selenium-webdriver)" "$NODE_TEST tests/firefox/"
 }
 
-# Groups of browser test directories side by side, given as pairs of a name and its
-# directories (each test file has its own servers on free ports and its own browser
-# profile; all mostly wait on timers and browsers): the first group's report streams, the
-# others' follow it in turn. Fails if any did.
-side_by_side() { # name dirs [name dirs]...
-  local first=$1 dirs=$2 names=() pids=() logs=() status=0 i
+NODE_TEST="node --test --test-concurrency=1 --test-timeout=120000"
+
+# An adapter's own tests (wasm-bindgen-test in headless Chromium): `sw` or `page`.
+wasm_tests() { # feature
+  CHROMEDRIVER=/usr/bin/chromedriver CARGO_TARGET_DIR=target/wasm-tests \
+    cargo test --lib --target "$TARGET" --no-default-features --features "$1"
+}
+
+# Commands side by side, given as pairs of a name and a command line (each browser test
+# file has its own servers on free ports and its own browser profile; all mostly wait on
+# timers, browsers or one core): the first one's report streams, the others' follow it in
+# turn. Fails if any did.
+side_by_side() { # name command [name command]...
+  local first=$1 command=$2 names=() pids=() logs=() status=0 i
   shift 2
   mkdir -p target/tmp
   while [ $# -gt 0 ]; do
     logs+=("target/tmp/tests-${#logs[@]}.log")
     names+=("$1")
-    # shellcheck disable=SC2086 # the directories are words
-    node --test --test-concurrency=1 --test-timeout=120000 $2 >"${logs[-1]}" 2>&1 &
+    (eval "$2") >"${logs[-1]}" 2>&1 &
     pids+=($!)
     shift 2
   done
-  log "$first (beside them, reported after: $(IFS=';'; echo "${names[*]}"))"
-  # shellcheck disable=SC2086
-  node --test --test-concurrency=1 --test-timeout=120000 $dirs || { log "browser tests failed: $dirs"; status=1; }
+  log "$first (beside it, reported after: $(IFS=';'; echo "${names[*]}"))"
+  (eval "$command") || { log "failed: $first"; status=1; }
   for i in "${!pids[@]}"; do
     local failed=0
     wait "${pids[$i]}" || failed=1
     log "${names[$i]}, run beside the $first (${logs[$i]})"
     cat "${logs[$i]}"
-    if [ "$failed" -ne 0 ]; then log "browser tests failed: ${names[$i]}"; status=1; fi
+    if [ "$failed" -ne 0 ]; then log "failed: ${names[$i]}"; status=1; fi
   done
   return "$status"
 }

@@ -931,11 +931,24 @@ mod simulation {
         times_applied: u64,
     }
 
+    // Two runs of 300,000 events with their own seeds, one per test thread: half the
+    // wall time of one run of 600,000 (the checks are the same; a worker is checked about
+    // every 2,000 publishes in both).
     #[test]
     fn a_hundred_thousand_workers_apply_each_entry_exactly_once() {
+        simulate(0x2545_f491_4f6c_dd1d);
+    }
+
+    #[test]
+    fn a_hundred_thousand_workers_apply_each_entry_exactly_once_again() {
+        simulate(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn simulate(seed: u64) {
         const WORKERS: usize = 100_000;
+        const STEPS: u64 = 300_000;
         const NAMES: [&str; 2] = ["pages", "precache"];
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut rng = seed;
         let mut rand = |m: u64| {
             rng ^= rng << 13;
             rng ^= rng >> 7;
@@ -948,8 +961,8 @@ mod simulation {
             .collect();
         let (mut checks, mut offline, mut restarts, mut baselines, mut applied) = (0u64, 0u64, 0u64, 0u64, 0u64);
         let t0 = 1_795_000_000_000.0;
-        // 600,000 events over simulated time; a publish every ~60 events.
-        for step in 0..600_000u64 {
+        // STEPS events over simulated time; a publish every ~60 events.
+        for step in 0..STEPS {
             let now = t0 + step as f64 * 10.0;
             if rand(60) == 0 {
                 let fields = vec![(String::from("urls"), Value::Arr(vec![Value::Str(format!("/p/{}", rand(500)))]))];
@@ -1002,9 +1015,9 @@ mod simulation {
         let total: u64 = workers.iter().map(|w| w.times_applied).sum();
         assert_eq!(total, applied);
         assert!(
-            checks > 400_000 && restarts > 50_000 && offline > 50_000 && baselines > 0,
+            checks > STEPS * 2 / 3 && restarts > STEPS / 12 && offline > STEPS / 12 && baselines > 0,
             "{checks} {restarts} {offline} {baselines}"
         );
-        assert!(feed.seq > 9_000, "{} publishes", feed.seq);
+        assert!(feed.seq > STEPS / 70, "{} publishes", feed.seq);
     }
 }
