@@ -82,10 +82,12 @@ export async function injectManifest(options) {
   for (const g of o.globIgnores) args.push('--exclude', g);
   for (const g of o.hashed) args.push('--hashed', g);
   args.push('--prefix', o.prefix, '--inject', swSrc);
+  // The first directory made for swDest (as webpack and other bundlers do for their
+  // output, it may not exist yet), removed again if the command refuses.
+  let made;
   if (swDest !== swSrc) {
     args.push('--output', swDest);
-    // As webpack and other bundlers do for their output: its directory may not exist yet.
-    fs.mkdirSync(path.dirname(swDest), { recursive: true });
+    made = fs.mkdirSync(path.dirname(swDest), { recursive: true });
   }
   if (o.maxFileSize !== undefined) args.push('--max-file-size', String(o.maxFileSize));
   args.push('--warn-size', o.warnSize === false ? 'none' : String(o.warnSize));
@@ -95,7 +97,20 @@ export async function injectManifest(options) {
   } catch {
     // swcache-manifest says why, in its words.
   }
-  const r = await manifest(args, { cwd, names: NAMES, context: 'swcache injectManifest' });
+  let r;
+  try {
+    r = await manifest(args, { cwd, names: NAMES, context: 'swcache injectManifest' });
+  } catch (e) {
+    // Nothing was written: each directory made, innermost first, goes if still empty.
+    for (let d = path.dirname(swDest); made && d.length >= made.length; d = path.dirname(d)) {
+      try {
+        fs.rmdirSync(d);
+      } catch {
+        break;
+      }
+    }
+    throw e;
+  }
   const entries = injected(before, fs.readFileSync(swDest, 'utf8'));
   const logger = o.logger === undefined ? { info: (m) => console.log(m), warn: (m) => console.warn(m) } : o.logger;
   if (logger) {

@@ -134,6 +134,11 @@ test('build: bad input is refused with a message naming the option, and nothing 
   await refuse('wrong-type', {}, { globPatterns: '**/*' }, 2, /option 'globPatterns' must be an array of glob strings, got "\*\*\/\*"/);
   await refuse('missing-option', {}, { globDirectory: undefined }, 2, /option 'globDirectory' is required/);
   await refuse('missing-src', {}, { swSrc: 'src/nope.js' }, 1, /src\/nope\.js: No such file or directory$/);
+  // swDest in a directory not made yet: a refusal leaves no directory behind either.
+  const dir = site('refused-new-dest', {});
+  await assert.rejects(build.injectManifest({ swSrc: 'src/sw.js', swDest: 'public-sw/deep/sw.js', globDirectory: 'out',
+    globPatterns: ['**/*.php'], cwd: dir, logger: false }), /no file under .*out is selected by the globs/);
+  assert.equal(fs.existsSync(path.join(dir, 'public-sw')), false, 'the directories made for swDest are gone again');
 });
 
 test('build: swDest in a directory not made yet is written there, and the engine the worker imports is not precached', async () => {
