@@ -159,6 +159,8 @@ export interface SwcacheStats extends SwcacheCounters {
   routes: Record<string, SwcacheCounters>;
   /** Present when the config has a `feed`. */
   feed?: SwcacheFeedStats;
+  /** What the worker's console was told once per start (a response a route did not store and why, a full storage, a feed epoch that keeps changing), at most 10; absent when the engine failed or was not started. */
+  warnings?: string[];
   /** `'failed-open'`: the engine failed and requests go to the network; `'not-started'`: the worker never called `swcache.start`. */
   engine: 'ok' | 'failed-open' | 'not-started';
   /** Why the engine failed open. */

@@ -52,14 +52,18 @@ async function missing(url) {
  * its install failed, such as the feed's 410 Gone), or when nothing controls the page
  * within `timeout` ms. On a page already controlled, an update this registration finds
  * that fails to install is reported in the page's console (with the worker's reason);
- * the old worker goes on serving.
+ * the old worker goes on serving. An engine that fails open meanwhile (its wasm refused, a
+ * trap), or a worker script that never called swcache.start(config), is logged in the
+ * page's console too; it resolves all the same (the site works from the network).
  */
 export async function register(url, { scope, timeout = 10000 } = {}) {
   if (!sw) return undefined;
   // A worker whose config is wrong says why on this channel just before it fails.
   let configError = null;
   const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('swcache') : null;
-  if (channel) channel.onmessage = (e) => { if (e.data && e.data.type === 'CONFIG_ERROR') configError = e.data.error; };
+  // So does an engine that fails open (the site works from the network, nothing is cached).
+  const failedOpen = (e) => e.data?.type === 'FAILED_OPEN' && console.error(e.data.error);
+  if (channel) channel.onmessage = (e) => { if (e.data && e.data.type === 'CONFIG_ERROR') configError = e.data.error; failedOpen(e); };
   const fail = (fallback) => {
     const err = new Error(configError || fallback);
     console.error(err.message);
@@ -79,7 +83,7 @@ export async function register(url, { scope, timeout = 10000 } = {}) {
       close();
     };
     if (configError) return failed(configError); // it came before register() resolved
-    if (channel) channel.onmessage = (e) => e.data?.type === 'CONFIG_ERROR' && failed(e.data.error);
+    if (channel) channel.onmessage = (e) => (e.data?.type === 'CONFIG_ERROR' ? failed(e.data.error) : failedOpen(e));
     // An install ends at the first state change: installed, or redundant when it failed
     // (a worker that installed goes redundant later when a newer version replaces it).
     const follow = (w) => w?.addEventListener('statechange', () => {

@@ -25,10 +25,21 @@ const waiting = new Set(); // how each guarded event's wait ends if the engine f
 // browser sent one (a fetch of the request, or leaving it to the browser, sent it again).
 const network = (event) => Promise.resolve(event.preloadResponse).catch(() => undefined)
   .then((res) => (res && !res.bodyUsed ? res : fetch(event.request)));
+const NOT_STARTED = 'swcache: the worker never called swcache.start(config)';
+// Said in the worker's console, and by the pages registering it in theirs (register()):
+// a worker's console is one nobody opens.
+const tell = (text, err = '') => {
+  console.error(text, err);
+  try {
+    const channel = new BroadcastChannel('swcache');
+    channel.postMessage({ type: 'FAILED_OPEN', error: `${text} ${err}` });
+    channel.close();
+  } catch {}
+};
 const failOpen = (err) => {
   if (failure) return;
   failure = err || new Error('unknown failure');
-  console.error('swcache: engine failed; requests now go straight to the network.', failure);
+  tell('swcache: engine failed; requests now go straight to the network.', failure);
   for (const [resolve, event] of pending) resolve(network(event));
   for (const end of waiting) end();
 };
@@ -133,7 +144,10 @@ self.swcache = {
 };
 
 self.addEventListener('install', (event) => {
-  if (!call(() => sw.on_install(guard(event, () => Promise.reject(failure))))) self.skipWaiting();
+  if (call(() => sw.on_install(guard(event, () => Promise.reject(failure))))) return;
+  // (Called later than the script's first evaluation, it is not: every request goes to the network.)
+  if (!failure) tell(`${NOT_STARTED} while its script ran; requests go straight to the network.`);
+  self.skipWaiting();
 });
 
 self.addEventListener('activate', (event) => {
@@ -161,7 +175,7 @@ self.addEventListener('fetch', (event) => {
 // What a message's port is told when no engine answers it.
 const failedReply = (data) => {
   if (data?.type !== 'GET_STATS') {
-    const error = failure ? 'swcache: engine failed open: ' + String(failure) : 'swcache: the worker never called swcache.start(config)';
+    const error = failure ? 'swcache: engine failed open: ' + String(failure) : NOT_STARTED;
     return { type: 'ERROR', error };
   }
   const stats = JSON.parse(FAILED_STATS);

@@ -299,6 +299,17 @@ test('GET_STATS counts hits and misses per route', async () => {
   assert.ok(s.hits >= 2);
 });
 
+test('GET_STATS names a response a route did not store because of its headers, once per reason', async () => {
+  server.set('/promo/session', { body: 's', headers: { 'cache-control': 'no-store, no-cache, must-revalidate' } });
+  server.set('/promo/other', { body: 'o', headers: { 'cache-control': 'no-store' } });
+  await controlled();
+  await get(page, '/promo/session');
+  await get(page, '/promo/other');
+  const said = async () => (await message(page, { type: 'GET_STATS' })).warnings.filter((w) => w.includes('did not store'));
+  await waitFor(async () => (await said()).length > 0, 'the warning in GET_STATS');
+  assert.deepEqual(await said(), ["swcache: route 'promoPages' did not store /promo/session: it was sent with Cache-Control: no-store"]);
+});
+
 test('invalidating a precached URL removes the precached copy too (no stale fallback)', async () => {
   await controlled();
   assert.equal((await get(page, '/')).body, 'precached /', 'the page route falls back to the precached copy');

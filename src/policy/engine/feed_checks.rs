@@ -141,7 +141,7 @@ impl Engine {
                 " minutes: are several servers each serving their own feed? use one store (Redis) for all of them"
             )
         });
-        self.emit(Cmd::Warn { text });
+        self.warn_once(text);
     }
 
     #[inline(never)]

@@ -175,8 +175,12 @@ pub struct Engine {
     removal_waiting: Option<OpId>,
     /// A write given up on a full storage was reported (once per instance).
     quota_warned: bool,
-    /// A response to a request with `Authorization` was not stored (said once).
-    auth_warned: bool,
+    /// The reasons ([`store::Refusal`](crate::policy::store::Refusal), one bit each) a
+    /// response was not stored that were said (each once per instance).
+    unstored_warned: u8,
+    /// The warnings said once per instance (a route that stores nothing, a full storage, a
+    /// flipping feed epoch), for `GET_STATS`: the worker's console is one nobody opens.
+    said: Vec<String>,
     /// What the previous activate kept of its build's content-hashed files, read by an
     /// activate under way (README, 'Precache and revisions').
     kept: Option<Vec<String>>,
@@ -262,7 +266,8 @@ impl Engine {
             removed: false,
             removal_waiting: None,
             quota_warned: false,
-            auth_warned: false,
+            unstored_warned: 0,
+            said: Vec::new(),
             kept: None,
             notices: Default::default(),
             loopback: Vec::new(),
@@ -300,6 +305,15 @@ impl Engine {
 
     fn op(&mut self, id: OpId) -> Option<&mut Op> {
         self.ops.iter_mut().find(|o| o.id == id)
+    }
+
+    /// A warning said once per instance: in the worker's console, and in `GET_STATS`.
+    /// (At most 10 kept; the feed's epoch warning comes again after 5 minutes.)
+    fn warn_once(&mut self, text: String) {
+        if self.said.len() < 10 {
+            self.said.push(text.clone());
+        }
+        self.emit(Cmd::Warn { text });
     }
 
     fn emit(&mut self, c: Cmd) {

@@ -59,7 +59,14 @@ impl Engine {
             }
             out.push('}');
         }
-        out.push_str(",\"engine\":\"ok\"}");
+        out.push_str(",\"warnings\":[");
+        for (i, w) in self.said.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_json_str(&mut out, w);
+        }
+        out.push_str("],\"engine\":\"ok\"}");
         out
     }
 

@@ -628,6 +628,38 @@ fn server_errors_and_unstorable_responses_are_served_not_stored() {
     assert!(s.cached(&s.cn("promoPages"), "/promo/e").is_none());
 }
 
+/// A route whose origin sends `no-store` (PHP's session pages do) or `Vary: *` stays empty
+/// for good: the site owner learns why from the worker's console and from `GET_STATS`
+/// (`stats()`, `inspect()` in a page), once per reason, naming the route and the URL.
+#[test]
+fn a_response_the_route_may_not_store_says_why_in_stats() {
+    let mut s = Sim::seed();
+    for (path, cc, vary) in [
+        ("/promo/ns", Some("no-store, no-cache"), None),
+        ("/promo/ns2", Some("no-store"), None),
+        ("/promo/vs", None, Some("Accept, *")),
+    ] {
+        s.serve(path, 1);
+        s.content(path).cache_control = cc.map(Into::into);
+        s.content(path).vary = vary.map(Into::into);
+        s.get(path);
+    }
+    s.content("/promo/gone").status = 404;
+    s.get("/promo/gone");
+    let stats = s.stats();
+    let Some(Value::Arr(said)) = stats.get("warnings") else { panic!("no warnings in {stats:?}") };
+    let said: Vec<&str> = said.iter().filter_map(Value::as_str).collect();
+    assert_eq!(
+        said,
+        [
+            "swcache: route 'promoPages' did not store /promo/ns: it was sent with Cache-Control: no-store",
+            "swcache: route 'promoPages' did not store /promo/vs: it was sent with Vary: *",
+        ],
+        "once per reason, not a 404"
+    );
+    assert_eq!(s.warnings.len(), 2, "and in the worker's console: {:?}", s.warnings);
+}
+
 /// A 5xx is a failure where a stale copy can stand in (the decision moved from the
 /// adapter to the core).
 #[test]
@@ -3563,7 +3595,11 @@ fn a_response_to_an_authorized_request_is_stored_only_when_shareable() {
     fetch(&mut s, "/me/profile");
     let said: Vec<&String> = s.warnings.iter().filter(|w| w.contains("Authorization")).collect();
     assert_eq!(said.len(), 1, "said once, in the worker's console: {said:?}");
-    assert!(said[0].contains("route 'api'") && said[0].contains("Vary: Authorization (/me/orders)"), "{}", said[0]);
+    assert!(
+        said[0].contains("route 'api' did not store /me/orders") && said[0].contains("Vary: Authorization"),
+        "{}",
+        said[0]
+    );
     for (cc, vary) in
         [(Some("public, max-age=60"), None), (Some("s-maxage=60"), None), (None, Some("Accept, Authorization"))]
     {

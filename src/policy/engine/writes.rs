@@ -62,20 +62,23 @@ impl Engine {
                 self.bg(id, 1);
                 self.emit(Cmd::Delete { op: id, tag: Tag::Gone, slot: slot as u32, reqs: vec![req] });
             }
-            // Said once per worker, in its console: else a site whose API sends tokens
-            // never learns why its route stays empty.
-            if authorized && !self.auth_warned && self.may_store(slot, path, info, started, true, false) {
-                self.auth_warned = true;
-                let route = &self.slots[slot].route.name;
-                self.emit(Cmd::Warn {
-                    text: cat!(
-                        "swcache: route '",
-                        route,
-                        "' does not store responses to requests with Authorization unless they are sent with Cache-Control: public (or s-maxage) or Vary: Authorization (",
-                        path,
-                        ")"
-                    ),
-                });
+            // Said once per worker and reason, in its console and GET_STATS: else a site
+            // whose origin sends no-store (or whose API sends tokens) never learns why its
+            // route stays empty. (A fenced response, or one with another status, is not news.)
+            if let Err(r) = self.storable(slot, info, authorized) {
+                let bit = 1 << r as u8;
+                if r != store::Refusal::Status && self.unstored_warned & bit == 0 && !self.removed {
+                    self.unstored_warned |= bit;
+                    let why = match r {
+                        store::Refusal::NoStore => "it was sent with Cache-Control: no-store",
+                        store::Refusal::VaryStar => "it was sent with Vary: *",
+                        store::Refusal::Redirected => "it was redirected (match the URL it ends at)",
+                        store::Refusal::Opaque => "it is an opaque cross-origin response (see the route's opaque)",
+                        _ => "its request had Authorization: send Cache-Control: public (or s-maxage) or Vary: Authorization",
+                    };
+                    let route = &self.slots[slot].route.name;
+                    self.warn_once(cat!("swcache: route '", route, "' did not store ", path, ": ", why));
+                }
             }
             return false;
         }
@@ -95,6 +98,14 @@ impl Engine {
         if self.removed {
             return false;
         }
+        if check && self.storable(slot, info, authorized).is_err() {
+            return false;
+        }
+        self.fences.is_empty() || !self.fences.blocks(path, slot, info.tags.as_deref(), started)
+    }
+
+    /// [`store::storable`] for a response of `slot`'s route.
+    fn storable(&self, slot: usize, info: &ResponseInfo, authorized: bool) -> Result<(), store::Refusal> {
         let facts = ResponseFacts {
             status: info.status,
             opaque: info.opaque,
@@ -103,10 +114,7 @@ impl Engine {
             vary: info.vary.as_deref(),
             authorized,
         };
-        if check && store::storable(&facts, self.slots[slot].route.opaque).is_err() {
-            return false;
-        }
-        self.fences.is_empty() || !self.fences.blocks(path, slot, info.tags.as_deref(), started)
+        store::storable(&facts, self.slots[slot].route.opaque)
     }
 
     #[allow(clippy::too_many_arguments, reason = "a cache write's facts, each passed on once")]
@@ -281,9 +289,7 @@ impl Engine {
             // Once per worker: every later write may meet the same full storage.
             self.quota_warned = true;
             let route = &self.slots[slot].route.name;
-            self.emit(Cmd::Warn {
-                text: cat!("swcache: a response of route '", route, "' was served but not stored", full),
-            });
+            self.warn_once(cat!("swcache: a response of route '", route, "' was served but not stored", full));
         }
         match (item, self.op(id).map(|o| &mut o.kind)) {
             (Some(_), Some(Kind::Prefetch(p))) => {
