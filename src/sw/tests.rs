@@ -737,7 +737,7 @@ async fn a_feed_past_its_cap_is_refused_without_a_trap() {
     let cap = crate::policy::feed::MAX_BYTES;
     let big = format!("{}é and more", "x".repeat(cap));
     let net = FakeFetch::new(move |_| Ok(response(&big, 200, &[("etag", "\"f1\"")])));
-    assert_eq!(feed_error().await, format!("swcache feed: ignored: the feed is larger than {cap} bytes"));
+    assert_eq!(feed_error().await, format!("swcache feed: /feed.json is ignored: the feed is larger than {cap} bytes"));
     let calls = net.calls.borrow().clone();
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].url(), url("/feed.json"));
@@ -752,6 +752,9 @@ async fn a_failed_feed_check_reports_the_browser_text() {
         "({version: 'v1', feed: {url: '/feed.json'}, routes: [{name: 'pages', match: '/p/', strategy: 'cacheFirst'}]})";
     fresh_engine(config).await;
     let _net = FakeFetch::new(|_| Err(js_sys::TypeError::new("Failed to fetch").into()));
-    assert_eq!(feed_error().await, "swcache feed: the check failed (Failed to fetch); pages are served as before");
+    assert_eq!(
+        feed_error().await,
+        "swcache feed: /feed.json could not be fetched (Failed to fetch); pages are served as before"
+    );
     settled().await;
 }

@@ -127,7 +127,7 @@ test('feed (e): offline or a missing feed keeps pages working', async () => {
   await page.goto(server.origin + '/promo/o');
   assert.equal(await page.evaluate(() => document.body.textContent), 'offline copy');
   const s = await waitFor(async () => { const x = await stats(); return x.feed.error && x; }, 'the 404 reported');
-  assert.match(s.feed.error, /HTTP 404/);
+  assert.match(s.feed.error, /^swcache feed: \/[^ ]+ answered HTTP 404; pages are served as before$/, 'names the feed it asked');
   server.setOffline(true);
   await stopWorkers();
   await page.goto(server.origin + '/promo/o');

@@ -187,8 +187,7 @@ impl Engine {
                 // No answer in time: the check fails (and the next one is not held up
                 // behind it); the answer, if it ever comes, finds the check ended.
                 if waited {
-                    let text = "swcache feed: no answer within 10 s; pages are served as before";
-                    self.feed_failed(id, String::from(text), now);
+                    self.feed_failed(id, String::from("gave no answer within 10 s; pages are served as before"), now);
                 }
                 return;
             }
@@ -224,7 +223,7 @@ impl Engine {
                 }
             }
             (Tag::Feed, Io::Fetched(Err(e))) => {
-                self.feed_failed(id, cat!("swcache feed: the check failed (", e, "); pages are served as before"), now);
+                self.feed_failed(id, cat!("could not be fetched (", e, "); pages are served as before"), now);
             }
             (Tag::Feed, Io::Feed { status: 410, .. }) => {
                 // Removed first: the navigations waiting for this check go to the network.
@@ -253,7 +252,7 @@ impl Engine {
                         .map(|(invs, next)| (invs, next, fresh))
                 });
                 match planned {
-                    Err(e) => self.feed_failed(id, cat!("swcache feed: ignored: ", e), now),
+                    Err(e) => self.feed_failed(id, cat!("is ignored: ", e), now),
                     Ok((invs, next, fresh)) => {
                         if let Some(f) = self.feed.as_mut() {
                             f.applied += fresh;
@@ -294,11 +293,9 @@ impl Engine {
                     }
                 }
             }
-            (Tag::Feed, Io::Feed { status, .. }) => self.feed_failed(
-                id,
-                cat!("swcache feed: the feed answered HTTP ", status, "; pages are served as before"),
-                now,
-            ),
+            (Tag::Feed, Io::Feed { status, .. }) => {
+                self.feed_failed(id, cat!("answered HTTP ", status, "; pages are served as before"), now)
+            }
             (Tag::Save, Io::Put(_)) => self.feed_done(id, now),
             _ => {}
         }
@@ -415,11 +412,12 @@ impl Engine {
         }
     }
 
-    fn feed_failed(&mut self, id: OpId, text: String, now: f64) {
-        if let Some(f) = self.feed.as_mut() {
-            f.errors += 1;
-            f.error = Some(text.clone());
-        }
+    /// A failed check, `why` after the feed's path (which a site owner can then open).
+    fn feed_failed(&mut self, id: OpId, why: String, now: f64) {
+        let Some(f) = self.feed.as_mut() else { return self.end_feed_check(id, now, false) };
+        let text = cat!("swcache feed: ", f.cfg.path, " ", why);
+        f.errors += 1;
+        f.error = Some(text.clone());
         self.emit(Cmd::Warn { text });
         self.end_feed_check(id, now, false);
     }

@@ -1614,7 +1614,11 @@ fn bad_feeds_change_nothing_and_are_reported() {
             "bad feed {i}: {:?}",
             st.get("feed")
         );
-        assert!(s.warnings.iter().any(|w| w.starts_with("swcache feed: ignored")), "bad feed {i}: console");
+        assert!(
+            s.warnings.iter().any(|w| w.starts_with("swcache feed: /swcache-feed.json is ignored: ")),
+            "bad feed {i}: console, naming the feed: {:?}",
+            s.warnings
+        );
     }
 }
 
