@@ -294,7 +294,7 @@ impl Engine {
                 }
             }
             (Tag::Feed, Io::Feed { status, .. }) => {
-                self.feed_failed(id, cat!("answered HTTP ", status, "; pages are served as before"), now)
+                self.feed_failed(id, cat!("answered HTTP ", status, "; pages are served as before"), now);
             }
             (Tag::Save, Io::Put(_)) => self.feed_done(id, now),
             _ => {}

@@ -300,10 +300,18 @@ impl Engine {
         // Every cache listed and every deletion confirmed: the covered entries are gone.
         // Else the fence goes on hiding what it covers for as long as it lives.
         let complete = i.unread == 0 && i.deleted >= i.to_delete;
-        let (first, again) = (i.retries == 0 && !i.again, i.again);
+        let (first, again, removed) = (i.retries == 0 && !i.again, i.again, i.removed);
         let paths = ::core::mem::take(&mut i.paths);
+        // A worker's first read of the feed (no position yet: a first visit) applies it
+        // whole. An entry older than this worker that removed nothing is no news to the
+        // pages: they came from the network or from copies newer than it (told, each
+        // would reload for nothing).
+        let old_news = parent.is_some()
+            && removed == 0
+            && inv.at_ms < self.started_ms
+            && self.feed.as_ref().is_some_and(|f| f.cursor.is_none());
         self.reply_once(id);
-        if first {
+        if first && !old_news {
             let at = self.notices.next_at(now);
             self.notify(id, at, invalidated_json(&inv, &paths, parent.is_some(), at), now);
         }

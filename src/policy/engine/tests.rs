@@ -2679,6 +2679,48 @@ fn an_answered_invalidation_whose_deletion_failed_deletes_again_before_the_worke
 
 // ----- found by a contract review ---------------------------------------------------------------
 
+#[test]
+fn a_first_visit_is_not_told_of_feed_entries_older_than_its_worker() {
+    // What the CMS published before this visitor came: a worker installed since holds
+    // nothing older, and the page came from the network, so its first check applies the
+    // entries without telling the page (which would reload for nothing).
+    let json = config("", FEED_TOP);
+    let mut s = Sim::new(&json);
+    let mut doc = new_feed();
+    s.now -= 3_600_000.0;
+    s.publish(&mut doc, r#"{"urls":["/promo/a"]}"#);
+    s.publish(&mut doc, r#"{"all":true}"#);
+    s.now += 3_600_000.0;
+    s.serve("/promo/a", 1);
+    assert_eq!(s.get("/promo/a"), Some(1));
+    s.settle();
+    assert_eq!(s.feed_stat("applied"), 2.0);
+    let told = |s: &Sim| s.broadcasts.iter().filter(|b| b.contains("\"INVALIDATED\"")).count();
+    assert_eq!(told(&s), 0, "no notice for entries older than the worker: {:?}", s.broadcasts);
+    // A publish after it is news.
+    s.now += 61_000.0;
+    s.publish(&mut doc, r#"{"urls":["/promo/a"]}"#);
+    s.start_fetch("/promo/a", true, "default");
+    s.settle();
+    assert_eq!(told(&s), 1);
+
+    // A worker without a feed position that holds a copy older than an entry (a new version
+    // adding the feed, the route caches kept) removes it and tells the pages.
+    let mut s = Sim::new(&config("", ""));
+    s.serve("/promo/a", 1);
+    assert_eq!(s.get("/promo/a"), Some(1));
+    s.now += 3_600_000.0;
+    let mut doc = new_feed();
+    s.publish(&mut doc, r#"{"urls":["/promo/a"]}"#);
+    s.now += 60_000.0;
+    s.restart(&json);
+    s.serve("/promo/a", 2);
+    s.get("/promo/a");
+    s.settle();
+    assert_eq!(told(&s), 1, "{:?}", s.broadcasts);
+    assert_eq!(s.get("/promo/a"), Some(2));
+}
+
 /// README "In the worker": "Offline, a 404, a 5xx or a hanging feed never breaks a page:
 /// the error is recorded and pages are served as before." A feed request that never
 /// answers must not stop every later check of this worker, and must be recorded.
