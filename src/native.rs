@@ -7,6 +7,7 @@ use std::fmt;
 use std::fs::{self, File, Permissions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 /// A failed [`write_atomic`]: the file it was writing (the target, or its directory when
 /// only syncing that failed) and the error.
@@ -37,6 +38,17 @@ impl std::error::Error for WriteError {
 /// a hidden file the caller never heard of). (WASI cannot set permissions: there `perms` is
 /// not applied, and the file gets the default mode.)
 pub fn write_atomic(path: &Path, bytes: &[u8], perms: Option<Permissions>) -> Result<(), WriteError> {
+    write_atomic_at(path, bytes, perms, None)
+}
+
+/// [`write_atomic`], the new file's modification time set to `modified` (if given) before
+/// it takes `path`'s place, so no reader ever sees it with another.
+pub fn write_atomic_at(
+    path: &Path,
+    bytes: &[u8],
+    perms: Option<Permissions>,
+    modified: Option<SystemTime>,
+) -> Result<(), WriteError> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
     let tmp = temp_path(path);
     let fail = |path: &Path| {
@@ -47,6 +59,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], perms: Option<Permissions>) -> Re
         f.write_all(bytes)?;
         if let Some(p) = perms.filter(|_| cfg!(not(target_os = "wasi"))) {
             f.set_permissions(p)?;
+        }
+        if let Some(t) = modified {
+            f.set_modified(t)?;
         }
         f.sync_all()
     });

@@ -241,3 +241,32 @@ fn a_publisher_gives_up_on_a_lock_a_stuck_process_holds_saying_so() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A web server serving the feed file itself (nginx, Apache) derives its `ETag` and
+/// `Last-Modified` from the file's whole-second mtime and size: a compacted feed of like
+/// entries keeps its size, so two publishes within one second would share them, and a
+/// worker that checked in between would be answered 304 until the next publish. Each
+/// version of the file is modified in a later second than the one before.
+#[test]
+fn each_version_of_the_feed_file_has_its_own_whole_second() {
+    use std::time::UNIX_EPOCH;
+    let feed = scratch("seconds");
+    let second = || {
+        let m = std::fs::metadata(&feed).unwrap().modified().unwrap();
+        m.duration_since(UNIX_EPOCH).unwrap().as_secs()
+    };
+    let mut seen = Vec::new();
+    // Like entries under --keep 2: from the third publish on, every version has one size.
+    for i in 0..5 {
+        let out = bin()
+            .args(["add", "--keep", "2", "--feed"])
+            .arg(&feed)
+            .args(["--url", &format!("/p/{i}")])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        seen.push((std::fs::metadata(&feed).unwrap().len(), second()));
+    }
+    assert_eq!(seen[2].0, seen[4].0, "like entries: one size ({seen:?})");
+    assert!(seen.windows(2).all(|w| w[1].1 > w[0].1), "each version in a later second: {seen:?}");
+}

@@ -12,7 +12,7 @@
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::native;
 use crate::policy::feed::{self, Feed};
@@ -226,9 +226,32 @@ fn locked<T>(path: &Path, f: impl FnOnce(&mut Feed, &Path) -> Result<(T, bool), 
         read_now(path)?.unwrap_or_else(|| Feed { epoch: new_epoch(), seq: 0, baseline: None, entries: vec![] });
     let (out, write) = f(&mut feed, path)?;
     if write {
-        native::write_atomic(path, feed::write(&feed).as_bytes(), None).map_err(|e| unavailable(path, e.error))?;
+        write_feed(path, &feed)?;
     }
     Ok(out)
+}
+
+/// Writes the feed file (under the lock), its modification time [`next_modified`].
+fn write_feed(path: &Path, feed: &Feed) -> Result<(), StoreError> {
+    let before = fs::metadata(path).and_then(|m| m.modified()).ok();
+    let modified = next_modified(SystemTime::now(), before);
+    native::write_atomic_at(path, feed::write(feed).as_bytes(), None, Some(modified))
+        .map_err(|e| unavailable(path, e.error))
+}
+
+/// The feed file's modification time for its next version, written at `now` over a version
+/// modified at `before`: `now`, or the whole second after `before`'s when `now` is not in
+/// a later second. A web server serving the file itself derives its validators from the
+/// whole-second mtime and the size (nginx's and Apache's `ETag`, `Last-Modified`): two
+/// versions written within one second at one size (a compacted feed of like entries, in a
+/// burst of publishes) would share them, and a worker that checked in between would get a
+/// 304 for the second one until the next publish.
+pub fn next_modified(now: SystemTime, before: Option<SystemTime>) -> SystemTime {
+    let second = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    match before {
+        Some(b) if second(now) <= second(b) => UNIX_EPOCH + Duration::from_secs(second(b) + 1),
+        _ => now,
+    }
 }
 
 /// Adds an entry (see [`super::store_api`] for the key rules) and answers once it is durable.
@@ -250,7 +273,7 @@ pub fn publish_sync(
         }
         let seq = feed::add(feed, fields, at_ms);
         feed::compact(feed, keep);
-        native::write_atomic(path, feed::write(feed).as_bytes(), None).map_err(|e| unavailable(path, e.error))?;
+        write_feed(path, feed)?;
         if let Some(k) = key {
             // After the feed: a crash between the two writes makes a retry publish the
             // entry twice (harmless: an invalidation is idempotent), never lose it.
