@@ -198,6 +198,7 @@ export function post(msg, timeout = TIMEOUT) {
   if (!sw) return Promise.reject(new Error('swcache: service workers are not supported here'));
   // The timeout runs from now, whatever the worker's state (none, installing, broken).
   const { port1, port2 } = new MessageChannel();
+  let asked = ''; // the worker's script, named when it does not reply (another tool's never does)
   return withTimeout((async () => {
     // The worker that controls this page, else the registration's once it has one: an
     // unregistered worker (the feed's 410) controls the open pages until they navigate,
@@ -205,12 +206,13 @@ export function post(msg, timeout = TIMEOUT) {
     const controller = sw.controller?.state === 'redundant' ? null : sw.controller;
     const active = controller || (await sw.ready).active;
     if (!active) throw new Error('swcache: no active worker');
+    asked = ` ${active.scriptURL}`;
     const reply = new Promise((resolve) => { port1.onmessage = (e) => resolve(e.data); });
     active.postMessage(msg, [port2]);
     const data = await reply;
     if (data && data.type === 'ERROR') throw new Error(data.error || 'swcache: error');
     return data;
-  })(), timeout, 'the worker did not reply').finally(() => port1.close());
+  })(), timeout, { toString: () => `the worker${asked} did not reply` }).finally(() => port1.close());
 }
 
 function absolute(list) {

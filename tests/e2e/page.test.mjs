@@ -147,6 +147,21 @@ test('page module: a worker script that never calls swcache.start(config) says s
   assert.ok(said(), `the page console says the worker never started the engine: ${JSON.stringify(logs)}`);
 });
 
+test("page module: a helper whose worker is not swcache's (another tool's, still registered) names it when it gets no reply", async () => {
+  server.set('/other-sw.js', {
+    body: "self.addEventListener('activate', (e) => e.waitUntil(self.clients.claim()));\nself.addEventListener('fetch', () => {});\n",
+    headers: JS,
+  });
+  server.set('/other/page', html(`
+    import { stats } from '/swcache/swcache-page.js';
+    navigator.serviceWorker.register('/other-sw.js');
+    window.result = new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }))
+      .then(() => stats({ timeout: 800 })).then(() => 'resolved', (e) => e.message);`));
+  await page.goto(server.origin + '/other/page');
+  assert.equal(await page.evaluate(() => window.result),
+    `swcache: the worker ${server.origin}/other-sw.js did not reply within 800 ms`);
+});
+
 test('page module: a new version that installed is not reported as failed when a later one replaces it', async () => {
   const worker = (v) => ({ body: workerSource(`{ version: '${v}', routes: [{ name: 'pages', match: /^\\/next\\//, strategy: 'cacheFirst' }] }`), headers: JS });
   server.set('/sw-next.js', worker('n1'));
