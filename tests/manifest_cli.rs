@@ -1,10 +1,11 @@
 //! The real `swcache-manifest` command on real directory trees: deterministic output, a
 //! changed file changes exactly its own entry, globs, URLs, injection into a worker
-//! script, and refusals that would otherwise ship a broken precache.
+//! script, refusals that would otherwise ship a broken precache, and the progress line a
+//! long run shows on a terminal (and nowhere else).
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use swcache::policy::text::read_json;
 use swcache::policy::value::Value;
@@ -572,4 +573,82 @@ fn a_name_that_is_not_utf8_in_a_linked_directory_is_judged_by_its_listed_path() 
     // Listed by an --include naming the link's directory: refused, not silently left out.
     let err = fails(&dir, &["--include", "assets/**"], 1);
     assert!(err.contains("the name is not UTF-8"), "{err}");
+}
+
+/// What a terminal shows of `raw` output, line by line: a `\r` goes back to the start of
+/// the line, and what follows writes over what was there (trailing blanks dropped).
+fn screen(raw: &str) -> Vec<String> {
+    let mut lines: Vec<String> = raw
+        .split('\n')
+        .map(|line| {
+            let (mut cells, mut col) = (Vec::<char>::new(), 0);
+            for c in line.chars() {
+                if c == '\r' {
+                    col = 0;
+                    continue;
+                }
+                match cells.get_mut(col) {
+                    Some(cell) => *cell = c,
+                    None => cells.push(c),
+                }
+                col += 1;
+            }
+            cells.into_iter().collect::<String>().trim_end().to_string()
+        })
+        .collect();
+    while lines.last().is_some_and(String::is_empty) {
+        lines.pop();
+    }
+    lines
+}
+
+/// The command run in DIR under a pseudo-terminal (util-linux's `script`), stdout and
+/// stderr both the terminal; with `after_ms`, progress shows after that long instead of a
+/// second (SWCACHE_PROGRESS_AFTER_MS, there for this test).
+fn on_terminal(dir: &Path, args: &[&str], after_ms: Option<&str>) -> String {
+    let cmd = format!("'{}' . {}", env!("CARGO_BIN_EXE_swcache-manifest"), args.join(" "));
+    let mut script = Command::new("script");
+    script.args(["-qec", &cmd, "/dev/null"]).current_dir(dir).stdin(Stdio::null());
+    script.env_remove("SWCACHE_PROGRESS_AFTER_MS");
+    if let Some(ms) = after_ms {
+        script.env("SWCACHE_PROGRESS_AFTER_MS", ms);
+    }
+    let out = script.output().expect("util-linux script");
+    assert!(out.status.success(), "{cmd}: {}", stdout(&out));
+    stdout(&out)
+}
+
+#[test]
+fn a_long_run_shows_progress_on_a_terminal_only() {
+    let dir = scratch("progress");
+    for i in 0..20u8 {
+        fs::write(dir.join(format!("media-{i:02}.bin")), vec![i; 100_000]).unwrap();
+    }
+    let summary = "swcache-manifest: 20 files, 2.0 MB, written to m.json";
+    for args in [&["--output", "m.json", "--warn-size", "none"][..], &["--output", "m.json", "--warn-size", "1MB"]] {
+        // Piped (CI logs, the tests comparing stderr): the warning and the summary only,
+        // however long the run.
+        let piped = bin().current_dir(&dir).arg(".").args(args).env("SWCACHE_PROGRESS_AFTER_MS", "0").output().unwrap();
+        assert!(piped.status.success(), "{args:?}: {}", stderr(&piped));
+        let err = stderr(&piped);
+        let lines: Vec<String> = err.lines().map(String::from).collect();
+        assert_eq!(lines.last().map(String::as_str), Some(summary), "{args:?}: {err:?}");
+        assert_eq!(lines.len(), if args.contains(&"1MB") { 2 } else { 1 }, "{args:?}: {err:?}");
+        assert!(!err.contains('\r') && !err.contains("hashing"), "{args:?}: no progress when piped: {err:?}");
+
+        // On a terminal, a run past the threshold (here at once) shows the walk, then the
+        // hashing, on one line rewritten in place...
+        let raw = on_terminal(&dir, args, Some("0"));
+        assert!(raw.contains("\rswcache-manifest: listing files: 1 so far…"), "{args:?}: {raw:?}");
+        assert!(raw.contains("\rswcache-manifest: hashing 0 of 20 files (0 B of 2.0 MB)…"), "{args:?}: {raw:?}");
+        // ...cleared before the warning and the summary: the terminal shows what a pipe gets,
+        // the summary last (the hashing line is longer than the summary: not cleared, its
+        // end would show after it).
+        assert_eq!(screen(&raw), lines, "{args:?}: {raw:?}");
+
+        // A run shorter than a second shows none.
+        let raw = on_terminal(&dir, args, None);
+        assert!(!raw.contains("swcache-manifest: hashing") && !raw.contains("listing"), "{args:?}: {raw:?}");
+        assert_eq!(screen(&raw), lines, "{args:?}: {raw:?}");
+    }
 }

@@ -12,9 +12,11 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use sha2::{Digest, Sha256};
@@ -65,10 +67,11 @@ scripts the --inject file loads with importScripts() (the engine's swcache-sw.js
 EXAMPLE:
     swcache-manifest dist --exclude '**/*.map' --hashed 'assets/**' --inject dist/sw.js
 
-A one-line summary goes to stderr. Exit status: 0 written; 1 a file could not be read or
-written, or the --inject file has no single placeholder; 2 bad arguments, DIR not a
-directory, globs that match no file or more than 10,000 (the engine's limit), or a file
-over --max-file-size.
+A one-line summary goes to stderr; before it, on a terminal, a run that takes more than
+a second shows how far it is on a line of its own, rewritten in place. Exit status: 0
+written; 1 a file could not be read or written, or the --inject file has no single
+placeholder; 2 bad arguments, DIR not a directory, globs that match no file or more than
+10,000 (the engine's limit), or a file over --max-file-size.
 ";
 
 /// The most URLs the engine precaches (`MAX_PRECACHE` in the config validation).
@@ -98,6 +101,7 @@ fn written_fail(e: native::WriteError) -> Fail {
 }
 
 fn warn(msg: &str) {
+    clear_progress();
     eprintln!("swcache-manifest: warning: {msg}");
 }
 
@@ -585,6 +589,8 @@ fn parse_args(argv: Vec<OsString>) -> Result<Args, String> {
 struct Found {
     rel: String,
     path: PathBuf,
+    /// Its size when listed (for the progress line; the summary counts what is read).
+    size: u64,
 }
 
 /// `path` (below `dir`) relative to `dir`, `/`-separated; `Err` with a lossy version of it
@@ -612,9 +618,15 @@ fn followed(link: &Path, root: &Path) -> Result<PathBuf, String> {
 /// followed to files and directories inside `root`, but not to a directory the walk is in
 /// (a loop), and directories are entered only if the includes could list something below
 /// them.
-fn walk(dir: &Path, root: &Path, sel: &Selection, skip: &[PathBuf]) -> Result<Vec<Found>, Fail> {
+fn walk(
+    dir: &Path,
+    root: &Path,
+    sel: &Selection,
+    skip: &[PathBuf],
+    progress: &mut Progress,
+) -> Result<Vec<Found>, Fail> {
     let mut files = Vec::new();
-    let mut walk = Walk { root, sel, skip, files: &mut files, open: vec![root.to_path_buf()] };
+    let mut walk = Walk { root, sel, skip, files: &mut files, open: vec![root.to_path_buf()], progress };
     walk.under(dir, "")?;
     Ok(files)
 }
@@ -629,6 +641,7 @@ struct Walk<'a> {
     files: &'a mut Vec<Found>,
     /// The canonical paths of the directories the walk is in, DIR's first.
     open: Vec<PathBuf>,
+    progress: &'a mut Progress,
 }
 
 impl Walk<'_> {
@@ -670,7 +683,7 @@ impl Walk<'_> {
             // A symlink is read through its canonical target: WASI (the npm package's
             // command) resolves a relative link inside a linked directory against the
             // link's own path, where `..` leads elsewhere.
-            let (ft, path) = if ft.is_symlink() {
+            let (ft, path, size) = if ft.is_symlink() {
                 let target = match followed(path, self.root) {
                     Ok(target) => target,
                     Err(why) => {
@@ -693,9 +706,9 @@ impl Walk<'_> {
                     }
                     continue;
                 }
-                (meta.file_type(), Cow::Owned(target))
+                (meta.file_type(), Cow::Owned(target), Some(meta.len()))
             } else {
-                (ft, Cow::Borrowed(path))
+                (ft, Cow::Borrowed(path), None)
             };
             if ft.is_dir() {
                 if sel.may_list_under(&rel) {
@@ -713,7 +726,9 @@ impl Walk<'_> {
                             "more than {MAX_FILES} files match, the most the engine precaches (narrow --include, or --exclude some)"
                         )));
                     }
-                    self.files.push(Found { rel, path: path.into_owned() });
+                    let size = size.unwrap_or_else(|| entry.metadata().map_or(0, |m| m.len()));
+                    self.files.push(Found { rel, path: path.into_owned(), size });
+                    self.progress.tick(Stage::Listing { files: self.files.len() });
                 }
             } else if sel.lists(&rel) {
                 warn(&format!("skipped {rel}: not a regular file"));
@@ -764,6 +779,113 @@ fn location(file: &Path) -> Option<PathBuf> {
 }
 
 // ---------------------------------------------------------------------------------------
+// Progress
+//
+// A long run (GBs of media, thousands of files) shows how far it is on stderr, if that is
+// a terminal: one line, rewritten in place, cleared before anything else is written. What
+// to show when is `progress_line`; `Progress` and `show` only write it.
+
+/// How long a run goes before it shows progress.
+const PROGRESS_AFTER: Duration = Duration::from_secs(1);
+/// The least time between two progress lines.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// How far a run is.
+#[derive(Clone, Copy, Debug)]
+enum Stage {
+    /// Walking DIR: the files listed so far.
+    Listing { files: usize },
+    /// Hashing: the files and bytes done, of all those listed.
+    Hashing { files_done: usize, files: usize, bytes_done: u64, bytes: u64 },
+}
+
+/// The progress line to show `elapsed` into a run, if any: none before `after`, nor
+/// within [`PROGRESS_EVERY`] of the last one shown (`shown`: when, as time into the run,
+/// and at what stage) unless the stage changed (the walk is over: it says so at once).
+fn progress_line(stage: Stage, elapsed: Duration, shown: Option<(Duration, Stage)>, after: Duration) -> Option<String> {
+    let same = |s: Stage| std::mem::discriminant(&s) == std::mem::discriminant(&stage);
+    if elapsed < after || shown.is_some_and(|(at, s)| same(s) && elapsed < at + PROGRESS_EVERY) {
+        return None;
+    }
+    Some(match stage {
+        Stage::Listing { files } => format!("swcache-manifest: listing files: {} so far…", thousands(files)),
+        Stage::Hashing { files_done, files, bytes_done, bytes } => format!(
+            "swcache-manifest: hashing {} of {} file{} ({} of {})…",
+            thousands(files_done),
+            thousands(files),
+            if files == 1 { "" } else { "s" },
+            human_size(bytes_done),
+            human_size(bytes)
+        ),
+    })
+}
+
+/// `n` with a comma between groups of three digits.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() * 4 / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The progress of one run, shown if stderr is a terminal: under WASI too when Node's
+/// WASI is given one (`npx swcache-manifest` on a terminal), never in-process (the
+/// JavaScript APIs give the command a file for stderr and read it back).
+struct Progress {
+    start: Instant,
+    after: Duration,
+    shown: Option<(Duration, Stage)>,
+    on: bool,
+}
+
+impl Progress {
+    /// `SWCACHE_PROGRESS_AFTER_MS` replaces [`PROGRESS_AFTER`], for the tests only.
+    fn new() -> Progress {
+        let after = std::env::var("SWCACHE_PROGRESS_AFTER_MS").ok().and_then(|v| v.parse().ok());
+        Progress {
+            start: Instant::now(),
+            after: after.map_or(PROGRESS_AFTER, Duration::from_millis),
+            shown: None,
+            on: io::stderr().is_terminal(),
+        }
+    }
+
+    fn tick(&mut self, stage: Stage) {
+        if !self.on {
+            return;
+        }
+        let elapsed = self.start.elapsed();
+        if let Some(line) = progress_line(stage, elapsed, self.shown, self.after) {
+            self.shown = Some((elapsed, stage));
+            show(&line);
+        }
+    }
+}
+
+/// The width of the progress line on stderr, 0 if there is none.
+static PROGRESS_WIDTH: AtomicUsize = AtomicUsize::new(0);
+
+/// Writes `line` over the progress line shown before.
+fn show(line: &str) {
+    let width = line.chars().count();
+    let pad = PROGRESS_WIDTH.swap(width, Ordering::Relaxed).saturating_sub(width);
+    eprint!("\r{line}{}", " ".repeat(pad));
+}
+
+/// Blanks the progress line, if one is shown, so what comes next starts a clean line.
+fn clear_progress() {
+    let width = PROGRESS_WIDTH.swap(0, Ordering::Relaxed);
+    if width > 0 {
+        eprint!("\r{}\r", " ".repeat(width));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // Hashing and output
 
 struct Entry {
@@ -771,8 +893,9 @@ struct Entry {
     revision: Option<String>,
 }
 
-/// The file's revision (first 16 hex digits of its SHA-256) and size.
-fn hash_file(path: &Path) -> io::Result<(String, u64)> {
+/// The file's revision (first 16 hex digits of its SHA-256) and size. `read` is told the
+/// size read so far, after each piece.
+fn hash_file(path: &Path, read: &mut dyn FnMut(u64)) -> io::Result<(String, u64)> {
     let mut f = File::open(path)?;
     let (mut h, mut buf, mut size) = (Sha256::new(), vec![0u8; 64 * 1024], 0u64);
     loop {
@@ -781,6 +904,7 @@ fn hash_file(path: &Path) -> io::Result<(String, u64)> {
             Ok(n) => {
                 h.update(&buf[..n]);
                 size += n as u64;
+                read(size);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
@@ -891,7 +1015,8 @@ fn run(a: Args) -> Result<(), Fail> {
             imported(text).iter().filter_map(|u| imported_file(u, p, &a.dir, &a.prefix)).filter_map(|f| location(&f)),
         );
     }
-    let mut files = walk(&a.dir, &root, &a.sel, &skip)?;
+    let mut progress = Progress::new();
+    let mut files = walk(&a.dir, &root, &a.sel, &skip, &mut progress)?;
     if files.is_empty() {
         return Err(usage(format!(
             "no file under {} is selected by the globs: an empty manifest would precache nothing (check DIR, --include and --exclude)",
@@ -902,7 +1027,12 @@ fn run(a: Args) -> Result<(), Fail> {
 
     let (mut entries, mut total, mut hashed) = (Vec::with_capacity(files.len()), 0u64, 0usize);
     let mut sizes = Vec::with_capacity(files.len());
-    for f in &files {
+    let bytes = files.iter().map(|f| f.size).sum();
+    for (i, f) in files.iter().enumerate() {
+        let done = total;
+        let mut tick =
+            |bytes_done| progress.tick(Stage::Hashing { files_done: i, files: files.len(), bytes_done, bytes });
+        tick(done);
         let url = format!("{}{}", a.prefix, encode_path(&f.rel));
         if a.sel.is_hashed(&f.rel) {
             let size = File::open(&f.path)
@@ -914,12 +1044,14 @@ fn run(a: Args) -> Result<(), Fail> {
             sizes.push(size);
             entries.push(Entry { url, revision: None });
         } else {
-            let (revision, size) = hash_file(&f.path).map_err(|e| io_fail(&f.path, native::io_text(&e)))?;
+            let (revision, size) =
+                hash_file(&f.path, &mut |read| tick(done + read)).map_err(|e| io_fail(&f.path, native::io_text(&e)))?;
             total += size;
             sizes.push(size);
             entries.push(Entry { url, revision: Some(revision) });
         }
     }
+    clear_progress();
     // The files by size, biggest first (ties by path).
     let mut biggest: Vec<(&str, u64)> = files.iter().map(|f| f.rel.as_str()).zip(sizes).collect();
     biggest.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| x.0.cmp(y.0)));
@@ -1024,6 +1156,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
+            clear_progress();
             eprintln!("swcache-manifest: {}", f.msg);
             ExitCode::from(f.code)
         }
@@ -1038,9 +1171,12 @@ mod tests {
     fn revision_is_the_start_of_the_sha256() {
         let path = std::env::temp_dir().join(format!("swcache-manifest-unit-{}", std::process::id()));
         fs::write(&path, "abc").unwrap();
-        assert_eq!(hash_file(&path).unwrap(), ("ba7816bf8f01cfea".to_string(), 3));
+        assert_eq!(hash_file(&path, &mut |_| {}).unwrap(), ("ba7816bf8f01cfea".to_string(), 3));
         fs::write(&path, vec![b'a'; 1_000_000]).unwrap();
-        assert_eq!(hash_file(&path).unwrap(), ("cdc76e5c9914fb92".to_string(), 1_000_000), "read in pieces");
+        let mut read = Vec::new();
+        let hashed = hash_file(&path, &mut |n| read.push(n)).unwrap();
+        assert_eq!(hashed, ("cdc76e5c9914fb92".to_string(), 1_000_000), "read in pieces");
+        assert!(read.len() > 1 && read.windows(2).all(|w| w[0] < w[1]) && read.last() == Some(&1_000_000), "{read:?}");
         let _ = fs::remove_file(&path);
     }
 
@@ -1205,6 +1341,39 @@ mod tests {
         for bad in ["", "MB", "-1", "2XB", "1e3", "2..5MB", "9999999999GB"] {
             assert!(p(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn progress_lines() {
+        let (ms, after) = (Duration::from_millis, Duration::from_secs(1));
+        let hashing = Stage::Hashing { files_done: 4210, files: 9800, bytes_done: 1_234_567_890, bytes: 2_900_000_000 };
+        let line = |elapsed, shown: Option<(u64, Stage)>| {
+            progress_line(hashing, ms(elapsed), shown.map(|(at, s)| (ms(at), s)), after)
+        };
+        assert_eq!(line(999, None), None, "a short run shows nothing");
+        assert_eq!(line(1000, None).unwrap(), "swcache-manifest: hashing 4,210 of 9,800 files (1.2 GB of 2.9 GB)…");
+        assert_eq!(line(1249, Some((1000, hashing))), None, "at most four lines a second");
+        assert!(line(1250, Some((1000, hashing))).is_some() && line(5000, Some((1000, hashing))).is_some());
+        let listing = Stage::Listing { files: 12 };
+        assert_eq!(
+            line(1100, Some((1000, listing))).unwrap(),
+            line(1000, None).unwrap(),
+            "hashing begins: said at once"
+        );
+        assert_eq!(
+            progress_line(listing, ms(1500), None, after).unwrap(),
+            "swcache-manifest: listing files: 12 so far…"
+        );
+        assert_eq!(progress_line(listing, ms(1600), Some((ms(1500), listing)), after), None);
+        let first = Stage::Hashing { files_done: 0, files: 1, bytes_done: 0, bytes: 999 };
+        assert_eq!(
+            progress_line(first, ms(0), None, Duration::ZERO).unwrap(),
+            "swcache-manifest: hashing 0 of 1 file (0 B of 999 B)…"
+        );
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(123_456_789), "123,456,789");
     }
 
     #[test]
