@@ -101,6 +101,23 @@ test('demo: hovering a promo link prefetches it; publishing from the CMS updates
   await context.close();
 });
 
+test('demo: a publish that cannot reach the demo server says so, with no uncaught error', async () => {
+  const context = await chrome.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(server.origin + '/promo/summer-sale');
+  await page.waitForFunction(() => document.getElementById('sw-status').textContent.startsWith('controlled'));
+  await page.reload(); // stored by the worker: the page works offline
+  await context.setOffline(true);
+  await page.reload();
+  await page.waitForFunction(() => document.getElementById('sw-status').textContent.startsWith('controlled'));
+  await page.click('#publish');
+  await page.waitForFunction(() => /could not publish/.test(document.getElementById('sw-status').textContent), null, { timeout: 5000 });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('demo: inspect() lists what was fetched, and the dashboard shows live counts, entries and working buttons', async () => {
   const demo = await startDemo(0);
   const context = await chrome.newContext({ viewport: { width: 1100, height: 900 } });
@@ -123,6 +140,11 @@ test('demo: inspect() lists what was fetched, and the dashboard shows live count
     await page.goto(demo.origin + '/dashboard');
     await page.waitForFunction(() => document.querySelector('.route[data-route=promoPages] .ratio')?.textContent.endsWith('%'));
     await page.waitForFunction(() => [...document.querySelectorAll('#entries td')].some((td) => td.textContent === '/promo/summer-sale'));
+    // The size column: every demo answer says its Content-Length, as a static server does.
+    const sizes = await page.$$eval('#entries tr', (rows) => Object.fromEntries(rows.map((r) => [r.cells[1].textContent, r.cells[4].textContent])));
+    for (const url of ['/promo/summer-sale', '/img/summer-sale.svg', '/demo.js', '/swcache/swcache-page.js']) {
+      assert.match(sizes[url] || '', /^\d+ B$/, `${url}: ${JSON.stringify(sizes)}`);
+    }
     const before = await page.textContent('.route[data-route=promoPages] small');
     // Live: traffic elsewhere shows up without a reload.
     const other = await context.newPage();
@@ -135,8 +157,15 @@ test('demo: inspect() lists what was fetched, and the dashboard shows live count
     // reloads itself when an invalidation covers it, which stores the page again, maybe
     // before the table is read.
     await other.close();
-    await page.click('button[data-invalidate-url="/promo/summer-sale"]');
-    await page.waitForFunction(() => ![...document.querySelectorAll('#entries td')].some((td) => td.textContent === '/promo/summer-sale'));
+    // A press held across the dashboard's once-a-second redraw (1.1 s here; a quick
+    // click is often across one too) still clicks its button.
+    await page.click('button[data-invalidate-url="/promo/summer-sale"]', { delay: 1100 });
+    await page.waitForFunction(() => ![...document.querySelectorAll('#entries td')].some((td) => td.textContent === '/promo/summer-sale'), null, { timeout: 5000 });
+    // And from the keyboard: a focused button keeps its focus through the redraws.
+    await page.focus('button[data-invalidate-url="/demo.js"]');
+    await page.waitForTimeout(1500);
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => ![...document.querySelectorAll('#entries td')].some((td) => td.textContent === '/demo.js'), null, { timeout: 5000 });
   } finally {
     await context.close();
     await demo.close();

@@ -23,6 +23,13 @@ const PAGES = {
   'spring-launch': 'Spring launch',
 };
 
+// Every answer says its length, as a static server or a CDN does: the dashboard's size
+// column (inspect()'s size) is read from Content-Length.
+function send(res, headers, body) {
+  res.writeHead(200, { ...headers, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
 function page(file, res, slug = path.basename(file, '.html')) {
   let html;
   try { html = fs.readFileSync(file, 'utf8'); } catch { return false; }
@@ -32,8 +39,7 @@ function page(file, res, slug = path.basename(file, '.html')) {
     .replaceAll('{{renderedAt}}', new Date().toISOString())
     .replaceAll('{{renderNo}}', String(renders))
     .replaceAll('{{contentVersion}}', String(published.get(slug) || 1));
-  res.writeHead(200, { 'content-type': contentType(file), 'cache-control': 'no-cache' });
-  res.end(html);
+  send(res, { 'content-type': contentType(file), 'cache-control': 'no-cache' }, html);
   return true;
 }
 
@@ -65,23 +71,19 @@ export async function startDemo(port = 8080) {
     fallback(req, res, url) {
       const p = url.pathname;
       if (p === '/sw.js') {
-        res.writeHead(200, { 'content-type': contentType('sw.js'), 'cache-control': 'no-cache' });
-        res.end(fs.readFileSync(path.join(DIST, 'sw.js')));
+        send(res, { 'content-type': contentType('sw.js'), 'cache-control': 'no-cache' }, fs.readFileSync(path.join(DIST, 'sw.js')));
         return true;
       }
       if (p === '/favicon.ico') {
-        res.writeHead(200, { 'content-type': 'image/svg+xml' });
-        res.end(fs.readFileSync(path.join(DEMO, 'favicon.svg')));
+        send(res, { 'content-type': 'image/svg+xml' }, fs.readFileSync(path.join(DEMO, 'favicon.svg')));
         return true;
       }
       if (p.startsWith('/img/')) {
-        res.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-tag': 'images' });
-        res.end(image(path.basename(p, path.extname(p))));
+        send(res, { 'content-type': 'image/svg+xml', 'cache-tag': 'images' }, image(path.basename(p, path.extname(p))));
         return true;
       }
       if (p === '/api/v1/promo/featured-content') {
-        res.writeHead(200, { 'content-type': 'application/json', 'cache-tag': `component-${url.searchParams.get('id') || '1'}` });
-        res.end(featured(url));
+        send(res, { 'content-type': 'application/json', 'cache-tag': `component-${url.searchParams.get('id') || '1'}` }, featured(url));
         return true;
       }
       if (p === '/admin/publish' && req.method === 'POST') {
@@ -104,8 +106,7 @@ export async function startDemo(port = 8080) {
       if (fs.existsSync(file + '.html')) return page(file + '.html', res);
       if (fs.existsSync(file) && fs.statSync(file).isFile()) {
         if (file.endsWith('.html')) return page(file, res);
-        res.writeHead(200, { 'content-type': contentType(file) });
-        res.end(fs.readFileSync(file));
+        send(res, { 'content-type': contentType(file) }, fs.readFileSync(file));
         return true;
       }
       return false;

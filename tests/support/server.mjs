@@ -50,7 +50,7 @@ export async function startServer({ port = 0, fallback = null } = {}) {
   function serveFile(res, file, extraHeaders = {}) {
     fs.readFile(file, (err, data) => {
       if (err) { res.writeHead(404, { 'content-type': 'text/plain' }); return res.end('not found'); }
-      res.writeHead(200, { 'content-type': contentType(file), 'cache-control': 'no-cache', ...extraHeaders });
+      res.writeHead(200, { 'content-type': contentType(file), 'cache-control': 'no-cache', 'content-length': data.length, ...extraHeaders });
       res.end(data);
     });
   }

@@ -15,6 +15,13 @@ function chart(points) {
     `<polyline points="${xs}" fill="none" stroke="#4455cc" stroke-width="2"/></svg>`;
 }
 
+// The cards and the table are drawn again every second. A button pressed and not yet
+// released keeps its element (a press whose element is replaced before the release is no
+// click), and a focused button is focused again once drawn.
+let pressed = false;
+addEventListener('pointerdown', () => { pressed = true; });
+for (const type of ['pointerup', 'pointercancel']) addEventListener(type, () => { pressed = false; });
+
 async function refresh() {
   let state;
   try {
@@ -23,6 +30,8 @@ async function refresh() {
     document.getElementById('engine').textContent = `no answer from the worker: ${err.message}`;
     return;
   }
+  if (pressed) return;
+  const focused = document.activeElement?.closest('#routes, #entries') ? document.activeElement.outerHTML : null;
   const s = state.stats;
   document.getElementById('engine').textContent = `engine ${s.engine} · version ${state.version} · ${s.hits} hits, ${s.misses} misses, ${s.staleServed} stale, ${s.invalidations} invalidated`;
   document.getElementById('updated').textContent = new Date().toLocaleTimeString();
@@ -46,6 +55,7 @@ async function refresh() {
     <td>${e.tags.map((t) => `<span class="tag" data-invalidate-tag="${esc(t)}" title="invalidate this tag">${esc(t)}</span>`).join('')}</td>
     <td><button class="small" data-invalidate-url="${esc(e.url)}">invalidate</button></td></tr>`));
   document.getElementById('entries').innerHTML = rows.join('') || '<tr><td colspan="7">nothing cached yet</td></tr>';
+  if (focused) [...document.querySelectorAll('#routes button, #entries button')].find((b) => b.outerHTML === focused)?.focus();
   document.getElementById('fences').textContent = state.fences.length ? JSON.stringify(state.fences, null, 1) : 'none';
 }
 

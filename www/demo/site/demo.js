@@ -27,6 +27,15 @@ addEventListener('swcache:invalidated', (e) => {
 
 document.getElementById('publish')?.addEventListener('click', async () => {
   const slug = location.pathname === '/' ? 'index' : location.pathname.split('/').pop();
-  const r = await (await fetch(`/admin/publish?slug=${encodeURIComponent(slug)}`, { method: 'POST' })).json();
+  let r;
+  try {
+    const res = await fetch(`/admin/publish?slug=${encodeURIComponent(slug)}`, { method: 'POST' });
+    r = await res.json();
+    if (!res.ok) throw new Error(r.error || `HTTP ${res.status}`);
+  } catch (err) {
+    // Offline, or the feed service down (the demo server answers 502 with its error).
+    status.textContent = `could not publish: ${err.message}`;
+    return;
+  }
   status.textContent = `published v${r.version} as feed entry #${r.seq}; waiting for it to arrive…`;
 });
