@@ -141,7 +141,7 @@ impl Engine {
                 " minutes: are several servers each serving their own feed? use one store (Redis) for all of them"
             )
         });
-        self.warn_once(text);
+        self.warn_kept(text);
     }
 
     #[inline(never)]

@@ -307,9 +307,9 @@ impl Engine {
         self.ops.iter_mut().find(|o| o.id == id)
     }
 
-    /// A warning said once per instance: in the worker's console, and in `GET_STATS`.
-    /// (At most 10 kept; the feed's epoch warning comes again after 5 minutes.)
-    fn warn_once(&mut self, text: String) {
+    /// A warning for the worker's console, also kept (the first 10) for `GET_STATS`. Its
+    /// callers say each once per instance (the feed's epoch warning again after 5 minutes).
+    fn warn_kept(&mut self, text: String) {
         if self.said.len() < 10 {
             self.said.push(text.clone());
         }

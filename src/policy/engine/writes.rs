@@ -77,7 +77,7 @@ impl Engine {
                         _ => "its request had Authorization: send Cache-Control: public (or s-maxage) or Vary: Authorization",
                     };
                     let route = &self.slots[slot].route.name;
-                    self.warn_once(cat!("swcache: route '", route, "' did not store ", path, ": ", why));
+                    self.warn_kept(cat!("swcache: route '", route, "' did not store ", path, ": ", why));
                 }
             }
             return false;
@@ -289,7 +289,7 @@ impl Engine {
             // Once per worker: every later write may meet the same full storage.
             self.quota_warned = true;
             let route = &self.slots[slot].route.name;
-            self.warn_once(cat!("swcache: a response of route '", route, "' was served but not stored", full));
+            self.warn_kept(cat!("swcache: a response of route '", route, "' was served but not stored", full));
         }
         match (item, self.op(id).map(|o| &mut o.kind)) {
             (Some(_), Some(Kind::Prefetch(p))) => {
