@@ -589,7 +589,8 @@ fn parse_args(argv: Vec<OsString>) -> Result<Args, String> {
 struct Found {
     rel: String,
     path: PathBuf,
-    /// Its size when listed (for the progress line; the summary counts what is read).
+    /// Its size when listed, for the progress line (0 when none is shown; the summary counts
+    /// what is read).
     size: u64,
 }
 
@@ -726,7 +727,13 @@ impl Walk<'_> {
                             "more than {MAX_FILES} files match, the most the engine precaches (narrow --include, or --exclude some)"
                         )));
                     }
-                    let size = size.unwrap_or_else(|| entry.metadata().map_or(0, |m| m.len()));
+                    // (Sizes are for the progress line only: a quiet run, in-process under
+                    // WASI above all, asks for none.)
+                    let size = match size {
+                        Some(n) => n,
+                        None if self.progress.on => entry.metadata().map_or(0, |m| m.len()),
+                        None => 0,
+                    };
                     self.files.push(Found { rel, path: path.into_owned(), size });
                     self.progress.tick(Stage::Listing { files: self.files.len() });
                 }
