@@ -93,15 +93,13 @@ impl Fences {
         })
     }
 
-    /// Whether some fence is still hiding entries (cheap: checked on every cache read).
-    pub fn is_hiding(&self) -> bool {
-        self.list.iter().any(|f| f.hiding)
-    }
-
-    /// Whether a stored entry (stamp `stamp_ms`) is covered by an invalidation whose
-    /// deletions are still under way, and so must be read as absent.
+    /// Whether a stored entry (stamp `stamp_ms`) is covered by an invalidation, and so
+    /// must be read as absent: while its deletions are under way, and after them an entry
+    /// stamped before it (none can be stored again, so only a read sent before the
+    /// deletion landed can find one). Not an unstamped one after them: an opaque copy
+    /// stored since would be hidden for the fence's whole lifetime.
     pub fn hides(&self, path: &str, slot: usize, tags: Option<&str>, stamp_ms: Option<f64>) -> bool {
-        self.list.iter().any(|f| f.hiding && f.inv.removes(path, slot, tags, stamp_ms))
+        self.list.iter().any(|f| (f.hiding || stamp_ms.is_some()) && f.inv.removes(path, slot, tags, stamp_ms))
     }
 
     pub fn len(&self) -> usize {
@@ -174,18 +172,17 @@ mod tests {
     }
 
     #[test]
-    fn hides_covered_older_entries_until_settled() {
+    fn hides_covered_older_entries() {
         let mut f = Fences::default();
         let a = inv(1000.0, &["/a"], &[]);
         f.raise(a.clone(), 1000.0);
-        assert!(f.is_hiding());
         assert!(f.hides("/a", 0, None, Some(999.0)));
         assert!(f.hides("/a", 0, None, None), "an unstamped entry counts as old");
         assert!(!f.hides("/a", 0, None, Some(1000.0)), "stored from a fetch at the fence: fresh");
         assert!(!f.hides("/b", 0, None, Some(1.0)));
         f.settle(&a);
-        assert!(!f.is_hiding());
-        assert!(!f.hides("/a", 0, None, Some(999.0)), "deleted: nothing left to hide");
+        assert!(f.hides("/a", 0, None, Some(999.0)), "deleted: only a read sent before can find it");
+        assert!(!f.hides("/a", 0, None, None), "an opaque copy stored since is served");
         assert!(f.blocks("/a", 0, None, 999.0), "a settled fence still blocks late stores");
     }
 

@@ -177,8 +177,9 @@ pub fn on_fetch(event: FetchEvent, answer: Function) -> bool {
     let range = headers.get("range").ok().flatten();
     let accept = headers.get("accept").ok().flatten();
     let cache = js::request_cache(&req);
+    let method = req.method();
     let facts = crate::policy::engine::Request {
-        get: req.method() == "GET",
+        get: method == "GET",
         href: &href,
         navigate: req.mode() == web_sys::RequestMode::Navigate,
         cache: &cache,
@@ -189,9 +190,15 @@ pub fn on_fetch(event: FetchEvent, answer: Function) -> bool {
         conditional: ["if-none-match", "if-modified-since"].iter().any(|h| headers.get(h).ok().flatten().is_some()),
         authorized: headers.get("authorization").ok().flatten().is_some(),
     };
+    // A request that may change its URL's content (a form's POST, an API's PUT or DELETE)
+    // is left to the browser; the copies of its URL go meanwhile.
+    let changes = !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS");
+    let ev: &ExtendableEvent = event.unchecked_ref();
     let handled = with_engine(|w| {
+        if let Some(id) = changes.then(|| w.engine.change(&href, now())).flatten() {
+            begin(w, id, ev);
+        }
         let id = w.engine.fetch(&facts, now())?;
-        let ev: &ExtendableEvent = event.unchecked_ref();
         begin(w, id, ev);
         let op = w.ops.or_default(id);
         op.req = Some(Clone::clone(&req));

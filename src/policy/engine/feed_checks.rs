@@ -264,7 +264,7 @@ impl Engine {
                             if let Some(o) = self.op(child) {
                                 o.answered = true;
                             }
-                            self.invalidate(child, inv, now);
+                            self.invalidate(child, inv, now, false);
                             if let Some(i) = self.inv_op(child) {
                                 i.parent = Some(id);
                             }

@@ -3,7 +3,7 @@
 //! and deleted; `DONE` to the sender and `INVALIDATED` to every page.
 
 use crate::policy::fence;
-use crate::policy::message::Invalidation;
+use crate::policy::message::{Invalidation, PathSet, Selector};
 use crate::policy::prelude::*;
 use crate::policy::url;
 
@@ -44,6 +44,8 @@ pub(super) struct InvalidateOp {
     pub(super) again: bool,
     /// When its latest step began (the time of its notice).
     pub(super) clock: f64,
+    /// Raised by a request that changes its URL ([`Engine::change`]): no reply, no notice.
+    pub(super) quiet: bool,
 }
 
 /// Most removed paths one `INVALIDATED` notice lists.
@@ -54,8 +56,31 @@ const NOTICE_PATHS: usize = 200;
 /// answered invalidation must not leave an old copy to a worker started later.
 const DELETE_RETRIES: u32 = 3;
 
+/// How long after a request that changes a URL its GET responses are served but not
+/// stored: the server may still be applying the change when a GET started meanwhile
+/// is answered.
+pub(super) const CHANGE_WINDOW_MS: f64 = 30_000.0;
+
 impl Engine {
-    pub(super) fn invalidate(&mut self, id: OpId, inv: Invalidation, now: f64) {
+    /// A request that may change what `href` answers (any method but GET, HEAD and
+    /// OPTIONS), left to the browser: the copies a route or the precache keeps of the
+    /// same URL go, as HTTP caches do (RFC 9111, 4.4), and a GET of it that starts
+    /// within [`CHANGE_WINDOW_MS`] is served but not stored. No reply, no notice (the page
+    /// that sent it knows). `None`: nothing keeps a copy of that URL.
+    pub fn change(&mut self, href: &str, now: f64) -> Option<OpId> {
+        if self.removed {
+            return None;
+        }
+        let path = url::same_origin_path(href, &self.origin)?;
+        self.select(href, true, false)?;
+        let selector = Selector { urls: PathSet(vec![String::from(path)]), ..Selector::default() };
+        let inv = Invalidation { at_ms: now + CHANGE_WINDOW_MS, asked_ms: now, selector, seq: None };
+        let id = self.new_op(Kind::Idle);
+        self.invalidate(id, inv, now, true);
+        Some(id)
+    }
+
+    pub(super) fn invalidate(&mut self, id: OpId, inv: Invalidation, now: f64, quiet: bool) {
         let inv = Rc::new(inv);
         // The fence goes up before anything else: reads stop seeing covered entries and
         // later writes check it.
@@ -82,6 +107,7 @@ impl Engine {
             replied: false,
             again: false,
             clock: now,
+            quiet,
         };
         if let Some(o) = self.op(id) {
             o.kind = Kind::Invalidate(Box::new(op));
@@ -138,7 +164,8 @@ impl Engine {
         // When every entry is known to be older than the fence and no tag must be read,
         // the count comes from the keys and DONE is sent before the deletions (the fence
         // hides the entries until they are gone).
-        let early = sel.tags.is_empty() && fence::all_stamped_before(inv.at_ms, started, newest);
+        // (Nobody waits for a quiet one's reply: its one URL is looked up.)
+        let early = !i.quiet && sel.tags.is_empty() && fence::all_stamped_before(inv.at_ms, started, newest);
         i.early = early;
         let n = self.slots.len();
         if early || !sel.urls_only() {
@@ -285,7 +312,7 @@ impl Engine {
     /// after failed deletions send nothing.
     fn reply_once(&mut self, id: OpId) {
         let Some(i) = self.inv_op(id) else { return };
-        if !::core::mem::replace(&mut i.replied, true) {
+        if !::core::mem::replace(&mut i.replied, true) && !i.quiet {
             let json = reply_json(i);
             self.emit(Cmd::Reply { op: id, json });
         }
@@ -306,12 +333,13 @@ impl Engine {
         // whole. An entry older than this worker that removed nothing is no news to the
         // pages: they came from the network or from copies newer than it (told, each
         // would reload for nothing).
+        let quiet = i.quiet;
         let old_news = parent.is_some()
             && removed == 0
             && inv.at_ms < self.started_ms
             && self.feed.as_ref().is_some_and(|f| f.cursor.is_none());
         self.reply_once(id);
-        if first && !old_news {
+        if first && !old_news && !quiet {
             let at = self.notices.next_at(now);
             self.notify(id, at, invalidated_json(&inv, &paths, parent.is_some(), at), now);
         }

@@ -482,9 +482,10 @@ impl Engine {
         Some(id)
     }
 
-    /// Whether a fence hides this entry (an invalidation is still deleting it).
+    /// Whether a fence hides this entry (an invalidation is deleting it, or deleted it
+    /// after this read was sent).
     fn hidden(&self, path: &str, slot: usize, e: &Entry, now: f64) -> bool {
-        self.fences.is_hiding() && self.fences.hides(path, slot, e.tags.as_deref(), stamp_seen(e, now))
+        !self.fences.is_empty() && self.fences.hides(path, slot, e.tags.as_deref(), stamp_seen(e, now))
     }
 
     fn touch(&mut self, slot: usize, path: &str) {
@@ -570,7 +571,7 @@ impl Engine {
                     self.emit(Cmd::Keys { op: id, tag: Tag::List(slot), slot });
                 }
             }
-            Ok(Message::Invalidate(inv)) => self.invalidate(id, inv, now),
+            Ok(Message::Invalidate(inv)) => self.invalidate(id, inv, now, false),
             Ok(Message::SkipWaiting) => self.emit(Cmd::SkipWaiting { op: id, tag: Tag::Finish }),
             Ok(Message::GetNotices { since }) => self.get_notices(id, since),
             Ok(Message::Prefetch { paths, save_data: asked }) => self.prefetch(id, paths, asked || save_data, now),

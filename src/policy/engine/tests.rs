@@ -1,6 +1,7 @@
 //! Native tests of the worker engine, driven by a simulated executor: an in-memory Cache
 //! Storage, a scripted network and a clock, with results delivered in any order.
 
+use super::invalidation::CHANGE_WINDOW_MS;
 use super::*;
 use crate::policy::config::tests::{resolve, ORIGIN};
 use crate::policy::config::{KEPT_KEY, NOTICES_KEY};
@@ -1152,6 +1153,8 @@ fn randomized_model() {
         let mut floors: Vec<(String, u32, OpId)> = Vec::new();
         let mut made_after: BTreeMap<OpId, Vec<(String, u32)>> = BTreeMap::new();
         let mut live: Vec<(OpId, String)> = Vec::new();
+        // (path, version the server answers from then on, op id of the POST's invalidation)
+        let mut posts: Vec<(String, u32, OpId)> = Vec::new();
         for _ in 0..400 {
             match s.rand(10) {
                 0..=4 => {
@@ -1163,6 +1166,7 @@ fn randomized_model() {
                     let floor: Vec<(String, u32)> = floors
                         .iter()
                         .filter(|(fp, _, m)| *fp == p && s.ops[m].replies.iter().any(|r| r.contains("DONE")))
+                        .chain(posts.iter().filter(|(fp, _, _)| *fp == p))
                         .map(|(fp, v, _)| (fp.clone(), *v))
                         .collect();
                     let nav = s.rand(2) == 0;
@@ -1170,6 +1174,20 @@ fn randomized_model() {
                         made_after.insert(op, floor);
                         live.push((op, p));
                     }
+                }
+                5 if s.rand(2) == 0 => {
+                    // A form posts to a page, which the server changes as it answers: no
+                    // later request may be served an older version (its fence is up at
+                    // once, and a GET answered before the server applied it is not stored).
+                    let k = if s.rand(2) == 0 { s.rand(5) } else { s.rand(pages.len() as u64) };
+                    let p = pages[k as usize].clone();
+                    let v = versions[&p] + 1;
+                    versions.insert(p.clone(), v);
+                    let op = s.e.change(&format!("{ORIGIN}{p}"), s.now).expect("a routed page");
+                    s.state(op);
+                    s.exec();
+                    s.serve(&p, v);
+                    posts.push((p, v, op));
                 }
                 5 => {
                     // The CMS changes a page and invalidates it.
@@ -1214,8 +1232,11 @@ fn randomized_model() {
                 assert!(served >= *v, "seed {seed}: {fp} served v{served} after an invalidation that required v{v}");
             }
         }
-        for (_, _, m) in &floors {
+        for (_, _, m) in floors.iter().chain(&posts) {
             assert!(s.ops[m].done, "seed {seed}: invalidation never finished");
+        }
+        for (_, _, m) in &posts {
+            assert!(s.ops[m].replies.is_empty(), "seed {seed}: a POST's invalidation replied");
         }
         assert!(s.count(&s.cn("promoPages")) <= 50, "seed {seed}: maxEntries");
         assert_eq!(s.e.running(), 0, "seed {seed}: operations left running");
@@ -1229,6 +1250,39 @@ fn randomized_model() {
             assert_eq!(kept, held, "seed {seed}: the keys kept for {} are not the cache's", s.names[i]);
         }
     }
+}
+
+/// A request that changes a URL (a form's POST) removes the copies of its GET and is
+/// left to the browser; GETs in the next [`CHANGE_WINDOW_MS`] are served, not stored
+/// (the server may still be applying the change); nothing is replied or told to pages.
+#[test]
+fn a_post_removes_the_copy_of_its_url() {
+    let mut s = Sim::seed();
+    s.visit("/promo/form");
+    assert!(s.cached(&s.cn("promoPages"), "/promo/form").is_some());
+    // A GET in flight when the form posts, answered with the old page afterwards.
+    let early = s.start_fetch("/promo/form", false, "reload").unwrap();
+    s.now += 5.0;
+    let post = s.e.change(&format!("{ORIGIN}/promo/form"), s.now).expect("a routed URL");
+    s.state(post);
+    s.exec();
+    s.settle();
+    s.serve("/promo/form", 2);
+    assert!(s.ops[&post].done);
+    assert!(s.ops[&post].replies.is_empty(), "no reply");
+    assert!(s.broadcasts.is_empty(), "no notice: {:?}", s.broadcasts);
+    assert_eq!(s.ops[&early].answered_with, Some(1));
+    assert!(s.cached(&s.cn("promoPages"), "/promo/form").is_none(), "the copy went, the early GET's was not stored");
+    // Within the window: the new page, not stored.
+    s.now += 1_000.0;
+    assert_eq!(s.get("/promo/form"), Some(2));
+    assert!(s.cached(&s.cn("promoPages"), "/promo/form").is_none());
+    s.now += CHANGE_WINDOW_MS;
+    assert_eq!(s.get("/promo/form"), Some(2));
+    assert_eq!(s.cached(&s.cn("promoPages"), "/promo/form").map(|c| c.version), Some(2), "stored again");
+    // A URL nothing keeps, and another origin's: nothing to do.
+    assert!(s.e.change(&format!("{ORIGIN}/api/other"), s.now).is_none());
+    assert!(s.e.change("https://elsewhere.example/promo/form", s.now).is_none());
 }
 
 /// A fetch in flight when the invalidation arrives is served but not stored; a request
