@@ -923,6 +923,40 @@ async fn a_feed_without_an_epoch_takes_back_the_ids_it_sends() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_stream_resumes_where_the_query_says() {
+    let dir = scratch("resume-query");
+    let s = Service::start(&dir, &format!("file:{}", dir.join("feed.json").display()), &[]);
+    let c = client();
+    for n in 1..=3 {
+        assert_eq!(post(&c, &s.base, &json!({ "urls": [format!("/q/{n}")] }), None).await.unwrap().0, 201);
+    }
+    let events = |query: &str, header: Option<&str>| {
+        let req = c.get(format!("{}/v1/events{query}", s.base));
+        match header {
+            Some(h) => req.header("last-event-id", h),
+            None => req,
+        }
+        .send()
+    };
+    let first = |res| tokio::time::timeout(Duration::from_secs(10), first_id(res));
+    let one = first(events("", Some("0")).await.unwrap()).await.unwrap();
+    let (seq, epoch) = one.split_once('.').unwrap();
+    assert_eq!(seq, "1");
+    // A page opening a new stream (an EventSource sends no header of its own) names where
+    // the last one left off.
+    let res = events(&format!("?lastEventId={one}"), None).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(first(res).await.unwrap(), format!("2.{epoch}"));
+    // The browser's reconnect sends the header, the id it read last: that wins.
+    let res = events(&format!("?lastEventId={one}"), Some(&format!("2.{epoch}"))).await.unwrap();
+    assert_eq!(first(res).await.unwrap(), format!("3.{epoch}"));
+    let res = events("?lastEventId=yesterday", None).await.unwrap();
+    assert_eq!(res.status(), 400);
+    let text = res.text().await.unwrap();
+    assert!(text.contains("must be an id this service sent") && text.contains("yesterday"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_clients_get_what_other_publishers_write_to_the_file() {
     let dir = scratch("external");
     let file = dir.join("feed.json");

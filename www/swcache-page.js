@@ -425,6 +425,10 @@ if (sw) {
 
 // The first wait before a closed live feed is opened again (it doubles each time).
 const RECONNECT_MS = 2000;
+// How long the id of the last live entry a page read stays a place for the next stream to
+// resume from. A longer gap is left to the worker's feed checks: resumed from that far
+// back, the stream may send a `reset`, which empties every cache.
+const RESUME_MS = 600000;
 
 /**
  * Live invalidation: listens to a Server-Sent Events stream of feed entries (`data:` is
@@ -441,7 +445,15 @@ export function subscribe(url = '/swcache-feed/live') {
   let stopped = false;
   let retry = null;
   let wait = RECONNECT_MS;
+  const href = new URL(url, location.href).href;
+  const name = `swcache-live ${href}`;
   const on = (ev) => {
+    // Where the stream was left off, by whichever page of the origin read it: the page
+    // that opens it next resumes there, so an entry published while no page held it (one
+    // closing, frozen or suspended, the next opening it) still arrives.
+    try {
+      localStorage.setItem(name, `${Date.now()} ${ev.lastEventId}`);
+    } catch {}
     let entry;
     try {
       entry = JSON.parse(ev.data);
@@ -459,13 +471,17 @@ export function subscribe(url = '/swcache-feed/live') {
   };
   // The browser reconnects by itself after a network error, but gives up for good on an
   // HTTP error or a wrong content type (a proxy's 502 while the feed service restarts):
-  // then this opens the stream again, waiting longer each time (up to a minute). The
-  // entries sent meanwhile are not replayed (a new stream has no Last-Event-ID); the
-  // worker still checks the feed on navigations.
+  // then this opens the stream again, waiting longer each time (up to a minute), from
+  // where it was left off (`?lastEventId=`: a new EventSource sends no Last-Event-ID).
   const open = () => {
     retry = null;
     if (stopped) return;
-    source = new EventSource(url);
+    const at = new URL(href);
+    try {
+      const [t, id] = localStorage.getItem(name).split(' ');
+      if (id && Date.now() - t < RESUME_MS) at.searchParams.set('lastEventId', id);
+    } catch {}
+    source = new EventSource(at);
     source.onmessage = on;
     source.addEventListener('reset', on);
     source.onopen = () => { wait = RECONNECT_MS; };
@@ -480,23 +496,37 @@ export function subscribe(url = '/swcache-feed/live') {
   // each entry and tells every page, and a browser keeps at most 6 HTTP/1.1 connections
   // to a host (a stream per tab left the seventh tab of the site loading for good). The
   // page holding the lock keeps the stream; when it closes, stops, goes into the
-  // back/forward cache or is frozen, the next one opens it.
+  // back/forward cache or is frozen, the next one opens it. A page that is shown takes it
+  // (`steal`): the one holding it may be a tab the browser suspended without freezing it
+  // (Safari on iOS), which reads nothing for the others; that one waits in line again.
   const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
-  let release = null;
+  let release = null; // lets go of the lock this page holds
   let asking = null; // the lock request waiting, to abort
-  const lead = () => {
-    if (asking || release || source) return; // holding, or asking for, the stream already
+  const lead = (steal) => {
+    // Holding it, or in line (a page shown takes it, unless it is taking it already).
+    if (release || source || (asking && (!steal || asking.steal))) return;
     if (!locks) return open();
-    asking = new AbortController();
-    locks.request(`swcache-live ${new URL(url, location.href).href}`, { signal: asking.signal }, () => {
+    asking?.abort();
+    const ask = new AbortController();
+    ask.steal = steal;
+    asking = ask;
+    let held = null;
+    locks.request(name, steal ? { steal } : { signal: ask.signal }, () => {
+      if (asking !== ask || stopped) return; // let go meanwhile
       asking = null;
-      if (stopped) return;
       open();
-      return new Promise((r) => { release = r; });
+      return new Promise((r) => { release = held = r; });
     }).catch((e) => {
-      if (e?.name === 'AbortError') return; // let go meanwhile
-      asking = null; // no locks here (a sandboxed frame): a stream of its own
-      if (!source) open();
+      if (e?.name !== 'AbortError') {
+        if (asking === ask) asking = null; // no locks here (a sandboxed frame): a stream of its own
+        if (!source) open();
+      } else if (held && held === release) {
+        // Taken by a page that was shown: in line again.
+        clearTimeout(retry);
+        source?.close();
+        source = release = null;
+        lead();
+      }
     });
   };
   // A page kept in the back/forward cache lets the stream go (holding the lock, it would be
@@ -509,12 +539,15 @@ export function subscribe(url = '/swcache-feed/live') {
     asking = release = source = null;
   };
   addEventListener('pagehide', (e) => { if (e.persisted && !stopped) away(); });
-  addEventListener('pageshow', (e) => { if (e.persisted && !stopped) lead(); });
+  const shown = () => !stopped && lead(document.visibilityState === 'visible');
+  addEventListener('pageshow', (e) => e.persisted && shown());
   // So does a page the browser freezes (a background tab, Chromium): frozen, it would
   // hold the lock and read no entry for the others.
   document.addEventListener('freeze', () => { if (!stopped) away(); });
   document.addEventListener('resume', () => { if (!stopped) lead(); });
-  lead();
+  // A page opened or shown (visible) takes the stream.
+  document.addEventListener('visibilitychange', shown);
+  shown();
   return {
     stop() {
       stopped = true;

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `POST /v1/entries` | publish one entry (bearer token); `201 {seq, timestamp}` once durable |
 //! | `GET <feed path>` | the feed document (strong ETag, 304, gzip, `Cache-Control` from the flags) |
-//! | `GET /v1/events` | Server-Sent Events: one event per entry, `Last-Event-ID` resume, `reset` |
+//! | `GET /v1/events` | Server-Sent Events: one event per entry, `Last-Event-ID` (or `?lastEventId=`) resume, `reset` |
 //! | `GET /v1/seq` | `{epoch, seq}` (and the `swcache-feed-seq` header) for a site's own server |
 //! | `GET /healthz` | 200 while the store answers, else 503 with the reason (`unavailable`, `invalid`, `misconfigured`) |
 //! | `GET /metrics` | Prometheus text format |
@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -408,7 +408,7 @@ pub fn parse_last_event_id(v: Option<&HeaderValue>) -> Result<Option<LastEventId
     let Some(v) = v else { return Ok(None) };
     let bad = |s: &str| {
         format!(
-            "Last-Event-ID must be an id this service sent (<seq>.<epoch>, or a seq of at most 16 digits), got '{}'",
+            "Last-Event-ID (or ?lastEventId=) must be an id this service sent (<seq>.<epoch>, or a seq of at most 16 digits), got '{}'",
             s.chars().take(40).collect::<String>()
         )
     };
@@ -466,8 +466,18 @@ fn sse_event(ev: &Event) -> SseEvent {
     }
 }
 
-async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let last_event = match parse_last_event_id(headers.get("last-event-id")) {
+/// `GET /v1/events`' query: where a new stream resumes (an `EventSource` cannot send a
+/// header, so a page opening one where another page's stream left off names it here).
+#[derive(serde::Deserialize)]
+struct EventsQuery {
+    #[serde(rename = "lastEventId")]
+    last_event_id: Option<String>,
+}
+
+async fn events(State(app): State<Arc<App>>, Query(query): Query<EventsQuery>, headers: HeaderMap) -> Response {
+    // The browser's own reconnect sends the header (the id it read last), which wins.
+    let from_query = query.last_event_id.map(|q| HeaderValue::from_str(&q).unwrap_or(HeaderValue::from_static("?")));
+    let last_event = match parse_last_event_id(headers.get("last-event-id").or(from_query.as_ref())) {
         Ok(v) => v,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };

@@ -452,13 +452,14 @@ test('page module: after a hard reload with a new version waiting, register() re
   await other.close();
 });
 
-test('page module: subscribe() in many tabs holds one stream per browser, and another tab takes it over when that one closes', async () => {
+test('page module: subscribe() in many tabs holds one stream per browser: a tab opened or shown takes it, where the last one left off, and another takes it over when it closes', async () => {
   // A browser keeps at most 6 HTTP/1.1 connections to a host: a stream per tab left the
   // seventh tab of the site loading for good.
   server.set('/sw-tabs.js', { body: workerSource(`{ version: 'v1', routes: [{ name: 't', match: /^\\/t\\//, strategy: 'cacheFirst' }] }`), headers: JS });
   const streams = [];
   server.set('/tabs-live', {
-    handler: (_req, res) => {
+    handler: (req, res) => {
+      res.from = new URL(req.url, server.origin).searchParams.get('lastEventId');
       streams.push(res);
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
       res.write(': open\n\n');
@@ -471,25 +472,39 @@ test('page module: subscribe() in many tabs holds one stream per browser, and an
     window.invalidations = async () => (await stats()).invalidations;`));
   const open = () => streams.filter((s) => !s.destroyed && !s.writableEnded && !s.socket?.destroyed);
   const tabs = [];
+  const applied = (tab, n) => waitFor(() => tab.evaluate(() => window.invalidations()).then((k) => k >= n), `entry ${n} applied`);
   try {
     for (let i = 0; i < 8; i++) {
       const tab = i === 0 ? page : await context.newPage();
       await tab.goto(server.origin + '/t/page', { timeout: 10000 });
       assert.equal(await tab.evaluate(() => window.ready), true, `tab ${i + 1} loaded and registered`);
       tabs.push(tab);
+      // The tab opened (visible) takes the stream; the one that held it closes its own.
+      await waitFor(() => streams.length === i + 1 && open().length === 1 && open()[0] === streams[i], `tab ${i + 1} holds the only stream`);
     }
-    await waitFor(() => open().length === 1, 'one stream open');
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(streams.length, 1, 'one stream for eight tabs');
-    // The tab holding the stream closes: another opens it, and its entries still reach the worker.
+    // An entry, read by the last tab (a copy stored first, so its invalidation removes something).
     await tabs[1].evaluate(async () => {
-      await fetch('/t/a'); // stored, so the entry's invalidation removes something
+      await fetch('/t/a');
       while (!(await caches.match('/t/a'))) await new Promise((r) => setTimeout(r, 20));
     });
+    open()[0].write('id: 7.e\ndata: {"urls":["/t/a"]}\n\n');
+    await applied(tabs[1], 1);
+    // The first tab is shown again: it takes the stream from where the last tab left off
+    // (a tab the browser suspended, Safari on iOS, would otherwise hold it for good).
+    await tabs[0].evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+    await waitFor(() => streams.length === 9 && open().length === 1 && open()[0] === streams[8], 'the tab shown took the stream');
+    assert.equal(streams[8].from, '7.e', 'resumed after the last entry read');
+    assert.equal(streams[0].from, null, 'the first stream started from now');
+    // It closes: another tab, in line, takes the stream over; its entries reach the worker.
     await tabs[0].close();
-    await waitFor(() => streams.length === 2 && open().length === 1, 'another tab opened the stream');
-    open()[0].write('id: 1.e\ndata: {"urls":["/t/a"]}\n\n');
-    await waitFor(() => tabs[1].evaluate(() => window.invalidations()).then((n) => n >= 1), 'the entry applied');
+    await waitFor(() => streams.length === 10 && open().length === 1, 'another tab opened the stream');
+    assert.equal(streams[9].from, '7.e');
+    await tabs[1].evaluate(async () => {
+      await fetch('/t/a');
+      while (!(await caches.match('/t/a'))) await new Promise((r) => setTimeout(r, 20));
+    });
+    open()[0].write('id: 8.e\ndata: {"urls":["/t/a"]}\n\n');
+    await applied(tabs[1], 2);
   } finally {
     for (const s of streams) s.destroy();
     for (const tab of tabs.slice(1)) await tab.close();
