@@ -300,7 +300,9 @@ export function prefetchOnHover(selector?: string, options?: PrefetchOnHoverOpti
  * `reset` event (entries missed while disconnected were compacted away) invalidates
  * everything up to its `timestamp`. The browser reconnects with `Last-Event-ID` by itself.
  * One page of the browser holds the stream for all of the origin's pages that subscribe
- * to the same URL (Web Locks), and another takes it over when that one closes.
+ * to the same URL (Web Locks): a page opened or shown takes it, and another takes it over
+ * when that one closes. A new stream resumes where the last one left off
+ * (`?lastEventId=`, the last id read within 10 minutes, kept in `localStorage`).
  */
 export function subscribe(url?: string | URL): Stoppable;
 
