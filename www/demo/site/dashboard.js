@@ -43,7 +43,9 @@ async function refresh() {
     h.push(ratio);
     if (h.length > 30) h.shift();
     history.set(r.name, h);
-    return `<div class="route" data-route="${esc(r.name)}"><h3>${esc(r.name)} <button class="small" data-invalidate-route="${esc(r.name)}">invalidate route</button></h3>
+    // The precache holds the offline page: invalidated, it is gone until the next version.
+    const what = r.name === 'precache' ? ' title="removes every precached file, the offline page included, until the next version installs them again">invalidate precache' : '>invalidate route';
+    return `<div class="route" data-route="${esc(r.name)}"><h3>${esc(r.name)} <button class="small" data-invalidate-route="${esc(r.name)}"${what}</button></h3>
       <div class="ratio">${served ? Math.round(ratio * 100) + '%' : '–'}</div>
       <small>${c.hits} hits · ${c.misses} misses · ${c.staleServed} stale · ${r.entries.length} cached · ${esc(r.strategy)}${r.maxEntries ? ' · max ' + r.maxEntries : ''}</small>
       ${chart(h)}</div>`;
