@@ -175,6 +175,8 @@ pub struct Engine {
     removal_waiting: Option<OpId>,
     /// A write given up on a full storage was reported (once per instance).
     quota_warned: bool,
+    /// A `PREFETCH` of a URL no route stores was reported (once per instance).
+    prefetch_warned: bool,
     /// The reasons ([`store::Refusal`](crate::policy::store::Refusal), one bit each) a
     /// response was not stored that were said (each once per instance).
     unstored_warned: u8,
@@ -266,6 +268,7 @@ impl Engine {
             removed: false,
             removal_waiting: None,
             quota_warned: false,
+            prefetch_warned: false,
             unstored_warned: 0,
             said: Vec::new(),
             kept: None,

@@ -68,7 +68,18 @@ impl Engine {
             let slot = self.select(&href, true, false).filter(|s| self.slots[*s].route.strategy.stores());
             let Some(p) = self.prefetch_op(id) else { return };
             match slot {
-                None => p.skipped += 1,
+                None => {
+                    p.skipped += 1;
+                    // Counted like a fresh copy: said once per instance, so a site whose
+                    // prefetches never store anything learns why.
+                    if !::core::mem::replace(&mut self.prefetch_warned, true) {
+                        self.warn_kept(cat!(
+                            "swcache: PREFETCH skipped ",
+                            path,
+                            ": no route stores it (none matches it, or its strategy is networkOnly)"
+                        ));
+                    }
+                }
                 Some(slot) => {
                     p.slots[i] = slot;
                     p.in_flight += 1;

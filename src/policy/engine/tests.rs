@@ -1079,6 +1079,14 @@ fn prefetch_skips_fresh_and_unrouted_and_bounds_concurrency() {
     s.settle();
     assert_eq!(s.ops[&op].replies, vec![r#"{"type":"PREFETCH_DONE","fetched":6,"skipped":2,"failed":0}"#]);
     assert!(s.cached(&s.cn("promoPages"), "/promo/p6").is_some());
+    // The URL no route stores is named, once per instance (and in GET_STATS).
+    let said = "swcache: PREFETCH skipped /api/x: no route stores it (none matches it, or its strategy is networkOnly)";
+    assert_eq!(s.warnings, vec![said]);
+    s.message(r#"{"type":"PREFETCH","urls":["/api/y"]}"#);
+    assert_eq!(s.warnings.len(), 1, "once: {:?}", s.warnings);
+    let stats = s.stats();
+    let Some(Value::Arr(kept)) = stats.get("warnings") else { panic!("no warnings in {stats:?}") };
+    assert_eq!(kept.iter().filter_map(Value::as_str).collect::<Vec<_>>(), [said]);
     let op = s.e.message(read_json(r#"{"type":"PREFETCH","urls":["/promo/p8"]}"#), true, s.now);
     s.state(op);
     s.exec();
