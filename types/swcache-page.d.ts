@@ -302,7 +302,8 @@ export function prefetchOnHover(selector?: string, options?: PrefetchOnHoverOpti
  * One page of the browser holds the stream for all of the origin's pages that subscribe
  * to the same URL (Web Locks): a page opened or shown takes it, and another takes it over
  * when that one closes. A new stream resumes where the last one left off
- * (`?lastEventId=`, the last id read within 10 minutes, kept in `localStorage`).
+ * (`?lastEventId=`, the last id read, kept in `localStorage` while a stream was there
+ * within 10 minutes).
  */
 export function subscribe(url?: string | URL): Stoppable;
 

@@ -447,13 +447,22 @@ export function subscribe(url = '/swcache-feed/live') {
   let wait = RECONNECT_MS;
   const href = new URL(url, location.href).href;
   const name = `swcache-live ${href}`;
-  const on = (ev) => {
-    // Where the stream was left off, by whichever page of the origin read it: the page
-    // that opens it next resumes there, so an entry published while no page held it (one
-    // closing, frozen or suspended, the next opening it) still arrives.
+  // Where the stream was left off, by whichever page of the origin read it: the page that
+  // opens it next resumes there, so an entry published while no page held it (one
+  // closing, frozen or suspended, the next opening it) still arrives. The time is when
+  // the stream was last known to be there: the page holding it says so every minute, as
+  // a feed may send nothing for hours (the place of a stream held all along is current,
+  // however old its last entry).
+  let last = '';
+  const mark = () => {
     try {
-      localStorage.setItem(name, `${Date.now()} ${ev.lastEventId}`);
+      localStorage.setItem(name, `${Date.now()} ${last}`);
     } catch {}
+  };
+  const keep = setInterval(() => last && source?.readyState === 1 && mark(), 60000);
+  const on = (ev) => {
+    last = ev.lastEventId;
+    mark();
     let entry;
     try {
       entry = JSON.parse(ev.data);
@@ -477,9 +486,13 @@ export function subscribe(url = '/swcache-feed/live') {
     retry = null;
     if (stopped) return;
     const at = new URL(href);
+    last = '';
     try {
       const [t, id] = localStorage.getItem(name).split(' ');
-      if (id && Date.now() - t < RESUME_MS) at.searchParams.set('lastEventId', id);
+      if (id && Date.now() - t < RESUME_MS) {
+        at.searchParams.set('lastEventId', id);
+        last = id;
+      }
     } catch {}
     source = new EventSource(at);
     source.onmessage = on;
@@ -551,6 +564,7 @@ export function subscribe(url = '/swcache-feed/live') {
   return {
     stop() {
       stopped = true;
+      clearInterval(keep);
       away();
     },
   };

@@ -511,6 +511,41 @@ test('page module: subscribe() in many tabs holds one stream per browser: a tab 
   }
 });
 
+test('page module: subscribe() hands a quiet stream over where it left off, the last entry read long ago', async () => {
+  // A site that publishes a few times a day: a stream held since its last entry, an hour
+  // ago, is still where it was; the page that takes it over resumes there, or the entries
+  // published while no page held the stream never reach the open pages.
+  const streams = [];
+  server.set('/quiet-live', {
+    handler: (req, res) => {
+      res.from = new URL(req.url, server.origin).searchParams.get('lastEventId');
+      streams.push(res);
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+      res.write(': open\n\n');
+    },
+  });
+  server.set('/quiet/page', html(`
+    import { subscribe } from '/swcache/swcache-page.js';
+    subscribe('/quiet-live');`));
+  const open = () => streams.filter((s) => !s.destroyed && !s.writableEnded && !s.socket?.destroyed);
+  // Playwright's clock: time flows as usual until fastForward jumps it (and fires the timers due once).
+  await context.clock.install();
+  try {
+    await page.goto(server.origin + '/quiet/page');
+    await waitFor(() => open().length === 1, 'the stream open');
+    open()[0].write('id: 3.e\ndata: {"urls":["/quiet/a"]}\n\n');
+    await waitFor(() => page.evaluate(() => Object.keys(localStorage).length === 1), 'the entry read');
+    // An hour without an entry, the stream held all along; then another page is opened.
+    await context.clock.fastForward(3600e3);
+    const other = await context.newPage();
+    await other.goto(server.origin + '/quiet/page');
+    await waitFor(() => streams.length === 2 && open().length === 1 && open()[0] === streams[1], 'the page opened took the stream');
+    assert.equal(streams[1].from, '3.e', 'resumed after the last entry read');
+  } finally {
+    for (const s of streams) s.destroy();
+  }
+});
+
 test('page module: a page holding the live stream goes into the back/forward cache and back, and the next page takes the stream meanwhile', async () => {
   // Holding the lock, the page would be evicted from the cache when the next page asks for it.
   bfChrome ||= await launch({ bfcache: true });
