@@ -335,7 +335,8 @@ async fn listen(
                     has_data = true;
                 }
             }
-            if has_data {
+            // (A new stream's `position` says where it starts; a page keeps only its id.)
+            if has_data && got.kind != "position" {
                 out.lock().unwrap().push(got);
             }
         }
@@ -942,6 +943,22 @@ async fn a_new_stream_resumes_where_the_query_says() {
     let one = first(events("", Some("0")).await.unwrap()).await.unwrap();
     let (seq, epoch) = one.split_once('.').unwrap();
     assert_eq!(seq, "1");
+    // A new stream (no id) is told where it starts, before any entry: the page holding it
+    // can hand it over from there.
+    let text = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut stream = events("", None).await.unwrap().bytes_stream();
+        let mut text = String::new();
+        while !text.contains("\n\n") {
+            text.push_str(&String::from_utf8_lossy(&stream.next().await.unwrap().unwrap()));
+        }
+        text
+    })
+    .await
+    .unwrap();
+    let block = text.split("\n\n").next().unwrap();
+    for line in ["event: position", &format!("id: 3.{epoch}"), "data: {}", "retry: 1000"] {
+        assert!(block.lines().any(|l| l == line), "{line:?} in the first event: {block:?}");
+    }
     // A page opening a new stream (an EventSource sends no header of its own) names where
     // the last one left off.
     let res = events(&format!("?lastEventId={one}"), None).await.unwrap();

@@ -497,6 +497,12 @@ export function subscribe(url = '/swcache-feed/live') {
     source = new EventSource(at);
     source.onmessage = on;
     source.addEventListener('reset', on);
+    // A new stream of the feed service says where it starts: a place to hand it over from
+    // before any entry comes.
+    source.addEventListener('position', (ev) => {
+      last = ev.lastEventId;
+      mark();
+    });
     source.onopen = () => { wait = RECONNECT_MS; };
     source.onerror = () => {
       if (stopped || source.readyState !== EventSource.CLOSED || retry) return;

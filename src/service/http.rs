@@ -455,7 +455,9 @@ struct Live {
     rx: broadcast::Receiver<Arc<Event>>,
     last: u64,
     stop: watch::Receiver<bool>,
-    first: bool,
+    /// The first event is still to send: how soon to reconnect, and to a new stream (no
+    /// `Last-Event-ID`) the id of where it starts (`position`).
+    first: Option<Option<String>>,
     guard: Connected,
 }
 
@@ -516,6 +518,12 @@ async fn events(State(app): State<Arc<App>>, Query(query): Query<EventsQuery>, h
         // store lost too, rather than sent back to read the store again every second.)
         return come_back();
     }
+    // A new stream is told where it starts, so the page holding it can hand it over from
+    // there even before an entry comes (the next page's stream resumes with that id).
+    let position = match (&current, &last_event) {
+        (Some(cur), None) => Some(format!("{}.{}", cur.feed.seq, super::hub::epoch_tag(&cur.feed.epoch))),
+        _ => None,
+    };
     let (seq, backlog) = match current {
         None => (0, VecDeque::new()),
         Some(cur) => {
@@ -531,7 +539,7 @@ async fn events(State(app): State<Arc<App>>, Query(query): Query<EventsQuery>, h
     };
     let m = app.hub.metrics.clone();
     m.sse_clients.inc();
-    let state = Live { backlog, rx, last: seq, stop: app.stop.clone(), first: true, guard: Connected(m) };
+    let state = Live { backlog, rx, last: seq, stop: app.stop.clone(), first: Some(position), guard: Connected(m) };
     let heartbeat = app.cfg.heartbeat;
     let mut r =
         Sse::new(live_stream(state)).keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat")).into_response();
@@ -553,9 +561,14 @@ fn come_back() -> Response {
 
 fn live_stream(state: Live) -> impl Stream<Item = Result<SseEvent, std::convert::Infallible>> {
     futures_util::stream::unfold(state, |mut s| async move {
-        if s.first {
-            s.first = false;
-            return Some((Ok(SseEvent::default().retry(Duration::from_millis(1000))), s));
+        if let Some(position) = s.first.take() {
+            let retry = SseEvent::default().retry(Duration::from_millis(1000));
+            // (A named event: a page's `onmessage`, and so an older page module, ignores it.)
+            let ev = match position {
+                Some(id) => retry.event("position").id(id).data("{}"),
+                None => retry,
+            };
+            return Some((Ok(ev), s));
         }
         if let Some(ev) = s.backlog.pop_front() {
             s.guard.0.sse_sent.inc();

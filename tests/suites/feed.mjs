@@ -117,6 +117,10 @@ export default function feedSuite(engine) {
       await waitFor(() => page.evaluate(() => document.querySelector('[data-component-id=card]').textContent === 'v1'), 'hydrated');
       const service = await live.service;
       await waitFor(async () => (await service.health()).clients >= 1, 'the page subscribed (the SSE stream is open)');
+      // The service told the new stream where it starts, and the page keeps that place for
+      // the page that opens the stream next (no entry has come yet).
+      const place = await waitFor(() => page.evaluate(() => localStorage.getItem(`swcache-live ${new URL('/swcache-feed/live', location.href).href}`)), 'the stream\'s place kept');
+      assert.match(place, /^\d+ \d+\.[\w-]*$/, place);
       version = 2;
       const t0 = Date.now();
       publish(feedFile, '--url', '/api/card', '--url', '/promo/live');
