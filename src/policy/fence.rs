@@ -19,6 +19,9 @@ struct Fence {
     inv: Rc<Invalidation>,
     /// Covered entries may still be in the caches: reads must not see them.
     hiding: bool,
+    /// Raised by a request that changes its URL (a form's POST), not by news a page or
+    /// the feed sent.
+    quiet: bool,
 }
 
 #[derive(Debug, Default)]
@@ -36,19 +39,27 @@ pub fn all_stamped_before(at_ms: f64, instance_started_ms: f64, newest_stamp_ms:
 }
 
 impl Fences {
-    pub fn raise(&mut self, inv: Rc<Invalidation>, now_ms: f64) {
+    pub fn raise(&mut self, inv: Rc<Invalidation>, now_ms: f64, quiet: bool) {
         self.prune(now_ms);
         // The same news again: its fence is up already.
         if self.raised(&inv) {
             return;
         }
-        if self.list.len() >= MAX_FENCES {
-            // The oldest that no longer hides goes first: one still hiding keeps copies
-            // an invalidation answered for from being served.
-            let i = self.list.iter().position(|f| !f.hiding).unwrap_or(0);
+        // A fence a request raised goes first: the same URL's earlier one (this one, later,
+        // covers it), or at the limit the oldest that no longer hides (a stream of POSTs
+        // must not end the lifetime of news a page or the feed sent). Then the oldest that
+        // no longer hides: one still hiding keeps copies an invalidation answered for from
+        // being served.
+        let full = self.list.len() >= MAX_FENCES;
+        let same = |f: &Fence| quiet && f.inv.selector.urls == inv.selector.urls;
+        let i = match self.list.iter().position(|f| f.quiet && (same(f) || (full && !f.hiding))) {
+            None if full => Some(self.list.iter().position(|f| !f.hiding).unwrap_or(0)),
+            i => i,
+        };
+        if let Some(i) = i {
             self.list.remove(i);
         }
-        self.list.push(Fence { raised_ms: now_ms, inv, hiding: true });
+        self.list.push(Fence { raised_ms: now_ms, inv, hiding: true, quiet });
     }
 
     /// Drops fences past their lifetime, but not one still hiding (its deletions did not
@@ -85,11 +96,13 @@ impl Fences {
     /// (by URL, prefix or route): a fetch for it then goes past the HTTP cache, whose
     /// copy may be the very content that was invalidated. Not by tag or `all`: those
     /// would send every fetch of the site past it (and every navigation past its preload)
-    /// for the whole lifetime.
+    /// for the whole lifetime. Nor a request's that changed its URL: the browser drops
+    /// its HTTP cache's copy of a URL a POST, PUT or DELETE was answered for itself (and
+    /// past its preload, a form's page would be fetched twice on every visit).
     pub fn covers(&self, path: &str, slot: usize, now_ms: f64) -> bool {
         self.list.iter().any(|f| {
             let sel = &f.inv.selector;
-            now_ms - f.raised_ms < FENCE_LIFETIME_MS && !sel.all && sel.matches(path, slot, None)
+            now_ms - f.raised_ms < FENCE_LIFETIME_MS && !f.quiet && !sel.all && sel.matches(path, slot, None)
         })
     }
 
@@ -163,7 +176,7 @@ mod tests {
     #[test]
     fn blocks_only_covered_fetches_started_before_the_fence() {
         let mut f = Fences::default();
-        f.raise(inv(1000.0, &["/a"], &["t1"]), 1000.0);
+        f.raise(inv(1000.0, &["/a"], &["t1"]), 1000.0, false);
         assert!(f.blocks("/a", 0, None, 999.0));
         assert!(f.blocks("/a", 0, None, 1000.0), "started in the fence's millisecond: may be old");
         assert!(!f.blocks("/a", 0, None, 1001.0), "started after the fence: allowed");
@@ -175,7 +188,7 @@ mod tests {
     fn hides_covered_older_entries() {
         let mut f = Fences::default();
         let a = inv(1000.0, &["/a"], &[]);
-        f.raise(a.clone(), 1000.0);
+        f.raise(a.clone(), 1000.0, false);
         assert!(f.hides("/a", 0, None, Some(999.0)));
         assert!(f.hides("/a", 0, None, None), "an unstamped entry counts as old");
         assert!(!f.hides("/a", 0, None, Some(1000.0)), "stored from a fetch at the fence: fresh");
@@ -198,7 +211,7 @@ mod tests {
     fn fences_expire_and_are_bounded() {
         let mut f = Fences::default();
         let a = inv(0.0, &["/a"], &[]);
-        f.raise(a.clone(), 0.0);
+        f.raise(a.clone(), 0.0, false);
         f.prune(FENCE_LIFETIME_MS);
         assert_eq!(f.len(), 1, "still hiding: kept past its lifetime");
         f.settle(&a);
@@ -207,10 +220,10 @@ mod tests {
         f.prune(FENCE_LIFETIME_MS);
         assert!(f.is_empty());
         let hiding = inv(100.0, &["/hiding"], &[]);
-        f.raise(hiding, 1.0);
+        f.raise(hiding, 1.0, false);
         for i in 0..(MAX_FENCES + 5) {
             let p = inv(100.0, &[&format!("/p{i}")], &[]);
-            f.raise(p.clone(), 1.0);
+            f.raise(p.clone(), 1.0, false);
             f.settle(&p);
         }
         assert_eq!(f.len(), MAX_FENCES);

@@ -371,7 +371,8 @@ fn request(op: OpId, r: &Req, reload: bool) -> Option<Request> {
             if reload {
                 init.set_cache(RequestCache::Reload);
             }
-            let url = js::scope().location().origin() + p;
+            // (A path on this origin, or another origin's URL a request that changed it named.)
+            let url = if p.starts_with('/') { js::scope().location().origin() + p } else { p.clone() };
             Request::new_with_str_and_init(&url, &init).ok()
         }
         Req::Key { list, index } => {

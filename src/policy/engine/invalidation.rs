@@ -66,13 +66,20 @@ impl Engine {
     /// OPTIONS), left to the browser: the copies a route or the precache keeps of the
     /// same URL go, as HTTP caches do (RFC 9111, 4.4), and a GET of it that starts
     /// within [`CHANGE_WINDOW_MS`] is served but not stored. No reply, no notice (the page
-    /// that sent it knows). `None`: nothing keeps a copy of that URL.
+    /// that sent it knows). `None`: nothing keeps a copy of that URL (a `networkOnly`
+    /// route's fence would only send its navigations past their preload for 10 minutes).
     pub fn change(&mut self, href: &str, now: f64) -> Option<OpId> {
         if self.removed {
             return None;
         }
-        let path = url::same_origin_path(href, &self.origin)?;
-        self.select(href, true, false)?;
+        // (Another origin's URL, which a `crossOrigin` route keeps, is named whole.)
+        let path = url::key_of(href, &self.origin);
+        // The precache is left alone: its files are the build's, and one of them may be
+        // the offline page.
+        let slot = self.select(href, true, false)?;
+        if slot == self.precache_slot() || !self.slots[slot].route.strategy.stores() {
+            return None;
+        }
         let selector = Selector { urls: PathSet(vec![String::from(path)]), ..Selector::default() };
         let inv = Invalidation { at_ms: now + CHANGE_WINDOW_MS, asked_ms: now, selector, seq: None };
         let id = self.new_op(Kind::Idle);
@@ -84,7 +91,7 @@ impl Engine {
         let inv = Rc::new(inv);
         // The fence goes up before anything else: reads stop seeing covered entries and
         // later writes check it.
-        self.fences.raise(inv.clone(), now);
+        self.fences.raise(inv.clone(), now, quiet);
         // Writes (and earlier invalidations) under way land first.
         let waiting = self.writes.clone();
         self.writes.push((id, NOT_A_JOB));
@@ -179,7 +186,8 @@ impl Engine {
         }
         let mut lookups = Vec::new();
         for path in sel.urls.iter() {
-            let href = cat!(self.origin, path);
+            // (A request that changed another origin's URL names it whole.)
+            let href = if path.starts_with('/') { cat!(self.origin, path) } else { path.clone() };
             let routed = self.select(&href, true, false);
             if let Some(slot) = routed.filter(|s| *s != self.precache_slot()) {
                 lookups.push((slot, Req::Path(path.clone()), path.clone()));
@@ -187,12 +195,13 @@ impl Engine {
         }
         // A precached URL is stored under a revisioned key, and every version shares the
         // precache: a version installed and waiting keeps its own revision there, under a
-        // key this config does not know. The precache is listed (its keys' paths judged).
-        if let Some(i) = self.inv_op(id) {
+        // key this config does not know. The precache is listed (its keys' paths judged),
+        // but for a request that changed its URL, which leaves the precache alone.
+        if let Some(i) = self.inv_op(id).filter(|i| !i.quiet) {
             i.lists = 1;
+            let slot = self.precache_slot() as u32;
+            self.emit(Cmd::Keys { op: id, tag: Tag::List(slot), slot });
         }
-        let slot = self.precache_slot() as u32;
-        self.emit(Cmd::Keys { op: id, tag: Tag::List(slot), slot });
         self.look_all(id, lookups);
     }
 

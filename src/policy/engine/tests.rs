@@ -1285,12 +1285,108 @@ fn a_post_removes_the_copy_of_its_url() {
     s.now += 1_000.0;
     assert_eq!(s.get("/promo/form"), Some(2));
     assert!(s.cached(&s.cn("promoPages"), "/promo/form").is_none());
+    assert!(s.reloads.is_empty(), "not past the HTTP cache (the browser dropped its copy): {:?}", s.reloads);
     s.now += CHANGE_WINDOW_MS;
     assert_eq!(s.get("/promo/form"), Some(2));
     assert_eq!(s.cached(&s.cn("promoPages"), "/promo/form").map(|c| c.version), Some(2), "stored again");
     // A URL nothing keeps, and another origin's: nothing to do.
     assert!(s.e.change(&format!("{ORIGIN}/api/other"), s.now).is_none());
     assert!(s.e.change("https://elsewhere.example/promo/form", s.now).is_none());
+}
+
+/// A form posting to a page of a route that stores nothing (an account page on a
+/// networkOnly route) has no copy to remove: its later navigations still use the
+/// navigation preload (no second request to the server) and no fence is raised.
+#[test]
+fn a_post_to_a_route_that_stores_nothing_changes_nothing() {
+    let json =
+        config(r#"{"name":"account","match":"/account/","strategy":"networkOnly"},"#, r#""navigationPreload":true,"#);
+    let mut s = Sim::new(&json);
+    s.serve("/", 1);
+    s.serve("/robots.txt", 1);
+    s.serve("/account/profile", 1);
+    install_and_activate(&mut s);
+    let post = s.e.change(&format!("{ORIGIN}/account/profile"), s.now);
+    if let Some(op) = post {
+        s.state(op);
+        s.exec();
+        s.settle();
+    }
+    s.now += 1_000.0;
+    s.requests.clear();
+    s.reloads.clear();
+    let op = s.start_fetch("/account/profile", true, "default").unwrap();
+    s.settle();
+    assert_eq!(s.ops[&op].answered_with, Some(1));
+    assert_eq!((s.preloads, s.requests["/account/profile"]), (1, 1), "the preload response, not a second fetch");
+    assert!(s.reloads.is_empty(), "{:?}", s.reloads);
+    assert!(post.is_none() && s.e.fences.is_empty(), "nothing kept: no fence");
+}
+
+/// A POST to a precached URL that a route also takes deletes the route's copy only: the
+/// precache (the build's files, the offline page among them) is neither listed nor
+/// emptied, its copy hidden by the fence while it lives.
+#[test]
+fn a_post_leaves_the_precache_alone() {
+    let mut s = Sim::seed();
+    s.serve("/", 1);
+    s.serve("/robots.txt", 1);
+    install_and_activate(&mut s);
+    let precached = s.count("swcache-precache");
+    assert_eq!(precached, 2);
+    assert_eq!(s.get("/robots.txt"), Some(1));
+    let op = s.e.change(&format!("{ORIGIN}/robots.txt"), s.now).expect("a routed URL");
+    s.state(op);
+    let cmds = s.e.take();
+    let precache = s.e.slots.len() as u32 - 1;
+    assert!(!cmds.iter().any(|c| matches!(c, Cmd::Keys { slot, .. } if *slot == precache)), "{cmds:?}");
+    s.e.out = cmds;
+    s.exec();
+    s.settle();
+    assert_eq!(s.count("swcache-precache"), precached);
+    s.serve("/robots.txt", 2);
+    // (Kept, not read: the fence hides the copy older than the POST while it lives.)
+    assert_eq!(s.get("/robots.txt"), Some(2), "the server's answer after the POST");
+}
+
+/// An API on a caching route that the site posts to many times a second (an autosave in
+/// a few tabs) raises a fence per request: they must not push out, within its lifetime,
+/// the fence of an invalidation a page or the feed sent, whose fetches go past the HTTP
+/// cache (which may hold the invalidated copy) for that lifetime.
+#[test]
+fn a_stream_of_posts_keeps_the_fences_of_invalidations() {
+    let mut s = Sim::seed();
+    s.visit("/promo/a");
+    s.message(r#"{"type":"CACHE_INVALIDATION","urls":["/promo/a"]}"#);
+    let max = crate::policy::fence::MAX_FENCES;
+    for i in 0..max + 10 {
+        s.now += 100.0;
+        let op = s.e.change(&format!("{ORIGIN}/promo/draft{i}"), s.now).expect("a routed URL");
+        s.state(op);
+        s.exec();
+        s.settle();
+    }
+    assert!(s.e.fences.len() <= max);
+    s.reloads.clear();
+    s.get("/promo/a");
+    assert_eq!(s.reloads, ["/promo/a"], "the invalidated page fetched past the HTTP cache");
+    // The same URL posted again and again: one fence (the latest) for it, and a GET
+    // started now is served, not stored.
+    s.now += crate::policy::fence::FENCE_LIFETIME_MS;
+    let api = format!("{ORIGIN}/api/v1/promo/featured-content");
+    for _ in 0..20 {
+        s.now += 100.0;
+        let op = s.e.change(&api, s.now).expect("a routed URL");
+        s.state(op);
+        s.exec();
+        s.settle();
+    }
+    assert_eq!(s.e.fences.len(), 1);
+    s.now += 10.0;
+    let data = s.cn("componentData");
+    s.serve("/api/v1/promo/featured-content", 2);
+    assert_eq!(s.get("/api/v1/promo/featured-content"), Some(2));
+    assert!(s.cached(&data, "/api/v1/promo/featured-content").is_none());
 }
 
 /// A fetch in flight when the invalidation arrives is served but not stored; a request
@@ -2664,6 +2760,26 @@ fn with_cdn(robots: u32) -> Sim {
     s.serve("/robots.txt", robots);
     install_and_activate(&mut s);
     s
+}
+
+/// An API on another origin that a `crossOrigin` route caches: a `PUT` (left to the
+/// browser) removes the copy of its URL as a same-origin one does, so the app's `GET`
+/// after it reads what it saved, not the copy from before.
+#[test]
+fn a_put_to_another_origins_routed_url_removes_its_copy() {
+    let mut s = with_cdn(7);
+    let href = "https://cdn.example.com/items/1";
+    s.serve(href, 1);
+    assert_eq!(s.get(href), Some(1));
+    assert!(s.cached(&s.cn("cdn"), href).is_some());
+    s.now += 1_000.0;
+    let put = s.e.change(href, s.now).expect("a routed URL");
+    s.state(put);
+    s.exec();
+    s.settle();
+    s.serve(href, 2);
+    assert!(s.cached(&s.cn("cdn"), href).is_none(), "the copy went");
+    assert_eq!(s.get(href), Some(2), "the saved item, not the copy from before the PUT");
 }
 
 #[test]
