@@ -425,9 +425,10 @@ if (sw) {
 
 // The first wait before a closed live feed is opened again (it doubles each time).
 const RECONNECT_MS = 2000;
-// How long the id of the last live entry a page read stays a place for the next stream to
-// resume from. A longer gap is left to the worker's feed checks: resumed from that far
-// back, the stream may send a `reset`, which empties every cache.
+// How long after a stream was last known to be at its place (the id of its last entry,
+// or of where it started) the next stream resumes from there. A longer gap is left to the
+// worker's feed checks: resumed from that far back, the stream may send a `reset`, which
+// empties every cache.
 const RESUME_MS = 600000;
 
 /**

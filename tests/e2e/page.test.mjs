@@ -39,6 +39,21 @@ function html(script, body = '') {
   };
 }
 
+// A hand-made live stream at `path`: every response it opens, kept open (`from`: the
+// `lastEventId` the page resumed from, or null), for the test to write events to.
+function liveStreams(path) {
+  const streams = [];
+  server.set(path, {
+    handler: (req, res) => {
+      res.from = new URL(req.url, server.origin).searchParams.get('lastEventId');
+      streams.push(res);
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+      res.write(': open\n\n');
+    },
+  });
+  return streams;
+}
+
 const gzip = (file) => zlib.gzipSync(fs.readFileSync(path.join(DIST, file)), { level: 9 }).length;
 
 test('page module: register and hover prefetch load no wasm; hydrate fetches it; the bytes are the budgeted files', async () => {
@@ -456,15 +471,7 @@ test('page module: subscribe() in many tabs holds one stream per browser: a tab 
   // A browser keeps at most 6 HTTP/1.1 connections to a host: a stream per tab left the
   // seventh tab of the site loading for good.
   server.set('/sw-tabs.js', { body: workerSource(`{ version: 'v1', routes: [{ name: 't', match: /^\\/t\\//, strategy: 'cacheFirst' }] }`), headers: JS });
-  const streams = [];
-  server.set('/tabs-live', {
-    handler: (req, res) => {
-      res.from = new URL(req.url, server.origin).searchParams.get('lastEventId');
-      streams.push(res);
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
-      res.write(': open\n\n');
-    },
-  });
+  const streams = liveStreams('/tabs-live');
   server.set('/t/a', 'a');
   server.set('/t/page', html(`
     import { register, subscribe, stats } from '/swcache/swcache-page.js';
@@ -515,15 +522,7 @@ test('page module: subscribe() hands a quiet stream over where it left off, the 
   // A site that publishes a few times a day: a stream held since its last entry, an hour
   // ago, is still where it was; the page that takes it over resumes there, or the entries
   // published while no page held the stream never reach the open pages.
-  const streams = [];
-  server.set('/quiet-live', {
-    handler: (req, res) => {
-      res.from = new URL(req.url, server.origin).searchParams.get('lastEventId');
-      streams.push(res);
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
-      res.write(': open\n\n');
-    },
-  });
+  const streams = liveStreams('/quiet-live');
   server.set('/quiet/page', html(`
     import { subscribe } from '/swcache/swcache-page.js';
     subscribe('/quiet-live');`));

@@ -63,11 +63,11 @@ pub(super) const CHANGE_WINDOW_MS: f64 = 30_000.0;
 
 impl Engine {
     /// A request that may change what `href` answers (any method but GET, HEAD and
-    /// OPTIONS), left to the browser: the copies a route or the precache keeps of the
-    /// same URL go, as HTTP caches do (RFC 9111, 4.4), and a GET of it that starts
-    /// within [`CHANGE_WINDOW_MS`] is served but not stored. No reply, no notice (the page
-    /// that sent it knows). `None`: nothing keeps a copy of that URL (a `networkOnly`
-    /// route's fence would only send its navigations past their preload for 10 minutes).
+    /// OPTIONS), left to the browser: the copy a storing route keeps of the same URL goes,
+    /// as HTTP caches do (RFC 9111, 4.4), and a GET of it that starts within
+    /// [`CHANGE_WINDOW_MS`] is served but not stored. No reply, no notice (the page that
+    /// sent it knows). `None`: no route stores that URL (only the precache, or a
+    /// `networkOnly` or `cacheOnly` route, takes it), so there is nothing to fence.
     pub fn change(&mut self, href: &str, now: f64) -> Option<OpId> {
         if self.removed {
             return None;
