@@ -177,6 +177,8 @@ pub struct Engine {
     quota_warned: bool,
     /// A `PREFETCH` of a URL no route stores was reported (once per instance).
     prefetch_warned: bool,
+    /// The new copies lately told to pages (`UPDATED`), by path and validator.
+    updated: Vec<(String, String)>,
     /// The reasons ([`store::Refusal`](crate::policy::store::Refusal), one bit each) a
     /// response was not stored that were said (each once per instance).
     unstored_warned: u8,
@@ -269,6 +271,7 @@ impl Engine {
             removal_waiting: None,
             quota_warned: false,
             prefetch_warned: false,
+            updated: Vec::new(),
             unstored_warned: 0,
             said: Vec::new(),
             kept: None,

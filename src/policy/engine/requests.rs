@@ -421,7 +421,14 @@ impl Engine {
     /// every open page is told, and the notice is kept for the pages that were away (one
     /// per URL: the latest says it all), saved under operation `id`.
     fn notice_update(&mut self, id: OpId, path: &str, served: Option<&str>, fresh: Option<&str>, now: f64) {
-        if served.is_some() && fresh.is_some() && served != fresh {
+        let (Some(served), Some(fresh)) = (served, fresh) else { return };
+        // A new copy is news once: requests that were all served the same old copy (a
+        // networkFirst route past its timeout) each bring it with their late answer.
+        if served != fresh && !self.updated.iter().any(|(p, v)| p == path && v == fresh) {
+            if self.updated.len() >= UPDATES_KEPT {
+                self.updated.remove(0);
+            }
+            self.updated.push((String::from(path), String::from(fresh)));
             let mut json = String::from(crate::policy::notices::UPDATED);
             json.push_str(",\"url\":");
             push_json_str(&mut json, path);
@@ -434,6 +441,10 @@ impl Engine {
         }
     }
 }
+
+/// How many (path, validator) pairs of new copies told to pages are kept, so that each is
+/// told once.
+const UPDATES_KEPT: usize = 32;
 
 fn outcome(r: &Result<ResponseInfo, String>, conditional: bool) -> NetOutcome {
     match r {

@@ -759,6 +759,48 @@ fn network_first_timeout_then_late_store() {
     assert_eq!(s.cached(&s.cn("componentData"), path).unwrap().version, 2, "late answer stored");
 }
 
+/// Three requests that timed out on the same slow answer, each served the cached copy:
+/// their late answers bring one piece of news, told once (each told every open page).
+#[test]
+fn late_network_first_writes_of_one_new_copy_announce_it_once() {
+    let mut s = Sim::seed();
+    let path = "/api/v1/promo/featured-content?id=1";
+    s.serve(path, 1);
+    assert_eq!(s.get(path), Some(1));
+    s.serve(path, 2);
+    s.hanging = true;
+    let ops: Vec<OpId> = (0..3).map(|_| s.start_fetch(path, false, "default").unwrap()).collect();
+    s.settle();
+    s.advance(3000.0);
+    s.settle();
+    for &op in &ops {
+        assert_eq!(s.ops[&op].answered_with, Some(1), "timeout → cached copy");
+        let info = ResponseInfo { status: 200, validator: Some("v2".into()), ..Default::default() };
+        s.state(op).res.insert(Tag::Net, Body::Response { version: 2, info: info.clone() });
+        s.e.io(op, Tag::Net, Io::Fetched(Ok(info)), s.now);
+        s.settle();
+    }
+    assert_eq!(s.cached(&s.cn("componentData"), path).unwrap().version, 2);
+    let updated: Vec<&String> = s.broadcasts.iter().filter(|b| b.contains("UPDATED")).collect();
+    assert_eq!(updated.len(), 1, "one UPDATED for one new copy: {updated:?}");
+    // A newer copy later is news again.
+    s.hanging = false;
+    s.now += 1_000.0;
+    s.serve(path, 3);
+    assert_eq!(s.get(path), Some(3));
+    s.serve(path, 4);
+    s.hanging = true;
+    let op = s.start_fetch(path, false, "default").unwrap();
+    s.settle();
+    s.advance(3000.0);
+    s.settle();
+    let info = ResponseInfo { status: 200, validator: Some("v4".into()), ..Default::default() };
+    s.state(op).res.insert(Tag::Net, Body::Response { version: 4, info: info.clone() });
+    s.e.io(op, Tag::Net, Io::Fetched(Ok(info)), s.now);
+    s.settle();
+    assert_eq!(s.broadcasts.iter().filter(|b| b.contains("UPDATED")).count(), 2, "{:?}", s.broadcasts);
+}
+
 #[test]
 fn network_first_timeout_with_nothing_cached_keeps_waiting() {
     let mut s = Sim::seed();
