@@ -552,6 +552,17 @@ impl Sim {
         (op, self.ops[&op].replies.clone())
     }
 
+    /// A POST, PUT or DELETE of `href` (a path on ORIGIN, or a whole URL), its
+    /// invalidation run to the end (`None`: the engine had nothing to do).
+    fn change(&mut self, href: &str) -> Option<OpId> {
+        let href = if href.starts_with('/') { format!("{ORIGIN}{href}") } else { href.into() };
+        let op = self.e.change(&href, self.now)?;
+        self.state(op);
+        self.exec();
+        self.settle();
+        Some(op)
+    }
+
     fn stats(&mut self) -> Value {
         let (_, r) = self.message(r#"{"type":"GET_STATS"}"#);
         read_json(&r[0]).unwrap()
@@ -1313,10 +1324,7 @@ fn a_post_removes_the_copy_of_its_url() {
     // A GET in flight when the form posts, answered with the old page afterwards.
     let early = s.start_fetch("/promo/form", false, "reload").unwrap();
     s.now += 5.0;
-    let post = s.e.change(&format!("{ORIGIN}/promo/form"), s.now).expect("a routed URL");
-    s.state(post);
-    s.exec();
-    s.settle();
+    let post = s.change("/promo/form").expect("a routed URL");
     s.serve("/promo/form", 2);
     assert!(s.ops[&post].done);
     assert!(s.ops[&post].replies.is_empty(), "no reply");
@@ -1332,8 +1340,8 @@ fn a_post_removes_the_copy_of_its_url() {
     assert_eq!(s.get("/promo/form"), Some(2));
     assert_eq!(s.cached(&s.cn("promoPages"), "/promo/form").map(|c| c.version), Some(2), "stored again");
     // A URL nothing keeps, and another origin's: nothing to do.
-    assert!(s.e.change(&format!("{ORIGIN}/api/other"), s.now).is_none());
-    assert!(s.e.change("https://elsewhere.example/promo/form", s.now).is_none());
+    assert!(s.change("/api/other").is_none());
+    assert!(s.change("https://elsewhere.example/promo/form").is_none());
 }
 
 /// A form posting to a page of a route that stores nothing (an account page on a
@@ -1348,12 +1356,7 @@ fn a_post_to_a_route_that_stores_nothing_changes_nothing() {
     s.serve("/robots.txt", 1);
     s.serve("/account/profile", 1);
     install_and_activate(&mut s);
-    let post = s.e.change(&format!("{ORIGIN}/account/profile"), s.now);
-    if let Some(op) = post {
-        s.state(op);
-        s.exec();
-        s.settle();
-    }
+    let post = s.change("/account/profile");
     s.now += 1_000.0;
     s.requests.clear();
     s.reloads.clear();
@@ -1403,10 +1406,7 @@ fn a_stream_of_posts_keeps_the_fences_of_invalidations() {
     let max = crate::policy::fence::MAX_FENCES;
     for i in 0..max + 10 {
         s.now += 100.0;
-        let op = s.e.change(&format!("{ORIGIN}/promo/draft{i}"), s.now).expect("a routed URL");
-        s.state(op);
-        s.exec();
-        s.settle();
+        s.change(&format!("/promo/draft{i}")).expect("a routed URL");
     }
     assert!(s.e.fences.len() <= max);
     s.reloads.clear();
@@ -1415,13 +1415,9 @@ fn a_stream_of_posts_keeps_the_fences_of_invalidations() {
     // The same URL posted again and again: one fence (the latest) for it, and a GET
     // started now is served, not stored.
     s.now += crate::policy::fence::FENCE_LIFETIME_MS;
-    let api = format!("{ORIGIN}/api/v1/promo/featured-content");
     for _ in 0..20 {
         s.now += 100.0;
-        let op = s.e.change(&api, s.now).expect("a routed URL");
-        s.state(op);
-        s.exec();
-        s.settle();
+        s.change("/api/v1/promo/featured-content").expect("a routed URL");
     }
     assert_eq!(s.e.fences.len(), 1);
     s.now += 10.0;
@@ -2815,10 +2811,7 @@ fn a_put_to_another_origins_routed_url_removes_its_copy() {
     assert_eq!(s.get(href), Some(1));
     assert!(s.cached(&s.cn("cdn"), href).is_some());
     s.now += 1_000.0;
-    let put = s.e.change(href, s.now).expect("a routed URL");
-    s.state(put);
-    s.exec();
-    s.settle();
+    s.change(href).expect("a routed URL");
     s.serve(href, 2);
     assert!(s.cached(&s.cn("cdn"), href).is_none(), "the copy went");
     assert_eq!(s.get(href), Some(2), "the saved item, not the copy from before the PUT");
