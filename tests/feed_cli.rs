@@ -1,11 +1,16 @@
 //! The real `swcache-feed` command: concurrent publishers lose no entry, bad input
 //! changes nothing, and what it writes is a feed workers accept.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_swcache-feed"))
+}
+
+/// `swcache-feed add --keep <keep> --feed <feed> --url <url>`, run to the end.
+fn add_kept(feed: &Path, keep: &str, url: &str) -> std::process::Output {
+    bin().args(["add", "--keep", keep, "--feed"]).arg(feed).args(["--url", url]).output().unwrap()
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -63,13 +68,7 @@ fn bad_input_is_refused_and_changes_nothing() {
 fn compact_and_show() {
     let feed = scratch("compact");
     for i in 0..30 {
-        let ok = bin()
-            .args(["add", "--keep", "10", "--feed"])
-            .arg(&feed)
-            .args(["--url", &format!("/p/{i}")])
-            .status()
-            .unwrap();
-        assert!(ok.success());
+        assert!(add_kept(&feed, "10", &format!("/p/{i}")).status.success());
     }
     let f = swcache::policy::feed::parse(&std::fs::read_to_string(&feed).unwrap()).unwrap();
     assert_eq!((f.seq, f.entries.len(), f.baseline.as_ref().map(|b| b.seq)), (30, 10, Some(20)));
@@ -258,12 +257,7 @@ fn each_version_of_the_feed_file_has_its_own_whole_second() {
     let mut seen = Vec::new();
     // Like entries under --keep 2: from the third publish on, every version has one size.
     for i in 0..5 {
-        let out = bin()
-            .args(["add", "--keep", "2", "--feed"])
-            .arg(&feed)
-            .args(["--url", &format!("/p/{i}")])
-            .output()
-            .unwrap();
+        let out = add_kept(&feed, "2", &format!("/p/{i}"));
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         seen.push((std::fs::metadata(&feed).unwrap().len(), second()));
     }

@@ -124,20 +124,28 @@ test("page module: on a page already controlled, an update with a bad config is 
   assert.match(line, /the old one goes on serving\): swcache config: route 'pages' \(routes\[0\]\) field 'strategy' must be one of/);
 });
 
+// A page at /<name>/page that registers /<name>-sw.js (`worker`: how it is served): the
+// registration must still resolve (the site works from the network); the engine's state
+// in stats().
+async function engineOf(name, worker) {
+  server.set(`/${name}-sw.js`, worker);
+  server.set(`/${name}/page`, html(`
+    import { register, stats } from '/swcache/swcache-page.js';
+    window.result = register('/${name}-sw.js', { timeout: 5000 }).then(() => 'registered', (e) => e.message);
+    window.engine = window.result.then(() => stats().then((s) => s.engine));`));
+  await page.goto(`${server.origin}/${name}/page`);
+  assert.equal(await page.evaluate(() => window.result), 'registered', 'the site keeps working');
+  return page.evaluate(() => window.engine);
+}
+
 test('page module: an engine that cannot load (a CSP without wasm-unsafe-eval on the worker script) says so in the page console', async () => {
   // A site-wide Content-Security-Policy header reaches the worker script too: without
   // 'wasm-unsafe-eval' the engine's wasm does not compile and the site works from the network.
-  server.set('/csp-sw.js', {
+  const engine = await engineOf('csp', {
     body: workerSource(`{ version: 'v1', routes: [{ name: 'pages', match: /^\\/csp\\//, strategy: 'cacheFirst' }] }`),
     headers: { ...JS, 'content-security-policy': "script-src 'self'" },
   });
-  server.set('/csp/page', html(`
-    import { register, stats } from '/swcache/swcache-page.js';
-    window.result = register('/csp-sw.js', { timeout: 5000 }).then(() => 'registered', (e) => e.message);
-    window.engine = window.result.then(() => stats().then((s) => s.engine));`));
-  await page.goto(server.origin + '/csp/page');
-  assert.equal(await page.evaluate(() => window.result), 'registered', 'the site keeps working');
-  assert.equal(await page.evaluate(() => window.engine), 'failed-open');
+  assert.equal(engine, 'failed-open');
   const said = () => logs.find((l) => l.startsWith('swcache: engine failed'));
   await waitFor(said, 'the failure in the page console', 2000).catch(() => {});
   assert.ok(said(), `the page console says the engine failed: ${JSON.stringify(logs)}`);
@@ -146,17 +154,11 @@ test('page module: an engine that cannot load (a CSP without wasm-unsafe-eval on
 
 test('page module: a worker script that never calls swcache.start(config) says so in the page console', async () => {
   // The engine is loaded but never started (the call left out, or put in an event listener).
-  server.set('/unstarted-sw.js', {
+  const engine = await engineOf('unstarted', {
     body: `importScripts('/swcache/swcache-sw.js');\nself.config = { version: 'v1', routes: [] };\n`,
     headers: JS,
   });
-  server.set('/unstarted/page', html(`
-    import { register, stats } from '/swcache/swcache-page.js';
-    window.result = register('/unstarted-sw.js', { timeout: 5000 }).then(() => 'registered', (e) => e.message);
-    window.engine = window.result.then(() => stats().then((s) => s.engine));`));
-  await page.goto(server.origin + '/unstarted/page');
-  assert.equal(await page.evaluate(() => window.result), 'registered', 'the site keeps working');
-  assert.equal(await page.evaluate(() => window.engine), 'not-started');
+  assert.equal(engine, 'not-started');
   const said = () => logs.find((l) => l.includes('never called swcache.start'));
   await waitFor(said, 'the mistake in the page console', 2000).catch(() => {});
   assert.ok(said(), `the page console says the worker never started the engine: ${JSON.stringify(logs)}`);
