@@ -424,8 +424,16 @@ impl Engine {
         };
         let route = own_route.as_ref().unwrap_or(&self.slots[slot].route);
         // A ranged request: served from a complete cached copy on routes that read the
-        // cache first, else left to the browser (a 206 is never stored).
-        if req.range.is_some() && (own_route.is_some() || route.opaque || !route.strategy.reads_cache_first()) {
+        // cache first, else left to the browser (a 206 is never stored); also when the
+        // page asked past the cache (`reload`, `no-cache`, `no-store`: a resumable download
+        // checking the server's copy).
+        let mode = CacheMode::for_request(req.cache, req.navigate);
+        if req.range.is_some()
+            && (own_route.is_some()
+                || route.opaque
+                || !route.strategy.reads_cache_first()
+                || mode != CacheMode::Default)
+        {
             return None;
         }
         // (`url::key_of`: this origin's path, else the whole URL.)
@@ -434,7 +442,6 @@ impl Engine {
         // the site's). A kept file is stored under its path.
         let key = listed.map(|e| e.key.clone()).or_else(|| old.map(String::from));
         let also_precache = slot != self.precache_slot() && key.is_some();
-        let mode = CacheMode::for_request(req.cache, req.navigate);
         let (mut flow, action) = Flow::start(route, mode);
         // Stored under its path: a content-hashed file (listed or kept).
         flow.hashed = key.is_some() && key.as_deref() == here;

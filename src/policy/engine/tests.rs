@@ -3895,3 +3895,46 @@ fn a_refresh_an_authorized_request_may_not_keep_takes_the_copy_it_was_served() {
     assert!(s.cached(&c, "/me/cart").is_none(), "the refresh took the copy");
     assert_eq!(signed_in(&mut s), Some(2), "the next request gets the server's answer");
 }
+
+/// The site moved a page (`301` to its new URL). A navigation's request has
+/// redirect mode `manual`, so the refresh of a staleWhileRevalidate copy gets an
+/// `opaqueredirect` (status 0, not opaque). As with a 404 or 410, the old copy must not
+/// go on being served, refreshed in vain, on every visit for good.
+#[test]
+fn a_page_the_server_now_redirects_is_not_served_stale_for_good() {
+    let swr = r#"{"name":"swr","match":"/s/","strategy":"staleWhileRevalidate","maxAge":1000},"#;
+    let visit = |s: &mut Sim, path: &str| {
+        let op = s.start_fetch(path, true, "default").unwrap();
+        s.settle();
+        s.ops[&op].answered_with
+    };
+    let mut s = Sim::new(&config(swr, ""));
+    s.serve("/s/old", 1);
+    visit(&mut s, "/s/old");
+    let c = s.cn("swr");
+    assert!(s.cached(&c, "/s/old").is_some());
+    // The server now answers with a redirect: to the navigation, an opaqueredirect.
+    s.content("/s/old").status = 0;
+    for _ in 0..3 {
+        s.now += 2000.0;
+        visit(&mut s, "/s/old");
+    }
+    assert_eq!(s.requests["/s/old"], 4);
+    assert!(s.cached(&c, "/s/old").is_none(), "the redirect's refresh deleted the old page");
+}
+
+/// README 'Cache modes': `no-store` neither reads nor writes, `reload` and
+/// `no-cache` skip the cache read. A ranged `fetch()` with such a mode (a resumable
+/// download checking the server's copy) is still answered from the cached body.
+#[test]
+fn a_ranged_request_asking_past_the_cache_is_left_to_the_browser() {
+    let mut s = Sim::seed();
+    s.visit("/media/clip.webp");
+    s.serve("/media/clip.webp", 2);
+    for mode in ["no-store", "reload", "no-cache"] {
+        let req = Request { range: Some("bytes=0-99"), cache: mode, ..get_request("") };
+        assert!(s.start_request("/media/clip.webp", req).is_none(), "{mode}: left to the browser");
+    }
+    let req = Request { range: Some("bytes=0-99"), ..get_request("") };
+    assert!(s.start_request("/media/clip.webp", req).is_some(), "default: from the cached copy");
+}

@@ -52,7 +52,9 @@ impl Engine {
             // refreshing it in vain. (Not files: a tab of the previous build still loads
             // those the deploy removed.)
             let page = self.fetch_op(id).is_some_and(|f| f.navigate);
-            let gone = page && matches!(info.status, 404 | 410);
+            // (A redirect answers a navigation as an opaqueredirect: status 0, not opaque.
+            // The page moved: the old copy is as obsolete as a removed page's.)
+            let gone = page && (matches!(info.status, 404 | 410) || (info.status == 0 && !info.opaque));
             // So does the copy a request with Authorization was served (stored before
             // sign-in) when its refresh may not be kept: it would answer every later
             // request, never refreshed.
