@@ -264,3 +264,33 @@ fn each_version_of_the_feed_file_has_its_own_whole_second() {
     assert_eq!(seen[2].0, seen[4].0, "like entries: one size ({seen:?})");
     assert!(seen.windows(2).all(|w| w[1].1 > w[0].1), "each version in a later second: {seen:?}");
 }
+
+/// The service and a CMS running as two users share a feed in a directory both may write
+/// (the README's one-machine deployment): the lock file the first writer created (mode
+/// 0644 under the usual umask: the other user may read it, not write it) must not lock
+/// the other out.
+#[test]
+fn a_publisher_running_as_another_user_is_not_locked_out_by_the_lock_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let feed = scratch("other-user");
+    let dir = feed.parent().unwrap();
+    assert!(bin().args(["add", "--feed"]).arg(&feed).args(["--url", "/first"]).status().unwrap().success());
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let lock = dir.join("swcache-feed.lock");
+    assert!(lock.exists());
+    let root = Command::new("id").arg("-u").output().unwrap().stdout.starts_with(b"0\n");
+    let mut other = if root {
+        // Another user (nobody): the lock file is root's, mode 0644.
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_swcache-feed")]);
+        c
+    } else {
+        // This user, kept from writing the lock file as another user would be.
+        std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o444)).unwrap();
+        bin()
+    };
+    let out = other.args(["add", "--feed"]).arg(&feed).args(["--url", "/second"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let f = swcache::policy::feed::parse(&std::fs::read_to_string(&feed).unwrap()).unwrap();
+    assert_eq!(f.seq, 2);
+}

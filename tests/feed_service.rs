@@ -1876,3 +1876,118 @@ async fn pages_resuming_on_a_store_without_a_feed_are_served_not_sent_back_every
         until(Duration::from_secs(5), "the new feed's first entry", || seqs(inbox) == [1]).await;
     }
 }
+
+/// Copies a directory tree (a Redis data directory, taken as a snapshot).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// Redis came back from an older state in the same epoch (a crash under `appendfsync
+/// everysec`, or Redis's default RDB snapshots): seqs clients and workers already saw
+/// must not be given to new entries, or those entries are skipped (a worker's cursor is
+/// past them, the feed's ETag is the one it already holds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_back_from_an_older_snapshot_never_reuses_a_seq_clients_saw() {
+    let mut redis = Redis::start("rollback");
+    let dir = scratch("rollback");
+    let s = Service::start(&dir, &redis.url(), &[]);
+    let c = client();
+    for i in 1..=2 {
+        assert_eq!(post(&c, &s.base, &json!({ "urls": [format!("/old/{i}")] }), None).await.unwrap().0, 201);
+    }
+    let snapshot = dir.join("redis-snapshot");
+    copy_tree(&redis.dir, &snapshot);
+    let (status, v) = post(&c, &s.base, &json!({ "urls": ["/old/3"] }), None).await.unwrap();
+    assert_eq!((status, v["seq"].as_u64()), (201, Some(3)));
+    let (etag_seen, body_seen) = feed_of(&c, &s.base).await;
+    redis.kill();
+    std::fs::remove_dir_all(&redis.dir).unwrap();
+    copy_tree(&snapshot, &redis.dir);
+    redis.launch();
+    // The instance reads the store as it came back (seq 2), at most a second later.
+    assert!(healthz_answers(&c, &s.base, 200).await);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut published = None;
+    for _ in 0..100 {
+        let (status, v) = post(&c, &s.base, &json!({ "urls": ["/new"] }), None).await.unwrap();
+        if status == 201 {
+            published = v["seq"].as_u64();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seq = published.expect("a publish once Redis is back");
+    let (etag_now, body_now) = feed_of(&c, &s.base).await;
+    assert!(body_now.contains("\"/new\"") && body_now != body_seen);
+    assert_ne!(etag_now, etag_seen, "another feed document under the ETag workers hold: they get 304 for it");
+    assert!(seq > 3, "the new entry got seq {seq}, a seq clients and workers already saw (for /old/3)");
+}
+
+/// A page that got an entry of a new epoch from one instance (the feed started over)
+/// reconnects to another that has not read the store since: it must not be sent the
+/// old epoch's entries (or its reset), moving it back to a feed that is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_of_an_epoch_this_instance_has_not_read_yet_is_not_sent_the_old_one() {
+    use swcache::policy::value::Value as V;
+    use swcache::service::http::{router, ServeConfig};
+    use swcache::service::hub::Hub;
+    use swcache::service::metrics::Metrics;
+    let dir = scratch("lagging-epoch");
+    let file = dir.join("feed.json");
+    let url = format!("file:{}", file.display());
+    let writer = Store::open(&url, 200, "swcache").await.unwrap();
+    let one = |u: &str| vec![("urls".to_string(), V::Arr(vec![V::Str(u.into())]))];
+    for i in 1..=3 {
+        writer.publish(one(&format!("/e1/{i}")), swcache::service::now_ms(), None).await.unwrap();
+    }
+    let e1 = writer.peek().await.unwrap().unwrap().epoch;
+    // This instance read epoch 1 and, for the test, reads again only when asked.
+    let hub = Hub::new(Arc::new(Store::open(&url, 200, "swcache").await.unwrap()), Arc::new(Metrics::new()));
+    hub.refresh().await;
+    // The feed starts over (a new file) and gets an entry a page got from elsewhere.
+    std::fs::remove_file(&file).unwrap();
+    let p = writer.publish(one("/e2/1"), swcache::service::now_ms(), None).await.unwrap();
+    let e2 = writer.peek().await.unwrap().unwrap().epoch;
+    assert_ne!(e1, e2);
+    let cfg = ServeConfig {
+        store: url.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        token_file: None,
+        cors_origins: vec![],
+        feed_path: "/swcache-feed.json".into(),
+        cache_control: "no-cache".into(),
+        keep: 200,
+        namespace: "swcache".into(),
+        heartbeat: Duration::from_secs(15),
+    };
+    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+    let app = router(hub, cfg, stop_rx);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let res = client()
+        .get(format!("{base}/v1/events"))
+        .header("last-event-id", format!("{}.{e2}", p.seq))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut stream = res.bytes_stream();
+    let mut text = String::new();
+    let _ = tokio::time::timeout(Duration::from_millis(500), async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert!(!text.contains(&format!(".{e1}")), "sent the old epoch's events:\n{text}");
+}

@@ -335,7 +335,12 @@ fn server_request(a: &Args) -> Result<Request, String> {
     for (k, v) in &a.fields {
         body.insert(k.clone(), json_of(v));
     }
-    body.insert("timestamp".into(), serde_json::Value::String(time::iso_string(at_ms(a))));
+    // Without --timestamp the service stamps the entry by its own clock: this machine's
+    // may run behind it (copies fetched meanwhile would survive the entry) or far ahead
+    // (refused).
+    if a.timestamp.is_some() {
+        body.insert("timestamp".into(), serde_json::Value::String(time::iso_string(at_ms(a))));
+    }
     Ok(Request {
         url: format!("{server}/v1/entries"),
         token,

@@ -504,7 +504,7 @@ async fn events(State(app): State<Arc<App>>, Query(query): Query<EventsQuery>, h
     };
     if behind(app.hub.current()) {
         match last_id {
-            Some(l) => app.hub.refresh_to(l).await,
+            Some(l) => app.hub.refresh_to(l, last_event.as_ref().and_then(|l| l.epoch.as_deref())).await,
             None => app.hub.refresh().await,
         }
     }

@@ -187,12 +187,14 @@ impl Hub {
         self.read_store().await;
     }
 
-    /// Makes sure the feed served is at `seq` or past it: a client resuming from `seq`
-    /// is never moved past what it missed (reads that come while another caught up
-    /// share it).
-    pub async fn refresh_to(&self, seq: u64) {
+    /// Makes sure the feed served is at `seq` or past it, in the client's epoch
+    /// (`epoch`: its [`epoch_tag`], when its id says): a client resuming from `seq` is
+    /// never moved past what it missed, nor back to an epoch it left (reads that come
+    /// while another caught up share it).
+    pub async fn refresh_to(&self, seq: u64, epoch: Option<&str>) {
         let _one = self.reading.lock().await;
-        if self.current().is_some_and(|c| c.feed.seq >= seq) {
+        let caught_up = |c: &Current| c.feed.seq >= seq && epoch.is_none_or(|e| e == epoch_tag(&c.feed.epoch));
+        if self.current().is_some_and(|c| caught_up(&c)) {
             return;
         }
         self.read_store().await;
@@ -218,11 +220,32 @@ impl Hub {
                 if !self.up.swap(true, Ordering::Relaxed) {
                     tracing::info!(store = %self.store.describe(), "the store answers");
                 }
-                let Some(next) = next else {
+                let Some(mut next) = next else {
                     self.seen_empty.store(true, Ordering::Relaxed);
                     return;
                 };
                 let prev = self.current();
+                if let Some(p) = prev.as_ref().filter(|p| p.feed.epoch == next.epoch && next.seq < p.feed.seq) {
+                    // The store came back from an older state: the seqs it lost were
+                    // seen, and must not number other entries.
+                    tracing::warn!(
+                        was = p.feed.seq, now = next.seq,
+                        "the store went back in the same epoch (restored from an older state): its seq is moved past what was served"
+                    );
+                    let fenced = match self.store.fence(&next.epoch, p.feed.seq, now_ms()).await {
+                        Ok(_) => self.store.read().await,
+                        Err(e) => Err(e),
+                    };
+                    match fenced {
+                        Ok(Some(f)) => next = f,
+                        Ok(None) => return,
+                        Err(e) => {
+                            // What was served stays served; the next read tries again.
+                            tracing::error!(error = %e, "the store's seq could not be moved past what was served");
+                            return;
+                        }
+                    }
+                }
                 if prev.as_ref().is_some_and(|p| p.feed == next) {
                     return;
                 }

@@ -76,6 +76,19 @@ end
 return n
 "#;
 
+/// KEYS: epoch, seq, baseline, entries. ARGV: the epoch, the floor, the baseline's JSON.
+/// In that epoch, moves a seq below the floor up to it, with the baseline, and drops the
+/// entries (all below the floor).
+const FENCE: &str = r#"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local floor = tonumber(ARGV[2])
+if tonumber(redis.call('GET', KEYS[2]) or '0') >= floor then return 0 end
+redis.call('SET', KEYS[2], floor)
+redis.call('SET', KEYS[3], ARGV[3])
+redis.call('DEL', KEYS[4])
+return 1
+"#;
+
 pub struct RedisStore {
     client: Client,
     keep: usize,
@@ -320,6 +333,28 @@ impl RedisStore {
             return Err(self.failed(e).await);
         }
         Ok(self.peek().await?.unwrap_or(Feed { epoch: String::new(), seq: 0, baseline: None, entries: vec![] }))
+    }
+
+    /// See [`super::store::Store::fence`].
+    pub async fn fence(&self, epoch: &str, floor: u64, at_ms: f64) -> Result<bool, StoreError> {
+        let mut json = format!("{{\"seq\":{floor},\"timestamp\":");
+        push_json_str(&mut json, &time::iso_string(at_ms));
+        json.push('}');
+        let mut c = self.conn().await?;
+        let moved: redis::RedisResult<i64> = Script::new(FENCE)
+            .key(self.key("epoch"))
+            .key(self.key("seq"))
+            .key(self.key("baseline"))
+            .key(self.key("entries"))
+            .arg(epoch)
+            .arg(floor)
+            .arg(json)
+            .invoke_async(&mut c)
+            .await;
+        match moved {
+            Ok(n) => Ok(n == 1),
+            Err(e) => Err(self.failed(e).await),
+        }
     }
 
     pub async fn compact(&self, keep: usize) -> Result<usize, StoreError> {

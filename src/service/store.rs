@@ -83,6 +83,19 @@ impl Store {
         }
     }
 
+    /// Makes sure no seq up to `floor` is given again in `epoch`: a store that came back
+    /// from an older state (Redis restarted from a snapshot or an AOF synced every second,
+    /// a restored backup) would otherwise number new entries with seqs clients and
+    /// workers already saw, and they would skip them. The store's seq moves to `floor`
+    /// and its baseline to (`floor`, `at_ms`), so a worker that may have missed an entry
+    /// the store lost applies `all`. `true` when it moved.
+    pub async fn fence(&self, epoch: &str, floor: u64, at_ms: f64) -> Result<bool, StoreError> {
+        match self {
+            Store::File(s) => s.fence(epoch, floor, at_ms).await,
+            Store::Redis(s) => s.fence(epoch, floor, at_ms).await,
+        }
+    }
+
     /// Waits until the store may have changed (another publisher wrote), or `max`
     /// passes. A hint: the caller reads the store again either way.
     pub async fn changed(&self, max: std::time::Duration) {
