@@ -217,6 +217,8 @@ export interface SwcacheInvalidation {
   tags: string[];
   /** Up to 200 paths the worker deleted. */
   removed: string[];
+  /** `true` when it deleted more than `removed` lists (any URL may have gone). */
+  more?: true;
   all: boolean;
   /** `'missed'` (with `all: true`): a page back from the back/forward cache missed more notices than the worker keeps. */
   source: 'feed' | 'message' | 'missed';

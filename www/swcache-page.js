@@ -102,6 +102,11 @@ export async function register(url, { scope, timeout = 10000 } = {}) {
       await new Promise((r) => setTimeout(r, 50)); // the channel's message may trail the rejection
       throw fail(`swcache: registering ${url} failed: ${await missing(url) || e?.message || e}`);
     }
+    // A scope that does not include this page (a script served under /swcache/ takes
+    // that as its scope): the worker will never control it, nor answer through `ready`.
+    if (!location.href.startsWith(reg.scope)) {
+      throw fail(`swcache: ${url}'s scope ${reg.scope} does not include this page, so it will never control it: serve the worker from the site's root, or pass {scope}`);
+    }
     const worker = reg.installing || reg.waiting || reg.active;
     // A page the active worker has not taken, with no other worker on its way (a hard
     // reload bypasses the worker until the next load): nothing will control it, and the
@@ -152,9 +157,18 @@ export function onUpdate(callback) {
       callback({ worker: w, apply: applyUpdate });
     }
   };
-  const changed = () => dispatchEvent(new CustomEvent('swcache:controlled', { detail: { external: !asked } }));
+  // A page's first controller (a first visit's claim, a page loaded past the worker) is
+  // no change of version: it loaded from the network.
+  let had = sw.controller;
+  const changed = () => {
+    const was = had;
+    had = sw.controller;
+    if (was) dispatchEvent(new CustomEvent('swcache:controlled', { detail: { external: !asked } }));
+  };
   sw.addEventListener('controllerchange', changed);
-  const watch = (reg, w) => { if (w) w.addEventListener('statechange', () => { if (w.state === 'installed') report(reg); }); };
+  // A worker that called skipWaiting() (the default config) is 'installed' and waiting
+  // for a moment, then activates by itself: one still installed a while later waits.
+  const watch = (reg, w) => { if (w) w.addEventListener('statechange', () => { if (w.state === 'installed') setTimeout(() => w.state === 'installed' && report(reg), 200); }); };
   let stop = () => {};
   sw.ready.then((reg) => {
     if (!on) return;
@@ -361,9 +375,10 @@ export function hydrate(opts = {}) {
 
 // ----- notices from the worker -------------------------------------------------------------
 
-// Whether an INVALIDATED notice covers a same-origin path (path and search): the rule of
+// Whether an INVALIDATED notice covers a same-origin path (path and search; `more`: it
+// removed more paths than it lists, so any may be among them): the rule of
 // policy::hydrate::coverage, here so that a page that never hydrates loads no wasm for it.
-const covers = (d, path) => d.all === true || [d.urls, d.removed].some((l) => Array.isArray(l) && l.includes(path))
+const covers = (d, path) => d.all === true || d.more === true || [d.urls, d.removed].some((l) => Array.isArray(l) && l.includes(path))
   || (Array.isArray(d.prefixes) && d.prefixes.some((p) => typeof p === 'string' && path.startsWith(p)));
 
 // The `at` of the last notices taken (the worker's time of each names it): one that came
@@ -390,9 +405,9 @@ function onNotice(event) {
   const components = [];
   for (const run of hydrations) components.push(...run.invalidated(data));
   if (!page && components.length === 0) return;
-  const { urls, prefixes, tags, removed, all, source } = data;
+  const { urls, prefixes, tags, removed, more, all, source } = data;
   window.dispatchEvent(new CustomEvent('swcache:invalidated', {
-    detail: { page, components, urls, prefixes, tags, removed, all, source },
+    detail: { page, components, urls, prefixes, tags, removed, more, all, source },
   }));
 }
 
@@ -441,7 +456,9 @@ const RESUME_MS = 600000;
  * pages that subscribe to it. Returns `{stop()}`.
  */
 export function subscribe(url = '/swcache-feed/live') {
-  if (typeof EventSource !== 'function') return { stop() {} };
+  // No worker to hand entries to (an http: page, a sandboxed frame, service workers off):
+  // no stream, which would hold one of the host's connections for nothing.
+  if (!sw || typeof EventSource !== 'function') return { stop() {} };
   let source = null;
   let stopped = false;
   let retry = null;

@@ -350,7 +350,8 @@ impl Engine {
         self.reply_once(id);
         if first && !old_news && !quiet {
             let at = self.notices.next_at(now);
-            self.notify(id, at, invalidated_json(&inv, &paths, parent.is_some(), at), now);
+            let more = removed > paths.len() as u64;
+            self.notify(id, at, invalidated_json(&inv, &paths, more, parent.is_some(), at), now);
         }
         // Deletions failed (every cache read): go again, while the event keeps the worker.
         let Some(i) = self.inv_op(id) else { return };
@@ -388,8 +389,9 @@ impl Engine {
 
 /// `{type:'INVALIDATED', urls, prefixes, tags, removed, all, source, at}`: told to every
 /// open page, which decides whether its own URL or data is covered (`at`: when it was
-/// sent, by the worker's clock; it names the notice).
-fn invalidated_json(inv: &Invalidation, removed: &[String], from_feed: bool, at: f64) -> String {
+/// sent, by the worker's clock; it names the notice). `more`: it removed paths past the
+/// [`NOTICE_PATHS`] listed (`"more":true`: a page cannot tell whether its own went).
+fn invalidated_json(inv: &Invalidation, removed: &[String], more: bool, from_feed: bool, at: f64) -> String {
     let list = crate::policy::text::push_json_list;
     let sel = &inv.selector;
     let mut out = String::from("{\"type\":\"INVALIDATED\"");
@@ -397,6 +399,9 @@ fn invalidated_json(inv: &Invalidation, removed: &[String], from_feed: bool, at:
     list(&mut out, "prefixes", &mut sel.prefixes.iter().map(String::as_str));
     list(&mut out, "tags", &mut sel.tags.iter().map(String::as_str));
     list(&mut out, "removed", &mut removed.iter().map(String::as_str));
+    if more {
+        out.push_str(",\"more\":true");
+    }
     out.push_str(if sel.all { ",\"all\":true" } else { ",\"all\":false" });
     out.push_str(if from_feed { ",\"source\":\"feed\",\"at\":" } else { ",\"source\":\"message\",\"at\":" });
     crate::policy::text::push_u64(&mut out, at as u64);

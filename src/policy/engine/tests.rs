@@ -3938,3 +3938,35 @@ fn a_ranged_request_asking_past_the_cache_is_left_to_the_browser() {
     let req = Request { range: Some("bytes=0-99"), ..get_request("") };
     assert!(s.start_request("/media/clip.webp", req).is_some(), "default: from the cached copy");
 }
+
+/// An invalidation by tag (or route) that removed more paths than its notice lists: a page
+/// whose own copy went, past the first 200, must still be able to tell it may be covered
+/// (README: `page` is true when the URL is "among `removed`, which is how `tags` reach
+/// pages"). Here 200 tagged images are listed before the tagged page.
+#[test]
+fn a_notice_that_lists_only_some_removed_paths_says_so() {
+    let mut s = Sim::seed();
+    for i in 0..200 {
+        let p = format!("/img/{i}.png");
+        s.serve(&p, 1);
+        s.content(&p).tags = Some("campaign".into());
+        s.get(&p);
+    }
+    s.serve("/promo/summer", 1);
+    s.content("/promo/summer").tags = Some("campaign".into());
+    s.get("/promo/summer");
+    s.now += 1000.0;
+    s.broadcasts.clear();
+    let (_, r) = s.message(r#"{"type":"CACHE_INVALIDATION","tags":["campaign"]}"#);
+    assert_eq!(r, vec![r#"{"type":"CACHE_INVALIDATION_DONE","removed":201}"#]);
+    assert!(s.cached(&s.cn("promoPages"), "/promo/summer").is_none(), "the page's copy went");
+    let notice = s.broadcasts.iter().find(|b| b.contains("\"INVALIDATED\"")).expect("a notice");
+    let v = read_json(notice).unwrap();
+    let Some(Value::Arr(removed)) = v.get("removed") else { panic!("{notice}") };
+    let named = removed.iter().any(|p| p.as_str() == Some("/promo/summer"));
+    assert!(
+        named || v.get("more") == Some(&Value::Bool(true)),
+        "the page /promo/summer was removed, but the notice neither names it nor says its list is cut ({} paths listed)",
+        removed.len()
+    );
+}

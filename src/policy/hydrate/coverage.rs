@@ -19,6 +19,8 @@ pub struct Invalidation {
     pub prefixes: Vec<String>,
     /// Paths the worker removed, whatever selected them (how `tags` reach pages).
     pub removed: Vec<String>,
+    /// It removed more paths than `removed` lists (`"more": true`): any may have gone.
+    pub more: bool,
 }
 
 impl Invalidation {
@@ -37,6 +39,7 @@ impl Invalidation {
             urls: list("urls"),
             prefixes: list("prefixes"),
             removed: list("removed"),
+            more: matches!(v.get("more"), Some(Value::Bool(true))),
         })
     }
 
@@ -44,6 +47,7 @@ impl Invalidation {
     /// the URL itself, a prefix of it, or an entry the worker removed at that path.
     pub fn covers(&self, path: &str) -> bool {
         self.all
+            || self.more
             || self.urls.iter().any(|u| u == path)
             || self.removed.iter().any(|u| u == path)
             || self.prefixes.iter().any(|p| path.starts_with(p.as_str()))
