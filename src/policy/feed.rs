@@ -488,6 +488,13 @@ pub fn publish_request(v: &Value, now_ms: f64) -> Result<(Vec<(String, Value)>, 
             Some(x) => Some((String::from(*k), x.clone())),
         })
         .collect();
+    // Only empty lists (a CMS that found nothing to name): an entry that removes nothing
+    // would still wake every worker and page. Refused, so the CMS's bug shows.
+    if fields.iter().all(|(_, x)| matches!(x, Value::Arr(a) if a.is_empty())) {
+        return Err(cold(|| {
+            String::from("the entry names nothing (its lists are empty): say what changed with 'urls', 'prefixes', 'tags', 'routes' or 'all: true'")
+        }));
+    }
     let entry = Entry { seq: u64::MAX, at_ms, fields };
     if entry_json(&entry).len() > MAX_ENTRY_BYTES {
         return Err(cold(|| {
@@ -723,6 +730,17 @@ mod tests {
         };
         assert_eq!(publish_request(&with(Value::Null), NOW).expect("accepted").0.len(), 1);
         assert!(publish_request(&Value::Obj(vec![("tags".into(), Value::Null)]), NOW).is_err());
+    }
+
+    #[test]
+    fn a_publish_of_empty_lists_only_is_refused() {
+        let entry = |json: &str| publish_request(&serde_json::from_str::<Value>(json).unwrap(), NOW);
+        for json in [r#"{"urls":[]}"#, r#"{"urls":[],"tags":[]}"#, r#"{"prefixes":[],"all":false}"#] {
+            let err = entry(json).expect_err(json);
+            assert!(err.contains("names nothing"), "{json}: {err}");
+        }
+        assert!(entry(r#"{"urls":[],"tags":["price"]}"#).is_ok());
+        assert!(entry(r#"{"all":true}"#).is_ok());
     }
 
     #[test]
