@@ -299,6 +299,53 @@ test('page module: hover prefetch sends same-origin http(s) links only, an SVG l
   assert.deepEqual(await page.evaluate(() => window.sent), [`${server.origin}/h/svg`, `${server.origin}/h/ok`], 'a blob: link is never sent');
 });
 
+// A worker script served from a folder has that folder as its scope: it never controls a
+// page outside it. register() waited 10 s on a first visit, then resolved on later ones as
+// if controlled, with nothing ever cached and every helper timing out.
+test('page module: register() of a worker whose scope leaves the page out rejects at once, naming the scope', async () => {
+  server.set('/scoped/sw.js', { body: workerSource("{ version: 's1', routes: [] }"), headers: JS });
+  server.set('/outside/page', html(`
+    import { register } from '/swcache/swcache-page.js';
+    const t0 = performance.now();
+    window.registered = register('/scoped/sw.js').then(() => 'resolved', (e) => ({ message: e.message, ms: performance.now() - t0 }));`));
+  for (const visit of ['first', 'next']) {
+    await page.goto(server.origin + '/outside/page');
+    const got = await page.evaluate(() => window.registered);
+    assert.match(got.message ?? got, /scope .*\/scoped\/ does not include this page/, visit);
+    assert.ok(got.ms < 5000, `${visit} visit: rejected after ${got.ms} ms`);
+    assert.ok(logs.some((l) => l.includes('does not include this page')), 'said in the page console');
+  }
+});
+
+// Without waitForClients a new version installs, waits an instant, then activates by
+// itself: onUpdate() offered it (an update prompt whose apply() did nothing) on every deploy.
+// And a first visit's page, claimed by its first worker, got swcache:controlled as if a new
+// version had taken it over.
+test('page module: a deploy without waitForClients is not offered by onUpdate(), and a first claim is no swcache:controlled', async () => {
+  const worker = (v) => ({ body: workerSource(`{ version: '${v}', routes: [] }`), headers: JS });
+  server.set('/sw-auto.js', worker('a1'));
+  server.set('/auto/page', html(`
+    import { register, onUpdate } from '/swcache/swcache-page.js';
+    window.offered = [];
+    window.controlled = [];
+    addEventListener('swcache:controlled', (e) => window.controlled.push(e.detail.external));
+    onUpdate((u) => window.offered.push(u.worker.scriptURL));
+    window.registered = register('/sw-auto.js').then(() => true, (e) => e.message);
+    window.deploy = async () => {
+      const reg = await navigator.serviceWorker.getRegistration();
+      const taken = new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }));
+      await reg.update();
+      await taken;
+      await new Promise((r) => setTimeout(r, 600));
+      return { offered: window.offered, controlled: window.controlled };
+    };`));
+  await page.goto(server.origin + '/auto/page');
+  assert.equal(await page.evaluate(() => window.registered), true);
+  assert.deepEqual(await page.evaluate(() => window.controlled), [], 'a first claim is no new version');
+  server.set('/sw-auto.js', worker('a2'));
+  assert.deepEqual(await page.evaluate(() => window.deploy()), { offered: [], controlled: [true] });
+});
+
 test('page module: onUpdate() reports a worker that was already installing when it was called; an infinite timeout waits', async () => {
   server.set('/u/slow.js', { body: 'slow', delay: 1500 });
   const sw = (v, precache) => ({ body: workerSource(`{ version: '${v}', waitForClients: true, precache: ${JSON.stringify(precache)}, routes: [] }`), headers: JS });
@@ -387,7 +434,7 @@ test('page module: subscribe() opens the live feed again after the browser gave 
   assert.ok(logs.some((l) => l.includes('swcache: the live feed /live-feed closed; reopening it in')), logs.join('\n'));
 });
 
-test('page module: in a sandboxed frame (no allow-same-origin) it loads, and register() resolves undefined', async () => {
+test('page module: in a sandboxed frame (no allow-same-origin) it loads, register() resolves undefined, and subscribe() opens no stream', async () => {
   // A CDN's copy (Access-Control-Allow-Origin: *): an opaque origin imports it with CORS.
   server.set('/cdn/swcache-page.js', {
     body: fs.readFileSync(path.join(DIST, 'swcache-page.js'), 'utf8'),
@@ -399,6 +446,9 @@ test('page module: in a sandboxed frame (no allow-same-origin) it loads, and reg
     try {
       const m = await import(origin + '/cdn/swcache-page.js');
       said = await m.register('/sw.js').then((r) => 'register: ' + r, (e) => 'rejected: ' + e.message);
+      // No worker to hand entries to: a stream would hold one of the host's connections.
+      m.subscribe(origin + '/sb/live');
+      await new Promise((r) => setTimeout(r, 300));
     } catch (e) {
       said = 'import failed: ' + e.message;
     }
@@ -406,8 +456,10 @@ test('page module: in a sandboxed frame (no allow-same-origin) it loads, and reg
   server.set('/sb/top', html(`
     window.said = new Promise((resolve) => addEventListener('message', (e) => resolve(e.data)));`,
   '<iframe sandbox="allow-scripts" src="/sb/frame"></iframe>'));
+  server.set('/sb/live', { body: ': open\n\n', headers: { 'content-type': 'text/event-stream', 'access-control-allow-origin': '*' } });
   await page.goto(server.origin + '/sb/top');
   assert.equal(await page.evaluate(() => window.said), 'register: undefined');
+  assert.equal(server.countPrefix('/sb/live'), 0, 'no live stream opened');
 });
 
 test('page module: after a hard reload (the worker bypassed), register() resolves at once and messages reach the worker', async () => {

@@ -88,6 +88,21 @@ mod tests {
     }
 
     #[test]
+    fn a_notice_whose_list_was_cut_covers_every_path() {
+        let notice = |more: Value| {
+            Invalidation::from_notice(&Value::obj([
+                ("type", Value::str("INVALIDATED")),
+                ("removed", strs(&["/img/1.png"])),
+                ("more", more),
+                ("all", Value::Bool(false)),
+            ]))
+            .unwrap()
+        };
+        assert!(notice(Value::Bool(true)).covers("/promo/summer"));
+        assert!(!notice(Value::str("true")).covers("/promo/summer"));
+    }
+
+    #[test]
     fn other_messages_and_odd_fields() {
         assert_eq!(Invalidation::from_notice(&Value::obj([("type", Value::str("UPDATED"))])), None);
         assert_eq!(Invalidation::from_notice(&Value::Null), None);
