@@ -98,7 +98,9 @@ function responseWithin(req, ms, pending) {
       abort.abort();
     }, ms);
   });
-  return Promise.race([pending || fetch(req, { signal: abort.signal }), late]).finally(() => clearTimeout(timer));
+  // (An init resets the request's referrer to this script's URL: the page's is kept.)
+  const init = { signal: abort.signal, referrer: req?.referrer, referrerPolicy: req?.referrerPolicy };
+  return Promise.race([pending || fetch(req, init), late]).finally(() => clearTimeout(timer));
 }
 const isTrap = (err) => err instanceof WebAssembly.RuntimeError || err?.name === 'RuntimeError';
 // A trap inside a promise callback of the engine's surfaces here.

@@ -673,13 +673,18 @@ async fn a_response_no_page_reads_is_stored_without_a_copy() {
 async fn a_fetch_without_a_response_fails_at_its_limit_and_is_aborted() {
     fresh_engine(PAGES).await;
     eval(
-        "self.fetch = (req, init) => { self.lastSignal = init.signal; return new Promise((_, reject) => \
+        "self.fetch = (req, init) => { self.lastSignal = init.signal; self.sent = new Request(req, init); \
+         return new Promise((_, reject) => \
          init.signal.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')))); }",
     );
-    let req = Request::new_with_str(&url("/p/hang")).unwrap();
+    // The page's request, with its referrer (a background refresh sends it on).
+    let init = RequestInit::new();
+    init.set_referrer(&url("/p/page"));
+    let req = Request::new_with_str_and_init(&url("/p/hang"), &init).unwrap();
     let err = wait(js::response_within(Some(&req), 50, None)).await.expect_err("no response");
     assert_eq!(js::error_text(&err), "no response headers within 0.05 s");
     assert_eq!(at(&js_sys::global(), "lastSignal.aborted").as_bool(), Some(true), "the fetch aborted");
+    assert_eq!(at(&js_sys::global(), "sent.referrer").as_string(), Some(url("/p/page")), "the page's referrer kept");
     let never = Promise::new(&mut |_, _| {});
     let err = wait(js::response_within(None, 50, Some(&never))).await.expect_err("no preload response");
     assert_eq!(js::error_text(&err), "no response headers within 0.05 s");
