@@ -575,19 +575,24 @@ export function subscribe(url = '/swcache-feed/live') {
     release?.();
     asking = release = source = null;
   };
-  addEventListener('pagehide', (e) => { if (e.persisted && !stopped) away(); });
-  const shown = () => !stopped && lead(document.visibilityState === 'visible');
-  addEventListener('pageshow', (e) => e.persisted && shown());
+  // (Every listener goes at stop(): a page that subscribes and stops again and again, as
+  // its views change, keeps none.)
+  const off = new AbortController();
+  const o = { signal: off.signal };
+  addEventListener('pagehide', (e) => { if (e.persisted) away(); }, o);
+  const shown = () => lead(document.visibilityState === 'visible');
+  addEventListener('pageshow', (e) => e.persisted && shown(), o);
   // So does a page the browser freezes (a background tab, Chromium): frozen, it would
   // hold the lock and read no entry for the others.
-  document.addEventListener('freeze', () => { if (!stopped) away(); });
-  document.addEventListener('resume', () => { if (!stopped) lead(); });
+  document.addEventListener('freeze', away, o);
+  document.addEventListener('resume', () => lead(), o);
   // A page opened or shown (visible) takes the stream.
-  document.addEventListener('visibilitychange', shown);
+  document.addEventListener('visibilitychange', shown, o);
   shown();
   return {
     stop() {
       stopped = true;
+      off.abort();
       clearInterval(keep);
       away();
     },
