@@ -124,6 +124,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether `key` (a precache key) is the offline page's or the image placeholder's.
+    pub fn is_offline_key(&self, key: &str) -> bool {
+        [self.offline.page, self.offline.image]
+            .into_iter()
+            .flatten()
+            .any(|i| self.precache.get(i).is_some_and(|e| e.key == key))
+    }
+
     pub fn is_precached(&self, path_search: &str) -> bool {
         self.precached(path_search).is_some()
     }

@@ -115,6 +115,16 @@ impl Fences {
         self.list.iter().any(|f| (f.hiding || stamp_ms.is_some()) && f.inv.removes(path, slot, tags, stamp_ms))
     }
 
+    /// [`Fences::hides`], counting only invalidations that name `path` in `urls` (the
+    /// offline files, which the others leave alone).
+    pub fn hides_by_url(&self, path: &str, stamp_ms: Option<f64>) -> bool {
+        self.list.iter().any(|f| {
+            (f.hiding || stamp_ms.is_some())
+                && stamp_ms.is_none_or(|s| s < f.inv.at_ms)
+                && f.inv.selector.urls.contains(path)
+        })
+    }
+
     pub fn len(&self) -> usize {
         self.list.len()
     }

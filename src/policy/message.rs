@@ -44,7 +44,7 @@ impl Selector {
     }
 
     fn has_tag(&self, header: &str) -> bool {
-        header.split(',').map(str::trim).any(|t| !t.is_empty() && self.tags.iter().any(|x| x == t))
+        header.split(',').map(str::trim).any(|t| !t.is_empty() && self.tags.iter().any(|x| x.eq_ignore_ascii_case(t)))
     }
 
     /// Only exact URLs: entries can be looked up directly, no listing needed.
@@ -411,6 +411,16 @@ mod tests {
 
     const NAMES: [&str; 3] = ["images", "pages", "precache"];
     const NOW: f64 = 1_795_000_000_000.0;
+
+    /// CDNs compare cache tags without case (Cloudflare: "cache-tags are case
+    /// insensitive"): a CMS that purges `product-7` at its CDN and in the feed must reach
+    /// the copy the origin sent with `Cache-Tag: Product-7`.
+    #[test]
+    fn tags_match_whatever_their_case_as_cdns_do() {
+        let sel = Selector { tags: vec!["product-7".into()], ..Selector::default() };
+        assert!(sel.matches("/p", 0, Some("home, Product-7")));
+        assert!(!sel.matches("/p", 0, Some("product-70")));
+    }
 
     /// A path read without a parse is what the WHATWG URL parser makes of it (random
     /// strings of the characters that matter to it). Native only (the `url` crate).

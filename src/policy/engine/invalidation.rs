@@ -224,12 +224,20 @@ impl Engine {
             (Tag::List(index), Io::Keys(keys)) => {
                 let slot = index as usize;
                 let unread = keys.is_none();
+                let precache = slot == self.precache_slot();
                 let hits: Vec<(u32, String)> = keys
                     .unwrap_or_default()
                     .iter()
                     .enumerate()
                     .filter_map(|(k, h)| {
-                        let path = crate::policy::precache::path_of_key(url::key_of(h, &self.origin));
+                        let key = url::key_of(h, &self.origin);
+                        let path = crate::policy::precache::path_of_key(key);
+                        // The offline page and placeholder are the build's fallbacks, read
+                        // only when the network fails: nothing fetches them again before
+                        // the next deploy. Only an invalidation naming their URL takes them.
+                        if precache && self.cfg.is_offline_key(key) && !inv.selector.urls.contains(path) {
+                            return None;
+                        }
                         inv.selector.may_match(path, slot).then(|| (k as u32, String::from(path)))
                     })
                     .collect();

@@ -342,12 +342,11 @@ impl Engine {
             (Tag::News, Io::Timer) => self.feed_news_due(id, now),
             (Tag::Offline, Io::Matched(found)) => {
                 // The offline file read is a read like any other: an invalidation still
-                // deleting it hides it.
+                // deleting it hides it. (Only one naming its URL: the others leave it be.)
                 let fallback = f.fallback;
                 let offline = if f.navigate { self.cfg.offline.page } else { self.cfg.offline.image };
                 let path = offline.and_then(|i| self.cfg.precache.get(i)).map(|e| e.path.clone()).unwrap_or_default();
-                let precache = self.precache_slot();
-                let found = found.filter(|e| !self.hidden(&path, precache, e, now));
+                let found = found.filter(|e| !self.fences.hides_by_url(&path, super::stamp_seen(e, now)));
                 let answer = match (found, fallback) {
                     (Some(_), _) => Answer::Cached(Tag::Offline),
                     (None, Some((status, reason, text))) => Answer::Error { status, reason, text },

@@ -3970,3 +3970,64 @@ fn a_notice_that_lists_only_some_removed_paths_says_so() {
         removed.len()
     );
 }
+
+/// A "purge everything" (a message's `all: true`, or the `{all: true}` a
+/// worker applies for a feed baseline it is behind) must not leave an offline visitor
+/// without the offline page: nothing ever fetches it again until the next deploy.
+#[test]
+fn an_invalidation_of_everything_keeps_the_offline_page() {
+    let json = config("", r#""offline":{"page":"/offline.html","image":"/offline.svg"},"#);
+    let mut s = Sim::new(&json);
+    for p in ["/", "/robots.txt", "/offline.html", "/offline.svg"] {
+        s.serve(p, 7);
+    }
+    install_and_activate(&mut s);
+    s.now += 60_000.0;
+    let (_, r) = s.message(r#"{"type":"CACHE_INVALIDATION","all":true}"#);
+    assert!(r[0].contains("CACHE_INVALIDATION_DONE"), "{r:?}");
+    // The visitor browses on, then loses the network.
+    s.now += 60_000.0;
+    s.serve("/promo/a", 1);
+    s.get("/promo/a");
+    s.offline = true;
+    let nav = s.start_fetch("/promo/never", true, "default").unwrap();
+    s.settle();
+    assert_eq!(s.ops[&nav].answered_with, Some(7), "the offline page: {:?}", s.ops[&nav].answered);
+    // After the fence's lifetime too.
+    s.now += 11.0 * 60_000.0;
+    let nav = s.start_fetch("/promo/never2", true, "default").unwrap();
+    s.settle();
+    assert_eq!(s.ops[&nav].answered_with, Some(7), "the offline page: {:?}", s.ops[&nav].answered);
+}
+
+/// A returning visitor whose feed position the publisher compacted away
+/// applies `{all: true}` at the baseline's time (README, "The format"): the offline page
+/// must survive it.
+#[test]
+fn a_feed_baseline_reset_keeps_the_offline_page() {
+    let json = config("", &format!(r#""offline":"/offline.html",{FEED_TOP}"#));
+    let mut s = Sim::new(&json);
+    for p in ["/", "/robots.txt", "/offline.html"] {
+        s.serve(p, 7);
+    }
+    let mut doc = new_feed();
+    s.publish(&mut doc, r#"{"urls":["/promo/a"]}"#);
+    install_and_activate(&mut s);
+    s.visit("/promo/b"); // the first check: the cursor is at seq 1
+    assert_eq!(s.feed_stat("seq"), 1.0);
+    // Days later: the CMS published 300 entries, the feed kept the last 200.
+    s.now += 3.0 * 86_400_000.0;
+    for i in 0..300 {
+        s.publish(&mut doc, &format!(r#"{{"urls":["/promo/p{i}"]}}"#));
+    }
+    feed::compact(&mut doc, feed::DEFAULT_KEEP);
+    s.feed_doc = (200, format!("\"e{}\"", doc.seq), feed::write(&doc));
+    s.restart(&json);
+    s.now += 1000.0;
+    s.visit("/promo/c");
+    assert_eq!(s.feed_stat("seq"), 301.0);
+    s.offline = true;
+    let nav = s.start_fetch("/promo/never", true, "default").unwrap();
+    s.settle();
+    assert_eq!(s.ops[&nav].answered_with, Some(7), "the offline page: {:?}", s.ops[&nav].answered);
+}
