@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { manifest, injected, withDefaults, SwcacheBuildError } from '../lib/manifest.js';
+import { guestPath } from '../lib/wasi.js';
 
 export { SwcacheBuildError };
 
@@ -77,16 +78,16 @@ export async function injectManifest(options) {
   const cwd = path.resolve(o.cwd || process.cwd());
   const swSrc = path.resolve(cwd, o.swSrc);
   const swDest = path.resolve(cwd, o.swDest);
-  const args = [path.resolve(cwd, o.globDirectory)];
+  const args = [guestPath(path.resolve(cwd, o.globDirectory))];
   for (const g of o.globPatterns) args.push('--include', g);
   for (const g of o.globIgnores) args.push('--exclude', g);
   for (const g of o.hashed) args.push('--hashed', g);
-  args.push('--prefix', o.prefix, '--inject', swSrc);
+  args.push('--prefix', o.prefix, '--inject', guestPath(swSrc));
   // The first directory made for swDest (as webpack and other bundlers do for their
   // output, it may not exist yet), removed again if the command refuses.
   let made;
   if (swDest !== swSrc) {
-    args.push('--output', swDest);
+    args.push('--output', guestPath(swDest));
     made = fs.mkdirSync(path.dirname(swDest), { recursive: true });
   }
   if (o.maxFileSize !== undefined) args.push('--max-file-size', String(o.maxFileSize));

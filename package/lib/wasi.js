@@ -37,8 +37,9 @@ async function wasiClass() {
   return WASI;
 }
 
-/** A path as the module sees it: POSIX, under the preopened root. */
-function guestPath(p) {
+/** A path as the module sees it: POSIX, under the preopened root. Every path argument the
+ * JavaScript APIs pass (they resolve them: `C:\\site\\dist` on Windows) goes through it. */
+export function guestPath(p) {
   if (process.platform !== 'win32') return p;
   return '/' + path.relative(path.parse(p).root, p).split(path.sep).join('/');
 }

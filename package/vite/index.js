@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { manifest, injected, withDefaults, SwcacheBuildError } from '../lib/manifest.js';
+import { guestPath } from '../lib/wasi.js';
 
 export { SwcacheBuildError };
 
@@ -45,11 +46,13 @@ function checkOptions(o) {
 }
 
 /** What each placeholder of an output pattern stands for in a file's name. */
-const PLACEHOLDERS = { hash: '[\\w-]+', name: '.+', ext: '[^/]*', extname: '[^/]*', format: '\\w+' };
+const PLACEHOLDERS = { hash: '[\\w-]+', ext: '[^/]*', extname: '[^/]*', format: '\\w+' };
+const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Whether the bundle named `file` (a chunk or an asset) with a content hash: its output
- * pattern (a function's, asked for this file) says `[hash]`, and the file's name has the
- * pattern's shape (a name a plugin gave with `fileName` has not, whatever the pattern). */
+ * pattern (a function's, asked for this file) says `[hash]`, and the file's name is that
+ * pattern filled in with the file's own name (an asset a plugin emitted with a `fileName`
+ * of its own has no name, whatever the pattern and however its fixed name looks). */
 function namedByHash(file, output) {
   let pattern = file.type === 'chunk' ? (file.isEntry ? output.entryFileNames : output.chunkFileNames) : output.assetFileNames;
   if (typeof pattern === 'function') {
@@ -60,9 +63,15 @@ function namedByHash(file, output) {
     }
   }
   if (typeof pattern !== 'string' || !pattern.includes('[hash')) return false;
-  const shape = pattern.replace(/\[(\w+)(?::\d+)?\]|[^[]+|\[/g, (text, placeholder) =>
-    placeholder ? (PLACEHOLDERS[placeholder] ?? '.*') : text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-  return new RegExp(`^${shape}$`).test(file.fileName);
+  const names = file.type === 'chunk' ? [file.name] : (file.names ?? (file.name ? [file.name] : []));
+  return names.filter(Boolean).some((name) => {
+    // An asset's [name] is its name without the extension, which [ext] and [extname] give.
+    const extname = file.type === 'asset' ? path.extname(name) : '';
+    const own = file.type === 'asset' ? { name: name.slice(0, name.length - extname.length), ext: extname.slice(1), extname } : { name };
+    const shape = pattern.replace(/\[(\w+)(?::\d+)?\]|[^[]+|\[/g, (text, placeholder) =>
+      placeholder ? (placeholder in own ? escapeRegExp(own[placeholder]) : (PLACEHOLDERS[placeholder] ?? '.*')) : escapeRegExp(text));
+    return new RegExp(`^${shape}$`).test(file.fileName);
+  });
 }
 
 /** A glob matching exactly `name` (globset's metacharacters in brackets). */
@@ -105,8 +114,6 @@ export default function swcache(options = {}) {
   checkOptions(options);
   const o = withDefaults({ swDest: 'sw.js', engineDir: 'swcache', include: [], exclude: [], warnSize: '5MB', dev: false }, options);
   let config, source, pageByUrl = false, told = false;
-  // The output files Vite named with a content hash (the bundle's), per output directory.
-  const hashedByDir = new Map();
   const engineUrl = () => `${config.base}${o.engineDir}/`;
   /** The build's output directory, absolute. */
   const outputDir = (output) => output.dir || path.resolve(config.root, config.build.outDir);
@@ -163,7 +170,6 @@ export default function swcache(options = {}) {
 
     async generateBundle(output, bundle) {
       if (config.build.ssr) return;
-      hashedByDir.set(outputDir(output), Object.values(bundle).filter((f) => namedByHash(f, output)).map((f) => f.fileName));
       for (const f of [...WORKER_FILES, ...(pageByUrl ? PAGE_FILES : [])]) {
         this.emitFile({ type: 'asset', fileName: `${o.engineDir}/${f}`, source: fs.readFileSync(path.join(DIST, f)) });
       }
@@ -174,16 +180,19 @@ export default function swcache(options = {}) {
 
     // After every other plugin's writeBundle (they may still be writing files into the
     // output, a static-copy plugin say), one output at a time.
-    writeBundle: { order: 'post', sequential: true, async handler(output) {
+    writeBundle: { order: 'post', sequential: true, async handler(output, bundle) {
       if (config.build.ssr) return;
       const outDir = outputDir(output);
       const sw = path.join(outDir, o.swDest);
       if (!fs.existsSync(sw)) bad(`${path.relative(config.root, sw)} is missing after the build (is ${o.swDest} in publicDir?)`);
       const before = fs.readFileSync(sw, 'utf8');
-      const args = [outDir, '--prefix', config.base.startsWith('/') ? config.base : '/', '--inject', sw];
+      const args = [guestPath(outDir), '--prefix', config.base.startsWith('/') ? config.base : '/', '--inject', guestPath(sw)];
       for (const g of o.include) args.push('--include', g);
       for (const g of ['**/*.map', `${o.engineDir}/swcache-sw.js`, `${o.engineDir}/swcache-remove-sw.js`, ...o.exclude]) args.push('--exclude', g);
-      for (const g of o.hashed || (hashedByDir.get(outDir) || []).map(literalGlob)) args.push('--hashed', g);
+      // The files Vite named with a content hash, as written: the bundle as every plugin's
+      // generateBundle left it (Vite drops the empty facade chunks of HTML entries after ours).
+      const hashedNames = Object.values(bundle).filter((f) => namedByHash(f, output)).map((f) => f.fileName);
+      for (const g of o.hashed || hashedNames.map(literalGlob)) args.push('--hashed', g);
       if (o.maxFileSize !== undefined) args.push('--max-file-size', String(o.maxFileSize));
       args.push('--warn-size', o.warnSize === false ? 'none' : String(o.warnSize));
       let r;
@@ -194,7 +203,7 @@ export default function swcache(options = {}) {
         fs.rmSync(sw, { force: true });
         // The placeholder is the worker source's to fix: named with the file it built.
         const src = source.inPublic ? sw : `${path.relative(config.root, source.file)} (built to ${sw})`;
-        let msg = e.message.replace(`${sw}: `, `${src}: `).replace(/; a script injected already has none left: inject into a fresh copy, or use --output\)/, ')');
+        let msg = e.message.replace(`${guestPath(sw)}: `, `${src}: `).replace(/; a script injected already has none left: inject into a fresh copy, or use --output\)/, ')');
         if (!source.inPublic) {
           // The lines the command gives are the compiled worker's, just removed: the source's instead.
           const text = fs.readFileSync(source.file, 'utf8');

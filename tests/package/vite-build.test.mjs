@@ -43,6 +43,8 @@ test('vite build: a file Vite did not name with a hash is revisioned by content,
 import swcache from 'swcache/vite';
 const version = () => ({ name: 'version', buildStart() {
   this.emitFile({ type: 'asset', fileName: 'version.json', source: JSON.stringify({ version: process.env.SITE_VERSION }) });
+  // A fixed name under assets/ that still has the shape of assets/[name]-[hash][extname].
+  this.emitFile({ type: 'asset', fileName: 'assets/site-config.json', source: JSON.stringify({ version: process.env.SITE_VERSION }) });
 } });
 export default {
   build: { rollupOptions: {
@@ -58,6 +60,8 @@ export default {
   // while Vite's patterns say [hash].
   const first = build(config('version(), swcache()'), { SITE_VERSION: '1' });
   assert.equal(entry(first, '/version.json')?.revision, sha(path.join(dist, 'version.json')), 'a plugin\'s fixed name: revisioned by content');
+  assert.equal(entry(first, '/assets/site-config.json')?.revision, sha(path.join(dist, 'assets/site-config.json')),
+    'a plugin\'s fixed name that looks like [name]-[hash]: revisioned by content (null would keep it stale for good)');
   const wasm = first.find((e) => /^\/assets\/swcache-hydrate-[\w-]+\.wasm$/.test(e.url));
   assert.equal(wasm?.revision, null, 'an asset Vite named with [hash] is still revision null');
   const second = build(config('version(), swcache()'), { SITE_VERSION: '2' });
