@@ -121,6 +121,9 @@ pub struct Config {
     /// `navigationPreload: true`: navigations that go to the network first use the
     /// request the browser starts while the worker boots.
     pub navigation_preload: bool,
+    /// The revision of the list's plain URLs (and of the offline files): `version`, with
+    /// the hash of the list's revisions when it has any.
+    pub plain: String,
 }
 
 impl Config {
@@ -130,6 +133,16 @@ impl Config {
             .into_iter()
             .flatten()
             .any(|i| self.precache.get(i).is_some_and(|e| e.key == key))
+    }
+
+    /// Whether precache entry `i` is revisioned as a plain URL (by [`Config::plain`]): its
+    /// content is not named by its key, so an install fetches it whether stored or not (a
+    /// copy a failed install of the same version stored may predate the deploy's end).
+    pub fn is_plain(&self, i: usize) -> bool {
+        self.precache.get(i).is_some_and(|e| {
+            e.key.len() == e.path.len() + 1 + super::precache::REVISION_PARAM.len() + self.plain.len()
+                && e.key.ends_with(self.plain.as_str())
+        })
     }
 
     pub fn is_precached(&self, path_search: &str) -> bool {
@@ -226,7 +239,7 @@ fn did_you_mean(got: &str, known: &[&str]) -> String {
     };
     let best = known.iter().map(|k| (distance(got, k), *k)).min_by_key(|(d, _)| *d);
     match best {
-        Some((d, k)) if d > 0 && d <= 2.max(got.len() / 3) => cat!(": did you mean '", k, "'?"),
+        Some((d, k)) if k != got && d <= 2.max(got.len() / 3) => cat!(": did you mean '", k, "'?"),
         _ => String::new(),
     }
 }
@@ -414,7 +427,7 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
             top("navigationPreload", String::from("only helps navigations that go to the network first: add a networkFirst or networkOnly route (or an offline page)"))
         }));
     }
-    Ok(Config { version, precache, routes, wait_for_clients, feed, offline, navigation_preload })
+    Ok(Config { version, precache, routes, wait_for_clients, feed, offline, navigation_preload, plain })
 }
 
 /// The same-origin path+search of a URL in the config.
@@ -937,6 +950,15 @@ pub(crate) mod tests {
             (
                 with_route_field(0, "strategy", Some(Value::str("cacheFirts"))),
                 "got 'cacheFirts': did you mean 'cacheFirst'?",
+            ),
+            // Workbox's class names, written as swcache strategies.
+            (
+                with_route_field(0, "strategy", Some(Value::str("CacheFirst"))),
+                "got 'CacheFirst': did you mean 'cacheFirst'?",
+            ),
+            (
+                with_route_field(0, "MaxEntries", Some(Value::Num(3.0))),
+                "field 'MaxEntries' is not a route field: did you mean 'maxEntries'?",
             ),
             (with_route_field(0, "name", None), "routes[0] field 'name' is required"),
             (

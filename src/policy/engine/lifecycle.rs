@@ -37,7 +37,13 @@ impl Engine {
                 // Unlisted: every entry counts as missing and is fetched again.
                 let keys = keys.unwrap_or_default();
                 let stored: Vec<&str> = keys.iter().filter_map(|h| url::same_origin_path(h, &self.origin)).collect();
-                let missing = crate::policy::precache::missing(&self.cfg.precache, &stored);
+                // (And the plain URLs: a failed install of this version may have stored them
+                // mid-deploy, the old `/` before the new chunks were uploaded.)
+                let mut fetch = vec![false; self.cfg.precache.len()];
+                for i in crate::policy::precache::missing(&self.cfg.precache, &stored) {
+                    fetch[i] = true;
+                }
+                let missing: Vec<usize> = (0..fetch.len()).filter(|&i| fetch[i] || self.cfg.is_plain(i)).collect();
                 if let Some(Kind::Install { pending, .. }) = self.op(id).map(|o| &mut o.kind) {
                     *pending = missing.len() as u32;
                 }
@@ -133,6 +139,16 @@ impl Engine {
                 let before = self.kept.take().unwrap_or_default();
                 let (stale, keep) = crate::policy::precache::retire(&self.cfg.precache, &stored, &before);
                 let slot = self.precache_slot() as u32;
+                // Keys of this list stored at install and deleted since, by an older
+                // version's activate while this one installed (two deploys in a row), are
+                // fetched again: nothing else would, before the next version (the offline
+                // page is never asked for online).
+                let headers_ms = Some(crate::policy::store::HEADERS_MS);
+                for i in crate::policy::precache::missing(&self.cfg.precache, &stored) {
+                    let req = Req::Path(self.cfg.precache[i].path.clone());
+                    self.emit(Cmd::Fetch { op: id, tag: Tag::Item(i as u32, 2), req, reload: true, headers_ms });
+                    more += 1;
+                }
                 if !stale.is_empty() {
                     let reqs = stale.into_iter().map(|i| Req::Key { list: Tag::Keys, index: i as u32 }).collect();
                     self.emit(Cmd::Delete { op: id, tag: Tag::Item(0, 1), slot, reqs });
@@ -151,7 +167,15 @@ impl Engine {
                 }
                 return self.finish_if_idle(id);
             }
-            (_, Io::Done | Io::Deleted(_) | Io::Put(_) | Io::Keys(None)) => {}
+            // (Best effort: a failed refetch leaves the key to the precache route's
+            // next miss.)
+            (Tag::Item(i, 2), Io::Fetched(Ok(info))) if info.status == 200 && !info.redirected => {
+                if let Some(e) = self.cfg.precache.get(i as usize).cloned() {
+                    let slot = self.precache_slot();
+                    self.put(id, slot, Req::Path(e.key), &e.path, tag, info.opaque, now, false, None);
+                }
+            }
+            (_, Io::Done | Io::Deleted(_) | Io::Put(_) | Io::Keys(None) | Io::Fetched(_)) => {}
             _ => return,
         }
         let left = match self.op(id).map(|o| &mut o.kind) {
@@ -183,7 +207,8 @@ impl Engine {
             return;
         }
         self.removed = true;
-        self.emit(Cmd::Warn { text: String::from("swcache: the feed answered 410 Gone: removing swcache from this site (its caches are deleted and the worker unregisters)") });
+        // (Kept for GET_STATS too: `stats()` and `inspect()` then say why nothing is cached.)
+        self.warn_kept(String::from("swcache: the feed answered 410 Gone: removing swcache from this site (its caches are deleted and the worker unregisters)"));
         let id = self.new_op(Kind::Remove { pending: 0 });
         // No write starts from now on (`may_store`); the ones under way end first, or
         // one ending after the deletion would create its cache again.

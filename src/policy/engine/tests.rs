@@ -4031,3 +4031,101 @@ fn a_feed_baseline_reset_keeps_the_offline_page() {
     s.settle();
     assert_eq!(s.ops[&nav].answered_with, Some(7), "the offline page: {:?}", s.ops[&nav].answered);
 }
+
+/// Two deploys in a row with `waitForClients`: v2 waits, v3 starts installing, and
+/// v2 activates meanwhile (its page applied the update, or the old tabs closed). v2's
+/// activate deletes every precache key its list lacks, v3's just-stored ones among them;
+/// v3 finishes its install believing every key stored, and activates without them (its
+/// offline page gone).
+#[test]
+fn an_activate_during_a_newer_install_keeps_the_newer_keys() {
+    let cfg = |v: &str| {
+        format!(
+            r#"{{"version":"{v}","waitForClients":true,"offline":"/offline.html","precache":[{{"url":"/offline.html","revision":"o{v}"}},{{"url":"/app.js","revision":"a{v}"}}]}}"#
+        )
+    };
+    let mut s1 = Sim::new(&cfg("v1"));
+    s1.serve("/offline.html", 1);
+    s1.serve("/app.js", 1);
+    install_and_activate(&mut s1);
+    // v2 installs and waits.
+    let mut s2 = Sim::new(&cfg("v2"));
+    s2.server = s1.server.clone();
+    s2.caches = s1.caches.clone();
+    let i2 = s2.e.install();
+    s2.exec();
+    s2.settle();
+    assert!(s2.ops[&i2].done && s2.ops[&i2].failed.is_none());
+    // v3 installs: its first file lands ...
+    let mut s3 = Sim::new(&cfg("v3"));
+    s3.server = s2.server.clone();
+    s3.caches = s2.caches.clone();
+    let i3 = s3.e.install();
+    s3.exec();
+    while s3.cached("swcache-precache", "/offline.html?__swcache_rev=ov3").is_none() {
+        assert!(s3.step());
+    }
+    assert!(!s3.ops[&i3].done);
+    // ... v2 activates ...
+    s2.caches = s3.caches.clone();
+    let a2 = s2.e.activate();
+    s2.exec();
+    s2.settle();
+    assert!(s2.ops[&a2].done);
+    s3.caches = s2.caches.clone();
+    // ... v3's install ends, and later v3 activates.
+    s3.settle();
+    assert!(s3.ops[&i3].done && s3.ops[&i3].failed.is_none());
+    let a3 = s3.e.activate();
+    s3.exec();
+    s3.settle();
+    assert!(s3.ops[&a3].done);
+    let keys: Vec<&String> = s3.caches["swcache-precache"].iter().map(|(p, _)| p).collect();
+    assert!(s3.cached("swcache-precache", "/offline.html?__swcache_rev=ov3").is_some(), "v3's offline page: {keys:?}");
+}
+
+/// After the feed's 410 took swcache off, `stats()` / `inspect()` (GET_STATS) say
+/// nothing of it: `engine: 'ok'` and no warning, though every request goes to the network.
+#[test]
+fn stats_after_the_kill_switch_say_so() {
+    let json = config("", FEED_TOP);
+    let mut s = Sim::new(&json);
+    s.serve("/promo/a", 1);
+    s.feed_doc = (410, String::new(), String::new());
+    s.get("/promo/a");
+    assert!(s.unregistered);
+    let stats = s.stats();
+    let Some(Value::Arr(said)) = stats.get("warnings") else { panic!("{stats:?}") };
+    assert!(said.iter().filter_map(Value::as_str).any(|w| w.contains("410 Gone")), "{stats:?}");
+}
+
+/// An install that fails half-way keeps the plain URLs it stored, and the retry of
+/// the same version skips them. A deploy that uploads the worker before the rest: v2's
+/// install fetches `/` while the server still has the old page, then the new chunk 404s
+/// (not uploaded yet): it fails. Once the upload ends, the retry stores the chunk, and v2
+/// serves the old `/` (keyed as v2's) until the next version.
+#[test]
+fn a_retried_install_fetches_plain_urls_again() {
+    let cfg =
+        |v: &str| format!(r#"{{"version":"{v}","precache":["/",{{"url":"/assets/app.{v}.js","revision":null}}]}}"#);
+    let mut s = Sim::new(&cfg("v1"));
+    s.serve("/", 1);
+    s.serve("/assets/app.v1.js", 1);
+    install_and_activate(&mut s);
+    // Mid-upload: the worker script is v2's, `/` still v1's, v2's chunk not there yet.
+    s.restart(&cfg("v2"));
+    s.content("/assets/app.v2.js").status = 404;
+    let i = s.e.install();
+    s.exec();
+    s.settle();
+    assert!(s.ops[&i].failed.is_some());
+    // The upload ends; the browser tries the update again.
+    s.serve("/", 2);
+    s.serve("/assets/app.v2.js", 2);
+    s.restart(&cfg("v2"));
+    let (i, a) = install_and_activate(&mut s);
+    assert!(s.ops[&i].failed.is_none() && s.ops[&a].done);
+    let nav = s.start_fetch("/", true, "default").unwrap();
+    s.settle();
+    assert_eq!(s.ops[&nav].answered_with, Some(2), "v2's page, not the one fetched mid-upload");
+}
