@@ -3925,7 +3925,8 @@ fn a_page_the_server_now_redirects_is_not_served_stale_for_good() {
 
 /// README 'Cache modes': `no-store` neither reads nor writes, `reload` and
 /// `no-cache` skip the cache read. A ranged `fetch()` with such a mode (a resumable
-/// download checking the server's copy) is still answered from the cached body.
+/// download checking the server's copy) was answered from the cached body: it goes to the
+/// browser, as a ranged request a route does not read from the cache does.
 #[test]
 fn a_ranged_request_asking_past_the_cache_is_left_to_the_browser() {
     let mut s = Sim::seed();
