@@ -146,6 +146,8 @@ export default function deploySuite(engine) {
     deploy('v4', [], 'waitForClients: true,');
     await a.evaluate(async () => (await navigator.serviceWorker.getRegistration()).update());
     await waitFor(() => b.evaluate(() => window.updates.length === 3), 'tab B told of v4');
+    // (A is told 200 ms after v4 installed, if it still waits then: before B applies it.)
+    await waitFor(() => a.evaluate(() => window.updates.length === 1), 'tab A told of v4');
     assert.equal(await b.evaluate(() => window.lastUpdate.apply({ reload: false })), true);
     await waitFor(() => b.evaluate(() => window.controlled.length === 2), 'tab B controlled by v4');
     deploy('v5', [], 'waitForClients: true,');
