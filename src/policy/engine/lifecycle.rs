@@ -154,6 +154,7 @@ impl Engine {
                     self.emit(Cmd::Delete { op: id, tag: Tag::Item(0, 1), slot, reqs });
                     more += 1;
                 }
+                more += self.drop_route_copies(id);
                 if keep != before {
                     let text = crate::policy::precache::write_kept(&keep);
                     self.emit(Cmd::SaveState { op: id, tag: Tag::Save, key: crate::policy::config::KEPT_KEY, text });
@@ -188,6 +189,33 @@ impl Engine {
         if left == 0 {
             self.activated(id, now);
         }
+    }
+
+    /// Deletes the route caches' copies of the URLs this list precaches under a revision
+    /// (`/`, and files not named by their content): a route that matches one (the quick
+    /// start's pages route takes `/`) read its own copy before the precache, refreshed
+    /// when the precached one passed its maxAge, and it outlives the deploy: a returning
+    /// visitor got the old build's `/`, asking for chunks this activate deleted. The
+    /// number of deletions sent.
+    fn drop_route_copies(&mut self, id: OpId) -> u32 {
+        let precache = self.precache_slot();
+        let mut by_slot: Vec<(usize, Vec<Req>)> = Vec::new();
+        for e in &self.cfg.precache {
+            if e.key == e.path {
+                continue; // named by its content: any copy of it is this build's
+            }
+            let href = cat!(self.origin, e.path);
+            let Some(slot) = self.select(&href, true, false).filter(|s| *s != precache) else { continue };
+            match by_slot.iter_mut().find(|(s, _)| *s == slot) {
+                Some((_, reqs)) => reqs.push(Req::Path(e.path.clone())),
+                None => by_slot.push((slot, vec![Req::Path(e.path.clone())])),
+            }
+        }
+        let n = by_slot.len() as u32;
+        for (slot, reqs) in by_slot {
+            self.emit(Cmd::Delete { op: id, tag: Tag::Item(0, 3), slot: slot as u32, reqs });
+        }
+        n
     }
 
     /// Claims the open pages, `waitForClients` or not: a worker activates only once no

@@ -4130,3 +4130,27 @@ fn a_retried_install_fetches_plain_urls_again() {
     s.settle();
     assert_eq!(s.ops[&nav].answered_with, Some(2), "v2's page, not the one fetched mid-upload");
 }
+
+/// README (Quick start): "A returning visitor never keeps an old build's `/` asking for
+/// content-hashed assets the new worker's activate deleted". The page route of the Quick
+/// start (cacheFirst, maxAge one day) takes '/': once the precached copy is a day old the
+/// route fetches '/' and stores it in its own cache, which outlives the deploy
+/// (keepRuntimeCaches), and is read before the precache.
+#[test]
+fn a_new_build_serves_its_own_root_after_the_route_refreshed_the_old_one() {
+    let mut s = Sim::new(&build_config("v1", "a1", true));
+    s.serve("/", 1);
+    for f in ["/assets/main.a1.js", "/assets/Route.a1.js"] {
+        s.serve(f, 1);
+    }
+    install_and_activate(&mut s);
+    s.advance(864e5 + 1000.0); // the precached '/' is older than the page route's maxAge
+    let op = s.start_fetch("/", true, "default").expect("routed");
+    s.settle();
+    assert_eq!(s.ops[&op].answered_with, Some(1));
+    deploy_b2(&mut s, true); // '/' is build 2's now, and precached as such
+    s.advance(1000.0);
+    let op = s.start_fetch("/", true, "default").expect("routed");
+    s.settle();
+    assert_eq!(s.ops[&op].answered_with, Some(2), "the new build's '/' (build 1's asks for a1 chunks)");
+}
