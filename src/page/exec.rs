@@ -236,11 +236,7 @@ impl Shared {
         let inline_at = inline_at.filter(|t| t.is_finite());
         let key = st.comps.len() as ComponentKey;
         // What it is, as its attributes say; put back as it was after it left, it carries on.
-        let mut signature = String::new();
-        for name in ATTRIBUTES {
-            signature += &attr(name);
-            signature.push('\0');
-        }
+        let signature = signature(&el);
         let back = st.gone.get(el.unchecked_ref());
         let was = Some(back).filter(JsValue::is_object).and_then(|b| {
             let b: Array = b.unchecked_into();
@@ -273,6 +269,9 @@ impl Shared {
         };
         st.keys.set(&comp.el, &key.into());
         st.comps.push(Some(comp));
+        if let Some(was) = was {
+            st.away.retain(|(k, _)| *k != was as ComponentKey);
+        }
         match was {
             Some(was) => st.hydrator.put_back(was as ComponentKey, key, desc, now),
             None => st.hydrator.add(key, desc, now),
@@ -302,6 +301,9 @@ impl Shared {
             let Some(key) = st.key_of(el) else { return };
             let Some(c) = st.comps[key as usize].take() else { return };
             st.keys.delete(&c.el);
+            if st.hydrator.is_hydrated(key) && !c.src.is_empty() {
+                st.away.push((key, c.src.clone()));
+            }
             st.gone.set(c.el.unchecked_ref(), &Array::of2(&key.into(), &c.signature.as_str().into()));
             if let Some(w) = &st.visible {
                 w.observer.unobserve(&c.el);
@@ -357,6 +359,16 @@ impl Shared {
             }
         }
         for el in changed.iter().filter(|el| el.is_connected()) {
+            // Found as it now is already (inserted, then its attributes set, in one task;
+            // or changed and changed back): nothing to do.
+            let same = {
+                let st = self.state.borrow();
+                let comp = st.key_of(el).and_then(|k| st.comp(k));
+                comp.is_some_and(|c| c.signature == signature(el))
+            };
+            if same {
+                continue;
+            }
             self.forget(el);
             self.discover(el, true);
         }
@@ -371,6 +383,16 @@ impl Shared {
             self.feed(Event::Interaction(key));
         }
     }
+}
+
+/// Its [`ATTRIBUTES`]' values, joined: what a component is.
+fn signature(el: &Element) -> String {
+    let mut signature = String::new();
+    for name in ATTRIBUTES {
+        signature += &el.get_attribute(name).unwrap_or_default();
+        signature.push('\0');
+    }
+    signature
 }
 
 /// The components in `root` (and `root` itself when `with_root`), in document order.

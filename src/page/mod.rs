@@ -69,6 +69,9 @@ struct State {
     /// Element → `[key, signature]` of the component it was when it left the document
     /// (weakly: an element gone for good is not kept). One put back as it was carries on.
     gone: js_sys::WeakMap,
+    /// The hydrated components out of the document, with their `data-src`: a notice
+    /// covering one is told to the scheduler, which refetches it once it is back.
+    away: Vec<(ComponentKey, String)>,
     visible: Option<Watcher<IntersectionObserver>>,
     added: Option<Watcher<MutationObserver>>,
     listeners: Vec<Listener>,
@@ -150,6 +153,7 @@ impl Hydration {
                 comps: Vec::new(),
                 keys: js_sys::Map::new(),
                 gone: js_sys::WeakMap::new(),
+                away: Vec::new(),
                 visible: None,
                 added: None,
                 listeners: Vec::new(),
@@ -280,9 +284,14 @@ impl Hydration {
                 }
             };
             let live = st.comps.iter().enumerate().filter_map(|(k, c)| Some((k as ComponentKey, c.as_ref()?)));
-            live.filter(|(_, c)| !c.src.is_empty() && key_of(&c.src).is_some_and(|p| inv.covers(&p)))
+            let mut covered: Vec<(ComponentKey, Option<String>)> = live
+                .filter(|(_, c)| !c.src.is_empty() && key_of(&c.src).is_some_and(|p| inv.covers(&p)))
                 .map(|(k, c)| (k, st.hydrator.is_hydrated(k).then(|| c.id.clone())))
-                .collect()
+                .collect();
+            // Out of the document: not named, refetched once back.
+            let away = st.away.iter().filter(|(_, src)| key_of(src).is_some_and(|p| inv.covers(&p)));
+            covered.extend(away.map(|(k, _)| (*k, None)));
+            covered
         };
         for (key, id) in covered {
             if let Some(id) = id {

@@ -424,7 +424,12 @@ impl Hydrator {
     /// again, no second notice, its polls go on (one that came due while it was out goes at
     /// the next timeout); if it had failed it stays failed; else it is added as new.
     pub fn put_back(&mut self, was: ComponentKey, key: ComponentKey, desc: ComponentDesc, now: f64) -> bool {
-        let gone = self.gone.iter().find(|(k, _)| *k == was).map_or(Gone::Unfinished, |(_, g)| *g);
+        if self.comps.contains_key(&key) || self.removed.contains(&key) {
+            return false;
+        }
+        // Its record goes: should it leave again, it is recorded under its new key.
+        let i = self.gone.iter().position(|(k, _)| *k == was);
+        let gone = i.map_or(Gone::Unfinished, |i| self.gone.swap_remove(i).1);
         self.add_as(key, desc, now, gone)
     }
 
@@ -504,7 +509,13 @@ impl Hydrator {
             Event::Removed(key) => self.remove(key, now),
             Event::DocumentHidden => self.hidden = true,
             Event::Invalidated(key) => {
-                let Some(c) = self.comps.get_mut(&key) else { return };
+                let Some(c) = self.comps.get_mut(&key) else {
+                    // Out of the document: a hydrated one refetches as soon as it is back.
+                    if let Some((_, g @ Gone::Hydrated(_))) = self.gone.iter_mut().find(|(k, _)| *k == key) {
+                        *g = Gone::Hydrated(Some(now));
+                    }
+                    return;
+                };
                 if c.for_notice {
                     return;
                 }
@@ -1370,6 +1381,40 @@ mod tests {
     }
 
     #[test]
+    fn a_notice_while_a_hydrated_component_is_out_refetches_once_it_is_back() {
+        // A view kept while another shows (README: "keeping it while another view shows"):
+        // its data is invalidated meanwhile. A type without polls would otherwise show the
+        // data the notice said is stale for as long as the page lives.
+        let mut h = Hydrator::new(opts(1));
+        h.add(0, desc("BLOG_PREVIEW"), 0.0);
+        h.handle(done(0, true), 1.0);
+        h.handle(Event::Rendered(0), 2.0);
+        assert_eq!(cmds(&mut h), "fetch0 render0 hydrated0@2");
+        h.handle(Event::Removed(0), 10.0);
+        h.handle(Event::Invalidated(0), 20.0);
+        assert!(h.put_back(0, 1, desc("BLOG_PREVIEW"), 30.0));
+        h.on_timeout(30.0);
+        assert_eq!(cmds(&mut h), "reload1", "refetched past the cache once back");
+    }
+
+    #[test]
+    fn moving_one_element_many_times_keeps_one_record_of_it() {
+        // A framework moving the same hydrated element (a carousel, a sortable list):
+        // each move is a removal and a put-back under a new key.
+        let mut h = Hydrator::new(opts(1));
+        h.add(0, desc("X"), 0.0);
+        h.handle(done(0, true), 1.0);
+        h.handle(Event::Rendered(0), 2.0);
+        cmds(&mut h);
+        for k in 0..10_000u32 {
+            h.handle(Event::Removed(k), 3.0);
+            assert!(h.put_back(k, k + 1, desc("X"), 3.0));
+        }
+        assert!(h.is_hydrated(10_000));
+        assert!(h.gone.len() <= 1, "{} records kept for one element", h.gone.len());
+    }
+
+    #[test]
     fn a_component_put_back_carries_on_as_it_was() {
         // A framework moving elements: removed in one task, put back in a later one.
         let t = TypeOptions { name: "T".into(), poll_ms: Some(1000.0), ..Default::default() };
@@ -1431,6 +1476,7 @@ mod tests {
         removed: HashSet<ComponentKey>,
         noticed: HashSet<ComponentKey>,
         hydrated: HashSet<ComponentKey>,
+        back: HashSet<ComponentKey>,
         hidden: bool,
     }
 
@@ -1523,7 +1569,10 @@ mod tests {
                     h.handle(if m.hidden { Event::DocumentHidden } else { Event::DocumentVisible }, now);
                 }
                 11 if rng.below(2) == 0 => h.handle(Event::Invalidated(any), now),
-                12 if m.removed.contains(&any) => {
+                // (The adapter puts an element back once per removal: its next removal
+                // records it under its new key.)
+                12 if m.removed.contains(&any) && !m.back.contains(&any) => {
+                    m.back.insert(any);
                     // Its element put back: a hydrated one carries on, with no notice.
                     if m.hydrated.contains(&any) {
                         m.hydrated.insert(keys);
