@@ -192,7 +192,12 @@ impl Engine {
                 } else if timed_out && may_store {
                     match net {
                         Some(Ok(info)) => {
-                            self.store(id, slot, own, &path, Tag::Net, &info, started, None);
+                            // (Come while the cache was read: news to the pages, as a later
+                            // answer is.)
+                            let served = self.fetch_op(id).and_then(|f| f.served.clone());
+                            if self.store(id, slot, own, &path, Tag::Net, &info, started, None) {
+                                self.notice_update(id, &path, served.as_deref(), info.validator.as_deref(), now);
+                            }
                         }
                         Some(Err(_)) => {}
                         None => {
@@ -220,7 +225,11 @@ impl Engine {
             Reply::Network => {
                 if let (true, Some(Ok(info))) = (may_store, &net) {
                     // The copy is taken before the response goes to the page.
-                    self.store(id, slot, own, &path, Tag::Net, info, started, None);
+                    if self.store(id, slot, own, &path, Tag::Net, info, started, None) {
+                        // A page shows this copy: a refresh that brings another is news,
+                        // whatever copy was told before.
+                        self.updated.retain(|(p, _)| *p != path);
+                    }
                 }
                 self.emit(Cmd::Respond { op: id, answer: Answer::Network(Tag::Net) });
             }
@@ -329,11 +338,29 @@ impl Engine {
                 f.refreshing = false;
                 let (slot, path, started) = (f.slot, f.path.clone(), f.started);
                 let served = f.served.clone();
+                let confirmed = f.cached_tag == Tag::Match && !f.conditional;
                 let own = self.own_req(id);
                 if let Ok(info) = &r {
                     self.feed_news(id, info.feed_seq.as_deref(), now);
-                    if self.store(id, slot, own, &path, Tag::Revalidate, info, started, None) {
+                    if info.status == 304 && confirmed && !self.removed {
+                        // The origin (or a proxy) said the copy is still good: stamped
+                        // again, as cacheFirst's is. (The copy read was the page's answer:
+                        // it is read once more.)
+                        self.bg(id, 1);
+                        self.emit(Cmd::Match { op: id, tag: Tag::Look(0), slot: slot as u32, req: own });
+                    } else if self.store(id, slot, own, &path, Tag::Revalidate, info, started, None) {
                         self.notice_update(id, &path, served.as_deref(), info.validator.as_deref(), now);
+                    }
+                }
+                self.bg(id, -1);
+            }
+            (Tag::Look(0), Io::Matched(found)) => {
+                let (slot, path, started, served) = (f.slot, f.path.clone(), f.started, f.served.clone());
+                let own = self.own_req(id);
+                // The same copy, which no invalidation since the refresh started covers.
+                if let Some(e) = found.filter(|e| e.validator == served && !self.hidden(&path, slot, e, now)) {
+                    if !self.removed && !self.fences.blocks(&path, slot, e.tags.as_deref(), started) {
+                        self.put(id, slot, own, &path, Tag::Look(0), e.opaque, started, false, None);
                     }
                 }
                 self.bg(id, -1);
@@ -423,7 +450,11 @@ impl Engine {
         let (Some(served), Some(fresh)) = (served, fresh) else { return };
         // A new copy is news once: requests that were all served the same old copy (a
         // networkFirst route past its timeout) each bring it with their late answer.
-        if served != fresh && !self.updated.iter().any(|(p, v)| p == path && v == fresh) {
+        // (Against the latest copy told for the URL only: content that changes back, a
+        // banner on and off again, is news each time.)
+        let latest = self.updated.iter().rev().find(|(p, _)| p == path).map(|(_, v)| v.as_str());
+        if served != fresh && latest != Some(fresh) {
+            self.updated.retain(|(p, _)| p != path);
             if self.updated.len() >= UPDATES_KEPT {
                 self.updated.remove(0);
             }

@@ -4154,3 +4154,90 @@ fn a_new_build_serves_its_own_root_after_the_route_refreshed_the_old_one() {
     s.settle();
     assert_eq!(s.ops[&op].answered_with, Some(2), "the new build's '/' (build 1's asks for a1 chunks)");
 }
+
+/// networkFirst: the answer that comes while the timeout's cache read is under way is
+/// stored (the page got the old copy), so the open pages are told, as when it comes later.
+#[test]
+fn a_network_first_answer_during_the_fallback_read_is_announced() {
+    let mut s = Sim::seed();
+    let path = "/api/v1/promo/featured-content?id=1";
+    s.serve(path, 1);
+    assert_eq!(s.get(path), Some(1));
+    s.serve(path, 2);
+    s.hanging = true;
+    let op = s.start_fetch(path, false, "default").unwrap();
+    s.settle();
+    s.advance(3000.0); // timeout: the cache read is sent (its result queued)
+    let info = ResponseInfo { status: 200, validator: Some("v2".into()), ..Default::default() };
+    s.state(op).res.insert(Tag::Net, Body::Response { version: 2, info: info.clone() });
+    s.e.io(op, Tag::Net, Io::Fetched(Ok(info)), s.now);
+    s.exec();
+    s.settle();
+    assert_eq!(s.ops[&op].answered_with, Some(1), "timeout → cached copy");
+    assert_eq!(s.cached(&s.cn("componentData"), path).unwrap().version, 2, "the new copy stored");
+    let updated = s.broadcasts.iter().filter(|b| b.contains("UPDATED")).count();
+    assert_eq!(updated, 1, "a page served v1 while v2 was stored is told: {:?}", s.broadcasts);
+}
+
+/// staleWhileRevalidate: a 304 to the refresh (an origin or proxy answering an
+/// unconditional request so) confirms the copy, as it does on cacheFirst and networkFirst.
+#[test]
+fn a_304_to_a_background_refresh_stamps_the_copy_again() {
+    let json = config(r#"{"name":"news","match":"/news/","strategy":"staleWhileRevalidate","maxAge":60000},"#, "");
+    let mut s = Sim::new(&json);
+    s.serve("/news/a", 1);
+    s.get("/news/a");
+    s.now += 120_000.0;
+    s.content("/news/a").status = 304;
+    assert_eq!(s.get("/news/a"), Some(1));
+    assert_eq!(s.requests["/news/a"], 2, "refreshed once");
+    let stamp = s.cached(&s.cn("news"), "/news/a").and_then(|c| c.stamp).unwrap();
+    assert!(s.now - stamp < 60_000.0, "the copy the origin confirmed is fresh again");
+    assert_eq!(s.get("/news/a"), Some(1));
+    assert_eq!(s.requests["/news/a"], 2, "a fresh copy: no refresh");
+}
+
+/// Content that goes back and forth (a shop's "sold out" banner, an API's `open` flag, with
+/// content-hash ETags): each change a refresh stores is news to the pages that show the
+/// other one.
+#[test]
+fn content_that_changes_back_is_announced_each_time() {
+    let json = config(r#"{"name":"news","match":"/news/","strategy":"staleWhileRevalidate","maxAge":1000},"#, "");
+    let mut s = Sim::new(&json);
+    s.serve("/news/a", 1);
+    s.get("/news/a");
+    for (n, (next, shown)) in [(2, 1), (1, 2), (2, 1)].into_iter().enumerate() {
+        s.now += 2000.0;
+        s.serve("/news/a", next);
+        assert_eq!(s.get("/news/a"), Some(shown), "the stale copy at once");
+        assert_eq!(s.cached(&s.cn("news"), "/news/a").unwrap().version, next, "the refresh stored v{next}");
+        let updated = s.broadcasts.iter().filter(|b| b.contains("UPDATED")).count();
+        assert_eq!(updated, n + 1, "change {} (v{shown} → v{next}) told to the pages", n + 1);
+    }
+}
+
+/// A copy a page fetched itself (here a `reload`) stands between two refreshes that bring
+/// the same new copy: the second is news again to the page showing the copy in between.
+#[test]
+fn a_refresh_after_a_page_stored_an_older_copy_is_announced() {
+    let json = config(r#"{"name":"news","match":"/news/","strategy":"staleWhileRevalidate","maxAge":1000},"#, "");
+    let mut s = Sim::new(&json);
+    s.serve("/news/a", 1);
+    s.get("/news/a");
+    s.now += 2000.0;
+    s.serve("/news/a", 2);
+    assert_eq!(s.get("/news/a"), Some(1));
+    assert_eq!(s.broadcasts.iter().filter(|b| b.contains("UPDATED")).count(), 1);
+    // The origin rolled back; a page reloads the data past the cache and shows v1.
+    s.serve("/news/a", 1);
+    let op = s.start_fetch("/news/a", false, "reload").unwrap();
+    s.settle();
+    assert_eq!(s.ops[&op].answered_with, Some(1));
+    assert_eq!(s.cached(&s.cn("news"), "/news/a").unwrap().version, 1);
+    // The roll-forward: the refresh stores v2 over the v1 that page shows.
+    s.now += 2000.0;
+    s.serve("/news/a", 2);
+    assert_eq!(s.get("/news/a"), Some(1));
+    assert_eq!(s.cached(&s.cn("news"), "/news/a").unwrap().version, 2);
+    assert_eq!(s.broadcasts.iter().filter(|b| b.contains("UPDATED")).count(), 2, "{:?}", s.broadcasts);
+}
