@@ -21,7 +21,9 @@
 //!   [`Event::RenderFailed`]; `Hydrated.ms` runs from the trigger to that answer.
 //! * Render failures are not retried: before hydration they end the component with
 //!   `HydrationError`; for a refresh they are ignored (the old content stays).
-//! * Each key gets at most one notice: `Hydrated` or `HydrationError`, never both.
+//! * Each key gets one notice, `Hydrated` or `HydrationError`, but for one whose fetches
+//!   gave up with stale inline data to show: `HydrationError`, then the inline render's
+//!   `Hydrated` (or a second `HydrationError` if it fails).
 //! * Refreshes (polls, and the reload after stale data) emit no notice, are never
 //!   issued while the document is hidden, and on failure just wait for the next poll.
 //! * Keys are never reused: `add` refuses a key that is registered or was removed. An
