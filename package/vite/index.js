@@ -168,7 +168,7 @@ export default function swcache(options = {}) {
       return null;
     },
 
-    async generateBundle(output, bundle) {
+    async generateBundle() {
       if (config.build.ssr) return;
       for (const f of [...WORKER_FILES, ...(pageByUrl ? PAGE_FILES : [])]) {
         this.emitFile({ type: 'asset', fileName: `${o.engineDir}/${f}`, source: fs.readFileSync(path.join(DIST, f)) });
