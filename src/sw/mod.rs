@@ -189,6 +189,7 @@ pub fn on_fetch(event: FetchEvent, answer: Function) -> bool {
         accept: accept.as_deref(),
         conditional: ["if-none-match", "if-modified-since"].iter().any(|h| headers.get(h).ok().flatten().is_some()),
         authorized: headers.get("authorization").ok().flatten().is_some(),
+        offline: !js::scope().navigator().on_line(),
     };
     // A request that may change its URL's content (a form's POST, an API's PUT or DELETE)
     // is left to the browser; the copies of its URL go meanwhile.

@@ -316,6 +316,8 @@ pub struct Request<'a> {
     pub conditional: bool,
     /// An `Authorization` header is set.
     pub authorized: bool,
+    /// `navigator.onLine` is false: the device says it has no network.
+    pub offline: bool,
 }
 
 /// A stored entry, as far as decisions go.

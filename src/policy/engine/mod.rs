@@ -170,6 +170,9 @@ pub struct Engine {
     /// The site took swcache off (its feed answered 410): every request goes to the
     /// browser while the worker unregisters.
     removed: bool,
+    /// The last request said the device is offline (`navigator.onLine`): router caches
+    /// are not swept meanwhile.
+    offline: bool,
     /// The removal waiting for the cache writes under way to end before it deletes the
     /// caches (a write ending after the deletion would create its cache again).
     removal_waiting: Option<OpId>,
@@ -268,6 +271,7 @@ impl Engine {
                 heard: Vec::new(),
             }),
             removed: false,
+            offline: false,
             removal_waiting: None,
             quota_warned: false,
             prefetch_warned: false,
@@ -374,6 +378,7 @@ impl Engine {
         if self.removed {
             return None;
         }
+        self.offline = req.offline;
         // A page's EventSource is left to the browser: the worker has nothing to keep of a
         // stream, and Chromium leaves the Last-Event-ID off a request that a worker
         // passes on, so a stream resumed through it would miss the events sent meanwhile.

@@ -16,8 +16,11 @@ impl Engine {
     /// its first answer) and at most once a minute while it runs.
     #[inline(never)]
     pub(super) fn maybe_sweep(&mut self, now: f64) {
-        // (Off the site: its caches are deleted, and listing one would create it again.)
-        if self.removed || now - self.last_sweep < SWEEP_INTERVAL_MS {
+        // (Off the site: its caches are deleted, and listing one would create it again.
+        // Offline, as the device says: an expired copy is still what a cacheFirst route
+        // answers when the network fails, and the router serves it; the first request
+        // made online sweeps.)
+        if self.removed || self.offline || now - self.last_sweep < SWEEP_INTERVAL_MS {
             return;
         }
         let swept: Vec<u32> = (0..self.slots.len() as u32)

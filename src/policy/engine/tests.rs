@@ -528,7 +528,7 @@ impl Sim {
     /// origin's URL is its own `path`, as the simulated caches key it).
     fn start_request(&mut self, path: &str, req: Request<'_>) -> Option<OpId> {
         let href = if path.starts_with('/') { format!("{ORIGIN}{path}") } else { path.into() };
-        let op = self.e.fetch(&Request { href: &href, ..req }, self.now)?;
+        let op = self.e.fetch(&Request { href: &href, offline: req.offline || self.offline, ..req }, self.now)?;
         self.state(op).own_path = path.into();
         self.exec();
         Some(op)
@@ -1189,6 +1189,35 @@ fn router_routes_are_given_to_the_browser_and_swept_of_expired_entries() {
     assert!(s.cached(&s.cn("landing"), "/l/b").is_some(), "fresh entry kept");
 }
 
+/// A router route's expired copies are its offline fallback too (cacheFirst: network
+/// failure, the stale copy; the router serves what is there). A worker started on a device
+/// that says it is offline (`navigator.onLine`) does not sweep them; its first request
+/// made online does.
+#[test]
+fn a_worker_started_offline_keeps_the_router_copies_it_would_sweep() {
+    let json =
+        config(r#"{"name":"landing","match":"/l/","strategy":"cacheFirst","maxAge":1000,"coldStart":"router"},"#, "");
+    let mut s = Sim::new(&json);
+    s.serve("/", 1);
+    s.serve("/robots.txt", 1);
+    install_and_activate(&mut s);
+    s.serve("/l/a", 1);
+    s.serve("/l/b", 1);
+    s.get("/l/a");
+    s.get("/l/b");
+    s.now += 5000.0;
+    s.offline = true;
+    s.restart(&json);
+    assert_eq!(s.get("/l/a"), Some(1), "the stale copy, offline");
+    s.settle();
+    assert_eq!(s.get("/l/b"), Some(1), "the other stale copy, offline: not swept");
+    s.offline = false;
+    s.now += 1000.0;
+    s.get("/l/a"); // online: refetched (fresh), and the sweep runs
+    s.settle();
+    assert!(s.cached(&s.cn("landing"), "/l/b").is_none(), "swept once online");
+}
+
 /// Randomized model test: random requests, content changes, invalidations and
 /// restarts, with results delivered in random order and Cache Storage failing one in
 /// eight listings (every second seed), writes and deletions (every third) and reads
@@ -1548,6 +1577,7 @@ fn get_request(href: &str) -> Request<'_> {
         accept: None,
         conditional: false,
         authorized: false,
+        offline: false,
     }
 }
 
