@@ -144,7 +144,7 @@ const scope = {
   location: new URL('/sw.js', ORIGIN),
   registration: { unregister: async () => true },
   clients: { claim: async () => {}, matchAll: async () => [] },
-  navigator: {},
+  navigator: { onLine: true }, // as a browser with a network says it
   fetch: () => { throw new Error('a cold hit must not reach the network'); },
   skipWaiting: async () => {},
   addEventListener: (type, f) => { listeners[type] = f; },
