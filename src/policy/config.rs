@@ -139,10 +139,9 @@ impl Config {
     /// content is not named by its key, so an install fetches it whether stored or not (a
     /// copy a failed install of the same version stored may predate the deploy's end).
     pub fn is_plain(&self, i: usize) -> bool {
-        self.precache.get(i).is_some_and(|e| {
-            e.key.len() == e.path.len() + 1 + super::precache::REVISION_PARAM.len() + self.plain.len()
-                && e.key.ends_with(self.plain.as_str())
-        })
+        self.precache
+            .get(i)
+            .is_some_and(|e| e.key == super::precache::Entry::new(e.path.clone(), Some(&self.plain)).key)
     }
 
     pub fn is_precached(&self, path_search: &str) -> bool {

@@ -34,6 +34,13 @@ pub struct Fences {
 /// earlier worker instances were stamped before this one started, and this one stamped
 /// nothing later than `newest_stamp_ms` (if it stamped anything). Then an invalidation's
 /// effect can be counted from the cache keys alone, without reading each entry's stamp.
+impl Fence {
+    /// See [`Fences::hides`].
+    fn hides(&self, path: &str, slot: usize, tags: Option<&str>, stamp_ms: Option<f64>) -> bool {
+        (self.hiding || stamp_ms.is_some()) && self.inv.removes(path, slot, tags, stamp_ms)
+    }
+}
+
 pub fn all_stamped_before(at_ms: f64, instance_started_ms: f64, newest_stamp_ms: Option<f64>) -> bool {
     at_ms > instance_started_ms && newest_stamp_ms.is_none_or(|n| at_ms > n)
 }
@@ -112,17 +119,13 @@ impl Fences {
     /// deletion landed can find one). Not an unstamped one after them: an opaque copy
     /// stored since would be hidden for the fence's whole lifetime.
     pub fn hides(&self, path: &str, slot: usize, tags: Option<&str>, stamp_ms: Option<f64>) -> bool {
-        self.list.iter().any(|f| (f.hiding || stamp_ms.is_some()) && f.inv.removes(path, slot, tags, stamp_ms))
+        self.list.iter().any(|f| f.hides(path, slot, tags, stamp_ms))
     }
 
     /// [`Fences::hides`], counting only invalidations that name `path` in `urls` (the
     /// offline files, which the others leave alone).
-    pub fn hides_by_url(&self, path: &str, stamp_ms: Option<f64>) -> bool {
-        self.list.iter().any(|f| {
-            (f.hiding || stamp_ms.is_some())
-                && stamp_ms.is_none_or(|s| s < f.inv.at_ms)
-                && f.inv.selector.urls.contains(path)
-        })
+    pub fn hides_by_url(&self, path: &str, slot: usize, stamp_ms: Option<f64>) -> bool {
+        self.list.iter().any(|f| f.inv.selector.urls.contains(path) && f.hides(path, slot, None, stamp_ms))
     }
 
     pub fn len(&self) -> usize {

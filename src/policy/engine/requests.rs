@@ -210,15 +210,10 @@ impl Engine {
                             self.emit(Cmd::Timer { op: id, tag: Tag::Timer, ms: store::HEADERS_MS });
                         }
                     }
-                } else if may_store
-                    && cached_tag == Tag::Match
-                    && matches!(&net, Some(Ok(i)) if i.status == 304)
-                    && !self.removed
-                    && !self.fences.blocks(&path, slot, tags.as_deref(), started)
-                {
+                } else if may_store && cached_tag == Tag::Match && matches!(&net, Some(Ok(i)) if i.status == 304) {
                     // The origin said the copy is still good (a 304 the flow answers with
                     // the copy): stamped again, as a revalidation would.
-                    self.put(id, slot, own, &path, Tag::Match, false, started, false, None);
+                    self.restamp(id, slot, own, &path, Tag::Match, false, tags.as_deref(), started);
                 }
                 self.emit(Cmd::Respond { op: id, answer: Answer::Cached(cached_tag) });
             }
@@ -242,6 +237,25 @@ impl Engine {
             }
         }
         self.answered(id, now);
+    }
+
+    /// A `304` said the copy read under `from` is still good: stamped again as of
+    /// `started`, unless the worker is off the site or an invalidation since covers it.
+    #[allow(clippy::too_many_arguments, reason = "a cache write's facts, each passed on once")]
+    fn restamp(
+        &mut self,
+        id: OpId,
+        slot: usize,
+        req: Req,
+        path: &str,
+        from: Tag,
+        opaque: bool,
+        tags: Option<&str>,
+        started: f64,
+    ) {
+        if !self.removed && !self.fences.blocks(path, slot, tags, started) {
+            self.put(id, slot, req, path, from, opaque, started, false, None);
+        }
     }
 
     #[inline(never)]
@@ -359,9 +373,7 @@ impl Engine {
                 let own = self.own_req(id);
                 // The same copy, which no invalidation since the refresh started covers.
                 if let Some(e) = found.filter(|e| e.validator == served && !self.hidden(&path, slot, e, now)) {
-                    if !self.removed && !self.fences.blocks(&path, slot, e.tags.as_deref(), started) {
-                        self.put(id, slot, own, &path, Tag::Look(0), e.opaque, started, false, None);
-                    }
+                    self.restamp(id, slot, own, &path, Tag::Look(0), e.opaque, e.tags.as_deref(), started);
                 }
                 self.bg(id, -1);
             }
@@ -373,7 +385,8 @@ impl Engine {
                 let fallback = f.fallback;
                 let offline = if f.navigate { self.cfg.offline.page } else { self.cfg.offline.image };
                 let path = offline.and_then(|i| self.cfg.precache.get(i)).map(|e| e.path.clone()).unwrap_or_default();
-                let found = found.filter(|e| !self.fences.hides_by_url(&path, super::stamp_seen(e, now)));
+                let precache = self.precache_slot();
+                let found = found.filter(|e| !self.fences.hides_by_url(&path, precache, super::stamp_seen(e, now)));
                 let answer = match (found, fallback) {
                     (Some(_), _) => Answer::Cached(Tag::Offline),
                     (None, Some((status, reason, text))) => Answer::Error { status, reason, text },
