@@ -521,7 +521,7 @@ async fn events(State(app): State<Arc<App>>, Query(query): Query<EventsQuery>, h
     // A new stream is told where it starts, so the page holding it can hand it over from
     // there even before an entry comes (the next page's stream resumes with that id).
     let position = match (&current, &last_event) {
-        (Some(cur), None) => Some(format!("{}.{}", cur.feed.seq, super::hub::epoch_tag(&cur.feed.epoch))),
+        (Some(cur), None) => Some(super::hub::event_id(cur.feed.seq, &super::hub::epoch_tag(&cur.feed.epoch))),
         _ => None,
     };
     let (seq, backlog) = match current {

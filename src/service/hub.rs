@@ -68,9 +68,14 @@ impl Event {
     /// seq belongs to (a feed that started over counts from 1 again).
     pub fn id(&self) -> String {
         match self {
-            Event::Entry { seq, epoch, .. } | Event::Reset { seq, epoch, .. } => format!("{seq}.{epoch}"),
+            Event::Entry { seq, epoch, .. } | Event::Reset { seq, epoch, .. } => event_id(*seq, epoch),
         }
     }
+}
+
+/// An SSE `id`: `<seq>.<epoch tag>` ([`epoch_tag`]).
+pub fn event_id(seq: u64, epoch_tag: &str) -> String {
+    format!("{seq}.{epoch_tag}")
 }
 
 /// Whether `s` is made of what an epoch tag may hold: letters, digits, `_` and `-`.
