@@ -347,6 +347,11 @@ export interface HydrateOptions {
   maxRetries?: number;
   /** Backoff before the first retry, doubled for each next one (ms) [default 1000]. */
   retryBaseMs?: number;
+  /**
+   * A fetch (headers and body) with no answer this long is aborted and counts as failed,
+   * so a hung request holds no fetch slot (ms, above 0; `Infinity`: never) [default 10000].
+   */
+  fetchTimeout?: number;
   /** Sent in the events' detail [default: `<body data-page-slug>`, else the pathname]. */
   pageSlug?: string;
   /** The render of types that have none of their own. */

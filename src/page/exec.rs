@@ -6,8 +6,8 @@ use js_sys::{Array, Date, Promise, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{
-    CustomEvent, CustomEventInit, Element, IntersectionObserverEntry, MutationRecord, RequestCache, RequestInit,
-    Response,
+    AbortController, CustomEvent, CustomEventInit, Element, IntersectionObserverEntry, MutationRecord, RequestCache,
+    RequestInit, Response,
 };
 
 use super::js::{is_thenable, message, monotonic, settle, Idle, Listener};
@@ -70,15 +70,22 @@ impl Shared {
     /// Fetches the component's data (through the page's `fetch`, whatever wraps it):
     /// `cache: 'reload'` when asked; answered by exactly one `FetchDone`.
     pub(super) fn fetch(self: &Rc<Self>, key: ComponentKey, reload: bool) {
-        let (src, window, signal) = {
+        let (src, window) = {
             let st = self.state.borrow();
             let src = st.comp(key).map(|c| c.src.clone()).filter(|s| !s.is_empty());
-            (src, st.window.clone(), st.abort.signal())
+            (src, st.window.clone())
         };
         let Some(src) = src else { return self.fetch_failed(key, String::from("no data-src")) };
+        let abort = match AbortController::new() {
+            Ok(abort) => abort,
+            Err(e) => return self.fetch_failed(key, message(&e)),
+        };
         let init = RequestInit::new();
         init.set_cache(if reload { RequestCache::Reload } else { RequestCache::Default });
-        init.set_signal(Some(&signal));
+        init.set_signal(Some(&abort.signal()));
+        if let Some(c) = self.state.borrow_mut().comp_mut(key) {
+            c.fetch = Some(abort);
+        }
         // Wall time, as the worker's `sw-cache-time` stamps are (one system clock): a stamp
         // before the request started is a stored copy.
         let started = Date::now();
@@ -117,22 +124,40 @@ impl Shared {
         settle(&body, Box::new(parsed));
     }
 
+    /// Aborts the component's fetch (or its body's read): no answer in time. Its promise
+    /// rejects with the reason, which [`Shared::fetch_failed`] reports.
+    pub(super) fn abort(&self, key: ComponentKey) {
+        let (abort, ms) = {
+            let st = self.state.borrow();
+            let abort = st.comp(key).and_then(|c| c.fetch.clone());
+            (abort, st.fetch_timeout_ms)
+        };
+        if let Some(abort) = abort {
+            let reason = js_sys::Error::new(&crate::cat!("no answer within ", ms as u64, " ms"));
+            abort.abort_with_reason(&reason);
+        }
+    }
+
     fn parsed(self: &Rc<Self>, key: ComponentKey, started: f64, stamp: Option<f64>, data: JsValue) {
         // The copy's age: the worker stamped it by the wall clock, so it is read by it.
         let age_ms = stamp.map(|t| Date::now() - t);
         // Stamped before this request started: a stored copy (network answers come
         // through unstamped, or stamped after the request started).
         let cached = stamp.is_some_and(|t| t < started);
-        if let Some(c) = self.state.borrow_mut().comp_mut(key) {
+        let mut st = self.state.borrow_mut();
+        if let Some(c) = st.comp_mut(key) {
+            c.fetch = None;
             c.data = data;
             c.cached = cached;
             c.age_ms = if cached { age_ms.unwrap_or(0.0).max(0.0) } else { 0.0 };
         }
+        drop(st);
         self.feed(Event::FetchDone { key, ok: true, age_ms });
     }
 
     fn fetch_failed(self: &Rc<Self>, key: ComponentKey, error: String) {
         if let Some(c) = self.state.borrow_mut().comp_mut(key) {
+            c.fetch = None;
             c.error = error;
         }
         self.feed(Event::FetchDone { key, ok: false, age_ms: None });
@@ -254,6 +279,7 @@ impl Shared {
             age_ms: 0.0,
             error: String::new(),
             media: None,
+            fetch: None,
             el,
         };
         let now = monotonic();

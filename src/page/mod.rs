@@ -78,8 +78,8 @@ struct State {
     timer: Option<Timeout>,
     timer_due: Option<f64>,
     idle: Option<Idle>,
-    /// Aborts every fetch in flight at `stop()`.
-    abort: AbortController,
+    /// For the message of a fetch aborted by [`Command::Abort`].
+    fetch_timeout_ms: f64,
 }
 
 /// One component's element and what the adapter holds for it.
@@ -101,6 +101,17 @@ struct Comp {
     error: String,
     /// The `matchMedia` listener while a `media:` trigger waits.
     media: Option<Listener>,
+    /// Its fetch in flight: aborted when it takes too long ([`Command::Abort`]), and
+    /// when the component is dropped (it left the document, or `stop()`).
+    fetch: Option<AbortController>,
+}
+
+impl Drop for Comp {
+    fn drop(&mut self) {
+        if let Some(fetch) = self.fetch.take() {
+            fetch.abort();
+        }
+    }
 }
 
 fn type_error(msg: &str) -> JsValue {
@@ -140,6 +151,7 @@ impl Hydration {
         });
         let (renders, render) = renders(&opts);
         let root_margin = o.root_margin.clone();
+        let fetch_timeout_ms = o.fetch_timeout_ms;
         Ok(Hydration(Rc::new(Shared {
             state: RefCell::new(State {
                 hydrator: Hydrator::new(o),
@@ -160,7 +172,7 @@ impl Hydration {
                 timer: None,
                 timer_due: None,
                 idle: None,
-                abort: AbortController::new()?,
+                fetch_timeout_ms,
             }),
             draining: Cell::new(false),
         })))
@@ -243,7 +255,6 @@ impl Hydration {
                 return;
             }
             st.stopped = true;
-            st.abort.abort();
             st.keys.clear();
             let comps = ::core::mem::take(&mut st.comps);
             (
@@ -380,6 +391,7 @@ impl Shared {
             Command::RequestIdle => self.request_idle(),
             Command::WatchMedia { key, query } => self.watch_media(key, &query),
             Command::Fetch { key, reload } => self.fetch(key, reload),
+            Command::Abort(key) => self.abort(key),
             Command::Render { key, source } => self.render(key, source),
             Command::Emit(notice) => self.emit(notice),
         }

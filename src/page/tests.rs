@@ -370,7 +370,8 @@ fn restore_fetch() {
 
 /// Stands in for `window.fetch` while it lives: records each call (the URL as the adapter
 /// passed it, `init.cache`, `init.signal`) and answers `answer(url, n)` for the n-th call
-/// to that URL (0-based).
+/// to that URL (0-based), or, as a real fetch does, rejects with the signal's reason once
+/// it is aborted.
 struct FakeFetch {
     log: Rc<Log<Fetched>>,
     _fetch: Closure<dyn FnMut(JsValue, JsValue) -> Promise>,
@@ -380,12 +381,18 @@ impl FakeFetch {
     fn new(answer: impl Fn(&str, usize) -> Promise + 'static) -> FakeFetch {
         let log = Log::new();
         let calls = log.clone();
+        let abortable: Function = eval(
+            "(answer, signal) => Promise.race([answer, new Promise((_, reject) => \
+             signal.addEventListener('abort', () => reject(signal.reason)))])",
+        )
+        .unchecked_into();
         let fetch = Closure::new(move |input: JsValue, init: JsValue| {
             let url = input.as_string().unwrap_or_default();
             let n = calls.all().iter().filter(|c: &&Fetched| c.url == url).count();
-            let signal = at(&init, "signal").unchecked_into();
-            calls.push(Fetched { url: url.clone(), cache: at(&init, "cache").as_string().unwrap_or_default(), signal });
-            answer(&url, n)
+            let signal: AbortSignal = at(&init, "signal").unchecked_into();
+            let cache = at(&init, "cache").as_string().unwrap_or_default();
+            calls.push(Fetched { url: url.clone(), cache, signal: signal.clone() });
+            abortable.call2(&JsValue::UNDEFINED, &answer(&url, n), &signal).expect("a promise").unchecked_into()
         });
         real_fetch();
         Reflect::set(&window(), &JsValue::from_str("fetch"), fetch.as_ref()).unwrap();
@@ -455,7 +462,7 @@ fn bad_options_throw_type_errors_that_name_them() {
         "({rootmargin: '10px'})",
         String::from(
             "swcache hydrate: unknown option 'rootmargin' (expected one of rootMargin, preload, maxConcurrent, \
-             maxRetries, retryBaseMs, pageSlug, render, types)",
+             maxRetries, retryBaseMs, fetchTimeout, pageSlug, render, types)",
         ),
     ));
     cases.push((
@@ -681,11 +688,11 @@ async fn stamps_stale_copies_and_http_errors_through_fetch() {
             call("/api/undated", "reload"),
         ]
     );
-    // Every fetch carries the scheduler's signal, which stop() aborts.
+    // Each fetch answered in time is left alone (stop() aborts those still in flight:
+    // `stop_ends_observers_listeners_and_fetches`).
     let signals = net.log.all();
-    assert!(signals.iter().all(|f| !f.signal.aborted()));
     h.stop();
-    assert!(signals.iter().all(|f| f.signal.aborted()));
+    assert!(signals.iter().all(|f| !f.signal.aborted()));
 }
 
 #[wasm_bindgen_test]
@@ -732,6 +739,46 @@ async fn a_render_that_throws_or_rejects_fails_its_component() {
     let mut ids = render.ids();
     ids.sort();
     assert_eq!(ids, ["f", "p", "r", "s", "t"]);
+    h.stop();
+}
+
+#[wasm_bindgen_test]
+async fn a_fetch_with_no_answer_is_aborted_and_the_others_go_on() {
+    // One slot, taken by a fetch the server never answers: the second component waited
+    // for good before fetches had a timeout.
+    let c = fresh(
+        &[
+            section("hung", "CARD", r#"data-hydrate="eager" data-src="/api/hung""#, ""),
+            section("next", "CARD", r#"data-hydrate="eager" data-src="/api/next""#, ""),
+        ]
+        .concat(),
+    );
+    let net = FakeFetch::new(
+        |url, _| if url == "/api/next" { answer("{}", 200, None) } else { Promise::new(&mut |_, _| {}) },
+    );
+    let render = Render::new();
+    let events = Events::on(&c);
+    let options = "{preload: 0, maxConcurrent: 1, maxRetries: 1, retryBaseMs: 1, fetchTimeout: 30, render}";
+    let h = hydrate(opts(options, &render, &render));
+    events.wait(2).await;
+    assert_eq!(events.of("next").type_(), "swcache:hydrated");
+    let e = events.of("hung");
+    assert_eq!(e.type_(), "swcache:hydration-error");
+    assert_eq!(num_at(&e.detail(), "attempts"), 2.0, "tried again once after the timeout");
+    assert_eq!(text_at(&e.detail(), "error"), "no answer within 30 ms");
+    let hung: Vec<Fetched> = net.log.all().into_iter().filter(|f| f.url == "/api/hung").collect();
+    assert_eq!(hung.len(), 2);
+    assert!(hung.iter().all(|f| f.signal.aborted()), "each hung fetch is aborted, its connection let go");
+    assert!(h.0.state.borrow().comps.iter().flatten().all(|c| c.fetch.is_none()));
+    h.stop();
+
+    // A component that leaves the document while its fetch is out: the fetch is aborted.
+    let c = fresh(&section("away", "CARD", r#"data-hydrate="eager" data-src="/api/away""#, ""));
+    let net = FakeFetch::new(|_, _| Promise::new(&mut |_, _| {}));
+    let h = hydrate(opts("{preload: 0, render}", &render, &render));
+    assert_eq!(net.calls().len(), 1);
+    change_and_observe(&c, || element(&c, "away").remove()).await;
+    assert!(net.log.all()[0].signal.aborted(), "its connection let go");
     h.stop();
 }
 

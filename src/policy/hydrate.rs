@@ -16,7 +16,9 @@
 //! Decisions the adapter relies on:
 //! * Every [`Command::Fetch`] must be answered by exactly one [`Event::FetchDone`], even
 //!   after the component was removed: the slot stays counted until then, so at most
-//!   `max_concurrent` fetches are really in flight.
+//!   `max_concurrent` fetches are really in flight. A fetch without an answer within
+//!   `fetch_timeout_ms` gets a [`Command::Abort`], after which its answer is a failure;
+//!   a removed component's is the adapter's to abort (it drops what it held for it).
 //! * Every [`Command::Render`] must be answered by [`Event::Rendered`] or
 //!   [`Event::RenderFailed`]; `Hydrated.ms` runs from the trigger to that answer.
 //! * Render failures are not retried: before hydration they end the component with
@@ -190,6 +192,11 @@ pub struct Options {
     pub max_retries: u32,
     /// Backoff before retry *n* (1-based) is `retry_base_ms * 2^(n-1)`.
     pub retry_base_ms: f64,
+    /// A fetch with no answer (headers and body) this long after it was issued is
+    /// aborted ([`Command::Abort`]) and counts as failed: a hung request would hold its
+    /// slot, and with `max_concurrent` of them every other component waited for good.
+    /// `INFINITY`: never.
+    pub fetch_timeout_ms: f64,
     /// Per-type overrides.
     pub types: Vec<TypeOptions>,
 }
@@ -203,10 +210,14 @@ impl Default for Options {
             max_concurrent: 4,
             max_retries: 3,
             retry_base_ms: 1000.0,
+            fetch_timeout_ms: FETCH_TIMEOUT_MS,
             types: Vec::new(),
         }
     }
 }
+
+/// The default [`Options::fetch_timeout_ms`].
+pub const FETCH_TIMEOUT_MS: f64 = 10_000.0;
 
 /// Default `maxAge` for a component type (the reference site, `getComponentMaxAge`).
 pub fn default_max_age_ms(component_type: &str) -> f64 {
@@ -304,6 +315,9 @@ pub enum Command {
     WatchMedia { key: ComponentKey, query: String },
     /// Fetch the component's data; `reload` → `cache: 'reload'` (bypass the SW cache).
     Fetch { key: ComponentKey, reload: bool },
+    /// Abort the component's fetch in flight: no answer within
+    /// [`Options::fetch_timeout_ms`]. Its [`Event::FetchDone`] (a failure) still comes.
+    Abort(ComponentKey),
     /// Call the render callback with the given data.
     Render { key: ComponentKey, source: DataSource },
     /// Dispatch an analytics event.
@@ -314,7 +328,7 @@ impl Command {
     /// The component this command is about, if any.
     pub fn key(&self) -> Option<ComponentKey> {
         match self {
-            Command::Observe(k) | Command::Unobserve(k) => Some(*k),
+            Command::Observe(k) | Command::Unobserve(k) | Command::Abort(k) => Some(*k),
             Command::WatchMedia { key, .. } | Command::Fetch { key, .. } | Command::Render { key, .. } => Some(*key),
             Command::Emit(Notice::Hydrated { key, .. }) | Command::Emit(Notice::HydrationError { key, .. }) => {
                 Some(*key)
@@ -330,8 +344,8 @@ enum Phase {
     Waiting,
     /// Wants a fetch slot (in `queue`).
     Queued { reload: bool },
-    /// Fetch issued.
-    Fetching { reload: bool },
+    /// Fetch issued; aborted at `due` (`INFINITY`: no timeout, or aborted already).
+    Fetching { reload: bool, due: f64 },
     /// Hydration fetch failed; back in the queue at `due`.
     Backoff { due: f64, reload: bool },
     /// Render issued; `refresh_after`: data was stale, refetch with reload once rendered.
@@ -528,7 +542,7 @@ impl Hydrator {
                         c.for_notice = true;
                         c.attempts = 0;
                         self.queue.push(key);
-                        self.pump();
+                        self.pump(now);
                     }
                     // A reload not issued yet goes out after the notice anyway.
                     Phase::Queued { .. } if c.hydrated => {
@@ -545,25 +559,35 @@ impl Hydrator {
                 self.hidden = false;
                 // Polls that came due while hidden fire once, now.
                 self.fire_due(now, false);
-                self.pump();
+                self.pump(now);
             }
         }
     }
 
-    /// Fires every deadline at or before `now` (retries; polls unless hidden).
+    /// Fires every deadline at or before `now` (retries; polls unless hidden; fetches
+    /// that took too long are aborted).
     pub fn on_timeout(&mut self, now: f64) {
+        for (key, c) in self.comps.0.iter_mut() {
+            if let Phase::Fetching { due, reload } = c.phase {
+                if due <= now {
+                    c.phase = Phase::Fetching { reload, due: f64::INFINITY };
+                    self.out.push(Command::Abort(*key));
+                }
+            }
+        }
         self.fire_due(now, true);
-        self.pump();
+        self.pump(now);
     }
 
-    /// The earliest pending deadline (retry backoff, or a poll while visible); the
-    /// adapter keeps one timer for it. `None` when nothing is scheduled.
+    /// The earliest pending deadline (retry backoff, a poll while visible, a fetch's
+    /// timeout); the adapter keeps one timer for it. `None` when nothing is scheduled.
     pub fn next_timeout(&self) -> Option<f64> {
         self.comps
             .values()
             .filter_map(|c| match c.phase {
                 Phase::Backoff { due, .. } => Some(due),
                 Phase::Settled { poll_due } if !self.hidden => poll_due,
+                Phase::Fetching { due, .. } if due.is_finite() => Some(due),
                 _ => None,
             })
             .min_by(f64::total_cmp)
@@ -640,11 +664,11 @@ impl Hydrator {
             c.phase = Phase::Queued { reload: false };
         }
         self.queue.push(key);
-        self.pump();
+        self.pump(now);
     }
 
     /// Issues queued fetches in FIFO order while slots are free; refreshes wait while hidden.
-    fn pump(&mut self) {
+    fn pump(&mut self, now: f64) {
         let limit = self.opts.max_concurrent.max(1);
         let mut i = 0;
         while self.in_flight < limit && i < self.queue.len() {
@@ -662,7 +686,7 @@ impl Hydrator {
                 continue;
             }
             self.queue.remove(i);
-            c.phase = Phase::Fetching { reload };
+            c.phase = Phase::Fetching { reload, due: now + self.opts.fetch_timeout_ms };
             c.attempts = c.attempts.saturating_add(1); // a first hydration's, or a notice's refetch's
             c.stale_again = false; // this fetch comes after any notice (a retry's too)
             self.in_flight += 1;
@@ -673,13 +697,13 @@ impl Hydrator {
     fn fetch_done(&mut self, key: ComponentKey, ok: bool, age_ms: Option<f64>, now: f64) {
         if self.orphans.remove(&key) {
             self.in_flight = self.in_flight.saturating_sub(1);
-            self.pump();
+            self.pump(now);
             return;
         }
         let Some(c) = self.comps.get_mut(&key) else {
             return;
         };
-        let Phase::Fetching { reload } = c.phase else {
+        let Phase::Fetching { reload, .. } = c.phase else {
             return;
         };
         self.in_flight = self.in_flight.saturating_sub(1);
@@ -723,7 +747,7 @@ impl Hydrator {
                 c.phase = Phase::Failed;
             }
         }
-        self.pump();
+        self.pump(now);
     }
 
     fn rendered(&mut self, key: ComponentKey, ok: bool, now: f64) {
@@ -753,7 +777,7 @@ impl Hydrator {
         if (ok && refresh_after) || again {
             c.phase = Phase::Queued { reload: true };
             self.queue.push(key);
-            self.pump();
+            self.pump(now);
         } else {
             c.settle(now);
         }
@@ -802,7 +826,7 @@ impl Hydrator {
         if c.observed && !observe_undelivered {
             self.out.push(Command::Unobserve(key));
         }
-        self.pump();
+        self.pump(now);
     }
 
     /// Moves due retries (if `retries`) and due polls (if visible) into the queue, in
@@ -874,6 +898,7 @@ mod tests {
             Command::Unobserve(k) => format!("unobs{k}"),
             Command::RequestIdle => "idle?".into(),
             Command::WatchMedia { key, query } => format!("media{key}:{query}"),
+            Command::Abort(k) => format!("abort{k}"),
             Command::Fetch { key, reload: false } => format!("fetch{key}"),
             Command::Fetch { key, reload: true } => format!("reload{key}"),
             Command::Render { key, source: DataSource::Inline } => format!("inline{key}"),
@@ -1020,7 +1045,8 @@ mod tests {
         h.handle(Event::Rendered(0), 12.0);
         h.handle(Event::Rendered(1), 12.0);
         assert_eq!(cmds(&mut h), "hydrated0@12 reload0 hydrated1@12");
-        assert_eq!(h.next_timeout(), Some(30_012.0)); // key 1 polls; key 0 is refreshing
+        // Key 0's reload times out at 10,012 (key 1 polls at 30,012).
+        assert_eq!(h.next_timeout(), Some(10_012.0));
         h.handle(aged(0, 2.0 * max), 20.0); // a stale-looking reload is not refetched
         h.handle(Event::Rendered(0), 21.0);
         assert_eq!(cmds(&mut h), "render0");
@@ -1130,7 +1156,7 @@ mod tests {
         assert_eq!(cmds(&mut h), "");
         h.on_timeout(30_100.0);
         assert_eq!(cmds(&mut h), "reload0");
-        assert_eq!(h.next_timeout(), None, "polls never overlap");
+        assert_eq!(h.next_timeout(), Some(40_100.0), "polls never overlap: only the reload's timeout");
         h.handle(done(0, false), 30_200.0); // failed poll: no notice, next interval
         assert_eq!((cmds(&mut h).as_str(), h.next_timeout()), ("", Some(60_200.0)));
         h.on_timeout(60_200.0);
@@ -1321,11 +1347,44 @@ mod tests {
         h.handle(done(0, true), 200_100.0);
         h.handle(Event::Rendered(0), 200_100.0);
         assert_eq!(cmds(&mut h), "render0");
-        assert_eq!(h.next_timeout(), Some(230_100.0));
+        assert_eq!(h.next_timeout(), Some(210_000.0), "reload1's timeout");
+        h.handle(done(1, false), 200_100.0);
+        assert_eq!(h.next_timeout(), Some(230_100.0), "its failure: the next polls");
         // Hidden and back before the due time: the schedule is unchanged.
         h.handle(Event::DocumentHidden, 210_000.0);
         h.handle(Event::DocumentVisible, 220_000.0);
         assert_eq!((cmds(&mut h).as_str(), h.next_timeout()), ("", Some(230_100.0)));
+    }
+
+    #[test]
+    fn a_fetch_without_an_answer_is_aborted_and_frees_its_slot() {
+        // Two slots, two hung fetches: without a timeout the third component never hydrated.
+        let o = Options { preload: 3, max_concurrent: 2, max_retries: 1, retry_base_ms: 100.0, ..Options::default() };
+        let mut h = Hydrator::new(o);
+        for k in 0..3 {
+            h.add(k, desc("X"), 0.0);
+        }
+        assert_eq!(cmds(&mut h), "fetch0 fetch1");
+        assert_eq!(h.next_timeout(), Some(FETCH_TIMEOUT_MS));
+        h.on_timeout(FETCH_TIMEOUT_MS - 1.0);
+        assert_eq!(cmds(&mut h), "");
+        h.on_timeout(FETCH_TIMEOUT_MS);
+        assert_eq!(cmds(&mut h), "abort0 abort1", "each aborted once");
+        // The slot frees when the aborted fetch answers (a failure): retried after backoff.
+        h.handle(done(0, false), 10_001.0);
+        assert_eq!(cmds(&mut h), "fetch2");
+        h.handle(done(2, true), 10_002.0);
+        h.handle(Event::Rendered(2), 10_003.0);
+        assert_eq!(cmds(&mut h), "render2 hydrated2@10003");
+        h.on_timeout(10_101.0);
+        assert_eq!(cmds(&mut h), "fetch0", "its retry, in the slot fetch 2 left");
+        h.handle(done(1, false), 10_101.0);
+        // A fetch answered in time is not aborted; Infinity never times out.
+        h.handle(done(0, true), 10_200.0);
+        assert_eq!(h.next_timeout(), Some(10_201.0), "fetch 1's retry, not fetch 0's timeout");
+        let mut h = Hydrator::new(Options { fetch_timeout_ms: f64::INFINITY, ..opts(1) });
+        h.add(0, desc("X"), 0.0);
+        assert_eq!((cmds(&mut h).as_str(), h.next_timeout()), ("fetch0", None));
     }
 
     #[test]
@@ -1360,7 +1419,7 @@ mod tests {
         assert_eq!(h.in_flight(), 2, "removed fetches hold their slot until answered");
         h.handle(Event::Removed(4), 2.0);
         assert_eq!(cmds(&mut h), "unobs4");
-        assert_eq!(h.next_timeout(), None);
+        assert_eq!(h.next_timeout(), None, "removed fetches are the adapter's to abort");
         h.handle(done(2, true), 3.0);
         h.handle(done(3, false), 3.0);
         h.on_timeout(1e9);
@@ -1479,6 +1538,8 @@ mod tests {
         noticed: HashSet<ComponentKey>,
         hydrated: HashSet<ComponentKey>,
         back: HashSet<ComponentKey>,
+        /// Fetches the scheduler aborted: their answer is a failure.
+        aborted: HashSet<ComponentKey>,
         hidden: bool,
     }
 
@@ -1498,6 +1559,10 @@ mod tests {
                         self.fetching.push(key);
                     }
                     Command::Render { key, .. } => self.rendering.push(key),
+                    Command::Abort(key) => {
+                        assert!(self.fetching.contains(&key), "abort of {key}, not fetching");
+                        assert!(self.aborted.insert(key), "second abort of {key}");
+                    }
                     Command::Emit(n) => {
                         let (key, ok, ms) = match n {
                             Notice::Hydrated { key, ms } => (key, true, ms),
@@ -1524,7 +1589,15 @@ mod tests {
         let max = 1 + rng.below(3) as usize;
         let fast =
             TypeOptions { name: "FAST".into(), poll_ms: Some(700.0), max_age_ms: Some(500.0), ..Default::default() };
-        let o = Options { max_concurrent: max, max_retries: 2, retry_base_ms: 100.0, types: vec![fast], ..opts(2) };
+        let fetch_timeout_ms = [300.0, 1500.0, f64::INFINITY][rng.below(3) as usize];
+        let o = Options {
+            max_concurrent: max,
+            max_retries: 2,
+            retry_base_ms: 100.0,
+            fetch_timeout_ms,
+            types: vec![fast],
+            ..opts(2)
+        };
         let mut h = Hydrator::new(o);
         let mut m = Model::default();
         let (mut now, mut keys) = (0.0f64, 0u32);
@@ -1555,7 +1628,9 @@ mod tests {
                 6 | 7 if !m.fetching.is_empty() => {
                     let key = m.fetching.remove(rng.below(m.fetching.len() as u64) as usize);
                     let age_ms = [None, Some(0.0), Some(600.0)][rng.below(3) as usize];
-                    h.handle(Event::FetchDone { key, ok: rng.below(3) != 0, age_ms }, now);
+                    let aborted = m.aborted.remove(&key);
+                    let ok = rng.below(3) != 0 && !aborted;
+                    h.handle(Event::FetchDone { key, ok, age_ms }, now);
                 }
                 8 if !m.rendering.is_empty() => {
                     let key = m.rendering.remove(rng.below(m.rendering.len() as u64) as usize);

@@ -12,7 +12,8 @@ use crate::policy::value::Value;
 pub use crate::policy::value::FUNCTION;
 
 /// The options `hydrate()` knows, as its errors list them.
-pub const OPTIONS: &str = "rootMargin, preload, maxConcurrent, maxRetries, retryBaseMs, pageSlug, render, types";
+pub const OPTIONS: &str =
+    "rootMargin, preload, maxConcurrent, maxRetries, retryBaseMs, fetchTimeout, pageSlug, render, types";
 /// The options of one component type (`types: {TYPE: {…}}`).
 pub const TYPE_OPTIONS: &str = "maxAge, poll, trigger, render";
 
@@ -84,6 +85,10 @@ pub fn parse(opts: &Value) -> Result<Options, String> {
                     _ => o.retry_base_ms = n,
                 }
             }
+            "fetchTimeout" => match v {
+                Value::Num(ms) if *ms > 0.0 => o.fetch_timeout_ms = *ms,
+                _ => return Err(bad(key, "a number of milliseconds above 0 (or Infinity)")),
+            },
             _ => return Err(unknown(key, OPTIONS)),
         }
     }
@@ -146,6 +151,7 @@ mod tests {
             ("maxConcurrent", Value::Num(2.0)),
             ("maxRetries", Value::Num(0.0)),
             ("retryBaseMs", Value::Num(250.5)),
+            ("fetchTimeout", Value::Num(2500.0)),
             ("pageSlug", Value::str("summer-sale")),
             ("render", FUNCTION),
             (
@@ -167,6 +173,7 @@ mod tests {
         .unwrap();
         assert_eq!(o.root_margin, "120px");
         assert_eq!((o.preload, o.max_concurrent, o.max_retries, o.retry_base_ms), (3, 2, 0, 250.0));
+        assert_eq!(o.fetch_timeout_ms, 2500.0);
         assert_eq!(o.page_slug.as_deref(), Some("summer-sale"));
         assert_eq!(
             o.types,
@@ -199,6 +206,8 @@ mod tests {
         assert_eq!(t("poll", Value::Num(f64::INFINITY)).unwrap()[0].poll_ms, Some(f64::INFINITY));
         assert!(t("maxAge", Value::Num(f64::NEG_INFINITY)).is_err());
         assert!(t("poll", Value::Num(-1.0)).is_err());
+        let timeout = |v: Value| parse(&obj(&[("fetchTimeout", v)])).map(|o| o.fetch_timeout_ms);
+        assert_eq!(timeout(Value::Num(f64::INFINITY)), Ok(f64::INFINITY), "a fetch that is never aborted");
     }
 
     #[test]
@@ -216,14 +225,16 @@ mod tests {
 
     #[test]
     fn each_wrong_option_is_named() {
-        let cases: [(Value, &str); 16] = [
+        let cases: [(Value, &str); 18] = [
             (Value::Null, "option 'opts' must be an object"),
             (Value::Arr(vec![]), "option 'opts' must be an object"),
             (obj(&[("preload", Value::str("two"))]), "option 'preload' must be a non-negative number"),
             (obj(&[("maxConcurrent", Value::Num(-1.0))]), "option 'maxConcurrent' must be a non-negative number"),
             (obj(&[("retryBaseMs", Value::Num(f64::NAN))]), "option 'retryBaseMs' must be a non-negative number"),
             (obj(&[("maxRetries", Value::Null)]), "option 'maxRetries' must be a non-negative number"),
-            (obj(&[("rootMargn", Value::Num(10.0))]), "unknown option 'rootMargn' (expected one of rootMargin, preload, maxConcurrent, maxRetries, retryBaseMs, pageSlug, render, types)"),
+            (obj(&[("rootMargn", Value::Num(10.0))]), "unknown option 'rootMargn' (expected one of rootMargin, preload, maxConcurrent, maxRetries, retryBaseMs, fetchTimeout, pageSlug, render, types)"),
+            (obj(&[("fetchTimeout", Value::Num(0.0))]), "option 'fetchTimeout' must be a number of milliseconds above 0 (or Infinity)"),
+            (obj(&[("fetchTimeout", Value::str("10s"))]), "option 'fetchTimeout' must be a number of milliseconds above 0 (or Infinity)"),
             (obj(&[("rootMargin", Value::Bool(true))]), "option 'rootMargin' must be a CSS margin string or a number of pixels"),
             (obj(&[("rootMargin", Value::Num(f64::INFINITY))]), "option 'rootMargin' must be a CSS margin string or a number of pixels"),
             (obj(&[("render", Value::str("not a function"))]), "option 'render' must be a function"),
