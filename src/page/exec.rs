@@ -68,13 +68,11 @@ impl Shared {
     }
 
     /// Fetches the component's data (through the page's `fetch`, whatever wraps it):
-    /// `cache: 'reload'` when asked; answered by exactly one `FetchDone`.
+    /// `cache: 'reload'` when asked; answered by exactly one `FetchDone`: its settling's,
+    /// or the abort's (`abort`, `forget`) whether or not the page's `fetch` heeds its
+    /// signal (a later settling of that fetch is then ignored).
     pub(super) fn fetch(self: &Rc<Self>, key: ComponentKey, reload: bool) {
-        let (src, window) = {
-            let st = self.state.borrow();
-            let src = st.comp(key).map(|c| c.src.clone()).filter(|s| !s.is_empty());
-            (src, st.window.clone())
-        };
+        let src = self.state.borrow().comp(key).map(|c| c.src.clone()).filter(|s| !s.is_empty());
         let Some(src) = src else { return self.fetch_failed(key, String::from("no data-src")) };
         let abort = match AbortController::new() {
             Ok(abort) => abort,
@@ -84,23 +82,43 @@ impl Shared {
         init.set_cache(if reload { RequestCache::Reload } else { RequestCache::Default });
         init.set_signal(Some(&abort.signal()));
         if let Some(c) = self.state.borrow_mut().comp_mut(key) {
-            c.fetch = Some(abort);
+            c.fetch = Some(abort.clone());
         }
         // Wall time, as the worker's `sw-cache-time` stamps are (one system clock): a stamp
         // before the request started is a stored copy.
         let started = Date::now();
+        // A page's `fetch` that throws instead of rejecting fails this component only.
+        let promise = match super::js::fetch(&src, &init) {
+            Ok(p) => Promise::resolve(&p),
+            Err(e) => return self.settled_failed(key, &abort, message(&e)),
+        };
         let weak = Rc::downgrade(self);
         let fetched = move |r| {
             if let Some(s) = weak.upgrade() {
-                s.fetched(key, started, r);
+                s.fetched(key, abort, started, r);
             }
         };
-        settle(&window.fetch_with_str_and_init(&src, &init), Box::new(fetched));
+        settle(&promise, Box::new(fetched));
     }
 
-    fn fetched(self: &Rc<Self>, key: ComponentKey, started: f64, r: Result<JsValue, JsValue>) {
+    /// Whether `abort` is still the component's fetch (not aborted and answered already).
+    fn current(&self, key: ComponentKey, abort: &AbortController) -> bool {
+        self.state.borrow().comp(key).and_then(|c| c.fetch.as_ref()).is_some_and(|a| a == abort)
+    }
+
+    fn settled_failed(self: &Rc<Self>, key: ComponentKey, abort: &AbortController, error: String) {
+        if self.current(key, abort) {
+            self.fetch_failed(key, error);
+        }
+    }
+
+    fn fetched(self: &Rc<Self>, key: ComponentKey, abort: AbortController, started: f64, r: Result<JsValue, JsValue>) {
+        if !self.current(key, &abort) {
+            return;
+        }
         let response: Response = match r {
-            Ok(r) => r.unchecked_into(),
+            Ok(r) if r.is_object() => r.unchecked_into(),
+            Ok(_) => return self.fetch_failed(key, String::from("fetch answered no Response")),
             Err(e) => return self.fetch_failed(key, message(&e)),
         };
         if !response.ok() {
@@ -116,6 +134,9 @@ impl Shared {
         let weak = Rc::downgrade(self);
         let parsed = move |r: Result<JsValue, JsValue>| {
             let Some(s) = weak.upgrade() else { return };
+            if !s.current(key, &abort) {
+                return;
+            }
             match r {
                 Ok(data) => s.parsed(key, started, stamp, data),
                 Err(e) => s.fetch_failed(key, message(&e)),
@@ -124,18 +145,23 @@ impl Shared {
         settle(&body, Box::new(parsed));
     }
 
-    /// Aborts the component's fetch (or its body's read): no answer in time. Its promise
-    /// rejects with the reason, which [`Shared::fetch_failed`] reports.
-    pub(super) fn abort(&self, key: ComponentKey) {
+    /// Aborts the component's fetch (or its body's read): no answer in time. It fails at
+    /// once, whether or not the page's `fetch` heeds the signal (a wrapper awaiting a
+    /// token of its own, or dropping `init.signal`, would never answer).
+    pub(super) fn abort(self: &Rc<Self>, key: ComponentKey) {
         let (abort, ms) = {
-            let st = self.state.borrow();
-            let abort = st.comp(key).and_then(|c| c.fetch.clone());
+            let mut st = self.state.borrow_mut();
+            let abort = st.comp_mut(key).and_then(|c| c.fetch.take());
             (abort, st.fetch_timeout_ms)
         };
-        if let Some(abort) = abort {
-            let reason = js_sys::Error::new(&crate::cat!("no answer within ", ms as u64, " ms"));
-            abort.abort_with_reason(&reason);
+        let Some(abort) = abort else { return };
+        let error = crate::cat!("no answer within ", ms as u64, " ms");
+        // The page's abort listeners run here: no borrow is held.
+        abort.abort_with_reason(&js_sys::Error::new(&error));
+        if let Some(c) = self.state.borrow_mut().comp_mut(key) {
+            c.error = error;
         }
+        self.feed(Event::FetchDone { key, ok: false, age_ms: None });
     }
 
     fn parsed(self: &Rc<Self>, key: ComponentKey, started: f64, stamp: Option<f64>, data: JsValue) {
@@ -336,8 +362,13 @@ impl Shared {
             }
             (key, c)
         };
-        drop(comp);
+        let fetching = comp.fetch.is_some();
+        drop(comp); // aborts its fetch
         self.feed(Event::Removed(key));
+        if fetching {
+            // Its slot frees now, whether or not the page's `fetch` heeds the abort.
+            self.feed(Event::FetchDone { key, ok: false, age_ms: None });
+        }
     }
 
     pub(super) fn intersections(self: &Rc<Self>, entries: &Array) {

@@ -26,6 +26,11 @@ extern "C" {
     /// for hours, nor ages or rejuvenates data.
     #[wasm_bindgen(js_namespace = performance, js_name = now)]
     pub(crate) fn monotonic() -> f64;
+    /// `window.fetch(input, init)`, as the page has it (a wrapper may throw, or return
+    /// something that is not a promise: web-sys's binding would let a throw unwind
+    /// through the adapter, leaving it `draining` for good).
+    #[wasm_bindgen(catch, js_name = fetch)]
+    pub(crate) fn fetch(input: &str, init: &web_sys::RequestInit) -> Result<JsValue, JsValue>;
 }
 
 /// What a promise step calls back with (`js_promise::settle`): the value or the

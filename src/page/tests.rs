@@ -783,6 +783,70 @@ async fn a_fetch_with_no_answer_is_aborted_and_the_others_go_on() {
 }
 
 #[wasm_bindgen_test]
+async fn a_fetch_wrapper_that_ignores_the_signal_holds_no_slot() {
+    // A page's fetch wrapper that waits for something of its own first (a token that never
+    // comes) or drops `init.signal`: the abort reaches nothing, and no answer ever comes.
+    let c = fresh(
+        &[
+            section("hung", "CARD", r#"data-hydrate="eager" data-src="/api/hung""#, ""),
+            section("next", "CARD", r#"data-hydrate="eager" data-src="/api/next""#, ""),
+        ]
+        .concat(),
+    );
+    eval(
+        "window.fetch = (url) => url === '/api/hung' ? new Promise(() => {}) \
+         : Promise.resolve(new Response('{}', {headers: {'content-type': 'application/json'}}))",
+    );
+    let render = Render::new();
+    let events = Events::on(&c);
+    let options = "{preload: 0, maxConcurrent: 1, maxRetries: 0, fetchTimeout: 30, render}";
+    let h = hydrate(opts(options, &render, &render));
+    events.wait(2).await;
+    assert_eq!(events.of("next").type_(), "swcache:hydrated");
+    assert_eq!(text_at(&events.of("hung").detail(), "error"), "no answer within 30 ms");
+    h.stop();
+
+    // One that leaves the document while such a fetch is out frees its slot too.
+    let c = fresh(&section("away", "CARD", r#"data-hydrate="eager" data-src="/api/hung""#, ""));
+    eval(
+        "window.fetch = (url) => url === '/api/hung' ? new Promise(() => {}) \
+         : Promise.resolve(new Response('{}', {headers: {'content-type': 'application/json'}}))",
+    );
+    let events = Events::on(&c);
+    let h = hydrate(opts("{preload: 0, maxConcurrent: 1, fetchTimeout: Infinity, render}", &render, &render));
+    change_and_observe(&c, || element(&c, "away").remove()).await;
+    let later = section("later", "CARD", r#"data-hydrate="eager" data-src="/api/next""#, "");
+    change_and_observe(&c, || c.insert_adjacent_html("beforeend", &later).unwrap()).await;
+    events.wait(1).await;
+    assert_eq!(events.of("later").type_(), "swcache:hydrated");
+    h.stop();
+}
+
+#[wasm_bindgen_test]
+async fn a_fetch_that_throws_at_once_fails_only_its_component() {
+    // A wrapper that throws instead of rejecting (`new Request(url)` of a bad URL before
+    // its first await): its component fails, the scheduler goes on.
+    let c = fresh(
+        &[
+            section("bad", "CARD", r#"data-hydrate="eager" data-src="/api/bad""#, ""),
+            section("next", "CARD", r#"data-hydrate="eager" data-src="/api/next""#, ""),
+        ]
+        .concat(),
+    );
+    eval(
+        "window.fetch = (url) => { if (url === '/api/bad') throw new TypeError('bad URL'); \
+         return Promise.resolve(new Response('{}', {headers: {'content-type': 'application/json'}})); }",
+    );
+    let render = Render::new();
+    let events = Events::on(&c);
+    let h = hydrate(opts("{preload: 0, maxRetries: 0, render}", &render, &render));
+    events.wait(2).await;
+    assert_eq!(events.of("next").type_(), "swcache:hydrated");
+    assert_eq!(text_at(&events.of("bad").detail(), "error"), "bad URL");
+    h.stop();
+}
+
+#[wasm_bindgen_test]
 async fn a_failure_that_is_no_error_object_fails_only_its_component() {
     // What pages reject with besides errors: nothing, a plain object, a number, null.
     let c = fresh(
