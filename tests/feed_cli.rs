@@ -294,3 +294,137 @@ fn a_publisher_running_as_another_user_is_not_locked_out_by_the_lock_file() {
     let f = swcache::policy::feed::parse(&std::fs::read_to_string(&feed).unwrap()).unwrap();
     assert_eq!(f.seq, 2);
 }
+
+/// A feed file linked into the site (a deploy's shared file, linked into each release, as
+/// Capistrano's `linked_files` and Deployer's `shared_files` do): a publish through the
+/// link must write the shared file, not replace the link with a copy of its own, and a
+/// writer naming the shared file must take the same lock.
+#[test]
+fn a_publish_through_a_symlinked_feed_writes_the_linked_file() {
+    let shared = scratch("symlink");
+    let release = shared.parent().unwrap().join("release");
+    std::fs::create_dir_all(&release).unwrap();
+    let link = release.join("swcache-feed.json");
+    std::os::unix::fs::symlink(&shared, &link).unwrap();
+    assert!(bin().args(["init", "--feed"]).arg(&shared).status().unwrap().success());
+    let out = bin().args(["add", "--feed"]).arg(&link).args(["--url", "/via-link"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced by a file");
+    let out = bin().args(["add", "--feed"]).arg(&shared).args(["--url", "/direct"]).output().unwrap();
+    assert!(out.status.success());
+    let f = swcache::policy::feed::parse(&std::fs::read_to_string(&link).unwrap()).unwrap();
+    assert_eq!((f.seq, f.entries.len()), (2, 2), "both publishes are in the one feed");
+    assert!(!release.join("swcache-feed.lock").exists(), "the lock is beside the linked file");
+}
+
+/// A publish keeps the feed file's mode: a site owner who made it readable by the web
+/// server (chmod 644 under a CMS whose umask is 077) must not lose that at each publish.
+#[test]
+fn a_publish_keeps_the_feed_files_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let feed = scratch("mode");
+    assert!(bin().args(["init", "--feed"]).arg(&feed).status().unwrap().success());
+    std::fs::set_permissions(&feed, std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert!(bin().args(["add", "--feed"]).arg(&feed).args(["--url", "/a"]).status().unwrap().success());
+    assert_eq!(std::fs::metadata(&feed).unwrap().permissions().mode() & 0o777, 0o640);
+}
+
+/// A feed in a directory the publisher may not write: the error says so, rather than
+/// calling the feed (which is there) missing.
+#[test]
+fn a_directory_the_publisher_cannot_write_is_said_so() {
+    use std::os::unix::fs::PermissionsExt;
+    let feed = scratch("readonly-dir");
+    let dir = feed.parent().unwrap();
+    assert!(bin().args(["init", "--feed"]).arg(&feed).status().unwrap().success());
+    std::fs::remove_file(dir.join("swcache-feed.lock")).unwrap();
+    std::fs::set_permissions(&feed, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let root = Command::new("id").arg("-u").output().unwrap().stdout.starts_with(b"0\n");
+    let mut cmd = if root {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_swcache-feed")]);
+        c
+    } else {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+        bin()
+    };
+    let out = cmd.args(["add", "--feed"]).arg(&feed).args(["--url", "/a"]).output().unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("No such file or directory"), "{err}");
+    assert!(err.contains("Permission denied"), "{err}");
+}
+
+/// A `--server` that redirects (http:// to https://, another host): the publish is not
+/// sent on as a GET or without its token; the command names where it was sent.
+#[test]
+fn a_server_that_redirects_is_named_not_followed() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = std::thread::spawn(move || {
+        let mut seen = 0;
+        listener.set_nonblocking(false).unwrap();
+        for stream in listener.incoming().take(1) {
+            let mut s = stream.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            seen += 1;
+            let _ = s.write_all(
+                format!("HTTP/1.1 301 Moved Permanently\r\nLocation: http://localhost:{port}/v1/entries\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+        }
+        seen
+    });
+    let dir = scratch("redirect");
+    let token = dir.with_file_name("token.txt");
+    std::fs::write(&token, "0123456789abcdef0123\n").unwrap();
+    let out = bin()
+        .args(["add", "--server", &format!("http://127.0.0.1:{port}"), "--token-file"])
+        .arg(&token)
+        .args(["--url", "/a"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("301") && err.contains(&format!("http://localhost:{port}/v1/entries")), "{err}");
+    assert_eq!(requests.join().unwrap(), 1);
+}
+
+/// An idempotency key names a publish to one feed: once the feed is recreated (a new
+/// epoch), a publish with a key the old feed saw is published, not answered with a seq
+/// the new feed never had.
+#[test]
+fn a_key_the_old_feed_saw_publishes_to_a_recreated_feed() {
+    let feed = scratch("key-new-epoch");
+    let add = |url: &str| {
+        let out = bin()
+            .args(["add", "--feed"])
+            .arg(&feed)
+            .args(["--url", url, "--idempotency-key", "cms-42"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(add("/old"), "1\n");
+    assert_eq!(add("/old"), "1\n", "a retry publishes once");
+    std::fs::remove_file(&feed).unwrap();
+    assert!(bin().args(["init", "--feed"]).arg(&feed).status().unwrap().success());
+    assert_eq!(add("/new"), "1\n");
+    let f = swcache::policy::feed::parse(&std::fs::read_to_string(&feed).unwrap()).unwrap();
+    assert_eq!((f.seq, f.entries.len()), (1, 1), "the publish is in the recreated feed");
+}
+
+/// A --store that names no store is a bad argument (exit 2, as the help says), not a feed
+/// that could not be read (exit 1, which a CMS may retry).
+#[test]
+fn a_store_url_that_names_no_store_is_a_bad_argument() {
+    for store in ["file:///srv/site/swcache-feed.json", "https://www.example.com/swcache-feed.json", "file:"] {
+        let out = bin().args(["add", "--store", store, "--url", "/a"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{store}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}

@@ -652,3 +652,16 @@ fn a_long_run_shows_progress_on_a_terminal_only() {
         assert_eq!(screen(&raw), lines, "{args:?}: {raw:?}");
     }
 }
+
+/// A file over --max-file-size is refused before anything is hashed: a build directory
+/// with GBs of media must not be read through only to be refused.
+#[test]
+fn a_file_over_max_file_size_is_refused_before_hashing() {
+    let dir = scratch("max-size-early");
+    tree(&dir, &[("index.html", "abc")]);
+    // Sparse: 4 GiB that take no disk, and seconds to read (refused by its listed size;
+    // no test times it).
+    fs::File::create(dir.join("video.mp4")).unwrap().set_len(4 << 30).unwrap();
+    let err = fails(&dir, &["--max-file-size", "2MB"], 2);
+    assert!(err.contains("1 file is bigger than --max-file-size 2.0 MB: video.mp4 (4.3 GB)"), "{err}");
+}

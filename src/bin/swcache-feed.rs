@@ -274,6 +274,10 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             other => return Err(format!("unknown option '{other}'")),
         }
     }
+    // (A store URL that names none is a bad argument, not a feed that could not be read.)
+    if a.server.is_none() {
+        StoreUrl::parse(&a.store).map_err(|e| e.to_string())?;
+    }
     if cfg!(target_os = "wasi") && matches!(StoreUrl::parse(&a.store), Ok(StoreUrl::Redis(_))) {
         return Err(format!("Redis stores are the native swcache-feed's; {NATIVE}"));
     }
@@ -370,7 +374,13 @@ fn publish_to_server(a: &Args) -> Result<String, String> {
     // reqwest's rustls takes the process's crypto provider (one is installed at most once).
     let _ = tls_crypto().install_default();
     rt.block_on(async {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|e| e.to_string())?;
+        // (A redirect is not followed: a POST redirected by 301 or 302 is sent on as a GET,
+        // and the token is left out on the way to another host or scheme.)
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string())?;
         let mut req =
             client.post(&r.url).bearer_auth(&r.token).header("content-type", "application/json").body(r.body.clone());
         if let Some(k) = &r.key {
@@ -378,6 +388,12 @@ fn publish_to_server(a: &Args) -> Result<String, String> {
         }
         let res = req.send().await.map_err(|e| request_error(server, &e))?;
         let status = res.status();
+        if status.is_redirection() {
+            let to = res.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("nowhere said");
+            return Err(format!(
+                "{server} answered {status}, a redirect to {to}: give the service's own address as --server (a publish is not sent on)"
+            ));
+        }
         let text = res.text().await.map_err(|e| request_error(server, &e))?;
         server_answer(server, status.is_success(), &status.to_string(), &text)
     })

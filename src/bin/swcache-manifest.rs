@@ -972,6 +972,29 @@ fn human_size(n: u64) -> String {
     format!("{v:.1} {}", ["kB", "MB", "GB", "TB"][unit])
 }
 
+/// Files and their sizes, at most `most` of them, then how many more.
+fn list_sizes(items: &[(&str, u64)], most: usize) -> String {
+    let mut out: Vec<String> = items.iter().take(most).map(|(rel, n)| format!("{rel} ({})", human_size(*n))).collect();
+    if items.len() > most {
+        out.push(format!("and {} more", items.len() - most));
+    }
+    out.join(", ")
+}
+
+/// Exit 2 naming the files over `max` (`biggest`: the files by size, biggest first).
+fn refuse_over(max: u64, biggest: &[(&str, u64)]) -> Result<(), Fail> {
+    let over: Vec<(&str, u64)> = biggest.iter().copied().filter(|(_, n)| *n > max).collect();
+    let Some((first, _)) = over.first() else { return Ok(()) };
+    let n = over.len();
+    Err(usage(format!(
+        "{n} file{} bigger than --max-file-size {}: {}; leave {} out of the precache (--exclude '{first}'), or raise --max-file-size",
+        if n == 1 { " is" } else { "s are" },
+        human_size(max),
+        list_sizes(&over, 10),
+        if n == 1 { "it" } else { "them" },
+    )))
+}
+
 fn run(a: Args) -> Result<(), Fail> {
     let meta = fs::metadata(&a.dir).map_err(|e| usage(format!("{}: {}", a.dir.display(), native::io_text(&e))))?;
     if !meta.is_dir() {
@@ -1032,6 +1055,13 @@ fn run(a: Args) -> Result<(), Fail> {
     }
     files.sort_by(|x, y| x.rel.cmp(&y.rel));
 
+    // A file over --max-file-size is refused by its listed size before anything is read
+    // (GBs of media would be hashed first); checked again below, by the bytes read.
+    if let Some(max) = a.max_file_size {
+        let mut sizes: Vec<(&str, u64)> = files.iter().map(|f| (f.rel.as_str(), f.size)).collect();
+        sizes.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| x.0.cmp(y.0)));
+        refuse_over(max, &sizes)?;
+    }
     let (mut entries, mut total, mut hashed) = (Vec::with_capacity(files.len()), 0u64, 0usize);
     let mut sizes = Vec::with_capacity(files.len());
     let bytes = files.iter().map(|f| f.size).sum();
@@ -1062,26 +1092,8 @@ fn run(a: Args) -> Result<(), Fail> {
     // The files by size, biggest first (ties by path).
     let mut biggest: Vec<(&str, u64)> = files.iter().map(|f| f.rel.as_str()).zip(sizes).collect();
     biggest.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| x.0.cmp(y.0)));
-    let list = |items: &[(&str, u64)], most: usize| {
-        let mut out: Vec<String> =
-            items.iter().take(most).map(|(rel, n)| format!("{rel} ({})", human_size(*n))).collect();
-        if items.len() > most {
-            out.push(format!("and {} more", items.len() - most));
-        }
-        out.join(", ")
-    };
     if let Some(max) = a.max_file_size {
-        let over: Vec<(&str, u64)> = biggest.iter().copied().filter(|(_, n)| *n > max).collect();
-        if let Some((first, _)) = over.first() {
-            let n = over.len();
-            return Err(usage(format!(
-                "{n} file{} bigger than --max-file-size {}: {}; leave {} out of the precache (--exclude '{first}'), or raise --max-file-size",
-                if n == 1 { " is" } else { "s are" },
-                human_size(max),
-                list(&over, 10),
-                if n == 1 { "it" } else { "them" },
-            )));
-        }
+        refuse_over(max, &biggest)?;
     }
     if let Some(limit) = a.warn_size.filter(|l| total > *l) {
         warn(&format!(
@@ -1090,7 +1102,7 @@ fn run(a: Args) -> Result<(), Fail> {
             human_size(total),
             files.len(),
             human_size(limit),
-            list(&biggest, 5),
+            list_sizes(&biggest, 5),
         ));
     }
     // A glob that selects nothing is most likely a typo: say so (the rest is still right).

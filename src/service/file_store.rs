@@ -83,7 +83,8 @@ impl WriterLock {
                 .write(true)
                 .open(&lock_path)
                 .or_else(|e| match e.kind() {
-                    ErrorKind::PermissionDenied => fs::File::open(&lock_path),
+                    // (No lock file to open: the directory is what cannot be written.)
+                    ErrorKind::PermissionDenied => fs::File::open(&lock_path).map_err(|_| e),
                     _ => Err(e),
                 })
                 .map_err(|e| lock_failed(path, &lock_path, e))?;
@@ -225,8 +226,23 @@ pub fn read_now(path: &Path) -> Result<Option<Feed>, StoreError> {
     }
 }
 
+/// The file a feed path names, symlinks followed: a deploy's shared feed linked into each
+/// release (Capistrano's `linked_files`) is written where it is, not replaced by a copy
+/// beside the link, and every writer, whichever name it is given, takes the lock beside it.
+fn resolve(path: &Path) -> PathBuf {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::read_link(&p) {
+            Ok(target) => p = p.parent().map_or_else(|| target.clone(), |dir| dir.join(&target)),
+            Err(_) => break,
+        }
+    }
+    p
+}
+
 /// Runs `f` on the feed under the lock, writing the feed back if it returns `true`.
 fn locked<T>(path: &Path, f: impl FnOnce(&mut Feed, &Path) -> Result<(T, bool), StoreError>) -> Result<T, StoreError> {
+    let path = &resolve(path);
     let _lock = WriterLock::take(path)?;
     let mut feed =
         read_now(path)?.unwrap_or_else(|| Feed { epoch: new_epoch(), seq: 0, baseline: None, entries: vec![] });
@@ -239,9 +255,12 @@ fn locked<T>(path: &Path, f: impl FnOnce(&mut Feed, &Path) -> Result<(T, bool), 
 
 /// Writes the feed file (under the lock), its modification time [`next_modified`].
 fn write_feed(path: &Path, feed: &Feed) -> Result<(), StoreError> {
-    let before = fs::metadata(path).and_then(|m| m.modified()).ok();
+    let meta = fs::metadata(path).ok();
+    let before = meta.as_ref().and_then(|m| m.modified().ok());
     let modified = next_modified(SystemTime::now(), before);
-    native::write_atomic_at(path, feed::write(feed).as_bytes(), None, Some(modified))
+    // (The mode the site gave it, say readable by the web server whatever this umask.)
+    let perms = meta.map(|m| m.permissions());
+    native::write_atomic_at(path, feed::write(feed).as_bytes(), perms, Some(modified))
         .map_err(|e| unavailable(path, e.error))
 }
 
@@ -273,7 +292,9 @@ pub fn publish_sync(
         let now = now_ms();
         let mut keys = read_keys(&keys_path, now);
         if let Some(k) = key {
-            if let Some((_, seq, at, _)) = keys.iter().find(|(kk, ..)| kk == k) {
+            // (Only a key this feed saw: a recreated feed, of a new epoch, never had the seq.)
+            let this_feed = |e: &Option<String>, seq: u64| e.as_ref().map_or(seq <= feed.seq, |e| *e == feed.epoch);
+            if let Some((_, seq, at, _, _)) = keys.iter().find(|(kk, seq, _, _, e)| kk == k && this_feed(e, *seq)) {
                 return Ok((Published { seq: *seq, at_ms: *at, replayed: true }, false));
             }
         }
@@ -283,7 +304,8 @@ pub fn publish_sync(
         if let Some(k) = key {
             // After the feed: a crash between the two writes makes a retry publish the
             // entry twice (harmless: an invalidation is idempotent), never lose it.
-            keys.push((k.to_string(), seq, at_ms, now));
+            keys.retain(|(kk, ..)| kk != k);
+            keys.push((k.to_string(), seq, at_ms, now, Some(feed.epoch.clone())));
             write_keys(&keys_path, &keys).map_err(|e| unavailable(&keys_path, e))?;
         }
         Ok((Published { seq, at_ms, replayed: false }, false))
@@ -447,8 +469,11 @@ mod service {
     }
 }
 
-/// The remembered idempotency keys younger than a day: `(key, seq, at_ms, saved_ms)`.
-fn read_keys(path: &Path, now: f64) -> Vec<(String, u64, f64, f64)> {
+/// The remembered idempotency keys younger than a day: `(key, seq, at_ms, saved_ms, epoch)`
+/// (keys saved before epochs were kept have none).
+type Key = (String, u64, f64, f64, Option<String>);
+
+fn read_keys(path: &Path, now: f64) -> Vec<Key> {
     let Ok(text) = fs::read_to_string(path) else { return vec![] };
     text.lines()
         .filter_map(|line| {
@@ -457,16 +482,18 @@ fn read_keys(path: &Path, now: f64) -> Vec<(String, u64, f64, f64)> {
             if now - saved > IDEMPOTENCY_TTL_SECS as f64 * 1000.0 {
                 return None;
             }
-            Some((v.get("key")?.as_str()?.to_string(), v.get("seq")?.as_u64()?, v.get("at")?.as_f64()?, saved))
+            let epoch = v.get("epoch").and_then(|e| e.as_str()).map(String::from);
+            Some((v.get("key")?.as_str()?.to_string(), v.get("seq")?.as_u64()?, v.get("at")?.as_f64()?, saved, epoch))
         })
         .collect()
 }
 
-fn write_keys(path: &Path, keys: &[(String, u64, f64, f64)]) -> std::io::Result<()> {
+fn write_keys(path: &Path, keys: &[Key]) -> std::io::Result<()> {
     let mut text = String::new();
-    for (k, seq, at, saved) in keys {
-        let line =
-            serde_json::json!({ "key": k, "seq": seq, "at": at, "saved": saved, "timestamp": time::iso_string(*at) });
+    for (k, seq, at, saved, epoch) in keys {
+        let line = serde_json::json!({
+            "key": k, "seq": seq, "at": at, "saved": saved, "timestamp": time::iso_string(*at), "epoch": epoch
+        });
         text.push_str(&line.to_string());
         text.push('\n');
     }
