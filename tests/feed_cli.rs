@@ -428,3 +428,34 @@ fn a_store_url_that_names_no_store_is_a_bad_argument() {
         assert_eq!(out.status.code(), Some(2), "{store}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+/// `show` piped into a reader that stops early (`swcache-feed show | head -1`) ends quietly:
+/// `println!` panicked on the closed pipe, with a backtrace and exit 101.
+#[test]
+fn show_into_a_reader_that_stops_early_ends_quietly() {
+    use std::io::Read;
+    let feed = scratch("show-pipe");
+    let long = "x".repeat(150);
+    let entries: Vec<String> = (1..=1000)
+        .map(|i| format!(r#"{{"seq":{i},"timestamp":"2026-01-01T00:00:00.000Z","urls":["/{long}/{i}"]}}"#))
+        .collect();
+    let text =
+        format!("{{\"swcacheFeed\":1,\"epoch\":\"e1\",\"seq\":1000,\"entries\":[\n{}\n]}}\n", entries.join(",\n"));
+    std::fs::write(&feed, text).unwrap();
+    let mut child = bin()
+        .args(["show", "--feed"])
+        .arg(&feed)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 5];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // (The pipe is closed here, with ~170 KB still to write.)
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(&first, b"epoch");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(status.code(), Some(0), "{err}");
+}

@@ -594,13 +594,16 @@ fn run(a: Args) -> Result<bool, String> {
                 .peek()
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("{}: no such feed", store.describe()))?;
-            println!("epoch {} seq {} entries {}", f.epoch, f.seq, f.entries.len());
+            // Written, not println!'d: a reader that stops early (`show | head -1`) ends the
+            // listing, where println! panics on the closed pipe.
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let mut text = format!("epoch {} seq {} entries {}\n", f.epoch, f.seq, f.entries.len());
             if let Some(b) = &f.baseline {
-                println!("baseline seq {} timestamp {}", b.seq, time::iso_string(b.at_ms));
+                text.push_str(&format!("baseline seq {} timestamp {}\n", b.seq, time::iso_string(b.at_ms)));
             }
-            for e in &f.entries {
-                println!("{}", feed::entry_json(e));
-            }
+            let mut lines = ::core::iter::once(text).chain(f.entries.iter().map(|e| feed::entry_json(e) + "\n"));
+            let _ = lines.try_for_each(|line| out.write_all(line.as_bytes()));
         }
         "init" => {
             let f = store.init().map_err(|e| e.to_string())?;
