@@ -123,25 +123,39 @@ impl Engine {
     }
 
     pub(super) fn wake_invalidations(&mut self) {
-        let ready: Vec<OpId> = self
-            .ops
-            .iter_mut()
-            .filter_map(|o| match &mut o.kind {
-                Kind::Invalidate(i) if !i.begun => Some((o.id, i)),
-                _ => None,
-            })
-            .filter_map(|(id, i)| {
-                let writes = &self.writes;
-                i.waiting.retain(|w| writes.contains(w));
-                i.waiting.is_empty().then(|| {
-                    i.begun = true;
-                    id
-                })
-            })
-            .collect();
-        for id in ready {
-            self.begin_invalidation(id);
+        if self.waking > 0 {
+            self.waking = 2;
+            return;
         }
+        loop {
+            self.waking = 1;
+            let ready: Vec<OpId> = self
+                .ops
+                .iter_mut()
+                .filter_map(|o| match &mut o.kind {
+                    Kind::Invalidate(i) if !i.begun => Some((o.id, i)),
+                    _ => None,
+                })
+                .filter_map(|(id, i)| {
+                    // Up to the first one still under way (the rest need not be read: each
+                    // queued invalidation waits for every earlier one).
+                    let writes = &self.writes;
+                    let ended = i.waiting.iter().position(|w| writes.contains(w)).unwrap_or(i.waiting.len());
+                    i.waiting.drain(..ended);
+                    i.waiting.is_empty().then(|| {
+                        i.begun = true;
+                        id
+                    })
+                })
+                .collect();
+            for id in ready {
+                self.begin_invalidation(id);
+            }
+            if self.waking == 1 {
+                break;
+            }
+        }
+        self.waking = 0;
     }
 
     pub(super) fn inv_op(&mut self, id: OpId) -> Option<&mut InvalidateOp> {

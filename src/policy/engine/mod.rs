@@ -176,6 +176,10 @@ pub struct Engine {
     /// The removal waiting for the cache writes under way to end before it deletes the
     /// caches (a write ending after the deletion would create its cache again).
     removal_waiting: Option<OpId>,
+    /// [`Engine::wake_invalidations`] is running (1), and was asked again meanwhile (2):
+    /// an invalidation that ends at once (the same news, applied already) wakes the next
+    /// from the loop, not from a call nested in its own end (one per copy queued).
+    waking: u8,
     /// A write given up on a full storage was reported (once per instance).
     quota_warned: bool,
     /// A `PREFETCH` of a URL no route stores was reported (once per instance).
@@ -273,6 +277,7 @@ impl Engine {
             removed: false,
             offline: false,
             removal_waiting: None,
+            waking: 0,
             quota_warned: false,
             prefetch_warned: false,
             updated: Vec::new(),

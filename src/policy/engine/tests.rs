@@ -4271,3 +4271,30 @@ fn a_refresh_after_a_page_stored_an_older_copy_is_announced() {
     assert_eq!(s.cached(&s.cn("news"), "/news/a").unwrap().version, 2);
     assert_eq!(s.broadcasts.iter().filter(|b| b.contains("UPDATED")).count(), 2, "{:?}", s.broadcasts);
 }
+
+/// Many copies of the same news queued behind the first (every open tab hands on each
+/// entry of its live feed; a page script repeating a message): once the first has
+/// applied, each later one finds it applied and ends at once, which must not start the
+/// next from inside its own end (one nested call per copy: the worker's stack overflows
+/// and it traps).
+#[test]
+fn many_copies_of_the_same_news_end_without_nesting() {
+    // A stack like a worker's (V8 gives a worker about 1 MB; the Rust stack in the
+    // wasm's memory is 1 MB): run on a small one, so nesting by the copy shows.
+    let t = std::thread::Builder::new()
+        .stack_size(128 * 1024)
+        .spawn(|| {
+            let mut s = Sim::seed();
+            s.visit("/promo/a");
+            let msg = r#"{"type":"CACHE_INVALIDATION","urls":["/promo/a"],"timestamp":"1970-01-01T00:16:50.000Z"}"#;
+            let ops: Vec<OpId> = (0..600).map(|_| s.e.message(read_json(msg), false, s.now)).collect();
+            for op in &ops {
+                s.state(*op);
+            }
+            s.settle();
+            assert!(s.cached(&s.cn("promoPages"), "/promo/a").is_none());
+            assert!(ops.iter().all(|op| s.ops[op].done), "every copy ended");
+        })
+        .unwrap();
+    t.join().expect("no panic");
+}
