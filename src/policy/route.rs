@@ -62,7 +62,19 @@ pub fn select(
     cfg: &Config,
     origin: &str,
     req: &RequestFacts<'_>,
+    test: impl FnMut(u32, &str) -> bool,
+) -> Option<Selection> {
+    select_in(cfg, origin, req, test, true)
+}
+
+/// [`select`] among the configured routes only (`precache: false`: the built-in precache
+/// route, a scan of the whole list, is not tried).
+pub fn select_in(
+    cfg: &Config,
+    origin: &str,
+    req: &RequestFacts<'_>,
     mut test: impl FnMut(u32, &str) -> bool,
+    precache: bool,
 ) -> Option<Selection> {
     if !req.is_get || req.has_range {
         return None;
@@ -85,7 +97,7 @@ pub fn select(
             return Some(Selection::Route(i));
         }
     }
-    if same_origin && cfg.is_precached(path) {
+    if precache && same_origin && cfg.is_precached(path) {
         return Some(Selection::Precache);
     }
     None
@@ -180,6 +192,11 @@ mod tests {
         assert_eq!(pick(&c, "http://localhost:8080/robots.txt"), Some(Selection::Precache));
         assert_eq!(pick(&c, "http://localhost:8080/robots.txt?x"), None);
         assert_eq!(pick(&c, "http://localhost:8080/blo"), None);
+        // Routes only (an activate looking for route copies of the list's URLs).
+        let facts = |href| RequestFacts { is_get: true, href, has_range: false };
+        let routes_only = |href| select_in(&c, ORIGIN, &facts(href), seed_regexps, false);
+        assert_eq!(routes_only("http://localhost:8080/robots.txt"), None);
+        assert_eq!(routes_only("http://localhost:8080/blog/"), Some(Selection::Route(0)));
     }
 
     #[test]
