@@ -320,7 +320,7 @@ impl Shared {
             trigger: comp.el.get_attribute("data-hydrate").as_deref().and_then(Trigger::parse),
         };
         st.keys.set(&comp.el, &key.into());
-        st.comps.push(Some(comp));
+        st.comps.push(Some(Box::new(comp)));
         if let Some(was) = was {
             st.away.retain(|(k, _)| *k != was as ComponentKey);
         }
@@ -354,7 +354,11 @@ impl Shared {
             let Some(c) = st.comps[key as usize].take() else { return };
             st.keys.delete(&c.el);
             if st.hydrator.is_hydrated(key) && !c.src.is_empty() {
-                st.away.push((key, c.src.clone()));
+                let location = st.window.location();
+                let copy = location.href().ok().zip(location.origin().ok());
+                if let Some(copy) = copy.and_then(|(href, origin)| super::copy_key(&c.src, &href, &origin)) {
+                    st.away.push((key, copy));
+                }
             }
             st.gone.set(c.el.unchecked_ref(), &Array::of2(&key.into(), &c.signature.as_str().into()));
             if let Some(w) = &st.visible {

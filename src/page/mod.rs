@@ -62,15 +62,17 @@ struct State {
     /// `types.<TYPE>.render`, then the top-level `render`.
     renders: Vec<(String, Function)>,
     render: Option<Function>,
-    /// By key (keys are indices, never reused); `None` once removed.
-    comps: Vec<Option<Comp>>,
+    /// By key (keys are indices, never reused); `None` once removed. Boxed: a slot stays for
+    /// every component ever added, a pointer's size once it is gone, not a `Comp`'s.
+    comps: Vec<Option<Box<Comp>>>,
     /// Element → key.
     keys: js_sys::Map,
     /// Element → `[key, signature]` of the component it was when it left the document
     /// (weakly: an element gone for good is not kept). One put back as it was carries on.
     gone: js_sys::WeakMap,
-    /// The hydrated components out of the document, with their `data-src`: a notice
-    /// covering one is told to the scheduler, which refetches it once it is back.
+    /// The hydrated components out of the document, with what the worker names their
+    /// `data-src`'s copy by ([`copy_key`], resolved when they left): a notice covering one
+    /// is told to the scheduler, which refetches it once it is back.
     away: Vec<(ComponentKey, String)>,
     visible: Option<Watcher<IntersectionObserver>>,
     added: Option<Watcher<MutationObserver>>,
@@ -285,22 +287,15 @@ impl Hydration {
             // What the worker names the copy by (`url::key_of`): this origin's path and
             // search, another origin's whole URL (a `crossOrigin` route's copy; a `data:`
             // URL's origin is 'null': nobody's copy).
-            let key_of = |src: &str| {
-                let url = web_sys::Url::new_with_base(src, &href).ok()?;
-                let path = url.pathname() + &url.search();
-                match url.origin() {
-                    o if o == origin => Some(path),
-                    o if o != "null" => Some(o + &path),
-                    _ => None,
-                }
-            };
+            let key_of = |src: &str| copy_key(src, &href, &origin);
             let live = st.comps.iter().enumerate().filter_map(|(k, c)| Some((k as ComponentKey, c.as_ref()?)));
             let mut covered: Vec<(ComponentKey, Option<String>)> = live
                 .filter(|(_, c)| !c.src.is_empty() && key_of(&c.src).is_some_and(|p| inv.covers(&p)))
                 .map(|(k, c)| (k, st.hydrator.is_hydrated(k).then(|| c.id.clone())))
                 .collect();
             // Out of the document: not named, refetched once back.
-            let away = st.away.iter().filter(|(_, src)| key_of(src).is_some_and(|p| inv.covers(&p)));
+            // (Resolved when they left: a notice costs no URL parse per component ever unmounted.)
+            let away = st.away.iter().filter(|(_, key)| inv.covers(key));
             covered.extend(away.map(|(k, _)| (*k, None)));
             covered
         };
@@ -398,13 +393,26 @@ impl Shared {
     }
 }
 
+/// What the worker names the copy of `src` (resolved against `href`) by (`url::key_of`):
+/// this origin's path and search, another origin's whole URL (a `crossOrigin` route's
+/// copy; a `data:` URL's origin is 'null': nobody's copy).
+fn copy_key(src: &str, href: &str, origin: &str) -> Option<String> {
+    let url = web_sys::Url::new_with_base(src, href).ok()?;
+    let path = url.pathname() + &url.search();
+    match url.origin() {
+        o if o == origin => Some(path),
+        o if o != "null" => Some(o + &path),
+        _ => None,
+    }
+}
+
 impl State {
     fn comp(&self, key: ComponentKey) -> Option<&Comp> {
-        self.comps.get(key as usize)?.as_ref()
+        self.comps.get(key as usize)?.as_deref()
     }
 
     fn comp_mut(&mut self, key: ComponentKey) -> Option<&mut Comp> {
-        self.comps.get_mut(key as usize)?.as_mut()
+        self.comps.get_mut(key as usize)?.as_deref_mut()
     }
 
     fn key_of(&self, el: &JsValue) -> Option<ComponentKey> {
