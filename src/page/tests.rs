@@ -782,6 +782,15 @@ async fn a_fetch_with_no_answer_is_aborted_and_the_others_go_on() {
     h.stop();
 }
 
+/// A page's own `fetch` wrapper that never answers for `url` and ignores the abort signal
+/// (it waits for something of its own first), answering `{}` for every other URL.
+fn hang_fetches_of(url: &str) {
+    eval(&format!(
+        "window.fetch = (url) => url === '{url}' ? new Promise(() => {{}}) \
+         : Promise.resolve(new Response('{{}}', {{headers: {{'content-type': 'application/json'}}}}))"
+    ));
+}
+
 #[wasm_bindgen_test]
 async fn a_fetch_wrapper_that_ignores_the_signal_holds_no_slot() {
     // A page's fetch wrapper that waits for something of its own first (a token that never
@@ -793,10 +802,7 @@ async fn a_fetch_wrapper_that_ignores_the_signal_holds_no_slot() {
         ]
         .concat(),
     );
-    eval(
-        "window.fetch = (url) => url === '/api/hung' ? new Promise(() => {}) \
-         : Promise.resolve(new Response('{}', {headers: {'content-type': 'application/json'}}))",
-    );
+    hang_fetches_of("/api/hung");
     let render = Render::new();
     let events = Events::on(&c);
     let options = "{preload: 0, maxConcurrent: 1, maxRetries: 0, fetchTimeout: 30, render}";
@@ -808,10 +814,7 @@ async fn a_fetch_wrapper_that_ignores_the_signal_holds_no_slot() {
 
     // One that leaves the document while such a fetch is out frees its slot too.
     let c = fresh(&section("away", "CARD", r#"data-hydrate="eager" data-src="/api/hung""#, ""));
-    eval(
-        "window.fetch = (url) => url === '/api/hung' ? new Promise(() => {}) \
-         : Promise.resolve(new Response('{}', {headers: {'content-type': 'application/json'}}))",
-    );
+    hang_fetches_of("/api/hung");
     let events = Events::on(&c);
     let h = hydrate(opts("{preload: 0, maxConcurrent: 1, fetchTimeout: Infinity, render}", &render, &render));
     change_and_observe(&c, || element(&c, "away").remove()).await;

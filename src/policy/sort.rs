@@ -43,18 +43,23 @@ fn heap_pop<T>(v: &mut [T], n: usize, less: &impl Fn(&T, &T) -> bool) {
 mod tests {
     use super::*;
 
+    /// `len` values below 50 from a xorshift generator (`seed` carried from call to call).
+    fn random(seed: &mut u64, len: usize) -> Vec<u32> {
+        (0..len)
+            .map(|_| {
+                *seed ^= *seed << 13;
+                *seed ^= *seed >> 7;
+                *seed ^= *seed << 17;
+                (*seed % 50) as u32
+            })
+            .collect()
+    }
+
     #[test]
     fn sorts_like_the_standard_library() {
         let mut seed = 0x2545_f491_u64;
         for len in [0usize, 1, 2, 3, 7, 64, 501] {
-            let mut v: Vec<u32> = (0..len)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    (seed % 50) as u32
-                })
-                .collect();
+            let mut v = random(&mut seed, len);
             let mut expected = v.clone();
             expected.sort();
             heapsort_by(&mut v, |a, b| a < b);
@@ -67,14 +72,7 @@ mod tests {
         let mut seed = 0x2545_f491_u64;
         for len in [0usize, 1, 2, 3, 7, 64, 501] {
             for n in [0, 1, 2, len / 2, len, len + 3] {
-                let mut v: Vec<u32> = (0..len)
-                    .map(|_| {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
-                        (seed % 50) as u32
-                    })
-                    .collect();
+                let mut v = random(&mut seed, len);
                 let mut expected = v.clone();
                 expected.sort();
                 least_first_by(&mut v, n, |a, b| a < b);
