@@ -38,16 +38,18 @@ impl std::error::Error for WriteError {
 /// a hidden file the caller never heard of). (WASI cannot set permissions: there `perms` is
 /// not applied, and the file gets the default mode.)
 pub fn write_atomic(path: &Path, bytes: &[u8], perms: Option<Permissions>) -> Result<(), WriteError> {
-    write_atomic_at(path, bytes, perms, None)
+    write_atomic_at(path, bytes, perms, None, None)
 }
 
 /// [`write_atomic`], the new file's modification time set to `modified` (if given) before
-/// it takes `path`'s place, so no reader ever sees it with another.
+/// it takes `path`'s place, so no reader ever sees it with another; and its group set to
+/// `group` (Unix; where the writer may give it that group), as the file it replaces had.
 pub fn write_atomic_at(
     path: &Path,
     bytes: &[u8],
     perms: Option<Permissions>,
     modified: Option<SystemTime>,
+    group: Option<u32>,
 ) -> Result<(), WriteError> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
     let tmp = temp_path(path);
@@ -57,6 +59,14 @@ pub fn write_atomic_at(
     };
     let written = File::create(&tmp).and_then(|mut f| {
         f.write_all(bytes)?;
+        // (Before the mode: a change of group may clear set-group-ID.) A group the writer is
+        // not in cannot be given: the file gets the writer's own, as any new file would.
+        #[cfg(unix)]
+        if let Some(g) = group {
+            let _ = std::os::unix::fs::fchown(&f, None, Some(g));
+        }
+        #[cfg(not(unix))]
+        let _ = group;
         if let Some(p) = perms.filter(|_| cfg!(not(target_os = "wasi"))) {
             f.set_permissions(p)?;
         }

@@ -329,6 +329,31 @@ fn a_publish_keeps_the_feed_files_mode() {
     assert_eq!(std::fs::metadata(&feed).unwrap().permissions().mode() & 0o777, 0o640);
 }
 
+/// A mode kept without its group: a feed made readable by the web server's group (0640,
+/// group www-data), published by a CMS user in that group, became the CMS user's group,
+/// still 0640, and the web server could no longer read it (the umask's 0644 before).
+#[test]
+fn a_publish_keeps_the_feed_files_group() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let feed = scratch("group");
+    assert!(bin().args(["init", "--feed"]).arg(&feed).status().unwrap().success());
+    let dir = feed.parent().unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(&feed, std::fs::Permissions::from_mode(0o660)).unwrap();
+    let root = Command::new("id").arg("-u").output().unwrap().stdout.starts_with(b"0\n");
+    if !root {
+        return; // (giving a file another group needs root here)
+    }
+    // The web server's group (4242); the CMS runs as nobody, in that group too.
+    std::os::unix::fs::chown(&feed, None, Some(4242)).unwrap();
+    let mut cms = Command::new("setpriv");
+    cms.args(["--reuid=65534", "--regid=65534", "--groups=4242", env!("CARGO_BIN_EXE_swcache-feed")]);
+    let out = cms.args(["add", "--feed"]).arg(&feed).args(["--url", "/a"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let m = std::fs::metadata(&feed).unwrap();
+    assert_eq!((m.mode() & 0o777, m.gid()), (0o660, 4242), "readable by the group it was given");
+}
+
 /// A feed in a directory the publisher may not write: the error says so, rather than
 /// calling the feed (which is there) missing.
 #[test]
@@ -458,4 +483,18 @@ fn show_into_a_reader_that_stops_early_ends_quietly() {
     assert_eq!(&first, b"epoch");
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(status.code(), Some(0), "{err}");
+}
+
+/// `show` into a full disk (`show > /dev/full`, or a backup that fills it) fails: only a
+/// reader that stops early (a closed pipe) ends the listing quietly.
+#[cfg(target_os = "linux")]
+#[test]
+fn show_into_a_full_disk_fails() {
+    let feed = scratch("show-full");
+    assert!(add_kept(&feed, "10", "/a").status.success());
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = bin().args(["show", "--feed"]).arg(&feed).stdout(full).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "exit 0 with nothing written: {err}");
+    assert!(err.contains("No space left on device"), "{err}");
 }

@@ -83,9 +83,11 @@ async function send(request) {
   const headers = { authorization: `Bearer ${request.token}`, 'content-type': 'application/json' };
   if (request.key != null) headers['idempotency-key'] = request.key;
   try {
-    const res = await fetch(request.url, { method: 'POST', headers, body: request.body, signal: AbortSignal.timeout(30000) });
+    // A redirect is not followed (fetch would send a 301/302's POST on as a GET, and drop
+    // the token on the way to another origin): the module names it, as natively.
+    const res = await fetch(request.url, { method: 'POST', headers, body: request.body, redirect: 'manual', signal: AbortSignal.timeout(30000) });
     const reason = STATUS_CODES[res.status] || '<unknown status code>';
-    return { ok: res.ok, status: `${res.status} ${reason}`, body: await res.text() };
+    return { ok: res.ok, status: `${res.status} ${reason}`, body: await res.text(), location: res.headers.get('location') };
   } catch (e) {
     const cause = e?.cause;
     const why = e && e.name === 'TimeoutError' ? 'no answer within 30 s' : (cause && (cause.code || cause.message)) || e?.message || String(e);

@@ -366,6 +366,14 @@ fn server_answer(server: &str, ok: bool, status: &str, text: &str) -> Result<Str
         .ok_or_else(|| format!("{server} answered without a seq: {text}"))
 }
 
+/// A publish answered by a redirect is not sent on (a POST redirected by 301 or 302 goes
+/// on as a GET, and the token is left out on the way to another host or scheme): natively
+/// and through the npm launcher alike.
+fn redirect_refused(server: &str, status: &str, location: Option<&str>) -> String {
+    let to = location.map_or_else(|| String::from(" (no Location given)"), |l| format!(" to {l}"));
+    format!("{server} answered {status}, a redirect{to}: give the service's own address as --server (a publish is not sent on)")
+}
+
 #[cfg(not(target_os = "wasi"))]
 fn publish_to_server(a: &Args) -> Result<String, String> {
     let server = a.server.as_deref().unwrap_or_default();
@@ -389,10 +397,8 @@ fn publish_to_server(a: &Args) -> Result<String, String> {
         let res = req.send().await.map_err(|e| request_error(server, &e))?;
         let status = res.status();
         if status.is_redirection() {
-            let to = res.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("nowhere said");
-            return Err(format!(
-                "{server} answered {status}, a redirect to {to}: give the service's own address as --server (a publish is not sent on)"
-            ));
+            let to = res.headers().get("location").and_then(|l| l.to_str().ok());
+            return Err(redirect_refused(server, &status.to_string(), to));
         }
         let text = res.text().await.map_err(|e| request_error(server, &e))?;
         server_answer(server, status.is_success(), &status.to_string(), &text)
@@ -449,7 +455,7 @@ fn tls_error<'a>(mut e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rus
 ///
 /// 1. with `SWCACHE_HOST_REQUEST=FILE`: the arguments are checked as natively, and the
 ///    request (`{"url","token","body","key"}`, JSON) is written to FILE; exit status 75.
-/// 2. with `SWCACHE_HOST_ANSWER` set to the answer (`{"ok","status","body"}`, or
+/// 2. with `SWCACHE_HOST_ANSWER` set to the answer (`{"ok","status","body","location"}`, or
 ///    `{"error"}` when there was none): printed as natively (the seq, or the error).
 #[cfg(target_os = "wasi")]
 mod host {
@@ -466,6 +472,9 @@ mod host {
             let ok = v.get("ok").and_then(|o| o.as_bool()).unwrap_or(false);
             let status = v.get("status").and_then(|s| s.as_str()).unwrap_or_default();
             let text = v.get("body").and_then(|s| s.as_str()).unwrap_or_default();
+            if status.starts_with('3') {
+                return Err(super::redirect_refused(server, status, v.get("location").and_then(|l| l.as_str())));
+            }
             return super::server_answer(server, ok, status, text).map(Some);
         }
         let file = std::env::var("SWCACHE_HOST_REQUEST")
@@ -603,7 +612,13 @@ fn run(a: Args) -> Result<bool, String> {
                 text.push_str(&format!("baseline seq {} timestamp {}\n", b.seq, time::iso_string(b.at_ms)));
             }
             let mut lines = ::core::iter::once(text).chain(f.entries.iter().map(|e| feed::entry_json(e) + "\n"));
-            let _ = lines.try_for_each(|line| out.write_all(line.as_bytes()));
+            // (Only a closed pipe ends it quietly: a full disk is an error, not exit 0.)
+            match lines.try_for_each(|line| out.write_all(line.as_bytes())).and_then(|()| out.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(format!("standard output: {}", swcache::native::io_text(&e)))
+                }
+                _ => {}
+            }
         }
         "init" => {
             let f = store.init().map_err(|e| e.to_string())?;

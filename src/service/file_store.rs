@@ -259,8 +259,14 @@ fn write_feed(path: &Path, feed: &Feed) -> Result<(), StoreError> {
     let before = meta.as_ref().and_then(|m| m.modified().ok());
     let modified = next_modified(SystemTime::now(), before);
     // (The mode the site gave it, say readable by the web server whatever this umask.)
+    // And its group: a mode of 0640 for the web server's group means nothing once the file
+    // is the publisher's own group (a replaced file is created with the writer's).
+    #[cfg(unix)]
+    let group = meta.as_ref().map(std::os::unix::fs::MetadataExt::gid);
+    #[cfg(not(unix))]
+    let group = None;
     let perms = meta.map(|m| m.permissions());
-    native::write_atomic_at(path, feed::write(feed).as_bytes(), perms, Some(modified))
+    native::write_atomic_at(path, feed::write(feed).as_bytes(), perms, Some(modified), group)
         .map_err(|e| unavailable(path, e.error))
 }
 
