@@ -520,6 +520,22 @@ impl Sim {
         }
     }
 
+    /// `path` cached at version 1, the origin now at 2 and not answering (`hanging`): a
+    /// networkFirst request of it waits for its timeout.
+    fn cached_then_hanging(&mut self, path: &str) {
+        self.serve(path, 1);
+        assert_eq!(self.get(path), Some(1));
+        self.serve(path, 2);
+        self.hanging = true;
+    }
+
+    /// The network's answer to `op`'s hanging fetch comes now: `version`, with `validator`.
+    fn net_answers(&mut self, op: OpId, version: u32, validator: Option<&str>) {
+        let info = ResponseInfo { status: 200, validator: validator.map(Into::into), ..Default::default() };
+        self.state(op).res.insert(Tag::Net, Body::Response { version, info: info.clone() });
+        self.e.io(op, Tag::Net, Io::Fetched(Ok(info)), self.now);
+    }
+
     fn start_fetch(&mut self, path: &str, navigate: bool, cache: &str) -> Option<OpId> {
         self.start_request(path, Request { navigate, cache, ..get_request("") })
     }
@@ -749,10 +765,7 @@ fn a_304_to_an_unconditional_request_serves_the_cached_copy_stamped_again() {
 fn network_first_timeout_then_late_store() {
     let mut s = Sim::seed();
     let path = "/api/v1/promo/featured-content?id=1";
-    s.serve(path, 1);
-    assert_eq!(s.get(path), Some(1));
-    s.serve(path, 2);
-    s.hanging = true;
+    s.cached_then_hanging(path);
     let op = s.start_fetch(path, false, "default").unwrap();
     s.settle();
     assert!(s.ops[&op].answered.is_none(), "waits for the network");
@@ -762,9 +775,7 @@ fn network_first_timeout_then_late_store() {
     assert!(!s.ops[&op].done, "the late response is still awaited");
     // The network answers now.
     let c = s.content(path).clone();
-    let info = ResponseInfo { status: 200, ..Default::default() };
-    s.state(op).res.insert(Tag::Net, Body::Response { version: c.version, info: info.clone() });
-    s.e.io(op, Tag::Net, Io::Fetched(Ok(info)), s.now);
+    s.net_answers(op, c.version, None);
     s.settle();
     assert!(s.ops[&op].done);
     assert_eq!(s.cached(&s.cn("componentData"), path).unwrap().version, 2, "late answer stored");
@@ -776,19 +787,14 @@ fn network_first_timeout_then_late_store() {
 fn late_network_first_writes_of_one_new_copy_announce_it_once() {
     let mut s = Sim::seed();
     let path = "/api/v1/promo/featured-content?id=1";
-    s.serve(path, 1);
-    assert_eq!(s.get(path), Some(1));
-    s.serve(path, 2);
-    s.hanging = true;
+    s.cached_then_hanging(path);
     let ops: Vec<OpId> = (0..3).map(|_| s.start_fetch(path, false, "default").unwrap()).collect();
     s.settle();
     s.advance(3000.0);
     s.settle();
     for &op in &ops {
         assert_eq!(s.ops[&op].answered_with, Some(1), "timeout → cached copy");
-        let info = ResponseInfo { status: 200, validator: Some("v2".into()), ..Default::default() };
-        s.state(op).res.insert(Tag::Net, Body::Response { version: 2, info: info.clone() });
-        s.e.io(op, Tag::Net, Io::Fetched(Ok(info)), s.now);
+        s.net_answers(op, 2, Some("v2"));
         s.settle();
     }
     assert_eq!(s.cached(&s.cn("componentData"), path).unwrap().version, 2);
@@ -805,9 +811,7 @@ fn late_network_first_writes_of_one_new_copy_announce_it_once() {
     s.settle();
     s.advance(3000.0);
     s.settle();
-    let info = ResponseInfo { status: 200, validator: Some("v4".into()), ..Default::default() };
-    s.state(op).res.insert(Tag::Net, Body::Response { version: 4, info: info.clone() });
-    s.e.io(op, Tag::Net, Io::Fetched(Ok(info)), s.now);
+    s.net_answers(op, 4, Some("v4"));
     s.settle();
     assert_eq!(s.broadcasts.iter().filter(|b| b.contains("UPDATED")).count(), 2, "{:?}", s.broadcasts);
 }
@@ -822,9 +826,7 @@ fn network_first_timeout_with_nothing_cached_keeps_waiting() {
     s.advance(3000.0);
     s.settle();
     assert!(s.ops[&op].answered.is_none(), "no 504: keeps waiting");
-    let info = ResponseInfo { status: 200, ..Default::default() };
-    s.state(op).res.insert(Tag::Net, Body::Response { version: 4, info: info.clone() });
-    s.e.io(op, Tag::Net, Io::Fetched(Ok(info)), s.now);
+    s.net_answers(op, 4, None);
     s.settle();
     assert_eq!(s.ops[&op].answered_with, Some(4));
 }
@@ -4191,16 +4193,11 @@ fn a_new_build_serves_its_own_root_after_the_route_refreshed_the_old_one() {
 fn a_network_first_answer_during_the_fallback_read_is_announced() {
     let mut s = Sim::seed();
     let path = "/api/v1/promo/featured-content?id=1";
-    s.serve(path, 1);
-    assert_eq!(s.get(path), Some(1));
-    s.serve(path, 2);
-    s.hanging = true;
+    s.cached_then_hanging(path);
     let op = s.start_fetch(path, false, "default").unwrap();
     s.settle();
     s.advance(3000.0); // timeout: the cache read is sent (its result queued)
-    let info = ResponseInfo { status: 200, validator: Some("v2".into()), ..Default::default() };
-    s.state(op).res.insert(Tag::Net, Body::Response { version: 2, info: info.clone() });
-    s.e.io(op, Tag::Net, Io::Fetched(Ok(info)), s.now);
+    s.net_answers(op, 2, Some("v2"));
     s.exec();
     s.settle();
     assert_eq!(s.ops[&op].answered_with, Some(1), "timeout → cached copy");
