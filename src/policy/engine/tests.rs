@@ -2531,14 +2531,20 @@ fn lookups_among_the_kept_files_that_find_nothing_are_not_counted_as_precache_mi
     assert_eq!(num(&stats, &["misses"]), 0.0);
 }
 
-#[test]
-fn offline_page_and_image_placeholder_answer_failed_requests_with_nothing_cached() {
+/// A site with an offline page and image placeholder, installed and active.
+fn offline_site() -> Sim {
     let json = config("", r#""offline":{"page":"/offline.html","image":"/offline.svg"},"#);
     let mut s = Sim::new(&json);
     for p in ["/", "/robots.txt", "/offline.html", "/offline.svg"] {
         s.serve(p, 7);
     }
     install_and_activate(&mut s);
+    s
+}
+
+#[test]
+fn offline_page_and_image_placeholder_answer_failed_requests_with_nothing_cached() {
+    let mut s = offline_site();
     s.offline = true;
     let nav = s.start_fetch("/promo/never", true, "default").unwrap();
     s.settle();
@@ -4009,12 +4015,7 @@ fn a_notice_that_lists_only_some_removed_paths_says_so() {
 /// without the offline page: nothing ever fetches it again until the next deploy.
 #[test]
 fn an_invalidation_of_everything_keeps_the_offline_page() {
-    let json = config("", r#""offline":{"page":"/offline.html","image":"/offline.svg"},"#);
-    let mut s = Sim::new(&json);
-    for p in ["/", "/robots.txt", "/offline.html", "/offline.svg"] {
-        s.serve(p, 7);
-    }
-    install_and_activate(&mut s);
+    let mut s = offline_site();
     s.now += 60_000.0;
     let (_, r) = s.message(r#"{"type":"CACHE_INVALIDATION","all":true}"#);
     assert!(r[0].contains("CACHE_INVALIDATION_DONE"), "{r:?}");
