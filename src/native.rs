@@ -36,9 +36,24 @@ impl std::error::Error for WriteError {
 /// removed and `path` is left as it was; the error names `path`, what the caller asked
 /// for (a missing directory reads `out/sw.js: No such file or directory`, not the name of
 /// a hidden file the caller never heard of). (WASI cannot set permissions: there `perms` is
-/// not applied, and the file gets the default mode.)
+/// not applied, and the file gets the default mode.) A symlink at `path` is followed
+/// ([`resolve_links`]): its target is what is replaced, and the link stays.
 pub fn write_atomic(path: &Path, bytes: &[u8], perms: Option<Permissions>) -> Result<(), WriteError> {
     write_atomic_at(path, bytes, perms, None, None)
+}
+
+/// The file `path` names, symlinks followed (at most 40, as the kernel does): what an
+/// atomic write replaces, so a linked file (a deploy's shared feed, a site's `sw.js` linked
+/// into each release) is written where it is, not replaced by a plain file beside the link.
+pub fn resolve_links(path: &Path) -> PathBuf {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::read_link(&p) {
+            Ok(target) => p = p.parent().map_or_else(|| target.clone(), |dir| dir.join(&target)),
+            Err(_) => break,
+        }
+    }
+    p
 }
 
 /// [`write_atomic`], the new file's modification time set to `modified` (if given) before
@@ -51,8 +66,9 @@ pub fn write_atomic_at(
     modified: Option<SystemTime>,
     group: Option<u32>,
 ) -> Result<(), WriteError> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
-    let tmp = temp_path(path);
+    let target = &resolve_links(path);
+    let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
+    let tmp = temp_path(target);
     let fail = |path: &Path| {
         let path = path.to_path_buf();
         move |error| WriteError { path, error }
@@ -79,7 +95,7 @@ pub fn write_atomic_at(
         let _ = fs::remove_file(&tmp);
         return Err(fail(path)(e));
     }
-    if let Err(e) = fs::rename(&tmp, path) {
+    if let Err(e) = fs::rename(&tmp, target) {
         let _ = fs::remove_file(&tmp);
         return Err(fail(path)(e));
     }

@@ -454,6 +454,49 @@ fn a_store_url_that_names_no_store_is_a_bad_argument() {
     }
 }
 
+/// A feed path that names a directory is said to be one, and nothing is made beside it:
+/// the writer's lock was `DIR.lock` in the parent, then the read failed with "Is a
+/// directory".
+#[test]
+fn a_feed_path_naming_a_directory_is_said_so_and_nothing_is_made() {
+    let parent = scratch("dir").parent().unwrap().to_path_buf();
+    let dir = parent.join("feeds");
+    std::fs::create_dir(&dir).unwrap();
+    for (feed, code) in [(format!("{}/", dir.display()), 2), (dir.display().to_string(), 1)] {
+        for cmd in [&["add", "--url", "/a"][..], &["init"], &["compact"], &["show"]] {
+            let out = bin().args(cmd).args(["--feed", &feed]).output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(code), "{cmd:?} --feed {feed}: {err}");
+            assert!(err.contains("is a directory: a file store is one file"), "{cmd:?} --feed {feed}: {err}");
+        }
+    }
+    let mut made: Vec<_> = std::fs::read_dir(&parent).unwrap().map(|e| e.unwrap().file_name()).collect();
+    made.sort();
+    assert_eq!(made, ["feeds"]);
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+}
+
+/// A `redis://` URL whose port an HTTP server answers on is told as such: the client's own
+/// error was "Incompatible type - Parse error at 1" and two lines of byte values.
+#[test]
+fn a_redis_url_at_a_port_another_service_answers_is_said_so() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut c in listener.incoming().flatten() {
+            let mut buf = [0u8; 512];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n<html>");
+        }
+    });
+    let out = bin().args(["add", "--store", &format!("redis://127.0.0.1:{port}/0"), "--url", "/a"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("does not speak Redis's protocol (another service on that port?"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
 /// `show` piped into a reader that stops early (`swcache-feed show | head -1`) ends quietly:
 /// `println!` panicked on the closed pipe, with a backtrace and exit 101.
 #[test]

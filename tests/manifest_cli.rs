@@ -220,6 +220,25 @@ fn prefix_and_percent_encoding() {
     fails(&dir, &["--prefix", "/a/", "--prefix", "/b/"], 2);
 }
 
+/// An `--inject` file that is a symlink (a deploy that links each release's `sw.js` to a
+/// shared one) is written through: the target gets the manifest and the link stays a link.
+#[cfg(unix)]
+#[test]
+fn inject_through_a_symlink_writes_its_target() {
+    let root = scratch("inject-link");
+    let dir = root.join("dist");
+    tree(&dir, &[("index.html", "abc")]);
+    let shared = root.join("shared-sw.js");
+    fs::write(&shared, "swcache.start({ version: 'v1', precache: self.swcacheManifest });\n").unwrap();
+    let link = dir.join("sw.js");
+    std::os::unix::fs::symlink(&shared, &link).unwrap();
+    let out = run(&dir, &["--inject", link.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced by a file");
+    assert!(fs::read_to_string(&shared).unwrap().contains("precache: [\n  {\"url\":\"/index.html\""));
+    assert_eq!(fs::read_dir(&root).unwrap().count(), 2, "nothing left beside the target");
+}
+
 #[test]
 fn inject_replaces_the_one_placeholder() {
     let root = scratch("inject");
@@ -365,6 +384,8 @@ fn symlinks_are_followed_only_inside_dir() {
     symlink("../outside.txt", dir.join("leak.txt")).unwrap();
     symlink("..", dir.join("v3/up")).unwrap();
     symlink("nowhere", dir.join("broken.html")).unwrap();
+    symlink("loop-b.html", dir.join("loop-a.html")).unwrap();
+    symlink("loop-a.html", dir.join("loop-b.html")).unwrap();
     let out = run(&dir, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let e = entries(&stdout(&out));
@@ -377,6 +398,10 @@ fn symlinks_are_followed_only_inside_dir() {
     let err = stderr(&out);
     assert!(err.contains("skipped leak.txt: a symlink to") && err.contains("outside DIR"), "{err}");
     assert!(err.contains("skipped broken.html: a broken symlink"), "{err}");
+    assert!(
+        err.contains("skipped loop-a.html: a symlink that cannot be followed (Too many levels of symbolic links)"),
+        "{err}"
+    );
     assert!(err.contains("skipped v3/up: a symlink to a directory it is in"), "{err}");
     assert!(!stdout(&out).contains("outside"));
 }

@@ -605,10 +605,12 @@ fn rel_of(dir: &Path, path: &Path) -> Result<String, String> {
     }
 }
 
-/// Why a symlink is not followed, if it is not: broken, or leading outside `root`.
+/// Why a symlink is not followed, if it is not: broken, a loop (or otherwise unreadable),
+/// or leading outside `root`.
 fn followed(link: &Path, root: &Path) -> Result<PathBuf, String> {
     match fs::canonicalize(link) {
-        Err(_) => Err("a broken symlink".into()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err("a broken symlink".into()),
+        Err(e) => Err(format!("a symlink that cannot be followed ({})", native::io_text(&e))),
         Ok(target) if !target.starts_with(root) => Err(format!("a symlink to {}, outside DIR", target.display())),
         Ok(target) => Ok(target),
     }

@@ -19,7 +19,7 @@ use crate::policy::feed::{self, Feed};
 use crate::policy::time;
 use crate::policy::value::Value;
 
-use super::store_api::{new_epoch, now_ms};
+use super::store_api::{new_epoch, not_a_file, now_ms};
 use super::store_api::{parse_stored, Published, StoreError, IDEMPOTENCY_TTL_SECS};
 
 #[cfg(not(target_os = "wasi"))]
@@ -188,8 +188,9 @@ impl Drop for WriterLock {
 /// then hard-linked into place (fails with `AlreadyExists` if it is there).
 fn create_mark(mark: &Path) -> std::io::Result<()> {
     let tmp = native::temp_path(mark);
-    fs::write(&tmp, format!("{OWNER} {:x}\n", native::process_tag()))?;
-    let linked = fs::hard_link(&tmp, mark);
+    // (On a full disk the file is made and the write fails: it goes too.)
+    let linked =
+        fs::write(&tmp, format!("{OWNER} {:x}\n", native::process_tag())).and_then(|()| fs::hard_link(&tmp, mark));
     let _ = fs::remove_file(&tmp);
     linked
 }
@@ -222,27 +223,20 @@ pub fn read_now(path: &Path) -> Result<Option<Feed>, StoreError> {
     match fs::read_to_string(path) {
         Ok(text) => parse_stored(&text, &path.display().to_string()).map(Some),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(_) if path.is_dir() => Err(not_a_file(&path.display().to_string())),
         Err(e) => Err(unavailable(path, e)),
     }
 }
 
-/// The file a feed path names, symlinks followed: a deploy's shared feed linked into each
-/// release (Capistrano's `linked_files`) is written where it is, not replaced by a copy
-/// beside the link, and every writer, whichever name it is given, takes the lock beside it.
-fn resolve(path: &Path) -> PathBuf {
-    let mut p = path.to_path_buf();
-    for _ in 0..40 {
-        match fs::read_link(&p) {
-            Ok(target) => p = p.parent().map_or_else(|| target.clone(), |dir| dir.join(&target)),
-            Err(_) => break,
-        }
-    }
-    p
-}
-
 /// Runs `f` on the feed under the lock, writing the feed back if it returns `true`.
 fn locked<T>(path: &Path, f: impl FnOnce(&mut Feed, &Path) -> Result<(T, bool), StoreError>) -> Result<T, StoreError> {
-    let path = &resolve(path);
+    // (Symlinks followed: a deploy's shared feed linked into each release, Capistrano's
+    // `linked_files`, is written where it is, and every writer, whichever name it is
+    // given, takes the lock beside it.)
+    let path = &native::resolve_links(path);
+    if path.is_dir() {
+        return Err(not_a_file(&path.display().to_string()));
+    }
     let _lock = WriterLock::take(path)?;
     let mut feed =
         read_now(path)?.unwrap_or_else(|| Feed { epoch: new_epoch(), seq: 0, baseline: None, entries: vec![] });

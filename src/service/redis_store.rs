@@ -118,6 +118,14 @@ fn unavailable(e: redis::RedisError) -> StoreError {
             "redis: authentication failed: the server requires a password and the --store URL has none: give it as redis://:PASSWORD@HOST:PORT/DB (redis://USER:PASSWORD@… for an ACL user); Redis answered: {text}"
         ));
     }
+    // Something else answers on that port (an HTTP server, say): the client's own words
+    // are about bytes it could not parse.
+    if e.kind() == redis::ErrorKind::Parse || text.contains("Parse error") {
+        let first = text.lines().next().unwrap_or_default();
+        return StoreError::Config(format!(
+            "redis: what answers at the --store URL's HOST:PORT does not speak Redis's protocol (another service on that port? Redis listens on 6379 unless told otherwise); the client said: {first}"
+        ));
+    }
     StoreError::Unavailable(format!("redis: {e}"))
 }
 

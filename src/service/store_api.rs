@@ -103,8 +103,17 @@ impl<'a> StoreUrl<'a> {
                 "unknown store '{url}' (expected file:PATH or redis://HOST:PORT/DB)"
             )));
         }
+        if path.ends_with('/') || path.ends_with(std::path::MAIN_SEPARATOR) {
+            return Err(not_a_file(url));
+        }
         Ok(StoreUrl::File(path))
     }
+}
+
+/// A `file:` store that names a directory: the store is one file, and a writer given a
+/// directory would make its lock file beside it, in the parent.
+pub fn not_a_file(path: &str) -> StoreError {
+    StoreError::Config(format!("'{path}' is a directory: a file store is one file (say file:DIR/swcache-feed.json)"))
 }
 
 /// A `file:` store's path made absolute: a relative one is from the working directory
