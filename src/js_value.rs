@@ -1,8 +1,8 @@
 //! Reading a JavaScript value into the policy's [`Value`] model, for both wasm adapters:
 //! the worker's config and the pages' messages, the page's `hydrate()` options and
 //! `INVALIDATED` notices. One walk, one set of limits ([`MAX_DEPTH`] levels of nesting,
-//! [`MAX_ARRAY`] items kept of an array, [`MAX_NODES`] values in all), the same names for
-//! what a value cannot be.
+//! [`MAX_ARRAY`] items kept of an array, [`MAX_NODES`] values in all, strings counted by
+//! their length), the same names for what a value cannot be.
 //!
 //! Not serde-wasm-bindgen: a config holds RegExps (kept in `regexps` as JS values,
 //! `Value::RegExp` their index) and options hold functions (the render callbacks, read
@@ -10,7 +10,7 @@
 //! and its deserializer links serde's error formatting (+33 KB of wasm measured in the
 //! worker, README "Design notes").
 
-use js_sys::{Array, Object, RegExp};
+use js_sys::{Array, JsString, Object, RegExp};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::policy::prelude::*;
@@ -20,6 +20,10 @@ use crate::policy::value::{Value, FUNCTION, MAX_ARRAY, MAX_DEPTH};
 /// that shares or cycles through its own parts (structured clone keeps both) would
 /// otherwise be read again at every path to it, 8 levels deep.
 const MAX_NODES: u32 = 100_000;
+/// A string costs the budget one value per this many UTF-16 units besides its own, so one
+/// walk copies at most 3.2 million units of text into the wasm (a message of 10,000 URLs of
+/// 100 characters is 1 million): a page cannot make the worker allocate without bound.
+const STRING_UNITS: u32 = 32;
 
 /// `v` as a [`Value`]: RegExps are pushed onto `regexps`, functions read as
 /// [`FUNCTION`].
@@ -55,8 +59,11 @@ fn walk(v: &JsValue, regexps: &mut Vec<RegExp>, depth: u32, left: &mut u32) -> V
     if let Some(n) = v.as_f64() {
         return Value::Num(n);
     }
-    if let Some(s) = v.as_string() {
-        return Value::Str(s);
+    if let Some(s) = v.dyn_ref::<JsString>() {
+        // (Its length, in UTF-16 units, is known before it is copied into the wasm.)
+        let Some(rest) = left.checked_sub(s.length() / STRING_UNITS) else { return Value::Other("too large") };
+        *left = rest;
+        return Value::Str(s.into());
     }
     if let Some(re) = v.dyn_ref::<RegExp>() {
         regexps.push(re.clone());

@@ -327,6 +327,23 @@ fn config_reading_stops_at_its_limits() {
     }
     assert!(count(&v) <= 200_000, "{} values kept", count(&v));
     assert_eq!(v.get("type").and_then(Value::as_str), Some("PREFETCH"), "what comes first is read");
+
+    // Strings count by their length: 10,000 URLs of 100 characters are read whole; 100
+    // strings of a million characters are not copied into the wasm past the budget.
+    let urls = eval(
+        "({ type: 'CACHE_INVALIDATION', urls: Array.from({ length: 10000 }, (_, i) => '/' + 'p'.repeat(90) + i) })",
+    );
+    let v = crate::js_value::read_plain(&urls);
+    let Some(Value::Arr(read)) = v.get("urls") else { panic!("{:?}", v.get("urls")) };
+    assert_eq!(read.len(), 10_000);
+    assert!(read.iter().all(|u| u.as_str().is_some_and(|u| u.len() > 90)));
+    let huge = eval("({ type: 'PREFETCH', urls: Array.from({ length: 100 }, (_, i) => '/' + 'x'.repeat(1e6) + i) })");
+    let v = crate::js_value::read_plain(&huge);
+    let Some(Value::Arr(read)) = v.get("urls") else { panic!("{:?}", v.get("urls")) };
+    let copied: usize = read.iter().filter_map(Value::as_str).map(str::len).sum();
+    assert!(copied <= 3_200_000, "{copied} bytes copied");
+    assert_eq!(read.last(), Some(&Value::Other("too large")));
+    assert_eq!(v.get("type").and_then(Value::as_str), Some("PREFETCH"));
 }
 
 // ---- starting the engine -------------------------------------------------------------
