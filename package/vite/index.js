@@ -79,15 +79,17 @@ const literalGlob = (name) => name.replace(/[*?[\]{}]/g, (c) => `[${c}]`);
 
 /** The worker's source compiled to a classic script: TypeScript's types removed, nothing bundled. */
 async function compileWorker(file) {
-  const code = fs.readFileSync(file, 'utf8');
-  if (!/\.[cm]?tsx?$/.test(file)) return code;
-  const vite = await import('vite');
-  const out = vite.transformWithOxc
-    ? await vite.transformWithOxc(code, file, { lang: 'ts' })
-    : await vite.transformWithEsbuild(code, file, { loader: 'ts', format: 'esm' });
-  // A file with only type imports compiles to one that still says `export {}` (it was a
-  // module): nothing a classic script cannot do without.
-  const js = out.code.replace(/^\s*export\s*\{\s*\};?[ \t]*$/gm, '');
+  let js = fs.readFileSync(file, 'utf8');
+  if (/\.[cm]?tsx?$/.test(file)) {
+    const vite = await import('vite');
+    const out = vite.transformWithOxc
+      ? await vite.transformWithOxc(js, file, { lang: 'ts' })
+      : await vite.transformWithEsbuild(js, file, { loader: 'ts', format: 'esm' });
+    // A file with only type imports compiles to one that still says `export {}` (it was a
+    // module): nothing a classic script cannot do without.
+    js = out.code.replace(/^\s*export\s*\{\s*\};?[ \t]*$/gm, '');
+  }
+  // A JavaScript source is copied as it is: an import in it is as fatal to the worker.
   const mod = js.match(/^\s*(import\b\s*(?![(.])[^;\n]*|export\b[^;\n]*)/m);
   if (mod) {
     bad(`${file}: the worker is a classic script (it loads the engine with importScripts), so it cannot ` +
@@ -113,10 +115,18 @@ async function compileWorker(file) {
 export default function swcache(options = {}) {
   checkOptions(options);
   const o = withDefaults({ swDest: 'sw.js', engineDir: 'swcache', include: [], exclude: [], warnSize: '5MB', dev: false }, options);
+  // Written as the URL paths they are served at ('/sw.js', '/swcache/'): names in the output.
+  o.swDest = o.swDest.replace(/^\/+/, '');
+  o.engineDir = o.engineDir.replace(/^\/+|\/+$/g, '');
+  if (!o.swDest || !o.engineDir) bad("options 'swDest' and 'engineDir' name a file and a directory in the output");
   let config, source, pageByUrl = false, told = false;
   const engineUrl = () => `${config.base}${o.engineDir}/`;
   /** The build's output directory, absolute. */
   const outputDir = (output) => output.dir || path.resolve(config.root, config.build.outDir);
+
+  /** An SSR build, or (Vite 6+, plugins shared between environments) another environment
+   * than the browser's: left alone. `config` is then the last environment's. */
+  const notClient = (ctx) => (ctx.environment ? ctx.environment.config.consumer !== 'client' : !!config.build.ssr);
 
   /** The worker's source file, and whether it is in publicDir (copied as it is by Vite). */
   function findSource() {
@@ -124,7 +134,14 @@ export default function swcache(options = {}) {
     if (o.sw) {
       const file = path.resolve(root, o.sw);
       if (!fs.existsSync(file)) bad(`the worker source ${o.sw} does not exist (option 'sw', relative to ${root})`);
-      return { file, inPublic: !!config.publicDir && file.startsWith(path.resolve(config.publicDir) + path.sep) };
+      const inPublic = !!config.publicDir && file.startsWith(path.resolve(config.publicDir) + path.sep);
+      // Vite copies it as it is, under its path in publicDir: that is the file to inject into.
+      const copied = inPublic && path.relative(config.publicDir, file).split(path.sep).join('/');
+      if (inPublic && copied !== o.swDest) {
+        bad(`the worker source ${o.sw} is in publicDir, which Vite copies to ${copied} in the output: ` +
+          `say swDest: '${copied}', or move it out of publicDir`);
+      }
+      return { file, inPublic };
     }
     for (const s of SOURCES) if (fs.existsSync(path.join(root, s))) return { file: path.join(root, s), inPublic: false };
     const pub = config.publicDir && path.join(config.publicDir, o.swDest);
@@ -169,7 +186,7 @@ export default function swcache(options = {}) {
     },
 
     async generateBundle() {
-      if (config.build.ssr) return;
+      if (notClient(this)) return;
       for (const f of [...WORKER_FILES, ...(pageByUrl ? PAGE_FILES : [])]) {
         this.emitFile({ type: 'asset', fileName: `${o.engineDir}/${f}`, source: fs.readFileSync(path.join(DIST, f)) });
       }
@@ -181,10 +198,13 @@ export default function swcache(options = {}) {
     // After every other plugin's writeBundle (they may still be writing files into the
     // output, a static-copy plugin say), one output at a time.
     writeBundle: { order: 'post', sequential: true, async handler(output, bundle) {
-      if (config.build.ssr) return;
+      if (notClient(this)) return;
       const outDir = outputDir(output);
       const sw = path.join(outDir, o.swDest);
       if (!fs.existsSync(sw)) bad(`${path.relative(config.root, sw)} is missing after the build (is ${o.swDest} in publicDir?)`);
+      // Vite copies publicDir once per build: a second output into the same directory (as
+      // @vitejs/plugin-legacy adds) finds the copy injected already.
+      if (source.inPublic) fs.copyFileSync(source.file, sw);
       const before = fs.readFileSync(sw, 'utf8');
       const args = [guestPath(outDir), '--prefix', config.base.startsWith('/') ? config.base : '/', '--inject', guestPath(sw)];
       for (const g of o.include) args.push('--include', g);

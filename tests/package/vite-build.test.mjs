@@ -131,3 +131,94 @@ test('vite build: a worker source that says self.swcacheManifest twice is told t
     fs.writeFileSync(source, original);
   }
 });
+
+/** Runs `body` with the worker source at `public/sw.js` instead of src/sw.ts, then puts it back. */
+function withPublicWorker(body, name = 'sw.js') {
+  const source = path.join(project, 'src/sw.ts');
+  const original = fs.readFileSync(source, 'utf8');
+  const pub = path.join(project, 'public', name);
+  fs.rmSync(source);
+  fs.writeFileSync(pub, original.replace(/^\/\/\/.*\n/, ''));
+  try {
+    return body();
+  } finally {
+    fs.rmSync(pub, { force: true });
+    fs.writeFileSync(source, original);
+  }
+}
+
+test('vite build: public/sw.js with two outputs in one directory (the shape @vitejs/plugin-legacy gives) is injected, not refused', () => {
+  // plugin-legacy: rollupOptions.output = [createLegacyOutput(output), output]
+  const config = `import swcache from 'swcache/vite';
+export default { plugins: [swcache()], build: { rollupOptions: { output: [
+  { format: 'es', entryFileNames: 'assets/[name]-legacy-[hash].js', chunkFileNames: 'assets/[name]-legacy-[hash].js' },
+  {},
+] } } };
+`;
+  withPublicWorker(() => {
+    fs.writeFileSync(path.join(project, 'vite.config.js'), config);
+    const r = spawnSync(path.join(project, 'node_modules/.bin/vite'), ['build'], { cwd: project, env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const m = fs.readFileSync(path.join(project, 'dist/sw.js'), 'utf8').match(/\.\.\.(\[\n[\s\S]*?\n\])\]/);
+    assert.ok(m, 'a manifest in dist/sw.js');
+    const urls = JSON.parse(m[1]).map((e) => e.url);
+    assert.ok(urls.includes('/index.html') && urls.some((u) => /^\/assets\/index-[\w-]+\.js$/.test(u)), urls.join(' '));
+  });
+});
+
+test('vite build: with Vite\'s environment API and shared plugins, the client build gets its worker and engine', () => {
+  fs.writeFileSync(path.join(project, 'src/entry-server.ts'), 'export const render = (url: string) => `<p>${url}</p>`;\n');
+  const config = `import swcache from 'swcache/vite';
+export default {
+  plugins: [swcache()],
+  builder: { sharedPlugins: true },
+  environments: { client: {}, ssr: { build: { outDir: 'dist-server', rollupOptions: { input: 'src/entry-server.ts' } } } },
+};
+`;
+  fs.writeFileSync(path.join(project, 'vite.config.js'), config);
+  try {
+    const r = spawnSync(path.join(project, 'node_modules/.bin/vite'), ['build', '--app'], { cwd: project, env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.ok(fs.existsSync(path.join(project, 'dist/swcache/swcache-sw.js')), 'the engine in dist/swcache/');
+    const sw = fs.readFileSync(path.join(project, 'dist/sw.js'), 'utf8');
+    assert.ok(!sw.includes('self.swcacheManifest'), 'no placeholder left in dist/sw.js');
+    assert.ok(!fs.existsSync(path.join(project, 'dist-server/sw.js')) || !fs.readFileSync(path.join(project, 'dist-server/sw.js'), 'utf8').includes('"revision"'),
+      'the server output is left alone');
+  } finally {
+    fs.rmSync(path.join(project, 'src/entry-server.ts'), { force: true });
+    fs.rmSync(path.join(project, 'dist-server'), { recursive: true, force: true });
+  }
+});
+
+test('vite build: sw naming a file in publicDir under another name than swDest says so', () => {
+  withPublicWorker(() => {
+    fs.writeFileSync(path.join(project, 'vite.config.js'), "import swcache from 'swcache/vite';\nexport default { plugins: [swcache({ sw: 'public/my-sw.js' })] };\n");
+    const r = spawnSync(path.join(project, 'node_modules/.bin/vite'), ['build'], { cwd: project, env, encoding: 'utf8' });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stdout + r.stderr, /swDest: 'my-sw\.js'/, r.stdout + r.stderr);
+  }, 'my-sw.js');
+});
+
+test('vite build: engineDir and swDest written as URL paths (\'/swcache/\', \'/sw.js\') mean the same files', () => {
+  const fixture = fs.readFileSync(path.join(FIXTURE, 'vite.config.js'), 'utf8');
+  const want = build(fixture);
+  const got = build(fixture.replace('swcache()', "swcache({ engineDir: '/swcache/', swDest: '/sw.js' })"));
+  assert.deepEqual(got, want);
+});
+
+test('vite build: a JavaScript worker source (src/sw.js) that imports a module is refused, as a TypeScript one is', () => {
+  fs.writeFileSync(path.join(project, 'vite.config.js'), fs.readFileSync(path.join(FIXTURE, 'vite.config.js'), 'utf8'));
+  const ts = path.join(project, 'src/sw.ts');
+  const original = fs.readFileSync(ts, 'utf8');
+  const js = path.join(project, 'src/sw.js');
+  fs.rmSync(ts);
+  fs.writeFileSync(js, "import { routes } from './routes.js';\n" + original.replace(/^\/\/\/.*\n/, ''));
+  try {
+    const r = spawnSync(path.join(project, 'node_modules/.bin/vite'), ['build'], { cwd: project, env, encoding: 'utf8' });
+    assert.notEqual(r.status, 0, 'the build fails: a classic script cannot import');
+    assert.match(r.stdout + r.stderr, /the worker is a classic script .*`import \{ routes \} from '\.\/routes\.js'`/);
+  } finally {
+    fs.rmSync(js, { force: true });
+    fs.writeFileSync(ts, original);
+  }
+});
