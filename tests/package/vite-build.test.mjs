@@ -167,6 +167,7 @@ export default { plugins: [swcache()], build: { rollupOptions: { output: [
 });
 
 test('vite build: with Vite\'s environment API and shared plugins, the client build gets its worker and engine', () => {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the TypeScript written holds a template literal
   fs.writeFileSync(path.join(project, 'src/entry-server.ts'), 'export const render = (url: string) => `<p>${url}</p>`;\n');
   const config = `import swcache from 'swcache/vite';
 export default {
