@@ -88,7 +88,12 @@ export async function injectManifest(options) {
   let made;
   if (swDest !== swSrc) {
     args.push('--output', guestPath(swDest));
-    made = fs.mkdirSync(path.dirname(swDest), { recursive: true });
+    try {
+      made = fs.mkdirSync(path.dirname(swDest), { recursive: true });
+    } catch (e) {
+      const why = e.code === 'EEXIST' || e.code === 'ENOTDIR' ? 'a file is where a directory should be' : e.code;
+      fail(`swDest ${o.swDest}: its directory cannot be made (${why})`);
+    }
   }
   if (o.maxFileSize !== undefined) args.push('--max-file-size', String(o.maxFileSize));
   args.push('--warn-size', o.warnSize === false ? 'none' : String(o.warnSize));

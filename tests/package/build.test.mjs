@@ -134,6 +134,8 @@ test('build: bad input is refused with a message naming the option, and nothing 
   await refuse('wrong-type', {}, { globPatterns: '**/*' }, 2, /option 'globPatterns' must be an array of glob strings, got "\*\*\/\*"/);
   await refuse('missing-option', {}, { globDirectory: undefined }, 2, /option 'globDirectory' is required/);
   await refuse('missing-src', {}, { swSrc: 'src/nope.js' }, 1, /src\/nope\.js: No such file or directory$/);
+  await refuse('dest-under-a-file', {}, { swDest: 'out/logo.svg/sw.js' }, 2,
+    /^swcache injectManifest: swDest out\/logo\.svg\/sw\.js: its directory cannot be made \(a file is where a directory should be\)$/);
   // swDest in a directory not made yet: a refusal leaves no directory behind either.
   const dir = site('refused-new-dest', {});
   await assert.rejects(build.injectManifest({ swSrc: 'src/sw.js', swDest: 'public-sw/deep/sw.js', globDirectory: 'out',
