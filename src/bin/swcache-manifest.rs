@@ -1007,7 +1007,9 @@ fn run(a: Args) -> Result<(), Fail> {
     let script = match &a.inject {
         None => None,
         Some(p) => {
-            let text = fs::read_to_string(p).map_err(|e| io_fail(p, native::io_text(&e)))?;
+            // (Under WASI a directory reads as "Bad file descriptor": said as natively.)
+            let text = fs::read_to_string(p)
+                .map_err(|e| io_fail(p, if p.is_dir() { "Is a directory".to_string() } else { native::io_text(&e) }))?;
             let at = placeholders(&text);
             match at.len() {
                 1 => {}

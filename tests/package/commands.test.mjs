@@ -169,6 +169,7 @@ test('commands: swcache-manifest agrees with the native command on the native te
     ['site', '--inject', 'none.js'],
     ['site', '--inject', 'twice.js'],
     ['site', '--inject', 'missing.js'],
+    ['site', '--inject', 'site/blog'],
     ['site', '--output', 'no/such/dir/m.json'],
   ];
   const statuses = new Set();
