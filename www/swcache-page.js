@@ -272,10 +272,11 @@ export function prefetchOnHover(selector = 'a[data-prefetch]', { delay = 65 } = 
   const sent = new Set();
   let pending = null; // [href, timer]
   // The link's URL without its fragment: same-origin http(s) only (an SVG link's href
-  // is an SVGAnimatedString; blob: and data: URLs are nothing to prefetch).
+  // is an SVGAnimatedString; blob: and data: URLs are nothing to prefetch), and not a
+  // download (a file, an export the server builds: the visitor asks for it by a click).
   const urlOf = (a) => {
     const raw = typeof a?.href === 'string' ? a.href : a?.href?.baseVal;
-    if (!raw) return null;
+    if (!raw || a.hasAttribute?.('download')) return null;
     let u;
     try { u = new URL(raw, location.href); } catch { return null; }
     if (u.origin !== location.origin || !/^https?:$/.test(u.protocol)) return null;
@@ -324,11 +325,16 @@ export function prefetchOnHover(selector = 'a[data-prefetch]', { delay = 65 } = 
 const nativeFetch = typeof fetch === 'function' ? fetch.bind(globalThis) : null;
 let scheduler = null; // the glue's exports, once its wasm is instantiated
 function loadScheduler() {
+  // A browser that runs no wasm (iOS Lockdown Mode, a jitless engine): `ready` says so.
+  if (typeof WebAssembly !== 'object') return Promise.reject(new Error('swcache hydrate: no WebAssembly here, so nothing is hydrated'));
   if (!scheduler) {
     const url = new URL('./swcache-hydrate.wasm', import.meta.url);
-    const bytes = () => nativeFetch(url).then((r) => r.arrayBuffer()).then((b) => WebAssembly.compile(b));
+    // A wasm the server does not have (a deploy that left it out) is named, with its status.
+    const get = () => nativeFetch(url).then((r) => { if (!r.ok) throw new Error(`swcache hydrate: ${url} answered ${r.status}`); return r; });
+    const bytes = () => get().then((r) => r.arrayBuffer()).then((b) => WebAssembly.compile(b));
     // compileStreaming needs the server to say application/wasm; else the bytes are compiled.
-    const module = WebAssembly.compileStreaming ? WebAssembly.compileStreaming(nativeFetch(url)).catch(bytes) : bytes();
+    const module = WebAssembly.compileStreaming ? WebAssembly.compileStreaming(get()).catch(bytes) : bytes();
+    module.catch(() => {}); // its failure is `ready`'s, once the glue's init awaits it
     scheduler = import('./swcache-hydrate.js').then(async (glue) => {
       await glue.default({ module_or_path: module });
       return glue;
@@ -463,6 +469,8 @@ export function subscribe(url = '/swcache-feed/live') {
   let stopped = false;
   let retry = null;
   let wait = RECONNECT_MS;
+  let opened = 0; // when the stream last opened (0: it has ended since)
+  let short = 0; // streams in a row that ended within 10 s of opening
   const href = new URL(url, location.href).href;
   const name = `swcache-live ${href}`;
   // Where the stream was left off, by whichever page of the origin read it: the page that
@@ -502,6 +510,7 @@ export function subscribe(url = '/swcache-feed/live') {
   // where it was left off (`?lastEventId=`: a new EventSource sends no Last-Event-ID).
   const open = () => {
     retry = null;
+    opened = 0;
     if (stopped) return;
     const at = new URL(href);
     last = '';
@@ -521,9 +530,19 @@ export function subscribe(url = '/swcache-feed/live') {
       last = ev.lastEventId;
       mark();
     });
-    source.onopen = () => { wait = RECONNECT_MS; };
+    source.onopen = () => { opened = Date.now(); };
     source.onerror = () => {
-      if (stopped || source.readyState !== EventSource.CLOSED || retry) return;
+      // A stream that lasted resets the wait; one that ended within 10 s of opening is
+      // short (the README's nginx fallback, or the service that cannot read its store,
+      // says "retry: 1000" and ends): from the tenth in a row on (a restart is over by
+      // then), the browser's own reconnect, a second later each time for as long as the
+      // outage lasts, is given up for the wait, until a stream lasts.
+      if (opened) {
+        short = Date.now() - opened < 10000 ? short + 1 : ((wait = RECONNECT_MS), 0);
+        opened = 0;
+      }
+      if (stopped || retry || (source.readyState !== EventSource.CLOSED && short < 10)) return;
+      source.close();
       console.warn(`swcache: the live feed ${url} closed; reopening it in ${wait / 1000} s`);
       retry = setTimeout(open, wait);
       wait = Math.min(wait * 2, 60000);

@@ -184,7 +184,7 @@ test('PREFETCH under Save-Data fetches nothing', async () => {
   assert.equal(server.countPrefix('/p/sd-'), 0);
 });
 
-test('page module: prefetchOnHover warms each same-origin link once, after an intent delay', async () => {
+test('page module: prefetchOnHover warms each same-origin link once, after an intent delay, and no download link', async () => {
   await withPageModule();
   await page.evaluate(() => { window.hover = swcache.prefetchOnHover('a[data-prefetch]', { delay: 80 }); });
   await page.mouse.move(0, 300);
@@ -203,9 +203,13 @@ test('page module: prefetchOnHover warms each same-origin link once, after an in
     l2.dispatchEvent(new PointerEvent('pointerover', { bubbles: true }));
     l2.dispatchEvent(new PointerEvent('pointerout', { bubbles: true }));
   });
-  // A touch prefetches at once.
-  await page.evaluate(() => document.getElementById('l2').dispatchEvent(new TouchEvent('touchstart', { bubbles: true })));
+  // A touch prefetches at once; not a download link's (a file the visitor asks for by a
+  // click), touched just before.
+  await page.evaluate(() => {
+    for (const id of ['l5', 'l2']) document.getElementById(id).dispatchEvent(new TouchEvent('touchstart', { bubbles: true }));
+  });
   await waitFor(() => cached(page, '/p/hover-2'), 'touched link prefetched');
+  assert.equal(server.count('/p/hover-download'), 0, 'a download link is not prefetched');
   assert.equal(server.count('/p/hover-1'), 1, 'each URL once');
   assert.equal(server.count('/p/hover-2'), 1);
   assert.equal(server.count('/p/not-marked'), 0, 'links outside the selector ignored');

@@ -241,6 +241,40 @@ test('page module: hydrate() with a bad option rejects naming it, and hydrates n
   }
 });
 
+test('page module: hydrate() where the scheduler cannot load (its wasm answers 404, or the browser runs no WebAssembly) rejects ready saying why, and never throws', async () => {
+  const body = '<div data-component-id="c" data-component-type="HERO_BANNER" data-src="/hyd-none/data" data-hydrate="eager"></div>';
+  const script = (before) => `${before}
+    import { hydrate } from '/swcache/swcache-page.js';
+    window.errors = [];
+    addEventListener('unhandledrejection', (e) => window.errors.push(String(e.reason)));
+    try {
+      const h = hydrate({ render: () => {} });
+      window.result = h.ready.then(() => 'hydrated', (e) => e.message);
+    } catch (e) {
+      window.result = 'threw: ' + e;
+    }`;
+  // A deploy that left the wasm out: named with its status, not "expected magic word".
+  server.set('/swcache/swcache-hydrate.wasm', { status: 404, body: 'Not Found' });
+  try {
+    server.set('/hyd-none/404', html(script(''), body));
+    await page.goto(server.origin + '/hyd-none/404');
+    assert.equal(await page.evaluate(() => window.result), `swcache hydrate: ${server.origin}/swcache/swcache-hydrate.wasm answered 404`);
+    assert.deepEqual(await page.evaluate(() => window.errors), [], 'no unhandled rejection');
+  } finally {
+    server.set('/swcache/swcache-hydrate.wasm', {
+      handler: (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/wasm', 'cache-control': 'no-cache' });
+        res.end(fs.readFileSync(path.join(DIST, 'swcache-hydrate.wasm')));
+      },
+    });
+  }
+  // No WebAssembly at all (iOS Lockdown Mode, a jitless engine): the rest of the page runs.
+  server.set('/hyd-none/nowasm', html(script('delete globalThis.WebAssembly;'), body));
+  await page.goto(server.origin + '/hyd-none/nowasm');
+  assert.equal(await page.evaluate(() => window.result), 'swcache hydrate: no WebAssembly here, so nothing is hydrated');
+  assert.equal(server.count('/hyd-none/data'), 0);
+});
+
 test('page module: a page that called hydrate() learns its URL was invalidated while the scheduler has not loaded', async () => {
   server.set('/sw-inv.js', { body: workerSource(`{ version: 'v1', routes: [{ name: 'pages', match: /^\\/inv\\//, strategy: 'cacheFirst' }] }`), headers: JS });
   // The scheduler's download stalls (a connection that never answers).
@@ -432,6 +466,28 @@ test('page module: subscribe() opens the live feed again after the browser gave 
   await waitFor(() => page.evaluate(() => window.invalidations()).then((n) => n >= 1), 'the entry from the reopened stream applied', 15000, 100);
   assert.equal(calls, 2, 'refused once, opened again once');
   assert.ok(logs.some((l) => l.includes('swcache: the live feed /live-feed closed; reopening it in')), logs.join('\n'));
+});
+
+test('page module: subscribe() to a feed that keeps answering an empty stream (a service down behind the nginx block) backs off after ten short streams', async () => {
+  // The README's nginx fallback, or the service that cannot read its store: 200, "come
+  // back soon" (here in 0.1 s, for a short test; nginx says 1 s), and the end. The
+  // browser's own reconnect has no backoff: a visitor asked once a second for as long as
+  // the outage lasted.
+  server.set('/sw-empty.js', { body: workerSource(`{ version: 'v1', routes: [{ name: 'e', match: /^\\/e\\//, strategy: 'cacheFirst' }] }`), headers: JS });
+  server.set('/empty-live', { body: 'retry: 100\n\n', headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-store' } });
+  server.set('/e/page', html(`
+    import { register, subscribe } from '/swcache/swcache-page.js';
+    window.ready = register('/sw-empty.js').then(() => { subscribe('/empty-live'); return true; }, (e) => e.message);`));
+  server.resetCounts();
+  await page.goto(server.origin + '/e/page');
+  assert.equal(await page.evaluate(() => window.ready), true);
+  // Ten streams a tenth of a second apart (a restart that short is caught at once), then
+  // the module's own wait: one more stream after 2 s, and the next wait twice as long.
+  const said = (s) => logs.some((l) => l.includes(`swcache: the live feed /empty-live closed; reopening it in ${s} s`));
+  await waitFor(() => said(2), 'the wait of 2 s after ten short streams', 15000, 50);
+  assert.equal(server.count('/empty-live'), 10, 'ten short streams before the wait');
+  await waitFor(() => said(4), 'the next wait, 4 s', 15000, 50);
+  assert.equal(server.count('/empty-live'), 11, 'one stream after the first wait');
 });
 
 test('page module: in a sandboxed frame (no allow-same-origin) it loads, register() resolves undefined, and subscribe() opens no stream', async () => {

@@ -44,14 +44,15 @@ export const FRESHNESS_CONFIG = `{
 }`;
 
 /** A page that imports the page module as `window.swcache` and registers /sw.js (`window.ready`),
- * with links for prefetchOnHover: two same-origin `data-prefetch` links, one to another origin
- * and one unmarked. */
+ * with links for prefetchOnHover: two same-origin `data-prefetch` links, one to another origin,
+ * one unmarked and one marked download. */
 export const PAGE_MODULE_PAGE = {
   body: `<!doctype html><meta charset="utf-8"><body>
     <a id="l1" data-prefetch href="/p/hover-1" style="display:block;height:40px">one</a>
     <a id="l2" data-prefetch href="/p/hover-2" style="display:block;height:40px">two</a>
     <a id="l3" data-prefetch href="https://example.com/p/x" style="display:block;height:40px">elsewhere</a>
     <a id="l4" href="/p/not-marked" style="display:block;height:40px">plain</a>
+    <a id="l5" data-prefetch download href="/p/hover-download" style="display:block;height:40px">export</a>
     <script type="module">
       import * as swcache from '/swcache/swcache-page.js';
       window.swcache = swcache;
