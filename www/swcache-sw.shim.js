@@ -102,7 +102,8 @@ function responseWithin(req, ms, pending) {
   const init = { signal: abort.signal, referrer: req?.referrer, referrerPolicy: req?.referrerPolicy };
   return Promise.race([pending || fetch(req, init), late]).finally(() => clearTimeout(timer));
 }
-const isTrap = (err) => err instanceof WebAssembly.RuntimeError || err?.name === 'RuntimeError';
+// (By name: `instanceof WebAssembly.RuntimeError` throws where there is no WebAssembly.)
+const isTrap = (err) => err?.name === 'RuntimeError';
 // A trap inside a promise callback of the engine's surfaces here.
 self.addEventListener('unhandledrejection', (e) => isTrap(e.reason) && failOpen(e.reason));
 self.addEventListener('error', (e) => isTrap(e.error) && failOpen(e.error));
