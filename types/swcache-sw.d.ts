@@ -67,7 +67,7 @@ type SwcacheRouterMatch = {
   opaque?: false;
 };
 
-/** Routes that read the cache first may be served by the browser's router. */
+/** Routes that store what they read first (cacheFirst, staleWhileRevalidate) may be served by the browser's router. */
 type SwcacheColdStart = SwcacheRouteMatch | SwcacheRouterMatch;
 
 /** Stored copies are served while fresh; stale or missing ones come from the network. */
@@ -103,7 +103,7 @@ export type SwcacheNetworkOnlyRoute = SwcacheRouteBase<'networkOnly'> & {
 export type SwcacheCacheOnlyRoute = SwcacheRouteBase<'cacheOnly'> & {
   maxEntries?: never;
   networkTimeout?: never;
-} & SwcacheColdStart;
+} & SwcacheRouteMatch;
 
 /** One entry of `routes`. */
 export type SwcacheRoute =

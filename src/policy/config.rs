@@ -274,6 +274,27 @@ pub fn shadowed_routes(routes: &[Route]) -> Vec<String> {
     out
 }
 
+/// Router routes whose prefix covers precached URLs: the worker answers those from the
+/// precache, which the browser's router never reads (it looks in the route's cache only),
+/// so while the worker is stopped they go to the network, and an offline cold visit fails.
+/// Their warnings are pushed onto `out`.
+pub fn router_precache_gaps(cfg: &Config, out: &mut Vec<String>) {
+    for (i, r) in cfg.routes.iter().enumerate() {
+        let (Matcher::Prefix(p), true) = (&r.matcher, r.router) else { continue };
+        if let Some(e) = cfg.precache.iter().find(|e| e.path.starts_with(p.as_str())) {
+            out.push(cat!(
+                "swcache config: route '",
+                r.name,
+                "' (routes[",
+                i,
+                "]) has coldStart: 'router' over precached ",
+                e.path,
+                ": while the worker is stopped the browser reads the route's cache, not the precache, so it goes to the network (offline, it fails)"
+            ));
+        }
+    }
+}
+
 /// `a + b + c` (without `concat`'s generic machinery on the start path).
 fn join3(a: &str, b: &str, c: &str) -> String {
     let mut s = String::with_capacity(a.len() + b.len() + c.len() + 16);
@@ -389,20 +410,28 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
         // read as a URL (relative to the worker script, as precache URLs are), through the
         // browser's parser (`/café/` is `/caf%C3%A9/`).
         // Another origin's URL could never match a route without crossOrigin.
-        if let (Matcher::Prefix(p), false) = (&route.matcher, route.cross_origin) {
+        // A crossOrigin route's other-origin prefix is read the same way (its host in lower
+        // case, '/' after a bare origin), as the browser writes the URLs it is tested on.
+        if let Matcher::Prefix(p) = &route.matcher {
             if let Some(href) = resolve(p) {
-                let Some(path) = url::same_origin_path(&href, origin) else {
-                    return Err(cold(|| ConfigError {
-                        route: Some((i, Some(route.name.clone()))),
-                        field: "match".into(),
-                        problem: cat!(
-                            "is another origin's URL, ",
-                            describe(&Value::Str(p.clone())),
-                            ": a route sees other origins only with crossOrigin: true"
-                        ),
-                    }));
-                };
-                route.matcher = Matcher::Prefix(path.into());
+                match url::same_origin_path(&href, origin) {
+                    Some(path) => route.matcher = Matcher::Prefix(path.into()),
+                    None if route.cross_origin => {
+                        let whole = href.split_once('#').map_or(href.as_str(), |(h, _)| h);
+                        route.matcher = Matcher::Prefix(whole.into());
+                    }
+                    None => {
+                        return Err(cold(|| ConfigError {
+                            route: Some((i, Some(route.name.clone()))),
+                            field: "match".into(),
+                            problem: cat!(
+                                "is another origin's URL, ",
+                                describe(&Value::Str(p.clone())),
+                                ": a route sees other origins only with crossOrigin: true"
+                            ),
+                        }))
+                    }
+                }
             }
         }
         if routes.iter().any(|r| r.name == route.name) {
@@ -606,7 +635,21 @@ fn parse_route(i: usize, rv: &Value, version: &str, keep: bool) -> Result<Route,
     let Value::Obj(props) = rv else {
         return Err(cold(|| err("route", cat!("must be an object, got ", rv.kind()))));
     };
-    if let Some((k, _)) = props.iter().find(|(k, _)| !ROUTE_FIELDS.contains(&k.as_str())) {
+    if let Some((k, v)) = props.iter().find(|(k, _)| !ROUTE_FIELDS.contains(&k.as_str())) {
+        // Workbox's `networkTimeoutSeconds`, `maxAgeSeconds`: the field, in milliseconds (the
+        // bare name alone would make 3 seconds 3 ms).
+        if let Some(ms_field) = k.strip_suffix("Seconds").filter(|f| ROUTE_FIELDS.contains(f)) {
+            return Err(cold(|| {
+                let example = match v {
+                    Value::Num(n) if n.is_finite() && *n >= 0.0 && *n < 1e12 => number_text(n * 1000.0),
+                    _ => String::from("3000"),
+                };
+                err(
+                    k,
+                    cat!("is not a route field: write ", ms_field, " in milliseconds (", ms_field, ": ", example, ")"),
+                )
+            }));
+        }
         return Err(cold(|| {
             err(
                 k,
@@ -669,7 +712,15 @@ fn parse_route(i: usize, rv: &Value, version: &str, keep: bool) -> Result<Route,
                         (false, false) => "a non-negative number of milliseconds",
                     };
                     let upper = if max.is_finite() { cat!(" up to ", number_text(max)) } else { String::new() };
-                    Err(cold(|| err(field, cat!("must be ", what, upper, ", got ", describe(&Value::Num(*n))))))
+                    // (`Infinity` for "never stale": that is what no maxAge means.)
+                    let instead = if *n == f64::INFINITY && !max.is_finite() {
+                        cat!(": leave ", field, " out for copies that never go stale by age")
+                    } else {
+                        String::new()
+                    };
+                    Err(cold(|| {
+                        err(field, cat!("must be ", what, upper, ", got ", describe(&Value::Num(*n)), instead))
+                    }))
                 } else {
                     Ok(Some(*n))
                 }
@@ -709,9 +760,9 @@ fn parse_route(i: usize, rv: &Value, version: &str, keep: bool) -> Result<Route,
         }
     };
     if router {
-        if !matches!(strategy, Strategy::CacheFirst | Strategy::StaleWhileRevalidate | Strategy::CacheOnly) {
+        if !matches!(strategy, Strategy::CacheFirst | Strategy::StaleWhileRevalidate) {
             return Err(cold(|| {
-                err("coldStart", "'router' serves cold hits from the cache, so it needs cacheFirst, staleWhileRevalidate or cacheOnly".into())
+                err("coldStart", "'router' serves cold hits from the route's own cache, so it needs cacheFirst or staleWhileRevalidate (a cacheOnly route stores nothing there)".into())
             }));
         }
         if cross_origin {
@@ -996,11 +1047,49 @@ pub(crate) mod tests {
         assert!(parse_err(&regexp)
             .contains("route 'promoPages' (routes[2]) field 'coldStart' 'router' needs 'match' to be a path prefix"));
         let nf = with_route_field(1, "coldStart", Some(Value::str("router")));
-        assert!(parse_err(&nf).contains("field 'coldStart' 'router' serves cold hits from the cache"));
+        assert!(parse_err(&nf).contains("field 'coldStart' 'router' serves cold hits from the route's own cache"));
         let bad = with_route_field(1, "coldStart", Some(Value::str("fast")));
         assert!(parse_err(&bad).contains("field 'coldStart' must be 'router' or 'worker', got 'fast'"));
         let special = Route { matcher: Matcher::Prefix("/a:b(c)*".into()), ..c.routes[2].clone() };
         assert_eq!(special.router_pathname().as_deref(), Some("/a\\:b\\(c\\)\\**"));
+    }
+
+    /// `maxAge: Infinity` (never stale, as the page module's hydration types take it) is
+    /// refused: the message says what to write instead.
+    #[test]
+    fn max_age_infinity_says_to_leave_max_age_out() {
+        let e = parse_err(&with_route_field(0, "maxAge", Some(Value::Num(f64::INFINITY))));
+        assert!(e.contains("field 'maxAge'") && e.contains("leave maxAge out"), "{e}");
+    }
+
+    /// Workbox's `networkTimeoutSeconds: 3` was answered "did you mean 'networkTimeout'?",
+    /// and the renamed `networkTimeout: 3` is a 3 ms timeout (every networkFirst request
+    /// then answers from the cache). The message gives the field in milliseconds.
+    #[test]
+    fn workbox_seconds_fields_are_answered_in_milliseconds() {
+        let e = parse_err(&with_route_field(1, "networkTimeoutSeconds", Some(Value::Num(3.0))));
+        assert!(e.contains("field 'networkTimeoutSeconds'") && e.contains("networkTimeout: 3000"), "{e}");
+        let e = parse_err(&with_route_field(0, "maxAgeSeconds", Some(Value::Num(3600.0))));
+        assert!(e.contains("field 'maxAgeSeconds'") && e.contains("maxAge: 3600000"), "{e}");
+    }
+
+    /// A cacheOnly route never stores (its cache only ever misses, then the precache
+    /// answers): given to the browser's router, every cold request of its prefix went to
+    /// the network instead, past the precached copy, so an offline cold visit failed.
+    #[test]
+    fn cold_start_router_is_refused_on_a_cache_only_route() {
+        let mut v = with_route_field(2, "match", Some(Value::str("/promo/")));
+        if let Value::Obj(props) = &mut v {
+            if let Some((_, Value::Arr(routes))) = props.iter_mut().find(|(k, _)| k == "routes") {
+                if let Value::Obj(r) = &mut routes[2] {
+                    r.retain(|(k, _)| k != "maxEntries" && k != "strategy");
+                    r.push(("strategy".into(), Value::str("cacheOnly")));
+                    r.push(("coldStart".into(), Value::str("router")));
+                }
+            }
+        }
+        let e = parse(&v, ORIGIN, &resolve).map(|_| ()).expect_err("a router rule that can never hit was accepted");
+        assert!(e.message().contains("route 'promoPages' (routes[2]) field 'coldStart'"), "{}", e.message());
     }
 
     #[test]

@@ -172,6 +172,38 @@ mod tests {
         assert_eq!(pick(&c, "https://other.example.com/lib.js"), None);
     }
 
+    /// A crossOrigin route's prefix is a URL as the browser writes it too: its host in lower
+    /// case, a bare origin ended by '/'. Compared as written, 'https://CDN.example.com/'
+    /// never matched, and 'https://cdn.example.com' also took another host's URLs.
+    #[test]
+    fn a_cross_origin_prefix_is_read_as_the_browser_writes_urls() {
+        // The browser's parser, for absolute URLs: scheme and host lower-cased, '/' after a bare origin.
+        let browser = |s: &str| -> Option<String> {
+            let (scheme, rest) = s.split_once("://")?;
+            let (host, path) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
+            Some(format!("{}://{}{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase(), path))
+        };
+        let with = |m: &str| {
+            Value::obj([
+                ("version", Value::str("v1")),
+                (
+                    "routes",
+                    Value::Arr(vec![Value::obj([
+                        ("name", Value::str("cdn")),
+                        ("match", Value::str(m)),
+                        ("strategy", Value::str("cacheFirst")),
+                        ("crossOrigin", Value::Bool(true)),
+                    ])]),
+                ),
+            ])
+        };
+        let c = crate::policy::config::parse(&with("https://CDN.example.com/lib/"), ORIGIN, &browser).unwrap();
+        assert_eq!(pick(&c, "https://cdn.example.com/lib/a.js"), Some(Selection::Route(0)), "the host as written");
+        let c = crate::policy::config::parse(&with("https://cdn.example.com"), ORIGIN, &browser).unwrap();
+        assert_eq!(pick(&c, "https://cdn.example.com/a.js"), Some(Selection::Route(0)));
+        assert_eq!(pick(&c, "https://cdn.example.com.evil.example/a.js"), None, "another host");
+    }
+
     #[test]
     fn prefix_matcher_and_precache_fallback() {
         let c = parse_ok(&Value::obj([

@@ -270,6 +270,8 @@ impl Flow {
         self.network_error = true;
         match self.strategy {
             Strategy::NetworkFirst => self.fallback(Fallback::TimedOut),
+            // (A content-hashed file: its copy is as good as the server's, as on a failure.)
+            Strategy::NetworkOnly if self.hashed => self.fallback(Fallback::TimedOut),
             _ => self.respond(Reply::Error(Failure::Timeout)),
         }
     }
@@ -337,6 +339,19 @@ mod tests {
 
     fn cached(fresh: bool) -> Reply {
         Reply::Cache { fresh, revalidate: false }
+    }
+
+    /// A content-hashed file on a networkOnly route with a networkTimeout: its precached
+    /// copy answers when the server fails or no longer has it, and so when the server does
+    /// not answer in time (before: a 504, past the copy a tab of the old build needs).
+    #[test]
+    fn a_hashed_file_on_network_only_falls_back_to_its_copy_after_the_timeout() {
+        let r = route(Strategy::NetworkOnly, None, Some(3000));
+        let (mut flow, a) = Flow::start(&r, CacheMode::Default);
+        flow.hashed = true;
+        assert!(matches!(a, Action::Fetch { timeout_ms: Some(3000) }));
+        assert_eq!(flow.on_timeout(), Action::ReadCache, "the copy is read");
+        assert_eq!(flow.on_cache(Lookup::Hit { stamp_ms: None }, 0.0), Action::Respond(cached(true)));
     }
 
     #[test]

@@ -27,6 +27,8 @@
   swcache.start({ version: 'v1', routes: [{ name: 'a', match: /^\/promo\//, strategy: 'cacheFirst', coldStart: 'router' }] });
   // @ts-expect-error coldStart 'router' needs a strategy that reads the cache first -- '"router"' is not assignable to type '"worker"'
   swcache.start({ version: 'v1', routes: [{ name: 'a', match: '/promo/', strategy: 'networkFirst', coldStart: 'router' }] });
+  // @ts-expect-error coldStart 'router' needs a route that stores what it reads (not cacheOnly) -- '"router"' is not assignable to type '"worker"'
+  swcache.start({ version: 'v1', routes: [{ name: 'a', match: '/promo/', strategy: 'cacheOnly', coldStart: 'router' }] });
   // @ts-expect-error coldStart 'router' is same-origin only -- '"router"'
   swcache.start({ version: 'v1', routes: [{ name: 'a', match: '/promo/', strategy: 'cacheFirst', crossOrigin: true, coldStart: 'router' }] });
   // @ts-expect-error coldStart is 'router' or 'worker' -- '"fast"'

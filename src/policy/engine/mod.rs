@@ -618,7 +618,9 @@ impl Engine {
     pub fn install(&mut self) -> OpId {
         // Config warnings reach the console once per version, when it installs (not at
         // every start: that would repeat them, and compile their check on each cold start).
-        for text in crate::policy::config::shadowed_routes(&self.cfg.routes) {
+        let mut texts = crate::policy::config::shadowed_routes(&self.cfg.routes);
+        crate::policy::config::router_precache_gaps(&self.cfg, &mut texts);
+        for text in texts {
             self.emit(Cmd::Warn { text });
         }
         let n = self.cfg.precache.len() as u32;

@@ -1163,6 +1163,26 @@ fn reload_mode_skips_the_read_but_navigations_do_not() {
     assert_eq!(s.cached(&s.cn("promoPages"), "/promo/r").unwrap().version, 2);
 }
 
+/// A router route over a precached URL: the worker answers it from the precache (its own
+/// cache misses), but the browser's router, while the worker is stopped, looks in the
+/// route's cache only, misses, and goes to the network: an offline cold visit fails where
+/// the worker would have served the precached copy. The site owner is told at install.
+#[test]
+fn a_router_route_over_precached_urls_is_reported_when_the_version_installs() {
+    let json = config(r#"{"name":"txt","match":"/robots","strategy":"cacheFirst","coldStart":"router"},"#, "");
+    let mut s = Sim::new(&json);
+    s.serve("/", 1);
+    s.serve("/robots.txt", 1);
+    install_and_activate(&mut s);
+    assert_eq!(s.get("/robots.txt"), Some(1), "the worker: the precached copy");
+    assert!(s.cached(&s.cn("txt"), "/robots.txt").is_none(), "the router's cache has none");
+    assert!(
+        s.warnings.iter().any(|w| w.contains("route 'txt' (routes[0])") && w.contains("/robots.txt")),
+        "{:?}",
+        s.warnings
+    );
+}
+
 #[test]
 fn router_routes_are_given_to_the_browser_and_swept_of_expired_entries() {
     let json =
