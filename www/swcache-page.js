@@ -538,7 +538,8 @@ export function subscribe(url = '/swcache-feed/live') {
       // then), the browser's own reconnect, a second later each time for as long as the
       // outage lasts, is given up for the wait, until a stream lasts.
       if (opened) {
-        short = Date.now() - opened < 10000 ? short + 1 : ((wait = RECONNECT_MS), 0);
+        if (Date.now() - opened < 10000) short++;
+        else { short = 0; wait = RECONNECT_MS; }
         opened = 0;
       }
       if (stopped || retry || (source.readyState !== EventSource.CLOSED && short < 10)) return;
