@@ -297,8 +297,8 @@ export function prefetchOnHover(selector?: string, options?: PrefetchOnHoverOpti
 
 /**
  * Live invalidation: reads a Server-Sent Events stream of feed entries [default
- * `'/swcache-feed/live'`], such as the feed service's `/v1/events` (same-origin through a
- * proxy, or cross-origin with `--cors-origin`), and hands each to the worker at once. A
+ * `'/v1/events'`, the feed service's stream] (same-origin through a proxy, or
+ * cross-origin with `--cors-origin`), and hands each to the worker at once. A
  * `reset` event (entries missed while disconnected were compacted away) invalidates
  * everything up to its `timestamp`. The browser reconnects with `Last-Event-ID` by itself.
  * One page of the browser holds the stream for all of the origin's pages that subscribe

@@ -461,7 +461,7 @@ const RESUME_MS = 600000;
  * by itself, with Last-Event-ID. One page of the browser holds the stream for the origin's
  * pages that subscribe to it. Returns `{stop()}`.
  */
-export function subscribe(url = '/swcache-feed/live') {
+export function subscribe(url = '/v1/events') {
   // No worker to hand entries to (an http: page, a sandboxed frame, service workers off):
   // no stream, which would hold one of the host's connections for nothing.
   if (!sw || typeof EventSource !== 'function') return { stop() {} };

@@ -118,7 +118,7 @@ export async function startDemo(port = 8080) {
     throw new Error(`port ${port} is in use: PORT=${port + 1} ./build.sh demo serves the demo on another port`);
   });
   // The worker's feed (/swcache-feed.json) and the pages' live stream on the site's own
-  // origin, proxied to the service (demo.js subscribes to /swcache-feed/live).
+  // origin, proxied to the service (demo.js subscribes to /v1/events).
   proxyFeed(server, feed, { events: ['/swcache-feed/live', '/v1/events'] });
   const close = server.close;
   server.close = async () => { await close(); await feed.stop(); };
@@ -140,5 +140,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   process.once('SIGINT', quit);
   process.once('SIGTERM', quit);
   console.log(`swcache demo: ${server.origin}/  (reload a page: its "rendered at" stays put when served from the cache)`);
-  console.log(`feed service (swcache-feed serve, ${server.feed.store}): ${server.feed.url}, proxied at ${server.origin}/swcache-feed.json and /swcache-feed/live`);
+  console.log(`feed service (swcache-feed serve, ${server.feed.store}): ${server.feed.url}, proxied at ${server.origin}/swcache-feed.json and /v1/events`);
 }

@@ -18,7 +18,7 @@ register('/sw.js').then(() => {
 
 prefetchOnHover('a[data-prefetch]');
 
-subscribe('/swcache-feed/live');
+subscribe('/v1/events');
 addEventListener('swcache:invalidated', (e) => {
   if (!e.detail.page) return;
   status.textContent = `this page changed (${e.detail.source}): reloading the fresh version…`;
