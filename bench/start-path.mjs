@@ -150,6 +150,7 @@ const scope = {
   addEventListener: (type, f) => { listeners[type] = f; },
   // The instrumented module imports env.log_execution besides wasm-bindgen's imports.
   WebAssembly: { ...WebAssembly, Module: WebAssembly.Module, RuntimeError: WebAssembly.RuntimeError,
+    // biome-ignore lint/complexity/useArrowFunction: the glue calls it with `new`, which an arrow function refuses
     Instance: function (m, imports) {
       // binaryen adds the import to the module's first import module (or `env`).
       const log = (id) => { if (entryOf.has(id)) { seen.add(id); step.add(id); } };
