@@ -137,6 +137,11 @@ impl Engine {
         let tags = f.tags.clone();
         let (net, key) = (f.net.clone(), f.key.is_some());
         let timed_out = f.timed_out;
+        // What GET_STATS counts: not a navigation no route takes, passed through for the
+        // offline page or the preload (no cache is read for it: no route's miss), nor a
+        // lookup among the kept files that found nothing (the browser fetches a file the
+        // list never had).
+        let counted = !(f.pass_through && (!key || matches!(reply, Reply::Error(_))));
         // (An image only looked up among the kept files is the browser's to fetch.)
         let image = f.image && !f.pass_through;
         if let Reply::Error(fail) = reply {
@@ -156,7 +161,9 @@ impl Engine {
                 if let Some(f) = self.fetch_op(id) {
                     if f.fallback.is_none() {
                         f.fallback = Some((fail.status(), reason, fail.message()));
-                        self.slots[slot].counters.record(reply, network_error);
+                        if counted {
+                            self.slots[slot].counters.record(reply, network_error);
+                        }
                         let precache = self.precache_slot() as u32;
                         self.emit(Cmd::Match { op: id, tag: Tag::Offline, slot: precache, req });
                         return;
@@ -166,10 +173,7 @@ impl Engine {
         }
         let own = self.own_req(id);
         let pass_through = self.fetch_op(id).is_some_and(|f| f.pass_through);
-        // A lookup among the kept files that found nothing was no miss of the precache:
-        // the browser fetches a file the list never had. (A navigation passed through
-        // has no precache key: `navigate` rules kept files out.)
-        if !(pass_through && key && matches!(reply, Reply::Error(_))) {
+        if counted {
             self.slots[slot].counters.record(reply, network_error);
         }
         match reply {
@@ -300,13 +304,18 @@ impl Engine {
                 self.run(id, next, now);
             }
             (Tag::Net, Io::Fetched(r)) if f.range.is_some() => {
+                let slot = f.slot;
                 let answer = match r {
                     Ok(_) => Answer::Network(Tag::Net),
-                    Err(_) => Answer::Error {
-                        status: 503,
-                        reason: "Service Unavailable",
-                        text: "swcache: offline and not cached",
-                    },
+                    Err(_) => {
+                        // (Its miss was counted when it was sent.)
+                        self.slots[slot].counters.network_errors += 1;
+                        Answer::Error {
+                            status: 503,
+                            reason: "Service Unavailable",
+                            text: "swcache: offline and not cached",
+                        }
+                    }
                 };
                 self.emit(Cmd::Respond { op: id, answer });
                 self.answered(id, now);
@@ -417,7 +426,9 @@ impl Engine {
                 if read_slot == slot {
                     self.touch(slot, &path);
                 }
-                self.slots[slot].counters.record(Reply::Cache { fresh: true, revalidate: false }, false);
+                // (Served whatever its age: a stale copy counts as one, as without `Range`.)
+                let fresh = crate::policy::strategy::is_fresh(e.stamp_ms, now, self.slots[slot].route.max_age_ms);
+                self.slots[slot].counters.record(Reply::Cache { fresh, revalidate: false }, false);
                 return self.emit(Cmd::Size { op: id, tag: Tag::Size, from: Tag::Range });
             }
             (Tag::Range, Io::Matched(_)) if also => {

@@ -4316,3 +4316,53 @@ fn many_copies_of_the_same_news_end_without_nesting() {
         .unwrap();
     t.join().expect("no panic");
 }
+
+// ----- what GET_STATS counts ------------------------------------------------------------
+
+/// A navigation no route takes goes through the worker only for the offline page or the
+/// navigation preload, network only, never read from or stored in any cache: like a
+/// lookup among the kept files that finds nothing, it is no miss of the precache. Counted
+/// so, every `/account` or `/admin` page (which the README says to keep out of `match`)
+/// read as a precache miss in GET_STATS and in the totals.
+#[test]
+fn navigations_no_route_takes_are_not_counted_as_precache_misses() {
+    let mut s = offline_site();
+    s.serve("/admin/x", 3);
+    let before = s.stats();
+    for _ in 0..3 {
+        let op = s.start_fetch("/admin/x", true, "default").expect("through the worker (offline page)");
+        s.settle();
+        assert_eq!(s.ops[&op].answered, Some(Answer::Network(Tag::Net)));
+    }
+    s.offline = true;
+    let op = s.start_fetch("/admin/x", true, "default").unwrap();
+    s.settle();
+    assert_eq!(s.ops[&op].answered_with, Some(7), "the offline page");
+    let after = s.stats();
+    for path in [&["routes", "precache", "misses"][..], &["misses"][..], &["routes", "precache", "hits"][..]] {
+        assert_eq!(num(&after, path), num(&before, path), "{path:?}: the precache missed nothing");
+    }
+}
+
+/// A ranged request answered from a stale copy is a stale copy served (`staleServed`), as
+/// the same request without `Range` is, not a fresh hit; a ranged miss whose fetch fails
+/// is a network error, as a plain miss's is.
+#[test]
+fn ranged_requests_are_counted_as_plain_ones_are() {
+    let mut s = Sim::seed();
+    s.serve("/media/clip.webp", 1);
+    assert_eq!(s.get("/media/clip.webp"), Some(1));
+    s.now += 8.0 * 86_400_000.0; // past the images route's maxAge (7 days)
+    s.offline = true;
+    let ranged = |s: &mut Sim, path: &str| {
+        let op = s.start_request(path, Request { range: Some("bytes=0-9"), ..get_request("") }).unwrap();
+        s.settle();
+        s.ops[&op].answered.clone().unwrap()
+    };
+    assert!(matches!(ranged(&mut s, "/media/clip.webp"), Answer::Range { .. }));
+    assert!(matches!(ranged(&mut s, "/media/other.webp"), Answer::Error { status: 503, .. }));
+    let st = s.stats();
+    assert_eq!(num(&st, &["routes", "images", "staleServed"]), 1.0, "the stale copy served");
+    assert_eq!(num(&st, &["routes", "images", "hits"]), 0.0, "no fresh copy was served");
+    assert_eq!(num(&st, &["routes", "images", "networkErrors"]), 1.0, "the ranged miss's fetch failed");
+}
