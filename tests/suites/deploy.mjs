@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { useBrowser } from '../support/harness.mjs';
-import { DIST } from '../support/server.mjs';
+import { DIST, startServer } from '../support/server.mjs';
 import { get, cached, cacheNames, message, waitFor } from '../support/browser.mjs';
 import { workerSource, JS } from '../support/worker.mjs';
 
@@ -309,6 +309,27 @@ export default function deploySuite(engine) {
     for (const r of asked) {
       if (t.can.mediaRanges) assert.match(r.headers.range || 'none', /^bytes=/, 'the media element\'s Range reached the server');
       assert.match(r.headers['cache-control'] || 'none', /max-age=0|no-cache/, 'past the HTTP cache');
+    }
+  });
+
+  // The same ranged miss past the HTTP cache, where the server redirects the file to
+  // another origin (a CDN, a storage service's signed URL): the same-origin copy that
+  // keeps Range fails at the redirect, so the request goes again as it came. Before, the
+  // video got the engine's 503 for as long as the invalidation's fence held (10 min).
+  test(name('a <video> redirected to another origin still plays after an invalidation of its route'), async () => {
+    const { page, server } = t;
+    const cdn = await startServer();
+    try {
+      cdn.set('/clip.webm', { handler: rangeHandler(CLIP, 'video/webm') });
+      server.set('/media/clip.webm', { status: 302, body: '', headers: { location: `${cdn.origin}/clip.webm` } });
+      server.set('/sw.js', { body: workerSource(`{ version: 'v1', routes: [{ name: 'media', match: '/media/', strategy: 'cacheFirst' }] }`), headers: JS });
+      await t.controlled();
+      const done = await message(page, { type: 'CACHE_INVALIDATION', routes: ['media'], timestamp: new Date().toISOString() });
+      assert.equal(done.type, 'CACHE_INVALIDATION_DONE');
+      await playVideo(page);
+      assert.ok(cdn.count('/clip.webm') > 0, 'the video came from the other origin');
+    } finally {
+      await cdn.close();
     }
   });
 

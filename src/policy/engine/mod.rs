@@ -480,6 +480,7 @@ impl Engine {
             range: req.range.map(String::from),
             fallback: None,
             pass_through: own_route.is_some(),
+            ranged_reload: false,
         };
         let id = self.new_op(Kind::Fetch(Box::new(f)));
         if req.range.is_some() {

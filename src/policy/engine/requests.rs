@@ -54,6 +54,8 @@ pub(super) struct FetchOp {
     /// response): if the network fails and no offline page answers, the browser's own
     /// failure shows, not an error of the engine's.
     pub(super) pass_through: bool,
+    /// A ranged miss went past the HTTP cache (as the adapter's copy of the request).
+    pub(super) ranged_reload: bool,
 }
 
 impl Engine {
@@ -303,6 +305,13 @@ impl Engine {
                 let next = f.flow.on_cache(lookup, now);
                 self.run(id, next, now);
             }
+            (Tag::Net, Io::Fetched(Err(_))) if f.range.is_some() && f.ranged_reload => {
+                // Past the HTTP cache, the adapter's same-origin copy of a media element's
+                // request fails where the server redirects it to another origin (a CDN, a
+                // storage service's signed URL): it goes again as it came.
+                f.ranged_reload = false;
+                self.emit(Cmd::Fetch { op: id, tag: Tag::Net, req: Req::Own, reload: false, headers_ms: None });
+            }
             (Tag::Net, Io::Fetched(r)) if f.range.is_some() => {
                 let slot = f.slot;
                 let answer = match r {
@@ -443,6 +452,9 @@ impl Engine {
                 // Past the HTTP cache only on this origin: the adapter's copy of a media
                 // element's ranged request keeps its `Range` as a same-origin request.
                 let reload = same_origin && self.fences.covers(&path, slot, now);
+                if let Some(f) = self.fetch_op(id) {
+                    f.ranged_reload = reload;
+                }
                 return self.emit(Cmd::Fetch { op: id, tag: Tag::Net, req: Req::Own, reload, headers_ms: None });
             }
             (Tag::Size, Io::Size(Some(size))) => match crate::policy::range::resolve(&header, size) {

@@ -127,6 +127,9 @@ struct Sim {
     failing_writes: u64,
     /// One read in this many fails (0: none).
     failing_reads: u64,
+    /// Fetches past the HTTP cache fail (a same-origin copy of a request the server
+    /// redirects to another origin).
+    failing_reloads: bool,
     /// Navigation preload responses used.
     preloads: u32,
     /// Paths fetched past the HTTP cache (`reload`).
@@ -178,6 +181,7 @@ impl Sim {
             failing_listings: 0,
             failing_writes: 0,
             failing_reads: 0,
+            failing_reloads: false,
             preloads: 0,
             reloads: Vec::new(),
             preload_on: None,
@@ -320,7 +324,7 @@ impl Sim {
                         }
                         continue;
                     }
-                    let io = if self.offline {
+                    let io = if self.offline || (reload && self.failing_reloads) {
                         Io::Fetched(Err("Failed to fetch".into()))
                     } else {
                         let c = self.content(&path).clone();
@@ -3449,6 +3453,31 @@ fn a_ranged_miss_goes_past_the_http_cache_on_this_origin_only() {
         assert_eq!(s.ops[&op].answered, Some(Answer::Network(Tag::Net)), "{path}");
     }
     assert_eq!(s.reloads, ["/media/clip.webp"]);
+}
+
+/// That copy past the HTTP cache fails where the server redirects the file to another
+/// origin (a same-origin request may not follow it): the request goes again as it came,
+/// once, and its answer plays. Before, the video got the 503 for as long as the fence held.
+#[test]
+fn a_ranged_miss_whose_copy_past_the_http_cache_fails_goes_again_as_it_came() {
+    let mut s = Sim::seed();
+    s.serve("/media/clip.webp", 1);
+    s.now += 10.0;
+    s.message(r#"{"type":"CACHE_INVALIDATION","urls":["/media/clip.webp"]}"#);
+    s.failing_reloads = true;
+    let ranged = |s: &mut Sim| {
+        let op = s.start_request("/media/clip.webp", Request { range: Some("bytes=0-1"), ..get_request("") }).unwrap();
+        s.settle();
+        s.ops[&op].answered.clone()
+    };
+    let before = s.requests.get("/media/clip.webp").copied().unwrap_or(0);
+    assert_eq!(ranged(&mut s), Some(Answer::Network(Tag::Net)));
+    assert_eq!(s.reloads, ["/media/clip.webp"]);
+    assert_eq!(s.requests["/media/clip.webp"], before + 2, "the copy, then the request as it came");
+    // Offline both fail: the engine's 503, after the two.
+    s.offline = true;
+    assert!(matches!(ranged(&mut s), Some(Answer::Error { status: 503, .. })));
+    assert_eq!(s.requests["/media/clip.webp"], before + 4);
 }
 
 // ----- several tabs at once ---------------------------------------------------------------------
