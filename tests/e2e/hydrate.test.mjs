@@ -255,7 +255,7 @@ test('hydrate: the demo components page hydrates with age/source badges', async 
 test('hydrate: a scheduler that failed to load (the network dropped) is loaded again by the next hydrate()', async () => {
   const wasm = '/swcache/swcache-hydrate.wasm';
   let broken = true;
-  server.set(wasm, { handler: (_req, res) => {
+  server.set(wasm, { handler: (req, res) => {
     if (broken) return req.socket.destroy();
     res.writeHead(200, { 'content-type': 'application/wasm' });
     res.end(fs.readFileSync(new URL('../../dist/swcache-hydrate.wasm', import.meta.url)));
