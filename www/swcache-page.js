@@ -530,7 +530,12 @@ export function subscribe(url = '/v1/events') {
       last = ev.lastEventId;
       mark();
     });
-    source.onopen = () => { opened = Date.now(); };
+    // (An open stream ends a run of refusals: the next one waits 2 s again, unless
+    // streams have been ending as soon as they open.)
+    source.onopen = () => {
+      opened = Date.now();
+      if (short < 10) wait = RECONNECT_MS;
+    };
     source.onerror = () => {
       // A stream that lasted resets the wait; one that ended within 10 s of opening is
       // short (the README's nginx fallback, or the service that cannot read its store,

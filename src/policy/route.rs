@@ -202,6 +202,11 @@ mod tests {
         let c = crate::policy::config::parse(&with("https://cdn.example.com"), ORIGIN, &browser).unwrap();
         assert_eq!(pick(&c, "https://cdn.example.com/a.js"), Some(Selection::Route(0)));
         assert_eq!(pick(&c, "https://cdn.example.com.evil.example/a.js"), None, "another host");
+        // A prefix that is no whole URL is compared as written (`'https:'`: every https URL;
+        // read as a URL it would have been this origin's script).
+        let c =
+            crate::policy::config::parse(&with("https:"), ORIGIN, &|_: &str| Some(format!("{ORIGIN}/sw.js"))).unwrap();
+        assert_eq!(pick(&c, "https://cdn.example.com/a.js"), Some(Selection::Route(0)), "as written");
     }
 
     #[test]

@@ -217,6 +217,10 @@ impl Flow {
                 (Some(fresh), _) => self.respond(Reply::Cache { fresh, revalidate: false }),
                 (None, Fallback::Failed) => self.respond(Reply::Error(Failure::Offline)),
                 (None, Fallback::ServerError) => self.respond(Reply::Network),
+                // (networkOnly's timeout is a limit: no copy, its 504.)
+                (None, Fallback::TimedOut) if self.strategy == Strategy::NetworkOnly => {
+                    self.respond(Reply::Error(Failure::Timeout))
+                }
                 (None, Fallback::TimedOut) => self.await_network(),
             },
             _ => self.respond(Reply::Error(Failure::Offline)),
@@ -271,7 +275,9 @@ impl Flow {
         match self.strategy {
             Strategy::NetworkFirst => self.fallback(Fallback::TimedOut),
             // (A content-hashed file: its copy is as good as the server's, as on a failure.)
-            Strategy::NetworkOnly if self.hashed => self.fallback(Fallback::TimedOut),
+            Strategy::NetworkOnly if self.hashed && self.mode != CacheMode::NoStore => {
+                self.fallback(Fallback::TimedOut)
+            }
             _ => self.respond(Reply::Error(Failure::Timeout)),
         }
     }

@@ -4395,3 +4395,24 @@ fn ranged_requests_are_counted_as_plain_ones_are() {
     assert_eq!(num(&st, &["routes", "images", "hits"]), 0.0, "no fresh copy was served");
     assert_eq!(num(&st, &["routes", "images", "networkErrors"]), 1.0, "the ranged miss's fetch failed");
 }
+
+/// networkOnly's networkTimeout is a limit ("networkTimeout there yields a 504"): a GET
+/// in a folder that holds content-hashed precached files (an Angular or webpack build puts
+/// them at the root, beside `/graphql`) is looked up among the kept files after the timeout,
+/// and when none is there it must still get its 504, not wait on the network for good.
+#[test]
+fn a_network_only_timeout_still_answers_504_when_no_kept_copy_is_found() {
+    let json = r#"{"version":"v1","precache":["/",{"url":"/main.a1.js","revision":null}],"routes":[
+        {"name":"api","match":"/graphql","strategy":"networkOnly","networkTimeout":3000}]}"#;
+    let mut s = Sim::new(json);
+    s.serve("/", 1);
+    s.serve("/main.a1.js", 1);
+    install_and_activate(&mut s);
+    s.hanging = true;
+    let op = s.start_fetch("/graphql?id=q1", false, "default").expect("routed");
+    s.settle();
+    s.advance(3000.0);
+    s.settle();
+    let answered = s.ops[&op].answered.clone();
+    assert!(matches!(answered, Some(Answer::Error { status: 504, .. })), "at networkTimeout: {answered:?}");
+}
