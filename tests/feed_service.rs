@@ -393,8 +393,11 @@ async fn exercise(store: Store) {
     let p = store.publish(url(1), 1_795_000_000_000.0, None).await.unwrap();
     assert_eq!((p.seq, p.replayed), (1, false));
     let k1 = store.publish(url(2), 1_795_000_000_001.0, Some("key-2")).await.unwrap();
-    let again = store.publish(url(99), 1_795_000_000_002.0, Some("key-2")).await.unwrap();
+    let again = store.publish(url(2), 1_795_000_000_002.0, Some("key-2")).await.unwrap();
     assert_eq!((again.seq, again.replayed, again.at_ms), (k1.seq, true, k1.at_ms), "an Idempotency-Key publishes once");
+    // The key reused for another entry publishes nothing and says so.
+    let other = store.publish(url(99), 1_795_000_000_003.0, Some("key-2")).await;
+    assert!(matches!(other, Err(swcache::service::store::StoreError::KeyReused(_))), "{:?}", other.map(|p| p.seq));
     // Eight concurrent publishers, 40 entries each: every seq once, no entry lost.
     let mut tasks = vec![];
     for w in 0..8u64 {
@@ -1990,4 +1993,143 @@ async fn a_client_of_an_epoch_this_instance_has_not_read_yet_is_not_sent_the_old
     })
     .await;
     assert!(!text.contains(&format!(".{e1}")), "sent the old epoch's events:\n{text}");
+}
+
+// ----- running it in production: ACLs, stopping, keys reused, a missing directory, TLS ------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acl_user_without_channel_rights_gets_its_durable_publish_acknowledged() {
+    let redis = Redis::start("acl-channels");
+    // Redis 7 gives a new ACL user no channels (acl-pubsub-default resetchannels): the
+    // feed's keys and every command, but not the announcement channel.
+    let made = redis_say(redis.port, &["ACL SETUSER feed on >feed-password-0123 ~{swcache}:* +@all"]);
+    assert_eq!(made, ["+OK"]);
+    let dir = scratch("acl-channels");
+    let s = Service::start(&dir, &format!("redis://feed:feed-password-0123@127.0.0.1:{}/0", redis.port), &[]);
+    let c = client();
+    let (status, v) = post(&c, &s.base, &json!({ "urls": ["/a"] }), None).await.unwrap();
+    assert_eq!(redis_say(redis.port, &["LLEN {swcache}:entries"]), [":1"], "the entry is in the store");
+    assert_eq!(status, 201, "a durable entry is acknowledged (a 503 makes the CMS retry and publish it twice): {v}");
+    // The log says what Redis refused, once, naming the channel to grant.
+    until(Duration::from_secs(5), "the log to name the channel", || s.log_text().contains("{swcache}:published")).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let said = s.log_text().matches("{swcache}:published").count();
+    assert!(said <= 2, "said {said} times in 2 s:\n{}", s.log_text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_service_while_a_connection_has_sent_half_a_request() {
+    use tokio::io::AsyncWriteExt;
+    let dir = scratch("half-request");
+    let mut s = Service::start(&dir, &format!("file:{}", dir.join("feed.json").display()), &[]);
+    // A client gone mid-request (or a slow one): its headers never end.
+    let mut half = tokio::net::TcpStream::connect(("127.0.0.1", s.port)).await.unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    Command::new("kill").args(["-TERM", &s.pid().to_string()]).status().unwrap();
+    // systemd's TimeoutStopSec is 90 s by default, then SIGKILL.
+    let exited = exit_within(s.child.take().unwrap(), Duration::from_secs(60)).await;
+    assert!(
+        exited.is_some_and(|st| st.success()),
+        "SIGTERM did not stop the service within 60 s: {exited:?}\n{}",
+        s.log_text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_reused_for_another_entry_is_not_answered_as_published() {
+    let dir = scratch("key-reused");
+    let redis = Redis::start("key-reused");
+    for store in [format!("file:{}", dir.join("feed.json").display()), redis.url()] {
+        let s = Service::start(&dir, &store, &[]);
+        let c = client();
+        // A CMS keying by a per-document revision number: two documents' revision 7.
+        let (status, _) = post(&c, &s.base, &json!({ "urls": ["/post/42"] }), Some("cms-rev-7")).await.unwrap();
+        assert_eq!(status, 201);
+        // A retry of the same entry is replayed.
+        let (status, v) = post(&c, &s.base, &json!({ "urls": ["/post/42"] }), Some("cms-rev-7")).await.unwrap();
+        assert_eq!((status, &v["replayed"]), (200, &json!(true)), "{store}: {v}");
+        let (status, v) = post(&c, &s.base, &json!({ "urls": ["/page/9"] }), Some("cms-rev-7")).await.unwrap();
+        let (_, feed) = feed_of(&c, &s.base).await;
+        assert!(
+            status >= 400 || feed.contains("/page/9"),
+            "{store}: answered {status} {v}, and /page/9 is not in the feed: its pages stay stale for every visitor\n{feed}"
+        );
+    }
+}
+
+#[test]
+fn serve_refuses_a_file_store_in_a_directory_that_does_not_exist() {
+    let dir = scratch("no-dir");
+    // A typo in the directory (/srv/sites for /srv/site).
+    let missing = dir.join("sites");
+    let store = format!("file:{}", missing.join("swcache-feed.json").display());
+    let (code, err) = serve_exit(&["--listen", "127.0.0.1:0", "--insecure-no-token", "--store", &store]);
+    assert_eq!(
+        code,
+        Some(1),
+        "it runs, /healthz answering 200 ok while every publish is answered 503 'unavailable' with Retry-After: {err}"
+    );
+    assert!(err.contains(&missing.display().to_string()), "names the directory: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_requires_tls_is_a_store() {
+    let dir = scratch("rediss");
+    private_ca(&dir);
+    let port = free_port();
+    // A managed Redis (Azure Cache, ElastiCache with in-transit encryption, Upstash): TLS only.
+    struct Killed(Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _redis = Killed(
+        Command::new("redis-server")
+            .args(["--port", "0", "--tls-port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--tls-cert-file", "leaf.pem", "--tls-key-file", "leaf.key", "--tls-ca-cert-file", "ca.pem"])
+            .args(["--tls-auth-clients", "no", "--save", "", "--appendonly", "no"])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(10), "redis-server (TLS) did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::write(dir.join("tokens.txt"), format!("{TOKEN}\n")).unwrap();
+    let http = free_port();
+    let log = dir.join("serve.log");
+    let mut serve = Killed(
+        Command::new(env!("CARGO_BIN_EXE_swcache-feed"))
+            .args([
+                "serve",
+                "--store",
+                &format!("rediss://127.0.0.1:{port}/0"),
+                "--listen",
+                &format!("127.0.0.1:{http}"),
+            ])
+            .args(["--token-file", "tokens.txt"])
+            // The operator trusts the Redis's CA as for `add --server https://…`.
+            .env("SSL_CERT_FILE", dir.join("ca.pem"))
+            .current_dir(&dir)
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let text = || std::fs::read_to_string(&log).unwrap_or_default();
+    let start = Instant::now();
+    while !text().contains("publish at POST") {
+        let exited = serve.0.try_wait().unwrap();
+        assert!(exited.is_none() && start.elapsed() < Duration::from_secs(10), "the service did not start: {}", text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (status, v) =
+        post(&client(), &format!("http://127.0.0.1:{http}"), &json!({ "urls": ["/a"] }), None).await.unwrap();
+    assert_eq!(status, 201, "{v}\n{}", text());
 }

@@ -19,8 +19,8 @@ use crate::policy::feed::{self, Feed};
 use crate::policy::time;
 use crate::policy::value::Value;
 
+use super::store_api::{entry_fingerprint, key_reused, parse_stored, Published, StoreError, IDEMPOTENCY_TTL_SECS};
 use super::store_api::{new_epoch, not_a_file, now_ms};
-use super::store_api::{parse_stored, Published, StoreError, IDEMPOTENCY_TTL_SECS};
 
 #[cfg(not(target_os = "wasi"))]
 pub use self::service::FileStore;
@@ -291,10 +291,16 @@ pub fn publish_sync(
         let keys_path = path.with_extension("keys");
         let now = now_ms();
         let mut keys = read_keys(&keys_path, now);
+        let print = key.map(|_| entry_fingerprint(&fields));
         if let Some(k) = key {
             // (Only a key this feed saw: a recreated feed, of a new epoch, never had the seq.)
             let this_feed = |e: &Option<String>, seq: u64| e.as_ref().map_or(seq <= feed.seq, |e| *e == feed.epoch);
-            if let Some((_, seq, at, _, _)) = keys.iter().find(|(kk, seq, _, _, e)| kk == k && this_feed(e, *seq)) {
+            if let Some((_, seq, at, _, _, p)) = keys.iter().find(|(kk, seq, _, _, e, _)| kk == k && this_feed(e, *seq))
+            {
+                // (A key saved before entries were remembered is taken as a retry.)
+                if p.as_ref().is_some_and(|p| Some(p) != print.as_ref()) {
+                    return Err(key_reused(k, *seq));
+                }
                 return Ok((Published { seq: *seq, at_ms: *at, replayed: true }, false));
             }
         }
@@ -305,7 +311,7 @@ pub fn publish_sync(
             // After the feed: a crash between the two writes makes a retry publish the
             // entry twice (harmless: an invalidation is idempotent), never lose it.
             keys.retain(|(kk, ..)| kk != k);
-            keys.push((k.to_string(), seq, at_ms, now, Some(feed.epoch.clone())));
+            keys.push((k.to_string(), seq, at_ms, now, Some(feed.epoch.clone()), print));
             write_keys(&keys_path, &keys).map_err(|e| unavailable(&keys_path, e))?;
         }
         Ok((Published { seq, at_ms, replayed: false }, false))
@@ -469,9 +475,10 @@ mod service {
     }
 }
 
-/// The remembered idempotency keys younger than a day: `(key, seq, at_ms, saved_ms, epoch)`
-/// (keys saved before epochs were kept have none).
-type Key = (String, u64, f64, f64, Option<String>);
+/// The remembered idempotency keys younger than a day: `(key, seq, at_ms, saved_ms, epoch,
+/// entry)` (keys saved before epochs or entries were kept have none; `entry`:
+/// [`entry_fingerprint`]).
+type Key = (String, u64, f64, f64, Option<String>, Option<String>);
 
 fn read_keys(path: &Path, now: f64) -> Vec<Key> {
     let Ok(text) = fs::read_to_string(path) else { return vec![] };
@@ -483,16 +490,19 @@ fn read_keys(path: &Path, now: f64) -> Vec<Key> {
                 return None;
             }
             let epoch = v.get("epoch").and_then(|e| e.as_str()).map(String::from);
-            Some((v.get("key")?.as_str()?.to_string(), v.get("seq")?.as_u64()?, v.get("at")?.as_f64()?, saved, epoch))
+            let entry = v.get("entry").and_then(|e| e.as_str()).map(String::from);
+            let (key, seq, at) = (v.get("key")?.as_str()?.to_string(), v.get("seq")?.as_u64()?, v.get("at")?.as_f64()?);
+            Some((key, seq, at, saved, epoch, entry))
         })
         .collect()
 }
 
 fn write_keys(path: &Path, keys: &[Key]) -> std::io::Result<()> {
     let mut text = String::new();
-    for (k, seq, at, saved, epoch) in keys {
+    for (k, seq, at, saved, epoch, entry) in keys {
         let line = serde_json::json!({
-            "key": k, "seq": seq, "at": at, "saved": saved, "timestamp": time::iso_string(*at), "epoch": epoch
+            "key": k, "seq": seq, "at": at, "saved": saved, "timestamp": time::iso_string(*at), "epoch": epoch,
+            "entry": entry
         });
         text.push_str(&line.to_string());
         text.push('\n');

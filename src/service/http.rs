@@ -252,6 +252,7 @@ async fn publish(State(app): State<Arc<App>>, req: Request) -> Response {
         Ok(r) => r,
     };
     match done {
+        Err(StoreError::KeyReused(why)) => refused(m, "invalid", StatusCode::UNPROCESSABLE_ENTITY, why),
         Err(e) => {
             m.refuse("store");
             tracing::error!(error = %e, "publish failed");
@@ -400,7 +401,10 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], app.hub.metrics.render()).into_response()
+    // (prometheus-client writes the OpenMetrics text format: `# EOF`, counters without
+    // `_total` in their TYPE lines, which a strict 0.0.4 parser reads as untyped.)
+    let kind = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    ([(header::CONTENT_TYPE, kind)], app.hub.metrics.render()).into_response()
 }
 
 /// `Last-Event-ID`: a seq (digits, at most 9e15), or an error to answer with.
@@ -668,6 +672,10 @@ fn raise_open_files() {
     }
 }
 
+/// How long a stop waits for connections to finish: publishes in flight take at most
+/// [`BODY_TIMEOUT`] and [`STORE_TIMEOUT`], live streams end at once.
+const GRACE: Duration = Duration::from_secs(30);
+
 /// Runs the service until SIGTERM or SIGINT: in-flight publishes finish, live clients are
 /// closed (they reconnect elsewhere and resume).
 pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
@@ -677,6 +685,29 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
     }
     raise_open_files();
     let store = Store::open(&cfg.store, cfg.keep, &cfg.namespace).await.map_err(|e| e.to_string())?;
+    if let Store::File(f) = &store {
+        // (A missing directory reads as a feed not published yet: the service would answer
+        // /healthz 200 and every publish 503, as if it were an outage.)
+        let dir = f.path().parent().unwrap_or_else(|| std::path::Path::new("/"));
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(format!(
+                    "{}: not a directory, so the feed {} cannot be written",
+                    dir.display(),
+                    f.path().display()
+                ))
+            }
+            Err(e) => {
+                return Err(format!(
+                    "{}: {}, so the feed {} cannot be written (make the directory, or fix --store)",
+                    dir.display(),
+                    crate::native::io_text(&e),
+                    f.path().display()
+                ))
+            }
+        }
+    }
     if let Store::Redis(r) = &store {
         match r.durability().await.map_err(|e| e.to_string())? {
             Some((ao, fsync)) if ao == "yes" && fsync == "always" => {
@@ -710,13 +741,23 @@ pub async fn serve(cfg: ServeConfig) -> Result<(), String> {
         let _ = stop_tx.send(true);
     });
     let app = router(hub, cfg, stop_rx.clone());
-    let mut stop = stop_rx;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|v| *v).await;
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+    let (mut stop, mut stopping) = (stop_rx.clone(), stop_rx);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = stop.wait_for(|v| *v).await;
+    });
+    // A graceful stop waits for every connection, one whose request never ends (a client
+    // gone mid-headers: no header timeout applies) included: past GRACE it stops anyway,
+    // well within systemd's 90 s before SIGKILL.
+    tokio::select! {
+        r = std::future::IntoFuture::into_future(server) => r.map_err(|e| e.to_string())?,
+        () = async move {
+            let _ = stopping.wait_for(|v| *v).await;
+            tokio::time::sleep(GRACE).await;
+        } => tracing::warn!(
+            "connections still open {} s after the stop signal are closed (a client that never finished its request)",
+            GRACE.as_secs()
+        ),
+    }
     tracing::info!("stopped");
     Ok(())
 }

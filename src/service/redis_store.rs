@@ -33,7 +33,7 @@ use crate::policy::time;
 use crate::policy::value::Value;
 
 use super::store_api::new_epoch;
-use super::store_api::{parse_stored, Published, StoreError, IDEMPOTENCY_TTL_SECS};
+use super::store_api::{entry_fingerprint, key_reused, parse_stored, Published, StoreError, IDEMPOTENCY_TTL_SECS};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -52,7 +52,9 @@ redis.call('RPUSH', KEYS[2], '{"seq":' .. seq .. ARGV[1])
 if ARGV[5] == '1' then
   redis.call('SET', KEYS[3], seq .. ' ' .. ARGV[3], 'EX', tonumber(ARGV[4]))
 end
-redis.call('PUBLISH', ARGV[2], seq)
+-- (The announcement is a hint: readers read the store every second anyway. One Redis
+-- refuses, an ACL user without the channel, must not fail an entry already written.)
+redis.pcall('PUBLISH', ARGV[2], seq)
 return {tostring(seq), 0}
 "#;
 
@@ -236,6 +238,8 @@ impl RedisStore {
         key: Option<&str>,
     ) -> Result<Published, StoreError> {
         let mut c = self.conn().await?;
+        // The key's value: `<seq> <ms> <entry fingerprint>` (older ones have no fingerprint).
+        let print = entry_fingerprint(&fields);
         // The entry's JSON as the feed writes it, less its leading `{"seq":N`.
         let line = feed::entry_json(&feed::Entry { seq: 0, at_ms, fields });
         let tail = &line[line.find(',').unwrap_or(line.len())..];
@@ -248,7 +252,7 @@ impl RedisStore {
             .key(self.key("epoch"))
             .arg(tail)
             .arg(self.key("published"))
-            .arg(at_ms as i64)
+            .arg(format!("{} {print}", at_ms as i64))
             .arg(IDEMPOTENCY_TTL_SECS)
             .arg(if idem.is_some() { "1" } else { "0" })
             .arg(new_epoch())
@@ -262,6 +266,9 @@ impl RedisStore {
         let seq = parts.next().and_then(|s| s.parse::<u64>().ok());
         let at = parts.next().and_then(|s| s.parse::<f64>().ok()).unwrap_or(at_ms);
         let seq = seq.ok_or_else(|| StoreError::Corrupt(format!("redis: the publish script answered '{value}'")))?;
+        if replayed == 1 && parts.next().is_some_and(|p| p != print) {
+            return Err(key_reused(key.unwrap_or_default(), seq));
+        }
         Ok(Published { seq, at_ms: at, replayed: replayed == 1 })
     }
 
@@ -391,14 +398,28 @@ impl RedisStore {
             let channel = self.key("published");
             let news = self.news.clone();
             tokio::spawn(async move {
+                // A refusal is said once (until a subscription works again): an ACL user
+                // without the channel is refused every 200 ms.
+                let mut said = false;
                 loop {
                     if let Ok(mut ps) = client.get_async_pubsub().await {
-                        if ps.subscribe(&channel).await.is_ok() {
-                            news.notify_one();
-                            let mut messages = ps.on_message();
-                            while messages.next().await.is_some() {
+                        match ps.subscribe(&channel).await {
+                            Ok(()) => {
+                                said = false;
                                 news.notify_one();
+                                let mut messages = ps.on_message();
+                                while messages.next().await.is_some() {
+                                    news.notify_one();
+                                }
                             }
+                            Err(e) if !said && !e.is_io_error() && !e.is_connection_dropped() => {
+                                said = true;
+                                tracing::warn!(
+                                    error = %e,
+                                    "Redis refused the subscription to {channel}: entries other instances publish reach this one's live clients only at its next read of the store (within a second); an ACL user needs the channel: ACL SETUSER <user> &{channel}"
+                                );
+                            }
+                            Err(_) => {}
                         }
                     }
                     tokio::time::sleep(Duration::from_millis(200)).await;

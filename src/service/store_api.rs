@@ -19,6 +19,8 @@ pub enum StoreError {
     Corrupt(String),
     /// The store URL is wrong.
     Config(String),
+    /// The `Idempotency-Key` was used before for another entry: nothing was published.
+    KeyReused(String),
 }
 
 impl fmt::Display for StoreError {
@@ -26,7 +28,7 @@ impl fmt::Display for StoreError {
         match self {
             StoreError::Unavailable(m) => write!(f, "the store is unavailable: {m}"),
             StoreError::Corrupt(m) => write!(f, "the stored feed is invalid: {m}"),
-            StoreError::Config(m) => write!(f, "{m}"),
+            StoreError::Config(m) | StoreError::KeyReused(m) => write!(f, "{m}"),
         }
     }
 }
@@ -42,6 +44,8 @@ impl StoreError {
             StoreError::Unavailable(_) => "unavailable",
             StoreError::Corrupt(_) => "invalid",
             StoreError::Config(_) => "misconfigured",
+            // (A publish's answer only, never a read's.)
+            StoreError::KeyReused(_) => "invalid",
         }
     }
 }
@@ -54,6 +58,26 @@ pub struct Published {
     /// The `Idempotency-Key` had been seen: this is the first publish's answer, and
     /// nothing was added.
     pub replayed: bool,
+}
+
+/// What an idempotency key remembers of its entry besides its seq: the selectors' hash
+/// (FNV-1a 64 of their JSON, in hex), so a key reused for another entry is told apart
+/// from a retry. (The timestamp is left out: a retry without one is stamped anew.)
+pub fn entry_fingerprint(fields: &[(String, crate::policy::value::Value)]) -> String {
+    let json = feed::entry_json(&feed::Entry { seq: 0, at_ms: 0.0, fields: fields.to_vec() });
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in json.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// A key seen before with another entry: refused, naming the entry it published.
+pub fn key_reused(key: &str, seq: u64) -> StoreError {
+    StoreError::KeyReused(format!(
+        "the Idempotency-Key '{}' was used within the last day for another entry (seq {seq}): nothing was published; give each entry a key of its own",
+        key.chars().take(60).collect::<String>()
+    ))
 }
 
 /// An idempotency key: 1 to 200 visible ASCII characters.
