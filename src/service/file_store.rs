@@ -290,7 +290,8 @@ pub fn publish_sync(
     locked(path, |feed, path| {
         let keys_path = path.with_extension("keys");
         let now = now_ms();
-        let mut keys = read_keys(&keys_path, now);
+        // (Read only for a keyed publish: a day of a keyed webhook a second is 12 MB.)
+        let mut keys = if key.is_some() { read_keys(&keys_path, now) } else { Vec::new() };
         let print = key.map(|_| entry_fingerprint(&fields));
         if let Some(k) = key {
             // (Only a key this feed saw: a recreated feed, of a new epoch, never had the seq.)
