@@ -329,11 +329,14 @@ function loadScheduler() {
   if (typeof WebAssembly !== 'object') return Promise.reject(new Error('swcache hydrate: no WebAssembly here, so nothing is hydrated'));
   if (!scheduler) {
     const url = new URL('./swcache-hydrate.wasm', import.meta.url);
-    // A wasm the server does not have (a deploy that left it out) is named, with its status.
-    const get = () => nativeFetch(url).then((r) => { if (!r.ok) throw new Error(`swcache hydrate: ${url} answered ${r.status}`); return r; });
-    const bytes = () => get().then((r) => r.arrayBuffer()).then((b) => WebAssembly.compile(b));
-    // compileStreaming needs the server to say application/wasm; else the bytes are compiled.
-    const module = WebAssembly.compileStreaming ? WebAssembly.compileStreaming(get()).catch(bytes) : bytes();
+    const bytes = (r) => r.arrayBuffer().then((b) => WebAssembly.compile(b));
+    const module = nativeFetch(url).then((r) => {
+      // A wasm the server does not have (a deploy that left it out) is named, with its status.
+      if (!r.ok) throw new Error(`swcache hydrate: ${url} answered ${r.status}`);
+      // compileStreaming needs the server to say application/wasm; else the bytes of the
+      // same response are compiled (one request either way).
+      return WebAssembly.compileStreaming ? WebAssembly.compileStreaming(r.clone()).catch(() => bytes(r)) : bytes(r);
+    });
     module.catch(() => {}); // its failure is `ready`'s, once the glue's init awaits it
     scheduler = import('./swcache-hydrate.js').then(async (glue) => {
       await glue.default({ module_or_path: module });

@@ -415,8 +415,8 @@ pub fn parse(v: &Value, origin: &str, resolve: &dyn Fn(&str) -> Option<String>) 
         // tested on; any other (`'https:'`, `'/api/'`) is compared as written.
         if let Matcher::Prefix(p) = &route.matcher {
             // (`contains("://")` would link core's two-way string search: 5.8 KB gzip.)
-            let whole_url = p.as_bytes().windows(3).any(|w| w == b"://");
-            if let Some(href) = resolve(p).filter(|_| !route.cross_origin || whole_url) {
+            let read_as_url = !route.cross_origin || p.as_bytes().windows(3).any(|w| w == b"://");
+            if let Some(href) = read_as_url.then(|| resolve(p)).flatten() {
                 match url::same_origin_path(&href, origin) {
                     Some(path) => route.matcher = Matcher::Prefix(path.into()),
                     None if route.cross_origin => {
@@ -709,19 +709,20 @@ fn parse_route(i: usize, rv: &Value, version: &str, keep: bool) -> Result<Route,
             Some(Value::Num(n)) => {
                 let low_ok = if min_exclusive { *n > 0.0 } else { *n >= 0.0 };
                 if !n.is_finite() || !low_ok || *n > max || (integer && super::text::trunc(*n) != *n) {
-                    let what = match (integer, min_exclusive) {
-                        (true, _) => "a whole number from 1",
-                        (false, true) => "a number of milliseconds above 0",
-                        (false, false) => "a non-negative number of milliseconds",
-                    };
-                    let upper = if max.is_finite() { cat!(" up to ", number_text(max)) } else { String::new() };
-                    // (`Infinity` for "never stale": that is what no maxAge means.)
-                    let instead = if *n == f64::INFINITY && !max.is_finite() {
-                        cat!(": leave ", field, " out for copies that never go stale by age")
-                    } else {
-                        String::new()
-                    };
+                    // (The message is built out of line, with the rest of the error path.)
                     Err(cold(|| {
+                        let what = match (integer, min_exclusive) {
+                            (true, _) => "a whole number from 1",
+                            (false, true) => "a number of milliseconds above 0",
+                            (false, false) => "a non-negative number of milliseconds",
+                        };
+                        let upper = if max.is_finite() { cat!(" up to ", number_text(max)) } else { String::new() };
+                        // (`Infinity` for "never stale": that is what no maxAge means.)
+                        let instead = if *n == f64::INFINITY && !max.is_finite() {
+                            cat!(": leave ", field, " out for copies that never go stale by age")
+                        } else {
+                            String::new()
+                        };
                         err(field, cat!("must be ", what, upper, ", got ", describe(&Value::Num(*n)), instead))
                     }))
                 } else {

@@ -238,8 +238,9 @@ impl RedisStore {
         key: Option<&str>,
     ) -> Result<Published, StoreError> {
         let mut c = self.conn().await?;
-        // The key's value: `<seq> <ms> <entry fingerprint>` (older ones have no fingerprint).
-        let print = entry_fingerprint(&fields);
+        // The key's value: `<seq> <ms> <entry fingerprint>` (older ones have no fingerprint);
+        // without a key nothing is remembered, so nothing is hashed.
+        let print = key.map(|_| entry_fingerprint(&fields)).unwrap_or_default();
         // The entry's JSON as the feed writes it, less its leading `{"seq":N`.
         let line = feed::entry_json(&feed::Entry { seq: 0, at_ms, fields });
         let tail = &line[line.find(',').unwrap_or(line.len())..];
